@@ -1,0 +1,183 @@
+//! start and stop of the PostgreSQL instance.
+
+use super::validate::Instance;
+use crate::core::decide::{self, Postmaster, SqlProbe};
+use crate::core::quote::shell_word;
+use crate::error::{AgentError, Result};
+use crate::io::clock::Deadline;
+use crate::io::command::{self, Cmd, Output};
+use crate::io::{fsutil, pg, postmaster, user};
+use crate::ocf::rc::OcfRc;
+use std::time::Duration;
+
+const POLL: Duration = Duration::from_millis(200);
+
+/// Start PostgreSQL and wait until it answers SQL. Succeeds at once on an
+/// instance that already runs and answers.
+pub fn start(i: &Instance) -> Result<OcfRc> {
+    if let Postmaster::Alive { pid } = postmaster::observe(&i.cfg.pgdata) {
+        crate::info!("PostgreSQL is already running. PID={pid}");
+        return wait_until_answering(i);
+    }
+    prepare_files(i)?;
+    let out = pg_ctl(i, start_args(i), i.deadline)?;
+    if !out.success() {
+        return Err(AgentError::generic(format!(
+            "Can't start PostgreSQL: pg_ctl start failed ({}); see logfile {}",
+            out.last_line(),
+            i.cfg.logfile.display()
+        )));
+    }
+    crate::info!("PostgreSQL start command sent.");
+    wait_until_answering(i)
+}
+
+fn wait_until_answering(i: &Instance) -> Result<OcfRc> {
+    let mut last = String::from("no answer yet");
+    let answered = i.deadline.poll(POLL, || {
+        if let Postmaster::Dead { .. } | Postmaster::Absent = postmaster::observe(&i.cfg.pgdata) {
+            last = "the postmaster exited".into();
+            return Some(false);
+        }
+        match pg::probe(&i.cfg, &i.owner, i.passfile.as_deref(), i.deadline) {
+            SqlProbe::Answered { .. } => Some(true),
+            SqlProbe::NotYet(why) | SqlProbe::Failed(why) => {
+                crate::debug!("PostgreSQL still hasn't started yet: {why}");
+                last = why;
+                None
+            }
+        }
+    });
+    match answered {
+        Some(true) => {
+            crate::info!("PostgreSQL is started.");
+            Ok(OcfRc::Success)
+        }
+        _ => Err(AgentError::generic(format!(
+            "PostgreSQL did not accept connections within the start timeout: {last}; see logfile {}",
+            i.cfg.logfile.display()
+        ))),
+    }
+}
+
+/// The log file and socket directory PostgreSQL needs, as the stock agent
+/// prepares them. Existing files are never truncated or re-owned.
+fn prepare_files(i: &Instance) -> Result<()> {
+    fsutil::ensure_file(&i.cfg.logfile, &i.owner, "logfile")?;
+    if !user::can_write(&i.owner, &i.cfg.logfile) {
+        return Err(AgentError::perm(format!(
+            "PostgreSQL can't write to the log file: {}; give {} write access or fix logfile",
+            i.cfg.logfile.display(),
+            i.owner.name
+        )));
+    }
+    if let Some(dir) = &i.cfg.socketdir {
+        fsutil::ensure_dir(dir, &i.owner, 0o2775, "socketdir")?;
+        if !user::can_write(&i.owner, dir) {
+            return Err(AgentError::perm(format!(
+                "{} can't create files in {}; fix its permissions or socketdir",
+                i.owner.name,
+                dir.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `pg_ctl [ctl_opt] -D pgdata -l logfile -o '<server options>' -W start`.
+/// pg_ctl hands the `-o` string to /bin/sh, so every word in it is quoted.
+fn start_args(i: &Instance) -> Vec<String> {
+    let c = &i.cfg;
+    let mut server = vec!["-c".to_string(), shell_word(&format!("config_file={}", c.config.display()))];
+    if let Some(h) = c.pghost.as_ref().filter(|h| !h.starts_with('/')) {
+        server.extend(["-h".to_string(), shell_word(h)]);
+    }
+    server.extend(c.start_opt.iter().map(|w| shell_word(w)));
+    let mut args = c.ctl_opt.clone();
+    args.extend(["-D".into(), c.pgdata.display().to_string()]);
+    args.extend(["-l".into(), c.logfile.display().to_string()]);
+    args.extend(["-o".into(), server.join(" "), "-W".into(), "start".into()]);
+    args
+}
+
+/// Stop PostgreSQL: `-m fast`, then `-m immediate` after the escalation
+/// time, all within the operation timeout. Succeeds on a stopped instance.
+pub fn stop(i: &Instance) -> Result<OcfRc> {
+    let pid = match postmaster::observe(&i.cfg.pgdata) {
+        Postmaster::Absent => {
+            crate::info!("PostgreSQL is already stopped.");
+            return Ok(OcfRc::Success);
+        }
+        Postmaster::Dead { pid } => {
+            remove_stale_pid_file(i, pid)?;
+            return Ok(OcfRc::Success);
+        }
+        Postmaster::Alive { pid } => pid,
+    };
+    let timeout_secs = i.ocf.timeout_ms.map(|ms| ms / 1000);
+    let escalate = decide::stop_escalation_secs(i.cfg.stop_escalate, timeout_secs);
+    if escalate != i.cfg.stop_escalate {
+        crate::info!("stop_escalate time is adjusted to {escalate} based on the configured timeout.");
+    }
+    if escalate > 0 {
+        pg_ctl(i, stop_args(i, "fast"), i.deadline)?;
+        let fast_deadline = Deadline::after(Duration::from_secs(escalate));
+        if wait_for_exit(pid, fast_deadline) {
+            return finish_stop(i, pid);
+        }
+        crate::info!("PostgreSQL failed to stop after {escalate}s using -m fast. Trying -m immediate...");
+    }
+    pg_ctl(i, stop_args(i, "immediate"), i.deadline)?;
+    if wait_for_exit(pid, i.deadline) {
+        return finish_stop(i, pid);
+    }
+    Err(AgentError::generic(format!(
+        "PostgreSQL (pid {pid}) did not stop within the stop timeout, even with -m immediate"
+    )))
+}
+
+fn stop_args(i: &Instance, mode: &str) -> Vec<String> {
+    let pgdata = i.cfg.pgdata.display().to_string();
+    ["-W", "-D", &pgdata, "stop", "-m", mode].map(String::from).to_vec()
+}
+
+fn wait_for_exit(pid: i32, deadline: Deadline) -> bool {
+    deadline.poll(POLL, || (!postmaster::is_postgres_alive(pid)).then_some(())).is_some()
+}
+
+fn finish_stop(i: &Instance, pid: i32) -> Result<OcfRc> {
+    // After -m immediate the file may stay behind; its pid is gone.
+    if postmaster::pid_file_path(&i.cfg.pgdata).exists() {
+        remove_stale_pid_file(i, pid)?;
+    }
+    crate::info!("PostgreSQL is down");
+    Ok(OcfRc::Success)
+}
+
+/// A postmaster.pid whose process is gone (checked just before) only makes
+/// the next monitor report a crash; the data is untouched.
+fn remove_stale_pid_file(i: &Instance, pid: i32) -> Result<()> {
+    let path = postmaster::pid_file_path(&i.cfg.pgdata);
+    if postmaster::read_pid_file(&i.cfg.pgdata).is_some_and(|p| postmaster::is_postgres_alive(p.pid)) {
+        return Err(AgentError::generic(format!("{} changed while stopping; retry", path.display())));
+    }
+    crate::info!("removing {} left by pid {pid}, which is not running", path.display());
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(AgentError::generic(format!("can't remove {}: {e}", path.display()))),
+    }
+}
+
+fn pg_ctl(i: &Instance, args: Vec<String>, deadline: Deadline) -> Result<Output> {
+    let cmd = Cmd::new(&i.pgctl)
+        .args(args)
+        .cwd(&i.cfg.pgdata)
+        // The stock agent exports PGPORT: the server's port when
+        // postgresql.conf does not set one.
+        .env("PGPORT", i.cfg.pgport.to_string())
+        .env("LD_LIBRARY_PATH", i.cfg.pglibs.clone());
+    let out = command::run(&cmd, Some(&i.owner), deadline)?;
+    crate::debug!("{} exited {:?}: {}", cmd.display(), out.code, out.last_line());
+    Ok(out)
+}

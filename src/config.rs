@@ -1,0 +1,368 @@
+//! The resource parameters, parsed and type-checked through the parameter
+//! table (`params.rs`) into one typed `Config`. Only consistency checks live
+//! here; checks that look at the host are in `actions::validate`.
+
+use crate::error::{AgentError, Result};
+use crate::ocf::env::{is_false, is_true, RawEnv, RESKEY_PREFIX};
+use crate::params::{Kind, ParamSpec, PARAMS};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RepMode {
+    None,
+    Async,
+    Sync,
+    Slave,
+}
+
+impl RepMode {
+    fn parse(s: &str) -> RepMode {
+        match s {
+            "async" => RepMode::Async,
+            "sync" => RepMode::Sync,
+            "slave" => RepMode::Slave,
+            _ => RepMode::None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RepMode::None => "none",
+            RepMode::Async => "async",
+            RepMode::Sync => "sync",
+            RepMode::Slave => "slave",
+        }
+    }
+
+    /// async and sync run a promotable clone.
+    pub fn is_replication(self) -> bool {
+        matches!(self, RepMode::Async | RepMode::Sync)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub pgctl: PathBuf,
+    pub start_opt: Vec<String>,
+    pub ctl_opt: Vec<String>,
+    pub psql: PathBuf,
+    pub pgdata: PathBuf,
+    pub pgdba: String,
+    pub pghost: Option<String>,
+    pub pgport: u16,
+    pub pglibs: String,
+    pub monitor_user: Option<String>,
+    pub monitor_password: Option<String>,
+    pub monitor_sql: String,
+    pub config: PathBuf,
+    pub pgdb: String,
+    pub logfile: PathBuf,
+    pub socketdir: Option<PathBuf>,
+    pub stop_escalate: u64,
+    pub check_wal_receiver: bool,
+    pub rep_mode: RepMode,
+    /// Lower-cased, as the stock agent compares them.
+    pub node_list: Vec<String>,
+    pub restore_command: Option<String>,
+    pub archive_cleanup_command: Option<String>,
+    pub recovery_end_command: Option<String>,
+    pub master_ip: Option<String>,
+    pub repuser: String,
+    pub primary_conninfo_opt: Option<String>,
+    pub restart_on_promote: bool,
+    pub replication_slot_name: Option<String>,
+    pub tmpdir: PathBuf,
+    pub xlog_check_count: u32,
+    pub crm_attr_timeout: u64,
+    pub stop_escalate_in_slave: u64,
+}
+
+/// Parameter values after the table's defaults and type checks.
+struct Values(BTreeMap<&'static str, String>);
+
+impl Values {
+    fn from_env(env: &RawEnv) -> Result<Values> {
+        let mut values = BTreeMap::new();
+        for spec in PARAMS {
+            let raw = env.get(&format!("{RESKEY_PREFIX}{}", spec.name));
+            // An empty value means the default: Pacemaker never passes one on
+            // purpose, and an empty pgdata or pgdba is never meant.
+            let value = match raw.map(String::as_str) {
+                None | Some("") => spec.default,
+                Some(v) => v,
+            };
+            check_kind(spec, value)?;
+            values.insert(spec.name, value.to_string());
+        }
+        Ok(Values(values))
+    }
+
+    fn str(&self, name: &str) -> String {
+        self.0[name].clone()
+    }
+    fn opt(&self, name: &str) -> Option<String> {
+        Some(self.str(name)).filter(|v| !v.trim().is_empty())
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        PathBuf::from(self.str(name))
+    }
+    fn int(&self, name: &str) -> i64 {
+        self.0[name].parse().expect("checked by check_kind")
+    }
+    fn bool(&self, name: &str) -> bool {
+        is_true(&self.0[name])
+    }
+    fn words(&self, name: &str) -> Vec<String> {
+        self.0[name].split_whitespace().map(str::to_string).collect()
+    }
+}
+
+/// Characters that mean something inside a double-quoted `/bin/sh` word.
+const SHELL_SPECIAL_IN_DQUOTES: &[char] = &['"', '$', '`', '\\'];
+
+fn check_kind(spec: &ParamSpec, value: &str) -> Result<()> {
+    let name = spec.name;
+    let bad = |what: String| Err(AgentError::configured(format!("{name}={value:?} {what}")));
+    if value.chars().any(|c| c.is_control() && c != '\t') {
+        return bad(format!("contains a control character; fix the {name} parameter"));
+    }
+    match spec.kind {
+        Kind::Str => Ok(()),
+        Kind::Path if value.is_empty() => Ok(()),
+        Kind::Path if !value.starts_with('/') => bad(format!("is not an absolute path; set {name} to a path starting with /")),
+        Kind::Path => match value.chars().find(|c| SHELL_SPECIAL_IN_DQUOTES.contains(c)) {
+            Some(c) => bad(format!(
+                "contains {c:?}, which pg_ctl would pass to /bin/sh; use a path without \" $ ` \\"
+            )),
+            None => Ok(()),
+        },
+        Kind::Int { min, max } => match value.trim().parse::<i64>() {
+            Ok(v) if (min..=max).contains(&v) => Ok(()),
+            _ => bad(format!("is not a whole number from {min} to {max}; fix the {name} parameter")),
+        },
+        Kind::Bool if is_true(value) || is_false(value) => Ok(()),
+        Kind::Bool => bad(format!("is not a boolean; set {name} to true or false")),
+        Kind::Choice(words) if words.contains(&value) => Ok(()),
+        Kind::Choice(words) => bad(format!("is not one of {}; fix the {name} parameter", words.join(", "))),
+    }
+}
+
+impl Config {
+    /// Parse every `OCF_RESKEY_*` parameter through the table, then check the
+    /// parameters' consistency with each other (OCF_CHECK_LEVEL 0).
+    pub fn from_env(env: &RawEnv) -> Result<Config> {
+        let v = Values::from_env(env)?;
+        let pgdata = v.path("pgdata");
+        // The stock agent derives config from pgdata when it is not given.
+        let config = match env.get(&format!("{RESKEY_PREFIX}config")) {
+            Some(c) if !c.is_empty() => PathBuf::from(c),
+            _ => pgdata.join("postgresql.conf"),
+        };
+        let cfg = Config {
+            pgctl: v.path("pgctl"),
+            start_opt: v.words("start_opt"),
+            ctl_opt: v.words("ctl_opt"),
+            psql: v.path("psql"),
+            pgdata,
+            pgdba: v.str("pgdba"),
+            pghost: v.opt("pghost"),
+            pgport: u16::try_from(v.int("pgport")).expect("range-checked"),
+            pglibs: v.str("pglibs"),
+            monitor_user: v.opt("monitor_user"),
+            monitor_password: v.opt("monitor_password"),
+            monitor_sql: v.str("monitor_sql"),
+            config,
+            pgdb: v.str("pgdb"),
+            logfile: v.path("logfile"),
+            socketdir: v.opt("socketdir").map(PathBuf::from),
+            stop_escalate: v.int("stop_escalate") as u64,
+            check_wal_receiver: v.bool("check_wal_receiver"),
+            rep_mode: RepMode::parse(&v.str("rep_mode")),
+            node_list: v.words("node_list").iter().map(|n| n.to_lowercase()).collect(),
+            restore_command: v.opt("restore_command"),
+            archive_cleanup_command: v.opt("archive_cleanup_command"),
+            recovery_end_command: v.opt("recovery_end_command"),
+            master_ip: v.opt("master_ip"),
+            repuser: v.str("repuser"),
+            primary_conninfo_opt: v.opt("primary_conninfo_opt"),
+            restart_on_promote: v.bool("restart_on_promote"),
+            replication_slot_name: v.opt("replication_slot_name"),
+            tmpdir: v.path("tmpdir"),
+            xlog_check_count: v.int("xlog_check_count") as u32,
+            crm_attr_timeout: v.int("crm_attr_timeout") as u64,
+            stop_escalate_in_slave: v.int("stop_escalate_in_slave") as u64,
+        };
+        cfg.check_consistency()?;
+        Ok(cfg)
+    }
+
+    fn check_consistency(&self) -> Result<()> {
+        if self.monitor_password.is_some() && self.monitor_user.is_none() {
+            return Err(AgentError::configured(
+                "monitor_user has to be set if monitor_password is set",
+            ));
+        }
+        if self.monitor_sql.trim().is_empty() {
+            return Err(AgentError::configured("monitor_sql is empty; give it a query such as select now();"));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(dup) = self.node_list.iter().find(|n| !seen.insert(n.as_str())) {
+            return Err(AgentError::configured(format!(
+                "node_list names {dup} twice; list every node once"
+            )));
+        }
+        if self.rep_mode.is_replication() && self.node_list.is_empty() {
+            return Err(AgentError::configured(format!(
+                "node_list can't be empty with rep_mode={}; list every node name as crm_node -n prints it",
+                self.rep_mode.name()
+            )));
+        }
+        if self.rep_mode != RepMode::None && self.master_ip.is_none() {
+            return Err(AgentError::configured(format!(
+                "master_ip can't be empty with rep_mode={}; set it to the address standbys connect to",
+                self.rep_mode.name()
+            )));
+        }
+        if let Some(slot) = &self.replication_slot_name {
+            if !slot.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+                return Err(AgentError::configured(format!(
+                    "Invalid replication_slot_name({slot}). only use lower case letters, numbers, and the underscore character."
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The database user the agent connects as.
+    pub fn sql_user(&self) -> &str {
+        self.monitor_user.as_deref().unwrap_or(&self.pgdba)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ocf::rc::OcfRc;
+
+    fn env(pairs: &[(&str, &str)]) -> RawEnv {
+        pairs
+            .iter()
+            .map(|(k, v)| (format!("{RESKEY_PREFIX}{k}"), v.to_string()))
+            .collect()
+    }
+
+    fn err(pairs: &[(&str, &str)]) -> AgentError {
+        Config::from_env(&env(pairs)).unwrap_err()
+    }
+
+    #[test]
+    fn defaults_are_the_stock_defaults() {
+        let c = Config::from_env(&RawEnv::new()).unwrap();
+        assert_eq!(c.pgctl, PathBuf::from("/usr/bin/pg_ctl"));
+        assert_eq!(c.pgdata, PathBuf::from("/var/lib/pgsql/data"));
+        assert_eq!(c.config, PathBuf::from("/var/lib/pgsql/data/postgresql.conf"));
+        assert_eq!(c.pgdba, "postgres");
+        assert_eq!(c.pgport, 5432);
+        assert_eq!(c.monitor_sql, "select now();");
+        assert_eq!(c.pgdb, "template1");
+        assert_eq!(c.logfile, PathBuf::from("/dev/null"));
+        assert_eq!(c.stop_escalate, 90);
+        assert_eq!(c.rep_mode, RepMode::None);
+        assert_eq!(c.tmpdir, PathBuf::from("/var/lib/pgsql/tmp"));
+        assert_eq!(c.xlog_check_count, 3);
+        assert_eq!(c.repuser, "postgres");
+        assert!(!c.restart_on_promote && !c.check_wal_receiver);
+        assert_eq!(c.sql_user(), "postgres");
+        assert_eq!((c.pghost, c.socketdir, c.master_ip), (None, None, None));
+    }
+
+    #[test]
+    fn config_follows_pgdata_unless_given() {
+        let c = Config::from_env(&env(&[("pgdata", "/srv/pg")])).unwrap();
+        assert_eq!(c.config, PathBuf::from("/srv/pg/postgresql.conf"));
+        let c = Config::from_env(&env(&[("pgdata", "/srv/pg"), ("config", "/etc/pg.conf")])).unwrap();
+        assert_eq!(c.config, PathBuf::from("/etc/pg.conf"));
+    }
+
+    #[test]
+    fn unknown_parameters_are_ignored() {
+        let mut e = env(&[("no_such_thing", "1")]);
+        e.insert("OCF_RESKEY_CRM_meta_interval".into(), "10000".into());
+        assert!(Config::from_env(&e).is_ok());
+    }
+
+    #[test]
+    fn typed_values_are_parsed() {
+        let c = Config::from_env(&env(&[
+            ("pgport", "5433"),
+            ("stop_escalate", "5"),
+            ("restart_on_promote", "yes"),
+            ("node_list", " PG01  pg02\tpg03 "),
+            ("rep_mode", "sync"),
+            ("master_ip", "10.0.0.1"),
+            ("start_opt", "-c work_mem=8MB  -c shared_buffers=64MB"),
+            ("monitor_user", "mon"),
+        ]))
+        .unwrap();
+        assert_eq!(c.pgport, 5433);
+        assert_eq!(c.stop_escalate, 5);
+        assert!(c.restart_on_promote);
+        assert_eq!(c.node_list, ["pg01", "pg02", "pg03"]);
+        assert_eq!(c.rep_mode, RepMode::Sync);
+        assert_eq!(c.start_opt, ["-c", "work_mem=8MB", "-c", "shared_buffers=64MB"]);
+        assert_eq!(c.sql_user(), "mon");
+    }
+
+    /// Each bad value gets OCF_ERR_CONFIGURED and a reason naming the parameter.
+    #[test]
+    fn bad_values_name_the_parameter() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("pgport", "abc")], "pgport"),
+            (&[("pgport", "0")], "pgport"),
+            (&[("pgport", "70000")], "pgport"),
+            (&[("stop_escalate", "-1")], "stop_escalate"),
+            (&[("xlog_check_count", "3.5")], "xlog_check_count"),
+            (&[("rep_mode", "semi")], "rep_mode"),
+            (&[("restart_on_promote", "maybe")], "restart_on_promote"),
+            (&[("pgdata", "relative/dir")], "pgdata"),
+            (&[("pgdata", "/srv/$(touch x)")], "pgdata"),
+            (&[("logfile", "/tmp/a\"b")], "logfile"),
+            (&[("config", "/etc/`id`.conf")], "config"),
+            (&[("tmpdir", "/tmp/x\\y")], "tmpdir"),
+            (&[("repuser", "a\nb")], "repuser"),
+            (&[("monitor_password", "pw")], "monitor_user"),
+            (&[("monitor_sql", "   ")], "monitor_sql"),
+            (&[("rep_mode", "sync"), ("master_ip", "1.2.3.4")], "node_list"),
+            (&[("rep_mode", "async"), ("node_list", "a b")], "master_ip"),
+            (&[("node_list", "a b A")], "node_list"),
+            (&[("replication_slot_name", "Bad-Name")], "replication_slot_name"),
+        ];
+        for (pairs, param) in cases {
+            let e = err(pairs);
+            assert_eq!(e.rc(), OcfRc::ErrConfigured, "{pairs:?}");
+            assert!(e.reason().contains(param), "{pairs:?}: {}", e.reason());
+            assert!(!e.reason().contains('\n'));
+        }
+    }
+
+    #[test]
+    fn empty_values_mean_the_default() {
+        let c = Config::from_env(&env(&[("pgdata", ""), ("pgport", ""), ("pgdba", "")])).unwrap();
+        assert_eq!(c.pgdata, PathBuf::from("/var/lib/pgsql/data"));
+        assert_eq!(c.pgport, 5432);
+        assert_eq!(c.pgdba, "postgres");
+    }
+
+    #[test]
+    fn hostile_strings_are_accepted_where_they_are_only_data() {
+        // These reach SQL or conninfo only through quoting, never a shell.
+        let c = Config::from_env(&env(&[
+            ("repuser", "o'brien; drop table x"),
+            ("monitor_sql", "select 1; -- $(reboot)"),
+            ("primary_conninfo_opt", "sslmode=require application_name='x y'"),
+        ]))
+        .unwrap();
+        assert_eq!(c.repuser, "o'brien; drop table x");
+    }
+}

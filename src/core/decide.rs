@@ -1,0 +1,130 @@
+//! Decisions from observations. Each function takes what the seams observed
+//! and returns what to answer; none of them looks anything up itself.
+
+use crate::ocf::rc::OcfRc;
+
+/// What the process table says about the postmaster named in postmaster.pid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Postmaster {
+    /// No postmaster.pid: the instance was shut down cleanly (or never ran).
+    Absent,
+    /// postmaster.pid names a process that is gone: a crash.
+    Dead { pid: i32 },
+    /// The postmaster is running.
+    Alive { pid: i32 },
+}
+
+/// The result of the liveness query on a running postmaster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SqlProbe {
+    /// The query answered; `in_recovery` is `pg_is_in_recovery()`.
+    Answered { in_recovery: bool },
+    /// The server refuses connections for now (starting, stopping, recovery).
+    NotYet(String),
+    /// Connecting or querying failed.
+    Failed(String),
+}
+
+/// The answer of a monitor: a return code and, for failures, why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub rc: OcfRc,
+    pub reason: Option<String>,
+}
+
+impl Verdict {
+    fn ok(rc: OcfRc) -> Verdict {
+        Verdict { rc, reason: None }
+    }
+    fn failed(reason: String) -> Verdict {
+        Verdict { rc: OcfRc::ErrGeneric, reason: Some(reason) }
+    }
+}
+
+/// Whether the SQL probe is needed at all for this postmaster state.
+pub fn needs_sql(pm: Postmaster) -> bool {
+    matches!(pm, Postmaster::Alive { .. })
+}
+
+/// The monitor of a standalone instance (`rep_mode=none`): 7 only for a clean
+/// stop, 0 when the server answers, 1 for every kind of doubt.
+pub fn monitor_standalone(pm: Postmaster, sql: Option<&SqlProbe>) -> Verdict {
+    match (pm, sql) {
+        (Postmaster::Absent, _) => Verdict::ok(OcfRc::NotRunning),
+        (Postmaster::Dead { pid }, _) => Verdict::failed(format!(
+            "PostgreSQL crashed: postmaster.pid names pid {pid}, which is not running; \
+             stop cleans up, start runs crash recovery"
+        )),
+        (Postmaster::Alive { .. }, Some(SqlProbe::Answered { .. })) => Verdict::ok(OcfRc::Success),
+        (Postmaster::Alive { pid }, Some(SqlProbe::NotYet(why))) => Verdict::failed(format!(
+            "PostgreSQL (pid {pid}) is running but not accepting connections: {why}"
+        )),
+        (Postmaster::Alive { pid }, Some(SqlProbe::Failed(why))) => Verdict::failed(format!(
+            "PostgreSQL (pid {pid}) is running but monitor_sql failed: {why}"
+        )),
+        (Postmaster::Alive { pid }, None) => Verdict::failed(format!(
+            "PostgreSQL (pid {pid}) is running but was not queried"
+        )),
+    }
+}
+
+/// When `stop` escalates from `-m fast` to `-m immediate`: after
+/// `stop_escalate` seconds, but at the latest 10 s before the operation
+/// timeout, as the stock agent does, so that immediate still has time.
+pub fn stop_escalation_secs(stop_escalate: u64, op_timeout_secs: Option<u64>) -> u64 {
+    match op_timeout_secs {
+        Some(t) if stop_escalate >= t => t.saturating_sub(10),
+        _ => stop_escalate,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answered() -> SqlProbe {
+        SqlProbe::Answered { in_recovery: false }
+    }
+
+    #[test]
+    fn monitor_table() {
+        let cases: Vec<(Postmaster, Option<SqlProbe>, OcfRc)> = vec![
+            (Postmaster::Absent, None, OcfRc::NotRunning),
+            (Postmaster::Absent, Some(answered()), OcfRc::NotRunning),
+            (Postmaster::Dead { pid: 9 }, None, OcfRc::ErrGeneric),
+            (Postmaster::Alive { pid: 9 }, Some(answered()), OcfRc::Success),
+            (Postmaster::Alive { pid: 9 }, Some(SqlProbe::NotYet("x".into())), OcfRc::ErrGeneric),
+            (Postmaster::Alive { pid: 9 }, Some(SqlProbe::Failed("x".into())), OcfRc::ErrGeneric),
+            (Postmaster::Alive { pid: 9 }, None, OcfRc::ErrGeneric),
+        ];
+        for (pm, sql, rc) in cases {
+            let v = monitor_standalone(pm, sql.as_ref());
+            assert_eq!(v.rc, rc, "{pm:?} {sql:?}");
+            // A failure always says why; success and a clean stop say nothing.
+            assert_eq!(v.reason.is_some(), rc == OcfRc::ErrGeneric, "{pm:?} {sql:?}");
+        }
+    }
+
+    #[test]
+    fn only_a_live_postmaster_is_queried() {
+        assert!(needs_sql(Postmaster::Alive { pid: 1 }));
+        assert!(!needs_sql(Postmaster::Absent));
+        assert!(!needs_sql(Postmaster::Dead { pid: 1 }));
+    }
+
+    #[test]
+    fn crash_reason_names_the_pid() {
+        let v = monitor_standalone(Postmaster::Dead { pid: 4242 }, None);
+        assert!(v.reason.unwrap().contains("4242"));
+    }
+
+    #[test]
+    fn escalation_is_capped_by_the_op_timeout() {
+        assert_eq!(stop_escalation_secs(90, None), 90);
+        assert_eq!(stop_escalation_secs(90, Some(120)), 90);
+        assert_eq!(stop_escalation_secs(90, Some(60)), 50);
+        assert_eq!(stop_escalation_secs(90, Some(90)), 80);
+        assert_eq!(stop_escalation_secs(90, Some(5)), 0);
+        assert_eq!(stop_escalation_secs(0, Some(60)), 0);
+    }
+}

@@ -1,0 +1,10 @@
+//! The pure core. Architecture invariant: nothing in here does I/O (no
+//! `std::fs`, `std::process`, `std::env`, `std::net`, no clock). It takes
+//! parsed values and returns decisions, so it is exhaustively unit-tested.
+
+pub mod decide;
+pub mod lsn;
+pub mod pgpass;
+pub mod pidfile;
+pub mod quote;
+pub mod version;

@@ -1,0 +1,95 @@
+//! Quoting for the three formats a parameter value can end up in. Every value
+//! the agent writes into PostgreSQL configuration, a conninfo string or the
+//! `pg_ctl -o` string goes through one of these.
+
+/// A libpq conninfo value: `'...'` with `\` and `'` backslash-escaped.
+pub fn conninfo_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len() + 2);
+    out.push('\'');
+    for c in v.chars() {
+        if c == '\\' || c == '\'' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('\'');
+    out
+}
+
+/// A `key=value` conninfo pair with the value quoted.
+pub fn conninfo_pair(key: &str, value: &str) -> String {
+    format!("{key}={}", conninfo_value(value))
+}
+
+/// A postgresql.conf string literal: `'...'` with `'` doubled and `\`
+/// escaped, because the GUC parser processes backslash escapes.
+pub fn guc_string(v: &str) -> String {
+    let mut out = String::with_capacity(v.len() + 2);
+    out.push('\'');
+    for c in v.chars() {
+        match c {
+            '\'' => out.push_str("''"),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// A POSIX shell word: `'...'` with each `'` written as `'\''`. Used only for
+/// the `-o` string that pg_ctl hands to `/bin/sh`.
+pub fn shell_word(v: &str) -> String {
+    format!("'{}'", v.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conninfo_escapes_quote_and_backslash() {
+        assert_eq!(conninfo_value("plain"), "'plain'");
+        assert_eq!(conninfo_value(""), "''");
+        assert_eq!(conninfo_value("a b"), "'a b'");
+        assert_eq!(conninfo_value(r"it's\x"), r"'it\'s\\x'");
+        assert_eq!(conninfo_pair("host", "10.0.0.1"), "host='10.0.0.1'");
+    }
+
+    #[test]
+    fn guc_strings_double_quotes_and_escape_backslashes() {
+        assert_eq!(guc_string("x"), "'x'");
+        assert_eq!(guc_string("it's"), "'it''s'");
+        assert_eq!(guc_string(r"a\b"), r"'a\\b'");
+        assert_eq!(guc_string("two\nlines"), r"'two\nlines'");
+    }
+
+    #[test]
+    fn conninfo_inside_guc_is_two_layers() {
+        let conninfo = conninfo_pair("password", r"p'w\d");
+        assert_eq!(conninfo, r"password='p\'w\\d'");
+        assert_eq!(guc_string(&conninfo), r"'password=''p\\''w\\\\d'''");
+    }
+
+    #[test]
+    fn shell_words_survive_hostile_text() {
+        assert_eq!(shell_word("/etc/pg.conf"), "'/etc/pg.conf'");
+        assert_eq!(shell_word("a'b"), r"'a'\''b'");
+        assert_eq!(shell_word("$(rm -rf /); `x`"), "'$(rm -rf /); `x`'");
+    }
+
+    /// Runs a real /bin/sh: whatever we quote comes back verbatim.
+    #[test]
+    fn shell_words_round_trip_through_sh() {
+        for v in ["simple", "a b", "it's", "$(echo pwned)", "`id`", "x\ny", "\\", "\"q\""] {
+            let out = std::process::Command::new("/bin/sh")
+                .arg("-c")
+                .arg(format!("printf %s {}", shell_word(v)))
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8(out.stdout).unwrap(), v);
+        }
+    }
+}

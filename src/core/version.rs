@@ -1,0 +1,64 @@
+//! PostgreSQL major versions and dotted version strings.
+
+use std::cmp::Ordering;
+
+/// The major version from `$PGDATA/PG_VERSION` (`15`, `9.6`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgMajor(pub String);
+
+impl PgMajor {
+    pub fn parse(pg_version_file: &str) -> Option<PgMajor> {
+        let v = pg_version_file.trim();
+        let valid = !v.is_empty()
+            && v.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        valid.then(|| PgMajor(v.to_string()))
+    }
+
+    /// PostgreSQL 12 replaced recovery.conf with standby.signal.
+    pub fn uses_standby_signal(&self) -> bool {
+        compare_dotted(&self.0, "12") != Ordering::Less
+    }
+}
+
+/// Compare dotted numeric versions (`9.6` < `10`, `3.16.1` > `3.2`); missing
+/// parts count as 0 and non-numeric parts as 0.
+pub fn compare_dotted(a: &str, b: &str) -> Ordering {
+    let parts = |s: &str| -> Vec<u64> { s.split('.').map(|p| p.parse().unwrap_or(0)).collect() };
+    let (pa, pb) = (parts(a), parts(b));
+    for i in 0..pa.len().max(pb.len()) {
+        let ord = pa.get(i).unwrap_or(&0).cmp(pb.get(i).unwrap_or(&0));
+        if ord != Ordering::Equal {
+            return ord;
+        }
+    }
+    Ordering::Equal
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pg_version_files() {
+        assert_eq!(PgMajor::parse("15\n"), Some(PgMajor("15".into())));
+        assert_eq!(PgMajor::parse("9.6"), Some(PgMajor("9.6".into())));
+        for bad in ["", "\n", "fifteen", "15.", ".1", "1 5"] {
+            assert_eq!(PgMajor::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn standby_signal_from_12_on() {
+        for (v, expect) in [("9.6", false), ("11", false), ("12", true), ("18", true)] {
+            assert_eq!(PgMajor(v.into()).uses_standby_signal(), expect, "{v}");
+        }
+    }
+
+    #[test]
+    fn dotted_comparison() {
+        assert_eq!(compare_dotted("9.6", "10"), Ordering::Less);
+        assert_eq!(compare_dotted("3.16.1", "3.2"), Ordering::Greater);
+        assert_eq!(compare_dotted("3.10.0", "3.10"), Ordering::Equal);
+        assert_eq!(compare_dotted("3.1.0", "3.10.0"), Ordering::Less);
+    }
+}

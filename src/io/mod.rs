@@ -1,0 +1,10 @@
+//! The imperative shell: every seam to the outside world (processes, users,
+//! files, PostgreSQL). Small modules, each wrapping one kind of I/O.
+
+pub mod binaries;
+pub mod clock;
+pub mod command;
+pub mod fsutil;
+pub mod pg;
+pub mod postmaster;
+pub mod user;

@@ -1,0 +1,267 @@
+//! Logging with the conventions of `ocf_log` in ocf-shellfuncs, so that our
+//! lines land where the stock agent's did and look the same:
+//! - stderr is a tty: write to stderr only;
+//! - `HA_LOGFACILITY` set (not `none`): syslog with that facility;
+//! - `HA_LOGFILE` set: append `<date> <tag>:    LEVEL: msg`;
+//! - neither: stderr;
+//! - DEBUG only when `HA_debug` is set and not 0, to `HA_DEBUGLOG`/syslog.
+//!
+//! Logging never fails an action: every write error is ignored.
+
+use crate::ocf::env::RawEnv;
+use std::io::Write;
+use std::sync::OnceLock;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Crit,
+    Error,
+    Warning,
+    Info,
+    Debug,
+}
+
+impl Level {
+    pub fn word(self) -> &'static str {
+        match self {
+            Level::Crit => "CRIT",
+            Level::Error => "ERROR",
+            Level::Warning => "WARNING",
+            Level::Info => "INFO",
+            Level::Debug => "DEBUG",
+        }
+    }
+
+    /// The syslog severity (RFC 3164).
+    fn severity(self) -> u8 {
+        match self {
+            Level::Crit => 2,
+            Level::Error => 3,
+            Level::Warning => 4,
+            Level::Info => 6,
+            Level::Debug => 7,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Logger {
+    tag: String,
+    stderr_is_tty: bool,
+    facility: Option<u8>,
+    logfile: Option<String>,
+    debuglog: Option<String>,
+    debug: bool,
+    date_format: String,
+    exit_reason_prefix: String,
+}
+
+static LOGGER: OnceLock<Logger> = OnceLock::new();
+
+/// Set up the process-wide logger from the environment. Call once, early.
+pub fn init(env: &RawEnv) {
+    let _ = LOGGER.set(Logger::from_env(env, nix::unistd::isatty(2).unwrap_or(false)));
+}
+
+fn logger() -> &'static Logger {
+    LOGGER.get_or_init(Logger::default)
+}
+
+pub fn log(level: Level, msg: &str) {
+    logger().log(level, msg);
+}
+
+/// Print the one-line exit reason Pacemaker collects, and log it as an error.
+pub fn exit_reason(msg: &str) {
+    let l = logger();
+    let prefix = if l.exit_reason_prefix.is_empty() { "ocf-exit-reason:" } else { &l.exit_reason_prefix };
+    let _ = writeln!(std::io::stderr(), "{prefix}{msg}");
+    l.write(Level::Error, msg, true);
+}
+
+#[macro_export]
+macro_rules! info { ($($t:tt)*) => { $crate::ocf::log::log($crate::ocf::log::Level::Info, &format!($($t)*)) } }
+#[macro_export]
+macro_rules! warn { ($($t:tt)*) => { $crate::ocf::log::log($crate::ocf::log::Level::Warning, &format!($($t)*)) } }
+#[macro_export]
+macro_rules! error { ($($t:tt)*) => { $crate::ocf::log::log($crate::ocf::log::Level::Error, &format!($($t)*)) } }
+#[macro_export]
+macro_rules! debug { ($($t:tt)*) => { $crate::ocf::log::log($crate::ocf::log::Level::Debug, &format!($($t)*)) } }
+
+/// Syslog facility codes by the names HA_LOGFACILITY uses.
+fn facility_code(name: &str) -> Option<u8> {
+    let code = match name {
+        "kern" => 0,
+        "user" => 1,
+        "mail" => 2,
+        "daemon" => 3,
+        "auth" => 4,
+        "syslog" => 5,
+        "lpr" => 6,
+        "news" => 7,
+        "uucp" => 8,
+        "cron" => 9,
+        "authpriv" => 10,
+        "ftp" => 11,
+        n if n.starts_with("local") => 16 + n[5..].parse::<u8>().ok().filter(|d| *d <= 7)?,
+        _ => return None,
+    };
+    Some(code)
+}
+
+impl Logger {
+    pub fn from_env(env: &RawEnv, stderr_is_tty: bool) -> Logger {
+        let get = |k: &str| env.get(k).filter(|v| !v.is_empty()).cloned();
+        let instance = get("OCF_RESOURCE_INSTANCE");
+        let tag = get("HA_LOGTAG").unwrap_or_else(|| match instance {
+            Some(i) => format!("pgsql({i})[{}]", std::process::id()),
+            None => format!("pgsql[{}]", std::process::id()),
+        });
+        let facility = get("HA_LOGFACILITY")
+            .or_else(|| get("HA_logfacility"))
+            .filter(|f| f != "none")
+            .and_then(|f| facility_code(&f));
+        let debug = get("HA_debug").or_else(|| get("HA_DEBUG")).is_some_and(|d| d != "0");
+        Logger {
+            tag,
+            stderr_is_tty,
+            facility,
+            logfile: get("HA_LOGFILE"),
+            debuglog: get("HA_DEBUGLOG"),
+            debug,
+            date_format: get("HA_DATEFMT").unwrap_or_else(|| "%b %d %T ".to_string()),
+            exit_reason_prefix: get("OCF_EXIT_REASON_PREFIX").unwrap_or_default(),
+        }
+    }
+
+    pub fn log(&self, level: Level, msg: &str) {
+        self.write(level, msg, false);
+    }
+
+    /// `skip_stderr`: the message was already printed there (exit reasons).
+    fn write(&self, level: Level, msg: &str, skip_stderr: bool) {
+        if level == Level::Debug && !self.debug {
+            return;
+        }
+        let line = format!("{}: {msg}", level.word());
+        if self.stderr_is_tty {
+            if !skip_stderr {
+                let _ = writeln!(std::io::stderr(), "{}: {line}", self.tag);
+            }
+            return;
+        }
+        if let Some(facility) = self.facility {
+            self.syslog(facility, level, &line);
+        }
+        let date = format_now(&self.date_format);
+        if level == Level::Debug {
+            if let Some(path) = &self.debuglog {
+                append(path, &format!("{}:\t{date}{line}\n", self.tag));
+            } else if self.facility.is_none() {
+                let _ = writeln!(std::io::stderr(), "{}:\t{date}{line}", self.tag);
+            }
+            return;
+        }
+        if let Some(path) = &self.logfile {
+            append(path, &format!("{date} {}:    {line}\n", self.tag));
+        }
+        if self.facility.is_none() && self.logfile.is_none() && !skip_stderr {
+            let _ = writeln!(std::io::stderr(), "{date}{line}");
+        }
+        if let Some(path) = self.debuglog.as_ref().filter(|d| Some(*d) != self.logfile.as_ref()) {
+            append(path, &format!("{}:\t{date}{line}\n", self.tag));
+        }
+    }
+
+    fn syslog(&self, facility: u8, level: Level, line: &str) {
+        let datagram = format!("<{}>{}: {line}", facility * 8 + level.severity(), self.tag);
+        if let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() {
+            let _ = sock.send_to(datagram.as_bytes(), "/dev/log");
+        }
+    }
+}
+
+fn append(path: &str, text: &str) {
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        let _ = f.write_all(text.as_bytes());
+    }
+}
+
+/// The local time in strftime format, as `date "+$HA_DATEFMT"` prints it.
+fn format_now(fmt: &str) -> String {
+    let Ok(cfmt) = std::ffi::CString::new(fmt) else { return String::new() };
+    // SAFETY: localtime_r and strftime write only into the buffers we own,
+    // and strftime never writes more than buf.len() bytes.
+    unsafe {
+        let now = libc::time(std::ptr::null_mut());
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&now, &mut tm).is_null() {
+            return String::new();
+        }
+        let mut buf = [0u8; 128];
+        let n = libc::strftime(buf.as_mut_ptr().cast(), buf.len(), cfmt.as_ptr(), &tm);
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> RawEnv {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn tag_names_the_instance_like_ocf_shellfuncs() {
+        let l = Logger::from_env(&env(&[("OCF_RESOURCE_INSTANCE", "pg:0")]), false);
+        assert!(l.tag.starts_with("pgsql(pg:0)["), "{}", l.tag);
+        let l = Logger::from_env(&env(&[("HA_LOGTAG", "mytag")]), false);
+        assert_eq!(l.tag, "mytag");
+    }
+
+    #[test]
+    fn facilities_and_none() {
+        assert_eq!(Logger::from_env(&env(&[("HA_LOGFACILITY", "daemon")]), false).facility, Some(3));
+        assert_eq!(Logger::from_env(&env(&[("HA_logfacility", "local7")]), false).facility, Some(23));
+        assert_eq!(Logger::from_env(&env(&[("HA_LOGFACILITY", "none")]), false).facility, None);
+        assert_eq!(Logger::from_env(&env(&[("HA_LOGFACILITY", "local9")]), false).facility, None);
+    }
+
+    #[test]
+    fn debug_needs_ha_debug_other_than_zero() {
+        assert!(!Logger::from_env(&env(&[]), false).debug);
+        assert!(!Logger::from_env(&env(&[("HA_debug", "0")]), false).debug);
+        assert!(Logger::from_env(&env(&[("HA_debug", "1")]), false).debug);
+    }
+
+    #[test]
+    fn logfile_lines_have_the_ocf_log_shape() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ha.log");
+        let debug = dir.path().join("ha-debug.log");
+        let l = Logger::from_env(
+            &env(&[
+                ("HA_LOGFILE", file.to_str().unwrap()),
+                ("HA_DEBUGLOG", debug.to_str().unwrap()),
+                ("HA_LOGTAG", "t"),
+                ("HA_DATEFMT", "D "),
+                ("HA_debug", "1"),
+            ]),
+            false,
+        );
+        l.log(Level::Info, "Changing pgsql-status on pg01 : HS:alone->PRI.");
+        l.log(Level::Debug, "details");
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(text, "D  t:    INFO: Changing pgsql-status on pg01 : HS:alone->PRI.\n");
+        let dtext = std::fs::read_to_string(&debug).unwrap();
+        assert!(dtext.contains("t:\tD INFO: Changing"), "{dtext}");
+        assert!(dtext.contains("t:\tD DEBUG: details"), "{dtext}");
+    }
+
+    #[test]
+    fn unwritable_logfile_is_ignored() {
+        let l = Logger::from_env(&env(&[("HA_LOGFILE", "/nonexistent/dir/x.log")]), false);
+        l.log(Level::Error, "still fine");
+    }
+}

@@ -1,0 +1,8 @@
+//! OCF plumbing with no PostgreSQL knowledge: actions, return codes, the
+//! environment, logging and meta-data rendering.
+
+pub mod action;
+pub mod env;
+pub mod log;
+pub mod metadata;
+pub mod rc;

@@ -1,0 +1,424 @@
+//! The parameter table: the single source of truth for every parameter's
+//! name, default, type, validation and documentation. Defaults and meanings
+//! are those of the stock `ocf:heartbeat:pgsql` agent (resource-agents 4.12).
+
+use crate::ocf::metadata::{render, ActionSpec, AgentInfo};
+
+/// What values a parameter takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Free text (paths, SQL, conninfo fragments).
+    Str,
+    /// An absolute path. pg_ctl pastes paths into a `/bin/sh` command line
+    /// inside double quotes, so characters special there are refused.
+    Path,
+    /// A whole number within `min..=max`.
+    Int { min: i64, max: i64 },
+    /// An OCF boolean (`ocf_is_true` words, or their negations).
+    Bool,
+    /// One of a fixed set of words.
+    Choice(&'static [&'static str]),
+}
+
+impl Kind {
+    /// The OCF meta-data content type.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Kind::Str | Kind::Path | Kind::Choice(_) => "string",
+            Kind::Int { .. } => "integer",
+            Kind::Bool => "boolean",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct ParamSpec {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub default: &'static str,
+    pub shortdesc: &'static str,
+    pub longdesc: &'static str,
+}
+
+const SECONDS: Kind = Kind::Int { min: 0, max: 86_400 };
+
+pub const REP_MODES: &[&str] = &["none", "async", "sync", "slave"];
+
+pub static PARAMS: &[ParamSpec] = &[
+    // --- The instance -----------------------------------------------------
+    ParamSpec {
+        name: "pgctl",
+        kind: Kind::Path,
+        default: "/usr/bin/pg_ctl",
+        shortdesc: "pg_ctl path",
+        longdesc: "Path to pg_ctl. When the default does not exist or is Debian's pg_wrapper, \
+                   the agent uses /usr/lib/postgresql/<PG_VERSION>/bin/pg_ctl for the major \
+                   version of pgdata and logs that choice.",
+    },
+    ParamSpec {
+        name: "start_opt",
+        kind: Kind::Str,
+        default: "",
+        shortdesc: "Options for the postgres server",
+        longdesc: "Extra command-line options for the postgres server, passed through \
+                   pg_ctl -o. Split on white space; no shell is involved.",
+    },
+    ParamSpec {
+        name: "ctl_opt",
+        kind: Kind::Str,
+        default: "",
+        shortdesc: "Additional pg_ctl options",
+        longdesc: "Extra options for pg_ctl start, split on white space (for example -w or -t 60). \
+                   No shell is involved.",
+    },
+    ParamSpec {
+        name: "psql",
+        kind: Kind::Path,
+        default: "/usr/bin/psql",
+        shortdesc: "psql path",
+        longdesc: "Path to psql. Accepted for compatibility: this agent speaks the PostgreSQL \
+                   protocol itself and does not run psql.",
+    },
+    ParamSpec {
+        name: "pgdata",
+        kind: Kind::Path,
+        default: "/var/lib/pgsql/data",
+        shortdesc: "Data directory",
+        longdesc: "The PostgreSQL data directory (PGDATA). postmaster.pid, PG_VERSION and \
+                   standby.signal live here.",
+    },
+    ParamSpec {
+        name: "pgdba",
+        kind: Kind::Str,
+        default: "postgres",
+        shortdesc: "Database owner",
+        longdesc: "The operating-system user that owns the data directory. Every PostgreSQL \
+                   command runs as this user, with its supplementary groups.",
+    },
+    ParamSpec {
+        name: "pghost",
+        kind: Kind::Str,
+        default: "",
+        shortdesc: "Host to connect to",
+        longdesc: "Host name, address or socket directory the agent connects to for SQL. It is \
+                   also passed to the server as -h (listen address). Empty: use socketdir, \
+                   else the default socket directory.",
+    },
+    ParamSpec {
+        name: "pgport",
+        kind: Kind::Int { min: 1, max: 65_535 },
+        default: "5432",
+        shortdesc: "Port",
+        longdesc: "The port PostgreSQL listens on. In replication modes it is also the port in \
+                   primary_conninfo, so every node must use the same port.",
+    },
+    ParamSpec {
+        name: "pglibs",
+        kind: Kind::Str,
+        default: "/usr/lib",
+        shortdesc: "Library directory",
+        longdesc: "Appended to LD_LIBRARY_PATH for the PostgreSQL programs the agent runs.",
+    },
+    ParamSpec {
+        name: "monitor_user",
+        kind: Kind::Str,
+        default: "",
+        shortdesc: "User for monitoring",
+        longdesc: "The database user the agent connects as for its SQL. Empty: pgdba.",
+    },
+    ParamSpec {
+        name: "monitor_password",
+        kind: Kind::Str,
+        default: "",
+        shortdesc: "Password for monitor_user",
+        longdesc: "Password for monitor_user. Empty: the .pgpass file of pgdba (or PGPASSFILE) \
+                   is consulted, then password-less authentication is tried.",
+    },
+    ParamSpec {
+        name: "monitor_sql",
+        kind: Kind::Str,
+        default: "select now();",
+        shortdesc: "Liveness query",
+        longdesc: "The SQL the monitor runs to decide that PostgreSQL answers.",
+    },
+    ParamSpec {
+        name: "config",
+        kind: Kind::Path,
+        default: "/var/lib/pgsql/data/postgresql.conf",
+        shortdesc: "postgresql.conf path",
+        longdesc: "Path to postgresql.conf, passed to the server as config_file. When unset it \
+                   is <pgdata>/postgresql.conf. On Debian it is usually \
+                   /etc/postgresql/<version>/<cluster>/postgresql.conf.",
+    },
+    ParamSpec {
+        name: "pgdb",
+        kind: Kind::Str,
+        default: "template1",
+        shortdesc: "Database for monitoring",
+        longdesc: "The database the agent connects to.",
+    },
+    ParamSpec {
+        name: "logfile",
+        kind: Kind::Path,
+        default: "/dev/null",
+        shortdesc: "Server log file",
+        longdesc: "Where pg_ctl sends the server's output (pg_ctl -l). Created and given to \
+                   pgdba when missing.",
+    },
+    ParamSpec {
+        name: "socketdir",
+        kind: Kind::Path,
+        default: "",
+        shortdesc: "Unix socket directory",
+        longdesc: "The Unix socket directory. Created (mode 2775, owned by pgdba) when \
+                   missing; the agent connects through it when pghost is empty. Required when \
+                   postgresql.conf sets unix_socket_directories.",
+    },
+    ParamSpec {
+        name: "stop_escalate",
+        kind: SECONDS,
+        default: "90",
+        shortdesc: "Seconds of fast shutdown before immediate",
+        longdesc: "How long stop waits after pg_ctl stop -m fast before it escalates to \
+                   -m immediate. Capped so that the stop ends inside its operation timeout.",
+    },
+    ParamSpec {
+        name: "check_wal_receiver",
+        kind: Kind::Bool,
+        default: "false",
+        shortdesc: "Publish the WAL receiver status",
+        longdesc: "When true, the monitor publishes <resource>-receiver-status \
+                   (normal, normal (master), ERROR).",
+    },
+    // --- Replication ------------------------------------------------------
+    ParamSpec {
+        name: "rep_mode",
+        kind: Kind::Choice(REP_MODES),
+        default: "none",
+        shortdesc: "Replication mode",
+        longdesc: "none: a single instance. async or sync: a promotable clone with streaming \
+                   replication, sync naming a synchronous standby. slave: a standby outside a \
+                   promotable clone.",
+    },
+    ParamSpec {
+        name: "node_list",
+        kind: Kind::Str,
+        default: "",
+        shortdesc: "All node names",
+        longdesc: "Space-separated names of every node that can run PostgreSQL, as crm_node -n \
+                   prints them. Required for async and sync.",
+    },
+    ParamSpec {
+        name: "restore_command",
+        kind: Kind::Str,
+        default: "",
+        shortdesc: "restore_command for standbys",
+        longdesc: "restore_command written into the standby configuration.",
+    },
+    ParamSpec {
+        name: "archive_cleanup_command",
+        kind: Kind::Str,
+        default: "",
+        shortdesc: "archive_cleanup_command for standbys",
+        longdesc: "archive_cleanup_command written into the standby configuration.",
+    },
+    ParamSpec {
+        name: "recovery_end_command",
+        kind: Kind::Str,
+        default: "",
+        shortdesc: "recovery_end_command for standbys",
+        longdesc: "recovery_end_command written into the standby configuration.",
+    },
+    ParamSpec {
+        name: "master_ip",
+        kind: Kind::Str,
+        default: "",
+        shortdesc: "Primary address for standbys",
+        longdesc: "The address standbys connect to (host= in primary_conninfo): normally a \
+                   virtual IP that follows the promoted instance. Required for async, sync and \
+                   slave.",
+    },
+    ParamSpec {
+        name: "repuser",
+        kind: Kind::Str,
+        default: "postgres",
+        shortdesc: "Replication user",
+        longdesc: "The user standbys replicate as (user= in primary_conninfo).",
+    },
+    ParamSpec {
+        name: "primary_conninfo_opt",
+        kind: Kind::Str,
+        default: "",
+        shortdesc: "Extra primary_conninfo options",
+        longdesc: "Extra key=value options appended to primary_conninfo, for example \
+                   keepalives_idle=60 or passfile=/var/lib/postgresql/.pgpass.",
+    },
+    ParamSpec {
+        name: "restart_on_promote",
+        kind: Kind::Bool,
+        default: "false",
+        shortdesc: "Restart instead of promote",
+        longdesc: "Promote by restarting PostgreSQL without standby.signal instead of a \
+                   promotion (legacy: keeps the timeline).",
+    },
+    ParamSpec {
+        name: "replication_slot_name",
+        kind: Kind::Str,
+        default: "",
+        shortdesc: "Replication slot base name",
+        longdesc: "When set, the primary keeps one physical slot per standby, named \
+                   <name>_<node> (node lower-cased, . and - mapped to _). Only lower-case \
+                   letters, digits and _ are allowed.",
+    },
+    ParamSpec {
+        name: "tmpdir",
+        kind: Kind::Path,
+        default: "/var/lib/pgsql/tmp",
+        shortdesc: "Agent state directory",
+        longdesc: "Directory for rep_mode.conf, PGSQL.lock and the election notes. Created, \
+                   owned by pgdba, mode 700.",
+    },
+    ParamSpec {
+        name: "xlog_check_count",
+        kind: Kind::Int { min: 0, max: 1_000 },
+        default: "3",
+        shortdesc: "Election samples",
+        longdesc: "How many unchanged WAL-position samples a standby needs before it claims the \
+                   right to be promoted when no primary exists.",
+    },
+    ParamSpec {
+        name: "crm_attr_timeout",
+        kind: SECONDS,
+        default: "5",
+        shortdesc: "Timeout of one crm_attribute call",
+        longdesc: "Seconds one crm_attribute call may take before it is killed and retried.",
+    },
+    ParamSpec {
+        name: "stop_escalate_in_slave",
+        kind: SECONDS,
+        default: "90",
+        shortdesc: "stop_escalate for standbys",
+        longdesc: "As stop_escalate, for stopping a standby in replication modes.",
+    },
+];
+
+pub const AGENT_SHORTDESC: &str = "Manages a PostgreSQL instance or a promotable replicated cluster";
+
+pub const AGENT_LONGDESC: &str = "Starts, stops, monitors, promotes and demotes PostgreSQL. A drop-in \
+replacement for ocf:heartbeat:pgsql: the same parameters with the same defaults, and the same \
+node attributes (<resource>-status, <resource>-data-status, <resource>-xlog-loc, \
+<resource>-master-baseline, master-<resource>) with the same values. With rep_mode=none it runs \
+one instance; with rep_mode=async or sync it runs a promotable clone of a primary and streaming \
+standbys (PostgreSQL 12 or later: standby.signal and primary_conninfo).";
+
+/// The actions advertised in the meta-data, with the stock agent's timeouts.
+/// Neither `status` nor `methods` is advertised: pcs would turn them into
+/// real operations in the CIB.
+pub static ACTIONS: &[ActionSpec] = &[
+    ActionSpec::new("start", 120),
+    ActionSpec::new("stop", 120),
+    ActionSpec { interval_secs: Some(30), depth: Some(0), ..ActionSpec::new("monitor", 30) },
+    ActionSpec {
+        interval_secs: Some(29),
+        depth: Some(0),
+        role: Some("Promoted"),
+        ..ActionSpec::new("monitor", 30)
+    },
+    ActionSpec::new("promote", 120),
+    ActionSpec::new("demote", 120),
+    ActionSpec::new("notify", 90),
+    ActionSpec::new("reload-agent", 20),
+    ActionSpec::new("meta-data", 5),
+    ActionSpec::new("validate-all", 5),
+];
+
+/// The advertised timeout of an action, used when Pacemaker gives none.
+pub fn default_timeout_secs(action: &str) -> u32 {
+    ACTIONS.iter().find(|a| a.name == action).map_or(60, |a| a.timeout_secs)
+}
+
+/// The meta-data XML, rendered from the tables above.
+pub fn metadata_xml() -> String {
+    render(&AgentInfo {
+        name: "pgsql",
+        version: env!("CARGO_PKG_VERSION"),
+        shortdesc: AGENT_SHORTDESC,
+        longdesc: AGENT_LONGDESC,
+        params: PARAMS,
+        actions: ACTIONS,
+    })
+}
+
+/// Look a parameter up by name.
+pub fn spec(name: &str) -> Option<&'static ParamSpec> {
+    PARAMS.iter().find(|p| p.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// Every parameter of resource-agents 4.12's pgsql, with its default.
+    const STOCK: &[(&str, &str)] = &[
+        ("pgctl", "/usr/bin/pg_ctl"),
+        ("start_opt", ""),
+        ("ctl_opt", ""),
+        ("psql", "/usr/bin/psql"),
+        ("pgdata", "/var/lib/pgsql/data"),
+        ("pgdba", "postgres"),
+        ("pghost", ""),
+        ("pgport", "5432"),
+        ("pglibs", "/usr/lib"),
+        ("monitor_user", ""),
+        ("monitor_password", ""),
+        ("monitor_sql", "select now();"),
+        ("config", "/var/lib/pgsql/data/postgresql.conf"),
+        ("pgdb", "template1"),
+        ("logfile", "/dev/null"),
+        ("socketdir", ""),
+        ("stop_escalate", "90"),
+        ("rep_mode", "none"),
+        ("node_list", ""),
+        ("restore_command", ""),
+        ("archive_cleanup_command", ""),
+        ("recovery_end_command", ""),
+        ("master_ip", ""),
+        ("repuser", "postgres"),
+        ("primary_conninfo_opt", ""),
+        ("restart_on_promote", "false"),
+        ("replication_slot_name", ""),
+        ("tmpdir", "/var/lib/pgsql/tmp"),
+        ("xlog_check_count", "3"),
+        ("crm_attr_timeout", "5"),
+        ("stop_escalate_in_slave", "90"),
+        ("check_wal_receiver", "false"),
+    ];
+
+    #[test]
+    fn every_stock_parameter_is_here_with_the_stock_default() {
+        for (name, default) in STOCK {
+            let p = spec(name).unwrap_or_else(|| panic!("missing parameter {name}"));
+            assert_eq!(p.default, *default, "default of {name}");
+        }
+        assert_eq!(PARAMS.len(), STOCK.len(), "a parameter the stock agent lacks");
+    }
+
+    #[test]
+    fn names_are_unique_and_defaults_valid_for_their_kind() {
+        let names: BTreeSet<_> = PARAMS.iter().map(|p| p.name).collect();
+        assert_eq!(names.len(), PARAMS.len());
+        for p in PARAMS {
+            match p.kind {
+                Kind::Int { min, max } => {
+                    let v: i64 = p.default.parse().unwrap();
+                    assert!((min..=max).contains(&v), "{}", p.name);
+                }
+                Kind::Bool => assert!(crate::ocf::env::is_false(p.default), "{}", p.name),
+                Kind::Choice(words) => assert!(words.contains(&p.default), "{}", p.name),
+                Kind::Path => assert!(p.default.is_empty() || p.default.starts_with('/')),
+                Kind::Str => {}
+            }
+        }
+    }
+}
