@@ -114,7 +114,10 @@ impl Values {
         is_true(&self.0[name])
     }
     fn words(&self, name: &str) -> Vec<String> {
-        self.0[name].split_whitespace().map(str::to_string).collect()
+        self.0[name]
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
     }
 }
 
@@ -125,12 +128,16 @@ fn check_kind(spec: &ParamSpec, value: &str) -> Result<()> {
     let name = spec.name;
     let bad = |what: String| Err(AgentError::configured(format!("{name}={value:?} {what}")));
     if value.chars().any(|c| c.is_control() && c != '\t') {
-        return bad(format!("contains a control character; fix the {name} parameter"));
+        return bad(format!(
+            "contains a control character; fix the {name} parameter"
+        ));
     }
     match spec.kind {
         Kind::Str => Ok(()),
         Kind::Path if value.is_empty() => Ok(()),
-        Kind::Path if !value.starts_with('/') => bad(format!("is not an absolute path; set {name} to a path starting with /")),
+        Kind::Path if !value.starts_with('/') => bad(format!(
+            "is not an absolute path; set {name} to a path starting with /"
+        )),
         Kind::Path => match value.chars().find(|c| SHELL_SPECIAL_IN_DQUOTES.contains(c)) {
             Some(c) => bad(format!(
                 "contains {c:?}, which pg_ctl would pass to /bin/sh; use a path without \" $ ` \\"
@@ -139,12 +146,17 @@ fn check_kind(spec: &ParamSpec, value: &str) -> Result<()> {
         },
         Kind::Int { min, max } => match value.trim().parse::<i64>() {
             Ok(v) if (min..=max).contains(&v) => Ok(()),
-            _ => bad(format!("is not a whole number from {min} to {max}; fix the {name} parameter")),
+            _ => bad(format!(
+                "is not a whole number from {min} to {max}; fix the {name} parameter"
+            )),
         },
         Kind::Bool if is_true(value) || is_false(value) => Ok(()),
         Kind::Bool => bad(format!("is not a boolean; set {name} to true or false")),
         Kind::Choice(words) if words.contains(&value) => Ok(()),
-        Kind::Choice(words) => bad(format!("is not one of {}; fix the {name} parameter", words.join(", "))),
+        Kind::Choice(words) => bad(format!(
+            "is not one of {}; fix the {name} parameter",
+            words.join(", ")
+        )),
     }
 }
 
@@ -179,7 +191,11 @@ impl Config {
             stop_escalate: v.int("stop_escalate") as u64,
             check_wal_receiver: v.bool("check_wal_receiver"),
             rep_mode: RepMode::parse(&v.str("rep_mode")),
-            node_list: v.words("node_list").iter().map(|n| n.to_lowercase()).collect(),
+            node_list: v
+                .words("node_list")
+                .iter()
+                .map(|n| n.to_lowercase())
+                .collect(),
             restore_command: v.opt("restore_command"),
             archive_cleanup_command: v.opt("archive_cleanup_command"),
             recovery_end_command: v.opt("recovery_end_command"),
@@ -204,7 +220,9 @@ impl Config {
             ));
         }
         if self.monitor_sql.trim().is_empty() {
-            return Err(AgentError::configured("monitor_sql is empty; give it a query such as select now();"));
+            return Err(AgentError::configured(
+                "monitor_sql is empty; give it a query such as select now();",
+            ));
         }
         let mut seen = std::collections::BTreeSet::new();
         if let Some(dup) = self.node_list.iter().find(|n| !seen.insert(n.as_str())) {
@@ -225,7 +243,10 @@ impl Config {
             )));
         }
         if let Some(slot) = &self.replication_slot_name {
-            if !slot.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+            if !slot
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            {
                 return Err(AgentError::configured(format!(
                     "Invalid replication_slot_name({slot}). only use lower case letters, numbers, and the underscore character."
                 )));
@@ -261,7 +282,10 @@ mod tests {
         let c = Config::from_env(&RawEnv::new()).unwrap();
         assert_eq!(c.pgctl, PathBuf::from("/usr/bin/pg_ctl"));
         assert_eq!(c.pgdata, PathBuf::from("/var/lib/pgsql/data"));
-        assert_eq!(c.config, PathBuf::from("/var/lib/pgsql/data/postgresql.conf"));
+        assert_eq!(
+            c.config,
+            PathBuf::from("/var/lib/pgsql/data/postgresql.conf")
+        );
         assert_eq!(c.pgdba, "postgres");
         assert_eq!(c.pgport, 5432);
         assert_eq!(c.monitor_sql, "select now();");
@@ -281,7 +305,8 @@ mod tests {
     fn config_follows_pgdata_unless_given() {
         let c = Config::from_env(&env(&[("pgdata", "/srv/pg")])).unwrap();
         assert_eq!(c.config, PathBuf::from("/srv/pg/postgresql.conf"));
-        let c = Config::from_env(&env(&[("pgdata", "/srv/pg"), ("config", "/etc/pg.conf")])).unwrap();
+        let c =
+            Config::from_env(&env(&[("pgdata", "/srv/pg"), ("config", "/etc/pg.conf")])).unwrap();
         assert_eq!(c.config, PathBuf::from("/etc/pg.conf"));
     }
 
@@ -310,7 +335,10 @@ mod tests {
         assert!(c.restart_on_promote);
         assert_eq!(c.node_list, ["pg01", "pg02", "pg03"]);
         assert_eq!(c.rep_mode, RepMode::Sync);
-        assert_eq!(c.start_opt, ["-c", "work_mem=8MB", "-c", "shared_buffers=64MB"]);
+        assert_eq!(
+            c.start_opt,
+            ["-c", "work_mem=8MB", "-c", "shared_buffers=64MB"]
+        );
         assert_eq!(c.sql_user(), "mon");
     }
 
@@ -333,10 +361,16 @@ mod tests {
             (&[("repuser", "a\nb")], "repuser"),
             (&[("monitor_password", "pw")], "monitor_user"),
             (&[("monitor_sql", "   ")], "monitor_sql"),
-            (&[("rep_mode", "sync"), ("master_ip", "1.2.3.4")], "node_list"),
+            (
+                &[("rep_mode", "sync"), ("master_ip", "1.2.3.4")],
+                "node_list",
+            ),
             (&[("rep_mode", "async"), ("node_list", "a b")], "master_ip"),
             (&[("node_list", "a b A")], "node_list"),
-            (&[("replication_slot_name", "Bad-Name")], "replication_slot_name"),
+            (
+                &[("replication_slot_name", "Bad-Name")],
+                "replication_slot_name",
+            ),
         ];
         for (pairs, param) in cases {
             let e = err(pairs);
@@ -360,7 +394,10 @@ mod tests {
         let c = Config::from_env(&env(&[
             ("repuser", "o'brien; drop table x"),
             ("monitor_sql", "select 1; -- $(reboot)"),
-            ("primary_conninfo_opt", "sslmode=require application_name='x y'"),
+            (
+                "primary_conninfo_opt",
+                "sslmode=require application_name='x y'",
+            ),
         ]))
         .unwrap();
         assert_eq!(c.repuser, "o'brien; drop table x");

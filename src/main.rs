@@ -4,10 +4,17 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let env: rustpg::ocf::env::RawEnv = std::env::vars_os()
-        .map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned()))
+        .map(|(k, v)| {
+            (
+                k.to_string_lossy().into_owned(),
+                v.to_string_lossy().into_owned(),
+            )
+        })
         .collect();
     rustpg::ocf::log::init(&env);
-    let action = std::env::args_os().nth(1).map(|a| a.to_string_lossy().into_owned());
+    let action = std::env::args_os()
+        .nth(1)
+        .map(|a| a.to_string_lossy().into_owned());
     let rc = rustpg::run(action.as_deref(), &env);
     ExitCode::from(rc.code())
 }

@@ -40,7 +40,10 @@ pub struct ParamSpec {
     pub longdesc: &'static str,
 }
 
-const SECONDS: Kind = Kind::Int { min: 0, max: 86_400 };
+const SECONDS: Kind = Kind::Int {
+    min: 0,
+    max: 86_400,
+};
 
 pub const REP_MODES: &[&str] = &["none", "async", "sync", "slave"];
 
@@ -68,7 +71,8 @@ pub static PARAMS: &[ParamSpec] = &[
         kind: Kind::Str,
         default: "",
         shortdesc: "Additional pg_ctl options",
-        longdesc: "Extra options for pg_ctl start, split on white space (for example -w or -t 60). \
+        longdesc:
+            "Extra options for pg_ctl start, split on white space (for example -w or -t 60). \
                    No shell is involved.",
     },
     ParamSpec {
@@ -106,7 +110,10 @@ pub static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "pgport",
-        kind: Kind::Int { min: 1, max: 65_535 },
+        kind: Kind::Int {
+            min: 1,
+            max: 65_535,
+        },
         default: "5432",
         shortdesc: "Port",
         longdesc: "The port PostgreSQL listens on. In replication modes it is also the port in \
@@ -302,9 +309,11 @@ pub static PARAMS: &[ParamSpec] = &[
     },
 ];
 
-pub const AGENT_SHORTDESC: &str = "Manages a PostgreSQL instance or a promotable replicated cluster";
+pub const AGENT_SHORTDESC: &str =
+    "Manages a PostgreSQL instance or a promotable replicated cluster";
 
-pub const AGENT_LONGDESC: &str = "Starts, stops, monitors, promotes and demotes PostgreSQL. A drop-in \
+pub const AGENT_LONGDESC: &str =
+    "Starts, stops, monitors, promotes and demotes PostgreSQL. A drop-in \
 replacement for ocf:heartbeat:pgsql: the same parameters with the same defaults, and the same \
 node attributes (<resource>-status, <resource>-data-status, <resource>-xlog-loc, \
 <resource>-master-baseline, master-<resource>) with the same values. With rep_mode=none it runs \
@@ -317,7 +326,11 @@ standbys (PostgreSQL 12 or later: standby.signal and primary_conninfo).";
 pub static ACTIONS: &[ActionSpec] = &[
     ActionSpec::new("start", 120),
     ActionSpec::new("stop", 120),
-    ActionSpec { interval_secs: Some(30), depth: Some(0), ..ActionSpec::new("monitor", 30) },
+    ActionSpec {
+        interval_secs: Some(30),
+        depth: Some(0),
+        ..ActionSpec::new("monitor", 30)
+    },
     ActionSpec {
         interval_secs: Some(29),
         depth: Some(0),
@@ -334,7 +347,10 @@ pub static ACTIONS: &[ActionSpec] = &[
 
 /// The advertised timeout of an action, used when Pacemaker gives none.
 pub fn default_timeout_secs(action: &str) -> u32 {
-    ACTIONS.iter().find(|a| a.name == action).map_or(60, |a| a.timeout_secs)
+    ACTIONS
+        .iter()
+        .find(|a| a.name == action)
+        .map_or(60, |a| a.timeout_secs)
 }
 
 /// The meta-data XML, rendered from the tables above.
@@ -401,7 +417,11 @@ mod tests {
             let p = spec(name).unwrap_or_else(|| panic!("missing parameter {name}"));
             assert_eq!(p.default, *default, "default of {name}");
         }
-        assert_eq!(PARAMS.len(), STOCK.len(), "a parameter the stock agent lacks");
+        assert_eq!(
+            PARAMS.len(),
+            STOCK.len(),
+            "a parameter the stock agent lacks"
+        );
     }
 
     #[test]

@@ -84,11 +84,16 @@ fn prepare_files(i: &Instance) -> Result<()> {
     Ok(())
 }
 
-/// `pg_ctl [ctl_opt] -D pgdata -l logfile -o '<server options>' -W start`.
-/// pg_ctl hands the `-o` string to /bin/sh, so every word in it is quoted.
+/// `pg_ctl [ctl_opt] -D pgdata -l logfile -o '<server options>' -w -t N start`:
+/// pg_ctl waits (within our deadline) until the server is ready or has
+/// exited. pg_ctl hands the `-o` string to /bin/sh, so every word in it is
+/// quoted.
 fn start_args(i: &Instance) -> Vec<String> {
     let c = &i.cfg;
-    let mut server = vec!["-c".to_string(), shell_word(&format!("config_file={}", c.config.display()))];
+    let mut server = vec![
+        "-c".to_string(),
+        shell_word(&format!("config_file={}", c.config.display())),
+    ];
     if let Some(h) = c.pghost.as_ref().filter(|h| !h.starts_with('/')) {
         server.extend(["-h".to_string(), shell_word(h)]);
     }
@@ -96,7 +101,15 @@ fn start_args(i: &Instance) -> Vec<String> {
     let mut args = c.ctl_opt.clone();
     args.extend(["-D".into(), c.pgdata.display().to_string()]);
     args.extend(["-l".into(), c.logfile.display().to_string()]);
-    args.extend(["-o".into(), server.join(" "), "-W".into(), "start".into()]);
+    let wait_secs = i.deadline.remaining().as_secs().saturating_sub(1).max(1);
+    args.extend([
+        "-o".into(),
+        server.join(" "),
+        "-w".into(),
+        "-t".into(),
+        wait_secs.to_string(),
+    ]);
+    args.push("start".into());
     args
 }
 
@@ -117,7 +130,9 @@ pub fn stop(i: &Instance) -> Result<OcfRc> {
     let timeout_secs = i.ocf.timeout_ms.map(|ms| ms / 1000);
     let escalate = decide::stop_escalation_secs(i.cfg.stop_escalate, timeout_secs);
     if escalate != i.cfg.stop_escalate {
-        crate::info!("stop_escalate time is adjusted to {escalate} based on the configured timeout.");
+        crate::info!(
+            "stop_escalate time is adjusted to {escalate} based on the configured timeout."
+        );
     }
     if escalate > 0 {
         pg_ctl(i, stop_args(i, "fast"), i.deadline)?;
@@ -125,7 +140,9 @@ pub fn stop(i: &Instance) -> Result<OcfRc> {
         if wait_for_exit(pid, fast_deadline) {
             return finish_stop(i, pid);
         }
-        crate::info!("PostgreSQL failed to stop after {escalate}s using -m fast. Trying -m immediate...");
+        crate::info!(
+            "PostgreSQL failed to stop after {escalate}s using -m fast. Trying -m immediate..."
+        );
     }
     pg_ctl(i, stop_args(i, "immediate"), i.deadline)?;
     if wait_for_exit(pid, i.deadline) {
@@ -138,11 +155,15 @@ pub fn stop(i: &Instance) -> Result<OcfRc> {
 
 fn stop_args(i: &Instance, mode: &str) -> Vec<String> {
     let pgdata = i.cfg.pgdata.display().to_string();
-    ["-W", "-D", &pgdata, "stop", "-m", mode].map(String::from).to_vec()
+    ["-W", "-D", &pgdata, "stop", "-m", mode]
+        .map(String::from)
+        .to_vec()
 }
 
 fn wait_for_exit(pid: i32, deadline: Deadline) -> bool {
-    deadline.poll(POLL, || (!postmaster::is_postgres_alive(pid)).then_some(())).is_some()
+    deadline
+        .poll(POLL, || (!postmaster::is_postgres_alive(pid)).then_some(()))
+        .is_some()
 }
 
 fn finish_stop(i: &Instance, pid: i32) -> Result<OcfRc> {
@@ -158,14 +179,25 @@ fn finish_stop(i: &Instance, pid: i32) -> Result<OcfRc> {
 /// the next monitor report a crash; the data is untouched.
 fn remove_stale_pid_file(i: &Instance, pid: i32) -> Result<()> {
     let path = postmaster::pid_file_path(&i.cfg.pgdata);
-    if postmaster::read_pid_file(&i.cfg.pgdata).is_some_and(|p| postmaster::is_postgres_alive(p.pid)) {
-        return Err(AgentError::generic(format!("{} changed while stopping; retry", path.display())));
+    if postmaster::read_pid_file(&i.cfg.pgdata)
+        .is_some_and(|p| postmaster::is_postgres_alive(p.pid))
+    {
+        return Err(AgentError::generic(format!(
+            "{} changed while stopping; retry",
+            path.display()
+        )));
     }
-    crate::info!("removing {} left by pid {pid}, which is not running", path.display());
+    crate::info!(
+        "removing {} left by pid {pid}, which is not running",
+        path.display()
+    );
     match std::fs::remove_file(&path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(AgentError::generic(format!("can't remove {}: {e}", path.display()))),
+        Err(e) => Err(AgentError::generic(format!(
+            "can't remove {}: {e}",
+            path.display()
+        ))),
     }
 }
 
@@ -178,6 +210,11 @@ fn pg_ctl(i: &Instance, args: Vec<String>, deadline: Deadline) -> Result<Output>
         .env("PGPORT", i.cfg.pgport.to_string())
         .env("LD_LIBRARY_PATH", i.cfg.pglibs.clone());
     let out = command::run(&cmd, Some(&i.owner), deadline)?;
-    crate::debug!("{} exited {:?}: {}", cmd.display(), out.code, out.last_line());
+    crate::debug!(
+        "{} exited {:?}: {}",
+        cmd.display(),
+        out.code,
+        out.last_line()
+    );
     Ok(out)
 }

@@ -17,7 +17,10 @@ const USAGE: &str = "usage: pgsql {start|stop|monitor|promote|demote|notify|relo
 /// Run one action. `action` is argv[1]; every other argument is ignored.
 pub fn run(action: Option<&str>, env: &RawEnv) -> OcfRc {
     let Some(action) = action.and_then(|a| a.parse::<Action>().ok()) else {
-        exit_reason(&format!("unknown action {:?}; {USAGE}", action.unwrap_or("")));
+        exit_reason(&format!(
+            "unknown action {:?}; {USAGE}",
+            action.unwrap_or("")
+        ));
         return OcfRc::ErrUnimplemented;
     };
     match action {
@@ -78,12 +81,18 @@ fn dispatch(action: Action, env: &RawEnv) -> Result<OcfRc> {
 fn on_invalid(action: Action, env: &RawEnv, e: AgentError) -> Result<OcfRc> {
     match action {
         Action::Stop => {
-            crate::error!("{}; stop reports success as the stock agent does", e.reason());
+            crate::error!(
+                "{}; stop reports success as the stock agent does",
+                e.reason()
+            );
             Ok(OcfRc::Success)
         }
         Action::Monitor | Action::Status => {
             if validate::postmaster_alive_anyway(env) {
-                Err(AgentError::generic(format!("{} (and PostgreSQL is running)", e.reason())))
+                Err(AgentError::generic(format!(
+                    "{} (and PostgreSQL is running)",
+                    e.reason()
+                )))
             } else {
                 crate::info!("{}; reporting not running", e.reason());
                 Ok(OcfRc::NotRunning)

@@ -8,7 +8,8 @@ use crate::ocf::rc::OcfRc;
 
 pub fn monitor(i: &Instance) -> Result<OcfRc> {
     let pm = postmaster::observe(&i.cfg.pgdata);
-    let sql = decide::needs_sql(pm).then(|| pg::probe(&i.cfg, &i.owner, i.passfile.as_deref(), i.deadline));
+    let sql = decide::needs_sql(pm)
+        .then(|| pg::probe(&i.cfg, &i.owner, i.passfile.as_deref(), i.deadline));
     let verdict = decide::monitor_standalone(pm, sql.as_ref());
     match verdict.reason {
         Some(reason) => Err(AgentError::new(verdict.rc, reason)),

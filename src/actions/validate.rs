@@ -47,15 +47,20 @@ pub fn instance(action: Action, env: &RawEnv) -> Result<Instance> {
 /// For a monitor whose validation failed: is a postmaster running anyway?
 pub fn postmaster_alive_anyway(env: &RawEnv) -> bool {
     let pgdata = env.get("OCF_RESKEY_pgdata").filter(|p| p.starts_with('/'));
-    let pgdata = PathBuf::from(pgdata.map_or(params::spec("pgdata").map_or("", |p| p.default), |p| p));
-    matches!(crate::io::postmaster::observe(&pgdata), crate::core::decide::Postmaster::Alive { .. })
+    let pgdata =
+        PathBuf::from(pgdata.map_or(params::spec("pgdata").map_or("", |p| p.default), |p| p));
+    matches!(
+        crate::io::postmaster::observe(&pgdata),
+        crate::core::decide::Postmaster::Alive { .. }
+    )
 }
 
 fn check_host(cfg: Config, ocf: OcfEnv, env: &RawEnv, action: Action) -> Result<Instance> {
     let probe = action == Action::Monitor && ocf.is_probe();
-    let timeout = ocf
-        .timeout_ms
-        .map_or(Duration::from_secs(params::default_timeout_secs(action.name()).into()), Duration::from_millis);
+    let timeout = ocf.timeout_ms.map_or(
+        Duration::from_secs(params::default_timeout_secs(action.name()).into()),
+        Duration::from_millis,
+    );
     let deadline = Deadline::after(timeout);
 
     let owner = OsUser::lookup(&cfg.pgdba).ok_or_else(|| {
@@ -83,7 +88,10 @@ fn check_host(cfg: Config, ocf: OcfEnv, env: &RawEnv, action: Action) -> Result<
         ))
     })?;
     if !meta.is_dir() {
-        return Err(AgentError::installed(format!("pgdata {} is not a directory", pgdata.display())));
+        return Err(AgentError::installed(format!(
+            "pgdata {} is not a directory",
+            pgdata.display()
+        )));
     }
     let major = std::fs::read_to_string(pgdata.join("PG_VERSION"))
         .ok()
@@ -132,7 +140,10 @@ fn check_host(cfg: Config, ocf: OcfEnv, env: &RawEnv, action: Action) -> Result<
         pgctl,
         major,
         deadline,
-        passfile: env.get("PGPASSFILE").filter(|p| !p.is_empty()).map(PathBuf::from),
+        passfile: env
+            .get("PGPASSFILE")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from),
     })
 }
 

@@ -37,7 +37,10 @@ impl Verdict {
         Verdict { rc, reason: None }
     }
     fn failed(reason: String) -> Verdict {
-        Verdict { rc: OcfRc::ErrGeneric, reason: Some(reason) }
+        Verdict {
+            rc: OcfRc::ErrGeneric,
+            reason: Some(reason),
+        }
     }
 }
 
@@ -92,16 +95,32 @@ mod tests {
             (Postmaster::Absent, None, OcfRc::NotRunning),
             (Postmaster::Absent, Some(answered()), OcfRc::NotRunning),
             (Postmaster::Dead { pid: 9 }, None, OcfRc::ErrGeneric),
-            (Postmaster::Alive { pid: 9 }, Some(answered()), OcfRc::Success),
-            (Postmaster::Alive { pid: 9 }, Some(SqlProbe::NotYet("x".into())), OcfRc::ErrGeneric),
-            (Postmaster::Alive { pid: 9 }, Some(SqlProbe::Failed("x".into())), OcfRc::ErrGeneric),
+            (
+                Postmaster::Alive { pid: 9 },
+                Some(answered()),
+                OcfRc::Success,
+            ),
+            (
+                Postmaster::Alive { pid: 9 },
+                Some(SqlProbe::NotYet("x".into())),
+                OcfRc::ErrGeneric,
+            ),
+            (
+                Postmaster::Alive { pid: 9 },
+                Some(SqlProbe::Failed("x".into())),
+                OcfRc::ErrGeneric,
+            ),
             (Postmaster::Alive { pid: 9 }, None, OcfRc::ErrGeneric),
         ];
         for (pm, sql, rc) in cases {
             let v = monitor_standalone(pm, sql.as_ref());
             assert_eq!(v.rc, rc, "{pm:?} {sql:?}");
             // A failure always says why; success and a clean stop say nothing.
-            assert_eq!(v.reason.is_some(), rc == OcfRc::ErrGeneric, "{pm:?} {sql:?}");
+            assert_eq!(
+                v.reason.is_some(),
+                rc == OcfRc::ErrGeneric,
+                "{pm:?} {sql:?}"
+            );
         }
     }
 

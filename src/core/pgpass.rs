@@ -44,15 +44,27 @@ localhost:5433:template1:postgres:first
 
     #[test]
     fn first_matching_line_wins() {
-        assert_eq!(lookup(FILE, &["localhost"], 5433, "template1", "postgres").as_deref(), Some("first"));
-        assert_eq!(lookup(FILE, &["localhost"], 5432, "template1", "postgres").as_deref(), Some("fallback"));
-        assert_eq!(lookup(FILE, &["db1"], 5432, "x", "repl").as_deref(), Some("replpw"));
+        assert_eq!(
+            lookup(FILE, &["localhost"], 5433, "template1", "postgres").as_deref(),
+            Some("first")
+        );
+        assert_eq!(
+            lookup(FILE, &["localhost"], 5432, "template1", "postgres").as_deref(),
+            Some("fallback")
+        );
+        assert_eq!(
+            lookup(FILE, &["db1"], 5432, "x", "repl").as_deref(),
+            Some("replpw")
+        );
         assert_eq!(lookup(FILE, &["db2"], 5432, "x", "repl"), None);
     }
 
     #[test]
     fn escapes_are_honoured() {
-        assert_eq!(lookup(FILE, &["h"], 1, "d", "we:ird").as_deref(), Some("co:lon\\pw"));
+        assert_eq!(
+            lookup(FILE, &["h"], 1, "d", "we:ird").as_deref(),
+            Some("co:lon\\pw")
+        );
     }
 
     #[test]

@@ -83,7 +83,16 @@ mod tests {
     /// Runs a real /bin/sh: whatever we quote comes back verbatim.
     #[test]
     fn shell_words_round_trip_through_sh() {
-        for v in ["simple", "a b", "it's", "$(echo pwned)", "`id`", "x\ny", "\\", "\"q\""] {
+        for v in [
+            "simple",
+            "a b",
+            "it's",
+            "$(echo pwned)",
+            "`id`",
+            "x\ny",
+            "\\",
+            "\"q\"",
+        ] {
             let out = std::process::Command::new("/bin/sh")
                 .arg("-c")
                 .arg(format!("printf %s {}", shell_word(v)))

@@ -10,7 +10,8 @@ impl PgMajor {
     pub fn parse(pg_version_file: &str) -> Option<PgMajor> {
         let v = pg_version_file.trim();
         let valid = !v.is_empty()
-            && v.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+            && v.split('.')
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
         valid.then(|| PgMajor(v.to_string()))
     }
 

@@ -9,7 +9,9 @@ pub struct Deadline {
 
 impl Deadline {
     pub fn after(d: Duration) -> Deadline {
-        Deadline { end: Instant::now() + d }
+        Deadline {
+            end: Instant::now() + d,
+        }
     }
 
     pub fn remaining(&self) -> Duration {
@@ -22,7 +24,11 @@ impl Deadline {
 
     /// A deadline `margin` earlier than this one (never in the past).
     pub fn minus(&self, margin: Duration) -> Deadline {
-        let end = self.end.checked_sub(margin).unwrap_or(self.end).max(Instant::now());
+        let end = self
+            .end
+            .checked_sub(margin)
+            .unwrap_or(self.end)
+            .max(Instant::now());
         Deadline { end }
     }
 

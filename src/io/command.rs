@@ -22,7 +22,12 @@ pub struct Cmd {
 
 impl Cmd {
     pub fn new(program: impl Into<PathBuf>) -> Cmd {
-        Cmd { program: program.into(), args: Vec::new(), cwd: None, env: Vec::new() }
+        Cmd {
+            program: program.into(),
+            args: Vec::new(),
+            cwd: None,
+            env: Vec::new(),
+        }
     }
     pub fn arg(mut self, a: impl Into<OsString>) -> Cmd {
         self.args.push(a.into());
@@ -69,7 +74,9 @@ impl Output {
         fn pick(s: &str) -> Option<&str> {
             s.lines().rev().map(str::trim).find(|l| !l.is_empty())
         }
-        pick(&self.stderr).or_else(|| pick(&self.stdout)).unwrap_or("no output")
+        pick(&self.stderr)
+            .or_else(|| pick(&self.stdout))
+            .unwrap_or("no output")
     }
 }
 
@@ -89,7 +96,9 @@ pub fn run(cmd: &Cmd, user: Option<&OsUser>, deadline: Deadline) -> Result<Outpu
         c.current_dir(dir);
     }
     if let Some(u) = user {
-        c.env("HOME", &u.home).env("USER", &u.name).env("LOGNAME", &u.name);
+        c.env("HOME", &u.home)
+            .env("USER", &u.name)
+            .env("LOGNAME", &u.name);
         if u.needs_switch() {
             let (uid, gid, groups) = (u.uid, u.gid, u.groups.clone());
             // SAFETY: between fork and exec we only make the three
@@ -110,12 +119,14 @@ pub fn run(cmd: &Cmd, user: Option<&OsUser>, deadline: Deadline) -> Result<Outpu
         c.env(k, v);
     }
     crate::debug!("running {}", cmd.display());
-    let mut child = c.spawn().map_err(|e| {
-        AgentError::generic(format!("cannot run {}: {e}", cmd.program.display()))
-    })?;
+    let mut child = c
+        .spawn()
+        .map_err(|e| AgentError::generic(format!("cannot run {}: {e}", cmd.program.display())))?;
     let out_reader = read_in_background(child.stdout.take());
     let err_reader = read_in_background(child.stderr.take());
-    let status = deadline.poll(Duration::from_millis(10), || child.try_wait().ok().flatten());
+    let status = deadline.poll(Duration::from_millis(10), || {
+        child.try_wait().ok().flatten()
+    });
     let Some(status) = status else {
         let _ = child.kill();
         let _ = child.wait();
@@ -127,12 +138,19 @@ pub fn run(cmd: &Cmd, user: Option<&OsUser>, deadline: Deadline) -> Result<Outpu
     // A daemon started by the command may keep the pipes open: read what is
     // there, without waiting for an end of file that may never come.
     let collect = |r: std::sync::mpsc::Receiver<String>| {
-        r.recv_timeout(Duration::from_millis(200)).unwrap_or_default()
+        r.recv_timeout(Duration::from_millis(200))
+            .unwrap_or_default()
     };
-    Ok(Output { code: status.code(), stdout: collect(out_reader), stderr: collect(err_reader) })
+    Ok(Output {
+        code: status.code(),
+        stdout: collect(out_reader),
+        stderr: collect(err_reader),
+    })
 }
 
-fn read_in_background(pipe: Option<impl Read + Send + 'static>) -> std::sync::mpsc::Receiver<String> {
+fn read_in_background(
+    pipe: Option<impl Read + Send + 'static>,
+) -> std::sync::mpsc::Receiver<String> {
     let (tx, rx) = std::sync::mpsc::channel();
     if let Some(mut p) = pipe {
         std::thread::spawn(move || {
@@ -164,7 +182,10 @@ mod tests {
         let out = run(&Cmd::new("/usr/bin/env").env("X", "1"), None, soon()).unwrap();
         let mut lines: Vec<&str> = out.stdout.lines().collect();
         lines.sort();
-        assert_eq!(lines, ["LC_ALL=C", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "X=1"]);
+        assert_eq!(
+            lines,
+            ["LC_ALL=C", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "X=1"]
+        );
     }
 
     #[test]
@@ -176,7 +197,12 @@ mod tests {
 
     #[test]
     fn failure_keeps_the_last_line() {
-        let out = run(&Cmd::new("/bin/sh").args(["-c", "echo one >&2; echo two >&2; exit 3"]), None, soon()).unwrap();
+        let out = run(
+            &Cmd::new("/bin/sh").args(["-c", "echo one >&2; echo two >&2; exit 3"]),
+            None,
+            soon(),
+        )
+        .unwrap();
         assert_eq!(out.code, Some(3));
         assert_eq!(out.last_line(), "two");
     }

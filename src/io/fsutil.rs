@@ -18,7 +18,11 @@ pub fn ensure_dir(dir: &Path, user: &OsUser, mode: u32, param: &str) -> Result<(
         .map_err(|e| fail("change the owner of", e))?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
         .map_err(|e| fail("change the mode of", e))?;
-    crate::info!("created {} for {} (mode {mode:o})", dir.display(), user.name);
+    crate::info!(
+        "created {} for {} (mode {mode:o})",
+        dir.display(),
+        user.name
+    );
     Ok(())
 }
 

@@ -35,7 +35,11 @@ impl Host {
 /// Where to connect, by the stock agent's precedence.
 pub fn host(cfg: &Config) -> Host {
     if let Some(h) = &cfg.pghost {
-        return if h.starts_with('/') { Host::Socket(h.into()) } else { Host::Tcp(h.clone()) };
+        return if h.starts_with('/') {
+            Host::Socket(h.into())
+        } else {
+            Host::Tcp(h.clone())
+        };
     }
     if let Some(dir) = &cfg.socketdir {
         return Host::Socket(dir.clone());
@@ -58,7 +62,10 @@ fn password(cfg: &Config, owner: &OsUser, host: &Host, passfile: Option<&Path>) 
     let path = passfile.map_or_else(|| owner.home.join(".pgpass"), Path::to_path_buf);
     let meta = std::fs::metadata(&path).ok()?;
     if meta.permissions().mode() & 0o077 != 0 {
-        crate::warn!("{} is readable by group or others; ignored, as libpq does", path.display());
+        crate::warn!(
+            "{} is readable by group or others; ignored, as libpq does",
+            path.display()
+        );
         return None;
     }
     let text = std::fs::read_to_string(&path).ok()?;
@@ -90,7 +97,12 @@ impl From<postgres::Error> for SqlError {
 }
 
 /// Open a session, bounded by `deadline` (and never more than 10 s).
-pub fn connect(cfg: &Config, owner: &OsUser, passfile: Option<&Path>, deadline: Deadline) -> Result<Session, SqlError> {
+pub fn connect(
+    cfg: &Config,
+    owner: &OsUser,
+    passfile: Option<&Path>,
+    deadline: Deadline,
+) -> Result<Session, SqlError> {
     let host = host(cfg);
     let mut pc = postgres::Config::new();
     match &host {
@@ -101,7 +113,11 @@ pub fn connect(cfg: &Config, owner: &OsUser, passfile: Option<&Path>, deadline: 
         .user(cfg.sql_user())
         .dbname(&cfg.pgdb)
         .application_name("pgsql-ra")
-        .connect_timeout(deadline.remaining().clamp(Duration::from_secs(1), Duration::from_secs(10)));
+        .connect_timeout(
+            deadline
+                .remaining()
+                .clamp(Duration::from_secs(1), Duration::from_secs(10)),
+        );
     if let Some(pw) = password(cfg, owner, &host, passfile) {
         pc.password(pw);
     }
@@ -125,8 +141,14 @@ impl Session {
 }
 
 /// Connect and probe in one step, classified for the decision core.
-pub fn probe(cfg: &Config, owner: &OsUser, passfile: Option<&Path>, deadline: Deadline) -> SqlProbe {
-    let result = connect(cfg, owner, passfile, deadline).and_then(|mut s| s.probe(&cfg.monitor_sql));
+pub fn probe(
+    cfg: &Config,
+    owner: &OsUser,
+    passfile: Option<&Path>,
+    deadline: Deadline,
+) -> SqlProbe {
+    let result =
+        connect(cfg, owner, passfile, deadline).and_then(|mut s| s.probe(&cfg.monitor_sql));
     match result {
         Ok(in_recovery) => SqlProbe::Answered { in_recovery },
         Err(e) if e.transient => SqlProbe::NotYet(e.message),

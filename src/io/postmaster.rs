@@ -11,7 +11,9 @@ pub fn pid_file_path(pgdata: &Path) -> std::path::PathBuf {
 
 /// Read postmaster.pid; `None` when it is absent or unreadable garbage.
 pub fn read_pid_file(pgdata: &Path) -> Option<PidFile> {
-    std::fs::read_to_string(pid_file_path(pgdata)).ok().and_then(|t| PidFile::parse(&t))
+    std::fs::read_to_string(pid_file_path(pgdata))
+        .ok()
+        .and_then(|t| PidFile::parse(&t))
 }
 
 pub fn observe(pgdata: &Path) -> Postmaster {
@@ -37,9 +39,13 @@ pub fn is_postgres_alive(pid: i32) -> bool {
         Ok(()) | Err(Errno::EPERM) => {}
         Err(_) => return false,
     }
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return true };
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return true;
+    };
     // "pid (comm) S ...": comm may contain spaces and parentheses.
-    let Some((head, tail)) = stat.rsplit_once(") ") else { return true };
+    let Some((head, tail)) = stat.rsplit_once(") ") else {
+        return true;
+    };
     let comm = head.split_once(" (").map_or("", |(_, c)| c);
     let state = tail.chars().next().unwrap_or('?');
     state != 'Z' && state != 'X' && (comm.starts_with("postgres") || comm.starts_with("postmaster"))

@@ -22,7 +22,13 @@ impl OsUser {
         let user = User::from_name(name).ok()??;
         let cname = CString::new(name).ok()?;
         let groups = nix::unistd::getgrouplist(&cname, user.gid).unwrap_or_else(|_| vec![user.gid]);
-        Some(OsUser { name: user.name, uid: user.uid, gid: user.gid, home: user.dir, groups })
+        Some(OsUser {
+            name: user.name,
+            uid: user.uid,
+            gid: user.gid,
+            home: user.dir,
+            groups,
+        })
     }
 
     /// Whether this process must switch identity to act as the user.
@@ -71,6 +77,14 @@ impl Drop for EffectiveUser {
 /// Whether `user` may write `path` (effective-id access check).
 pub fn can_write(user: &OsUser, path: &std::path::Path) -> bool {
     use nix::unistd::{faccessat, AccessFlags};
-    let Ok(_as_user) = EffectiveUser::enter(user) else { return false };
-    faccessat(None, path, AccessFlags::W_OK, nix::fcntl::AtFlags::AT_EACCESS).is_ok()
+    let Ok(_as_user) = EffectiveUser::enter(user) else {
+        return false;
+    };
+    faccessat(
+        None,
+        path,
+        AccessFlags::W_OK,
+        nix::fcntl::AtFlags::AT_EACCESS,
+    )
+    .is_ok()
 }

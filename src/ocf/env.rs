@@ -67,7 +67,10 @@ impl OcfEnv {
 
 /// `ocf_is_true` of ocf-shellfuncs: the exact set of words it accepts.
 pub fn is_true(v: &str) -> bool {
-    matches!(v, "yes" | "true" | "1" | "YES" | "TRUE" | "True" | "ja" | "on" | "ON")
+    matches!(
+        v,
+        "yes" | "true" | "1" | "YES" | "TRUE" | "True" | "ja" | "on" | "ON"
+    )
 }
 
 /// The words we accept as false; anything that is neither is a typo.
@@ -83,7 +86,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> RawEnv {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]

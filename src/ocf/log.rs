@@ -60,7 +60,10 @@ static LOGGER: OnceLock<Logger> = OnceLock::new();
 
 /// Set up the process-wide logger from the environment. Call once, early.
 pub fn init(env: &RawEnv) {
-    let _ = LOGGER.set(Logger::from_env(env, nix::unistd::isatty(2).unwrap_or(false)));
+    let _ = LOGGER.set(Logger::from_env(
+        env,
+        nix::unistd::isatty(2).unwrap_or(false),
+    ));
 }
 
 fn logger() -> &'static Logger {
@@ -74,7 +77,11 @@ pub fn log(level: Level, msg: &str) {
 /// Print the one-line exit reason Pacemaker collects, and log it as an error.
 pub fn exit_reason(msg: &str) {
     let l = logger();
-    let prefix = if l.exit_reason_prefix.is_empty() { "ocf-exit-reason:" } else { &l.exit_reason_prefix };
+    let prefix = if l.exit_reason_prefix.is_empty() {
+        "ocf-exit-reason:"
+    } else {
+        &l.exit_reason_prefix
+    };
     let _ = writeln!(std::io::stderr(), "{prefix}{msg}");
     l.write(Level::Error, msg, true);
 }
@@ -121,7 +128,9 @@ impl Logger {
             .or_else(|| get("HA_logfacility"))
             .filter(|f| f != "none")
             .and_then(|f| facility_code(&f));
-        let debug = get("HA_debug").or_else(|| get("HA_DEBUG")).is_some_and(|d| d != "0");
+        let debug = get("HA_debug")
+            .or_else(|| get("HA_DEBUG"))
+            .is_some_and(|d| d != "0");
         Logger {
             tag,
             stderr_is_tty,
@@ -168,7 +177,11 @@ impl Logger {
         if self.facility.is_none() && self.logfile.is_none() && !skip_stderr {
             let _ = writeln!(std::io::stderr(), "{date}{line}");
         }
-        if let Some(path) = self.debuglog.as_ref().filter(|d| Some(*d) != self.logfile.as_ref()) {
+        if let Some(path) = self
+            .debuglog
+            .as_ref()
+            .filter(|d| Some(*d) != self.logfile.as_ref())
+        {
             append(path, &format!("{}:\t{date}{line}\n", self.tag));
         }
     }
@@ -182,14 +195,20 @@ impl Logger {
 }
 
 fn append(path: &str, text: &str) {
-    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
         let _ = f.write_all(text.as_bytes());
     }
 }
 
 /// The local time in strftime format, as `date "+$HA_DATEFMT"` prints it.
 fn format_now(fmt: &str) -> String {
-    let Ok(cfmt) = std::ffi::CString::new(fmt) else { return String::new() };
+    let Ok(cfmt) = std::ffi::CString::new(fmt) else {
+        return String::new();
+    };
     // SAFETY: localtime_r and strftime write only into the buffers we own,
     // and strftime never writes more than buf.len() bytes.
     unsafe {
@@ -209,7 +228,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> RawEnv {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -222,10 +244,22 @@ mod tests {
 
     #[test]
     fn facilities_and_none() {
-        assert_eq!(Logger::from_env(&env(&[("HA_LOGFACILITY", "daemon")]), false).facility, Some(3));
-        assert_eq!(Logger::from_env(&env(&[("HA_logfacility", "local7")]), false).facility, Some(23));
-        assert_eq!(Logger::from_env(&env(&[("HA_LOGFACILITY", "none")]), false).facility, None);
-        assert_eq!(Logger::from_env(&env(&[("HA_LOGFACILITY", "local9")]), false).facility, None);
+        assert_eq!(
+            Logger::from_env(&env(&[("HA_LOGFACILITY", "daemon")]), false).facility,
+            Some(3)
+        );
+        assert_eq!(
+            Logger::from_env(&env(&[("HA_logfacility", "local7")]), false).facility,
+            Some(23)
+        );
+        assert_eq!(
+            Logger::from_env(&env(&[("HA_LOGFACILITY", "none")]), false).facility,
+            None
+        );
+        assert_eq!(
+            Logger::from_env(&env(&[("HA_LOGFACILITY", "local9")]), false).facility,
+            None
+        );
     }
 
     #[test]
@@ -250,10 +284,16 @@ mod tests {
             ]),
             false,
         );
-        l.log(Level::Info, "Changing pgsql-status on pg01 : HS:alone->PRI.");
+        l.log(
+            Level::Info,
+            "Changing pgsql-status on pg01 : HS:alone->PRI.",
+        );
         l.log(Level::Debug, "details");
         let text = std::fs::read_to_string(&file).unwrap();
-        assert_eq!(text, "D  t:    INFO: Changing pgsql-status on pg01 : HS:alone->PRI.\n");
+        assert_eq!(
+            text,
+            "D  t:    INFO: Changing pgsql-status on pg01 : HS:alone->PRI.\n"
+        );
         let dtext = std::fs::read_to_string(&debug).unwrap();
         assert!(dtext.contains("t:\tD INFO: Changing"), "{dtext}");
         assert!(dtext.contains("t:\tD DEBUG: details"), "{dtext}");

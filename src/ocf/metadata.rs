@@ -19,7 +19,13 @@ pub struct ActionSpec {
 
 impl ActionSpec {
     pub const fn new(name: &'static str, timeout_secs: u32) -> ActionSpec {
-        ActionSpec { name, timeout_secs, interval_secs: None, depth: None, role: None }
+        ActionSpec {
+            name,
+            timeout_secs,
+            interval_secs: None,
+            depth: None,
+            role: None,
+        }
     }
 }
 
@@ -57,20 +63,37 @@ pub fn render(agent: &AgentInfo) -> String {
     let mut x = String::new();
     x.push_str("<?xml version=\"1.0\"?>\n");
     x.push_str("<!DOCTYPE resource-agent SYSTEM \"ra-api-1.dtd\" [\n");
-    x.push_str(&format!("<!ATTLIST action name ({DTD_ACTION_NAMES}) #REQUIRED>\n]>\n"));
+    x.push_str(&format!(
+        "<!ATTLIST action name ({DTD_ACTION_NAMES}) #REQUIRED>\n]>\n"
+    ));
     x.push_str(&format!(
         "<resource-agent name=\"{}\" version=\"{}\">\n",
         escape(agent.name),
         escape(agent.version)
     ));
     x.push_str("<version>1.1</version>\n");
-    x.push_str(&format!("<longdesc lang=\"en\">\n{}\n</longdesc>\n", escape(agent.longdesc)));
-    x.push_str(&format!("<shortdesc lang=\"en\">{}</shortdesc>\n", escape(agent.shortdesc)));
+    x.push_str(&format!(
+        "<longdesc lang=\"en\">\n{}\n</longdesc>\n",
+        escape(agent.longdesc)
+    ));
+    x.push_str(&format!(
+        "<shortdesc lang=\"en\">{}</shortdesc>\n",
+        escape(agent.shortdesc)
+    ));
     x.push_str("<parameters>\n");
     for p in agent.params {
-        x.push_str(&format!("<parameter name=\"{}\" unique=\"0\" required=\"0\">\n", escape(p.name)));
-        x.push_str(&format!("<longdesc lang=\"en\">\n{}\n</longdesc>\n", escape(p.longdesc)));
-        x.push_str(&format!("<shortdesc lang=\"en\">{}</shortdesc>\n", escape(p.shortdesc)));
+        x.push_str(&format!(
+            "<parameter name=\"{}\" unique=\"0\" required=\"0\">\n",
+            escape(p.name)
+        ));
+        x.push_str(&format!(
+            "<longdesc lang=\"en\">\n{}\n</longdesc>\n",
+            escape(p.longdesc)
+        ));
+        x.push_str(&format!(
+            "<shortdesc lang=\"en\">{}</shortdesc>\n",
+            escape(p.shortdesc)
+        ));
         x.push_str(&format!(
             "<content type=\"{}\" default=\"{}\" />\n",
             p.kind.content_type(),
@@ -80,7 +103,10 @@ pub fn render(agent: &AgentInfo) -> String {
     }
     x.push_str("</parameters>\n<actions>\n");
     for a in agent.actions {
-        x.push_str(&format!("<action name=\"{}\" timeout=\"{}s\"", a.name, a.timeout_secs));
+        x.push_str(&format!(
+            "<action name=\"{}\" timeout=\"{}s\"",
+            a.name, a.timeout_secs
+        ));
         if let Some(i) = a.interval_secs {
             x.push_str(&format!(" interval=\"{i}s\""));
         }
@@ -102,6 +128,9 @@ mod tests {
 
     #[test]
     fn escapes_markup() {
-        assert_eq!(escape(r#"<a href="x">&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&amp;&apos;&lt;/a&gt;");
+        assert_eq!(
+            escape(r#"<a href="x">&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&apos;&lt;/a&gt;"
+        );
     }
 }

