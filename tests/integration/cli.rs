@@ -146,7 +146,7 @@ fn meta_data_needs_no_environment_and_no_privileges() {
     let out = Agent::new()
         .env("OCF_OUTPUT_FORMAT", "text")
         .env("HA_logfacility", "none")
-        .as_user(nobody.uid.as_raw(), nobody.gid.as_raw())
+        .run_as(nobody.uid.as_raw(), nobody.gid.as_raw())
         .run("meta-data");
     assert_eq!(out.rc, 0, "{}", out.stderr);
     assert_eq!(out.stdout, expected, "meta-data must always be XML");
@@ -157,7 +157,7 @@ fn other_users_get_err_perm() {
     crate::support::require_root();
     let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
     let out = Agent::new()
-        .as_user(nobody.uid.as_raw(), nobody.gid.as_raw())
+        .run_as(nobody.uid.as_raw(), nobody.gid.as_raw())
         .run("start");
     assert_eq!(out.rc, 4, "{}", out.stderr);
     assert!(out

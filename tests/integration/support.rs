@@ -337,7 +337,7 @@ impl Agent {
         self
     }
 
-    pub fn as_user(mut self, uid: u32, gid: u32) -> Agent {
+    pub fn run_as(mut self, uid: u32, gid: u32) -> Agent {
         self.run_as = Some((uid, gid));
         self
     }
