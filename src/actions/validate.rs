@@ -8,7 +8,7 @@ use crate::config::{Config, RepMode};
 use crate::core::version::PgMajor;
 use crate::error::{AgentError, Result};
 use crate::io::binaries;
-use crate::io::clock::Deadline;
+use crate::io::clock::{self, Deadline};
 use crate::io::user::OsUser;
 use crate::ocf::action::Action;
 use crate::ocf::env::{OcfEnv, RawEnv};
@@ -61,7 +61,10 @@ fn check_host(cfg: Config, ocf: OcfEnv, env: &RawEnv, action: Action) -> Result<
         Duration::from_secs(params::default_timeout_secs(action.name()).into()),
         Duration::from_millis,
     );
-    let deadline = Deadline::after(timeout);
+    let (deadline, watchdog) = clock::budget(timeout);
+    if action != Action::ValidateAll {
+        clock::arm_watchdog(watchdog, timeout, action.name());
+    }
 
     let owner = OsUser::lookup(&cfg.pgdba).ok_or_else(|| {
         AgentError::installed(format!(

@@ -51,3 +51,47 @@ impl Deadline {
         }
     }
 }
+
+/// The op timeout split in two: the deadline our own loops use, and a later
+/// moment at which a watchdog ends the process with a clear exit reason
+/// instead of being SIGKILLed by Pacemaker with none.
+pub fn budget(timeout: Duration) -> (Deadline, Duration) {
+    let margin = (timeout / 10).min(Duration::from_secs(2));
+    (Deadline::after(timeout - margin), timeout - margin / 2)
+}
+
+/// End the process with OCF_ERR_GENERIC after `after`, whatever it is doing
+/// (a hung PostgreSQL or crm tool must not turn into a silent kill).
+pub fn arm_watchdog(after: Duration, op_timeout: Duration, action: &'static str) {
+    std::thread::spawn(move || {
+        std::thread::sleep(after);
+        crate::ocf::log::exit_reason(&format!(
+            "{action} did not finish within its {:.1}s timeout; PostgreSQL or a cluster tool hangs",
+            op_timeout.as_secs_f64()
+        ));
+        std::process::exit(i32::from(crate::ocf::rc::OcfRc::ErrGeneric.code()));
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_leaves_a_margin_for_the_watchdog() {
+        let (d, w) = budget(Duration::from_secs(60));
+        assert!(d.remaining() <= Duration::from_secs(58));
+        assert_eq!(w, Duration::from_secs(59));
+        let (d, w) = budget(Duration::from_secs(5));
+        assert!(d.remaining() <= Duration::from_millis(4500));
+        assert_eq!(w, Duration::from_millis(4750));
+    }
+
+    #[test]
+    fn poll_stops_at_the_deadline() {
+        let d = Deadline::after(Duration::from_millis(50));
+        assert_eq!(d.poll(Duration::from_millis(5), || None::<()>), None);
+        assert!(d.expired());
+        assert_eq!(Deadline::after(Duration::ZERO).poll(Duration::from_secs(1), || Some(1)), Some(1));
+    }
+}
