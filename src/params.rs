@@ -64,7 +64,8 @@ pub static PARAMS: &[ParamSpec] = &[
         default: "",
         shortdesc: "Options for the postgres server",
         longdesc: "Extra command-line options for the postgres server, passed through \
-                   pg_ctl -o. Split on white space; no shell is involved.",
+                   pg_ctl -o. Split on white space; each word reaches the server verbatim \
+                   (the agent quotes it for the shell pg_ctl uses).",
     },
     ParamSpec {
         name: "ctl_opt",

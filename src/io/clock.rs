@@ -92,6 +92,9 @@ mod tests {
         let d = Deadline::after(Duration::from_millis(50));
         assert_eq!(d.poll(Duration::from_millis(5), || None::<()>), None);
         assert!(d.expired());
-        assert_eq!(Deadline::after(Duration::ZERO).poll(Duration::from_secs(1), || Some(1)), Some(1));
+        assert_eq!(
+            Deadline::after(Duration::ZERO).poll(Duration::from_secs(1), || Some(1)),
+            Some(1)
+        );
     }
 }

@@ -236,11 +236,20 @@ fn hung_postgres_fails_the_monitor_in_time() {
     let pid = Pid::from_raw(pg.postmaster_pid().unwrap());
     kill(pid, Signal::SIGSTOP).unwrap();
     let started = std::time::Instant::now();
-    let out = pg.agent().env("OCF_RESKEY_CRM_meta_timeout", "4000").run("monitor");
+    let out = pg
+        .agent()
+        .env("OCF_RESKEY_CRM_meta_timeout", "4000")
+        .run("monitor");
     let took = started.elapsed();
     kill(pid, Signal::SIGCONT).unwrap();
     assert_eq!(out.rc, 1, "{}", out.stderr);
-    assert!(out.exit_reason().unwrap().contains("did not finish within its 4.0s timeout"), "{}", out.stderr);
+    assert!(
+        out.exit_reason()
+            .unwrap()
+            .contains("did not finish within its 4.0s timeout"),
+        "{}",
+        out.stderr
+    );
     assert!(took < std::time::Duration::from_secs(4), "took {took:?}");
     assert_eq!(pg.agent().run("monitor").rc, 0, "answers again once thawed");
 }

@@ -8,3 +8,4 @@ mod debian_layout;
 mod errors;
 mod metadata;
 mod standalone;
+mod tools;

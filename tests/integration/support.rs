@@ -35,6 +35,23 @@ impl Major {
     }
 }
 
+pub const INSTALLED_AGENT: &str = "/usr/lib/ocf/resource.d/rustpg/pgsql";
+
+/// Install the binary under test as ocf:rustpg:pgsql, as scripts/install.sh
+/// does, atomically (another test may be running the installed copy).
+pub fn install_agent() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        require_root();
+        let dest = Path::new(INSTALLED_AGENT);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        let tmp = dest.with_extension(format!("tmp{}", std::process::id()));
+        std::fs::copy(AGENT, &tmp).unwrap();
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::rename(&tmp, dest).unwrap();
+    });
+}
+
 pub fn require_root() {
     assert!(
         nix::unistd::Uid::effective().is_root(),
