@@ -73,8 +73,8 @@ pub static PARAMS: &[ParamSpec] = &[
         default: "",
         shortdesc: "Additional pg_ctl options",
         longdesc:
-            "Extra options for pg_ctl start, split on white space (for example -w or -t 60). \
-                   No shell is involved.",
+            "Extra options for pg_ctl start, split on white space (for example --core-files). \
+                   The agent itself passes -D, -l, -o, -w and -t.",
     },
     ParamSpec {
         name: "psql",
