@@ -46,8 +46,3 @@ pub fn resolve(
     );
     (versioned, Some(note))
 }
-
-/// A sibling program of pg_ctl (pg_controldata, postgres, ...).
-pub fn sibling(pgctl: &Path, name: &str) -> PathBuf {
-    pgctl.with_file_name(name)
-}

@@ -2,7 +2,7 @@
 //! a child process that drops root for good, and a short effective-uid
 //! switch in this process (for peer authentication at connect time).
 
-use nix::unistd::{Gid, Group, Uid, User};
+use nix::unistd::{Gid, Uid, User};
 use std::ffi::CString;
 use std::path::PathBuf;
 
@@ -34,13 +34,6 @@ impl OsUser {
     /// Whether this process must switch identity to act as the user.
     pub fn needs_switch(&self) -> bool {
         Uid::effective().is_root() && !self.uid.is_root()
-    }
-
-    pub fn group_name(&self) -> String {
-        Group::from_gid(self.gid)
-            .ok()
-            .flatten()
-            .map_or_else(|| self.gid.to_string(), |g| g.name)
     }
 }
 

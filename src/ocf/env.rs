@@ -65,6 +65,15 @@ impl OcfEnv {
     }
 }
 
+/// Build a `RawEnv` from literal pairs (tests).
+#[cfg(test)]
+pub fn env_of(pairs: &[(&str, &str)]) -> RawEnv {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 /// `ocf_is_true` of ocf-shellfuncs: the exact set of words it accepts.
 pub fn is_true(v: &str) -> bool {
     matches!(
@@ -85,12 +94,7 @@ pub fn is_false(v: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> RawEnv {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use env_of as env;
 
     #[test]
     fn empty_environment_is_a_probe_of_pgsql() {

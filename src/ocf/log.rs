@@ -226,13 +226,7 @@ fn format_now(fmt: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn env(pairs: &[(&str, &str)]) -> RawEnv {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::ocf::env::env_of as env;
 
     #[test]
     fn tag_names_the_instance_like_ocf_shellfuncs() {
