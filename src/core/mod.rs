@@ -2,9 +2,12 @@
 //! `std::fs`, `std::process`, `std::env`, `std::net`, no clock). It takes
 //! parsed values and returns decisions, so it is exhaustively unit-tested.
 
+pub mod crm_mon;
 pub mod decide;
 pub mod lsn;
+pub mod notify;
 pub mod pgpass;
 pub mod pidfile;
 pub mod quote;
+pub mod replication;
 pub mod version;
