@@ -7,5 +7,6 @@ mod cli;
 mod debian_layout;
 mod errors;
 mod metadata;
+mod pacemaker_single;
 mod standalone;
 mod tools;
