@@ -1,6 +1,7 @@
 //! start and stop of the PostgreSQL instance.
 
 use super::validate::Instance;
+use crate::core::controldata::ControlData;
 use crate::core::decide::{self, Postmaster, SqlProbe};
 use crate::core::quote::shell_word;
 use crate::error::{AgentError, Result};
@@ -17,6 +18,13 @@ const POLL: Duration = Duration::from_millis(200);
 pub fn start(i: &Instance) -> Result<OcfRc> {
     if let Postmaster::Alive { pid } = postmaster::observe(&i.cfg.pgdata) {
         crate::info!("PostgreSQL is already running. PID={pid}");
+    }
+    start_server(i).map(|()| OcfRc::Success)
+}
+
+/// Start the server unless it runs, then wait until it answers SQL.
+pub fn start_server(i: &Instance) -> Result<()> {
+    if let Postmaster::Alive { .. } = postmaster::observe(&i.cfg.pgdata) {
         return wait_until_answering(i);
     }
     prepare_files(i)?;
@@ -32,7 +40,7 @@ pub fn start(i: &Instance) -> Result<OcfRc> {
     wait_until_answering(i)
 }
 
-fn wait_until_answering(i: &Instance) -> Result<OcfRc> {
+fn wait_until_answering(i: &Instance) -> Result<()> {
     let mut last = String::from("no answer yet");
     let answered = i.deadline.poll(POLL, || {
         if let Postmaster::Dead { .. } | Postmaster::Absent = postmaster::observe(&i.cfg.pgdata) {
@@ -51,7 +59,7 @@ fn wait_until_answering(i: &Instance) -> Result<OcfRc> {
     match answered {
         Some(true) => {
             crate::info!("PostgreSQL is started.");
-            Ok(OcfRc::Success)
+            Ok(())
         }
         _ => Err(AgentError::generic(format!(
             "PostgreSQL did not accept connections within the start timeout: {last}; see logfile {}",
@@ -113,23 +121,39 @@ fn start_args(i: &Instance) -> Vec<String> {
     args
 }
 
-/// Stop PostgreSQL: `-m fast`, then `-m immediate` after the escalation
-/// time, all within the operation timeout. Succeeds on a stopped instance.
+/// Stop PostgreSQL. Succeeds on a stopped instance.
 pub fn stop(i: &Instance) -> Result<OcfRc> {
+    stop_server(i, i.cfg.stop_escalate).map(|_| OcfRc::Success)
+}
+
+/// How a stop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// Nothing was running (a stale postmaster.pid was cleaned up).
+    Already,
+    /// `-m fast`: a shutdown checkpoint was written.
+    Fast,
+    /// `-m immediate`: the next start runs crash recovery.
+    Immediate,
+}
+
+/// `-m fast`, then `-m immediate` after `stop_escalate` seconds, all within
+/// the operation timeout.
+pub fn stop_server(i: &Instance, stop_escalate: u64) -> Result<Stopped> {
     let pid = match postmaster::observe(&i.cfg.pgdata) {
         Postmaster::Absent => {
             crate::info!("PostgreSQL is already stopped.");
-            return Ok(OcfRc::Success);
+            return Ok(Stopped::Already);
         }
         Postmaster::Dead { pid } => {
             remove_stale_pid_file(i, pid)?;
-            return Ok(OcfRc::Success);
+            return Ok(Stopped::Already);
         }
         Postmaster::Alive { pid } => pid,
     };
     let timeout_secs = i.ocf.timeout_ms.map(|ms| ms / 1000);
-    let escalate = decide::stop_escalation_secs(i.cfg.stop_escalate, timeout_secs);
-    if escalate != i.cfg.stop_escalate {
+    let escalate = decide::stop_escalation_secs(stop_escalate, timeout_secs);
+    if escalate != stop_escalate {
         crate::info!(
             "stop_escalate time is adjusted to {escalate} based on the configured timeout."
         );
@@ -138,7 +162,7 @@ pub fn stop(i: &Instance) -> Result<OcfRc> {
         pg_ctl(i, stop_args(i, "fast"), i.deadline)?;
         let fast_deadline = Deadline::after(Duration::from_secs(escalate));
         if wait_for_exit(pid, fast_deadline) {
-            return finish_stop(i, pid);
+            return finish_stop(i, pid, Stopped::Fast);
         }
         crate::info!(
             "PostgreSQL failed to stop after {escalate}s using -m fast. Trying -m immediate..."
@@ -146,7 +170,7 @@ pub fn stop(i: &Instance) -> Result<OcfRc> {
     }
     pg_ctl(i, stop_args(i, "immediate"), i.deadline)?;
     if wait_for_exit(pid, i.deadline) {
-        return finish_stop(i, pid);
+        return finish_stop(i, pid, Stopped::Immediate);
     }
     Err(AgentError::generic(format!(
         "PostgreSQL (pid {pid}) did not stop within the stop timeout, even with -m immediate"
@@ -166,13 +190,29 @@ fn wait_for_exit(pid: i32, deadline: Deadline) -> bool {
         .is_some()
 }
 
-fn finish_stop(i: &Instance, pid: i32) -> Result<OcfRc> {
+fn finish_stop(i: &Instance, pid: i32, how: Stopped) -> Result<Stopped> {
     // After -m immediate the file may stay behind; its pid is gone.
     if postmaster::pid_file_path(&i.cfg.pgdata).exists() {
         remove_stale_pid_file(i, pid)?;
     }
     crate::info!("PostgreSQL is down");
-    Ok(OcfRc::Success)
+    Ok(how)
+}
+
+/// `pg_controldata` of the data directory.
+pub fn controldata(i: &Instance) -> Result<ControlData> {
+    let program = i.pgctl.with_file_name("pg_controldata");
+    let cmd = Cmd::new(program)
+        .arg(&i.cfg.pgdata)
+        .env("LD_LIBRARY_PATH", i.cfg.pglibs.clone());
+    let out = command::run(&cmd, Some(&i.owner), i.deadline)?;
+    if !out.success() {
+        return Err(AgentError::generic(format!(
+            "pg_controldata failed: {}",
+            out.last_line()
+        )));
+    }
+    Ok(ControlData::parse(&out.stdout))
 }
 
 /// A postmaster.pid whose process is gone (checked just before) only makes

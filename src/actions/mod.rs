@@ -3,8 +3,10 @@
 
 mod lifecycle;
 mod monitor;
+mod replication;
 pub mod validate;
 
+use crate::config::RepMode;
 use crate::error::{AgentError, Result};
 use crate::ocf::action::Action;
 use crate::ocf::env::RawEnv;
@@ -52,11 +54,14 @@ fn dispatch(action: Action, env: &RawEnv) -> Result<OcfRc> {
         Ok(i) => i,
         Err(e) => return on_invalid(action, env, e),
     };
-    if instance.cfg.rep_mode != crate::config::RepMode::None {
-        return Err(AgentError::unimplemented(format!(
-            "rep_mode={} is not supported by this build yet; use rep_mode=none",
-            instance.cfg.rep_mode.name()
-        )));
+    match instance.cfg.rep_mode {
+        RepMode::None => {}
+        RepMode::Async | RepMode::Sync => return replicated(action, &instance, env),
+        RepMode::Slave => {
+            return Err(AgentError::unimplemented(
+                "rep_mode=slave is not supported by this build; use async or sync",
+            ))
+        }
     }
     match action {
         Action::Start => lifecycle::start(&instance),
@@ -71,6 +76,21 @@ fn dispatch(action: Action, env: &RawEnv) -> Result<OcfRc> {
         // Parameters are read afresh by every action: nothing to reload.
         Action::ReloadAgent => Ok(OcfRc::Success),
         Action::MetaData | Action::Usage | Action::ValidateAll => unreachable!("handled above"),
+    }
+}
+
+/// rep_mode=async/sync.
+fn replicated(action: Action, i: &validate::Instance, env: &RawEnv) -> Result<OcfRc> {
+    match action {
+        Action::Start => replication::start(i, env),
+        Action::Stop => replication::stop(i, env),
+        Action::Monitor => replication::monitor(i, env),
+        Action::Status => monitor::status(i),
+        Action::Promote => replication::promote(i, env),
+        Action::Demote => replication::demote(i, env),
+        Action::Notify => replication::notify(i, env),
+        Action::ReloadAgent => Ok(OcfRc::Success),
+        Action::MetaData | Action::Usage | Action::ValidateAll => unreachable!("handled in run"),
     }
 }
 

@@ -2,6 +2,7 @@
 //! `std::fs`, `std::process`, `std::env`, `std::net`, no clock). It takes
 //! parsed values and returns decisions, so it is exhaustively unit-tested.
 
+pub mod controldata;
 pub mod crm_mon;
 pub mod decide;
 pub mod lsn;
@@ -10,4 +11,5 @@ pub mod pgpass;
 pub mod pidfile;
 pub mod quote;
 pub mod replication;
+pub mod standby_conf;
 pub mod version;

@@ -4,7 +4,9 @@
 pub mod binaries;
 pub mod clock;
 pub mod command;
+pub mod crm;
 pub mod fsutil;
 pub mod pg;
 pub mod postmaster;
+pub mod statefiles;
 pub mod user;

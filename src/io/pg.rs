@@ -5,7 +5,9 @@
 
 use crate::config::Config;
 use crate::core::decide::SqlProbe;
+use crate::core::lsn::Lsn;
 use crate::core::pgpass;
+use crate::core::replication::ReplicationRow;
 use crate::io::clock::Deadline;
 use crate::io::user::{EffectiveUser, OsUser};
 use postgres::error::SqlState;
@@ -52,11 +54,37 @@ pub fn host(cfg: &Config) -> Host {
     Host::Socket(PathBuf::from(dir))
 }
 
-/// monitor_password, else the owner's .pgpass (or PGPASSFILE). libpq
-/// ignores a pgpass file that others can read; so do we.
-fn password(cfg: &Config, owner: &OsUser, host: &Host, passfile: Option<&Path>) -> Option<String> {
-    if let Some(p) = &cfg.monitor_password {
-        return Some(p.clone());
+/// Who the agent connects as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// `monitor_user` (else pgdba), with `monitor_password`: every query.
+    Monitor,
+    /// pgdba: what needs privileges (ALTER SYSTEM, pg_promote, slots).
+    Admin,
+}
+
+impl Role {
+    fn user(self, cfg: &Config) -> &str {
+        match self {
+            Role::Monitor => cfg.sql_user(),
+            Role::Admin => &cfg.pgdba,
+        }
+    }
+}
+
+/// monitor_password for the monitor role, else the owner's .pgpass (or
+/// PGPASSFILE). libpq ignores a pgpass file others can read; so do we.
+fn password(
+    cfg: &Config,
+    role: Role,
+    owner: &OsUser,
+    host: &Host,
+    passfile: Option<&Path>,
+) -> Option<String> {
+    if role == Role::Monitor {
+        if let Some(p) = &cfg.monitor_password {
+            return Some(p.clone());
+        }
     }
     use std::os::unix::fs::PermissionsExt;
     let path = passfile.map_or_else(|| owner.home.join(".pgpass"), Path::to_path_buf);
@@ -71,7 +99,7 @@ fn password(cfg: &Config, owner: &OsUser, host: &Host, passfile: Option<&Path>) 
     let text = std::fs::read_to_string(&path).ok()?;
     let names = host.pgpass_names();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    pgpass::lookup(&text, &names, cfg.pgport, &cfg.pgdb, cfg.sql_user())
+    pgpass::lookup(&text, &names, cfg.pgport, &cfg.pgdb, role.user(cfg))
 }
 
 pub struct Session {
@@ -96,8 +124,18 @@ impl From<postgres::Error> for SqlError {
     }
 }
 
-/// Open a session, bounded by `deadline` (and never more than 10 s).
+/// Open a monitoring session, bounded by `deadline` (never more than 10 s).
 pub fn connect(
+    cfg: &Config,
+    owner: &OsUser,
+    passfile: Option<&Path>,
+    deadline: Deadline,
+) -> Result<Session, SqlError> {
+    connect_as(Role::Monitor, cfg, owner, passfile, deadline)
+}
+
+pub fn connect_as(
+    role: Role,
     cfg: &Config,
     owner: &OsUser,
     passfile: Option<&Path>,
@@ -110,7 +148,7 @@ pub fn connect(
         Host::Tcp(h) => pc.host(h),
     };
     pc.port(cfg.pgport)
-        .user(cfg.sql_user())
+        .user(role.user(cfg))
         .dbname(&cfg.pgdb)
         .application_name("pgsql-ra")
         .connect_timeout(
@@ -118,7 +156,7 @@ pub fn connect(
                 .remaining()
                 .clamp(Duration::from_secs(1), Duration::from_secs(10)),
         );
-    if let Some(pw) = password(cfg, owner, &host, passfile) {
+    if let Some(pw) = password(cfg, role, owner, &host, passfile) {
         pc.password(pw);
     }
     let client = {
@@ -131,7 +169,103 @@ pub fn connect(
     Ok(Session { client })
 }
 
+/// What a replication monitor reads from the local server, in one query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerState {
+    pub in_recovery: bool,
+    /// The stock agent's `get_my_location`: the newer of replay and receive
+    /// on a standby; the current insert position on a primary.
+    pub location: Option<Lsn>,
+    /// The newest timeline this server knows of.
+    pub timeline: Option<u32>,
+    /// `pg_stat_wal_receiver.status`, on a standby.
+    pub receiver: Option<String>,
+    pub sync_standbys: String,
+}
+
 impl Session {
+    /// Everything the replication decisions need from this server.
+    pub fn server_state(&mut self) -> Result<ServerState, SqlError> {
+        let row = self.client.query_one(
+            "select pg_is_in_recovery(), \
+                    case when pg_is_in_recovery() \
+                         then greatest(pg_last_wal_replay_lsn(), pg_last_wal_receive_lsn())::text \
+                         else pg_current_wal_lsn()::text end, \
+                    greatest((select timeline_id from pg_control_checkpoint()), \
+                             (select min_recovery_end_timeline from pg_control_recovery()), \
+                             (select received_tli from pg_stat_wal_receiver))::int4, \
+                    (select status from pg_stat_wal_receiver), \
+                    current_setting('synchronous_standby_names')",
+            &[],
+        )?;
+        let location: Option<String> = row.get(1);
+        let timeline: Option<i32> = row.get(2);
+        Ok(ServerState {
+            in_recovery: row.get(0),
+            location: location.and_then(|l| l.parse().ok()),
+            timeline: timeline
+                .and_then(|t| u32::try_from(t).ok())
+                .filter(|t| *t > 0),
+            receiver: row.get(3),
+            sync_standbys: row.get(4),
+        })
+    }
+
+    /// `pg_stat_replication` as the stock agent reads it (upper-cased).
+    pub fn replication_rows(&mut self) -> Result<Vec<ReplicationRow>, SqlError> {
+        let rows = self.client.query(
+            "select application_name, upper(state), upper(sync_state) from pg_stat_replication",
+            &[],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| ReplicationRow {
+                application_name: r.get::<_, Option<String>>(0).unwrap_or_default(),
+                state: r.get::<_, Option<String>>(1).unwrap_or_default(),
+                sync_state: r.get::<_, Option<String>>(2).unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// Set synchronous_standby_names in postgresql.auto.conf, which nothing
+    /// but the command line overrides, and reload.
+    pub fn set_sync_standbys(&mut self, value: &str) -> Result<(), SqlError> {
+        // ALTER SYSTEM takes no parameters: the value is a quoted literal.
+        let literal = format!("'{}'", value.replace('\'', "''"));
+        self.client.batch_execute(&format!(
+            "alter system set synchronous_standby_names = {literal}"
+        ))?;
+        self.client.query_one("select pg_reload_conf()", &[])?;
+        Ok(())
+    }
+
+    /// `pg_promote(wait => true)`: true once the server left recovery.
+    pub fn promote(&mut self, wait_seconds: i32) -> Result<bool, SqlError> {
+        Ok(self
+            .client
+            .query_one("select pg_promote(true, $1)", &[&wait_seconds])?
+            .get(0))
+    }
+
+    pub fn slots(&mut self) -> Result<Vec<String>, SqlError> {
+        let rows = self
+            .client
+            .query("select slot_name::text from pg_replication_slots", &[])?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    pub fn create_slot(&mut self, name: &str) -> Result<(), SqlError> {
+        self.client
+            .query_one("select pg_create_physical_replication_slot($1)", &[&name])?;
+        Ok(())
+    }
+
+    pub fn drop_slot(&mut self, name: &str) -> Result<(), SqlError> {
+        self.client
+            .query_one("select pg_drop_replication_slot($1)", &[&name])?;
+        Ok(())
+    }
+
     /// Run monitor_sql (any statements), then ask whether we are a standby.
     pub fn probe(&mut self, monitor_sql: &str) -> Result<bool, SqlError> {
         self.client.simple_query(monitor_sql)?;

@@ -1,0 +1,650 @@
+//! rep_mode=async/sync: a promotable clone with the stock agent's node
+//! attributes. Each action observes (crm_mon once, one SQL session), asks
+//! `core::replication` what to write, and applies it.
+
+use super::lifecycle::{self, Stopped};
+use super::validate::Instance;
+use crate::config::RepMode;
+use crate::core::crm_mon::ClusterView;
+use crate::core::decide::{self, Postmaster, SqlProbe};
+use crate::core::notify::{Notify, NotifyOp, NotifyType};
+use crate::core::replication::{
+    self as rep, data, status, Attr, ElectionStep, Location, Plan, RepConfig, SyncStandbys,
+    CAN_NOT_PROMOTE, PROMOTE_ME,
+};
+use crate::core::standby_conf::StandbySettings;
+use crate::error::{AgentError, Result};
+use crate::io::crm::{self, Crm};
+use crate::io::pg::{self, Role, ServerState, Session};
+use crate::io::postmaster;
+use crate::io::statefiles::StateFiles;
+use crate::ocf::env::RawEnv;
+use crate::ocf::rc::OcfRc;
+use std::time::Duration;
+
+/// One invocation's view of the replicated instance.
+struct Replica<'a> {
+    i: &'a Instance,
+    rep: RepConfig,
+    crm: Crm,
+    files: StateFiles<'a>,
+}
+
+impl<'a> Replica<'a> {
+    fn new(i: &'a Instance, env: &RawEnv) -> Replica<'a> {
+        let me = crm::local_node_name(i.ocf.on_node.as_deref(), i.deadline);
+        let rep = RepConfig {
+            rsc: i.ocf.resource_name.clone(),
+            me,
+            rep_mode: i.cfg.rep_mode,
+            node_list: i.cfg.node_list.clone(),
+            xlog_check_count: i.cfg.xlog_check_count,
+        };
+        let crm = Crm::new(&rep.rsc, env, i.cfg.crm_attr_timeout, i.deadline);
+        let files = StateFiles {
+            tmpdir: &i.cfg.tmpdir,
+            pgdata: &i.cfg.pgdata,
+            owner: &i.owner,
+        };
+        Replica { i, rep, crm, files }
+    }
+
+    fn sync_mode(&self) -> bool {
+        self.rep.rep_mode == RepMode::Sync
+    }
+
+    /// Apply what the plan decided so far (the plan keeps its view of the
+    /// values, so later decisions see these writes).
+    fn apply(&self, plan: &mut Plan) -> Result<()> {
+        for w in std::mem::take(&mut plan.warnings) {
+            crate::warn!("{w}");
+        }
+        for w in std::mem::take(&mut plan.writes) {
+            self.crm.apply(&w)?;
+        }
+        Ok(())
+    }
+
+    fn session(&self, role: Role) -> Result<Session> {
+        pg::connect_as(
+            role,
+            &self.i.cfg,
+            &self.i.owner,
+            self.i.passfile.as_deref(),
+            self.i.deadline,
+        )
+        .map_err(|e| AgentError::generic(format!("can't connect to PostgreSQL: {}", e.message)))
+    }
+
+    fn server_state(&self, s: &mut Session) -> Result<ServerState> {
+        s.server_state().map_err(|e| {
+            AgentError::generic(format!("can't read the replication state: {}", e.message))
+        })
+    }
+
+    fn standby_settings(&self) -> StandbySettings<'_> {
+        let c = &self.i.cfg;
+        StandbySettings {
+            master_ip: c.master_ip.as_deref().unwrap_or(""),
+            port: c.pgport,
+            repuser: &c.repuser,
+            node: &self.rep.me,
+            conninfo_opt: c.primary_conninfo_opt.as_deref(),
+            restore_command: c.restore_command.as_deref(),
+            archive_cleanup_command: c.archive_cleanup_command.as_deref(),
+            recovery_end_command: c.recovery_end_command.as_deref(),
+            slot: c
+                .replication_slot_name
+                .as_ref()
+                .map(|b| rep::slot_name(b, &self.rep.me)),
+        }
+    }
+
+    /// Write the standby configuration; in sync mode commits start
+    /// asynchronous ("Set all nodes into async mode.").
+    fn prepare_standby(&self) -> Result<()> {
+        self.files.ensure_tmpdir()?;
+        let sync = self.sync_mode().then_some("");
+        if sync.is_some() {
+            crate::info!("Set all nodes into async mode.");
+            self.files.write_rep_mode_conf("")?;
+        }
+        self.files
+            .write_standby_config(&self.standby_settings(), sync)
+    }
+
+    fn slot_names(&self) -> Vec<String> {
+        match &self.i.cfg.replication_slot_name {
+            Some(base) => self.rep.others().map(|n| rep::slot_name(base, n)).collect(),
+            None => Vec::new(),
+        }
+    }
+}
+
+fn sql_err(what: &str) -> impl Fn(pg::SqlError) -> AgentError + '_ {
+    move |e| AgentError::generic(format!("{what}: {}", e.message))
+}
+
+// --- start and stop -----------------------------------------------------------
+
+pub fn start(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
+    let r = Replica::new(i, env);
+    let view = r.crm.cluster_view()?;
+    let mut plan = Plan::new(&r.rep, &view);
+    let me = r.rep.me.clone();
+    plan.status(&me, status::STOP);
+    plan.delete(&me, Attr::MasterBaseline);
+    plan.own_score(CAN_NOT_PROMOTE);
+    r.apply(&mut plan)?;
+
+    r.files.ensure_tmpdir()?;
+    r.files.clear_start_state();
+    if r.files.lock_exists() {
+        return Err(AgentError::generic(format!(
+            "My data may be inconsistent. You have to remove {} file to force start.",
+            r.files.lock().display()
+        )));
+    }
+    if let Postmaster::Alive { .. } = postmaster::observe(&i.cfg.pgdata) {
+        let mut s = r.session(Role::Monitor)?;
+        if !r.server_state(&mut s)?.in_recovery {
+            return Err(AgentError::generic(
+                "PostgreSQL is already running as a primary; start brings up a standby only. \
+                 Stop it (or let Pacemaker probe it) first",
+            ));
+        }
+    }
+    r.prepare_standby()?;
+    plan.delete(&me, Attr::XlogLoc);
+    plan.delete(&me, Attr::XlogTli);
+    r.apply(&mut plan)?;
+
+    lifecycle::start_server(i)?;
+    let mut s = r.session(Role::Monitor)?;
+    let state = r.server_state(&mut s)?;
+    drop_slots(&r)?;
+    if !state.sync_standbys.is_empty() {
+        return Err(AgentError::configured(format!(
+            "Invalid synchronous_standby_names is set in postgresql.conf ({}); the agent manages it: \
+             remove it from the configuration and from start_opt",
+            state.sync_standbys
+        )));
+    }
+    plan.status(&me, status::HS_ALONE);
+    r.apply(&mut plan)?;
+    Ok(OcfRc::Success)
+}
+
+/// A standby's start drops the slots it would own as a primary.
+fn drop_slots(r: &Replica) -> Result<()> {
+    let wanted = r.slot_names();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let mut s = r.session(Role::Admin)?;
+    let existing = s.slots().map_err(sql_err("can't list replication slots"))?;
+    for slot in wanted.iter().filter(|w| existing.contains(w)) {
+        crate::info!("PostgreSQL drops replication slot {slot}.");
+        s.drop_slot(slot)
+            .map_err(sql_err("PostgreSQL can't clean up replication_slot"))?;
+    }
+    Ok(())
+}
+
+pub fn stop(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
+    let r = Replica::new(i, env);
+    let view = r.crm.cluster_view()?;
+    let mut plan = Plan::new(&r.rep, &view);
+    let me = r.rep.me.clone();
+    if i.cfg.check_wal_receiver {
+        r.crm.attrd(&receiver_attr(&r), None);
+    }
+    plan.own_score(CAN_NOT_PROMOTE);
+    plan.delete(&me, Attr::XlogLoc);
+    plan.delete(&me, Attr::XlogTli);
+    r.apply(&mut plan)?;
+    match lifecycle::stop_server(i, i.cfg.stop_escalate_in_slave) {
+        Ok(Stopped::Already) => {
+            plan.status(&me, status::STOP);
+            r.apply(&mut plan)?;
+            return Ok(OcfRc::Success);
+        }
+        Ok(_) => {}
+        Err(e) => {
+            plan.status(&me, status::UNKNOWN);
+            r.apply(&mut plan)?;
+            return Err(e);
+        }
+    }
+    plan.status(&me, status::STOP);
+    if r.sync_mode() {
+        r.files.write_rep_mode_conf("")?;
+    }
+    plan.delete(&me, Attr::MasterBaseline);
+    r.apply(&mut plan)?;
+    Ok(OcfRc::Success)
+}
+
+// --- monitor --------------------------------------------------------------------
+
+pub fn monitor(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
+    let pm = postmaster::observe(&i.cfg.pgdata);
+    if !decide::needs_sql(pm) {
+        let v = decide::monitor_standalone(pm, None);
+        return match v.reason {
+            Some(reason) => Err(AgentError::new(v.rc, reason)),
+            None => Ok(v.rc),
+        };
+    }
+    let r = Replica::new(i, env);
+    let (mut s, state) = match r.session(Role::Monitor).and_then(|mut s| {
+        s.probe(&i.cfg.monitor_sql)
+            .map_err(sql_err("monitor_sql failed"))?;
+        let state = r.server_state(&mut s)?;
+        Ok((s, state))
+    }) {
+        Ok(ok) => ok,
+        Err(e) => {
+            let sql = SqlProbe::Failed(e.reason().to_string());
+            let v = decide::monitor_standalone(pm, Some(&sql));
+            return Err(AgentError::new(v.rc, v.reason.unwrap_or_default()));
+        }
+    };
+    let view = r.crm.cluster_view()?;
+    let mut plan = Plan::new(&r.rep, &view);
+    if i.ocf.is_probe() {
+        // The probe seeds our score, so that the primary can later update it.
+        plan.own_score(if state.in_recovery {
+            CAN_NOT_PROMOTE
+        } else {
+            PROMOTE_ME
+        });
+    }
+    if state.in_recovery {
+        standby_monitor(&r, &mut plan, &state)?;
+        if i.cfg.check_wal_receiver {
+            let v = if state.receiver.as_deref() == Some("streaming") {
+                "normal"
+            } else {
+                "ERROR"
+            };
+            r.crm.attrd(&receiver_attr(&r), Some(v));
+        }
+        Ok(OcfRc::Success)
+    } else {
+        let me = r.rep.me.clone();
+        plan.data_status(&me, data::LATEST);
+        plan.status(&me, status::PRI);
+        control_standbys(&r, &mut plan, &mut s, &state)?;
+        if i.cfg.check_wal_receiver {
+            r.crm.attrd(&receiver_attr(&r), Some("normal (master)"));
+        }
+        Ok(OcfRc::RunningPromoted)
+    }
+}
+
+fn receiver_attr(r: &Replica) -> String {
+    format!("{}-receiver-status", r.rep.rsc)
+}
+
+/// The primary's pass over its standbys; when it changes the synchronous
+/// standbys it looks again once PostgreSQL has applied the change.
+fn control_standbys(
+    r: &Replica,
+    plan: &mut Plan,
+    s: &mut Session,
+    state: &ServerState,
+) -> Result<()> {
+    let rows = s
+        .replication_rows()
+        .map_err(sql_err("Can't get PostgreSQL replication status"))?;
+    let current = SyncStandbys::parse(&state.sync_standbys).unwrap_or(SyncStandbys::Async);
+    let wanted = rep::control_standbys(plan, &rows, &current);
+    r.apply(plan)?;
+    let Some(wanted) = wanted else { return Ok(()) };
+    let value = wanted.value();
+    match &wanted {
+        SyncStandbys::Async => crate::info!("Setup all standbys into async mode."),
+        SyncStandbys::First(names) => {
+            crate::info!("Setup {} into sync mode (in this order).", names.join(", "))
+        }
+    }
+    r.files.write_rep_mode_conf(&value)?;
+    r.session(Role::Admin)?
+        .set_sync_standbys(&value)
+        .map_err(sql_err("Can't set synchronous_standby_names"))?;
+    // Give walsenders a moment to take the new roles, then look again.
+    let settled = r.i.deadline.minus(Duration::from_secs(1));
+    let rows = Deadline2::settle(settled, || s.replication_rows().ok(), &wanted);
+    crate::info!("re-controlling standby status.");
+    let again = rep::control_standbys(plan, &rows, &wanted);
+    r.apply(plan)?;
+    if again.is_some() {
+        crate::debug!("standbys still moving; the next monitor continues");
+    }
+    Ok(())
+}
+
+/// Waiting for `pg_stat_replication` to reflect a new setting.
+struct Deadline2;
+
+impl Deadline2 {
+    /// Poll (up to 2 s) until a SYNC standby appears when one is wanted.
+    fn settle(
+        deadline: crate::io::clock::Deadline,
+        mut rows: impl FnMut() -> Option<Vec<rep::ReplicationRow>>,
+        wanted: &SyncStandbys,
+    ) -> Vec<rep::ReplicationRow> {
+        let limit =
+            crate::io::clock::Deadline::after(Duration::from_secs(2).min(deadline.remaining()));
+        let want_sync = matches!(wanted, SyncStandbys::First(_));
+        let mut last = Vec::new();
+        limit.poll(Duration::from_millis(100), || {
+            last = rows()?;
+            let has_sync = last.iter().any(|r| r.sync_state == "SYNC");
+            (has_sync == want_sync).then_some(())
+        });
+        last
+    }
+}
+
+/// A standby's monitor: with no promoted instance, the election.
+fn standby_monitor(r: &Replica, plan: &mut Plan, state: &ServerState) -> Result<()> {
+    let me = r.rep.me.clone();
+    let view = plan.view().clone();
+    if view.promoted_exists() {
+        if plan.current(&me, Attr::DataStatus) == Some(data::DISCONNECT) {
+            plan.status(&me, status::HS_ALONE);
+        }
+        release_lock_if_proven(r, &view, state)?;
+        return r.apply(plan);
+    }
+    crate::info!("Master does not exist.");
+    plan.status(&me, status::HS_ALONE);
+    have_master_right(r, plan, state)?;
+    r.apply(plan)
+}
+
+/// The stock election: publish our position, count unchanged rounds, and
+/// claim the promotion when ours is the newest.
+fn have_master_right(r: &Replica, plan: &mut Plan, state: &ServerState) -> Result<()> {
+    let me = r.rep.me.clone();
+    let data_status = plan.current(&me, Attr::DataStatus).map(str::to_string);
+    if !rep::data_allows_promotion(r.rep.rep_mode, data_status.as_deref()) {
+        crate::warn!(
+            "My data is out-of-date. status={}",
+            data_status.unwrap_or_default()
+        );
+        return Ok(());
+    }
+    crate::info!("My data status={}.", data_status.unwrap_or_default());
+    let Some(lsn) = state.location else {
+        return Err(AgentError::generic("Failed to show my xlog location."));
+    };
+    plan.set(&me, Attr::XlogLoc, &lsn.to_hex16());
+    if let Some(tli) = state.timeline {
+        plan.set(&me, Attr::XlogTli, &tli.to_string());
+    }
+    let sample: rep::Sample = r
+        .rep
+        .node_list
+        .iter()
+        .filter_map(|n| {
+            let hex = plan.current(n, Attr::XlogLoc)?.to_string();
+            crate::info!("{n} xlog location : {hex}");
+            Some((
+                n.clone(),
+                hex,
+                plan.current(n, Attr::XlogTli).map(str::to_string),
+            ))
+        })
+        .collect();
+    match rep::election_step(
+        r.files.read_election().as_ref(),
+        sample,
+        r.rep.xlog_check_count,
+        &me,
+    ) {
+        ElectionStep::Counting(st) => r.files.write_election(&st)?,
+        ElectionStep::Won => {
+            crate::info!("I have a master right.");
+            plan.own_score(PROMOTE_ME);
+            r.files.clear_election();
+        }
+        ElectionStep::Lost(st) => {
+            plan.data_status(&me, data::DISCONNECT);
+            crate::info!("I don't have correct master data.");
+            r.files.write_election(&st)?;
+        }
+    }
+    Ok(())
+}
+
+/// A demoted primary that rejoined as a standby keeps PGSQL.lock until
+/// PostgreSQL proves it was not ahead of the new primary: its WAL receiver
+/// streams from it, which PostgreSQL allows only when this node's history is
+/// a prefix of the new primary's.
+fn release_lock_if_proven(r: &Replica, view: &ClusterView, state: &ServerState) -> Result<()> {
+    if !r.files.lock_exists() || view.promoted.contains(&r.rep.me) {
+        return Ok(());
+    }
+    if state.receiver.as_deref() == Some("streaming") {
+        r.files.remove_lock(
+            "this former primary streams from the new primary, so it is not ahead of it",
+        )?;
+    }
+    Ok(())
+}
+
+// --- promote and demote -----------------------------------------------------------
+
+pub fn promote(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
+    let r = Replica::new(i, env);
+    let mut s = r.session(Role::Monitor)?;
+    let state = r.server_state(&mut s)?;
+    if !state.in_recovery {
+        crate::info!("PostgreSQL is already Master. Don't execute promote.");
+        return Ok(OcfRc::Success);
+    }
+    let view = r.crm.cluster_view()?;
+    let mut plan = Plan::new(&r.rep, &view);
+    let me = r.rep.me.clone();
+    r.files.clear_election();
+    let others: Vec<String> = r.rep.others().map(str::to_string).collect();
+    for target in &others {
+        plan.data_status(target, data::DISCONNECT);
+        plan.other_score(target, CAN_NOT_PROMOTE);
+    }
+    r.apply(&mut plan)?;
+    r.files.create_lock()?;
+    if let Some(lsn) = state.location {
+        crate::info!("My master baseline : {}.", lsn.to_hex16());
+        plan.set(&me, Attr::MasterBaseline, &lsn.to_hex16());
+        r.apply(&mut plan)?;
+    }
+
+    if i.cfg.restart_on_promote {
+        crate::info!("Restarting PostgreSQL instead of promote.");
+        lifecycle::stop_server(i, i.cfg.stop_escalate_in_slave)?;
+        let _ = std::fs::remove_file(r.files.standby_signal());
+        lifecycle::start_server(i)?;
+    } else {
+        let wait = i32::try_from(i.deadline.remaining().as_secs().max(1)).unwrap_or(i32::MAX);
+        let promoted = r
+            .session(Role::Admin)?
+            .promote(wait)
+            .map_err(sql_err("Can't promote PostgreSQL"))?;
+        if !promoted {
+            return Err(AgentError::generic(
+                "Can't promote PostgreSQL: it did not leave recovery in time",
+            ));
+        }
+        crate::info!("PostgreSQL is promoted.");
+    }
+    let mut s = r.session(Role::Monitor)?;
+    if r.server_state(&mut s)?.in_recovery {
+        return Err(AgentError::generic(
+            "Can't start PostgreSQL as primary on promote.",
+        ));
+    }
+    create_slots(&r)?;
+    plan.data_status(&me, data::LATEST);
+    plan.own_score(PROMOTE_ME);
+    plan.status(&me, status::PRI);
+    r.apply(&mut plan)?;
+    Ok(OcfRc::Success)
+}
+
+fn create_slots(r: &Replica) -> Result<()> {
+    let wanted = r.slot_names();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let mut s = r.session(Role::Admin)?;
+    let existing = s.slots().map_err(sql_err("can't list replication slots"))?;
+    for slot in wanted.iter().filter(|w| !existing.contains(w)) {
+        crate::info!("PostgreSQL creates replication slot {slot}.");
+        s.create_slot(slot)
+            .map_err(sql_err("PostgreSQL can't create replication_slot"))?;
+    }
+    Ok(())
+}
+
+/// Demote: stop the primary cleanly; when the shutdown checkpoint was
+/// written, start again as a standby of the new primary (PGSQL.lock stays
+/// until streaming proves this node is not ahead). Otherwise leave it
+/// stopped behind PGSQL.lock, as the stock agent does.
+pub fn demote(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
+    let r = Replica::new(i, env);
+    let view = r.crm.cluster_view()?;
+    let mut plan = Plan::new(&r.rep, &view);
+    let me = r.rep.me.clone();
+    plan.own_score(CAN_NOT_PROMOTE);
+    plan.delete(&me, Attr::MasterBaseline);
+    r.apply(&mut plan)?;
+
+    let stopped = match lifecycle::stop_server(i, i.cfg.stop_escalate) {
+        Ok(how) => how,
+        Err(e) => {
+            plan.status(&me, status::UNKNOWN);
+            r.apply(&mut plan)?;
+            return Err(e);
+        }
+    };
+    if Notify::from_env(env).is_some_and(|n| n.no_unpromoted_left()) {
+        r.files.remove_lock("no standby is left")?;
+    }
+    if stopped == Stopped::Already {
+        crate::info!("PostgreSQL is already stopped on demote.");
+        plan.status(&me, status::STOP);
+        r.apply(&mut plan)?;
+        return Ok(OcfRc::Success);
+    }
+    let control = lifecycle::controldata(i)?;
+    if stopped == Stopped::Immediate || !control.cleanly_shut_down() {
+        plan.status(&me, status::STOP);
+        r.apply(&mut plan)?;
+        crate::ocf::log::exit_reason(&format!(
+            "demoted without a shutdown checkpoint (cluster state: {}); PostgreSQL stays stopped \
+             behind {}: resynchronise this node, then remove the lock",
+            control.get("Database cluster state").unwrap_or("unknown"),
+            r.files.lock().display()
+        ));
+        return Ok(OcfRc::Success);
+    }
+    crate::info!(
+        "Clean shutdown at {}; restarting as a standby of {}.",
+        control.checkpoint().map_or("?".into(), |l| l.to_string()),
+        i.cfg.master_ip.as_deref().unwrap_or("")
+    );
+    r.prepare_standby()?;
+    plan.status(&me, status::STOP);
+    r.apply(&mut plan)?;
+    lifecycle::start_server(i)?;
+    plan.status(&me, status::HS_ALONE);
+    r.apply(&mut plan)?;
+    Ok(OcfRc::Success)
+}
+
+// --- notify ---------------------------------------------------------------------
+
+pub fn notify(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
+    let Some(n) = Notify::from_env(env) else {
+        crate::debug!("notify without a usable type/operation: nothing to do");
+        return Ok(OcfRc::Success);
+    };
+    let r = Replica::new(i, env);
+    crate::debug!("notify: {:?} for {:?}", n.kind, n.op);
+    match (n.kind, n.op) {
+        (NotifyType::Pre, NotifyOp::Promote) => pre_promote(&r, &n),
+        (NotifyType::Post, NotifyOp::Promote) => {
+            let view = r.crm.cluster_view()?;
+            let mut plan = Plan::new(&r.rep, &view);
+            let me = r.rep.me.clone();
+            plan.delete(&me, Attr::XlogLoc);
+            plan.delete(&me, Attr::XlogTli);
+            if n.first_promote() != Some(me.as_str()) {
+                plan.delete(&me, Attr::MasterBaseline);
+            }
+            r.apply(&mut plan).map(|()| OcfRc::Success)
+        }
+        (NotifyType::Post, NotifyOp::Demote) => post_demote(&r, &n),
+        (NotifyType::Post, NotifyOp::Start | NotifyOp::Stop) => {
+            if n.first_promoted() != Some(r.rep.me.as_str()) {
+                return Ok(OcfRc::Success);
+            }
+            let mut s = r.session(Role::Monitor)?;
+            let state = r.server_state(&mut s)?;
+            let view = r.crm.cluster_view()?;
+            let mut plan = Plan::new(&r.rep, &view);
+            control_standbys(&r, &mut plan, &mut s, &state)?;
+            Ok(OcfRc::Success)
+        }
+        _ => Ok(OcfRc::Success),
+    }
+}
+
+/// A node that is not the promotion target refuses a target older than
+/// itself, by banning itself (the stock agent's pre-promote check).
+fn pre_promote(r: &Replica, n: &Notify) -> Result<OcfRc> {
+    let Some(target) = n.first_promote() else {
+        return Ok(OcfRc::Success);
+    };
+    let read = |node: &str| -> Result<Option<Location>> {
+        Ok(r.crm
+            .query(node, Attr::MasterBaseline)?
+            .and_then(|v| Location::from_attrs(Some(&v), None)))
+    };
+    let target_baseline = read(target)?;
+    if target_baseline.is_none() {
+        return Ok(OcfRc::Success);
+    }
+    let mine = read(&r.rep.me)?;
+    if rep::newer_than_target(&r.rep, target, target_baseline, mine) {
+        let location = target_baseline.map_or(String::new(), |l| l.lsn.to_hex16());
+        r.crm.ban(&r.i.ocf.instance, &r.rep.me)?;
+        return Err(AgentError::generic(format!(
+            "My data is newer than new master's one. New master's location : {location}"
+        )));
+    }
+    Ok(OcfRc::Success)
+}
+
+/// After a demote, the standbys that stay record where they are, for the
+/// pre-promote check.
+fn post_demote(r: &Replica, n: &Notify) -> Result<OcfRc> {
+    let me = r.rep.me.clone();
+    if n.first_demote() == Some(me.as_str()) || n.promoted.contains(&me) {
+        return Ok(OcfRc::Success);
+    }
+    let mut s = r.session(Role::Monitor)?;
+    let state = r.server_state(&mut s)?;
+    let view = r.crm.cluster_view()?;
+    let mut plan = Plan::new(&r.rep, &view);
+    if let Some(lsn) = state.location {
+        crate::info!("My master baseline : {}.", lsn.to_hex16());
+        plan.set(&me, Attr::MasterBaseline, &lsn.to_hex16());
+    }
+    plan.status(&me, status::HS_ALONE);
+    r.apply(&mut plan).map(|()| OcfRc::Success)
+}

@@ -1,0 +1,156 @@
+//! Pacemaker's command-line tools: `crm_mon` (read once per invocation),
+//! `crm_attribute` (one call per changed attribute), `crm_resource`,
+//! `attrd_updater`, `crm_node`. Every call has the `crm_attr_timeout` and is
+//! retried, once a second, until the operation's deadline.
+
+use crate::core::crm_mon::{self, ClusterView};
+use crate::core::replication::{Attr, Write};
+use crate::error::{AgentError, Result};
+use crate::io::clock::Deadline;
+use crate::io::command::{self, Cmd, Output};
+use crate::ocf::env::RawEnv;
+use std::time::Duration;
+
+/// Environment variables the Pacemaker tools honour and that we pass on
+/// (`CIB_file` points them at a file instead of the live cluster).
+const PASSTHROUGH: &[&str] = &[
+    "CIB_file",
+    "CIB_shadow",
+    "CIB_shadow_dir",
+    "CIB_user",
+    "PCMK_logfile",
+];
+
+pub struct Crm {
+    rsc: String,
+    env: Vec<(String, String)>,
+    call_timeout: Duration,
+    deadline: Deadline,
+}
+
+impl Crm {
+    pub fn new(rsc: &str, raw: &RawEnv, crm_attr_timeout: u64, deadline: Deadline) -> Crm {
+        let env = PASSTHROUGH
+            .iter()
+            .filter_map(|k| raw.get(*k).map(|v| (k.to_string(), v.clone())))
+            .collect();
+        Crm {
+            rsc: rsc.to_string(),
+            env,
+            call_timeout: Duration::from_secs(crm_attr_timeout.max(1)),
+            deadline,
+        }
+    }
+
+    fn cmd(&self, program: &str) -> Cmd {
+        let mut c = Cmd::new(format!("/usr/sbin/{program}"));
+        for (k, v) in &self.env {
+            c = c.env(k, v.clone());
+        }
+        c
+    }
+
+    /// Run until it succeeds (or `accept` says the failure is an answer),
+    /// retrying within the operation deadline.
+    fn run(&self, cmd: &Cmd, accept: impl Fn(&Output) -> bool) -> Result<Output> {
+        loop {
+            let call_deadline = Deadline::after(self.call_timeout.min(self.deadline.remaining()));
+            let last = match command::run(cmd, None, call_deadline) {
+                Ok(out) if out.success() || accept(&out) => return Ok(out),
+                Ok(out) => format!("exit {:?}: {}", out.code, out.last_line()),
+                Err(e) => e.reason().to_string(),
+            };
+            if self.deadline.remaining() < Duration::from_secs(1) {
+                return Err(AgentError::generic(format!(
+                    "giving up executing {}: {last}",
+                    cmd.display()
+                )));
+            }
+            crate::warn!("Retrying. \"{}\" failed: {last}.", cmd.display());
+            self.deadline.sleep(Duration::from_secs(1));
+        }
+    }
+
+    /// The whole cluster picture, nodes and attributes, in one call.
+    pub fn cluster_view(&self) -> Result<ClusterView> {
+        let out = self.run(
+            &self.cmd("crm_mon").args(["-1", "-A", "--output-as=xml"]),
+            |_| false,
+        )?;
+        crm_mon::parse(&out.stdout, &self.rsc).map_err(|e| AgentError::generic(e.0))
+    }
+
+    /// One attribute write or delete.
+    pub fn apply(&self, w: &Write) -> Result<()> {
+        if let Some(line) = &w.log {
+            crate::info!("{line}");
+        }
+        let mut cmd = self.cmd("crm_attribute").args([
+            format!("--lifetime={}", w.attr.lifetime().as_str()),
+            format!("--node={}", w.node),
+            format!("--name={}", w.attr.name(&self.rsc)),
+        ]);
+        // `--update=VALUE` in one word: Pacemaker 2.1.5 misreads
+        // `-p -v -INFINITY` as options.
+        cmd = match &w.value {
+            Some(v) => cmd.arg(format!("--update={v}")),
+            None => cmd.arg("--delete"),
+        };
+        self.run(&cmd, |_| false).map(drop)
+    }
+
+    /// Read one attribute directly (when the snapshot is not enough).
+    pub fn query(&self, node: &str, attr: Attr) -> Result<Option<String>> {
+        let cmd = self.cmd("crm_attribute").args([
+            format!("--lifetime={}", attr.lifetime().as_str()),
+            format!("--node={node}"),
+            format!("--name={}", attr.name(&self.rsc)),
+            "--query".into(),
+            "--quiet".into(),
+        ]);
+        // 105: no such attribute.
+        let out = self.run(&cmd, |o| o.code == Some(105))?;
+        Ok(out
+            .success()
+            .then(|| out.stdout.trim().to_string())
+            .filter(|v| !v.is_empty()))
+    }
+
+    /// pre-promote's refusal: ban this resource from this node.
+    pub fn ban(&self, instance: &str, node: &str) -> Result<()> {
+        let cmd = self
+            .cmd("crm_resource")
+            .args(["-B", "-r", instance, "-N", node, "-Q"]);
+        self.run(&cmd, |_| false).map(drop)
+    }
+
+    /// Transient attribute through attrd (`<rsc>-receiver-status`). Best effort:
+    /// attrd is absent when the tools work on a CIB file.
+    pub fn attrd(&self, name: &str, value: Option<&str>) {
+        let cmd = match value {
+            Some(v) => self.cmd("attrd_updater").args(["-n", name, "-v", v]),
+            None => self.cmd("attrd_updater").args(["-n", name, "-D"]),
+        };
+        let d = Deadline::after(self.call_timeout.min(self.deadline.remaining()));
+        if let Err(e) = command::run(&cmd, None, d) {
+            crate::debug!("attrd_updater: {e}");
+        }
+    }
+}
+
+/// This node's name, lower-cased as the stock agent compares names:
+/// Pacemaker's `on_node`, else `crm_node -n`, else the host name.
+pub fn local_node_name(on_node: Option<&str>, deadline: Deadline) -> String {
+    if let Some(n) = on_node {
+        return n.to_lowercase();
+    }
+    let d = Deadline::after(Duration::from_secs(5).min(deadline.remaining()));
+    if let Ok(out) = command::run(&Cmd::new("/usr/sbin/crm_node").arg("-n"), None, d) {
+        if out.success() && !out.stdout.trim().is_empty() {
+            return out.stdout.trim().to_lowercase();
+        }
+    }
+    nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().to_lowercase())
+        .unwrap_or_default()
+}

@@ -1,0 +1,188 @@
+//! The files replication mode keeps: in `tmpdir` the stock agent's
+//! `PGSQL.lock`, `rep_mode.conf`, `recovery.conf` and `xlog_note.*`; in the
+//! data directory `standby.signal` and the agent's lines of
+//! `postgresql.auto.conf`. Everything is written atomically and owned by
+//! the database owner.
+
+use crate::core::replication::{ElectionState, Sample};
+use crate::core::standby_conf::{self, StandbySettings, MANAGED};
+use crate::error::{AgentError, Result};
+use crate::io::user::OsUser;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+pub struct StateFiles<'a> {
+    pub tmpdir: &'a Path,
+    pub pgdata: &'a Path,
+    pub owner: &'a OsUser,
+}
+
+fn io_err(what: &str, path: &Path, e: std::io::Error) -> AgentError {
+    AgentError::generic(format!("can't {what} {}: {e}", path.display()))
+}
+
+/// Write `content` to `path` through a temporary file and a rename, owned by
+/// `owner` with `mode`: a crash never leaves half a file behind.
+pub fn write_atomically(path: &Path, content: &str, owner: &OsUser, mode: u32) -> Result<()> {
+    let tmp = path.with_extension(format!("rustpg-{}", std::process::id()));
+    std::fs::write(&tmp, content).map_err(|e| io_err("write", &tmp, e))?;
+    let finish = || -> std::io::Result<()> {
+        std::os::unix::fs::chown(&tmp, Some(owner.uid.as_raw()), Some(owner.gid.as_raw()))?;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
+        std::fs::rename(&tmp, path)
+    };
+    finish().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io_err("write", path, e)
+    })
+}
+
+impl StateFiles<'_> {
+    pub fn lock(&self) -> PathBuf {
+        self.tmpdir.join("PGSQL.lock")
+    }
+    fn rep_mode_conf(&self) -> PathBuf {
+        self.tmpdir.join("rep_mode.conf")
+    }
+    fn recovery_conf(&self) -> PathBuf {
+        self.tmpdir.join("recovery.conf")
+    }
+    fn auto_conf(&self) -> PathBuf {
+        self.pgdata.join("postgresql.auto.conf")
+    }
+    pub fn standby_signal(&self) -> PathBuf {
+        self.pgdata.join("standby.signal")
+    }
+
+    /// tmpdir, created as the stock agent does (owner pgdba, mode 700).
+    pub fn ensure_tmpdir(&self) -> Result<()> {
+        crate::io::fsutil::ensure_dir(self.tmpdir, self.owner, 0o700, "tmpdir")
+    }
+
+    pub fn lock_exists(&self) -> bool {
+        self.lock().exists()
+    }
+
+    pub fn create_lock(&self) -> Result<()> {
+        crate::info!("Creating {}.", self.lock().display());
+        write_atomically(&self.lock(), "", self.owner, 0o600)
+    }
+
+    pub fn remove_lock(&self, why: &str) -> Result<()> {
+        if !self.lock_exists() {
+            return Ok(());
+        }
+        crate::info!("Removing {}: {why}", self.lock().display());
+        std::fs::remove_file(self.lock()).map_err(|e| io_err("remove", &self.lock(), e))
+    }
+
+    /// The stock agent's rep_mode.conf, for clusters whose postgresql.conf
+    /// still includes it.
+    pub fn write_rep_mode_conf(&self, sync_standby_names: &str) -> Result<()> {
+        let text = standby_conf::rep_mode_conf(sync_standby_names);
+        write_atomically(&self.rep_mode_conf(), &text, self.owner, 0o600)
+    }
+
+    /// Make this data directory start as a standby: the recovery settings in
+    /// postgresql.auto.conf (replacing any stale ones, e.g. from
+    /// `pg_basebackup -R`), `synchronous_standby_names` there too when
+    /// `sync_standby_names` is given, the stock recovery.conf in tmpdir, and
+    /// standby.signal.
+    pub fn write_standby_config(
+        &self,
+        s: &StandbySettings,
+        sync_standby_names: Option<&str>,
+    ) -> Result<()> {
+        let mut settings = s.settings();
+        let mut names: Vec<&str> = MANAGED.to_vec();
+        if let Some(v) = sync_standby_names {
+            settings.push(("synchronous_standby_names", v.to_string()));
+            names.push("synchronous_standby_names");
+        }
+        let auto = self.auto_conf();
+        let before = match std::fs::read_to_string(&auto) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(io_err("read", &auto, e)),
+        };
+        let (after, replaced) = standby_conf::rewrite_auto_conf(&before, &names, &settings);
+        for line in replaced.iter().filter(|l| !after.contains(l.as_str())) {
+            crate::warn!(
+                "{}: replacing `{line}` with the agent's setting",
+                auto.display()
+            );
+        }
+        if after != before {
+            write_atomically(&auto, &after, self.owner, 0o600)?;
+        }
+        write_atomically(&self.recovery_conf(), &s.recovery_conf(), self.owner, 0o600)?;
+        if !self.standby_signal().exists() {
+            write_atomically(&self.standby_signal(), "", self.owner, 0o600)?;
+        }
+        Ok(())
+    }
+
+    /// Forget the stock agent's per-start state (`rm -f xlog_note.*
+    /// rep_mode.conf recovery.conf`).
+    pub fn clear_start_state(&self) {
+        self.clear_election();
+        for f in [self.rep_mode_conf(), self.recovery_conf()] {
+            let _ = std::fs::remove_file(f);
+        }
+    }
+
+    fn notes(&self) -> Vec<(u32, PathBuf)> {
+        let Ok(dir) = std::fs::read_dir(self.tmpdir) else {
+            return Vec::new();
+        };
+        let mut notes: Vec<(u32, PathBuf)> = dir
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let n = name.strip_prefix("xlog_note.")?.parse().ok()?;
+                Some((n, e.path()))
+            })
+            .collect();
+        notes.sort();
+        notes
+    }
+
+    pub fn clear_election(&self) {
+        for (_, path) in self.notes() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
+    /// The election counter, stored as the stock agent does: the newest
+    /// `xlog_note.N` holds the sample seen N rounds in a row.
+    pub fn read_election(&self) -> Option<ElectionState> {
+        let (agreeing, path) = self.notes().pop()?;
+        let text = std::fs::read_to_string(path).ok()?;
+        let sample: Sample = text
+            .lines()
+            .filter_map(|l| {
+                let mut f = l.split_whitespace();
+                Some((
+                    f.next()?.to_string(),
+                    f.next()?.to_string(),
+                    f.next().map(str::to_string),
+                ))
+            })
+            .collect();
+        Some(ElectionState { agreeing, sample })
+    }
+
+    pub fn write_election(&self, state: &ElectionState) -> Result<()> {
+        self.clear_election();
+        let text: String = state
+            .sample
+            .iter()
+            .map(|(n, hex, tli)| match tli {
+                Some(t) => format!("{n} {hex} {t}\n"),
+                None => format!("{n} {hex}\n"),
+            })
+            .collect();
+        let path = self.tmpdir.join(format!("xlog_note.{}", state.agreeing));
+        write_atomically(&path, &text, self.owner, 0o600)
+    }
+}
