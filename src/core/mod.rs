@@ -5,6 +5,8 @@
 pub mod controldata;
 pub mod crm_mon;
 pub mod decide;
+#[cfg(test)]
+mod decision_table;
 pub mod lsn;
 pub mod notify;
 pub mod pgpass;
