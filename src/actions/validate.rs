@@ -105,6 +105,14 @@ fn check_host(cfg: Config, ocf: OcfEnv, env: &RawEnv, action: Action) -> Result<
                 pgdata.display()
             ))
         })?;
+    if cfg.rep_mode.is_replication() && !major.uses_standby_signal() {
+        return Err(AgentError::installed(format!(
+            "rep_mode={} needs PostgreSQL 12 or later (standby.signal); pgdata {} is PostgreSQL {}",
+            cfg.rep_mode.name(),
+            pgdata.display(),
+            major.0
+        )));
+    }
     if !probe && meta.uid() != owner.uid.as_raw() {
         return Err(AgentError::perm(format!(
             "Directory {} is owned by uid {}, not by pgdba {}; chown it or fix pgdba",
