@@ -4,6 +4,7 @@
 mod support;
 
 mod cli;
+mod cluster;
 mod debian_layout;
 mod errors;
 mod metadata;
