@@ -9,5 +9,6 @@ mod debian_layout;
 mod errors;
 mod metadata;
 mod pacemaker_single;
+mod replication;
 mod standalone;
 mod tools;

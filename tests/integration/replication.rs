@@ -1,0 +1,505 @@
+//! rep_mode=sync through our agent on three real PostgreSQL servers, with
+//! the Pacemaker tools working on a CIB file (see cluster.rs), and the same
+//! scenario through the stock agent for a differential comparison.
+
+use crate::cluster::{env_refs, AgentKind, Attributes, Cluster, Notify};
+use crate::support::Major;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+const OURS: AgentKind = AgentKind::Ours;
+const MONITOR: [(&str, &str); 1] = [("OCF_RESKEY_CRM_meta_interval", "4000")];
+const PROMOTED_MONITOR: [(&str, &str); 2] = [
+    ("OCF_RESKEY_CRM_meta_interval", "3000"),
+    ("OCF_RESKEY_CRM_meta_role", "Promoted"),
+];
+const PROBE: [(&str, &str); 1] = [("OCF_RESKEY_CRM_meta_interval", "0")];
+
+fn ok(c: &Cluster, agent: AgentKind, node: &str, action: &str, env: &[(&str, &str)]) {
+    let out = c.run(agent, node, action, env);
+    assert_eq!(out.rc, 0, "{action} on {node} ({agent:?}): {}", out.stderr);
+}
+
+/// Run one notification on every node, as Pacemaker does.
+fn notify_all(c: &Cluster, agent: AgentKind, n: &Notify) {
+    let env = n.env();
+    for node in c.node_names() {
+        ok(c, agent, node, "notify", &env_refs(&env));
+    }
+}
+
+/// What Pacemaker does to bring a fresh cluster up: start everywhere, run
+/// monitors until the election picks a node, promote it with the
+/// notifications around it, and let the monitors settle. Returns the primary.
+fn bring_up(c: &Cluster, agent: AgentKind) -> String {
+    let nodes = c.node_names();
+    for n in &nodes {
+        ok(c, agent, n, "start", &[]);
+        assert_eq!(
+            c.attribute(n, "pgsql-status").as_deref(),
+            Some("HS:alone"),
+            "{n} after start"
+        );
+        assert_eq!(c.attribute(n, "master-pgsql").as_deref(), Some("-INFINITY"));
+    }
+    let mut winner = None;
+    for round in 1..=6 {
+        for n in &nodes {
+            ok(c, agent, n, "monitor", &MONITOR);
+        }
+        winner = nodes
+            .iter()
+            .find(|n| c.attribute(n, "master-pgsql").as_deref() == Some("1000"));
+        if winner.is_some() {
+            assert_eq!(
+                round, 4,
+                "the election decides in round xlog_check_count + 1"
+            );
+            break;
+        }
+    }
+    let winner = winner.expect("the election picked nobody").to_string();
+    c.set_primary_target(&winner);
+    let others: Vec<&str> = nodes.iter().copied().filter(|n| *n != winner).collect();
+    let w: &str = &winner;
+    notify_all(
+        c,
+        agent,
+        &Notify {
+            kind: "pre",
+            operation: "promote",
+            promote: &[w],
+            active: &nodes,
+            unpromoted: &nodes,
+            all: &nodes,
+            ..Notify::default()
+        },
+    );
+    ok(c, agent, w, "promote", &[]);
+    c.set_promoted(Some(w));
+    notify_all(
+        c,
+        agent,
+        &Notify {
+            kind: "post",
+            operation: "promote",
+            promote: &[w],
+            active: &nodes,
+            promoted: &[w],
+            unpromoted: &others,
+            all: &nodes,
+            ..Notify::default()
+        },
+    );
+    c.repoint_standbys(agent);
+    for n in &others {
+        c.wait_streaming(n, Duration::from_secs(30));
+    }
+    for _ in 0..2 {
+        let out = c.run(agent, w, "monitor", &PROMOTED_MONITOR);
+        assert_eq!(out.rc, 8, "primary monitor: {}", out.stderr);
+        for n in &others {
+            ok(c, agent, n, "monitor", &MONITOR);
+        }
+    }
+    winner
+}
+
+/// The attributes with nodes named by role, so two clusters compare.
+fn by_role(c: &Cluster, primary: &str) -> BTreeMap<(String, String), (String, String)> {
+    let attrs: Attributes = c.attributes();
+    let role = |node: &str| -> String {
+        if node == primary {
+            return "primary".into();
+        }
+        match attrs
+            .get(&(node.to_string(), "pgsql-status".to_string()))
+            .map(|(_, v)| v.as_str())
+        {
+            Some("HS:sync") => "sync".into(),
+            _ => "other-standby".into(),
+        }
+    };
+    attrs
+        .iter()
+        .map(|((node, name), (life, value))| {
+            // WAL positions differ between two clusters; their shape must not.
+            let value = if name.ends_with("-master-baseline") {
+                assert!(
+                    value.len() == 16 && value.bytes().all(|b| b.is_ascii_hexdigit()),
+                    "{value}"
+                );
+                "<16 hex>".to_string()
+            } else {
+                value.clone()
+            };
+            ((role(node), name.clone()), (life.clone(), value))
+        })
+        .collect()
+}
+
+fn expected_picture(primary: &str) -> Vec<((String, String), (String, String))> {
+    let e = |r: &str, n: &str, l: &str, v: &str| {
+        (
+            (r.to_string(), n.to_string()),
+            (l.to_string(), v.to_string()),
+        )
+    };
+    let _ = primary;
+    vec![
+        e("other-standby", "master-pgsql", "reboot", "-INFINITY"),
+        e(
+            "other-standby",
+            "pgsql-data-status",
+            "forever",
+            "STREAMING|POTENTIAL",
+        ),
+        e("other-standby", "pgsql-status", "reboot", "HS:potential"),
+        e("primary", "master-pgsql", "reboot", "1000"),
+        e("primary", "pgsql-data-status", "forever", "LATEST"),
+        e("primary", "pgsql-master-baseline", "reboot", "<16 hex>"),
+        e("primary", "pgsql-status", "reboot", "PRI"),
+        e("sync", "master-pgsql", "reboot", "100"),
+        e("sync", "pgsql-data-status", "forever", "STREAMING|SYNC"),
+        e("sync", "pgsql-status", "reboot", "HS:sync"),
+    ]
+}
+
+fn sync_and_potential(c: &Cluster, primary: &str) -> (String, String) {
+    let others: Vec<String> = c
+        .node_names()
+        .into_iter()
+        .filter(|n| *n != primary)
+        .map(String::from)
+        .collect();
+    let sync = others
+        .iter()
+        .find(|n| c.attribute(n, "pgsql-status").as_deref() == Some("HS:sync"))
+        .expect("a sync standby")
+        .clone();
+    let potential = others.into_iter().find(|n| *n != sync).unwrap();
+    (sync, potential)
+}
+
+fn three_node_picture(major: Major) {
+    let c = Cluster::new(major, &["pg01", "pg02", "pg03"]);
+    let primary = bring_up(&c, OURS);
+    println!("{}", c.attributes_table());
+    let picture: Vec<_> = by_role(&c, &primary).into_iter().collect();
+    assert_eq!(picture, expected_picture(&primary));
+
+    let (sync, potential) = sync_and_potential(&c, &primary);
+    let names = format!("FIRST 1 (\"{sync}\", \"{potential}\")");
+    assert_eq!(c.sql(&primary, "show synchronous_standby_names"), names);
+    let rep_mode = std::fs::read_to_string(c.node(&primary).tmpdir.join("rep_mode.conf")).unwrap();
+    assert_eq!(rep_mode, format!("synchronous_standby_names = '{names}'\n"));
+    assert!(c.node(&primary).tmpdir.join("PGSQL.lock").exists());
+    // A row committed on the primary is on both standbys.
+    c.sql(
+        &primary,
+        "create table probe(id int); insert into probe values (1)",
+    );
+    for n in [&sync, &potential] {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while c.try_sql(n, "select count(*) from probe").as_deref() != Ok("1") {
+            assert!(Instant::now() < deadline, "row missing on {n}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+#[test]
+fn three_node_picture_pg15() {
+    three_node_picture(Major::V15);
+}
+
+#[test]
+fn three_node_picture_pg18() {
+    three_node_picture(Major::V18);
+}
+
+/// The same scenario through the stock agent and through ours: the
+/// attributes are identical but for compatibility.md R1 (the third node is
+/// potential, not async).
+#[test]
+fn differential_against_the_stock_agent() {
+    let stock = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    let stock_primary = bring_up(&stock, AgentKind::Stock);
+    let ours = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    let our_primary = bring_up(&ours, OURS);
+    let theirs = by_role(&stock, &stock_primary);
+    let mine = by_role(&ours, &our_primary);
+    let keys: std::collections::BTreeSet<_> = theirs.keys().chain(mine.keys()).collect();
+    let mut differences = Vec::new();
+    for k in keys {
+        if theirs.get(k) != mine.get(k) {
+            differences.push(format!(
+                "{k:?}: stock {:?}, ours {:?}",
+                theirs.get(k),
+                mine.get(k)
+            ));
+        }
+    }
+    let documented = [
+        "(\"other-standby\", \"pgsql-data-status\"): stock Some((\"forever\", \"STREAMING|ASYNC\")), ours Some((\"forever\", \"STREAMING|POTENTIAL\"))",
+        "(\"other-standby\", \"pgsql-status\"): stock Some((\"reboot\", \"HS:async\")), ours Some((\"reboot\", \"HS:potential\"))",
+    ];
+    assert_eq!(
+        differences, documented,
+        "every difference must be listed in docs/compatibility.md"
+    );
+}
+
+/// The probe seeds scores as the stock agent does.
+#[test]
+fn probe_seeds_scores() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    let primary = bring_up(&c, OURS);
+    let (sync, _) = sync_and_potential(&c, &primary);
+    let out = c.run(OURS, &primary, "monitor", &PROBE);
+    assert_eq!(out.rc, 8, "{}", out.stderr);
+    let out = c.run(OURS, &sync, "monitor", &PROBE);
+    assert_eq!(out.rc, 0, "{}", out.stderr);
+    assert_eq!(
+        c.attribute(&sync, "master-pgsql").as_deref(),
+        Some("-INFINITY"),
+        "a standby's probe says -INFINITY"
+    );
+    // The primary's next monitor sets it back.
+    assert_eq!(c.run(OURS, &primary, "monitor", &PROMOTED_MONITOR).rc, 8);
+    assert_eq!(c.attribute(&sync, "master-pgsql").as_deref(), Some("100"));
+}
+
+/// The sync standby dies: PostgreSQL moves the sync role to the potential
+/// standby at once (commits do not wait for a monitor); the monitor then
+/// publishes it; the old sync standby returns as potential.
+#[test]
+fn sync_standby_loss_and_return() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    let primary = bring_up(&c, OURS);
+    let (sync, potential) = sync_and_potential(&c, &primary);
+    c.sql(&primary, "create table t(x int)");
+
+    ok(&c, OURS, &sync, "stop", &[]);
+    let started = Instant::now();
+    c.sql(
+        &primary,
+        "set statement_timeout = '10s'; insert into t values (1)",
+    );
+    let hang = started.elapsed();
+    println!("commit after the sync standby stopped took {hang:?}");
+    assert!(
+        hang < Duration::from_secs(10),
+        "the commit waited for a monitor"
+    );
+
+    assert_eq!(c.run(OURS, &primary, "monitor", &PROMOTED_MONITOR).rc, 8);
+    assert_eq!(
+        c.attribute(&potential, "pgsql-status").as_deref(),
+        Some("HS:sync")
+    );
+    assert_eq!(
+        c.attribute(&potential, "pgsql-data-status").as_deref(),
+        Some("STREAMING|SYNC")
+    );
+    assert_eq!(
+        c.attribute(&potential, "master-pgsql").as_deref(),
+        Some("100")
+    );
+    assert_eq!(
+        c.attribute(&sync, "pgsql-data-status").as_deref(),
+        Some("DISCONNECT")
+    );
+    assert_eq!(c.attribute(&sync, "pgsql-status").as_deref(), Some("STOP"));
+    assert_eq!(
+        c.sql(&primary, "show synchronous_standby_names"),
+        format!("FIRST 1 (\"{potential}\", \"{sync}\")")
+    );
+
+    ok(&c, OURS, &sync, "start", &[]);
+    c.wait_streaming(&sync, Duration::from_secs(30));
+    assert_eq!(c.run(OURS, &primary, "monitor", &PROMOTED_MONITOR).rc, 8);
+    ok(&c, OURS, &sync, "monitor", &MONITOR);
+    assert_eq!(
+        c.attribute(&sync, "pgsql-status").as_deref(),
+        Some("HS:potential"),
+        "{}",
+        c.attributes_table()
+    );
+    assert_eq!(
+        c.attribute(&sync, "pgsql-data-status").as_deref(),
+        Some("STREAMING|POTENTIAL")
+    );
+    assert_eq!(
+        c.attribute(&potential, "pgsql-status").as_deref(),
+        Some("HS:sync")
+    );
+}
+
+/// A planned switchover, as Pacemaker runs it for a ban of the promoted
+/// role: the old primary ends streaming from the new one by itself, its
+/// PGSQL.lock removed once that proves it was not ahead; nothing is lost.
+#[test]
+fn switchover_leaves_the_old_primary_streaming() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    let old = bring_up(&c, OURS);
+    let (new, third) = sync_and_potential(&c, &old);
+    let nodes = c.node_names();
+    c.sql(
+        &old,
+        "create table t(x int); insert into t select generate_series(1, 1000)",
+    );
+
+    // The VIP (here: every standby's target) moves to the new primary.
+    c.set_primary_target(&new);
+    let (o, n): (&str, &str) = (&old, &new);
+    let all_but_old: Vec<&str> = nodes.iter().copied().filter(|x| *x != o).collect();
+    notify_all(
+        &c,
+        OURS,
+        &Notify {
+            kind: "pre",
+            operation: "demote",
+            demote: &[o],
+            active: &nodes,
+            promoted: &[o],
+            unpromoted: &all_but_old,
+            all: &nodes,
+            ..Notify::default()
+        },
+    );
+    let demote_env = Notify {
+        kind: "post",
+        operation: "demote",
+        demote: &[o],
+        active: &nodes,
+        promoted: &[o],
+        unpromoted: &all_but_old,
+        all: &nodes,
+        ..Notify::default()
+    }
+    .env();
+    ok(&c, OURS, o, "demote", &env_refs(&demote_env));
+    assert_eq!(
+        c.sql(o, "select pg_is_in_recovery()"),
+        "t",
+        "the old primary runs again, as a standby"
+    );
+    assert!(
+        c.node(o).tmpdir.join("PGSQL.lock").exists(),
+        "the lock stays until proven safe"
+    );
+    c.set_promoted(None);
+    notify_all(
+        &c,
+        OURS,
+        &Notify {
+            kind: "post",
+            operation: "demote",
+            demote: &[o],
+            active: &nodes,
+            promoted: &[o],
+            unpromoted: &all_but_old,
+            all: &nodes,
+            ..Notify::default()
+        },
+    );
+
+    let others: Vec<&str> = nodes.iter().copied().filter(|x| *x != n).collect();
+    notify_all(
+        &c,
+        OURS,
+        &Notify {
+            kind: "pre",
+            operation: "promote",
+            promote: &[n],
+            active: &nodes,
+            unpromoted: &nodes,
+            all: &nodes,
+            ..Notify::default()
+        },
+    );
+    ok(&c, OURS, n, "promote", &[]);
+    c.set_promoted(Some(n));
+    notify_all(
+        &c,
+        OURS,
+        &Notify {
+            kind: "post",
+            operation: "promote",
+            promote: &[n],
+            active: &nodes,
+            promoted: &[n],
+            unpromoted: &others,
+            all: &nodes,
+            ..Notify::default()
+        },
+    );
+
+    c.repoint_standbys(OURS);
+    c.wait_streaming(o, Duration::from_secs(30));
+    c.wait_streaming(&third, Duration::from_secs(30));
+    for _ in 0..2 {
+        assert_eq!(c.run(OURS, n, "monitor", &PROMOTED_MONITOR).rc, 8);
+        for s in &others {
+            ok(&c, OURS, s, "monitor", &MONITOR);
+        }
+    }
+    println!("{}", c.attributes_table());
+    assert!(
+        !c.node(o).tmpdir.join("PGSQL.lock").exists(),
+        "streaming proved the old primary safe"
+    );
+    assert_eq!(c.sql(n, "select count(*) from t"), "1000", "nothing lost");
+    assert_eq!(c.attribute(n, "pgsql-status").as_deref(), Some("PRI"));
+    let mut standby_states: Vec<String> = others
+        .iter()
+        .map(|s| c.attribute(s, "pgsql-status").unwrap())
+        .collect();
+    standby_states.sort();
+    assert_eq!(standby_states, ["HS:potential", "HS:sync"]);
+}
+
+/// `pg_basebackup -R` (or ALTER SYSTEM) left a primary_conninfo with the
+/// wrong application_name in postgresql.auto.conf: the agent's wins.
+#[test]
+fn postgresql_auto_conf_cannot_override_the_agent() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    let auto = c.node("pg02").pgdata.join("postgresql.auto.conf");
+    let stale = format!(
+        "primary_conninfo = 'host=127.0.0.1 port={} user=postgres application_name=walreceiver'\n",
+        c.node("pg01").port
+    );
+    crate::support::append(&auto, &stale);
+    let primary = bring_up(&c, OURS);
+    let text = std::fs::read_to_string(&auto).unwrap();
+    assert!(!text.contains("walreceiver"), "{text}");
+    if primary != "pg02" {
+        assert!(
+            c.attribute("pg02", "pgsql-data-status")
+                .unwrap()
+                .starts_with("STREAMING|"),
+            "{}",
+            c.attributes_table()
+        );
+    }
+}
+
+#[test]
+fn pgsql_lock_refuses_start() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02"]);
+    let tmpdir = &c.node("pg02").tmpdir;
+    std::fs::create_dir_all(tmpdir).unwrap();
+    std::fs::write(tmpdir.join("PGSQL.lock"), "").unwrap();
+    let out = c.run(OURS, "pg02", "start", &[]);
+    assert_eq!(out.rc, 1);
+    assert!(
+        out.stderr.contains(&format!(
+            "ocf-exit-reason:My data may be inconsistent. You have to remove {}/PGSQL.lock file to force start.",
+            tmpdir.display()
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(!c.is_running("pg02"));
+}
