@@ -5,12 +5,11 @@
 use super::lifecycle::{self, Stopped};
 use super::validate::Instance;
 use crate::config::RepMode;
-use crate::core::crm_mon::ClusterView;
 use crate::core::decide::{self, Postmaster, SqlProbe};
-use crate::core::notify::{Notify, NotifyOp, NotifyType};
+use crate::core::notify::{Notify, NotifyAction};
 use crate::core::replication::{
-    self as rep, data, status, Attr, ElectionStep, Location, Plan, RepConfig, SyncStandbys,
-    CAN_NOT_PROMOTE, PROMOTE_ME,
+    self as rep, data, status, Attr, ElectionFiles, Location, Plan, RepConfig, StandbyFacts,
+    SyncStandbys, CAN_NOT_PROMOTE, PROMOTE_ME,
 };
 use crate::core::standby_conf::StandbySettings;
 use crate::error::{AgentError, Result};
@@ -56,6 +55,9 @@ impl<'a> Replica<'a> {
     /// Apply what the plan decided so far (the plan keeps its view of the
     /// values, so later decisions see these writes).
     fn apply(&self, plan: &mut Plan) -> Result<()> {
+        for line in std::mem::take(&mut plan.infos) {
+            crate::info!("{line}");
+        }
         for w in std::mem::take(&mut plan.warnings) {
             crate::warn!("{w}");
         }
@@ -270,7 +272,7 @@ pub fn monitor(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
             };
             r.crm.attrd(&receiver_attr(&r), Some(v));
         }
-        Ok(OcfRc::Success)
+        Ok(decide::replicated_rc(true))
     } else {
         let me = r.rep.me.clone();
         plan.data_status(&me, data::LATEST);
@@ -279,7 +281,7 @@ pub fn monitor(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
         if i.cfg.check_wal_receiver {
             r.crm.attrd(&receiver_attr(&r), Some("normal (master)"));
         }
-        Ok(OcfRc::RunningPromoted)
+        Ok(decide::replicated_rc(false))
     }
 }
 
@@ -348,92 +350,30 @@ impl Deadline2 {
     }
 }
 
-/// A standby's monitor: with no promoted instance, the election.
+/// A standby's monitor: the decisions are `core::replication::standby_monitor`.
 fn standby_monitor(r: &Replica, plan: &mut Plan, state: &ServerState) -> Result<()> {
-    let me = r.rep.me.clone();
-    let view = plan.view().clone();
-    if view.promoted_exists() {
-        if plan.current(&me, Attr::DataStatus) == Some(data::DISCONNECT) {
-            plan.status(&me, status::HS_ALONE);
-        }
-        release_lock_if_proven(r, &view, state)?;
-        return r.apply(plan);
-    }
-    crate::info!("Master does not exist.");
-    plan.status(&me, status::HS_ALONE);
-    have_master_right(r, plan, state)?;
-    r.apply(plan)
-}
-
-/// The stock election: publish our position, count unchanged rounds, and
-/// claim the promotion when ours is the newest.
-fn have_master_right(r: &Replica, plan: &mut Plan, state: &ServerState) -> Result<()> {
-    let me = r.rep.me.clone();
-    let data_status = plan.current(&me, Attr::DataStatus).map(str::to_string);
-    if !rep::data_allows_promotion(r.rep.rep_mode, data_status.as_deref()) {
-        crate::warn!(
-            "My data is out-of-date. status={}",
-            data_status.unwrap_or_default()
-        );
-        return Ok(());
-    }
-    crate::info!("My data status={}.", data_status.unwrap_or_default());
-    let Some(lsn) = state.location else {
-        return Err(AgentError::generic("Failed to show my xlog location."));
+    let election = r.files.read_election();
+    let facts = StandbyFacts {
+        location: state.location.map(|lsn| Location {
+            tli: state.timeline,
+            lsn,
+        }),
+        streaming: state.receiver.as_deref() == Some("streaming"),
+        lock: r.files.lock_exists(),
+        election: election.as_ref(),
     };
-    plan.set(&me, Attr::XlogLoc, &lsn.to_hex16());
-    if let Some(tli) = state.timeline {
-        plan.set(&me, Attr::XlogTli, &tli.to_string());
+    let outcome = rep::standby_monitor(plan, &facts).map_err(AgentError::generic)?;
+    match outcome.election {
+        ElectionFiles::Keep => {}
+        ElectionFiles::Write(state) => r.files.write_election(&state)?,
+        ElectionFiles::Clear => r.files.clear_election(),
     }
-    let sample: rep::Sample = r
-        .rep
-        .node_list
-        .iter()
-        .filter_map(|n| {
-            let hex = plan.current(n, Attr::XlogLoc)?.to_string();
-            crate::info!("{n} xlog location : {hex}");
-            Some((
-                n.clone(),
-                hex,
-                plan.current(n, Attr::XlogTli).map(str::to_string),
-            ))
-        })
-        .collect();
-    match rep::election_step(
-        r.files.read_election().as_ref(),
-        sample,
-        r.rep.xlog_check_count,
-        &me,
-    ) {
-        ElectionStep::Counting(st) => r.files.write_election(&st)?,
-        ElectionStep::Won => {
-            crate::info!("I have a master right.");
-            plan.own_score(PROMOTE_ME);
-            r.files.clear_election();
-        }
-        ElectionStep::Lost(st) => {
-            plan.data_status(&me, data::DISCONNECT);
-            crate::info!("I don't have correct master data.");
-            r.files.write_election(&st)?;
-        }
-    }
-    Ok(())
-}
-
-/// A demoted primary that rejoined as a standby keeps PGSQL.lock until
-/// PostgreSQL proves it was not ahead of the new primary: its WAL receiver
-/// streams from it, which PostgreSQL allows only when this node's history is
-/// a prefix of the new primary's.
-fn release_lock_if_proven(r: &Replica, view: &ClusterView, state: &ServerState) -> Result<()> {
-    if !r.files.lock_exists() || view.promoted.contains(&r.rep.me) {
-        return Ok(());
-    }
-    if state.receiver.as_deref() == Some("streaming") {
+    if outcome.remove_lock {
         r.files.remove_lock(
             "this former primary streams from the new primary, so it is not ahead of it",
         )?;
     }
-    Ok(())
+    r.apply(plan)
 }
 
 // --- promote and demote -----------------------------------------------------------
@@ -575,24 +515,22 @@ pub fn notify(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
     };
     let r = Replica::new(i, env);
     crate::debug!("notify: {:?} for {:?}", n.kind, n.op);
-    match (n.kind, n.op) {
-        (NotifyType::Pre, NotifyOp::Promote) => pre_promote(&r, &n),
-        (NotifyType::Post, NotifyOp::Promote) => {
+    let me = r.rep.me.clone();
+    match n.action(&me) {
+        NotifyAction::Nothing => Ok(OcfRc::Success),
+        NotifyAction::CheckTargetBaseline { target } => pre_promote(&r, &target),
+        NotifyAction::ForgetElection { keep_baseline } => {
             let view = r.crm.cluster_view()?;
             let mut plan = Plan::new(&r.rep, &view);
-            let me = r.rep.me.clone();
             plan.delete(&me, Attr::XlogLoc);
             plan.delete(&me, Attr::XlogTli);
-            if n.first_promote() != Some(me.as_str()) {
+            if !keep_baseline {
                 plan.delete(&me, Attr::MasterBaseline);
             }
             r.apply(&mut plan).map(|()| OcfRc::Success)
         }
-        (NotifyType::Post, NotifyOp::Demote) => post_demote(&r, &n),
-        (NotifyType::Post, NotifyOp::Start | NotifyOp::Stop) => {
-            if n.first_promoted() != Some(r.rep.me.as_str()) {
-                return Ok(OcfRc::Success);
-            }
+        NotifyAction::RecordBaseline => post_demote(&r),
+        NotifyAction::ControlStandbys => {
             let mut s = r.session(Role::Monitor)?;
             let state = r.server_state(&mut s)?;
             let view = r.crm.cluster_view()?;
@@ -600,16 +538,12 @@ pub fn notify(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
             control_standbys(&r, &mut plan, &mut s, &state)?;
             Ok(OcfRc::Success)
         }
-        _ => Ok(OcfRc::Success),
     }
 }
 
 /// A node that is not the promotion target refuses a target older than
 /// itself, by banning itself (the stock agent's pre-promote check).
-fn pre_promote(r: &Replica, n: &Notify) -> Result<OcfRc> {
-    let Some(target) = n.first_promote() else {
-        return Ok(OcfRc::Success);
-    };
+fn pre_promote(r: &Replica, target: &str) -> Result<OcfRc> {
     let read = |node: &str| -> Result<Option<Location>> {
         Ok(r.crm
             .query(node, Attr::MasterBaseline)?
@@ -632,11 +566,8 @@ fn pre_promote(r: &Replica, n: &Notify) -> Result<OcfRc> {
 
 /// After a demote, the standbys that stay record where they are, for the
 /// pre-promote check.
-fn post_demote(r: &Replica, n: &Notify) -> Result<OcfRc> {
+fn post_demote(r: &Replica) -> Result<OcfRc> {
     let me = r.rep.me.clone();
-    if n.first_demote() == Some(me.as_str()) || n.promoted.contains(&me) {
-        return Ok(OcfRc::Success);
-    }
     let mut s = r.session(Role::Monitor)?;
     let state = r.server_state(&mut s)?;
     let view = r.crm.cluster_view()?;

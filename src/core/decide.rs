@@ -71,6 +71,15 @@ pub fn monitor_standalone(pm: Postmaster, sql: Option<&SqlProbe>) -> Verdict {
     }
 }
 
+/// A replicated instance that answers: 8 exactly when it is a primary.
+pub fn replicated_rc(in_recovery: bool) -> OcfRc {
+    if in_recovery {
+        OcfRc::Success
+    } else {
+        OcfRc::RunningPromoted
+    }
+}
+
 /// When `stop` escalates from `-m fast` to `-m immediate`: after
 /// `stop_escalate` seconds, but at the latest 10 s before the operation
 /// timeout, as the stock agent does, so that immediate still has time.
@@ -135,6 +144,12 @@ mod tests {
     fn crash_reason_names_the_pid() {
         let v = monitor_standalone(Postmaster::Dead { pid: 4242 }, None);
         assert!(v.reason.unwrap().contains("4242"));
+    }
+
+    #[test]
+    fn eight_exactly_for_a_primary() {
+        assert_eq!(replicated_rc(false), OcfRc::RunningPromoted);
+        assert_eq!(replicated_rc(true), OcfRc::Success);
     }
 
     #[test]

@@ -162,12 +162,127 @@ fn election_table(out: &mut String) {
     }
 }
 
+/// A standby's monitor: promoted instance present × own data-status × lock ×
+/// streaming × position readable × election counter about to decide.
+fn standby_table(out: &mut String) {
+    writeln!(out, "\n# standby monitor (pg01, sync mode): promoted data-status lock streaming location counter | writes | election files, remove lock").unwrap();
+    let c = cfg(RepMode::Sync, 3);
+    for promoted in [None, Some("pg02"), Some("pg01")] {
+        for ds in [None, Some("STREAMING|SYNC"), Some("DISCONNECT")] {
+            for lock in [false, true] {
+                for streaming in [false, true] {
+                    for location in [None, Some(Lsn(0x300_0000))] {
+                        for deciding in [false, true] {
+                            let mut v = ClusterView::default();
+                            for n in &c.node_list {
+                                v.nodes.insert(n.clone(), true);
+                            }
+                            v.promoted = promoted.iter().map(|p| p.to_string()).collect();
+                            let a = v.attributes.entry("pg01".into()).or_default();
+                            a.insert("pgsql-status".into(), "HS:alone".into());
+                            if let Some(ds) = ds {
+                                a.insert("pgsql-data-status".into(), ds.into());
+                            }
+                            v.attributes
+                                .entry("pg02".into())
+                                .or_default()
+                                .insert("pgsql-xlog-loc".into(), Lsn(0x200_0000).to_hex16());
+                            let sample: Sample = [
+                                ("pg01", location.unwrap_or(Lsn(0))),
+                                ("pg02", Lsn(0x200_0000)),
+                            ]
+                            .iter()
+                            .map(|(n, l)| (n.to_string(), l.to_hex16(), None))
+                            .collect();
+                            let prev = ElectionState {
+                                agreeing: 2,
+                                sample,
+                            };
+                            let facts = StandbyFacts {
+                                location: location.map(|lsn| Location { tli: None, lsn }),
+                                streaming,
+                                lock,
+                                election: deciding.then_some(&prev),
+                            };
+                            let mut plan = Plan::new(&c, &v);
+                            let outcome = match standby_monitor(&mut plan, &facts) {
+                                Ok(o) => format!(
+                                    "{:?}, remove lock {}",
+                                    short(&o.election),
+                                    o.remove_lock
+                                ),
+                                Err(reason) => format!("error: {reason}"),
+                            };
+                            writeln!(
+                                out,
+                                "{} {} {lock} {streaming} {} {deciding} | {} | {outcome}",
+                                promoted.unwrap_or("none"),
+                                ds.unwrap_or("<none>"),
+                                location.is_some(),
+                                render(&plan.writes),
+                            )
+                            .unwrap();
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn short(e: &ElectionFiles) -> String {
+    match e {
+        ElectionFiles::Keep => "keep".into(),
+        ElectionFiles::Clear => "clear".into(),
+        ElectionFiles::Write(s) => format!("write agreeing={}", s.agreeing),
+    }
+}
+
+/// Notifications: type × operation × this node's place in the lists.
+fn notify_table(out: &mut String) {
+    use crate::core::notify::{Notify, NotifyOp, NotifyType};
+    writeln!(
+        out,
+        "\n# notify on pg01: type operation, promote/demote target, promoted list -> action"
+    )
+    .unwrap();
+    for kind in [NotifyType::Pre, NotifyType::Post] {
+        for op in [
+            NotifyOp::Start,
+            NotifyOp::Stop,
+            NotifyOp::Promote,
+            NotifyOp::Demote,
+        ] {
+            for target in ["pg01", "pg02"] {
+                for promoted in [vec![], vec!["pg01".to_string()], vec!["pg02".to_string()]] {
+                    let n = Notify {
+                        kind,
+                        op,
+                        promote: vec![target.to_string()],
+                        demote: vec![target.to_string()],
+                        promoted: promoted.clone(),
+                        unpromoted: None,
+                    };
+                    writeln!(
+                        out,
+                        "{kind:?} {op:?} target={target} promoted={promoted:?} -> {:?}",
+                        n.action("pg01")
+                    )
+                    .unwrap();
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn decision_table_matches_the_reviewed_snapshot() {
     let mut out = String::new();
     primary_table(&mut out);
     gate_table(&mut out);
     election_table(&mut out);
+    standby_table(&mut out);
+    notify_table(&mut out);
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(SNAPSHOT);
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
         std::fs::write(&path, &out).unwrap();

@@ -91,6 +91,54 @@ impl Notify {
     }
 }
 
+/// What a notification asks of this node (the stock agent's `pgsql_notify`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotifyAction {
+    /// pre-promote: compare our baseline with the target's.
+    CheckTargetBaseline {
+        target: String,
+    },
+    /// post-promote: delete our xlog-loc, and our baseline unless we are the
+    /// promoted node.
+    ForgetElection {
+        keep_baseline: bool,
+    },
+    /// post-demote on a standby that stays: record our baseline, `HS:alone`.
+    RecordBaseline,
+    /// post-start/post-stop on the primary: look at the standbys now.
+    ControlStandbys,
+    Nothing,
+}
+
+impl Notify {
+    pub fn action(&self, me: &str) -> NotifyAction {
+        match (self.kind, self.op) {
+            (NotifyType::Pre, NotifyOp::Promote) => match self.first_promote() {
+                Some(target) => NotifyAction::CheckTargetBaseline {
+                    target: target.to_string(),
+                },
+                None => NotifyAction::Nothing,
+            },
+            (NotifyType::Post, NotifyOp::Promote) => NotifyAction::ForgetElection {
+                keep_baseline: self.first_promote() == Some(me),
+            },
+            (NotifyType::Post, NotifyOp::Demote) => {
+                if self.first_demote() == Some(me) || self.promoted.iter().any(|p| p == me) {
+                    NotifyAction::Nothing
+                } else {
+                    NotifyAction::RecordBaseline
+                }
+            }
+            (NotifyType::Post, NotifyOp::Start | NotifyOp::Stop)
+                if self.first_promoted() == Some(me) =>
+            {
+                NotifyAction::ControlStandbys
+            }
+            _ => NotifyAction::Nothing,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -125,6 +125,8 @@ pub struct Plan<'a> {
     pub writes: Vec<Write>,
     /// Warnings for the log (guards that refused a write).
     pub warnings: Vec<String>,
+    /// Informational log lines, in the stock agent's words.
+    pub infos: Vec<String>,
 }
 
 impl<'a> Plan<'a> {
@@ -135,6 +137,7 @@ impl<'a> Plan<'a> {
             pending: BTreeMap::new(),
             writes: Vec::new(),
             warnings: Vec::new(),
+            infos: Vec::new(),
         }
     }
 
@@ -467,14 +470,15 @@ pub fn election_step(
     if agreeing < check_count {
         return ElectionStep::Counting(ElectionState { agreeing, sample });
     }
+    // Timelines count only when every node published one: a mixed rule
+    // would not be an order (a stock agent peer publishes none).
+    let use_tli = sample.iter().all(|(_, _, tli)| tli.is_some());
     let location = |(_, hex, tli): &(String, String, Option<String>)| {
-        Location::from_attrs(Some(hex), tli.as_deref())
+        let l = Location::from_attrs(Some(hex), tli.as_deref())?;
+        Some(if use_tli { l } else { Location { tli: None, ..l } })
     };
     let mine = sample.iter().find(|(n, ..)| n == me).and_then(location);
-    let newest = sample
-        .iter()
-        .filter_map(location)
-        .max_by(|a, b| a.compare(b));
+    let newest = sample.iter().filter_map(location).max_by(|a, b| a.compare(b));
     match (mine, newest) {
         (Some(m), Some(n)) if m.compare(&n) == Ordering::Equal => ElectionStep::Won,
         _ => ElectionStep::Lost(ElectionState {
@@ -482,6 +486,107 @@ pub fn election_step(
             sample,
         }),
     }
+}
+
+/// What a standby knows about itself when its monitor runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StandbyFacts<'a> {
+    /// Its WAL position (`None`: it could not be read).
+    pub location: Option<Location>,
+    /// Its WAL receiver streams from a primary.
+    pub streaming: bool,
+    /// `PGSQL.lock` exists in tmpdir.
+    pub lock: bool,
+    /// The election counter from the previous rounds.
+    pub election: Option<&'a ElectionState>,
+}
+
+/// What to do with the election counter files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ElectionFiles {
+    Keep,
+    Write(ElectionState),
+    Clear,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StandbyOutcome {
+    pub election: ElectionFiles,
+    /// Remove PGSQL.lock: this former primary streams from the new one,
+    /// which PostgreSQL allows only if its history is a prefix of the new
+    /// primary's, so it was not ahead.
+    pub remove_lock: bool,
+}
+
+/// A standby's monitor (`pgsql_replication_monitor` for rc 0). With a
+/// promoted instance: `HS:alone` when the primary said `DISCONNECT`, and the
+/// lock release of a rejoined former primary. Without one: the election.
+/// `Err` carries the exit reason.
+pub fn standby_monitor(plan: &mut Plan, facts: &StandbyFacts) -> Result<StandbyOutcome, String> {
+    let me = plan.cfg.me.clone();
+    if plan.view.promoted_exists() {
+        if plan.current(&me, Attr::DataStatus) == Some(data::DISCONNECT) {
+            plan.status(&me, status::HS_ALONE);
+        }
+        let promoted_here = plan.view.promoted.contains(&me);
+        return Ok(StandbyOutcome {
+            election: ElectionFiles::Keep,
+            remove_lock: facts.lock && facts.streaming && !promoted_here,
+        });
+    }
+    plan.infos.push("Master does not exist.".into());
+    plan.status(&me, status::HS_ALONE);
+    let election = have_master_right(plan, facts)?;
+    Ok(StandbyOutcome {
+        election,
+        remove_lock: false,
+    })
+}
+
+/// `have_master_right`: the data-status gate, publishing our position,
+/// and one round of the election.
+fn have_master_right(plan: &mut Plan, facts: &StandbyFacts) -> Result<ElectionFiles, String> {
+    let me = plan.cfg.me.clone();
+    let data_status = plan
+        .current(&me, Attr::DataStatus)
+        .unwrap_or("")
+        .to_string();
+    if !data_allows_promotion(plan.cfg.rep_mode, Some(&data_status)) {
+        plan.warnings
+            .push(format!("My data is out-of-date. status={data_status}"));
+        return Ok(ElectionFiles::Keep);
+    }
+    plan.infos.push(format!("My data status={data_status}."));
+    let location = facts.location.ok_or("Failed to show my xlog location.")?;
+    plan.set(&me, Attr::XlogLoc, &location.lsn.to_hex16());
+    if let Some(tli) = location.tli {
+        plan.set(&me, Attr::XlogTli, &tli.to_string());
+    }
+    let mut sample = Sample::new();
+    for n in &plan.cfg.node_list {
+        if let Some(hex) = plan.current(n, Attr::XlogLoc) {
+            let tli = plan.current(n, Attr::XlogTli).map(str::to_string);
+            sample.push((n.clone(), hex.to_string(), tli));
+        }
+    }
+    for (n, hex, _) in &sample {
+        plan.infos.push(format!("{n} xlog location : {hex}"));
+    }
+    Ok(
+        match election_step(facts.election, sample, plan.cfg.xlog_check_count, &me) {
+            ElectionStep::Counting(st) => ElectionFiles::Write(st),
+            ElectionStep::Won => {
+                plan.infos.push("I have a master right.".into());
+                plan.own_score(PROMOTE_ME);
+                ElectionFiles::Clear
+            }
+            ElectionStep::Lost(st) => {
+                plan.data_status(&me, data::DISCONNECT);
+                plan.infos.push("I don't have correct master data.".into());
+                ElectionFiles::Write(st)
+            }
+        },
+    )
 }
 
 /// `have_master_right`'s first gate: data a standby may be promoted with.
