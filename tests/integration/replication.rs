@@ -503,3 +503,202 @@ fn pgsql_lock_refuses_start() {
     );
     assert!(!c.is_running("pg02"));
 }
+
+/// Two nodes: the sync standby crashes, the primary's monitor switches to
+/// asynchronous commits (nobody to wait for); it returns and is sync again.
+#[test]
+fn sync_standby_crash_switches_to_async_and_back() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02"]);
+    let primary = bring_up(&c, OURS);
+    let standby = if primary == "pg01" { "pg02" } else { "pg01" };
+    assert_eq!(
+        c.sql(&primary, "show synchronous_standby_names"),
+        format!("FIRST 1 (\"{standby}\")")
+    );
+    let pid: i32 = std::fs::read_to_string(c.node(standby).pgdata.join("postmaster.pid"))
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL).unwrap();
+    crate::support::wait_until_dead(pid);
+
+    assert_eq!(c.run(OURS, &primary, "monitor", &PROMOTED_MONITOR).rc, 8);
+    assert_eq!(
+        c.attribute(standby, "pgsql-data-status").as_deref(),
+        Some("DISCONNECT")
+    );
+    assert_eq!(
+        c.attribute(standby, "master-pgsql").as_deref(),
+        Some("-INFINITY")
+    );
+    assert_eq!(c.sql(&primary, "show synchronous_standby_names"), "");
+    c.sql(
+        &primary,
+        "set statement_timeout = '5s'; create table t(x int); insert into t values (1)",
+    );
+    let out = c.run(OURS, standby, "monitor", &MONITOR);
+    assert_eq!(out.rc, 1, "a crashed standby: {}", out.stderr);
+
+    crate::support::wait_until_reaped(pid);
+    ok(&c, OURS, standby, "stop", &[]);
+    ok(&c, OURS, standby, "start", &[]);
+    c.wait_streaming(standby, Duration::from_secs(30));
+    assert_eq!(c.run(OURS, &primary, "monitor", &PROMOTED_MONITOR).rc, 8);
+    assert_eq!(
+        c.attribute(standby, "pgsql-data-status").as_deref(),
+        Some("STREAMING|SYNC")
+    );
+    assert_eq!(c.attribute(standby, "master-pgsql").as_deref(), Some("100"));
+    assert_eq!(
+        c.sql(&primary, "show synchronous_standby_names"),
+        format!("FIRST 1 (\"{standby}\")")
+    );
+}
+
+/// kill -9 of the primary: Pacemaker's recovery of it fails safely (the
+/// monitor says 1, demote and stop succeed, start is refused by PGSQL.lock),
+/// and the sync standby is promoted with every committed row.
+#[test]
+fn failover_after_the_primary_crashes() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    let old = bring_up(&c, OURS);
+    let (sync, third) = sync_and_potential(&c, &old);
+    c.sql(
+        &old,
+        "create table t(x int); insert into t select generate_series(1, 500)",
+    );
+    let pid: i32 = std::fs::read_to_string(c.node(&old).pgdata.join("postmaster.pid"))
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL).unwrap();
+    crate::support::wait_until_dead(pid);
+
+    let out = c.run(OURS, &old, "monitor", &PROMOTED_MONITOR);
+    assert_eq!(out.rc, 1, "{}", out.stderr);
+    crate::support::wait_until_reaped(pid);
+    let nodes = c.node_names();
+    let o: &str = &old;
+    let s: &str = &sync;
+    let rest: Vec<&str> = nodes.iter().copied().filter(|x| *x != o).collect();
+    let demote = Notify {
+        kind: "post",
+        operation: "demote",
+        demote: &[o],
+        active: &nodes,
+        promoted: &[o],
+        unpromoted: &rest,
+        all: &nodes,
+        ..Notify::default()
+    }
+    .env();
+    ok(&c, OURS, o, "demote", &env_refs(&demote));
+    ok(&c, OURS, o, "stop", &[]);
+    assert_eq!(c.attribute(o, "pgsql-status").as_deref(), Some("STOP"));
+    assert!(
+        c.node(o).tmpdir.join("PGSQL.lock").exists(),
+        "a crashed primary keeps its lock"
+    );
+    c.set_promoted(None);
+    c.set_online(o, false);
+
+    // Only the sync standby may be promoted: 100 against -INFINITY.
+    assert_eq!(c.attribute(s, "master-pgsql").as_deref(), Some("100"));
+    assert_eq!(
+        c.attribute(&third, "master-pgsql").as_deref(),
+        Some("-INFINITY")
+    );
+    let alive: Vec<&str> = rest.clone();
+    notify_all_on(
+        &c,
+        &alive,
+        &Notify {
+            kind: "pre",
+            operation: "promote",
+            promote: &[s],
+            active: &alive,
+            unpromoted: &alive,
+            all: &alive,
+            ..Notify::default()
+        },
+    );
+    ok(&c, OURS, s, "promote", &[]);
+    c.set_promoted(Some(s));
+    assert_eq!(
+        c.sql(s, "select count(*) from t"),
+        "500",
+        "every committed row survived"
+    );
+
+    c.set_online(o, true);
+    let out = c.run(OURS, o, "start", &[]);
+    assert_eq!(
+        out.rc, 1,
+        "the old primary's data may be ahead: {}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("You have to remove"), "{}", out.stderr);
+}
+
+fn notify_all_on(c: &Cluster, nodes: &[&str], n: &Notify) {
+    let env = n.env();
+    for node in nodes {
+        ok(c, OURS, node, "notify", &env_refs(&env));
+    }
+}
+
+/// A demote whose fast shutdown hangs escalates to immediate: no shutdown
+/// checkpoint, so the stock behaviour (stopped, PGSQL.lock kept) and an
+/// exit reason saying why.
+#[test]
+fn demote_without_a_clean_shutdown_keeps_the_lock() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02"]);
+    let primary = bring_up(&c, OURS);
+    let n = c.node(&primary);
+    let mut client = postgres::Config::new()
+        .host_path(&n.socketdir)
+        .port(n.port)
+        .user("postgres")
+        .dbname("postgres")
+        .connect(postgres::NoTls)
+        .unwrap();
+    let backend: i32 = client
+        .query_one("select pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(backend),
+        nix::sys::signal::SIGSTOP,
+    )
+    .unwrap();
+    let out = c.run(
+        OURS,
+        &primary,
+        "demote",
+        &[("OCF_RESKEY_stop_escalate", "2")],
+    );
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(backend),
+        nix::sys::signal::SIGCONT,
+    );
+    drop(client);
+    assert_eq!(out.rc, 0, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("ocf-exit-reason:demoted without a shutdown checkpoint"),
+        "{}",
+        out.stderr
+    );
+    assert!(!c.is_running(&primary));
+    assert!(n.tmpdir.join("PGSQL.lock").exists());
+    assert_eq!(
+        c.attribute(&primary, "pgsql-status").as_deref(),
+        Some("STOP")
+    );
+}
