@@ -105,6 +105,7 @@ fn on_invalid(action: Action, env: &RawEnv, e: AgentError) -> Result<OcfRc> {
                 "{}; stop reports success as the stock agent does",
                 e.reason()
             );
+            replication::mark_unknown(env);
             Ok(OcfRc::Success)
         }
         Action::Monitor | Action::Status => {

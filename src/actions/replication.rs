@@ -13,11 +13,12 @@ use crate::core::replication::{
 };
 use crate::core::standby_conf::StandbySettings;
 use crate::error::{AgentError, Result};
+use crate::io::clock::Deadline;
 use crate::io::crm::{self, Crm};
 use crate::io::pg::{self, Role, ServerState, Session};
 use crate::io::postmaster;
 use crate::io::statefiles::StateFiles;
-use crate::ocf::env::RawEnv;
+use crate::ocf::env::{OcfEnv, RawEnv};
 use crate::ocf::rc::OcfRc;
 use std::time::Duration;
 
@@ -225,6 +226,28 @@ pub fn stop(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
     plan.delete(&me, Attr::MasterBaseline);
     r.apply(&mut plan)?;
     Ok(OcfRc::Success)
+}
+
+/// A stop whose validation failed: in a replication mode the stock agent
+/// still marks the node `UNKNOWN`, so the primary stops trusting it.
+pub fn mark_unknown(env: &RawEnv) {
+    let rep_mode = env.get("OCF_RESKEY_rep_mode").map(String::as_str);
+    if !matches!(rep_mode, Some("async" | "sync")) {
+        return;
+    }
+    let ocf = OcfEnv::from_raw(env);
+    let deadline = Deadline::after(Duration::from_secs(10));
+    let me = crm::local_node_name(ocf.on_node.as_deref(), deadline);
+    let crm = Crm::new(&ocf.resource_name, env, 5, deadline);
+    let write = rep::Write {
+        node: me,
+        attr: Attr::Status,
+        value: Some(status::UNKNOWN.to_string()),
+        log: None,
+    };
+    if let Err(e) = crm.apply(&write) {
+        crate::warn!("can't set {}: {e}", Attr::Status.name(&ocf.resource_name));
+    }
 }
 
 // --- monitor --------------------------------------------------------------------

@@ -475,10 +475,17 @@ pub fn election_step(
     let use_tli = sample.iter().all(|(_, _, tli)| tli.is_some());
     let location = |(_, hex, tli): &(String, String, Option<String>)| {
         let l = Location::from_attrs(Some(hex), tli.as_deref())?;
-        Some(if use_tli { l } else { Location { tli: None, ..l } })
+        Some(if use_tli {
+            l
+        } else {
+            Location { tli: None, ..l }
+        })
     };
     let mine = sample.iter().find(|(n, ..)| n == me).and_then(location);
-    let newest = sample.iter().filter_map(location).max_by(|a, b| a.compare(b));
+    let newest = sample
+        .iter()
+        .filter_map(location)
+        .max_by(|a, b| a.compare(b));
     match (mine, newest) {
         (Some(m), Some(n)) if m.compare(&n) == Ordering::Equal => ElectionStep::Won,
         _ => ElectionStep::Lost(ElectionState {

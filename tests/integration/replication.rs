@@ -702,3 +702,15 @@ fn demote_without_a_clean_shutdown_keeps_the_lock() {
         Some("STOP")
     );
 }
+
+/// A stop whose validation fails still succeeds, and marks the node UNKNOWN.
+#[test]
+fn stop_with_a_broken_configuration_marks_the_node_unknown() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02"]);
+    let out = c.run(OURS, "pg02", "stop", &[("OCF_RESKEY_pgport", "not-a-port")]);
+    assert_eq!(out.rc, 0, "{}", out.stderr);
+    assert_eq!(
+        c.attribute("pg02", "pgsql-status").as_deref(),
+        Some("UNKNOWN")
+    );
+}
