@@ -40,7 +40,14 @@ impl<'a> Replica<'a> {
             node_list: i.cfg.node_list.clone(),
             xlog_check_count: i.cfg.xlog_check_count,
         };
-        let crm = Crm::new(&rep.rsc, env, i.cfg.crm_attr_timeout, i.deadline);
+        let crm = Crm::new(
+            &rep.rsc,
+            &i.ocf.instance,
+            &rep.me,
+            env,
+            i.cfg.crm_attr_timeout,
+            i.deadline,
+        );
         let files = StateFiles {
             tmpdir: &i.cfg.tmpdir,
             pgdata: &i.cfg.pgdata,
@@ -238,7 +245,7 @@ pub fn mark_unknown(env: &RawEnv) {
     let ocf = OcfEnv::from_raw(env);
     let deadline = Deadline::after(Duration::from_secs(10));
     let me = crm::local_node_name(ocf.on_node.as_deref(), deadline);
-    let crm = Crm::new(&ocf.resource_name, env, 5, deadline);
+    let crm = Crm::new(&ocf.resource_name, &ocf.instance, &me, env, 5, deadline);
     let write = rep::Write {
         node: me,
         attr: Attr::Status,

@@ -23,19 +23,32 @@ const PASSTHROUGH: &[&str] = &[
 
 pub struct Crm {
     rsc: String,
+    /// `OCF_RESOURCE_INSTANCE`, for our own promotion score.
+    instance: String,
+    /// This node, whose score goes through `--promotion`.
+    me: String,
     env: Vec<(String, String)>,
     call_timeout: Duration,
     deadline: Deadline,
 }
 
 impl Crm {
-    pub fn new(rsc: &str, raw: &RawEnv, crm_attr_timeout: u64, deadline: Deadline) -> Crm {
+    pub fn new(
+        rsc: &str,
+        instance: &str,
+        me: &str,
+        raw: &RawEnv,
+        crm_attr_timeout: u64,
+        deadline: Deadline,
+    ) -> Crm {
         let env = PASSTHROUGH
             .iter()
             .filter_map(|k| raw.get(*k).map(|v| (k.to_string(), v.clone())))
             .collect();
         Crm {
             rsc: rsc.to_string(),
+            instance: instance.to_string(),
+            me: me.to_string(),
             env,
             call_timeout: Duration::from_secs(crm_attr_timeout.max(1)),
             deadline,
@@ -85,10 +98,17 @@ impl Crm {
         if let Some(line) = &w.log {
             crate::info!("{line}");
         }
+        // Our own score the way ocf_promotion_score sets it (the promotion
+        // attribute of OCF_RESOURCE_INSTANCE); other nodes' by name.
+        let name = if w.attr == Attr::Score && w.node == self.me {
+            format!("--promotion={}", self.instance)
+        } else {
+            format!("--name={}", w.attr.name(&self.rsc))
+        };
         let mut cmd = self.cmd("crm_attribute").args([
             format!("--lifetime={}", w.attr.lifetime().as_str()),
             format!("--node={}", w.node),
-            format!("--name={}", w.attr.name(&self.rsc)),
+            name,
         ]);
         // `--update=VALUE` in one word: Pacemaker 2.1.5 misreads
         // `-p -v -INFINITY` as options.
