@@ -172,7 +172,7 @@ pub fn start(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
     lifecycle::start_server(i)?;
     let mut s = r.session(Role::Monitor)?;
     let state = r.server_state(&mut s)?;
-    drop_slots(&r)?;
+    reconcile_slots(&r, false)?;
     if !state.sync_standbys.is_empty() {
         return Err(AgentError::configured(format!(
             "Invalid synchronous_standby_names is set in postgresql.conf ({}); the agent manages it: \
@@ -185,18 +185,25 @@ pub fn start(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
     Ok(OcfRc::Success)
 }
 
-/// A standby's start drops the slots it would own as a primary.
-fn drop_slots(r: &Replica) -> Result<()> {
+/// The per-standby replication slots exist on a primary (`present`) and
+/// not on a standby, whose start drops them as the stock agent does.
+fn reconcile_slots(r: &Replica, present: bool) -> Result<()> {
     let wanted = r.slot_names();
     if wanted.is_empty() {
         return Ok(());
     }
     let mut s = r.session(Role::Admin)?;
     let existing = s.slots().map_err(sql_err("can't list replication slots"))?;
-    for slot in wanted.iter().filter(|w| existing.contains(w)) {
-        crate::info!("PostgreSQL drops replication slot {slot}.");
-        s.drop_slot(slot)
-            .map_err(sql_err("PostgreSQL can't clean up replication_slot"))?;
+    for slot in wanted.iter().filter(|w| existing.contains(w) != present) {
+        if present {
+            crate::info!("PostgreSQL creates replication slot {slot}.");
+            s.create_slot(slot)
+                .map_err(sql_err("PostgreSQL can't create replication_slot"))?;
+        } else {
+            crate::info!("PostgreSQL drops replication slot {slot}.");
+            s.drop_slot(slot)
+                .map_err(sql_err("PostgreSQL can't clean up replication_slot"))?;
+        }
     }
     Ok(())
 }
@@ -457,27 +464,12 @@ pub fn promote(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
             "Can't start PostgreSQL as primary on promote.",
         ));
     }
-    create_slots(&r)?;
+    reconcile_slots(&r, true)?;
     plan.data_status(&me, data::LATEST);
     plan.own_score(PROMOTE_ME);
     plan.status(&me, status::PRI);
     r.apply(&mut plan)?;
     Ok(OcfRc::Success)
-}
-
-fn create_slots(r: &Replica) -> Result<()> {
-    let wanted = r.slot_names();
-    if wanted.is_empty() {
-        return Ok(());
-    }
-    let mut s = r.session(Role::Admin)?;
-    let existing = s.slots().map_err(sql_err("can't list replication slots"))?;
-    for slot in wanted.iter().filter(|w| !existing.contains(w)) {
-        crate::info!("PostgreSQL creates replication slot {slot}.");
-        s.create_slot(slot)
-            .map_err(sql_err("PostgreSQL can't create replication_slot"))?;
-    }
-    Ok(())
 }
 
 /// Demote: stop the primary cleanly; when the shutdown checkpoint was

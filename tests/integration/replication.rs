@@ -515,15 +515,7 @@ fn sync_standby_crash_switches_to_async_and_back() {
         c.sql(&primary, "show synchronous_standby_names"),
         format!("FIRST 1 (\"{standby}\")")
     );
-    let pid: i32 = std::fs::read_to_string(c.node(standby).pgdata.join("postmaster.pid"))
-        .unwrap()
-        .lines()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL).unwrap();
-    crate::support::wait_until_dead(pid);
+    let pid = kill_postmaster(&c, standby);
 
     assert_eq!(c.run(OURS, &primary, "monitor", &PROMOTED_MONITOR).rc, 8);
     assert_eq!(
@@ -570,15 +562,7 @@ fn failover_after_the_primary_crashes() {
         &old,
         "create table t(x int); insert into t select generate_series(1, 500)",
     );
-    let pid: i32 = std::fs::read_to_string(c.node(&old).pgdata.join("postmaster.pid"))
-        .unwrap()
-        .lines()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL).unwrap();
-    crate::support::wait_until_dead(pid);
+    let pid = kill_postmaster(&c, &old);
 
     let out = c.run(OURS, &old, "monitor", &PROMOTED_MONITOR);
     assert_eq!(out.rc, 1, "{}", out.stderr);
@@ -713,4 +697,13 @@ fn stop_with_a_broken_configuration_marks_the_node_unknown() {
         c.attribute("pg02", "pgsql-status").as_deref(),
         Some("UNKNOWN")
     );
+}
+
+/// kill -9 of a node's postmaster; returns once it has died.
+fn kill_postmaster(c: &Cluster, node: &str) -> i32 {
+    let text = std::fs::read_to_string(c.node(node).pgdata.join("postmaster.pid")).unwrap();
+    let pid: i32 = text.lines().next().unwrap().parse().unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL).unwrap();
+    crate::support::wait_until_dead(pid);
+    pid
 }
