@@ -353,8 +353,7 @@ fn control_standbys(
         .set_sync_standbys(&value)
         .map_err(sql_err("Can't set synchronous_standby_names"))?;
     // Give walsenders a moment to take the new roles, then look again.
-    let settled = r.i.deadline.minus(Duration::from_secs(1));
-    let rows = Deadline2::settle(settled, || s.replication_rows().ok(), &wanted);
+    let rows = settled_rows(s, &wanted, r.i.deadline.minus(Duration::from_secs(1)));
     crate::info!("re-controlling standby status.");
     let again = rep::control_standbys(plan, &rows, &wanted);
     r.apply(plan)?;
@@ -364,27 +363,21 @@ fn control_standbys(
     Ok(())
 }
 
-/// Waiting for `pg_stat_replication` to reflect a new setting.
-struct Deadline2;
-
-impl Deadline2 {
-    /// Poll (up to 2 s) until a SYNC standby appears when one is wanted.
-    fn settle(
-        deadline: crate::io::clock::Deadline,
-        mut rows: impl FnMut() -> Option<Vec<rep::ReplicationRow>>,
-        wanted: &SyncStandbys,
-    ) -> Vec<rep::ReplicationRow> {
-        let limit =
-            crate::io::clock::Deadline::after(Duration::from_secs(2).min(deadline.remaining()));
-        let want_sync = matches!(wanted, SyncStandbys::First(_));
-        let mut last = Vec::new();
-        limit.poll(Duration::from_millis(100), || {
-            last = rows()?;
-            let has_sync = last.iter().any(|r| r.sync_state == "SYNC");
-            (has_sync == want_sync).then_some(())
-        });
-        last
-    }
+/// Poll `pg_stat_replication` (2 s at most) until a SYNC standby appears
+/// when one is wanted, or none when none is; return the last rows read.
+fn settled_rows(
+    s: &mut Session,
+    wanted: &SyncStandbys,
+    deadline: Deadline,
+) -> Vec<rep::ReplicationRow> {
+    let limit = Deadline::after(Duration::from_secs(2).min(deadline.remaining()));
+    let want_sync = matches!(wanted, SyncStandbys::First(_));
+    let mut last = Vec::new();
+    limit.poll(Duration::from_millis(100), || {
+        last = s.replication_rows().ok()?;
+        (last.iter().any(|r| r.sync_state == "SYNC") == want_sync).then_some(())
+    });
+    last
 }
 
 /// A standby's monitor: the decisions are `core::replication::standby_monitor`.
