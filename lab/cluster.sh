@@ -1,0 +1,868 @@
+#!/usr/bin/env bash
+# A three-node Pacemaker + Corosync cluster (pg01 pg02 pg03) running
+# PostgreSQL 15 with synchronous replication through ocf:rustpg:pgsql, on one
+# machine, started by hand (no systemd) inside private namespaces.
+#
+#   lab/cluster.sh up                 build the lab, wait for the full picture
+#   lab/cluster.sh down               stop everything, remove every trace
+#   lab/cluster.sh status             each node's state, then crm_mon -Afr -1
+#   lab/cluster.sh crm_mon            crm_mon -Afr -1 from a node that is up
+#   lab/cluster.sh exec NODE CMD...   run a command inside a node
+#   lab/cluster.sh sql SQL...         run SQL through the VIP from the client
+#   lab/cluster.sh crash NODE         kill every process of the node at once
+#                                     and remove its network namespace
+#   lab/cluster.sh revive NODE        new namespaces, corosync + pacemaker
+#   lab/cluster.sh stop-node NODE     clean stop of pacemaker and corosync
+#   lab/cluster.sh start-node NODE    start corosync and pacemaker again
+#   lab/cluster.sh switchover [NODE]  move the promoted role (ban + clear)
+#
+# Environment: LAB_ROOT (state dir, default /var/tmp/rustpg-lab3), LAB_PREFIX
+# (network namespace names <prefix>-pg01 ... and <prefix>-sw, default
+# rustpg), LAB_UP_TIMEOUT (seconds `up` may take, default 175). Run as root.
+#
+# Network: the switch namespace <prefix>-sw holds the bridge br0 with the
+# client address 10.213.0.100; each node's eth0 (10.213.0.11-13/24) is a veth
+# whose other end is a port of that bridge. No namespace has a default
+# route, there is no NAT and nothing is linked to a real interface; the root
+# namespace gets no interface, address or route.
+#
+# A node is its network namespace plus one holder process: PID 1 of its own
+# mount/uts/ipc/pid namespaces, which only reaps orphans. /run, /dev/shm and
+# /tmp are tmpfs; every path pacemaker, corosync, crmsh and PostgreSQL write
+# to is a bind mount of a directory under LAB_ROOT/nodes/<node>, so the
+# host's own files are never touched. The only host change is the empty
+# mountpoint /var/lib/pgsql (created if missing, removed by down).
+set -euo pipefail
+
+LAB_ROOT=${LAB_ROOT:-/var/tmp/rustpg-lab3}
+PREFIX=${LAB_PREFIX:-rustpg}
+UP_TIMEOUT=${LAB_UP_TIMEOUT:-175}
+NODES=(pg01 pg02 pg03)
+NET=10.213.0
+VIP=$NET.200
+CLIENT_IP=$NET.100
+NODE_PATH=/usr/sbin:/usr/bin:/sbin:/bin
+PG_BIN=/usr/lib/postgresql/15/bin
+AGENT=/usr/lib/ocf/resource.d/rustpg/pgsql
+SELF=$(readlink -f "$0")
+CRM_FILE=$(readlink -f "$(dirname "$SELF")/../crm-examples/cluster.crm")
+MARKER=.rustpg-lab3  # only a dir holding this file is ever removed by down
+
+die() { echo "cluster: $*" >&2; exit 1; }
+say() { echo "cluster: $*"; }
+
+check_names() {
+    [[ $LAB_ROOT == /* ]] || die "LAB_ROOT must be an absolute path: $LAB_ROOT"
+    # One spelling per lab: the holders are recognised by this exact path.
+    LAB_ROOT=$(realpath -m -- "$LAB_ROOT")
+    [[ $LAB_ROOT =~ ^/[^/]+/. ]] || die "LAB_ROOT must be at least two levels deep: $LAB_ROOT"
+    # A lab keeps the prefix it was made with.
+    if [[ -f $LAB_ROOT/prefix ]]; then
+        PREFIX=$(cat "$LAB_ROOT/prefix")
+    fi
+    [[ $PREFIX =~ ^[A-Za-z0-9_.-]{1,40}$ ]] || die "bad LAB_PREFIX: $PREFIX"
+    SW_NS=$PREFIX-sw
+}
+
+check_node() {
+    local n
+    for n in "${NODES[@]}"; do
+        [[ $1 != "$n" ]] || return 0
+    done
+    die "unknown node '$1' (the nodes are ${NODES[*]})"
+}
+
+node_ns() { echo "$PREFIX-$1"; }
+node_ip() { echo "$NET.$((10 + 10#${1#pg}))"; }
+node_dir() { echo "$LAB_ROOT/nodes/$1"; }
+
+# --- the holder (PID 1 of a node) -------------------------------------------
+
+# PID 1 of the node: reaps every child at once (SIGCHLD), so a killed
+# postmaster does not linger as a zombie that still "exists" for kill -0.
+# argv carries "rustpg-lab-reaper <LAB_ROOT> <node>" so we recognise it.
+REAPER='
+import os, signal, sys
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+while True:
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
+    except ChildProcessError:
+        pass
+    signal.sigtimedwait({signal.SIGCHLD}, 5)
+'
+
+# Runs inside the fresh namespaces (already PID 1), as root.
+node_init() {
+    local root=$1 node=$2
+    local n=$root/nodes/$node
+    export PATH=$NODE_PATH
+    hostname "$node"
+    # Drop our copies of the host's netns handles: otherwise a crashed
+    # node's network namespace would stay alive (with its addresses) after
+    # its `ip netns del`, held by the other nodes' mount namespaces.
+    umount -l /run/netns 2>/dev/null || true
+    mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
+    mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm
+    mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
+    local pair
+    for pair in pacemaker-lib:/var/lib/pacemaker pacemaker-log:/var/log/pacemaker \
+        corosync-lib:/var/lib/corosync corosync-etc:/etc/corosync \
+        corosync-log:/var/log/corosync pgsql:/var/lib/pgsql pghome:/var/lib/postgresql \
+        postgresql-log:/var/log/postgresql crmsh-log:/var/log/crmsh hosts:/etc/hosts; do
+        mount --bind "$n/${pair%%:*}" "${pair#*:}"
+    done
+    install -d -o hacluster -g haclient -m 0750 /run/crm
+    install -d -o postgres -g postgres -m 2775 /run/postgresql
+    touch "$n/ready"
+    exec python3 -c "$REAPER" rustpg-lab-reaper "$root" "$node"
+}
+
+# The holder's host pid, if it is alive and really ours (pids get reused).
+holder_pid() {
+    local node=$1 pid
+    pid=$(cat "$(node_dir "$node")/holder.pid" 2>/dev/null) || return 1
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    local -a argv
+    mapfile -d '' -t argv 2>/dev/null <"/proc/$pid/cmdline" || return 1
+    [[ ${#argv[@]} -ge 6 && ${argv[3]} == rustpg-lab-reaper && ${argv[4]} == "$LAB_ROOT" \
+        && ${argv[5]} == "$node" ]] || return 1
+    [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) != Z ]] || return 1
+    echo "$pid"
+}
+
+is_up() { holder_pid "$1" >/dev/null; }
+
+# Run a command inside a node with a clean environment.
+in_node() {
+    local node=$1 pid
+    shift
+    pid=$(holder_pid "$node") || die "node $node is not up (LAB_ROOT=$LAB_ROOT)"
+    nsenter -t "$pid" -m -u -i -n -p --wd=/ \
+        env -i PATH="$NODE_PATH" LANG=C.UTF-8 HOME=/tmp "$@"
+}
+
+as_postgres() {
+    local node=$1
+    shift
+    in_node "$node" runuser -u postgres -- env PGPASSFILE=/var/lib/postgresql/.pgpass "$@"
+}
+
+# A node whose pacemaker answers (for crm_mon and crm_resource).
+any_node() {
+    local n
+    for n in "${NODES[@]}"; do
+        if is_up "$n" && in_node "$n" pidof pacemaker-controld >/dev/null 2>&1; then
+            echo "$n"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# wait_for SECONDS DESCRIPTION COMMAND...: poll once a second.
+wait_for() {
+    local secs=$1 what=$2 t=0
+    shift 2
+    until "$@" >/dev/null 2>&1; do
+        ((++t <= secs)) || { echo "cluster: timed out after ${secs}s waiting for $what" >&2; return 1; }
+        sleep 1
+    done
+}
+
+# Wait until a pid is gone or a zombie; true if it went.
+wait_gone() {
+    local pid=$1 tries=$2
+    while ((tries-- > 0)); do
+        [[ -e /proc/$pid && $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) != Z ]] || return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+# --- reading the cluster ----------------------------------------------------
+
+crm_xml() {
+    local n
+    n=$(any_node) || return 1
+    in_node "$n" crm_mon -1 -A --output-as=xml 2>/dev/null
+}
+
+# Reads crm_mon XML on stdin. `picture NODES...` is true when the named
+# nodes are online and form the target picture: one Promoted instance with
+# the VIP, every other named node Unpromoted and streaming, one of them
+# HS:sync (score 100), the rest HS:potential (-INFINITY). Otherwise prints
+# what is missing. `primary` prints the promoted node; `attr NODE NAME`
+# prints a node attribute.
+CRM_PY='
+import re, sys, xml.etree.ElementTree as ET
+cmd, args = sys.argv[1], sys.argv[2:]
+x = ET.parse(sys.stdin).getroot()
+online = {n.get("name") for n in x.iter("node") if n.get("online") == "true" and n.get("type") == "member"}
+attrs = {}
+for na in x.iter("node_attributes"):
+    for n in na.iter("node"):
+        attrs[n.get("name")] = {a.get("name"): a.get("value") for a in n.iter("attribute")}
+roles = {}
+for r in x.iter("resource"):
+    if r.get("id") == "Postgresql" or r.get("id", "").startswith("Postgresql:"):
+        for n in r.iter("node"):
+            roles[n.get("name")] = (r.get("role"), r.get("failed"))
+vip = [n.get("name") for r in x.iter("resource") if r.get("id") == "PostgresqlVIP" and r.get("role") == "Started" for n in r.iter("node")]
+promoted = sorted(n for n, (role, _) in roles.items() if role == "Promoted")
+if cmd == "primary":
+    if len(promoted) != 1:
+        sys.exit(1)
+    print(promoted[0])
+    sys.exit(0)
+if cmd == "role":
+    print(roles.get(args[0], ("Stopped", ""))[0])
+    sys.exit(0)
+if cmd == "attr":
+    v = attrs.get(args[0], {}).get(args[1])
+    if v is None:
+        sys.exit(1)
+    print(v)
+    sys.exit(0)
+want = args
+missing = []
+off = [n for n in want if n not in online]
+if off:
+    missing.append("offline: " + " ".join(off))
+if len(promoted) != 1:
+    missing.append("promoted: [" + " ".join(promoted) + "]")
+else:
+    p = promoted[0]
+    a = attrs.get(p, {})
+    if vip != [p]:
+        missing.append("VIP on [" + " ".join(vip) + "], not " + p)
+    if (a.get("Postgresql-status"), a.get("Postgresql-data-status"), a.get("master-Postgresql")) != ("PRI", "LATEST", "1000"):
+        missing.append("%s: %s %s %s" % (p, a.get("Postgresql-status"), a.get("Postgresql-data-status"), a.get("master-Postgresql")))
+    if not re.fullmatch(r"[0-9A-F]{16}", a.get("Postgresql-master-baseline", "")):
+        missing.append(p + ": no master-baseline")
+    sync = 0
+    for n in want:
+        if n == p:
+            continue
+        a = attrs.get(n, {})
+        role = roles.get(n, ("Stopped", ""))[0]
+        got = (role, a.get("Postgresql-status"), a.get("Postgresql-data-status"), a.get("master-Postgresql"))
+        if got == ("Unpromoted", "HS:sync", "STREAMING|SYNC", "100"):
+            sync += 1
+        elif got != ("Unpromoted", "HS:potential", "STREAMING|POTENTIAL", "-INFINITY"):
+            missing.append("%s: %s" % (n, " ".join(str(g) for g in got)))
+    if len(want) > 1 and sync != 1:
+        missing.append("%d sync standbys" % sync)
+failed = sorted(n for n, (_, f) in roles.items() if f == "true")
+if failed:
+    missing.append("failed instance on " + " ".join(failed))
+if missing:
+    print("; ".join(missing))
+    sys.exit(1)
+'
+
+crm_py() {
+    python3 -c "$CRM_PY" "$@"
+}
+
+# picture [NODES...]: true when the cluster shows the target picture.
+picture() {
+    local xml
+    xml=$(crm_xml) || { echo "no node answers crm_mon"; return 1; }
+    crm_py picture "$@" <<<"$xml"
+}
+
+current_primary() {
+    local xml
+    xml=$(crm_xml) || return 1
+    crm_py primary <<<"$xml"
+}
+
+node_attr() {
+    local xml
+    xml=$(crm_xml) || return 1
+    crm_py attr "$1" "$2" <<<"$xml"
+}
+
+node_role() {
+    local xml
+    xml=$(crm_xml) || return 1
+    crm_py role "$1" <<<"$xml"
+}
+
+cluster_online() {
+    local xml n
+    xml=$(crm_xml) || return 1
+    [[ $(xmllint --xpath 'string(//summary/current_dc/@present)' - <<<"$xml") == true ]] || return 1
+    for n in "$@"; do
+        [[ $(xmllint --xpath "string(//nodes/node[@name=\"$n\"]/@online)" - <<<"$xml") == true ]] || return 1
+    done
+}
+
+print_crm_mon() {
+    local n
+    if n=$(any_node); then
+        in_node "$n" crm_mon -Afr -1
+    else
+        say "no node has a running pacemaker"
+        return 1
+    fi
+}
+
+# --- building the lab -------------------------------------------------------
+
+write_node_files() {
+    local node=$1 n
+    n=$(node_dir "$node")
+    install -d -m 0755 "$n"
+    install -d -o hacluster -g haclient -m 0750 "$n/pacemaker-lib"
+    local d
+    for d in cib pengine blackbox cores; do
+        install -d -o hacluster -g haclient -m 0750 "$n/pacemaker-lib/$d"
+    done
+    install -d -o hacluster -g haclient -m 0770 "$n/pacemaker-log"
+    install -d -m 0700 "$n/corosync-lib"
+    install -d -m 0755 "$n/corosync-etc" "$n/corosync-etc/uidgid.d" "$n/corosync-log"
+    install -d -o postgres -g postgres -m 0700 "$n/pgsql"
+    install -d -o postgres -g postgres -m 0755 "$n/pghome"
+    install -d -o postgres -g postgres -m 1775 "$n/postgresql-log"
+    install -d -o hacluster -g haclient -m 0775 "$n/crmsh-log"
+    {
+        echo "127.0.0.1 localhost"
+        local m
+        for m in "${NODES[@]}"; do
+            echo "$(node_ip "$m") $m"
+        done
+        echo "$CLIENT_IP client"
+        echo "$VIP pgvip"
+    } >"$n/hosts"
+    cp "$LAB_ROOT/corosync.conf" "$n/corosync-etc/corosync.conf"
+    install -m 0400 "$LAB_ROOT/authkey" "$n/corosync-etc/authkey"
+
+    # A first CIB with dc-deadtime=5s: a fresh cluster otherwise waits the
+    # default 20 s before electing a DC. Everything else is loaded later
+    # with crmsh from crm-examples/cluster.crm.
+    local cib=$n/pacemaker-lib/cib/cib.xml
+    cibadmin --empty >"$cib"
+    CIB_file=$cib crm_attribute --type crm_config --name dc-deadtime --update 5s
+    chown hacluster:haclient "$cib"
+    chmod 0600 "$cib"
+
+    # The replication password, for pg_basebackup and primary_conninfo's
+    # passfile=; libpq ignores a .pgpass that others can read.
+    printf '*:*:*:repl:%s\n' "$(cat "$LAB_ROOT/repl-password")" >"$n/pghome/.pgpass"
+    chown postgres:postgres "$n/pghome/.pgpass"
+    chmod 0600 "$n/pghome/.pgpass"
+}
+
+write_cluster_files() {
+    {
+        cat <<EOF
+# Written by lab/cluster.sh: the three-node lab cluster.
+totem {
+    version: 2
+    cluster_name: rustpg-lab
+    transport: knet
+    crypto_cipher: aes256
+    crypto_hash: sha256
+}
+nodelist {
+EOF
+        local i=0 n
+        for n in "${NODES[@]}"; do
+            ((++i))
+            printf '    node {\n        name: %s\n        nodeid: %d\n        ring0_addr: %s\n    }\n' \
+                "$n" "$i" "$(node_ip "$n")"
+        done
+        cat <<'EOF'
+}
+quorum {
+    provider: corosync_votequorum
+}
+logging {
+    to_logfile: yes
+    logfile: /var/log/corosync/corosync.log
+    to_stderr: no
+    to_syslog: no
+    timestamp: on
+}
+EOF
+    } >"$LAB_ROOT/corosync.conf"
+    # knet's crypto key; 256 random bytes, readable by root only.
+    (umask 077 && head -c 256 /dev/urandom >"$LAB_ROOT/authkey")
+    (umask 077 && head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$LAB_ROOT/repl-password")
+}
+
+# The switch: a namespace with the bridge; it is also the client host.
+make_switch() {
+    ip netns add "$SW_NS"
+    echo "$SW_NS" >>"$LAB_ROOT/netns-made"
+    ip netns exec "$SW_NS" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 2>/dev/null || true
+    ip netns exec "$SW_NS" sysctl -q -w net.ipv6.conf.default.disable_ipv6=1 2>/dev/null || true
+    ip -n "$SW_NS" link set lo up
+    ip -n "$SW_NS" link add br0 type bridge
+    ip -n "$SW_NS" addr add "$CLIENT_IP/24" dev br0
+    ip -n "$SW_NS" link set br0 up
+}
+
+# A node's network namespace: lo + eth0, a veth whose peer is a bridge port.
+make_node_net() {
+    local node=$1 ns
+    ns=$(node_ns "$node")
+    ! ip netns pids "$ns" >/dev/null 2>&1 || die "network namespace $ns already exists (not ours); set LAB_PREFIX"
+    ip netns add "$ns"
+    grep -qxF "$ns" "$LAB_ROOT/netns-made" 2>/dev/null || echo "$ns" >>"$LAB_ROOT/netns-made"
+    ip netns exec "$ns" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 2>/dev/null || true
+    ip netns exec "$ns" sysctl -q -w net.ipv6.conf.default.disable_ipv6=1 2>/dev/null || true
+    ip -n "$ns" link set lo up
+    # A leftover port of a crashed incarnation goes first.
+    ip -n "$SW_NS" link del "v-$node" 2>/dev/null || true
+    ip -n "$SW_NS" link add "v-$node" type veth peer name eth0 netns "$ns"
+    ip -n "$SW_NS" link set "v-$node" master br0 up
+    ip -n "$ns" addr add "$(node_ip "$node")/24" dev eth0
+    ip -n "$ns" link set eth0 up
+}
+
+start_holder() {
+    local node=$1 n ns
+    n=$(node_dir "$node")
+    ns=$(node_ns "$node")
+    rm -f "$n/ready"
+    # setsid: the holder outlives this script and owns no terminal.
+    # --kill-child: if unshare dies, the node dies with it.
+    setsid ip netns exec "$ns" \
+        unshare --mount --uts --ipc --pid --fork --kill-child --propagation private --mount-proc \
+        env -i PATH="$NODE_PATH" LANG=C.UTF-8 "$SELF" _node-init "$LAB_ROOT" "$node" \
+        </dev/null >>"$n/holder.log" 2>&1 &
+    local upid=$! t=0 pid=
+    echo "$upid" >"$n/unshare.pid"
+    until [[ -e $n/ready ]] && pid=$(pgrep -P "$upid") && [[ -n $pid ]]; do
+        kill -0 "$upid" 2>/dev/null || die "node $node did not start: $(tail -5 "$n/holder.log")"
+        ((++t <= 100)) || die "node $node did not get ready in 10 s"
+        sleep 0.1
+    done
+    echo "$pid" >"$n/holder.pid"
+    wait_for 5 "the reaper of $node" is_up "$node"
+}
+
+start_stack() {
+    local node=$1 log
+    log=$(node_dir "$node")/daemons.log
+    # setsid -f: the daemons are orphaned at once and adopted by the reaper.
+    in_node "$node" setsid -f corosync -f </dev/null >>"$log" 2>&1
+    wait_for 30 "corosync on $node" in_node "$node" corosync-cfgtool -s
+    in_node "$node" setsid -f pacemakerd </dev/null >>"$log" 2>&1
+}
+
+not_running() { ! in_node "$1" pidof "$2"; }
+
+stop_stack() {
+    local node=$1
+    in_node "$node" pacemakerd --shutdown >/dev/null 2>&1 || true
+    wait_for 150 "pacemaker to stop on $node" not_running "$node" pacemakerd || true
+    in_node "$node" corosync-cfgtool -H --force >/dev/null 2>&1 || true
+    wait_for 15 "corosync to stop on $node" not_running "$node" corosync || true
+}
+
+# Make a node disappear: kill its PID 1 (the kernel kills every process of
+# its pid namespace at once), then delete its network namespace.
+kill_node() {
+    local node=$1 n pid upid ns
+    n=$(node_dir "$node")
+    if pid=$(holder_pid "$node"); then
+        kill -KILL "$pid"
+        wait_gone "$pid" 100 || die "holder $pid of $node did not die"
+    fi
+    # The unshare parent exits with its child; kill it only if it is ours.
+    upid=$(cat "$n/unshare.pid" 2>/dev/null) || upid=
+    if [[ $upid =~ ^[0-9]+$ ]] && grep -qsF -- "$LAB_ROOT" "/proc/$upid/cmdline"; then
+        kill -KILL "$upid" 2>/dev/null || true
+        wait_gone "$upid" 50 || true
+    fi
+    ns=$(node_ns "$node")
+    ip -n "$SW_NS" link del "v-$node" 2>/dev/null || true
+    if grep -qxF "$ns" "$LAB_ROOT/netns-made" 2>/dev/null && ip netns pids "$ns" >/dev/null 2>&1; then
+        ip netns del "$ns"
+    fi
+}
+
+# --- agent-neutral PostgreSQL set-up ----------------------------------------
+
+write_hba() {
+    local node=$1
+    cat >"$(node_dir "$node")/pgsql/data/pg_hba.conf" <<EOF
+# Written by lab/cluster.sh for $node.
+# TYPE  DATABASE     USER      ADDRESS            METHOD
+local   all          all                          peer
+local   replication  all                          peer
+host    all          all       127.0.0.1/32       scram-sha-256
+# Never replicate from the VIP or from this node's own address: a node must
+# not become a standby of itself (PAF's advice).
+host    replication  all       $VIP/32    reject
+host    replication  all       $(node_ip "$node")/32     reject
+host    replication  repl      $NET.0/24      scram-sha-256
+# The lab's client host (namespace $SW_NS) may connect without a password.
+# Lab only.
+host    all          all       $CLIENT_IP/32    trust
+EOF
+    chown postgres:postgres "$(node_dir "$node")/pgsql/data/pg_hba.conf"
+    chmod 0600 "$(node_dir "$node")/pgsql/data/pg_hba.conf"
+    printf "# Written by lab/cluster.sh.\ncluster_name = '%s'\n" "$node" \
+        >"$(node_dir "$node")/pgsql/data/lab-node.conf"
+    chown postgres:postgres "$(node_dir "$node")/pgsql/data/lab-node.conf"
+}
+
+init_postgres() {
+    local d=$LAB_ROOT/nodes/pg01/pgsql n
+    for n in "${NODES[@]}"; do
+        install -d -o postgres -g postgres -m 0700 "$(node_dir "$n")/pgsql/tmp"
+    done
+    as_postgres pg01 "$PG_BIN/initdb" -D /var/lib/pgsql/data \
+        --auth-local=peer --auth-host=scram-sha-256 -U postgres -E UTF8 --locale=C.UTF-8 \
+        --no-sync --no-instructions >"$LAB_ROOT/initdb.log"
+    # The file is the same one the node sees through its bind mount.
+    cat >>"$d/data/postgresql.conf" <<'EOF'
+
+# lab/cluster.sh
+listen_addresses = '*'
+port = 5432
+unix_socket_directories = '/run/postgresql'
+shared_buffers = 32MB
+wal_level = replica
+max_wal_senders = 10
+wal_keep_size = 256MB
+hot_standby = on
+hot_standby_feedback = on
+wal_log_hints = on
+include_if_exists = 'lab-node.conf'
+EOF
+    write_hba pg01
+    as_postgres pg01 "$PG_BIN/pg_ctl" -D /var/lib/pgsql/data -l /var/log/postgresql/lab-setup.log \
+        -w -t 60 start >/dev/null
+    as_postgres pg01 "$PG_BIN/psql" -XAtq -v ON_ERROR_STOP=1 -h /run/postgresql -d postgres \
+        -v pw="$(cat "$LAB_ROOT/repl-password")" >/dev/null <<'EOF'
+CREATE ROLE repl WITH REPLICATION LOGIN PASSWORD :'pw';
+CREATE DATABASE lab;
+\c lab
+CREATE TABLE probe (
+    id bigserial PRIMARY KEY,
+    at timestamptz NOT NULL DEFAULT now(),
+    node text NOT NULL DEFAULT current_setting('cluster_name'),
+    note text
+);
+EOF
+    # Base backups, without -R: the agent writes the standby configuration.
+    local pids=() node
+    for node in "${NODES[@]:1}"; do
+        as_postgres "$node" "$PG_BIN/pg_basebackup" -h "$(node_ip pg01)" -U repl \
+            -D /var/lib/pgsql/data -X stream -c fast --no-sync \
+            >"$LAB_ROOT/basebackup-$node.log" 2>&1 &
+        pids+=($!)
+    done
+    local p
+    for p in "${pids[@]}"; do
+        wait "$p" || die "pg_basebackup failed: $(cat "$LAB_ROOT"/basebackup-*.log)"
+    done
+    for node in "${NODES[@]:1}"; do
+        write_hba "$node"
+    done
+    as_postgres pg01 "$PG_BIN/pg_ctl" -D /var/lib/pgsql/data -m fast -w -t 60 stop >/dev/null
+}
+
+# --- subcommands ------------------------------------------------------------
+
+cmd_up() {
+    check_names
+    [[ $(id -u) == 0 ]] || die "run as root"
+    local n
+    if [[ -e $LAB_ROOT/$MARKER ]]; then
+        for n in "${NODES[@]}"; do
+            if is_up "$n"; then
+                say "a lab is already up in $LAB_ROOT; nothing to do (lab/cluster.sh down first)"
+                exit 0
+            fi
+        done
+        say "removing the remains of an earlier lab in $LAB_ROOT"
+        cmd_down
+        PREFIX=${LAB_PREFIX:-rustpg}
+        check_names
+    fi
+    [[ ! -e $LAB_ROOT ]] || die "$LAB_ROOT exists and is not a lab state dir; remove it or set LAB_ROOT"
+    [[ -x $AGENT ]] || die "$AGENT is missing: run scripts/install.sh first"
+    [[ -f $CRM_FILE ]] || die "missing $CRM_FILE"
+    grep -q "master_ip=$VIP " "$CRM_FILE" || die "$CRM_FILE does not use master_ip=$VIP"
+    ! ip netns pids "$SW_NS" >/dev/null 2>&1 || die "network namespace $SW_NS already exists (not ours); set LAB_PREFIX"
+    for n in "${NODES[@]}"; do
+        ! ip netns pids "$(node_ns "$n")" >/dev/null 2>&1 \
+            || die "network namespace $(node_ns "$n") already exists (not ours); set LAB_PREFIX"
+    done
+
+    local t0=$SECONDS
+    up_done=0
+    trap '((up_done)) || echo "cluster: up failed; logs are in $LAB_ROOT (nodes/*/daemons.log, nodes/*/*-log/). Clean up with: lab/cluster.sh down" >&2' EXIT
+    install -d -m 0755 "$LAB_ROOT"
+    touch "$LAB_ROOT/$MARKER"
+    echo "$PREFIX" >"$LAB_ROOT/prefix"
+    if [[ ! -d /var/lib/pgsql ]]; then
+        install -d -m 0755 /var/lib/pgsql
+        touch "$LAB_ROOT/created-var-lib-pgsql"
+    fi
+    write_cluster_files
+    for n in "${NODES[@]}"; do
+        write_node_files "$n"
+    done
+
+    say "network: switch namespace $SW_NS (br0, client $CLIENT_IP), nodes ${NODES[*]} on $NET.11-13/24, VIP $VIP; no route out"
+    make_switch
+    for n in "${NODES[@]}"; do
+        make_node_net "$n"
+    done
+    say "nodes: namespaces and private mounts"
+    for n in "${NODES[@]}"; do
+        start_holder "$n"
+    done
+    say "starting corosync and pacemakerd on ${NODES[*]}"
+    for n in "${NODES[@]}"; do
+        start_stack "$n"
+    done
+
+    say "PostgreSQL 15: initdb on pg01, pg_basebackup to ${NODES[*]:1} (while the cluster forms)"
+    init_postgres
+
+    wait_for $((UP_TIMEOUT - (SECONDS - t0))) "${NODES[*]} to be online with a DC" \
+        cluster_online "${NODES[@]}" || { print_crm_mon || true; exit 1; }
+    say "cluster formed after $((SECONDS - t0)) s; loading $(basename "$CRM_FILE")"
+    # The repo is visible inside the nodes (only the paths above are private).
+    in_node pg01 crm configure load update "$CRM_FILE"
+    say "waiting for the agent to elect a primary and the standbys to stream"
+    local why=
+    until why=$(picture "${NODES[@]}"); do
+        if ((SECONDS - t0 >= UP_TIMEOUT)); then
+            echo "cluster: the cluster did not reach the target picture within ${UP_TIMEOUT}s: $why" >&2
+            print_crm_mon >&2 || true
+            exit 1
+        fi
+        sleep 1
+    done
+    # shellcheck disable=SC2034  # read by the EXIT trap
+    up_done=1
+    say "up in $((SECONDS - t0)) s"
+    print_crm_mon
+}
+
+cmd_down() {
+    check_names
+    if [[ ! -e $LAB_ROOT/$MARKER ]]; then
+        say "no lab in $LAB_ROOT; nothing to do"
+        return 0
+    fi
+    local t0=$SECONDS n pids=() up=()
+    for n in "${NODES[@]}"; do
+        is_up "$n" && up+=("$n")
+    done
+    if ((${#up[@]})); then
+        say "stopping pacemaker (this stops PostgreSQL) and corosync on ${up[*]}"
+        # All at once: with no-quorum-policy=stop, whoever is left stops too.
+        for n in "${up[@]}"; do
+            (stop_stack "$n") &
+            pids+=($!)
+        done
+        wait "${pids[@]}" || true
+    fi
+    for n in "${NODES[@]}"; do
+        kill_node "$n"
+    done
+    local ns
+    while read -r ns; do
+        [[ -n $ns ]] || continue
+        if ip netns pids "$ns" >/dev/null 2>&1; then
+            ip netns del "$ns"
+        fi
+    done <"$LAB_ROOT/netns-made" 2>/dev/null || true
+    # The mountpoint goes only if we made it and no mount namespace (another
+    # lab) still mounts something on it.
+    # (grep -q: a match wins over errors from processes that just exited.)
+    if [[ -e $LAB_ROOT/created-var-lib-pgsql ]] \
+        && ! grep -qsE '^([^ ]+ ){4}/var/lib/pgsql ' /proc/[0-9]*/mountinfo; then
+        rmdir /var/lib/pgsql 2>/dev/null || true
+    fi
+    # No mount of ours remains (the nodes' mounts died with their
+    # namespaces); --one-file-system guards against anything mounted here.
+    rm -rf --one-file-system -- "$LAB_ROOT"
+    say "lab $LAB_ROOT is down ($((SECONDS - t0)) s)"
+}
+
+cmd_status() {
+    check_names
+    if [[ ! -e $LAB_ROOT/$MARKER ]]; then
+        say "down (LAB_ROOT=$LAB_ROOT)"
+        return 3
+    fi
+    local n pid any=0 pg
+    for n in "${NODES[@]}"; do
+        if pid=$(holder_pid "$n"); then
+            any=1
+            pg=stopped
+            if in_node "$n" pidof postgres >/dev/null 2>&1; then
+                pg=$(as_postgres "$n" "$PG_BIN/psql" -XAtq -h /run/postgresql -d postgres \
+                    -c "select case when pg_is_in_recovery() then 'standby' else 'primary' end" 2>/dev/null) \
+                    || pg="running (no answer)"
+            fi
+            printf '%s: up, netns %s, %s/24, holder pid %s; corosync %s, pacemakerd %s, PostgreSQL %s\n' \
+                "$n" "$(node_ns "$n")" "$(node_ip "$n")" "$pid" \
+                "$(in_node "$n" pidof corosync >/dev/null 2>&1 && echo running || echo stopped)" \
+                "$(in_node "$n" pidof pacemakerd >/dev/null 2>&1 && echo running || echo stopped)" "$pg"
+        else
+            printf '%s: down (crashed or never started)\n' "$n"
+        fi
+    done
+    ((any)) || return 3
+    echo
+    print_crm_mon
+}
+
+cmd_sql() {
+    check_names
+    (($#)) || die "usage: $0 sql SQL..."
+    ip netns pids "$SW_NS" >/dev/null 2>&1 || die "the lab is not up (no namespace $SW_NS)"
+    local rc=0
+    ip netns exec "$SW_NS" env -i PATH="$NODE_PATH" LANG=C.UTF-8 PGCONNECT_TIMEOUT=3 \
+        timeout 15 "$PG_BIN/psql" -X -v ON_ERROR_STOP=1 -h "$VIP" -p 5432 -U postgres -d lab \
+        -c "$*" || rc=$?
+    if ((rc)); then
+        echo "cluster: sql through the VIP $VIP failed (rc=$rc)" >&2
+        return "$rc"
+    fi
+}
+
+cmd_crash() {
+    check_names
+    local node=$1
+    check_node "$node"
+    is_up "$node" || die "node $node is not up"
+    kill_node "$node"
+    say "$node crashed: every process killed, network namespace $(node_ns "$node") removed"
+}
+
+cmd_revive() {
+    check_names
+    local node=$1 t0=$SECONDS
+    check_node "$node"
+    [[ -e $LAB_ROOT/$MARKER ]] || die "no lab in $LAB_ROOT"
+    ! is_up "$node" || die "node $node is up; crash it first (or use start-node)"
+    kill_node "$node"   # leftovers of the dead incarnation, if any
+    make_node_net "$node"
+    start_holder "$node"
+    start_stack "$node"
+    wait_for 90 "$node to join the cluster" cluster_online "$node" || true
+    say "$node revived in $((SECONDS - t0)) s (data directories kept)"
+}
+
+cmd_stop_node() {
+    check_names
+    local node=$1 t0=$SECONDS
+    check_node "$node"
+    is_up "$node" || die "node $node is not up"
+    stop_stack "$node"
+    say "cluster stack stopped on $node in $((SECONDS - t0)) s"
+}
+
+cmd_start_node() {
+    check_names
+    local node=$1 t0=$SECONDS
+    check_node "$node"
+    is_up "$node" || die "node $node is not up (use revive for a crashed node)"
+    in_node "$node" pidof pacemakerd >/dev/null 2>&1 && die "pacemaker already runs on $node"
+    in_node "$node" pidof corosync >/dev/null 2>&1 && die "corosync already runs on $node (stop-node first)"
+    start_stack "$node"
+    wait_for 90 "$node to join the cluster" cluster_online "$node" || true
+    say "cluster stack started on $node in $((SECONDS - t0)) s"
+}
+
+# Move the promoted role away from the current primary: ban the Promoted
+# role there, wait for another node to be promoted and the old primary to
+# be Unpromoted, then clear the ban. (`crm resource move --promoted` does
+# nothing here: its INFINITY preference ties with resource-stickiness.)
+cmd_switchover() {
+    check_names
+    local target=${1:-} old sync n t0 online=()
+    n=$(any_node) || die "no node has a running pacemaker"
+    old=$(current_primary) || die "no promoted instance to move"
+    for n in "${NODES[@]}"; do
+        cluster_online "$n" && online+=("$n")
+    done
+    sync=
+    for n in "${online[@]}"; do
+        [[ $(node_attr "$n" Postgresql-status 2>/dev/null) == HS:sync ]] && sync=$n
+    done
+    [[ -n $sync ]] || die "no standby is HS:sync; nothing can be promoted"
+    if [[ -n $target ]]; then
+        check_node "$target"
+        [[ $target != "$old" ]] || die "$target is already the primary"
+        [[ $target == "$sync" ]] || die "only the sync standby ($sync) can be promoted; $target is $(node_attr "$target" Postgresql-status 2>/dev/null || echo unknown)"
+    fi
+    say "moving the promoted role away from $old (the sync standby $sync takes it)"
+    t0=$SECONDS
+    n=$(any_node)
+    in_node "$n" crm_resource --ban --promoted -r msPostgresql -N "$old" --quiet
+    trap 'in_node "$(any_node)" crm_resource --clear -r msPostgresql -N "$old" --quiet >/dev/null 2>&1 || true' EXIT
+    moved() {
+        local p
+        p=$(current_primary) || return 1
+        [[ $p != "$old" ]] || return 1
+        [[ $(node_role "$old") == Unpromoted ]] || return 1
+        [[ $(node_attr "$old" Postgresql-status 2>/dev/null) == HS:* ]]
+    }
+    if ! wait_for 120 "another node to be promoted and $old to be a standby" moved; then
+        print_crm_mon >&2 || true
+        exit 1
+    fi
+    local new
+    new=$(current_primary)
+    say "$new is the primary, $old is $(node_attr "$old" Postgresql-status) after $((SECONDS - t0)) s; clearing the ban"
+    in_node "$(any_node)" crm_resource --clear -r msPostgresql -N "$old" --quiet
+    trap - EXIT
+    local why=
+    until why=$(picture "${online[@]}"); do
+        if ((SECONDS - t0 >= 180)); then
+            echo "cluster: no complete picture after the switchover: $why" >&2
+            print_crm_mon >&2 || true
+            exit 1
+        fi
+        sleep 1
+    done
+    say "switchover $old -> $new done in $((SECONDS - t0)) s"
+    print_crm_mon
+}
+
+usage() {
+    echo "usage:" >&2
+    grep -E '^#   lab/cluster.sh|^#  {20,}' "$SELF" | sed 's/^#   /  /' >&2
+    exit 2
+}
+
+need_node() { (($# >= 2)) || die "usage: $0 $1 NODE"; }
+
+case ${1:-} in
+    up) cmd_up ;;
+    down) cmd_down ;;
+    status) cmd_status ;;
+    crm_mon) check_names && print_crm_mon ;;
+    exec)
+        shift
+        (($# >= 2)) || die "usage: $0 exec NODE CMD [ARG...]"
+        check_names
+        check_node "$1"
+        in_node "$@"
+        ;;
+    sql) shift && cmd_sql "$@" ;;
+    crash) need_node "$@" && cmd_crash "$2" ;;
+    revive) need_node "$@" && cmd_revive "$2" ;;
+    stop-node) need_node "$@" && cmd_stop_node "$2" ;;
+    start-node) need_node "$@" && cmd_start_node "$2" ;;
+    switchover) shift && cmd_switchover "$@" ;;
+    _node-init) node_init "$2" "$3" ;;
+    *) usage ;;
+esac

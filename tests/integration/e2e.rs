@@ -1,0 +1,356 @@
+//! End to end: the three-node lab (`lab/cluster.sh`), real Corosync and
+//! Pacemaker in private namespaces, PostgreSQL 15 through the installed
+//! agent. One lab, the scenarios in sequence (a lab takes a minute to build
+//! on two cores): steady state, switchover there and back, loss and return
+//! of the sync standby, failover after kill -9 of the primary.
+
+use crate::support::install_agent;
+use rustpg::core::crm_mon::{self, ClusterView};
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+const RSC: &str = "Postgresql";
+const LAB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/lab/cluster.sh");
+
+pub struct Lab {
+    root: PathBuf,
+    prefix: String,
+}
+
+/// What crm_mon says: our parsed view plus where the VIP runs.
+#[derive(Debug)]
+pub struct Picture {
+    pub view: ClusterView,
+    pub vip_on: Option<String>,
+}
+
+impl Picture {
+    pub fn attr(&self, node: &str, name: &str) -> Option<&str> {
+        self.view.attribute(node, name)
+    }
+    pub fn primary(&self) -> Option<&str> {
+        match self.view.promoted.as_slice() {
+            [one] => Some(one),
+            _ => None,
+        }
+    }
+    /// The node whose `<rsc>-status` is `status`.
+    pub fn node_with_status(&self, status: &str) -> Option<String> {
+        self.view
+            .nodes
+            .keys()
+            .find(|n| self.attr(n, &format!("{RSC}-status")) == Some(status))
+            .cloned()
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+impl Lab {
+    pub fn up(name: &str) -> Lab {
+        install_agent();
+        let id = std::process::id() % 100_000;
+        let lab = Lab {
+            root: PathBuf::from(format!("/var/tmp/rustpg-e2e-{name}-{id}")),
+            prefix: format!("re{id}"),
+        };
+        let out = lab.run(&["up"]);
+        assert!(out.status.success(), "lab up failed:\n{}", text(&out));
+        lab
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(LAB)
+            .args(args)
+            .env("LAB_ROOT", &self.root)
+            .env("LAB_PREFIX", &self.prefix)
+            .output()
+            .unwrap()
+    }
+
+    /// `lab/cluster.sh exec NODE CMD...`, insisting that it succeeds.
+    pub fn exec(&self, node: &str, cmd: &[&str]) -> String {
+        let mut args = vec!["exec", node];
+        args.extend_from_slice(cmd);
+        let out = self.run(&args);
+        assert!(out.status.success(), "exec {node} {cmd:?}:\n{}", text(&out));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// SQL through the VIP, as a client.
+    pub fn sql(&self, sql: &str) -> Result<String, String> {
+        let out = self.run(&["sql", sql]);
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        } else {
+            Err(text(&out))
+        }
+    }
+
+    /// SQL on one node, locally (to read a standby).
+    pub fn sql_on(&self, node: &str, sql: &str) -> String {
+        self.exec(
+            node,
+            &[
+                "runuser",
+                "-u",
+                "postgres",
+                "--",
+                "/usr/lib/postgresql/15/bin/psql",
+                "-XAtq",
+                "-h",
+                "/run/postgresql",
+                "-d",
+                "lab",
+                "-c",
+                sql,
+            ],
+        )
+    }
+
+    pub fn picture(&self) -> Option<Picture> {
+        for node in ["pg01", "pg02", "pg03"] {
+            let out = self.run(&["exec", node, "crm_mon", "-1", "-A", "--output-as=xml"]);
+            if !out.status.success() {
+                continue;
+            }
+            let xml = String::from_utf8_lossy(&out.stdout).into_owned();
+            let Ok(view) = crm_mon::parse(&xml, RSC) else {
+                continue;
+            };
+            let vip_on = vip_node(&xml);
+            return Some(Picture { view, vip_on });
+        }
+        None
+    }
+
+    /// Wait until `ok` holds for crm_mon's picture; panics with the last one.
+    pub fn wait_for(
+        &self,
+        what: &str,
+        timeout: Duration,
+        ok: impl Fn(&Picture) -> bool,
+    ) -> Picture {
+        let start = Instant::now();
+        loop {
+            if let Some(p) = self.picture() {
+                if ok(&p) {
+                    println!("{what}: after {:.1}s", start.elapsed().as_secs_f64());
+                    return p;
+                }
+                if start.elapsed() > timeout {
+                    let mon = self.run(&["crm_mon"]);
+                    panic!("{what}: not within {timeout:?}\n{}", text(&mon));
+                }
+            } else if start.elapsed() > timeout {
+                panic!("{what}: no node answers crm_mon");
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    /// Retry a write through the VIP until it succeeds; the time it took.
+    pub fn write_through_vip(&self, id: i32, timeout: Duration) -> Duration {
+        let start = Instant::now();
+        loop {
+            match self.sql(&format!("insert into e2e values ({id}, now())")) {
+                Ok(_) => return start.elapsed(),
+                Err(e) if start.elapsed() > timeout => {
+                    panic!("no write through the VIP within {timeout:?}: {e}")
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
+    }
+
+    pub fn lock_exists(&self, node: &str) -> bool {
+        self.run(&["exec", node, "test", "-e", "/var/lib/pgsql/tmp/PGSQL.lock"])
+            .status
+            .success()
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let out = self.run(&["down"]);
+        if !out.status.success() {
+            eprintln!("lab down failed:\n{}", text(&out));
+        }
+    }
+}
+
+fn vip_node(xml: &str) -> Option<String> {
+    let doc = roxmltree::Document::parse(xml).ok()?;
+    let vip = doc
+        .descendants()
+        .find(|n| n.has_tag_name("resource") && n.attribute("id") == Some("PostgresqlVIP"))?;
+    if vip.attribute("role") != Some("Started") {
+        return None;
+    }
+    vip.children()
+        .find(|n| n.has_tag_name("node"))
+        .and_then(|n| n.attribute("name"))
+        .map(str::to_lowercase)
+}
+
+/// The picture of issue 4: one primary with the VIP, one sync and one
+/// potential standby, all attributes as the stock agent would show them
+/// (except HS:potential, docs/compatibility.md R1).
+pub fn healthy(p: &Picture) -> bool {
+    let Some(primary) = p.primary() else {
+        return false;
+    };
+    let a = |n: &str, k: &str| p.attr(n, &format!("{RSC}-{k}"));
+    let score = |n: &str| p.attr(n, &format!("master-{RSC}"));
+    let others: Vec<&String> = p.view.nodes.keys().filter(|n| *n != primary).collect();
+    let sync = others
+        .iter()
+        .filter(|n| a(n, "status") == Some("HS:sync"))
+        .count();
+    let potential = others
+        .iter()
+        .filter(|n| a(n, "status") == Some("HS:potential"))
+        .count();
+    p.view.nodes.values().all(|online| *online)
+        && p.view.nodes.len() == 3
+        && p.vip_on.as_deref() == Some(primary)
+        && a(primary, "status") == Some("PRI")
+        && a(primary, "data-status") == Some("LATEST")
+        && score(primary) == Some("1000")
+        && a(primary, "master-baseline").is_some_and(|b| b.len() == 16)
+        && sync == 1
+        && potential == 1
+        && others.iter().all(|n| match a(n, "status") {
+            Some("HS:sync") => {
+                a(n, "data-status") == Some("STREAMING|SYNC") && score(n) == Some("100")
+            }
+            Some("HS:potential") => {
+                a(n, "data-status") == Some("STREAMING|POTENTIAL") && score(n) == Some("-INFINITY")
+            }
+            _ => false,
+        })
+}
+
+fn count_rows(lab: &Lab, node: &str) -> i64 {
+    lab.sql_on(node, "select count(*) from e2e")
+        .parse()
+        .unwrap()
+}
+
+/// Every row the client saw committed is on every node given.
+fn all_rows_everywhere(lab: &Lab, nodes: &[String], expected: i64) {
+    for n in nodes {
+        let start = Instant::now();
+        while count_rows(lab, n) != expected {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "{n} has {} rows, expected {expected}",
+                count_rows(lab, n)
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+#[test]
+fn three_node_cluster_end_to_end() {
+    let lab = Lab::up("main");
+    let long = Duration::from_secs(120);
+
+    // Steady state.
+    let p = lab.wait_for("steady state", long, healthy);
+    println!("{}", String::from_utf8_lossy(&lab.run(&["crm_mon"]).stdout));
+    let first = p.primary().unwrap().to_string();
+    let sync = p.node_with_status("HS:sync").unwrap();
+    let potential = p.node_with_status("HS:potential").unwrap();
+    lab.sql("create table if not exists e2e(id int primary key, at timestamptz)")
+        .unwrap();
+    let mut rows = 0;
+    for id in 1..=10 {
+        lab.write_through_vip(id, Duration::from_secs(10));
+        rows += 1;
+    }
+    all_rows_everywhere(&lab, &[sync.clone(), potential.clone()], rows);
+
+    // Switchover to the sync standby and back: every node streams again by
+    // itself, the old primary's PGSQL.lock goes away, nothing is lost.
+    for target in [sync.clone(), first.clone()] {
+        let started = Instant::now();
+        let out = lab.run(&["switchover", &target]);
+        assert!(
+            out.status.success(),
+            "switchover to {target}:\n{}",
+            text(&out)
+        );
+        let p = lab.wait_for(&format!("switchover to {target}"), long, |p| {
+            healthy(p) && p.primary() == Some(&target)
+        });
+        rows += 1;
+        let write = lab.write_through_vip(rows as i32, long);
+        println!("switchover to {target}: healthy and writable after {:.1}s (first write retried {:.1}s)", started.elapsed().as_secs_f64(), write.as_secs_f64());
+        let nodes: Vec<String> = p.view.nodes.keys().cloned().collect();
+        for n in nodes.iter().filter(|n| **n != target) {
+            assert!(
+                !lab.lock_exists(n),
+                "{n} kept PGSQL.lock after a clean switchover"
+            );
+        }
+        all_rows_everywhere(&lab, &nodes, rows);
+    }
+
+    // Loss of the sync standby's node: the potential one becomes sync; on
+    // return the old one is potential.
+    let p = lab.wait_for("before standby loss", long, healthy);
+    let sync = p.node_with_status("HS:sync").unwrap();
+    let potential = p.node_with_status("HS:potential").unwrap();
+    let out = lab.run(&["stop-node", &sync]);
+    assert!(out.status.success(), "stop-node {sync}:\n{}", text(&out));
+    rows += 1;
+    lab.write_through_vip(rows as i32, Duration::from_secs(10));
+    lab.wait_for("potential standby becomes sync", long, |p| {
+        p.attr(&potential, &format!("{RSC}-status")) == Some("HS:sync")
+            && p.attr(&potential, &format!("master-{RSC}")) == Some("100")
+    });
+    let out = lab.run(&["start-node", &sync]);
+    assert!(out.status.success(), "start-node {sync}:\n{}", text(&out));
+    let p = lab.wait_for("old sync standby back as potential", long, |p| {
+        healthy(p) && p.attr(&sync, &format!("{RSC}-status")) == Some("HS:potential")
+    });
+    let nodes: Vec<String> = p.view.nodes.keys().cloned().collect();
+    all_rows_everywhere(&lab, &nodes, rows);
+
+    // Failover: kill -9 of the primary's postmaster.
+    let old = p.primary().unwrap().to_string();
+    let sync = p.node_with_status("HS:sync").unwrap();
+    let third = p.node_with_status("HS:potential").unwrap();
+    let pid = lab.exec(&old, &["head", "-1", "/var/lib/pgsql/data/postmaster.pid"]);
+    let started = Instant::now();
+    lab.exec(&old, &["kill", "-9", &pid]);
+    rows += 1;
+    let write = lab.write_through_vip(rows as i32, long);
+    println!(
+        "failover: first write through the VIP after {:.1}s",
+        write.as_secs_f64()
+    );
+    let p = lab.wait_for("sync standby promoted, potential becomes sync", long, |p| {
+        p.primary() == Some(&sync)
+            && p.vip_on.as_deref() == Some(sync.as_str())
+            && p.attr(&third, &format!("{RSC}-status")) == Some("HS:sync")
+    });
+    println!(
+        "failover complete after {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    all_rows_everywhere(&lab, &[sync.clone(), third.clone()], rows);
+    // docs/failover.md: the old primary stays stopped behind PGSQL.lock.
+    assert!(lab.lock_exists(&old), "a crashed primary keeps PGSQL.lock");
+    assert_ne!(p.attr(&old, &format!("{RSC}-status")), Some("PRI"));
+    println!("{}", String::from_utf8_lossy(&lab.run(&["crm_mon"]).stdout));
+}
