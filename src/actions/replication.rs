@@ -8,7 +8,7 @@ use crate::config::RepMode;
 use crate::core::decide::{self, Postmaster, SqlProbe};
 use crate::core::notify::{Notify, NotifyAction};
 use crate::core::replication::{
-    self as rep, data, status, Attr, ElectionFiles, Location, Plan, RepConfig, StandbyFacts,
+    self as rep, data, status, Attr, ElectionFiles, Location, Lock, Plan, RepConfig, StandbyFacts,
     SyncStandbys, CAN_NOT_PROMOTE, PROMOTE_ME,
 };
 use crate::core::standby_conf::StandbySettings;
@@ -39,6 +39,7 @@ impl<'a> Replica<'a> {
             rep_mode: i.cfg.rep_mode,
             node_list: i.cfg.node_list.clone(),
             xlog_check_count: i.cfg.xlog_check_count,
+            sync_preference: None,
         };
         let crm = Crm::new(
             &rep.rsc,
@@ -52,6 +53,10 @@ impl<'a> Replica<'a> {
             tmpdir: &i.cfg.tmpdir,
             pgdata: &i.cfg.pgdata,
             owner: &i.owner,
+        };
+        let rep = RepConfig {
+            sync_preference: files.former_primary(),
+            ..rep
         };
         Replica { i, rep, crm, files }
     }
@@ -149,11 +154,15 @@ pub fn start(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
 
     r.files.ensure_tmpdir()?;
     r.files.clear_start_state();
-    if r.files.lock_exists() {
-        return Err(AgentError::generic(format!(
-            "My data may be inconsistent. You have to remove {} file to force start.",
+    let lock = r.files.lock_state();
+    match lock {
+        Lock::Absent => {}
+        Lock::Held => return Err(lock_refusal(&r, "")),
+        Lock::CleanDemote { .. } => crate::info!(
+            "{} records a clean demote: starting as a standby; the lock goes once streaming \
+             from the new primary proves this node is not ahead.",
             r.files.lock().display()
-        )));
+        ),
     }
     if let Postmaster::Alive { .. } = postmaster::observe(&i.cfg.pgdata) {
         let mut s = r.session(Role::Monitor)?;
@@ -180,9 +189,51 @@ pub fn start(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
             state.sync_standbys
         )));
     }
+    if let Lock::CleanDemote { .. } = lock {
+        prove_not_ahead_or_stop(&r, lock)?;
+    }
     plan.status(&me, status::HS_ALONE);
     r.apply(&mut plan)?;
     Ok(OcfRc::Success)
+}
+
+/// The stock agent's refusal to start while PGSQL.lock exists.
+fn lock_refusal(r: &Replica, why: &str) -> AgentError {
+    AgentError::generic(format!(
+        "My data may be inconsistent. You have to remove {} file to force start.{why}",
+        r.files.lock().display()
+    ))
+}
+
+/// A cleanly demoted node started as a standby: wait (half the remaining
+/// time at most) until PostgreSQL streams it from the new primary, which
+/// proves it is not ahead, then remove the lock. Otherwise stop it again
+/// and refuse, as the stock agent does.
+fn prove_not_ahead_or_stop(r: &Replica, lock: Lock) -> Result<()> {
+    let wait = r.i.deadline.remaining() / 2;
+    let proven = Deadline::after(wait).poll(Duration::from_millis(500), || {
+        let state = r
+            .session(Role::Monitor)
+            .and_then(|mut s| r.server_state(&mut s))
+            .ok()?;
+        let streaming = state.receiver.as_deref() == Some("streaming");
+        lock.proven_not_ahead(streaming, state.received_tli, state.replay)
+            .then_some(())
+    });
+    if proven.is_some() {
+        return r.files.remove_lock(
+            "this former primary streams from the new primary, so it is not ahead of it",
+        );
+    }
+    lifecycle::stop_server(r.i, r.i.cfg.stop_escalate_in_slave)?;
+    Err(lock_refusal(
+        r,
+        &format!(
+            " (it was demoted cleanly, but did not stream from a newer primary within {}s, \
+             which would prove it is not ahead)",
+            wait.as_secs()
+        ),
+    ))
 }
 
 /// The per-standby replication slots exist on a primary (`present`) and
@@ -338,6 +389,15 @@ fn control_standbys(
         .replication_rows()
         .map_err(sql_err("Can't get PostgreSQL replication status"))?;
     let current = SyncStandbys::parse(&state.sync_standbys).unwrap_or(SyncStandbys::Async);
+    if let Some(former) = &r.rep.sync_preference {
+        let is_sync = |row: &rep::ReplicationRow| {
+            &row.application_name.to_lowercase() == former && row.sync_state == "SYNC"
+        };
+        if rows.iter().any(is_sync) {
+            // The former primary is the sync standby: preference fulfilled.
+            r.files.clear_former_primary();
+        }
+    }
     let wanted = rep::control_standbys(plan, &rows, &current);
     r.apply(plan)?;
     let Some(wanted) = wanted else { return Ok(()) };
@@ -389,7 +449,9 @@ fn standby_monitor(r: &Replica, plan: &mut Plan, state: &ServerState) -> Result<
             lsn,
         }),
         streaming: state.receiver.as_deref() == Some("streaming"),
-        lock: r.files.lock_exists(),
+        received_tli: state.received_tli,
+        replay: state.replay,
+        lock: r.files.lock_state(),
         election: election.as_ref(),
     };
     let outcome = rep::standby_monitor(plan, &facts).map_err(AgentError::generic)?;
@@ -512,6 +574,14 @@ pub fn demote(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
         control.checkpoint().map_or("?".into(), |l| l.to_string()),
         i.cfg.master_ip.as_deref().unwrap_or("")
     );
+    if let (true, Some(checkpoint), Some(tli)) = (
+        r.files.lock_exists(),
+        control.checkpoint(),
+        control.timeline(),
+    ) {
+        r.files
+            .mark_clean_demote(&Lock::clean_demote_text(checkpoint, tli))?;
+    }
     r.prepare_standby()?;
     plan.status(&me, status::STOP);
     r.apply(&mut plan)?;
@@ -541,10 +611,11 @@ pub fn notify(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
             plan.delete(&me, Attr::XlogTli);
             if !keep_baseline {
                 plan.delete(&me, Attr::MasterBaseline);
+                r.files.clear_former_primary();
             }
             r.apply(&mut plan).map(|()| OcfRc::Success)
         }
-        NotifyAction::RecordBaseline => post_demote(&r),
+        NotifyAction::RecordBaseline => post_demote(&r, n.first_demote()),
         NotifyAction::ControlStandbys => {
             let mut s = r.session(Role::Monitor)?;
             let state = r.server_state(&mut s)?;
@@ -581,8 +652,13 @@ fn pre_promote(r: &Replica, target: &str) -> Result<OcfRc> {
 
 /// After a demote, the standbys that stay record where they are, for the
 /// pre-promote check.
-fn post_demote(r: &Replica) -> Result<OcfRc> {
+fn post_demote(r: &Replica, demoted: Option<&str>) -> Result<OcfRc> {
     let me = r.rep.me.clone();
+    // Should this node be promoted next, the former primary is the one to
+    // make its sync standby, so that the switchover can be undone.
+    if let Some(former) = demoted {
+        r.files.set_former_primary(former)?;
+    }
     let mut s = r.session(Role::Monitor)?;
     let state = r.server_state(&mut s)?;
     let view = r.crm.cluster_view()?;

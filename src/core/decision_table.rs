@@ -22,6 +22,7 @@ fn cfg(mode: RepMode, nodes: usize) -> RepConfig {
             .map(|s| s.to_string())
             .collect(),
         xlog_check_count: 3,
+        sync_preference: None,
     }
 }
 
@@ -169,7 +170,14 @@ fn standby_table(out: &mut String) {
     let c = cfg(RepMode::Sync, 3);
     for promoted in [None, Some("pg02"), Some("pg01")] {
         for ds in [None, Some("STREAMING|SYNC"), Some("DISCONNECT")] {
-            for lock in [false, true] {
+            for lock in [
+                Lock::Absent,
+                Lock::Held,
+                Lock::CleanDemote {
+                    checkpoint: Lsn(0x100_0000),
+                    tli: 1,
+                },
+            ] {
                 for streaming in [false, true] {
                     for location in [None, Some(Lsn(0x300_0000))] {
                         for deciding in [false, true] {
@@ -201,6 +209,8 @@ fn standby_table(out: &mut String) {
                             let facts = StandbyFacts {
                                 location: location.map(|lsn| Location { tli: None, lsn }),
                                 streaming,
+                                received_tli: streaming.then_some(2),
+                                replay: location,
                                 lock,
                                 election: deciding.then_some(&prev),
                             };
@@ -215,7 +225,7 @@ fn standby_table(out: &mut String) {
                             };
                             writeln!(
                                 out,
-                                "{} {} {lock} {streaming} {} {deciding} | {} | {outcome}",
+                                "{} {} {lock:?} {streaming} {} {deciding} | {} | {outcome}",
                                 promoted.unwrap_or("none"),
                                 ds.unwrap_or("<none>"),
                                 location.is_some(),

@@ -105,6 +105,9 @@ pub struct RepConfig {
     pub rep_mode: RepMode,
     pub node_list: Vec<String>,
     pub xlog_check_count: u32,
+    /// A former primary that should become the sync standby once it streams
+    /// (recorded at its demote), so that a switchover can be undone.
+    pub sync_preference: Option<String>,
 }
 
 impl RepConfig {
@@ -369,9 +372,11 @@ pub fn control_standbys(
 }
 
 /// Which standbys to name. Nobody streaming: asynchronous, so that commits
-/// do not hang (the stock agent's choice). Otherwise every other node, the
-/// current synchronous standby first (so a returning node comes back as
-/// potential instead of taking the role back), else the first streaming one.
+/// do not hang (the stock agent's choice). Otherwise every other node: a
+/// former primary first while a switchover's preference holds, then the
+/// current synchronous standby (so a returning node comes back as potential
+/// instead of taking the role back), else the first streaming one, then the
+/// rest in node_list order.
 pub fn wanted_sync_standbys(cfg: &RepConfig, rows: &[ReplicationRow]) -> SyncStandbys {
     let others: Vec<&str> = cfg.others().collect();
     let row_of = |target: &str| {
@@ -382,18 +387,25 @@ pub fn wanted_sync_standbys(cfg: &RepConfig, rows: &[ReplicationRow]) -> SyncSta
     if !others.iter().any(|n| streaming(n)) {
         return SyncStandbys::Async;
     }
-    let first = others
+    let current = others
         .iter()
         .find(|n| row_of(n).is_some_and(|r| r.state == "STREAMING" && r.sync_state == "SYNC"))
         .or_else(|| others.iter().find(|n| streaming(n)))
         .copied();
-    let mut names: Vec<String> = first.into_iter().map(str::to_string).collect();
-    names.extend(
-        others
-            .iter()
-            .filter(|n| Some(**n) != first)
-            .map(|n| n.to_string()),
-    );
+    let preferred = cfg
+        .sync_preference
+        .as_deref()
+        .filter(|p| others.contains(p));
+    let mut names: Vec<String> = Vec::new();
+    for n in preferred
+        .into_iter()
+        .chain(current)
+        .chain(others.iter().copied())
+    {
+        if !names.iter().any(|m| m == n) {
+            names.push(n.to_string());
+        }
+    }
     SyncStandbys::First(names)
 }
 
@@ -495,6 +507,64 @@ pub fn election_step(
     }
 }
 
+/// `PGSQL.lock`. The stock agent only tests its existence; a clean demote
+/// writes where it shut down into it, which is what lets the node prove
+/// later that it is not ahead of the new primary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    Absent,
+    /// Created at promote (or by the stock agent): the data may be ahead.
+    Held,
+    /// Demoted with a shutdown checkpoint at `checkpoint` on timeline `tli`.
+    CleanDemote {
+        checkpoint: Lsn,
+        tli: u32,
+    },
+}
+
+const CLEAN_DEMOTE: &str = "clean demote: shutdown checkpoint ";
+
+impl Lock {
+    /// From the lock file's content (`None`: no file).
+    pub fn parse(content: Option<&str>) -> Lock {
+        let Some(text) = content else {
+            return Lock::Absent;
+        };
+        let parsed = text.trim().strip_prefix(CLEAN_DEMOTE).and_then(|rest| {
+            let (lsn, tli) = rest.split_once(" on timeline ")?;
+            Some(Lock::CleanDemote {
+                checkpoint: lsn.parse().ok()?,
+                tli: tli.parse().ok()?,
+            })
+        });
+        parsed.unwrap_or(Lock::Held)
+    }
+
+    pub fn clean_demote_text(checkpoint: Lsn, tli: u32) -> String {
+        format!("{CLEAN_DEMOTE}{checkpoint} on timeline {tli}\n")
+    }
+
+    /// PostgreSQL has proven this cleanly demoted node is not ahead: it
+    /// streams on a newer timeline and has replayed past its own shutdown
+    /// checkpoint, which PostgreSQL allows only when the new timeline forked
+    /// after it.
+    pub fn proven_not_ahead(
+        &self,
+        streaming: bool,
+        received_tli: Option<u32>,
+        replay: Option<Lsn>,
+    ) -> bool {
+        match *self {
+            Lock::CleanDemote { checkpoint, tli } => {
+                streaming
+                    && received_tli.is_some_and(|t| t > tli)
+                    && replay.is_some_and(|r| r > checkpoint)
+            }
+            Lock::Absent | Lock::Held => false,
+        }
+    }
+}
+
 /// What a standby knows about itself when its monitor runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StandbyFacts<'a> {
@@ -502,8 +572,11 @@ pub struct StandbyFacts<'a> {
     pub location: Option<Location>,
     /// Its WAL receiver streams from a primary.
     pub streaming: bool,
-    /// `PGSQL.lock` exists in tmpdir.
-    pub lock: bool,
+    /// The timeline its WAL receiver receives.
+    pub received_tli: Option<u32>,
+    /// How far it has replayed.
+    pub replay: Option<Lsn>,
+    pub lock: Lock,
     /// The election counter from the previous rounds.
     pub election: Option<&'a ElectionState>,
 }
@@ -519,9 +592,7 @@ pub enum ElectionFiles {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StandbyOutcome {
     pub election: ElectionFiles,
-    /// Remove PGSQL.lock: this former primary streams from the new one,
-    /// which PostgreSQL allows only if its history is a prefix of the new
-    /// primary's, so it was not ahead.
+    /// Remove PGSQL.lock: [`Lock::proven_not_ahead`].
     pub remove_lock: bool,
 }
 
@@ -536,9 +607,12 @@ pub fn standby_monitor(plan: &mut Plan, facts: &StandbyFacts) -> Result<StandbyO
             plan.status(&me, status::HS_ALONE);
         }
         let promoted_here = plan.view.promoted.contains(&me);
+        let proven = facts
+            .lock
+            .proven_not_ahead(facts.streaming, facts.received_tli, facts.replay);
         return Ok(StandbyOutcome {
             election: ElectionFiles::Keep,
-            remove_lock: facts.lock && facts.streaming && !promoted_here,
+            remove_lock: proven && !promoted_here,
         });
     }
     plan.infos.push("Master does not exist.".into());
@@ -646,6 +720,7 @@ mod tests {
             rep_mode: mode,
             node_list: nodes.iter().map(|s| s.to_string()).collect(),
             xlog_check_count: 3,
+            sync_preference: None,
         }
     }
 
@@ -1081,6 +1156,74 @@ mod tests {
         assert!(
             !newer_than_target(&two, "pg02", at(10), at(20)),
             "only with 3+ nodes"
+        );
+    }
+
+    #[test]
+    fn lock_contents() {
+        assert_eq!(Lock::parse(None), Lock::Absent);
+        assert_eq!(Lock::parse(Some("")), Lock::Held);
+        assert_eq!(Lock::parse(Some("garbage")), Lock::Held);
+        let text = Lock::clean_demote_text(Lsn(0x40C_9EE0), 4);
+        assert_eq!(
+            text,
+            "clean demote: shutdown checkpoint 0/40C9EE0 on timeline 4\n"
+        );
+        assert_eq!(
+            Lock::parse(Some(&text)),
+            Lock::CleanDemote {
+                checkpoint: Lsn(0x40C_9EE0),
+                tli: 4
+            }
+        );
+        assert_eq!(
+            Lock::parse(Some("clean demote: shutdown checkpoint zz on timeline 4")),
+            Lock::Held
+        );
+    }
+
+    #[test]
+    fn only_streaming_past_the_checkpoint_on_a_newer_timeline_proves_safety() {
+        let lock = Lock::CleanDemote {
+            checkpoint: Lsn(100),
+            tli: 4,
+        };
+        assert!(lock.proven_not_ahead(true, Some(5), Some(Lsn(101))));
+        assert!(
+            !lock.proven_not_ahead(false, Some(5), Some(Lsn(101))),
+            "not streaming"
+        );
+        assert!(
+            !lock.proven_not_ahead(true, Some(4), Some(Lsn(101))),
+            "same timeline"
+        );
+        assert!(
+            !lock.proven_not_ahead(true, Some(5), Some(Lsn(100))),
+            "not past the checkpoint"
+        );
+        assert!(!lock.proven_not_ahead(true, None, Some(Lsn(101))));
+        assert!(
+            !Lock::Held.proven_not_ahead(true, Some(9), Some(Lsn(999))),
+            "a crashed primary's lock"
+        );
+        assert!(!Lock::Absent.proven_not_ahead(true, Some(9), Some(Lsn(999))));
+    }
+
+    #[test]
+    fn a_former_primary_is_preferred_as_sync_until_it_is() {
+        let mut c = cfg(RepMode::Sync, &["pg02", "pg01", "pg03"]);
+        c.sync_preference = Some("pg01".into());
+        // pg03 streams first and is sync; pg01 goes first in the list anyway.
+        let rows = [row("pg03", "STREAMING", "SYNC")];
+        assert_eq!(
+            wanted_sync_standbys(&c, &rows),
+            SyncStandbys::First(vec!["pg01".into(), "pg03".into()])
+        );
+        // A preference for a node outside node_list is ignored.
+        c.sync_preference = Some("pg09".into());
+        assert_eq!(
+            wanted_sync_standbys(&c, &rows),
+            SyncStandbys::First(vec!["pg03".into(), "pg01".into()])
         );
     }
 

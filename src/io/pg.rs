@@ -180,6 +180,10 @@ pub struct ServerState {
     pub timeline: Option<u32>,
     /// `pg_stat_wal_receiver.status`, on a standby.
     pub receiver: Option<String>,
+    /// `pg_stat_wal_receiver.received_tli`.
+    pub received_tli: Option<u32>,
+    /// `pg_last_wal_replay_lsn()`, on a standby.
+    pub replay: Option<Lsn>,
     pub sync_standbys: String,
 }
 
@@ -195,19 +199,24 @@ impl Session {
                              (select min_recovery_end_timeline from pg_control_recovery()), \
                              (select received_tli from pg_stat_wal_receiver))::int4, \
                     (select status from pg_stat_wal_receiver), \
-                    current_setting('synchronous_standby_names')",
+                    current_setting('synchronous_standby_names'), \
+                    (select received_tli from pg_stat_wal_receiver)::int4, \
+                    pg_last_wal_replay_lsn()::text",
             &[],
         )?;
         let location: Option<String> = row.get(1);
         let timeline: Option<i32> = row.get(2);
+        let received_tli: Option<i32> = row.get(5);
+        let replay: Option<String> = row.get(6);
+        let positive = |t: Option<i32>| t.and_then(|t| u32::try_from(t).ok()).filter(|t| *t > 0);
         Ok(ServerState {
             in_recovery: row.get(0),
             location: location.and_then(|l| l.parse().ok()),
-            timeline: timeline
-                .and_then(|t| u32::try_from(t).ok())
-                .filter(|t| *t > 0),
+            timeline: positive(timeline),
             receiver: row.get(3),
             sync_standbys: row.get(4),
+            received_tli: positive(received_tli),
+            replay: replay.and_then(|l| l.parse().ok()),
         })
     }
 

@@ -4,7 +4,7 @@
 //! `postgresql.auto.conf`. Everything is written atomically and owned by
 //! the database owner.
 
-use crate::core::replication::{ElectionState, Sample};
+use crate::core::replication::{ElectionState, Lock, Sample};
 use crate::core::standby_conf::{self, StandbySettings, MANAGED};
 use crate::error::{AgentError, Result};
 use crate::io::user::OsUser;
@@ -63,9 +63,47 @@ impl StateFiles<'_> {
         self.lock().exists()
     }
 
+    /// The lock and what it says (see [`Lock`]).
+    pub fn lock_state(&self) -> Lock {
+        match std::fs::read_to_string(self.lock()) {
+            Ok(text) => Lock::parse(Some(&text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Lock::Absent,
+            // Unreadable: it exists, and we cannot prove anything.
+            Err(_) => Lock::Held,
+        }
+    }
+
     pub fn create_lock(&self) -> Result<()> {
         crate::info!("Creating {}.", self.lock().display());
         write_atomically(&self.lock(), "", self.owner, 0o600)
+    }
+
+    /// Record in the lock where a clean demote shut down.
+    pub fn mark_clean_demote(&self, text: &str) -> Result<()> {
+        write_atomically(&self.lock(), text, self.owner, 0o600)
+    }
+
+    fn former_primary_file(&self) -> PathBuf {
+        self.tmpdir.join("former_primary")
+    }
+
+    /// The node demoted last, recorded by post-demote on the standbys.
+    pub fn former_primary(&self) -> Option<String> {
+        let text = std::fs::read_to_string(self.former_primary_file()).ok()?;
+        Some(text.trim().to_string()).filter(|n| !n.is_empty())
+    }
+
+    pub fn set_former_primary(&self, node: &str) -> Result<()> {
+        write_atomically(
+            &self.former_primary_file(),
+            &format!("{node}\n"),
+            self.owner,
+            0o600,
+        )
+    }
+
+    pub fn clear_former_primary(&self) {
+        let _ = std::fs::remove_file(self.former_primary_file());
     }
 
     pub fn remove_lock(&self, why: &str) -> Result<()> {
@@ -106,7 +144,11 @@ impl StateFiles<'_> {
             Err(e) => return Err(io_err("read", &auto, e)),
         };
         let (after, replaced) = standby_conf::rewrite_auto_conf(&before, &names, &settings);
-        for line in replaced.iter().filter(|l| !after.contains(l.as_str())) {
+        // synchronous_standby_names there is always the agent's own.
+        let foreign = |l: &&String| {
+            !after.contains(l.as_str()) && !l.starts_with("synchronous_standby_names")
+        };
+        for line in replaced.iter().filter(foreign) {
             crate::warn!(
                 "{}: replacing `{line}` with the agent's setting",
                 auto.display()
@@ -126,6 +168,7 @@ impl StateFiles<'_> {
     /// rep_mode.conf recovery.conf`).
     pub fn clear_start_state(&self) {
         self.clear_election();
+        self.clear_former_primary();
         for f in [self.rep_mode_conf(), self.recovery_conf()] {
             let _ = std::fs::remove_file(f);
         }

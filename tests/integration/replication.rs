@@ -457,6 +457,11 @@ fn switchover_leaves_the_old_primary_streaming() {
         .collect();
     standby_states.sort();
     assert_eq!(standby_states, ["HS:potential", "HS:sync"]);
+    assert_eq!(
+        c.attribute(o, "pgsql-status").as_deref(),
+        Some("HS:sync"),
+        "the former primary is the new sync standby, so the switchover can be undone"
+    );
 }
 
 /// `pg_basebackup -R` (or ALTER SYSTEM) left a primary_conninfo with the
@@ -733,4 +738,74 @@ fn replication_slots() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// The primary's node leaves cleanly (Pacemaker demotes, then stops it): when
+/// it comes back after the failover, start brings it up as a standby, and
+/// streaming from the new primary proves it is not ahead; the lock goes.
+#[test]
+fn a_cleanly_stopped_primary_rejoins_on_start() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    let old = bring_up(&c, OURS);
+    let (new, _third) = sync_and_potential(&c, &old);
+    c.sql(&old, "create table t(x int); insert into t values (1)");
+    c.set_primary_target(&new);
+    let nodes = c.node_names();
+    let (o, n): (&str, &str) = (&old, &new);
+    let rest: Vec<&str> = nodes.iter().copied().filter(|x| *x != o).collect();
+    let demote = Notify {
+        kind: "post",
+        operation: "demote",
+        demote: &[o],
+        active: &nodes,
+        promoted: &[o],
+        unpromoted: &rest,
+        all: &nodes,
+        ..Notify::default()
+    }
+    .env();
+    ok(&c, OURS, o, "demote", &env_refs(&demote));
+    ok(&c, OURS, o, "stop", &[]);
+    let lock = c.node(o).tmpdir.join("PGSQL.lock");
+    let marker = std::fs::read_to_string(&lock).unwrap();
+    assert!(
+        marker.starts_with("clean demote: shutdown checkpoint "),
+        "{marker:?}"
+    );
+    c.set_promoted(None);
+    c.set_online(o, false);
+    notify_all_on(
+        &c,
+        &rest,
+        &Notify {
+            kind: "post",
+            operation: "demote",
+            demote: &[o],
+            active: &rest,
+            promoted: &[o],
+            unpromoted: &rest,
+            all: &rest,
+            ..Notify::default()
+        },
+    );
+    ok(&c, OURS, n, "promote", &[]);
+    c.set_promoted(Some(n));
+    c.set_online(o, true);
+
+    let out = c.run(OURS, o, "start", &[]);
+    assert_eq!(out.rc, 0, "{}", out.stderr);
+    assert!(!lock.exists(), "streaming proved it safe");
+    assert_eq!(c.streaming_from(o).as_deref(), Some(n));
+    // The new primary makes its former primary the sync standby.
+    c.repoint_standbys(OURS);
+    for _ in 0..2 {
+        assert_eq!(c.run(OURS, n, "monitor", &PROMOTED_MONITOR).rc, 8);
+    }
+    assert_eq!(
+        c.attribute(o, "pgsql-status").as_deref(),
+        Some("HS:sync"),
+        "{}",
+        c.attributes_table()
+    );
+    assert_eq!(c.sql(o, "select count(*) from t"), "1");
 }

@@ -34,7 +34,10 @@ fn vagrantfile_provisions_the_lab_configuration() {
     );
     assert!(text.contains("debian/bookworm64"));
     for node in ["pg01", "pg02", "pg03"] {
-        assert!(text.contains(node), "{node} is missing from the Vagrantfile");
+        assert!(
+            text.contains(node),
+            "{node} is missing from the Vagrantfile"
+        );
     }
     let crm = Path::new(env!("CARGO_MANIFEST_DIR")).join("crm-examples/cluster.crm");
     assert!(crm.is_file(), "{} is missing", crm.display());
