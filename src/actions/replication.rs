@@ -389,15 +389,7 @@ fn control_standbys(
         .replication_rows()
         .map_err(sql_err("Can't get PostgreSQL replication status"))?;
     let current = SyncStandbys::parse(&state.sync_standbys).unwrap_or(SyncStandbys::Async);
-    if let Some(former) = &r.rep.sync_preference {
-        let is_sync = |row: &rep::ReplicationRow| {
-            &row.application_name.to_lowercase() == former && row.sync_state == "SYNC"
-        };
-        if rows.iter().any(is_sync) {
-            // The former primary is the sync standby: preference fulfilled.
-            r.files.clear_former_primary();
-        }
-    }
+    fulfil_preference(r, &rows);
     let wanted = rep::control_standbys(plan, &rows, &current);
     r.apply(plan)?;
     let Some(wanted) = wanted else { return Ok(()) };
@@ -414,6 +406,7 @@ fn control_standbys(
         .map_err(sql_err("Can't set synchronous_standby_names"))?;
     // Give walsenders a moment to take the new roles, then look again.
     let rows = settled_rows(s, &wanted, r.i.deadline.minus(Duration::from_secs(1)));
+    fulfil_preference(r, &rows);
     crate::info!("re-controlling standby status.");
     let again = rep::control_standbys(plan, &rows, &wanted);
     r.apply(plan)?;
@@ -421,6 +414,20 @@ fn control_standbys(
         crate::debug!("standbys still moving; the next monitor continues");
     }
     Ok(())
+}
+
+/// Once the former primary is the sync standby, the preference has done its
+/// job: forget it, so that it does not take the role back after a loss.
+fn fulfil_preference(r: &Replica, rows: &[rep::ReplicationRow]) {
+    let Some(former) = &r.rep.sync_preference else {
+        return;
+    };
+    let is_sync = |row: &rep::ReplicationRow| {
+        row.application_name.eq_ignore_ascii_case(former) && row.sync_state == "SYNC"
+    };
+    if rows.iter().any(is_sync) {
+        r.files.clear_former_primary();
+    }
 }
 
 /// Poll `pg_stat_replication` (2 s at most) until a SYNC standby appears
