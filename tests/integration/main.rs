@@ -5,6 +5,7 @@ mod support;
 
 mod cli;
 mod cluster;
+mod crm_examples;
 mod debian_layout;
 mod e2e;
 mod errors;
