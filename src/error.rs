@@ -60,6 +60,16 @@ impl std::error::Error for AgentError {}
 
 pub type Result<T, E = AgentError> = std::result::Result<T, E>;
 
+impl From<crate::core::decide::Verdict> for Result<OcfRc> {
+    /// A verdict with a reason is a failure with that exit reason.
+    fn from(v: crate::core::decide::Verdict) -> Result<OcfRc> {
+        match v.reason {
+            Some(reason) => Err(AgentError::new(v.rc, reason)),
+            None => Ok(v.rc),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,7 @@
 
 use super::validate::Instance;
 use crate::core::decide::{self, Postmaster};
-use crate::error::{AgentError, Result};
+use crate::error::Result;
 use crate::io::{pg, postmaster};
 use crate::ocf::rc::OcfRc;
 
@@ -10,11 +10,7 @@ pub fn monitor(i: &Instance) -> Result<OcfRc> {
     let pm = postmaster::observe(&i.cfg.pgdata);
     let sql = decide::needs_sql(pm)
         .then(|| pg::probe(&i.cfg, &i.owner, i.passfile.as_deref(), i.deadline));
-    let verdict = decide::monitor_standalone(pm, sql.as_ref());
-    match verdict.reason {
-        Some(reason) => Err(AgentError::new(verdict.rc, reason)),
-        None => Ok(verdict.rc),
-    }
+    decide::monitor_standalone(pm, sql.as_ref()).into()
 }
 
 /// The legacy `status`: the process check alone, no SQL.
@@ -22,9 +18,6 @@ pub fn status(i: &Instance) -> Result<OcfRc> {
     match postmaster::observe(&i.cfg.pgdata) {
         Postmaster::Absent => Ok(OcfRc::NotRunning),
         Postmaster::Alive { .. } => Ok(OcfRc::Success),
-        dead @ Postmaster::Dead { .. } => {
-            let v = decide::monitor_standalone(dead, None);
-            Err(AgentError::new(v.rc, v.reason.unwrap_or_default()))
-        }
+        dead @ Postmaster::Dead { .. } => decide::monitor_standalone(dead, None).into(),
     }
 }

@@ -32,14 +32,18 @@ struct Replica<'a> {
 
 impl<'a> Replica<'a> {
     fn new(i: &'a Instance, env: &RawEnv) -> Replica<'a> {
-        let me = crm::local_node_name(i.ocf.on_node.as_deref(), i.deadline);
+        let files = StateFiles {
+            tmpdir: &i.cfg.tmpdir,
+            pgdata: &i.cfg.pgdata,
+            owner: &i.owner,
+        };
         let rep = RepConfig {
             rsc: i.ocf.resource_name.clone(),
-            me,
+            me: crm::local_node_name(i.ocf.on_node.as_deref(), i.deadline),
             rep_mode: i.cfg.rep_mode,
             node_list: i.cfg.node_list.clone(),
             xlog_check_count: i.cfg.xlog_check_count,
-            sync_preference: None,
+            sync_preference: files.former_primary(),
         };
         let crm = Crm::new(
             &rep.rsc,
@@ -49,15 +53,6 @@ impl<'a> Replica<'a> {
             i.cfg.crm_attr_timeout,
             i.deadline,
         );
-        let files = StateFiles {
-            tmpdir: &i.cfg.tmpdir,
-            pgdata: &i.cfg.pgdata,
-            owner: &i.owner,
-        };
-        let rep = RepConfig {
-            sync_preference: files.former_primary(),
-            ..rep
-        };
         Replica { i, rep, crm, files }
     }
 
@@ -320,11 +315,7 @@ pub fn mark_unknown(env: &RawEnv) {
 pub fn monitor(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
     let pm = postmaster::observe(&i.cfg.pgdata);
     if !decide::needs_sql(pm) {
-        let v = decide::monitor_standalone(pm, None);
-        return match v.reason {
-            Some(reason) => Err(AgentError::new(v.rc, reason)),
-            None => Ok(v.rc),
-        };
+        return decide::monitor_standalone(pm, None).into();
     }
     let r = Replica::new(i, env);
     let (mut s, state) = match r.session(Role::Monitor).and_then(|mut s| {
@@ -336,8 +327,7 @@ pub fn monitor(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
         Ok(ok) => ok,
         Err(e) => {
             let sql = SqlProbe::Failed(e.reason().to_string());
-            let v = decide::monitor_standalone(pm, Some(&sql));
-            return Err(AgentError::new(v.rc, v.reason.unwrap_or_default()));
+            return decide::monitor_standalone(pm, Some(&sql)).into();
         }
     };
     let view = r.crm.cluster_view()?;
