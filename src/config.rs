@@ -108,7 +108,8 @@ impl Values {
         PathBuf::from(self.str(name))
     }
     fn int(&self, name: &str) -> i64 {
-        self.0[name].parse().expect("checked by check_kind")
+        // check_kind accepts blanks around the number.
+        self.0[name].trim().parse().expect("checked by check_kind")
     }
     fn bool(&self, name: &str) -> bool {
         is_true(&self.0[name])
@@ -380,6 +381,19 @@ mod tests {
         }
     }
 
+    /// Found by fuzz_config_from_env: `pgport="1 "` passed the check but
+    /// panicked when read.
+    #[test]
+    fn blanks_around_numbers_are_accepted() {
+        let c = Config::from_env(&env(&[
+            ("pgport", "1 "),
+            ("stop_escalate", "\t5"),
+            ("xlog_check_count", " 2 "),
+        ]))
+        .unwrap();
+        assert_eq!((c.pgport, c.stop_escalate, c.xlog_check_count), (1, 5, 2));
+    }
+
     #[test]
     fn empty_values_mean_the_default() {
         let c = Config::from_env(&env(&[("pgdata", ""), ("pgport", ""), ("pgdba", "")])).unwrap();
@@ -401,5 +415,98 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(c.repuser, "o'brien; drop table x");
+    }
+
+    mod fuzz {
+        use super::super::*;
+        use crate::ocf::env::OcfEnv;
+        use crate::ocf::rc::OcfRc;
+        use proptest::prelude::*;
+
+        /// Values that are often valid, often hostile, sometimes random.
+        fn value() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just(String::new()),
+                Just("sync".to_string()),
+                Just("async".to_string()),
+                Just("true".to_string()),
+                Just("5432".to_string()),
+                Just("127.0.0.1".to_string()),
+                "[0-9]{1,6}",
+                "/[a-z ;'\"$`\\\\]{0,10}",
+                "( ?[A-Za-z0-9İ]{1,4}){0,4} ?",
+                ".{0,16}",
+                "[ -~\t\n]{0,16}",
+            ]
+        }
+
+        fn env() -> impl Strategy<Value = RawEnv> {
+            let key = prop_oneof![
+                prop::sample::select(PARAMS.iter().map(|p| p.name).collect::<Vec<_>>())
+                    .prop_map(|n| format!("{RESKEY_PREFIX}{n}")),
+                prop::sample::select(vec![
+                    "OCF_RESOURCE_INSTANCE",
+                    "OCF_CHECK_LEVEL",
+                    "OCF_RESKEY_CRM_meta_interval",
+                    "OCF_RESKEY_CRM_meta_timeout",
+                    "OCF_RESKEY_CRM_meta_promotable",
+                    "OCF_RESKEY_CRM_meta_master_max",
+                    "OCF_RESKEY_CRM_meta_on_node",
+                ])
+                .prop_map(str::to_string),
+                ".{0,12}",
+            ];
+            prop::collection::btree_map(key, value(), 0..12)
+        }
+
+        fn clean_path(p: &std::path::Path) -> bool {
+            let s = p.to_str().unwrap();
+            s.starts_with('/')
+                && !s.contains(['"', '$', '`', '\\'])
+                && !s.chars().any(char::is_control)
+        }
+
+        proptest! {
+            /// Config::from_env never panics, and every accepted config holds
+            /// the documented invariants.
+            #[test]
+            fn fuzz_config_from_env(env in env()) {
+                let _ = OcfEnv::from_raw(&env);
+                let c = match Config::from_env(&env) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        prop_assert_eq!(e.rc(), OcfRc::ErrConfigured);
+                        prop_assert!(!e.reason().contains('\n'));
+                        return Ok(());
+                    }
+                };
+                for p in [&c.pgctl, &c.psql, &c.pgdata, &c.config, &c.logfile, &c.tmpdir] {
+                    prop_assert!(clean_path(p), "{}", p.display());
+                }
+                if let Some(s) = &c.socketdir {
+                    prop_assert!(clean_path(s), "{}", s.display());
+                }
+                prop_assert!(c.pgport >= 1);
+                let mut seen = std::collections::BTreeSet::new();
+                for n in &c.node_list {
+                    prop_assert!(!n.is_empty() && !n.contains(char::is_whitespace), "{n:?}");
+                    prop_assert_eq!(n, &n.to_lowercase());
+                    prop_assert!(seen.insert(n), "{n} twice");
+                }
+                if c.rep_mode.is_replication() {
+                    prop_assert!(!c.node_list.is_empty() && c.master_ip.is_some());
+                }
+                for w in c.start_opt.iter().chain(&c.ctl_opt) {
+                    prop_assert!(!w.is_empty() && !w.contains(char::is_whitespace));
+                }
+                if let Some(s) = &c.replication_slot_name {
+                    prop_assert!(s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
+                }
+                for s in [&c.repuser, &c.pgdba, &c.monitor_sql, &c.pgdb] {
+                    prop_assert!(!s.chars().any(|ch| ch.is_control() && ch != '\t'), "{s:?}");
+                }
+                prop_assert!(c.stop_escalate <= 86_400 && c.xlog_check_count <= 1_000);
+            }
+        }
     }
 }

@@ -79,4 +79,33 @@ Latest checkpoint's full_page_writes: on
             None
         );
     }
+
+    mod fuzz {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn fuzz_controldata_arbitrary_text_never_panics(text in ".{0,300}") {
+                let c = ControlData::parse(&text);
+                let _ = (c.cleanly_shut_down(), c.checkpoint(), c.timeline());
+            }
+
+            /// `Key:   value` lines read back: keys and values trimmed, the
+            /// value keeps every colon after the first.
+            #[test]
+            fn fuzz_controldata_lines_read_back(
+                // Keys start and end with a letter: pg_controldata's never have
+                // blanks around them, and " m" and "m" would be one key.
+                lines in prop::collection::btree_map("[A-Za-z]([A-Za-z'_ ]{0,6}[A-Za-z])?", "[ -~]{0,20}", 0..6),
+                pad in " {0,12}",
+            ) {
+                let text: String = lines.iter().map(|(k, v)| format!("{k}:{pad}{v}\n")).collect();
+                let c = ControlData::parse(&text);
+                for (k, v) in &lines {
+                    prop_assert_eq!(c.get(k.trim()), Some(v.trim()));
+                }
+            }
+        }
+    }
 }

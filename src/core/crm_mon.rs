@@ -185,4 +185,137 @@ mod tests {
         let v = parse("<pacemaker-result/>", "pg").unwrap();
         assert_eq!(v, ClusterView::default());
     }
+
+    mod fuzz {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn esc(s: &str) -> String {
+            s.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', "&quot;")
+        }
+
+        /// (name, online) for nodes; (id, role, node) for resources;
+        /// (node, name, value) for attributes.
+        type Spec = (
+            Vec<(String, bool)>,
+            Vec<(String, String, String)>,
+            Vec<(String, String, String)>,
+        );
+
+        fn render(root: &str, (nodes, resources, attrs): &Spec) -> String {
+            let mut x = format!("<{root}><nodes>");
+            for (n, online) in nodes {
+                x += &format!("<node name=\"{}\" online=\"{online}\"/>", esc(n));
+            }
+            x += "</nodes><resources><clone id=\"ms\">";
+            for (id, role, node) in resources {
+                x += &format!(
+                    "<resource id=\"{}\" role=\"{}\"><node name=\"{}\"/></resource>",
+                    esc(id),
+                    esc(role),
+                    esc(node)
+                );
+            }
+            x += "</clone></resources><node_attributes>";
+            for (node, k, v) in attrs {
+                x += &format!(
+                    "<node name=\"{}\"><attribute name=\"{}\" value=\"{}\"/></node>",
+                    esc(node),
+                    esc(k),
+                    esc(v)
+                );
+            }
+            x + &format!("</node_attributes></{root}>")
+        }
+
+        /// Any text XML allows in an attribute value (no control characters:
+        /// XML normalises white space in attributes).
+        fn text() -> impl Strategy<Value = String> {
+            "[ -~\u{a0}-\u{17f}]{0,12}"
+        }
+
+        fn spec() -> impl Strategy<Value = Spec> {
+            let role = prop_oneof![
+                Just("Promoted".to_string()),
+                Just("Master".to_string()),
+                Just("Unpromoted".to_string()),
+                text()
+            ];
+            let id = prop_oneof![
+                Just("pgsql".to_string()),
+                Just("pgsql:1".to_string()),
+                Just("pgsql:x".to_string()),
+                text()
+            ];
+            (
+                prop::collection::vec((text(), any::<bool>()), 0..4),
+                prop::collection::vec((id, role, text()), 0..4),
+                prop::collection::vec((text(), text(), text()), 0..4),
+            )
+        }
+
+        proptest! {
+            #[test]
+            fn fuzz_crm_mon_arbitrary_text_never_panics(xml in ".{0,200}", rsc in ".{0,8}") {
+                let _ = parse(&xml, &rsc);
+            }
+
+            #[test]
+            fn fuzz_crm_mon_xmlish_never_panics(
+                parts in prop::collection::vec(prop_oneof![
+                    Just("<pacemaker-result>".to_string()), Just("</pacemaker-result>".to_string()),
+                    Just("<nodes>".to_string()), Just("</nodes>".to_string()),
+                    Just("<node name=\"a\" online=\"true\"/>".to_string()),
+                    Just("<node name=\"B\">".to_string()), Just("</node>".to_string()),
+                    Just("<resources>".to_string()), Just("</resources>".to_string()),
+                    Just("<resource id=\"pgsql\" role=\"Promoted\">".to_string()),
+                    Just("</resource>".to_string()),
+                    Just("<node_attributes>".to_string()), Just("</node_attributes>".to_string()),
+                    Just("<attribute name=\"k\" value=\"v\"/>".to_string()),
+                    Just("<attribute name=\"k\"/>".to_string()),
+                    Just("<!-- c -->".to_string()), Just("&amp;".to_string()), Just("&bogus;".to_string()),
+                    text(),
+                ], 0..24)
+            ) {
+                let _ = parse(&parts.concat(), "pgsql");
+            }
+
+            /// A well-formed result always parses, and what it says comes
+            /// back: names lower-cased, attribute values exact, promoted
+            /// only for our resource's promoted instances.
+            #[test]
+            fn fuzz_crm_mon_parse_of_render(spec in spec(), legacy in any::<bool>()) {
+                let root = if legacy { "crm_mon" } else { "pacemaker-result" };
+                let v = parse(&render(root, &spec), "pgsql").unwrap();
+                let (nodes, resources, attrs) = &spec;
+                for name in v.nodes.keys().chain(&v.promoted).chain(v.attributes.keys()) {
+                    prop_assert_eq!(name, &name.to_lowercase());
+                }
+                for (n, _) in nodes {
+                    // A later node of the same (lower-cased) name wins.
+                    let last = nodes.iter().rev().find(|(m, _)| m.to_lowercase() == n.to_lowercase());
+                    prop_assert_eq!(v.online(&n.to_lowercase()), last.unwrap().1);
+                }
+                let expect: Vec<String> = resources
+                    .iter()
+                    .filter(|(id, role, _)| {
+                        (id == "pgsql" || id == "pgsql:1") && (role == "Promoted" || role == "Master")
+                    })
+                    .map(|(_, _, n)| n.to_lowercase())
+                    .collect();
+                prop_assert_eq!(&v.promoted, &expect);
+                for (node, k, _) in attrs {
+                    let last = attrs
+                        .iter()
+                        .rev()
+                        .find(|(m, l, _)| m.to_lowercase() == node.to_lowercase() && l == k)
+                        .unwrap();
+                    prop_assert_eq!(v.attribute(&node.to_lowercase(), k), Some(last.2.as_str()));
+                }
+            }
+        }
+    }
 }

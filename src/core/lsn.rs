@@ -116,4 +116,23 @@ mod tests {
             prop_assert_eq!(Lsn(a).to_hex16().cmp(&Lsn(b).to_hex16()), a.cmp(&b));
         }
     }
+
+    mod fuzz {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Any text: no panic, and whatever parses prints back to a form
+            /// that parses to the same position.
+            #[test]
+            fn fuzz_lsn_arbitrary_text(s in prop_oneof![".{0,20}", "[0-9a-fA-F/ x+-]{0,20}"]) {
+                if let Ok(l) = s.parse::<Lsn>() {
+                    prop_assert_eq!(l.to_string().parse::<Lsn>(), Ok(l));
+                }
+                if let Some(l) = Lsn::from_hex16(&s) {
+                    prop_assert_eq!(l.to_hex16(), s.to_ascii_uppercase());
+                }
+            }
+        }
+    }
 }

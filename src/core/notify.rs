@@ -207,4 +207,56 @@ mod tests {
         }
         assert_eq!(Notify::from_env(&RawEnv::new()), None);
     }
+
+    mod fuzz {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn list() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just(" ".to_string()),
+                Just(String::new()),
+                "( ?[A-Za-z0-9İ'\"$;]{1,5}){0,4}[ \t\n]?",
+                ".{0,20}",
+            ]
+        }
+
+        proptest! {
+            /// Arbitrary notify variables never panic; names come out
+            /// lower-cased, non-empty and without blanks.
+            #[test]
+            fn fuzz_notify_from_env(
+                kind in prop_oneof![Just("pre".to_string()), Just("post".to_string()), ".{0,5}"],
+                op in prop_oneof![
+                    Just("start".to_string()), Just("stop".to_string()),
+                    Just("promote".to_string()), Just("demote".to_string()), ".{0,8}",
+                ],
+                lists in prop::collection::btree_map(
+                    prop::sample::select(vec![
+                        "promote", "demote", "promoted", "master",
+                        "unpromoted", "slave", "start", "stop", "active", "all",
+                    ]),
+                    list(),
+                    0..10,
+                ),
+                me in "[a-z0-9]{0,4}",
+            ) {
+                let mut env = RawEnv::new();
+                env.insert(format!("{PREFIX}type"), kind);
+                env.insert(format!("{PREFIX}operation"), op);
+                for (k, v) in &lists {
+                    env.insert(format!("{PREFIX}{k}_uname"), v.clone());
+                }
+                let Some(n) = Notify::from_env(&env) else { return Ok(()) };
+                let all = n.promote.iter().chain(&n.demote).chain(&n.promoted)
+                    .chain(n.unpromoted.iter().flatten());
+                for name in all {
+                    prop_assert!(!name.is_empty() && !name.contains(char::is_whitespace), "{name:?}");
+                    prop_assert_eq!(name, &name.to_lowercase());
+                }
+                let _ = n.action(&me);
+                let _ = n.no_unpromoted_left();
+            }
+        }
+    }
 }

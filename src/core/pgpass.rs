@@ -71,4 +71,38 @@ localhost:5433:template1:postgres:first
     fn short_lines_are_skipped() {
         assert_eq!(lookup("a:b:c\n", &["a"], 1, "c", "x"), None);
     }
+
+    mod fuzz {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn escape(f: &str) -> String {
+            f.replace('\\', "\\\\").replace(':', "\\:")
+        }
+
+        proptest! {
+            #[test]
+            fn fuzz_pgpass_arbitrary_text_never_panics(
+                text in ".{0,200}", host in ".{0,8}", port in any::<u16>(),
+                db in ".{0,8}", user in ".{0,8}",
+            ) {
+                let _ = lookup(&text, &[&host, "localhost"], port, &db, &user);
+            }
+
+            /// Any line written with libpq's escapes is found again, with the
+            /// password exact.
+            #[test]
+            fn fuzz_pgpass_escaped_line_round_trips(
+                host in "[^*#\n\r]{1,8}", port in any::<u16>(),
+                db in "[^*\n\r]{1,8}", user in "[^*\n\r]{1,8}", password in "[^\n\r]{0,12}",
+            ) {
+                let line = [host.as_str(), &port.to_string(), &db, &user, &password]
+                    .map(escape)
+                    .join(":");
+                prop_assume!(!line.trim().is_empty() && !line.trim_start().starts_with('#'));
+                let text = format!("# comment\n{line}\n");
+                prop_assert_eq!(lookup(&text, &[&host], port, &db, &user), Some(password));
+            }
+        }
+    }
 }

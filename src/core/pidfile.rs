@@ -54,4 +54,33 @@ mod tests {
             assert_eq!(PidFile::parse(bad), None, "{bad:?}");
         }
     }
+
+    mod fuzz {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn fuzz_pidfile_arbitrary_text_never_panics(text in ".{0,200}") {
+                if let Some(p) = PidFile::parse(&text) {
+                    prop_assert!(p.pid > 0);
+                }
+            }
+
+            #[test]
+            fn fuzz_pidfile_fields_read_back(
+                pid in 1i32..,
+                port in any::<u16>(),
+                dir in "/[a-z/]{0,12}",
+                status in prop::sample::select(vec!["starting", "stopping", "ready", "standby"]),
+            ) {
+                let text = format!("{pid}\n/data\n1732000000\n{port}\n{dir}\n*\n  1 2\n{status}\n");
+                let p = PidFile::parse(&text).unwrap();
+                prop_assert_eq!(p.pid, pid);
+                prop_assert_eq!(p.port, Some(port));
+                prop_assert_eq!(p.socket_dir.as_deref(), Some(dir.as_str()));
+                prop_assert_eq!(p.status.as_deref(), Some(status));
+            }
+        }
+    }
 }

@@ -461,6 +461,12 @@ pub enum ElectionStep {
     Lost(ElectionState),
 }
 
+/// Whether a published (`hex16`, timeline) pair can be compared: 16 hex
+/// digits, and a timeline that is a number when there is one.
+fn readable((_, hex, tli): &(String, String, Option<String>)) -> bool {
+    Lsn::from_hex16(hex).is_some() && tli.as_deref().map_or(true, |t| t.parse::<u32>().is_ok())
+}
+
 /// One round of `have_master_right`'s counter: `xlog_check_count` unchanged
 /// rounds after the first decide, as in the stock agent (which therefore
 /// decides on round `xlog_check_count + 1`). Ties all win.
@@ -479,7 +485,9 @@ pub fn election_step(
             })
         }
     };
-    if agreeing < check_count {
+    if agreeing < check_count || sample.iter().any(|e| !readable(e)) {
+        // A position we cannot read may be newer than ours: no decision
+        // until its node publishes a readable one.
         return ElectionStep::Counting(ElectionState { agreeing, sample });
     }
     // Timelines count only when every node published one: a mixed rule
@@ -650,8 +658,14 @@ fn have_master_right(plan: &mut Plan, facts: &StandbyFacts) -> Result<ElectionFi
             sample.push((n.clone(), hex.to_string(), tli));
         }
     }
-    for (n, hex, _) in &sample {
+    for entry @ (n, hex, tli) in &sample {
         plan.infos.push(format!("{n} xlog location : {hex}"));
+        if !readable(entry) {
+            plan.warnings.push(format!(
+                "{n} publishes an unreadable xlog location ({hex:?}, timeline {tli:?}); \
+                 no promotion is claimed until it is readable"
+            ));
+        }
     }
     Ok(
         match election_step(facts.election, sample, plan.cfg.xlog_check_count, &me) {
@@ -1062,6 +1076,41 @@ mod tests {
         ));
     }
 
+    /// A position that cannot be read may be the newest: never decide over
+    /// it (the attributes are written by any agent, or by hand).
+    #[test]
+    fn an_unreadable_peer_position_blocks_the_decision() {
+        let valid = sample(&[("pg01", 100, Some(1)), ("pg02", 90, Some(1))]);
+        let mut hex = valid.clone();
+        hex[1].1 = "ZZZZ-not-hex".into();
+        let mut tli = valid.clone();
+        tli[1].2 = Some("9x".into());
+        let mut short = valid.clone();
+        short[1].1 = "5A".into();
+        for s in [hex, tli, short] {
+            let prev = ElectionState {
+                agreeing: 5,
+                sample: s.clone(),
+            };
+            assert_eq!(
+                election_step(Some(&prev), s.clone(), 3, "pg01"),
+                ElectionStep::Counting(ElectionState {
+                    agreeing: 6,
+                    sample: s.clone()
+                }),
+                "{s:?}"
+            );
+        }
+        let prev = ElectionState {
+            agreeing: 5,
+            sample: valid.clone(),
+        };
+        assert_eq!(
+            election_step(Some(&prev), valid, 3, "pg01"),
+            ElectionStep::Won
+        );
+    }
+
     #[test]
     fn election_restarts_when_positions_move() {
         let prev = ElectionState {
@@ -1230,5 +1279,38 @@ mod tests {
     #[test]
     fn slot_names() {
         assert_eq!(slot_name("slot", "PG-01.example"), "slot_pg_01_example");
+    }
+
+    mod fuzz {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn fuzz_sync_standbys_arbitrary_text_never_panics(s in ".{0,40}") {
+                if let Some(SyncStandbys::First(names)) = SyncStandbys::parse(&s) {
+                    prop_assert!(names.iter().all(|n| !n.is_empty()));
+                }
+            }
+
+            /// parse(value(x)) == x for names without a comma or blanks at
+            /// either end (quotes included: they are doubled).
+            #[test]
+            fn fuzz_sync_standbys_value_parse_round_trip(
+                names in prop::collection::vec("[a-zA-Z0-9_.\"()İ-]([a-zA-Z0-9_. \"()-]{0,8}[a-zA-Z0-9_.\"()-])?", 1..5),
+            ) {
+                let s = SyncStandbys::First(names);
+                prop_assert_eq!(SyncStandbys::parse(&s.value()), Some(s));
+            }
+
+            #[test]
+            fn fuzz_lock_parse(text in prop::option::of(".{0,80}"), lsn: u64, tli: u32) {
+                let _ = Lock::parse(text.as_deref());
+                prop_assert_eq!(
+                    Lock::parse(Some(&Lock::clean_demote_text(Lsn(lsn), tli))),
+                    Lock::CleanDemote { checkpoint: Lsn(lsn), tli }
+                );
+            }
+        }
     }
 }

@@ -21,19 +21,35 @@ fn io_err(what: &str, path: &Path, e: std::io::Error) -> AgentError {
     AgentError::generic(format!("can't {what} {}: {e}", path.display()))
 }
 
+/// A failed write names the file meant (not the temporary one). A directory
+/// that refuses writes (permissions, immutable, read-only file system) is
+/// OCF_ERR_PERM, as the stock agent's unusable tmpdir; anything else (a full
+/// file system) is OCF_ERR_GENERIC.
+fn write_err(path: &Path, e: std::io::Error) -> AgentError {
+    let reason = format!("can't write {}: {e}", path.display());
+    let refused =
+        e.kind() == std::io::ErrorKind::PermissionDenied || e.raw_os_error() == Some(libc::EROFS);
+    if refused {
+        AgentError::perm(reason)
+    } else {
+        AgentError::generic(reason)
+    }
+}
+
 /// Write `content` to `path` through a temporary file and a rename, owned by
-/// `owner` with `mode`: a crash never leaves half a file behind.
+/// `owner` with `mode`: a crash never leaves half a file behind, and a failed
+/// write leaves no temporary file.
 pub fn write_atomically(path: &Path, content: &str, owner: &OsUser, mode: u32) -> Result<()> {
     let tmp = path.with_extension(format!("rustpg-{}", std::process::id()));
-    std::fs::write(&tmp, content).map_err(|e| io_err("write", &tmp, e))?;
-    let finish = || -> std::io::Result<()> {
+    let write = || -> std::io::Result<()> {
+        std::fs::write(&tmp, content)?;
         std::os::unix::fs::chown(&tmp, Some(owner.uid.as_raw()), Some(owner.gid.as_raw()))?;
         std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
         std::fs::rename(&tmp, path)
     };
-    finish().map_err(|e| {
+    write().map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        io_err("write", path, e)
+        write_err(path, e)
     })
 }
 
@@ -227,5 +243,60 @@ impl StateFiles<'_> {
             .collect();
         let path = self.tmpdir.join(format!("xlog_note.{}", state.agreeing));
         write_atomically(&path, &text, self.owner, 0o600)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ocf::rc::OcfRc;
+    use std::io::{Error, ErrorKind};
+
+    fn me() -> OsUser {
+        OsUser {
+            name: "me".into(),
+            uid: nix::unistd::Uid::effective(),
+            gid: nix::unistd::Gid::effective(),
+            home: PathBuf::from("/"),
+            groups: vec![],
+        }
+    }
+
+    #[test]
+    fn refused_writes_are_err_perm_and_name_the_file() {
+        let path = Path::new("/var/lib/pgsql/tmp/rep_mode.conf");
+        for (e, rc) in [
+            (Error::from(ErrorKind::PermissionDenied), OcfRc::ErrPerm),
+            (Error::from_raw_os_error(libc::EPERM), OcfRc::ErrPerm),
+            (Error::from_raw_os_error(libc::EROFS), OcfRc::ErrPerm),
+            (Error::from_raw_os_error(libc::ENOSPC), OcfRc::ErrGeneric),
+            (Error::from_raw_os_error(libc::ENOTDIR), OcfRc::ErrGeneric),
+        ] {
+            let err = write_err(path, e);
+            assert_eq!(err.rc(), rc, "{err}");
+            assert!(err
+                .reason()
+                .starts_with("can't write /var/lib/pgsql/tmp/rep_mode.conf: "));
+        }
+    }
+
+    #[test]
+    fn a_failed_write_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // The rename fails: the target is a directory that is not empty.
+        let target = dir.path().join("rep_mode.conf");
+        std::fs::create_dir(&target).unwrap();
+        std::fs::write(target.join("keep"), "x").unwrap();
+        let err = write_atomically(&target, "text", &me(), 0o600).unwrap_err();
+        assert!(err.reason().contains("rep_mode.conf: "), "{err}");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["rep_mode.conf"]);
+        // A directory that does not exist: nothing is created.
+        let missing = dir.path().join("no/such/file");
+        assert!(write_atomically(&missing, "x", &me(), 0o600).is_err());
+        assert!(!dir.path().join("no").exists());
     }
 }

@@ -133,6 +133,15 @@ pub fn env_refs(env: &[(String, String)]) -> Vec<(&str, &str)> {
     env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
 
+impl AgentKind {
+    pub fn program(self) -> &'static str {
+        match self {
+            AgentKind::Stock => STOCK_AGENT,
+            AgentKind::Ours => AGENT,
+        }
+    }
+}
+
 /// One simulated node: its name and private paths.
 #[derive(Debug)]
 pub struct Node {
@@ -619,6 +628,25 @@ impl Cluster {
     /// notify variables, or per-call parameters). Both agents get the same
     /// treatment: cleared environment, cwd /, and the op timeout enforced by
     /// killing the process group, as Pacemaker does.
+    /// The environment `run` gives an agent on `node` (public for the
+    /// benchmarks, which run the agents themselves).
+    pub fn agent_env(
+        &self,
+        agent: AgentKind,
+        node: &str,
+        extra_env: &[(&str, &str)],
+    ) -> BTreeMap<String, String> {
+        let mut env = self.env(node);
+        for (k, v) in extra_env {
+            env.insert(k.to_string(), v.to_string());
+        }
+        if agent == AgentKind::Stock {
+            let dir = self.ocf_lib.join("heartbeat");
+            env.insert("OCF_FUNCTIONS_DIR".into(), dir.display().to_string());
+        }
+        env
+    }
+
     pub fn run(
         &self,
         agent: AgentKind,
@@ -626,25 +654,14 @@ impl Cluster {
         action: &str,
         extra_env: &[(&str, &str)],
     ) -> AgentOutput {
-        let mut env = self.env(node);
-        for (k, v) in extra_env {
-            env.insert(k.to_string(), v.to_string());
-        }
-        let program = match agent {
-            AgentKind::Stock => {
-                let dir = self.ocf_lib.join("heartbeat");
-                env.insert("OCF_FUNCTIONS_DIR".into(), dir.display().to_string());
-                STOCK_AGENT
-            }
-            AgentKind::Ours => AGENT,
-        };
+        let env = self.agent_env(agent, node, extra_env);
         let timeout_ms: u64 = env["OCF_RESKEY_CRM_meta_timeout"].parse().unwrap();
         // Files, not pipes: a daemon forked by the agent may keep a pipe open.
         let logs = self.root().join("runs");
         std::fs::create_dir_all(&logs).unwrap();
         let (out_path, err_path) = (logs.join("stdout"), logs.join("stderr"));
         let started = Instant::now();
-        let mut child = Command::new(program)
+        let mut child = Command::new(agent.program())
             .arg(action)
             .env_clear()
             .envs(&env)

@@ -3,12 +3,14 @@
 
 mod support;
 
+mod bench;
 mod cli;
 mod cluster;
 mod crm_examples;
 mod debian_layout;
 mod e2e;
 mod errors;
+mod hostile;
 mod metadata;
 mod pacemaker_single;
 mod replication;

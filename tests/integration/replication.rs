@@ -31,7 +31,7 @@ fn notify_all(c: &Cluster, agent: AgentKind, n: &Notify) {
 /// What Pacemaker does to bring a fresh cluster up: start everywhere, run
 /// monitors until the election picks a node, promote it with the
 /// notifications around it, and let the monitors settle. Returns the primary.
-fn bring_up(c: &Cluster, agent: AgentKind) -> String {
+pub fn bring_up(c: &Cluster, agent: AgentKind) -> String {
     let nodes = c.node_names();
     for n in &nodes {
         ok(c, agent, n, "start", &[]);
@@ -164,7 +164,7 @@ fn expected_picture(primary: &str) -> Vec<((String, String), (String, String))> 
     ]
 }
 
-fn sync_and_potential(c: &Cluster, primary: &str) -> (String, String) {
+pub fn sync_and_potential(c: &Cluster, primary: &str) -> (String, String) {
     let others: Vec<String> = c
         .node_names()
         .into_iter()
