@@ -127,7 +127,12 @@ const SHELL_SPECIAL_IN_DQUOTES: &[char] = &['"', '$', '`', '\\'];
 
 fn check_kind(spec: &ParamSpec, value: &str) -> Result<()> {
     let name = spec.name;
-    let bad = |what: String| Err(AgentError::configured(format!("{name}={value:?} {what}")));
+    // Echo at most 80 characters of a bad value: exit reasons are one line.
+    let shown: String = match value.char_indices().nth(80) {
+        Some((cut, _)) => format!("{:?}...", &value[..cut]),
+        None => format!("{value:?}"),
+    };
+    let bad = |what: String| Err(AgentError::configured(format!("{name}={shown} {what}")));
     if value.chars().any(|c| c.is_control() && c != '\t') {
         return bad(format!(
             "contains a control character; fix the {name} parameter"

@@ -616,6 +616,11 @@ pub fn notify(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
         NotifyAction::ControlStandbys => {
             let mut s = r.session(Role::Monitor)?;
             let state = r.server_state(&mut s)?;
+            if state.in_recovery {
+                // Named as the primary, but a standby: the list is stale.
+                crate::warn!("notified as the primary, but PostgreSQL is in recovery: ignored");
+                return Ok(OcfRc::Success);
+            }
             let view = r.crm.cluster_view()?;
             let mut plan = Plan::new(&r.rep, &view);
             control_standbys(&r, &mut plan, &mut s, &state)?;

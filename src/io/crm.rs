@@ -70,6 +70,15 @@ impl Crm {
             let call_deadline = Deadline::after(self.call_timeout.min(self.deadline.remaining()));
             let last = match command::run(cmd, None, call_deadline) {
                 Ok(out) if out.success() || accept(&out) => return Ok(out),
+                // 105 (no such object: an unknown node or resource) does not
+                // go away by retrying.
+                Ok(out) if out.code == Some(105) => {
+                    return Err(AgentError::generic(format!(
+                        "{} failed: {}",
+                        cmd.display(),
+                        out.last_line()
+                    )))
+                }
                 Ok(out) => format!("exit {:?}: {}", out.code, out.last_line()),
                 Err(e) => e.reason().to_string(),
             };
