@@ -187,6 +187,7 @@ fn install_agent() {
 
 #[test]
 fn pacemaker_runs_and_recovers_postgres_in_a_one_node_cluster() {
+    let _one_lab_at_a_time = crate::support::lab_guard();
     require_root();
     install_agent();
     let lab = Lab::new();

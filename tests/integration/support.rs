@@ -52,6 +52,13 @@ pub fn install_agent() {
     });
 }
 
+/// Held by every test that builds a Pacemaker lab: two labs at once on two
+/// cores make each other's timeouts flaky.
+pub fn lab_guard() -> std::sync::MutexGuard<'static, ()> {
+    static LABS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LABS.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 pub fn require_root() {
     assert!(
         nix::unistd::Uid::effective().is_root(),
