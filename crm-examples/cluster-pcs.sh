@@ -34,6 +34,7 @@ pcs_ resource defaults update resource-stickiness=INFINITY migration-threshold=1
 pcs_ resource create Postgresql ocf:rustpg:pgsql \
     rep_mode=sync node_list="pg01 pg02 pg03" master_ip=$VIP repuser=repl \
     primary_conninfo_opt="passfile=/var/lib/postgresql/.pgpass keepalives_idle=60 keepalives_interval=5 keepalives_count=5" \
+    pgctl=/usr/lib/postgresql/15/bin/pg_ctl psql=/usr/lib/postgresql/15/bin/psql \
     pgdata=/var/lib/pgsql/data tmpdir=/var/lib/pgsql/tmp socketdir=/run/postgresql \
     logfile=/var/log/postgresql/pgsql-ra.log config=/var/lib/pgsql/data/postgresql.conf \
     restart_on_promote=false \

@@ -15,10 +15,23 @@
 #   lab/cluster.sh stop-node NODE     clean stop of pacemaker and corosync
 #   lab/cluster.sh start-node NODE    start corosync and pacemaker again
 #   lab/cluster.sh switchover [NODE]  move the promoted role (ban + clear)
+#   lab/cluster.sh switch-provider P  change the live primitive's provider to
+#                                     P (rustpg or heartbeat) as an operator
+#                                     would (docs/migration.md)
 #
 # Environment: LAB_ROOT (state dir, default /var/tmp/rustpg-lab3), LAB_PREFIX
 # (network namespace names <prefix>-pg01 ... and <prefix>-sw, default
-# rustpg), LAB_UP_TIMEOUT (seconds `up` may take, default 175). Run as root.
+# rustpg), LAB_UP_TIMEOUT (seconds `up` may take, default 175, 240 for the
+# stock agent), LAB_AGENT (ours or stock, default ours). Run as root.
+#
+# LAB_AGENT=stock starts the same cluster with the stock ocf:heartbeat:pgsql:
+# the configuration loaded is crm-examples/cluster.crm with only the
+# provider changed (generated into LAB_ROOT/cluster.crm), and each node
+# bind-mounts, in its own mount namespace, a copy of ocf-shellfuncs whose
+# ocf_promotion_score runs `crm_attribute "$@" -p` (Pacemaker 2.1.5 reads
+# `crm_attribute -p -v -INFINITY` as options, CLBZ#5509; the stock agent
+# then loops until its start times out). Its picture differs in the third
+# node: HS:async / STREAMING|ASYNC (docs/compatibility.md R1).
 #
 # Network: the switch namespace <prefix>-sw holds the bridge br0 with the
 # client address 10.213.0.100; each node's eth0 (10.213.0.11-13/24) is a veth
@@ -36,7 +49,14 @@ set -euo pipefail
 
 LAB_ROOT=${LAB_ROOT:-/var/tmp/rustpg-lab3}
 PREFIX=${LAB_PREFIX:-rustpg}
-UP_TIMEOUT=${LAB_UP_TIMEOUT:-175}
+LAB_AGENT=${LAB_AGENT:-ours}
+case $LAB_AGENT in
+    ours) UP_TIMEOUT=${LAB_UP_TIMEOUT:-175} ;;
+    # The stock agent promotes after xlog_check_count unchanged monitor
+    # rounds, and its monitors are slow.
+    stock) UP_TIMEOUT=${LAB_UP_TIMEOUT:-240} ;;
+    *) echo "cluster: LAB_AGENT must be ours or stock, not '$LAB_AGENT'" >&2; exit 2 ;;
+esac
 NODES=(pg01 pg02 pg03)
 NET=10.213.0
 VIP=$NET.200
@@ -44,6 +64,8 @@ CLIENT_IP=$NET.100
 NODE_PATH=/usr/sbin:/usr/bin:/sbin:/bin
 PG_BIN=/usr/lib/postgresql/15/bin
 AGENT=/usr/lib/ocf/resource.d/rustpg/pgsql
+STOCK_AGENT=/usr/lib/ocf/resource.d/heartbeat/pgsql
+SHELLFUNCS=/usr/lib/ocf/lib/heartbeat/ocf-shellfuncs
 SELF=$(readlink -f "$0")
 CRM_FILE=$(readlink -f "$(dirname "$SELF")/../crm-examples/cluster.crm")
 MARKER=.rustpg-lab3  # only a dir holding this file is ever removed by down
@@ -114,6 +136,10 @@ node_init() {
         postgresql-log:/var/log/postgresql crmsh-log:/var/log/crmsh hosts:/etc/hosts; do
         mount --bind "$n/${pair%%:*}" "${pair#*:}"
     done
+    # LAB_AGENT=stock: the patched ocf-shellfuncs, for this node only.
+    if [[ -f $root/ocf-shellfuncs ]]; then
+        mount --bind "$root/ocf-shellfuncs" "$SHELLFUNCS"
+    fi
     install -d -o hacluster -g haclient -m 0750 /run/crm
     install -d -o postgres -g postgres -m 2775 /run/postgresql
     touch "$n/ready"
@@ -193,9 +219,10 @@ crm_xml() {
 # Reads crm_mon XML on stdin. `picture NODES...` is true when the named
 # nodes are online and form the target picture: one Promoted instance with
 # the VIP, every other named node Unpromoted and streaming, one of them
-# HS:sync (score 100), the rest HS:potential (-INFINITY). Otherwise prints
-# what is missing. `primary` prints the promoted node; `attr NODE NAME`
-# prints a node attribute.
+# HS:sync (score 100), the rest HS:potential (-INFINITY; also HS:async
+# when crm_mon shows the stock agent), all managed by one agent. Otherwise
+# prints what is missing. `primary` prints the promoted node; `attr NODE
+# NAME` prints a node attribute.
 CRM_PY='
 import re, sys, xml.etree.ElementTree as ET
 cmd, args = sys.argv[1], sys.argv[2:]
@@ -206,10 +233,18 @@ for na in x.iter("node_attributes"):
     for n in na.iter("node"):
         attrs[n.get("name")] = {a.get("name"): a.get("value") for a in n.iter("attribute")}
 roles = {}
+agents = set()
+unmanaged = False
 for r in x.iter("resource"):
     if r.get("id") == "Postgresql" or r.get("id", "").startswith("Postgresql:"):
+        agents.add(r.get("resource_agent", ""))
+        unmanaged = unmanaged or r.get("managed") == "false"
         for n in r.iter("node"):
             roles[n.get("name")] = (r.get("role"), r.get("failed"))
+# The stock agent names one sync standby: the others are async
+# (docs/compatibility.md R1); after switch-provider heartbeat it keeps the
+# FIRST 1 (...) ours set, so they stay potential (docs/migration.md).
+others = ("ASYNC", "POTENTIAL") if any(":heartbeat:" in a for a in agents) else ("POTENTIAL",)
 vip = [n.get("name") for r in x.iter("resource") if r.get("id") == "PostgresqlVIP" and r.get("role") == "Started" for n in r.iter("node")]
 promoted = sorted(n for n, (role, _) in roles.items() if role == "Promoted")
 if cmd == "primary":
@@ -251,13 +286,17 @@ else:
         got = (role, a.get("Postgresql-status"), a.get("Postgresql-data-status"), a.get("master-Postgresql"))
         if got == ("Unpromoted", "HS:sync", "STREAMING|SYNC", "100"):
             sync += 1
-        elif got != ("Unpromoted", "HS:potential", "STREAMING|POTENTIAL", "-INFINITY"):
+        elif got not in [("Unpromoted", "HS:" + o.lower(), "STREAMING|" + o, "-INFINITY") for o in others]:
             missing.append("%s: %s" % (n, " ".join(str(g) for g in got)))
     if len(want) > 1 and sync != 1:
         missing.append("%d sync standbys" % sync)
 failed = sorted(n for n, (_, f) in roles.items() if f == "true")
 if failed:
     missing.append("failed instance on " + " ".join(failed))
+if len(agents) != 1:
+    missing.append("agents: " + " ".join(sorted(agents)))
+if unmanaged:
+    missing.append("unmanaged (maintenance mode?)")
 if missing:
     print("; ".join(missing))
     sys.exit(1)
@@ -393,6 +432,21 @@ EOF
     # knet's crypto key; 256 random bytes, readable by root only.
     (umask 077 && head -c 256 /dev/urandom >"$LAB_ROOT/authkey")
     (umask 077 && head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$LAB_ROOT/repl-password")
+}
+
+# LAB_AGENT=stock: the patched ocf-shellfuncs each node bind-mounts, and
+# cluster.crm with only the provider of the Postgresql primitive changed.
+write_stock_files() {
+    # shellcheck disable=SC2016  # the text of the line, not an expansion
+    sed 's|^\(\t*\)\${HA_SBIN_DIR}/crm_attribute -p \$@$|\1${HA_SBIN_DIR}/crm_attribute "$@" -p|' \
+        "$SHELLFUNCS" >"$LAB_ROOT/ocf-shellfuncs"
+    [[ $(diff "$SHELLFUNCS" "$LAB_ROOT/ocf-shellfuncs" | grep -c '^>') == 1 ]] \
+        || die "patching ocf-shellfuncs did not change exactly one line"
+    chmod 0644 "$LAB_ROOT/ocf-shellfuncs"
+    sed 's/^\(primitive Postgresql \)ocf:rustpg:pgsql /\1ocf:heartbeat:pgsql /' \
+        "$CRM_FILE" >"$LAB_ROOT/cluster.crm"
+    [[ $(diff "$CRM_FILE" "$LAB_ROOT/cluster.crm" | grep -c '^>') == 1 ]] \
+        || die "$CRM_FILE: no 'primitive Postgresql ocf:rustpg:pgsql' line to change"
 }
 
 # The switch: a namespace with the bridge; it is also the client host.
@@ -592,6 +646,12 @@ cmd_up() {
     [[ ! -e $LAB_ROOT ]] || die "$LAB_ROOT exists and is not a lab state dir; remove it or set LAB_ROOT"
     [[ -x $AGENT ]] || die "$AGENT is missing: run scripts/install.sh first"
     [[ -f $CRM_FILE ]] || die "missing $CRM_FILE"
+    if [[ $LAB_AGENT == stock ]]; then
+        [[ -x $STOCK_AGENT ]] || die "$STOCK_AGENT is missing (package resource-agents)"
+        # shellcheck disable=SC2016  # the text of the line, not an expansion
+        grep -qF '${HA_SBIN_DIR}/crm_attribute -p $@' "$SHELLFUNCS" \
+            || die "$SHELLFUNCS: ocf_promotion_score is not the one of resource-agents 4.12; the lab's patch does not apply"
+    fi
     grep -q "master_ip=$VIP " "$CRM_FILE" || die "$CRM_FILE does not use master_ip=$VIP"
     ! ip netns pids "$SW_NS" >/dev/null 2>&1 || die "network namespace $SW_NS already exists (not ours); set LAB_PREFIX"
     for n in "${NODES[@]}"; do
@@ -610,6 +670,11 @@ cmd_up() {
         touch "$LAB_ROOT/created-var-lib-pgsql"
     fi
     write_cluster_files
+    local crm=$CRM_FILE
+    if [[ $LAB_AGENT == stock ]]; then
+        write_stock_files
+        crm=$LAB_ROOT/cluster.crm
+    fi
     for n in "${NODES[@]}"; do
         write_node_files "$n"
     done
@@ -633,9 +698,10 @@ cmd_up() {
 
     wait_for $((UP_TIMEOUT - (SECONDS - t0))) "${NODES[*]} to be online with a DC" \
         cluster_online "${NODES[@]}" || { print_crm_mon || true; exit 1; }
-    say "cluster formed after $((SECONDS - t0)) s; loading $(basename "$CRM_FILE")"
-    # The repo is visible inside the nodes (only the paths above are private).
-    in_node pg01 crm configure load update "$CRM_FILE"
+    say "cluster formed after $((SECONDS - t0)) s; loading $crm"
+    # The repo and LAB_ROOT are visible inside the nodes (only the paths
+    # above are private).
+    in_node pg01 crm configure load update "$crm"
     say "waiting for the agent to elect a primary and the standbys to stream"
     local why=
     until why=$(picture "${NODES[@]}"); do
@@ -837,6 +903,92 @@ cmd_switchover() {
     print_crm_mon
 }
 
+# roles_as_before PRIMARY [STANDBY...]: crm_mon shows these roles.
+roles_as_before() {
+    local s
+    [[ $(node_role "$1") == Promoted ]] || return 1
+    for s in "${@:2}"; do
+        [[ $(node_role "$s") == Unpromoted ]] || return 1
+    done
+}
+
+# Change the provider of the live Postgresql primitive, as an operator
+# would (docs/migration.md): maintenance mode, the provider attribute and
+# nothing else, a refresh so that the new agent probes every instance (it
+# finds them as they are: no stop, no start, no promotion), maintenance
+# mode off. PostgreSQL keeps running throughout; the attributes the old
+# agent left are taken over as they are.
+cmd_switch_provider() {
+    check_names
+    local provider=${1:-} n m old before after expected primary t0=$SECONDS online=() others=()
+    case $provider in
+        rustpg) [[ -x $AGENT ]] || die "$AGENT is missing: run scripts/install.sh first" ;;
+        heartbeat)
+            [[ -f $LAB_ROOT/ocf-shellfuncs ]] \
+                || die "the stock agent needs the patched ocf-shellfuncs: make the lab with LAB_AGENT=stock"
+            ;;
+        *) die "usage: $0 switch-provider rustpg|heartbeat" ;;
+    esac
+    n=$(any_node) || die "no node has a running pacemaker"
+    before=$(in_node "$n" cibadmin --query --xpath "//primitive[@id='Postgresql']") \
+        || die "no primitive Postgresql in the CIB"
+    old=$(xmllint --xpath 'string(/primitive/@provider)' - <<<"$before")
+    [[ $old != "$provider" ]] || die "Postgresql already is ocf:$provider:pgsql"
+    primary=$(current_primary) || die "no promoted instance of Postgresql"
+    for m in "${NODES[@]}"; do
+        cluster_online "$m" || continue
+        online+=("$m")
+        [[ $m == "$primary" ]] || others+=("$m")
+    done
+    say "Postgresql: ocf:$old:pgsql -> ocf:$provider:pgsql (primary $primary, standbys ${others[*]})"
+    in_node "$n" crm configure property maintenance-mode=true
+    trap 'echo "cluster: switch-provider failed; the cluster is still in maintenance mode (crm configure property maintenance-mode=false)" >&2' EXIT
+    # Maintenance mode cancels the old agent's recurring monitors; one that
+    # is already running goes on, and must not see the refresh below.
+    in_node "$n" crm_resource --wait --timeout=60s
+    old_agent_idle() {
+        local m
+        for m in "${online[@]}"; do
+            ! in_node "$m" pgrep -f "/usr/lib/ocf/resource.d/$old/pgsql( |$)" >/dev/null || return 1
+        done
+    }
+    wait_for 60 "the running actions of ocf:$old:pgsql to end" old_agent_idle \
+        || { print_crm_mon >&2 || true; exit 1; }
+    in_node "$n" cibadmin --modify --xml-text "<primitive id=\"Postgresql\" provider=\"$provider\"/>"
+    after=$(in_node "$n" cibadmin --query --xpath "//primitive[@id='Postgresql']")
+    expected=${before/provider=\"$old\"/provider=\"$provider\"}
+    [[ $after == "$expected" ]] || die "the primitive changed in more than its provider: $(diff <(echo "$before") <(echo "$after"))"
+    # Forget the old agent's operation history so that the new agent
+    # probes: on the primary first. A standby probed while crm_mon shows no
+    # promoted instance takes the stock "Master does not exist" branch: it
+    # sets itself HS:alone with score -INFINITY and publishes an xlog-loc
+    # that nothing deletes afterwards (docs/migration.md).
+    in_node "$n" crm resource refresh Postgresql "$primary"
+    in_node "$n" crm_resource --wait --timeout=60s
+    wait_for 60 "the probe of ocf:$provider:pgsql to find $primary promoted" \
+        roles_as_before "$primary" || { print_crm_mon >&2 || true; exit 1; }
+    for m in "${others[@]}"; do
+        in_node "$n" crm resource refresh Postgresql "$m"
+    done
+    in_node "$n" crm_resource --wait --timeout=60s
+    wait_for 60 "the probes of ocf:$provider:pgsql to find $primary promoted and ${others[*]} unpromoted" \
+        roles_as_before "$primary" "${others[@]}" || { print_crm_mon >&2 || true; exit 1; }
+    say "probed after $((SECONDS - t0)) s; leaving maintenance mode"
+    in_node "$n" crm configure property maintenance-mode=false
+    trap - EXIT
+    local why=
+    until why=$(picture "${online[@]}"); do
+        if ((SECONDS - t0 >= 150)); then
+            echo "cluster: no complete picture after switching to ocf:$provider:pgsql: $why" >&2
+            print_crm_mon >&2 || true
+            exit 1
+        fi
+        sleep 1
+    done
+    say "Postgresql is ocf:$provider:pgsql; picture complete after $((SECONDS - t0)) s"
+    print_crm_mon
+}
+
 usage() {
     echo "usage:" >&2
     grep -E '^#   lab/cluster.sh|^#  {20,}' "$SELF" | sed 's/^#   /  /' >&2
@@ -863,6 +1015,7 @@ case ${1:-} in
     stop-node) need_node "$@" && cmd_stop_node "$2" ;;
     start-node) need_node "$@" && cmd_start_node "$2" ;;
     switchover) shift && cmd_switchover "$@" ;;
+    switch-provider) shift && cmd_switch_provider "$@" ;;
     _node-init) node_init "$2" "$3" ;;
     *) usage ;;
 esac

@@ -16,6 +16,8 @@ const LAB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/lab/cluster.sh");
 pub struct Lab {
     root: PathBuf,
     prefix: String,
+    /// Extra environment for every `lab/cluster.sh` call (e.g. LAB_AGENT).
+    env: Vec<(String, String)>,
 }
 
 /// What crm_mon says: our parsed view plus where the VIP runs.
@@ -55,11 +57,22 @@ fn text(out: &Output) -> String {
 
 impl Lab {
     pub fn up(name: &str) -> Lab {
+        Lab::up_with(name, "re", &[])
+    }
+
+    /// A lab whose namespaces are named `<prefix><pid>-...` (labs of one
+    /// test run need different prefixes), with extra environment for
+    /// `lab/cluster.sh`.
+    pub fn up_with(name: &str, prefix: &str, env: &[(&str, &str)]) -> Lab {
         install_agent();
         let id = std::process::id() % 100_000;
         let lab = Lab {
             root: PathBuf::from(format!("/var/tmp/rustpg-e2e-{name}-{id}")),
-            prefix: format!("re{id}"),
+            prefix: format!("{prefix}{id}"),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         let out = lab.run(&["up"]);
         assert!(out.status.success(), "lab up failed:\n{}", text(&out));
@@ -71,6 +84,7 @@ impl Lab {
             .args(args)
             .env("LAB_ROOT", &self.root)
             .env("LAB_PREFIX", &self.prefix)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .output()
             .unwrap()
     }
@@ -261,6 +275,7 @@ fn all_rows_everywhere(lab: &Lab, nodes: &[String], expected: i64) {
 
 #[test]
 fn three_node_cluster_end_to_end() {
+    let _one_lab_at_a_time = crate::support::lab_guard();
     let lab = Lab::up("main");
     let long = Duration::from_secs(120);
 
@@ -349,7 +364,7 @@ fn three_node_cluster_end_to_end() {
         started.elapsed().as_secs_f64()
     );
     all_rows_everywhere(&lab, &[sync.clone(), third.clone()], rows);
-    // docs/failover.md: the old primary stays stopped behind PGSQL.lock.
+    // docs/operations.md: a crashed primary stays stopped behind PGSQL.lock.
     assert!(lab.lock_exists(&old), "a crashed primary keeps PGSQL.lock");
     assert_ne!(p.attr(&old, &format!("{RSC}-status")), Some("PRI"));
     println!("{}", String::from_utf8_lossy(&lab.run(&["crm_mon"]).stdout));

@@ -8,6 +8,7 @@ mod cli;
 mod cluster;
 mod crm_examples;
 mod debian_layout;
+mod dropin;
 mod e2e;
 mod errors;
 mod hostile;
