@@ -185,7 +185,14 @@ pub fn start(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
         )));
     }
     if let Lock::CleanDemote { .. } = lock {
-        prove_not_ahead_or_stop(&r, lock)?;
+        if view.promoted_exists() {
+            prove_not_ahead_or_stop(&r, lock)?;
+        } else {
+            // Nobody was promoted after its clean shutdown (the whole
+            // cluster stopped): nothing can be behind it. It runs as a
+            // standby, keeps the lock, and the election may pick it.
+            crate::info!("no promoted instance: {} stays until streaming proves this node is not ahead of the next primary.", r.files.lock().display());
+        }
     }
     plan.status(&me, status::HS_ALONE);
     r.apply(&mut plan)?;

@@ -809,3 +809,36 @@ fn a_cleanly_stopped_primary_rejoins_on_start() {
     );
     assert_eq!(c.sql(o, "select count(*) from t"), "1");
 }
+
+/// The whole cluster stops after a clean demote (nobody promoted since):
+/// the former primary starts as a standby, keeps its lock, and can win the
+/// election, since nothing can be ahead of its clean shutdown.
+#[test]
+fn a_cleanly_demoted_primary_starts_when_nobody_was_promoted() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02"]);
+    let old = bring_up(&c, OURS);
+    let nodes = c.node_names();
+    let o: &str = &old;
+    let rest: Vec<&str> = nodes.iter().copied().filter(|x| *x != o).collect();
+    let demote = Notify {
+        kind: "post",
+        operation: "demote",
+        demote: &[o],
+        active: &nodes,
+        promoted: &[o],
+        unpromoted: &rest,
+        all: &nodes,
+        ..Notify::default()
+    }
+    .env();
+    ok(&c, OURS, o, "demote", &env_refs(&demote));
+    c.set_promoted(None);
+    for n in &nodes {
+        ok(&c, OURS, n, "stop", &[]);
+    }
+    let out = c.run(OURS, o, "start", &[]);
+    assert_eq!(out.rc, 0, "{}", out.stderr);
+    let lock = std::fs::read_to_string(c.node(o).tmpdir.join("PGSQL.lock")).unwrap();
+    assert!(lock.starts_with("clean demote"), "the lock stays: {lock:?}");
+    assert_eq!(c.sql(o, "select pg_is_in_recovery()"), "t");
+}
