@@ -367,18 +367,7 @@ fn switchover_leaves_the_old_primary_streaming() {
             ..Notify::default()
         },
     );
-    let demote_env = Notify {
-        kind: "post",
-        operation: "demote",
-        demote: &[o],
-        active: &nodes,
-        promoted: &[o],
-        unpromoted: &all_but_old,
-        all: &nodes,
-        ..Notify::default()
-    }
-    .env();
-    ok(&c, OURS, o, "demote", &env_refs(&demote_env));
+    demote(&c, o);
     assert_eq!(
         c.sql(o, "select pg_is_in_recovery()"),
         "t",
@@ -575,18 +564,7 @@ fn failover_after_the_primary_crashes() {
     let o: &str = &old;
     let s: &str = &sync;
     let rest: Vec<&str> = nodes.iter().copied().filter(|x| *x != o).collect();
-    let demote = Notify {
-        kind: "post",
-        operation: "demote",
-        demote: &[o],
-        active: &nodes,
-        promoted: &[o],
-        unpromoted: &rest,
-        all: &nodes,
-        ..Notify::default()
-    }
-    .env();
-    ok(&c, OURS, o, "demote", &env_refs(&demote));
+    demote(&c, o);
     ok(&c, OURS, o, "stop", &[]);
     assert_eq!(c.attribute(o, "pgsql-status").as_deref(), Some("STOP"));
     assert!(
@@ -753,18 +731,7 @@ fn a_cleanly_stopped_primary_rejoins_on_start() {
     let nodes = c.node_names();
     let (o, n): (&str, &str) = (&old, &new);
     let rest: Vec<&str> = nodes.iter().copied().filter(|x| *x != o).collect();
-    let demote = Notify {
-        kind: "post",
-        operation: "demote",
-        demote: &[o],
-        active: &nodes,
-        promoted: &[o],
-        unpromoted: &rest,
-        all: &nodes,
-        ..Notify::default()
-    }
-    .env();
-    ok(&c, OURS, o, "demote", &env_refs(&demote));
+    demote(&c, o);
     ok(&c, OURS, o, "stop", &[]);
     let lock = c.node(o).tmpdir.join("PGSQL.lock");
     let marker = std::fs::read_to_string(&lock).unwrap();
@@ -819,19 +786,7 @@ fn a_cleanly_demoted_primary_starts_when_nobody_was_promoted() {
     let old = bring_up(&c, OURS);
     let nodes = c.node_names();
     let o: &str = &old;
-    let rest: Vec<&str> = nodes.iter().copied().filter(|x| *x != o).collect();
-    let demote = Notify {
-        kind: "post",
-        operation: "demote",
-        demote: &[o],
-        active: &nodes,
-        promoted: &[o],
-        unpromoted: &rest,
-        all: &nodes,
-        ..Notify::default()
-    }
-    .env();
-    ok(&c, OURS, o, "demote", &env_refs(&demote));
+    demote(&c, o);
     c.set_promoted(None);
     for n in &nodes {
         ok(&c, OURS, n, "stop", &[]);
@@ -841,4 +796,23 @@ fn a_cleanly_demoted_primary_starts_when_nobody_was_promoted() {
     let lock = std::fs::read_to_string(c.node(o).tmpdir.join("PGSQL.lock")).unwrap();
     assert!(lock.starts_with("clean demote"), "the lock stays: {lock:?}");
     assert_eq!(c.sql(o, "select pg_is_in_recovery()"), "t");
+}
+
+/// Demote `primary` with the notify variables Pacemaker passes: every other
+/// node still unpromoted (so the stock rule does not remove PGSQL.lock).
+fn demote(c: &Cluster, primary: &str) {
+    let nodes = c.node_names();
+    let rest: Vec<&str> = nodes.iter().copied().filter(|x| *x != primary).collect();
+    let env = Notify {
+        kind: "post",
+        operation: "demote",
+        demote: &[primary],
+        active: &nodes,
+        promoted: &[primary],
+        unpromoted: &rest,
+        all: &nodes,
+        ..Notify::default()
+    }
+    .env();
+    ok(c, OURS, primary, "demote", &env_refs(&env));
 }
