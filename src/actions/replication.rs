@@ -359,15 +359,7 @@ pub fn monitor(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
         }
         Ok(decide::replicated_rc(true))
     } else {
-        let me = r.rep.me.clone();
-        plan.data_status(&me, data::LATEST);
-        plan.status(&me, status::PRI);
-        // Election positions mean nothing while a primary runs; a standby
-        // probed without one in sight may have left some behind.
-        for n in &r.rep.node_list {
-            plan.delete(n, Attr::XlogLoc);
-            plan.delete(n, Attr::XlogTli);
-        }
+        rep::primary_self(&mut plan);
         control_standbys(&r, &mut plan, &mut s, &state)?;
         if i.cfg.check_wal_receiver {
             r.crm.attrd(&receiver_attr(&r), Some("normal (master)"));

@@ -144,10 +144,6 @@ impl<'a> Plan<'a> {
         }
     }
 
-    pub fn view(&self) -> &ClusterView {
-        self.view
-    }
-
     /// The current value: what this plan wrote, else what crm_mon showed.
     pub fn current(&self, node: &str, attr: Attr) -> Option<&str> {
         match self.pending.get(&(node.to_string(), attr)) {
@@ -315,6 +311,19 @@ impl SyncStandbys {
             })
             .collect();
         Some(SyncStandbys::First(names?))
+    }
+}
+
+/// The primary's monitor about itself: `LATEST`, `PRI`, and no election
+/// positions anywhere: they mean nothing while a primary runs, and a
+/// standby probed with no primary in sight may have left some behind.
+pub fn primary_self(plan: &mut Plan) {
+    let me = plan.cfg.me.clone();
+    plan.data_status(&me, data::LATEST);
+    plan.status(&me, status::PRI);
+    for n in plan.cfg.node_list.clone() {
+        plan.delete(&n, Attr::XlogLoc);
+        plan.delete(&n, Attr::XlogTli);
     }
 }
 
@@ -869,6 +878,28 @@ mod tests {
             ],
         );
         (c, v)
+    }
+
+    #[test]
+    fn the_primary_clears_stale_election_positions() {
+        let (c, mut v) = primary_fixture();
+        v.attributes
+            .entry("pg03".into())
+            .or_default()
+            .insert("pgsql-xlog-loc".into(), "0000000004023E30".into());
+        let mut p = Plan::new(&c, &v);
+        primary_self(&mut p);
+        assert_eq!(written(&p, "pg03", Attr::XlogLoc), Some(None));
+        assert_eq!(
+            written(&p, "pg02", Attr::XlogLoc),
+            None,
+            "nothing to delete"
+        );
+        assert_eq!(written(&p, "pg01", Attr::Status), Some(Some("PRI".into())));
+        assert_eq!(
+            written(&p, "pg01", Attr::DataStatus),
+            Some(Some("LATEST".into()))
+        );
     }
 
     #[test]
