@@ -12,8 +12,13 @@
 #   lab/cluster.sh crash NODE         kill every process of the node at once
 #                                     and remove its network namespace
 #   lab/cluster.sh revive NODE        new namespaces, corosync + pacemaker
-#   lab/cluster.sh stop-node NODE     clean stop of pacemaker and corosync
-#   lab/cluster.sh start-node NODE    start corosync and pacemaker again
+#   lab/cluster.sh stop-node NODE|all clean stop of pacemaker and corosync
+#                                     (all: every node at once)
+#   lab/cluster.sh start-node NODE|all start corosync and pacemaker again
+#   lab/cluster.sh partition NODE     cut the node's link: its veth port on
+#                                     the lab's switch goes down (the node
+#                                     and its processes keep running)
+#   lab/cluster.sh heal NODE          bring that port up again
 #   lab/cluster.sh switchover [NODE]  move the promoted role (ban + clear)
 #   lab/cluster.sh switch-provider P  change the live primitive's provider to
 #                                     P (rustpg or heartbeat) as an operator
@@ -829,6 +834,20 @@ cmd_revive() {
 cmd_stop_node() {
     check_names
     local node=$1 t0=$SECONDS
+    if [[ $node == all ]]; then
+        # Every node at once, as `down` does: the whole cluster stops.
+        local n pids=()
+        for n in "${NODES[@]}"; do
+            is_up "$n" || die "node $n is not up"
+        done
+        for n in "${NODES[@]}"; do
+            (stop_stack "$n") &
+            pids+=($!)
+        done
+        wait "${pids[@]}" || true
+        say "cluster stack stopped on ${NODES[*]} in $((SECONDS - t0)) s"
+        return 0
+    fi
     check_node "$node"
     is_up "$node" || die "node $node is not up"
     stop_stack "$node"
@@ -838,6 +857,20 @@ cmd_stop_node() {
 cmd_start_node() {
     check_names
     local node=$1 t0=$SECONDS
+    if [[ $node == all ]]; then
+        local n
+        for n in "${NODES[@]}"; do
+            is_up "$n" || die "node $n is not up (use revive for a crashed node)"
+            in_node "$n" pidof pacemakerd >/dev/null 2>&1 && die "pacemaker already runs on $n"
+            in_node "$n" pidof corosync >/dev/null 2>&1 && die "corosync already runs on $n (stop-node first)"
+        done
+        for n in "${NODES[@]}"; do
+            start_stack "$n"
+        done
+        wait_for 90 "${NODES[*]} to join the cluster" cluster_online "${NODES[@]}" || true
+        say "cluster stack started on ${NODES[*]} in $((SECONDS - t0)) s"
+        return 0
+    fi
     check_node "$node"
     is_up "$node" || die "node $node is not up (use revive for a crashed node)"
     in_node "$node" pidof pacemakerd >/dev/null 2>&1 && die "pacemaker already runs on $node"
@@ -845,6 +878,24 @@ cmd_start_node() {
     start_stack "$node"
     wait_for 90 "$node to join the cluster" cluster_online "$node" || true
     say "cluster stack started on $node in $((SECONDS - t0)) s"
+}
+
+# Cut a node off the lab network, or reconnect it: its veth port on the
+# switch (inside the lab's switch namespace) goes down or up. The node's
+# processes keep running and its eth0 keeps its addresses (the VIP too);
+# nothing outside the lab's namespaces is touched.
+cmd_partition() {
+    check_names
+    local node=$1 state=$2
+    check_node "$node"
+    is_up "$node" || die "node $node is not up"
+    ip -n "$SW_NS" link show "v-$node" >/dev/null 2>&1 || die "no port v-$node on the switch $SW_NS"
+    ip -n "$SW_NS" link set "v-$node" "$state"
+    if [[ $state == down ]]; then
+        say "$node partitioned: port v-$node on $SW_NS is down"
+    else
+        say "$node healed: port v-$node on $SW_NS is up"
+    fi
 }
 
 # Move the promoted role away from the current primary: ban the Promoted
@@ -1014,6 +1065,8 @@ case ${1:-} in
     revive) need_node "$@" && cmd_revive "$2" ;;
     stop-node) need_node "$@" && cmd_stop_node "$2" ;;
     start-node) need_node "$@" && cmd_start_node "$2" ;;
+    partition) need_node "$@" && cmd_partition "$2" down ;;
+    heal) need_node "$@" && cmd_partition "$2" up ;;
     switchover) shift && cmd_switchover "$@" ;;
     switch-provider) shift && cmd_switch_provider "$@" ;;
     _node-init) node_init "$2" "$3" ;;

@@ -129,8 +129,18 @@ impl Lab {
         )
     }
 
+    /// The lab's switch namespace, which is also its client host.
+    pub fn switch_ns(&self) -> String {
+        format!("{}-sw", self.prefix)
+    }
+
     pub fn picture(&self) -> Option<Picture> {
-        for node in ["pg01", "pg02", "pg03"] {
+        self.picture_from(&["pg01", "pg02", "pg03"])
+    }
+
+    /// crm_mon's picture as the first of `nodes` that answers sees it.
+    pub fn picture_from(&self, nodes: &[&str]) -> Option<Picture> {
+        for &node in nodes {
             let out = self.run(&["exec", node, "crm_mon", "-1", "-A", "--output-as=xml"]);
             if !out.status.success() {
                 continue;

@@ -11,6 +11,7 @@ mod debian_layout;
 mod dropin;
 mod e2e;
 mod errors;
+mod faults;
 mod hostile;
 mod metadata;
 mod pacemaker_single;
