@@ -59,6 +59,18 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// `<longdesc>` and `<shortdesc>`, of the agent or of a parameter.
+fn descriptions(x: &mut String, longdesc: &str, shortdesc: &str) {
+    x.push_str(&format!(
+        "<longdesc lang=\"en\">\n{}\n</longdesc>\n",
+        escape(longdesc)
+    ));
+    x.push_str(&format!(
+        "<shortdesc lang=\"en\">{}</shortdesc>\n",
+        escape(shortdesc)
+    ));
+}
+
 pub fn render(agent: &AgentInfo) -> String {
     let mut x = String::new();
     x.push_str("<?xml version=\"1.0\"?>\n");
@@ -72,28 +84,14 @@ pub fn render(agent: &AgentInfo) -> String {
         escape(agent.version)
     ));
     x.push_str("<version>1.1</version>\n");
-    x.push_str(&format!(
-        "<longdesc lang=\"en\">\n{}\n</longdesc>\n",
-        escape(agent.longdesc)
-    ));
-    x.push_str(&format!(
-        "<shortdesc lang=\"en\">{}</shortdesc>\n",
-        escape(agent.shortdesc)
-    ));
+    descriptions(&mut x, agent.longdesc, agent.shortdesc);
     x.push_str("<parameters>\n");
     for p in agent.params {
         x.push_str(&format!(
             "<parameter name=\"{}\" unique=\"0\" required=\"0\">\n",
             escape(p.name)
         ));
-        x.push_str(&format!(
-            "<longdesc lang=\"en\">\n{}\n</longdesc>\n",
-            escape(p.longdesc)
-        ));
-        x.push_str(&format!(
-            "<shortdesc lang=\"en\">{}</shortdesc>\n",
-            escape(p.shortdesc)
-        ));
+        descriptions(&mut x, p.longdesc, p.shortdesc);
         x.push_str(&format!(
             "<content type=\"{}\" default=\"{}\" />\n",
             p.kind.content_type(),
