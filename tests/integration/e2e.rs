@@ -110,23 +110,34 @@ impl Lab {
 
     /// SQL on one node, locally (to read a standby).
     pub fn sql_on(&self, node: &str, sql: &str) -> String {
-        self.exec(
+        self.try_sql_on(node, sql)
+            .unwrap_or_else(|e| panic!("{node}: {sql}: {e}"))
+    }
+
+    /// SQL on one node, locally; `Err` when the node or its server is down.
+    pub fn try_sql_on(&self, node: &str, sql: &str) -> Result<String, String> {
+        let psql = "/usr/lib/postgresql/15/bin/psql";
+        let out = self.run(&[
+            "exec",
             node,
-            &[
-                "runuser",
-                "-u",
-                "postgres",
-                "--",
-                "/usr/lib/postgresql/15/bin/psql",
-                "-XAtq",
-                "-h",
-                "/run/postgresql",
-                "-d",
-                "lab",
-                "-c",
-                sql,
-            ],
-        )
+            "runuser",
+            "-u",
+            "postgres",
+            "--",
+            psql,
+            "-XAtq",
+            "-h",
+            "/run/postgresql",
+            "-d",
+            "lab",
+            "-c",
+            sql,
+        ]);
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        } else {
+            Err(text(&out))
+        }
     }
 
     /// The lab's switch namespace, which is also its client host.

@@ -345,31 +345,9 @@ fn lock_exists(lab: &Lab, node: &str) -> bool {
 
 /// The ids in [lo, hi) a node has (read locally on the node).
 fn ids_on(lab: &Lab, node: &str, lo: i64, hi: i64) -> Option<BTreeSet<i64>> {
-    let out = lab.run(&[
-        "exec",
-        node,
-        "runuser",
-        "-u",
-        "postgres",
-        "--",
-        &format!("{PG_BIN}/psql"),
-        "-XAtq",
-        "-h",
-        "/run/postgresql",
-        "-d",
-        "lab",
-        "-c",
-        &format!("select id from faults where id >= {lo} and id < {hi}"),
-    ]);
-    if !out.status.success() {
-        return None;
-    }
-    Some(
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| l.trim().parse().ok())
-            .collect(),
-    )
+    let sql = format!("select id from faults where id >= {lo} and id < {hi}");
+    let out = lab.try_sql_on(node, &sql).ok()?;
+    Some(out.lines().filter_map(|l| l.trim().parse().ok()).collect())
 }
 
 /// Every acknowledged id is on the primary and on every streaming standby
