@@ -7,6 +7,9 @@
 #   lab/cluster.sh down               stop everything, remove every trace
 #   lab/cluster.sh status             each node's state, then crm_mon -Afr -1
 #   lab/cluster.sh crm_mon            crm_mon -Afr -1 from a node that is up
+#   lab/cluster.sh picture [NODE...]  true when the nodes (default: all) show
+#                                     the target picture; else says what is
+#                                     missing
 #   lab/cluster.sh exec NODE CMD...   run a command inside a node
 #   lab/cluster.sh sql SQL...         run SQL through the VIP from the client
 #   lab/cluster.sh crash NODE         kill every process of the node at once
@@ -27,16 +30,32 @@
 # Environment: LAB_ROOT (state dir, default /var/tmp/rustpg-lab3), LAB_PREFIX
 # (network namespace names <prefix>-pg01 ... and <prefix>-sw, default
 # rustpg), LAB_UP_TIMEOUT (seconds `up` may take, default 175, 240 for the
-# stock agent), LAB_AGENT (ours or stock, default ours). Run as root.
+# stock agent), LAB_AGENT (ours, stock or paf, default ours), LAB_REP_MODE
+# (sync or async, default sync). A lab keeps the prefix, agent and mode it
+# was made with. Run as root.
 #
-# LAB_AGENT=stock starts the same cluster with the stock ocf:heartbeat:pgsql:
-# the configuration loaded is crm-examples/cluster.crm with only the
-# provider changed (generated into LAB_ROOT/cluster.crm), and each node
-# bind-mounts, in its own mount namespace, a copy of ocf-shellfuncs whose
-# ocf_promotion_score runs `crm_attribute "$@" -p` (Pacemaker 2.1.5 reads
-# `crm_attribute -p -v -INFINITY` as options, CLBZ#5509; the stock agent
-# then loops until its start times out). Its picture differs in the third
-# node: HS:async / STREAMING|ASYNC (docs/compatibility.md R1).
+# Every lab loads LAB_ROOT/cluster.crm: crm-examples/cluster.crm with, for
+# LAB_REP_MODE=async, rep_mode=async, and for another agent only the
+# Postgresql primitive changed (the clone, VIP, constraints, properties,
+# operations and their intervals stay the same, so that differences measured
+# come from the agents):
+#
+# LAB_AGENT=stock: the stock ocf:heartbeat:pgsql, only the provider
+# changed; each node bind-mounts, in its own mount namespace, a copy of
+# ocf-shellfuncs whose ocf_promotion_score runs `crm_attribute "$@" -p`
+# (Pacemaker 2.1.5 reads `crm_attribute -p -v -INFINITY` as options,
+# CLBZ#5509; the stock agent then loops until its start times out). Its
+# picture differs in the third node: HS:async / STREAMING|ASYNC
+# (docs/compatibility.md R1).
+#
+# LAB_AGENT=paf: PAF's ocf:heartbeat:pgsqlms (package resource-agents-paf)
+# with bindir, pgdata, pghost, pgport. PAF does not write the standby
+# configuration: each node's lab-node.conf holds primary_conninfo (the VIP,
+# application_name=<node>) and recovery_target_timeline, and in sync mode
+# the static synchronous_standby_names = 'FIRST 1 (pg01, pg02, pg03)' (the
+# closest PAF set-up to one sync + one potential standby). PAF publishes no
+# <rsc>-status attributes: its picture is the roles, the VIP, a promotion
+# score on every node and pg_stat_replication read through the VIP.
 #
 # Network: the switch namespace <prefix>-sw holds the bridge br0 with the
 # client address 10.213.0.100; each node's eth0 (10.213.0.11-13/24) is a veth
@@ -55,13 +74,9 @@ set -euo pipefail
 LAB_ROOT=${LAB_ROOT:-/var/tmp/rustpg-lab3}
 PREFIX=${LAB_PREFIX:-rustpg}
 LAB_AGENT=${LAB_AGENT:-ours}
-case $LAB_AGENT in
-    ours) UP_TIMEOUT=${LAB_UP_TIMEOUT:-175} ;;
-    # The stock agent promotes after xlog_check_count unchanged monitor
-    # rounds, and its monitors are slow.
-    stock) UP_TIMEOUT=${LAB_UP_TIMEOUT:-240} ;;
-    *) echo "cluster: LAB_AGENT must be ours or stock, not '$LAB_AGENT'" >&2; exit 2 ;;
-esac
+LAB_REP_MODE=${LAB_REP_MODE:-sync}
+ASKED_AGENT=$LAB_AGENT
+ASKED_REP_MODE=$LAB_REP_MODE
 NODES=(pg01 pg02 pg03)
 NET=10.213.0
 VIP=$NET.200
@@ -70,6 +85,7 @@ NODE_PATH=/usr/sbin:/usr/bin:/sbin:/bin
 PG_BIN=/usr/lib/postgresql/15/bin
 AGENT=/usr/lib/ocf/resource.d/rustpg/pgsql
 STOCK_AGENT=/usr/lib/ocf/resource.d/heartbeat/pgsql
+PAF_AGENT=/usr/lib/ocf/resource.d/heartbeat/pgsqlms
 SHELLFUNCS=/usr/lib/ocf/lib/heartbeat/ocf-shellfuncs
 SELF=$(readlink -f "$0")
 CRM_FILE=$(readlink -f "$(dirname "$SELF")/../crm-examples/cluster.crm")
@@ -83,10 +99,22 @@ check_names() {
     # One spelling per lab: the holders are recognised by this exact path.
     LAB_ROOT=$(realpath -m -- "$LAB_ROOT")
     [[ $LAB_ROOT =~ ^/[^/]+/. ]] || die "LAB_ROOT must be at least two levels deep: $LAB_ROOT"
-    # A lab keeps the prefix it was made with.
+    # A lab keeps the prefix, agent and replication mode it was made with.
     if [[ -f $LAB_ROOT/prefix ]]; then
         PREFIX=$(cat "$LAB_ROOT/prefix")
     fi
+    if [[ -f $LAB_ROOT/agent ]]; then
+        read -r LAB_AGENT LAB_REP_MODE <"$LAB_ROOT/agent"
+    fi
+    case $LAB_AGENT in
+        ours | paf) UP_TIMEOUT=${LAB_UP_TIMEOUT:-175} ;;
+        # The stock agent promotes after xlog_check_count unchanged monitor
+        # rounds, and its monitors are slow.
+        stock) UP_TIMEOUT=${LAB_UP_TIMEOUT:-240} ;;
+        *) die "LAB_AGENT must be ours, stock or paf, not '$LAB_AGENT'" ;;
+    esac
+    [[ $LAB_REP_MODE == sync || $LAB_REP_MODE == async ]] \
+        || die "LAB_REP_MODE must be sync or async, not '$LAB_REP_MODE'"
     [[ $PREFIX =~ ^[A-Za-z0-9_.-]{1,40}$ ]] || die "bad LAB_PREFIX: $PREFIX"
     SW_NS=$PREFIX-sw
 }
@@ -229,7 +257,7 @@ crm_xml() {
 # prints what is missing. `primary` prints the promoted node; `attr NODE
 # NAME` prints a node attribute.
 CRM_PY='
-import re, sys, xml.etree.ElementTree as ET
+import os, re, sys, xml.etree.ElementTree as ET
 cmd, args = sys.argv[1], sys.argv[2:]
 x = ET.parse(sys.stdin).getroot()
 online = {n.get("name") for n in x.iter("node") if n.get("online") == "true" and n.get("type") == "member"}
@@ -248,8 +276,16 @@ for r in x.iter("resource"):
             roles[n.get("name")] = (r.get("role"), r.get("failed"))
 # The stock agent names one sync standby: the others are async
 # (docs/compatibility.md R1); after switch-provider heartbeat it keeps the
-# FIRST 1 (...) ours set, so they stay potential (docs/migration.md).
-others = ("ASYNC", "POTENTIAL") if any(":heartbeat:" in a for a in agents) else ("POTENTIAL",)
+# FIRST 1 (...) ours set, so they stay potential (docs/migration.md). In
+# async mode every standby is async. PAF publishes no status attributes.
+paf = any(a.endswith(":pgsqlms") for a in agents)
+asynchronous = os.environ.get("LAB_REP_MODE") == "async"
+if asynchronous:
+    others = ("ASYNC",)
+elif any(":heartbeat:" in a for a in agents):
+    others = ("ASYNC", "POTENTIAL")
+else:
+    others = ("POTENTIAL",)
 vip = [n.get("name") for r in x.iter("resource") if r.get("id") == "PostgresqlVIP" and r.get("role") == "Started" for n in r.iter("node")]
 promoted = sorted(n for n, (role, _) in roles.items() if role == "Promoted")
 if cmd == "primary":
@@ -273,6 +309,19 @@ if off:
     missing.append("offline: " + " ".join(off))
 if len(promoted) != 1:
     missing.append("promoted: [" + " ".join(promoted) + "]")
+elif paf:
+    # Roles, the VIP and the promotion scores of PAF; streaming is read from
+    # pg_stat_replication by picture() below.
+    p = promoted[0]
+    if vip != [p]:
+        missing.append("VIP on [" + " ".join(vip) + "], not " + p)
+    for n in want:
+        role = roles.get(n, ("Stopped", ""))[0]
+        score = attrs.get(n, {}).get("master-Postgresql", "")
+        if n != p and role != "Unpromoted":
+            missing.append("%s: %s" % (n, role))
+        if not re.fullmatch(r"[0-9]+", score) or int(score) <= 0:
+            missing.append("%s: score %s" % (n, score or "none"))
 else:
     p = promoted[0]
     a = attrs.get(p, {})
@@ -293,7 +342,7 @@ else:
             sync += 1
         elif got not in [("Unpromoted", "HS:" + o.lower(), "STREAMING|" + o, "-INFINITY") for o in others]:
             missing.append("%s: %s" % (n, " ".join(str(g) for g in got)))
-    if len(want) > 1 and sync != 1:
+    if len(want) > 1 and sync != (0 if asynchronous else 1):
         missing.append("%d sync standbys" % sync)
 failed = sorted(n for n, (_, f) in roles.items() if f == "true")
 if failed:
@@ -308,14 +357,31 @@ if missing:
 '
 
 crm_py() {
-    python3 -c "$CRM_PY" "$@"
+    LAB_REP_MODE=$LAB_REP_MODE python3 -c "$CRM_PY" "$@"
+}
+
+# SQL through the VIP from the client host (the switch namespace).
+client_psql() {
+    ip netns exec "$SW_NS" env -i PATH="$NODE_PATH" LANG=C.UTF-8 PGCONNECT_TIMEOUT=3 \
+        timeout 15 "$PG_BIN/psql" -X -v ON_ERROR_STOP=1 -h "$VIP" -p 5432 -U postgres -d lab "$@"
 }
 
 # picture [NODES...]: true when the cluster shows the target picture.
 picture() {
     local xml
     xml=$(crm_xml) || { echo "no node answers crm_mon"; return 1; }
-    crm_py picture "$@" <<<"$xml"
+    crm_py picture "$@" <<<"$xml" || return 1
+    [[ $LAB_AGENT == paf ]] || return 0
+    # PAF: every other named node streams from the primary; in sync mode
+    # one of them is the sync standby.
+    local want=$(($# - 1)) rows streaming sync
+    rows=$(client_psql -XAtq -F' ' -c "select state, sync_state from pg_stat_replication" 2>/dev/null) \
+        || { echo "no answer through the VIP"; return 1; }
+    streaming=$(grep -c '^streaming ' <<<"$rows" || true)
+    sync=$(grep -c ' sync$' <<<"$rows" || true)
+    ((streaming == want)) || { echo "$streaming of $want standbys streaming"; return 1; }
+    [[ $LAB_REP_MODE == async ]] || ((want == 0 || sync == 1)) \
+        || { echo "$sync sync standbys"; return 1; }
 }
 
 current_primary() {
@@ -439,19 +505,49 @@ EOF
     (umask 077 && head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$LAB_ROOT/repl-password")
 }
 
-# LAB_AGENT=stock: the patched ocf-shellfuncs each node bind-mounts, and
-# cluster.crm with only the provider of the Postgresql primitive changed.
-write_stock_files() {
+# LAB_AGENT=stock: the patched ocf-shellfuncs each node bind-mounts.
+write_stock_shellfuncs() {
     # shellcheck disable=SC2016  # the text of the line, not an expansion
     sed 's|^\(\t*\)\${HA_SBIN_DIR}/crm_attribute -p \$@$|\1${HA_SBIN_DIR}/crm_attribute "$@" -p|' \
         "$SHELLFUNCS" >"$LAB_ROOT/ocf-shellfuncs"
     [[ $(diff "$SHELLFUNCS" "$LAB_ROOT/ocf-shellfuncs" | grep -c '^>') == 1 ]] \
         || die "patching ocf-shellfuncs did not change exactly one line"
     chmod 0644 "$LAB_ROOT/ocf-shellfuncs"
-    sed 's/^\(primitive Postgresql \)ocf:rustpg:pgsql /\1ocf:heartbeat:pgsql /' \
-        "$CRM_FILE" >"$LAB_ROOT/cluster.crm"
-    [[ $(diff "$CRM_FILE" "$LAB_ROOT/cluster.crm" | grep -c '^>') == 1 ]] \
-        || die "$CRM_FILE: no 'primitive Postgresql ocf:rustpg:pgsql' line to change"
+}
+
+# PAF's primitive: its own parameters, then cluster.crm's operations.
+PAF_PARAMS='primitive Postgresql ocf:heartbeat:pgsqlms \
+    params bindir=/usr/lib/postgresql/15/bin pgdata=/var/lib/pgsql/data \
+        pghost=/run/postgresql pgport=5432 \'
+
+# LAB_ROOT/cluster.crm: crm-examples/cluster.crm for this lab's agent and
+# replication mode. Each change is checked to touch only what it means to.
+write_crm_file() {
+    local out=$LAB_ROOT/cluster.crm
+    case $LAB_AGENT in
+        ours) cp "$CRM_FILE" "$out" ;;
+        stock)
+            sed 's/^\(primitive Postgresql \)ocf:rustpg:pgsql /\1ocf:heartbeat:pgsql /' \
+                "$CRM_FILE" >"$out"
+            [[ $(diff "$CRM_FILE" "$out" | grep -c '^>') == 1 ]] \
+                || die "$CRM_FILE: no 'primitive Postgresql ocf:rustpg:pgsql' line to change"
+            ;;
+        paf)
+            # The primitive's lines up to its first `op` become PAF's.
+            # (ENVIRON, not -v: awk -v would read the backslashes.)
+            PAF_PARAMS=$PAF_PARAMS awk '
+                /^primitive Postgresql / { print ENVIRON["PAF_PARAMS"]; skip = 1; next }
+                skip && /^ +op / { skip = 0 }
+                !skip { print }' "$CRM_FILE" >"$out"
+            grep -q '^primitive Postgresql ocf:heartbeat:pgsqlms' "$out" \
+                && [[ $(grep -c '^    op ' "$out") == $(grep -c '^    op ' "$CRM_FILE") ]] \
+                || die "$CRM_FILE: could not replace the Postgresql primitive's parameters"
+            ;;
+    esac
+    if [[ $LAB_REP_MODE == async && $LAB_AGENT != paf ]]; then
+        sed -i 's/ rep_mode=sync / rep_mode=async /' "$out"
+        grep -q ' rep_mode=async ' "$out" || die "$CRM_FILE: no rep_mode=sync to change"
+    fi
 }
 
 # The switch: a namespace with the bridge; it is also the client host.
@@ -568,8 +664,20 @@ host    all          all       $CLIENT_IP/32    trust
 EOF
     chown postgres:postgres "$(node_dir "$node")/pgsql/data/pg_hba.conf"
     chmod 0600 "$(node_dir "$node")/pgsql/data/pg_hba.conf"
-    printf "# Written by lab/cluster.sh.\ncluster_name = '%s'\n" "$node" \
-        >"$(node_dir "$node")/pgsql/data/lab-node.conf"
+    {
+        printf "# Written by lab/cluster.sh.\ncluster_name = '%s'\n" "$node"
+        # PAF leaves the standby settings to the administrator.
+        if [[ $LAB_AGENT == paf ]]; then
+            printf "primary_conninfo = 'host=%s port=5432 user=repl application_name=%s %s'\n" \
+                "$VIP" "$node" "passfile=/var/lib/postgresql/.pgpass keepalives_idle=60 keepalives_interval=5 keepalives_count=5"
+            echo "recovery_target_timeline = 'latest'"
+            if [[ $LAB_REP_MODE == sync ]]; then
+                local names
+                names=$(printf '%s, ' "${NODES[@]}")
+                echo "synchronous_standby_names = 'FIRST 1 (${names%, })'"
+            fi
+        fi
+    } >"$(node_dir "$node")/pgsql/data/lab-node.conf"
     chown postgres:postgres "$(node_dir "$node")/pgsql/data/lab-node.conf"
 }
 
@@ -600,7 +708,10 @@ EOF
     write_hba pg01
     as_postgres pg01 "$PG_BIN/pg_ctl" -D /var/lib/pgsql/data -l /var/log/postgresql/lab-setup.log \
         -w -t 60 start >/dev/null
-    as_postgres pg01 "$PG_BIN/psql" -XAtq -v ON_ERROR_STOP=1 -h /run/postgresql -d postgres \
+    # synchronous_commit=local: no standby streams yet (PAF's sync lab
+    # names them in lab-node.conf already).
+    as_postgres pg01 env PGOPTIONS='-c synchronous_commit=local' \
+        "$PG_BIN/psql" -XAtq -v ON_ERROR_STOP=1 -h /run/postgresql -d postgres \
         -v pw="$(cat "$LAB_ROOT/repl-password")" >/dev/null <<'EOF'
 CREATE ROLE repl WITH REPLICATION LOGIN PASSWORD :'pw';
 CREATE DATABASE lab;
@@ -646,6 +757,8 @@ cmd_up() {
         say "removing the remains of an earlier lab in $LAB_ROOT"
         cmd_down
         PREFIX=${LAB_PREFIX:-rustpg}
+        LAB_AGENT=$ASKED_AGENT
+        LAB_REP_MODE=$ASKED_REP_MODE
         check_names
     fi
     [[ ! -e $LAB_ROOT ]] || die "$LAB_ROOT exists and is not a lab state dir; remove it or set LAB_ROOT"
@@ -656,6 +769,9 @@ cmd_up() {
         # shellcheck disable=SC2016  # the text of the line, not an expansion
         grep -qF '${HA_SBIN_DIR}/crm_attribute -p $@' "$SHELLFUNCS" \
             || die "$SHELLFUNCS: ocf_promotion_score is not the one of resource-agents 4.12; the lab's patch does not apply"
+    fi
+    if [[ $LAB_AGENT == paf ]]; then
+        [[ -x $PAF_AGENT ]] || die "$PAF_AGENT is missing (package resource-agents-paf)"
     fi
     grep -q "master_ip=$VIP " "$CRM_FILE" || die "$CRM_FILE does not use master_ip=$VIP"
     ! ip netns pids "$SW_NS" >/dev/null 2>&1 || die "network namespace $SW_NS already exists (not ours); set LAB_PREFIX"
@@ -670,16 +786,15 @@ cmd_up() {
     install -d -m 0755 "$LAB_ROOT"
     touch "$LAB_ROOT/$MARKER"
     echo "$PREFIX" >"$LAB_ROOT/prefix"
+    echo "$LAB_AGENT $LAB_REP_MODE" >"$LAB_ROOT/agent"
     if [[ ! -d /var/lib/pgsql ]]; then
         install -d -m 0755 /var/lib/pgsql
         touch "$LAB_ROOT/created-var-lib-pgsql"
     fi
     write_cluster_files
-    local crm=$CRM_FILE
-    if [[ $LAB_AGENT == stock ]]; then
-        write_stock_files
-        crm=$LAB_ROOT/cluster.crm
-    fi
+    [[ $LAB_AGENT != stock ]] || write_stock_shellfuncs
+    write_crm_file
+    local crm=$LAB_ROOT/cluster.crm
     for n in "${NODES[@]}"; do
         write_node_files "$n"
     done
@@ -799,9 +914,7 @@ cmd_sql() {
     (($#)) || die "usage: $0 sql SQL..."
     ip netns pids "$SW_NS" >/dev/null 2>&1 || die "the lab is not up (no namespace $SW_NS)"
     local rc=0
-    ip netns exec "$SW_NS" env -i PATH="$NODE_PATH" LANG=C.UTF-8 PGCONNECT_TIMEOUT=3 \
-        timeout 15 "$PG_BIN/psql" -X -v ON_ERROR_STOP=1 -h "$VIP" -p 5432 -U postgres -d lab \
-        -c "$*" || rc=$?
+    client_psql -c "$*" || rc=$?
     if ((rc)); then
         echo "cluster: sql through the VIP $VIP failed (rc=$rc)" >&2
         return "$rc"
@@ -914,13 +1027,14 @@ cmd_switchover() {
     for n in "${online[@]}"; do
         [[ $(node_attr "$n" Postgresql-status 2>/dev/null) == HS:sync ]] && sync=$n
     done
-    [[ -n $sync ]] || die "no standby is HS:sync; nothing can be promoted"
-    if [[ -n $target ]]; then
+    # PAF promotes the standby it elects; it publishes no HS:sync.
+    [[ -n $sync || $LAB_AGENT == paf ]] || die "no standby is HS:sync; nothing can be promoted"
+    if [[ -n $target && $LAB_AGENT != paf ]]; then
         check_node "$target"
         [[ $target != "$old" ]] || die "$target is already the primary"
         [[ $target == "$sync" ]] || die "only the sync standby ($sync) can be promoted; $target is $(node_attr "$target" Postgresql-status 2>/dev/null || echo unknown)"
     fi
-    say "moving the promoted role away from $old (the sync standby $sync takes it)"
+    say "moving the promoted role away from $old (${sync:-the standby PAF elects} takes it)"
     t0=$SECONDS
     n=$(any_node)
     in_node "$n" crm_resource --ban --promoted -r msPostgresql -N "$old" --quiet
@@ -930,7 +1044,7 @@ cmd_switchover() {
         p=$(current_primary) || return 1
         [[ $p != "$old" ]] || return 1
         [[ $(node_role "$old") == Unpromoted ]] || return 1
-        [[ $(node_attr "$old" Postgresql-status 2>/dev/null) == HS:* ]]
+        [[ $LAB_AGENT == paf || $(node_attr "$old" Postgresql-status 2>/dev/null) == HS:* ]]
     }
     if ! wait_for 120 "another node to be promoted and $old to be a standby" moved; then
         print_crm_mon >&2 || true
@@ -938,7 +1052,7 @@ cmd_switchover() {
     fi
     local new
     new=$(current_primary)
-    say "$new is the primary, $old is $(node_attr "$old" Postgresql-status) after $((SECONDS - t0)) s; clearing the ban"
+    say "$new is the primary, $old is $(node_attr "$old" Postgresql-status || node_role "$old") after $((SECONDS - t0)) s; clearing the ban"
     in_node "$(any_node)" crm_resource --clear -r msPostgresql -N "$old" --quiet
     trap - EXIT
     local why=
@@ -1053,6 +1167,13 @@ case ${1:-} in
     down) cmd_down ;;
     status) cmd_status ;;
     crm_mon) check_names && print_crm_mon ;;
+    picture)
+        shift
+        check_names
+        (($#)) || set -- "${NODES[@]}"
+        for n in "$@"; do check_node "$n"; done
+        picture "$@"
+        ;;
     exec)
         shift
         (($# >= 2)) || die "usage: $0 exec NODE CMD [ARG...]"

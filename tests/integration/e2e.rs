@@ -140,6 +140,11 @@ impl Lab {
         }
     }
 
+    /// The lab's state directory (visible inside the nodes too).
+    pub fn root(&self) -> &std::path::Path {
+        &self.root
+    }
+
     /// The lab's switch namespace, which is also its client host.
     pub fn switch_ns(&self) -> String {
         format!("{}-sw", self.prefix)

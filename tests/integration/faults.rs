@@ -34,14 +34,14 @@ const NODES: [&str; 3] = ["pg01", "pg02", "pg03"];
 const VIP: &str = "10.213.0.200";
 const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 
-fn now_ms() -> u64 {
+pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64
 }
 
-fn text(out: &Output) -> String {
+pub fn text(out: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -71,8 +71,9 @@ fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) -> Du
 /// second; a broken connection is dropped and the next attempt reconnects
 /// (connect timeout 2 s, TCP keepalives and TCP_USER_TIMEOUT 4 s, so a
 /// vanished server is noticed). Every attempt is one line of
-/// FAULTS_LOAD_OUT: `ok ID START_MS END_MS` once the COMMIT was
-/// acknowledged, `err ID START_MS END_MS MESSAGE` otherwise (its row may or
+/// FAULTS_LOAD_OUT: `ok ID START_MS END_MS NODE` once the COMMIT was
+/// acknowledged by NODE (its cluster_name), `err ID START_MS END_MS
+/// MESSAGE` otherwise (its row may or
 /// may not exist). It stops by itself when FAULTS_LOAD_STOP exists or after
 /// FAULTS_LOAD_SECS, even in the middle of a hung commit (that one is
 /// then recorded nowhere, so never counted as acknowledged).
@@ -114,20 +115,20 @@ fn load_generator() {
     let mut client: Option<postgres::Client> = None;
     loop {
         let t0 = now_ms();
-        let mut attempt = || -> Result<(), postgres::Error> {
+        let mut attempt = || -> Result<String, postgres::Error> {
             if client.is_none() {
                 client = Some(cfg.connect(postgres::NoTls)?);
             }
-            client
-                .as_mut()
-                .unwrap()
-                .execute("insert into faults(id, tag) values ($1, $2)", &[&id, &tag])
-                .map(|_| ())
+            let row = client.as_mut().unwrap().query_one(
+                "insert into faults(id, tag) values ($1, $2) returning current_setting('cluster_name')",
+                &[&id, &tag],
+            )?;
+            Ok(row.get(0))
         };
         let r = attempt();
         let t1 = now_ms();
         let line = match &r {
-            Ok(()) => format!("ok {id} {t0} {t1}\n"),
+            Ok(node) => format!("ok {id} {t0} {t1} {node}\n"),
             Err(e) => {
                 client = None;
                 let msg = format!("{e}").replace('\n', " ");
@@ -141,12 +142,13 @@ fn load_generator() {
 }
 
 #[derive(Debug, Clone)]
-struct Attempt {
-    ok: bool,
-    id: i64,
-    start: u64,
-    end: u64,
-    msg: String,
+pub struct Attempt {
+    pub ok: bool,
+    pub id: i64,
+    pub start: u64,
+    pub end: u64,
+    /// The node that committed (ok), or the error.
+    pub msg: String,
 }
 
 fn parse_attempts(path: &Path) -> Vec<Attempt> {
@@ -170,10 +172,10 @@ fn parse_attempts(path: &Path) -> Vec<Attempt> {
         .collect()
 }
 
-struct Load {
+pub struct Load {
     child: Child,
     dir: tempfile::TempDir,
-    first_id: i64,
+    pub first_id: i64,
 }
 
 impl Load {
@@ -181,7 +183,7 @@ impl Load {
         self.dir.path().join("attempts")
     }
 
-    fn start(lab: &Lab, tag: &str, first_id: i64, secs: u64) -> Load {
+    pub fn start(lab: &Lab, tag: &str, first_id: i64, secs: u64) -> Load {
         let dir = tempfile::Builder::new()
             .prefix("rustpg-faults-")
             .tempdir()
@@ -241,26 +243,45 @@ impl Load {
         load
     }
 
-    fn attempts(&self) -> Vec<Attempt> {
+    pub fn attempts(&self) -> Vec<Attempt> {
         parse_attempts(&self.out())
+    }
+
+    /// The first write that started at or after `t0` (ms) and was
+    /// acknowledged by a node other than `not_on`: its end minus `t0` in
+    /// seconds, and the node. `None` if there is none within `timeout`.
+    pub fn first_write_after(
+        &self,
+        t0: u64,
+        not_on: Option<&str>,
+        timeout: Duration,
+    ) -> Option<(f64, String)> {
+        let start = Instant::now();
+        loop {
+            let found = self
+                .attempts()
+                .into_iter()
+                .find(|a| a.ok && a.start >= t0 && Some(a.msg.as_str()) != not_on);
+            if let Some(a) = found {
+                return Some(((a.end - t0) as f64 / 1000.0, a.msg));
+            }
+            if start.elapsed() > timeout {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 
     /// Wait until a write that started at or after `t0` (ms) was
     /// acknowledged; that write's end minus `t0`, in seconds.
     fn wait_writes_back(&self, t0: u64, timeout: Duration) -> f64 {
-        let mut back = None;
-        wait_until("a write through the VIP after the fault", timeout, || {
-            back = self
-                .attempts()
-                .iter()
-                .find(|a| a.ok && a.start >= t0)
-                .map(|a| (a.end - t0) as f64 / 1000.0);
-            back.is_some()
-        });
-        back.unwrap()
+        match self.first_write_after(t0, None, timeout) {
+            Some((secs, _)) => secs,
+            None => panic!("no write through the VIP within {timeout:?} of the fault"),
+        }
     }
 
-    fn stop(mut self) -> Vec<Attempt> {
+    pub fn stop(mut self) -> Vec<Attempt> {
         std::fs::write(self.dir.path().join("stop"), "").unwrap();
         let start = Instant::now();
         loop {
@@ -291,16 +312,16 @@ impl Drop for Load {
 
 // --- reading the lab --------------------------------------------------------
 
-fn node_up(lab: &Lab, node: &str) -> bool {
+pub fn node_up(lab: &Lab, node: &str) -> bool {
     lab.run(&["exec", node, "true"]).status.success()
 }
 
-fn running(lab: &Lab, node: &str, program: &str) -> bool {
+pub fn running(lab: &Lab, node: &str, program: &str) -> bool {
     lab.run(&["exec", node, "pidof", program]).status.success()
 }
 
 /// Run a Pacemaker command on the first node that answers.
-fn crm(lab: &Lab, cmd: &[&str]) -> String {
+pub fn crm(lab: &Lab, cmd: &[&str]) -> String {
     for n in NODES {
         if !running(lab, n, "pacemaker-controld") {
             continue;
@@ -315,7 +336,7 @@ fn crm(lab: &Lab, cmd: &[&str]) -> String {
     panic!("{cmd:?} succeeded on no node")
 }
 
-fn crm_mon_text(lab: &Lab) -> String {
+pub fn crm_mon_text(lab: &Lab) -> String {
     String::from_utf8_lossy(&lab.run(&["crm_mon"]).stdout).into_owned()
 }
 
@@ -344,7 +365,7 @@ fn lock_exists(lab: &Lab, node: &str) -> bool {
 }
 
 /// The ids in [lo, hi) a node has (read locally on the node).
-fn ids_on(lab: &Lab, node: &str, lo: i64, hi: i64) -> Option<BTreeSet<i64>> {
+pub fn ids_on(lab: &Lab, node: &str, lo: i64, hi: i64) -> Option<BTreeSet<i64>> {
     let sql = format!("select id from faults where id >= {lo} and id < {hi}");
     let out = lab.try_sql_on(node, &sql).ok()?;
     Some(out.lines().filter_map(|l| l.trim().parse().ok()).collect())
@@ -545,7 +566,7 @@ impl Drop for Sampler {
 /// old primary from the new one (a fresh pg_basebackup through the VIP as
 /// the replication user; the node's own pg_hba.conf and lab-node.conf are
 /// kept), remove PGSQL.lock, clean the resource up.
-fn resync(lab: &Lab, node: &str) -> f64 {
+pub fn resync(lab: &Lab, node: &str) -> f64 {
     let start = Instant::now();
     assert!(
         !running(lab, node, "postgres"),
@@ -614,10 +635,9 @@ fn wait_kept_out(lab: &Lab, node: &str, timeout: Duration) -> f64 {
     }
 }
 
-/// Bring every node back and wait for the healthy picture: revive crashed
-/// nodes, start stopped stacks, heal cut links, resynchronise a primary
-/// that was kept out.
-fn restore(lab: &Lab) {
+/// Every node up with its cluster stack running and its link up: revive
+/// crashed nodes, start stopped stacks, heal cut links.
+pub fn bring_nodes_back(lab: &Lab) {
     let sw = lab.switch_ns();
     for n in NODES {
         let _ = Command::new("ip")
@@ -631,6 +651,13 @@ fn restore(lab: &Lab) {
             assert!(out.status.success(), "start-node {n}:\n{}", text(&out));
         }
     }
+}
+
+/// Bring every node back and wait for the healthy picture: revive crashed
+/// nodes, start stopped stacks, heal cut links, resynchronise a primary
+/// that was kept out.
+fn restore(lab: &Lab) {
+    bring_nodes_back(lab);
     if lab.picture().as_ref().is_some_and(healthy) {
         return;
     }

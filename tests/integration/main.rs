@@ -4,6 +4,7 @@
 mod support;
 
 mod bench;
+mod bench_lab;
 mod cli;
 mod cluster;
 mod crm_examples;

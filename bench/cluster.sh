@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Our agent vs the stock ocf:heartbeat:pgsql vs PAF's ocf:heartbeat:pgsqlms
+# on the three-node lab, one agent after the other in one run
+# (tests/integration/bench_lab.rs): one monitor on the primary and on a
+# standby, failover, switchover, the commit hang when the sync standby dies,
+# and promotion in an async cluster whose primary's node dies. About an
+# hour on 2 cores. Run as root after scripts/install-deps.sh.
+#   bench/cluster.sh
+# Knobs (defaults): BENCH_AGENTS=ours,stock,paf BENCH_RUNS=20 (monitors)
+#   BENCH_FAILOVERS=5 (failovers and switchovers) BENCH_HANGS=3 (sync standby
+#   node deaths) BENCH_CUTS=1 (sync standby link cuts) BENCH_ASYNC=3 (async
+#   primary node deaths) BENCH_FAILOVER_WAIT=90 (seconds before a failover
+#   counts as never)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v strace >/dev/null || apt-get install -y -qq strace >/dev/null
+scripts/install.sh >/dev/null
+cargo test --release --locked --test integration bench_lab::bench_lab -- --exact --ignored --nocapture --test-threads=1

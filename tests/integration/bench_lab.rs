@@ -1,0 +1,666 @@
+//! Benchmarks on the lab, not tests: ignored by `cargo test`, run by
+//! `bench/cluster.sh`. Our agent, the stock `ocf:heartbeat:pgsql` and PAF's
+//! `ocf:heartbeat:pgsqlms`, one after the other in one run, each on a fresh
+//! `lab/cluster.sh` cluster with the same configuration (only the
+//! Postgresql primitive differs; monitor 3 s promoted / 4 s unpromoted,
+//! stickiness INFINITY, migration-threshold 1, no fencing):
+//!
+//! - one monitor on the primary and on a standby: the environment
+//!   Pacemaker gave a real recurring monitor (read from /proc while it
+//!   ran), replayed inside the node `BENCH_RUNS` times (default 20);
+//! - failover: `kill -9` of the primary's postmaster → the first write
+//!   through the VIP that a new primary acknowledged;
+//! - switchover: `crm_resource --ban --promoted` → the first write the new
+//!   primary acknowledged, then whether the old primary rejoins by itself;
+//! - the write-hang window when the sync standby's node dies, and when its
+//!   link is cut silently;
+//! - `LAB_REP_MODE=async`: the primary's node dies → a standby is promoted,
+//!   and the first write through the VIP.
+//!
+//! The writes come from the fault battery's load generator (one INSERT per
+//! transaction, ~20 a second, from the lab's client namespace). After each
+//! run the lab is repaired as an operator would (docs/operations.md): by
+//! itself if the agent can, else a resync of the node that is kept out,
+//! else a rebuilt lab. Figures only: nothing here asserts on time.
+
+use crate::bench::Cost;
+use crate::e2e::Lab;
+use crate::faults::{
+    bring_nodes_back, crm, crm_mon_text, ids_on, node_up, now_ms, resync, running, text, Attempt,
+    Load,
+};
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+const NODES: [&str; 3] = ["pg01", "pg02", "pg03"];
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Agent {
+    Ours,
+    Stock,
+    Paf,
+}
+
+impl Agent {
+    fn name(self) -> &'static str {
+        match self {
+            Agent::Ours => "ours",
+            Agent::Stock => "stock",
+            Agent::Paf => "paf",
+        }
+    }
+
+    fn program(self) -> &'static str {
+        match self {
+            Agent::Ours => "/usr/lib/ocf/resource.d/rustpg/pgsql",
+            Agent::Stock => "/usr/lib/ocf/resource.d/heartbeat/pgsql",
+            Agent::Paf => "/usr/lib/ocf/resource.d/heartbeat/pgsqlms",
+        }
+    }
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn secs(d: f64) -> String {
+    format!("{d:.1}")
+}
+
+fn median(v: &[f64]) -> Option<f64> {
+    let mut v = v.to_vec();
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v.get(v.len() / 2).copied()
+}
+
+/// Runs of one measurement: the figures (`None`: did not happen in time)
+/// and a note per run.
+#[derive(Default)]
+struct Runs {
+    figures: Vec<Option<f64>>,
+    notes: Vec<String>,
+}
+
+impl Runs {
+    fn push(&mut self, figure: Option<f64>, note: String) {
+        println!("  {note}");
+        self.figures.push(figure);
+        self.notes.push(note);
+    }
+
+    /// `median (min–max, n=N)`, or how many runs never got there.
+    fn summary(&self) -> String {
+        let got: Vec<f64> = self.figures.iter().flatten().copied().collect();
+        let missed = self.figures.len() - got.len();
+        let mut s = match median(&got) {
+            None => "never".to_string(),
+            Some(m) if got.len() == 1 => secs(m),
+            Some(m) => {
+                let lo = got.iter().copied().fold(f64::MAX, f64::min);
+                let hi = got.iter().copied().fold(0.0, f64::max);
+                format!("{} ({}–{})", secs(m), secs(lo), secs(hi))
+            }
+        };
+        s.push_str(&format!(", n={}", self.figures.len()));
+        if missed > 0 && !got.is_empty() {
+            s.push_str(&format!(", {missed} never"));
+        }
+        s
+    }
+
+    fn median(&self) -> Option<f64> {
+        let got: Vec<f64> = self.figures.iter().flatten().copied().collect();
+        if got.len() < self.figures.len() {
+            return None;
+        }
+        median(&got)
+    }
+}
+
+#[derive(Default)]
+struct Figures {
+    up: f64,
+    monitor_primary: Option<Cost>,
+    monitor_standby: Option<Cost>,
+    failover: Runs,
+    switchover: Runs,
+    rejoin: Runs,
+    hang_crash: Runs,
+    hang_cut: Runs,
+    async_promoted: Runs,
+    async_write: Runs,
+}
+
+// --- reading and repairing the lab -------------------------------------------
+
+fn ready(lab: &Lab) -> Result<(), String> {
+    let out = lab.run(&["picture"]);
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(text(&out).trim().to_string())
+    }
+}
+
+fn wait_ready(lab: &Lab, timeout: Duration) -> Result<f64, String> {
+    let start = Instant::now();
+    loop {
+        match ready(lab) {
+            Ok(()) => return Ok(start.elapsed().as_secs_f64()),
+            Err(why) if start.elapsed() > timeout => return Err(why),
+            Err(_) => std::thread::sleep(Duration::from_millis(500)),
+        }
+    }
+}
+
+fn primary(lab: &Lab, not: Option<&str>) -> Option<String> {
+    let nodes: Vec<&str> = NODES.iter().copied().filter(|n| Some(*n) != not).collect();
+    lab.picture_from(&nodes)?.primary().map(str::to_string)
+}
+
+/// The standby the primary names as synchronous (all three agents).
+fn sync_standby(lab: &Lab) -> String {
+    lab.sql("select application_name from pg_stat_replication where sync_state = 'sync'")
+        .ok()
+        .and_then(|out| {
+            out.lines()
+                .map(str::trim)
+                .find(|l| l.starts_with("pg"))
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| panic!("no sync standby\n{}", crm_mon_text(lab)))
+}
+
+fn ensure_table(lab: &Lab) {
+    lab.sql("create table if not exists faults(id bigint primary key, tag text, at timestamptz default clock_timestamp())")
+        .unwrap();
+}
+
+fn lab_cmd(lab: &Lab, args: &[&str]) {
+    let out = lab.run(args);
+    assert!(out.status.success(), "{args:?}:\n{}", text(&out));
+}
+
+/// Back to the full picture, as an operator would get there; says how.
+fn repair(lab: &Lab) -> String {
+    bring_nodes_back(lab);
+    if let Ok(s) = wait_ready(lab, Duration::from_secs(90)) {
+        return format!("by itself ({s:.0}s)");
+    }
+    let mut how = Vec::new();
+    // A node whose PostgreSQL is down while another node serves writes
+    // through the VIP is kept out: resynchronise it from that primary.
+    let serving = primary(lab, None).filter(|_| lab.sql("select 1").is_ok());
+    if let Some(p) = serving {
+        for n in NODES {
+            if n != p && !running(lab, n, "postgres") {
+                resync(lab, n);
+                how.push(format!("resync of {n}"));
+            }
+        }
+    }
+    crm(lab, &["crm_resource", "--cleanup", "-r", "msPostgresql"]);
+    how.push("cleanup".into());
+    if wait_ready(lab, Duration::from_secs(120)).is_ok() {
+        return how.join(" + ");
+    }
+    println!(
+        "  the lab could not be repaired; rebuilding it:\n{}",
+        crm_mon_text(lab)
+    );
+    // Crash every node first: a blocked stop would hold `down` up.
+    for n in NODES {
+        if node_up(lab, n) {
+            lab_cmd(lab, &["crash", n]);
+        }
+    }
+    lab_cmd(lab, &["down"]);
+    lab_cmd(lab, &["up"]);
+    "lab rebuilt".into()
+}
+
+fn kill_postmaster(lab: &Lab, node: &str) {
+    lab.exec(
+        node,
+        &[
+            "sh",
+            "-c",
+            "kill -9 \"$(head -n1 /var/lib/pgsql/data/postmaster.pid)\"",
+        ],
+    );
+}
+
+/// The acknowledged ids the node lacks.
+fn lost_on(lab: &Lab, node: &str, attempts: &[Attempt], first: i64) -> usize {
+    let acked: BTreeSet<i64> = attempts.iter().filter(|a| a.ok).map(|a| a.id).collect();
+    let last = attempts.iter().map(|a| a.id).max().unwrap_or(first);
+    match ids_on(lab, node, first, last + 1) {
+        Some(have) => acked.difference(&have).count(),
+        None => acked.len(),
+    }
+}
+
+/// The longest an acknowledged commit waited, among those that ended
+/// after `t0`.
+fn longest_commit(attempts: &[Attempt], t0: u64) -> f64 {
+    attempts
+        .iter()
+        .filter(|a| a.ok && a.end >= t0)
+        .map(|a| a.end - a.start)
+        .max()
+        .unwrap_or(0) as f64
+        / 1000.0
+}
+
+// --- the measurements ----------------------------------------------------------
+
+/// The environment of a recurring monitor Pacemaker runs on `node`, read
+/// from /proc while it runs, into `file` (NUL-separated, as environ).
+fn capture_monitor_env(lab: &Lab, agent: Agent, node: &str, file: &str) {
+    let py = r#"
+import os, sys, time
+agent, out = sys.argv[1].encode(), sys.argv[2]
+end = time.time() + 30
+while time.time() < end:
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            argv = open("/proc/%s/cmdline" % pid, "rb").read().split(b"\0")
+            if agent not in argv or b"monitor" not in argv:
+                continue
+            env = open("/proc/%s/environ" % pid, "rb").read()
+        except OSError:
+            continue
+        if b"OCF_RESKEY_CRM_meta_interval=" in env and b"OCF_RESKEY_CRM_meta_interval=0\0" not in env:
+            open(out, "wb").write(env)
+            sys.exit(0)
+    time.sleep(0.002)
+sys.exit("no recurring monitor seen in 30 s")
+"#;
+    lab.exec(node, &["python3", "-c", py, agent.program(), file]);
+}
+
+fn monitor_cost(lab: &Lab, agent: Agent, node: &str, runs: usize) -> Cost {
+    let file = format!("{}/bench-env-{node}", lab.root().display());
+    capture_monitor_env(lab, agent, node, &file);
+    let exe = std::env::current_exe().unwrap();
+    let out = lab.exec(
+        node,
+        &[
+            "env",
+            &format!("BENCH_IN_NODE_ENV={file}"),
+            &format!("BENCH_IN_NODE_PROGRAM={}", agent.program()),
+            &format!("BENCH_RUNS={runs}"),
+            exe.to_str().unwrap(),
+            "--ignored",
+            "--exact",
+            "bench::monitor_in_node",
+            "--nocapture",
+            "--test-threads=1",
+        ],
+    );
+    let line = out
+        .lines()
+        .find_map(|l| l.split_once("BENCH_COST ").map(|(_, cost)| cost))
+        .unwrap_or_else(|| panic!("no BENCH_COST line:\n{out}"));
+    let f: Vec<&str> = line.split(' ').collect();
+    let ms = |s: &str| Duration::from_secs_f64(s.parse::<f64>().unwrap() / 1000.0);
+    Cost {
+        wall: ms(f[0]),
+        cpu: ms(f[1]),
+        processes: f[2].parse().unwrap(),
+    }
+}
+
+/// kill -9 of the primary's postmaster → first write a new primary acked.
+fn failover(lab: &Lab, first_id: i64, wait: Duration) -> (Option<f64>, String) {
+    wait_ready(lab, Duration::from_secs(180)).expect("ready before the failover");
+    ensure_table(lab);
+    let old = primary(lab, None).unwrap();
+    let load = Load::start(lab, "failover", first_id, 600);
+    std::thread::sleep(Duration::from_secs(2));
+    let t0 = now_ms();
+    kill_postmaster(lab, &old);
+    let back = load.first_write_after(t0, Some(&old), wait);
+    let attempts = load.stop();
+    let note = match &back {
+        Some((s, new)) => {
+            let lost = lost_on(lab, new, &attempts, first_id);
+            format!("{old} killed: {new} took a write after {s:.1}s ({lost} acknowledged lost)")
+        }
+        None => format!(
+            "{old} killed: no write on another node within {}s; {}",
+            wait.as_secs(),
+            crm_mon_text(lab)
+                .lines()
+                .filter(|l| l.contains("Postgresql") || l.contains("blocked"))
+                .collect::<Vec<_>>()
+                .join(" / ")
+        ),
+    };
+    let how = repair(lab);
+    (back.map(|b| b.0), format!("{note}; repaired: {how}"))
+}
+
+/// Ban the promoted role on the primary → first write the new primary
+/// acked; then clear the ban: does the old primary come back by itself?
+fn switchover(lab: &Lab, first_id: i64) -> (Option<f64>, Option<f64>, String) {
+    wait_ready(lab, Duration::from_secs(180)).expect("ready before the switchover");
+    ensure_table(lab);
+    let old = primary(lab, None).unwrap();
+    let load = Load::start(lab, "switchover", first_id, 600);
+    std::thread::sleep(Duration::from_secs(2));
+    let t0 = now_ms();
+    crm(
+        lab,
+        &[
+            "crm_resource",
+            "--ban",
+            "--promoted",
+            "-r",
+            "msPostgresql",
+            "-N",
+            &old,
+            "--quiet",
+        ],
+    );
+    let back = load.first_write_after(t0, Some(&old), Duration::from_secs(120));
+    let attempts = load.stop();
+    crm(
+        lab,
+        &[
+            "crm_resource",
+            "--clear",
+            "-r",
+            "msPostgresql",
+            "-N",
+            &old,
+            "--quiet",
+        ],
+    );
+    let lost = back
+        .as_ref()
+        .map(|(_, new)| lost_on(lab, new, &attempts, first_id));
+    // Back by itself: the full picture within 60 s of the ban.
+    let waited = (now_ms() - t0) as f64 / 1000.0;
+    let rejoin = wait_ready(lab, Duration::from_secs(60))
+        .ok()
+        .map(|s| s + waited);
+    let how = match rejoin {
+        Some(s) => format!("{old} streaming again by itself {s:.1}s after the ban"),
+        None => format!("{old} not back within 60s; repaired: {}", repair(lab)),
+    };
+    let note = match &back {
+        Some((s, new)) => format!(
+            "{old} -> {new}: first write after {s:.1}s ({} acknowledged lost); {how}",
+            lost.unwrap_or(0)
+        ),
+        None => format!("{old}: no write on another node within 120s; {how}"),
+    };
+    (back.map(|b| b.0), rejoin, note)
+}
+
+/// The sync standby's node dies (`crash`) or its link is cut
+/// (`partition`): the longest commit on the primary.
+fn sync_standby_loss(lab: &Lab, fault: &str, first_id: i64) -> (Option<f64>, String) {
+    wait_ready(lab, Duration::from_secs(180)).expect("ready before losing the sync standby");
+    ensure_table(lab);
+    let sync = sync_standby(lab);
+    let load = Load::start(lab, fault, first_id, 600);
+    std::thread::sleep(Duration::from_secs(2));
+    let t0 = now_ms();
+    lab_cmd(lab, &[fault, &sync]);
+    // Writes flow again once one that started after the fault (+0.5 s)
+    // is acknowledged; a few seconds more to see no second hang.
+    let back = load.first_write_after(t0 + 500, None, Duration::from_secs(180));
+    std::thread::sleep(Duration::from_secs(3));
+    let attempts = load.stop();
+    let hang = back.as_ref().map(|_| longest_commit(&attempts, t0));
+    let note = match hang {
+        Some(h) => format!("{fault} {sync}: longest commit {h:.1}s"),
+        None => format!("{fault} {sync}: commits still hang after 180s"),
+    };
+    let how = repair(lab);
+    (hang, format!("{note}; repaired: {how}"))
+}
+
+/// Async cluster: the primary's node dies → crm_mon shows a promoted
+/// standby, and the first write through the VIP.
+fn async_primary_gone(
+    lab: &Lab,
+    first_id: i64,
+    wait: Duration,
+) -> (Option<f64>, Option<f64>, String) {
+    wait_ready(lab, Duration::from_secs(180)).expect("ready before the primary's node dies");
+    ensure_table(lab);
+    let old = primary(lab, None).unwrap();
+    let load = Load::start(lab, "async", first_id, 600);
+    std::thread::sleep(Duration::from_secs(2));
+    let t0 = now_ms();
+    lab_cmd(lab, &["crash", &old]);
+    let start = Instant::now();
+    let mut promoted = None;
+    while start.elapsed() < wait {
+        if let Some(p) = primary(lab, Some(&old)) {
+            promoted = Some(((now_ms() - t0) as f64 / 1000.0, p));
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let back = match &promoted {
+        Some(_) => load.first_write_after(t0, Some(&old), Duration::from_secs(60)),
+        None => None,
+    };
+    let attempts = load.stop();
+    let note = match (&promoted, &back) {
+        (Some((p, new)), Some((w, _))) => {
+            let lost = lost_on(lab, new, &attempts, first_id);
+            format!("{old} died: {new} promoted after {p:.1}s, first write {w:.1}s ({lost} acknowledged lost: asynchronous)")
+        }
+        (Some((p, new)), None) => format!("{old} died: {new} promoted after {p:.1}s, no write"),
+        _ => format!("{old} died: no standby promoted within {}s", wait.as_secs()),
+    };
+    let how = repair(lab);
+    (
+        promoted.map(|p| p.0),
+        back.map(|b| b.0),
+        format!("{note}; repaired: {how}"),
+    )
+}
+
+fn bench_agent(agent: Agent, f: &mut Figures) {
+    let runs = env_usize("BENCH_RUNS", 20);
+    let failovers = env_usize("BENCH_FAILOVERS", 5);
+    let hangs = env_usize("BENCH_HANGS", 3);
+    let cuts = env_usize("BENCH_CUTS", 1);
+    let asyncs = env_usize("BENCH_ASYNC", 3);
+    let wait = Duration::from_secs(env_usize("BENCH_FAILOVER_WAIT", 90) as u64);
+    let mut id = 1_000_000i64;
+    let mut next_id = || {
+        id += 1_000_000;
+        id
+    };
+
+    println!("\n===== {} (rep_mode=sync) =====", agent.name());
+    let t = Instant::now();
+    let lab = Lab::up_with(
+        &format!("bench-{}", agent.name()),
+        &format!("b{}", &agent.name()[..1]),
+        &[("LAB_AGENT", agent.name()), ("LAB_REP_MODE", "sync")],
+    );
+    wait_ready(&lab, Duration::from_secs(180)).expect("the full picture after up");
+    f.up = t.elapsed().as_secs_f64();
+    println!("up: {:.1}s", f.up);
+    let p = primary(&lab, None).unwrap();
+    let s = sync_standby(&lab);
+    f.monitor_primary = Some(monitor_cost(&lab, agent, &p, runs));
+    f.monitor_standby = Some(monitor_cost(&lab, agent, &s, runs));
+
+    println!("failover (kill -9 of the primary's postmaster):");
+    for _ in 0..failovers {
+        let (fig, note) = failover(&lab, next_id(), wait);
+        let never = fig.is_none();
+        f.failover.push(fig, note);
+        if never {
+            // Without fencing the same thing happens every time.
+            println!("  (no further failover runs: it did not fail over)");
+            break;
+        }
+    }
+    println!("switchover (crm_resource --ban --promoted, then --clear):");
+    for _ in 0..failovers {
+        let (fig, rejoin, note) = switchover(&lab, next_id());
+        f.switchover.push(fig, note);
+        f.rejoin.figures.push(rejoin);
+    }
+    println!("the sync standby's node dies:");
+    for _ in 0..hangs {
+        let (fig, note) = sync_standby_loss(&lab, "crash", next_id());
+        f.hang_crash.push(fig, note);
+    }
+    println!("the sync standby's link is cut:");
+    for _ in 0..cuts {
+        let (fig, note) = sync_standby_loss(&lab, "partition", next_id());
+        f.hang_cut.push(fig, note);
+    }
+    drop(lab);
+
+    println!("\n===== {} (rep_mode=async) =====", agent.name());
+    let lab = Lab::up_with(
+        &format!("bench-{}-async", agent.name()),
+        &format!("a{}", &agent.name()[..1]),
+        &[("LAB_AGENT", agent.name()), ("LAB_REP_MODE", "async")],
+    );
+    wait_ready(&lab, Duration::from_secs(180)).expect("the full async picture after up");
+    println!("the primary's node dies:");
+    for _ in 0..asyncs {
+        let (promoted, write, note) = async_primary_gone(&lab, next_id(), Duration::from_secs(120));
+        let never = promoted.is_none();
+        f.async_promoted.push(promoted, note);
+        f.async_write.figures.push(write);
+        if never {
+            println!("  (no further runs: no standby was promoted)");
+            break;
+        }
+    }
+}
+
+fn ratio(ours: Option<f64>, theirs: Option<f64>) -> String {
+    match (ours, theirs) {
+        (Some(o), Some(t)) if t > 0.0 => format!("{:.2}", o / t),
+        (Some(_), None) => "they never do".into(),
+        _ => "–".into(),
+    }
+}
+
+fn report(all: &[(Agent, Figures)]) {
+    let runs = env_usize("BENCH_RUNS", 20);
+    println!("\n## Results\n");
+    println!("One monitor inside the node, the environment of a real recurring monitor, median of {runs}:\n");
+    println!("| agent | role | wall ms | CPU ms (user+sys, children included) | processes |");
+    println!("|---|---|---|---|---|");
+    for (a, f) in all {
+        for (role, c) in [
+            ("primary", &f.monitor_primary),
+            ("sync standby", &f.monitor_standby),
+        ] {
+            if let Some(c) = c {
+                println!(
+                    "| {} | {role} | {:.1} | {:.1} | {} |",
+                    a.name(),
+                    c.wall_ms(),
+                    c.cpu_ms(),
+                    c.processes
+                );
+            }
+        }
+    }
+    println!("\nSeconds, median (min–max, n = runs); `never` = not within the wait:\n");
+    println!("| agent | up | failover: kill -9 → first write on a new primary | switchover: ban → first write on the new primary | old primary back after the ban | commit hang, sync standby's node dies | commit hang, its link cut | async: primary's node dies → standby promoted | async: → first write |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for (a, f) in all {
+        println!(
+            "| {} | {:.1} | {} | {} | {} | {} | {} | {} | {} |",
+            a.name(),
+            f.up,
+            f.failover.summary(),
+            f.switchover.summary(),
+            f.rejoin.summary(),
+            f.hang_crash.summary(),
+            f.hang_cut.summary(),
+            f.async_promoted.summary(),
+            f.async_write.summary()
+        );
+    }
+    let ours = all.iter().find(|(a, _)| *a == Agent::Ours).map(|x| &x.1);
+    if let Some(o) = ours {
+        println!("\nOurs / theirs (medians; below 1 is better for ours):\n");
+        println!("| vs | monitor wall primary | monitor CPU primary | monitor wall standby | monitor CPU standby | failover | switchover | hang, node dies | hang, link cut | async promotion |");
+        println!("|---|---|---|---|---|---|---|---|---|---|");
+        for (a, t) in all.iter().filter(|(a, _)| *a != Agent::Ours) {
+            let c = |x: &Option<Cost>, wall: bool| {
+                x.as_ref()
+                    .map(|c| if wall { c.wall_ms() } else { c.cpu_ms() })
+            };
+            println!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                a.name(),
+                ratio(c(&o.monitor_primary, true), c(&t.monitor_primary, true)),
+                ratio(c(&o.monitor_primary, false), c(&t.monitor_primary, false)),
+                ratio(c(&o.monitor_standby, true), c(&t.monitor_standby, true)),
+                ratio(c(&o.monitor_standby, false), c(&t.monitor_standby, false)),
+                ratio(o.failover.median(), t.failover.median()),
+                ratio(o.switchover.median(), t.switchover.median()),
+                ratio(o.hang_crash.median(), t.hang_crash.median()),
+                ratio(o.hang_cut.median(), t.hang_cut.median()),
+                ratio(o.async_promoted.median(), t.async_promoted.median()),
+            );
+        }
+    }
+    println!("\nEvery run:\n");
+    for (a, f) in all {
+        for (what, r) in [
+            ("failover", &f.failover),
+            ("switchover", &f.switchover),
+            ("sync standby dies", &f.hang_crash),
+            ("sync standby cut", &f.hang_cut),
+            ("async primary dies", &f.async_promoted),
+        ] {
+            for n in &r.notes {
+                println!("- {} / {what}: {n}", a.name());
+            }
+        }
+    }
+}
+
+#[test]
+#[ignore = "a benchmark: run bench/cluster.sh"]
+fn bench_lab() {
+    let _one_lab_at_a_time = crate::support::lab_guard();
+    let agents: Vec<Agent> = std::env::var("BENCH_AGENTS")
+        .unwrap_or_else(|_| "ours,stock,paf".into())
+        .split(',')
+        .map(|a| match a.trim() {
+            "ours" => Agent::Ours,
+            "stock" => Agent::Stock,
+            "paf" => Agent::Paf,
+            other => panic!("BENCH_AGENTS: unknown agent {other:?} (ours, stock, paf)"),
+        })
+        .collect();
+    let started = Instant::now();
+    let mut all = Vec::new();
+    for a in agents {
+        let mut f = Figures::default();
+        bench_agent(a, &mut f);
+        all.push((a, f));
+    }
+    report(&all);
+    println!(
+        "\nbench_lab: {:.0} min in all",
+        started.elapsed().as_secs_f64() / 60.0
+    );
+}
