@@ -516,9 +516,12 @@ write_stock_shellfuncs() {
 }
 
 # PAF's primitive: its own parameters, then cluster.crm's operations.
-PAF_PARAMS='primitive Postgresql ocf:heartbeat:pgsqlms \
+PAF_PARAMS=$(cat <<'EOF'
+primitive Postgresql ocf:heartbeat:pgsqlms \
     params bindir=/usr/lib/postgresql/15/bin pgdata=/var/lib/pgsql/data \
-        pghost=/run/postgresql pgport=5432 \'
+        pghost=/run/postgresql pgport=5432 \
+EOF
+)
 
 # LAB_ROOT/cluster.crm: crm-examples/cluster.crm for this lab's agent and
 # replication mode. Each change is checked to touch only what it means to.
@@ -539,9 +542,10 @@ write_crm_file() {
                 /^primitive Postgresql / { print ENVIRON["PAF_PARAMS"]; skip = 1; next }
                 skip && /^ +op / { skip = 0 }
                 !skip { print }' "$CRM_FILE" >"$out"
-            grep -q '^primitive Postgresql ocf:heartbeat:pgsqlms' "$out" \
-                && [[ $(grep -c '^    op ' "$out") == $(grep -c '^    op ' "$CRM_FILE") ]] \
-                || die "$CRM_FILE: could not replace the Postgresql primitive's parameters"
+            if ! grep -q '^primitive Postgresql ocf:heartbeat:pgsqlms' "$out" \
+                || [[ $(grep -c '^    op ' "$out") != $(grep -c '^    op ' "$CRM_FILE") ]]; then
+                die "$CRM_FILE: could not replace the Postgresql primitive's parameters"
+            fi
             ;;
     esac
     if [[ $LAB_REP_MODE == async && $LAB_AGENT != paf ]]; then
