@@ -26,8 +26,8 @@
 use crate::bench::Cost;
 use crate::e2e::Lab;
 use crate::faults::{
-    bring_nodes_back, crm, crm_mon_text, ids_on, node_up, now_ms, resync, running, text, Attempt,
-    Load,
+    bring_nodes_back, crm, crm_mon_text, failcount, ids_on, node_up, now_ms, resync, running, text,
+    Attempt, Load,
 };
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -184,23 +184,40 @@ fn lab_cmd(lab: &Lab, args: &[&str]) {
     assert!(out.status.success(), "{args:?}:\n{}", text(&out));
 }
 
+/// The nodes kept out: PostgreSQL down and a fail count, while another
+/// node serves writes through the VIP.
+fn kept_out(lab: &Lab) -> Vec<&'static str> {
+    let Some(p) = primary(lab, None).filter(|_| lab.sql("select 1").is_ok()) else {
+        return Vec::new();
+    };
+    NODES
+        .into_iter()
+        .filter(|n| *n != p && !running(lab, n, "postgres") && failcount(lab, n) != "0")
+        .collect()
+}
+
 /// Back to the full picture, as an operator would get there; says how.
 fn repair(lab: &Lab) -> String {
     bring_nodes_back(lab);
-    if let Ok(s) = wait_ready(lab, Duration::from_secs(90)) {
-        return format!("by itself ({s:.0}s)");
+    // By itself, unless a node is kept out for good (twice in a row).
+    let start = Instant::now();
+    let mut out_before = Vec::new();
+    while start.elapsed() < Duration::from_secs(90) {
+        if ready(lab).is_ok() {
+            return format!("by itself ({:.0}s)", start.elapsed().as_secs_f64());
+        }
+        let out = kept_out(lab);
+        if !out.is_empty() && out == out_before {
+            break;
+        }
+        out_before = out;
+        std::thread::sleep(Duration::from_secs(2));
     }
     let mut how = Vec::new();
-    // A node whose PostgreSQL is down while another node serves writes
-    // through the VIP is kept out: resynchronise it from that primary.
-    let serving = primary(lab, None).filter(|_| lab.sql("select 1").is_ok());
-    if let Some(p) = serving {
-        for n in NODES {
-            if n != p && !running(lab, n, "postgres") {
-                resync(lab, n);
-                how.push(format!("resync of {n}"));
-            }
-        }
+    // Resynchronise what is kept out from the primary.
+    for n in kept_out(lab) {
+        resync(lab, n);
+        how.push(format!("resync of {n}"));
     }
     crm(lab, &["crm_resource", "--cleanup", "-r", "msPostgresql"]);
     how.push("cleanup".into());
@@ -337,7 +354,8 @@ fn failover(lab: &Lab, first_id: i64, wait: Duration) -> (Option<f64>, String) {
             wait.as_secs(),
             crm_mon_text(lab)
                 .lines()
-                .filter(|l| l.contains("Postgresql") || l.contains("blocked"))
+                .filter(|l| l.contains("FAILED") || l.contains("returned"))
+                .map(str::trim)
                 .collect::<Vec<_>>()
                 .join(" / ")
         ),

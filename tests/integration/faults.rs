@@ -351,7 +351,7 @@ fn status_of(p: &Picture, node: &str) -> Option<String> {
 }
 
 /// Postgresql's fail count on `node` (0 when none).
-fn failcount(lab: &Lab, node: &str) -> String {
+pub fn failcount(lab: &Lab, node: &str) -> String {
     let out = crm(lab, &["crm_failcount", "--query", "-r", RSC, "-N", node]);
     out.rsplit("value=")
         .next()
