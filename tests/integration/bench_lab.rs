@@ -93,6 +93,9 @@ impl Runs {
 
     /// `median (min–max, n=N)`, or how many runs never got there.
     fn summary(&self) -> String {
+        if self.figures.is_empty() {
+            return "–".into();
+        }
         let got: Vec<f64> = self.figures.iter().flatten().copied().collect();
         let missed = self.figures.len() - got.len();
         let mut s = match median(&got) {
@@ -463,7 +466,8 @@ fn async_primary_gone(
     let start = Instant::now();
     let mut promoted = None;
     while start.elapsed() < wait {
-        if let Some(p) = primary(lab, Some(&old)) {
+        // (The survivors show the dead primary promoted until they notice.)
+        if let Some(p) = primary(lab, Some(&old)).filter(|p| *p != old) {
             promoted = Some(((now_ms() - t0) as f64 / 1000.0, p));
             break;
         }
