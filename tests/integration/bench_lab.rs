@@ -336,13 +336,21 @@ fn monitor_cost(lab: &Lab, agent: Agent, node: &str, runs: usize) -> Cost {
     }
 }
 
+/// Every run starts alike: the full picture, the table, the load running
+/// for 2 s. The primary, and the load.
+fn begin(lab: &Lab, tag: &str, first_id: i64) -> (String, Load) {
+    wait_ready(lab, Duration::from_secs(180))
+        .unwrap_or_else(|why| panic!("{tag}: no full picture to start from: {why}"));
+    ensure_table(lab);
+    let primary = primary(lab, None).unwrap();
+    let load = Load::start(lab, tag, first_id, 600);
+    std::thread::sleep(Duration::from_secs(2));
+    (primary, load)
+}
+
 /// kill -9 of the primary's postmaster → first write a new primary acked.
 fn failover(lab: &Lab, first_id: i64, wait: Duration) -> (Option<f64>, String) {
-    wait_ready(lab, Duration::from_secs(180)).expect("ready before the failover");
-    ensure_table(lab);
-    let old = primary(lab, None).unwrap();
-    let load = Load::start(lab, "failover", first_id, 600);
-    std::thread::sleep(Duration::from_secs(2));
+    let (old, load) = begin(lab, "failover", first_id);
     let t0 = now_ms();
     kill_postmaster(lab, &old);
     let back = load.first_write_after(t0, Some(&old), wait);
@@ -370,11 +378,7 @@ fn failover(lab: &Lab, first_id: i64, wait: Duration) -> (Option<f64>, String) {
 /// Ban the promoted role on the primary → first write the new primary
 /// acked; then clear the ban: does the old primary come back by itself?
 fn switchover(lab: &Lab, first_id: i64) -> (Option<f64>, Option<f64>, String) {
-    wait_ready(lab, Duration::from_secs(180)).expect("ready before the switchover");
-    ensure_table(lab);
-    let old = primary(lab, None).unwrap();
-    let load = Load::start(lab, "switchover", first_id, 600);
-    std::thread::sleep(Duration::from_secs(2));
+    let (old, load) = begin(lab, "switchover", first_id);
     let t0 = now_ms();
     crm(
         lab,
@@ -428,11 +432,8 @@ fn switchover(lab: &Lab, first_id: i64) -> (Option<f64>, Option<f64>, String) {
 /// The sync standby's node dies (`crash`) or its link is cut
 /// (`partition`): the longest commit on the primary.
 fn sync_standby_loss(lab: &Lab, fault: &str, first_id: i64) -> (Option<f64>, String) {
-    wait_ready(lab, Duration::from_secs(180)).expect("ready before losing the sync standby");
-    ensure_table(lab);
+    let (_, load) = begin(lab, fault, first_id);
     let sync = sync_standby(lab);
-    let load = Load::start(lab, fault, first_id, 600);
-    std::thread::sleep(Duration::from_secs(2));
     let t0 = now_ms();
     lab_cmd(lab, &[fault, &sync]);
     // Writes flow again once one that started after the fault (+0.5 s)
@@ -456,11 +457,7 @@ fn async_primary_gone(
     first_id: i64,
     wait: Duration,
 ) -> (Option<f64>, Option<f64>, String) {
-    wait_ready(lab, Duration::from_secs(180)).expect("ready before the primary's node dies");
-    ensure_table(lab);
-    let old = primary(lab, None).unwrap();
-    let load = Load::start(lab, "async", first_id, 600);
-    std::thread::sleep(Duration::from_secs(2));
+    let (old, load) = begin(lab, "async", first_id);
     let t0 = now_ms();
     lab_cmd(lab, &["crash", &old]);
     let start = Instant::now();

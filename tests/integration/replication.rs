@@ -61,35 +61,7 @@ pub fn bring_up(c: &Cluster, agent: AgentKind) -> String {
     c.set_primary_target(&winner);
     let others: Vec<&str> = nodes.iter().copied().filter(|n| *n != winner).collect();
     let w: &str = &winner;
-    notify_all(
-        c,
-        agent,
-        &Notify {
-            kind: "pre",
-            operation: "promote",
-            promote: &[w],
-            active: &nodes,
-            unpromoted: &nodes,
-            all: &nodes,
-            ..Notify::default()
-        },
-    );
-    ok(c, agent, w, "promote", &[]);
-    c.set_promoted(Some(w));
-    notify_all(
-        c,
-        agent,
-        &Notify {
-            kind: "post",
-            operation: "promote",
-            promote: &[w],
-            active: &nodes,
-            promoted: &[w],
-            unpromoted: &others,
-            all: &nodes,
-            ..Notify::default()
-        },
-    );
+    promote(c, agent, w);
     c.repoint_standbys(agent);
     for n in &others {
         c.wait_streaming(n, Duration::from_secs(30));
@@ -393,36 +365,8 @@ fn switchover_leaves_the_old_primary_streaming() {
         },
     );
 
+    promote(&c, OURS, n);
     let others: Vec<&str> = nodes.iter().copied().filter(|x| *x != n).collect();
-    notify_all(
-        &c,
-        OURS,
-        &Notify {
-            kind: "pre",
-            operation: "promote",
-            promote: &[n],
-            active: &nodes,
-            unpromoted: &nodes,
-            all: &nodes,
-            ..Notify::default()
-        },
-    );
-    ok(&c, OURS, n, "promote", &[]);
-    c.set_promoted(Some(n));
-    notify_all(
-        &c,
-        OURS,
-        &Notify {
-            kind: "post",
-            operation: "promote",
-            promote: &[n],
-            active: &nodes,
-            promoted: &[n],
-            unpromoted: &others,
-            all: &nodes,
-            ..Notify::default()
-        },
-    );
 
     c.repoint_standbys(OURS);
     c.wait_streaming(o, Duration::from_secs(30));
@@ -796,6 +740,32 @@ fn a_cleanly_demoted_primary_starts_when_nobody_was_promoted() {
     let lock = std::fs::read_to_string(c.node(o).tmpdir.join("PGSQL.lock")).unwrap();
     assert!(lock.starts_with("clean demote"), "the lock stays: {lock:?}");
     assert_eq!(c.sql(o, "select pg_is_in_recovery()"), "t");
+}
+
+/// Promote `target` as Pacemaker does on a cluster whose every node is
+/// unpromoted: pre-promote notify everywhere, promote, post-promote notify.
+fn promote(c: &Cluster, agent: AgentKind, target: &str) {
+    let nodes = c.node_names();
+    let others: Vec<&str> = nodes.iter().copied().filter(|n| *n != target).collect();
+    let pre = Notify {
+        kind: "pre",
+        operation: "promote",
+        promote: &[target],
+        active: &nodes,
+        unpromoted: &nodes,
+        all: &nodes,
+        ..Notify::default()
+    };
+    notify_all(c, agent, &pre);
+    ok(c, agent, target, "promote", &[]);
+    c.set_promoted(Some(target));
+    let post = Notify {
+        kind: "post",
+        promoted: &[target],
+        unpromoted: &others,
+        ..pre
+    };
+    notify_all(c, agent, &post);
 }
 
 /// Demote `primary` with the notify variables Pacemaker passes: every other
