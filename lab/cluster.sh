@@ -63,12 +63,9 @@
 # route, there is no NAT and nothing is linked to a real interface; the root
 # namespace gets no interface, address or route.
 #
-# A node is its network namespace plus one holder process: PID 1 of its own
-# mount/uts/ipc/pid namespaces, which only reaps orphans. /run, /dev/shm and
-# /tmp are tmpfs; every path pacemaker, corosync, crmsh and PostgreSQL write
-# to is a bind mount of a directory under LAB_ROOT/nodes/<node>, so the
-# host's own files are never touched. The only host change is the empty
-# mountpoint /var/lib/pgsql (created if missing, removed by down).
+# A node is its network namespace plus a holder process with private mounts
+# of the directories under LAB_ROOT/nodes/<node> (lab/common.sh, shared with
+# lab/single-node.sh).
 set -euo pipefail
 
 LAB_ROOT=${LAB_ROOT:-/var/tmp/rustpg-lab3}
@@ -81,7 +78,6 @@ NODES=(pg01 pg02 pg03)
 NET=10.213.0
 VIP=$NET.200
 CLIENT_IP=$NET.100
-NODE_PATH=/usr/sbin:/usr/bin:/sbin:/bin
 PG_BIN=/usr/lib/postgresql/15/bin
 AGENT=/usr/lib/ocf/resource.d/rustpg/pgsql
 STOCK_AGENT=/usr/lib/ocf/resource.d/heartbeat/pgsql
@@ -91,8 +87,9 @@ SELF=$(readlink -f "$0")
 CRM_FILE=$(readlink -f "$(dirname "$SELF")/../crm-examples/cluster.crm")
 MARKER=.rustpg-lab3  # only a dir holding this file is ever removed by down
 
-die() { echo "cluster: $*" >&2; exit 1; }
-say() { echo "cluster: $*"; }
+LAB_NAME=cluster
+# shellcheck source=lab/common.sh
+. "$(dirname "$SELF")/common.sh"
 
 check_names() {
     [[ $LAB_ROOT == /* ]] || die "LAB_ROOT must be an absolute path: $LAB_ROOT"
@@ -131,66 +128,21 @@ node_ns() { echo "$PREFIX-$1"; }
 node_ip() { echo "$NET.$((10 + 10#${1#pg}))"; }
 node_dir() { echo "$LAB_ROOT/nodes/$1"; }
 
-# --- the holder (PID 1 of a node) -------------------------------------------
-
-# PID 1 of the node: reaps every child at once (SIGCHLD), so a killed
-# postmaster does not linger as a zombie that still "exists" for kill -0.
-# argv carries "rustpg-lab-reaper <LAB_ROOT> <node>" so we recognise it.
-REAPER='
-import os, signal, sys
-signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
-while True:
-    try:
-        while os.waitpid(-1, os.WNOHANG)[0] > 0:
-            pass
-    except ChildProcessError:
-        pass
-    signal.sigtimedwait({signal.SIGCHLD}, 5)
-'
+# --- a node ------------------------------------------------------------------
 
 # Runs inside the fresh namespaces (already PID 1), as root.
 node_init() {
     local root=$1 node=$2
     local n=$root/nodes/$node
-    export PATH=$NODE_PATH
-    hostname "$node"
-    # Drop our copies of the host's netns handles: otherwise a crashed
-    # node's network namespace would stay alive (with its addresses) after
-    # its `ip netns del`, held by the other nodes' mount namespaces.
-    umount -l /run/netns 2>/dev/null || true
-    mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
-    mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm
-    mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
-    local pair
-    for pair in pacemaker-lib:/var/lib/pacemaker pacemaker-log:/var/log/pacemaker \
-        corosync-lib:/var/lib/corosync corosync-etc:/etc/corosync \
-        corosync-log:/var/log/corosync pgsql:/var/lib/pgsql pghome:/var/lib/postgresql \
-        postgresql-log:/var/log/postgresql crmsh-log:/var/log/crmsh hosts:/etc/hosts; do
-        mount --bind "$n/${pair%%:*}" "${pair#*:}"
-    done
+    private_mounts "$n" "$node"
     # LAB_AGENT=stock: the patched ocf-shellfuncs, for this node only.
     if [[ -f $root/ocf-shellfuncs ]]; then
         mount --bind "$root/ocf-shellfuncs" "$SHELLFUNCS"
     fi
-    install -d -o hacluster -g haclient -m 0750 /run/crm
-    install -d -o postgres -g postgres -m 2775 /run/postgresql
-    touch "$n/ready"
-    exec python3 -c "$REAPER" rustpg-lab-reaper "$root" "$node"
+    become_reaper "$n" "$root" "$node"
 }
 
-# The holder's host pid, if it is alive and really ours (pids get reused).
-holder_pid() {
-    local node=$1 pid
-    pid=$(cat "$(node_dir "$node")/holder.pid" 2>/dev/null) || return 1
-    [[ $pid =~ ^[0-9]+$ ]] || return 1
-    local -a argv
-    mapfile -d '' -t argv 2>/dev/null <"/proc/$pid/cmdline" || return 1
-    [[ ${#argv[@]} -ge 6 && ${argv[3]} == rustpg-lab-reaper && ${argv[4]} == "$LAB_ROOT" \
-        && ${argv[5]} == "$node" ]] || return 1
-    [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) != Z ]] || return 1
-    echo "$pid"
-}
+holder_pid() { reaper_pid "$(node_dir "$1")" "$LAB_ROOT" "$1"; }
 
 is_up() { holder_pid "$1" >/dev/null; }
 
@@ -199,8 +151,7 @@ in_node() {
     local node=$1 pid
     shift
     pid=$(holder_pid "$node") || die "node $node is not up (LAB_ROOT=$LAB_ROOT)"
-    nsenter -t "$pid" -m -u -i -n -p --wd=/ \
-        env -i PATH="$NODE_PATH" LANG=C.UTF-8 HOME=/tmp "$@"
+    in_holder "$pid" "$@"
 }
 
 as_postgres() {
@@ -217,26 +168,6 @@ any_node() {
             echo "$n"
             return 0
         fi
-    done
-    return 1
-}
-
-# wait_for SECONDS DESCRIPTION COMMAND...: poll once a second.
-wait_for() {
-    local secs=$1 what=$2 t=0
-    shift 2
-    until "$@" >/dev/null 2>&1; do
-        ((++t <= secs)) || { echo "cluster: timed out after ${secs}s waiting for $what" >&2; return 1; }
-        sleep 1
-    done
-}
-
-# Wait until a pid is gone or a zombie; true if it went.
-wait_gone() {
-    local pid=$1 tries=$2
-    while ((tries-- > 0)); do
-        [[ -e /proc/$pid && $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) != Z ]] || return 0
-        sleep 0.2
     done
     return 1
 }
@@ -426,19 +357,7 @@ print_crm_mon() {
 write_node_files() {
     local node=$1 n
     n=$(node_dir "$node")
-    install -d -m 0755 "$n"
-    install -d -o hacluster -g haclient -m 0750 "$n/pacemaker-lib"
-    local d
-    for d in cib pengine blackbox cores; do
-        install -d -o hacluster -g haclient -m 0750 "$n/pacemaker-lib/$d"
-    done
-    install -d -o hacluster -g haclient -m 0770 "$n/pacemaker-log"
-    install -d -m 0700 "$n/corosync-lib"
-    install -d -m 0755 "$n/corosync-etc" "$n/corosync-etc/uidgid.d" "$n/corosync-log"
-    install -d -o postgres -g postgres -m 0700 "$n/pgsql"
-    install -d -o postgres -g postgres -m 0755 "$n/pghome"
-    install -d -o postgres -g postgres -m 1775 "$n/postgresql-log"
-    install -d -o hacluster -g haclient -m 0775 "$n/crmsh-log"
+    make_node_dirs "$n"
     {
         echo "127.0.0.1 localhost"
         local m
@@ -450,15 +369,6 @@ write_node_files() {
     } >"$n/hosts"
     cp "$LAB_ROOT/corosync.conf" "$n/corosync-etc/corosync.conf"
     install -m 0400 "$LAB_ROOT/authkey" "$n/corosync-etc/authkey"
-
-    # A first CIB with dc-deadtime=5s: a fresh cluster otherwise waits the
-    # default 20 s before electing a DC. Everything else is loaded later
-    # with crmsh from crm-examples/cluster.crm.
-    local cib=$n/pacemaker-lib/cib/cib.xml
-    cibadmin --empty >"$cib"
-    CIB_file=$cib crm_attribute --type crm_config --name dc-deadtime --update 5s
-    chown hacluster:haclient "$cib"
-    chmod 0600 "$cib"
 
     # The replication password, for pg_basebackup and primary_conninfo's
     # passfile=; libpq ignores a .pgpass that others can read.
@@ -584,25 +494,9 @@ make_node_net() {
     ip -n "$ns" link set eth0 up
 }
 
-start_holder() {
-    local node=$1 n ns
-    n=$(node_dir "$node")
-    ns=$(node_ns "$node")
-    rm -f "$n/ready"
-    # setsid: the holder outlives this script and owns no terminal.
-    # --kill-child: if unshare dies, the node dies with it.
-    setsid ip netns exec "$ns" \
-        unshare --mount --uts --ipc --pid --fork --kill-child --propagation private --mount-proc \
-        env -i PATH="$NODE_PATH" LANG=C.UTF-8 "$SELF" _node-init "$LAB_ROOT" "$node" \
-        </dev/null >>"$n/holder.log" 2>&1 &
-    local upid=$! t=0 pid=
-    echo "$upid" >"$n/unshare.pid"
-    until [[ -e $n/ready ]] && pid=$(pgrep -P "$upid") && [[ -n $pid ]]; do
-        kill -0 "$upid" 2>/dev/null || die "node $node did not start: $(tail -5 "$n/holder.log")"
-        ((++t <= 100)) || die "node $node did not get ready in 10 s"
-        sleep 0.1
-    done
-    echo "$pid" >"$n/holder.pid"
+start_node_holder() {
+    local node=$1
+    start_holder "$(node_ns "$node")" "$(node_dir "$node")" "$LAB_ROOT" "$node"
     wait_for 5 "the reaper of $node" is_up "$node"
 }
 
@@ -628,18 +522,8 @@ stop_stack() {
 # Make a node disappear: kill its PID 1 (the kernel kills every process of
 # its pid namespace at once), then delete its network namespace.
 kill_node() {
-    local node=$1 n pid upid ns
-    n=$(node_dir "$node")
-    if pid=$(holder_pid "$node"); then
-        kill -KILL "$pid"
-        wait_gone "$pid" 100 || die "holder $pid of $node did not die"
-    fi
-    # The unshare parent exits with its child; kill it only if it is ours.
-    upid=$(cat "$n/unshare.pid" 2>/dev/null) || upid=
-    if [[ $upid =~ ^[0-9]+$ ]] && grep -qsF -- "$LAB_ROOT" "/proc/$upid/cmdline"; then
-        kill -KILL "$upid" 2>/dev/null || true
-        wait_gone "$upid" 50 || true
-    fi
+    local node=$1 ns
+    kill_holder "$(node_dir "$node")" "$LAB_ROOT" "$node"
     ns=$(node_ns "$node")
     ip -n "$SW_NS" link del "v-$node" 2>/dev/null || true
     if grep -qxF "$ns" "$LAB_ROOT/netns-made" 2>/dev/null && ip netns pids "$ns" >/dev/null 2>&1; then
@@ -791,10 +675,7 @@ cmd_up() {
     touch "$LAB_ROOT/$MARKER"
     echo "$PREFIX" >"$LAB_ROOT/prefix"
     echo "$LAB_AGENT $LAB_REP_MODE" >"$LAB_ROOT/agent"
-    if [[ ! -d /var/lib/pgsql ]]; then
-        install -d -m 0755 /var/lib/pgsql
-        touch "$LAB_ROOT/created-var-lib-pgsql"
-    fi
+    make_var_lib_pgsql
     write_cluster_files
     [[ $LAB_AGENT != stock ]] || write_stock_shellfuncs
     write_crm_file
@@ -810,7 +691,7 @@ cmd_up() {
     done
     say "nodes: namespaces and private mounts"
     for n in "${NODES[@]}"; do
-        start_holder "$n"
+        start_node_holder "$n"
     done
     say "starting corosync and pacemakerd on ${NODES[*]}"
     for n in "${NODES[@]}"; do
@@ -871,16 +752,7 @@ cmd_down() {
             ip netns del "$ns"
         fi
     done <"$LAB_ROOT/netns-made" 2>/dev/null || true
-    # The mountpoint goes only if we made it and no mount namespace (another
-    # lab) still mounts something on it.
-    # (grep -q: a match wins over errors from processes that just exited.)
-    if [[ -e $LAB_ROOT/created-var-lib-pgsql ]] \
-        && ! grep -qsE '^([^ ]+ ){4}/var/lib/pgsql ' /proc/[0-9]*/mountinfo; then
-        rmdir /var/lib/pgsql 2>/dev/null || true
-    fi
-    # No mount of ours remains (the nodes' mounts died with their
-    # namespaces); --one-file-system guards against anything mounted here.
-    rm -rf --one-file-system -- "$LAB_ROOT"
+    remove_lab_root
     say "lab $LAB_ROOT is down ($((SECONDS - t0)) s)"
 }
 
@@ -942,7 +814,7 @@ cmd_revive() {
     ! is_up "$node" || die "node $node is up; crash it first (or use start-node)"
     kill_node "$node"   # leftovers of the dead incarnation, if any
     make_node_net "$node"
-    start_holder "$node"
+    start_node_holder "$node"
     start_stack "$node"
     wait_for 90 "$node to join the cluster" cluster_online "$node" || true
     say "$node revived in $((SECONDS - t0)) s (data directories kept)"

@@ -8,27 +8,24 @@
 # LAB_NETNS (network namespace name, default rustpg-n1). Run as root.
 #
 # The node "pg01" is one network namespace (lo + an isolated interface with
-# 10.213.0.11/24: no default route, no NAT, no link to the host) and one
-# holder process, PID 1 of its own mount/uts/ipc/pid namespaces, that only
-# reaps orphans. Every path pacemaker, corosync and PostgreSQL write to is
-# a tmpfs or a bind mount of a directory under LAB_ROOT, so the host's own
-# /var/lib/pacemaker, /etc/corosync, ... are never touched. The only host
-# change is the empty mountpoint /var/lib/pgsql (created if missing).
+# 10.213.0.11/24: no default route, no NAT, no link to the host) plus a
+# holder process with private mounts of the directories under
+# LAB_ROOT/node (lab/common.sh, shared with lab/cluster.sh).
 set -euo pipefail
 
 LAB_ROOT=${LAB_ROOT:-/var/tmp/rustpg-lab1}
 NETNS=${LAB_NETNS:-rustpg-n1}
 NODE=pg01
 NODE_IP=10.213.0.11
-NODE_PATH=/usr/sbin:/usr/bin:/sbin:/bin
 PG_BIN=/usr/lib/postgresql/15/bin
 AGENT=/usr/lib/ocf/resource.d/rustpg/pgsql
 SELF=$(readlink -f "$0")
 CRM_FILE=$(readlink -f "$(dirname "$SELF")/../crm-examples/standalone.crm")
 MARKER=.rustpg-lab   # only a dir holding this file is ever removed by down
 
-die() { echo "single-node: $*" >&2; exit 1; }
-say() { echo "single-node: $*"; }
+LAB_NAME=single-node
+# shellcheck source=lab/common.sh
+. "$(dirname "$SELF")/common.sh"
 
 check_names() {
     [[ $LAB_ROOT == /* ]] || die "LAB_ROOT must be an absolute path: $LAB_ROOT"
@@ -38,59 +35,16 @@ check_names() {
     [[ $NETNS =~ ^[A-Za-z0-9_.-]{1,64}$ ]] || die "bad LAB_NETNS: $NETNS"
 }
 
-# --- the holder (PID 1 of the node) -----------------------------------------
-
-# PID 1 of the node: reaps every child at once (SIGCHLD), so a killed
-# postmaster does not linger as a zombie that still "exists" for kill -0.
-# argv carries "rustpg-lab-reaper <LAB_ROOT>" so down can recognise it.
-REAPER='
-import os, signal, sys
-signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
-while True:
-    try:
-        while os.waitpid(-1, os.WNOHANG)[0] > 0:
-            pass
-    except ChildProcessError:
-        pass
-    signal.sigtimedwait({signal.SIGCHLD}, 5)
-'
+# --- the node ----------------------------------------------------------------
 
 # Runs inside the fresh namespaces (already PID 1), as root.
 node_init() {
-    local root=$1 n=$1/node
-    export PATH=$NODE_PATH
-    hostname "$NODE"
-    # Drop our copies of the host's netns handles: otherwise they would keep
-    # other labs' network namespaces alive after their `ip netns del`.
-    umount -l /run/netns 2>/dev/null || true
-    mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
-    mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm
-    mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
-    local pair
-    for pair in pacemaker-lib:/var/lib/pacemaker pacemaker-log:/var/log/pacemaker \
-        corosync-lib:/var/lib/corosync corosync-etc:/etc/corosync \
-        corosync-log:/var/log/corosync pgsql:/var/lib/pgsql \
-        postgresql-log:/var/log/postgresql crmsh-log:/var/log/crmsh hosts:/etc/hosts; do
-        mount --bind "$n/${pair%%:*}" "${pair#*:}"
-    done
-    install -d -o hacluster -g haclient -m 0750 /run/crm
-    install -d -o postgres -g postgres -m 2775 /run/postgresql
-    touch "$root/ready"
-    exec python3 -c "$REAPER" rustpg-lab-reaper "$root"
+    local root=$1
+    private_mounts "$root/node" "$NODE"
+    become_reaper "$root/node" "$root"
 }
 
-# The holder's host pid, if it is alive and really ours (pids get reused).
-holder_pid() {
-    local pid
-    pid=$(cat "$LAB_ROOT/holder.pid" 2>/dev/null) || return 1
-    [[ $pid =~ ^[0-9]+$ ]] || return 1
-    local -a argv
-    mapfile -d '' -t argv 2>/dev/null <"/proc/$pid/cmdline" || return 1
-    [[ ${#argv[@]} -ge 5 && ${argv[3]} == rustpg-lab-reaper && ${argv[4]} == "$LAB_ROOT" ]] || return 1
-    [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) != Z ]] || return 1
-    echo "$pid"
-}
+holder_pid() { reaper_pid "$LAB_ROOT/node" "$LAB_ROOT"; }
 
 is_up() { holder_pid >/dev/null; }
 
@@ -98,18 +52,7 @@ is_up() { holder_pid >/dev/null; }
 in_node() {
     local pid
     pid=$(holder_pid) || die "the lab is not up (LAB_ROOT=$LAB_ROOT)"
-    nsenter -t "$pid" -m -u -i -n -p --wd=/ \
-        env -i PATH="$NODE_PATH" LANG=C.UTF-8 HOME=/tmp "$@"
-}
-
-# wait_for SECONDS DESCRIPTION COMMAND...: poll once a second.
-wait_for() {
-    local secs=$1 what=$2 t=0
-    shift 2
-    until "$@" >/dev/null 2>&1; do
-        ((++t <= secs)) || { echo "single-node: timed out after ${secs}s waiting for $what" >&2; return 1; }
-        sleep 1
-    done
+    in_holder "$pid" "$@"
 }
 
 crm_xml() { in_node crm_mon -1 --output-as=xml 2>/dev/null; }
@@ -131,18 +74,7 @@ pgsql_started() {
 
 write_node_files() {
     local n=$LAB_ROOT/node
-    install -d -m 0755 "$n"
-    install -d -o hacluster -g haclient -m 0750 "$n/pacemaker-lib"
-    local d
-    for d in cib pengine blackbox cores; do
-        install -d -o hacluster -g haclient -m 0750 "$n/pacemaker-lib/$d"
-    done
-    install -d -o hacluster -g haclient -m 0770 "$n/pacemaker-log"
-    install -d -m 0700 "$n/corosync-lib"
-    install -d -m 0755 "$n/corosync-etc" "$n/corosync-etc/uidgid.d" "$n/corosync-log"
-    install -d -o postgres -g postgres -m 0700 "$n/pgsql"
-    install -d -o postgres -g postgres -m 1775 "$n/postgresql-log"
-    install -d -o hacluster -g haclient -m 0775 "$n/crmsh-log"
+    make_node_dirs "$n"
     printf '127.0.0.1 localhost\n%s %s\n' "$NODE_IP" "$NODE" >"$n/hosts"
 
     cat >"$n/corosync-etc/corosync.conf" <<EOF
@@ -178,34 +110,6 @@ EOF
     # knet's crypto key; 256 random bytes, readable by root only.
     head -c 256 /dev/urandom >"$n/corosync-etc/authkey"
     chmod 0400 "$n/corosync-etc/authkey"
-
-    # A first CIB with dc-deadtime=5s: a fresh node otherwise waits the
-    # default 20 s before electing itself DC. Everything else is loaded
-    # later with crmsh.
-    local cib=$n/pacemaker-lib/cib/cib.xml
-    cibadmin --empty >"$cib"
-    CIB_file=$cib crm_attribute --type crm_config --name dc-deadtime --update 5s
-    chown hacluster:haclient "$cib"
-    chmod 0600 "$cib"
-}
-
-start_holder() {
-    rm -f "$LAB_ROOT/ready"
-    # setsid: the holder outlives this script and owns no terminal.
-    # --kill-child: if unshare dies, the node dies with it.
-    setsid ip netns exec "$NETNS" \
-        unshare --mount --uts --ipc --pid --fork --kill-child --propagation private --mount-proc \
-        env -i PATH="$NODE_PATH" LANG=C.UTF-8 "$SELF" _node-init "$LAB_ROOT" \
-        </dev/null >>"$LAB_ROOT/holder.log" 2>&1 &
-    local upid=$! t=0 pid=
-    echo "$upid" >"$LAB_ROOT/unshare.pid"
-    until [[ -e $LAB_ROOT/ready ]] && pid=$(pgrep -P "$upid") && [[ -n $pid ]]; do
-        kill -0 "$upid" 2>/dev/null || die "the node did not start: $(tail -5 "$LAB_ROOT/holder.log")"
-        ((++t <= 100)) || die "the node did not get ready in 10 s"
-        sleep 0.1
-    done
-    echo "$pid" >"$LAB_ROOT/holder.pid"
-    wait_for 5 "the node's reaper" is_up
 }
 
 init_postgres() {
@@ -243,10 +147,7 @@ cmd_up() {
     trap '((up_done)) || echo "single-node: up failed; logs are in $LAB_ROOT (daemons.log, node/*-log/). Clean up with: lab/single-node.sh down" >&2' EXIT
     install -d -m 0755 "$LAB_ROOT"
     touch "$LAB_ROOT/$MARKER"
-    if [[ ! -d /var/lib/pgsql ]]; then
-        install -d -m 0755 /var/lib/pgsql
-        touch "$LAB_ROOT/created-var-lib-pgsql"
-    fi
+    make_var_lib_pgsql
     write_node_files
 
     say "network namespace $NETNS: lo + eth0 $NODE_IP/24, no route out"
@@ -264,7 +165,8 @@ cmd_up() {
     ip netns exec "$NETNS" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 2>/dev/null || true
 
     say "node $NODE: namespaces and private mounts"
-    start_holder
+    start_holder "$NETNS" "$LAB_ROOT/node" "$LAB_ROOT"
+    wait_for 5 "the node's reaper" is_up
 
     say "starting corosync and pacemakerd"
     # setsid -f: the daemons are orphaned at once and adopted by the reaper.
@@ -290,16 +192,6 @@ cmd_up() {
 
 not_running() { ! in_node pidof "$1"; }
 
-# Wait until a pid is gone or a zombie; true if it went.
-wait_gone() {
-    local pid=$1 tries=$2
-    while ((tries-- > 0)); do
-        [[ -e /proc/$pid && $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) != Z ]] || return 0
-        sleep 0.2
-    done
-    return 1
-}
-
 cmd_down() {
     check_names
     if [[ ! -e $LAB_ROOT/$MARKER ]]; then
@@ -313,33 +205,15 @@ cmd_down() {
         wait_for 60 "pacemakerd to exit" not_running pacemakerd || true
         in_node corosync-cfgtool -H --force >/dev/null 2>&1 || true
         wait_for 10 "corosync to exit" not_running corosync || true
-        # PID 1 of a pid namespace takes every process of the node with it.
-        kill -KILL "$pid"
-        wait_gone "$pid" 100 || die "holder $pid did not die"
     fi
-    # The unshare parent exits with its child; kill it only if it is ours.
-    local upid
-    upid=$(cat "$LAB_ROOT/unshare.pid" 2>/dev/null) || upid=
-    if [[ $upid =~ ^[0-9]+$ ]] && grep -qsF -- "$LAB_ROOT" "/proc/$upid/cmdline"; then
-        kill -KILL "$upid" 2>/dev/null || true
-        wait_gone "$upid" 50 || true
-    fi
+    kill_holder "$LAB_ROOT/node" "$LAB_ROOT"
     local ns
     ns=$(cat "$LAB_ROOT/netns" 2>/dev/null) || ns=
     if [[ -n $ns ]] && ip netns pids "$ns" >/dev/null 2>&1; then
         say "deleting network namespace $ns"
         ip netns del "$ns"
     fi
-    # The mountpoint goes only if we made it and no mount namespace (another
-    # lab) still mounts something on it.
-    # (grep -q: a match wins over errors from processes that just exited.)
-    if [[ -e $LAB_ROOT/created-var-lib-pgsql ]] \
-        && ! grep -qsE '^([^ ]+ ){4}/var/lib/pgsql ' /proc/[0-9]*/mountinfo; then
-        rmdir /var/lib/pgsql 2>/dev/null || true
-    fi
-    # No mount of ours remains (the node's mounts died with its namespace);
-    # --one-file-system guards against anything mounted here by hand.
-    rm -rf --one-file-system -- "$LAB_ROOT"
+    remove_lab_root
     say "lab $LAB_ROOT is down"
 }
 
