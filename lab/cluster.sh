@@ -574,9 +574,7 @@ init_postgres() {
     for n in "${NODES[@]}"; do
         install -d -o postgres -g postgres -m 0700 "$(node_dir "$n")/pgsql/tmp"
     done
-    as_postgres pg01 "$PG_BIN/initdb" -D /var/lib/pgsql/data \
-        --auth-local=peer --auth-host=scram-sha-256 -U postgres -E UTF8 --locale=C.UTF-8 \
-        --no-sync --no-instructions >"$LAB_ROOT/initdb.log"
+    initdb_in in_node pg01
     # The file is the same one the node sees through its bind mount.
     cat >>"$d/data/postgresql.conf" <<'EOF'
 

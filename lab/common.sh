@@ -67,6 +67,15 @@ make_node_dirs() {
     chmod 0600 "$cib"
 }
 
+# initdb_in RUN...: a fresh /var/lib/pgsql/data, made as postgres through
+# RUN (the caller's way into the node; PG_BIN is the caller's), its output
+# in LAB_ROOT/initdb.log.
+initdb_in() {
+    "$@" runuser -u postgres -- "$PG_BIN/initdb" -D /var/lib/pgsql/data \
+        --auth-local=peer --auth-host=scram-sha-256 -U postgres -E UTF8 --locale=C.UTF-8 \
+        --no-sync --no-instructions >"$LAB_ROOT/initdb.log"
+}
+
 # The mountpoint the nodes bind their PostgreSQL directory on.
 make_var_lib_pgsql() {
     if [[ ! -d /var/lib/pgsql ]]; then

@@ -113,9 +113,7 @@ EOF
 }
 
 init_postgres() {
-    in_node runuser -u postgres -- "$PG_BIN/initdb" -D /var/lib/pgsql/data \
-        --auth-local=peer --auth-host=scram-sha-256 -U postgres -E UTF8 --locale=C.UTF-8 \
-        --no-sync --no-instructions >"$LAB_ROOT/initdb.log"
+    initdb_in in_node
     # The file is the same one the node sees through its bind mount.
     cat >>"$LAB_ROOT/node/pgsql/data/postgresql.conf" <<'EOF'
 
