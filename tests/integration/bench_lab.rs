@@ -277,36 +277,9 @@ fn longest_commit(attempts: &[Attempt], t0: u64) -> f64 {
 
 // --- the measurements ----------------------------------------------------------
 
-/// The environment of a recurring monitor Pacemaker runs on `node`, read
-/// from /proc while it runs, into `file` (NUL-separated, as environ).
-fn capture_monitor_env(lab: &Lab, agent: Agent, node: &str, file: &str) {
-    let py = r#"
-import os, sys, time
-agent, out = sys.argv[1].encode(), sys.argv[2]
-end = time.time() + 30
-while time.time() < end:
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            argv = open("/proc/%s/cmdline" % pid, "rb").read().split(b"\0")
-            if agent not in argv or b"monitor" not in argv:
-                continue
-            env = open("/proc/%s/environ" % pid, "rb").read()
-        except OSError:
-            continue
-        if b"OCF_RESKEY_CRM_meta_interval=" in env and b"OCF_RESKEY_CRM_meta_interval=0\0" not in env:
-            open(out, "wb").write(env)
-            sys.exit(0)
-    time.sleep(0.002)
-sys.exit("no recurring monitor seen in 30 s")
-"#;
-    lab.exec(node, &["python3", "-c", py, agent.program(), file]);
-}
-
 fn monitor_cost(lab: &Lab, agent: Agent, node: &str, runs: usize) -> Cost {
     let file = format!("{}/bench-env-{node}", lab.root().display());
-    capture_monitor_env(lab, agent, node, &file);
+    lab.capture_monitor_env(agent.program(), node, &file);
     let exe = std::env::current_exe().unwrap();
     let out = lab.exec(
         node,

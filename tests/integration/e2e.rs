@@ -210,6 +210,49 @@ impl Lab {
         }
     }
 
+    /// The environment of a recurring monitor of `agent` (its path) that
+    /// Pacemaker runs on `node`, read from /proc while it runs, into `file`
+    /// (under the lab's root, NUL-separated as /proc/PID/environ).
+    pub fn capture_monitor_env(&self, agent: &str, node: &str, file: &str) {
+        let py = r#"
+import os, sys, time
+agent, out = sys.argv[1].encode(), sys.argv[2]
+end = time.time() + 30
+while time.time() < end:
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            argv = open("/proc/%s/cmdline" % pid, "rb").read().split(b"\0")
+            if agent not in argv or b"monitor" not in argv:
+                continue
+            env = open("/proc/%s/environ" % pid, "rb").read()
+        except OSError:
+            continue
+        if b"OCF_RESKEY_CRM_meta_interval=" in env and b"OCF_RESKEY_CRM_meta_interval=0\0" not in env:
+            open(out, "wb").write(env)
+            sys.exit(0)
+    time.sleep(0.002)
+sys.exit("no recurring monitor seen in 30 s")
+"#;
+        self.exec(node, &["python3", "-c", py, agent, file]);
+    }
+
+    /// Run `agent monitor` inside `node` with the environment in `file`
+    /// (from `capture_monitor_env`) plus `extra`; its exit code.
+    pub fn monitor_with(&self, agent: &str, node: &str, file: &str, extra: &[(&str, &str)]) -> i32 {
+        let py = r#"
+import os, sys
+env = dict(kv.split("=", 1) for kv in open(sys.argv[2], "rb").read().decode().split("\0") if "=" in kv)
+env.update(kv.split("=", 1) for kv in sys.argv[3:])
+os.execve(sys.argv[1], [sys.argv[1], "monitor"], env)
+"#;
+        let extra: Vec<String> = extra.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut args = vec!["exec", node, "python3", "-c", py, agent, file];
+        args.extend(extra.iter().map(String::as_str));
+        self.run(&args).status.code().unwrap_or(-1)
+    }
+
     pub fn lock_exists(&self, node: &str) -> bool {
         self.run(&["exec", node, "test", "-e", "/var/lib/pgsql/tmp/PGSQL.lock"])
             .status
@@ -319,6 +362,37 @@ fn three_node_cluster_end_to_end() {
         rows += 1;
     }
     all_rows_everywhere(&lab, &[sync.clone(), potential.clone()], rows);
+
+    // check_wal_receiver=true (a stock parameter): the monitor publishes
+    // <rsc>-receiver-status through attrd, as the stock agent does. Run
+    // with the environment of Pacemaker's own recurring monitor.
+    let agent = "/usr/lib/ocf/resource.d/rustpg/pgsql";
+    let attr = format!("{RSC}-receiver-status");
+    for (node, rc, want) in [(&sync, 0, "normal"), (&first, 8, "normal (master)")] {
+        let file = format!("{}/monitor-env-{node}", lab.root().display());
+        lab.capture_monitor_env(agent, node, &file);
+        let got = lab.monitor_with(
+            agent,
+            node,
+            &file,
+            &[("OCF_RESKEY_check_wal_receiver", "true")],
+        );
+        assert_eq!(got, rc, "monitor with check_wal_receiver on {node}");
+        // attrd takes the update asynchronously.
+        let start = Instant::now();
+        let query =
+            || text(&lab.run(&["exec", node, "attrd_updater", "-Q", "-n", &attr, "-N", node]));
+        let mut last = query();
+        while !last.contains(&format!("value=\"{want}\"")) {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{attr} on {node}: {last}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+            last = query();
+        }
+        lab.exec(node, &["attrd_updater", "-D", "-n", &attr]);
+    }
 
     // Switchover to the sync standby and back: every node streams again by
     // itself, the old primary's PGSQL.lock goes away, nothing is lost.
