@@ -26,10 +26,9 @@
 use crate::bench::Cost;
 use crate::e2e::Lab;
 use crate::faults::{
-    bring_nodes_back, crm, crm_mon_text, failcount, ids_on, node_up, now_ms, resync, running, text,
-    Attempt, Load,
+    acknowledged, bring_nodes_back, crm, crm_mon_text, failcount, ids_on, longest_commit, node_up,
+    now_ms, resync, running, text, Attempt, Load,
 };
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 const NODES: [&str; 3] = ["pg01", "pg02", "pg03"];
@@ -243,36 +242,16 @@ fn repair(lab: &Lab) -> String {
 }
 
 fn kill_postmaster(lab: &Lab, node: &str) {
-    lab.exec(
-        node,
-        &[
-            "sh",
-            "-c",
-            "kill -9 \"$(head -n1 /var/lib/pgsql/data/postmaster.pid)\"",
-        ],
-    );
+    lab.exec(node, &["kill", "-9", &lab.postmaster_pid(node)]);
 }
 
 /// The acknowledged ids the node lacks.
 fn lost_on(lab: &Lab, node: &str, attempts: &[Attempt], first: i64) -> usize {
-    let acked: BTreeSet<i64> = attempts.iter().filter(|a| a.ok).map(|a| a.id).collect();
-    let last = attempts.iter().map(|a| a.id).max().unwrap_or(first);
-    match ids_on(lab, node, first, last + 1) {
+    let (acked, (lo, hi)) = acknowledged(attempts, first);
+    match ids_on(lab, node, lo, hi) {
         Some(have) => acked.difference(&have).count(),
         None => acked.len(),
     }
-}
-
-/// The longest an acknowledged commit waited, among those that ended
-/// after `t0`.
-fn longest_commit(attempts: &[Attempt], t0: u64) -> f64 {
-    attempts
-        .iter()
-        .filter(|a| a.ok && a.end >= t0)
-        .map(|a| a.end - a.start)
-        .max()
-        .unwrap_or(0) as f64
-        / 1000.0
 }
 
 // --- the measurements ----------------------------------------------------------

@@ -116,15 +116,7 @@ fn differences(stock: &ByRole<Attributes>, ours: &ByRole<Attributes>) -> Vec<Dif
 }
 
 fn postmaster_pids(lab: &Lab) -> BTreeMap<&'static str, String> {
-    NODES
-        .iter()
-        .map(|n| {
-            (
-                *n,
-                lab.exec(n, &["head", "-1", "/var/lib/pgsql/data/postmaster.pid"]),
-            )
-        })
-        .collect()
+    NODES.iter().map(|n| (*n, lab.postmaster_pid(n))).collect()
 }
 
 /// The agents crm_mon shows for the instances of Postgresql.

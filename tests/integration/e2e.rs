@@ -253,6 +253,11 @@ os.execve(sys.argv[1], [sys.argv[1], "monitor"], env)
         self.run(&args).status.code().unwrap_or(-1)
     }
 
+    /// The pid of the node's postmaster, from its postmaster.pid.
+    pub fn postmaster_pid(&self, node: &str) -> String {
+        self.exec(node, &["head", "-1", "/var/lib/pgsql/data/postmaster.pid"])
+    }
+
     pub fn lock_exists(&self, node: &str) -> bool {
         self.run(&["exec", node, "test", "-e", "/var/lib/pgsql/tmp/PGSQL.lock"])
             .status
@@ -445,7 +450,7 @@ fn three_node_cluster_end_to_end() {
     let old = p.primary().unwrap().to_string();
     let sync = p.node_with_status("HS:sync").unwrap();
     let third = p.node_with_status("HS:potential").unwrap();
-    let pid = lab.exec(&old, &["head", "-1", "/var/lib/pgsql/data/postmaster.pid"]);
+    let pid = lab.postmaster_pid(&old);
     let started = Instant::now();
     lab.exec(&old, &["kill", "-9", &pid]);
     rows += 1;

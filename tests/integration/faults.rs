@@ -141,6 +141,26 @@ fn load_generator() {
     }
 }
 
+/// The acknowledged ids, and the range [first, last attempted + 1) in
+/// which to look for them.
+pub fn acknowledged(attempts: &[Attempt], first: i64) -> (BTreeSet<i64>, (i64, i64)) {
+    let acked = attempts.iter().filter(|a| a.ok).map(|a| a.id).collect();
+    let last = attempts.iter().map(|a| a.id).max().unwrap_or(first);
+    (acked, (first, last + 1))
+}
+
+/// The longest an acknowledged commit waited, in seconds, among those that
+/// ended at or after `t0` (ms).
+pub fn longest_commit(attempts: &[Attempt], t0: u64) -> f64 {
+    attempts
+        .iter()
+        .filter(|a| a.ok && a.end >= t0)
+        .map(|a| a.end - a.start)
+        .max()
+        .unwrap_or(0) as f64
+        / 1000.0
+}
+
 #[derive(Debug, Clone)]
 pub struct Attempt {
     pub ok: bool,
@@ -776,18 +796,11 @@ impl<'a> Run<'a> {
             "{}: two writable primaries reachable through the VIP at once: {bad:?}",
             self.label
         );
-        let acked: BTreeSet<i64> = attempts.iter().filter(|a| a.ok).map(|a| a.id).collect();
-        let last = attempts.iter().map(|a| a.id).max().unwrap_or(first);
+        let (acked, range) = acknowledged(&attempts, first);
         let failed = attempts.iter().filter(|a| !a.ok).count();
         // The longest a commit waited, and the longest gap between two
         // acknowledged commits, from the fault on.
-        let hang = attempts
-            .iter()
-            .filter(|a| a.ok && a.end >= self.t0)
-            .map(|a| a.end - a.start)
-            .max()
-            .unwrap_or(0) as f64
-            / 1000.0;
+        let hang = longest_commit(&attempts, self.t0);
         let mut ends: Vec<u64> = attempts.iter().filter(|a| a.ok).map(|a| a.end).collect();
         ends.sort();
         let gap = ends
@@ -818,7 +831,7 @@ impl<'a> Run<'a> {
         );
         let nodes = streaming_nodes(&p);
         assert_eq!(nodes.len(), 3, "{}: not every node streams", self.label);
-        assert_no_loss(self.lab, &self.label, &acked, (first, last + 1), &nodes);
+        assert_no_loss(self.lab, &self.label, &acked, range, &nodes);
         let mon = crm_mon_text(self.lab);
         println!("{}: final crm_mon -Afr:\n{mon}", self.label);
         Row {
@@ -840,13 +853,12 @@ impl<'a> Run<'a> {
     fn no_loss_now(&self, p: &Picture) -> usize {
         let load = self.load.as_ref().unwrap();
         let attempts = load.attempts();
-        let acked: BTreeSet<i64> = attempts.iter().filter(|a| a.ok).map(|a| a.id).collect();
-        let last = attempts.iter().map(|a| a.id).max().unwrap_or(load.first_id);
+        let (acked, range) = acknowledged(&attempts, load.first_id);
         assert_no_loss(
             self.lab,
             &format!("{} (degraded)", self.label),
             &acked,
-            (load.first_id, last + 1),
+            range,
             &streaming_nodes(p),
         );
         acked.len()
@@ -891,7 +903,7 @@ fn wait_failover(r: &Run, old: &str) -> Picture {
 fn kill_postmaster(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
     let mut r = Run::begin(lab, label, first);
     let old = r.primary.clone();
-    let pid = lab.exec(&old, &["head", "-1", "/var/lib/pgsql/data/postmaster.pid"]);
+    let pid = lab.postmaster_pid(&old);
     r.fault(&["exec", &old, "kill", "-9", &pid]);
     let back = r.writes_back();
     let p = wait_failover(&r, &old);
