@@ -315,6 +315,22 @@ picture() {
         || { echo "$sync sync standbys"; return 1; }
 }
 
+# await_picture T0 LIMIT WHAT NODES...: poll once a second until the nodes
+# show the target picture; LIMIT seconds after T0 (a $SECONDS value), fail
+# with WHAT, what is missing and crm_mon.
+await_picture() {
+    local t0=$1 limit=$2 what=$3 why=
+    shift 3
+    until why=$(picture "$@"); do
+        if ((SECONDS - t0 >= limit)); then
+            echo "cluster: $what: $why" >&2
+            print_crm_mon >&2 || true
+            exit 1
+        fi
+        sleep 1
+    done
+}
+
 current_primary() {
     local xml
     xml=$(crm_xml) || return 1
@@ -706,15 +722,8 @@ cmd_up() {
     # above are private).
     in_node pg01 crm configure load update "$crm"
     say "waiting for the agent to elect a primary and the standbys to stream"
-    local why=
-    until why=$(picture "${NODES[@]}"); do
-        if ((SECONDS - t0 >= UP_TIMEOUT)); then
-            echo "cluster: the cluster did not reach the target picture within ${UP_TIMEOUT}s: $why" >&2
-            print_crm_mon >&2 || true
-            exit 1
-        fi
-        sleep 1
-    done
+    await_picture "$t0" "$UP_TIMEOUT" "the cluster did not reach the target picture within ${UP_TIMEOUT}s" \
+        "${NODES[@]}"
     # shellcheck disable=SC2034  # read by the EXIT trap
     up_done=1
     say "up in $((SECONDS - t0)) s"
@@ -929,15 +938,7 @@ cmd_switchover() {
     say "$new is the primary, $old is $(node_attr "$old" Postgresql-status || node_role "$old") after $((SECONDS - t0)) s; clearing the ban"
     in_node "$(any_node)" crm_resource --clear -r msPostgresql -N "$old" --quiet
     trap - EXIT
-    local why=
-    until why=$(picture "${online[@]}"); do
-        if ((SECONDS - t0 >= 180)); then
-            echo "cluster: no complete picture after the switchover: $why" >&2
-            print_crm_mon >&2 || true
-            exit 1
-        fi
-        sleep 1
-    done
+    await_picture "$t0" 180 "no complete picture after the switchover" "${online[@]}"
     say "switchover $old -> $new done in $((SECONDS - t0)) s"
     print_crm_mon
 }
@@ -1015,15 +1016,7 @@ cmd_switch_provider() {
     say "probed after $((SECONDS - t0)) s; leaving maintenance mode"
     in_node "$n" crm configure property maintenance-mode=false
     trap - EXIT
-    local why=
-    until why=$(picture "${online[@]}"); do
-        if ((SECONDS - t0 >= 150)); then
-            echo "cluster: no complete picture after switching to ocf:$provider:pgsql: $why" >&2
-            print_crm_mon >&2 || true
-            exit 1
-        fi
-        sleep 1
-    done
+    await_picture "$t0" 150 "no complete picture after switching to ocf:$provider:pgsql" "${online[@]}"
     say "Postgresql is ocf:$provider:pgsql; picture complete after $((SECONDS - t0)) s"
     print_crm_mon
 }
