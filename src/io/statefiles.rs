@@ -38,19 +38,31 @@ fn write_err(path: &Path, e: std::io::Error) -> AgentError {
 
 /// Write `content` to `path` through a temporary file and a rename, owned by
 /// `owner` with `mode`: a crash never leaves half a file behind, and a failed
-/// write leaves no temporary file.
+/// write leaves no temporary file. The file and then its directory are
+/// fsynced before this returns, so that what a promote or demote recorded
+/// (the lock, the clean-demote record) survives a power loss.
 pub fn write_atomically(path: &Path, content: &str, owner: &OsUser, mode: u32) -> Result<()> {
     let tmp = path.with_extension(format!("rustpg-{}", std::process::id()));
     let write = || -> std::io::Result<()> {
-        std::fs::write(&tmp, content)?;
-        std::os::unix::fs::chown(&tmp, Some(owner.uid.as_raw()), Some(owner.gid.as_raw()))?;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
-        std::fs::rename(&tmp, path)
+        let mut file = std::fs::File::create(&tmp)?;
+        std::io::Write::write_all(&mut file, content.as_bytes())?;
+        std::os::unix::fs::fchown(&file, Some(owner.uid.as_raw()), Some(owner.gid.as_raw()))?;
+        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        sync_dir(path)
     };
     write().map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         write_err(path, e)
     })
+}
+
+/// fsync the directory that holds `path`, so that a rename or a removal in
+/// it is durable.
+fn sync_dir(path: &Path) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::File::open(dir)?.sync_all()
 }
 
 impl StateFiles<'_> {
@@ -127,7 +139,9 @@ impl StateFiles<'_> {
             return Ok(());
         }
         crate::info!("Removing {}: {why}", self.lock().display());
-        std::fs::remove_file(self.lock()).map_err(|e| io_err("remove", &self.lock(), e))
+        std::fs::remove_file(self.lock())
+            .and_then(|()| sync_dir(&self.lock()))
+            .map_err(|e| io_err("remove", &self.lock(), e))
     }
 
     /// The stock agent's rep_mode.conf, for clusters whose postgresql.conf
