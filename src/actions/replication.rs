@@ -8,14 +8,16 @@ use crate::config::RepMode;
 use crate::core::decide::{self, Postmaster, SqlProbe};
 use crate::core::notify::{Notify, NotifyAction};
 use crate::core::replication::{
-    self as rep, data, status, Attr, ElectionFiles, Location, Lock, Plan, RepConfig, StandbyFacts,
-    SyncStandbys, CAN_NOT_PROMOTE, PROMOTE_ME,
+    self as rep, AfterDemote, Attr, DataStatus, DemoteShutdown, ElectionFiles, Location, Lock,
+    Plan, PrimaryFacts, PromotionCheck, RepConfig, Score, StandbyFacts, StartGate, Status,
+    SyncStandbys,
 };
 use crate::core::standby_conf::StandbySettings;
 use crate::error::{AgentError, Result};
 use crate::io::clock::Deadline;
 use crate::io::crm::{self, Crm};
 use crate::io::pg::{self, Role, ServerState, Session};
+use crate::core::lsn::Lsn;
 use crate::io::postmaster;
 use crate::io::statefiles::StateFiles;
 use crate::ocf::env::{OcfEnv, RawEnv};
@@ -142,18 +144,19 @@ pub fn start(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
     let view = r.crm.cluster_view()?;
     let mut plan = Plan::new(&r.rep, &view);
     let me = r.rep.me.clone();
-    plan.status(&me, status::STOP);
+    plan.status(&me, Status::Stop);
     plan.delete(&me, Attr::MasterBaseline);
-    plan.own_score(CAN_NOT_PROMOTE);
+    plan.own_score(Score::CanNotPromote);
     r.apply(&mut plan)?;
 
     r.files.ensure_tmpdir()?;
     r.files.clear_start_state();
     let lock = r.files.lock_state();
-    match lock {
-        Lock::Absent => {}
-        Lock::Held => return Err(lock_refusal(&r, "")),
-        Lock::CleanDemote { .. } => crate::info!(
+    let gate = rep::start_gate(lock, view.promoted_exists());
+    match gate {
+        StartGate::Refuse => return Err(lock_refusal(&r, "")),
+        StartGate::Standby => {}
+        StartGate::StandbyThenProve | StartGate::StandbyKeepLock => crate::info!(
             "{} records a clean demote: starting as a standby; the lock goes once streaming \
              from the new primary proves this node is not ahead.",
             r.files.lock().display()
@@ -162,10 +165,12 @@ pub fn start(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
     if let Postmaster::Alive { .. } = postmaster::observe(&i.cfg.pgdata) {
         let mut s = r.session(Role::Monitor)?;
         if !r.server_state(&mut s)?.in_recovery {
-            return Err(AgentError::generic(
+            let why = rep::stale_primary(&plan).unwrap_or_else(|| {
                 "PostgreSQL is already running as a primary; start brings up a standby only. \
-                 Stop it (or let Pacemaker probe it) first",
-            ));
+                 Stop it (or let Pacemaker probe it) first"
+                    .into()
+            });
+            return Err(AgentError::generic(why));
         }
     }
     r.prepare_standby()?;
@@ -184,17 +189,15 @@ pub fn start(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
             state.sync_standbys
         )));
     }
-    if let Lock::CleanDemote { .. } = lock {
-        if view.promoted_exists() {
-            prove_not_ahead_or_stop(&r, lock)?;
-        } else {
-            // Nobody was promoted after its clean shutdown (the whole
-            // cluster stopped): nothing can be behind it. It runs as a
-            // standby, keeps the lock, and the election may pick it.
-            crate::info!("no promoted instance: {} stays until streaming proves this node is not ahead of the next primary.", r.files.lock().display());
-        }
+    match gate {
+        StartGate::StandbyThenProve => prove_not_ahead_or_stop(&r, lock)?,
+        StartGate::StandbyKeepLock => crate::info!(
+            "no promoted instance: {} stays until streaming proves this node is not ahead of the next primary.",
+            r.files.lock().display()
+        ),
+        StartGate::Standby | StartGate::Refuse => {}
     }
-    plan.status(&me, status::HS_ALONE);
+    plan.status(&me, Status::HsAlone);
     r.apply(&mut plan)?;
     Ok(OcfRc::Success)
 }
@@ -218,8 +221,7 @@ fn prove_not_ahead_or_stop(r: &Replica, lock: Lock) -> Result<()> {
             .session(Role::Monitor)
             .and_then(|mut s| r.server_state(&mut s))
             .ok()?;
-        let streaming = state.receiver.as_deref() == Some("streaming");
-        lock.proven_not_ahead(streaming, state.received_tli, state.replay)
+        lock.proven_not_ahead(state.streaming(), state.received_tli, state.replay)
             .then_some(())
     });
     if proven.is_some() {
@@ -269,24 +271,24 @@ pub fn stop(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
     if i.cfg.check_wal_receiver {
         r.crm.attrd(&receiver_attr(&r), None);
     }
-    plan.own_score(CAN_NOT_PROMOTE);
+    plan.own_score(Score::CanNotPromote);
     plan.delete(&me, Attr::XlogLoc);
     plan.delete(&me, Attr::XlogTli);
     r.apply(&mut plan)?;
     match lifecycle::stop_server(i, i.cfg.stop_escalate_in_slave) {
         Ok(Stopped::Already) => {
-            plan.status(&me, status::STOP);
+            plan.status(&me, Status::Stop);
             r.apply(&mut plan)?;
             return Ok(OcfRc::Success);
         }
         Ok(_) => {}
         Err(e) => {
-            plan.status(&me, status::UNKNOWN);
+            plan.status(&me, Status::Unknown);
             r.apply(&mut plan)?;
             return Err(e);
         }
     }
-    plan.status(&me, status::STOP);
+    plan.status(&me, Status::Stop);
     if r.sync_mode() {
         r.files.write_rep_mode_conf("")?;
     }
@@ -309,7 +311,7 @@ pub fn mark_unknown(env: &RawEnv) {
     let write = rep::Write {
         node: me,
         attr: Attr::Status,
-        value: Some(status::UNKNOWN.to_string()),
+        value: Some(Status::Unknown.wire().to_string()),
         log: None,
     };
     if let Err(e) = crm.apply(&write) {
@@ -339,76 +341,139 @@ pub fn monitor(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
     };
     let view = r.crm.cluster_view()?;
     let mut plan = Plan::new(&r.rep, &view);
+    if !state.in_recovery {
+        if let Some(why) = rep::stale_primary(&plan) {
+            plan.own_score(Score::CanNotPromote);
+            r.apply(&mut plan)?;
+            return Err(AgentError::generic(why));
+        }
+    }
     if i.ocf.is_probe() {
-        // The probe seeds our score, so that the primary can later update it.
-        plan.own_score(if state.in_recovery {
-            CAN_NOT_PROMOTE
-        } else {
-            PROMOTE_ME
-        });
+        plan.own_score(rep::probe_score(state.in_recovery));
+    }
+    if i.cfg.check_wal_receiver {
+        let v = rep::receiver_status(state.in_recovery, state.streaming());
+        r.crm.attrd(&receiver_attr(&r), Some(v));
     }
     if state.in_recovery {
         standby_monitor(&r, &mut plan, &state)?;
-        if i.cfg.check_wal_receiver {
-            let v = if state.receiver.as_deref() == Some("streaming") {
-                "normal"
-            } else {
-                "ERROR"
-            };
-            r.crm.attrd(&receiver_attr(&r), Some(v));
-        }
-        Ok(decide::replicated_rc(true))
     } else {
         rep::primary_self(&mut plan);
         control_standbys(&r, &mut plan, &mut s, &state)?;
-        if i.cfg.check_wal_receiver {
-            r.crm.attrd(&receiver_attr(&r), Some("normal (master)"));
-        }
-        Ok(decide::replicated_rc(false))
     }
+    Ok(decide::replicated_rc(state.in_recovery))
 }
 
 fn receiver_attr(r: &Replica) -> String {
     format!("{}-receiver-status", r.rep.rsc)
 }
 
-/// The primary's pass over its standbys; when it changes the synchronous
-/// standbys it looks again once PostgreSQL has applied the change.
+/// The primary's pass over its standbys (`core::replication::sync`). When
+/// the list changes, the scores it took away are in the CIB before the
+/// list changes; the new sync standby gets its score in a later round,
+/// once it has flushed what the primary had flushed after the change.
 fn control_standbys(
     r: &Replica,
     plan: &mut Plan,
     s: &mut Session,
     state: &ServerState,
 ) -> Result<()> {
-    let rows = s
-        .replication_rows()
-        .map_err(sql_err("Can't get PostgreSQL replication status"))?;
-    let current = SyncStandbys::parse(&state.sync_standbys).unwrap_or(SyncStandbys::Async);
-    fulfil_preference(r, &rows);
-    let wanted = rep::control_standbys(plan, &rows, &current);
-    r.apply(plan)?;
-    let Some(wanted) = wanted else { return Ok(()) };
+    let mut current = SyncStandbys::parse(&state.sync_standbys).unwrap_or(SyncStandbys::Async);
+    let mut ceiling = None;
+    for _round in 0..3 {
+        let rows = s
+            .replication_rows()
+            .map_err(sql_err("Can't get PostgreSQL replication status"))?;
+        fulfil_preference(r, &rows);
+        let facts = PrimaryFacts {
+            rows: &rows,
+            current: &current,
+            ceiling,
+        };
+        let pass = rep::control_standbys(plan, &facts);
+        let revoked = revoked_scores(plan);
+        r.apply(plan)?;
+        if let Some(wanted) = pass.change {
+            if !r.crm.confirm(&revoked, Score::CanNotPromote.wire()) {
+                crate::warn!("the CIB does not show the scores taken away yet; synchronous_standby_names stays for now");
+                return Ok(());
+            }
+            set_sync_standbys(r, &wanted)?;
+            current = wanted;
+            ceiling = settle_and_read_ceiling(r, s, &current)?;
+            crate::info!("re-controlling standby status.");
+            continue;
+        }
+        match (pass.awaiting, ceiling) {
+            (Some(_), None) => {
+                ceiling = settle_and_read_ceiling(r, s, &current)?;
+            }
+            // Not caught up with this ceiling: the next monitor tries again.
+            (Some(n), Some(c)) => {
+                crate::info!("{n} has not flushed up to {c} yet: no score until it has.");
+                return Ok(());
+            }
+            (None, _) => return Ok(()),
+        }
+    }
+    Ok(())
+}
+
+/// The nodes whose score this plan takes away.
+fn revoked_scores(plan: &Plan) -> Vec<String> {
+    plan.writes
+        .iter()
+        .filter(|w| w.attr == Attr::Score && w.value.as_deref() == Some(Score::CanNotPromote.wire()))
+        .map(|w| w.node.clone())
+        .collect()
+}
+
+fn set_sync_standbys(r: &Replica, wanted: &SyncStandbys) -> Result<()> {
     let value = wanted.value();
-    match &wanted {
+    match wanted {
         SyncStandbys::Async => crate::info!("Setup all standbys into async mode."),
         SyncStandbys::First(names) => {
-            crate::info!("Setup {} into sync mode (in this order).", names.join(", "))
+            crate::info!("Setup {} into sync mode.", names.join(", "))
         }
     }
     r.files.write_rep_mode_conf(&value)?;
     r.session(Role::Admin)?
         .set_sync_standbys(&value)
-        .map_err(sql_err("Can't set synchronous_standby_names"))?;
-    // Give walsenders a moment to take the new roles, then look again.
-    let rows = settled_rows(s, &wanted, r.i.deadline.minus(Duration::from_secs(1)));
-    fulfil_preference(r, &rows);
-    crate::info!("re-controlling standby status.");
-    let again = rep::control_standbys(plan, &rows, &wanted);
-    r.apply(plan)?;
-    if again.is_some() {
-        crate::debug!("standbys still moving; the next monitor continues");
+        .map_err(sql_err("Can't set synchronous_standby_names"))
+}
+
+/// Wait (2 s at most) until PostgreSQL shows the named standby SYNC, read
+/// the primary's flush position (every commit acknowledged so far is at or
+/// below it), then wait (2 s at most) until the standby has flushed that
+/// far. Returns the ceiling for the next round.
+fn settle_and_read_ceiling(
+    r: &Replica,
+    s: &mut Session,
+    current: &SyncStandbys,
+) -> Result<Option<Lsn>> {
+    let Some(named) = current.sole() else {
+        return Ok(None);
+    };
+    let bound = || Deadline::after(Duration::from_secs(2).min(r.i.deadline.minus(Duration::from_secs(1)).remaining()));
+    let row_of = |rows: &[rep::ReplicationRow]| {
+        rows.iter()
+            .find(|row| row.application_name.eq_ignore_ascii_case(named))
+            .cloned()
+    };
+    bound().poll(Duration::from_millis(50), || {
+        let rows = s.replication_rows().ok()?;
+        row_of(&rows).filter(|row| row.sync == rep::SyncRole::Sync).map(drop)
+    });
+    let ceiling = s
+        .flushed()
+        .map_err(sql_err("Can't read the primary's WAL position"))?;
+    if let Some(c) = ceiling {
+        bound().poll(Duration::from_millis(20), || {
+            let rows = s.replication_rows().ok()?;
+            row_of(&rows)?.flush.filter(|f| *f >= c).map(drop)
+        });
     }
-    Ok(())
+    Ok(ceiling)
 }
 
 /// Once the former primary is the sync standby, the preference has done its
@@ -418,28 +483,11 @@ fn fulfil_preference(r: &Replica, rows: &[rep::ReplicationRow]) {
         return;
     };
     let is_sync = |row: &rep::ReplicationRow| {
-        row.application_name.eq_ignore_ascii_case(former) && row.sync_state == "SYNC"
+        row.application_name.eq_ignore_ascii_case(former) && row.sync == rep::SyncRole::Sync
     };
     if rows.iter().any(is_sync) {
         r.files.clear_former_primary();
     }
-}
-
-/// Poll `pg_stat_replication` (2 s at most) until a SYNC standby appears
-/// when one is wanted, or none when none is; return the last rows read.
-fn settled_rows(
-    s: &mut Session,
-    wanted: &SyncStandbys,
-    deadline: Deadline,
-) -> Vec<rep::ReplicationRow> {
-    let limit = Deadline::after(Duration::from_secs(2).min(deadline.remaining()));
-    let want_sync = matches!(wanted, SyncStandbys::First(_));
-    let mut last = Vec::new();
-    limit.poll(Duration::from_millis(100), || {
-        last = s.replication_rows().ok()?;
-        (last.iter().any(|r| r.sync_state == "SYNC") == want_sync).then_some(())
-    });
-    last
 }
 
 /// A standby's monitor: the decisions are `core::replication::standby_monitor`.
@@ -450,7 +498,8 @@ fn standby_monitor(r: &Replica, plan: &mut Plan, state: &ServerState) -> Result<
             tli: state.timeline,
             lsn,
         }),
-        streaming: state.receiver.as_deref() == Some("streaming"),
+        streaming: state.streaming(),
+        position_final: state.position_final(),
         received_tli: state.received_tli,
         replay: state.replay,
         lock: r.files.lock_state(),
@@ -483,11 +532,12 @@ pub fn promote(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
     let view = r.crm.cluster_view()?;
     let mut plan = Plan::new(&r.rep, &view);
     let me = r.rep.me.clone();
+    check_promotion(&r, &mut plan, &state)?;
     r.files.clear_election();
     let others: Vec<String> = r.rep.others().map(str::to_string).collect();
     for target in &others {
-        plan.data_status(target, data::DISCONNECT);
-        plan.other_score(target, CAN_NOT_PROMOTE);
+        plan.data_status(target, DataStatus::Disconnect);
+        plan.other_score(target, Score::CanNotPromote);
     }
     r.apply(&mut plan)?;
     r.files.create_lock()?;
@@ -495,6 +545,14 @@ pub fn promote(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
         crate::info!("My master baseline : {}.", lsn.to_hex16());
         plan.set(&me, Attr::MasterBaseline, &lsn.to_hex16());
         r.apply(&mut plan)?;
+    }
+    // Commits wait for a standby from the first one on.
+    let list = rep::promotion_list(&r.rep, &view);
+    if r.sync_mode() {
+        r.files.write_rep_mode_conf(&list.value())?;
+        r.files
+            .write_standby_config(&r.standby_settings(), Some(&list.value()))?;
+        s.reload().map_err(sql_err("Can't reload the configuration"))?;
     }
 
     if i.cfg.restart_on_promote {
@@ -522,11 +580,55 @@ pub fn promote(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
         ));
     }
     reconcile_slots(&r, true)?;
-    plan.data_status(&me, data::LATEST);
-    plan.own_score(PROMOTE_ME);
-    plan.status(&me, status::PRI);
+    plan.data_status(&me, DataStatus::Latest);
+    plan.own_score(Score::PromoteMe);
+    plan.status(&me, Status::Pri);
     r.apply(&mut plan)?;
     Ok(OcfRc::Success)
+}
+
+/// The check at promotion: every other standby published its position in
+/// the pre-promote notification; wait for them (a quarter of the time
+/// left, 10 s at most), then refuse if one is ahead (handing it the
+/// promotion) or silent.
+fn check_promotion(r: &Replica, plan: &mut Plan, state: &ServerState) -> Result<()> {
+    let Some(lsn) = state.location else {
+        return Err(AgentError::generic(
+            "Can't promote: this node's WAL position can't be read",
+        ));
+    };
+    let mine = Location {
+        tli: state.timeline,
+        lsn,
+    };
+    let me = &r.rep.me;
+    let peers: Vec<&str> = r
+        .rep
+        .others()
+        .filter(|n| plan.view.online(n) && plan.view.unpromoted.iter().any(|u| u == n))
+        .collect();
+    let read = |n: &str| r.crm.private(n, &rep::position_attr(&r.rep.rsc));
+    let bound = Deadline::after((r.i.deadline.remaining() / 4).min(Duration::from_secs(10)));
+    let mut published: Vec<(String, Option<Location>)> = Vec::new();
+    bound.poll(Duration::from_millis(200), || {
+        published = peers
+            .iter()
+            .map(|n| (n.to_string(), read(n).as_deref().and_then(Location::from_wire)))
+            .collect();
+        published.iter().all(|(_, l)| l.is_some()).then_some(())
+    });
+    match rep::promotion_check(mine, &published) {
+        PromotionCheck::Go => Ok(()),
+        PromotionCheck::HandOver { to, reason } => {
+            plan.own_score(Score::CanNotPromote);
+            plan.set(&to, Attr::Score, Score::PromoteMe.wire());
+            r.apply(plan)?;
+            Err(AgentError::generic(format!("promotion refused on {me}: {reason}")))
+        }
+        PromotionCheck::Refuse(reason) => Err(AgentError::generic(format!(
+            "promotion refused on {me}: {reason}"
+        ))),
+    }
 }
 
 /// Demote: stop the primary cleanly; when the shutdown checkpoint was
@@ -538,14 +640,14 @@ pub fn demote(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
     let view = r.crm.cluster_view()?;
     let mut plan = Plan::new(&r.rep, &view);
     let me = r.rep.me.clone();
-    plan.own_score(CAN_NOT_PROMOTE);
+    plan.own_score(Score::CanNotPromote);
     plan.delete(&me, Attr::MasterBaseline);
     r.apply(&mut plan)?;
 
     let stopped = match lifecycle::stop_server(i, i.cfg.stop_escalate) {
         Ok(how) => how,
         Err(e) => {
-            plan.status(&me, status::UNKNOWN);
+            plan.status(&me, Status::Unknown);
             r.apply(&mut plan)?;
             return Err(e);
         }
@@ -553,44 +655,48 @@ pub fn demote(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
     if Notify::from_env(env).is_some_and(|n| n.no_unpromoted_left()) {
         r.files.remove_lock("no standby is left")?;
     }
+    plan.status(&me, Status::Stop);
     if stopped == Stopped::Already {
         crate::info!("PostgreSQL is already stopped on demote.");
-        plan.status(&me, status::STOP);
         r.apply(&mut plan)?;
         return Ok(OcfRc::Success);
     }
     let control = lifecycle::controldata(i)?;
-    if stopped == Stopped::Immediate || !control.cleanly_shut_down() {
-        plan.status(&me, status::STOP);
-        r.apply(&mut plan)?;
-        crate::ocf::log::exit_reason(&format!(
-            "demoted without a shutdown checkpoint (cluster state: {}); PostgreSQL stays stopped \
-             behind {}: resynchronise this node, then remove the lock",
-            control.get("Database cluster state").unwrap_or("unknown"),
-            r.files.lock().display()
-        ));
-        return Ok(OcfRc::Success);
+    let shutdown = DemoteShutdown {
+        immediate: stopped == Stopped::Immediate,
+        clean: control.cleanly_shut_down(),
+        checkpoint: control.checkpoint(),
+        tli: control.timeline(),
+        lock_exists: r.files.lock_exists(),
+    };
+    match rep::after_demote(shutdown) {
+        AfterDemote::StayStopped => {
+            r.apply(&mut plan)?;
+            crate::ocf::log::exit_reason(&format!(
+                "demoted without a shutdown checkpoint (cluster state: {}); PostgreSQL stays stopped \
+                 behind {}: resynchronise this node, then remove the lock",
+                control.get("Database cluster state").unwrap_or("unknown"),
+                r.files.lock().display()
+            ));
+            Ok(OcfRc::Success)
+        }
+        AfterDemote::RestartAsStandby { record } => {
+            crate::info!(
+                "Clean shutdown at {}; restarting as a standby of {}.",
+                control.checkpoint().map_or("?".into(), |l| l.to_string()),
+                i.cfg.master_ip.as_deref().unwrap_or("")
+            );
+            if let Some(text) = record {
+                r.files.mark_clean_demote(&text)?;
+            }
+            r.prepare_standby()?;
+            r.apply(&mut plan)?;
+            lifecycle::start_server(i)?;
+            plan.status(&me, Status::HsAlone);
+            r.apply(&mut plan)?;
+            Ok(OcfRc::Success)
+        }
     }
-    crate::info!(
-        "Clean shutdown at {}; restarting as a standby of {}.",
-        control.checkpoint().map_or("?".into(), |l| l.to_string()),
-        i.cfg.master_ip.as_deref().unwrap_or("")
-    );
-    if let (true, Some(checkpoint), Some(tli)) = (
-        r.files.lock_exists(),
-        control.checkpoint(),
-        control.timeline(),
-    ) {
-        r.files
-            .mark_clean_demote(&Lock::clean_demote_text(checkpoint, tli))?;
-    }
-    r.prepare_standby()?;
-    plan.status(&me, status::STOP);
-    r.apply(&mut plan)?;
-    lifecycle::start_server(i)?;
-    plan.status(&me, status::HS_ALONE);
-    r.apply(&mut plan)?;
-    Ok(OcfRc::Success)
 }
 
 // --- notify ---------------------------------------------------------------------
@@ -607,6 +713,7 @@ pub fn notify(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
         NotifyAction::Nothing => Ok(OcfRc::Success),
         NotifyAction::CheckTargetBaseline { target } => pre_promote(&r, &target),
         NotifyAction::ForgetElection { keep_baseline } => {
+            r.crm.set_private(&rep::position_attr(&r.rep.rsc), None);
             let view = r.crm.cluster_view()?;
             let mut plan = Plan::new(&r.rep, &view);
             plan.delete(&me, Attr::XlogLoc);
@@ -634,9 +741,26 @@ pub fn notify(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
     }
 }
 
-/// A node that is not the promotion target refuses a target older than
-/// itself, by banning itself (the stock agent's pre-promote check).
+/// Every standby publishes its position for `promote`'s check. A node
+/// that is not the promotion target refuses a target older than itself,
+/// by banning itself (the stock agent's pre-promote check).
 fn pre_promote(r: &Replica, target: &str) -> Result<OcfRc> {
+    let state = r.session(Role::Monitor).and_then(|mut s| r.server_state(&mut s));
+    match state {
+        Ok(st) if st.in_recovery => {
+            if let Some(lsn) = st.location {
+                let l = Location {
+                    tli: st.timeline,
+                    lsn,
+                };
+                crate::info!("My position for this promotion: {}.", l.to_wire());
+                r.crm
+                    .set_private(&rep::position_attr(&r.rep.rsc), Some(&l.to_wire()));
+            }
+        }
+        Ok(_) => {}
+        Err(e) => crate::warn!("can't publish my position for this promotion: {e}"),
+    }
     let read = |node: &str| -> Result<Option<Location>> {
         Ok(r.crm
             .query(node, Attr::MasterBaseline)?
@@ -674,6 +798,6 @@ fn post_demote(r: &Replica, demoted: Option<&str>) -> Result<OcfRc> {
         crate::info!("My master baseline : {}.", lsn.to_hex16());
         plan.set(&me, Attr::MasterBaseline, &lsn.to_hex16());
     }
-    plan.status(&me, status::HS_ALONE);
+    plan.status(&me, Status::HsAlone);
     r.apply(&mut plan).map(|()| OcfRc::Success)
 }

@@ -10,8 +10,13 @@ pub struct ClusterView {
     pub nodes: BTreeMap<String, bool>,
     /// Nodes (lower-cased) where an instance of our resource is promoted.
     pub promoted: Vec<String>,
+    /// Nodes (lower-cased) where an instance of our resource runs
+    /// unpromoted.
+    pub unpromoted: Vec<String>,
     /// Node attributes as crm_mon shows them (both lifetimes), per node.
     pub attributes: BTreeMap<String, BTreeMap<String, String>>,
+    /// This partition has quorum (a DC is elected and reports it).
+    pub quorum: bool,
 }
 
 impl ClusterView {
@@ -36,6 +41,14 @@ impl ClusterView {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CrmMonError(pub String);
+
+/// The value in `attrd_updater -Q` output (`name="a" host="n" value="v"`);
+/// `None` when there is no non-empty value.
+pub fn attrd_value(out: &str) -> Option<String> {
+    let rest = out.split(" value=\"").nth(1)?;
+    let v = rest.rsplit_once('"')?.0;
+    (!v.is_empty()).then(|| v.to_string())
+}
 
 /// Whether a `<resource id=...>` is an instance of our resource: the stock
 /// agent's `RESOURCE_NAME`, or `RESOURCE_NAME:N` for unique clones.
@@ -66,6 +79,9 @@ pub fn parse(xml: &str, resource: &str) -> Result<ClusterView, CrmMonError> {
         )));
     }
     let mut view = ClusterView::default();
+    view.quorum = child(root, "summary")
+        .and_then(|s| child(s, "current_dc"))
+        .is_some_and(|dc| dc.attribute("with_quorum") == Some("true"));
     if let Some(nodes) = child(root, "nodes") {
         for n in nodes.children().filter(|n| n.has_tag_name("node")) {
             if let Some(name) = n.attribute("name") {
@@ -82,11 +98,15 @@ pub fn parse(xml: &str, resource: &str) -> Result<ClusterView, CrmMonError> {
             let ours = r
                 .attribute("id")
                 .is_some_and(|id| is_instance_of(id, resource));
-            let promoted = matches!(r.attribute("role"), Some("Promoted" | "Master"));
-            if ours && promoted {
+            let list = match r.attribute("role") {
+                Some("Promoted" | "Master") => &mut view.promoted,
+                Some("Unpromoted" | "Slave") => &mut view.unpromoted,
+                _ => continue,
+            };
+            if ours {
                 for n in r.children().filter(|n| n.has_tag_name("node")) {
                     if let Some(name) = n.attribute("name") {
-                        view.promoted.push(name.to_lowercase());
+                        list.push(name.to_lowercase());
                     }
                 }
             }

@@ -145,6 +145,81 @@ impl Crm {
             .filter(|v| !v.is_empty()))
     }
 
+    /// Wait (2 s at most) until the CIB shows every one of `nodes` with
+    /// `value` as its score: what this action wrote through attrd is then
+    /// what the scheduler sees.
+    pub fn confirm(&self, nodes: &[String], value: &str) -> bool {
+        let bound = Deadline::after(Duration::from_secs(2).min(self.deadline.remaining()));
+        nodes.iter().all(|n| {
+            bound
+                .poll(Duration::from_millis(50), || {
+                    let v = self.query(n, Attr::Score).ok()?;
+                    (v.as_deref() == Some(value)).then_some(())
+                })
+                .is_some()
+        })
+    }
+
+    fn on_cib_file(&self) -> bool {
+        self.env.iter().any(|(k, _)| k == "CIB_file")
+    }
+
+    /// Set (or delete) a private transient attribute of this node: kept by
+    /// attrd, never written to the CIB, so crm_mon does not show it. On a
+    /// CIB file (tests), where no attrd runs, a transient attribute instead.
+    /// Best effort: a reader that finds nothing treats it as unknown.
+    pub fn set_private(&self, name: &str, value: Option<&str>) {
+        let cmd = if self.on_cib_file() {
+            let c = self.cmd("crm_attribute").args([
+                "--lifetime=reboot".to_string(),
+                format!("--node={}", self.me),
+                format!("--name={name}"),
+            ]);
+            match value {
+                Some(v) => c.arg(format!("--update={v}")),
+                None => c.arg("--delete"),
+            }
+        } else {
+            let c = self
+                .cmd("attrd_updater")
+                .args(["-p", "-N", &self.me, "-n", name]);
+            match value {
+                Some(v) => c.args(["-U", v]),
+                None => c.arg("-D"),
+            }
+        };
+        if let Err(e) = self.run(&cmd, |_| false) {
+            crate::warn!("can't publish {name}: {e}");
+        }
+    }
+
+    /// A node's private attribute (see [`Crm::set_private`]).
+    pub fn private(&self, node: &str, name: &str) -> Option<String> {
+        let d = Deadline::after(self.call_timeout.min(self.deadline.remaining()));
+        if self.on_cib_file() {
+            let cmd = self.cmd("crm_attribute").args([
+                "--lifetime=reboot".to_string(),
+                format!("--node={node}"),
+                format!("--name={name}"),
+                "--query".into(),
+                "--quiet".into(),
+            ]);
+            let out = command::run(&cmd, None, d).ok()?;
+            return out
+                .success()
+                .then(|| out.stdout.trim().to_string())
+                .filter(|v| !v.is_empty());
+        }
+        let cmd = self
+            .cmd("attrd_updater")
+            .args(["-Q", "-p", "-N", node, "-n", name]);
+        let out = command::run(&cmd, None, d).ok()?;
+        if !out.success() {
+            return None;
+        }
+        crate::core::crm_mon::attrd_value(&out.stdout)
+    }
+
     /// pre-promote's refusal: ban this resource from this node.
     pub fn ban(&self, instance: &str, node: &str) -> Result<()> {
         let cmd = self

@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::core::decide::SqlProbe;
 use crate::core::lsn::Lsn;
 use crate::core::pgpass;
-use crate::core::replication::ReplicationRow;
+use crate::core::replication::{ReplicationRow, SenderState, SyncRole};
 use crate::io::clock::Deadline;
 use crate::io::user::{EffectiveUser, OsUser};
 use postgres::error::SqlState;
@@ -184,7 +184,30 @@ pub struct ServerState {
     pub received_tli: Option<u32>,
     /// `pg_last_wal_replay_lsn()`, on a standby.
     pub replay: Option<Lsn>,
+    /// `pg_last_wal_receive_lsn()`, on a standby.
+    pub received: Option<Lsn>,
+    /// The startup process waits for new WAL: it replayed all it has (the
+    /// received WAL may end in a partial record, which it never replays).
+    pub replay_waits: bool,
     pub sync_standbys: String,
+}
+
+impl ServerState {
+    /// The WAL receiver streams from a primary.
+    pub fn streaming(&self) -> bool {
+        self.receiver.as_deref() == Some("streaming")
+    }
+
+    /// On a standby: no more WAL can arrive (no WAL receiver streams) and
+    /// replay has caught up with everything received.
+    pub fn position_final(&self) -> bool {
+        let caught_up = match (self.replay, self.received) {
+            (Some(replay), Some(received)) => replay >= received,
+            (_, None) => true,
+            (None, Some(_)) => false,
+        };
+        !self.streaming() && (caught_up || self.replay_waits)
+    }
 }
 
 impl Session {
@@ -201,13 +224,19 @@ impl Session {
                     (select status from pg_stat_wal_receiver), \
                     current_setting('synchronous_standby_names'), \
                     (select received_tli from pg_stat_wal_receiver)::int4, \
-                    pg_last_wal_replay_lsn()::text",
+                    pg_last_wal_replay_lsn()::text, \
+                    pg_last_wal_receive_lsn()::text, \
+                    exists (select from pg_stat_activity where backend_type = 'startup' \
+                            and wait_event in ('RecoveryWalStream', 'RecoveryWalAll', \
+                                               'RecoveryRetrieveRetryInterval'))",
             &[],
         )?;
         let location: Option<String> = row.get(1);
         let timeline: Option<i32> = row.get(2);
         let received_tli: Option<i32> = row.get(5);
         let replay: Option<String> = row.get(6);
+        let received: Option<String> = row.get(7);
+        let replay_waits: bool = row.get(8);
         let positive = |t: Option<i32>| t.and_then(|t| u32::try_from(t).ok()).filter(|t| *t > 0);
         Ok(ServerState {
             in_recovery: row.get(0),
@@ -217,23 +246,38 @@ impl Session {
             sync_standbys: row.get(4),
             received_tli: positive(received_tli),
             replay: replay.and_then(|l| l.parse().ok()),
+            received: received.and_then(|l| l.parse().ok()),
+            replay_waits,
         })
     }
 
-    /// `pg_stat_replication` as the stock agent reads it (upper-cased).
+    /// `pg_stat_replication`. A state or sync state this agent does not know
+    /// (a newer PostgreSQL) reads as not streaming, asynchronous: it never
+    /// earns a score.
     pub fn replication_rows(&mut self) -> Result<Vec<ReplicationRow>, SqlError> {
         let rows = self.client.query(
-            "select application_name, upper(state), upper(sync_state) from pg_stat_replication",
+            "select application_name, state, sync_state, flush_lsn::text from pg_stat_replication",
             &[],
         )?;
+        let word = |r: &postgres::Row, i: usize| r.get::<_, Option<String>>(i).unwrap_or_default();
         Ok(rows
             .iter()
             .map(|r| ReplicationRow {
-                application_name: r.get::<_, Option<String>>(0).unwrap_or_default(),
-                state: r.get::<_, Option<String>>(1).unwrap_or_default(),
-                sync_state: r.get::<_, Option<String>>(2).unwrap_or_default(),
+                application_name: word(r, 0),
+                state: SenderState::parse(&word(r, 1)).unwrap_or(SenderState::Startup),
+                sync: SyncRole::parse(&word(r, 2)).unwrap_or(SyncRole::Async),
+                flush: word(r, 3).parse().ok(),
             })
             .collect())
+    }
+
+    /// The primary's flushed WAL position.
+    pub fn flushed(&mut self) -> Result<Option<Lsn>, SqlError> {
+        let v: Option<String> = self
+            .client
+            .query_one("select pg_current_wal_flush_lsn()::text", &[])?
+            .get(0);
+        Ok(v.and_then(|l| l.parse().ok()))
     }
 
     /// Set synchronous_standby_names in postgresql.auto.conf, which nothing
@@ -244,6 +288,12 @@ impl Session {
         self.client.batch_execute(&format!(
             "alter system set synchronous_standby_names = {literal}"
         ))?;
+        self.client.query_one("select pg_reload_conf()", &[])?;
+        Ok(())
+    }
+
+    /// `pg_reload_conf()`.
+    pub fn reload(&mut self) -> Result<(), SqlError> {
         self.client.query_one("select pg_reload_conf()", &[])?;
         Ok(())
     }

@@ -1,0 +1,348 @@
+//! Who may become the primary: the standbys' election when no instance is
+//! promoted, the check `promote` makes before it leaves recovery, and the
+//! stock agent's pre-promote baseline check.
+
+use super::lock::Lock;
+use super::plan::{Attr, DataStatus, Plan, RepConfig, Score, Status};
+use crate::config::RepMode;
+use crate::core::crm_mon::ClusterView;
+use crate::core::lsn::Lsn;
+use std::cmp::Ordering;
+
+/// A WAL position with its timeline, when known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Location {
+    pub tli: Option<u32>,
+    pub lsn: Lsn,
+}
+
+impl Location {
+    /// Timeline first, then LSN; without both timelines, LSN alone (the
+    /// stock agent's rule, for peers that publish no timeline).
+    pub fn compare(&self, other: &Location) -> Ordering {
+        match (self.tli, other.tli) {
+            (Some(a), Some(b)) if a != b => a.cmp(&b),
+            _ => self.lsn.cmp(&other.lsn),
+        }
+    }
+
+    /// Read a node's published location from its attributes.
+    pub fn from_attrs(hex16: Option<&str>, tli: Option<&str>) -> Option<Location> {
+        let lsn = Lsn::from_hex16(hex16?)?;
+        Some(Location {
+            tli: tli.and_then(|t| t.parse().ok()),
+            lsn,
+        })
+    }
+
+    /// The private position attribute's value: `TIMELINE/HEX16`.
+    pub fn to_wire(self) -> String {
+        format!("{}/{}", self.tli.unwrap_or(0), self.lsn.to_hex16())
+    }
+
+    pub fn from_wire(v: &str) -> Option<Location> {
+        let (tli, hex) = v.trim().split_once('/')?;
+        let tli: u32 = tli.parse().ok()?;
+        Some(Location {
+            tli: (tli > 0).then_some(tli),
+            lsn: Lsn::from_hex16(hex)?,
+        })
+    }
+}
+
+/// What every node published in one monitor round, in node_list order.
+/// Values are kept as published (`hex16`, timeline) to compare rounds
+/// exactly as the stock agent compares its note files.
+pub type Sample = Vec<(String, String, Option<String>)>;
+
+/// The election counter the stock agent keeps in `xlog_note.*` files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ElectionState {
+    /// How many consecutive rounds repeated `sample`.
+    pub agreeing: u32,
+    pub sample: Sample,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ElectionStep {
+    /// Keep counting with this state.
+    Counting(ElectionState),
+    /// Our position is the newest: claim the promotion (score 1000).
+    Won,
+    /// Someone is newer: data-status DISCONNECT, start again.
+    Lost(ElectionState),
+}
+
+/// Whether a published (`hex16`, timeline) pair can be compared: 16 hex
+/// digits, and a timeline that is a number when there is one.
+fn readable((_, hex, tli): &(String, String, Option<String>)) -> bool {
+    Lsn::from_hex16(hex).is_some() && tli.as_deref().map_or(true, |t| t.parse::<u32>().is_ok())
+}
+
+/// The nodes that must have published a position before anyone may win.
+/// Sync mode: every node of node_list, because only the newest of all of
+/// them is sure to hold every acknowledged commit (a node that cannot
+/// publish, such as a crashed primary, blocks the election). Async mode,
+/// where the configuration accepts losing the primary's last commits:
+/// every node where Pacemaker runs an unpromoted instance, and this one.
+pub fn election_candidates(cfg: &RepConfig, view: &ClusterView) -> Vec<String> {
+    cfg.node_list
+        .iter()
+        .filter(|n| {
+            cfg.sync_mode()
+                || **n == cfg.me
+                || (view.online(n) && view.unpromoted.contains(n))
+        })
+        .cloned()
+        .collect()
+}
+
+/// One round of the election. Our agents publish a position (with its
+/// timeline) only once it is final: the WAL receiver is gone and replay
+/// has caught up. So when every candidate has published one, the newest is
+/// known at once, in one round. A peer that publishes no timeline (the
+/// stock agent, during a migration) may still be moving: then the stock
+/// rule holds, `check_count` unchanged rounds after the first. Ties all
+/// win. Nobody wins while a candidate has published nothing readable.
+pub fn election_step(
+    prev: Option<&ElectionState>,
+    sample: Sample,
+    candidates: &[String],
+    check_count: u32,
+    me: &str,
+) -> ElectionStep {
+    let complete = candidates.iter().all(|c| sample.iter().any(|(n, ..)| n == c))
+        && sample.iter().all(readable);
+    let all_final = sample.iter().all(|(_, _, tli)| tli.is_some());
+    let agreeing = match prev {
+        Some(p) if p.sample == sample => p.agreeing + 1,
+        _ => 0,
+    };
+    if !complete || (!all_final && agreeing < check_count) {
+        return ElectionStep::Counting(ElectionState { agreeing, sample });
+    }
+    // Timelines count only when every node published one: a mixed rule
+    // would not be an order.
+    let location = |(_, hex, tli): &(String, String, Option<String>)| {
+        let l = Location::from_attrs(Some(hex), tli.as_deref())?;
+        Some(if all_final {
+            l
+        } else {
+            Location { tli: None, ..l }
+        })
+    };
+    let mine = sample.iter().find(|(n, ..)| n == me).and_then(location);
+    let newest = sample
+        .iter()
+        .filter_map(location)
+        .max_by(|a, b| a.compare(b));
+    match (mine, newest) {
+        (Some(m), Some(n)) if m.compare(&n) == Ordering::Equal => ElectionStep::Won,
+        _ => ElectionStep::Lost(ElectionState {
+            agreeing: 0,
+            sample,
+        }),
+    }
+}
+
+/// What a standby knows about itself when its monitor runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StandbyFacts<'a> {
+    /// Its WAL position (`None`: it could not be read).
+    pub location: Option<Location>,
+    /// Its WAL receiver streams from a primary.
+    pub streaming: bool,
+    /// No more WAL can arrive: no WAL receiver streams, and replay has
+    /// caught up with what was received.
+    pub position_final: bool,
+    /// The timeline its WAL receiver receives.
+    pub received_tli: Option<u32>,
+    /// How far it has replayed.
+    pub replay: Option<Lsn>,
+    pub lock: Lock,
+    /// The election counter from the previous rounds.
+    pub election: Option<&'a ElectionState>,
+}
+
+/// What to do with the election counter files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ElectionFiles {
+    Keep,
+    Write(ElectionState),
+    Clear,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StandbyOutcome {
+    pub election: ElectionFiles,
+    /// Remove PGSQL.lock: [`Lock::proven_not_ahead`].
+    pub remove_lock: bool,
+}
+
+/// A standby's monitor. With a promoted instance: `HS:alone` when the
+/// primary said `DISCONNECT`; no positive score unless it can prove it is
+/// current; the lock release of a rejoined former primary. Without one:
+/// the election. `Err` carries the exit reason.
+pub fn standby_monitor(plan: &mut Plan, facts: &StandbyFacts) -> Result<StandbyOutcome, String> {
+    let me = plan.cfg.me.clone();
+    if plan.view.promoted_exists() {
+        let data_status = plan.current_data_status(&me);
+        if data_status == Some(DataStatus::Disconnect) {
+            plan.status(&me, Status::HsAlone);
+        }
+        // The named synchronous standby is current even when its receiver
+        // is down: no commit is acknowledged without it, and the primary
+        // takes its score away before it names another. Any other standby
+        // that does not stream may be behind.
+        let named_sync = plan.cfg.sync_mode() && data_status == Some(DataStatus::STREAMING_SYNC);
+        if !facts.streaming && !named_sync && plan.has_positive_score(&me) {
+            plan.infos.push(
+                "My WAL receiver does not stream: I may be behind, so I can not be promoted."
+                    .into(),
+            );
+            plan.own_score(Score::CanNotPromote);
+        }
+        let promoted_here = plan.view.promoted.contains(&me);
+        let proven = facts
+            .lock
+            .proven_not_ahead(facts.streaming, facts.received_tli, facts.replay);
+        return Ok(StandbyOutcome {
+            election: ElectionFiles::Keep,
+            remove_lock: proven && !promoted_here,
+        });
+    }
+    plan.infos.push("Master does not exist.".into());
+    plan.status(&me, Status::HsAlone);
+    let election = have_master_right(plan, facts)?;
+    Ok(StandbyOutcome {
+        election,
+        remove_lock: false,
+    })
+}
+
+/// `have_master_right`: publish our final position, and one round of the
+/// election.
+fn have_master_right(plan: &mut Plan, facts: &StandbyFacts) -> Result<ElectionFiles, String> {
+    let me = plan.cfg.me.clone();
+    let location = facts.location.ok_or("Failed to show my xlog location.")?;
+    if !facts.position_final {
+        plan.infos.push(
+            "My position is not final yet (WAL receiver running or replay behind): \
+             not published."
+                .into(),
+        );
+        return Ok(ElectionFiles::Keep);
+    }
+    let data_status = plan.current(&me, Attr::DataStatus).unwrap_or("").to_string();
+    plan.infos.push(format!("My data status={data_status}."));
+    plan.set(&me, Attr::XlogLoc, &location.lsn.to_hex16());
+    if let Some(tli) = location.tli {
+        plan.set(&me, Attr::XlogTli, &tli.to_string());
+    }
+    let mut sample = Sample::new();
+    for n in &plan.cfg.node_list {
+        if let Some(hex) = plan.current(n, Attr::XlogLoc) {
+            let tli = plan.current(n, Attr::XlogTli).map(str::to_string);
+            sample.push((n.clone(), hex.to_string(), tli));
+        }
+    }
+    for entry @ (n, hex, tli) in &sample {
+        plan.infos.push(format!("{n} xlog location : {hex}"));
+        if !readable(entry) {
+            plan.warnings.push(format!(
+                "{n} publishes an unreadable xlog location ({hex:?}, timeline {tli:?}); \
+                 no promotion is claimed until it is readable"
+            ));
+        }
+    }
+    let candidates = election_candidates(plan.cfg, plan.view);
+    let missing: Vec<&str> = candidates
+        .iter()
+        .filter(|c| !sample.iter().any(|(n, ..)| n == *c))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        plan.infos.push(format!(
+            "Waiting for the position of {} before anyone is promoted.",
+            missing.join(", ")
+        ));
+    }
+    Ok(
+        match election_step(
+            facts.election,
+            sample,
+            &candidates,
+            plan.cfg.xlog_check_count,
+            &me,
+        ) {
+            ElectionStep::Counting(st) => ElectionFiles::Write(st),
+            ElectionStep::Won => {
+                plan.infos.push("I have a master right.".into());
+                plan.own_score(Score::PromoteMe);
+                ElectionFiles::Clear
+            }
+            ElectionStep::Lost(st) => {
+                plan.data_status(&me, DataStatus::Disconnect);
+                plan.infos.push("I don't have correct master data.".into());
+                ElectionFiles::Write(st)
+            }
+        },
+    )
+}
+
+/// What `promote` does once the other standbys published their positions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PromotionCheck {
+    Go,
+    /// Another standby is ahead: give it the promotion, refuse ours.
+    HandOver { to: String, reason: String },
+    /// Nobody is known to be ahead, but we cannot prove it: refuse.
+    Refuse(String),
+}
+
+/// The check at promotion. `peers` are the other nodes running an
+/// unpromoted instance, each with the position it published in the
+/// pre-promote notification (`None`: nothing within the bound). A peer
+/// that published nothing may be ahead; the newest position wins (ties are
+/// ours). Nodes that run no instance cannot publish; a positive score
+/// already proves they hold nothing acknowledged that we lack (the sync
+/// rule, or an election all of node_list took part in).
+pub fn promotion_check(mine: Location, peers: &[(String, Option<Location>)]) -> PromotionCheck {
+    if let Some((n, _)) = peers.iter().find(|(_, l)| l.is_none()) {
+        return PromotionCheck::Refuse(format!(
+            "{n} published no WAL position for this promotion; it may be ahead of this node"
+        ));
+    }
+    let newest = peers
+        .iter()
+        .filter_map(|(n, l)| Some((n, (*l)?)))
+        .max_by(|a, b| a.1.compare(&b.1));
+    match newest {
+        Some((n, l)) if l.compare(&mine) == Ordering::Greater => PromotionCheck::HandOver {
+            to: n.clone(),
+            reason: format!(
+                "{n} is ahead of this node ({} > {}): it is promoted instead",
+                l.to_wire(),
+                mine.to_wire()
+            ),
+        },
+        _ => PromotionCheck::Go,
+    }
+}
+
+/// pre-promote on a node that is not the target (sync mode, 3+ nodes): if
+/// the target's baseline is older than ours, the target would lose data.
+pub fn newer_than_target(
+    cfg: &RepConfig,
+    target: &str,
+    target_baseline: Option<Location>,
+    mine: Option<Location>,
+) -> bool {
+    if cfg.node_list.len() < 3 || cfg.rep_mode != RepMode::Sync || target == cfg.me {
+        return false;
+    }
+    match (target_baseline, mine) {
+        (Some(t), Some(m)) => t.compare(&m) == Ordering::Less,
+        _ => false,
+    }
+}

@@ -1,0 +1,117 @@
+//! `PGSQL.lock`: what start and demote decide from it. The stock agent
+//! only tests the lock's existence; a clean demote writes where it shut
+//! down into it, which is what lets the node prove later that it is not
+//! ahead of the new primary.
+
+use crate::core::lsn::Lsn;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    Absent,
+    /// Created at promote (or by the stock agent): the data may be ahead.
+    Held,
+    /// Demoted with a shutdown checkpoint at `checkpoint` on timeline `tli`.
+    CleanDemote { checkpoint: Lsn, tli: u32 },
+}
+
+const CLEAN_DEMOTE: &str = "clean demote: shutdown checkpoint ";
+
+impl Lock {
+    /// From the lock file's content (`None`: no file).
+    pub fn parse(content: Option<&str>) -> Lock {
+        let Some(text) = content else {
+            return Lock::Absent;
+        };
+        let parsed = text.trim().strip_prefix(CLEAN_DEMOTE).and_then(|rest| {
+            let (lsn, tli) = rest.split_once(" on timeline ")?;
+            Some(Lock::CleanDemote {
+                checkpoint: lsn.parse().ok()?,
+                tli: tli.parse().ok()?,
+            })
+        });
+        parsed.unwrap_or(Lock::Held)
+    }
+
+    pub fn clean_demote_text(checkpoint: Lsn, tli: u32) -> String {
+        format!("{CLEAN_DEMOTE}{checkpoint} on timeline {tli}\n")
+    }
+
+    /// PostgreSQL has proven this cleanly demoted node is not ahead: it
+    /// streams on a newer timeline and has replayed past its own shutdown
+    /// checkpoint, which PostgreSQL allows only when the new timeline forked
+    /// after it.
+    pub fn proven_not_ahead(
+        &self,
+        streaming: bool,
+        received_tli: Option<u32>,
+        replay: Option<Lsn>,
+    ) -> bool {
+        match *self {
+            Lock::CleanDemote { checkpoint, tli } => {
+                streaming
+                    && received_tli.is_some_and(|t| t > tli)
+                    && replay.is_some_and(|r| r > checkpoint)
+            }
+            Lock::Absent | Lock::Held => false,
+        }
+    }
+}
+
+/// What `start` does about the lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartGate {
+    /// No lock: start as a standby.
+    Standby,
+    /// A lock from a promote (a crash, or the stock agent): refuse, as the
+    /// stock agent does.
+    Refuse,
+    /// A clean demote, and a primary runs elsewhere: start as a standby and
+    /// wait for the streaming proof, else stop and refuse.
+    StandbyThenProve,
+    /// A clean demote and nobody promoted since (the whole cluster
+    /// stopped): nothing can be ahead of it; start and keep the lock.
+    StandbyKeepLock,
+}
+
+pub fn start_gate(lock: Lock, promoted_elsewhere: bool) -> StartGate {
+    match lock {
+        Lock::Absent => StartGate::Standby,
+        Lock::Held => StartGate::Refuse,
+        Lock::CleanDemote { .. } if promoted_elsewhere => StartGate::StandbyThenProve,
+        Lock::CleanDemote { .. } => StartGate::StandbyKeepLock,
+    }
+}
+
+/// How a demote's shutdown went, from `pg_ctl` and `pg_controldata`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DemoteShutdown {
+    /// pg_ctl had to use `-m immediate`.
+    pub immediate: bool,
+    /// `Database cluster state: shut down`.
+    pub clean: bool,
+    pub checkpoint: Option<Lsn>,
+    pub tli: Option<u32>,
+    pub lock_exists: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AfterDemote {
+    /// No shutdown checkpoint: stay stopped behind the lock (the stock
+    /// behaviour), with this exit reason.
+    StayStopped,
+    /// Start again as a standby; write this into the lock first.
+    RestartAsStandby { record: Option<String> },
+}
+
+/// Demote's stay-stopped rule: only a shutdown checkpoint lets the node
+/// prove later that it is not ahead; without one it stays stopped.
+pub fn after_demote(s: DemoteShutdown) -> AfterDemote {
+    if s.immediate || !s.clean {
+        return AfterDemote::StayStopped;
+    }
+    let record = match (s.lock_exists, s.checkpoint, s.tli) {
+        (true, Some(c), Some(t)) => Some(Lock::clean_demote_text(c, t)),
+        _ => None,
+    };
+    AfterDemote::RestartAsStandby { record }
+}

@@ -1,0 +1,68 @@
+//! The stock agent's node-attribute protocol, as pure decisions, split by
+//! concern:
+//! - [`plan`]: the wire values (scores, statuses, data-status) and the
+//!   [`Plan`], a cluster snapshot plus the writes decided so far, with the
+//!   stock guards on who may write what;
+//! - [`sync`]: the primary's pass over its standbys and
+//!   `synchronous_standby_names` (the durability rule);
+//! - [`election`]: who may be promoted: the election, the check at
+//!   promotion, the pre-promote baseline;
+//! - [`lock`]: `PGSQL.lock` at start and after a demote.
+//!
+//! `actions::replication` observes, calls these and applies what they say.
+
+pub mod election;
+pub mod lock;
+pub mod plan;
+pub mod sync;
+
+pub use election::*;
+pub use lock::*;
+pub use plan::*;
+pub use sync::*;
+
+/// The probe seeds our own score, so that the primary can later update it
+/// (the stock guard writes only scores that exist): a running primary
+/// keeps its promotion, a standby starts with none.
+pub fn probe_score(in_recovery: bool) -> Score {
+    if in_recovery {
+        Score::CanNotPromote
+    } else {
+        Score::PromoteMe
+    }
+}
+
+/// `<rsc>-receiver-status` (`check_wal_receiver`), the stock words.
+pub fn receiver_status(in_recovery: bool, streaming: bool) -> &'static str {
+    match (in_recovery, streaming) {
+        (false, _) => "normal (master)",
+        (true, true) => "normal",
+        (true, false) => "ERROR",
+    }
+}
+
+/// A node that finds PostgreSQL running as a primary while Pacemaker has
+/// another node promoted must not act as a primary: it writes nothing
+/// about other nodes and fails with this reason.
+pub fn stale_primary(plan: &Plan) -> Option<String> {
+    let me = &plan.cfg.me;
+    let other = plan.view.promoted.iter().find(|n| *n != me)?;
+    Some(format!(
+        "PostgreSQL runs as a primary here while {other} is the promoted instance; \
+         this node writes nothing about the others: stop it and resynchronise it from {other}"
+    ))
+}
+
+/// Replication slot names: `<name>_<node>` with the node lower-cased and
+/// `.`/`-` mapped to `_`.
+pub fn slot_name(base: &str, node: &str) -> String {
+    let node: String = node
+        .to_lowercase()
+        .chars()
+        .map(|c| if c == '.' || c == '-' { '_' } else { c })
+        .collect();
+    format!("{base}_{node}")
+}
+
+#[cfg(test)]
+mod tests;

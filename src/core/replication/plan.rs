@@ -1,0 +1,396 @@
+//! The attribute protocol's wire values and the [`Plan`]: a cluster
+//! snapshot (`crm_mon` read once) plus the attribute writes an action
+//! decided, with the stock agent's guards on who may write what.
+
+use crate::config::RepMode;
+use crate::core::crm_mon::ClusterView;
+use std::collections::BTreeMap;
+
+/// `master-<rsc>`: the promotion score Pacemaker reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Score {
+    /// 1000: the primary itself, or the winner of an election.
+    PromoteMe,
+    /// 100: the proven synchronous standby (or the one standby of a
+    /// two-node asynchronous cluster, as the stock agent scores it).
+    CanPromote,
+    /// -INFINITY: never promote this node now.
+    CanNotPromote,
+}
+
+impl Score {
+    pub fn wire(self) -> &'static str {
+        match self {
+            Score::PromoteMe => "1000",
+            Score::CanPromote => "100",
+            Score::CanNotPromote => "-INFINITY",
+        }
+    }
+
+    /// Whether a score read from the CIB lets Pacemaker promote the node
+    /// (any positive number, or `INFINITY`, whoever wrote it).
+    pub fn is_positive(wire: Option<&str>) -> bool {
+        match wire.map(str::trim) {
+            Some("INFINITY" | "+INFINITY") => true,
+            Some(v) => v.parse::<i64>().is_ok_and(|n| n > 0),
+            None => false,
+        }
+    }
+}
+
+/// `<rsc>-status`: what a node's own agent (or the primary) says it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Stop,
+    HsAlone,
+    HsAsync,
+    HsSync,
+    HsPotential,
+    HsConnected,
+    Pri,
+    Unknown,
+}
+
+impl Status {
+    pub fn wire(self) -> &'static str {
+        match self {
+            Status::Stop => "STOP",
+            Status::HsAlone => "HS:alone",
+            Status::HsAsync => "HS:async",
+            Status::HsSync => "HS:sync",
+            Status::HsPotential => "HS:potential",
+            Status::HsConnected => "HS:connected",
+            Status::Pri => "PRI",
+            Status::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+/// `pg_stat_replication.state`, as the stock agent upper-cases it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SenderState {
+    Startup,
+    Catchup,
+    Streaming,
+    Backup,
+    Stopping,
+}
+
+/// `pg_stat_replication.sync_state`, upper-cased.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncRole {
+    Sync,
+    Async,
+    Potential,
+    Quorum,
+}
+
+const SENDER_STATES: [(SenderState, &str); 5] = [
+    (SenderState::Startup, "STARTUP"),
+    (SenderState::Catchup, "CATCHUP"),
+    (SenderState::Streaming, "STREAMING"),
+    (SenderState::Backup, "BACKUP"),
+    (SenderState::Stopping, "STOPPING"),
+];
+const SYNC_ROLES: [(SyncRole, &str); 4] = [
+    (SyncRole::Sync, "SYNC"),
+    (SyncRole::Async, "ASYNC"),
+    (SyncRole::Potential, "POTENTIAL"),
+    (SyncRole::Quorum, "QUORUM"),
+];
+
+fn word_of<T: PartialEq + Copy>(table: &[(T, &'static str)], v: T) -> &'static str {
+    table.iter().find(|(t, _)| *t == v).map_or("", |(_, w)| w)
+}
+
+fn parse_word<T: Copy>(table: &[(T, &'static str)], w: &str) -> Option<T> {
+    table
+        .iter()
+        .find(|(_, s)| s.eq_ignore_ascii_case(w.trim()))
+        .map(|(t, _)| *t)
+}
+
+impl SenderState {
+    pub fn wire(self) -> &'static str {
+        word_of(&SENDER_STATES, self)
+    }
+    pub fn parse(w: &str) -> Option<SenderState> {
+        parse_word(&SENDER_STATES, w)
+    }
+}
+
+impl SyncRole {
+    pub fn wire(self) -> &'static str {
+        word_of(&SYNC_ROLES, self)
+    }
+    pub fn parse(w: &str) -> Option<SyncRole> {
+        parse_word(&SYNC_ROLES, w)
+    }
+}
+
+/// `<rsc>-data-status`: `LATEST` on the primary, `DISCONNECT` for a node
+/// the primary does not see, else the primary's `STATE|SYNC_STATE` of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataStatus {
+    Latest,
+    Disconnect,
+    Sender(SenderState, SyncRole),
+}
+
+impl DataStatus {
+    pub const STREAMING_SYNC: DataStatus = DataStatus::Sender(SenderState::Streaming, SyncRole::Sync);
+    pub const STREAMING_ASYNC: DataStatus =
+        DataStatus::Sender(SenderState::Streaming, SyncRole::Async);
+
+    pub fn wire(self) -> String {
+        match self {
+            DataStatus::Latest => "LATEST".into(),
+            DataStatus::Disconnect => "DISCONNECT".into(),
+            DataStatus::Sender(s, r) => format!("{}|{}", s.wire(), r.wire()),
+        }
+    }
+
+    pub fn parse(w: &str) -> Option<DataStatus> {
+        match w.trim() {
+            "LATEST" => Some(DataStatus::Latest),
+            "DISCONNECT" => Some(DataStatus::Disconnect),
+            other => {
+                let (s, r) = other.split_once('|')?;
+                Some(DataStatus::Sender(SenderState::parse(s)?, SyncRole::parse(r)?))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Attr {
+    Status,
+    DataStatus,
+    XlogLoc,
+    /// Our addition: the timeline of `XlogLoc`, so that elections compare
+    /// timelines first (deleted with it).
+    XlogTli,
+    MasterBaseline,
+    Score,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifetime {
+    Reboot,
+    Forever,
+}
+
+impl Lifetime {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lifetime::Reboot => "reboot",
+            Lifetime::Forever => "forever",
+        }
+    }
+}
+
+impl Attr {
+    pub fn name(self, rsc: &str) -> String {
+        match self {
+            Attr::Status => format!("{rsc}-status"),
+            Attr::DataStatus => format!("{rsc}-data-status"),
+            Attr::XlogLoc => format!("{rsc}-xlog-loc"),
+            Attr::XlogTli => format!("{rsc}-xlog-tli"),
+            Attr::MasterBaseline => format!("{rsc}-master-baseline"),
+            Attr::Score => format!("master-{rsc}"),
+        }
+    }
+
+    /// Fixed per attribute, as in the stock agent: only data-status survives
+    /// a reboot.
+    pub fn lifetime(self) -> Lifetime {
+        match self {
+            Attr::DataStatus => Lifetime::Forever,
+            _ => Lifetime::Reboot,
+        }
+    }
+}
+
+/// The private, transient attribute a standby publishes in the pre-promote
+/// notification (`timeline/LSN`), read by `promote` (PAF's `lsn_location`).
+pub fn position_attr(rsc: &str) -> String {
+    format!("{rsc}-position")
+}
+
+/// One attribute write (`value: None` deletes), with the stock agent's log
+/// line when it logs one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    pub node: String,
+    pub attr: Attr,
+    pub value: Option<String>,
+    pub log: Option<String>,
+}
+
+/// The replication settings the decisions need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepConfig {
+    pub rsc: String,
+    pub me: String,
+    pub rep_mode: RepMode,
+    pub node_list: Vec<String>,
+    pub xlog_check_count: u32,
+    /// A former primary that should become the sync standby once it streams
+    /// (recorded at its demote), so that a switchover can be undone.
+    pub sync_preference: Option<String>,
+}
+
+impl RepConfig {
+    pub fn others(&self) -> impl Iterator<Item = &str> {
+        self.node_list
+            .iter()
+            .map(String::as_str)
+            .filter(move |n| *n != self.me)
+    }
+
+    pub fn sync_mode(&self) -> bool {
+        self.rep_mode == RepMode::Sync
+    }
+}
+
+/// A cluster snapshot plus the writes decided so far. Reads see the writes.
+#[derive(Debug)]
+pub struct Plan<'a> {
+    pub cfg: &'a RepConfig,
+    pub view: &'a ClusterView,
+    pending: BTreeMap<(String, Attr), Option<String>>,
+    pub writes: Vec<Write>,
+    /// Warnings for the log (guards that refused a write).
+    pub warnings: Vec<String>,
+    /// Informational log lines, in the stock agent's words.
+    pub infos: Vec<String>,
+}
+
+impl<'a> Plan<'a> {
+    pub fn new(cfg: &'a RepConfig, view: &'a ClusterView) -> Plan<'a> {
+        Plan {
+            cfg,
+            view,
+            pending: BTreeMap::new(),
+            writes: Vec::new(),
+            warnings: Vec::new(),
+            infos: Vec::new(),
+        }
+    }
+
+    /// The current value: what this plan wrote, else what crm_mon showed.
+    pub fn current(&self, node: &str, attr: Attr) -> Option<&str> {
+        match self.pending.get(&(node.to_string(), attr)) {
+            Some(v) => v.as_deref(),
+            None => self.view.attribute(node, &attr.name(&self.cfg.rsc)),
+        }
+    }
+
+    pub fn current_data_status(&self, node: &str) -> Option<DataStatus> {
+        self.current(node, Attr::DataStatus)
+            .and_then(DataStatus::parse)
+    }
+
+    pub fn has_positive_score(&self, node: &str) -> bool {
+        Score::is_positive(self.current(node, Attr::Score))
+    }
+
+    fn record(&mut self, node: &str, attr: Attr, value: Option<&str>, log: Option<String>) {
+        self.pending
+            .insert((node.to_string(), attr), value.map(str::to_string));
+        self.writes.push(Write {
+            node: node.to_string(),
+            attr,
+            value: value.map(str::to_string),
+            log,
+        });
+    }
+
+    /// Set unless it already has that value.
+    pub fn set(&mut self, node: &str, attr: Attr, value: &str) {
+        if self.current(node, attr) != Some(value) {
+            self.record(node, attr, Some(value), None);
+        }
+    }
+
+    /// Delete unless it is already absent.
+    pub fn delete(&mut self, node: &str, attr: Attr) {
+        if self.current(node, attr).is_some() {
+            self.record(node, attr, None, None);
+        }
+    }
+
+    /// `change_pgsql_status`: only for an online node, only on change, and
+    /// never over another node's `STOP` or `UNKNOWN` (its own agent knows
+    /// better than we do).
+    pub fn status(&mut self, node: &str, value: Status) {
+        if !self.view.online(node) {
+            return;
+        }
+        let value = value.wire();
+        let old = self.current(node, Attr::Status).map(str::to_string);
+        if old.as_deref() == Some(value) {
+            return;
+        }
+        let old_s = old.as_deref().unwrap_or("");
+        let owned_by_its_agent =
+            [Status::Stop.wire(), Status::Unknown.wire()].contains(&old_s);
+        if owned_by_its_agent && node != self.cfg.me {
+            let rsc = &self.cfg.rsc;
+            self.warnings.push(format!(
+                "Changing {rsc}-status on {node} : {old_s}->{value} by {} is prohibited.",
+                self.cfg.me
+            ));
+            return;
+        }
+        let log = format!(
+            "Changing {} on {node} : {old_s}->{value}.",
+            Attr::Status.name(&self.cfg.rsc)
+        );
+        self.record(node, Attr::Status, Some(value), Some(log));
+    }
+
+    /// `change_data_status`: for any node crm_mon knows, only on change.
+    pub fn data_status(&mut self, node: &str, value: DataStatus) {
+        if !self.view.exists(node) {
+            return;
+        }
+        let value = value.wire();
+        let old = self
+            .current(node, Attr::DataStatus)
+            .unwrap_or("")
+            .to_string();
+        if old != value {
+            let log = format!(
+                "Changing {} on {node} : {old}->{value}.",
+                Attr::DataStatus.name(&self.cfg.rsc)
+            );
+            self.record(node, Attr::DataStatus, Some(&value), Some(log));
+        }
+    }
+
+    /// Our own promotion score: always written (`ocf_promotion_score`).
+    pub fn own_score(&mut self, value: Score) {
+        let me = self.cfg.me.clone();
+        self.record(&me, Attr::Score, Some(value.wire()), None);
+    }
+
+    /// `change_master_score` of another node: only when it is online, already
+    /// has a score (the probe seeds one), and the value changes.
+    pub fn other_score(&mut self, node: &str, value: Score) {
+        if !self.view.online(node) {
+            return;
+        }
+        let Some(old) = self.current(node, Attr::Score).map(str::to_string) else {
+            return;
+        };
+        if old != value.wire() {
+            let log = format!(
+                "Changing {} master score on {node} : {old}->{}.",
+                self.cfg.rsc,
+                value.wire()
+            );
+            self.record(node, Attr::Score, Some(value.wire()), Some(log));
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! The primary's side: its standbys' attributes from `pg_stat_replication`,
+//! and `synchronous_standby_names`.
+//!
+//! The durability rule (ARCHITECTURE.md, "No acknowledged commit is lost"):
+//! in sync mode the list names **one** standby, and only that standby may
+//! hold a positive score. Scores move before the list does: the pass that
+//! changes the list first takes every score away, and the new synchronous
+//! standby gets its score only in a later pass, once its flushed WAL has
+//! reached what the primary had flushed after the change. So a standby with
+//! a positive score holds every commit a client saw acknowledged.
+
+use super::plan::{DataStatus, Plan, RepConfig, Score, SenderState, Status, SyncRole};
+use crate::core::crm_mon::ClusterView;
+use crate::core::lsn::Lsn;
+
+/// One row of `pg_stat_replication`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicationRow {
+    pub application_name: String,
+    pub state: SenderState,
+    pub sync: SyncRole,
+    /// `flush_lsn`: what the standby reported flushed to its disk.
+    pub flush: Option<Lsn>,
+}
+
+impl ReplicationRow {
+    fn data_status(&self) -> DataStatus {
+        DataStatus::Sender(self.state, self.sync)
+    }
+
+    fn streaming(&self) -> bool {
+        self.state == SenderState::Streaming
+    }
+}
+
+fn row_of<'r>(rows: &'r [ReplicationRow], node: &str) -> Option<&'r ReplicationRow> {
+    rows.iter()
+        .find(|r| r.application_name.to_lowercase() == node)
+}
+
+/// `synchronous_standby_names` as the agent manages it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncStandbys {
+    /// `''`: asynchronous; commits never wait.
+    Async,
+    /// `FIRST 1 ("a", ...)`: commits wait for the first connected one. In
+    /// steady state it names one standby; several only between a promote
+    /// and the new primary's first pass over its standbys.
+    First(Vec<String>),
+}
+
+impl SyncStandbys {
+    /// The setting's value (before quoting for postgresql.conf).
+    pub fn value(&self) -> String {
+        match self {
+            SyncStandbys::Async => String::new(),
+            SyncStandbys::First(names) => {
+                let quoted: Vec<String> = names
+                    .iter()
+                    .map(|n| format!("\"{}\"", n.replace('"', "\"\"")))
+                    .collect();
+                format!("FIRST 1 ({})", quoted.join(", "))
+            }
+        }
+    }
+
+    /// Read the current setting back. The stock agent's single name
+    /// (`"node2"`) reads as a one-element list.
+    pub fn parse(value: &str) -> Option<SyncStandbys> {
+        let v = value.trim();
+        if v.is_empty() {
+            return Some(SyncStandbys::Async);
+        }
+        let list = match v.strip_prefix("FIRST 1") {
+            Some(rest) => rest.trim().strip_prefix('(')?.strip_suffix(')')?,
+            None => v,
+        };
+        let names: Option<Vec<String>> = list
+            .split(',')
+            .map(|n| {
+                let n = n.trim();
+                let inner = n
+                    .strip_prefix('"')
+                    .and_then(|n| n.strip_suffix('"'))
+                    .unwrap_or(n);
+                (!inner.is_empty()).then(|| inner.replace("\"\"", "\"").to_lowercase())
+            })
+            .collect();
+        Some(SyncStandbys::First(names?))
+    }
+
+    /// The one standby named, when exactly one is.
+    pub fn sole(&self) -> Option<&str> {
+        match self {
+            SyncStandbys::First(names) if names.len() == 1 => Some(&names[0]),
+            _ => None,
+        }
+    }
+
+    fn names(&self) -> &[String] {
+        match self {
+            SyncStandbys::Async => &[],
+            SyncStandbys::First(names) => names,
+        }
+    }
+}
+
+/// The primary's monitor about itself: `LATEST`, `PRI`, and no election
+/// positions anywhere: they mean nothing while a primary runs, and a
+/// standby probed with no primary in sight may have left some behind.
+pub fn primary_self(plan: &mut Plan) {
+    let me = plan.cfg.me.clone();
+    plan.data_status(&me, DataStatus::Latest);
+    plan.status(&me, Status::Pri);
+    for n in plan.cfg.node_list.clone() {
+        plan.delete(&n, super::Attr::XlogLoc);
+        plan.delete(&n, super::Attr::XlogTli);
+    }
+}
+
+/// What the primary read for one pass over its standbys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrimaryFacts<'a> {
+    pub rows: &'a [ReplicationRow],
+    /// `synchronous_standby_names` in effect.
+    pub current: &'a SyncStandbys,
+    /// The primary's flushed WAL position, read after `current` took effect
+    /// (`None`: not read). A sync standby that has flushed this far holds
+    /// every commit acknowledged before the list named it.
+    pub ceiling: Option<Lsn>,
+}
+
+/// What the pass asks the action to do besides the attribute writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncPass {
+    /// Set `synchronous_standby_names` to this (the scores have already
+    /// been taken away in the plan: apply them first).
+    pub change: Option<SyncStandbys>,
+    /// The named sync standby has not yet flushed up to `ceiling`: read a
+    /// ceiling and look again once it has.
+    pub awaiting: Option<String>,
+}
+
+/// `control_slave_status` on the primary: every other node's data-status,
+/// score and status from `pg_stat_replication`, and in sync mode the list
+/// it wants.
+pub fn control_standbys(plan: &mut Plan, facts: &PrimaryFacts) -> SyncPass {
+    let cfg = plan.cfg;
+    let wanted = if cfg.sync_mode() {
+        wanted_sync_standbys(cfg, plan.view, facts.rows, facts.current)
+    } else {
+        facts.current.clone()
+    };
+    let settled = wanted == *facts.current;
+    let few_nodes = cfg.node_list.len() <= 2;
+    let mut awaiting = None;
+    for target in cfg.others() {
+        let row = row_of(facts.rows, target);
+        let data_status = row.map_or(DataStatus::Disconnect, ReplicationRow::data_status);
+        plan.data_status(target, data_status);
+        let score = if cfg.sync_mode() {
+            let named_sync = settled
+                && facts.current.sole() == Some(target)
+                && data_status == DataStatus::STREAMING_SYNC;
+            let caught_up = plan.has_positive_score(target)
+                || matches!((row.and_then(|r| r.flush), facts.ceiling), (Some(f), Some(c)) if f >= c);
+            if named_sync && !caught_up {
+                awaiting = Some(target.to_string());
+            }
+            if named_sync && caught_up {
+                Score::CanPromote
+            } else {
+                Score::CanNotPromote
+            }
+        } else {
+            // Asynchronous: the stock agent's scores.
+            match data_status {
+                DataStatus::STREAMING_SYNC => Score::CanPromote,
+                DataStatus::STREAMING_ASYNC if few_nodes => Score::CanPromote,
+                _ => Score::CanNotPromote,
+            }
+        };
+        plan.other_score(target, score);
+        let status = match data_status {
+            DataStatus::Disconnect => None, // its own agent sets it when it can
+            DataStatus::STREAMING_SYNC => Some(Status::HsSync),
+            DataStatus::STREAMING_ASYNC => Some(Status::HsAsync),
+            DataStatus::Sender(SenderState::Streaming, SyncRole::Potential) => {
+                Some(Status::HsPotential)
+            }
+            _ => Some(Status::HsConnected),
+        };
+        if let Some(s) = status {
+            plan.status(target, s);
+        }
+    }
+    SyncPass {
+        change: (!settled).then_some(wanted),
+        awaiting,
+    }
+}
+
+/// Which one standby to name: the former primary of a switchover while
+/// that preference holds and it streams, else the named one while it
+/// streams, else the first streaming one in node_list order. With nobody
+/// streaming the list stays as it is (commits wait), unless
+/// [`may_run_async`].
+pub fn wanted_sync_standbys(
+    cfg: &RepConfig,
+    view: &ClusterView,
+    rows: &[ReplicationRow],
+    current: &SyncStandbys,
+) -> SyncStandbys {
+    let others: Vec<&str> = cfg.others().collect();
+    let streaming = |n: &&str| row_of(rows, n).is_some_and(ReplicationRow::streaming);
+    let preferred = cfg.sync_preference.as_deref();
+    let named = current.sole();
+    let pick = preferred
+        .into_iter()
+        .chain(named)
+        .filter(|n| others.contains(n))
+        .find(streaming)
+        .or_else(|| others.iter().copied().find(streaming));
+    match pick {
+        Some(n) => SyncStandbys::First(vec![n.to_string()]),
+        None if may_run_async(view, current) => SyncStandbys::Async,
+        None => current.clone(),
+    }
+}
+
+/// A primary stops waiting for standbys (`''`) only when it may: its
+/// partition has quorum, and every node the list names has left the
+/// cluster, so none of them can be promoted behind its back. A primary cut
+/// off from the others keeps waiting, and acknowledges nothing they lack.
+pub fn may_run_async(view: &ClusterView, current: &SyncStandbys) -> bool {
+    view.quorum && current.names().iter().all(|n| !view.online(n))
+}
+
+/// The list a new primary starts with, set before it leaves recovery: every
+/// other online node (the former primary first), so that no commit is
+/// acknowledged by it alone; `''` when no other node is online.
+pub fn promotion_list(cfg: &RepConfig, view: &ClusterView) -> SyncStandbys {
+    if !cfg.sync_mode() {
+        return SyncStandbys::Async;
+    }
+    let mut names: Vec<String> = Vec::new();
+    for n in cfg.sync_preference.as_deref().into_iter().chain(cfg.others()) {
+        if n != cfg.me && view.online(n) && !names.iter().any(|m| m == n) {
+            names.push(n.to_string());
+        }
+    }
+    if names.is_empty() {
+        SyncStandbys::Async
+    } else {
+        SyncStandbys::First(names)
+    }
+}
