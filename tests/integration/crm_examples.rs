@@ -2,7 +2,10 @@
 //! and the pcs commands must configure the same cluster. Both are loaded
 //! into CIB files here and compared fact by fact (ids differ between the
 //! tools; what Pacemaker acts on must not). production.crm must load too.
+//! Both tools check `ocf:rustpg:pgsql` against its meta-data, so every test
+//! installs the agent under test first.
 
+use crate::support::install_agent;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -150,6 +153,7 @@ fn facts(xml: &str) -> Vec<String> {
 
 #[test]
 fn crmsh_and_pcs_configure_the_same_cluster() {
+    install_agent();
     let dir = tempfile::tempdir().unwrap();
     let crm = facts(&load_crm("cluster.crm", dir.path()));
     let pcs = facts(&load_pcs(dir.path()));
@@ -168,6 +172,7 @@ fn crmsh_and_pcs_configure_the_same_cluster() {
 
 #[test]
 fn production_example_loads() {
+    install_agent();
     let dir = tempfile::tempdir().unwrap();
     let xml = load_crm("production.crm", dir.path());
     let facts = facts(&xml);

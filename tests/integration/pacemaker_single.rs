@@ -2,13 +2,12 @@
 //! private namespaces (`lab/single-node.sh`) runs PostgreSQL 15 through
 //! `ocf:rustpg:pgsql`, and Pacemaker recovers a kill -9 of the postmaster.
 
-use crate::support::{require_root, AGENT};
+use crate::support::{install_agent, require_root};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-const INSTALLED_AGENT: &str = "/usr/lib/ocf/resource.d/rustpg/pgsql";
 const PSQL: &str = "/usr/lib/postgresql/15/bin/psql";
 
 /// One lab with its own state dir and network namespace; `down` on drop,
@@ -171,18 +170,6 @@ fn is_healthy(xml: &str) -> bool {
         }
         None => false,
     }
-}
-
-fn install_agent() {
-    let out = Command::new("install")
-        .args(["-D", "-m", "0755", AGENT, INSTALLED_AGENT])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "install the agent: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[test]

@@ -38,18 +38,41 @@ impl Major {
 pub const INSTALLED_AGENT: &str = "/usr/lib/ocf/resource.d/rustpg/pgsql";
 
 /// Install the binary under test as ocf:rustpg:pgsql, as scripts/install.sh
-/// does, atomically (another test may be running the installed copy).
+/// does: every test that needs the installed agent (crm_resource, crmsh,
+/// pcs, the labs) calls this first, so none depends on what an earlier run
+/// or the demo left there. Once per test process; atomic (another test, or
+/// a lab, may be running the installed copy): a temporary file beside it,
+/// then a rename.
 pub fn install_agent() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         require_root();
         let dest = Path::new(INSTALLED_AGENT);
-        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
         let tmp = dest.with_extension(format!("tmp{}", std::process::id()));
-        std::fs::copy(AGENT, &tmp).unwrap();
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
+        install_executable(Path::new(AGENT), &tmp);
         std::fs::rename(&tmp, dest).unwrap();
     });
+}
+
+/// `install -D -m 0755 from to`: a copy of a program, mode 0755, missing
+/// parent directories created. `install` writes it, not this process: a
+/// descriptor open for writing here could be inherited by a program another
+/// test thread forks at that moment, and running the copy would then fail
+/// with ETXTBSY.
+fn install_executable(from: &Path, to: &Path) {
+    let out = Command::new("install")
+        .args(["-D", "-m", "0755"])
+        .arg(from)
+        .arg(to)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "install {} {}: {}",
+        from.display(),
+        to.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Held by every test that builds a Pacemaker lab: two labs at once on two
