@@ -75,6 +75,27 @@ fn install_executable(from: &Path, to: &Path) {
     );
 }
 
+/// A copy of the agent binary that every user can run, wherever the
+/// checkout is: the binary under test lives below the checkout's target
+/// directory, which other users may not be able to traverse (a clone under
+/// /root, mode 0700). A fresh directory under /tmp (0755) with the copy
+/// (0755), removed with the value.
+pub struct AgentForEveryone {
+    _dir: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+pub fn agent_for_everyone() -> AgentForEveryone {
+    let dir = tempfile::Builder::new()
+        .prefix("rustpg-agent-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = dir.path().join("pgsql");
+    install_executable(Path::new(AGENT), &path);
+    AgentForEveryone { _dir: dir, path }
+}
+
 /// Held by every test that builds a Pacemaker lab: two labs at once on two
 /// cores make each other's timeouts flaky.
 pub fn lab_guard() -> std::sync::MutexGuard<'static, ()> {
@@ -395,7 +416,10 @@ impl Agent {
     }
 
     pub fn run(&self, action: &str) -> AgentOutput {
-        let mut c = Command::new(AGENT);
+        // Another user runs a copy it can reach (see agent_for_everyone).
+        let copy = self.run_as.map(|_| agent_for_everyone());
+        let program = copy.as_ref().map_or(Path::new(AGENT), |c| c.path.as_path());
+        let mut c = Command::new(program);
         c.arg(action)
             .args(&self.args)
             .env_clear()
