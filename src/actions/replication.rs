@@ -6,6 +6,7 @@ use super::lifecycle::{self, Stopped};
 use super::validate::Instance;
 use crate::config::RepMode;
 use crate::core::decide::{self, Postmaster, SqlProbe};
+use crate::core::lsn::Lsn;
 use crate::core::notify::{Notify, NotifyAction};
 use crate::core::replication::{
     self as rep, AfterDemote, Attr, DataStatus, DemoteShutdown, ElectionFiles, Location, Lock,
@@ -17,7 +18,6 @@ use crate::error::{AgentError, Result};
 use crate::io::clock::Deadline;
 use crate::io::crm::{self, Crm};
 use crate::io::pg::{self, Role, ServerState, Session};
-use crate::core::lsn::Lsn;
 use crate::io::postmaster;
 use crate::io::statefiles::StateFiles;
 use crate::ocf::env::{OcfEnv, RawEnv};
@@ -423,7 +423,9 @@ fn control_standbys(
 fn revoked_scores(plan: &Plan) -> Vec<String> {
     plan.writes
         .iter()
-        .filter(|w| w.attr == Attr::Score && w.value.as_deref() == Some(Score::CanNotPromote.wire()))
+        .filter(|w| {
+            w.attr == Attr::Score && w.value.as_deref() == Some(Score::CanNotPromote.wire())
+        })
         .map(|w| w.node.clone())
         .collect()
 }
@@ -454,7 +456,11 @@ fn settle_and_read_ceiling(
     let Some(named) = current.sole() else {
         return Ok(None);
     };
-    let bound = || Deadline::after(Duration::from_secs(2).min(r.i.deadline.minus(Duration::from_secs(1)).remaining()));
+    let bound = || {
+        Deadline::after(
+            Duration::from_secs(2).min(r.i.deadline.minus(Duration::from_secs(1)).remaining()),
+        )
+    };
     let row_of = |rows: &[rep::ReplicationRow]| {
         rows.iter()
             .find(|row| row.application_name.eq_ignore_ascii_case(named))
@@ -462,7 +468,9 @@ fn settle_and_read_ceiling(
     };
     bound().poll(Duration::from_millis(50), || {
         let rows = s.replication_rows().ok()?;
-        row_of(&rows).filter(|row| row.sync == rep::SyncRole::Sync).map(drop)
+        row_of(&rows)
+            .filter(|row| row.sync == rep::SyncRole::Sync)
+            .map(drop)
     });
     let ceiling = s
         .flushed()
@@ -552,7 +560,8 @@ pub fn promote(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
         r.files.write_rep_mode_conf(&list.value())?;
         r.files
             .write_standby_config(&r.standby_settings(), Some(&list.value()))?;
-        s.reload().map_err(sql_err("Can't reload the configuration"))?;
+        s.reload()
+            .map_err(sql_err("Can't reload the configuration"))?;
     }
 
     if i.cfg.restart_on_promote {
@@ -613,7 +622,12 @@ fn check_promotion(r: &Replica, plan: &mut Plan, state: &ServerState) -> Result<
     bound.poll(Duration::from_millis(200), || {
         published = peers
             .iter()
-            .map(|n| (n.to_string(), read(n).as_deref().and_then(Location::from_wire)))
+            .map(|n| {
+                (
+                    n.to_string(),
+                    read(n).as_deref().and_then(Location::from_wire),
+                )
+            })
             .collect();
         published.iter().all(|(_, l)| l.is_some()).then_some(())
     });
@@ -623,7 +637,9 @@ fn check_promotion(r: &Replica, plan: &mut Plan, state: &ServerState) -> Result<
             plan.own_score(Score::CanNotPromote);
             plan.set(&to, Attr::Score, Score::PromoteMe.wire());
             r.apply(plan)?;
-            Err(AgentError::generic(format!("promotion refused on {me}: {reason}")))
+            Err(AgentError::generic(format!(
+                "promotion refused on {me}: {reason}"
+            )))
         }
         PromotionCheck::Refuse(reason) => Err(AgentError::generic(format!(
             "promotion refused on {me}: {reason}"
@@ -745,7 +761,9 @@ pub fn notify(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
 /// that is not the promotion target refuses a target older than itself,
 /// by banning itself (the stock agent's pre-promote check).
 fn pre_promote(r: &Replica, target: &str) -> Result<OcfRc> {
-    let state = r.session(Role::Monitor).and_then(|mut s| r.server_state(&mut s));
+    let state = r
+        .session(Role::Monitor)
+        .and_then(|mut s| r.server_state(&mut s));
     match state {
         Ok(st) if st.in_recovery => {
             if let Some(lsn) = st.location {

@@ -45,51 +45,70 @@ fn render(writes: &[Write]) -> String {
     }
 }
 
-/// The primary's monitor, as seen for pg02.
+/// The primary's pass, as seen for pg02 (pg03, when there is one, does not
+/// stream): mode, node count, the list in effect, pg02's row, its score,
+/// whether it is online, and the ceiling its flush position (100) is held
+/// against.
 fn primary_table(out: &mut String) {
     let rows = [
         None,
         Some(("STREAMING", "SYNC")),
         Some(("STREAMING", "ASYNC")),
-        Some(("STREAMING", "POTENTIAL")),
         Some(("CATCHUP", "ASYNC")),
-        Some(("STARTUP", "POTENTIAL")),
     ];
-    writeln!(out, "# primary monitor: mode nodes | pg02: pg_stat_replication online has-score status | writes | sync names").unwrap();
+    writeln!(out, "# primary pass: mode nodes list | pg02: pg_stat_replication score online ceiling | writes | list change, awaiting").unwrap();
     for mode in [RepMode::Sync, RepMode::Async] {
         for nodes in [2, 3] {
-            for row in rows {
-                for online in [true, false] {
-                    for has_score in [true, false] {
-                        for old_status in ["HS:alone", "STOP"] {
-                            let c = cfg(mode, nodes);
-                            let mut v = ClusterView::default();
-                            v.nodes.insert("pg01".into(), true);
-                            v.nodes.insert("pg02".into(), online);
-                            let a = v.attributes.entry("pg02".into()).or_default();
-                            a.insert("pgsql-status".into(), old_status.into());
-                            if has_score {
-                                a.insert("master-pgsql".into(), "-INFINITY".into());
+            let lists = [
+                SyncStandbys::Async,
+                SyncStandbys::First(vec!["pg02".into()]),
+                SyncStandbys::First(vec!["pg03".into()]),
+            ];
+            for current in &lists[..nodes] {
+                for row in rows {
+                    for score in ["-INFINITY", "100"] {
+                        for online in [true, false] {
+                            for ceiling in [None, Some(100), Some(101)] {
+                                let c = cfg(mode, nodes);
+                                let mut v = ClusterView {
+                                    quorum: true,
+                                    ..ClusterView::default()
+                                };
+                                v.nodes.insert("pg01".into(), true);
+                                v.nodes.insert("pg02".into(), online);
+                                v.nodes.insert("pg03".into(), true);
+                                let a = v.attributes.entry("pg02".into()).or_default();
+                                a.insert("pgsql-status".into(), "HS:alone".into());
+                                a.insert("master-pgsql".into(), score.into());
+                                let rs: Vec<ReplicationRow> = row
+                                    .iter()
+                                    .map(|(s, y)| ReplicationRow {
+                                        application_name: "pg02".into(),
+                                        state: SenderState::parse(s).unwrap(),
+                                        sync: SyncRole::parse(y).unwrap(),
+                                        flush: Some(Lsn(100)),
+                                    })
+                                    .collect();
+                                let mut plan = Plan::new(&c, &v);
+                                let facts = PrimaryFacts {
+                                    rows: &rs,
+                                    current,
+                                    ceiling: ceiling.map(Lsn),
+                                };
+                                let pass = control_standbys(&mut plan, &facts);
+                                let row_s =
+                                    row.map_or("none".to_string(), |(s, y)| format!("{s}|{y}"));
+                                writeln!(
+                                    out,
+                                    "{} {nodes} {:?} | {row_s} {score} {online} {ceiling:?} | {} | {}, {}",
+                                    mode.name(),
+                                    current.value(),
+                                    render(&plan.writes),
+                                    pass.change.map_or("unchanged".into(), |w| format!("{:?}", w.value())),
+                                    pass.awaiting.unwrap_or("-".into()),
+                                )
+                                .unwrap();
                             }
-                            let rs: Vec<ReplicationRow> = row
-                                .iter()
-                                .map(|(s, y)| ReplicationRow {
-                                    application_name: "pg02".into(),
-                                    state: s.to_string(),
-                                    sync_state: y.to_string(),
-                                })
-                                .collect();
-                            let mut plan = Plan::new(&c, &v);
-                            let wanted = control_standbys(&mut plan, &rs, &SyncStandbys::Async);
-                            let row_s = row.map_or("none".to_string(), |(s, y)| format!("{s}|{y}"));
-                            writeln!(
-                                out,
-                                "{} {nodes} | {row_s} {online} {has_score} {old_status} | {} | {}",
-                                mode.name(),
-                                render(&plan.writes),
-                                wanted.map_or("unchanged".into(), |w| format!("{:?}", w.value())),
-                            )
-                            .unwrap();
                         }
                     }
                 }
@@ -98,28 +117,35 @@ fn primary_table(out: &mut String) {
     }
 }
 
-/// have_master_right's gate on the node's own data-status.
-fn gate_table(out: &mut String) {
-    writeln!(out, "\n# election gate: mode data-status -> may claim").unwrap();
-    for mode in [RepMode::Sync, RepMode::Async] {
-        for ds in [
-            None,
-            Some("LATEST"),
-            Some("STREAMING|SYNC"),
-            Some("STREAMING|ASYNC"),
-            Some("STREAMING|POTENTIAL"),
-            Some("DISCONNECT"),
-            Some("CATCHUP|ASYNC"),
-        ] {
-            writeln!(
-                out,
-                "{} {} -> {}",
-                mode.name(),
-                ds.unwrap_or("<none>"),
-                data_allows_promotion(mode, ds)
-            )
-            .unwrap();
-        }
+/// The check at promotion: pg01 at timeline 2 / LSN 500 against pg02.
+fn promotion_table(out: &mut String) {
+    writeln!(
+        out,
+        "\n# promotion check on pg01 (2/500): pg02 published -> verdict"
+    )
+    .unwrap();
+    for theirs in [
+        None,
+        Some((1, 900)),
+        Some((2, 400)),
+        Some((2, 500)),
+        Some((2, 501)),
+        Some((3, 1)),
+    ] {
+        let mine = Location {
+            tli: Some(2),
+            lsn: Lsn(500),
+        };
+        let peer = theirs.map(|(t, l)| Location {
+            tli: Some(t),
+            lsn: Lsn(l),
+        });
+        let verdict = match promotion_check(mine, &[("pg02".into(), peer)]) {
+            PromotionCheck::Go => "go".to_string(),
+            PromotionCheck::HandOver { to, .. } => format!("hand over to {to}"),
+            PromotionCheck::Refuse(_) => "refuse".to_string(),
+        };
+        writeln!(out, "{theirs:?} -> {verdict}").unwrap();
     }
 }
 
@@ -153,7 +179,8 @@ fn election_table(out: &mut String) {
                 agreeing: 2,
                 sample: sample.clone(),
             };
-            let step = match election_step(Some(&prev), sample, 3, "pg01") {
+            let both = ["pg01".to_string(), "pg02".to_string()];
+            let step = match election_step(Some(&prev), sample, &both, 3, "pg01") {
                 ElectionStep::Won => "won",
                 ElectionStep::Lost(_) => "lost",
                 ElectionStep::Counting(_) => "counting",
@@ -166,72 +193,80 @@ fn election_table(out: &mut String) {
 /// A standby's monitor: promoted instance present × own data-status × lock ×
 /// streaming × position readable × election counter about to decide.
 fn standby_table(out: &mut String) {
-    writeln!(out, "\n# standby monitor (pg01, sync mode): promoted data-status lock streaming location counter | writes | election files, remove lock").unwrap();
+    writeln!(out, "\n# standby monitor (pg01, sync mode, pg02 published 2/0x2000000, pg03 nothing): promoted data-status score lock streaming location counter | writes | election files, remove lock").unwrap();
     let c = cfg(RepMode::Sync, 3);
     for promoted in [None, Some("pg02"), Some("pg01")] {
-        for ds in [None, Some("STREAMING|SYNC"), Some("DISCONNECT")] {
-            for lock in [
-                Lock::Absent,
-                Lock::Held,
-                Lock::CleanDemote {
-                    checkpoint: Lsn(0x100_0000),
-                    tli: 1,
-                },
-            ] {
-                for streaming in [false, true] {
-                    for location in [None, Some(Lsn(0x300_0000))] {
-                        for deciding in [false, true] {
-                            let mut v = ClusterView::default();
-                            for n in &c.node_list {
-                                v.nodes.insert(n.clone(), true);
-                            }
-                            v.promoted = promoted.iter().map(|p| p.to_string()).collect();
-                            let a = v.attributes.entry("pg01".into()).or_default();
-                            a.insert("pgsql-status".into(), "HS:alone".into());
-                            if let Some(ds) = ds {
-                                a.insert("pgsql-data-status".into(), ds.into());
-                            }
-                            v.attributes
-                                .entry("pg02".into())
-                                .or_default()
-                                .insert("pgsql-xlog-loc".into(), Lsn(0x200_0000).to_hex16());
-                            let sample: Sample = [
-                                ("pg01", location.unwrap_or(Lsn(0))),
-                                ("pg02", Lsn(0x200_0000)),
-                            ]
-                            .iter()
-                            .map(|(n, l)| (n.to_string(), l.to_hex16(), None))
-                            .collect();
-                            let prev = ElectionState {
-                                agreeing: 2,
-                                sample,
-                            };
-                            let facts = StandbyFacts {
-                                location: location.map(|lsn| Location { tli: None, lsn }),
-                                streaming,
-                                received_tli: streaming.then_some(2),
-                                replay: location,
-                                lock,
-                                election: deciding.then_some(&prev),
-                            };
-                            let mut plan = Plan::new(&c, &v);
-                            let outcome = match standby_monitor(&mut plan, &facts) {
-                                Ok(o) => format!(
-                                    "{:?}, remove lock {}",
-                                    short(&o.election),
-                                    o.remove_lock
-                                ),
-                                Err(reason) => format!("error: {reason}"),
-                            };
-                            writeln!(
+        for score in ["-INFINITY", "100"] {
+            for ds in [None, Some("STREAMING|SYNC"), Some("DISCONNECT")] {
+                for lock in [
+                    Lock::Absent,
+                    Lock::Held,
+                    Lock::CleanDemote {
+                        checkpoint: Lsn(0x100_0000),
+                        tli: 1,
+                    },
+                ] {
+                    for streaming in [false, true] {
+                        for location in [None, Some(Lsn(0x300_0000))] {
+                            for deciding in [false, true] {
+                                let mut v = ClusterView::default();
+                                for n in &c.node_list {
+                                    v.nodes.insert(n.clone(), true);
+                                }
+                                v.promoted = promoted.iter().map(|p| p.to_string()).collect();
+                                let a = v.attributes.entry("pg01".into()).or_default();
+                                a.insert("pgsql-status".into(), "HS:alone".into());
+                                a.insert("master-pgsql".into(), score.into());
+                                if let Some(ds) = ds {
+                                    a.insert("pgsql-data-status".into(), ds.into());
+                                }
+                                v.attributes
+                                    .entry("pg02".into())
+                                    .or_default()
+                                    .insert("pgsql-xlog-loc".into(), Lsn(0x200_0000).to_hex16());
+                                v.attributes
+                                    .entry("pg02".into())
+                                    .or_default()
+                                    .insert("pgsql-xlog-tli".into(), "2".into());
+                                let sample: Sample = [
+                                    ("pg01", location.unwrap_or(Lsn(0))),
+                                    ("pg02", Lsn(0x200_0000)),
+                                ]
+                                .iter()
+                                .map(|(n, l)| (n.to_string(), l.to_hex16(), Some("2".to_string())))
+                                .collect();
+                                let prev = ElectionState {
+                                    agreeing: 2,
+                                    sample,
+                                };
+                                let facts = StandbyFacts {
+                                    location: location.map(|lsn| Location { tli: Some(2), lsn }),
+                                    streaming,
+                                    position_final: !streaming,
+                                    received_tli: streaming.then_some(2),
+                                    replay: location,
+                                    lock,
+                                    election: deciding.then_some(&prev),
+                                };
+                                let mut plan = Plan::new(&c, &v);
+                                let outcome = match standby_monitor(&mut plan, &facts) {
+                                    Ok(o) => format!(
+                                        "{:?}, remove lock {}",
+                                        short(&o.election),
+                                        o.remove_lock
+                                    ),
+                                    Err(reason) => format!("error: {reason}"),
+                                };
+                                writeln!(
                                 out,
-                                "{} {} {lock:?} {streaming} {} {deciding} | {} | {outcome}",
+                                "{} {} {score} {lock:?} {streaming} {} {deciding} | {} | {outcome}",
                                 promoted.unwrap_or("none"),
                                 ds.unwrap_or("<none>"),
                                 location.is_some(),
                                 render(&plan.writes),
                             )
-                            .unwrap();
+                                .unwrap();
+                            }
                         }
                     }
                 }
@@ -289,7 +324,7 @@ fn notify_table(out: &mut String) {
 fn decision_table_matches_the_reviewed_snapshot() {
     let mut out = String::new();
     primary_table(&mut out);
-    gate_table(&mut out);
+    promotion_table(&mut out);
     election_table(&mut out);
     standby_table(&mut out);
     notify_table(&mut out);
@@ -301,46 +336,73 @@ fn decision_table_matches_the_reviewed_snapshot() {
     assert!(reviewed == out, "decision table changed: run UPDATE_SNAPSHOTS=1 cargo test and review the diff of {SNAPSHOT}");
 }
 
-fn state_strategy() -> impl Strategy<Value = (String, String)> {
+fn state_strategy() -> impl Strategy<Value = (SenderState, SyncRole)> {
     (
         prop::sample::select(vec![
-            "STREAMING",
-            "CATCHUP",
-            "STARTUP",
-            "BACKUP",
-            "STOPPING",
+            SenderState::Streaming,
+            SenderState::Catchup,
+            SenderState::Startup,
+            SenderState::Backup,
+            SenderState::Stopping,
         ]),
-        prop::sample::select(vec!["SYNC", "ASYNC", "POTENTIAL", "QUORUM"]),
+        prop::sample::select(vec![
+            SyncRole::Sync,
+            SyncRole::Async,
+            SyncRole::Potential,
+            SyncRole::Quorum,
+        ]),
     )
-        .prop_map(|(a, b)| (a.to_string(), b.to_string()))
 }
 
 proptest! {
-    /// Never a positive score for a standby that is not a confirmed
-    /// synchronous one (or, in async mode with two nodes, streaming).
+    /// The durability rule: in sync mode a standby gets or keeps a positive
+    /// score only when it is the one standby named, PostgreSQL shows it
+    /// SYNC, the list does not change in this pass, and it has flushed up
+    /// to the ceiling (or already had its score). In async mode, the stock
+    /// scores.
     #[test]
     fn positive_scores_only_for_safe_standbys(
         sync in any::<bool>(),
         nodes in 2usize..=3,
-        states in prop::collection::vec(proptest::option::of(state_strategy()), 2),
+        states in prop::collection::vec(proptest::option::of((state_strategy(), 95u64..105)), 2),
+        scores in prop::collection::vec(any::<bool>(), 2),
+        named in prop::option::of(0usize..2),
+        ceiling in prop::option::of(95u64..105),
     ) {
         let mode = if sync { RepMode::Sync } else { RepMode::Async };
         let c = cfg(mode, nodes);
-        let mut v = ClusterView::default();
-        for n in &c.node_list {
+        let mut v = ClusterView { quorum: true, ..ClusterView::default() };
+        let others: Vec<String> = c.others().map(str::to_string).collect();
+        for (i, n) in c.node_list.iter().enumerate() {
             v.nodes.insert(n.clone(), true);
-            v.attributes.entry(n.clone()).or_default().insert("master-pgsql".into(), "-INFINITY".into());
+            let score = if i > 0 && scores[i - 1] { "100" } else { "-INFINITY" };
+            v.attributes.entry(n.clone()).or_default().insert("master-pgsql".into(), score.into());
         }
-        let rows: Vec<ReplicationRow> = c.others().zip(&states).filter_map(|(n, s)| {
-            s.as_ref().map(|(a, b)| ReplicationRow { application_name: n.to_string(), state: a.clone(), sync_state: b.clone() })
+        let rows: Vec<ReplicationRow> = others.iter().zip(&states).filter_map(|(n, s)| {
+            s.as_ref().map(|((a, b), f)| ReplicationRow { application_name: n.clone(), state: *a, sync: *b, flush: Some(Lsn(*f)) })
         }).collect();
+        let current = match named.and_then(|i| others.get(i)) {
+            Some(n) => SyncStandbys::First(vec![n.clone()]),
+            None => SyncStandbys::Async,
+        };
         let mut plan = Plan::new(&c, &v);
-        control_standbys(&mut plan, &rows, &SyncStandbys::Async);
-        for w in plan.writes.iter().filter(|w| w.attr == Attr::Score && w.value.as_deref() == Some(CAN_PROMOTE)) {
-            let row = rows.iter().find(|r| r.application_name == w.node).expect("a disconnected node never gets 100");
-            let safe = (row.state == "STREAMING" && row.sync_state == "SYNC")
-                || (mode == RepMode::Async && nodes <= 2 && row.state == "STREAMING" && row.sync_state == "ASYNC");
-            prop_assert!(safe, "{:?} got 100 from {:?}", w.node, row);
+        let pass = control_standbys(&mut plan, &PrimaryFacts { rows: &rows, current: &current, ceiling: ceiling.map(Lsn) });
+        for n in &others {
+            if !plan.has_positive_score(n) {
+                continue;
+            }
+            let row = rows.iter().find(|r| &r.application_name == n);
+            prop_assert!(row.is_some(), "{} is not connected and has a score", n);
+            let row = row.unwrap();
+            let streaming_sync = row.state == SenderState::Streaming && row.sync == SyncRole::Sync;
+            if sync {
+                let had = v.attribute(n, "master-pgsql") == Some("100");
+                let caught_up = had || matches!((row.flush, ceiling), (Some(f), Some(c)) if f.0 >= c);
+                prop_assert!(pass.change.is_none() && current.sole() == Some(n.as_str()) && streaming_sync && caught_up,
+                    "{} keeps 100: {:?} list {:?} change {:?}", n, row, current, pass.change);
+            } else {
+                prop_assert!(streaming_sync || (nodes <= 2 && row.state == SenderState::Streaming && row.sync == SyncRole::Async));
+            }
         }
     }
 
@@ -351,8 +413,9 @@ proptest! {
         let sample: Sample = positions.iter().zip(names).map(|((t, l), n)| {
             (n.to_string(), Lsn(*l).to_hex16(), t.map(|t| t.to_string()))
         }).collect();
+        let candidates: Vec<String> = sample.iter().map(|(n, ..)| n.clone()).collect();
         let prev = ElectionState { agreeing: 5, sample: sample.clone() };
-        if election_step(Some(&prev), sample.clone(), 3, "pg01") == ElectionStep::Won {
+        if election_step(Some(&prev), sample.clone(), &candidates, 3, "pg01") == ElectionStep::Won {
             let all_tli = positions.iter().all(|(t, _)| t.is_some());
             let (my_t, my_l) = positions[0];
             for (t, l) in &positions[1..] {
@@ -363,5 +426,15 @@ proptest! {
                 }
             }
         }
+    }
+
+    /// Nobody wins while a candidate has published nothing.
+    #[test]
+    fn a_silent_candidate_blocks_the_election(positions in prop::collection::vec(0u64..1000, 1..3)) {
+        let names = ["pg01", "pg02", "pg03"];
+        let sample: Sample = positions.iter().zip(names).map(|(l, n)| (n.to_string(), Lsn(*l).to_hex16(), Some("1".into()))).collect();
+        let all: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let prev = ElectionState { agreeing: 9, sample: sample.clone() };
+        prop_assert!(matches!(election_step(Some(&prev), sample, &all, 3, "pg01"), ElectionStep::Counting(_)));
     }
 }

@@ -89,9 +89,7 @@ pub fn election_candidates(cfg: &RepConfig, view: &ClusterView) -> Vec<String> {
     cfg.node_list
         .iter()
         .filter(|n| {
-            cfg.sync_mode()
-                || **n == cfg.me
-                || (view.online(n) && view.unpromoted.contains(n))
+            cfg.sync_mode() || **n == cfg.me || (view.online(n) && view.unpromoted.contains(n))
         })
         .cloned()
         .collect()
@@ -111,7 +109,9 @@ pub fn election_step(
     check_count: u32,
     me: &str,
 ) -> ElectionStep {
-    let complete = candidates.iter().all(|c| sample.iter().any(|(n, ..)| n == c))
+    let complete = candidates
+        .iter()
+        .all(|c| sample.iter().any(|(n, ..)| n == c))
         && sample.iter().all(readable);
     let all_final = sample.iter().all(|(_, _, tli)| tli.is_some());
     let agreeing = match prev {
@@ -233,7 +233,10 @@ fn have_master_right(plan: &mut Plan, facts: &StandbyFacts) -> Result<ElectionFi
         );
         return Ok(ElectionFiles::Keep);
     }
-    let data_status = plan.current(&me, Attr::DataStatus).unwrap_or("").to_string();
+    let data_status = plan
+        .current(&me, Attr::DataStatus)
+        .unwrap_or("")
+        .to_string();
     plan.infos.push(format!("My data status={data_status}."));
     plan.set(&me, Attr::XlogLoc, &location.lsn.to_hex16());
     if let Some(tli) = location.tli {
@@ -295,7 +298,10 @@ fn have_master_right(plan: &mut Plan, facts: &StandbyFacts) -> Result<ElectionFi
 pub enum PromotionCheck {
     Go,
     /// Another standby is ahead: give it the promotion, refuse ours.
-    HandOver { to: String, reason: String },
+    HandOver {
+        to: String,
+        reason: String,
+    },
     /// Nobody is known to be ahead, but we cannot prove it: refuse.
     Refuse(String),
 }

@@ -11,7 +11,10 @@ pub enum Lock {
     /// Created at promote (or by the stock agent): the data may be ahead.
     Held,
     /// Demoted with a shutdown checkpoint at `checkpoint` on timeline `tli`.
-    CleanDemote { checkpoint: Lsn, tli: u32 },
+    CleanDemote {
+        checkpoint: Lsn,
+        tli: u32,
+    },
 }
 
 const CLEAN_DEMOTE: &str = "clean demote: shutdown checkpoint ";

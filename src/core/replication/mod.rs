@@ -46,7 +46,10 @@ pub fn receiver_status(in_recovery: bool, streaming: bool) -> &'static str {
 /// about other nodes and fails with this reason.
 pub fn stale_primary(plan: &Plan) -> Option<String> {
     let me = &plan.cfg.me;
-    let other = plan.view.promoted.iter().find(|n| *n != me)?;
+    if plan.view.promoted.contains(me) {
+        return None;
+    }
+    let other = plan.view.promoted.first()?;
     Some(format!(
         "PostgreSQL runs as a primary here while {other} is the promoted instance; \
          this node writes nothing about the others: stop it and resynchronise it from {other}"

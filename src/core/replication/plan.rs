@@ -138,7 +138,8 @@ pub enum DataStatus {
 }
 
 impl DataStatus {
-    pub const STREAMING_SYNC: DataStatus = DataStatus::Sender(SenderState::Streaming, SyncRole::Sync);
+    pub const STREAMING_SYNC: DataStatus =
+        DataStatus::Sender(SenderState::Streaming, SyncRole::Sync);
     pub const STREAMING_ASYNC: DataStatus =
         DataStatus::Sender(SenderState::Streaming, SyncRole::Async);
 
@@ -156,7 +157,10 @@ impl DataStatus {
             "DISCONNECT" => Some(DataStatus::Disconnect),
             other => {
                 let (s, r) = other.split_once('|')?;
-                Some(DataStatus::Sender(SenderState::parse(s)?, SyncRole::parse(r)?))
+                Some(DataStatus::Sender(
+                    SenderState::parse(s)?,
+                    SyncRole::parse(r)?,
+                ))
             }
         }
     }
@@ -333,8 +337,7 @@ impl<'a> Plan<'a> {
             return;
         }
         let old_s = old.as_deref().unwrap_or("");
-        let owned_by_its_agent =
-            [Status::Stop.wire(), Status::Unknown.wire()].contains(&old_s);
+        let owned_by_its_agent = [Status::Stop.wire(), Status::Unknown.wire()].contains(&old_s);
         if owned_by_its_agent && node != self.cfg.me {
             let rsc = &self.cfg.rsc;
             self.warnings.push(format!(

@@ -244,7 +244,12 @@ pub fn promotion_list(cfg: &RepConfig, view: &ClusterView) -> SyncStandbys {
         return SyncStandbys::Async;
     }
     let mut names: Vec<String> = Vec::new();
-    for n in cfg.sync_preference.as_deref().into_iter().chain(cfg.others()) {
+    for n in cfg
+        .sync_preference
+        .as_deref()
+        .into_iter()
+        .chain(cfg.others())
+    {
         if n != cfg.me && view.online(n) && !names.iter().any(|m| m == n) {
             names.push(n.to_string());
         }

@@ -1,4 +1,7 @@
 use super::*;
+use crate::config::RepMode;
+use crate::core::crm_mon::ClusterView;
+use crate::core::lsn::Lsn;
 
 fn cfg(mode: RepMode, nodes: &[&str]) -> RepConfig {
     RepConfig {
@@ -31,8 +34,9 @@ fn view(online: &[&str], offline: &[&str], attrs: &[(&str, &str, &str)]) -> Clus
 fn row(app: &str, state: &str, sync: &str) -> ReplicationRow {
     ReplicationRow {
         application_name: app.into(),
-        state: state.into(),
-        sync_state: sync.into(),
+        state: SenderState::parse(state).unwrap(),
+        sync: SyncRole::parse(sync).unwrap(),
+        flush: Some(Lsn(100)),
     }
 }
 
@@ -75,10 +79,10 @@ fn status_guards() {
         ],
     );
     let mut p = Plan::new(&c, &v);
-    p.status("pg02", status::HS_SYNC); // another node's STOP: prohibited
-    p.status("pg03", status::HS_SYNC); // offline: skipped
-    p.status("pg01", status::HS_ALONE); // unchanged: skipped
-    p.status("pg01", status::PRI);
+    p.status("pg02", Status::HsSync); // another node's STOP: prohibited
+    p.status("pg03", Status::HsSync); // offline: skipped
+    p.status("pg01", Status::HsAlone); // unchanged: skipped
+    p.status("pg01", Status::Pri);
     assert_eq!(p.writes.len(), 1, "{:?}", p.writes);
     assert_eq!(
         p.writes[0].log.as_deref(),
@@ -102,11 +106,11 @@ fn score_guards_for_other_nodes() {
         ],
     );
     let mut p = Plan::new(&c, &v);
-    p.other_score("pg02", CAN_PROMOTE);
-    p.other_score("pg03", CAN_PROMOTE); // no score yet: the probe seeds it
-    p.other_score("pg04", CAN_PROMOTE); // offline
-    p.own_score(PROMOTE_ME);
-    p.own_score(PROMOTE_ME); // own score is always written
+    p.other_score("pg02", Score::CanPromote);
+    p.other_score("pg03", Score::CanPromote); // no score yet: the probe seeds it
+    p.other_score("pg04", Score::CanPromote); // offline
+    p.own_score(Score::PromoteMe);
+    p.own_score(Score::PromoteMe); // own score is always written
     let targets: Vec<&str> = p.writes.iter().map(|w| w.node.as_str()).collect();
     assert_eq!(targets, ["pg02", "pg01", "pg01"]);
     assert_eq!(
@@ -120,8 +124,8 @@ fn data_status_is_written_for_offline_nodes_but_not_unknown_ones() {
     let c = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
     let v = view(&["pg01"], &["pg02"], &[]);
     let mut p = Plan::new(&c, &v);
-    p.data_status("pg02", data::DISCONNECT);
-    p.data_status("pg03", data::DISCONNECT);
+    p.data_status("pg02", DataStatus::Disconnect);
+    p.data_status("pg03", DataStatus::Disconnect);
     assert_eq!(p.writes.len(), 1);
     assert_eq!(
         p.writes[0].log.as_deref(),
@@ -131,7 +135,7 @@ fn data_status_is_written_for_offline_nodes_but_not_unknown_ones() {
 
 fn primary_fixture() -> (RepConfig, ClusterView) {
     let c = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
-    let v = view(
+    let mut v = view(
         &["pg01", "pg02", "pg03"],
         &[],
         &[
@@ -141,7 +145,51 @@ fn primary_fixture() -> (RepConfig, ClusterView) {
             ("pg03", "pgsql-status", "HS:alone"),
         ],
     );
+    v.quorum = true;
     (c, v)
+}
+
+fn one(n: &str) -> SyncStandbys {
+    SyncStandbys::First(vec![n.into()])
+}
+
+fn pass(
+    p: &mut Plan,
+    rows: &[ReplicationRow],
+    current: &SyncStandbys,
+    ceiling: Option<u64>,
+) -> SyncPass {
+    control_standbys(
+        p,
+        &PrimaryFacts {
+            rows,
+            current,
+            ceiling: ceiling.map(Lsn),
+        },
+    )
+}
+
+#[test]
+fn wire_values_are_the_stock_bytes() {
+    assert_eq!(
+        [Score::PromoteMe, Score::CanPromote, Score::CanNotPromote].map(Score::wire),
+        ["1000", "100", "-INFINITY"]
+    );
+    for s in [
+        "STREAMING|SYNC",
+        "STREAMING|ASYNC",
+        "STREAMING|POTENTIAL",
+        "CATCHUP|ASYNC",
+        "LATEST",
+        "DISCONNECT",
+    ] {
+        assert_eq!(DataStatus::parse(s).unwrap().wire(), s);
+    }
+    assert_eq!(DataStatus::parse("STREAMING|WHATEVER"), None);
+    assert_eq!(Status::HsPotential.wire(), "HS:potential");
+    assert!(Score::is_positive(Some("100")) && Score::is_positive(Some("INFINITY")));
+    assert!(!Score::is_positive(Some("-INFINITY")) && !Score::is_positive(Some("0")));
+    assert!(!Score::is_positive(None) && !Score::is_positive(Some("x")));
 }
 
 #[test]
@@ -166,93 +214,106 @@ fn the_primary_clears_stale_election_positions() {
     );
 }
 
+/// The named sync standby gets its score only once it has flushed what
+/// the primary had flushed after naming it; the other one is async.
 #[test]
-fn sync_and_potential_standbys() {
+fn the_named_sync_standby_is_scored_once_caught_up() {
     let (c, v) = primary_fixture();
-    let mut p = Plan::new(&c, &v);
     let rows = [
         row("pg02", "STREAMING", "SYNC"),
-        row("pg03", "STREAMING", "POTENTIAL"),
+        row("pg03", "STREAMING", "ASYNC"),
     ];
-    let current = SyncStandbys::First(vec!["pg02".into(), "pg03".into()]);
-    assert_eq!(control_standbys(&mut p, &rows, &current), None);
+    let mut p = Plan::new(&c, &v);
+    let out = pass(&mut p, &rows, &one("pg02"), None);
     assert_eq!(
-        written(&p, "pg02", Attr::DataStatus),
-        Some(Some("STREAMING|SYNC".into()))
+        out,
+        SyncPass {
+            change: None,
+            awaiting: Some("pg02".into())
+        }
     );
-    assert_eq!(written(&p, "pg02", Attr::Score), Some(Some("100".into())));
+    assert_eq!(
+        written(&p, "pg02", Attr::Score),
+        None,
+        "no ceiling read yet"
+    );
     assert_eq!(
         written(&p, "pg02", Attr::Status),
         Some(Some("HS:sync".into()))
     );
     assert_eq!(
-        written(&p, "pg03", Attr::DataStatus),
-        Some(Some("STREAMING|POTENTIAL".into()))
-    );
-    assert_eq!(written(&p, "pg03", Attr::Score), None, "already -INFINITY");
-    assert_eq!(
         written(&p, "pg03", Attr::Status),
-        Some(Some("HS:potential".into()))
-    );
-}
-
-#[test]
-fn first_streaming_standby_becomes_sync_from_async() {
-    let (c, v) = primary_fixture();
-    let mut p = Plan::new(&c, &v);
-    let rows = [
-        row("pg03", "STREAMING", "ASYNC"),
-        row("pg02", "STREAMING", "ASYNC"),
-    ];
-    let wanted = control_standbys(&mut p, &rows, &SyncStandbys::Async).unwrap();
-    assert_eq!(
-        wanted,
-        SyncStandbys::First(vec!["pg02".into(), "pg03".into()])
-    );
-    assert_eq!(
-        written(&p, "pg02", Attr::Status),
         Some(Some("HS:async".into()))
     );
+    let mut p = Plan::new(&c, &v);
+    let out = pass(&mut p, &rows, &one("pg02"), Some(101));
+    assert_eq!(out.awaiting.as_deref(), Some("pg02"), "flushed 100 < 101");
+    let mut p = Plan::new(&c, &v);
+    let out = pass(&mut p, &rows, &one("pg02"), Some(100));
+    assert_eq!(
+        out,
+        SyncPass {
+            change: None,
+            awaiting: None
+        }
+    );
+    assert_eq!(written(&p, "pg02", Attr::Score), Some(Some("100".into())));
+    assert_eq!(written(&p, "pg03", Attr::Score), None, "stays -INFINITY");
+}
+
+/// The issue's double fault: the sync standby's link drops while a third
+/// node streams. The list moves to pg03 and in the same pass pg02 loses
+/// its score, before the list changes; pg03 is not scored in that pass.
+#[test]
+fn scores_move_before_the_list() {
+    let (c, mut v) = primary_fixture();
+    v.attributes
+        .get_mut("pg02")
+        .unwrap()
+        .insert("master-pgsql".into(), "100".into());
+    let rows = [row("pg03", "STREAMING", "ASYNC")];
+    let mut p = Plan::new(&c, &v);
+    let out = pass(&mut p, &rows, &one("pg02"), Some(0));
+    assert_eq!(out.change, Some(one("pg03")));
     assert_eq!(
         written(&p, "pg02", Attr::Score),
-        None,
-        "-INFINITY until it is really SYNC"
-    );
-}
-
-#[test]
-fn the_current_sync_standby_stays_first() {
-    let (c, _) = primary_fixture();
-    // pg02 died, PostgreSQL made pg03 synchronous: keep it there.
-    let rows = [row("pg03", "STREAMING", "SYNC")];
-    assert_eq!(
-        wanted_sync_standbys(&c, &rows),
-        SyncStandbys::First(vec!["pg03".into(), "pg02".into()])
-    );
-    // pg02 is back: it is potential behind pg03.
-    let rows = [
-        row("pg03", "STREAMING", "SYNC"),
-        row("pg02", "STREAMING", "POTENTIAL"),
-    ];
-    assert_eq!(
-        wanted_sync_standbys(&c, &rows),
-        SyncStandbys::First(vec!["pg03".into(), "pg02".into()])
-    );
-}
-
-#[test]
-fn nobody_streaming_means_async_and_disconnect() {
-    let (c, v) = primary_fixture();
-    let mut p = Plan::new(&c, &v);
-    let current = SyncStandbys::First(vec!["pg02".into(), "pg03".into()]);
-    let rows = [row("pg02", "CATCHUP", "POTENTIAL")];
-    assert_eq!(
-        control_standbys(&mut p, &rows, &current),
-        Some(SyncStandbys::Async)
+        Some(Some("-INFINITY".into()))
     );
     assert_eq!(
         written(&p, "pg02", Attr::DataStatus),
-        Some(Some("CATCHUP|POTENTIAL".into()))
+        Some(Some("DISCONNECT".into()))
+    );
+    assert_eq!(written(&p, "pg03", Attr::Score), None);
+    // A node with a score that is not the one named loses it.
+    let mut v2 = v.clone();
+    v2.attributes
+        .get_mut("pg03")
+        .unwrap()
+        .insert("master-pgsql".into(), "100".into());
+    let rows = [
+        row("pg02", "STREAMING", "SYNC"),
+        row("pg03", "STREAMING", "ASYNC"),
+    ];
+    let mut p = Plan::new(&c, &v2);
+    pass(&mut p, &rows, &one("pg02"), Some(0));
+    assert_eq!(
+        written(&p, "pg03", Attr::Score),
+        Some(Some("-INFINITY".into()))
+    );
+    assert_eq!(written(&p, "pg02", Attr::Score), None, "keeps its 100");
+}
+
+/// Nobody streams: commits keep waiting unless every named node left the
+/// cluster and this partition has quorum.
+#[test]
+fn the_list_empties_only_with_quorum_and_the_named_nodes_gone() {
+    let (c, v) = primary_fixture();
+    let rows = [row("pg02", "CATCHUP", "POTENTIAL")];
+    let mut p = Plan::new(&c, &v);
+    assert_eq!(
+        pass(&mut p, &rows, &one("pg03"), None).change,
+        None,
+        "pg03 is still a member"
     );
     assert_eq!(
         written(&p, "pg02", Attr::Status),
@@ -267,6 +328,78 @@ fn nobody_streaming_means_async_and_disconnect() {
         None,
         "DISCONNECT leaves status alone"
     );
+    let gone = view(&["pg01", "pg02"], &["pg03"], &[]);
+    assert!(!may_run_async(&gone, &one("pg03")), "no quorum");
+    let gone = ClusterView {
+        quorum: true,
+        ..gone
+    };
+    assert!(may_run_async(&gone, &one("pg03")));
+    assert!(!may_run_async(
+        &gone,
+        &SyncStandbys::First(vec!["pg03".into(), "pg02".into()])
+    ));
+    assert_eq!(
+        wanted_sync_standbys(&c, &gone, &rows, &one("pg03")),
+        SyncStandbys::Async
+    );
+}
+
+#[test]
+fn the_named_standby_stays_while_it_streams() {
+    let (c, v) = primary_fixture();
+    let rows = [
+        row("pg02", "STREAMING", "ASYNC"),
+        row("pg03", "STREAMING", "SYNC"),
+    ];
+    assert_eq!(
+        wanted_sync_standbys(&c, &v, &rows, &one("pg03")),
+        one("pg03")
+    );
+    // From async or a promote's list, the first streaming one in node_list order.
+    assert_eq!(
+        wanted_sync_standbys(&c, &v, &rows, &SyncStandbys::Async),
+        one("pg02")
+    );
+    let promote_list = SyncStandbys::First(vec!["pg03".into(), "pg02".into()]);
+    assert_eq!(
+        wanted_sync_standbys(&c, &v, &rows, &promote_list),
+        one("pg02")
+    );
+}
+
+#[test]
+fn a_former_primary_is_preferred_as_sync_until_it_is() {
+    let (mut c, v) = primary_fixture();
+    c.sync_preference = Some("pg03".into());
+    let rows = [
+        row("pg02", "STREAMING", "SYNC"),
+        row("pg03", "STREAMING", "ASYNC"),
+    ];
+    assert_eq!(
+        wanted_sync_standbys(&c, &v, &rows, &one("pg02")),
+        one("pg03")
+    );
+    c.sync_preference = Some("pg09".into());
+    assert_eq!(
+        wanted_sync_standbys(&c, &v, &rows, &one("pg02")),
+        one("pg02")
+    );
+}
+
+#[test]
+fn a_new_primary_names_every_online_standby() {
+    let (mut c, mut v) = primary_fixture();
+    c.sync_preference = Some("pg03".into());
+    assert_eq!(
+        promotion_list(&c, &v),
+        SyncStandbys::First(vec!["pg03".into(), "pg02".into()])
+    );
+    v.nodes.insert("pg02".into(), false);
+    v.nodes.insert("pg03".into(), false);
+    assert_eq!(promotion_list(&c, &v), SyncStandbys::Async);
+    c.rep_mode = RepMode::Async;
+    assert_eq!(promotion_list(&c, &v), SyncStandbys::Async);
 }
 
 #[test]
@@ -279,11 +412,11 @@ fn async_mode_scores_depend_on_the_node_count() {
         &[("pg02", "master-pgsql", "-INFINITY")],
     );
     let mut p = Plan::new(&two, &v);
-    assert_eq!(control_standbys(&mut p, &rows, &SyncStandbys::Async), None);
+    assert_eq!(pass(&mut p, &rows, &SyncStandbys::Async, None).change, None);
     assert_eq!(written(&p, "pg02", Attr::Score), Some(Some("100".into())));
     let three = cfg(RepMode::Async, &["pg01", "pg02", "pg03"]);
     let mut p = Plan::new(&three, &v);
-    control_standbys(&mut p, &rows, &SyncStandbys::Async);
+    pass(&mut p, &rows, &SyncStandbys::Async, None);
     assert_eq!(
         written(&p, "pg02", Attr::Score),
         None,
@@ -300,7 +433,7 @@ fn application_names_match_exactly_ignoring_case() {
         row("pg020", "STREAMING", "SYNC"),
         row("PG03", "STREAMING", "SYNC"),
     ];
-    control_standbys(&mut p, &rows, &SyncStandbys::Async);
+    pass(&mut p, &rows, &SyncStandbys::Async, None);
     assert_eq!(
         written(&p, "pg02", Attr::DataStatus),
         Some(Some("DISCONNECT".into()))
@@ -309,6 +442,29 @@ fn application_names_match_exactly_ignoring_case() {
         written(&p, "pg03", Attr::DataStatus),
         Some(Some("STREAMING|SYNC".into()))
     );
+}
+
+#[test]
+fn a_stale_primary_names_the_promoted_one() {
+    let (c, mut v) = primary_fixture();
+    assert_eq!(stale_primary(&Plan::new(&c, &v)), None);
+    v.promoted.push("pg02".into());
+    assert!(stale_primary(&Plan::new(&c, &v)).unwrap().contains("pg02"));
+    v.promoted.push("pg01".into());
+    assert_eq!(
+        stale_primary(&Plan::new(&c, &v)),
+        None,
+        "Pacemaker promoted us: not a probe's find"
+    );
+}
+
+#[test]
+fn probe_score_and_receiver_status() {
+    assert_eq!(probe_score(false), Score::PromoteMe);
+    assert_eq!(probe_score(true), Score::CanNotPromote);
+    assert_eq!(receiver_status(false, false), "normal (master)");
+    assert_eq!(receiver_status(true, true), "normal");
+    assert_eq!(receiver_status(true, false), "ERROR");
 }
 
 #[test]
@@ -351,7 +507,7 @@ fn election_decides_after_check_count_unchanged_rounds() {
     let mut rounds = 0;
     loop {
         rounds += 1;
-        match election_step(state.as_ref(), s.clone(), 3, "pg01") {
+        match election_step(state.as_ref(), s.clone(), &[], 3, "pg01") {
             ElectionStep::Counting(st) => state = Some(st),
             ElectionStep::Won => break,
             ElectionStep::Lost(_) => panic!("pg01 is newest"),
@@ -366,7 +522,7 @@ fn election_decides_after_check_count_unchanged_rounds() {
         sample: s.clone(),
     };
     assert!(matches!(
-        election_step(Some(&prev), s.clone(), 3, "pg02"),
+        election_step(Some(&prev), s.clone(), &[], 3, "pg02"),
         ElectionStep::Lost(_)
     ));
 }
@@ -388,7 +544,7 @@ fn an_unreadable_peer_position_blocks_the_decision() {
             sample: s.clone(),
         };
         assert_eq!(
-            election_step(Some(&prev), s.clone(), 3, "pg01"),
+            election_step(Some(&prev), s.clone(), &[], 3, "pg01"),
             ElectionStep::Counting(ElectionState {
                 agreeing: 6,
                 sample: s.clone()
@@ -401,7 +557,7 @@ fn an_unreadable_peer_position_blocks_the_decision() {
         sample: valid.clone(),
     };
     assert_eq!(
-        election_step(Some(&prev), valid, 3, "pg01"),
+        election_step(Some(&prev), valid, &[], 3, "pg01"),
         ElectionStep::Won
     );
 }
@@ -412,7 +568,7 @@ fn election_restarts_when_positions_move() {
         agreeing: 2,
         sample: sample(&[("pg01", 100, None)]),
     };
-    let step = election_step(Some(&prev), sample(&[("pg01", 101, None)]), 3, "pg01");
+    let step = election_step(Some(&prev), sample(&[("pg01", 101, None)]), &[], 3, "pg01");
     assert!(matches!(
         step,
         ElectionStep::Counting(ElectionState { agreeing: 0, .. })
@@ -428,17 +584,23 @@ fn election_compares_timelines_first() {
         sample: s.clone(),
     };
     assert!(matches!(
-        election_step(Some(&prev), s.clone(), 3, "pg01"),
+        election_step(Some(&prev), s.clone(), &[], 3, "pg01"),
         ElectionStep::Lost(_)
     ));
-    assert_eq!(election_step(Some(&prev), s, 3, "pg02"), ElectionStep::Won);
+    assert_eq!(
+        election_step(Some(&prev), s, &[], 3, "pg02"),
+        ElectionStep::Won
+    );
     // Without every timeline, LSN alone decides (a stock agent peer).
     let s = sample(&[("pg01", 500, None), ("pg02", 400, Some(2))]);
     let prev = ElectionState {
         agreeing: 2,
         sample: s.clone(),
     };
-    assert_eq!(election_step(Some(&prev), s, 3, "pg01"), ElectionStep::Won);
+    assert_eq!(
+        election_step(Some(&prev), s, &[], 3, "pg01"),
+        ElectionStep::Won
+    );
 }
 
 #[test]
@@ -449,61 +611,175 @@ fn ties_all_win_and_a_missing_own_position_loses() {
         sample: s.clone(),
     };
     assert_eq!(
-        election_step(Some(&prev), s.clone(), 3, "pg01"),
+        election_step(Some(&prev), s.clone(), &[], 3, "pg01"),
         ElectionStep::Won
     );
     assert_eq!(
-        election_step(Some(&prev), s.clone(), 3, "pg02"),
+        election_step(Some(&prev), s.clone(), &[], 3, "pg02"),
         ElectionStep::Won
     );
     assert!(matches!(
-        election_step(Some(&prev), s, 3, "pg03"),
+        election_step(Some(&prev), s, &[], 3, "pg03"),
         ElectionStep::Lost(_)
     ));
 }
 
+fn standby_facts(final_: bool) -> StandbyFacts<'static> {
+    StandbyFacts {
+        location: Some(Location {
+            tli: Some(2),
+            lsn: Lsn(500),
+        }),
+        streaming: !final_,
+        position_final: final_,
+        received_tli: Some(2),
+        replay: Some(Lsn(500)),
+        lock: Lock::Absent,
+        election: None,
+    }
+}
+
+/// One round: positions published with a timeline are final, so once
+/// every candidate published, the newest wins at once.
 #[test]
-fn data_status_gate() {
-    for (mode, ds, ok) in [
-        (RepMode::Sync, None, true),
-        (RepMode::Sync, Some("LATEST"), true),
-        (RepMode::Sync, Some("STREAMING|SYNC"), true),
-        (RepMode::Sync, Some("STREAMING|ASYNC"), false),
-        (RepMode::Sync, Some("STREAMING|POTENTIAL"), false),
-        (RepMode::Sync, Some("DISCONNECT"), false),
-        (RepMode::Async, Some("STREAMING|ASYNC"), true),
-        (RepMode::Async, Some("DISCONNECT"), false),
-        (RepMode::Async, Some("garbage"), false),
+fn final_positions_decide_in_one_round() {
+    let all: Vec<String> = ["pg01", "pg02", "pg03"].map(String::from).to_vec();
+    let s = sample(&[
+        ("pg01", 500, Some(2)),
+        ("pg02", 400, Some(2)),
+        ("pg03", 450, Some(2)),
+    ]);
+    assert_eq!(
+        election_step(None, s.clone(), &all, 3, "pg01"),
+        ElectionStep::Won
+    );
+    assert!(matches!(
+        election_step(None, s, &all, 3, "pg03"),
+        ElectionStep::Lost(_)
+    ));
+    // A candidate that published nothing blocks everyone.
+    let s = sample(&[("pg01", 500, Some(2)), ("pg02", 400, Some(2))]);
+    assert!(matches!(
+        election_step(None, s, &all, 3, "pg01"),
+        ElectionStep::Counting(ElectionState { agreeing: 0, .. })
+    ));
+}
+
+#[test]
+fn sync_mode_waits_for_every_node_async_mode_for_running_ones() {
+    let c = cfg(RepMode::Sync, &["pg02", "pg01", "pg03"]);
+    let mut v = view(&["pg02", "pg03"], &["pg01"], &[]);
+    v.unpromoted = vec!["pg02".into(), "pg03".into()];
+    assert_eq!(election_candidates(&c, &v), ["pg02", "pg01", "pg03"]);
+    let c = cfg(RepMode::Async, &["pg02", "pg01", "pg03"]);
+    assert_eq!(election_candidates(&c, &v), ["pg02", "pg03"]);
+    v.unpromoted = vec!["pg02".into()];
+    assert_eq!(
+        election_candidates(&c, &v),
+        ["pg02"],
+        "pg03 runs no instance"
+    );
+}
+
+#[test]
+fn a_standby_publishes_only_a_final_position() {
+    let c = cfg(RepMode::Async, &["pg01", "pg02"]);
+    let v = view(&["pg01", "pg02"], &[], &[]);
+    let mut p = Plan::new(&c, &v);
+    let out = standby_monitor(&mut p, &standby_facts(false)).unwrap();
+    assert_eq!(out.election, ElectionFiles::Keep);
+    assert_eq!(written(&p, "pg01", Attr::XlogLoc), None);
+    let mut p = Plan::new(&c, &v);
+    let out = standby_monitor(&mut p, &standby_facts(true)).unwrap();
+    assert_eq!(written(&p, "pg01", Attr::XlogTli), Some(Some("2".into())));
+    // pg02 is online but runs no instance: pg01 alone decides, and wins.
+    assert_eq!(out.election, ElectionFiles::Clear);
+    assert_eq!(written(&p, "pg01", Attr::Score), Some(Some("1000".into())));
+}
+
+/// A standby that does not stream clears its own score, unless it is the
+/// named sync standby (nothing is acknowledged without it).
+#[test]
+fn a_standby_that_does_not_stream_clears_its_score() {
+    for (mode, data_status, cleared) in [
+        (RepMode::Async, "STREAMING|ASYNC", true),
+        (RepMode::Sync, "DISCONNECT", true),
+        (RepMode::Sync, "STREAMING|SYNC", false),
     ] {
-        assert_eq!(data_allows_promotion(mode, ds), ok, "{mode:?} {ds:?}");
+        let c = cfg(mode, &["pg01", "pg02"]);
+        let mut v = view(
+            &["pg01", "pg02"],
+            &[],
+            &[
+                ("pg01", "master-pgsql", "100"),
+                ("pg01", "pgsql-data-status", data_status),
+            ],
+        );
+        v.promoted.push("pg02".into());
+        let mut p = Plan::new(&c, &v);
+        standby_monitor(&mut p, &standby_facts(true)).unwrap();
+        let expected = cleared.then(|| Some("-INFINITY".to_string()));
+        assert_eq!(
+            written(&p, "pg01", Attr::Score),
+            expected,
+            "{mode:?} {data_status}"
+        );
+        let mut p = Plan::new(&c, &v);
+        standby_monitor(&mut p, &standby_facts(false)).unwrap();
+        assert_eq!(written(&p, "pg01", Attr::Score), None, "streaming: kept");
     }
 }
 
 #[test]
+fn promotion_hands_over_to_a_newer_standby_and_refuses_a_silent_one() {
+    let at = |tli, lsn| {
+        Some(Location {
+            tli: Some(tli),
+            lsn: Lsn(lsn),
+        })
+    };
+    let mine = at(2, 500).unwrap();
+    assert_eq!(promotion_check(mine, &[]), PromotionCheck::Go);
+    assert_eq!(
+        promotion_check(mine, &[("pg03".into(), at(2, 500))]),
+        PromotionCheck::Go
+    );
+    assert_eq!(
+        promotion_check(mine, &[("pg03".into(), at(1, 900))]),
+        PromotionCheck::Go
+    );
+    assert!(matches!(
+        promotion_check(mine, &[("pg02".into(), at(2, 400)), ("pg03".into(), at(2, 501))]),
+        PromotionCheck::HandOver { to, .. } if to == "pg03"
+    ));
+    assert!(matches!(
+        promotion_check(mine, &[("pg03".into(), None)]),
+        PromotionCheck::Refuse(r) if r.contains("pg03")
+    ));
+    assert_eq!(Location::from_wire(&mine.to_wire()), Some(mine));
+    assert_eq!(Location::from_wire("x/1"), None);
+}
+
+#[test]
 fn pre_promote_baseline_check() {
-    let c = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
-    let at = |l: u64| {
+    let c = cfg(RepMode::Sync, &["pg03", "pg01", "pg02"]);
+    let at = |l| {
         Some(Location {
             tli: None,
             lsn: Lsn(l),
         })
     };
-    assert!(newer_than_target(&c, "pg02", at(10), at(20)));
-    assert!(!newer_than_target(&c, "pg02", at(20), at(20)));
-    assert!(!newer_than_target(&c, "pg02", None, at(20)));
-    assert!(!newer_than_target(&c, "pg02", at(10), None));
+    assert!(newer_than_target(&c, "pg02", at(100), at(200)));
+    assert!(!newer_than_target(&c, "pg02", at(300), at(200)));
     assert!(
-        !newer_than_target(&c, "pg01", at(10), at(20)),
-        "the target itself"
+        !newer_than_target(&c, "pg03", at(100), at(200)),
+        "target is me"
     );
+    assert!(!newer_than_target(&c, "pg02", None, at(200)));
     let two = cfg(RepMode::Sync, &["pg01", "pg02"]);
-    assert!(
-        !newer_than_target(&two, "pg02", at(10), at(20)),
-        "only with 3+ nodes"
-    );
+    assert!(!newer_than_target(&two, "pg02", at(100), at(200)));
 }
 
-#[test]
 fn lock_contents() {
     assert_eq!(Lock::parse(None), Lock::Absent);
     assert_eq!(Lock::parse(Some("")), Lock::Held);
@@ -554,30 +830,59 @@ fn only_streaming_past_the_checkpoint_on_a_newer_timeline_proves_safety() {
 }
 
 #[test]
-fn a_former_primary_is_preferred_as_sync_until_it_is() {
-    let mut c = cfg(RepMode::Sync, &["pg02", "pg01", "pg03"]);
-    c.sync_preference = Some("pg01".into());
-    // pg03 streams first and is sync; pg01 goes first in the list anyway.
-    let rows = [row("pg03", "STREAMING", "SYNC")];
-    assert_eq!(
-        wanted_sync_standbys(&c, &rows),
-        SyncStandbys::First(vec!["pg01".into(), "pg03".into()])
-    );
-    // A preference for a node outside node_list is ignored.
-    c.sync_preference = Some("pg09".into());
-    assert_eq!(
-        wanted_sync_standbys(&c, &rows),
-        SyncStandbys::First(vec!["pg03".into(), "pg01".into()])
-    );
+fn the_lock_at_start() {
+    let clean = Lock::CleanDemote {
+        checkpoint: Lsn(1),
+        tli: 1,
+    };
+    assert_eq!(start_gate(Lock::Absent, true), StartGate::Standby);
+    assert_eq!(start_gate(Lock::Held, false), StartGate::Refuse);
+    assert_eq!(start_gate(clean, true), StartGate::StandbyThenProve);
+    assert_eq!(start_gate(clean, false), StartGate::StandbyKeepLock);
 }
 
 #[test]
+fn demote_stays_stopped_without_a_shutdown_checkpoint() {
+    let s = DemoteShutdown {
+        immediate: false,
+        clean: true,
+        checkpoint: Some(Lsn(0x3000028)),
+        tli: Some(3),
+        lock_exists: true,
+    };
+    assert_eq!(
+        after_demote(s),
+        AfterDemote::RestartAsStandby {
+            record: Some("clean demote: shutdown checkpoint 0/3000028 on timeline 3\n".into())
+        }
+    );
+    assert_eq!(
+        after_demote(DemoteShutdown {
+            lock_exists: false,
+            ..s
+        }),
+        AfterDemote::RestartAsStandby { record: None }
+    );
+    assert_eq!(
+        after_demote(DemoteShutdown {
+            immediate: true,
+            ..s
+        }),
+        AfterDemote::StayStopped
+    );
+    assert_eq!(
+        after_demote(DemoteShutdown { clean: false, ..s }),
+        AfterDemote::StayStopped
+    );
+}
+
 fn slot_names() {
     assert_eq!(slot_name("slot", "PG-01.example"), "slot_pg_01_example");
 }
 
 mod fuzz {
     use super::super::*;
+    use crate::core::lsn::Lsn;
     use proptest::prelude::*;
 
     proptest! {
@@ -594,8 +899,9 @@ mod fuzz {
         fn fuzz_sync_standbys_value_parse_round_trip(
             names in prop::collection::vec("[a-zA-Z0-9_.\"()İ-]([a-zA-Z0-9_. \"()-]{0,8}[a-zA-Z0-9_.\"()-])?", 1..5),
         ) {
+            let lower = SyncStandbys::First(names.iter().map(|n| n.to_lowercase()).collect());
             let s = SyncStandbys::First(names);
-            prop_assert_eq!(SyncStandbys::parse(&s.value()), Some(s));
+            prop_assert_eq!(SyncStandbys::parse(&s.value()), Some(lower));
         }
 
         #[test]
