@@ -351,6 +351,19 @@ pub fn wait_until_reaped(pid: i32) {
     }
 }
 
+/// Poll `ok` every 500 ms until it holds; panic with `what` after
+/// `timeout`. The time it took.
+pub fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    loop {
+        if ok() {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < timeout, "{what}: not within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
 /// One run of the agent binary with an explicit environment.
 #[derive(Clone)]
 pub struct Agent {
