@@ -183,8 +183,8 @@ crm_xml() {
 # Reads crm_mon XML on stdin. `picture NODES...` is true when the named
 # nodes are online and form the target picture: one Promoted instance with
 # the VIP, every other named node Unpromoted and streaming, one of them
-# HS:sync (score 100), the rest HS:potential (-INFINITY; also HS:async
-# when crm_mon shows the stock agent), all managed by one agent. Otherwise
+# HS:sync (score 100), the rest HS:async (-INFINITY), all managed by one
+# agent. Otherwise
 # prints what is missing. `primary` prints the promoted node; `attr NODE
 # NAME` prints a node attribute.
 CRM_PY='
@@ -205,18 +205,13 @@ for r in x.iter("resource"):
         unmanaged = unmanaged or r.get("managed") == "false"
         for n in r.iter("node"):
             roles[n.get("name")] = (r.get("role"), r.get("failed"))
-# The stock agent names one sync standby: the others are async
-# (docs/compatibility.md R1); after switch-provider heartbeat it keeps the
-# FIRST 1 (...) ours set, so they stay potential (docs/migration.md). In
-# async mode every standby is async. PAF publishes no status attributes.
+# Both agents name one sync standby: the others are async. A list of
+# several (an older build of ours, or the stock agent right after
+# switch-provider heartbeat) shows them potential. PAF publishes no status
+# attributes.
 paf = any(a.endswith(":pgsqlms") for a in agents)
 asynchronous = os.environ.get("LAB_REP_MODE") == "async"
-if asynchronous:
-    others = ("ASYNC",)
-elif any(":heartbeat:" in a for a in agents):
-    others = ("ASYNC", "POTENTIAL")
-else:
-    others = ("POTENTIAL",)
+others = ("ASYNC", "POTENTIAL")
 vip = [n.get("name") for r in x.iter("resource") if r.get("id") == "PostgresqlVIP" and r.get("role") == "Started" for n in r.iter("node")]
 promoted = sorted(n for n, (role, _) in roles.items() if role == "Promoted")
 if cmd == "primary":

@@ -78,10 +78,12 @@ pub fn parse(xml: &str, resource: &str) -> Result<ClusterView, CrmMonError> {
             root.tag_name().name()
         )));
     }
-    let mut view = ClusterView::default();
-    view.quorum = child(root, "summary")
-        .and_then(|s| child(s, "current_dc"))
-        .is_some_and(|dc| dc.attribute("with_quorum") == Some("true"));
+    let mut view = ClusterView {
+        quorum: child(root, "summary")
+            .and_then(|s| child(s, "current_dc"))
+            .is_some_and(|dc| dc.attribute("with_quorum") == Some("true")),
+        ..ClusterView::default()
+    };
     if let Some(nodes) = child(root, "nodes") {
         for n in nodes.children().filter(|n| n.has_tag_name("node")) {
             if let Some(name) = n.attribute("name") {

@@ -238,10 +238,19 @@ impl Session {
         let received: Option<String> = row.get(7);
         let replay_waits: bool = row.get(8);
         let positive = |t: Option<i32>| t.and_then(|t| u32::try_from(t).ok()).filter(|t| *t > 0);
+        let in_recovery: bool = row.get(0);
+        // A standby's checkpoint timeline lags until its next restartpoint,
+        // and received_tli is gone with its WAL receiver: the newest
+        // timeline history it holds is the timeline it followed.
+        let followed = if in_recovery {
+            self.newest_history_timeline()
+        } else {
+            None
+        };
         Ok(ServerState {
-            in_recovery: row.get(0),
+            in_recovery,
             location: location.and_then(|l| l.parse().ok()),
-            timeline: positive(timeline),
+            timeline: positive(timeline).max(followed),
             receiver: row.get(3),
             sync_standbys: row.get(4),
             received_tli: positive(received_tli),
@@ -249,6 +258,21 @@ impl Session {
             received: received.and_then(|l| l.parse().ok()),
             replay_waits,
         })
+    }
+
+    /// The newest timeline whose history file is in `pg_wal` (`None`: none,
+    /// or `pg_ls_waldir` is not allowed to the monitor user).
+    fn newest_history_timeline(&mut self) -> Option<u32> {
+        let row = self
+            .client
+            .query_one(
+                "select max(('x' || substr(name, 1, 8))::bit(32)::int8) from pg_ls_waldir() \
+                 where name ~ '^[0-9A-F]{8}[.]history$'",
+                &[],
+            )
+            .ok()?;
+        let tli: Option<i64> = row.get(0);
+        tli.and_then(|t| u32::try_from(t).ok())
     }
 
     /// `pg_stat_replication`. A state or sync state this agent does not know

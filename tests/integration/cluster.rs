@@ -38,9 +38,9 @@
 //! ([`Cluster::repoint_standbys`]). A standby that already streams from the
 //! node being promoted follows the promotion by itself
 //! (`recovery_target_timeline = 'latest'`). Before any promotion, every node
-//! is a standby and they all point at the first node; the first node then
-//! streams from itself (observed: harmless, and its walreceiver stops when
-//! it is promoted).
+//! is a standby pointing nowhere (port 1, where nothing listens), as in a
+//! real cluster whose VIP is down while nobody is promoted: no standby
+//! cascades from another, so their positions are final for the election.
 //!
 //! Election quirk worth knowing: with equal LSNs the stock agent's counter
 //! restarts whenever the set of published `-xlog-loc` values changes, so
@@ -201,7 +201,7 @@ impl Cluster {
             cib: root.path().join("cib.xml"),
             ocf_lib,
             bin,
-            primary_target: RefCell::new(names[0].to_string()),
+            primary_target: RefCell::new(String::new()),
             params: RefCell::new(BTreeMap::new()),
             nodes,
             root,
@@ -362,7 +362,14 @@ impl Cluster {
     // ----- CIB -----------------------------------------------------------
 
     fn init_cib(&self) {
-        let empty = tool("cibadmin", &["--empty"], &[]);
+        // A DC with quorum, as in a healthy live cluster: crm_mon then says
+        // `with_quorum="true"`, which the primary needs before it stops
+        // waiting for standbys that left.
+        let empty = tool("cibadmin", &["--empty"], &[]).replacen(
+            "<cib ",
+            "<cib have-quorum=\"1\" dc-uuid=\"1\" ",
+            1,
+        );
         std::fs::write(&self.cib, empty).unwrap();
         let cib = [("CIB_file", self.cib.to_str().unwrap())];
         for (i, n) in self.nodes.iter().enumerate() {
@@ -569,7 +576,11 @@ impl Cluster {
     /// The environment Pacemaker's execd would give an agent on `node`.
     pub fn env(&self, node: &str) -> BTreeMap<String, String> {
         let n = self.node(node);
-        let target = self.node(&self.primary_target.borrow()).port;
+        // No target yet: port 1, where nothing listens.
+        let target = match self.primary_target.borrow().as_str() {
+            "" => 1,
+            t => self.node(t).port,
+        };
         let node_list = self.node_names().join(" ");
         let mut env: BTreeMap<String, String> = BTreeMap::new();
         let mut set = |k: &str, v: &str| {

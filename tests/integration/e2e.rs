@@ -289,8 +289,7 @@ fn vip_node(xml: &str) -> Option<String> {
 }
 
 /// The picture of issue 4: one primary with the VIP, one sync and one
-/// potential standby, all attributes as the stock agent would show them
-/// (except HS:potential, docs/compatibility.md R1).
+/// async standby, all attributes as the stock agent would show them.
 pub fn healthy(p: &Picture) -> bool {
     let Some(primary) = p.primary() else {
         return false;
@@ -304,7 +303,7 @@ pub fn healthy(p: &Picture) -> bool {
         .count();
     let potential = others
         .iter()
-        .filter(|n| a(n, "status") == Some("HS:potential"))
+        .filter(|n| a(n, "status") == Some("HS:async"))
         .count();
     p.view.nodes.values().all(|online| *online)
         && p.view.nodes.len() == 3
@@ -319,8 +318,8 @@ pub fn healthy(p: &Picture) -> bool {
             Some("HS:sync") => {
                 a(n, "data-status") == Some("STREAMING|SYNC") && score(n) == Some("100")
             }
-            Some("HS:potential") => {
-                a(n, "data-status") == Some("STREAMING|POTENTIAL") && score(n) == Some("-INFINITY")
+            Some("HS:async") => {
+                a(n, "data-status") == Some("STREAMING|ASYNC") && score(n) == Some("-INFINITY")
             }
             _ => false,
         })
@@ -358,7 +357,7 @@ fn three_node_cluster_end_to_end() {
     println!("{}", String::from_utf8_lossy(&lab.run(&["crm_mon"]).stdout));
     let first = p.primary().unwrap().to_string();
     let sync = p.node_with_status("HS:sync").unwrap();
-    let potential = p.node_with_status("HS:potential").unwrap();
+    let potential = p.node_with_status("HS:async").unwrap();
     lab.sql("create table if not exists e2e(id int primary key, at timestamptz)")
         .unwrap();
     let mut rows = 0;
@@ -438,7 +437,7 @@ fn three_node_cluster_end_to_end() {
     // return the old one is potential.
     let p = lab.wait_for("before standby loss", long, healthy);
     let sync = p.node_with_status("HS:sync").unwrap();
-    let potential = p.node_with_status("HS:potential").unwrap();
+    let potential = p.node_with_status("HS:async").unwrap();
     let out = lab.run(&["stop-node", &sync]);
     assert!(out.status.success(), "stop-node {sync}:\n{}", text(&out));
     rows += 1;
@@ -450,7 +449,7 @@ fn three_node_cluster_end_to_end() {
     let out = lab.run(&["start-node", &sync]);
     assert!(out.status.success(), "start-node {sync}:\n{}", text(&out));
     let p = lab.wait_for("old sync standby back as potential", long, |p| {
-        healthy(p) && p.attr(&sync, &format!("{RSC}-status")) == Some("HS:potential")
+        healthy(p) && p.attr(&sync, &format!("{RSC}-status")) == Some("HS:async")
     });
     let nodes: Vec<String> = p.view.nodes.keys().cloned().collect();
     all_rows_everywhere(&lab, &nodes, rows);
@@ -458,7 +457,7 @@ fn three_node_cluster_end_to_end() {
     // Failover: kill -9 of the primary's postmaster.
     let old = p.primary().unwrap().to_string();
     let sync = p.node_with_status("HS:sync").unwrap();
-    let third = p.node_with_status("HS:potential").unwrap();
+    let third = p.node_with_status("HS:async").unwrap();
     let pid = lab.postmaster_pid(&old);
     let started = Instant::now();
     lab.exec(&old, &["kill", "-9", &pid]);

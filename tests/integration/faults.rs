@@ -730,7 +730,7 @@ impl<'a> Run<'a> {
         println!("\n===== {label} =====");
         let primary = p.primary().unwrap().to_string();
         let sync = p.node_with_status("HS:sync").unwrap();
-        let potential = p.node_with_status("HS:potential").unwrap();
+        let potential = p.node_with_status("HS:async").unwrap();
         println!("primary {primary}, sync {sync}, potential {potential}");
         let load = Load::start(lab, &label, first_id, 600);
         let sampler = Sampler::start(lab);
@@ -841,10 +841,10 @@ impl<'a> Run<'a> {
             writes_back,
             hang,
             final_state: format!(
-                "healthy: {} PRI, {} HS:sync, {} HS:potential",
+                "healthy: {} PRI, {} HS:sync, {} HS:async",
                 p.primary().unwrap(),
                 p.node_with_status("HS:sync").unwrap_or_default(),
-                p.node_with_status("HS:potential").unwrap_or_default()
+                p.node_with_status("HS:async").unwrap_or_default()
             ),
         }
     }
@@ -995,7 +995,7 @@ fn crash_sync(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
     lab.wait_for(
         &format!("{label}: {sync} back"),
         Duration::from_secs(180),
-        |p| healthy(p) && status_of(p, &sync).as_deref() == Some("HS:potential"),
+        |p| healthy(p) && status_of(p, &sync).as_deref() == Some("HS:async"),
     );
     vec![r.finish(back)]
 }
@@ -1028,7 +1028,7 @@ fn partition_sync(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
     lab.wait_for(
         &format!("{label}: {sync} back"),
         Duration::from_secs(180),
-        |p| healthy(p) && status_of(p, &sync).as_deref() == Some("HS:potential"),
+        |p| healthy(p) && status_of(p, &sync).as_deref() == Some("HS:async"),
     );
     vec![r.finish(back)]
 }

@@ -51,9 +51,14 @@ pub fn bring_up(c: &Cluster, agent: AgentKind) -> String {
             .iter()
             .find(|n| c.attribute(n, "master-pgsql").as_deref() == Some("1000"));
         if winner.is_some() {
-            // Round xlog_check_count + 1 at the earliest; later if positions
-            // moved while the nodes started.
-            assert!(round >= 4, "the election decided in round {round}");
+            // Ours: final positions decide once every node published one
+            // (round 1 for the last node, round 2 for the others). The
+            // stock agent: round xlog_check_count + 1 at the earliest.
+            if agent == OURS {
+                assert!(round <= 2, "our election decided in round {round}");
+            } else {
+                assert!(round >= 4, "the stock election decided in round {round}");
+            }
             break;
         }
     }
@@ -123,9 +128,9 @@ fn expected_picture(primary: &str) -> Vec<((String, String), (String, String))> 
             "other-standby",
             "pgsql-data-status",
             "forever",
-            "STREAMING|POTENTIAL",
+            "STREAMING|ASYNC",
         ),
-        e("other-standby", "pgsql-status", "reboot", "HS:potential"),
+        e("other-standby", "pgsql-status", "reboot", "HS:async"),
         e("primary", "master-pgsql", "reboot", "1000"),
         e("primary", "pgsql-data-status", "forever", "LATEST"),
         e("primary", "pgsql-master-baseline", "reboot", "<16 hex>"),
@@ -160,7 +165,7 @@ fn three_node_picture(major: Major) {
     assert_eq!(picture, expected_picture(&primary));
 
     let (sync, potential) = sync_and_potential(&c, &primary);
-    let names = format!("FIRST 1 (\"{sync}\", \"{potential}\")");
+    let names = format!("FIRST 1 (\"{sync}\")");
     assert_eq!(c.sql(&primary, "show synchronous_standby_names"), names);
     let rep_mode = std::fs::read_to_string(c.node(&primary).tmpdir.join("rep_mode.conf")).unwrap();
     assert_eq!(rep_mode, format!("synchronous_standby_names = '{names}'\n"));
@@ -190,8 +195,7 @@ fn three_node_picture_pg18() {
 }
 
 /// The same scenario through the stock agent and through ours: the
-/// attributes are identical but for compatibility.md R1 (the third node is
-/// potential, not async).
+/// attributes are identical.
 #[test]
 fn differential_against_the_stock_agent() {
     let stock = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
@@ -211,12 +215,10 @@ fn differential_against_the_stock_agent() {
             ));
         }
     }
-    let documented = [
-        "(\"other-standby\", \"pgsql-data-status\"): stock Some((\"forever\", \"STREAMING|ASYNC\")), ours Some((\"forever\", \"STREAMING|POTENTIAL\"))",
-        "(\"other-standby\", \"pgsql-status\"): stock Some((\"reboot\", \"HS:async\")), ours Some((\"reboot\", \"HS:potential\"))",
-    ];
+    // Both name one sync standby: the same attributes.
     assert_eq!(
-        differences, documented,
+        differences,
+        Vec::<String>::new(),
         "every difference must be listed in docs/compatibility.md"
     );
 }
@@ -241,9 +243,9 @@ fn probe_seeds_scores() {
     assert_eq!(c.attribute(&sync, "master-pgsql").as_deref(), Some("100"));
 }
 
-/// The sync standby dies: PostgreSQL moves the sync role to the potential
-/// standby at once (commits do not wait for a monitor); the monitor then
-/// publishes it; the old sync standby returns as potential.
+/// The sync standby stops: the primary's pass takes its score away, then
+/// names the other standby (commits wait until then), which gets its score
+/// once caught up; the old sync standby returns as async.
 #[test]
 fn sync_standby_loss_and_return() {
     let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
@@ -252,18 +254,34 @@ fn sync_standby_loss_and_return() {
     c.sql(&primary, "create table t(x int)");
 
     ok(&c, OURS, &sync, "stop", &[]);
+    // Only the sync standby is named: commits wait until the primary's
+    // pass (its monitor, or the post-stop notification) names the other
+    // standby, after taking the stopped one's score away.
+    assert_eq!(c.run(OURS, &primary, "monitor", &PROMOTED_MONITOR).rc, 8);
     let started = Instant::now();
     c.sql(
         &primary,
         "set statement_timeout = '10s'; insert into t values (1)",
     );
-    let hang = started.elapsed();
-    println!("commit after the sync standby stopped took {hang:?}");
-    assert!(
-        hang < Duration::from_secs(10),
-        "the commit waited for a monitor"
+    println!(
+        "commit after the primary's pass took {:?}",
+        started.elapsed()
     );
-
+    assert_eq!(
+        c.sql(&primary, "show synchronous_standby_names"),
+        format!("FIRST 1 (\"{potential}\")")
+    );
+    assert_eq!(
+        c.attribute(&sync, "pgsql-data-status").as_deref(),
+        Some("DISCONNECT")
+    );
+    assert_eq!(
+        c.attribute(&sync, "master-pgsql").as_deref(),
+        Some("-INFINITY")
+    );
+    assert_eq!(c.attribute(&sync, "pgsql-status").as_deref(), Some("STOP"));
+    // The new sync standby is scored once it flushed what the primary had
+    // flushed after the change: within the same monitor, or the next one.
     assert_eq!(c.run(OURS, &primary, "monitor", &PROMOTED_MONITOR).rc, 8);
     assert_eq!(
         c.attribute(&potential, "pgsql-status").as_deref(),
@@ -277,15 +295,6 @@ fn sync_standby_loss_and_return() {
         c.attribute(&potential, "master-pgsql").as_deref(),
         Some("100")
     );
-    assert_eq!(
-        c.attribute(&sync, "pgsql-data-status").as_deref(),
-        Some("DISCONNECT")
-    );
-    assert_eq!(c.attribute(&sync, "pgsql-status").as_deref(), Some("STOP"));
-    assert_eq!(
-        c.sql(&primary, "show synchronous_standby_names"),
-        format!("FIRST 1 (\"{potential}\", \"{sync}\")")
-    );
 
     ok(&c, OURS, &sync, "start", &[]);
     c.wait_streaming(&sync, Duration::from_secs(30));
@@ -293,13 +302,13 @@ fn sync_standby_loss_and_return() {
     ok(&c, OURS, &sync, "monitor", &MONITOR);
     assert_eq!(
         c.attribute(&sync, "pgsql-status").as_deref(),
-        Some("HS:potential"),
+        Some("HS:async"),
         "{}",
         c.attributes_table()
     );
     assert_eq!(
         c.attribute(&sync, "pgsql-data-status").as_deref(),
-        Some("STREAMING|POTENTIAL")
+        Some("STREAMING|ASYNC")
     );
     assert_eq!(
         c.attribute(&potential, "pgsql-status").as_deref(),
@@ -389,7 +398,7 @@ fn switchover_leaves_the_old_primary_streaming() {
         .map(|s| c.attribute(s, "pgsql-status").unwrap())
         .collect();
     standby_states.sort();
-    assert_eq!(standby_states, ["HS:potential", "HS:sync"]);
+    assert_eq!(standby_states, ["HS:async", "HS:sync"]);
     assert_eq!(
         c.attribute(o, "pgsql-status").as_deref(),
         Some("HS:sync"),
@@ -454,6 +463,8 @@ fn sync_standby_crash_switches_to_async_and_back() {
     );
     let pid = kill_postmaster(&c, standby);
 
+    // Its node is still a member: the primary keeps waiting for it (no
+    // commit is acknowledged without it), but takes its score away.
     assert_eq!(c.run(OURS, &primary, "monitor", &PROMOTED_MONITOR).rc, 8);
     assert_eq!(
         c.attribute(standby, "pgsql-data-status").as_deref(),
@@ -463,19 +474,32 @@ fn sync_standby_crash_switches_to_async_and_back() {
         c.attribute(standby, "master-pgsql").as_deref(),
         Some("-INFINITY")
     );
+    assert_eq!(
+        c.sql(&primary, "show synchronous_standby_names"),
+        format!("FIRST 1 (\"{standby}\")")
+    );
+    let out = c.run(OURS, standby, "monitor", &MONITOR);
+    assert_eq!(out.rc, 1, "a crashed standby: {}", out.stderr);
+    crate::support::wait_until_reaped(pid);
+    ok(&c, OURS, standby, "stop", &[]);
+
+    // Its node leaves the cluster (the partition keeps quorum): now the
+    // primary may stop waiting.
+    c.set_online(standby, false);
+    assert_eq!(c.run(OURS, &primary, "monitor", &PROMOTED_MONITOR).rc, 8);
     assert_eq!(c.sql(&primary, "show synchronous_standby_names"), "");
     c.sql(
         &primary,
         "set statement_timeout = '5s'; create table t(x int); insert into t values (1)",
     );
-    let out = c.run(OURS, standby, "monitor", &MONITOR);
-    assert_eq!(out.rc, 1, "a crashed standby: {}", out.stderr);
 
-    crate::support::wait_until_reaped(pid);
+    c.set_online(standby, true);
     ok(&c, OURS, standby, "stop", &[]);
     ok(&c, OURS, standby, "start", &[]);
     c.wait_streaming(standby, Duration::from_secs(30));
-    assert_eq!(c.run(OURS, &primary, "monitor", &PROMOTED_MONITOR).rc, 8);
+    for _ in 0..2 {
+        assert_eq!(c.run(OURS, &primary, "monitor", &PROMOTED_MONITOR).rc, 8);
+    }
     assert_eq!(
         c.attribute(standby, "pgsql-data-status").as_deref(),
         Some("STREAMING|SYNC")
@@ -694,6 +718,19 @@ fn a_cleanly_stopped_primary_rejoins_on_start() {
             demote: &[o],
             active: &rest,
             promoted: &[o],
+            unpromoted: &rest,
+            all: &rest,
+            ..Notify::default()
+        },
+    );
+    notify_all_on(
+        &c,
+        &rest,
+        &Notify {
+            kind: "pre",
+            operation: "promote",
+            promote: &[n],
+            active: &rest,
             unpromoted: &rest,
             all: &rest,
             ..Notify::default()

@@ -780,6 +780,7 @@ fn pre_promote_baseline_check() {
     assert!(!newer_than_target(&two, "pg02", at(100), at(200)));
 }
 
+#[test]
 fn lock_contents() {
     assert_eq!(Lock::parse(None), Lock::Absent);
     assert_eq!(Lock::parse(Some("")), Lock::Held);
@@ -876,6 +877,7 @@ fn demote_stays_stopped_without_a_shutdown_checkpoint() {
     );
 }
 
+#[test]
 fn slot_names() {
     assert_eq!(slot_name("slot", "PG-01.example"), "slot_pg_01_example");
 }
