@@ -48,7 +48,12 @@ fn stock_agent_sync_replication_pg15() {
             .iter()
             .find(|n| attr(n, "master-pgsql").as_deref() == Some("1000"));
         if winner.is_some() {
-            assert_eq!(round, 4, "stock claims the master right in round 3+1");
+            // Round xlog_check_count + 1 at the earliest; later when a
+            // position moved while the standbys started.
+            assert!(
+                round >= 4,
+                "stock claimed the master right in round {round}"
+            );
             break;
         }
     }
