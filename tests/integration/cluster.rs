@@ -573,14 +573,19 @@ impl Cluster {
         self.primary_target.borrow().clone()
     }
 
+    /// The port standbys stream from: the primary target's, or port 1
+    /// (where nothing listens) before there is one.
+    pub fn target_port(&self) -> u16 {
+        match self.primary_target.borrow().as_str() {
+            "" => 1,
+            t => self.node(t).port,
+        }
+    }
+
     /// The environment Pacemaker's execd would give an agent on `node`.
     pub fn env(&self, node: &str) -> BTreeMap<String, String> {
         let n = self.node(node);
-        // No target yet: port 1, where nothing listens.
-        let target = match self.primary_target.borrow().as_str() {
-            "" => 1,
-            t => self.node(t).port,
-        };
+        let target = self.target_port();
         let node_list = self.node_names().join(" ");
         let mut env: BTreeMap<String, String> = BTreeMap::new();
         let mut set = |k: &str, v: &str| {

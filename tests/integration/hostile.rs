@@ -519,13 +519,13 @@ static ROWS: &[Row] = &[
     },
     // --- Garbage in the attributes the agent reads (no primary yet).
     Row {
-        what: "own data-status is an unknown string: no election",
+        what: "own data-status is an unknown string: it decides nothing, pg02's silence does",
         on: On::Node("pg01"),
         setup: Setup::Attrs(&[("pg01", "pgsql-data-status", "GARBAGE|$(x)")]),
         params: &[("xlog_check_count", "0")],
         env: &[MONITOR],
         action: "monitor",
-        log: Some("My data is out-of-date. status=GARBAGE|$(x)"),
+        log: Some("Waiting for the position of pg02 before anyone is promoted."),
         files: Files::MayChange,
         check: Some(check_pg01_did_not_claim),
         ..R
@@ -719,12 +719,23 @@ static ROWS: &[Row] = &[
     },
     // --- Promote and a primary's monitor over garbage attributes.
     Row {
+        what: "promote refused: the peer's published position is garbage",
+        on: On::Node("pg01"),
+        setup: Setup::Attrs(&[("pg02", "pgsql-position", "9/$(touch {M})")]),
+        action: "promote",
+        rc: 1,
+        reason: Some("promotion refused on pg01: pg02 published no WAL position for this promotion; it may be ahead of this node"),
+        files: Files::MayChange,
+        ..R
+    },
+    Row {
         what: "promote with garbage status and score on the peer",
         on: On::Node("pg01"),
         setup: Setup::Attrs(&[
             ("pg02", "pgsql-status", "HS:$(touch {M})"),
             ("pg02", "master-pgsql", "banana"),
             ("pg02", "pgsql-data-status", "STREAMING|WHAT"),
+            ("pg02", "pgsql-position", "1/0000000000000001"),
         ]),
         action: "promote",
         files: Files::MayChange,
@@ -794,8 +805,7 @@ impl Fixture {
             .replace("{H_CLUSTER_NAME}", H_CLUSTER_NAME)
             .replace("{M}", MARKER);
         if let Fixture::Node { c, .. } = self {
-            let target = c.node(&c.primary_target()).port;
-            v = v.replace("{TARGET}", &target.to_string());
+            v = v.replace("{TARGET}", &c.target_port().to_string());
         }
         v
     }
@@ -1085,6 +1095,8 @@ fn hostile_input_standalone() {
 #[test]
 fn hostile_input_replication() {
     let c = Cluster::new(Major::V15, &["pg01", "pg02"]);
+    // The written conninfo is checked against a live server: pg01's.
+    c.set_primary_target("pg01");
     // The cluster rows run node by node, in table order.
     let mut f = Fixture::Node { c, node: "pg02" };
     run_rows(&f, |on| on == On::Node("pg02"));
