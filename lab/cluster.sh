@@ -35,7 +35,8 @@
 # was made with. Run as root.
 #
 # Every lab loads LAB_ROOT/cluster.crm: crm-examples/cluster.crm with, for
-# LAB_REP_MODE=async, rep_mode=async, and for another agent only the
+# LAB_REP_MODE=async, rep_mode=async, for LAB_MONITORS=1s/2s those monitor
+# intervals (promoted/unpromoted), and for another agent only the
 # Postgresql primitive changed (the clone, VIP, constraints, properties,
 # operations and their intervals stay the same, so that differences measured
 # come from the agents):
@@ -472,6 +473,18 @@ write_crm_file() {
     if [[ $LAB_REP_MODE == async && $LAB_AGENT != paf ]]; then
         sed -i 's/ rep_mode=sync / rep_mode=async /' "$out"
         grep -q ' rep_mode=async ' "$out" || die "$CRM_FILE: no rep_mode=sync to change"
+    fi
+    # LAB_MONITORS=PROMOTED/UNPROMOTED (e.g. 1s/2s): the two monitor
+    # intervals instead of cluster.crm's 3s/4s (they must differ).
+    if [[ -n ${LAB_MONITORS:-} ]]; then
+        local promoted=${LAB_MONITORS%/*} unpromoted=${LAB_MONITORS#*/}
+        [[ $promoted =~ ^[0-9]+s$ && $unpromoted =~ ^[0-9]+s$ && $promoted != "$unpromoted" ]] \
+            || die "LAB_MONITORS must be two different intervals like 1s/2s, not '$LAB_MONITORS'"
+        sed -i "s/ op monitor interval=4s timeout=/ op monitor interval=$unpromoted timeout=/;
+                s/ op monitor interval=3s role=Promoted / op monitor interval=$promoted role=Promoted /" "$out"
+        grep -q " op monitor interval=$promoted role=Promoted " "$out" \
+            && grep -q " op monitor interval=$unpromoted timeout=" "$out" \
+            || die "$CRM_FILE: no 3s/4s monitors to change"
     fi
 }
 
