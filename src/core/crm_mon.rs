@@ -34,6 +34,14 @@ impl ClusterView {
         self.attributes.get(node)?.get(name).map(String::as_str)
     }
 
+    /// crm_mon shows an instance of our resource active on the node.
+    pub fn runs_instance(&self, node: &str) -> bool {
+        self.promoted
+            .iter()
+            .chain(&self.unpromoted)
+            .any(|n| n == node)
+    }
+
     pub fn promoted_exists(&self) -> bool {
         !self.promoted.is_empty()
     }

@@ -77,6 +77,12 @@ fn primary_table(out: &mut String) {
                                 v.nodes.insert("pg01".into(), true);
                                 v.nodes.insert("pg02".into(), online);
                                 v.nodes.insert("pg03".into(), true);
+                                // Both standbys run an instance (pg02 when online).
+                                v.unpromoted = if online {
+                                    vec!["pg02".into(), "pg03".into()]
+                                } else {
+                                    vec!["pg03".into()]
+                                };
                                 let a = v.attributes.entry("pg02".into()).or_default();
                                 a.insert("pgsql-status".into(), "HS:alone".into());
                                 a.insert("master-pgsql".into(), score.into());

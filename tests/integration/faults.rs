@@ -1079,7 +1079,14 @@ fn double_fault(
     match fault {
         StandbyFault::ResetAndBlock => {
             block_vip(lab, &sync, true);
-            r.fault(&["exec", &sync, "pkill", "-9", "-f", "^postgres: .*walreceiver"]);
+            r.fault(&[
+                "exec",
+                &sync,
+                "pkill",
+                "-9",
+                "-f",
+                "^postgres: .*walreceiver",
+            ]);
         }
         StandbyFault::KillPostgres => {
             let pid = lab.postmaster_pid(&sync);

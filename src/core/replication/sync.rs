@@ -229,11 +229,15 @@ pub fn wanted_sync_standbys(
 }
 
 /// A primary stops waiting for standbys (`''`) only when it may: its
-/// partition has quorum, and every node the list names has left the
-/// cluster, so none of them can be promoted behind its back. A primary cut
-/// off from the others keeps waiting, and acknowledges nothing they lack.
+/// partition has quorum, and no node the list names can be promoted behind
+/// its back: each has left the cluster, or runs no instance (Pacemaker
+/// stopped it; it can come back only as a standby without a score, which
+/// it earns only by streaming from this primary). A primary cut off from
+/// the others, or whose standby merely lost its connection, keeps waiting,
+/// and acknowledges nothing they lack.
 pub fn may_run_async(view: &ClusterView, current: &SyncStandbys) -> bool {
-    view.quorum && current.names().iter().all(|n| !view.online(n))
+    let out = |n: &String| !view.online(n) || !view.runs_instance(n);
+    view.quorum && current.names().iter().all(out)
 }
 
 /// The list a new primary starts with, set before it leaves recovery: every

@@ -304,16 +304,17 @@ fn scores_move_before_the_list() {
 }
 
 /// Nobody streams: commits keep waiting unless every named node left the
-/// cluster and this partition has quorum.
+/// cluster or runs no instance, and this partition has quorum.
 #[test]
 fn the_list_empties_only_with_quorum_and_the_named_nodes_gone() {
-    let (c, v) = primary_fixture();
+    let (c, mut v) = primary_fixture();
+    v.unpromoted = vec!["pg02".into(), "pg03".into()];
     let rows = [row("pg02", "CATCHUP", "POTENTIAL")];
     let mut p = Plan::new(&c, &v);
     assert_eq!(
         pass(&mut p, &rows, &one("pg03"), None).change,
         None,
-        "pg03 is still a member"
+        "pg03 still runs a standby"
     );
     assert_eq!(
         written(&p, "pg02", Attr::Status),
@@ -328,7 +329,20 @@ fn the_list_empties_only_with_quorum_and_the_named_nodes_gone() {
         None,
         "DISCONNECT leaves status alone"
     );
-    let gone = view(&["pg01", "pg02"], &["pg03"], &[]);
+    let mut running = view(&["pg01", "pg02", "pg03"], &[], &[]);
+    running.quorum = true;
+    running.unpromoted = vec!["pg03".into()];
+    assert!(
+        !may_run_async(&running, &one("pg03")),
+        "pg03 runs a standby"
+    );
+    running.unpromoted.clear();
+    assert!(
+        may_run_async(&running, &one("pg03")),
+        "Pacemaker stopped pg03"
+    );
+    let mut gone = view(&["pg01", "pg02"], &["pg03"], &[]);
+    gone.unpromoted = vec!["pg02".into()];
     assert!(!may_run_async(&gone, &one("pg03")), "no quorum");
     let gone = ClusterView {
         quorum: true,
