@@ -30,8 +30,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const RSC: &str = "Postgresql";
-const NODES: [&str; 3] = ["pg01", "pg02", "pg03"];
-const VIP: &str = "10.213.0.200";
+pub(crate) const NODES: [&str; 3] = ["pg01", "pg02", "pg03"];
+pub(crate) const VIP: &str = "10.213.0.200";
 const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 
 pub fn now_ms() -> u64 {
@@ -50,7 +50,7 @@ pub fn text(out: &Output) -> String {
 }
 
 /// Poll `ok` every 500 ms until it holds; panic with `what` after `timeout`.
-fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) -> Duration {
+pub(crate) fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();
     loop {
         if ok() {
@@ -361,12 +361,12 @@ pub fn crm_mon_text(lab: &Lab) -> String {
 }
 
 /// The picture as the nodes other than `not` see it.
-fn picture_without(lab: &Lab, not: &str) -> Option<Picture> {
+pub(crate) fn picture_without(lab: &Lab, not: &str) -> Option<Picture> {
     let nodes: Vec<&str> = NODES.iter().copied().filter(|n| *n != not).collect();
     lab.picture_from(&nodes)
 }
 
-fn status_of(p: &Picture, node: &str) -> Option<String> {
+pub(crate) fn status_of(p: &Picture, node: &str) -> Option<String> {
     p.attr(node, &format!("{RSC}-status")).map(str::to_string)
 }
 
@@ -380,7 +380,7 @@ pub fn failcount(lab: &Lab, node: &str) -> String {
         .to_string()
 }
 
-fn lock_exists(lab: &Lab, node: &str) -> bool {
+pub(crate) fn lock_exists(lab: &Lab, node: &str) -> bool {
     lab.lock_exists(node)
 }
 
@@ -434,7 +434,7 @@ fn assert_no_loss(
 }
 
 /// The primary and every node whose data-status says it streams.
-fn streaming_nodes(p: &Picture) -> Vec<String> {
+pub(crate) fn streaming_nodes(p: &Picture) -> Vec<String> {
     let primary = p.primary().expect("one primary");
     let mut v = vec![primary.to_string()];
     for n in p.view.nodes.keys() {
@@ -619,7 +619,7 @@ rm -f /var/lib/pgsql/tmp/PGSQL.lock
 /// A failed primary is kept out: online in the cluster, PostgreSQL not
 /// running, PGSQL.lock present, a fail count, neither promoted nor holding
 /// the VIP. Waits until it holds (the start must have been refused).
-fn wait_kept_out(lab: &Lab, node: &str, timeout: Duration) -> f64 {
+pub(crate) fn wait_kept_out(lab: &Lab, node: &str, timeout: Duration) -> f64 {
     let start = Instant::now();
     loop {
         let p = lab.picture();
@@ -676,7 +676,7 @@ pub fn bring_nodes_back(lab: &Lab) {
 /// Bring every node back and wait for the healthy picture: revive crashed
 /// nodes, start stopped stacks, heal cut links, resynchronise a primary
 /// that was kept out.
-fn restore(lab: &Lab) {
+pub(crate) fn restore(lab: &Lab) {
     bring_nodes_back(lab);
     if lab.picture().as_ref().is_some_and(healthy) {
         return;
@@ -698,7 +698,7 @@ fn restore(lab: &Lab) {
 // --- the scenarios -------------------------------------------------------------
 
 #[derive(Clone)]
-struct Row {
+pub(crate) struct Row {
     scenario: String,
     lost: usize,
     acked: usize,
@@ -709,7 +709,7 @@ struct Row {
 
 /// What every scenario shares: a healthy start, the load, the sampler, and
 /// the checks at the end.
-struct Run<'a> {
+pub(crate) struct Run<'a> {
     lab: &'a Arc<Lab>,
     label: String,
     load: Option<Load>,
@@ -721,7 +721,7 @@ struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    fn begin(lab: &'a Arc<Lab>, label: String, first_id: i64) -> Run<'a> {
+    pub(crate) fn begin(lab: &'a Arc<Lab>, label: String, first_id: i64) -> Run<'a> {
         let p = lab.wait_for(
             &format!("{label}: healthy start"),
             Duration::from_secs(180),
@@ -749,7 +749,7 @@ impl<'a> Run<'a> {
 
     /// Inject the fault; the clock starts when the command has returned
     /// (the fault is in effect).
-    fn fault(&mut self, args: &[&str]) {
+    pub(crate) fn fault(&mut self, args: &[&str]) {
         let t = now_ms();
         let out = self.lab.run(args);
         assert!(
@@ -762,7 +762,12 @@ impl<'a> Run<'a> {
         println!("{}: {args:?} took {} ms", self.label, self.t0 - t);
     }
 
-    fn writes_back(&self) -> f64 {
+    /// The clock starts now (a fault injected by the caller is in effect).
+    pub(crate) fn mark_fault(&mut self) {
+        self.t0 = now_ms();
+    }
+
+    pub(crate) fn writes_back(&self) -> f64 {
         let s = self
             .load
             .as_ref()
@@ -777,7 +782,7 @@ impl<'a> Run<'a> {
 
     /// Stop the load and the sampler, wait for the healthy picture (the
     /// caller restored it), check every acknowledged id on every node.
-    fn finish(mut self, writes_back: f64) -> Row {
+    pub(crate) fn finish(mut self, writes_back: f64) -> Row {
         let load = self.load.take().unwrap();
         let first = load.first_id;
         let attempts = load.stop();
@@ -850,7 +855,7 @@ impl<'a> Run<'a> {
     }
 
     /// Zero loss on the survivors while the cluster is still degraded.
-    fn no_loss_now(&self, p: &Picture) -> usize {
+    pub(crate) fn no_loss_now(&self, p: &Picture) -> usize {
         let load = self.load.as_ref().unwrap();
         let attempts = load.attempts();
         let (acked, range) = acknowledged(&attempts, load.first_id);
@@ -1044,7 +1049,7 @@ enum StandbyFault {
     KillPostgres,
 }
 
-fn block_vip(lab: &Lab, node: &str, blocked: bool) {
+pub(crate) fn block_vip(lab: &Lab, node: &str, blocked: bool) {
     let verb = if blocked { "add" } else { "del" };
     let out = lab.run(&[
         "exec",
@@ -1149,7 +1154,7 @@ fn double_fault(
 /// The operator removes its PGSQL.lock and cleans the resource up; every
 /// node then starts as a standby, publishes its position, and the election
 /// (all of node_list) promotes the newest.
-fn operator_recovers_in_place(lab: &Lab, old: &str) {
+pub(crate) fn operator_recovers_in_place(lab: &Lab, old: &str) {
     let out = lab.run(&["exec", old, "rm", "-f", "/var/lib/pgsql/tmp/PGSQL.lock"]);
     assert!(out.status.success(), "rm lock on {old}:\n{}", text(&out));
     crm(lab, &["crm_resource", "--cleanup", "-r", "msPostgresql"]);

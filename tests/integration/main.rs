@@ -15,6 +15,7 @@ mod errors;
 mod faults;
 mod hostile;
 mod metadata;
+mod nemesis;
 mod pacemaker_single;
 mod replication;
 mod standalone;
