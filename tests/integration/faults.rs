@@ -32,6 +32,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const RSC: &str = "Postgresql";
 pub(crate) const NODES: [&str; 3] = ["pg01", "pg02", "pg03"];
 pub(crate) const VIP: &str = "10.213.0.200";
+/// Concurrent writers of the load, so that new WAL keeps flowing while a
+/// commit waits.
+const LOAD_CLIENTS: usize = 4;
 const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 
 pub fn now_ms() -> u64 {
@@ -67,8 +70,8 @@ pub(crate) fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> 
 /// netns exec <prefix>-sw <this test binary> --ignored --exact
 /// faults::load_generator`). Without FAULTS_LOAD_OUT it does nothing.
 ///
-/// One INSERT per transaction (autocommit), each with a new id, about 20 a
-/// second; a broken connection is dropped and the next attempt reconnects
+/// Four writers (LOAD_CLIENTS), each one INSERT per transaction
+/// (autocommit) with a new id, about 20 a second; a broken connection is dropped and the next attempt reconnects
 /// (connect timeout 2 s, TCP keepalives and TCP_USER_TIMEOUT 4 s, so a
 /// vanished server is noticed). Every attempt is one line of
 /// FAULTS_LOAD_OUT: `ok ID START_MS END_MS NODE` once the COMMIT was
@@ -86,7 +89,7 @@ fn load_generator() {
     let var = |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set"));
     let stop = PathBuf::from(var("FAULTS_LOAD_STOP"));
     let secs: u64 = var("FAULTS_LOAD_SECS").parse().unwrap();
-    let mut id: i64 = var("FAULTS_LOAD_FIRST_ID").parse().unwrap();
+    let id: i64 = var("FAULTS_LOAD_FIRST_ID").parse().unwrap();
     let tag = var("FAULTS_LOAD_TAG");
     let started = Instant::now();
     std::thread::spawn(move || loop {
@@ -95,11 +98,13 @@ fn load_generator() {
         }
         std::thread::sleep(Duration::from_millis(100));
     });
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(out)
-        .unwrap();
+    let f = std::sync::Arc::new(std::sync::Mutex::new(
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(out)
+            .unwrap(),
+    ));
     let mut cfg = postgres::Config::new();
     cfg.host(&var("FAULTS_LOAD_HOST"))
         .port(5432)
@@ -112,6 +117,28 @@ fn load_generator() {
         .keepalives_idle(Duration::from_secs(2))
         .keepalives_interval(Duration::from_secs(1))
         .keepalives_retries(2);
+    // CLIENTS writers, each on its own connection; client k writes the ids
+    // first + k, first + k + CLIENTS, ...
+    let clients: i64 = var("FAULTS_LOAD_CLIENTS").parse().unwrap();
+    let writers: Vec<_> = (0..clients)
+        .map(|k| {
+            let (cfg, f, tag) = (cfg.clone(), f.clone(), tag.clone());
+            std::thread::spawn(move || write_ids(&cfg, &f, &tag, id + k, clients))
+        })
+        .collect();
+    for w in writers {
+        let _ = w.join();
+    }
+}
+
+/// One writer of the load: one INSERT per transaction, forever.
+fn write_ids(
+    cfg: &postgres::Config,
+    f: &std::sync::Mutex<std::fs::File>,
+    tag: &str,
+    mut id: i64,
+    step: i64,
+) {
     let mut client: Option<postgres::Client> = None;
     loop {
         let t0 = now_ms();
@@ -135,8 +162,8 @@ fn load_generator() {
                 format!("err {id} {t0} {t1} {msg}\n")
             }
         };
-        f.write_all(line.as_bytes()).unwrap();
-        id += 1;
+        f.lock().unwrap().write_all(line.as_bytes()).unwrap();
+        id += step;
         std::thread::sleep(Duration::from_millis(if r.is_ok() { 40 } else { 200 }));
     }
 }
@@ -227,6 +254,7 @@ impl Load {
             .env("FAULTS_LOAD_FIRST_ID", first_id.to_string())
             .env("FAULTS_LOAD_TAG", tag)
             .env("FAULTS_LOAD_HOST", VIP)
+            .env("FAULTS_LOAD_CLIENTS", LOAD_CLIENTS.to_string())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
