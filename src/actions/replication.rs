@@ -71,10 +71,29 @@ impl<'a> Replica<'a> {
         for w in std::mem::take(&mut plan.warnings) {
             crate::warn!("{w}");
         }
-        for w in std::mem::take(&mut plan.writes) {
-            self.crm.apply(&w)?;
+        let writes = std::mem::take(&mut plan.writes);
+        if self.crm.on_cib_file() || !distinct_attributes(&writes) {
+            // A CIB file has no daemon to serialise writers; an attribute
+            // written twice keeps its order.
+            return writes.iter().try_for_each(|w| self.crm.apply(w));
         }
-        Ok(())
+        // Each write is one crm_attribute process (tens of ms): the plan's
+        // writes go out at once, which is most of a promote's own time.
+        std::thread::scope(|scope| {
+            let running: Vec<_> = writes
+                .iter()
+                .map(|w| scope.spawn(|| self.crm.apply(w)))
+                .collect();
+            running
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(AgentError::generic("crm_attribute writer panicked"))
+                    })
+                })
+                .collect::<Result<Vec<()>>>()
+                .map(drop)
+        })
     }
 
     fn session(&self, role: Role) -> Result<Session> {
@@ -131,6 +150,14 @@ impl<'a> Replica<'a> {
             None => Vec::new(),
         }
     }
+}
+
+/// No attribute of a node is written twice.
+fn distinct_attributes(writes: &[rep::Write]) -> bool {
+    let mut seen = std::collections::BTreeSet::new();
+    writes
+        .iter()
+        .all(|w| seen.insert((w.node.as_str(), w.attr)))
 }
 
 fn sql_err(what: &str) -> impl Fn(pg::SqlError) -> AgentError + '_ {

@@ -160,7 +160,8 @@ impl Crm {
         })
     }
 
-    fn on_cib_file(&self) -> bool {
+    /// The tools work on a CIB file (`CIB_file`), not a live cluster.
+    pub fn on_cib_file(&self) -> bool {
         self.env.iter().any(|(k, _)| k == "CIB_file")
     }
 
