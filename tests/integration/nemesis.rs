@@ -13,11 +13,13 @@
 //! integration -- --exact nemesis::nemesis_schedules --nocapture`
 //! (docs/faults.md).
 
-use crate::e2e::{Lab, Picture};
+use crate::e2e::{healthy, Lab, Picture};
 use crate::faults::{
-    block_vip, bring_nodes_back, crm, lock_exists, operator_recovers_in_place, restore, resync,
-    running, status_of, wait_kept_out, Run, NODES,
+    block_vip, bring_nodes_back, crm, crm_mon_text, failcount, lock_exists,
+    operator_recovers_in_place, restore, resync, running, status_of, streaming_nodes, wait_until,
+    Run, NODES,
 };
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -222,12 +224,63 @@ fn heal_and_recover(lab: &Arc<Lab>, undo: Vec<std::thread::JoinHandle<()>>) {
         }
         crm(lab, &["crm_resource", "--cleanup", "-r", "msPostgresql"]);
     }
-    restore(lab);
-    for n in NODES {
-        if lock_exists(lab, n) && !running(lab, n, "postgres") {
-            wait_kept_out(lab, n, Duration::from_secs(150));
-            resync(lab, n);
+    operator_repairs(lab);
+}
+
+/// Until the picture is healthy (10 min at most), as an operator would:
+/// resynchronise a node kept out (PostgreSQL stopped behind its lock or a
+/// fail count) from the primary, and a standby that runs but has not
+/// streamed for 60 s (diverged: ahead of the new timeline's fork) after
+/// stopping it.
+fn operator_repairs(lab: &Arc<Lab>) {
+    let start = Instant::now();
+    let mut silent_since: BTreeMap<String, Instant> = BTreeMap::new();
+    loop {
+        let p = lab.picture();
+        if p.as_ref().is_some_and(healthy) {
+            println!(
+                "nemesis: healthy {:.0}s after healing",
+                start.elapsed().as_secs_f64()
+            );
+            return;
         }
+        assert!(
+            start.elapsed() < Duration::from_secs(600),
+            "nemesis: not healthy within 10 min of healing\n{}",
+            crm_mon_text(lab)
+        );
+        let Some(p) = p.filter(|p| p.primary().is_some() && p.vip_on.is_some()) else {
+            std::thread::sleep(Duration::from_secs(2));
+            continue;
+        };
+        let streaming = streaming_nodes(&p);
+        for n in NODES {
+            if streaming.iter().any(|s| s == n) || p.view.nodes.get(n) != Some(&true) {
+                silent_since.remove(n);
+                continue;
+            }
+            if !running(lab, n, "postgres") {
+                if lock_exists(lab, n) || failcount(lab, n) != "0" {
+                    println!("nemesis: {n} is kept out: resynchronising it");
+                    resync(lab, n);
+                }
+                continue;
+            }
+            let since = *silent_since
+                .entry(n.to_string())
+                .or_insert_with(Instant::now);
+            if since.elapsed() > Duration::from_secs(60) {
+                println!("nemesis: {n} runs but has not streamed for 60 s: stopping and resynchronising it");
+                let stop = "runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl stop -m fast -w -D /var/lib/pgsql/data";
+                let _ = lab.run(&["exec", n, "sh", "-c", stop]);
+                wait_until(&format!("{n} stopped"), Duration::from_secs(60), || {
+                    !running(lab, n, "postgres")
+                });
+                resync(lab, n);
+                silent_since.remove(n);
+            }
+        }
+        std::thread::sleep(Duration::from_secs(2));
     }
 }
 
