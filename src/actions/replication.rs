@@ -14,12 +14,14 @@ use crate::core::replication::{
     SyncStandbys,
 };
 use crate::core::standby_conf::StandbySettings;
+use crate::core::timeline::{self, History};
 use crate::error::{AgentError, Result};
 use crate::io::clock::Deadline;
 use crate::io::crm::{self, Crm};
 use crate::io::pg::{self, Role, ServerState, Session};
 use crate::io::postmaster;
 use crate::io::statefiles::StateFiles;
+use crate::io::waldir;
 use crate::ocf::env::{OcfEnv, RawEnv};
 use crate::ocf::rc::OcfRc;
 use std::time::Duration;
@@ -386,6 +388,7 @@ pub fn monitor(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
         standby_monitor(&r, &mut plan, &state)?;
     } else {
         rep::primary_self(&mut plan);
+        publish_history(&r, &state);
         control_standbys(&r, &mut plan, &mut s, &state)?;
     }
     Ok(decide::replicated_rc(state.in_recovery))
@@ -393,6 +396,30 @@ pub fn monitor(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
 
 fn receiver_attr(r: &Replica) -> String {
     format!("{}-receiver-status", r.rep.rsc)
+}
+
+/// The primary publishes its timeline history (`<rsc>-history`, private)
+/// when it differs from what it published before, so that a standby that
+/// went past the fork can tell (`core::replication::diverge`). Best effort:
+/// a standby that finds nothing gives no verdict.
+fn publish_history(r: &Replica, state: &ServerState) {
+    let Some(tli) = state.insert_tli else {
+        crate::warn!("can't tell this primary's timeline: its history is not published");
+        return;
+    };
+    let file = waldir::history_file(&r.i.cfg.pgdata, tli);
+    let history = match History::of_primary(tli, file.as_deref()) {
+        Ok(h) => h.to_wire(),
+        Err(e) => {
+            crate::warn!("can't publish this primary's timeline history: {e}");
+            return;
+        }
+    };
+    let name = rep::history_attr(&r.rep.rsc);
+    if r.crm.private(&r.rep.me, &name).as_deref() != Some(history.as_str()) {
+        crate::info!("My timeline history : {history}.");
+        r.crm.set_private(&name, Some(&history));
+    }
 }
 
 /// The primary's pass over its standbys (`core::replication::sync`). When
@@ -551,6 +578,24 @@ fn standby_monitor(r: &Replica, plan: &mut Plan, state: &ServerState) -> Result<
             "this former primary streams from the new primary, so it is not ahead of it",
         )?;
     }
+    if let Some(primary) = rep::history_to_check(plan, state.streaming()) {
+        let published = r.crm.private(&primary, &rep::history_attr(&r.rep.rsc));
+        let names = waldir::file_names(&r.i.cfg.pgdata);
+        let facts = rep::DivergenceFacts {
+            primary: &primary,
+            published: published.as_deref(),
+            wal_tli: names
+                .as_ref()
+                .and_then(|n| timeline::newest_segment_timeline(n.iter().map(String::as_str))),
+            position: state.location,
+            streaming: state.streaming(),
+            received_tli: state.received_tli,
+        };
+        if let Some(reason) = rep::divergence_check(plan, &facts) {
+            r.apply(plan)?;
+            return Err(AgentError::generic(reason));
+        }
+    }
     r.apply(plan)
 }
 
@@ -610,11 +655,13 @@ pub fn promote(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
         crate::info!("PostgreSQL is promoted.");
     }
     let mut s = r.session(Role::Monitor)?;
-    if r.server_state(&mut s)?.in_recovery {
+    let state = r.server_state(&mut s)?;
+    if state.in_recovery {
         return Err(AgentError::generic(
             "Can't start PostgreSQL as primary on promote.",
         ));
     }
+    publish_history(&r, &state);
     reconcile_slots(&r, true)?;
     plan.data_status(&me, DataStatus::Latest);
     plan.own_score(Score::PromoteMe);

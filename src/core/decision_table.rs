@@ -289,6 +289,168 @@ fn short(e: &ElectionFiles) -> String {
     }
 }
 
+/// Diverged standbys: who checks, the verdict on pg01 against pg02's
+/// published history, and the primary's pass over a DIVERGED node.
+fn divergence_table(out: &mut String) {
+    writeln!(
+        out,
+        "\n# divergence: whose history pg01 reads: promoted streaming own-data-status -> node"
+    )
+    .unwrap();
+    let c = cfg(RepMode::Sync, 3);
+    let online = || {
+        let mut v = ClusterView {
+            quorum: true,
+            ..ClusterView::default()
+        };
+        for n in &c.node_list {
+            v.nodes.insert(n.clone(), true);
+        }
+        v
+    };
+    for promoted in [None, Some("pg01"), Some("pg02")] {
+        for streaming in [false, true] {
+            for ds in ["DISCONNECT", "DIVERGED"] {
+                let mut v = online();
+                v.promoted = promoted.iter().map(|p| p.to_string()).collect();
+                v.attributes
+                    .entry("pg01".into())
+                    .or_default()
+                    .insert("pgsql-data-status".into(), ds.into());
+                let plan = Plan::new(&c, &v);
+                writeln!(
+                    out,
+                    "{} {streaming} {ds} -> {}",
+                    promoted.unwrap_or("none"),
+                    history_to_check(&plan, streaming).unwrap_or("-".into())
+                )
+                .unwrap();
+            }
+        }
+    }
+
+    writeln!(out, "\n# divergence verdict on pg01 (score 100, DISCONNECT; pg02 promoted): pg02's history | my WAL timeline, position | writes | exit reason").unwrap();
+    for published in [
+        None,
+        Some("2:garbage"),
+        Some("1:"),
+        Some("2:1@0/5000028"),
+        Some("3:1@0/3000060 2@0/5000028"),
+    ] {
+        for wal_tli in [None, Some(1), Some(2), Some(3)] {
+            for position in ["0/5000000", "0/5000028", "0/5000100"] {
+                let mut v = online();
+                v.promoted = vec!["pg02".into()];
+                let a = v.attributes.entry("pg01".into()).or_default();
+                a.insert("master-pgsql".into(), "100".into());
+                a.insert("pgsql-data-status".into(), "DISCONNECT".into());
+                let mut plan = Plan::new(&c, &v);
+                let facts = DivergenceFacts {
+                    primary: "pg02",
+                    published,
+                    wal_tli,
+                    position: position.parse().ok(),
+                    streaming: false,
+                    received_tli: None,
+                };
+                let reason = divergence_check(&mut plan, &facts);
+                writeln!(
+                    out,
+                    "{:?} | {wal_tli:?} {position} | {} | {}",
+                    published.unwrap_or("<none>"),
+                    render(&plan.writes),
+                    reason.unwrap_or("-".into())
+                )
+                .unwrap();
+            }
+        }
+    }
+
+    writeln!(out, "\n# a standing DIVERGED on pg01 (-INFINITY, HS:alone; pg02 published 2:1@0/5000028): streaming received_tli | my WAL timeline, position | writes | exit reason").unwrap();
+    for streaming in [false, true] {
+        for received_tli in [None, Some(1), Some(2)] {
+            for (wal_tli, position) in [(1, "0/5000100"), (1, "0/5000000"), (2, "0/6000000")] {
+                let mut v = online();
+                v.promoted = vec!["pg02".into()];
+                let a = v.attributes.entry("pg01".into()).or_default();
+                a.insert("master-pgsql".into(), "-INFINITY".into());
+                a.insert("pgsql-data-status".into(), "DIVERGED".into());
+                a.insert("pgsql-status".into(), "HS:alone".into());
+                let mut plan = Plan::new(&c, &v);
+                let facts = DivergenceFacts {
+                    primary: "pg02",
+                    published: Some("2:1@0/5000028"),
+                    wal_tli: Some(wal_tli),
+                    position: position.parse().ok(),
+                    streaming,
+                    received_tli,
+                };
+                let reason = divergence_check(&mut plan, &facts);
+                writeln!(
+                    out,
+                    "{streaming} {received_tli:?} | {wal_tli} {position} | {} | {}",
+                    render(&plan.writes),
+                    reason.unwrap_or("-".into())
+                )
+                .unwrap();
+            }
+        }
+    }
+
+    writeln!(
+        out,
+        "\n# primary pass over pg02 whose data-status is DIVERGED (3 nodes, list names pg03): mode, pg02's row | writes"
+    )
+    .unwrap();
+    for mode in [RepMode::Sync, RepMode::Async] {
+        for row in [
+            None,
+            Some(("STREAMING", "SYNC")),
+            Some(("STREAMING", "ASYNC")),
+            Some(("CATCHUP", "ASYNC")),
+        ] {
+            let c = cfg(mode, 3);
+            let mut v = online();
+            let a = v.attributes.entry("pg02".into()).or_default();
+            a.insert("pgsql-status".into(), "HS:alone".into());
+            a.insert("master-pgsql".into(), "-INFINITY".into());
+            a.insert("pgsql-data-status".into(), "DIVERGED".into());
+            let rows: Vec<ReplicationRow> = row
+                .iter()
+                .map(|(s, y)| ReplicationRow {
+                    application_name: "pg02".into(),
+                    state: SenderState::parse(s).unwrap(),
+                    sync: SyncRole::parse(y).unwrap(),
+                    flush: Some(Lsn(100)),
+                })
+                .collect();
+            let current = SyncStandbys::First(vec!["pg03".into()]);
+            let mut plan = Plan::new(&c, &v);
+            control_standbys(
+                &mut plan,
+                &PrimaryFacts {
+                    rows: &rows,
+                    current: &current,
+                    ceiling: Some(Lsn(100)),
+                },
+            );
+            let pg02: Vec<Write> = plan
+                .writes
+                .into_iter()
+                .filter(|w| w.node == "pg02")
+                .collect();
+            writeln!(
+                out,
+                "{} {} | {}",
+                mode.name(),
+                row.map_or("none".to_string(), |(s, y)| format!("{s}|{y}")),
+                render(&pg02)
+            )
+            .unwrap();
+        }
+    }
+}
+
 /// Notifications: type × operation × this node's place in the lists.
 fn notify_table(out: &mut String) {
     use crate::core::notify::{Notify, NotifyOp, NotifyType};
@@ -333,6 +495,7 @@ fn decision_table_matches_the_reviewed_snapshot() {
     promotion_table(&mut out);
     election_table(&mut out);
     standby_table(&mut out);
+    divergence_table(&mut out);
     notify_table(&mut out);
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(SNAPSHOT);
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {

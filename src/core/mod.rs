@@ -14,4 +14,5 @@ pub mod pidfile;
 pub mod quote;
 pub mod replication;
 pub mod standby_conf;
+pub mod timeline;
 pub mod version;

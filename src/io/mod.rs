@@ -10,3 +10,4 @@ pub mod pg;
 pub mod postmaster;
 pub mod statefiles;
 pub mod user;
+pub mod waldir;

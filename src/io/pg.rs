@@ -190,6 +190,10 @@ pub struct ServerState {
     /// received WAL may end in a partial record, which it never replays).
     pub replay_waits: bool,
     pub sync_standbys: String,
+    /// On a primary, the timeline it writes WAL on (from the name of the
+    /// segment holding its insert position, which a checkpoint does not
+    /// lag behind).
+    pub insert_tli: Option<u32>,
 }
 
 impl ServerState {
@@ -228,7 +232,10 @@ impl Session {
                     pg_last_wal_receive_lsn()::text, \
                     exists (select from pg_stat_activity where backend_type = 'startup' \
                             and wait_event in ('RecoveryWalStream', 'RecoveryWalAll', \
-                                               'RecoveryRetrieveRetryInterval'))",
+                                               'RecoveryRetrieveRetryInterval')), \
+                    case when not pg_is_in_recovery() \
+                         then ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int4 \
+                    end",
             &[],
         )?;
         let location: Option<String> = row.get(1);
@@ -237,6 +244,7 @@ impl Session {
         let replay: Option<String> = row.get(6);
         let received: Option<String> = row.get(7);
         let replay_waits: bool = row.get(8);
+        let insert_tli: Option<i32> = row.get(9);
         let positive = |t: Option<i32>| t.and_then(|t| u32::try_from(t).ok()).filter(|t| *t > 0);
         let in_recovery: bool = row.get(0);
         // A standby's checkpoint timeline lags until its next restartpoint,
@@ -257,6 +265,7 @@ impl Session {
             replay: replay.and_then(|l| l.parse().ok()),
             received: received.and_then(|l| l.parse().ok()),
             replay_waits,
+            insert_tli: positive(insert_tli),
         })
     }
 

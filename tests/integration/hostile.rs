@@ -744,7 +744,10 @@ static ROWS: &[Row] = &[
     Row {
         what: "primary monitor over garbage attributes",
         on: On::Node("pg01"),
-        setup: Setup::Attrs(&[("pg02", "pgsql-data-status", "\"'; GARBAGE")]),
+        setup: Setup::Attrs(&[
+            ("pg02", "pgsql-data-status", "\"'; GARBAGE"),
+            ("pg01", "pgsql-history", "9:$(touch {M})"),
+        ]),
         env: &[MONITOR, ("OCF_RESKEY_CRM_meta_role", "Promoted")],
         action: "monitor",
         rc: 8,
@@ -1235,4 +1238,7 @@ fn check_primary_cleaned_peer(f: &Fixture) {
         c.attribute("pg02", "master-pgsql").as_deref(),
         Some("-INFINITY")
     );
+    // Its own published timeline history is rewritten from its history file.
+    let history = c.attribute("pg01", "pgsql-history").unwrap_or_default();
+    assert!(history.starts_with("2:1@0/"), "{history}");
 }

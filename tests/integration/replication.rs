@@ -98,6 +98,9 @@ fn by_role(c: &Cluster, primary: &str) -> BTreeMap<(String, String), (String, St
     };
     attrs
         .iter()
+        // Private attrd attributes (our `-history`, `-position`) are never
+        // in a live cluster's CIB; on a CIB file they are transient ones.
+        .filter(|((_, name), _)| !name.ends_with("-history") && !name.ends_with("-position"))
         .map(|((node, name), (life, value))| {
             // WAL positions differ between two clusters; their shape must not.
             let value = if name.ends_with("-master-baseline") {
@@ -822,4 +825,292 @@ fn demote(c: &Cluster, primary: &str) {
     }
     .env();
     ok(c, OURS, primary, "demote", &env_refs(&env));
+}
+
+/// The timeline a primary writes on.
+fn insert_timeline(c: &Cluster, node: &str) -> u32 {
+    let hex = c.sql(
+        node,
+        "select substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)",
+    );
+    u32::from_str_radix(&hex, 16).unwrap()
+}
+
+/// Where timeline `tli` ended in `node`'s history (its `pg_wal` file of
+/// timeline `tli + 1`).
+fn end_of_timeline(c: &Cluster, node: &str, tli: u32) -> String {
+    let path = c
+        .node(node)
+        .pgdata
+        .join(format!("pg_wal/{:08X}.history", tli + 1));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&format!("{tli}\t")))
+        .unwrap_or_else(|| panic!("{text}"));
+    line.split('\t').nth(1).unwrap().to_string()
+}
+
+fn lsn(s: &str) -> u64 {
+    let (hi, lo) = s.split_once('/').unwrap();
+    (u64::from_str_radix(hi, 16).unwrap() << 32) | u64::from_str_radix(lo, 16).unwrap()
+}
+
+/// A fork, as an operator's `pg_promote()` outside the agent makes one.
+struct Forked {
+    old: String,
+    new: String,
+    third: String,
+    /// The old primary's timeline, which ended at `fork` for the new one.
+    old_tli: u32,
+    fork: String,
+}
+
+/// The third node is stopped (so it stays behind), the sync standby is
+/// promoted by SQL while the primary keeps committing (locally), so the
+/// primary goes past the fork. Pacemaker is then told the new primary is
+/// promoted, and its monitor publishes its timeline history.
+fn fork_the_cluster(c: &Cluster) -> Forked {
+    let old = bring_up(c, OURS);
+    let (new, third) = sync_and_potential(c, &old);
+    ok(c, OURS, &third, "stop", &[]);
+    c.sql(
+        &old,
+        "create table t(x int); insert into t select generate_series(1, 100)",
+    );
+    let old_tli = insert_timeline(c, &old);
+    assert_eq!(c.sql(&new, "select pg_promote()"), "t");
+    c.sql(
+        &old,
+        "set synchronous_commit = local; insert into t select generate_series(101, 200)",
+    );
+    c.set_promoted(Some(&new));
+    assert_eq!(c.run(OURS, &new, "monitor", &PROMOTED_MONITOR).rc, 8);
+    assert_eq!(insert_timeline(c, &new), old_tli + 1);
+    let fork = end_of_timeline(c, &new, old_tli);
+    let published = c.attribute(&new, "pgsql-history").unwrap_or_default();
+    assert!(
+        published.starts_with(&format!("{}:", old_tli + 1))
+            && published.ends_with(&format!("{old_tli}@{fork}")),
+        "{}",
+        c.attributes_table()
+    );
+    let old_position = c.sql(&old, "select pg_current_wal_lsn()");
+    assert!(lsn(&old_position) > lsn(&fork), "{old_position} {fork}");
+    Forked {
+        old,
+        new,
+        third,
+        old_tli,
+        fork,
+    }
+}
+
+/// The old primary went past the fork, crashed, and an operator removed its
+/// PGSQL.lock without resynchronising it: it starts as a standby of the new
+/// primary, which PostgreSQL refuses to stream to it. Its monitor fails
+/// naming the fork, and it is DIVERGED/-INFINITY, which the primary's
+/// passes leave alone; once resynchronised, it clears the verdict itself.
+#[test]
+fn a_diverged_standby_fails_its_monitor_naming_the_fork() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    let f = fork_the_cluster(&c);
+    let (o, n): (&str, &str) = (&f.old, &f.new);
+    let pid = kill_postmaster(&c, o);
+    crate::support::wait_until_reaped(pid);
+    std::fs::remove_file(c.node(o).tmpdir.join("PGSQL.lock")).unwrap();
+    c.set_primary_target(n);
+    ok(&c, OURS, o, "stop", &[]);
+    ok(&c, OURS, o, "start", &[]);
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let out = loop {
+        assert_eq!(c.run(OURS, n, "monitor", &PROMOTED_MONITOR).rc, 8);
+        let out = c.run(OURS, o, "monitor", &MONITOR);
+        if out.rc != 0 {
+            break out;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the diverged standby's monitor still succeeds after 30 s: {}\n{}",
+            out.stderr,
+            c.attributes_table()
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    println!("{}", out.stderr);
+    assert_eq!(out.rc, 1, "{}", out.stderr);
+    let reason = out
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("ocf-exit-reason:"))
+        .expect("an exit reason");
+    let on = format!(" on timeline {}, past the fork at ", f.old_tli);
+    let at = reason
+        .strip_prefix("diverged: this node is at ")
+        .and_then(|r| r.split_once(on.as_str()))
+        .map(|(at, _)| at.to_string())
+        .unwrap_or_else(|| panic!("{reason}"));
+    assert!(lsn(&at) > lsn(&f.fork), "{reason}");
+    assert!(
+        reason.ends_with(&format!(
+            "past the fork at {} where {n}'s timeline {} began; \
+             resynchronise it (pg_rewind or a new base backup)",
+            f.fork,
+            f.old_tli + 1
+        )),
+        "{reason}"
+    );
+    assert_eq!(
+        c.attribute(o, "pgsql-data-status").as_deref(),
+        Some("DIVERGED")
+    );
+    assert_eq!(c.attribute(o, "master-pgsql").as_deref(), Some("-INFINITY"));
+    // The primary's pass does not see it, and leaves its verdict alone.
+    assert_eq!(c.run(OURS, n, "monitor", &PROMOTED_MONITOR).rc, 8);
+    assert_eq!(
+        c.attribute(o, "pgsql-data-status").as_deref(),
+        Some("DIVERGED"),
+        "{}",
+        c.attributes_table()
+    );
+    assert_eq!(c.attribute(o, "master-pgsql").as_deref(), Some("-INFINITY"));
+    assert_eq!(c.attribute(o, "pgsql-status").as_deref(), Some("HS:alone"));
+    // Every later monitor fails the same way (PostgreSQL streams it the old
+    // timeline up to the fork now and then: that changes nothing), and the
+    // primary's passes leave the verdict alone.
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_secs(1));
+        assert_eq!(c.run(OURS, n, "monitor", &PROMOTED_MONITOR).rc, 8);
+        let again = c.run(OURS, o, "monitor", &MONITOR);
+        assert_eq!(again.rc, 1, "{}", again.stderr);
+        assert!(again.stderr.contains(reason), "{}", again.stderr);
+        assert_eq!(
+            c.attribute(o, "pgsql-data-status").as_deref(),
+            Some("DIVERGED")
+        );
+        assert_eq!(c.attribute(o, "pgsql-status").as_deref(), Some("HS:alone"));
+    }
+    // PostgreSQL never streamed it on the new timeline...
+    assert_eq!(c.sql(o, "select count(*) from t"), "200");
+    // ...but its WAL receiver fetched the new timeline's history file: why
+    // the agent reads a standby's timeline from its WAL segments' names.
+    let fetched = c
+        .node(o)
+        .pgdata
+        .join(format!("pg_wal/{:08X}.history", f.old_tli + 1));
+    crate::support::wait_until(
+        "the new timeline's history file",
+        Duration::from_secs(10),
+        || fetched.exists(),
+    );
+
+    // The operator resynchronises it (here a new base backup of the new
+    // primary): it streams on the new timeline, its own monitor clears the
+    // verdict, and the primary's pass makes it a streaming standby again.
+    ok(&c, OURS, o, "stop", &[]);
+    let node = c.node(o);
+    for entry in std::fs::read_dir(&node.pgdata).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path).unwrap();
+        } else {
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+    let port = c.node(n).port.to_string();
+    crate::support::run_as_postgres(
+        &c.major.bindir().join("pg_basebackup"),
+        &[
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-U",
+            "postgres",
+            "-D",
+            node.pgdata.to_str().unwrap(),
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+            "--no-sync",
+        ],
+    );
+    let conf = node.pgdata.join("harness-node.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "port = {}\nunix_socket_directories = '{}'\n",
+            node.port,
+            node.socketdir.display()
+        ),
+    )
+    .unwrap();
+    crate::support::chown_to_postgres(&conf);
+    ok(&c, OURS, o, "start", &[]);
+    c.wait_streaming(o, Duration::from_secs(30));
+    ok(&c, OURS, o, "monitor", &MONITOR);
+    assert_eq!(
+        c.attribute(o, "pgsql-data-status").as_deref(),
+        Some("DISCONNECT"),
+        "{}",
+        c.attributes_table()
+    );
+    assert_eq!(c.run(OURS, n, "monitor", &PROMOTED_MONITOR).rc, 8);
+    assert!(
+        c.attribute(o, "pgsql-data-status")
+            .unwrap_or_default()
+            .starts_with("STREAMING|"),
+        "{}",
+        c.attributes_table()
+    );
+    assert_eq!(c.sql(o, "select count(*) from t"), "100");
+}
+
+/// A standby merely behind the fork is not reported: not while it does not
+/// stream, and it then follows the new primary; nor, once on the new
+/// timeline, when it stops streaming again.
+#[test]
+fn a_standby_behind_the_fork_is_not_reported() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    let f = fork_the_cluster(&c);
+    let (n, t): (&str, &str) = (&f.new, &f.third);
+    c.set_primary_target(n);
+    let nowhere = [("OCF_RESKEY_primary_conninfo_opt", "host=127.0.0.1 port=1")];
+    let quiet_rounds = |c: &Cluster| {
+        for _ in 0..3 {
+            assert_eq!(c.run(OURS, n, "monitor", &PROMOTED_MONITOR).rc, 8);
+            let out = c.run(OURS, t, "monitor", &MONITOR);
+            assert_eq!(out.rc, 0, "{}", out.stderr);
+            assert!(!c.is_streaming(t));
+            assert_eq!(
+                c.attribute(t, "pgsql-data-status").as_deref(),
+                Some("DISCONNECT"),
+                "{}",
+                c.attributes_table()
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    };
+    ok(&c, OURS, t, "start", &nowhere);
+    quiet_rounds(&c);
+
+    // It can follow the new primary: it streams on the new timeline.
+    ok(&c, OURS, t, "stop", &[]);
+    ok(&c, OURS, t, "start", &[]);
+    c.wait_streaming(t, Duration::from_secs(30));
+    c.sql(n, "insert into t select generate_series(201, 300)");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.try_sql(t, "select count(*) from t").as_deref() != Ok("200") {
+        assert!(Instant::now() < deadline, "rows missing on {t}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(c.run(OURS, n, "monitor", &PROMOTED_MONITOR).rc, 8);
+    ok(&c, OURS, t, "monitor", &MONITOR);
+
+    // On the primary's timeline, past the fork, and not streaming: no verdict.
+    ok(&c, OURS, t, "stop", &[]);
+    ok(&c, OURS, t, "start", &nowhere);
+    quiet_rounds(&c);
 }

@@ -180,14 +180,17 @@ pub struct StandbyOutcome {
 }
 
 /// A standby's monitor. With a promoted instance: `HS:alone` when the
-/// primary said `DISCONNECT`; no positive score unless it can prove it is
-/// current; the lock release of a rejoined former primary. Without one:
-/// the election. `Err` carries the exit reason.
+/// primary said `DISCONNECT` (or it diverged); no positive score unless it
+/// can prove it is current; the lock release of a rejoined former primary.
+/// Without one: the election. `Err` carries the exit reason.
 pub fn standby_monitor(plan: &mut Plan, facts: &StandbyFacts) -> Result<StandbyOutcome, String> {
     let me = plan.cfg.me.clone();
     if plan.view.promoted_exists() {
         let data_status = plan.current_data_status(&me);
-        if data_status == Some(DataStatus::Disconnect) {
+        if matches!(
+            data_status,
+            Some(DataStatus::Disconnect | DataStatus::Diverged)
+        ) {
             plan.status(&me, Status::HsAlone);
         }
         // The named synchronous standby is current even when its receiver

@@ -7,15 +7,18 @@
 //!   `synchronous_standby_names` (the durability rule);
 //! - [`election`]: who may be promoted: the election, the check at
 //!   promotion, the pre-promote baseline;
-//! - [`lock`]: `PGSQL.lock` at start and after a demote.
+//! - [`lock`]: `PGSQL.lock` at start and after a demote;
+//! - [`diverge`]: a standby past the fork of the primary's timeline.
 //!
 //! `actions::replication` observes, calls these and applies what they say.
 
+pub mod diverge;
 pub mod election;
 pub mod lock;
 pub mod plan;
 pub mod sync;
 
+pub use diverge::*;
 pub use election::*;
 pub use lock::*;
 pub use plan::*;

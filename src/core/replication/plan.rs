@@ -130,10 +130,13 @@ impl SyncRole {
 
 /// `<rsc>-data-status`: `LATEST` on the primary, `DISCONNECT` for a node
 /// the primary does not see, else the primary's `STATE|SYNC_STATE` of it.
+/// Our addition: `DIVERGED`, a standby's own verdict that its WAL went past
+/// the point where the primary's timeline forked from its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DataStatus {
     Latest,
     Disconnect,
+    Diverged,
     Sender(SenderState, SyncRole),
 }
 
@@ -147,6 +150,7 @@ impl DataStatus {
         match self {
             DataStatus::Latest => "LATEST".into(),
             DataStatus::Disconnect => "DISCONNECT".into(),
+            DataStatus::Diverged => "DIVERGED".into(),
             DataStatus::Sender(s, r) => format!("{}|{}", s.wire(), r.wire()),
         }
     }
@@ -155,6 +159,7 @@ impl DataStatus {
         match w.trim() {
             "LATEST" => Some(DataStatus::Latest),
             "DISCONNECT" => Some(DataStatus::Disconnect),
+            "DIVERGED" => Some(DataStatus::Diverged),
             other => {
                 let (s, r) = other.split_once('|')?;
                 Some(DataStatus::Sender(
@@ -219,6 +224,13 @@ impl Attr {
 /// notification (`timeline/LSN`), read by `promote` (PAF's `lsn_location`).
 pub fn position_attr(rsc: &str) -> String {
     format!("{rsc}-position")
+}
+
+/// The private, transient attribute the primary publishes its timeline
+/// history in ([`crate::core::timeline::History::to_wire`]), read by a
+/// standby that does not stream to tell whether it diverged.
+pub fn history_attr(rsc: &str) -> String {
+    format!("{rsc}-history")
 }
 
 /// One attribute write (`value: None` deletes), with the stock agent's log
@@ -354,15 +366,22 @@ impl<'a> Plan<'a> {
     }
 
     /// `change_data_status`: for any node crm_mon knows, only on change.
+    /// `DIVERGED` is a node's own verdict: no other node overwrites it, and
+    /// `DISCONNECT` never replaces it; the node's own agent clears it once
+    /// it streams on the primary's timeline ([`super::diverge`]).
     pub fn data_status(&mut self, node: &str, value: DataStatus) {
         if !self.view.exists(node) {
             return;
         }
-        let value = value.wire();
         let old = self
             .current(node, Attr::DataStatus)
             .unwrap_or("")
             .to_string();
+        let verdict_stands = value == DataStatus::Disconnect || node != self.cfg.me;
+        if verdict_stands && DataStatus::parse(&old) == Some(DataStatus::Diverged) {
+            return;
+        }
+        let value = value.wire();
         if old != value {
             let log = format!(
                 "Changing {} on {node} : {old}->{value}.",

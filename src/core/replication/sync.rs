@@ -141,9 +141,19 @@ pub struct SyncPass {
     pub awaiting: Option<String>,
 }
 
+/// A node whose own agent found it diverged (`DIVERGED`, see
+/// [`super::diverge`]): PostgreSQL streams it at most up to the fork, over
+/// and over, so its rows in `pg_stat_replication` count for nothing until
+/// its agent clears the verdict.
+fn diverged(cfg: &RepConfig, view: &ClusterView, node: &str) -> bool {
+    view.attribute(node, &super::Attr::DataStatus.name(&cfg.rsc))
+        .and_then(DataStatus::parse)
+        == Some(DataStatus::Diverged)
+}
+
 /// `control_slave_status` on the primary: every other node's data-status,
 /// score and status from `pg_stat_replication`, and in sync mode the list
-/// it wants.
+/// it wants. A `DIVERGED` node counts as not connected.
 pub fn control_standbys(plan: &mut Plan, facts: &PrimaryFacts) -> SyncPass {
     let cfg = plan.cfg;
     let wanted = if cfg.sync_mode() {
@@ -155,7 +165,7 @@ pub fn control_standbys(plan: &mut Plan, facts: &PrimaryFacts) -> SyncPass {
     let few_nodes = cfg.node_list.len() <= 2;
     let mut awaiting = None;
     for target in cfg.others() {
-        let row = row_of(facts.rows, target);
+        let row = row_of(facts.rows, target).filter(|_| !diverged(cfg, plan.view, target));
         let data_status = row.map_or(DataStatus::Disconnect, ReplicationRow::data_status);
         plan.data_status(target, data_status);
         let score = if cfg.sync_mode() {
@@ -202,9 +212,9 @@ pub fn control_standbys(plan: &mut Plan, facts: &PrimaryFacts) -> SyncPass {
 
 /// Which one standby to name: the former primary of a switchover while
 /// that preference holds and it streams, else the named one while it
-/// streams, else the first streaming one in node_list order. With nobody
-/// streaming the list stays as it is (commits wait), unless
-/// [`may_run_async`].
+/// streams, else the first streaming one in node_list order (a `DIVERGED`
+/// node does not count as streaming). With nobody streaming the list stays
+/// as it is (commits wait), unless [`may_run_async`].
 pub fn wanted_sync_standbys(
     cfg: &RepConfig,
     view: &ClusterView,
@@ -212,7 +222,9 @@ pub fn wanted_sync_standbys(
     current: &SyncStandbys,
 ) -> SyncStandbys {
     let others: Vec<&str> = cfg.others().collect();
-    let streaming = |n: &&str| row_of(rows, n).is_some_and(ReplicationRow::streaming);
+    let streaming = |n: &&str| {
+        row_of(rows, n).is_some_and(ReplicationRow::streaming) && !diverged(cfg, view, n)
+    };
     let preferred = cfg.sync_preference.as_deref();
     let named = current.sole();
     let pick = preferred
