@@ -154,6 +154,25 @@ impl<'a> Replica<'a> {
     }
 }
 
+/// The timeline of the newest WAL segment in `pg_wal`: the timeline a
+/// standby's WAL is really on. (A diverged standby also holds the history
+/// file of the timeline it cannot follow, and its checkpoint timeline lags
+/// until its next restartpoint.)
+fn wal_timeline(r: &Replica) -> Option<u32> {
+    let names = waldir::file_names(&r.i.cfg.pgdata)?;
+    timeline::newest_segment_timeline(names.iter().map(String::as_str))
+}
+
+/// A standby's position for the election and the check at promotion: its
+/// WAL location, on the newest of the timelines PostgreSQL reports and the
+/// timeline its WAL segments are on.
+fn standby_location(r: &Replica, state: &ServerState) -> Option<Location> {
+    Some(Location {
+        tli: state.timeline.max(wal_timeline(r)),
+        lsn: state.location?,
+    })
+}
+
 /// No attribute of a node is written twice.
 fn distinct_attributes(writes: &[rep::Write]) -> bool {
     let mut seen = std::collections::BTreeSet::new();
@@ -556,10 +575,7 @@ fn fulfil_preference(r: &Replica, rows: &[rep::ReplicationRow]) {
 fn standby_monitor(r: &Replica, plan: &mut Plan, state: &ServerState) -> Result<()> {
     let election = r.files.read_election();
     let facts = StandbyFacts {
-        location: state.location.map(|lsn| Location {
-            tli: state.timeline,
-            lsn,
-        }),
+        location: standby_location(r, state),
         streaming: state.streaming(),
         position_final: state.position_final(),
         received_tli: state.received_tli,
@@ -580,13 +596,10 @@ fn standby_monitor(r: &Replica, plan: &mut Plan, state: &ServerState) -> Result<
     }
     if let Some(primary) = rep::history_to_check(plan, state.streaming()) {
         let published = r.crm.private(&primary, &rep::history_attr(&r.rep.rsc));
-        let names = waldir::file_names(&r.i.cfg.pgdata);
         let facts = rep::DivergenceFacts {
             primary: &primary,
             published: published.as_deref(),
-            wal_tli: names
-                .as_ref()
-                .and_then(|n| timeline::newest_segment_timeline(n.iter().map(String::as_str))),
+            wal_tli: wal_timeline(r),
             position: state.location,
             streaming: state.streaming(),
             received_tli: state.received_tli,
@@ -675,14 +688,10 @@ pub fn promote(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
 /// left, 10 s at most), then refuse if one is ahead (handing it the
 /// promotion) or silent.
 fn check_promotion(r: &Replica, plan: &mut Plan, state: &ServerState) -> Result<()> {
-    let Some(lsn) = state.location else {
+    let Some(mine) = standby_location(r, state) else {
         return Err(AgentError::generic(
             "Can't promote: this node's WAL position can't be read",
         ));
-    };
-    let mine = Location {
-        tli: state.timeline,
-        lsn,
     };
     let me = &r.rep.me;
     let peers: Vec<&str> = r
@@ -840,11 +849,7 @@ fn pre_promote(r: &Replica, target: &str) -> Result<OcfRc> {
         .and_then(|mut s| r.server_state(&mut s));
     match state {
         Ok(st) if st.in_recovery => {
-            if let Some(lsn) = st.location {
-                let l = Location {
-                    tli: st.timeline,
-                    lsn,
-                };
+            if let Some(l) = standby_location(r, &st) {
                 crate::info!("My position for this promotion: {}.", l.to_wire());
                 r.crm
                     .set_private(&rep::position_attr(&r.rep.rsc), Some(&l.to_wire()));

@@ -247,18 +247,10 @@ impl Session {
         let insert_tli: Option<i32> = row.get(9);
         let positive = |t: Option<i32>| t.and_then(|t| u32::try_from(t).ok()).filter(|t| *t > 0);
         let in_recovery: bool = row.get(0);
-        // A standby's checkpoint timeline lags until its next restartpoint,
-        // and received_tli is gone with its WAL receiver: the newest
-        // timeline history it holds is the timeline it followed.
-        let followed = if in_recovery {
-            self.newest_history_timeline()
-        } else {
-            None
-        };
         Ok(ServerState {
             in_recovery,
             location: location.and_then(|l| l.parse().ok()),
-            timeline: positive(timeline).max(followed),
+            timeline: positive(timeline),
             receiver: row.get(3),
             sync_standbys: row.get(4),
             received_tli: positive(received_tli),
@@ -267,21 +259,6 @@ impl Session {
             replay_waits,
             insert_tli: positive(insert_tli),
         })
-    }
-
-    /// The newest timeline whose history file is in `pg_wal` (`None`: none,
-    /// or `pg_ls_waldir` is not allowed to the monitor user).
-    fn newest_history_timeline(&mut self) -> Option<u32> {
-        let row = self
-            .client
-            .query_one(
-                "select max(('x' || substr(name, 1, 8))::bit(32)::int8) from pg_ls_waldir() \
-                 where name ~ '^[0-9A-F]{8}[.]history$'",
-                &[],
-            )
-            .ok()?;
-        let tli: Option<i64> = row.get(0);
-        tli.and_then(|t| u32::try_from(t).ok())
     }
 
     /// `pg_stat_replication`. A state or sync state this agent does not know
