@@ -655,10 +655,9 @@ pub fn promote(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
         let _ = std::fs::remove_file(r.files.standby_signal());
         lifecycle::start_server(i)?;
     } else {
-        let wait = i32::try_from(i.deadline.remaining().as_secs().max(1)).unwrap_or(i32::MAX);
         let promoted = r
             .session(Role::Admin)?
-            .promote(wait)
+            .promote(i.deadline.minus(Duration::from_secs(1)))
             .map_err(sql_err("Can't promote PostgreSQL"))?;
         if !promoted {
             return Err(AgentError::generic(

@@ -22,6 +22,13 @@ pub struct StandbySettings<'a> {
 
 /// The settings the agent owns; any other line of postgresql.auto.conf is
 /// left alone.
+/// A standby that lost its primary tries to reconnect this often
+/// (PostgreSQL's default is 5 s): after a failover the new primary's first
+/// commit waits for a standby (the durability rule), so that standby must
+/// find it fast. A server setting, so it is written to
+/// `postgresql.auto.conf` only, never to the stock `recovery.conf`.
+pub const RECONNECT: (&str, &str) = ("wal_retrieve_retry_interval", "1s");
+
 pub const MANAGED: &[&str] = &[
     "primary_conninfo",
     "primary_slot_name",

@@ -308,12 +308,17 @@ impl Session {
         Ok(())
     }
 
-    /// `pg_promote(wait => true)`: true once the server left recovery.
-    pub fn promote(&mut self, wait_seconds: i32) -> Result<bool, SqlError> {
-        Ok(self
-            .client
-            .query_one("select pg_promote(true, $1)", &[&wait_seconds])?
-            .get(0))
+    /// `pg_promote(wait => false)`, then `pg_is_in_recovery()` every 10 ms
+    /// until it is false (true) or the deadline passes (false):
+    /// `pg_promote`'s own wait looks only every 100 ms.
+    pub fn promote(&mut self, deadline: Deadline) -> Result<bool, SqlError> {
+        self.client.query_one("select pg_promote(false)", &[])?;
+        let client = &mut self.client;
+        let left = deadline.poll(Duration::from_millis(10), || {
+            let row = client.query_one("select pg_is_in_recovery()", &[]).ok()?;
+            (!row.get::<_, bool>(0)).then_some(())
+        });
+        Ok(left.is_some())
     }
 
     pub fn slots(&mut self) -> Result<Vec<String>, SqlError> {

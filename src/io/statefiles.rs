@@ -163,6 +163,11 @@ impl StateFiles<'_> {
     ) -> Result<()> {
         let mut settings = s.settings();
         let mut names: Vec<&str> = MANAGED.to_vec();
+        settings.push((
+            standby_conf::RECONNECT.0,
+            standby_conf::RECONNECT.1.to_string(),
+        ));
+        names.push(standby_conf::RECONNECT.0);
         if let Some(v) = sync_standby_names {
             settings.push(("synchronous_standby_names", v.to_string()));
             names.push("synchronous_standby_names");
