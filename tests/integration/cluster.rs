@@ -271,34 +271,54 @@ impl Cluster {
         let pg_ctl = self.bin("pg_ctl");
         let log = first.logfile.to_str().unwrap();
         run_as_postgres(&pg_ctl, &["-D", pgdata, "-l", log, "-w", "start"]);
-        let port = first.port.to_string();
         for node in &self.nodes[1..] {
-            // No -R: the agents write primary_conninfo themselves, and -R's
-            // postgresql.auto.conf line would override theirs (§4.1).
-            run_as_postgres(
-                &self.bin("pg_basebackup"),
-                &[
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    &port,
-                    "-U",
-                    "postgres",
-                    "-D",
-                    node.pgdata.to_str().unwrap(),
-                    "-X",
-                    "stream",
-                    "-c",
-                    "fast",
-                    "--no-sync",
-                ],
-            );
-            self.write_node_conf(node);
+            self.base_backup_into(node, first.port);
         }
         run_as_postgres(&pg_ctl, &["-D", pgdata, "-m", "fast", "-w", "stop"]);
     }
 
     /// The per-node settings; a base backup copied the first node's file.
+    /// A new base backup of the server on `port` into the node's (empty)
+    /// data directory, with the node's own port and socket directory. No
+    /// -R: the agents write primary_conninfo themselves, and -R's
+    /// postgresql.auto.conf line would override theirs (§4.1).
+    fn base_backup_into(&self, node: &Node, port: u16) {
+        run_as_postgres(
+            &self.bin("pg_basebackup"),
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-U",
+                "postgres",
+                "-D",
+                node.pgdata.to_str().unwrap(),
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+                "--no-sync",
+            ],
+        );
+        self.write_node_conf(node);
+    }
+
+    /// Resynchronise a stopped node as an operator would: empty its data
+    /// directory and take a new base backup of `from`.
+    pub fn resynchronise(&self, node: &str, from: &str) {
+        let n = self.node(node);
+        for entry in std::fs::read_dir(&n.pgdata).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                std::fs::remove_dir_all(&path).unwrap();
+            } else {
+                std::fs::remove_file(&path).unwrap();
+            }
+        }
+        self.base_backup_into(n, self.node(from).port);
+    }
+
     fn write_node_conf(&self, node: &Node) {
         let path = node.pgdata.join("harness-node.conf");
         std::fs::write(

@@ -52,17 +52,7 @@ pub fn text(out: &Output) -> String {
     )
 }
 
-/// Poll `ok` every 500 ms until it holds; panic with `what` after `timeout`.
-pub(crate) fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    loop {
-        if ok() {
-            return start.elapsed();
-        }
-        assert!(start.elapsed() < timeout, "{what}: not within {timeout:?}");
-        std::thread::sleep(Duration::from_millis(500));
-    }
-}
+pub(crate) use crate::support::wait_until;
 
 // --- the load generator ---------------------------------------------------
 

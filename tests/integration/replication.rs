@@ -1009,45 +1009,7 @@ fn a_diverged_standby_fails_its_monitor_naming_the_fork() {
     // primary): it streams on the new timeline, its own monitor clears the
     // verdict, and the primary's pass makes it a streaming standby again.
     ok(&c, OURS, o, "stop", &[]);
-    let node = c.node(o);
-    for entry in std::fs::read_dir(&node.pgdata).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            std::fs::remove_dir_all(&path).unwrap();
-        } else {
-            std::fs::remove_file(&path).unwrap();
-        }
-    }
-    let port = c.node(n).port.to_string();
-    crate::support::run_as_postgres(
-        &c.major.bindir().join("pg_basebackup"),
-        &[
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port,
-            "-U",
-            "postgres",
-            "-D",
-            node.pgdata.to_str().unwrap(),
-            "-X",
-            "stream",
-            "-c",
-            "fast",
-            "--no-sync",
-        ],
-    );
-    let conf = node.pgdata.join("harness-node.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "port = {}\nunix_socket_directories = '{}'\n",
-            node.port,
-            node.socketdir.display()
-        ),
-    )
-    .unwrap();
-    crate::support::chown_to_postgres(&conf);
+    c.resynchronise(o, n);
     ok(&c, OURS, o, "start", &[]);
     c.wait_streaming(o, Duration::from_secs(30));
     ok(&c, OURS, o, "monitor", &MONITOR);
