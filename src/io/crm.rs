@@ -145,16 +145,21 @@ impl Crm {
             .filter(|v| !v.is_empty()))
     }
 
-    /// Wait (2 s at most) until the CIB shows every one of `nodes` with
-    /// `value` as its score: what this action wrote through attrd is then
-    /// what the scheduler sees.
+    /// Wait until the CIB shows every one of `nodes` with `value` as its
+    /// score, or with none (a node that left loses its transient
+    /// attributes): what this action wrote through attrd is then what the
+    /// scheduler sees. While Corosync forms a new membership (a node died)
+    /// the CIB takes no writes; that can take several seconds, so this
+    /// waits up to 15 s (half the time left at most): the scheduler cannot
+    /// act meanwhile either.
     pub fn confirm(&self, nodes: &[String], value: &str) -> bool {
-        let bound = Deadline::after(Duration::from_secs(2).min(self.deadline.remaining()));
+        let most = Duration::from_secs(15).min(self.deadline.remaining() / 2);
+        let bound = Deadline::after(most);
         nodes.iter().all(|n| {
             bound
-                .poll(Duration::from_millis(50), || {
+                .poll(Duration::from_millis(100), || {
                     let v = self.query(n, Attr::Score).ok()?;
-                    (v.as_deref() == Some(value)).then_some(())
+                    v.as_deref().map_or(true, |v| v == value).then_some(())
                 })
                 .is_some()
         })
