@@ -823,6 +823,7 @@ pub fn notify(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
             r.apply(&mut plan).map(|()| OcfRc::Success)
         }
         NotifyAction::RecordBaseline => post_demote(&r, n.first_demote()),
+        NotifyAction::Elect => elect_now(&r),
         NotifyAction::ControlStandbys => {
             let mut s = r.session(Role::Monitor)?;
             let state = r.server_state(&mut s)?;
@@ -875,6 +876,38 @@ fn pre_promote(r: &Replica, target: &str) -> Result<OcfRc> {
         )));
     }
     Ok(OcfRc::Success)
+}
+
+/// post-stop: when no instance is promoted and no node has a positive
+/// score (the primary's instance is the one that stopped), every standby
+/// runs the election now, as all are notified at once, and looks again
+/// for 3 s at most while the other candidates publish. A failure here is
+/// only logged: the next monitor runs the same election.
+fn elect_now(r: &Replica) -> Result<OcfRc> {
+    let bound = Deadline::after(Duration::from_secs(3).min(r.i.deadline.remaining() / 2));
+    let mut s = r.session(Role::Monitor)?;
+    let score = Attr::Score.name(&r.rep.rsc);
+    loop {
+        let state = r.server_state(&mut s)?;
+        let view = r.crm.cluster_view()?;
+        let someone_may_be_promoted = view.promoted_exists()
+            || r.rep
+                .node_list
+                .iter()
+                .any(|n| Score::is_positive(view.attribute(n, &score)));
+        if !state.in_recovery || someone_may_be_promoted {
+            return Ok(OcfRc::Success);
+        }
+        let mut plan = Plan::new(&r.rep, &view);
+        if let Err(e) = standby_monitor(r, &mut plan, &state) {
+            crate::warn!("election at post-stop: {e}");
+            return Ok(OcfRc::Success);
+        }
+        if bound.remaining().is_zero() {
+            return Ok(OcfRc::Success);
+        }
+        bound.sleep(Duration::from_millis(300));
+    }
 }
 
 /// After a demote, the standbys that stay record where they are, for the

@@ -473,6 +473,7 @@ fn notify_table(out: &mut String) {
                         op,
                         promote: vec![target.to_string()],
                         demote: vec![target.to_string()],
+                        stop: vec![target.to_string()],
                         promoted: promoted.clone(),
                         unpromoted: None,
                     };

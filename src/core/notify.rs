@@ -25,6 +25,8 @@ pub struct Notify {
     /// Lower-cased node names, in Pacemaker's order.
     pub promote: Vec<String>,
     pub demote: Vec<String>,
+    /// Nodes whose instance stops (`stop_uname`).
+    pub stop: Vec<String>,
     pub promoted: Vec<String>,
     /// `None` when Pacemaker set neither `unpromoted_uname` nor
     /// `slave_uname`: the stock agent then assumes standbys remain.
@@ -68,6 +70,7 @@ impl Notify {
             op,
             promote: names(raw(env, "promote", None)),
             demote: names(raw(env, "demote", None)),
+            stop: names(raw(env, "stop", None)),
             promoted: names(raw(env, "promoted", Some("master"))),
             unpromoted: raw(env, "unpromoted", Some("slave")).map(|v| names(Some(v))),
         })
@@ -107,6 +110,10 @@ pub enum NotifyAction {
     RecordBaseline,
     /// post-start/post-stop on the primary: look at the standbys now.
     ControlStandbys,
+    /// post-stop on a standby that stays (the primary's instance may be the
+    /// one that stopped): if no instance is promoted and nobody may be,
+    /// run the election now instead of at the next monitor.
+    Elect,
     Nothing,
 }
 
@@ -133,6 +140,9 @@ impl Notify {
                 if self.first_promoted() == Some(me) =>
             {
                 NotifyAction::ControlStandbys
+            }
+            (NotifyType::Post, NotifyOp::Stop) if !self.stop.iter().any(|n| n == me) => {
+                NotifyAction::Elect
             }
             _ => NotifyAction::Nothing,
         }
