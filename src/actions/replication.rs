@@ -434,11 +434,22 @@ fn publish_history(r: &Replica, state: &ServerState) {
             return;
         }
     };
+    // A note in tmpdir says what was published: a steady monitor then runs
+    // no attrd tool. Republished once a minute anyway, in case attrd lost
+    // it (a restarted attrd keeps no private attribute).
+    if r.files
+        .published_history(Duration::from_secs(60))
+        .as_deref()
+        == Some(history.as_str())
+    {
+        return;
+    }
     let name = rep::history_attr(&r.rep.rsc);
     if r.crm.private(&r.rep.me, &name).as_deref() != Some(history.as_str()) {
         crate::info!("My timeline history : {history}.");
         r.crm.set_private(&name, Some(&history));
     }
+    r.files.set_published_history(&history);
 }
 
 /// The primary's pass over its standbys (`core::replication::sync`). When

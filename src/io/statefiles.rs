@@ -111,6 +111,29 @@ impl StateFiles<'_> {
         write_atomically(&self.lock(), text, self.owner, 0o600)
     }
 
+    fn history_note(&self) -> PathBuf {
+        self.tmpdir.join("history_published")
+    }
+
+    /// What this primary last published as its timeline history, if that
+    /// was less than `max_age` ago.
+    pub fn published_history(&self, max_age: std::time::Duration) -> Option<String> {
+        let path = self.history_note();
+        let age = std::fs::metadata(&path)
+            .ok()?
+            .modified()
+            .ok()?
+            .elapsed()
+            .ok()?;
+        (age < max_age).then(|| std::fs::read_to_string(&path).ok())?
+    }
+
+    pub fn set_published_history(&self, history: &str) {
+        if let Err(e) = write_atomically(&self.history_note(), history, self.owner, 0o600) {
+            crate::debug!("{e}");
+        }
+    }
+
     fn former_primary_file(&self) -> PathBuf {
         self.tmpdir.join("former_primary")
     }
@@ -204,7 +227,11 @@ impl StateFiles<'_> {
     pub fn clear_start_state(&self) {
         self.clear_election();
         self.clear_former_primary();
-        for f in [self.rep_mode_conf(), self.recovery_conf()] {
+        for f in [
+            self.rep_mode_conf(),
+            self.recovery_conf(),
+            self.history_note(),
+        ] {
             let _ = std::fs::remove_file(f);
         }
     }
