@@ -1,0 +1,199 @@
+//! rep_mode=async/sync: a promotable clone with the stock agent's node
+//! attributes. Each action observes (crm_mon once, one SQL session), asks
+//! `core::replication` what to write, and applies it.
+
+mod monitor;
+mod notify;
+mod promote;
+mod start_stop;
+
+pub use monitor::monitor;
+pub use notify::notify;
+pub use promote::{demote, promote};
+pub use start_stop::{mark_unknown, start, stop};
+
+use monitor::{control_standbys, publish_history, receiver_attr, standby_monitor};
+use start_stop::reconcile_slots;
+
+use super::lifecycle::{self, Stopped};
+use super::validate::Instance;
+use crate::config::RepMode;
+use crate::core::decide::{self, Postmaster, SqlProbe};
+use crate::core::lsn::Lsn;
+use crate::core::notify::{Notify, NotifyAction};
+use crate::core::replication::{
+    self as rep, AfterDemote, Attr, DataStatus, DemoteShutdown, ElectionFiles, Location, Lock,
+    Plan, PrimaryFacts, PromotionCheck, RepConfig, Score, StandbyFacts, StartGate, Status,
+    SyncStandbys,
+};
+use crate::core::standby_conf::StandbySettings;
+use crate::core::timeline::{self, History};
+use crate::error::{AgentError, Result};
+use crate::io::clock::Deadline;
+use crate::io::crm::{self, Crm};
+use crate::io::pg::{self, Role, ServerState, Session};
+use crate::io::postmaster;
+use crate::io::statefiles::StateFiles;
+use crate::io::waldir;
+use crate::ocf::env::{OcfEnv, RawEnv};
+use crate::ocf::rc::OcfRc;
+use std::time::Duration;
+
+/// One invocation's view of the replicated instance.
+pub(super) struct Replica<'a> {
+    i: &'a Instance,
+    rep: RepConfig,
+    crm: Crm,
+    files: StateFiles<'a>,
+}
+
+impl<'a> Replica<'a> {
+    fn new(i: &'a Instance, env: &RawEnv) -> Replica<'a> {
+        let files = StateFiles {
+            tmpdir: &i.cfg.tmpdir,
+            pgdata: &i.cfg.pgdata,
+            owner: &i.owner,
+        };
+        let rep = RepConfig {
+            rsc: i.ocf.resource_name.clone(),
+            me: crm::local_node_name(i.ocf.on_node.as_deref(), i.deadline),
+            rep_mode: i.cfg.rep_mode,
+            node_list: i.cfg.node_list.clone(),
+            xlog_check_count: i.cfg.xlog_check_count,
+            sync_preference: files.former_primary(),
+        };
+        let crm = Crm::new(
+            &rep.rsc,
+            &i.ocf.instance,
+            &rep.me,
+            env,
+            i.cfg.crm_attr_timeout,
+            i.deadline,
+        );
+        Replica { i, rep, crm, files }
+    }
+
+    fn sync_mode(&self) -> bool {
+        self.rep.rep_mode == RepMode::Sync
+    }
+
+    /// Apply what the plan decided so far (the plan keeps its view of the
+    /// values, so later decisions see these writes).
+    fn apply(&self, plan: &mut Plan) -> Result<()> {
+        for line in std::mem::take(&mut plan.infos) {
+            crate::info!("{line}");
+        }
+        for w in std::mem::take(&mut plan.warnings) {
+            crate::warn!("{w}");
+        }
+        let writes = std::mem::take(&mut plan.writes);
+        if self.crm.on_cib_file() || !distinct_attributes(&writes) {
+            // A CIB file has no daemon to serialise writers; an attribute
+            // written twice keeps its order.
+            return writes.iter().try_for_each(|w| self.crm.apply(w));
+        }
+        // Each write is one crm_attribute process (tens of ms): the plan's
+        // writes go out at once, which is most of a promote's own time.
+        std::thread::scope(|scope| {
+            let running: Vec<_> = writes
+                .iter()
+                .map(|w| scope.spawn(|| self.crm.apply(w)))
+                .collect();
+            running
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(AgentError::generic("crm_attribute writer panicked"))
+                    })
+                })
+                .collect::<Result<Vec<()>>>()
+                .map(drop)
+        })
+    }
+
+    fn session(&self, role: Role) -> Result<Session> {
+        pg::connect_as(
+            role,
+            &self.i.cfg,
+            &self.i.owner,
+            self.i.passfile.as_deref(),
+            self.i.deadline,
+        )
+        .map_err(|e| AgentError::generic(format!("can't connect to PostgreSQL: {}", e.message)))
+    }
+
+    fn server_state(&self, s: &mut Session) -> Result<ServerState> {
+        s.server_state().map_err(|e| {
+            AgentError::generic(format!("can't read the replication state: {}", e.message))
+        })
+    }
+
+    fn standby_settings(&self) -> StandbySettings<'_> {
+        let c = &self.i.cfg;
+        StandbySettings {
+            master_ip: c.master_ip.as_deref().unwrap_or(""),
+            port: c.pgport,
+            repuser: &c.repuser,
+            node: &self.rep.me,
+            conninfo_opt: c.primary_conninfo_opt.as_deref(),
+            restore_command: c.restore_command.as_deref(),
+            archive_cleanup_command: c.archive_cleanup_command.as_deref(),
+            recovery_end_command: c.recovery_end_command.as_deref(),
+            slot: c
+                .replication_slot_name
+                .as_ref()
+                .map(|b| rep::slot_name(b, &self.rep.me)),
+        }
+    }
+
+    /// Write the standby configuration; in sync mode commits start
+    /// asynchronous ("Set all nodes into async mode.").
+    fn prepare_standby(&self) -> Result<()> {
+        self.files.ensure_tmpdir()?;
+        let sync = self.sync_mode().then_some("");
+        if sync.is_some() {
+            crate::info!("Set all nodes into async mode.");
+            self.files.write_rep_mode_conf("")?;
+        }
+        self.files
+            .write_standby_config(&self.standby_settings(), sync)
+    }
+
+    fn slot_names(&self) -> Vec<String> {
+        match &self.i.cfg.replication_slot_name {
+            Some(base) => self.rep.others().map(|n| rep::slot_name(base, n)).collect(),
+            None => Vec::new(),
+        }
+    }
+}
+
+/// The timeline of the newest WAL segment in `pg_wal`: the timeline a
+/// standby's WAL is really on. (A diverged standby also holds the history
+/// file of the timeline it cannot follow, and its checkpoint timeline lags
+/// until its next restartpoint.)
+pub(super) fn wal_timeline(r: &Replica) -> Option<u32> {
+    let names = waldir::file_names(&r.i.cfg.pgdata)?;
+    timeline::newest_segment_timeline(names.iter().map(String::as_str))
+}
+
+/// A standby's position for the election and the check at promotion: its
+/// WAL location, on the newest of the timelines PostgreSQL reports and the
+/// timeline its WAL segments are on.
+pub(super) fn standby_location(r: &Replica, state: &ServerState) -> Option<Location> {
+    Some(Location {
+        tli: state.timeline.max(wal_timeline(r)),
+        lsn: state.location?,
+    })
+}
+
+/// No attribute of a node is written twice.
+pub(super) fn distinct_attributes(writes: &[rep::Write]) -> bool {
+    let mut seen = std::collections::BTreeSet::new();
+    writes
+        .iter()
+        .all(|w| seen.insert((w.node.as_str(), w.attr)))
+}
+
+pub(super) fn sql_err(what: &str) -> impl Fn(pg::SqlError) -> AgentError + '_ {
+    move |e| AgentError::generic(format!("{what}: {}", e.message))
+}

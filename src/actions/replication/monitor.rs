@@ -1,0 +1,258 @@
+//! monitor: the primary's pass over its standbys, a standby's own
+//! monitor (election, lock release, divergence).
+
+use super::*;
+
+pub fn monitor(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
+    let pm = postmaster::observe(&i.cfg.pgdata);
+    if !decide::needs_sql(pm) {
+        return decide::monitor_standalone(pm, None).into();
+    }
+    let r = Replica::new(i, env);
+    let (mut s, state) = match r.session(Role::Monitor).and_then(|mut s| {
+        s.probe(&i.cfg.monitor_sql)
+            .map_err(sql_err("monitor_sql failed"))?;
+        let state = r.server_state(&mut s)?;
+        Ok((s, state))
+    }) {
+        Ok(ok) => ok,
+        Err(e) => {
+            let sql = SqlProbe::Failed(e.reason().to_string());
+            return decide::monitor_standalone(pm, Some(&sql)).into();
+        }
+    };
+    let view = r.crm.cluster_view()?;
+    let mut plan = Plan::new(&r.rep, &view);
+    if !state.in_recovery {
+        if let Some(why) = rep::stale_primary(&plan) {
+            plan.own_score(Score::CanNotPromote);
+            r.apply(&mut plan)?;
+            return Err(AgentError::generic(why));
+        }
+    }
+    if i.ocf.is_probe() {
+        plan.own_score(rep::probe_score(state.in_recovery));
+    }
+    if i.cfg.check_wal_receiver {
+        let v = rep::receiver_status(state.in_recovery, state.streaming());
+        r.crm.attrd(&receiver_attr(&r), Some(v));
+    }
+    if state.in_recovery {
+        standby_monitor(&r, &mut plan, &state)?;
+    } else {
+        rep::primary_self(&mut plan);
+        publish_history(&r, &state);
+        control_standbys(&r, &mut plan, &mut s, &state)?;
+    }
+    Ok(decide::replicated_rc(state.in_recovery))
+}
+
+pub(super) fn receiver_attr(r: &Replica) -> String {
+    format!("{}-receiver-status", r.rep.rsc)
+}
+
+/// The primary publishes its timeline history (`<rsc>-history`, private)
+/// when it differs from what it published before, so that a standby that
+/// went past the fork can tell (`core::replication::diverge`). Best effort:
+/// a standby that finds nothing gives no verdict.
+pub(super) fn publish_history(r: &Replica, state: &ServerState) {
+    let Some(tli) = state.insert_tli else {
+        crate::warn!("can't tell this primary's timeline: its history is not published");
+        return;
+    };
+    let file = waldir::history_file(&r.i.cfg.pgdata, tli);
+    let history = match History::of_primary(tli, file.as_deref()) {
+        Ok(h) => h.to_wire(),
+        Err(e) => {
+            crate::warn!("can't publish this primary's timeline history: {e}");
+            return;
+        }
+    };
+    // A note in tmpdir says what was published: a steady monitor then runs
+    // no attrd tool. Republished once a minute anyway, in case attrd lost
+    // it (a restarted attrd keeps no private attribute).
+    if r.files
+        .published_history(Duration::from_secs(60))
+        .as_deref()
+        == Some(history.as_str())
+    {
+        return;
+    }
+    let name = rep::history_attr(&r.rep.rsc);
+    if r.crm.private(&r.rep.me, &name).as_deref() != Some(history.as_str()) {
+        crate::info!("My timeline history : {history}.");
+        r.crm.set_private(&name, Some(&history));
+    }
+    r.files.set_published_history(&history);
+}
+
+/// The primary's pass over its standbys (`core::replication::sync`). When
+/// the list changes, the scores it took away are in the CIB before the
+/// list changes; the new sync standby gets its score in a later round,
+/// once it has flushed what the primary had flushed after the change.
+pub(super) fn control_standbys(
+    r: &Replica,
+    plan: &mut Plan,
+    s: &mut Session,
+    state: &ServerState,
+) -> Result<()> {
+    let mut current = SyncStandbys::parse(&state.sync_standbys).unwrap_or(SyncStandbys::Async);
+    let mut ceiling = None;
+    for _round in 0..3 {
+        let rows = s
+            .replication_rows()
+            .map_err(sql_err("Can't get PostgreSQL replication status"))?;
+        fulfil_preference(r, &rows);
+        let facts = PrimaryFacts {
+            rows: &rows,
+            current: &current,
+            ceiling,
+        };
+        let pass = rep::control_standbys(plan, &facts);
+        let revoked = revoked_scores(plan);
+        r.apply(plan)?;
+        if let Some(wanted) = pass.change {
+            if !r.crm.confirm(&revoked, Score::CanNotPromote.wire()) {
+                crate::warn!("the CIB does not show the scores taken away yet; synchronous_standby_names stays for now");
+                return Ok(());
+            }
+            set_sync_standbys(r, &wanted)?;
+            current = wanted;
+            ceiling = settle_and_read_ceiling(r, s, &current)?;
+            crate::info!("re-controlling standby status.");
+            continue;
+        }
+        match (pass.awaiting, ceiling) {
+            (Some(_), None) => {
+                ceiling = settle_and_read_ceiling(r, s, &current)?;
+            }
+            // Not caught up with this ceiling: the next monitor tries again.
+            (Some(n), Some(c)) => {
+                crate::info!("{n} has not flushed up to {c} yet: no score until it has.");
+                return Ok(());
+            }
+            (None, _) => return Ok(()),
+        }
+    }
+    Ok(())
+}
+
+/// The nodes whose score this plan takes away.
+pub(super) fn revoked_scores(plan: &Plan) -> Vec<String> {
+    plan.writes
+        .iter()
+        .filter(|w| {
+            w.attr == Attr::Score && w.value.as_deref() == Some(Score::CanNotPromote.wire())
+        })
+        .map(|w| w.node.clone())
+        .collect()
+}
+
+pub(super) fn set_sync_standbys(r: &Replica, wanted: &SyncStandbys) -> Result<()> {
+    let value = wanted.value();
+    match wanted {
+        SyncStandbys::Async => crate::info!("Setup all standbys into async mode."),
+        SyncStandbys::First(names) => {
+            crate::info!("Setup {} into sync mode.", names.join(", "))
+        }
+    }
+    r.files.write_rep_mode_conf(&value)?;
+    r.session(Role::Admin)?
+        .set_sync_standbys(&value)
+        .map_err(sql_err("Can't set synchronous_standby_names"))
+}
+
+/// Wait (2 s at most) until PostgreSQL shows the named standby SYNC, read
+/// the primary's flush position (every commit acknowledged so far is at or
+/// below it), then wait (2 s at most) until the standby has flushed that
+/// far. Returns the ceiling for the next round.
+pub(super) fn settle_and_read_ceiling(
+    r: &Replica,
+    s: &mut Session,
+    current: &SyncStandbys,
+) -> Result<Option<Lsn>> {
+    let Some(named) = current.sole() else {
+        return Ok(None);
+    };
+    let bound = || {
+        Deadline::after(
+            Duration::from_secs(2).min(r.i.deadline.minus(Duration::from_secs(1)).remaining()),
+        )
+    };
+    let row_of = |rows: &[rep::ReplicationRow]| {
+        rows.iter()
+            .find(|row| row.application_name.eq_ignore_ascii_case(named))
+            .cloned()
+    };
+    bound().poll(Duration::from_millis(50), || {
+        let rows = s.replication_rows().ok()?;
+        row_of(&rows)
+            .filter(|row| row.sync == rep::SyncRole::Sync)
+            .map(drop)
+    });
+    let ceiling = s
+        .flushed()
+        .map_err(sql_err("Can't read the primary's WAL position"))?;
+    if let Some(c) = ceiling {
+        bound().poll(Duration::from_millis(20), || {
+            let rows = s.replication_rows().ok()?;
+            row_of(&rows)?.flush.filter(|f| *f >= c).map(drop)
+        });
+    }
+    Ok(ceiling)
+}
+
+/// Once the former primary is the sync standby, the preference has done its
+/// job: forget it, so that it does not take the role back after a loss.
+pub(super) fn fulfil_preference(r: &Replica, rows: &[rep::ReplicationRow]) {
+    let Some(former) = &r.rep.sync_preference else {
+        return;
+    };
+    let is_sync = |row: &rep::ReplicationRow| {
+        row.application_name.eq_ignore_ascii_case(former) && row.sync == rep::SyncRole::Sync
+    };
+    if rows.iter().any(is_sync) {
+        r.files.clear_former_primary();
+    }
+}
+
+/// A standby's monitor: the decisions are `core::replication::standby_monitor`.
+pub(super) fn standby_monitor(r: &Replica, plan: &mut Plan, state: &ServerState) -> Result<()> {
+    let election = r.files.read_election();
+    let facts = StandbyFacts {
+        location: standby_location(r, state),
+        streaming: state.streaming(),
+        position_final: state.position_final(),
+        received_tli: state.received_tli,
+        replay: state.replay,
+        lock: r.files.lock_state(),
+        election: election.as_ref(),
+    };
+    let outcome = rep::standby_monitor(plan, &facts).map_err(AgentError::generic)?;
+    match outcome.election {
+        ElectionFiles::Keep => {}
+        ElectionFiles::Write(state) => r.files.write_election(&state)?,
+        ElectionFiles::Clear => r.files.clear_election(),
+    }
+    if outcome.remove_lock {
+        r.files.remove_lock(
+            "this former primary streams from the new primary, so it is not ahead of it",
+        )?;
+    }
+    if let Some(primary) = rep::history_to_check(plan, state.streaming()) {
+        let published = r.crm.private(&primary, &rep::history_attr(&r.rep.rsc));
+        let facts = rep::DivergenceFacts {
+            primary: &primary,
+            published: published.as_deref(),
+            wal_tli: wal_timeline(r),
+            position: state.location,
+            streaming: state.streaming(),
+            received_tli: state.received_tli,
+        };
+        if let Some(reason) = rep::divergence_check(plan, &facts) {
+            r.apply(plan)?;
+            return Err(AgentError::generic(reason));
+        }
+    }
+    r.apply(plan)
+}

@@ -1,0 +1,135 @@
+//! notify: what each notification asks of this node.
+
+use super::*;
+
+pub fn notify(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
+    let Some(n) = Notify::from_env(env) else {
+        crate::debug!("notify without a usable type/operation: nothing to do");
+        return Ok(OcfRc::Success);
+    };
+    let r = Replica::new(i, env);
+    crate::debug!("notify: {:?} for {:?}", n.kind, n.op);
+    let me = r.rep.me.clone();
+    match n.action(&me) {
+        NotifyAction::Nothing => Ok(OcfRc::Success),
+        NotifyAction::CheckTargetBaseline { target } => pre_promote(&r, &target),
+        NotifyAction::ForgetElection { keep_baseline } => {
+            r.crm.set_private(&rep::position_attr(&r.rep.rsc), None);
+            let view = r.crm.cluster_view()?;
+            let mut plan = Plan::new(&r.rep, &view);
+            plan.delete(&me, Attr::XlogLoc);
+            plan.delete(&me, Attr::XlogTli);
+            if !keep_baseline {
+                plan.delete(&me, Attr::MasterBaseline);
+                r.files.clear_former_primary();
+            }
+            r.apply(&mut plan).map(|()| OcfRc::Success)
+        }
+        NotifyAction::RecordBaseline => post_demote(&r, n.first_demote()),
+        NotifyAction::Elect => elect_now(&r),
+        NotifyAction::ControlStandbys => {
+            let mut s = r.session(Role::Monitor)?;
+            let state = r.server_state(&mut s)?;
+            if state.in_recovery {
+                // Named as the primary, but a standby: the list is stale.
+                crate::warn!("notified as the primary, but PostgreSQL is in recovery: ignored");
+                return Ok(OcfRc::Success);
+            }
+            let view = r.crm.cluster_view()?;
+            let mut plan = Plan::new(&r.rep, &view);
+            control_standbys(&r, &mut plan, &mut s, &state)?;
+            Ok(OcfRc::Success)
+        }
+    }
+}
+
+/// Every standby publishes its position for `promote`'s check. A node
+/// that is not the promotion target refuses a target older than itself,
+/// by banning itself (the stock agent's pre-promote check).
+pub(super) fn pre_promote(r: &Replica, target: &str) -> Result<OcfRc> {
+    let state = r
+        .session(Role::Monitor)
+        .and_then(|mut s| r.server_state(&mut s));
+    match state {
+        Ok(st) if st.in_recovery => {
+            if let Some(l) = standby_location(r, &st) {
+                crate::info!("My position for this promotion: {}.", l.to_wire());
+                r.crm
+                    .set_private(&rep::position_attr(&r.rep.rsc), Some(&l.to_wire()));
+            }
+        }
+        Ok(_) => {}
+        Err(e) => crate::warn!("can't publish my position for this promotion: {e}"),
+    }
+    let read = |node: &str| -> Result<Option<Location>> {
+        Ok(r.crm
+            .query(node, Attr::MasterBaseline)?
+            .and_then(|v| Location::from_attrs(Some(&v), None)))
+    };
+    let target_baseline = read(target)?;
+    if target_baseline.is_none() {
+        return Ok(OcfRc::Success);
+    }
+    let mine = read(&r.rep.me)?;
+    if rep::newer_than_target(&r.rep, target, target_baseline, mine) {
+        let location = target_baseline.map_or(String::new(), |l| l.lsn.to_hex16());
+        r.crm.ban(&r.i.ocf.instance, &r.rep.me)?;
+        return Err(AgentError::generic(format!(
+            "My data is newer than new master's one. New master's location : {location}"
+        )));
+    }
+    Ok(OcfRc::Success)
+}
+
+/// post-stop: when no instance is promoted and no node has a positive
+/// score (the primary's instance is the one that stopped), every standby
+/// runs the election now, as all are notified at once, and looks again
+/// for 3 s at most while the other candidates publish. A failure here is
+/// only logged: the next monitor runs the same election.
+pub(super) fn elect_now(r: &Replica) -> Result<OcfRc> {
+    let bound = Deadline::after(Duration::from_secs(3).min(r.i.deadline.remaining() / 2));
+    let mut s = r.session(Role::Monitor)?;
+    let score = Attr::Score.name(&r.rep.rsc);
+    loop {
+        let state = r.server_state(&mut s)?;
+        let view = r.crm.cluster_view()?;
+        let someone_may_be_promoted = view.promoted_exists()
+            || r.rep
+                .node_list
+                .iter()
+                .any(|n| Score::is_positive(view.attribute(n, &score)));
+        if !state.in_recovery || someone_may_be_promoted {
+            return Ok(OcfRc::Success);
+        }
+        let mut plan = Plan::new(&r.rep, &view);
+        if let Err(e) = standby_monitor(r, &mut plan, &state) {
+            crate::warn!("election at post-stop: {e}");
+            return Ok(OcfRc::Success);
+        }
+        if bound.remaining().is_zero() {
+            return Ok(OcfRc::Success);
+        }
+        bound.sleep(Duration::from_millis(300));
+    }
+}
+
+/// After a demote, the standbys that stay record where they are, for the
+/// pre-promote check.
+pub(super) fn post_demote(r: &Replica, demoted: Option<&str>) -> Result<OcfRc> {
+    let me = r.rep.me.clone();
+    // Should this node be promoted next, the former primary is the one to
+    // make its sync standby, so that the switchover can be undone.
+    if let Some(former) = demoted {
+        r.files.set_former_primary(former)?;
+    }
+    let mut s = r.session(Role::Monitor)?;
+    let state = r.server_state(&mut s)?;
+    let view = r.crm.cluster_view()?;
+    let mut plan = Plan::new(&r.rep, &view);
+    if let Some(lsn) = state.location {
+        crate::info!("My master baseline : {}.", lsn.to_hex16());
+        plan.set(&me, Attr::MasterBaseline, &lsn.to_hex16());
+    }
+    plan.status(&me, Status::HsAlone);
+    r.apply(&mut plan).map(|()| OcfRc::Success)
+}

@@ -1,0 +1,186 @@
+//! promote (with the check at promotion) and demote.
+
+use super::*;
+
+pub fn promote(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
+    let r = Replica::new(i, env);
+    let mut s = r.session(Role::Monitor)?;
+    let state = r.server_state(&mut s)?;
+    if !state.in_recovery {
+        crate::info!("PostgreSQL is already Master. Don't execute promote.");
+        return Ok(OcfRc::Success);
+    }
+    let view = r.crm.cluster_view()?;
+    let mut plan = Plan::new(&r.rep, &view);
+    let me = r.rep.me.clone();
+    check_promotion(&r, &mut plan, &state)?;
+    r.files.clear_election();
+    let others: Vec<String> = r.rep.others().map(str::to_string).collect();
+    for target in &others {
+        plan.data_status(target, DataStatus::Disconnect);
+        plan.other_score(target, Score::CanNotPromote);
+    }
+    r.apply(&mut plan)?;
+    r.files.create_lock()?;
+    if let Some(lsn) = state.location {
+        crate::info!("My master baseline : {}.", lsn.to_hex16());
+        plan.set(&me, Attr::MasterBaseline, &lsn.to_hex16());
+        r.apply(&mut plan)?;
+    }
+    // Commits wait for a standby from the first one on.
+    let list = rep::promotion_list(&r.rep, &view);
+    if r.sync_mode() {
+        r.files.write_rep_mode_conf(&list.value())?;
+        r.files
+            .write_standby_config(&r.standby_settings(), Some(&list.value()))?;
+        s.reload()
+            .map_err(sql_err("Can't reload the configuration"))?;
+    }
+
+    if i.cfg.restart_on_promote {
+        crate::info!("Restarting PostgreSQL instead of promote.");
+        lifecycle::stop_server(i, i.cfg.stop_escalate_in_slave)?;
+        let _ = std::fs::remove_file(r.files.standby_signal());
+        lifecycle::start_server(i)?;
+    } else {
+        let promoted = r
+            .session(Role::Admin)?
+            .promote(i.deadline.minus(Duration::from_secs(1)))
+            .map_err(sql_err("Can't promote PostgreSQL"))?;
+        if !promoted {
+            return Err(AgentError::generic(
+                "Can't promote PostgreSQL: it did not leave recovery in time",
+            ));
+        }
+        crate::info!("PostgreSQL is promoted.");
+    }
+    let mut s = r.session(Role::Monitor)?;
+    let state = r.server_state(&mut s)?;
+    if state.in_recovery {
+        return Err(AgentError::generic(
+            "Can't start PostgreSQL as primary on promote.",
+        ));
+    }
+    publish_history(&r, &state);
+    reconcile_slots(&r, true)?;
+    plan.data_status(&me, DataStatus::Latest);
+    plan.own_score(Score::PromoteMe);
+    plan.status(&me, Status::Pri);
+    r.apply(&mut plan)?;
+    Ok(OcfRc::Success)
+}
+
+/// The check at promotion: every other standby published its position in
+/// the pre-promote notification; wait for them (a quarter of the time
+/// left, 10 s at most), then refuse if one is ahead (handing it the
+/// promotion) or silent.
+pub(super) fn check_promotion(r: &Replica, plan: &mut Plan, state: &ServerState) -> Result<()> {
+    let Some(mine) = standby_location(r, state) else {
+        return Err(AgentError::generic(
+            "Can't promote: this node's WAL position can't be read",
+        ));
+    };
+    let me = &r.rep.me;
+    let peers: Vec<&str> = r
+        .rep
+        .others()
+        .filter(|n| plan.view.online(n) && plan.view.unpromoted.iter().any(|u| u == n))
+        .collect();
+    let read = |n: &str| r.crm.private(n, &rep::position_attr(&r.rep.rsc));
+    let bound = Deadline::after((r.i.deadline.remaining() / 4).min(Duration::from_secs(10)));
+    let mut published: Vec<(String, Option<Location>)> = Vec::new();
+    bound.poll(Duration::from_millis(200), || {
+        published = peers
+            .iter()
+            .map(|n| {
+                (
+                    n.to_string(),
+                    read(n).as_deref().and_then(Location::from_wire),
+                )
+            })
+            .collect();
+        published.iter().all(|(_, l)| l.is_some()).then_some(())
+    });
+    match rep::promotion_check(mine, &published) {
+        PromotionCheck::Go => Ok(()),
+        PromotionCheck::HandOver { to, reason } => {
+            plan.own_score(Score::CanNotPromote);
+            plan.set(&to, Attr::Score, Score::PromoteMe.wire());
+            r.apply(plan)?;
+            Err(AgentError::generic(format!(
+                "promotion refused on {me}: {reason}"
+            )))
+        }
+        PromotionCheck::Refuse(reason) => Err(AgentError::generic(format!(
+            "promotion refused on {me}: {reason}"
+        ))),
+    }
+}
+
+/// Demote: stop the primary cleanly; when the shutdown checkpoint was
+/// written, start again as a standby of the new primary (PGSQL.lock stays
+/// until streaming proves this node is not ahead). Otherwise leave it
+/// stopped behind PGSQL.lock, as the stock agent does.
+pub fn demote(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
+    let r = Replica::new(i, env);
+    let view = r.crm.cluster_view()?;
+    let mut plan = Plan::new(&r.rep, &view);
+    let me = r.rep.me.clone();
+    plan.own_score(Score::CanNotPromote);
+    plan.delete(&me, Attr::MasterBaseline);
+    r.apply(&mut plan)?;
+
+    let stopped = match lifecycle::stop_server(i, i.cfg.stop_escalate) {
+        Ok(how) => how,
+        Err(e) => {
+            plan.status(&me, Status::Unknown);
+            r.apply(&mut plan)?;
+            return Err(e);
+        }
+    };
+    if Notify::from_env(env).is_some_and(|n| n.no_unpromoted_left()) {
+        r.files.remove_lock("no standby is left")?;
+    }
+    plan.status(&me, Status::Stop);
+    if stopped == Stopped::Already {
+        crate::info!("PostgreSQL is already stopped on demote.");
+        r.apply(&mut plan)?;
+        return Ok(OcfRc::Success);
+    }
+    let control = lifecycle::controldata(i)?;
+    let shutdown = DemoteShutdown {
+        immediate: stopped == Stopped::Immediate,
+        clean: control.cleanly_shut_down(),
+        checkpoint: control.checkpoint(),
+        tli: control.timeline(),
+        lock_exists: r.files.lock_exists(),
+    };
+    match rep::after_demote(shutdown) {
+        AfterDemote::StayStopped => {
+            r.apply(&mut plan)?;
+            crate::ocf::log::exit_reason(&format!(
+                "demoted without a shutdown checkpoint (cluster state: {}); PostgreSQL stays stopped \
+                 behind {}: resynchronise this node, then remove the lock",
+                control.get("Database cluster state").unwrap_or("unknown"),
+                r.files.lock().display()
+            ));
+            Ok(OcfRc::Success)
+        }
+        AfterDemote::RestartAsStandby { record } => {
+            crate::info!(
+                "Clean shutdown at {}; restarting as a standby of {}.",
+                control.checkpoint().map_or("?".into(), |l| l.to_string()),
+                i.cfg.master_ip.as_deref().unwrap_or("")
+            );
+            if let Some(text) = record {
+                r.files.mark_clean_demote(&text)?;
+            }
+            r.prepare_standby()?;
+            r.apply(&mut plan)?;
+            lifecycle::start_server(i)?;
+            plan.status(&me, Status::HsAlone);
+            r.apply(&mut plan)?;
+            Ok(OcfRc::Success)
+        }
+    }
+}
