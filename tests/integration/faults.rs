@@ -1058,13 +1058,18 @@ fn partition_sync(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
 
 /// What happens to the sync standby in a double fault.
 #[derive(Clone, Copy, Debug)]
-enum StandbyFault {
-    /// Its replication connection is reset (the walreceiver killed) and the
-    /// VIP blackholed in its namespace, so it cannot reconnect while its
-    /// node stays in the cluster.
-    ResetAndBlock,
-    /// Its PostgreSQL is killed (`kill -9` of the postmaster).
-    KillPostgres,
+enum FirstFault {
+    /// The sync standby's replication connection is reset (its walreceiver
+    /// killed) and the VIP blackholed in its namespace, so it cannot
+    /// reconnect while its node stays in the cluster.
+    ResetAndBlockSync,
+    /// The same for the other (async) standby.
+    ResetAndBlockOther,
+    /// The sync standby's PostgreSQL is killed (`kill -9` of the postmaster).
+    KillSyncPostgres,
+    /// A clean switchover: the fault lands while the former primary takes
+    /// the sync role back.
+    Switchover,
 }
 
 pub(crate) fn block_vip(lab: &Lab, node: &str, blocked: bool) {
@@ -1094,33 +1099,36 @@ fn double_fault(
     lab: &Arc<Lab>,
     label: String,
     first: i64,
-    fault: StandbyFault,
+    fault: FirstFault,
     delay: Duration,
 ) -> Vec<Row> {
     let mut r = Run::begin(lab, label.clone(), first);
-    let (old, sync) = (r.primary.clone(), r.sync.clone());
+    let (mut old, sync) = (r.primary.clone(), r.sync.clone());
+    let mut blocked = None;
     match fault {
-        StandbyFault::ResetAndBlock => {
-            block_vip(lab, &sync, true);
-            r.fault(&[
-                "exec",
-                &sync,
-                "pkill",
-                "-9",
-                "-f",
-                "^postgres: .*walreceiver",
-            ]);
+        FirstFault::ResetAndBlockSync | FirstFault::ResetAndBlockOther => {
+            let n = match fault {
+                FirstFault::ResetAndBlockSync => sync.clone(),
+                _ => r.potential.clone(),
+            };
+            block_vip(lab, &n, true);
+            r.fault(&["exec", &n, "pkill", "-9", "-f", "^postgres: .*walreceiver"]);
+            blocked = Some(n);
         }
-        StandbyFault::KillPostgres => {
+        FirstFault::KillSyncPostgres => {
             let pid = lab.postmaster_pid(&sync);
             r.fault(&["exec", &sync, "kill", "-9", &pid]);
+        }
+        FirstFault::Switchover => {
+            r.fault(&["switchover"]);
+            old = sync.clone();
         }
     }
     std::thread::sleep(delay);
     let pid = lab.postmaster_pid(&old);
     let out = lab.run(&["exec", &old, "kill", "-9", &pid]);
     assert!(out.status.success(), "kill -9 {old}:\n{}", text(&out));
-    println!("{label}: {fault:?} on {sync}, then kill -9 of {old} {delay:?} later");
+    println!("{label}: {fault:?}, then kill -9 of {old} {delay:?} later");
     // Either a new primary that holds every acknowledged commit, or none
     // (no node can prove it holds them): then the operator recovers the
     // newest node, docs/operations.md.
@@ -1139,7 +1147,9 @@ fn double_fault(
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-    block_vip(lab, &sync, false);
+    if let Some(n) = &blocked {
+        block_vip(lab, n, false);
+    }
     let back = match &promoted {
         Some((n, p)) => {
             println!(
@@ -1183,7 +1193,7 @@ fn reset_sync_then_kill_primary(lab: &Arc<Lab>, label: String, first: i64) -> Ve
         lab,
         label,
         first,
-        StandbyFault::ResetAndBlock,
+        FirstFault::ResetAndBlockSync,
         Duration::from_secs(1),
     )
 }
@@ -1193,7 +1203,27 @@ fn kill_sync_then_kill_primary(lab: &Arc<Lab>, label: String, first: i64) -> Vec
         lab,
         label,
         first,
-        StandbyFault::KillPostgres,
+        FirstFault::KillSyncPostgres,
+        Duration::from_secs(1),
+    )
+}
+
+fn switchover_then_kill_primary(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
+    double_fault(
+        lab,
+        label,
+        first,
+        FirstFault::Switchover,
+        Duration::from_secs(1),
+    )
+}
+
+fn reset_other_then_kill_primary(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
+    double_fault(
+        lab,
+        label,
+        first,
+        FirstFault::ResetAndBlockOther,
         Duration::from_secs(1),
     )
 }
@@ -1324,7 +1354,7 @@ fn faults_under_write_load() {
     type Scenario = fn(&Arc<Lab>, String, i64) -> Vec<Row>;
     // (2) and (6) are one run: the primary's node dies (2), then returns
     // and is kept out until resynchronised (6). (3b) is in the long form.
-    let scenarios: [(usize, &str, Scenario); 8] = [
+    let scenarios: [(usize, &str, Scenario); 10] = [
         (
             1,
             "(1) kill -9 of the primary's postmaster",
@@ -1360,6 +1390,16 @@ fn faults_under_write_load() {
             9,
             "(9) kill -9 of the sync standby's PostgreSQL, kill -9 of the primary 1 s later",
             kill_sync_then_kill_primary,
+        ),
+        (
+            10,
+            "(10) a switchover, kill -9 of the new primary 1 s later",
+            switchover_then_kill_primary,
+        ),
+        (
+            11,
+            "(11) the async standby's connection reset and blocked, kill -9 of the primary 1 s later",
+            reset_other_then_kill_primary,
         ),
     ];
     let mut rows = Vec::new();
