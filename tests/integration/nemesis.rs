@@ -270,7 +270,17 @@ fn operator_repairs(lab: &Arc<Lab>) {
                 .entry(n.to_string())
                 .or_insert_with(Instant::now);
             if since.elapsed() > Duration::from_secs(60) {
-                println!("nemesis: {n} runs but has not streamed for 60 s: stopping and resynchronising it");
+                // The checker: a standby that cannot follow is never left
+                // silently "Started": its monitor failed, or it says
+                // DIVERGED.
+                let said = p.attr(n, "Postgresql-data-status") == Some("DIVERGED")
+                    || failcount(lab, n) != "0";
+                assert!(
+                    said,
+                    "nemesis: {n} runs, has not streamed for 60 s, and nothing says so\n{}",
+                    crm_mon_text(lab)
+                );
+                println!("nemesis: {n} runs but has not streamed for 60 s (reported): stopping and resynchronising it");
                 let stop = "runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl stop -m fast -w -D /var/lib/pgsql/data";
                 let _ = lab.run(&["exec", n, "sh", "-c", stop]);
                 wait_until(&format!("{n} stopped"), Duration::from_secs(60), || {
