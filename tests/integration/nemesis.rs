@@ -269,7 +269,7 @@ fn operator_repairs(lab: &Arc<Lab>) {
             let since = *silent_since
                 .entry(n.to_string())
                 .or_insert_with(Instant::now);
-            if since.elapsed() > Duration::from_secs(60) {
+            if since.elapsed() > Duration::from_secs(90) {
                 // The checker: a standby that cannot follow is never left
                 // silently "Started": its monitor failed, or it says
                 // DIVERGED.
@@ -277,10 +277,10 @@ fn operator_repairs(lab: &Arc<Lab>) {
                     || failcount(lab, n) != "0";
                 assert!(
                     said,
-                    "nemesis: {n} runs, has not streamed for 60 s, and nothing says so\n{}",
+                    "nemesis: {n} runs, has not streamed for 90 s, and nothing says so\n{}",
                     crm_mon_text(lab)
                 );
-                println!("nemesis: {n} runs but has not streamed for 60 s (reported): stopping and resynchronising it");
+                println!("nemesis: {n} runs but has not streamed for 90 s (reported): stopping and resynchronising it");
                 let stop = "runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl stop -m fast -w -D /var/lib/pgsql/data";
                 let _ = lab.run(&["exec", n, "sh", "-c", stop]);
                 wait_until(&format!("{n} stopped"), Duration::from_secs(60), || {
