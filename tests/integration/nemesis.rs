@@ -230,7 +230,7 @@ fn heal_and_recover(lab: &Arc<Lab>, undo: Vec<std::thread::JoinHandle<()>>) {
 /// Until the picture is healthy (10 min at most), as an operator would:
 /// resynchronise a node kept out (PostgreSQL stopped behind its lock or a
 /// fail count) from the primary, and a standby that runs but has not
-/// streamed for 60 s (diverged: ahead of the new timeline's fork) after
+/// streamed for 90 s (diverged: ahead of the new timeline's fork) after
 /// stopping it.
 fn operator_repairs(lab: &Arc<Lab>) {
     let start = Instant::now();
