@@ -302,6 +302,17 @@ impl Session {
         Ok(())
     }
 
+    /// Write and flush a commit record that waits for no standby: the
+    /// standbys then reply, and PostgreSQL re-checks the commits that wait
+    /// for a synchronous standby only when a reply arrives (an idle standby
+    /// replies every `wal_receiver_status_interval`, 10 s by default).
+    pub fn nudge_standbys(&mut self) -> Result<(), SqlError> {
+        self.client.batch_execute(
+            "begin; set local synchronous_commit = local; select txid_current(); commit",
+        )?;
+        Ok(())
+    }
+
     /// `pg_reload_conf()`.
     pub fn reload(&mut self) -> Result<(), SqlError> {
         self.client.query_one("select pg_reload_conf()", &[])?;

@@ -119,6 +119,12 @@ pub(super) fn control_standbys(
             set_sync_standbys(r, &wanted)?;
             current = wanted;
             ceiling = settle_and_read_ceiling(r, s, &current)?;
+            // Commits that waited for the lost standby are released when
+            // the new one replies; an idle one replies only every
+            // wal_receiver_status_interval (10 s): make it reply now.
+            if let Err(e) = s.nudge_standbys() {
+                crate::debug!("can't nudge the standbys: {}", e.message);
+            }
             crate::info!("re-controlling standby status.");
             continue;
         }
