@@ -21,7 +21,23 @@ pub fn monitor(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
             return decide::monitor_standalone(pm, Some(&sql)).into();
         }
     };
-    let view = r.crm.cluster_view()?;
+    let mut view = r.crm.cluster_view()?;
+    if !state.in_recovery {
+        // crm_mon shows no attribute of an offline node: read the
+        // data-status the primary keeps for it, so that it is written once,
+        // not on every monitor.
+        for n in r.rep.others() {
+            if view.exists(n) && !view.online(n) {
+                if let Ok(Some(v)) = r.crm.query(n, Attr::DataStatus) {
+                    let name = Attr::DataStatus.name(&r.rep.rsc);
+                    view.attributes
+                        .entry(n.to_string())
+                        .or_default()
+                        .insert(name, v);
+                }
+            }
+        }
+    }
     let mut plan = Plan::new(&r.rep, &view);
     if !state.in_recovery {
         if let Some(why) = rep::stale_primary(&plan) {
