@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh
-# Waits for the full picture (primary + VIP, one sync and one potential
+# Waits for the full picture (primary + VIP, one sync and one async
 # standby, both streaming), then prints crm_mon -Afr -1.
 lab/cluster.sh up
 cat <<'MSG'
