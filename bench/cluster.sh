@@ -14,5 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v strace >/dev/null || apt-get install -y -qq strace >/dev/null
+# PAF's pgsqlms, for the PAF lab (not needed by the test suite).
+dpkg -s resource-agents-paf >/dev/null 2>&1 || apt-get install -y -qq resource-agents-paf >/dev/null
 scripts/install.sh >/dev/null
 cargo test --release --locked --test integration bench_lab::bench_lab -- --exact --ignored --nocapture --test-threads=1
