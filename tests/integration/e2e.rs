@@ -154,7 +154,9 @@ impl Lab {
         self.picture_from(&["pg01", "pg02", "pg03"])
     }
 
-    /// crm_mon's picture as the first of `nodes` that answers sees it.
+    /// crm_mon's picture as the first of `nodes` that answers with quorum
+    /// sees it. A node without quorum has no authoritative picture: one
+    /// just revived shows the CIB it had before it crashed until it joins.
     pub fn picture_from(&self, nodes: &[&str]) -> Option<Picture> {
         for &node in nodes {
             let out = self.run(&["exec", node, "crm_mon", "-1", "-A", "--output-as=xml"]);
@@ -165,6 +167,9 @@ impl Lab {
             let Ok(view) = crm_mon::parse(&xml, RSC) else {
                 continue;
             };
+            if !view.quorum {
+                continue;
+            }
             let vip_on = vip_node(&xml);
             return Some(Picture { view, vip_on });
         }
