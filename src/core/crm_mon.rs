@@ -34,6 +34,11 @@ impl ClusterView {
         self.attributes.get(node)?.get(name).map(String::as_str)
     }
 
+    /// The node is online and crm_mon shows our resource unpromoted there.
+    pub fn runs_standby(&self, node: &str) -> bool {
+        self.online(node) && self.unpromoted.iter().any(|n| n == node)
+    }
+
     /// crm_mon shows an instance of our resource active on the node.
     pub fn runs_instance(&self, node: &str) -> bool {
         self.promoted

@@ -89,16 +89,10 @@ pub(super) fn pre_promote(r: &Replica, target: &str) -> Result<OcfRc> {
 pub(super) fn elect_now(r: &Replica) -> Result<OcfRc> {
     let bound = Deadline::after(Duration::from_secs(3).min(r.i.deadline.remaining() / 2));
     let mut s = r.session(Role::Monitor)?;
-    let score = Attr::Score.name(&r.rep.rsc);
     loop {
         let state = r.server_state(&mut s)?;
         let view = r.crm.cluster_view()?;
-        let someone_may_be_promoted = view.promoted_exists()
-            || r.rep
-                .node_list
-                .iter()
-                .any(|n| Score::is_positive(view.attribute(n, &score)));
-        if !state.in_recovery || someone_may_be_promoted {
+        if !state.in_recovery || !rep::election_needed(&r.rep, &view) {
             return Ok(OcfRc::Success);
         }
         let mut plan = Plan::new(&r.rep, &view);

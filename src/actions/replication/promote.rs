@@ -84,7 +84,7 @@ pub(super) fn check_promotion(r: &Replica, plan: &mut Plan, state: &ServerState)
     let peers: Vec<&str> = r
         .rep
         .others()
-        .filter(|n| plan.view.online(n) && plan.view.unpromoted.iter().any(|u| u == n))
+        .filter(|n| plan.view.runs_standby(n))
         .collect();
     let read = |n: &str| r.crm.private(n, &rep::position_attr(&r.rep.rsc));
     let bound = Deadline::after((r.i.deadline.remaining() / 4).min(Duration::from_secs(10)));

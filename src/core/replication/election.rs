@@ -88,11 +88,20 @@ fn readable((_, hex, tli): &(String, String, Option<String>)) -> bool {
 pub fn election_candidates(cfg: &RepConfig, view: &ClusterView) -> Vec<String> {
     cfg.node_list
         .iter()
-        .filter(|n| {
-            cfg.sync_mode() || **n == cfg.me || (view.online(n) && view.unpromoted.contains(n))
-        })
+        .filter(|n| cfg.sync_mode() || **n == cfg.me || view.runs_standby(n))
         .cloned()
         .collect()
+}
+
+/// Whether an election is needed now: no instance is promoted and no node
+/// has a positive score that Pacemaker could promote it with.
+pub fn election_needed(cfg: &RepConfig, view: &ClusterView) -> bool {
+    let score = Attr::Score.name(&cfg.rsc);
+    !view.promoted_exists()
+        && !cfg
+            .node_list
+            .iter()
+            .any(|n| Score::is_positive(view.attribute(n, &score)))
 }
 
 /// One round of the election. Our agents publish a position (with its
