@@ -86,15 +86,7 @@ fn primary_table(out: &mut String) {
                                 let a = v.attributes.entry("pg02".into()).or_default();
                                 a.insert("pgsql-status".into(), "HS:alone".into());
                                 a.insert("master-pgsql".into(), score.into());
-                                let rs: Vec<ReplicationRow> = row
-                                    .iter()
-                                    .map(|(s, y)| ReplicationRow {
-                                        application_name: "pg02".into(),
-                                        state: SenderState::parse(s).unwrap(),
-                                        sync: SyncRole::parse(y).unwrap(),
-                                        flush: Some(Lsn(100)),
-                                    })
-                                    .collect();
+                                let rs: Vec<ReplicationRow> = pg02_rows(row);
                                 let mut plan = Plan::new(&c, &v);
                                 let facts = PrimaryFacts {
                                     rows: &rs,
@@ -121,6 +113,19 @@ fn primary_table(out: &mut String) {
             }
         }
     }
+}
+
+/// pg02's row of `pg_stat_replication` (`None`: not connected), flushed
+/// up to 100.
+fn pg02_rows(row: Option<(&str, &str)>) -> Vec<ReplicationRow> {
+    row.iter()
+        .map(|(s, y)| ReplicationRow {
+            application_name: "pg02".into(),
+            state: SenderState::parse(s).unwrap(),
+            sync: SyncRole::parse(y).unwrap(),
+            flush: Some(Lsn(100)),
+        })
+        .collect()
 }
 
 /// The check at promotion: pg01 at timeline 2 / LSN 500 against pg02.
@@ -415,15 +420,7 @@ fn divergence_table(out: &mut String) {
             a.insert("pgsql-status".into(), "HS:alone".into());
             a.insert("master-pgsql".into(), "-INFINITY".into());
             a.insert("pgsql-data-status".into(), "DIVERGED".into());
-            let rows: Vec<ReplicationRow> = row
-                .iter()
-                .map(|(s, y)| ReplicationRow {
-                    application_name: "pg02".into(),
-                    state: SenderState::parse(s).unwrap(),
-                    sync: SyncRole::parse(y).unwrap(),
-                    flush: Some(Lsn(100)),
-                })
-                .collect();
+            let rows: Vec<ReplicationRow> = pg02_rows(row);
             let current = SyncStandbys::First(vec!["pg03".into()]);
             let mut plan = Plan::new(&c, &v);
             control_standbys(

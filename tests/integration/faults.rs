@@ -1056,6 +1056,10 @@ fn partition_sync(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
     vec![r.finish(back)]
 }
 
+/// In the double faults, the primary dies this long after the first
+/// fault: inside one primary-monitor interval (3 s).
+const SECOND_FAULT_AFTER: Duration = Duration::from_secs(1);
+
 /// What happens to the sync standby in a double fault.
 #[derive(Clone, Copy, Debug)]
 enum FirstFault {
@@ -1095,13 +1099,8 @@ pub(crate) fn block_vip(lab: &Lab, node: &str, blocked: bool) {
 /// primary-monitor interval (3 s). Commits wait while only the lost
 /// standby is named; whoever is promoted next holds every acknowledged
 /// commit, or nobody is (ARCHITECTURE.md, "No acknowledged commit is lost").
-fn double_fault(
-    lab: &Arc<Lab>,
-    label: String,
-    first: i64,
-    fault: FirstFault,
-    delay: Duration,
-) -> Vec<Row> {
+fn double_fault(lab: &Arc<Lab>, label: String, first: i64, fault: FirstFault) -> Vec<Row> {
+    let delay = SECOND_FAULT_AFTER;
     let mut r = Run::begin(lab, label.clone(), first);
     let (mut old, sync) = (r.primary.clone(), r.sync.clone());
     let mut blocked = None;
@@ -1186,46 +1185,6 @@ pub(crate) fn operator_recovers_in_place(lab: &Lab, old: &str) {
     let out = lab.run(&["exec", old, "rm", "-f", "/var/lib/pgsql/tmp/PGSQL.lock"]);
     assert!(out.status.success(), "rm lock on {old}:\n{}", text(&out));
     crm(lab, &["crm_resource", "--cleanup", "-r", "msPostgresql"]);
-}
-
-fn reset_sync_then_kill_primary(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
-    double_fault(
-        lab,
-        label,
-        first,
-        FirstFault::ResetAndBlockSync,
-        Duration::from_secs(1),
-    )
-}
-
-fn kill_sync_then_kill_primary(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
-    double_fault(
-        lab,
-        label,
-        first,
-        FirstFault::KillSyncPostgres,
-        Duration::from_secs(1),
-    )
-}
-
-fn switchover_then_kill_primary(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
-    double_fault(
-        lab,
-        label,
-        first,
-        FirstFault::Switchover,
-        Duration::from_secs(1),
-    )
-}
-
-fn reset_other_then_kill_primary(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
-    double_fault(
-        lab,
-        label,
-        first,
-        FirstFault::ResetAndBlockOther,
-        Duration::from_secs(1),
-    )
 }
 
 fn partition_primary(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
@@ -1384,22 +1343,22 @@ fn faults_under_write_load() {
         (
             8,
             "(8) the sync standby's connection reset and blocked, kill -9 of the primary 1 s later",
-            reset_sync_then_kill_primary,
+            |lab, label, first| double_fault(lab, label, first, FirstFault::ResetAndBlockSync),
         ),
         (
             9,
             "(9) kill -9 of the sync standby's PostgreSQL, kill -9 of the primary 1 s later",
-            kill_sync_then_kill_primary,
+            |lab, label, first| double_fault(lab, label, first, FirstFault::KillSyncPostgres),
         ),
         (
             10,
             "(10) a switchover, kill -9 of the new primary 1 s later",
-            switchover_then_kill_primary,
+            |lab, label, first| double_fault(lab, label, first, FirstFault::Switchover),
         ),
         (
             11,
             "(11) the async standby's connection reset and blocked, kill -9 of the primary 1 s later",
-            reset_other_then_kill_primary,
+            |lab, label, first| double_fault(lab, label, first, FirstFault::ResetAndBlockOther),
         ),
     ];
     let mut rows = Vec::new();
