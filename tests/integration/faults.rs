@@ -613,6 +613,12 @@ pub fn resync(lab: &Lab, node: &str) -> f64 {
     let script = format!(
         "set -e
 d=/var/lib/pgsql/data
+# The picture can name a primary a moment before its VIP answers (or after
+# it died, until the membership notices): wait for it, as an operator would.
+i=0
+until {PG_BIN}/pg_isready -q -h {VIP} -t 2; do
+    i=$((i + 1)); [ $i -lt 60 ] || {{ echo \"no primary answers on {VIP}\"; exit 1; }}; sleep 1
+done
 keep=/var/lib/pgsql/resync-keep
 rm -rf \"$keep\" \"$d.resync-old\"
 mkdir \"$keep\"

@@ -195,10 +195,7 @@ fn inject(lab: &Arc<Lab>, step: Step, undo: &mut Vec<std::thread::JoinHandle<()>
     }
 }
 
-/// Heal everything, then recover as an operator would: wait for a primary;
-/// if none comes (no node could prove it holds every acknowledged commit),
-/// recover the crashed nodes in place and let the election pick the
-/// newest; resynchronise what is kept out.
+/// Heal everything, then recover as an operator would.
 fn heal_and_recover(lab: &Arc<Lab>, undo: Vec<std::thread::JoinHandle<()>>) {
     for h in undo {
         let _ = h.join();
@@ -207,27 +204,13 @@ fn heal_and_recover(lab: &Arc<Lab>, undo: Vec<std::thread::JoinHandle<()>>) {
         block_vip(lab, n, false);
     }
     bring_nodes_back(lab);
-    let has_primary = |lab: &Lab| {
-        lab.picture()
-            .is_some_and(|p| p.primary().is_some() && p.vip_on.is_some())
-    };
-    let start = Instant::now();
-    while !has_primary(lab) && start.elapsed() < Duration::from_secs(90) {
-        std::thread::sleep(Duration::from_secs(1));
-    }
-    if !has_primary(lab) {
-        println!("nemesis: no primary 90 s after healing: recovering the crashed nodes in place");
-        for n in NODES {
-            if lock_exists(lab, n) && !running(lab, n, "postgres") {
-                operator_recovers_in_place(lab, n);
-            }
-        }
-        crm(lab, &["crm_resource", "--cleanup", "-r", "msPostgresql"]);
-    }
     operator_repairs(lab);
 }
 
 /// Until the picture is healthy (10 min at most), as an operator would:
+/// when no primary runs for 90 s (no node could prove it holds every
+/// acknowledged commit), recover the crashed nodes in place and let the
+/// election pick the newest;
 /// resynchronise a node kept out (PostgreSQL stopped behind its lock or a
 /// fail count) from the primary, and a standby that runs but has not
 /// streamed for 90 s (diverged: ahead of the new timeline's fork) after
@@ -235,6 +218,7 @@ fn heal_and_recover(lab: &Arc<Lab>, undo: Vec<std::thread::JoinHandle<()>>) {
 fn operator_repairs(lab: &Arc<Lab>) {
     let start = Instant::now();
     let mut silent_since: BTreeMap<String, Instant> = BTreeMap::new();
+    let mut primary_seen = Instant::now();
     loop {
         let p = lab.picture();
         if p.as_ref().is_some_and(healthy) {
@@ -249,10 +233,24 @@ fn operator_repairs(lab: &Arc<Lab>) {
             "nemesis: not healthy within 10 min of healing\n{}",
             crm_mon_text(lab)
         );
-        let Some(p) = p.filter(|p| p.primary().is_some() && p.vip_on.is_some()) else {
+        // Only a primary that really runs PostgreSQL is one to clone from.
+        let Some(p) = p.filter(|p| {
+            p.primary().is_some_and(|n| running(lab, n, "postgres")) && p.vip_on.is_some()
+        }) else {
+            if primary_seen.elapsed() > Duration::from_secs(90) {
+                println!("nemesis: no primary for 90 s: recovering the crashed nodes in place");
+                for n in NODES {
+                    if lock_exists(lab, n) && !running(lab, n, "postgres") {
+                        operator_recovers_in_place(lab, n);
+                    }
+                }
+                crm(lab, &["crm_resource", "--cleanup", "-r", "msPostgresql"]);
+                primary_seen = Instant::now();
+            }
             std::thread::sleep(Duration::from_secs(2));
             continue;
         };
+        primary_seen = Instant::now();
         let streaming = streaming_nodes(&p);
         for n in NODES {
             if streaming.iter().any(|s| s == n) || p.view.nodes.get(n) != Some(&true) {
