@@ -448,6 +448,51 @@ fn divergence_table(out: &mut String) {
     }
 }
 
+/// Two primaries: pg01 runs PostgreSQL as a primary on timeline 4 (or
+/// unknown); Pacemaker's promoted nodes × what pg02 published.
+fn primaries_table(out: &mut String) {
+    writeln!(
+        out,
+        "\n# two primaries, pg01 a primary: promoted, pg01's timeline, pg02's published history -> read others now?, verdict"
+    )
+    .unwrap();
+    let c = cfg(RepMode::Sync, 3);
+    for promoted in [vec![], vec!["pg01"], vec!["pg02"], vec!["pg01", "pg02"]] {
+        for my_tli in [None, Some(4)] {
+            for history in [
+                None,
+                Some("3:2@0/1000000"),
+                Some("4:3@0/2000000"),
+                Some("5:4@0/3000000"),
+            ] {
+                let mut v = ClusterView::default();
+                for n in &c.node_list {
+                    v.nodes.insert(n.clone(), true);
+                }
+                v.promoted = promoted.iter().map(|p| p.to_string()).collect();
+                let published = history
+                    .map(|h| ("pg02".to_string(), h.to_string()))
+                    .into_iter()
+                    .collect();
+                let plan = Plan::new(&c, &v);
+                let verdict = match primary_verdict(&plan, my_tli, &published) {
+                    PrimaryVerdict::Alone => "alone".to_string(),
+                    PrimaryVerdict::Stale(why) => format!("stale: {why}"),
+                    PrimaryVerdict::Newer(why) => format!("newer: {why}"),
+                };
+                writeln!(
+                    out,
+                    "{promoted:?} {} {} -> {} {verdict}",
+                    my_tli.map_or("?".into(), |t| t.to_string()),
+                    history.unwrap_or("-"),
+                    another_primary_possible(&plan),
+                )
+                .unwrap();
+            }
+        }
+    }
+}
+
 /// Notifications: type × operation × this node's place in the lists.
 fn notify_table(out: &mut String) {
     use crate::core::notify::{Notify, NotifyOp, NotifyType};
@@ -494,6 +539,7 @@ fn decision_table_matches_the_reviewed_snapshot() {
     election_table(&mut out);
     standby_table(&mut out);
     divergence_table(&mut out);
+    primaries_table(&mut out);
     notify_table(&mut out);
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(SNAPSHOT);
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {

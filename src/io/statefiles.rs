@@ -128,6 +128,11 @@ impl StateFiles<'_> {
         (age < max_age).then(|| std::fs::read_to_string(&path).ok())?
     }
 
+    /// Forget what was published: the next monitor compares with attrd.
+    pub fn forget_published_history(&self) {
+        let _ = std::fs::remove_file(self.history_note());
+    }
+
     pub fn set_published_history(&self, history: &str) {
         if let Err(e) = write_atomically(&self.history_note(), history, self.owner, 0o600) {
             crate::debug!("{e}");

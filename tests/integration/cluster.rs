@@ -454,6 +454,13 @@ impl Cluster {
 
     /// The node crm_mon shows the resource Promoted on, if any.
     pub fn promoted(&self) -> Option<String> {
+        let mut promoted = self.promoted_nodes();
+        assert!(promoted.len() <= 1, "several promoted: {promoted:?}");
+        promoted.pop()
+    }
+
+    /// Every node crm_mon shows the resource Promoted on.
+    pub fn promoted_nodes(&self) -> Vec<String> {
         let xml = self.crm_mon_xml();
         let mut promoted = vec![];
         let mut in_promoted_rsc = false;
@@ -468,8 +475,7 @@ impl Cluster {
                 _ => {}
             }
         }
-        assert!(promoted.len() <= 1, "several promoted: {promoted:?}");
-        promoted.pop()
+        promoted
     }
 
     /// Whether crm_mon shows the node `online="true"`.
@@ -485,12 +491,18 @@ impl Cluster {
     /// successful demote/promote results; a probe returning 8 would also
     /// work but adds fail-count attributes. Checked against crm_mon.
     pub fn set_promoted(&self, node: Option<&str>) {
+        self.set_promoted_on(node.as_slice());
+    }
+
+    /// [`Cluster::set_promoted`] on several nodes at once (two primaries,
+    /// as Pacemaker shows them when a partition heals).
+    pub fn set_promoted_on(&self, nodes: &[&str]) {
         let mut injects = vec![];
         for n in &self.nodes {
             if !self.is_online(&n.name) {
                 continue;
             }
-            let op = if Some(n.name.as_str()) == node {
+            let op = if nodes.contains(&n.name.as_str()) {
                 "promote"
             } else {
                 "demote"
@@ -502,11 +514,11 @@ impl Cluster {
             args.extend(["-i", i.as_str()]);
         }
         self.simulate(&args);
-        assert_eq!(
-            self.promoted().as_deref(),
-            node,
-            "crm_mon after set_promoted"
-        );
+        let mut want: Vec<String> = nodes.iter().map(|n| n.to_string()).collect();
+        let mut shown = self.promoted_nodes();
+        want.sort();
+        shown.sort();
+        assert_eq!(shown, want, "crm_mon after set_promoted");
     }
 
     /// Take a node offline (Pacemaker then forgets its transient
@@ -520,6 +532,23 @@ impl Cluster {
             self.simulate(&["--node-down", node]);
         }
         assert_eq!(self.is_online(node), online, "crm_mon after set_online");
+    }
+
+    /// Delete a node's transient attribute (as a restarted attrd forgets a
+    /// private one).
+    pub fn delete_attribute(&self, node: &str, name: &str) {
+        tool(
+            "crm_attribute",
+            &[
+                "--lifetime=reboot",
+                "--node",
+                node,
+                "--name",
+                name,
+                "--delete",
+            ],
+            &[("CIB_file", self.cib.to_str().unwrap())],
+        );
     }
 
     /// Every node attribute in the CIB file. Reboot lifetime: the status

@@ -906,6 +906,91 @@ fn fork_the_cluster(c: &Cluster) -> Forked {
     }
 }
 
+/// Two primaries (R20): the one on the older timeline fails, writing
+/// nothing about the others; the newer one goes on, and a probe that finds
+/// it while Pacemaker promoted the older one reports it Promoted.
+#[test]
+fn of_two_primaries_the_one_on_the_older_timeline_fails() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    let f = fork_the_cluster(&c);
+    let (o, n): (&str, &str) = (&f.old, &f.new);
+    let (old_tli, new_tli) = (f.old_tli, f.old_tli + 1);
+    let older_fails = format!(
+        "{n} runs a primary on timeline {new_tli}, newer than this primary's timeline {old_tli}: \
+         this node is the stale primary and writes nothing about the others; \
+         stop it and resynchronise it from {n}"
+    );
+    let not_mine = |a: &Attributes| -> Attributes {
+        a.iter()
+            .filter(|((node, _), _)| node != o)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+
+    // A probe finds the old primary still running while the new one is
+    // promoted.
+    let before = not_mine(&c.attributes());
+    let out = c.run(OURS, o, "monitor", &PROBE);
+    assert_eq!(out.rc, 1, "{}", out.stderr);
+    assert_eq!(out.exit_reason(), Some(older_fails.as_str()));
+    assert_eq!(c.attribute(o, "master-pgsql").as_deref(), Some("-INFINITY"));
+    assert_eq!(
+        not_mine(&c.attributes()),
+        before,
+        "it wrote about the others"
+    );
+
+    // Both shown promoted (a healed partition): the old one's monitor
+    // fails the same way; the new one's goes on.
+    c.set_promoted_on(&[o, n]);
+    let out = c.run(OURS, o, "monitor", &PROMOTED_MONITOR);
+    assert_eq!(out.rc, 1, "{}", out.stderr);
+    assert_eq!(out.exit_reason(), Some(older_fails.as_str()));
+    let out = c.run(OURS, n, "monitor", &PROMOTED_MONITOR);
+    assert_eq!(out.rc, 8, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "{o} also runs a primary, on timeline {old_tli}, older than this primary's timeline {new_tli}"
+        )),
+        "{}",
+        out.stderr
+    );
+
+    // Pacemaker promoted the old one and knows nothing of the new one
+    // (whose history attrd lost): the new one's probe reports it Promoted
+    // and publishes its timeline; the old one's next monitor fails.
+    c.set_promoted(Some(o));
+    c.delete_attribute(n, "pgsql-history");
+    assert!(
+        c.attribute(o, "pgsql-history")
+            .is_some_and(|h| h.starts_with(&format!("{old_tli}:"))),
+        "{}",
+        c.attributes_table()
+    );
+    let before = c.attributes();
+    let out = c.run(OURS, n, "monitor", &PROBE);
+    assert_eq!(out.rc, 8, "{}", out.stderr);
+    assert_eq!(c.attribute(n, "master-pgsql").as_deref(), Some("1000"));
+    assert!(c
+        .attribute(n, "pgsql-history")
+        .is_some_and(|h| h.starts_with(&format!("{new_tli}:"))));
+    let after = c.attributes();
+    let changed: Vec<_> = after
+        .iter()
+        .filter(|(k, v)| before.get(*k) != Some(*v))
+        .map(|((node, name), _)| format!("{node} {name}"))
+        .collect();
+    assert_eq!(
+        changed,
+        [format!("{n} master-pgsql"), format!("{n} pgsql-history")],
+        "the probe writes about itself only"
+    );
+    c.set_promoted_on(&[o, n]);
+    let out = c.run(OURS, o, "monitor", &PROMOTED_MONITOR);
+    assert_eq!(out.rc, 1, "{}", out.stderr);
+    assert_eq!(out.exit_reason(), Some(older_fails.as_str()));
+}
+
 /// The old primary went past the fork, crashed, and an operator removed its
 /// PGSQL.lock without resynchronising it: it starts as a standby of the new
 /// primary, which PostgreSQL refuses to stream to it. Its monitor fails

@@ -23,8 +23,8 @@ use crate::core::lsn::Lsn;
 use crate::core::notify::{Notify, NotifyAction};
 use crate::core::replication::{
     self as rep, AfterDemote, Attr, DataStatus, DemoteShutdown, ElectionFiles, Location, Lock,
-    Plan, PrimaryFacts, PromotionCheck, RepConfig, Score, StandbyFacts, StartGate, Status,
-    SyncStandbys,
+    Plan, PrimaryFacts, PrimaryVerdict, PromotionCheck, RepConfig, Score, StandbyFacts, StartGate,
+    Status, SyncStandbys,
 };
 use crate::core::standby_conf::StandbySettings;
 use crate::core::timeline::{self, History};
@@ -37,6 +37,7 @@ use crate::io::statefiles::StateFiles;
 use crate::io::waldir;
 use crate::ocf::env::{OcfEnv, RawEnv};
 use crate::ocf::rc::OcfRc;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// One invocation's view of the replicated instance.

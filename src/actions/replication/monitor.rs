@@ -39,11 +39,31 @@ pub fn monitor(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
         }
     }
     let mut plan = Plan::new(&r.rep, &view);
+    if i.ocf.is_probe() {
+        // A probe follows a (re)join, and a restarted attrd keeps no
+        // private attribute: compare with attrd, not with the note.
+        r.files.forget_published_history();
+    }
     if !state.in_recovery {
-        if let Some(why) = rep::stale_primary(&plan) {
-            plan.own_score(Score::CanNotPromote);
-            r.apply(&mut plan)?;
-            return Err(AgentError::generic(why));
+        let published = others_histories(&r, &plan);
+        match rep::primary_verdict(&plan, state.insert_tli, &published) {
+            PrimaryVerdict::Alone => {}
+            PrimaryVerdict::Stale(why) => {
+                plan.own_score(Score::CanNotPromote);
+                r.apply(&mut plan)?;
+                return Err(AgentError::generic(why));
+            }
+            PrimaryVerdict::Newer(why) => {
+                crate::warn!("{why}");
+                if !view.promoted.contains(&r.rep.me) {
+                    // A probe's find: report it as it is, and publish the
+                    // timeline that makes the other one fail.
+                    plan.own_score(Score::PromoteMe);
+                    r.apply(&mut plan)?;
+                    publish_history(&r, &state);
+                    return Ok(OcfRc::RunningPromoted);
+                }
+            }
         }
     }
     if i.ocf.is_probe() {
@@ -67,6 +87,27 @@ pub(super) fn receiver_attr(r: &Replica) -> String {
     format!("{}-receiver-status", r.rep.rsc)
 }
 
+/// The histories the other nodes published ([`rep::primary_verdict`]):
+/// read when another primary is possible, and otherwise when this
+/// primary's own is due to be republished (once a minute), so that a
+/// steady monitor runs no attrd tool.
+fn others_histories(r: &Replica, plan: &Plan) -> BTreeMap<String, String> {
+    let due = r.files.published_history(HISTORY_REPUBLISH).is_none();
+    if !due && !rep::another_primary_possible(plan) {
+        return BTreeMap::new();
+    }
+    let name = rep::history_attr(&r.rep.rsc);
+    r.rep
+        .others()
+        .filter(|n| plan.view.exists(n))
+        .filter_map(|n| Some((n.to_string(), r.crm.private(n, &name)?)))
+        .collect()
+}
+
+/// How often a steady primary republishes its history (in case attrd lost
+/// it: a restarted attrd keeps no private attribute).
+const HISTORY_REPUBLISH: Duration = Duration::from_secs(60);
+
 /// The primary publishes its timeline history (`<rsc>-history`, private)
 /// when it differs from what it published before, so that a standby that
 /// went past the fork can tell (`core::replication::diverge`). Best effort:
@@ -85,13 +126,8 @@ pub(super) fn publish_history(r: &Replica, state: &ServerState) {
         }
     };
     // A note in tmpdir says what was published: a steady monitor then runs
-    // no attrd tool. Republished once a minute anyway, in case attrd lost
-    // it (a restarted attrd keeps no private attribute).
-    if r.files
-        .published_history(Duration::from_secs(60))
-        .as_deref()
-        == Some(history.as_str())
-    {
+    // no attrd tool.
+    if r.files.published_history(HISTORY_REPUBLISH).as_deref() == Some(history.as_str()) {
         return;
     }
     let name = rep::history_attr(&r.rep.rsc);

@@ -28,11 +28,12 @@ pub fn start(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
     if let Postmaster::Alive { .. } = postmaster::observe(&i.cfg.pgdata) {
         let mut s = r.session(Role::Monitor)?;
         if !r.server_state(&mut s)?.in_recovery {
-            let why = rep::stale_primary(&plan).unwrap_or_else(|| {
-                "PostgreSQL is already running as a primary; start brings up a standby only. \
-                 Stop it (or let Pacemaker probe it) first"
-                    .into()
-            });
+            let why = match rep::primary_verdict(&plan, None, &BTreeMap::new()) {
+                PrimaryVerdict::Stale(why) => why,
+                _ => "PostgreSQL is already running as a primary; start brings up a standby only. \
+                      Stop it (or let Pacemaker probe it) first"
+                    .into(),
+            };
             return Err(AgentError::generic(why));
         }
     }

@@ -8,7 +8,8 @@
 //! - [`election`]: who may be promoted: the election, the check at
 //!   promotion, the pre-promote baseline;
 //! - [`lock`]: `PGSQL.lock` at start and after a demote;
-//! - [`diverge`]: a standby past the fork of the primary's timeline.
+//! - [`diverge`]: a standby past the fork of the primary's timeline;
+//! - [`primaries`]: two primaries, the one on the older timeline fails.
 //!
 //! `actions::replication` observes, calls these and applies what they say.
 
@@ -16,12 +17,14 @@ pub mod diverge;
 pub mod election;
 pub mod lock;
 pub mod plan;
+pub mod primaries;
 pub mod sync;
 
 pub use diverge::*;
 pub use election::*;
 pub use lock::*;
 pub use plan::*;
+pub use primaries::*;
 pub use sync::*;
 
 /// The probe seeds our own score, so that the primary can later update it
@@ -42,21 +45,6 @@ pub fn receiver_status(in_recovery: bool, streaming: bool) -> &'static str {
         (true, true) => "normal",
         (true, false) => "ERROR",
     }
-}
-
-/// A node that finds PostgreSQL running as a primary while Pacemaker has
-/// another node promoted must not act as a primary: it writes nothing
-/// about other nodes and fails with this reason.
-pub fn stale_primary(plan: &Plan) -> Option<String> {
-    let me = &plan.cfg.me;
-    if plan.view.promoted.contains(me) {
-        return None;
-    }
-    let other = plan.view.promoted.first()?;
-    Some(format!(
-        "PostgreSQL runs as a primary here while {other} is the promoted instance; \
-         this node writes nothing about the others: stop it and resynchronise it from {other}"
-    ))
 }
 
 /// Replication slot names: `<name>_<node>` with the node lower-cased and
