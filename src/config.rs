@@ -144,12 +144,18 @@ fn check_kind(spec: &ParamSpec, value: &str) -> Result<()> {
         Kind::Path if !value.starts_with('/') => bad(format!(
             "is not an absolute path; set {name} to a path starting with /"
         )),
-        Kind::Path => match value.chars().find(|c| SHELL_SPECIAL_IN_DQUOTES.contains(c)) {
-            Some(c) => bad(format!(
+        Kind::Program if value.is_empty() => bad(format!("is empty; set {name} to a program")),
+        Kind::Program if value.contains('/') && !value.starts_with('/') => bad(format!(
+            "is a relative path; set {name} to an absolute path or a program name on PATH"
+        )),
+        Kind::Path | Kind::Program => {
+            match value.chars().find(|c| SHELL_SPECIAL_IN_DQUOTES.contains(c)) {
+                Some(c) => bad(format!(
                 "contains {c:?}, which pg_ctl would pass to /bin/sh; use a path without \" $ ` \\"
             )),
-            None => Ok(()),
-        },
+                None => Ok(()),
+            }
+        }
         Kind::Int { min, max } => match value.trim().parse::<i64>() {
             Ok(v) if (min..=max).contains(&v) => Ok(()),
             _ => bad(format!(
@@ -465,10 +471,16 @@ mod tests {
         }
 
         fn clean_path(p: &std::path::Path) -> bool {
+            p.to_str().unwrap().starts_with('/') && clean_program(p)
+        }
+
+        /// An absolute path or a bare program name.
+        fn clean_program(p: &std::path::Path) -> bool {
             let s = p.to_str().unwrap();
-            s.starts_with('/')
+            !s.is_empty()
+                && (s.starts_with('/') || !s.contains('/'))
                 && !s.contains(['"', '$', '`', '\\'])
-                && !s.chars().any(char::is_control)
+                && !s.chars().any(|c| c.is_control() && c != '\t')
         }
 
         proptest! {
@@ -485,7 +497,10 @@ mod tests {
                         return Ok(());
                     }
                 };
-                for p in [&c.pgctl, &c.psql, &c.pgdata, &c.config, &c.logfile, &c.tmpdir] {
+                for p in [&c.pgctl, &c.psql] {
+                    prop_assert!(clean_program(p), "{}", p.display());
+                }
+                for p in [&c.pgdata, &c.config, &c.logfile, &c.tmpdir] {
                     prop_assert!(clean_path(p), "{}", p.display());
                 }
                 if let Some(s) = &c.socketdir {

@@ -12,6 +12,9 @@ pub enum Kind {
     /// An absolute path. pg_ctl pastes paths into a `/bin/sh` command line
     /// inside double quotes, so characters special there are refused.
     Path,
+    /// A program: an absolute path, or a bare name looked up on `PATH` (the
+    /// stock agent's `check_binary`). The same characters are refused.
+    Program,
     /// A whole number within `min..=max`.
     Int { min: i64, max: i64 },
     /// An OCF boolean (`ocf_is_true` words, or their negations).
@@ -24,7 +27,7 @@ impl Kind {
     /// The OCF meta-data content type.
     pub fn content_type(self) -> &'static str {
         match self {
-            Kind::Str | Kind::Path | Kind::Choice(_) => "string",
+            Kind::Str | Kind::Path | Kind::Program | Kind::Choice(_) => "string",
             Kind::Int { .. } => "integer",
             Kind::Bool => "boolean",
         }
@@ -51,10 +54,10 @@ pub static PARAMS: &[ParamSpec] = &[
     // --- The instance -----------------------------------------------------
     ParamSpec {
         name: "pgctl",
-        kind: Kind::Path,
+        kind: Kind::Program,
         default: "/usr/bin/pg_ctl",
         shortdesc: "pg_ctl path",
-        longdesc: "Path to pg_ctl. When the default does not exist or is Debian's pg_wrapper, \
+        longdesc: "Path to pg_ctl, or a program name found on PATH. When the default does not exist or is Debian's pg_wrapper, \
                    the agent uses /usr/lib/postgresql/<PG_VERSION>/bin/pg_ctl for the major \
                    version of pgdata and logs that choice.",
     },
@@ -78,11 +81,12 @@ pub static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "psql",
-        kind: Kind::Path,
+        kind: Kind::Program,
         default: "/usr/bin/psql",
         shortdesc: "psql path",
-        longdesc: "Path to psql. Accepted for compatibility: this agent speaks the PostgreSQL \
-                   protocol itself and does not run psql.",
+        longdesc: "Path to psql, or a program name found on PATH. Accepted for compatibility: \
+                   this agent speaks the PostgreSQL protocol itself and does not run psql, but \
+                   a psql set explicitly must exist, as the stock agent requires.",
     },
     ParamSpec {
         name: "pgdata",
@@ -438,6 +442,7 @@ mod tests {
                 Kind::Bool => assert!(crate::ocf::env::is_false(p.default), "{}", p.name),
                 Kind::Choice(words) => assert!(words.contains(&p.default), "{}", p.name),
                 Kind::Path => assert!(p.default.is_empty() || p.default.starts_with('/')),
+                Kind::Program => assert!(p.default.starts_with('/'), "{}", p.name),
                 Kind::Str => {}
             }
         }

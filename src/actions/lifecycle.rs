@@ -1,7 +1,7 @@
 //! start and stop of the PostgreSQL instance.
 
 use super::validate::Instance;
-use crate::core::controldata::ControlData;
+use crate::core::controldata::ControlFile;
 use crate::core::decide::{self, Postmaster, SqlProbe};
 use crate::core::quote::shell_word;
 use crate::error::{AgentError, Result};
@@ -199,20 +199,12 @@ fn finish_stop(i: &Instance, pid: i32, how: Stopped) -> Result<Stopped> {
     Ok(how)
 }
 
-/// `pg_controldata` of the data directory.
-pub fn controldata(i: &Instance) -> Result<ControlData> {
-    let program = i.pgctl.with_file_name("pg_controldata");
-    let cmd = Cmd::new(program)
-        .arg(&i.cfg.pgdata)
-        .env("LD_LIBRARY_PATH", i.cfg.pglibs.clone());
-    let out = command::run(&cmd, Some(&i.owner), i.deadline)?;
-    if !out.success() {
-        return Err(AgentError::generic(format!(
-            "pg_controldata failed: {}",
-            out.last_line()
-        )));
-    }
-    Ok(ControlData::parse(&out.stdout))
+/// The data directory's `global/pg_control` (`core::controldata`).
+pub fn control_file(i: &Instance) -> Result<ControlFile> {
+    let path = i.cfg.pgdata.join("global/pg_control");
+    let bytes = std::fs::read(&path)
+        .map_err(|e| AgentError::generic(format!("can't read {}: {e}", path.display())))?;
+    ControlFile::parse(&bytes).map_err(|e| AgentError::generic(format!("{}: {e}", path.display())))
 }
 
 /// A postmaster.pid whose process is gone (checked just before) only makes
@@ -239,6 +231,23 @@ fn remove_stale_pid_file(i: &Instance, pid: i32) -> Result<()> {
             path.display()
         ))),
     }
+}
+
+/// Before 12 (no `pg_promote()`): `pg_ctl promote -w`, within the
+/// deadline.
+pub fn pg_ctl_promote(i: &Instance, deadline: Deadline) -> Result<()> {
+    let secs = deadline.remaining().as_secs().max(1).to_string();
+    let pgdata = i.cfg.pgdata.to_string_lossy().into_owned();
+    let args = ["promote", "-w", "-t", &secs, "-D", &pgdata];
+    let out = pg_ctl(i, args.iter().map(|a| a.to_string()).collect(), deadline)?;
+    if !out.success() {
+        return Err(AgentError::generic(format!(
+            "Can't promote PostgreSQL: pg_ctl promote failed ({})",
+            out.last_line()
+        )));
+    }
+    crate::info!("PostgreSQL promote command sent.");
+    Ok(())
 }
 
 fn pg_ctl(i: &Instance, args: Vec<String>, deadline: Deadline) -> Result<Output> {

@@ -57,11 +57,7 @@ fn dispatch(action: Action, env: &RawEnv) -> Result<OcfRc> {
     match instance.cfg.rep_mode {
         RepMode::None => {}
         RepMode::Async | RepMode::Sync => return replicated(action, &instance, env),
-        RepMode::Slave => {
-            return Err(AgentError::unimplemented(
-                "rep_mode=slave is not supported by this build; use async or sync",
-            ))
-        }
+        RepMode::Slave => return replication::slave(action, &instance, env),
     }
     match action {
         Action::Start => lifecycle::start(&instance),

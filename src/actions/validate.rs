@@ -105,9 +105,9 @@ fn check_host(cfg: Config, ocf: OcfEnv, env: &RawEnv, action: Action) -> Result<
                 pgdata.display()
             ))
         })?;
-    if cfg.rep_mode.is_replication() && !major.uses_standby_signal() {
+    if cfg.rep_mode != RepMode::None && !major.replication_supported() {
         return Err(AgentError::installed(format!(
-            "rep_mode={} needs PostgreSQL 12 or later (standby.signal); pgdata {} is PostgreSQL {}",
+            "rep_mode={} needs PostgreSQL 10 or later; pgdata {} is PostgreSQL {}",
             cfg.rep_mode.name(),
             pgdata.display(),
             major.0
@@ -131,11 +131,16 @@ fn check_host(cfg: Config, ocf: OcfEnv, env: &RawEnv, action: Action) -> Result<
         }
     }
     if !binaries::is_executable(&pgctl) {
-        return Err(AgentError::installed(format!(
-            "pgctl {} is not an executable file; install PostgreSQL {} or set pgctl",
-            pgctl.display(),
-            major.0
-        )));
+        return Err(missing_program("pgctl", &pgctl, &major));
+    }
+    // The agent never runs psql, but one set explicitly must exist (the
+    // stock check_binary): a wrong value is a configuration mistake.
+    let psql_default = params::spec("psql").map_or("", |p| p.default);
+    if cfg.psql != std::path::Path::new(psql_default) {
+        let (psql, _) = binaries::resolve("psql", &cfg.psql, psql_default, Some(&major));
+        if !binaries::is_executable(&psql) {
+            return Err(missing_program("psql", &psql, &major));
+        }
     }
     if !probe && !cfg.config.is_file() {
         return Err(AgentError::installed(format!(
@@ -156,6 +161,19 @@ fn check_host(cfg: Config, ocf: OcfEnv, env: &RawEnv, action: Action) -> Result<
             .filter(|p| !p.is_empty())
             .map(PathBuf::from),
     })
+}
+
+/// `OCF_ERR_INSTALLED` for a program parameter that names no program.
+fn missing_program(param: &str, program: &std::path::Path, major: &PgMajor) -> AgentError {
+    let what = if program.is_absolute() {
+        format!("{param} {} is not an executable file", program.display())
+    } else {
+        format!("{param} {}: no such program on PATH", program.display())
+    };
+    AgentError::installed(format!(
+        "{what}; install PostgreSQL {} or set {param} to the program's absolute path",
+        major.0
+    ))
 }
 
 /// async/sync need a promotable clone; slave must not be one. Only checked

@@ -1,111 +1,207 @@
-//! `pg_controldata` output (run with `LC_ALL=C`): `Key:   value` lines.
+//! `global/pg_control`, read by the agent itself rather than through
+//! `pg_controldata`: a tool of another major misreads it, sometimes
+//! silently (Debian 15's `pg_controldata` prints a wrong timeline for a
+//! PostgreSQL 10 data directory), and no registry ships the tool for 10 or
+//! 12. Only the head of `ControlFileData` is read: its layout per
+//! `pg_control_version` is below, and the CRC-32C that PostgreSQL stores
+//! after the struct is checked, so a layout we do not know is refused, not
+//! misread. The file is in the byte order of the machine that wrote it,
+//! which is this one.
 
 use crate::core::lsn::Lsn;
-use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ControlData(BTreeMap<String, String>);
+/// `DBState`: what the last writer of pg_control was doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbState {
+    StartingUp,
+    ShutDown,
+    ShutDownInRecovery,
+    ShuttingDown,
+    InCrashRecovery,
+    InArchiveRecovery,
+    InProduction,
+}
 
-impl ControlData {
-    pub fn parse(text: &str) -> ControlData {
-        let map = text
-            .lines()
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-            .collect();
-        ControlData(map)
+impl DbState {
+    fn from_raw(v: u32) -> Option<DbState> {
+        use DbState::*;
+        [
+            StartingUp,
+            ShutDown,
+            ShutDownInRecovery,
+            ShuttingDown,
+            InCrashRecovery,
+            InArchiveRecovery,
+            InProduction,
+        ]
+        .get(v as usize)
+        .copied()
     }
 
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str)
+    /// `pg_controldata`'s words, for messages.
+    pub fn words(self) -> &'static str {
+        match self {
+            DbState::StartingUp => "starting up",
+            DbState::ShutDown => "shut down",
+            DbState::ShutDownInRecovery => "shut down in recovery",
+            DbState::ShuttingDown => "shutting down",
+            DbState::InCrashRecovery => "in crash recovery",
+            DbState::InArchiveRecovery => "in archive recovery",
+            DbState::InProduction => "in production",
+        }
+    }
+}
+
+/// What the agent needs from pg_control.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ControlFile {
+    pub version: u32,
+    pub state: DbState,
+    /// `checkPoint`: the latest checkpoint record.
+    pub checkpoint: Lsn,
+    /// `checkPointCopy.ThisTimeLineID`: that checkpoint's timeline.
+    pub timeline: u32,
+}
+
+/// Byte offsets in `ControlFileData`. Common head: `system_identifier`
+/// (u64) at 0, `pg_control_version` at 8, `catalog_version_no` at 12,
+/// `state` at 16, `time` (i64) at 24, `checkPoint` at 32. PostgreSQL 10
+/// still had `prevCheckPoint` at 40, so its `checkPointCopy` (`redo` u64,
+/// then `ThisTimeLineID`) starts at 48 instead of 40. `crc` follows the
+/// last field, which differs by version (measured on each major's files).
+struct Layout {
+    timeline: usize,
+    crc: usize,
+}
+
+fn layout(version: u32) -> Option<Layout> {
+    let (timeline, crc) = match version {
+        1002 => (56, 288), // 10
+        1100 => (48, 280), // 11
+        1201 => (48, 288), // 12
+        1300 => (48, 288), // 13 to 16
+        1700 => (48, 288), // 17
+        1800 => (48, 292), // 18
+        _ => return None,
+    };
+    Some(Layout { timeline, crc })
+}
+
+const VERSION_AT: usize = 8;
+const STATE_AT: usize = 16;
+const CHECKPOINT_AT: usize = 32;
+
+impl ControlFile {
+    pub fn parse(bytes: &[u8]) -> Result<ControlFile, String> {
+        let u32_at = |at: usize| {
+            bytes
+                .get(at..at + 4)
+                .map(|b| u32::from_ne_bytes(b.try_into().unwrap()))
+        };
+        let u64_at = |at: usize| {
+            bytes
+                .get(at..at + 8)
+                .map(|b| u64::from_ne_bytes(b.try_into().unwrap()))
+        };
+        let version = u32_at(VERSION_AT).ok_or("pg_control is truncated")?;
+        let l = layout(version).ok_or_else(|| {
+            format!("pg_control version {version} is not one the agent knows (PostgreSQL 10 to 18)")
+        })?;
+        let stored = u32_at(l.crc).ok_or("pg_control is truncated")?;
+        if crc32c(&bytes[..l.crc]) != stored {
+            return Err(format!(
+                "pg_control has an incorrect checksum (version {version}): it is corrupt"
+            ));
+        }
+        let state = u32_at(STATE_AT)
+            .and_then(DbState::from_raw)
+            .ok_or("pg_control has an unknown cluster state")?;
+        Ok(ControlFile {
+            version,
+            state,
+            checkpoint: Lsn(u64_at(CHECKPOINT_AT).ok_or("pg_control is truncated")?),
+            timeline: u32_at(l.timeline).ok_or("pg_control is truncated")?,
+        })
     }
 
     /// `shut down` (a primary) or `shut down in recovery` (a standby): the
     /// last stop wrote a shutdown checkpoint.
     pub fn cleanly_shut_down(&self) -> bool {
-        matches!(
-            self.get("Database cluster state"),
-            Some("shut down" | "shut down in recovery")
-        )
+        matches!(self.state, DbState::ShutDown | DbState::ShutDownInRecovery)
     }
+}
 
-    pub fn checkpoint(&self) -> Option<Lsn> {
-        self.get("Latest checkpoint location")?.parse().ok()
+/// CRC-32C (Castagnoli, reflected), PostgreSQL's `pg_crc32c`.
+fn crc32c(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = (crc >> 1) ^ (0x82F6_3B78 & (crc & 1).wrapping_neg());
+        }
     }
-
-    pub fn timeline(&self) -> Option<u32> {
-        self.get("Latest checkpoint's TimeLineID")?.parse().ok()
-    }
+    !crc
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const PG15: &str = "\
-pg_control version number:            1300
-Catalog version number:               202209061
-Database system identifier:           7441234567890123456
-Database cluster state:               shut down
-pg_control last modified:             Fri 27 Nov 2026 04:00:00 AM UTC
-Latest checkpoint location:           0/3000028
-Latest checkpoint's REDO location:    0/3000028
-Latest checkpoint's TimeLineID:       2
-Latest checkpoint's full_page_writes: on
-";
-
-    #[test]
-    fn reads_state_checkpoint_and_timeline() {
-        let c = ControlData::parse(PG15);
-        assert!(c.cleanly_shut_down());
-        assert_eq!(c.checkpoint(), Some("0/3000028".parse().unwrap()));
-        assert_eq!(c.timeline(), Some(2));
-        // A value with a colon keeps everything after the first one.
-        assert_eq!(
-            c.get("pg_control last modified"),
-            Some("Fri 27 Nov 2026 04:00:00 AM UTC")
-        );
+    /// A pg_control image of `version` as PostgreSQL writes it.
+    fn image(version: u32, state: u32, checkpoint: u64, tli: u32) -> Vec<u8> {
+        let l = layout(version).unwrap();
+        let mut b = vec![0u8; 8192];
+        b[VERSION_AT..VERSION_AT + 4].copy_from_slice(&version.to_ne_bytes());
+        b[STATE_AT..STATE_AT + 4].copy_from_slice(&state.to_ne_bytes());
+        b[CHECKPOINT_AT..CHECKPOINT_AT + 8].copy_from_slice(&checkpoint.to_ne_bytes());
+        b[l.timeline..l.timeline + 4].copy_from_slice(&tli.to_ne_bytes());
+        let crc = crc32c(&b[..l.crc]);
+        b[l.crc..l.crc + 4].copy_from_slice(&crc.to_ne_bytes());
+        b
     }
 
     #[test]
-    fn crashed_and_garbage() {
-        let c = ControlData::parse("Database cluster state:               in production\n");
-        assert!(!c.cleanly_shut_down());
-        let c = ControlData::parse("no colons here\n\n");
-        assert!(!c.cleanly_shut_down());
-        assert_eq!(c.checkpoint(), None);
-        assert_eq!(
-            ControlData::parse("Latest checkpoint location: zz/1\n").checkpoint(),
-            None
-        );
+    fn crc32c_check_value() {
+        // The standard check value of CRC-32C.
+        assert_eq!(crc32c(b"123456789"), 0xE306_9283);
     }
 
-    mod fuzz {
-        use super::super::*;
-        use proptest::prelude::*;
-
-        proptest! {
-            #[test]
-            fn fuzz_controldata_arbitrary_text_never_panics(text in ".{0,300}") {
-                let c = ControlData::parse(&text);
-                let _ = (c.cleanly_shut_down(), c.checkpoint(), c.timeline());
-            }
-
-            /// `Key:   value` lines read back: keys and values trimmed, the
-            /// value keeps every colon after the first.
-            #[test]
-            fn fuzz_controldata_lines_read_back(
-                // Keys start and end with a letter: pg_controldata's never have
-                // blanks around them, and " m" and "m" would be one key.
-                lines in prop::collection::btree_map("[A-Za-z]([A-Za-z'_ ]{0,6}[A-Za-z])?", "[ -~]{0,20}", 0..6),
-                pad in " {0,12}",
-            ) {
-                let text: String = lines.iter().map(|(k, v)| format!("{k}:{pad}{v}\n")).collect();
-                let c = ControlData::parse(&text);
-                for (k, v) in &lines {
-                    prop_assert_eq!(c.get(k.trim()), Some(v.trim()));
+    #[test]
+    fn reads_every_known_layout() {
+        for version in [1002, 1100, 1201, 1300, 1700, 1800] {
+            let c = ControlFile::parse(&image(version, 1, 0x300_0028, 7)).unwrap();
+            assert_eq!(
+                c,
+                ControlFile {
+                    version,
+                    state: DbState::ShutDown,
+                    checkpoint: Lsn(0x300_0028),
+                    timeline: 7
                 }
-            }
+            );
+            assert!(c.cleanly_shut_down());
         }
+        let c = ControlFile::parse(&image(1300, 6, 1, 1)).unwrap();
+        assert_eq!(c.state.words(), "in production");
+        assert!(!c.cleanly_shut_down());
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_vouch_for() {
+        let mut b = image(1300, 1, 0x300_0028, 2);
+        b[40] ^= 1;
+        assert!(ControlFile::parse(&b)
+            .unwrap_err()
+            .contains("incorrect checksum"));
+        let b = image(1300, 1, 0x300_0028, 2);
+        let mut other = b.clone();
+        other[VERSION_AT..VERSION_AT + 4].copy_from_slice(&960u32.to_ne_bytes());
+        assert!(ControlFile::parse(&other)
+            .unwrap_err()
+            .contains("version 960 is not one the agent knows"));
+        assert!(ControlFile::parse(&b[..20]).is_err());
+        assert!(ControlFile::parse(&[]).is_err());
+        let bad_state = image(1300, 9, 1, 1);
+        assert!(ControlFile::parse(&bad_state).is_err());
     }
 }

@@ -4,6 +4,7 @@
 //! and as the stock agent's `recovery.conf`/`rep_mode.conf` in tmpdir.
 
 use crate::core::quote::{conninfo_pair, guc_string};
+use crate::core::version::RecoveryModel;
 
 /// Everything that shapes a standby's recovery settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,12 +80,43 @@ impl StandbySettings<'_> {
         out
     }
 
-    /// The stock agent's `recovery.conf` in tmpdir, every value quoted.
-    pub fn recovery_conf(&self) -> String {
-        self.settings()
+    /// The stock agent's `recovery.conf`, every value quoted: in tmpdir
+    /// from 12 on (a copy for operators), in the data directory before 12,
+    /// where it also says `standby_mode = 'on'` after the timeline line.
+    pub fn recovery_conf(&self, model: RecoveryModel) -> String {
+        let mut lines = self.settings();
+        if model == RecoveryModel::RecoveryConf {
+            lines.insert(3, ("standby_mode", "on".to_string()));
+        }
+        lines
             .iter()
             .map(|(k, v)| format!("{k} = {}\n", guc_string(v)))
             .collect()
+    }
+
+    /// The agent's lines of `postgresql.auto.conf`: the standby settings
+    /// (only from 12 on: before, they are not server settings and the
+    /// server would refuse to start), the reconnect interval, and
+    /// `synchronous_standby_names` when given. Returns the names the agent
+    /// owns there (their lines are replaced, so that an upgrade leaves no
+    /// line of the other model) and the settings.
+    pub fn auto_conf(
+        &self,
+        model: RecoveryModel,
+        sync_standby_names: Option<&str>,
+    ) -> (Vec<&'static str>, Vec<(&'static str, String)>) {
+        let mut names = MANAGED.to_vec();
+        let mut settings = match model {
+            RecoveryModel::StandbySignal => self.settings(),
+            RecoveryModel::RecoveryConf => Vec::new(),
+        };
+        names.push(RECONNECT.0);
+        settings.push((RECONNECT.0, RECONNECT.1.to_string()));
+        if let Some(v) = sync_standby_names {
+            names.push("synchronous_standby_names");
+            settings.push(("synchronous_standby_names", v.to_string()));
+        }
+        (names, settings)
     }
 }
 
@@ -179,7 +211,7 @@ mod tests {
             slot: Some("slot_pg02".into()),
             ..settings()
         };
-        let text = s.recovery_conf();
+        let text = s.recovery_conf(RecoveryModel::StandbySignal);
         let lines: Vec<&str> = text.lines().collect();
         assert!(
             lines[0].starts_with("primary_conninfo = 'host=''10.0.0.100'' port="),
@@ -188,6 +220,38 @@ mod tests {
         assert_eq!(lines[1], "restore_command = 'cp /arch/%f %p'");
         assert_eq!(lines[2], "recovery_target_timeline = 'latest'");
         assert_eq!(lines[3], "primary_slot_name = 'slot_pg02'");
+        assert_eq!(lines.len(), 4);
+        // Before 12, as the stock agent writes it into the data directory.
+        let text = s.recovery_conf(RecoveryModel::RecoveryConf);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[2], "recovery_target_timeline = 'latest'");
+        assert_eq!(lines[3], "standby_mode = 'on'");
+        assert_eq!(lines[4], "primary_slot_name = 'slot_pg02'");
+    }
+
+    #[test]
+    fn auto_conf_holds_the_standby_settings_only_from_12_on() {
+        let s = settings();
+        let (names, new) = s.auto_conf(RecoveryModel::StandbySignal, Some("pg03"));
+        let keys: Vec<&str> = new.iter().map(|(k, _)| *k).collect();
+        assert_eq!(
+            keys,
+            [
+                "primary_conninfo",
+                "restore_command",
+                "recovery_target_timeline",
+                "wal_retrieve_retry_interval",
+                "synchronous_standby_names"
+            ]
+        );
+        let (old_names, old) = s.auto_conf(RecoveryModel::RecoveryConf, None);
+        let keys: Vec<&str> = old.iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, ["wal_retrieve_retry_interval"]);
+        // Both own every recovery setting's line, so none survives a change
+        // of model.
+        for n in MANAGED {
+            assert!(names.contains(n) && old_names.contains(n), "{n}");
+        }
     }
 
     #[test]

@@ -16,9 +16,38 @@ impl PgMajor {
     }
 
     /// PostgreSQL 12 replaced recovery.conf with standby.signal.
-    pub fn uses_standby_signal(&self) -> bool {
-        compare_dotted(&self.0, "12") != Ordering::Less
+    pub fn recovery_model(&self) -> RecoveryModel {
+        if self.at_least("12") {
+            RecoveryModel::StandbySignal
+        } else {
+            RecoveryModel::RecoveryConf
+        }
     }
+
+    /// The agent replicates PostgreSQL 10 and later (the `*_wal_*`
+    /// function names, `pg_stat_wal_receiver.received_tli`).
+    pub fn replication_supported(&self) -> bool {
+        self.at_least("10")
+    }
+
+    fn at_least(&self, major: &str) -> bool {
+        compare_dotted(&self.0, major) != Ordering::Less
+    }
+}
+
+/// Where a standby's recovery settings live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecoveryModel {
+    /// Before 12: `recovery.conf` in the data directory, with
+    /// `standby_mode = 'on'`; the settings are not server settings, so none
+    /// may appear in `postgresql.auto.conf` (the server would not start);
+    /// promotion by `pg_ctl promote` (`pg_promote()` does not exist).
+    RecoveryConf,
+    /// 12 and later: `standby.signal`, the settings are server settings
+    /// (the agent's lines of `postgresql.auto.conf`); `pg_promote()`; a
+    /// `recovery.conf` in the data directory stops the server from
+    /// starting.
+    StandbySignal,
 }
 
 /// Compare dotted numeric versions (`9.6` < `10`, `3.16.1` > `3.2`); missing
@@ -50,8 +79,20 @@ mod tests {
 
     #[test]
     fn standby_signal_from_12_on() {
-        for (v, expect) in [("9.6", false), ("11", false), ("12", true), ("18", true)] {
-            assert_eq!(PgMajor(v.into()).uses_standby_signal(), expect, "{v}");
+        use RecoveryModel::*;
+        for (v, model, replication) in [
+            ("9.6", RecoveryConf, false),
+            ("10", RecoveryConf, true),
+            ("11", RecoveryConf, true),
+            ("12", StandbySignal, true),
+            ("18", StandbySignal, true),
+        ] {
+            assert_eq!(PgMajor(v.into()).recovery_model(), model, "{v}");
+            assert_eq!(
+                PgMajor(v.into()).replication_supported(),
+                replication,
+                "{v}"
+            );
         }
     }
 

@@ -19,7 +19,16 @@ pub fn is_executable(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// Resolve a program parameter. An explicit setting is always honoured; the
+/// A bare program name looked up on `PATH`, as `which` does.
+fn on_path(name: &Path) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| is_executable(p))
+}
+
+/// Resolve a program parameter. A bare name is looked up on `PATH`. An
+/// explicit path is always honoured; the
 /// stock default is replaced by the versioned program when it is missing or
 /// is pg_wrapper, and the choice is logged.
 /// Returns the path and, when it substituted one, a note saying so.
@@ -29,6 +38,12 @@ pub fn resolve(
     stock_default: &str,
     major: Option<&PgMajor>,
 ) -> (PathBuf, Option<String>) {
+    if !configured.to_string_lossy().contains('/') {
+        return (
+            on_path(configured).unwrap_or(configured.to_path_buf()),
+            None,
+        );
+    }
     let keep = (configured.to_path_buf(), None);
     let is_default = configured == Path::new(stock_default);
     if !is_default || (is_executable(configured) && !is_pg_wrapper(configured)) {

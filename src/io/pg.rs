@@ -324,6 +324,12 @@ impl Session {
     /// `pg_promote`'s own wait looks only every 100 ms.
     pub fn promote(&mut self, deadline: Deadline) -> Result<bool, SqlError> {
         self.client.query_one("select pg_promote(false)", &[])?;
+        self.left_recovery(deadline)
+    }
+
+    /// Whether the server leaves recovery before the deadline (polled
+    /// every 10 ms).
+    pub fn left_recovery(&mut self, deadline: Deadline) -> Result<bool, SqlError> {
         let client = &mut self.client;
         let left = deadline.poll(Duration::from_millis(10), || {
             let row = client.query_one("select pg_is_in_recovery()", &[]).ok()?;

@@ -5,7 +5,8 @@
 //! the database owner.
 
 use crate::core::replication::{ElectionState, Lock, Sample};
-use crate::core::standby_conf::{self, StandbySettings, MANAGED};
+use crate::core::standby_conf::{self, StandbySettings};
+use crate::core::version::RecoveryModel;
 use crate::error::{AgentError, Result};
 use crate::io::user::OsUser;
 use std::os::unix::fs::PermissionsExt;
@@ -58,6 +59,13 @@ pub fn write_atomically(path: &Path, content: &str, owner: &OsUser, mode: u32) -
     })
 }
 
+fn remove_if_present(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_err("remove", path, e)),
+        _ => Ok(()),
+    }
+}
+
 /// fsync the directory that holds `path`, so that a rename or a removal in
 /// it is durable.
 fn sync_dir(path: &Path) -> std::io::Result<()> {
@@ -78,7 +86,7 @@ impl StateFiles<'_> {
     fn auto_conf(&self) -> PathBuf {
         self.pgdata.join("postgresql.auto.conf")
     }
-    pub fn standby_signal(&self) -> PathBuf {
+    fn standby_signal(&self) -> PathBuf {
         self.pgdata.join("standby.signal")
     }
 
@@ -179,27 +187,21 @@ impl StateFiles<'_> {
         write_atomically(&self.rep_mode_conf(), &text, self.owner, 0o600)
     }
 
-    /// Make this data directory start as a standby: the recovery settings in
-    /// postgresql.auto.conf (replacing any stale ones, e.g. from
-    /// `pg_basebackup -R`), `synchronous_standby_names` there too when
-    /// `sync_standby_names` is given, the stock recovery.conf in tmpdir, and
-    /// standby.signal.
+    /// A standby's settings for `model`: the agent's lines of
+    /// `postgresql.auto.conf` (replacing any other line that sets them,
+    /// e.g. from `pg_basebackup -R`), with `synchronous_standby_names`
+    /// when given; then from 12 on the stock recovery.conf copy in tmpdir
+    /// and standby.signal, before 12 `recovery.conf` in the data directory.
+    /// The other model's file goes: an empty standby.signal is removed; a
+    /// recovery.conf, which PostgreSQL 12 refuses to start with, is moved
+    /// aside, not deleted.
     pub fn write_standby_config(
         &self,
         s: &StandbySettings,
         sync_standby_names: Option<&str>,
+        model: RecoveryModel,
     ) -> Result<()> {
-        let mut settings = s.settings();
-        let mut names: Vec<&str> = MANAGED.to_vec();
-        settings.push((
-            standby_conf::RECONNECT.0,
-            standby_conf::RECONNECT.1.to_string(),
-        ));
-        names.push(standby_conf::RECONNECT.0);
-        if let Some(v) = sync_standby_names {
-            settings.push(("synchronous_standby_names", v.to_string()));
-            names.push("synchronous_standby_names");
-        }
+        let (names, settings) = s.auto_conf(model, sync_standby_names);
         let auto = self.auto_conf();
         let before = match std::fs::read_to_string(&auto) {
             Ok(t) => t,
@@ -220,11 +222,55 @@ impl StateFiles<'_> {
         if after != before {
             write_atomically(&auto, &after, self.owner, 0o600)?;
         }
-        write_atomically(&self.recovery_conf(), &s.recovery_conf(), self.owner, 0o600)?;
-        if !self.standby_signal().exists() {
-            write_atomically(&self.standby_signal(), "", self.owner, 0o600)?;
+        let in_pgdata = self.pgdata.join("recovery.conf");
+        match model {
+            RecoveryModel::StandbySignal => {
+                if in_pgdata.exists() {
+                    let aside = self.pgdata.join("recovery.conf.before-12");
+                    if aside.exists() {
+                        return Err(AgentError::generic(format!(
+                            "{} stops PostgreSQL 12 and later from starting, and {} exists \
+                             already: remove one of them",
+                            in_pgdata.display(),
+                            aside.display()
+                        )));
+                    }
+                    crate::warn!(
+                        "{} is not read from PostgreSQL 12 on and stops the server from starting: \
+                         moved to {}",
+                        in_pgdata.display(),
+                        aside.display()
+                    );
+                    std::fs::rename(&in_pgdata, &aside)
+                        .map_err(|e| io_err("rename", &in_pgdata, e))?;
+                }
+                write_atomically(
+                    &self.recovery_conf(),
+                    &s.recovery_conf(model),
+                    self.owner,
+                    0o600,
+                )?;
+                if !self.standby_signal().exists() {
+                    write_atomically(&self.standby_signal(), "", self.owner, 0o600)?;
+                }
+            }
+            RecoveryModel::RecoveryConf => {
+                write_atomically(&in_pgdata, &s.recovery_conf(model), self.owner, 0o600)?;
+                // An empty file, which means nothing before 12.
+                remove_if_present(&self.standby_signal())?;
+            }
         }
         Ok(())
+    }
+
+    /// Remove the file that starts the server as a standby (the agent's
+    /// own): `standby.signal`, or before 12 `recovery.conf` in the data
+    /// directory, as the stock agent does for `restart_on_promote`.
+    pub fn leave_recovery(&self, model: RecoveryModel) -> Result<()> {
+        match model {
+            RecoveryModel::StandbySignal => remove_if_present(&self.standby_signal()),
+            RecoveryModel::RecoveryConf => remove_if_present(&self.pgdata.join("recovery.conf")),
+        }
     }
 
     /// Forget the stock agent's per-start state (`rm -f xlog_note.*

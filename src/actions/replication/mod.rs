@@ -5,11 +5,13 @@
 mod monitor;
 mod notify;
 mod promote;
+mod slave;
 mod start_stop;
 
 pub use monitor::monitor;
 pub use notify::notify;
 pub use promote::{demote, promote};
+pub use slave::slave;
 pub use start_stop::{mark_unknown, start, stop};
 
 use monitor::{control_standbys, publish_history, receiver_attr, standby_monitor};
@@ -28,6 +30,7 @@ use crate::core::replication::{
 };
 use crate::core::standby_conf::StandbySettings;
 use crate::core::timeline::{self, History};
+use crate::core::version::RecoveryModel;
 use crate::error::{AgentError, Result};
 use crate::io::clock::Deadline;
 use crate::io::crm::{self, Crm};
@@ -157,7 +160,11 @@ impl<'a> Replica<'a> {
             self.files.write_rep_mode_conf("")?;
         }
         self.files
-            .write_standby_config(&self.standby_settings(), sync)
+            .write_standby_config(&self.standby_settings(), sync, self.model())
+    }
+
+    fn model(&self) -> RecoveryModel {
+        self.i.major.recovery_model()
     }
 
     fn slot_names(&self) -> Vec<String> {

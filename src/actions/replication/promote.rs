@@ -32,7 +32,7 @@ pub fn promote(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
     if r.sync_mode() {
         r.files.write_rep_mode_conf(&list.value())?;
         r.files
-            .write_standby_config(&r.standby_settings(), Some(&list.value()))?;
+            .write_standby_config(&r.standby_settings(), Some(&list.value()), r.model())?;
         s.reload()
             .map_err(sql_err("Can't reload the configuration"))?;
     }
@@ -40,13 +40,19 @@ pub fn promote(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
     if i.cfg.restart_on_promote {
         crate::info!("Restarting PostgreSQL instead of promote.");
         lifecycle::stop_server(i, i.cfg.stop_escalate_in_slave)?;
-        let _ = std::fs::remove_file(r.files.standby_signal());
+        r.files.leave_recovery(r.model())?;
         lifecycle::start_server(i)?;
     } else {
-        let promoted = r
-            .session(Role::Admin)?
-            .promote(i.deadline.minus(Duration::from_secs(1)))
-            .map_err(sql_err("Can't promote PostgreSQL"))?;
+        let deadline = i.deadline.minus(Duration::from_secs(1));
+        let mut admin = r.session(Role::Admin)?;
+        let promoted = match r.model() {
+            RecoveryModel::StandbySignal => admin.promote(deadline),
+            RecoveryModel::RecoveryConf => {
+                lifecycle::pg_ctl_promote(i, deadline)?;
+                admin.left_recovery(deadline)
+            }
+        }
+        .map_err(sql_err("Can't promote PostgreSQL"))?;
         if !promoted {
             return Err(AgentError::generic(
                 "Can't promote PostgreSQL: it did not leave recovery in time",
@@ -147,12 +153,12 @@ pub fn demote(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
         r.apply(&mut plan)?;
         return Ok(OcfRc::Success);
     }
-    let control = lifecycle::controldata(i)?;
+    let control = lifecycle::control_file(i)?;
     let shutdown = DemoteShutdown {
         immediate: stopped == Stopped::Immediate,
         clean: control.cleanly_shut_down(),
-        checkpoint: control.checkpoint(),
-        tli: control.timeline(),
+        checkpoint: control.checkpoint,
+        tli: control.timeline,
         lock_exists: r.files.lock_exists(),
     };
     match rep::after_demote(shutdown) {
@@ -161,7 +167,7 @@ pub fn demote(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
             crate::ocf::log::exit_reason(&format!(
                 "demoted without a shutdown checkpoint (cluster state: {}); PostgreSQL stays stopped \
                  behind {}: resynchronise this node, then remove the lock",
-                control.get("Database cluster state").unwrap_or("unknown"),
+                control.state.words(),
                 r.files.lock().display()
             ));
             Ok(OcfRc::Success)
@@ -169,7 +175,7 @@ pub fn demote(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
         AfterDemote::RestartAsStandby { record } => {
             crate::info!(
                 "Clean shutdown at {}; restarting as a standby of {}.",
-                control.checkpoint().map_or("?".into(), |l| l.to_string()),
+                control.checkpoint,
                 i.cfg.master_ip.as_deref().unwrap_or("")
             );
             if let Some(text) = record {

@@ -85,15 +85,15 @@ pub fn start_gate(lock: Lock, promoted_elsewhere: bool) -> StartGate {
     }
 }
 
-/// How a demote's shutdown went, from `pg_ctl` and `pg_controldata`.
+/// How a demote's shutdown went, from `pg_ctl` and `global/pg_control`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DemoteShutdown {
     /// pg_ctl had to use `-m immediate`.
     pub immediate: bool,
-    /// `Database cluster state: shut down`.
+    /// pg_control says `shut down`.
     pub clean: bool,
-    pub checkpoint: Option<Lsn>,
-    pub tli: Option<u32>,
+    pub checkpoint: Lsn,
+    pub tli: u32,
     pub lock_exists: bool,
 }
 
@@ -112,9 +112,8 @@ pub fn after_demote(s: DemoteShutdown) -> AfterDemote {
     if s.immediate || !s.clean {
         return AfterDemote::StayStopped;
     }
-    let record = match (s.lock_exists, s.checkpoint, s.tli) {
-        (true, Some(c), Some(t)) => Some(Lock::clean_demote_text(c, t)),
-        _ => None,
-    };
+    let record = s
+        .lock_exists
+        .then(|| Lock::clean_demote_text(s.checkpoint, s.tli));
     AfterDemote::RestartAsStandby { record }
 }

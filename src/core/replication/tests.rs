@@ -961,8 +961,8 @@ fn demote_stays_stopped_without_a_shutdown_checkpoint() {
     let s = DemoteShutdown {
         immediate: false,
         clean: true,
-        checkpoint: Some(Lsn(0x3000028)),
-        tli: Some(3),
+        checkpoint: Lsn(0x3000028),
+        tli: 3,
         lock_exists: true,
     };
     assert_eq!(
