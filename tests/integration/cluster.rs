@@ -228,8 +228,13 @@ impl Cluster {
         self.nodes.iter().map(|n| n.name.as_str()).collect()
     }
 
+    /// A server program (initdb, pg_ctl) or a client one (psql,
+    /// pg_basebackup) of the cluster's major.
     fn bin(&self, program: &str) -> PathBuf {
-        self.major.bindir().join(program)
+        match program {
+            "initdb" | "pg_ctl" | "postgres" => self.major.bindir().join(program),
+            _ => self.major.client_bindir().join(program),
+        }
     }
 
     // ----- PostgreSQL set-up -------------------------------------------
@@ -237,19 +242,9 @@ impl Cluster {
     fn init_data_dirs(&self) {
         let first = &self.nodes[0];
         let pgdata = first.pgdata.to_str().unwrap();
-        run_as_postgres(
-            &self.bin("initdb"),
-            &[
-                "-D",
-                pgdata,
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "--no-sync",
-                "--no-instructions",
-            ],
-        );
+        let mut args = vec!["-D", pgdata, "-A", "trust", "-U", "postgres"];
+        args.extend(self.major.initdb_quiet());
+        run_as_postgres(&self.bin("initdb"), &args);
         // initdb -A trust already trusts local and 127.0.0.1 (replication
         // included); say it explicitly so the harness does not depend on it.
         std::fs::write(
@@ -260,12 +255,15 @@ impl Cluster {
         .unwrap();
         crate::support::append(
             &first.pgdata.join("postgresql.conf"),
-            "\n# rustpg cluster harness\nwal_level = replica\nmax_wal_senders = 10\n\
-             max_replication_slots = 10\nhot_standby = on\nwal_keep_size = 64MB\n\
-             fsync = off\nshared_buffers = 16MB\nmax_connections = 30\n\
-             listen_addresses = '127.0.0.1'\n\
-             # port and unix_socket_directories differ per node\n\
-             include 'harness-node.conf'\n",
+            &format!(
+                "\n# rustpg cluster harness\nwal_level = replica\nmax_wal_senders = 10\n\
+                 max_replication_slots = 10\nhot_standby = on\n{}\n\
+                 fsync = off\nshared_buffers = 16MB\nmax_connections = 30\n\
+                 listen_addresses = '127.0.0.1'\n\
+                 # port and unix_socket_directories differ per node\n\
+                 include 'harness-node.conf'\n",
+                self.major.wal_keep_64mb()
+            ),
         );
         self.write_node_conf(first);
         let pg_ctl = self.bin("pg_ctl");
@@ -827,8 +825,17 @@ impl Cluster {
 
     /// The node a standby streams from (matched by sender port).
     pub fn streaming_from(&self, standby: &str) -> Option<String> {
-        let sql = "select sender_port from pg_stat_wal_receiver where status = 'streaming'";
-        let port: u16 = self.try_sql(standby, sql).ok()?.parse().ok()?;
+        // `sender_port` exists only from 11 on; the conninfo's last port
+        // wins (10 shows it as written, quotes and all).
+        let sql = "select conninfo from pg_stat_wal_receiver where status = 'streaming'";
+        let conninfo = self.try_sql(standby, sql).ok()?;
+        let port: u16 = conninfo
+            .split_whitespace()
+            .rev()
+            .find_map(|kv| kv.strip_prefix("port="))?
+            .trim_matches('\'')
+            .parse()
+            .ok()?;
         self.nodes
             .iter()
             .find(|n| n.port == port)
@@ -842,8 +849,9 @@ impl Cluster {
         while self.streaming_from(standby).as_deref() != Some(&target) {
             assert!(
                 start.elapsed() < timeout,
-                "{standby} does not stream from {target} (from {:?})",
-                self.streaming_from(standby)
+                "{standby} does not stream from {target} (from {:?}): {:?}",
+                self.streaming_from(standby),
+                self.try_sql(standby, "select status, conninfo from pg_stat_wal_receiver")
             );
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -880,6 +888,11 @@ impl Drop for Cluster {
                     .stderr(Stdio::null())
                     .status();
             }
+        }
+        // RUSTPG_KEEP_FAILED=1: a failed test's logs and data stay for a look.
+        if std::thread::panicking() && std::env::var_os("RUSTPG_KEEP_FAILED").is_some() {
+            let kept = std::mem::replace(&mut self.root, tempfile::tempdir().unwrap()).keep();
+            eprintln!("kept {}", kept.display());
         }
     }
 }

@@ -13,9 +13,9 @@
 //! integration -- --exact nemesis::nemesis_schedules --nocapture`
 //! (docs/faults.md).
 
-use crate::e2e::{healthy, Lab, Picture};
+use crate::e2e::{Lab, Picture};
 use crate::faults::{
-    block_vip, bring_nodes_back, crm, crm_mon_text, failcount, lock_exists,
+    block_vip, bring_nodes_back, crm, crm_mon_text, failcount, healthy_in_fact, lock_exists,
     operator_recovers_in_place, restore, resync, running, status_of, streaming_nodes, wait_until,
     Run, NODES,
 };
@@ -221,7 +221,7 @@ fn operator_repairs(lab: &Arc<Lab>) {
     let mut primary_seen = Instant::now();
     loop {
         let p = lab.picture();
-        if p.as_ref().is_some_and(healthy) {
+        if p.as_ref().is_some_and(|p| healthy_in_fact(lab, p)) {
             println!(
                 "nemesis: healthy {:.0}s after healing",
                 start.elapsed().as_secs_f64()

@@ -160,6 +160,9 @@ pub fn sync_and_potential(c: &Cluster, primary: &str) -> (String, String) {
     (sync, potential)
 }
 
+/// Every major, 10 to 18: the stock picture, the recovery model of the
+/// major, a switchover (whose demote reads pg_control), and pg_control
+/// read right on the new timeline.
 fn three_node_picture(major: Major) {
     let c = Cluster::new(major, &["pg01", "pg02", "pg03"]);
     let primary = bring_up(&c, OURS);
@@ -173,6 +176,9 @@ fn three_node_picture(major: Major) {
     let rep_mode = std::fs::read_to_string(c.node(&primary).tmpdir.join("rep_mode.conf")).unwrap();
     assert_eq!(rep_mode, format!("synchronous_standby_names = '{names}'\n"));
     assert!(c.node(&primary).tmpdir.join("PGSQL.lock").exists());
+    for n in [&sync, &potential] {
+        assert_recovery_model(&c, n);
+    }
     // A row committed on the primary is on both standbys.
     c.sql(
         &primary,
@@ -185,16 +191,107 @@ fn three_node_picture(major: Major) {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+
+    let new = switchover(&c, &primary);
+    assert_recovery_model(&c, &primary);
+    assert!(
+        !c.node(&new).pgdata.join("recovery.conf").exists()
+            && !c.node(&new).pgdata.join("standby.signal").exists(),
+        "the new primary keeps no standby file"
+    );
+    assert_control_file_matches_the_server(&c, &new);
 }
 
-#[test]
-fn three_node_picture_pg15() {
-    three_node_picture(Major::V15);
+/// A standby's recovery settings live where its major reads them.
+fn assert_recovery_model(c: &Cluster, standby: &str) {
+    let pgdata = &c.node(standby).pgdata;
+    let auto = std::fs::read_to_string(pgdata.join("postgresql.auto.conf")).unwrap_or_default();
+    let recovery_conf = std::fs::read_to_string(pgdata.join("recovery.conf"));
+    let signal = pgdata.join("standby.signal").exists();
+    if c.major.number() < 12 {
+        let text = recovery_conf.expect("recovery.conf in pgdata before 12");
+        assert!(text.contains("standby_mode = 'on'\n"), "{text}");
+        assert!(
+            text.contains(&format!("application_name=''{standby}''")),
+            "{text}"
+        );
+        assert!(!signal, "no standby.signal before 12");
+        assert!(!auto.contains("primary_conninfo"), "{auto}");
+    } else {
+        assert!(
+            recovery_conf.is_err(),
+            "no recovery.conf in pgdata from 12 on"
+        );
+        assert!(signal, "standby.signal from 12 on");
+        assert!(
+            auto.contains(&format!("application_name=''{standby}''")),
+            "{auto}"
+        );
+    }
+    assert!(
+        auto.contains("wal_retrieve_retry_interval = '1s'"),
+        "{auto}"
+    );
 }
 
-#[test]
-fn three_node_picture_pg18() {
-    three_node_picture(Major::V18);
+/// What the agent reads in global/pg_control is what the server says
+/// (`pg_control_checkpoint()`), and what the major's own pg_controldata
+/// prints where a registry ships one.
+fn assert_control_file_matches_the_server(c: &Cluster, node: &str) {
+    c.sql(node, "checkpoint");
+    let bytes = std::fs::read(c.node(node).pgdata.join("global/pg_control")).unwrap();
+    let ours = rustpg::core::controldata::ControlFile::parse(&bytes).unwrap();
+    let sql = c.sql(
+        node,
+        "select checkpoint_lsn || ' ' || timeline_id from pg_control_checkpoint()",
+    );
+    assert_eq!(format!("{} {}", ours.checkpoint, ours.timeline), sql);
+    assert!(ours.timeline >= 2, "after a switchover: {sql}");
+    if c.major.has_own_client_tools() {
+        let tool = c.major.client_bindir().join("pg_controldata");
+        let out = std::process::Command::new(tool)
+            .arg(&c.node(node).pgdata)
+            .env("LC_ALL", "C")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = |key: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(key))
+                .map(|v| v.trim_start_matches(':').trim().to_string())
+        };
+        assert_eq!(
+            line("Latest checkpoint location"),
+            Some(ours.checkpoint.to_string()),
+            "{text}"
+        );
+        assert_eq!(
+            line("Latest checkpoint's TimeLineID"),
+            Some(ours.timeline.to_string()),
+            "{text}"
+        );
+    }
+}
+
+macro_rules! every_major {
+    ($($name:ident => $major:expr),* $(,)?) => {$(
+        #[test]
+        fn $name() {
+            three_node_picture($major);
+        }
+    )*};
+}
+
+every_major! {
+    three_node_picture_pg10 => Major::V10,
+    three_node_picture_pg11 => Major::V11,
+    three_node_picture_pg12 => Major::V12,
+    three_node_picture_pg13 => Major::V13,
+    three_node_picture_pg14 => Major::V14,
+    three_node_picture_pg15 => Major::V15,
+    three_node_picture_pg16 => Major::V16,
+    three_node_picture_pg17 => Major::V17,
+    three_node_picture_pg18 => Major::V18,
 }
 
 /// The same scenario through the stock agent and through ours: the
@@ -322,11 +419,9 @@ fn sync_standby_loss_and_return() {
 /// A planned switchover, as Pacemaker runs it for a ban of the promoted
 /// role: the old primary ends streaming from the new one by itself, its
 /// PGSQL.lock removed once that proves it was not ahead; nothing is lost.
-#[test]
-fn switchover_leaves_the_old_primary_streaming() {
-    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
-    let old = bring_up(&c, OURS);
-    let (new, third) = sync_and_potential(&c, &old);
+fn switchover(c: &Cluster, old: &str) -> String {
+    let old = old.to_string();
+    let (new, third) = sync_and_potential(c, &old);
     let nodes = c.node_names();
     c.sql(
         &old,
@@ -338,7 +433,7 @@ fn switchover_leaves_the_old_primary_streaming() {
     let (o, n): (&str, &str) = (&old, &new);
     let all_but_old: Vec<&str> = nodes.iter().copied().filter(|x| *x != o).collect();
     notify_all(
-        &c,
+        c,
         OURS,
         &Notify {
             kind: "pre",
@@ -351,7 +446,7 @@ fn switchover_leaves_the_old_primary_streaming() {
             ..Notify::default()
         },
     );
-    demote(&c, o);
+    demote(c, o);
     assert_eq!(
         c.sql(o, "select pg_is_in_recovery()"),
         "t",
@@ -363,7 +458,7 @@ fn switchover_leaves_the_old_primary_streaming() {
     );
     c.set_promoted(None);
     notify_all(
-        &c,
+        c,
         OURS,
         &Notify {
             kind: "post",
@@ -377,7 +472,7 @@ fn switchover_leaves_the_old_primary_streaming() {
         },
     );
 
-    promote(&c, OURS, n);
+    promote(c, OURS, n);
     let others: Vec<&str> = nodes.iter().copied().filter(|x| *x != n).collect();
 
     c.repoint_standbys(OURS);
@@ -386,7 +481,7 @@ fn switchover_leaves_the_old_primary_streaming() {
     for _ in 0..2 {
         assert_eq!(c.run(OURS, n, "monitor", &PROMOTED_MONITOR).rc, 8);
         for s in &others {
-            ok(&c, OURS, s, "monitor", &MONITOR);
+            ok(c, OURS, s, "monitor", &MONITOR);
         }
     }
     println!("{}", c.attributes_table());
@@ -407,6 +502,7 @@ fn switchover_leaves_the_old_primary_streaming() {
         Some("HS:sync"),
         "the former primary is the new sync standby, so the switchover can be undone"
     );
+    new
 }
 
 /// `pg_basebackup -R` (or ALTER SYSTEM) left a primary_conninfo with the

