@@ -170,21 +170,26 @@ impl Crm {
         self.env.iter().any(|(k, _)| k == "CIB_file")
     }
 
+    /// On a CIB file, where no attrd runs: this node's transient attribute.
+    fn file_transient(&self, name: &str, value: Option<&str>) -> Cmd {
+        let c = self.cmd("crm_attribute").args([
+            "--lifetime=reboot".to_string(),
+            format!("--node={}", self.me),
+            format!("--name={name}"),
+        ]);
+        match value {
+            Some(v) => c.arg(format!("--update={v}")),
+            None => c.arg("--delete"),
+        }
+    }
+
     /// Set (or delete) a private transient attribute of this node: kept by
     /// attrd, never written to the CIB, so crm_mon does not show it. On a
     /// CIB file (tests), where no attrd runs, a transient attribute instead.
     /// Best effort: a reader that finds nothing treats it as unknown.
     pub fn set_private(&self, name: &str, value: Option<&str>) {
         let cmd = if self.on_cib_file() {
-            let c = self.cmd("crm_attribute").args([
-                "--lifetime=reboot".to_string(),
-                format!("--node={}", self.me),
-                format!("--name={name}"),
-            ]);
-            match value {
-                Some(v) => c.arg(format!("--update={v}")),
-                None => c.arg("--delete"),
-            }
+            self.file_transient(name, value)
         } else {
             let c = self
                 .cmd("attrd_updater")
@@ -234,16 +239,21 @@ impl Crm {
         self.run(&cmd, |_| false).map(drop)
     }
 
-    /// Transient attribute through attrd (`<rsc>-receiver-status`). Best effort:
-    /// attrd is absent when the tools work on a CIB file.
+    /// Transient attribute through attrd (`<rsc>-receiver-status`), as the
+    /// stock agent writes it; on a CIB file (tests) a transient attribute.
+    /// Best effort.
     pub fn attrd(&self, name: &str, value: Option<&str>) {
-        let cmd = match value {
-            Some(v) => self.cmd("attrd_updater").args(["-n", name, "-v", v]),
-            None => self.cmd("attrd_updater").args(["-n", name, "-D"]),
+        let cmd = if self.on_cib_file() {
+            self.file_transient(name, value)
+        } else {
+            match value {
+                Some(v) => self.cmd("attrd_updater").args(["-n", name, "-v", v]),
+                None => self.cmd("attrd_updater").args(["-n", name, "-D"]),
+            }
         };
         let d = Deadline::after(self.call_timeout.min(self.deadline.remaining()));
         if let Err(e) = command::run(&cmd, None, d) {
-            crate::debug!("attrd_updater: {e}");
+            crate::debug!("{}: {e}", cmd.display());
         }
     }
 }

@@ -50,6 +50,58 @@ fn missing_pg_ctl() {
     );
 }
 
+/// A program parameter that names no program is OCF_ERR_INSTALLED, as the
+/// stock check_binary gives: a bare name not on PATH, a missing absolute
+/// path, an explicit psql that does not exist. A bare name on PATH works.
+#[test]
+fn program_parameters_name_programs() {
+    let pg = Postgres::init(Major::V15);
+    for (param, value, reason) in [
+        ("pgctl", "no_such", "pgctl no_such: no such program on PATH"),
+        (
+            "pgctl",
+            "/nonexistent/bin/pg_ctl",
+            "pgctl /nonexistent/bin/pg_ctl is not an executable file",
+        ),
+        (
+            "psql",
+            "no_such_psql",
+            "psql no_such_psql: no such program on PATH",
+        ),
+        (
+            "psql",
+            "/nonexistent/bin/psql",
+            "psql /nonexistent/bin/psql is not an executable file",
+        ),
+    ] {
+        for action in ["start", "validate-all"] {
+            let out = pg
+                .agent()
+                .param(param, value)
+                .env("OCF_CHECK_LEVEL", "10")
+                .run(action);
+            assert_eq!(out.rc, 5, "{param}={value} {action}: {}", out.stderr);
+            let why = out.exit_reason().unwrap_or_default();
+            assert!(why.starts_with(reason), "{why}");
+        }
+    }
+    let out = pg.agent().param("pgctl", "pg/ctl").run("start");
+    assert_eq!(out.rc, 6, "a relative path: {}", out.stderr);
+    // A bare name is looked up on PATH, as the stock agent does.
+    let path = format!(
+        "{}:/usr/sbin:/usr/bin:/sbin:/bin",
+        Major::V15.bindir().display()
+    );
+    let agent = pg
+        .agent()
+        .param("pgctl", "pg_ctl")
+        .param("psql", "psql")
+        .env("PATH", &path);
+    let out = agent.run("start");
+    assert_eq!(out.rc, 0, "{}", out.stderr);
+    assert_eq!(agent.run("stop").rc, 0);
+}
+
 #[test]
 fn missing_config_file() {
     let pg = Postgres::init(Major::V15);

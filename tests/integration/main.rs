@@ -18,6 +18,7 @@ mod metadata;
 mod nemesis;
 mod pacemaker_single;
 mod replication;
+mod slave;
 mod standalone;
 mod tools;
 mod vagrantfile;

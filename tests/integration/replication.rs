@@ -203,7 +203,7 @@ fn three_node_picture(major: Major) {
 }
 
 /// A standby's recovery settings live where its major reads them.
-fn assert_recovery_model(c: &Cluster, standby: &str) {
+pub(crate) fn assert_recovery_model(c: &Cluster, standby: &str) {
     let pgdata = &c.node(standby).pgdata;
     let auto = std::fs::read_to_string(pgdata.join("postgresql.auto.conf")).unwrap_or_default();
     let recovery_conf = std::fs::read_to_string(pgdata.join("recovery.conf"));
