@@ -93,8 +93,9 @@ pub static PARAMS: &[ParamSpec] = &[
         kind: Kind::Path,
         default: "/var/lib/pgsql/data",
         shortdesc: "Data directory",
-        longdesc: "The PostgreSQL data directory (PGDATA). postmaster.pid, PG_VERSION and \
-                   standby.signal live here.",
+        longdesc: "The PostgreSQL data directory (PGDATA). postmaster.pid, PG_VERSION, \
+                   global/pg_control and a standby's standby.signal (recovery.conf before \
+                   PostgreSQL 12) live here.",
     },
     ParamSpec {
         name: "pgdba",
@@ -270,8 +271,8 @@ pub static PARAMS: &[ParamSpec] = &[
         kind: Kind::Bool,
         default: "false",
         shortdesc: "Restart instead of promote",
-        longdesc: "Promote by restarting PostgreSQL without standby.signal instead of a \
-                   promotion (legacy: keeps the timeline).",
+        longdesc: "Promote by restarting PostgreSQL without standby.signal (recovery.conf \
+                   before 12) instead of a promotion (legacy: keeps the timeline).",
     },
     ParamSpec {
         name: "replication_slot_name",
@@ -323,7 +324,8 @@ replacement for ocf:heartbeat:pgsql: the same parameters with the same defaults,
 node attributes (<resource>-status, <resource>-data-status, <resource>-xlog-loc, \
 <resource>-master-baseline, master-<resource>) with the same values. With rep_mode=none it runs \
 one instance; with rep_mode=async or sync it runs a promotable clone of a primary and streaming \
-standbys (PostgreSQL 12 or later: standby.signal and primary_conninfo).";
+standbys, and with rep_mode=slave a standalone standby of master_ip. PostgreSQL 10 to 18: \
+recovery.conf before 12, standby.signal from 12 on.";
 
 /// The actions advertised in the meta-data, with the stock agent's timeouts.
 /// Neither `status` nor `methods` is advertised: pcs would turn them into
