@@ -87,11 +87,7 @@ pub(super) fn check_promotion(r: &Replica, plan: &mut Plan, state: &ServerState)
         ));
     };
     let me = &r.rep.me;
-    let peers: Vec<&str> = r
-        .rep
-        .others()
-        .filter(|n| plan.view.runs_standby(n))
-        .collect();
+    let peers = rep::promotion_peers(&r.rep, plan.view);
     let read = |n: &str| r.crm.private(n, &rep::position_attr(&r.rep.rsc));
     let bound = Deadline::after((r.i.deadline.remaining() / 4).min(Duration::from_secs(10)));
     let mut published: Vec<(String, Option<Location>)> = Vec::new();

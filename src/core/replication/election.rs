@@ -85,11 +85,30 @@ fn readable((_, hex, tli): &(String, String, Option<String>)) -> bool {
 /// publish, such as a crashed primary, blocks the election). Async mode,
 /// where the configuration accepts losing the primary's last commits:
 /// every node where Pacemaker runs an unpromoted instance, and this one.
+/// Never a node that says `DIVERGED`: its WAL past the fork is on a
+/// timeline the cluster left, so it holds nothing acknowledged since.
 pub fn election_candidates(cfg: &RepConfig, view: &ClusterView) -> Vec<String> {
     cfg.node_list
         .iter()
         .filter(|n| cfg.sync_mode() || **n == cfg.me || view.runs_standby(n))
+        .filter(|n| !diverged(cfg, view, n))
         .cloned()
+        .collect()
+}
+
+/// The node's own verdict ([`super::diverge`]).
+fn diverged(cfg: &RepConfig, view: &ClusterView, node: &str) -> bool {
+    let name = Attr::DataStatus.name(&cfg.rsc);
+    view.attribute(node, &name).and_then(DataStatus::parse) == Some(DataStatus::Diverged)
+}
+
+/// The peers `promote` waits for in the check at promotion: every other
+/// node running an unpromoted instance, except one that says `DIVERGED`
+/// (it can never be handed the promotion).
+pub fn promotion_peers(cfg: &RepConfig, view: &ClusterView) -> Vec<String> {
+    cfg.others()
+        .filter(|n| view.runs_standby(n) && !diverged(cfg, view, n))
+        .map(str::to_string)
         .collect()
 }
 
@@ -237,6 +256,11 @@ pub fn standby_monitor(plan: &mut Plan, facts: &StandbyFacts) -> Result<StandbyO
 fn have_master_right(plan: &mut Plan, facts: &StandbyFacts) -> Result<ElectionFiles, String> {
     let me = plan.cfg.me.clone();
     let location = facts.location.ok_or("Failed to show my xlog location.")?;
+    if plan.current_data_status(&me) == Some(DataStatus::Diverged) {
+        plan.infos
+            .push("I diverged from the last primary's timeline: not a candidate.".into());
+        return Ok(ElectionFiles::Keep);
+    }
     if !facts.position_final {
         plan.infos.push(
             "My position is not final yet (WAL receiver running or replay behind): \

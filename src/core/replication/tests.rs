@@ -795,6 +795,30 @@ fn sync_mode_waits_for_every_node_async_mode_for_running_ones() {
     );
 }
 
+/// A node that says DIVERGED is no candidate and no peer at promotion: its
+/// WAL past the fork is on a timeline the cluster left. It publishes no
+/// position and keeps its verdict.
+#[test]
+fn a_diverged_node_takes_no_part_in_elections_or_promotions() {
+    let c = cfg(RepMode::Sync, &["pg02", "pg01", "pg03"]);
+    let mut v = view(
+        &["pg01", "pg02", "pg03"],
+        &[],
+        &[("pg03", "pgsql-data-status", "DIVERGED")],
+    );
+    v.unpromoted = vec!["pg01".into(), "pg02".into(), "pg03".into()];
+    assert_eq!(election_candidates(&c, &v), ["pg02", "pg01"]);
+    let c1 = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
+    assert_eq!(promotion_peers(&c1, &v), ["pg02"]);
+    let c3 = cfg(RepMode::Sync, &["pg03", "pg01", "pg02"]);
+    let mut p = Plan::new(&c3, &v);
+    let out = standby_monitor(&mut p, &standby_facts(true)).unwrap();
+    assert_eq!(out.election, ElectionFiles::Keep);
+    assert_eq!(written(&p, "pg03", Attr::XlogLoc), None);
+    assert_eq!(written(&p, "pg03", Attr::DataStatus), None);
+    assert_eq!(written(&p, "pg03", Attr::Score), None);
+}
+
 #[test]
 fn a_standby_publishes_only_a_final_position() {
     let c = cfg(RepMode::Async, &["pg01", "pg02"]);
