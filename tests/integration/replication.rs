@@ -679,6 +679,57 @@ fn failover_after_the_primary_crashes() {
     assert!(out.stderr.contains("You have to remove"), "{}", out.stderr);
 }
 
+/// Two faults in a row: the primary's PostgreSQL dies, then the sync
+/// standby's before it is promoted. Pacemaker restarts the standby; it
+/// keeps its score (it holds every acknowledged commit: what it flushed
+/// survives), so it is promoted without a human, and nothing is lost.
+#[test]
+fn the_sync_standby_is_promoted_after_its_own_restart() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    let old = bring_up(&c, OURS);
+    let (sync, third) = sync_and_potential(&c, &old);
+    c.sql(
+        &old,
+        "create table t(x int); insert into t select generate_series(1, 500)",
+    );
+    let (o, s): (&str, &str) = (&old, &sync);
+    crate::support::wait_until_reaped(kill_postmaster(&c, o));
+    crate::support::wait_until_reaped(kill_postmaster(&c, s));
+    assert_eq!(c.run(OURS, o, "monitor", &PROMOTED_MONITOR).rc, 1);
+    assert_ne!(c.run(OURS, s, "monitor", &MONITOR).rc, 0);
+    // Pacemaker's recovery: the old primary is demoted and stopped (it
+    // keeps its lock), the sync standby stopped and started again.
+    demote(&c, o);
+    ok(&c, OURS, o, "stop", &[]);
+    c.set_promoted(None);
+    c.set_online(o, false);
+    ok(&c, OURS, s, "stop", &[]);
+    assert_eq!(c.attribute(s, "master-pgsql").as_deref(), Some("100"));
+    ok(&c, OURS, s, "start", &[]);
+    ok(&c, OURS, s, "monitor", &MONITOR);
+    assert_eq!(c.attribute(s, "master-pgsql").as_deref(), Some("100"));
+    assert_eq!(
+        c.attribute(&third, "master-pgsql").as_deref(),
+        Some("-INFINITY")
+    );
+    let alive = [s, third.as_str()];
+    notify_all_on(
+        &c,
+        &alive,
+        &Notify {
+            kind: "pre",
+            operation: "promote",
+            promote: &[s],
+            active: &alive,
+            unpromoted: &alive,
+            all: &alive,
+            ..Notify::default()
+        },
+    );
+    ok(&c, OURS, s, "promote", &[]);
+    assert_eq!(c.sql(s, "select count(*) from t"), "500", "nothing lost");
+}
+
 fn notify_all_on(c: &Cluster, nodes: &[&str], n: &Notify) {
     let env = n.env();
     for node in nodes {

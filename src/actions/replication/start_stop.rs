@@ -9,7 +9,9 @@ pub fn start(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
     let me = r.rep.me.clone();
     plan.status(&me, Status::Stop);
     plan.delete(&me, Attr::MasterBaseline);
-    plan.own_score(Score::CanNotPromote);
+    if let Some(score) = rep::score_at_stop_or_start(&plan) {
+        plan.own_score(score);
+    }
     r.apply(&mut plan)?;
 
     r.files.ensure_tmpdir()?;
@@ -135,7 +137,9 @@ pub fn stop(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
     if i.cfg.check_wal_receiver {
         r.crm.attrd(&receiver_attr(&r), None);
     }
-    plan.own_score(Score::CanNotPromote);
+    if let Some(score) = rep::score_at_stop_or_start(&plan) {
+        plan.own_score(score);
+    }
     plan.delete(&me, Attr::XlogLoc);
     plan.delete(&me, Attr::XlogTli);
     r.apply(&mut plan)?;

@@ -123,6 +123,22 @@ pub fn election_needed(cfg: &RepConfig, view: &ClusterView) -> bool {
             .any(|n| Score::is_positive(view.attribute(n, &score)))
 }
 
+/// The score `stop` and `start` leave on this node: `-INFINITY`, as the
+/// stock agent writes, except that the named synchronous standby keeps its
+/// 100. It holds every acknowledged commit whether its PostgreSQL runs or
+/// not (a killed server keeps what it flushed), and only the primary takes
+/// that score away, before it names another standby (rule 2). Clearing it
+/// would forbid the failover when the primary's PostgreSQL and then the
+/// sync standby's fail in a row: Pacemaker restarts the standby, and no
+/// node could prove it holds every commit. `None`: leave it as it is.
+pub fn score_at_stop_or_start(plan: &Plan) -> Option<Score> {
+    let me = &plan.cfg.me;
+    let named_sync = plan.cfg.sync_mode()
+        && plan.current_data_status(me) == Some(DataStatus::STREAMING_SYNC)
+        && plan.current(me, Attr::Score) == Some(Score::CanPromote.wire());
+    (!named_sync).then_some(Score::CanNotPromote)
+}
+
 /// One round of the election. Our agents publish a position (with its
 /// timeline) only once it is final: the WAL receiver is gone and replay
 /// has caught up. So when every candidate has published one, the newest is

@@ -819,6 +819,35 @@ fn a_diverged_node_takes_no_part_in_elections_or_promotions() {
     assert_eq!(written(&p, "pg03", Attr::Score), None);
 }
 
+/// stop and start clear the node's score, as the stock agent does, except
+/// the named sync standby's (only the primary takes that away).
+#[test]
+fn stop_and_start_keep_only_the_named_sync_standbys_score() {
+    for (mode, data_status, score, kept) in [
+        (RepMode::Sync, "STREAMING|SYNC", "100", true),
+        (RepMode::Sync, "STREAMING|SYNC", "-INFINITY", false),
+        (RepMode::Sync, "DISCONNECT", "100", false),
+        (RepMode::Sync, "LATEST", "1000", false),
+        (RepMode::Async, "STREAMING|ASYNC", "100", false),
+    ] {
+        let c = cfg(mode, &["pg01", "pg02"]);
+        let v = view(
+            &["pg01", "pg02"],
+            &[],
+            &[
+                ("pg01", "master-pgsql", score),
+                ("pg01", "pgsql-data-status", data_status),
+            ],
+        );
+        let expect = (!kept).then_some(Score::CanNotPromote);
+        assert_eq!(
+            score_at_stop_or_start(&Plan::new(&c, &v)),
+            expect,
+            "{mode:?} {data_status} {score}"
+        );
+    }
+}
+
 #[test]
 fn a_standby_publishes_only_a_final_position() {
     let c = cfg(RepMode::Async, &["pg01", "pg02"]);
