@@ -313,7 +313,9 @@ fn nemesis_schedules() {
         let schedule = draw(&mut Rng(s), steps);
         let label = format!("nemesis seed {s} [{}/{schedules}]", i + 1);
         println!("\n{label}: schedule {schedule:?}");
+        let t = Instant::now();
         restore(&lab);
+        let restored = t.elapsed().as_secs_f64();
         let mut r = Run::begin(&lab, label.clone(), first_id);
         r.mark_fault();
         let mut undo = Vec::new();
@@ -322,9 +324,15 @@ fn nemesis_schedules() {
             println!("{label}: {did}; then {} ms", step.delay_ms);
             std::thread::sleep(Duration::from_millis(step.delay_ms));
         }
+        let faulted = t.elapsed().as_secs_f64();
         heal_and_recover(&lab, undo);
+        let healed = t.elapsed().as_secs_f64();
         let back = r.writes_back();
         r.finish(back);
+        println!(
+            "{label}: passed in {:.0}s (restore {restored:.0}s, faults to {faulted:.0}s, healed at {healed:.0}s)",
+            t.elapsed().as_secs_f64()
+        );
         first_id += 1_000_000;
     }
 }
