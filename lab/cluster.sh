@@ -31,8 +31,10 @@
 # (network namespace names <prefix>-pg01 ... and <prefix>-sw, default
 # rustpg), LAB_UP_TIMEOUT (seconds `up` may take, default 175, 240 for the
 # stock agent), LAB_AGENT (ours, stock or paf, default ours), LAB_REP_MODE
-# (sync or async, default sync). A lab keeps the prefix, agent and mode it
-# was made with. Run as root.
+# (sync or async, default sync), LAB_PG_MAJOR (10 to 18 with LAB_AGENT=ours,
+# default 15: the server programs of scripts/install-pg-majors.sh; the
+# client programs stay Debian's 15). A lab keeps the prefix, agent, mode and
+# major it was made with. Run as root.
 #
 # Every lab loads LAB_ROOT/cluster.crm: crm-examples/cluster.crm with, for
 # LAB_REP_MODE=async, rep_mode=async, for LAB_MONITORS=1s/2s those monitor
@@ -75,10 +77,13 @@ LAB_AGENT=${LAB_AGENT:-ours}
 LAB_REP_MODE=${LAB_REP_MODE:-sync}
 ASKED_AGENT=$LAB_AGENT
 ASKED_REP_MODE=$LAB_REP_MODE
+LAB_PG_MAJOR=${LAB_PG_MAJOR:-15}
+ASKED_PG_MAJOR=$LAB_PG_MAJOR
 NODES=(pg01 pg02 pg03)
 NET=10.213.0
 VIP=$NET.200
 CLIENT_IP=$NET.100
+# Client programs (psql, pg_basebackup without -R work against 10 to 18).
 PG_BIN=/usr/lib/postgresql/15/bin
 AGENT=/usr/lib/ocf/resource.d/rustpg/pgsql
 STOCK_AGENT=/usr/lib/ocf/resource.d/heartbeat/pgsql
@@ -102,7 +107,8 @@ check_names() {
         PREFIX=$(cat "$LAB_ROOT/prefix")
     fi
     if [[ -f $LAB_ROOT/agent ]]; then
-        read -r LAB_AGENT LAB_REP_MODE <"$LAB_ROOT/agent"
+        read -r LAB_AGENT LAB_REP_MODE LAB_PG_MAJOR <"$LAB_ROOT/agent"
+        LAB_PG_MAJOR=${LAB_PG_MAJOR:-15}
     fi
     case $LAB_AGENT in
         ours | paf) UP_TIMEOUT=${LAB_UP_TIMEOUT:-175} ;;
@@ -113,6 +119,15 @@ check_names() {
     esac
     [[ $LAB_REP_MODE == sync || $LAB_REP_MODE == async ]] \
         || die "LAB_REP_MODE must be sync or async, not '$LAB_REP_MODE'"
+    [[ $LAB_PG_MAJOR =~ ^(1[0-8])$ ]] || die "LAB_PG_MAJOR must be 10 to 18, not '$LAB_PG_MAJOR'"
+    [[ $LAB_PG_MAJOR == 15 || $LAB_AGENT == ours ]] \
+        || die "LAB_PG_MAJOR=$LAB_PG_MAJOR: only with LAB_AGENT=ours (the others run 15)"
+    # Server programs (initdb, pg_ctl, postgres) of the lab's major.
+    if [[ $LAB_PG_MAJOR == 15 ]]; then
+        PG_SERVER_BIN=$PG_BIN
+    else
+        PG_SERVER_BIN=/opt/rustpg/pg$LAB_PG_MAJOR/bin
+    fi
     [[ $PREFIX =~ ^[A-Za-z0-9_.-]{1,40}$ ]] || die "bad LAB_PREFIX: $PREFIX"
     SW_NS=$PREFIX-sw
 }
@@ -470,6 +485,10 @@ write_crm_file() {
             fi
             ;;
     esac
+    if [[ $LAB_PG_MAJOR != 15 ]]; then
+        sed -i "s| pgctl=$PG_BIN/pg_ctl | pgctl=$PG_SERVER_BIN/pg_ctl |" "$out"
+        grep -q " pgctl=$PG_SERVER_BIN/pg_ctl " "$out" || die "$CRM_FILE: no pgctl=$PG_BIN/pg_ctl to change"
+    fi
     if [[ $LAB_REP_MODE == async && $LAB_AGENT != paf ]]; then
         sed -i 's/ rep_mode=sync / rep_mode=async /' "$out"
         grep -q ' rep_mode=async ' "$out" || die "$CRM_FILE: no rep_mode=sync to change"
@@ -609,14 +628,18 @@ unix_socket_directories = '/run/postgresql'
 shared_buffers = 32MB
 wal_level = replica
 max_wal_senders = 10
-wal_keep_size = 256MB
 hot_standby = on
 hot_standby_feedback = on
 wal_log_hints = on
 include_if_exists = 'lab-node.conf'
 EOF
+    if ((LAB_PG_MAJOR >= 13)); then
+        echo "wal_keep_size = 256MB" >>"$d/data/postgresql.conf"
+    else
+        echo "wal_keep_segments = 16" >>"$d/data/postgresql.conf"
+    fi
     write_hba pg01
-    as_postgres pg01 "$PG_BIN/pg_ctl" -D /var/lib/pgsql/data -l /var/log/postgresql/lab-setup.log \
+    as_postgres pg01 "$PG_SERVER_BIN/pg_ctl" -D /var/lib/pgsql/data -l /var/log/postgresql/lab-setup.log \
         -w -t 60 start >/dev/null
     # synchronous_commit=local: no standby streams yet (PAF's sync lab
     # names them in lab-node.conf already).
@@ -648,7 +671,7 @@ EOF
     for node in "${NODES[@]:1}"; do
         write_hba "$node"
     done
-    as_postgres pg01 "$PG_BIN/pg_ctl" -D /var/lib/pgsql/data -m fast -w -t 60 stop >/dev/null
+    as_postgres pg01 "$PG_SERVER_BIN/pg_ctl" -D /var/lib/pgsql/data -m fast -w -t 60 stop >/dev/null
 }
 
 # --- subcommands ------------------------------------------------------------
@@ -669,6 +692,7 @@ cmd_up() {
         PREFIX=${LAB_PREFIX:-rustpg}
         LAB_AGENT=$ASKED_AGENT
         LAB_REP_MODE=$ASKED_REP_MODE
+        LAB_PG_MAJOR=$ASKED_PG_MAJOR
         check_names
     fi
     [[ ! -e $LAB_ROOT ]] || die "$LAB_ROOT exists and is not a lab state dir; remove it or set LAB_ROOT"
@@ -696,7 +720,9 @@ cmd_up() {
     install -d -m 0755 "$LAB_ROOT"
     touch "$LAB_ROOT/$MARKER"
     echo "$PREFIX" >"$LAB_ROOT/prefix"
-    echo "$LAB_AGENT $LAB_REP_MODE" >"$LAB_ROOT/agent"
+    [[ -x $PG_SERVER_BIN/postgres ]] \
+        || die "PostgreSQL $LAB_PG_MAJOR is not installed in $PG_SERVER_BIN (scripts/install-pg-majors.sh)"
+    echo "$LAB_AGENT $LAB_REP_MODE $LAB_PG_MAJOR" >"$LAB_ROOT/agent"
     make_var_lib_pgsql
     write_cluster_files
     [[ $LAB_AGENT != stock ]] || write_stock_shellfuncs
@@ -720,7 +746,7 @@ cmd_up() {
         start_stack "$n"
     done
 
-    say "PostgreSQL 15: initdb on pg01, pg_basebackup to ${NODES[*]:1} (while the cluster forms)"
+    say "PostgreSQL $LAB_PG_MAJOR: initdb on pg01, pg_basebackup to ${NODES[*]:1} (while the cluster forms)"
     init_postgres
 
     wait_for $((UP_TIMEOUT - (SECONDS - t0))) "${NODES[*]} to be online with a DC" \

@@ -68,12 +68,14 @@ make_node_dirs() {
 }
 
 # initdb_in RUN...: a fresh /var/lib/pgsql/data, made as postgres through
-# RUN (the caller's way into the node; PG_BIN is the caller's), its output
-# in LAB_ROOT/initdb.log.
+# RUN (the caller's way into the node; PG_SERVER_BIN or else PG_BIN, and
+# LAB_PG_MAJOR, are the caller's), its output in LAB_ROOT/initdb.log.
 initdb_in() {
-    "$@" runuser -u postgres -- "$PG_BIN/initdb" -D /var/lib/pgsql/data \
+    local quiet=(--no-sync)
+    ((${LAB_PG_MAJOR:-15} >= 14)) && quiet+=(--no-instructions)
+    "$@" runuser -u postgres -- "${PG_SERVER_BIN:-$PG_BIN}/initdb" -D /var/lib/pgsql/data \
         --auth-local=peer --auth-host=scram-sha-256 -U postgres -E UTF8 --locale=C.UTF-8 \
-        --no-sync --no-instructions >"$LAB_ROOT/initdb.log"
+        "${quiet[@]}" >"$LAB_ROOT/initdb.log"
 }
 
 # The mountpoint the nodes bind their PostgreSQL directory on.

@@ -354,7 +354,20 @@ fn all_rows_everywhere(lab: &Lab, nodes: &[String], expected: i64) {
 #[test]
 fn three_node_cluster_end_to_end() {
     let _one_lab_at_a_time = crate::support::lab_guard();
-    let lab = Lab::up("main");
+    end_to_end(&Lab::up("main"));
+}
+
+/// The same on PostgreSQL 11: recovery.conf, `pg_ctl promote`, its own
+/// pg_control layout.
+#[test]
+fn three_node_cluster_end_to_end_pg11() {
+    let _one_lab_at_a_time = crate::support::lab_guard();
+    end_to_end(&Lab::up_with("pg11", "el", &[("LAB_PG_MAJOR", "11")]));
+}
+
+/// The demo picture, the receiver status, a switchover and back, the loss
+/// and return of the sync standby's node, a failover.
+fn end_to_end(lab: &Lab) {
     let long = Duration::from_secs(120);
 
     // Steady state.
@@ -370,7 +383,7 @@ fn three_node_cluster_end_to_end() {
         lab.write_through_vip(id, Duration::from_secs(10));
         rows += 1;
     }
-    all_rows_everywhere(&lab, &[sync.clone(), potential.clone()], rows);
+    all_rows_everywhere(lab, &[sync.clone(), potential.clone()], rows);
 
     // check_wal_receiver=true (a stock parameter): the monitor publishes
     // <rsc>-receiver-status through attrd, as the stock agent does. Run
@@ -435,7 +448,7 @@ fn three_node_cluster_end_to_end() {
                 took.as_secs_f64()
             );
         }
-        all_rows_everywhere(&lab, &nodes, rows);
+        all_rows_everywhere(lab, &nodes, rows);
     }
 
     // Loss of the sync standby's node: the potential one becomes sync; on
@@ -457,7 +470,7 @@ fn three_node_cluster_end_to_end() {
         healthy(p) && p.attr(&sync, &format!("{RSC}-status")) == Some("HS:async")
     });
     let nodes: Vec<String> = p.view.nodes.keys().cloned().collect();
-    all_rows_everywhere(&lab, &nodes, rows);
+    all_rows_everywhere(lab, &nodes, rows);
 
     // Failover: kill -9 of the primary's postmaster.
     let old = p.primary().unwrap().to_string();
@@ -481,7 +494,7 @@ fn three_node_cluster_end_to_end() {
         "failover complete after {:.1}s",
         started.elapsed().as_secs_f64()
     );
-    all_rows_everywhere(&lab, &[sync.clone(), third.clone()], rows);
+    all_rows_everywhere(lab, &[sync.clone(), third.clone()], rows);
     // docs/operations.md: a crashed primary stays stopped behind PGSQL.lock.
     assert!(lab.lock_exists(&old), "a crashed primary keeps PGSQL.lock");
     assert_ne!(p.attr(&old, &format!("{RSC}-status")), Some("PRI"));

@@ -160,9 +160,11 @@ pub fn sync_and_potential(c: &Cluster, primary: &str) -> (String, String) {
     (sync, potential)
 }
 
-/// Every major, 10 to 18: the stock picture, the recovery model of the
-/// major, a switchover (whose demote reads pg_control), and pg_control
-/// read right on the new timeline.
+/// Every major, 10 to 18: the election and the stock picture, the
+/// recovery model of the major, a switchover (whose demote reads
+/// pg_control and writes the clean-demote record; the lock goes once the
+/// old primary streams), pg_control read right on the new timeline, and
+/// the durability rule when the sync standby is lost.
 fn three_node_picture(major: Major) {
     let c = Cluster::new(major, &["pg01", "pg02", "pg03"]);
     let primary = bring_up(&c, OURS);
@@ -200,6 +202,7 @@ fn three_node_picture(major: Major) {
         "the new primary keeps no standby file"
     );
     assert_control_file_matches_the_server(&c, &new);
+    sync_standby_loss_and_return(&c, &new);
 }
 
 /// A standby's recovery settings live where its major reads them.
@@ -346,29 +349,26 @@ fn probe_seeds_scores() {
 /// The sync standby stops: the primary's pass takes its score away, then
 /// names the other standby (commits wait until then), which gets its score
 /// once caught up; the old sync standby returns as async.
-#[test]
-fn sync_standby_loss_and_return() {
-    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
-    let primary = bring_up(&c, OURS);
-    let (sync, potential) = sync_and_potential(&c, &primary);
-    c.sql(&primary, "create table t(x int)");
+fn sync_standby_loss_and_return(c: &Cluster, primary: &str) {
+    let (sync, potential) = sync_and_potential(c, primary);
+    c.sql(primary, "create table durability(x int)");
 
-    ok(&c, OURS, &sync, "stop", &[]);
+    ok(c, OURS, &sync, "stop", &[]);
     // Only the sync standby is named: commits wait until the primary's
     // pass (its monitor, or the post-stop notification) names the other
     // standby, after taking the stopped one's score away.
-    assert_eq!(c.run(OURS, &primary, "monitor", &PROMOTED_MONITOR).rc, 8);
+    assert_eq!(c.run(OURS, primary, "monitor", &PROMOTED_MONITOR).rc, 8);
     let started = Instant::now();
     c.sql(
-        &primary,
-        "set statement_timeout = '10s'; insert into t values (1)",
+        primary,
+        "set statement_timeout = '10s'; insert into durability values (1)",
     );
     println!(
         "commit after the primary's pass took {:?}",
         started.elapsed()
     );
     assert_eq!(
-        c.sql(&primary, "show synchronous_standby_names"),
+        c.sql(primary, "show synchronous_standby_names"),
         format!("FIRST 1 (\"{potential}\")")
     );
     assert_eq!(
@@ -382,7 +382,7 @@ fn sync_standby_loss_and_return() {
     assert_eq!(c.attribute(&sync, "pgsql-status").as_deref(), Some("STOP"));
     // The new sync standby is scored once it flushed what the primary had
     // flushed after the change: within the same monitor, or the next one.
-    assert_eq!(c.run(OURS, &primary, "monitor", &PROMOTED_MONITOR).rc, 8);
+    assert_eq!(c.run(OURS, primary, "monitor", &PROMOTED_MONITOR).rc, 8);
     assert_eq!(
         c.attribute(&potential, "pgsql-status").as_deref(),
         Some("HS:sync")
@@ -396,10 +396,10 @@ fn sync_standby_loss_and_return() {
         Some("100")
     );
 
-    ok(&c, OURS, &sync, "start", &[]);
+    ok(c, OURS, &sync, "start", &[]);
     c.wait_streaming(&sync, Duration::from_secs(30));
-    assert_eq!(c.run(OURS, &primary, "monitor", &PROMOTED_MONITOR).rc, 8);
-    ok(&c, OURS, &sync, "monitor", &MONITOR);
+    assert_eq!(c.run(OURS, primary, "monitor", &PROMOTED_MONITOR).rc, 8);
+    ok(c, OURS, &sync, "monitor", &MONITOR);
     assert_eq!(
         c.attribute(&sync, "pgsql-status").as_deref(),
         Some("HS:async"),
