@@ -147,6 +147,24 @@ impl StateFiles<'_> {
         }
     }
 
+    fn in_place_note(&self) -> PathBuf {
+        self.tmpdir.join("recovered_in_place")
+    }
+
+    /// This primary recovered in place less than `within` ago
+    /// (`replication::recover_in_place`).
+    pub fn recovered_in_place_within(&self, within: std::time::Duration) -> bool {
+        std::fs::metadata(self.in_place_note())
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age < within)
+    }
+
+    pub fn note_recovered_in_place(&self) -> Result<()> {
+        write_atomically(&self.in_place_note(), "", self.owner, 0o600)
+    }
+
     fn former_primary_file(&self) -> PathBuf {
         self.tmpdir.join("former_primary")
     }

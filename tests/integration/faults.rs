@@ -1152,18 +1152,23 @@ fn double_fault(lab: &Arc<Lab>, label: String, first: i64, fault: FirstFault) ->
     let out = lab.run(&["exec", &old, "kill", "-9", &pid]);
     assert!(out.status.success(), "kill -9 {old}:\n{}", text(&out));
     println!("{label}: {fault:?}, then kill -9 of {old} {delay:?} later");
-    // Either a new primary that holds every acknowledged commit, or none
-    // (no node can prove it holds them): then the operator recovers the
-    // newest node, docs/operations.md.
+    // Either a new primary that holds every acknowledged commit, or the
+    // old one recovered in place by its own monitor (no other node could
+    // be promoted), or neither: then the operator recovers the newest
+    // node, docs/operations.md.
     let mut promoted: Option<(String, Picture)> = None;
     let waited = Instant::now();
     while waited.elapsed() < Duration::from_secs(60) {
-        if let Some(p) = picture_without(lab, &old) {
-            let new = p
+        if let Some(p) = lab.picture() {
+            let primary = p
                 .primary()
-                .filter(|n| *n != old && p.vip_on.as_deref() == Some(*n))
+                .filter(|n| p.vip_on.as_deref() == Some(*n))
+                .filter(|n| {
+                    lab.try_sql_on(n, "select pg_is_in_recovery()")
+                        .is_ok_and(|o| o.trim() == "f")
+                })
                 .map(str::to_string);
-            if let Some(n) = new {
+            if let Some(n) = primary {
                 promoted = Some((n, p));
                 break;
             }
@@ -1175,8 +1180,13 @@ fn double_fault(lab: &Arc<Lab>, label: String, first: i64, fault: FirstFault) ->
     }
     let back = match &promoted {
         Some((n, p)) => {
+            let how = if *n == old {
+                "recovered in place (no other node could be promoted)"
+            } else {
+                "promoted"
+            };
             println!(
-                "{label}: {n} promoted {:.1}s after the second fault",
+                "{label}: {n} {how} {:.1}s after the second fault",
                 waited.elapsed().as_secs_f64()
             );
             r.no_loss_now(p);

@@ -730,6 +730,50 @@ fn the_sync_standby_is_promoted_after_its_own_restart() {
     assert_eq!(c.sql(s, "select count(*) from t"), "500", "nothing lost");
 }
 
+/// The primary's PostgreSQL crashes while no other node can be promoted
+/// (both standbys lost, their scores taken away): the primary's monitor
+/// runs crash recovery in place and the cluster keeps its primary, with
+/// every committed row. A second crash right after is left to Pacemaker.
+#[test]
+fn a_crashed_primary_that_nobody_can_replace_recovers_in_place() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    let primary = bring_up(&c, OURS);
+    let (sync, potential) = sync_and_potential(&c, &primary);
+    let p: &str = &primary;
+    c.sql(
+        p,
+        "create table t(x int); insert into t select generate_series(1, 300)",
+    );
+    for standby in [&sync, &potential] {
+        ok(&c, OURS, standby, "stop", &[]);
+        for _ in 0..2 {
+            assert_eq!(c.run(OURS, p, "monitor", &PROMOTED_MONITOR).rc, 8);
+        }
+    }
+    for standby in [&sync, &potential] {
+        assert_eq!(
+            c.attribute(standby, "master-pgsql").as_deref(),
+            Some("-INFINITY"),
+            "{}",
+            c.attributes_table()
+        );
+    }
+    crate::support::wait_until_reaped(kill_postmaster(&c, p));
+    let out = c.run(OURS, p, "monitor", &PROMOTED_MONITOR);
+    assert_eq!(out.rc, 8, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("crash recovery in place"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(c.sql(p, "select count(*) from t"), "300");
+    assert_eq!(c.sql(p, "select pg_is_in_recovery()"), "f");
+    crate::support::wait_until_reaped(kill_postmaster(&c, p));
+    let out = c.run(OURS, p, "monitor", &PROMOTED_MONITOR);
+    assert_eq!(out.rc, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("a short while ago"), "{}", out.stderr);
+}
+
 fn notify_all_on(c: &Cluster, nodes: &[&str], n: &Notify) {
     let env = n.env();
     for node in nodes {

@@ -4,7 +4,12 @@
 use super::*;
 
 pub fn monitor(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
-    let pm = postmaster::observe(&i.cfg.pgdata);
+    let mut pm = postmaster::observe(&i.cfg.pgdata);
+    if let Postmaster::Dead { .. } = pm {
+        if recovered_in_place(i, env)? {
+            pm = postmaster::observe(&i.cfg.pgdata);
+        }
+    }
     if !decide::needs_sql(pm) {
         return decide::monitor_standalone(pm, None).into();
     }
@@ -81,6 +86,31 @@ pub fn monitor(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
         control_standbys(&r, &mut plan, &mut s, &state)?;
     }
     Ok(decide::replicated_rc(state.in_recovery))
+}
+
+/// A crashed primary that no other node could replace restarts where it
+/// is (`core::replication::recover_in_place`); then the monitor goes on
+/// as for a running primary. `false`: the usual failure.
+fn recovered_in_place(i: &Instance, env: &RawEnv) -> Result<bool> {
+    /// A primary that crashes again within this time is left to
+    /// Pacemaker's failure policy.
+    const AGAIN_WITHIN: Duration = Duration::from_secs(600);
+    let r = Replica::new(i, env);
+    let view = r.crm.cluster_view()?;
+    let plan = Plan::new(&r.rep, &view);
+    let recently = r.files.recovered_in_place_within(AGAIN_WITHIN);
+    if let Err(why) = rep::recover_in_place(&plan, recently) {
+        crate::info!("PostgreSQL crashed; no recovery in place: {why}.");
+        return Ok(false);
+    }
+    crate::warn!(
+        "PostgreSQL crashed on the primary and no other node can be promoted: \
+         crash recovery in place."
+    );
+    r.files.note_recovered_in_place()?;
+    lifecycle::stop_server(i, i.cfg.stop_escalate)?;
+    lifecycle::start_server(i)?;
+    Ok(true)
 }
 
 pub(super) fn receiver_attr(r: &Replica) -> String {

@@ -1,8 +1,9 @@
 //! `PGSQL.lock`: what start and demote decide from it. The stock agent
 //! only tests the lock's existence; a clean demote writes where it shut
 //! down into it, which is what lets the node prove later that it is not
-//! ahead of the new primary.
+//! ahead of the new primary. And a crashed primary's recovery in place.
 
+use super::plan::Plan;
 use crate::core::lsn::Lsn;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,4 +117,30 @@ pub fn after_demote(s: DemoteShutdown) -> AfterDemote {
         .lock_exists
         .then(|| Lock::clean_demote_text(s.checkpoint, s.tli));
     AfterDemote::RestartAsStandby { record }
+}
+
+/// A primary whose PostgreSQL crashed (its monitor finds `postmaster.pid`
+/// naming a dead process) while no other node can be promoted: it runs
+/// crash recovery where it is, instead of leaving the cluster without a
+/// primary until an operator comes. It holds every acknowledged commit:
+/// it flushed each one before acknowledging it, and nothing was promoted
+/// since (it is still the promoted instance). When another node has a
+/// positive score, the failover is the way back and the monitor fails as
+/// usual. `recently`: it already recovered in place a short while ago; a
+/// primary that keeps crashing is left to Pacemaker's failure policy.
+pub fn recover_in_place(plan: &Plan, recently: bool) -> Result<(), String> {
+    let me = &plan.cfg.me;
+    if !plan.view.promoted.contains(me) {
+        return Err("this node is not the promoted instance".into());
+    }
+    if !plan.view.quorum {
+        return Err("this partition has no quorum".into());
+    }
+    if let Some(n) = plan.cfg.others().find(|n| plan.has_positive_score(n)) {
+        return Err(format!("{n} can be promoted instead"));
+    }
+    if recently {
+        return Err("it already recovered in place a short while ago".into());
+    }
+    Ok(())
 }

@@ -1044,6 +1044,36 @@ fn demote_stays_stopped_without_a_shutdown_checkpoint() {
     );
 }
 
+/// A crashed primary recovers in place only while it is the promoted
+/// instance, with quorum, when no other node can be promoted, and not
+/// again right after doing so.
+#[test]
+fn a_crashed_primary_recovers_in_place_only_when_nobody_else_can_be_promoted() {
+    let (c, mut v) = primary_fixture();
+    v.promoted = vec!["pg01".into()];
+    let verdict = |v: &ClusterView, recently| recover_in_place(&Plan::new(&c, v), recently);
+    assert_eq!(verdict(&v, false), Ok(()));
+    assert!(verdict(&v, true).unwrap_err().contains("a short while ago"));
+    let mut scored = v.clone();
+    scored
+        .attributes
+        .get_mut("pg02")
+        .unwrap()
+        .insert("master-pgsql".into(), "100".into());
+    assert_eq!(
+        verdict(&scored, false),
+        Err("pg02 can be promoted instead".into())
+    );
+    let mut no_quorum = v.clone();
+    no_quorum.quorum = false;
+    assert!(verdict(&no_quorum, false).unwrap_err().contains("quorum"));
+    let mut standby = v.clone();
+    standby.promoted.clear();
+    assert!(verdict(&standby, false)
+        .unwrap_err()
+        .contains("not the promoted"));
+}
+
 // --- diverged standbys ---------------------------------------------------------
 
 fn history(wire: &str) -> crate::core::timeline::History {
