@@ -71,6 +71,8 @@ pub struct Config {
     pub repuser: String,
     pub primary_conninfo_opt: Option<String>,
     pub restart_on_promote: bool,
+    /// Ours: rejoin a former primary by pg_rewind (`core::replication::rejoin`).
+    pub auto_rewind: bool,
     pub replication_slot_name: Option<String>,
     pub tmpdir: PathBuf,
     pub xlog_check_count: u32,
@@ -215,6 +217,7 @@ impl Config {
             repuser: v.str("repuser"),
             primary_conninfo_opt: v.opt("primary_conninfo_opt"),
             restart_on_promote: v.bool("restart_on_promote"),
+            auto_rewind: v.bool("auto_rewind"),
             replication_slot_name: v.opt("replication_slot_name"),
             tmpdir: v.path("tmpdir"),
             xlog_check_count: v.int("xlog_check_count") as u32,

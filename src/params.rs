@@ -275,6 +275,21 @@ pub static PARAMS: &[ParamSpec] = &[
                    before 12) instead of a promotion (legacy: keeps the timeline).",
     },
     ParamSpec {
+        name: "auto_rewind",
+        kind: Kind::Bool,
+        default: "false",
+        shortdesc: "Rejoin a former primary by pg_rewind",
+        longdesc: "Not in the stock agent; off by default. When true, a start that finds a crash \
+                   PGSQL.lock (the node was the primary when it stopped) or a DIVERGED standby, \
+                   while a promoted instance runs elsewhere, runs crash recovery, rewinds the \
+                   node from master_ip with pg_rewind when its WAL went past the new primary's \
+                   fork (logging the discarded range), and starts it as a standby; the lock goes \
+                   once it streams. It refuses, keeping the lock and the data, without \
+                   wal_log_hints or data checksums, without a reachable primary, when pg_rewind \
+                   fails or is missing, or when the node is ahead in a way a fork cannot explain. \
+                   repuser needs the rights pg_rewind asks of its source.",
+    },
+    ParamSpec {
         name: "replication_slot_name",
         kind: Kind::Str,
         default: "",
@@ -424,10 +439,15 @@ mod tests {
             let p = spec(name).unwrap_or_else(|| panic!("missing parameter {name}"));
             assert_eq!(p.default, *default, "default of {name}");
         }
+        // Ours only, each off by default, so that a drop-in changes nothing.
+        const OURS: &[&str] = &["auto_rewind"];
+        for name in OURS {
+            assert_eq!(spec(name).map(|p| p.default), Some("false"), "{name}");
+        }
         assert_eq!(
             PARAMS.len(),
-            STOCK.len(),
-            "a parameter the stock agent lacks"
+            STOCK.len() + OURS.len(),
+            "a parameter neither the stock agent nor OURS has"
         );
     }
 

@@ -61,6 +61,10 @@ pub struct ControlFile {
     pub checkpoint: Lsn,
     /// `checkPointCopy.ThisTimeLineID`: that checkpoint's timeline.
     pub timeline: u32,
+    /// `wal_log_hints` as the server last started with it.
+    pub wal_log_hints: bool,
+    /// `data_checksum_version` is not 0.
+    pub data_checksums: bool,
 }
 
 /// Byte offsets in `ControlFileData`. Common head: `system_identifier`
@@ -68,23 +72,32 @@ pub struct ControlFile {
 /// `state` at 16, `time` (i64) at 24, `checkPoint` at 32. PostgreSQL 10
 /// still had `prevCheckPoint` at 40, so its `checkPointCopy` (`redo` u64,
 /// then `ThisTimeLineID`) starts at 48 instead of 40. `crc` follows the
-/// last field, which differs by version (measured on each major's files).
+/// last field, which differs by version; `wal_log_hints`,
+/// `data_checksum_version` and `crc` were measured on each major's files
+/// (docs/postgresql-majors.md).
 struct Layout {
     timeline: usize,
+    wal_log_hints: usize,
+    checksums: usize,
     crc: usize,
 }
 
 fn layout(version: u32) -> Option<Layout> {
-    let (timeline, crc) = match version {
-        1002 => (56, 288), // 10
-        1100 => (48, 280), // 11
-        1201 => (48, 288), // 12
-        1300 => (48, 288), // 13 to 16
-        1700 => (48, 288), // 17
-        1800 => (48, 292), // 18
+    let (timeline, wal_log_hints, checksums, crc) = match version {
+        1002 => (56, 176, 252, 288), // 10
+        1100 => (48, 168, 244, 280), // 11
+        1201 => (48, 176, 252, 288), // 12
+        1300 => (48, 176, 252, 288), // 13 to 16
+        1700 => (48, 176, 252, 288), // 17
+        1800 => (48, 176, 252, 292), // 18
         _ => return None,
     };
-    Some(Layout { timeline, crc })
+    Some(Layout {
+        timeline,
+        wal_log_hints,
+        checksums,
+        crc,
+    })
 }
 
 const VERSION_AT: usize = 8;
@@ -121,6 +134,8 @@ impl ControlFile {
             state,
             checkpoint: Lsn(u64_at(CHECKPOINT_AT).ok_or("pg_control is truncated")?),
             timeline: u32_at(l.timeline).ok_or("pg_control is truncated")?,
+            wal_log_hints: bytes.get(l.wal_log_hints).is_some_and(|b| *b != 0),
+            data_checksums: u32_at(l.checksums).is_some_and(|v| v != 0),
         })
     }
 
@@ -155,6 +170,7 @@ mod tests {
         b[STATE_AT..STATE_AT + 4].copy_from_slice(&state.to_ne_bytes());
         b[CHECKPOINT_AT..CHECKPOINT_AT + 8].copy_from_slice(&checkpoint.to_ne_bytes());
         b[l.timeline..l.timeline + 4].copy_from_slice(&tli.to_ne_bytes());
+        b[l.wal_log_hints] = 1;
         let crc = crc32c(&b[..l.crc]);
         b[l.crc..l.crc + 4].copy_from_slice(&crc.to_ne_bytes());
         b
@@ -176,7 +192,9 @@ mod tests {
                     version,
                     state: DbState::ShutDown,
                     checkpoint: Lsn(0x300_0028),
-                    timeline: 7
+                    timeline: 7,
+                    wal_log_hints: true,
+                    data_checksums: false,
                 }
             );
             assert!(c.cleanly_shut_down());

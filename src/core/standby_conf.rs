@@ -58,6 +58,16 @@ impl StandbySettings<'_> {
         s
     }
 
+    /// `pg_rewind --source-server`: the standby's conninfo to the primary,
+    /// with a database to connect to.
+    pub fn rewind_source(&self) -> String {
+        format!(
+            "{} {}",
+            self.primary_conninfo(),
+            conninfo_pair("dbname", "postgres")
+        )
+    }
+
     /// `(name, value)` pairs in the stock agent's order.
     pub fn settings(&self) -> Vec<(&'static str, String)> {
         let mut out = vec![

@@ -147,6 +147,30 @@ impl StateFiles<'_> {
         }
     }
 
+    /// The data directory's own top-level `*.conf` files but
+    /// `postgresql.auto.conf`, which `pg_rewind` would replace with the
+    /// source's.
+    pub fn own_config_files(&self) -> Result<Vec<(PathBuf, String)>> {
+        let dir = std::fs::read_dir(self.pgdata).map_err(|e| io_err("read", self.pgdata, e))?;
+        let mut files = Vec::new();
+        for entry in dir.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.ends_with(".conf") || name == "postgresql.auto.conf" || !path.is_file() {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).map_err(|e| io_err("read", &path, e))?;
+            files.push((path, text));
+        }
+        Ok(files)
+    }
+
+    pub fn restore_config_files(&self, files: &[(PathBuf, String)]) -> Result<()> {
+        files
+            .iter()
+            .try_for_each(|(path, text)| write_atomically(path, text, self.owner, 0o600))
+    }
+
     fn in_place_note(&self) -> PathBuf {
         self.tmpdir.join("recovered_in_place")
     }

@@ -257,7 +257,7 @@ impl Cluster {
             &first.pgdata.join("postgresql.conf"),
             &format!(
                 "\n# rustpg cluster harness\nwal_level = replica\nmax_wal_senders = 10\n\
-                 max_replication_slots = 10\nhot_standby = on\n{}\n\
+                 max_replication_slots = 10\nhot_standby = on\nwal_log_hints = on\n{}\n\
                  fsync = off\nshared_buffers = 16MB\nmax_connections = 30\n\
                  listen_addresses = '127.0.0.1'\n\
                  # port and unix_socket_directories differ per node\n\

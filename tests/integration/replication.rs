@@ -250,6 +250,9 @@ fn assert_control_file_matches_the_server(c: &Cluster, node: &str) {
     );
     assert_eq!(format!("{} {}", ours.checkpoint, ours.timeline), sql);
     assert!(ours.timeline >= 2, "after a switchover: {sql}");
+    let setting = |name: &str| c.sql(node, &format!("show {name}")) == "on";
+    assert!(ours.wal_log_hints && setting("wal_log_hints"));
+    assert_eq!(ours.data_checksums, setting("data_checksums"));
     if c.major.has_own_client_tools() {
         let tool = c.major.client_bindir().join("pg_controldata");
         let out = std::process::Command::new(tool)
@@ -1180,6 +1183,90 @@ fn of_two_primaries_the_one_on_the_older_timeline_fails() {
     let out = c.run(OURS, o, "monitor", &PROMOTED_MONITOR);
     assert_eq!(out.rc, 1, "{}", out.stderr);
     assert_eq!(out.exit_reason(), Some(older_fails.as_str()));
+}
+
+/// auto_rewind: the old primary went past the fork and crashed. Its start
+/// runs crash recovery, rewinds it from the new primary (logging the
+/// discarded WAL), starts it as a standby and lifts the lock once it
+/// streams. Without the option the stock refusal stands; refusals keep the
+/// lock and the data.
+#[test]
+fn auto_rewind_rejoins_a_crashed_primary_past_the_fork() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    let f = fork_the_cluster(&c);
+    let (o, n): (&str, &str) = (&f.old, &f.new);
+    crate::support::wait_until_reaped(kill_postmaster(&c, o));
+    c.set_primary_target(n);
+    ok(&c, OURS, o, "stop", &[]);
+    let lock = c.node(o).tmpdir.join("PGSQL.lock");
+    assert!(lock.exists());
+    let rewind = [("OCF_RESKEY_auto_rewind", "true")];
+
+    // Off: the stock refusal.
+    let out = c.run(OURS, o, "start", &[]);
+    assert_eq!(out.rc, 1);
+    assert!(out.stderr.contains("You have to remove"), "{}", out.stderr);
+    // The primary can't be reached: refused, lock and data kept.
+    let unreachable = [
+        rewind[0],
+        ("OCF_RESKEY_primary_conninfo_opt", "host=127.0.0.1 port=1"),
+    ];
+    let out = c.run(OURS, o, "start", &unreachable);
+    assert_eq!(out.rc, 1, "{}", out.stderr);
+    let why = out.exit_reason().unwrap_or_default().to_string();
+    assert!(
+        why.starts_with("auto_rewind refused: pg_rewind failed") && why.contains("are kept"),
+        "{why}"
+    );
+    assert!(lock.exists());
+    assert!(!c.is_running(o));
+
+    let out = c.run(OURS, o, "start", &rewind);
+    assert_eq!(out.rc, 0, "{}", out.stderr);
+    let discarded = format!(
+        "pg_rewind from {n} discarded this node's WAL from {} to ",
+        f.fork
+    );
+    assert!(out.stderr.contains(&discarded), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no acknowledged commit is lost"),
+        "{}",
+        out.stderr
+    );
+    c.wait_streaming(o, Duration::from_secs(30));
+    assert!(!lock.exists(), "streaming proved it is not ahead");
+    // Its own configuration survived the rewind.
+    let conf = std::fs::read_to_string(c.node(o).pgdata.join("harness-node.conf")).unwrap();
+    assert!(
+        conf.contains(&format!("port = {}", c.node(o).port)),
+        "{conf}"
+    );
+    // The rows written past the fork (never acknowledged by a standby) are
+    // gone; the rest are there.
+    assert_eq!(c.sql(o, "select count(*) from t"), "100");
+    assert_eq!(c.sql(o, "select pg_is_in_recovery()"), "t");
+}
+
+/// auto_rewind on a major whose pg_rewind is not installed (no registry
+/// ships one for 12): OCF_ERR_INSTALLED, the lock and the data kept.
+#[test]
+fn auto_rewind_without_pg_rewind_is_err_installed() {
+    let c = Cluster::new(Major::V12, &["pg01", "pg02", "pg03"]);
+    let f = fork_the_cluster(&c);
+    let (o, n): (&str, &str) = (&f.old, &f.new);
+    crate::support::wait_until_reaped(kill_postmaster(&c, o));
+    c.set_primary_target(n);
+    ok(&c, OURS, o, "stop", &[]);
+    let out = c.run(OURS, o, "start", &[("OCF_RESKEY_auto_rewind", "true")]);
+    assert_eq!(out.rc, 5, "{}", out.stderr);
+    assert!(
+        out.exit_reason()
+            .unwrap_or_default()
+            .contains("pg_rewind is missing"),
+        "{}",
+        out.stderr
+    );
+    assert!(c.node(o).tmpdir.join("PGSQL.lock").exists());
 }
 
 /// The old primary went past the fork, crashed, and an operator removed its

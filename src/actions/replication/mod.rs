@@ -5,6 +5,7 @@
 mod monitor;
 mod notify;
 mod promote;
+mod rejoin;
 mod slave;
 mod start_stop;
 

@@ -16,7 +16,16 @@ pub fn start(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
 
     r.files.ensure_tmpdir()?;
     r.files.clear_start_state();
-    let lock = r.files.lock_state();
+    let mut lock = r.files.lock_state();
+    let promoted_elsewhere = view.promoted.iter().any(|n| *n != me);
+    if rep::should_rejoin(
+        i.cfg.auto_rewind,
+        lock,
+        plan.current_data_status(&me),
+        promoted_elsewhere,
+    ) {
+        lock = super::rejoin::rejoin(&r, &view)?;
+    }
     let gate = rep::start_gate(lock, view.promoted_exists());
     match gate {
         StartGate::Refuse => return Err(lock_refusal(&r, "")),

@@ -9,7 +9,8 @@
 //!   promotion, the pre-promote baseline;
 //! - [`lock`]: `PGSQL.lock` at start and after a demote;
 //! - [`diverge`]: a standby past the fork of the primary's timeline;
-//! - [`primaries`]: two primaries, the one on the older timeline fails.
+//! - [`primaries`]: two primaries, the one on the older timeline fails;
+//! - [`rejoin`]: `auto_rewind`, a former primary rejoining by itself.
 //!
 //! `actions::replication` observes, calls these and applies what they say.
 
@@ -18,6 +19,7 @@ pub mod election;
 pub mod lock;
 pub mod plan;
 pub mod primaries;
+pub mod rejoin;
 pub mod sync;
 
 pub use diverge::*;
@@ -25,6 +27,7 @@ pub use election::*;
 pub use lock::*;
 pub use plan::*;
 pub use primaries::*;
+pub use rejoin::*;
 pub use sync::*;
 
 /// The probe seeds our own score, so that the primary can later update it

@@ -1438,3 +1438,96 @@ mod fuzz {
         }
     }
 }
+
+// --- auto_rewind -----------------------------------------------------------------
+
+fn control(tli: u32, checkpoint: u64, hints: bool) -> crate::core::controldata::ControlFile {
+    crate::core::controldata::ControlFile {
+        version: 1300,
+        state: crate::core::controldata::DbState::ShutDown,
+        checkpoint: Lsn(checkpoint),
+        timeline: tli,
+        wal_log_hints: hints,
+        data_checksums: false,
+    }
+}
+
+#[test]
+fn who_rejoins_at_start() {
+    let diverged = Some(DataStatus::Diverged);
+    assert!(should_rejoin(true, Lock::Held, None, true));
+    assert!(should_rejoin(true, Lock::Absent, diverged, true));
+    assert!(!should_rejoin(false, Lock::Held, None, true), "opt-in");
+    assert!(
+        !should_rejoin(true, Lock::Held, None, false),
+        "nothing to rejoin"
+    );
+    assert!(
+        !should_rejoin(true, Lock::Absent, None, true),
+        "an ordinary standby"
+    );
+    let clean = Lock::CleanDemote {
+        checkpoint: Lsn(1),
+        tli: 1,
+    };
+    assert!(
+        !should_rejoin(true, clean, None, true),
+        "a clean demote proves itself"
+    );
+}
+
+/// The primary's history: timeline 2 ended at 0/5000000, timeline 3 runs.
+const PRIMARY: &str = "3:1@0/3000000 2@0/5000000";
+
+#[test]
+fn a_node_past_the_fork_is_rewound_and_one_before_it_follows() {
+    let fork = Lsn(0x500_0000);
+    assert_eq!(
+        rejoin_plan(&control(2, 0x500_0100, true), "pg02", Some(PRIMARY)),
+        Rejoin::Rewind {
+            fork,
+            end: Lsn(0x500_0100),
+            tli: 2,
+            lock: Lock::CleanDemote {
+                checkpoint: fork,
+                tli: 2
+            },
+        }
+    );
+    assert_eq!(
+        rejoin_plan(&control(2, 0x400_0000, false), "pg02", Some(PRIMARY)),
+        Rejoin::Follow {
+            lock: Lock::CleanDemote {
+                checkpoint: Lsn(0x400_0000),
+                tli: 2
+            }
+        },
+        "behind the fork: no rewind, no hints needed"
+    );
+    assert!(matches!(
+        rejoin_plan(&control(3, 0x600_0000, false), "pg02", Some(PRIMARY)),
+        Rejoin::Follow { .. }
+    ));
+}
+
+#[test]
+fn what_a_rewind_cannot_explain_is_refused() {
+    let refused = |c, published| match rejoin_plan(&c, "pg02", published) {
+        Rejoin::Refuse(why) => why,
+        other => panic!("{other:?}"),
+    };
+    assert!(refused(control(2, 0x500_0100, false), Some(PRIMARY))
+        .contains("needs wal_log_hints = on or data checksums"));
+    assert!(
+        refused(control(4, 0x100, true), Some(PRIMARY)).contains("newer than pg02's timeline 3")
+    );
+    assert!(refused(control(2, 0x100, true), Some("3:1@0/3000000"))
+        .contains("timeline 2 of this node is not in pg02's history"));
+    assert!(
+        refused(control(2, 0x100, true), None).contains("published no readable timeline history")
+    );
+    assert!(refused(control(2, 0x100, true), Some("garbage")).contains("no readable"));
+    let mut crashed = control(2, 0x100, true);
+    crashed.state = crate::core::controldata::DbState::InProduction;
+    assert!(refused(crashed, Some(PRIMARY)).contains("not consistent after crash recovery"));
+}

@@ -1,0 +1,130 @@
+//! `auto_rewind`'s steps at start: crash recovery, then what
+//! `core::replication::rejoin` decides (follow as is, or `pg_rewind` from
+//! the promoted node), then the lock that streaming will lift.
+
+use super::*;
+use crate::core::crm_mon::ClusterView;
+use crate::core::replication::Rejoin;
+use crate::io::command::{self, Cmd};
+
+/// Returns the lock the start goes on with; on a refusal, the lock and the
+/// data are as they were.
+pub(super) fn rejoin(r: &Replica, view: &ClusterView) -> Result<Lock> {
+    let i = r.i;
+    let primary = view
+        .promoted
+        .iter()
+        .find(|n| **n != r.rep.me)
+        .cloned()
+        .ok_or_else(|| AgentError::generic("auto_rewind: no promoted instance to rejoin"))?;
+    crash_recovery(r)?;
+    let control = lifecycle::control_file(i)?;
+    let published = r.crm.private(&primary, &rep::history_attr(&r.rep.rsc));
+    let refused = |why: &str| {
+        AgentError::generic(format!(
+            "auto_rewind refused: {why}; {} and the data are kept",
+            r.files.lock().display()
+        ))
+    };
+    let lock = match rep::rejoin_plan(&control, &primary, published.as_deref()) {
+        Rejoin::Refuse(why) => return Err(refused(&why)),
+        Rejoin::Follow { lock } => {
+            crate::info!(
+                "auto_rewind: this node ({} on timeline {}) did not go past {primary}'s fork: \
+                 it follows it as it is.",
+                control.checkpoint,
+                control.timeline
+            );
+            lock
+        }
+        Rejoin::Rewind {
+            fork,
+            end,
+            tli,
+            lock,
+        } => {
+            rewind(r, &primary).map_err(|e| {
+                if e.rc() == OcfRc::ErrInstalled {
+                    e
+                } else {
+                    refused(e.reason())
+                }
+            })?;
+            crate::warn!(
+                "auto_rewind: pg_rewind from {primary} discarded this node's WAL from {fork} to \
+                 {end} on timeline {tli}. It was written after {primary}'s timeline forked, so no \
+                 sync standby acknowledged it: no acknowledged commit is lost."
+            );
+            lock
+        }
+    };
+    if let Lock::CleanDemote { checkpoint, tli } = lock {
+        r.files
+            .mark_clean_demote(&Lock::clean_demote_text(checkpoint, tli))?;
+    }
+    Ok(lock)
+}
+
+/// A data directory that did not shut down cleanly runs crash recovery in
+/// single-user mode (which ends with a shutdown checkpoint). Single-user
+/// mode refuses the standby files, which are the agent's own: the start
+/// writes them again.
+fn crash_recovery(r: &Replica) -> Result<()> {
+    let i = r.i;
+    lifecycle::stop_server(i, i.cfg.stop_escalate)?;
+    if lifecycle::control_file(i)?.cleanly_shut_down() {
+        return Ok(());
+    }
+    r.files.leave_recovery(r.model())?;
+    crate::info!("auto_rewind: crash recovery in single-user mode.");
+    let postgres = i.pgctl.with_file_name("postgres");
+    let cmd = Cmd::new(&postgres)
+        .args(["--single".to_string(), "-D".into()])
+        .arg(&i.cfg.pgdata)
+        .args([
+            "-c".to_string(),
+            format!("config_file={}", i.cfg.config.display()),
+        ])
+        .arg("template1")
+        .env("LD_LIBRARY_PATH", i.cfg.pglibs.clone());
+    let out = command::run(&cmd, Some(&i.owner), i.deadline)?;
+    if !out.success() {
+        return Err(AgentError::generic(format!(
+            "auto_rewind: crash recovery failed: {}",
+            out.last_line()
+        )));
+    }
+    Ok(())
+}
+
+/// `pg_rewind` from the primary (through `master_ip`, as `repuser`). It
+/// copies the source's configuration files too: this node's own top-level
+/// `*.conf` files are put back (`postgresql.auto.conf` excepted: the
+/// agent rewrites its own lines there at start).
+fn rewind(r: &Replica, primary: &str) -> Result<()> {
+    let i = r.i;
+    let program = i.pgctl.with_file_name("pg_rewind");
+    if !crate::io::binaries::is_executable(&program) {
+        return Err(AgentError::installed(format!(
+            "auto_rewind: {} is missing: install PostgreSQL {}'s pg_rewind, or turn auto_rewind off",
+            program.display(),
+            i.major.0
+        )));
+    }
+    let own = r.files.own_config_files()?;
+    crate::info!("auto_rewind: pg_rewind from {primary}.");
+    let source = r.standby_settings().rewind_source();
+    let cmd = Cmd::new(&program)
+        .arg(format!("--target-pgdata={}", i.cfg.pgdata.display()))
+        .arg(format!("--source-server={source}"))
+        .env("LD_LIBRARY_PATH", i.cfg.pglibs.clone());
+    let out = command::run(&cmd, Some(&i.owner), i.deadline)?;
+    r.files.restore_config_files(&own)?;
+    if !out.success() {
+        return Err(AgentError::generic(format!(
+            "pg_rewind failed: {}",
+            out.last_line()
+        )));
+    }
+    Ok(())
+}

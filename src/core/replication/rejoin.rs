@@ -1,0 +1,113 @@
+//! `auto_rewind`: a former primary, or a diverged standby, rejoins by
+//! itself. At `start`, when its lock is a crash lock (it was the primary
+//! when it stopped) or it says `DIVERGED`, and a promoted instance runs
+//! elsewhere, the agent makes its data consistent (crash recovery), and
+//! decides here from its pg_control and the promoted node's published
+//! timeline history:
+//! - at or before the point where its timeline ended in that history, it
+//!   can follow the primary as it is;
+//! - past it, the WAL after the fork was never acknowledged (the new
+//!   primary held every acknowledged commit when it was promoted), so
+//!   `pg_rewind` discards it;
+//! - anything a fork cannot explain is refused, and the lock and the data
+//!   stay.
+//!
+//! Either way it starts as a standby with a lock that says where streaming
+//! proves it is not ahead ([`Lock::CleanDemote`]), removed once it does.
+
+use super::diverge::divergence;
+use super::lock::Lock;
+use super::plan::DataStatus;
+use crate::core::controldata::ControlFile;
+use crate::core::lsn::Lsn;
+use crate::core::timeline::History;
+
+/// Whether this start rejoins at all: only with `auto_rewind`, only when a
+/// promoted instance runs elsewhere to rejoin, and only for a node the
+/// start would otherwise refuse or leave diverged.
+pub fn should_rejoin(
+    auto_rewind: bool,
+    lock: Lock,
+    my_data_status: Option<DataStatus>,
+    promoted_elsewhere: bool,
+) -> bool {
+    auto_rewind
+        && promoted_elsewhere
+        && (lock == Lock::Held || my_data_status == Some(DataStatus::Diverged))
+}
+
+/// What the rejoin does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejoin {
+    /// PostgreSQL can follow the primary as the data is: start as a
+    /// standby behind this lock.
+    Follow { lock: Lock },
+    /// `pg_rewind` from the primary discards the WAL from `fork` to `end`
+    /// on timeline `tli`; then start as a standby behind this lock.
+    Rewind {
+        fork: Lsn,
+        end: Lsn,
+        tli: u32,
+        lock: Lock,
+    },
+    /// Keep the lock and the data; the exit reason.
+    Refuse(String),
+}
+
+/// `control`: pg_control after crash recovery (a shutdown checkpoint at
+/// the end of this node's WAL). `published`: what `primary` published as
+/// `<rsc>-history`.
+pub fn rejoin_plan(control: &ControlFile, primary: &str, published: Option<&str>) -> Rejoin {
+    if !control.cleanly_shut_down() {
+        return Rejoin::Refuse(format!(
+            "the data directory is not consistent after crash recovery (cluster state: {})",
+            control.state.words()
+        ));
+    }
+    let Some(history) = published.and_then(History::from_wire) else {
+        return Rejoin::Refuse(format!(
+            "{primary} published no readable timeline history: can't tell whether this node \
+             diverged from it"
+        ));
+    };
+    let (tli, end) = (control.timeline, control.checkpoint);
+    let behind_proof = Lock::CleanDemote {
+        checkpoint: end,
+        tli,
+    };
+    if tli > history.tli {
+        return Rejoin::Refuse(format!(
+            "this node is on timeline {tli}, newer than {primary}'s timeline {}: \
+             a rewind cannot explain that",
+            history.tli
+        ));
+    }
+    if tli == history.tli {
+        // The primary's own timeline: streaming proves the rest.
+        return Rejoin::Follow { lock: behind_proof };
+    }
+    if history.end_of(tli).is_none() {
+        return Rejoin::Refuse(format!(
+            "timeline {tli} of this node is not in {primary}'s history {}: \
+             a rewind cannot explain that",
+            history.to_wire()
+        ));
+    }
+    match divergence(&history, tli, end) {
+        None => Rejoin::Follow { lock: behind_proof },
+        Some(_) if !control.wal_log_hints && !control.data_checksums => Rejoin::Refuse(
+            "this node went past the fork, and pg_rewind needs wal_log_hints = on or data \
+             checksums, which it has neither of: resynchronise it with a new base backup"
+                .into(),
+        ),
+        Some(d) => Rejoin::Rewind {
+            fork: d.fork,
+            end,
+            tli,
+            lock: Lock::CleanDemote {
+                checkpoint: d.fork,
+                tli,
+            },
+        },
+    }
+}
