@@ -1247,6 +1247,48 @@ fn auto_rewind_rejoins_a_crashed_primary_past_the_fork() {
     assert_eq!(c.sql(o, "select pg_is_in_recovery()"), "t");
 }
 
+/// auto_rewind on a diverged standby (an operator removed the crashed
+/// primary's lock without resynchronising it): once its monitor said
+/// DIVERGED, Pacemaker's restart rewinds it, it streams, and its own
+/// monitor clears the verdict.
+#[test]
+fn auto_rewind_rejoins_a_diverged_standby() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    let f = fork_the_cluster(&c);
+    let (o, n): (&str, &str) = (&f.old, &f.new);
+    crate::support::wait_until_reaped(kill_postmaster(&c, o));
+    std::fs::remove_file(c.node(o).tmpdir.join("PGSQL.lock")).unwrap();
+    c.set_primary_target(n);
+    ok(&c, OURS, o, "stop", &[]);
+    ok(&c, OURS, o, "start", &[]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while c.attribute(o, "pgsql-data-status").as_deref() != Some("DIVERGED") {
+        assert!(Instant::now() < deadline, "{}", c.attributes_table());
+        assert_eq!(c.run(OURS, n, "monitor", &PROMOTED_MONITOR).rc, 8);
+        let _ = c.run(OURS, o, "monitor", &MONITOR);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let rewind = [("OCF_RESKEY_auto_rewind", "true")];
+    ok(&c, OURS, o, "stop", &rewind);
+    let out = c.run(OURS, o, "start", &rewind);
+    assert_eq!(out.rc, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("auto_rewind: pg_rewind from"),
+        "{}",
+        out.stderr
+    );
+    c.wait_streaming(o, Duration::from_secs(30));
+    ok(&c, OURS, o, "monitor", &MONITOR);
+    assert_ne!(
+        c.attribute(o, "pgsql-data-status").as_deref(),
+        Some("DIVERGED"),
+        "{}",
+        c.attributes_table()
+    );
+    assert!(!c.node(o).tmpdir.join("PGSQL.lock").exists());
+    assert_eq!(c.sql(o, "select count(*) from t"), "100");
+}
+
 /// auto_rewind on a major whose pg_rewind is not installed (no registry
 /// ships one for 12): OCF_ERR_INSTALLED, the lock and the data kept.
 #[test]

@@ -9,7 +9,7 @@ use crate::io::command::{self, Cmd};
 
 /// Returns the lock the start goes on with; on a refusal, the lock and the
 /// data are as they were.
-pub(super) fn rejoin(r: &Replica, view: &ClusterView) -> Result<Lock> {
+pub(super) fn rejoin(r: &Replica, view: &ClusterView, diverged: bool) -> Result<Lock> {
     let i = r.i;
     let primary = view
         .promoted
@@ -26,7 +26,14 @@ pub(super) fn rejoin(r: &Replica, view: &ClusterView) -> Result<Lock> {
             r.files.lock().display()
         ))
     };
-    let lock = match rep::rejoin_plan(&control, &primary, published.as_deref()) {
+    let facts = rep::RejoinFacts {
+        control: &control,
+        diverged,
+        wal_tli: wal_timeline(r),
+        primary: &primary,
+        published: published.as_deref(),
+    };
+    let lock = match rep::rejoin_plan(&facts) {
         Rejoin::Refuse(why) => return Err(refused(&why)),
         Rejoin::Follow { lock } => {
             crate::info!(
@@ -50,6 +57,7 @@ pub(super) fn rejoin(r: &Replica, view: &ClusterView) -> Result<Lock> {
                     refused(e.reason())
                 }
             })?;
+            let end = end.map_or("the end of its WAL".to_string(), |e| e.to_string());
             crate::warn!(
                 "auto_rewind: pg_rewind from {primary} discarded this node's WAL from {fork} to \
                  {end} on timeline {tli}. It was written after {primary}'s timeline forked, so no \

@@ -18,13 +18,10 @@ pub fn start(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
     r.files.clear_start_state();
     let mut lock = r.files.lock_state();
     let promoted_elsewhere = view.promoted.iter().any(|n| *n != me);
-    if rep::should_rejoin(
-        i.cfg.auto_rewind,
-        lock,
-        plan.current_data_status(&me),
-        promoted_elsewhere,
-    ) {
-        lock = super::rejoin::rejoin(&r, &view)?;
+    let data_status = plan.current_data_status(&me);
+    if rep::should_rejoin(i.cfg.auto_rewind, lock, data_status, promoted_elsewhere) {
+        let diverged = data_status == Some(DataStatus::Diverged);
+        lock = super::rejoin::rejoin(&r, &view, diverged)?;
     }
     let gate = rep::start_gate(lock, view.promoted_exists());
     match gate {

@@ -43,10 +43,11 @@ pub enum Rejoin {
     /// standby behind this lock.
     Follow { lock: Lock },
     /// `pg_rewind` from the primary discards the WAL from `fork` to `end`
-    /// on timeline `tli`; then start as a standby behind this lock.
+    /// (when known) on timeline `tli`; then start as a standby behind this
+    /// lock.
     Rewind {
         fork: Lsn,
-        end: Lsn,
+        end: Option<Lsn>,
         tli: u32,
         lock: Lock,
     },
@@ -54,10 +55,31 @@ pub enum Rejoin {
     Refuse(String),
 }
 
-/// `control`: pg_control after crash recovery (a shutdown checkpoint at
-/// the end of this node's WAL). `published`: what `primary` published as
-/// `<rsc>-history`.
-pub fn rejoin_plan(control: &ControlFile, primary: &str, published: Option<&str>) -> Rejoin {
+/// What the start read for the rejoin.
+#[derive(Debug, Clone, Copy)]
+pub struct RejoinFacts<'a> {
+    /// pg_control after crash recovery. For a former primary its
+    /// checkpoint is the shutdown checkpoint at the end of its WAL; a
+    /// standby's lags (its last restartpoint).
+    pub control: &'a ControlFile,
+    /// This node's own verdict (`DIVERGED`, made from its live position).
+    pub diverged: bool,
+    /// The timeline of its newest WAL segment (a diverged standby's WAL is
+    /// on it; its pg_control may say an older one).
+    pub wal_tli: Option<u32>,
+    pub primary: &'a str,
+    /// What `primary` published as `<rsc>-history`.
+    pub published: Option<&'a str>,
+}
+
+pub fn rejoin_plan(facts: &RejoinFacts) -> Rejoin {
+    let RejoinFacts {
+        control,
+        diverged,
+        wal_tli,
+        primary,
+        published,
+    } = *facts;
     if !control.cleanly_shut_down() {
         return Rejoin::Refuse(format!(
             "the data directory is not consistent after crash recovery (cluster state: {})",
@@ -70,6 +92,36 @@ pub fn rejoin_plan(control: &ControlFile, primary: &str, published: Option<&str>
              diverged from it"
         ));
     };
+    let no_hints = !control.wal_log_hints && !control.data_checksums;
+    let hints_refusal = || {
+        Rejoin::Refuse(
+            "this node went past the fork, and pg_rewind needs wal_log_hints = on or data \
+             checksums, which it has neither of: resynchronise it with a new base backup"
+                .into(),
+        )
+    };
+    if diverged {
+        // Its monitor saw its WAL past the fork: rewind from there.
+        let tli = wal_tli.unwrap_or(control.timeline);
+        let Some((fork, _)) = history.end_of(tli) else {
+            return Rejoin::Refuse(format!(
+                "this diverged node's timeline {tli} is not in {primary}'s history {}",
+                history.to_wire()
+            ));
+        };
+        if no_hints {
+            return hints_refusal();
+        }
+        return Rejoin::Rewind {
+            fork,
+            end: None,
+            tli,
+            lock: Lock::CleanDemote {
+                checkpoint: fork,
+                tli,
+            },
+        };
+    }
     let (tli, end) = (control.timeline, control.checkpoint);
     let behind_proof = Lock::CleanDemote {
         checkpoint: end,
@@ -95,14 +147,10 @@ pub fn rejoin_plan(control: &ControlFile, primary: &str, published: Option<&str>
     }
     match divergence(&history, tli, end) {
         None => Rejoin::Follow { lock: behind_proof },
-        Some(_) if !control.wal_log_hints && !control.data_checksums => Rejoin::Refuse(
-            "this node went past the fork, and pg_rewind needs wal_log_hints = on or data \
-             checksums, which it has neither of: resynchronise it with a new base backup"
-                .into(),
-        ),
+        Some(_) if no_hints => hints_refusal(),
         Some(d) => Rejoin::Rewind {
             fork: d.fork,
-            end,
+            end: Some(end),
             tli,
             lock: Lock::CleanDemote {
                 checkpoint: d.fork,

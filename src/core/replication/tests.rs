@@ -1476,6 +1476,20 @@ fn who_rejoins_at_start() {
     );
 }
 
+fn plan_for(
+    control: &crate::core::controldata::ControlFile,
+    primary: &str,
+    published: Option<&str>,
+) -> Rejoin {
+    rejoin_plan(&RejoinFacts {
+        control,
+        diverged: false,
+        wal_tli: None,
+        primary,
+        published,
+    })
+}
+
 /// The primary's history: timeline 2 ended at 0/5000000, timeline 3 runs.
 const PRIMARY: &str = "3:1@0/3000000 2@0/5000000";
 
@@ -1483,10 +1497,10 @@ const PRIMARY: &str = "3:1@0/3000000 2@0/5000000";
 fn a_node_past_the_fork_is_rewound_and_one_before_it_follows() {
     let fork = Lsn(0x500_0000);
     assert_eq!(
-        rejoin_plan(&control(2, 0x500_0100, true), "pg02", Some(PRIMARY)),
+        plan_for(&control(2, 0x500_0100, true), "pg02", Some(PRIMARY)),
         Rejoin::Rewind {
             fork,
-            end: Lsn(0x500_0100),
+            end: Some(Lsn(0x500_0100)),
             tli: 2,
             lock: Lock::CleanDemote {
                 checkpoint: fork,
@@ -1495,7 +1509,7 @@ fn a_node_past_the_fork_is_rewound_and_one_before_it_follows() {
         }
     );
     assert_eq!(
-        rejoin_plan(&control(2, 0x400_0000, false), "pg02", Some(PRIMARY)),
+        plan_for(&control(2, 0x400_0000, false), "pg02", Some(PRIMARY)),
         Rejoin::Follow {
             lock: Lock::CleanDemote {
                 checkpoint: Lsn(0x400_0000),
@@ -1505,14 +1519,14 @@ fn a_node_past_the_fork_is_rewound_and_one_before_it_follows() {
         "behind the fork: no rewind, no hints needed"
     );
     assert!(matches!(
-        rejoin_plan(&control(3, 0x600_0000, false), "pg02", Some(PRIMARY)),
+        plan_for(&control(3, 0x600_0000, false), "pg02", Some(PRIMARY)),
         Rejoin::Follow { .. }
     ));
 }
 
 #[test]
 fn what_a_rewind_cannot_explain_is_refused() {
-    let refused = |c, published| match rejoin_plan(&c, "pg02", published) {
+    let refused = |c, published| match plan_for(&c, "pg02", published) {
         Rejoin::Refuse(why) => why,
         other => panic!("{other:?}"),
     };
@@ -1530,4 +1544,46 @@ fn what_a_rewind_cannot_explain_is_refused() {
     let mut crashed = control(2, 0x100, true);
     crashed.state = crate::core::controldata::DbState::InProduction;
     assert!(refused(crashed, Some(PRIMARY)).contains("not consistent after crash recovery"));
+}
+
+/// A diverged standby's pg_control lags (its last restartpoint); its own
+/// verdict and the timeline of its WAL decide.
+#[test]
+fn a_diverged_standby_is_rewound_from_the_end_of_its_timeline() {
+    let c = control(2, 0x400_0000, true);
+    let facts = RejoinFacts {
+        control: &c,
+        diverged: true,
+        wal_tli: Some(2),
+        primary: "pg02",
+        published: Some(PRIMARY),
+    };
+    let fork = Lsn(0x500_0000);
+    assert_eq!(
+        rejoin_plan(&facts),
+        Rejoin::Rewind {
+            fork,
+            end: None,
+            tli: 2,
+            lock: Lock::CleanDemote {
+                checkpoint: fork,
+                tli: 2
+            },
+        }
+    );
+    let c = control(2, 0x400_0000, false);
+    assert!(matches!(
+        rejoin_plan(&RejoinFacts {
+            control: &c,
+            ..facts
+        }),
+        Rejoin::Refuse(_)
+    ));
+    assert!(matches!(
+        rejoin_plan(&RejoinFacts {
+            wal_tli: Some(7),
+            ..facts
+        }),
+        Rejoin::Refuse(_)
+    ));
 }
