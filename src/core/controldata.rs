@@ -23,19 +23,18 @@ pub enum DbState {
 }
 
 impl DbState {
+    /// PostgreSQL's `DBState` values, the same from 10 to 18.
     fn from_raw(v: u32) -> Option<DbState> {
-        use DbState::*;
-        [
-            StartingUp,
-            ShutDown,
-            ShutDownInRecovery,
-            ShuttingDown,
-            InCrashRecovery,
-            InArchiveRecovery,
-            InProduction,
-        ]
-        .get(v as usize)
-        .copied()
+        Some(match v {
+            0 => DbState::StartingUp,
+            1 => DbState::ShutDown,
+            2 => DbState::ShutDownInRecovery,
+            3 => DbState::ShuttingDown,
+            4 => DbState::InCrashRecovery,
+            5 => DbState::InArchiveRecovery,
+            6 => DbState::InProduction,
+            _ => return None,
+        })
     }
 
     /// `pg_controldata`'s words, for messages.

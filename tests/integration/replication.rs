@@ -650,21 +650,7 @@ fn failover_after_the_primary_crashes() {
         c.attribute(&third, "master-pgsql").as_deref(),
         Some("-INFINITY")
     );
-    let alive: Vec<&str> = rest.clone();
-    notify_all_on(
-        &c,
-        &alive,
-        &Notify {
-            kind: "pre",
-            operation: "promote",
-            promote: &[s],
-            active: &alive,
-            unpromoted: &alive,
-            all: &alive,
-            ..Notify::default()
-        },
-    );
-    ok(&c, OURS, s, "promote", &[]);
+    promote_among(&c, &rest, s);
     c.set_promoted(Some(s));
     assert_eq!(
         c.sql(s, "select count(*) from t"),
@@ -715,21 +701,7 @@ fn the_sync_standby_is_promoted_after_its_own_restart() {
         c.attribute(&third, "master-pgsql").as_deref(),
         Some("-INFINITY")
     );
-    let alive = [s, third.as_str()];
-    notify_all_on(
-        &c,
-        &alive,
-        &Notify {
-            kind: "pre",
-            operation: "promote",
-            promote: &[s],
-            active: &alive,
-            unpromoted: &alive,
-            all: &alive,
-            ..Notify::default()
-        },
-    );
-    ok(&c, OURS, s, "promote", &[]);
+    promote_among(&c, &[s, third.as_str()], s);
     assert_eq!(c.sql(s, "select count(*) from t"), "500", "nothing lost");
 }
 
@@ -775,6 +747,25 @@ fn a_crashed_primary_that_nobody_can_replace_recovers_in_place() {
     let out = c.run(OURS, p, "monitor", &PROMOTED_MONITOR);
     assert_eq!(out.rc, 1, "{}", out.stderr);
     assert!(out.stderr.contains("a short while ago"), "{}", out.stderr);
+}
+
+/// The pre-promote notification on the nodes still running, then the
+/// promote, as Pacemaker runs them after a failure.
+fn promote_among(c: &Cluster, alive: &[&str], target: &str) {
+    notify_all_on(
+        c,
+        alive,
+        &Notify {
+            kind: "pre",
+            operation: "promote",
+            promote: &[target],
+            active: alive,
+            unpromoted: alive,
+            all: alive,
+            ..Notify::default()
+        },
+    );
+    ok(c, OURS, target, "promote", &[]);
 }
 
 fn notify_all_on(c: &Cluster, nodes: &[&str], n: &Notify) {
@@ -1100,6 +1091,14 @@ fn fork_the_cluster(c: &Cluster) -> Forked {
     }
 }
 
+/// The forked cluster's old primary crashes; standbys follow the new one
+/// and Pacemaker stops the old one (its lock stays).
+fn crash_and_stop(c: &Cluster, f: &Forked) {
+    crate::support::wait_until_reaped(kill_postmaster(c, &f.old));
+    c.set_primary_target(&f.new);
+    ok(c, OURS, &f.old, "stop", &[]);
+}
+
 /// Two primaries (R20): the one on the older timeline fails, writing
 /// nothing about the others; the newer one goes on, and a probe that finds
 /// it while Pacemaker promoted the older one reports it Promoted.
@@ -1195,9 +1194,7 @@ fn auto_rewind_rejoins_a_crashed_primary_past_the_fork() {
     let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
     let f = fork_the_cluster(&c);
     let (o, n): (&str, &str) = (&f.old, &f.new);
-    crate::support::wait_until_reaped(kill_postmaster(&c, o));
-    c.set_primary_target(n);
-    ok(&c, OURS, o, "stop", &[]);
+    crash_and_stop(&c, &f);
     let lock = c.node(o).tmpdir.join("PGSQL.lock");
     assert!(lock.exists());
     let rewind = [("OCF_RESKEY_auto_rewind", "true")];
@@ -1256,10 +1253,8 @@ fn auto_rewind_rejoins_a_diverged_standby() {
     let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
     let f = fork_the_cluster(&c);
     let (o, n): (&str, &str) = (&f.old, &f.new);
-    crate::support::wait_until_reaped(kill_postmaster(&c, o));
+    crash_and_stop(&c, &f);
     std::fs::remove_file(c.node(o).tmpdir.join("PGSQL.lock")).unwrap();
-    c.set_primary_target(n);
-    ok(&c, OURS, o, "stop", &[]);
     ok(&c, OURS, o, "start", &[]);
     let deadline = Instant::now() + Duration::from_secs(30);
     while c.attribute(o, "pgsql-data-status").as_deref() != Some("DIVERGED") {
@@ -1295,10 +1290,8 @@ fn auto_rewind_rejoins_a_diverged_standby() {
 fn auto_rewind_without_pg_rewind_is_err_installed() {
     let c = Cluster::new(Major::V12, &["pg01", "pg02", "pg03"]);
     let f = fork_the_cluster(&c);
-    let (o, n): (&str, &str) = (&f.old, &f.new);
-    crate::support::wait_until_reaped(kill_postmaster(&c, o));
-    c.set_primary_target(n);
-    ok(&c, OURS, o, "stop", &[]);
+    let o: &str = &f.old;
+    crash_and_stop(&c, &f);
     let out = c.run(OURS, o, "start", &[("OCF_RESKEY_auto_rewind", "true")]);
     assert_eq!(out.rc, 5, "{}", out.stderr);
     assert!(
@@ -1321,11 +1314,8 @@ fn a_diverged_standby_fails_its_monitor_naming_the_fork() {
     let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
     let f = fork_the_cluster(&c);
     let (o, n): (&str, &str) = (&f.old, &f.new);
-    let pid = kill_postmaster(&c, o);
-    crate::support::wait_until_reaped(pid);
+    crash_and_stop(&c, &f);
     std::fs::remove_file(c.node(o).tmpdir.join("PGSQL.lock")).unwrap();
-    c.set_primary_target(n);
-    ok(&c, OURS, o, "stop", &[]);
     ok(&c, OURS, o, "start", &[]);
 
     let deadline = Instant::now() + Duration::from_secs(30);
