@@ -231,14 +231,6 @@ impl Crm {
         crate::core::crm_mon::attrd_value(&out.stdout)
     }
 
-    /// pre-promote's refusal: ban this resource from this node.
-    pub fn ban(&self, instance: &str, node: &str) -> Result<()> {
-        let cmd = self
-            .cmd("crm_resource")
-            .args(["-B", "-r", instance, "-N", node, "-Q"]);
-        self.run(&cmd, |_| false).map(drop)
-    }
-
     /// Transient attribute through attrd (`<rsc>-receiver-status`), as the
     /// stock agent writes it; on a CIB file (tests) a transient attribute.
     /// Best effort.

@@ -532,6 +532,23 @@ impl Cluster {
         assert_eq!(self.is_online(node), online, "crm_mon after set_online");
     }
 
+    /// Set a node's transient attribute, as another agent would.
+    pub fn set_attribute(&self, node: &str, name: &str, value: &str) {
+        tool(
+            "crm_attribute",
+            &[
+                "--lifetime=reboot",
+                "--node",
+                node,
+                "--name",
+                name,
+                "--update",
+                value,
+            ],
+            &[("CIB_file", self.cib.to_str().unwrap())],
+        );
+    }
+
     /// Delete a node's transient attribute (as a restarted attrd forgets a
     /// private one).
     pub fn delete_attribute(&self, node: &str, name: &str) {

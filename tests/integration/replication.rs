@@ -1304,6 +1304,38 @@ fn auto_rewind_without_pg_rewind_is_err_installed() {
     assert!(c.node(o).tmpdir.join("PGSQL.lock").exists());
 }
 
+/// Pre-promote on a node newer than the target: the stock agent bans
+/// itself, which stopped it before the target's check could see it; ours
+/// warns and stays, so that the target's check hands it the promotion.
+#[test]
+fn a_standby_newer_than_the_target_does_not_ban_itself() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    let primary = bring_up(&c, OURS);
+    let (sync, potential) = sync_and_potential(&c, &primary);
+    c.set_attribute(&sync, "pgsql-master-baseline", "0000000001000000");
+    c.set_attribute(&potential, "pgsql-master-baseline", "0000000009000000");
+    let nodes = c.node_names();
+    let n = Notify {
+        kind: "pre",
+        operation: "promote",
+        promote: &[sync.as_str()],
+        active: &nodes,
+        unpromoted: &nodes,
+        all: &nodes,
+        ..Notify::default()
+    };
+    let out = c.run(OURS, &potential, "notify", &env_refs(&n.env()));
+    assert_eq!(out.rc, 0, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("My data is newer than new master's one"),
+        "{}",
+        out.stderr
+    );
+    let cib = std::fs::read_to_string(&c.cib).unwrap();
+    assert!(!cib.contains("cli-ban"), "a ban constraint: {cib}");
+}
+
 /// The old primary went past the fork, crashed, and an operator removed its
 /// PGSQL.lock without resynchronising it: it starts as a standby of the new
 /// primary, which PostgreSQL refuses to stream to it. Its monitor fails

@@ -388,8 +388,9 @@ pub fn promotion_check(mine: Location, peers: &[(String, Option<Location>)]) -> 
     }
 }
 
-/// pre-promote on a node that is not the target (sync mode, 3+ nodes): if
-/// the target's baseline is older than ours, the target would lose data.
+/// pre-promote on a node that is not the target (sync mode, 3+ nodes): the
+/// target's baseline is older than ours (the stock check; the target's
+/// check at promotion then hands the promotion over, R18).
 pub fn newer_than_target(
     cfg: &RepConfig,
     target: &str,
