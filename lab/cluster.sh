@@ -955,7 +955,10 @@ cmd_switchover() {
     t0=$SECONDS
     n=$(any_node)
     in_node "$n" crm_resource --ban --promoted -r msPostgresql -N "$old" --quiet
-    trap 'in_node "$(any_node)" crm_resource --clear -r msPostgresql -N "$old" --quiet >/dev/null 2>&1 || true' EXIT
+    # The trap runs after this function's locals are gone: $old is
+    # expanded now.
+    # shellcheck disable=SC2064
+    trap "in_node \"\$(any_node)\" crm_resource --clear -r msPostgresql -N $(printf %q "$old") --quiet >/dev/null 2>&1 || true" EXIT
     moved() {
         local p
         p=$(current_primary) || return 1
