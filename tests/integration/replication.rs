@@ -329,22 +329,30 @@ fn differential_against_the_stock_agent() {
     );
 }
 
-/// The probe seeds scores as the stock agent does.
+/// The probe seeds scores as the stock agent does, except that the named
+/// sync standby keeps its score (R27).
 #[test]
 fn probe_seeds_scores() {
     let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
     let primary = bring_up(&c, OURS);
-    let (sync, _) = sync_and_potential(&c, &primary);
+    let (sync, potential) = sync_and_potential(&c, &primary);
+    c.set_attribute(&potential, "master-pgsql", "100");
     let out = c.run(OURS, &primary, "monitor", &PROBE);
     assert_eq!(out.rc, 8, "{}", out.stderr);
-    let out = c.run(OURS, &sync, "monitor", &PROBE);
-    assert_eq!(out.rc, 0, "{}", out.stderr);
+    for n in [&sync, &potential] {
+        let out = c.run(OURS, n, "monitor", &PROBE);
+        assert_eq!(out.rc, 0, "{}", out.stderr);
+    }
     assert_eq!(
-        c.attribute(&sync, "master-pgsql").as_deref(),
+        c.attribute(&potential, "master-pgsql").as_deref(),
         Some("-INFINITY"),
         "a standby's probe says -INFINITY"
     );
-    // The primary's next monitor sets it back.
+    assert_eq!(
+        c.attribute(&sync, "master-pgsql").as_deref(),
+        Some("100"),
+        "the named sync standby keeps its score"
+    );
     assert_eq!(c.run(OURS, &primary, "monitor", &PROMOTED_MONITOR).rc, 8);
     assert_eq!(c.attribute(&sync, "master-pgsql").as_deref(), Some("100"));
 }

@@ -72,7 +72,9 @@ pub fn monitor(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
         }
     }
     if i.ocf.is_probe() {
-        plan.own_score(rep::probe_score(state.in_recovery));
+        if let Some(score) = rep::probe_score(&plan, state.in_recovery) {
+            plan.own_score(score);
+        }
     }
     if i.cfg.check_wal_receiver {
         let v = rep::receiver_status(state.in_recovery, state.streaming());

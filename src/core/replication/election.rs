@@ -123,8 +123,9 @@ pub fn election_needed(cfg: &RepConfig, view: &ClusterView) -> bool {
             .any(|n| Score::is_positive(view.attribute(n, &score)))
 }
 
-/// The score `stop` and `start` leave on this node: `-INFINITY`, as the
-/// stock agent writes, except that the named synchronous standby keeps its
+/// The score `stop`, `start` and a standby's probe leave on this node:
+/// `-INFINITY`, as the stock agent writes, except that the named
+/// synchronous standby keeps its
 /// 100. It holds every acknowledged commit whether its PostgreSQL runs or
 /// not (a killed server keeps what it flushed), and only the primary takes
 /// that score away, before it names another standby (rule 2). Clearing it

@@ -32,12 +32,15 @@ pub use sync::*;
 
 /// The probe seeds our own score, so that the primary can later update it
 /// (the stock guard writes only scores that exist): a running primary
-/// keeps its promotion, a standby starts with none.
-pub fn probe_score(in_recovery: bool) -> Score {
+/// keeps its promotion, a standby starts with none, except the named sync
+/// standby, which keeps its own ([`score_at_stop_or_start`]: a cleanup
+/// re-probes every node, and the primary dying before its next pass must
+/// still find a node to promote). `None`: leave it.
+pub fn probe_score(plan: &Plan, in_recovery: bool) -> Option<Score> {
     if in_recovery {
-        Score::CanNotPromote
+        score_at_stop_or_start(plan)
     } else {
-        Score::PromoteMe
+        Some(Score::PromoteMe)
     }
 }
 

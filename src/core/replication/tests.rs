@@ -574,8 +574,20 @@ fn a_newer_history_published_by_a_node_no_longer_promoted_makes_a_primary_stale(
 
 #[test]
 fn probe_score_and_receiver_status() {
-    assert_eq!(probe_score(false), Score::PromoteMe);
-    assert_eq!(probe_score(true), Score::CanNotPromote);
+    let (c, mut v) = primary_fixture();
+    assert_eq!(
+        probe_score(&Plan::new(&c, &v), false),
+        Some(Score::PromoteMe)
+    );
+    assert_eq!(
+        probe_score(&Plan::new(&c, &v), true),
+        Some(Score::CanNotPromote)
+    );
+    // The named sync standby keeps its score through a re-probe.
+    let a = v.attributes.entry("pg01".into()).or_default();
+    a.insert("master-pgsql".into(), "100".into());
+    a.insert("pgsql-data-status".into(), "STREAMING|SYNC".into());
+    assert_eq!(probe_score(&Plan::new(&c, &v), true), None);
     assert_eq!(receiver_status(false, false), "normal (master)");
     assert_eq!(receiver_status(true, true), "normal");
     assert_eq!(receiver_status(true, false), "ERROR");
