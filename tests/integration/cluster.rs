@@ -633,6 +633,11 @@ impl Cluster {
         *self.primary_target.borrow_mut() = node.to_string();
     }
 
+    /// Standbys stream from nowhere (port 1), as when no node holds the VIP.
+    pub fn clear_primary_target(&self) {
+        self.primary_target.borrow_mut().clear();
+    }
+
     pub fn primary_target(&self) -> String {
         self.primary_target.borrow().clone()
     }

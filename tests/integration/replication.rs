@@ -776,6 +776,60 @@ fn promote_among(c: &Cluster, alive: &[&str], target: &str) {
     ok(c, OURS, target, "promote", &[]);
 }
 
+/// The primary's node crashes while no other node can be promoted (both
+/// standbys lost their scores): when it comes back, nobody having been
+/// promoted since, its start runs it as a standby (its lock kept) instead
+/// of refusing, and the election promotes it again.
+#[test]
+fn the_last_primary_back_from_a_node_crash_is_elected_again() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    let primary = bring_up(&c, OURS);
+    let (sync, potential) = sync_and_potential(&c, &primary);
+    let p: &str = &primary;
+    c.sql(
+        p,
+        "create table t(x int); insert into t select generate_series(1, 300)",
+    );
+    for standby in [&sync, &potential] {
+        ok(&c, OURS, standby, "stop", &[]);
+        for _ in 0..2 {
+            assert_eq!(c.run(OURS, p, "monitor", &PROMOTED_MONITOR).rc, 8);
+        }
+    }
+    // The node dies: Pacemaker forgets the promoted instance; when the
+    // node is back, the probe finds the crash and stop cleans up.
+    crate::support::wait_until_reaped(kill_postmaster(&c, p));
+    c.set_promoted(None);
+    c.clear_primary_target();
+    ok(&c, OURS, p, "stop", &[]);
+    ok(&c, OURS, p, "start", &[]);
+    assert!(
+        c.node(p).tmpdir.join("PGSQL.lock").exists(),
+        "the lock stays"
+    );
+    for standby in [&sync, &potential] {
+        ok(&c, OURS, standby, "start", &[]);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while c.attribute(p, "master-pgsql").as_deref() != Some("1000") {
+        assert!(Instant::now() < deadline, "{}", c.attributes_table());
+        for n in c.node_names() {
+            ok(&c, OURS, n, "monitor", &MONITOR);
+        }
+    }
+    // A standby that claims too holds exactly the same WAL (ties all win).
+    for n in [&sync, &potential] {
+        if c.attribute(n, "master-pgsql").as_deref() == Some("1000") {
+            assert_eq!(
+                c.attribute(n, "pgsql-xlog-loc"),
+                c.attribute(p, "pgsql-xlog-loc")
+            );
+        }
+    }
+    promote_among(&c, &c.node_names(), p);
+    assert_eq!(c.sql(p, "select count(*) from t"), "300", "nothing lost");
+}
+
 fn notify_all_on(c: &Cluster, nodes: &[&str], n: &Notify) {
     let env = n.env();
     for node in nodes {

@@ -23,7 +23,7 @@ pub fn start(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
         let diverged = data_status == Some(DataStatus::Diverged);
         lock = super::rejoin::rejoin(&r, &view, diverged)?;
     }
-    let gate = rep::start_gate(lock, view.promoted_exists());
+    let gate = rep::start_gate(lock, view.promoted_exists(), rep::last_primary(&plan));
     match gate {
         StartGate::Refuse => return Err(lock_refusal(&r, "")),
         StartGate::Standby => {}

@@ -3,7 +3,7 @@
 //! down into it, which is what lets the node prove later that it is not
 //! ahead of the new primary. And a crashed primary's recovery in place.
 
-use super::plan::Plan;
+use super::plan::{DataStatus, Plan};
 use crate::core::lsn::Lsn;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,13 +73,21 @@ pub enum StartGate {
     /// wait for the streaming proof, else stop and refuse.
     StandbyThenProve,
     /// A clean demote and nobody promoted since (the whole cluster
-    /// stopped): nothing can be ahead of it; start and keep the lock.
+    /// stopped), or the crashed last primary with nobody promoted since:
+    /// nothing can be ahead of it; start and keep the lock.
     StandbyKeepLock,
 }
 
-pub fn start_gate(lock: Lock, promoted_elsewhere: bool) -> StartGate {
+/// `last_primary`: [`last_primary`]. A crashed primary whose node comes
+/// back while nobody was promoted after it (its node crashed while no
+/// other node could be promoted) starts as a standby: replaying its own
+/// WAL gives its real position, and the election, which waits for every
+/// node's final position, promotes it again; it holds every acknowledged
+/// commit. Otherwise its lock refuses the start, as the stock agent's.
+pub fn start_gate(lock: Lock, promoted_elsewhere: bool, last_primary: bool) -> StartGate {
     match lock {
         Lock::Absent => StartGate::Standby,
+        Lock::Held if last_primary && !promoted_elsewhere => StartGate::StandbyKeepLock,
         Lock::Held => StartGate::Refuse,
         Lock::CleanDemote { .. } if promoted_elsewhere => StartGate::StandbyThenProve,
         Lock::CleanDemote { .. } => StartGate::StandbyKeepLock,
@@ -143,4 +151,15 @@ pub fn recover_in_place(plan: &Plan, recently: bool) -> Result<(), String> {
         return Err("it already recovered in place a short while ago".into());
     }
     Ok(())
+}
+
+/// This node was the last primary: its data-status is still `LATEST` and no
+/// other node's is (a promotion writes `LATEST` for the new primary and
+/// `DISCONNECT` for every other node), and nobody has a positive score.
+pub fn last_primary(plan: &Plan) -> bool {
+    let me = &plan.cfg.me;
+    plan.current_data_status(me) == Some(DataStatus::Latest)
+        && plan.cfg.others().all(|n| {
+            plan.current_data_status(n) != Some(DataStatus::Latest) && !plan.has_positive_score(n)
+        })
 }

@@ -1015,10 +1015,15 @@ fn the_lock_at_start() {
         checkpoint: Lsn(1),
         tli: 1,
     };
-    assert_eq!(start_gate(Lock::Absent, true), StartGate::Standby);
-    assert_eq!(start_gate(Lock::Held, false), StartGate::Refuse);
-    assert_eq!(start_gate(clean, true), StartGate::StandbyThenProve);
-    assert_eq!(start_gate(clean, false), StartGate::StandbyKeepLock);
+    assert_eq!(start_gate(Lock::Absent, true, false), StartGate::Standby);
+    assert_eq!(start_gate(Lock::Held, false, false), StartGate::Refuse);
+    assert_eq!(start_gate(Lock::Held, true, true), StartGate::Refuse);
+    assert_eq!(
+        start_gate(Lock::Held, false, true),
+        StartGate::StandbyKeepLock
+    );
+    assert_eq!(start_gate(clean, true, false), StartGate::StandbyThenProve);
+    assert_eq!(start_gate(clean, false, false), StartGate::StandbyKeepLock);
 }
 
 #[test]
@@ -1084,6 +1089,34 @@ fn a_crashed_primary_recovers_in_place_only_when_nobody_else_can_be_promoted() {
     assert!(verdict(&standby, false)
         .unwrap_err()
         .contains("not the promoted"));
+}
+
+/// The crashed last primary: its own data-status still LATEST, nobody
+/// else's, nobody scored.
+#[test]
+fn the_last_primary_is_known_by_its_data_status() {
+    let (c, mut v) = primary_fixture();
+    let last = |v: &ClusterView| last_primary(&Plan::new(&c, v));
+    assert!(!last(&v), "no data-status");
+    v.attributes
+        .entry("pg01".into())
+        .or_default()
+        .insert("pgsql-data-status".into(), "LATEST".into());
+    assert!(last(&v));
+    let mut promoted_since = v.clone();
+    promoted_since
+        .attributes
+        .get_mut("pg02")
+        .unwrap()
+        .insert("pgsql-data-status".into(), "LATEST".into());
+    assert!(!last(&promoted_since), "pg02 was promoted after it");
+    let mut scored = v.clone();
+    scored
+        .attributes
+        .get_mut("pg03")
+        .unwrap()
+        .insert("master-pgsql".into(), "100".into());
+    assert!(!last(&scored), "pg03 can be promoted");
 }
 
 // --- diverged standbys ---------------------------------------------------------
