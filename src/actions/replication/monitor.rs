@@ -2,18 +2,24 @@
 //! monitor (election, lock release, divergence).
 
 use super::*;
+use crate::core::crm_mon::ClusterView;
 
 pub fn monitor(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
+    let r = Replica::new(i, env);
     let mut pm = postmaster::observe(&i.cfg.pgdata);
+    // The view read for a crash is the view of this whole monitor
+    // (crm_mon runs once per action).
+    let mut seen = None;
     if let Postmaster::Dead { .. } = pm {
-        if recovered_in_place(i, env)? {
+        let view = r.crm.cluster_view()?;
+        if recovered_in_place(&r, &view)? {
             pm = postmaster::observe(&i.cfg.pgdata);
         }
+        seen = Some(view);
     }
     if !decide::needs_sql(pm) {
         return decide::monitor_standalone(pm, None).into();
     }
-    let r = Replica::new(i, env);
     let (mut s, state) = match r.session(Role::Monitor).and_then(|mut s| {
         s.probe(&i.cfg.monitor_sql)
             .map_err(sql_err("monitor_sql failed"))?;
@@ -26,7 +32,10 @@ pub fn monitor(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
             return decide::monitor_standalone(pm, Some(&sql)).into();
         }
     };
-    let mut view = r.crm.cluster_view()?;
+    let mut view = match seen {
+        Some(view) => view,
+        None => r.crm.cluster_view()?,
+    };
     if !state.in_recovery {
         // crm_mon shows no attribute of an offline node: read the
         // data-status the primary keeps for it, so that it is written once,
@@ -93,13 +102,12 @@ pub fn monitor(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
 /// A crashed primary that no other node could replace restarts where it
 /// is (`core::replication::recover_in_place`); then the monitor goes on
 /// as for a running primary. `false`: the usual failure.
-fn recovered_in_place(i: &Instance, env: &RawEnv) -> Result<bool> {
+fn recovered_in_place(r: &Replica, view: &ClusterView) -> Result<bool> {
     /// A primary that crashes again within this time is left to
     /// Pacemaker's failure policy.
     const AGAIN_WITHIN: Duration = Duration::from_secs(600);
-    let r = Replica::new(i, env);
-    let view = r.crm.cluster_view()?;
-    let plan = Plan::new(&r.rep, &view);
+    let i = r.i;
+    let plan = Plan::new(&r.rep, view);
     let recently = r.files.recovered_in_place_within(AGAIN_WITHIN);
     if let Err(why) = rep::recover_in_place(&plan, recently) {
         crate::info!("PostgreSQL crashed; no recovery in place: {why}.");
