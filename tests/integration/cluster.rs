@@ -534,34 +534,21 @@ impl Cluster {
 
     /// Set a node's transient attribute, as another agent would.
     pub fn set_attribute(&self, node: &str, name: &str, value: &str) {
-        tool(
-            "crm_attribute",
-            &[
-                "--lifetime=reboot",
-                "--node",
-                node,
-                "--name",
-                name,
-                "--update",
-                value,
-            ],
-            &[("CIB_file", self.cib.to_str().unwrap())],
-        );
+        self.transient(node, name, &["--update", value]);
     }
 
     /// Delete a node's transient attribute (as a restarted attrd forgets a
     /// private one).
     pub fn delete_attribute(&self, node: &str, name: &str) {
+        self.transient(node, name, &["--delete"]);
+    }
+
+    fn transient(&self, node: &str, name: &str, op: &[&str]) {
+        let mut args = vec!["--lifetime=reboot", "--node", node, "--name", name];
+        args.extend_from_slice(op);
         tool(
             "crm_attribute",
-            &[
-                "--lifetime=reboot",
-                "--node",
-                node,
-                "--name",
-                name,
-                "--delete",
-            ],
+            &args,
             &[("CIB_file", self.cib.to_str().unwrap())],
         );
     }

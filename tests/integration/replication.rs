@@ -713,6 +713,25 @@ fn the_sync_standby_is_promoted_after_its_own_restart() {
     assert_eq!(c.sql(s, "select count(*) from t"), "500", "nothing lost");
 }
 
+/// A primary with 300 committed rows whose two standbys are stopped and
+/// have lost their scores (the primary's passes took them): no other node
+/// can be promoted. Returns the primary, then the two standbys.
+fn primary_nobody_can_replace(c: &Cluster) -> (String, String, String) {
+    let primary = bring_up(c, OURS);
+    let (sync, potential) = sync_and_potential(c, &primary);
+    c.sql(
+        &primary,
+        "create table t(x int); insert into t select generate_series(1, 300)",
+    );
+    for standby in [&sync, &potential] {
+        ok(c, OURS, standby, "stop", &[]);
+        for _ in 0..2 {
+            assert_eq!(c.run(OURS, &primary, "monitor", &PROMOTED_MONITOR).rc, 8);
+        }
+    }
+    (primary, sync, potential)
+}
+
 /// The primary's PostgreSQL crashes while no other node can be promoted
 /// (both standbys lost, their scores taken away): the primary's monitor
 /// runs crash recovery in place and the cluster keeps its primary, with
@@ -720,19 +739,8 @@ fn the_sync_standby_is_promoted_after_its_own_restart() {
 #[test]
 fn a_crashed_primary_that_nobody_can_replace_recovers_in_place() {
     let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
-    let primary = bring_up(&c, OURS);
-    let (sync, potential) = sync_and_potential(&c, &primary);
+    let (primary, sync, potential) = primary_nobody_can_replace(&c);
     let p: &str = &primary;
-    c.sql(
-        p,
-        "create table t(x int); insert into t select generate_series(1, 300)",
-    );
-    for standby in [&sync, &potential] {
-        ok(&c, OURS, standby, "stop", &[]);
-        for _ in 0..2 {
-            assert_eq!(c.run(OURS, p, "monitor", &PROMOTED_MONITOR).rc, 8);
-        }
-    }
     for standby in [&sync, &potential] {
         assert_eq!(
             c.attribute(standby, "master-pgsql").as_deref(),
@@ -783,19 +791,8 @@ fn promote_among(c: &Cluster, alive: &[&str], target: &str) {
 #[test]
 fn the_last_primary_back_from_a_node_crash_is_elected_again() {
     let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
-    let primary = bring_up(&c, OURS);
-    let (sync, potential) = sync_and_potential(&c, &primary);
+    let (primary, sync, potential) = primary_nobody_can_replace(&c);
     let p: &str = &primary;
-    c.sql(
-        p,
-        "create table t(x int); insert into t select generate_series(1, 300)",
-    );
-    for standby in [&sync, &potential] {
-        ok(&c, OURS, standby, "stop", &[]);
-        for _ in 0..2 {
-            assert_eq!(c.run(OURS, p, "monitor", &PROMOTED_MONITOR).rc, 8);
-        }
-    }
     // The node dies: Pacemaker forgets the promoted instance; when the
     // node is back, the probe finds the crash and stop cleans up.
     crate::support::wait_until_reaped(kill_postmaster(&c, p));
