@@ -50,6 +50,11 @@ impl ClusterView {
     pub fn promoted_exists(&self) -> bool {
         !self.promoted.is_empty()
     }
+
+    /// A node other than `me` where an instance is promoted.
+    pub fn promoted_elsewhere(&self, me: &str) -> Option<&str> {
+        self.promoted.iter().map(String::as_str).find(|n| *n != me)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

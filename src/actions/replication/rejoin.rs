@@ -3,23 +3,17 @@
 //! the promoted node), then the lock that streaming will lift.
 
 use super::*;
-use crate::core::crm_mon::ClusterView;
 use crate::core::replication::Rejoin;
 use crate::io::command::{self, Cmd};
 
 /// Returns the lock the start goes on with; on a refusal, the lock and the
 /// data are as they were.
-pub(super) fn rejoin(r: &Replica, view: &ClusterView, diverged: bool) -> Result<Lock> {
+/// `primary`: the promoted node to rejoin.
+pub(super) fn rejoin(r: &Replica, primary: &str, diverged: bool) -> Result<Lock> {
     let i = r.i;
-    let primary = view
-        .promoted
-        .iter()
-        .find(|n| **n != r.rep.me)
-        .cloned()
-        .ok_or_else(|| AgentError::generic("auto_rewind: no promoted instance to rejoin"))?;
     crash_recovery(r)?;
     let control = lifecycle::control_file(i)?;
-    let published = r.crm.private(&primary, &rep::history_attr(&r.rep.rsc));
+    let published = r.crm.private(primary, &rep::history_attr(&r.rep.rsc));
     let refused = |why: &str| {
         AgentError::generic(format!(
             "auto_rewind refused: {why}; {} and the data are kept",
@@ -30,7 +24,7 @@ pub(super) fn rejoin(r: &Replica, view: &ClusterView, diverged: bool) -> Result<
         control: &control,
         diverged,
         wal_tli: wal_timeline(r),
-        primary: &primary,
+        primary,
         published: published.as_deref(),
     };
     let lock = match rep::rejoin_plan(&facts) {
@@ -50,7 +44,7 @@ pub(super) fn rejoin(r: &Replica, view: &ClusterView, diverged: bool) -> Result<
             tli,
             lock,
         } => {
-            rewind(r, &primary).map_err(|e| {
+            rewind(r, primary).map_err(|e| {
                 if e.rc() == OcfRc::ErrInstalled {
                     e
                 } else {

@@ -28,17 +28,15 @@ pub fn slave(action: Action, i: &Instance, env: &RawEnv) -> Result<OcfRc> {
 }
 
 /// A running server is left as it is (the stock agent's answer); otherwise
-/// the standby settings for this major, then start.
+/// the standby settings for this major first. Then the plain start.
 fn start(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
-    if let Postmaster::Alive { pid } = postmaster::observe(&i.cfg.pgdata) {
-        crate::info!("PostgreSQL is already running. PID={pid}");
-        return lifecycle::start_server(i).map(|()| OcfRc::Success);
+    if !matches!(postmaster::observe(&i.cfg.pgdata), Postmaster::Alive { .. }) {
+        let r = Replica::new(i, env);
+        r.files.ensure_tmpdir()?;
+        r.files
+            .write_standby_config(&r.standby_settings(), None, r.model())?;
     }
-    let r = Replica::new(i, env);
-    r.files.ensure_tmpdir()?;
-    r.files
-        .write_standby_config(&r.standby_settings(), None, r.model())?;
-    lifecycle::start_server(i).map(|()| OcfRc::Success)
+    lifecycle::start(i)
 }
 
 /// The plain monitor; with `check_wal_receiver`, the receiver's status too

@@ -17,11 +17,12 @@ pub fn start(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
     r.files.ensure_tmpdir()?;
     r.files.clear_start_state();
     let mut lock = r.files.lock_state();
-    let promoted_elsewhere = view.promoted.iter().any(|n| *n != me);
+    let primary = view.promoted_elsewhere(&me);
     let data_status = plan.current_data_status(&me);
-    if rep::should_rejoin(i.cfg.auto_rewind, lock, data_status, promoted_elsewhere) {
+    let rejoin = rep::should_rejoin(i.cfg.auto_rewind, lock, data_status, primary.is_some());
+    if let Some(primary) = primary.filter(|_| rejoin) {
         let diverged = data_status == Some(DataStatus::Diverged);
-        lock = super::rejoin::rejoin(&r, &view, diverged)?;
+        lock = super::rejoin::rejoin(&r, primary, diverged)?;
     }
     let gate = rep::start_gate(lock, view.promoted_exists(), rep::last_primary(&plan));
     match gate {

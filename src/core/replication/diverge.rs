@@ -24,9 +24,9 @@ use crate::core::timeline::History;
 /// `DIVERGED` stands (to renew or clear it).
 pub fn history_to_check(plan: &Plan, streaming: bool) -> Option<String> {
     let me = &plan.cfg.me;
-    let primary = plan.view.promoted.iter().find(|p| *p != me)?;
+    let primary = plan.view.promoted_elsewhere(me)?;
     let marked = plan.current_data_status(me) == Some(DataStatus::Diverged);
-    (!streaming || marked).then(|| primary.clone())
+    (!streaming || marked).then(|| primary.to_string())
 }
 
 /// A standby that cannot follow the primary's timeline.

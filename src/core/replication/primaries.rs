@@ -76,7 +76,7 @@ pub fn primary_verdict(
              stale primary and writes nothing about the others; stop it and resynchronise it from {n}{unless}"
         ));
     }
-    let Some(other) = plan.view.promoted.iter().find(|n| *n != me) else {
+    let Some(other) = plan.view.promoted_elsewhere(me) else {
         return PrimaryVerdict::Alone;
     };
     let older = my_tli.zip(their_tli(other)).filter(|(m, t)| t < m);
@@ -102,5 +102,5 @@ pub fn primary_verdict(
 /// node is not promoted (a probe found PostgreSQL running as a primary).
 pub fn another_primary_possible(plan: &Plan) -> bool {
     let me = &plan.cfg.me;
-    plan.view.promoted.iter().any(|n| n != me) || !plan.view.promoted.contains(me)
+    plan.view.promoted_elsewhere(me).is_some() || !plan.view.promoted.contains(me)
 }
