@@ -15,6 +15,8 @@
 #   lab/cluster.sh crash NODE         kill every process of the node at once
 #                                     and remove its network namespace
 #   lab/cluster.sh revive NODE        new namespaces, corosync + pacemaker
+#   lab/cluster.sh fence-history      the fence daemon's log: one line per
+#                                     request and per boot
 #   lab/cluster.sh stop-node NODE|all clean stop of pacemaker and corosync
 #                                     (all: every node at once)
 #   lab/cluster.sh start-node NODE|all start corosync and pacemaker again
@@ -33,8 +35,16 @@
 # stock agent), LAB_AGENT (ours, stock or paf, default ours), LAB_REP_MODE
 # (sync or async, default sync), LAB_PG_MAJOR (10 to 18 with LAB_AGENT=ours,
 # default 15: the server programs of scripts/install-pg-majors.sh; the
-# client programs stay Debian's 15). A lab keeps the prefix, agent, mode and
-# major it was made with. Run as root.
+# client programs stay Debian's 15), LAB_FENCING (1, the default: fencing
+# as in production.crm; 0: none, as cluster.crm alone), LAB_FENCE_AUTOSTART
+# (1, the default: a node that fencing rebooted starts corosync and
+# pacemaker, as with the services enabled at boot; 0: it boots without
+# them, as PAF's documentation advises), LAB_FENCE_BOOT_DELAY (seconds
+# between power off and on in a reboot, default 5), LAB_AUTO_REWIND (1:
+# auto_rewind=true, ours only; default 0), LAB_CONFIG (crm, the default, or
+# pcs: crm-examples/cluster-pcs.sh run against the live cluster; only with
+# the default agent, mode, major and monitors). A lab keeps the settings it
+# was made with. Run as root.
 #
 # Every lab loads LAB_ROOT/cluster.crm: crm-examples/cluster.crm with, for
 # LAB_REP_MODE=async, rep_mode=async, for LAB_MONITORS=1s/2s those monitor
@@ -69,6 +79,15 @@
 # A node is its network namespace plus a holder process with private mounts
 # of the directories under LAB_ROOT/nodes/<node> (lab/common.sh, shared with
 # lab/single-node.sh).
+#
+# Fencing (LAB_FENCING=1): the cluster configuration gets stonith-enabled=true
+# and crm-examples/lab-fencing.crm's device, stonith:fence_pglab (lab/
+# fence_pglab, which each node finds in its /usr/sbin through a node-private
+# overlay; the host's /usr/sbin is untouched). The agent writes its request
+# into LAB_ROOT/fence/requests (the node's /run/fence_pglab); the lab's fence
+# daemon, a host process started by `up` and stopped by `down`, powers the
+# node off (as `crash`) and on (as `revive`), and logs every request and
+# boot in LAB_ROOT/fence/history.
 set -euo pipefail
 
 LAB_ROOT=${LAB_ROOT:-/var/tmp/rustpg-lab3}
@@ -79,6 +98,14 @@ ASKED_AGENT=$LAB_AGENT
 ASKED_REP_MODE=$LAB_REP_MODE
 LAB_PG_MAJOR=${LAB_PG_MAJOR:-15}
 ASKED_PG_MAJOR=$LAB_PG_MAJOR
+LAB_FENCING=${LAB_FENCING:-1}
+LAB_AUTO_REWIND=${LAB_AUTO_REWIND:-0}
+LAB_CONFIG=${LAB_CONFIG:-crm}
+ASKED_SETTINGS="$LAB_FENCING $LAB_AUTO_REWIND $LAB_CONFIG"
+LAB_FENCE_AUTOSTART=${LAB_FENCE_AUTOSTART:-1}
+LAB_FENCE_BOOT_DELAY=${LAB_FENCE_BOOT_DELAY:-5}
+ASKED_FENCE_AUTOSTART=$LAB_FENCE_AUTOSTART
+ASKED_FENCE_BOOT_DELAY=$LAB_FENCE_BOOT_DELAY
 NODES=(pg01 pg02 pg03)
 NET=10.213.0
 VIP=$NET.200
@@ -91,6 +118,9 @@ PAF_AGENT=/usr/lib/ocf/resource.d/heartbeat/pgsqlms
 SHELLFUNCS=/usr/lib/ocf/lib/heartbeat/ocf-shellfuncs
 SELF=$(readlink -f "$0")
 CRM_FILE=$(readlink -f "$(dirname "$SELF")/../crm-examples/cluster.crm")
+PCS_SCRIPT=$(readlink -f "$(dirname "$SELF")/../crm-examples/cluster-pcs.sh")
+FENCING_CRM=$(readlink -f "$(dirname "$SELF")/../crm-examples/lab-fencing.crm")
+FENCE_AGENT=$(dirname "$SELF")/fence_pglab
 MARKER=.rustpg-lab3  # only a dir holding this file is ever removed by down
 
 LAB_NAME=cluster
@@ -110,6 +140,10 @@ check_names() {
         read -r LAB_AGENT LAB_REP_MODE LAB_PG_MAJOR <"$LAB_ROOT/agent"
         LAB_PG_MAJOR=${LAB_PG_MAJOR:-15}
     fi
+    if [[ -f $LAB_ROOT/settings ]]; then
+        read -r LAB_FENCING LAB_AUTO_REWIND LAB_CONFIG LAB_FENCE_AUTOSTART LAB_FENCE_BOOT_DELAY \
+            <"$LAB_ROOT/settings"
+    fi
     case $LAB_AGENT in
         ours | paf) UP_TIMEOUT=${LAB_UP_TIMEOUT:-175} ;;
         # The stock agent promotes after xlog_check_count unchanged monitor
@@ -127,6 +161,18 @@ check_names() {
         PG_SERVER_BIN=$PG_BIN
     else
         PG_SERVER_BIN=/opt/rustpg/pg$LAB_PG_MAJOR/bin
+    fi
+    [[ $LAB_FENCING =~ ^[01]$ ]] || die "LAB_FENCING must be 1 or 0, not '$LAB_FENCING'"
+    [[ $LAB_FENCE_AUTOSTART =~ ^[01]$ ]] || die "LAB_FENCE_AUTOSTART must be 1 or 0, not '$LAB_FENCE_AUTOSTART'"
+    [[ $LAB_FENCE_BOOT_DELAY =~ ^[0-9]{1,3}$ ]] \
+        || die "LAB_FENCE_BOOT_DELAY must be a number of seconds, not '$LAB_FENCE_BOOT_DELAY'"
+    [[ $LAB_AUTO_REWIND =~ ^[01]$ ]] || die "LAB_AUTO_REWIND must be 1 or 0, not '$LAB_AUTO_REWIND'"
+    [[ $LAB_AUTO_REWIND == 0 || $LAB_AGENT == ours ]] || die "LAB_AUTO_REWIND=1: only with LAB_AGENT=ours"
+    [[ $LAB_CONFIG == crm || $LAB_CONFIG == pcs ]] || die "LAB_CONFIG must be crm or pcs, not '$LAB_CONFIG'"
+    if [[ $LAB_CONFIG == pcs ]]; then
+        [[ $LAB_AGENT == ours && $LAB_REP_MODE == sync && $LAB_PG_MAJOR == 15 && -z ${LAB_MONITORS:-} \
+            && $LAB_AUTO_REWIND == 0 ]] \
+            || die "LAB_CONFIG=pcs: only with the default agent, mode, major, monitors and auto_rewind"
     fi
     [[ $PREFIX =~ ^[A-Za-z0-9_.-]{1,40}$ ]] || die "bad LAB_PREFIX: $PREFIX"
     SW_NS=$PREFIX-sw
@@ -154,6 +200,13 @@ node_init() {
     # LAB_AGENT=stock: the patched ocf-shellfuncs, for this node only.
     if [[ -f $root/ocf-shellfuncs ]]; then
         mount --bind "$root/ocf-shellfuncs" "$SHELLFUNCS"
+    fi
+    # LAB_FENCING=1: fence_pglab in /usr/sbin (where pacemaker-fenced looks
+    # for fence agents) and the channel to the host's fence daemon.
+    if [[ -d $root/fence ]]; then
+        mount -t overlay overlay -o "lowerdir=$root/sbin-extra:/usr/sbin" /usr/sbin
+        install -d -m 0700 /run/fence_pglab
+        mount --bind "$root/fence" /run/fence_pglab
     fi
     become_reaper "$n" "$root" "$node"
 }
@@ -493,6 +546,15 @@ write_crm_file() {
         sed -i 's/ rep_mode=sync / rep_mode=async /' "$out"
         grep -q ' rep_mode=async ' "$out" || die "$CRM_FILE: no rep_mode=sync to change"
     fi
+    if [[ $LAB_AUTO_REWIND == 1 ]]; then
+        sed -i 's/^    params rep_mode=/    params auto_rewind=true rep_mode=/' "$out"
+        grep -q '^    params auto_rewind=true ' "$out" || die "$CRM_FILE: no '    params rep_mode=' line"
+    fi
+    if [[ $LAB_FENCING == 1 ]]; then
+        sed -i 's/^    stonith-enabled=false \\$/    stonith-enabled=true \\/' "$out"
+        grep -q '^    stonith-enabled=true' "$out" || die "$CRM_FILE: no stonith-enabled=false line to change"
+        { echo; cat "$FENCING_CRM"; } >>"$out"
+    fi
     # LAB_MONITORS=PROMOTED/UNPROMOTED (e.g. 1s/2s): the two monitor
     # intervals instead of cluster.crm's 3s/4s (they must differ).
     if [[ -n ${LAB_MONITORS:-} ]]; then
@@ -574,6 +636,165 @@ kill_node() {
     fi
 }
 
+# power_on NODE STACK: a new incarnation of a node that is down (its data
+# directories kept, as a disk); with STACK=1 corosync and pacemaker start.
+power_on() {
+    local node=$1 stack=$2
+    kill_node "$node"   # leftovers of the dead incarnation, if any
+    make_node_net "$node"
+    start_node_holder "$node"
+    ((stack == 0)) || start_stack "$node"
+}
+
+# Node power changes (crash, revive, the fence daemon) hold this lock, so
+# that a boot never meets a kill half-way. (The command runs without fd 9:
+# a daemon it starts must not hold the lock forever.)
+with_power_lock() {
+    (
+        flock 9
+        "$@" 9>&-
+    ) 9>>"$LAB_ROOT/power.lock"
+}
+
+# --- fencing (LAB_FENCING=1) ---------------------------------------------------
+
+FENCE_DIR_NAME=fence
+
+fence_log() {
+    printf '%s %s\n' "$(date +%s%3N)" "$*" >>"$LAB_ROOT/$FENCE_DIR_NAME/history"
+}
+
+# One request of fence_pglab: sets rc and msg (the fence-agents codes: 0
+# done / on, 1 failed, 2 off).
+fence_act() {
+    local action=$1 node=$2 known=0 n
+    for n in "${NODES[@]}"; do
+        [[ $node != "$n" ]] || known=1
+    done
+    rc=0
+    case $action in
+        list) msg="${NODES[*]}"; return ;;
+        monitor) msg=ok; return ;;
+    esac
+    if ((!known)); then
+        rc=1 msg="unknown node '$node'"
+        return
+    fi
+    case $action in
+        off | reboot)
+            unset "boot_due[$node]"
+            if is_up "$node"; then
+                with_power_lock kill_node "$node" >>"$LAB_ROOT/fence/daemon.log" 2>&1 || rc=1
+                msg="powered off"
+            else
+                msg="was already off"
+            fi
+            if [[ $action == reboot && $rc == 0 ]]; then
+                boot_due[$node]=$((SECONDS + LAB_FENCE_BOOT_DELAY))
+                msg+="; boots in ${LAB_FENCE_BOOT_DELAY} s"
+            fi
+            ;;
+        on)
+            unset "boot_due[$node]"
+            if is_up "$node"; then
+                msg="was already on"
+            else
+                if boot "$node"; then msg="powered on"; else rc=1 msg="boot failed"; fi
+            fi
+            ;;
+        status)
+            if is_up "$node"; then msg=on; else rc=2 msg=off; fi
+            ;;
+        *) rc=1 msg="unknown action '$action'" ;;
+    esac
+}
+
+# True while a running node's corosync still counts NODE a member. A node
+# that boots before the others' membership has dropped it would be told,
+# once it joins, that it was just fenced, and would stop its stack.
+member_elsewhere() {
+    local node=$1 n
+    for n in "${NODES[@]}"; do
+        [[ $n != "$node" ]] && is_up "$n" || continue
+        in_node "$n" corosync-quorumtool -l 2>/dev/null | awk '{print $3}' | grep -qxF "$node" && return 0
+    done
+    return 1
+}
+
+boot() {
+    local node=$1
+    if with_power_lock power_on "$node" "$LAB_FENCE_AUTOSTART" >>"$LAB_ROOT/fence/daemon.log" 2>&1; then
+        fence_log "boot $node: up$( ((LAB_FENCE_AUTOSTART)) && echo ", cluster stack started" || echo ", no cluster stack")"
+    else
+        fence_log "boot $node: failed (LAB_ROOT/fence/daemon.log)"
+        return 1
+    fi
+}
+
+# The fence daemon: a host process (`up` starts it, `down` kills it) that
+# serves fence_pglab's requests in order, then the boots that are due.
+fence_daemon() {
+    check_names
+    local dir=$LAB_ROOT/$FENCE_DIR_NAME req id action node rc msg
+    declare -A boot_due=()
+    echo "$BASHPID" >"$dir/daemon.pid"
+    while [[ -e $LAB_ROOT/$MARKER ]]; do
+        for req in "$dir"/requests/*.req; do
+            [[ -e $req ]] || continue
+            id=$(basename "$req" .req)
+            action="?" node="?"
+            read -r action node <"$req" || true
+            rm -f "$req"
+            fence_act "$action" "$node"
+            fence_log "$action $node: rc=$rc $msg"
+            printf '%s %s\n' "$rc" "$msg" >"$dir/replies/$id.tmp"
+            mv "$dir/replies/$id.tmp" "$dir/replies/$id"
+        done
+        for node in "${!boot_due[@]}"; do
+            ((SECONDS >= boot_due[$node])) || continue
+            if member_elsewhere "$node"; then
+                boot_due[$node]=$((SECONDS + 1))
+                continue
+            fi
+            unset "boot_due[$node]"
+            is_up "$node" || boot "$node" || true
+        done
+        sleep 0.2
+    done
+}
+
+fence_daemon_pid() {
+    local pid
+    pid=$(cat "$LAB_ROOT/$FENCE_DIR_NAME/daemon.pid" 2>/dev/null) || return 1
+    [[ $pid =~ ^[0-9]+$ ]] && grep -qsF -- "_fence-daemon" "/proc/$pid/cmdline" || return 1
+    echo "$pid"
+}
+
+start_fence_daemon() {
+    local dir=$LAB_ROOT/$FENCE_DIR_NAME
+    install -d -m 0700 "$dir" "$dir/requests" "$dir/replies"
+    # The overlay's top layer: the merged /usr/sbin takes its mode.
+    install -d -m 0755 "$LAB_ROOT/sbin-extra"
+    install -m 0755 "$FENCE_AGENT" "$LAB_ROOT/sbin-extra/fence_pglab"
+    : >"$dir/history"
+    setsid env LAB_ROOT="$LAB_ROOT" "$SELF" _fence-daemon </dev/null >>"$dir/daemon.log" 2>&1 &
+    wait_for 10 "the fence daemon" fence_daemon_pid
+}
+
+stop_fence_daemon() {
+    local pid
+    if pid=$(fence_daemon_pid); then
+        kill "$pid" 2>/dev/null || true
+        wait_gone "$pid" 50 || kill -KILL "$pid" 2>/dev/null || true
+    fi
+}
+
+cmd_fence_history() {
+    check_names
+    [[ -f $LAB_ROOT/$FENCE_DIR_NAME/history ]] || die "no fencing in this lab (LAB_FENCING=0)"
+    cat "$LAB_ROOT/$FENCE_DIR_NAME/history"
+}
+
 # --- agent-neutral PostgreSQL set-up ----------------------------------------
 
 write_hba() {
@@ -589,6 +810,8 @@ host    all          all       127.0.0.1/32       scram-sha-256
 host    replication  all       $VIP/32    reject
 host    replication  all       $(node_ip "$node")/32     reject
 host    replication  repl      $NET.0/24      scram-sha-256
+# pg_rewind from the primary (auto_rewind) connects to the database postgres.
+host    postgres     repl      $NET.0/24      scram-sha-256
 # The lab's client host (namespace $SW_NS) may connect without a password.
 # Lab only.
 host    all          all       $CLIENT_IP/32    trust
@@ -648,6 +871,14 @@ EOF
         -v pw="$(cat "$LAB_ROOT/repl-password")" >/dev/null <<'EOF'
 CREATE ROLE repl WITH REPLICATION LOGIN PASSWORD :'pw';
 CREATE DATABASE lab;
+-- What pg_rewind reads from its source (11 and later; on 10 it needs a
+-- superuser): docs/operations.md, auto_rewind.
+SELECT format('GRANT EXECUTE ON FUNCTION %s TO repl', f)
+FROM unnest(ARRAY['pg_catalog.pg_ls_dir(text, boolean, boolean)',
+                  'pg_catalog.pg_stat_file(text, boolean)',
+                  'pg_catalog.pg_read_binary_file(text)',
+                  'pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean)']) AS f
+WHERE current_setting('server_version_num')::int >= 110000 \gexec
 \c lab
 CREATE TABLE probe (
     id bigserial PRIMARY KEY,
@@ -693,6 +924,8 @@ cmd_up() {
         LAB_AGENT=$ASKED_AGENT
         LAB_REP_MODE=$ASKED_REP_MODE
         LAB_PG_MAJOR=$ASKED_PG_MAJOR
+        read -r LAB_FENCING LAB_AUTO_REWIND LAB_CONFIG <<<"$ASKED_SETTINGS"
+        LAB_FENCE_AUTOSTART=${ASKED_FENCE_AUTOSTART} LAB_FENCE_BOOT_DELAY=${ASKED_FENCE_BOOT_DELAY}
         check_names
     fi
     [[ ! -e $LAB_ROOT ]] || die "$LAB_ROOT exists and is not a lab state dir; remove it or set LAB_ROOT"
@@ -723,6 +956,8 @@ cmd_up() {
     [[ -x $PG_SERVER_BIN/postgres ]] \
         || die "PostgreSQL $LAB_PG_MAJOR is not installed in $PG_SERVER_BIN (scripts/install-pg-majors.sh)"
     echo "$LAB_AGENT $LAB_REP_MODE $LAB_PG_MAJOR" >"$LAB_ROOT/agent"
+    echo "$LAB_FENCING $LAB_AUTO_REWIND $LAB_CONFIG $LAB_FENCE_AUTOSTART $LAB_FENCE_BOOT_DELAY" \
+        >"$LAB_ROOT/settings"
     make_var_lib_pgsql
     write_cluster_files
     [[ $LAB_AGENT != stock ]] || write_stock_shellfuncs
@@ -737,6 +972,12 @@ cmd_up() {
     for n in "${NODES[@]}"; do
         make_node_net "$n"
     done
+    if ((LAB_FENCING)); then
+        say "fencing: fence daemon on the host, fence_pglab in every node (reboot: ${LAB_FENCE_BOOT_DELAY} s off, then $( ((LAB_FENCE_AUTOSTART)) && echo "with" || echo "without") the cluster stack)"
+        start_fence_daemon
+    else
+        say "fencing: none (LAB_FENCING=0): stonith-enabled=false"
+    fi
     say "nodes: namespaces and private mounts"
     for n in "${NODES[@]}"; do
         start_node_holder "$n"
@@ -751,10 +992,23 @@ cmd_up() {
 
     wait_for $((UP_TIMEOUT - (SECONDS - t0))) "${NODES[*]} to be online with a DC" \
         cluster_online "${NODES[@]}" || { print_crm_mon || true; exit 1; }
-    say "cluster formed after $((SECONDS - t0)) s; loading $crm"
     # The repo and LAB_ROOT are visible inside the nodes (only the paths
     # above are private).
-    in_node pg01 crm configure load update "$crm"
+    if [[ $LAB_CONFIG == pcs ]]; then
+        say "cluster formed after $((SECONDS - t0)) s; configuring it live with $PCS_SCRIPT"
+        in_node pg01 "$PCS_SCRIPT" >"$LAB_ROOT/pcs.log" 2>&1 || die "$PCS_SCRIPT failed: $(tail -5 "$LAB_ROOT/pcs.log")"
+        if ((LAB_FENCING)); then
+            # lab-fencing.crm as pcs commands.
+            in_node pg01 pcs stonith create lab-fence fence_pglab pcmk_host_list="${NODES[*]}" \
+                op monitor interval=60s timeout=20s >>"$LAB_ROOT/pcs.log" 2>&1 \
+                || die "pcs stonith create failed: $(tail -5 "$LAB_ROOT/pcs.log")"
+            in_node pg01 pcs property set stonith-enabled=true >>"$LAB_ROOT/pcs.log" 2>&1 \
+                || die "pcs property set failed: $(tail -5 "$LAB_ROOT/pcs.log")"
+        fi
+    else
+        say "cluster formed after $((SECONDS - t0)) s; loading $crm"
+        in_node pg01 crm configure load update "$crm"
+    fi
     say "waiting for the agent to elect a primary and the standbys to stream"
     await_picture "$t0" "$UP_TIMEOUT" "the cluster did not reach the target picture within ${UP_TIMEOUT}s" \
         "${NODES[@]}"
@@ -771,6 +1025,8 @@ cmd_down() {
         return 0
     fi
     local t0=$SECONDS n pids=() up=()
+    # No fencing while the lab goes down.
+    stop_fence_daemon
     for n in "${NODES[@]}"; do
         is_up "$n" && up+=("$n")
     done
@@ -821,6 +1077,14 @@ cmd_status() {
             printf '%s: down (crashed or never started)\n' "$n"
         fi
     done
+    if ((LAB_FENCING)); then
+        local d
+        d=$(fence_daemon_pid) && d="running (pid $d)" || d="NOT RUNNING"
+        printf 'fencing: fence daemon %s, %s requests so far (lab/cluster.sh fence-history)\n' \
+            "$d" "$(grep -vc ' boot ' "$LAB_ROOT/$FENCE_DIR_NAME/history" || true)"
+    else
+        echo "fencing: none (LAB_FENCING=0)"
+    fi
     ((any)) || return 3
     echo
     print_crm_mon
@@ -843,7 +1107,7 @@ cmd_crash() {
     local node=$1
     check_node "$node"
     is_up "$node" || die "node $node is not up"
-    kill_node "$node"
+    with_power_lock kill_node "$node"
     say "$node crashed: every process killed, network namespace $(node_ns "$node") removed"
 }
 
@@ -853,10 +1117,7 @@ cmd_revive() {
     check_node "$node"
     [[ -e $LAB_ROOT/$MARKER ]] || die "no lab in $LAB_ROOT"
     ! is_up "$node" || die "node $node is up; crash it first (or use start-node)"
-    kill_node "$node"   # leftovers of the dead incarnation, if any
-    make_node_net "$node"
-    start_node_holder "$node"
-    start_stack "$node"
+    with_power_lock power_on "$node" 1
     wait_for 90 "$node to join the cluster" cluster_online "$node" || true
     say "$node revived in $((SECONDS - t0)) s (data directories kept)"
 }
@@ -1086,6 +1347,8 @@ case ${1:-} in
         in_node "$@"
         ;;
     sql) shift && cmd_sql "$@" ;;
+    fence-history) cmd_fence_history ;;
+    _fence-daemon) fence_daemon ;;
     crash) need_node "$@" && cmd_crash "$2" ;;
     revive) need_node "$@" && cmd_revive "$2" ;;
     stop-node) need_node "$@" && cmd_stop_node "$2" ;;
