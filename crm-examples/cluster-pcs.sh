@@ -45,16 +45,19 @@ pcs_ resource create Postgresql ocf:rustpg:pgsql \
     monitor interval=4s timeout=60s on-fail=restart \
     monitor interval=3s role=Promoted timeout=60s on-fail=restart \
     notify timeout=90s interval=0s \
+    promotable msPostgresql \
+    promoted-max=1 promoted-node-max=1 clone-max=3 clone-node-max=1 notify=true \
     --no-default-ops
-pcs_ resource promotable Postgresql msPostgresql \
-    promoted-max=1 promoted-node-max=1 clone-max=3 clone-node-max=1 notify=true
 
+# Disabled until its constraints exist, so that a live cluster never starts
+# it on a node without the primary.
 pcs_ resource create PostgresqlVIP ocf:heartbeat:IPaddr2 \
     ip=$VIP cidr_netmask=24 nic=eth0 \
-    op monitor interval=10s timeout=20s --no-default-ops
+    op monitor interval=10s timeout=20s --no-default-ops --disabled
 
 pcs_ constraint colocation add PostgresqlVIP with Promoted msPostgresql INFINITY
 pcs_ constraint order promote msPostgresql "then" start PostgresqlVIP \
     symmetrical=false kind=Optional
 pcs_ constraint order demote msPostgresql "then" stop PostgresqlVIP \
     symmetrical=false kind=Optional
+pcs_ resource enable PostgresqlVIP
