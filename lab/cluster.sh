@@ -41,10 +41,10 @@
 # pacemaker, as with the services enabled at boot; 0: it boots without
 # them, as PAF's documentation advises), LAB_FENCE_BOOT_DELAY (seconds
 # between power off and on in a reboot, default 5), LAB_AUTO_REWIND (1:
-# auto_rewind=true, ours only; default 0), LAB_CONFIG (crm, the default, or
-# pcs: crm-examples/cluster-pcs.sh run against the live cluster; only with
-# the default agent, mode, major and monitors). A lab keeps the settings it
-# was made with. Run as root.
+# auto_rewind=true and failure-timeout=30s, ours only; default 0),
+# LAB_CONFIG (crm, the default, or pcs: crm-examples/cluster-pcs.sh run
+# against the live cluster; only with the default agent, mode, major and
+# monitors). A lab keeps the settings it was made with. Run as root.
 #
 # Every lab loads LAB_ROOT/cluster.crm: crm-examples/cluster.crm with, for
 # LAB_REP_MODE=async, rep_mode=async, for LAB_MONITORS=1s/2s those monitor
@@ -546,9 +546,14 @@ write_crm_file() {
         sed -i 's/ rep_mode=sync / rep_mode=async /' "$out"
         grep -q ' rep_mode=async ' "$out" || die "$CRM_FILE: no rep_mode=sync to change"
     fi
+    # auto_rewind=true, and failure-timeout=30s so that Pacemaker starts a
+    # failed instance again, which then rejoins by itself (a fenced node's
+    # fail counts go with its reboot; docs/operations.md).
     if [[ $LAB_AUTO_REWIND == 1 ]]; then
-        sed -i 's/^    params rep_mode=/    params auto_rewind=true rep_mode=/' "$out"
-        grep -q '^    params auto_rewind=true ' "$out" || die "$CRM_FILE: no '    params rep_mode=' line"
+        sed -i 's/^    params rep_mode=/    params auto_rewind=true rep_mode=/;
+                s/^    migration-threshold=1$/    migration-threshold=1 failure-timeout=30s/' "$out"
+        grep -q '^    params auto_rewind=true ' "$out" && grep -q ' failure-timeout=30s$' "$out" \
+            || die "$CRM_FILE: no '    params rep_mode=' or '    migration-threshold=1' line"
     fi
     if [[ $LAB_FENCING == 1 ]]; then
         sed -i 's/^    stonith-enabled=false \\$/    stonith-enabled=true \\/' "$out"

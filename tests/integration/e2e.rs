@@ -20,6 +20,15 @@ pub struct Lab {
     env: Vec<(String, String)>,
 }
 
+/// One line of the lab's fence history: a fencing action that succeeded
+/// (`reboot`, `off`) or a boot that followed.
+#[derive(Debug, Clone)]
+pub struct FenceEvent {
+    pub at: u64,
+    pub action: String,
+    pub node: String,
+}
+
 /// What crm_mon says: our parsed view plus where the VIP runs.
 #[derive(Debug)]
 pub struct Picture {
@@ -261,6 +270,63 @@ os.execve(sys.argv[1], [sys.argv[1], "monitor"], env)
     /// The pid of the node's postmaster, from its postmaster.pid.
     pub fn postmaster_pid(&self, node: &str) -> String {
         self.exec(node, &["head", "-1", "/var/lib/pgsql/data/postmaster.pid"])
+    }
+
+    /// Whether the lab was made with fencing (`LAB_FENCING`, on by default).
+    pub fn fencing(&self) -> bool {
+        std::fs::read_to_string(self.root.join("settings"))
+            .is_ok_and(|s| s.split_whitespace().next() == Some("1"))
+    }
+
+    /// The fencing actions (reboot or off) the lab's fence daemon carried
+    /// out since `since_ms`, and the boots that followed, from
+    /// `LAB_ROOT/fence/history`.
+    pub fn fence_events(&self, since_ms: u64) -> Vec<FenceEvent> {
+        let text = std::fs::read_to_string(self.root.join("fence/history")).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| {
+                let mut w = l.split_whitespace();
+                let at: u64 = w.next()?.parse().ok()?;
+                let action = w.next()?.to_string();
+                let node = w.next()?.trim_end_matches(':').to_string();
+                // "reboot pg01: rc=0 ...", "boot pg01: up, ..." or "... failed".
+                let ok = w.next() == Some(if action == "boot" { "up," } else { "rc=0" });
+                (at >= since_ms && ok && ["reboot", "off", "boot"].contains(&action.as_str()))
+                    .then_some(FenceEvent { at, action, node })
+            })
+            .collect()
+    }
+
+    /// Wait until the node, fenced since `since_ms`, is up again (the
+    /// fence daemon's reboot; LAB_FENCE_AUTOSTART=1 starts its cluster
+    /// stack). Returns when it booted (ms) and how many times it was
+    /// fenced.
+    pub fn wait_fenced_and_back(
+        &self,
+        node: &str,
+        since_ms: u64,
+        timeout: Duration,
+    ) -> (u64, usize) {
+        let start = Instant::now();
+        loop {
+            let ev = self.fence_events(since_ms);
+            let fenced = ev
+                .iter()
+                .filter(|e| e.node == node && e.action != "boot")
+                .count();
+            let booted = ev.iter().rfind(|e| e.node == node && e.action == "boot");
+            if let (true, Some(b)) = (fenced > 0, booted) {
+                if self.run(&["exec", node, "true"]).status.success() {
+                    return (b.at, fenced);
+                }
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "{node} not fenced and back within {timeout:?}: {ev:?}\n{}",
+                text(&self.run(&["crm_mon"]))
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
     }
 
     pub fn lock_exists(&self, node: &str) -> bool {

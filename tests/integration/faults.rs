@@ -680,9 +680,19 @@ pub(crate) fn wait_kept_out(lab: &Lab, node: &str, timeout: Duration) -> f64 {
 }
 
 /// Every node up with its cluster stack running and its link up: revive
-/// crashed nodes, start stopped stacks, heal cut links.
+/// crashed nodes, start stopped stacks, heal cut links. With fencing, a node
+/// that is down while the others have quorum is being fenced: its reboot
+/// brings it back, so it is revived by hand only if that has not happened
+/// within a minute (a revive would race the fence daemon's boot).
 pub fn bring_nodes_back(lab: &Lab) {
     let sw = lab.switch_ns();
+    let quorate = || NODES.iter().filter(|n| running(lab, n, "corosync")).count() >= 2;
+    if lab.fencing() && quorate() {
+        let start = Instant::now();
+        while NODES.iter().any(|n| !node_up(lab, n)) && start.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
     for n in NODES {
         let _ = Command::new("ip")
             .args(["-n", &sw, "link", "set", &format!("v-{n}"), "up"])
@@ -716,6 +726,24 @@ pub(crate) fn healthy_in_fact(lab: &Lab, p: &Picture) -> bool {
 /// Bring every node back and wait for the healthy picture: revive crashed
 /// nodes, start stopped stacks, heal cut links, resynchronise a primary
 /// that was kept out.
+/// A node whose crash the cluster saw comes back: with fencing, by the
+/// fence daemon's reboot (its cluster stack starts with it); without, by
+/// `revive`. Returns the number of times it was fenced.
+pub(crate) fn comes_back(lab: &Lab, node: &str, since_ms: u64) -> usize {
+    if lab.fencing() {
+        let (booted, fenced) = lab.wait_fenced_and_back(node, since_ms, Duration::from_secs(120));
+        println!(
+            "{node} fenced ({fenced}x) and rebooted {:.1}s after the fault",
+            booted.saturating_sub(since_ms) as f64 / 1000.0
+        );
+        fenced
+    } else {
+        let out = lab.run(&["revive", node]);
+        assert!(out.status.success(), "revive {node}:\n{}", text(&out));
+        0
+    }
+}
+
 pub(crate) fn restore(lab: &Lab) {
     bring_nodes_back(lab);
     if lab.picture().is_some_and(|p| healthy_in_fact(lab, &p)) {
@@ -741,12 +769,14 @@ pub(crate) fn restore(lab: &Lab) {
 
 #[derive(Clone)]
 pub(crate) struct Row {
-    scenario: String,
+    pub(crate) scenario: String,
+    /// Fencing actions (reboot or off) during the scenario.
+    pub(crate) fenced: usize,
     lost: usize,
     acked: usize,
     writes_back: f64,
     hang: f64,
-    final_state: String,
+    pub(crate) final_state: String,
 }
 
 /// What every scenario shares: a healthy start, the load, the sampler, and
@@ -756,10 +786,13 @@ pub(crate) struct Run<'a> {
     label: String,
     load: Option<Load>,
     sampler: Option<Sampler>,
-    t0: u64,
-    primary: String,
-    sync: String,
-    potential: String,
+    /// When the run began (ms): fencing is counted from here.
+    began: u64,
+    /// When the fault took effect (ms).
+    pub(crate) t0: u64,
+    pub(crate) primary: String,
+    pub(crate) sync: String,
+    pub(crate) potential: String,
 }
 
 impl<'a> Run<'a> {
@@ -774,6 +807,7 @@ impl<'a> Run<'a> {
         let sync = p.node_with_status("HS:sync").unwrap();
         let potential = p.node_with_status("HS:async").unwrap();
         println!("primary {primary}, sync {sync}, potential {potential}");
+        let began = now_ms();
         let load = Load::start(lab, &label, first_id, 600);
         let sampler = Sampler::start(lab);
         std::thread::sleep(Duration::from_secs(2));
@@ -782,6 +816,7 @@ impl<'a> Run<'a> {
             label,
             load: Some(load),
             sampler: Some(sampler),
+            began,
             t0: 0,
             primary,
             sync,
@@ -881,8 +916,16 @@ impl<'a> Run<'a> {
         assert_no_loss(self.lab, &self.label, &acked, range, &nodes);
         let mon = crm_mon_text(self.lab);
         println!("{}: final crm_mon -Afr:\n{mon}", self.label);
+        let fenced = self
+            .lab
+            .fence_events(self.began)
+            .iter()
+            .filter(|e| e.action != "boot")
+            .count();
+        println!("{}: {fenced} fencing actions", self.label);
         Row {
             scenario: self.label.clone(),
+            fenced,
             lost: 0,
             acked: acked.len(),
             writes_back,
@@ -914,7 +957,7 @@ impl<'a> Run<'a> {
 
 /// The sync standby is promoted, holds the VIP, the potential one becomes
 /// its sync standby; as the survivors see it.
-fn wait_failover(r: &Run, old: &str) -> Picture {
+pub(crate) fn wait_failover(r: &Run, old: &str) -> Picture {
     let (sync, third) = (r.sync.clone(), r.potential.clone());
     let start = Instant::now();
     loop {
@@ -977,14 +1020,14 @@ fn crash_primary(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
         p.primary().unwrap(),
         r.potential
     );
-    // (6) The old primary's node returns, under load.
+    // (6) The old primary's node returns, under load: rebooted by fencing,
+    // or revived.
     let t = Instant::now();
-    let out = lab.run(&["revive", &old]);
-    assert!(out.status.success(), "revive {old}:\n{}", text(&out));
+    comes_back(lab, &old, r.t0);
     let kept = wait_kept_out(lab, &old, Duration::from_secs(120));
     let kept_after = t.elapsed().as_secs_f64();
     println!(
-        "{label}: {old} revived and kept out behind PGSQL.lock {kept_after:.1}s after the revive started ({kept:.1}s after it was online)"
+        "{label}: {old} back (fenced and rebooted, or revived) and kept out behind PGSQL.lock {kept_after:.1}s after the failover ({kept:.1}s after it was online)"
     );
     // It stays out: nothing promotes it, it holds no VIP, a few seconds on.
     std::thread::sleep(Duration::from_secs(5));
@@ -1000,7 +1043,7 @@ fn crash_primary(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
     );
     let healthy_after = t.elapsed().as_secs_f64();
     println!(
-        "{label}: {old} back in the healthy picture {healthy_after:.1}s after the revive started (resync {rs:.1}s)"
+        "{label}: {old} back in the healthy picture {healthy_after:.1}s after the failover (resync {rs:.1}s)"
     );
     let sync = r.sync.clone();
     let six = r.finish(back);
@@ -1017,7 +1060,7 @@ fn crash_primary(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
         "failover, then the old primary's node returns",
     );
     six.final_state = format!(
-        "{old} kept out behind PGSQL.lock {kept_after:.0}s after the revive; resynchronised (pg_basebackup, rm lock, cleanup: {rs:.0}s); all 3 healthy {healthy_after:.0}s after the revive, {sync} still PRI"
+        "{old} kept out behind PGSQL.lock {kept_after:.0}s after the failover; resynchronised (pg_basebackup, rm lock, cleanup: {rs:.0}s); all 3 healthy {healthy_after:.0}s after the failover, {sync} still PRI"
     );
     vec![two, six]
 }
@@ -1037,8 +1080,7 @@ fn crash_sync(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
         },
     );
     r.no_loss_now(&p);
-    let out = lab.run(&["revive", &sync]);
-    assert!(out.status.success(), "revive {sync}:\n{}", text(&out));
+    comes_back(lab, &sync, r.t0);
     lab.wait_for(
         &format!("{label}: {sync} back"),
         Duration::from_secs(180),
@@ -1243,6 +1285,10 @@ fn partition_primary(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
         (now_ms() - r.t0) as f64 / 1000.0 - 0.0
     );
     let _ = isolated;
+    if lab.fencing() {
+        // The quorate side fenced it: its reboot plugged it in again.
+        comes_back(lab, &old, r.t0);
+    }
     let lock_before = lock_exists(lab, &old);
     println!("{label}: {old} PGSQL.lock before the heal: {lock_before}");
     let out = lab.run(&["heal", &old]);
@@ -1331,6 +1377,24 @@ fn whole_cluster(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
 #[test]
 fn faults_under_write_load() {
     let _one_lab_at_a_time = crate::support::lab_guard();
+    // (3b) is in the long form (FAULTS_REPEAT > 1).
+    battery("faults", "fa", &[], |n, repeat| n != 7 || repeat > 1);
+}
+
+/// The no-fencing variant (LAB_FENCING=0, cluster.crm as it is): the faults
+/// in which a node is lost, so that what fencing changes is seen both ways
+/// (docs/operations.md, "With and without fencing").
+#[test]
+fn faults_without_fencing() {
+    let _one_lab_at_a_time = crate::support::lab_guard();
+    battery("nofence", "nf", &[("LAB_FENCING", "0")], |n, _| {
+        n == 2 || n == 4
+    });
+}
+
+/// The fault battery on a lab made with `env`; `default(n, repeat)` picks
+/// the scenarios when FAULTS_ONLY does not.
+fn battery(name: &str, prefix: &str, env: &[(&str, &str)], default: fn(usize, usize) -> bool) {
     let repeat: usize = std::env::var("FAULTS_REPEAT")
         .ok()
         .and_then(|r| r.parse().ok())
@@ -1339,8 +1403,12 @@ fn faults_under_write_load() {
         .ok()
         .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect());
     let started = Instant::now();
-    let lab = Arc::new(Lab::up_with("faults", "fa", &[]));
-    println!("lab up after {:.1}s", started.elapsed().as_secs_f64());
+    let lab = Arc::new(Lab::up_with(name, prefix, env));
+    println!(
+        "lab up after {:.1}s (fencing: {})",
+        started.elapsed().as_secs_f64(),
+        lab.fencing()
+    );
     lab.wait_for("steady state", Duration::from_secs(120), healthy);
     lab.sql("create table if not exists faults(id bigint primary key, tag text, at timestamptz default clock_timestamp())")
         .unwrap();
@@ -1401,7 +1469,7 @@ fn faults_under_write_load() {
         for (n, name, f) in scenarios {
             let wanted = match &only {
                 Some(o) => o.contains(&n) || (n == 2 && o.contains(&6)),
-                None => n != 7 || repeat > 1,
+                None => default(n, repeat),
             };
             if !wanted {
                 continue;
@@ -1414,13 +1482,17 @@ fn faults_under_write_load() {
             println!("{label}: {:.1}s in all", t.elapsed().as_secs_f64());
         }
     }
-    println!("\n| scenario | acknowledged | lost | s until writes succeed | longest commit (s) | final state |");
-    println!("|---|---|---|---|---|---|");
-    for r in &rows {
+    print_rows(&rows);
+    println!("faults: {:.1}s in all", started.elapsed().as_secs_f64());
+}
+
+pub(crate) fn print_rows(rows: &[Row]) {
+    println!("\n| scenario | acknowledged | lost | s until writes succeed | longest commit (s) | fencing actions | final state |");
+    println!("|---|---|---|---|---|---|---|");
+    for r in rows {
         println!(
-            "| {} | {} | {} | {:.1} | {:.1} | {} |",
-            r.scenario, r.acked, r.lost, r.writes_back, r.hang, r.final_state
+            "| {} | {} | {} | {:.1} | {:.1} | {} | {} |",
+            r.scenario, r.acked, r.lost, r.writes_back, r.hang, r.fenced, r.final_state
         );
     }
-    println!("faults: {:.1}s in all", started.elapsed().as_secs_f64());
 }

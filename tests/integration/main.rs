@@ -13,6 +13,7 @@ mod dropin;
 mod e2e;
 mod errors;
 mod faults;
+mod healing;
 mod hostile;
 mod metadata;
 mod nemesis;
