@@ -7,8 +7,8 @@
 #   crm-examples/cluster-pcs.sh            change the live cluster
 #
 # ##########################################################################
-# #   WARNING: FENCING IS DISABLED (stonith-enabled=false) ONLY BECAUSE    #
-# #   THIS IS A LAB THAT HAS NO WAY TO FENCE A NODE. NEVER RUN A REAL      #
+# #   WARNING: FENCING IS DISABLED (stonith-enabled=false) HERE; the lab   #
+# #   (LAB_CONFIG=pcs) adds its own fence device. NEVER RUN A REAL         #
 # #   CLUSTER LIKE THIS: without fencing Pacemaker cannot safely recover   #
 # #   from a node it can no longer see, and data can be lost. See          #
 # #   production.crm for a configuration with a fence device.              #

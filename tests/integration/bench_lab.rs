@@ -3,7 +3,8 @@
 //! `ocf:heartbeat:pgsqlms`, one after the other in one run, each on a fresh
 //! `lab/cluster.sh` cluster with the same configuration (only the
 //! Postgresql primitive differs; monitor 3 s promoted / 4 s unpromoted,
-//! stickiness INFINITY, migration-threshold 1, no fencing):
+//! stickiness INFINITY, migration-threshold 1, and the lab's fencing,
+//! `fence_pglab`, as in production; `LAB_FENCING=0` for figures without):
 //!
 //! - one monitor on the primary and on a standby: the environment
 //!   Pacemaker gave a real recurring monitor (read from /proc while it
@@ -15,7 +16,11 @@
 //! - the write-hang window when the sync standby's node dies, and when its
 //!   link is cut silently;
 //! - `LAB_REP_MODE=async`: the primary's node dies → a standby is promoted,
-//!   and the first write through the VIP.
+//!   and the first write through the VIP;
+//! - the primary's node crashes (with fencing; ours with `auto_rewind=true`
+//!   and `failure-timeout=30s`, `LAB_AUTO_REWIND=1`): the first write on a
+//!   new primary, the old node, rebooted by fencing with its cluster stack,
+//!   streaming again, and the fencing actions meanwhile.
 //!
 //! The writes come from the fault battery's load generator (one INSERT per
 //! transaction, ~20 a second, from the lab's client namespace). After each
@@ -134,6 +139,9 @@ struct Figures {
     hang_cut: Runs,
     async_promoted: Runs,
     async_write: Runs,
+    crash_write: Runs,
+    crash_rejoin: Runs,
+    crash_fenced: Runs,
 }
 
 // --- reading and repairing the lab -------------------------------------------
@@ -443,12 +451,82 @@ fn async_primary_gone(
     )
 }
 
+/// How long after its fenced reboot the old node may take to stream again
+/// before it counts as never.
+const REJOIN_WAIT: Duration = Duration::from_secs(120);
+
+/// The primary's node crashes, with fencing: the first write a new
+/// primary acknowledged; the old node, rebooted by fencing, streaming from
+/// the new primary (seconds after its boot); and the fencing actions until
+/// then (or until REJOIN_WAIT ran out: a fence loop shows here).
+fn node_crash(lab: &Lab, first_id: i64) -> (Option<f64>, Option<f64>, usize, String) {
+    let (old, load) = begin(lab, "crash", first_id);
+    let t0 = now_ms();
+    lab_cmd(lab, &["crash", &old]);
+    let back = load.first_write_after(t0, Some(&old), Duration::from_secs(90));
+    let attempts = load.stop();
+    let booted = || {
+        lab.fence_events(t0)
+            .into_iter()
+            .find(|e| e.node == old && e.action == "boot")
+            .map(|e| e.at)
+    };
+    let start = Instant::now();
+    while booted().is_none() && start.elapsed() < Duration::from_secs(90) {
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let streams = || {
+        lab.sql(&format!(
+            "select count(*) from pg_stat_replication where application_name = '{old}' and state = 'streaming'"
+        ))
+        .is_ok_and(|out| out.lines().any(|l| l.trim() == "1"))
+    };
+    let rejoin = booted().and_then(|b| {
+        let start = Instant::now();
+        while start.elapsed() < REJOIN_WAIT {
+            if streams() {
+                return Some((now_ms() - b) as f64 / 1000.0);
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        None
+    });
+    let fenced = lab
+        .fence_events(t0)
+        .iter()
+        .filter(|e| e.action != "boot")
+        .count();
+    let mut note = match &back {
+        Some((s, new)) => {
+            let lost = lost_on(lab, new, &attempts, first_id);
+            format!("{old} crashed: {new} took a write after {s:.1}s ({lost} acknowledged lost)")
+        }
+        None => format!("{old} crashed: no write on another node within 90s"),
+    };
+    note.push_str(&match rejoin {
+        Some(r) => format!("; {old} streaming {r:.1}s after its reboot"),
+        None => format!(
+            "; {old} not streaming {}s after its reboot",
+            REJOIN_WAIT.as_secs()
+        ),
+    });
+    note.push_str(&format!("; {fenced} fencing actions"));
+    let how = repair(lab);
+    (
+        back.map(|b| b.0),
+        rejoin,
+        fenced,
+        format!("{note}; repaired: {how}"),
+    )
+}
+
 fn bench_agent(agent: Agent, f: &mut Figures) {
     let runs = env_usize("BENCH_RUNS", 20);
     let failovers = env_usize("BENCH_FAILOVERS", 5);
     let hangs = env_usize("BENCH_HANGS", 3);
     let cuts = env_usize("BENCH_CUTS", 1);
     let asyncs = env_usize("BENCH_ASYNC", 3);
+    let crashes = env_usize("BENCH_CRASHES", 3);
     let wait = Duration::from_secs(env_usize("BENCH_FAILOVER_WAIT", 90) as u64);
     let mut id = 1_000_000i64;
     let mut next_id = || {
@@ -499,6 +577,32 @@ fn bench_agent(agent: Agent, f: &mut Figures) {
         f.hang_cut.push(fig, note);
     }
     drop(lab);
+
+    if crashes > 0 {
+        println!(
+            "\n===== {} (the primary's node crashes, fencing) =====",
+            agent.name()
+        );
+        let mut env = vec![("LAB_AGENT", agent.name()), ("LAB_REP_MODE", "sync")];
+        if agent == Agent::Ours {
+            env.push(("LAB_AUTO_REWIND", "1"));
+        }
+        let lab = Lab::up_with(
+            &format!("bench-{}-crash", agent.name()),
+            &format!("c{}", &agent.name()[..1]),
+            &env,
+        );
+        wait_ready(&lab, Duration::from_secs(180)).expect("the full picture after up");
+        for _ in 0..crashes {
+            let (write, rejoin, fenced, note) = node_crash(&lab, next_id());
+            f.crash_write.push(write, note);
+            f.crash_rejoin.figures.push(rejoin);
+            f.crash_fenced.figures.push(Some(fenced as f64));
+        }
+    }
+    if asyncs == 0 {
+        return;
+    }
 
     println!("\n===== {} (rep_mode=async) =====", agent.name());
     let lab = Lab::up_with(
@@ -592,6 +696,18 @@ fn report(all: &[(Agent, Figures)]) {
             );
         }
     }
+    println!("\nWith fencing, the primary's node crashes (ours with auto_rewind=true); seconds, median (min–max, n = runs):\n");
+    println!("| agent | → first write on a new primary | old node rebooted → streaming again | fencing actions per crash |");
+    println!("|---|---|---|---|");
+    for (a, f) in all {
+        println!(
+            "| {} | {} | {} | {} |",
+            a.name(),
+            f.crash_write.summary(),
+            f.crash_rejoin.summary(),
+            f.crash_fenced.summary().replace(".0", "")
+        );
+    }
     println!("\nEvery run:\n");
     for (a, f) in all {
         for (what, r) in [
@@ -600,6 +716,7 @@ fn report(all: &[(Agent, Figures)]) {
             ("sync standby dies", &f.hang_crash),
             ("sync standby cut", &f.hang_cut),
             ("async primary dies", &f.async_promoted),
+            ("primary's node crashes", &f.crash_write),
         ] {
             for n in &r.notes {
                 println!("- {} / {what}: {n}", a.name());

@@ -65,10 +65,6 @@ fn text(out: &Output) -> String {
 }
 
 impl Lab {
-    pub fn up(name: &str) -> Lab {
-        Lab::up_with(name, "re", &[])
-    }
-
     /// A lab whose namespaces are named `<prefix><pid>-...` (labs of one
     /// test run need different prefixes), with extra environment for
     /// `lab/cluster.sh`.
@@ -420,7 +416,9 @@ fn all_rows_everywhere(lab: &Lab, nodes: &[String], expected: i64) {
 #[test]
 fn three_node_cluster_end_to_end() {
     let _one_lab_at_a_time = crate::support::lab_guard();
-    end_to_end(&Lab::up("main"));
+    // The live cluster configured by crm-examples/cluster-pcs.sh (the
+    // other lab tests load cluster.crm with crmsh).
+    end_to_end(&Lab::up_with("main", "re", &[("LAB_CONFIG", "pcs")]));
 }
 
 /// The same on PostgreSQL 11: recovery.conf, `pg_ctl promote`, its own

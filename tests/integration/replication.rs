@@ -23,9 +23,18 @@ fn ok(c: &Cluster, agent: AgentKind, node: &str, action: &str, env: &[(&str, &st
 /// Run one notification on every node, as Pacemaker does.
 fn notify_all(c: &Cluster, agent: AgentKind, n: &Notify) {
     let env = n.env();
-    for node in c.node_names() {
+    for node in in_notify_order(&c.node_names(), n) {
         ok(c, agent, node, "notify", &env_refs(&env));
     }
+}
+
+/// Pacemaker notifies every node at once; the harness runs them one by one
+/// (CIB-file writes must not race), so the promotion target goes last, as
+/// if the others' positions arrived while its own notification waited.
+fn in_notify_order<'a>(nodes: &[&'a str], n: &Notify) -> Vec<&'a str> {
+    let mut order = nodes.to_vec();
+    order.sort_by_key(|node| n.promote.contains(node));
+    order
 }
 
 /// What Pacemaker does to bring a fresh cluster up: start everywhere, run
@@ -829,7 +838,7 @@ fn the_last_primary_back_from_a_node_crash_is_elected_again() {
 
 fn notify_all_on(c: &Cluster, nodes: &[&str], n: &Notify) {
     let env = n.env();
-    for node in nodes {
+    for node in in_notify_order(nodes, n) {
         ok(c, OURS, node, "notify", &env_refs(&env));
     }
 }
@@ -1393,6 +1402,72 @@ fn a_standby_newer_than_the_target_does_not_ban_itself() {
     );
     let cib = std::fs::read_to_string(&c.cib).unwrap();
     assert!(!cib.contains("cli-ban"), "a ban constraint: {cib}");
+}
+
+/// The target's pre-promote notification runs the check at promotion
+/// already: another candidate ahead gets the promotion there (scores
+/// handed over, so Pacemaker aborts the transition before the promote, and
+/// no failed promote bans the target); the promote, if it still runs,
+/// refuses the same way.
+#[test]
+fn the_target_hands_the_promotion_over_in_its_pre_promote_notification() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    let primary = bring_up(&c, OURS);
+    let (sync, potential) = sync_and_potential(&c, &primary);
+    // The potential standby received more WAL than the sync one (it does
+    // not wait for acknowledgements): it published a position ahead.
+    let behind = c.sql(&sync, "select pg_last_wal_receive_lsn()");
+    let tli = c.sql(&sync, "select received_tli from pg_stat_wal_receiver");
+    c.set_attribute(
+        &potential,
+        "pgsql-position",
+        &format!("{tli}/7FFFFFFF00000000"),
+    );
+    let nodes = c.node_names();
+    let pre = Notify {
+        kind: "pre",
+        operation: "promote",
+        promote: &[sync.as_str()],
+        active: &nodes,
+        unpromoted: &nodes,
+        all: &nodes,
+        ..Notify::default()
+    };
+    let out = c.run(OURS, &sync, "notify", &env_refs(&pre.env()));
+    assert_eq!(out.rc, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "Handing the promotion to {potential} before it runs"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        c.attribute(&sync, "master-pgsql").as_deref(),
+        Some("-INFINITY"),
+        "{}",
+        c.attributes_table()
+    );
+    assert_eq!(
+        c.attribute(&potential, "master-pgsql").as_deref(),
+        Some("1000"),
+        "{}",
+        c.attributes_table()
+    );
+    let out = c.run(OURS, &sync, "promote", &[]);
+    assert_eq!(out.rc, 1, "{}", out.stderr);
+    assert!(
+        out.exit_reason()
+            .unwrap_or_default()
+            .contains("promotion refused"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        c.sql(&sync, "select pg_is_in_recovery()"),
+        "t",
+        "still a standby at {behind}"
+    );
 }
 
 /// The old primary went past the fork, crashed, and an operator removed its

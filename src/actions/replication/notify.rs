@@ -43,9 +43,13 @@ pub fn notify(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
     }
 }
 
-/// Every standby publishes its position for `promote`'s check. A node
-/// that is not the promotion target refuses a target older than itself,
-/// by banning itself (the stock agent's pre-promote check).
+/// Every standby publishes its position for `promote`'s check. The
+/// target runs that check here already (R18): when another candidate is
+/// ahead, it hands it the promotion now, and the score change makes
+/// Pacemaker abort the transition before the promote runs, so that no
+/// failed promote bans this node (migration-threshold=1). A node that is
+/// not the target and is newer than it says so (the stock agent's
+/// pre-promote check, without its ban).
 pub(super) fn pre_promote(r: &Replica, target: &str) -> Result<OcfRc> {
     let state = r
         .session(Role::Monitor)
@@ -56,6 +60,9 @@ pub(super) fn pre_promote(r: &Replica, target: &str) -> Result<OcfRc> {
                 crate::info!("My position for this promotion: {}.", l.to_wire());
                 r.crm
                     .set_private(&rep::position_attr(&r.rep.rsc), Some(&l.to_wire()));
+            }
+            if target == r.rep.me {
+                hand_over_early(r, &st)?;
             }
         }
         Ok(_) => {}
@@ -83,6 +90,22 @@ pub(super) fn pre_promote(r: &Replica, target: &str) -> Result<OcfRc> {
         );
     }
     Ok(OcfRc::Success)
+}
+
+/// The target's check at promotion, run in its pre-promote notification:
+/// only a hand-over acts here (a silent candidate is left to the promote's
+/// own wait). The others publish in the same round, so 3 s at most.
+fn hand_over_early(r: &Replica, state: &ServerState) -> Result<()> {
+    let view = r.crm.cluster_view()?;
+    let mut plan = Plan::new(&r.rep, &view);
+    let bound = (r.i.deadline.remaining() / 4).min(Duration::from_secs(3));
+    if let PromotionCheck::HandOver { to, reason } =
+        promote::promotion_verdict(r, &plan, state, bound)?
+    {
+        crate::warn!("Handing the promotion to {to} before it runs: {reason}.");
+        promote::hand_over(r, &mut plan, &to)?;
+    }
+    Ok(())
 }
 
 /// post-stop: when no instance is promoted and no node has a positive

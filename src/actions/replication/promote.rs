@@ -81,17 +81,39 @@ pub fn promote(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
 /// left, 10 s at most), then refuse if one is ahead (handing it the
 /// promotion) or silent.
 pub(super) fn check_promotion(r: &Replica, plan: &mut Plan, state: &ServerState) -> Result<()> {
+    let bound = (r.i.deadline.remaining() / 4).min(Duration::from_secs(10));
+    let me = &r.rep.me;
+    match promotion_verdict(r, plan, state, bound)? {
+        PromotionCheck::Go => Ok(()),
+        PromotionCheck::HandOver { to, reason } => {
+            hand_over(r, plan, &to)?;
+            Err(AgentError::generic(format!(
+                "promotion refused on {me}: {reason}"
+            )))
+        }
+        PromotionCheck::Refuse(reason) => Err(AgentError::generic(format!(
+            "promotion refused on {me}: {reason}"
+        ))),
+    }
+}
+
+/// The core's verdict on promoting this node, once every other candidate
+/// published its position (or `bound` ran out).
+pub(super) fn promotion_verdict(
+    r: &Replica,
+    plan: &Plan,
+    state: &ServerState,
+    bound: Duration,
+) -> Result<PromotionCheck> {
     let Some(mine) = standby_location(r, state) else {
         return Err(AgentError::generic(
             "Can't promote: this node's WAL position can't be read",
         ));
     };
-    let me = &r.rep.me;
     let peers = rep::promotion_peers(&r.rep, plan.view);
     let read = |n: &str| r.crm.private(n, &rep::position_attr(&r.rep.rsc));
-    let bound = Deadline::after((r.i.deadline.remaining() / 4).min(Duration::from_secs(10)));
     let mut published: Vec<(String, Option<Location>)> = Vec::new();
-    bound.poll(Duration::from_millis(200), || {
+    Deadline::after(bound).poll(Duration::from_millis(200), || {
         published = peers
             .iter()
             .map(|n| {
@@ -103,20 +125,14 @@ pub(super) fn check_promotion(r: &Replica, plan: &mut Plan, state: &ServerState)
             .collect();
         published.iter().all(|(_, l)| l.is_some()).then_some(())
     });
-    match rep::promotion_check(mine, &published) {
-        PromotionCheck::Go => Ok(()),
-        PromotionCheck::HandOver { to, reason } => {
-            plan.own_score(Score::CanNotPromote);
-            plan.set(&to, Attr::Score, Score::PromoteMe.wire());
-            r.apply(plan)?;
-            Err(AgentError::generic(format!(
-                "promotion refused on {me}: {reason}"
-            )))
-        }
-        PromotionCheck::Refuse(reason) => Err(AgentError::generic(format!(
-            "promotion refused on {me}: {reason}"
-        ))),
-    }
+    Ok(rep::promotion_check(mine, &published))
+}
+
+/// This node gives up the promotion to `to`, which is ahead of it.
+pub(super) fn hand_over(r: &Replica, plan: &mut Plan, to: &str) -> Result<()> {
+    plan.own_score(Score::CanNotPromote);
+    plan.set(to, Attr::Score, Score::PromoteMe.wire());
+    r.apply(plan)
 }
 
 /// Demote: stop the primary cleanly; when the shutdown checkpoint was
