@@ -1352,6 +1352,47 @@ fn auto_rewind_rejoins_a_diverged_standby() {
     assert_eq!(c.sql(o, "select count(*) from t"), "100");
 }
 
+/// auto_rewind on a node that went past the fork without wal_log_hints or
+/// data checksums (pg_control, read by the agent, says which): refused (1)
+/// with a reason that says what to do, the lock and the data kept.
+#[test]
+fn auto_rewind_without_wal_log_hints_is_refused() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    for n in c.node_names() {
+        // harness-node.conf comes after the harness's wal_log_hints = on.
+        crate::support::append(
+            &c.node(n).pgdata.join("harness-node.conf"),
+            "wal_log_hints = off\n",
+        );
+    }
+    let f = fork_the_cluster(&c);
+    let o: &str = &f.old;
+    assert_eq!(c.sql(o, "show wal_log_hints"), "off");
+    crash_and_stop(&c, &f);
+    let out = c.run(OURS, o, "start", &[("OCF_RESKEY_auto_rewind", "true")]);
+    assert_eq!(out.rc, 1, "{}", out.stderr);
+    let reason = out.exit_reason().unwrap_or_default();
+    assert!(
+        reason.contains("pg_rewind needs wal_log_hints = on or data checksums"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        c.node(o).tmpdir.join("PGSQL.lock").exists(),
+        "the lock is kept"
+    );
+    assert!(!c.is_running(o), "PostgreSQL stays stopped");
+    // Not rewound: still on its own timeline, past the fork.
+    let bytes = std::fs::read(c.node(o).pgdata.join("global/pg_control")).unwrap();
+    let control = rustpg::core::controldata::ControlFile::parse(&bytes).unwrap();
+    assert!(!control.wal_log_hints && !control.data_checksums);
+    assert_eq!(control.timeline, f.old_tli);
+    assert!(
+        lsn(&control.checkpoint.to_string()) > lsn(&f.fork),
+        "{control:?}"
+    );
+}
+
 /// auto_rewind on a major whose pg_rewind is not installed (no registry
 /// ships one for 12): OCF_ERR_INSTALLED, the lock and the data kept.
 #[test]
