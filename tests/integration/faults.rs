@@ -696,7 +696,7 @@ pub fn bring_nodes_back(lab: &Lab) {
                     .fence_events(0)
                     .iter()
                     .rfind(|e| e.node == n)
-                    .is_none_or(|e| e.action == "boot")
+                    .map_or(true, |e| e.action == "boot")
         };
         let start = Instant::now();
         while !NODES.iter().all(|n| settled(n)) && start.elapsed() < Duration::from_secs(60) {

@@ -28,6 +28,20 @@ fn notify_all(c: &Cluster, agent: AgentKind, n: &Notify) {
     }
 }
 
+/// The pre-promote notification of `target` when every node in `nodes`
+/// runs an unpromoted instance.
+fn pre_promote_of<'a>(target: &'a [&'a str], nodes: &'a [&'a str]) -> Notify<'a> {
+    Notify {
+        kind: "pre",
+        operation: "promote",
+        promote: target,
+        active: nodes,
+        unpromoted: nodes,
+        all: nodes,
+        ..Notify::default()
+    }
+}
+
 /// Pacemaker notifies every node at once; the harness runs them one by one
 /// (CIB-file writes must not race), so the promotion target goes last, as
 /// if the others' positions arrived while its own notification waited.
@@ -777,19 +791,7 @@ fn a_crashed_primary_that_nobody_can_replace_recovers_in_place() {
 /// The pre-promote notification on the nodes still running, then the
 /// promote, as Pacemaker runs them after a failure.
 fn promote_among(c: &Cluster, alive: &[&str], target: &str) {
-    notify_all_on(
-        c,
-        alive,
-        &Notify {
-            kind: "pre",
-            operation: "promote",
-            promote: &[target],
-            active: alive,
-            unpromoted: alive,
-            all: alive,
-            ..Notify::default()
-        },
-    );
+    notify_all_on(c, alive, &pre_promote_of(&[target], alive));
     ok(c, OURS, target, "promote", &[]);
 }
 
@@ -979,19 +981,7 @@ fn a_cleanly_stopped_primary_rejoins_on_start() {
             ..Notify::default()
         },
     );
-    notify_all_on(
-        &c,
-        &rest,
-        &Notify {
-            kind: "pre",
-            operation: "promote",
-            promote: &[n],
-            active: &rest,
-            unpromoted: &rest,
-            all: &rest,
-            ..Notify::default()
-        },
-    );
+    notify_all_on(&c, &rest, &pre_promote_of(&[n], &rest));
     ok(&c, OURS, n, "promote", &[]);
     c.set_promoted(Some(n));
     c.set_online(o, true);
@@ -1040,15 +1030,8 @@ fn a_cleanly_demoted_primary_starts_when_nobody_was_promoted() {
 fn promote(c: &Cluster, agent: AgentKind, target: &str) {
     let nodes = c.node_names();
     let others: Vec<&str> = nodes.iter().copied().filter(|n| *n != target).collect();
-    let pre = Notify {
-        kind: "pre",
-        operation: "promote",
-        promote: &[target],
-        active: &nodes,
-        unpromoted: &nodes,
-        all: &nodes,
-        ..Notify::default()
-    };
+    let promoting = [target];
+    let pre = pre_promote_of(&promoting, &nodes);
     notify_all(c, agent, &pre);
     ok(c, agent, target, "promote", &[]);
     c.set_promoted(Some(target));
@@ -1424,15 +1407,8 @@ fn a_standby_newer_than_the_target_does_not_ban_itself() {
     c.set_attribute(&sync, "pgsql-master-baseline", "0000000001000000");
     c.set_attribute(&potential, "pgsql-master-baseline", "0000000009000000");
     let nodes = c.node_names();
-    let n = Notify {
-        kind: "pre",
-        operation: "promote",
-        promote: &[sync.as_str()],
-        active: &nodes,
-        unpromoted: &nodes,
-        all: &nodes,
-        ..Notify::default()
-    };
+    let promoting = [sync.as_str()];
+    let n = pre_promote_of(&promoting, &nodes);
     let out = c.run(OURS, &potential, "notify", &env_refs(&n.env()));
     assert_eq!(out.rc, 0, "{}", out.stderr);
     assert!(
@@ -1465,15 +1441,8 @@ fn the_target_hands_the_promotion_over_in_its_pre_promote_notification() {
         &format!("{tli}/7FFFFFFF00000000"),
     );
     let nodes = c.node_names();
-    let pre = Notify {
-        kind: "pre",
-        operation: "promote",
-        promote: &[sync.as_str()],
-        active: &nodes,
-        unpromoted: &nodes,
-        all: &nodes,
-        ..Notify::default()
-    };
+    let promoting = [sync.as_str()];
+    let pre = pre_promote_of(&promoting, &nodes);
     let out = c.run(OURS, &sync, "notify", &env_refs(&pre.env()));
     assert_eq!(out.rc, 0, "{}", out.stderr);
     assert!(
