@@ -334,6 +334,15 @@ os.execve(sys.argv[1], [sys.argv[1], "monitor"], env)
 
 impl Drop for Lab {
     fn drop(&mut self) {
+        // RUSTPG_KEEP_FAILED=1: a failed test's lab stays up for a look.
+        if std::thread::panicking() && std::env::var_os("RUSTPG_KEEP_FAILED").is_some() {
+            eprintln!(
+                "lab kept: LAB_ROOT={} LAB_PREFIX={} lab/cluster.sh down",
+                self.root.display(),
+                self.prefix
+            );
+            return;
+        }
         let out = self.run(&["down"]);
         if !out.status.success() {
             eprintln!("lab down failed:\n{}", text(&out));

@@ -51,11 +51,13 @@ pub(super) fn rejoin(r: &Replica, primary: &str, diverged: bool) -> Result<Lock>
                     refused(e.reason())
                 }
             })?;
-            let end = end.map_or("the end of its WAL".to_string(), |e| e.to_string());
+            let end = end.map_or("the end of its WAL".to_string(), |e| {
+                format!("its last checkpoint at {e}")
+            });
             crate::warn!(
-                "auto_rewind: pg_rewind from {primary} discarded this node's WAL from {fork} to \
-                 {end} on timeline {tli}. It was written after {primary}'s timeline forked, so no \
-                 sync standby acknowledged it: no acknowledged commit is lost."
+                "auto_rewind: pg_rewind from {primary} discarded this node's WAL on timeline \
+                 {tli} from {fork} through {end}. It was written after {primary}'s timeline \
+                 forked, so no sync standby acknowledged it: no acknowledged commit is lost."
             );
             lock
         }

@@ -4,8 +4,8 @@
 //! elsewhere, the agent makes its data consistent (crash recovery), and
 //! decides here from its pg_control and the promoted node's published
 //! timeline history:
-//! - at or before the point where its timeline ended in that history, it
-//!   can follow the primary as it is;
+//! - with its last checkpoint before the point where its timeline ended in
+//!   that history, it can follow the primary as it is;
 //! - past it, the WAL after the fork was never acknowledged (the new
 //!   primary held every acknowledged commit when it was promoted), so
 //!   `pg_rewind` discards it;
@@ -15,7 +15,6 @@
 //! Either way it starts as a standby with a lock that says where streaming
 //! proves it is not ahead ([`Lock::CleanDemote`]), removed once it does.
 
-use super::diverge::divergence;
 use super::lock::Lock;
 use super::plan::DataStatus;
 use crate::core::controldata::ControlFile;
@@ -145,17 +144,28 @@ pub fn rejoin_plan(facts: &RejoinFacts) -> Rejoin {
             history.to_wire()
         ));
     }
-    match divergence(&history, tli, end) {
+    match checkpoint_past_fork(&history, tli, end) {
         None => Rejoin::Follow { lock: behind_proof },
         Some(_) if no_hints => hints_refusal(),
-        Some(d) => Rejoin::Rewind {
-            fork: d.fork,
+        Some(fork) => Rejoin::Rewind {
+            fork,
             end: Some(end),
             tli,
             lock: Lock::CleanDemote {
-                checkpoint: d.fork,
+                checkpoint: fork,
                 tli,
             },
         },
     }
+}
+
+/// The fork, when a checkpoint at `checkpoint` on `tli` is past the point
+/// where `tli` ended in the history. pg_control names where the checkpoint
+/// record begins, so one that begins at the fork is past it already:
+/// PostgreSQL follows a newer timeline only from a checkpoint before the
+/// fork. (A former primary whose WAL ended exactly at the fork gets such a
+/// checkpoint from its own crash recovery.)
+fn checkpoint_past_fork(history: &History, tli: u32, checkpoint: Lsn) -> Option<Lsn> {
+    let (fork, _) = history.end_of(tli)?;
+    (checkpoint >= fork).then_some(fork)
 }

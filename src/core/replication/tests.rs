@@ -1569,6 +1569,32 @@ fn a_node_past_the_fork_is_rewound_and_one_before_it_follows() {
     ));
 }
 
+/// A former primary whose WAL ended exactly at the fork: its crash recovery
+/// wrote a shutdown checkpoint whose record begins at the fork, which the
+/// new timeline does not hold. PostgreSQL refuses to follow from it
+/// ("requested timeline 3 is not a child of this server's history"), so it
+/// is rewound (found in the lab: a partitioned primary, fenced).
+#[test]
+fn a_checkpoint_that_begins_at_the_fork_is_past_it() {
+    let fork = Lsn(0x500_0000);
+    assert_eq!(
+        plan_for(&control(2, 0x500_0000, true), "pg02", Some(PRIMARY)),
+        Rejoin::Rewind {
+            fork,
+            end: Some(fork),
+            tli: 2,
+            lock: Lock::CleanDemote {
+                checkpoint: fork,
+                tli: 2
+            },
+        }
+    );
+    assert!(matches!(
+        plan_for(&control(2, 0x4FF_FFD8, false), "pg02", Some(PRIMARY)),
+        Rejoin::Follow { .. }
+    ));
+}
+
 #[test]
 fn what_a_rewind_cannot_explain_is_refused() {
     let refused = |c, published| match plan_for(&c, "pg02", published) {
