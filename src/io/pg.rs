@@ -314,6 +314,16 @@ impl Session {
     }
 
     /// `pg_reload_conf()`.
+    /// `CHECKPOINT`, waiting `timeout` at most (the checkpoint goes on in
+    /// the checkpointer if the wait is cancelled).
+    pub fn checkpoint(&mut self, timeout: Duration) -> Result<(), SqlError> {
+        self.client.batch_execute(&format!(
+            "set statement_timeout = {}; checkpoint; reset statement_timeout",
+            timeout.as_millis()
+        ))?;
+        Ok(())
+    }
+
     pub fn reload(&mut self) -> Result<(), SqlError> {
         self.client.query_one("select pg_reload_conf()", &[])?;
         Ok(())

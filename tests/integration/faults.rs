@@ -1150,6 +1150,12 @@ enum FirstFault {
     /// A clean switchover: the fault lands while the former primary takes
     /// the sync role back.
     Switchover,
+    /// Issue 11's sequence: the other (async) standby partitioned, then the
+    /// sync standby's connection reset and blocked. No other node can prove
+    /// it holds every acknowledged commit once the primary dies, unless the
+    /// sync standby still holds its score: the cluster must not stay
+    /// without a primary (R28).
+    PartitionOtherResetSync,
 }
 
 pub(crate) fn block_vip(lab: &Lab, node: &str, blocked: bool) {
@@ -1180,6 +1186,7 @@ fn double_fault(lab: &Arc<Lab>, label: String, first: i64, fault: FirstFault) ->
     let mut r = Run::begin(lab, label.clone(), first);
     let (mut old, sync) = (r.primary.clone(), r.sync.clone());
     let mut blocked = None;
+    let mut partitioned = None;
     match fault {
         FirstFault::ResetAndBlockSync | FirstFault::ResetAndBlockOther => {
             let n = match fault {
@@ -1197,6 +1204,21 @@ fn double_fault(lab: &Arc<Lab>, label: String, first: i64, fault: FirstFault) ->
         FirstFault::Switchover => {
             r.fault(&["switchover"]);
             old = sync.clone();
+        }
+        FirstFault::PartitionOtherResetSync => {
+            let other = r.potential.clone();
+            r.fault(&["partition", &other]);
+            block_vip(lab, &sync, true);
+            let _ = lab.run(&[
+                "exec",
+                &sync,
+                "pkill",
+                "-9",
+                "-f",
+                "^postgres: .*walreceiver",
+            ]);
+            blocked = Some(sync.clone());
+            partitioned = Some(other);
         }
     }
     std::thread::sleep(delay);
@@ -1229,6 +1251,18 @@ fn double_fault(lab: &Arc<Lab>, label: String, first: i64, fault: FirstFault) ->
     }
     if let Some(n) = &blocked {
         block_vip(lab, n, false);
+    }
+    if let Some(n) = &partitioned {
+        assert!(
+            promoted.is_some(),
+            "{label}: no primary within 60 s: the crashed primary was not recovered in place (R28)\n{}",
+            crm_mon_text(lab)
+        );
+        if lab.fencing() {
+            comes_back(lab, n, r.t0);
+        }
+        let out = lab.run(&["heal", n]);
+        assert!(out.status.success(), "heal {n}:\n{}", text(&out));
     }
     let back = match &promoted {
         Some((n, p)) => {
@@ -1426,7 +1460,7 @@ fn battery(name: &str, prefix: &str, env: &[(&str, &str)], default: fn(usize, us
     type Scenario = fn(&Arc<Lab>, String, i64) -> Vec<Row>;
     // (2) and (6) are one run: the primary's node dies (2), then returns
     // and is kept out until resynchronised (6). (3b) is in the long form.
-    let scenarios: [(usize, &str, Scenario); 10] = [
+    let scenarios: [(usize, &str, Scenario); 11] = [
         (
             1,
             "(1) kill -9 of the primary's postmaster",
@@ -1472,6 +1506,11 @@ fn battery(name: &str, prefix: &str, env: &[(&str, &str)], default: fn(usize, us
             11,
             "(11) the async standby's connection reset and blocked, kill -9 of the primary 1 s later",
             |lab, label, first| double_fault(lab, label, first, FirstFault::ResetAndBlockOther),
+        ),
+        (
+            12,
+            "(12) the async standby partitioned, the sync standby's connection reset and blocked, kill -9 of the primary 1 s later",
+            |lab, label, first| double_fault(lab, label, first, FirstFault::PartitionOtherResetSync),
         ),
     ];
     let mut rows = Vec::new();

@@ -94,6 +94,7 @@ pub fn monitor(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
     } else {
         rep::primary_self(&mut plan);
         publish_history(&r, &state);
+        checkpoint_for_rewinds(&r, &state);
         control_standbys(&r, &mut plan, &mut s, &state)?;
     }
     Ok(decide::replicated_rc(state.in_recovery))
@@ -176,6 +177,32 @@ pub(super) fn publish_history(r: &Replica, state: &ServerState) {
         r.crm.set_private(&name, Some(&history));
     }
     r.files.set_published_history(&history);
+}
+
+/// With auto_rewind, a primary just promoted asks for an immediate
+/// checkpoint, so that a former primary can be rewound from it
+/// (`core::replication::checkpoint_for_rewinds`). Best effort, 10 s at most.
+fn checkpoint_for_rewinds(r: &Replica, state: &ServerState) {
+    if !r.i.cfg.auto_rewind {
+        return;
+    }
+    let Ok(control) = lifecycle::control_file(r.i) else {
+        return;
+    };
+    if !rep::checkpoint_for_rewinds(r.i.cfg.auto_rewind, control.timeline, state.insert_tli) {
+        return;
+    }
+    crate::info!(
+        "pg_control still names timeline {}: checkpoint, so that a former primary can be rewound from this one.",
+        control.timeline
+    );
+    let done = r.session(Role::Admin).and_then(|mut s| {
+        s.checkpoint(Duration::from_secs(10))
+            .map_err(sql_err("CHECKPOINT failed"))
+    });
+    if let Err(e) = done {
+        crate::warn!("{e}");
+    }
 }
 
 /// The primary's pass over its standbys (`core::replication::sync`). When

@@ -35,6 +35,20 @@ pub fn should_rejoin(
         && (lock == Lock::Held || my_data_status == Some(DataStatus::Diverged))
 }
 
+/// Whether a primary asks for an immediate checkpoint so that it can be
+/// the source of a rewind: its pg_control still names an older timeline
+/// than the one it writes WAL on (PostgreSQL's first checkpoint after a
+/// promotion is a spread one, minutes long). pg_rewind reads the source's
+/// timeline from there, and a node rewound from it before then cannot
+/// start ("requested timeline N does not contain minimum recovery point").
+pub fn checkpoint_for_rewinds(
+    auto_rewind: bool,
+    checkpoint_tli: u32,
+    insert_tli: Option<u32>,
+) -> bool {
+    auto_rewind && insert_tli.is_some_and(|t| checkpoint_tli < t)
+}
+
 /// What the rejoin does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rejoin {

@@ -1658,3 +1658,14 @@ fn a_diverged_standby_is_rewound_from_the_end_of_its_timeline() {
         Rejoin::Refuse(_)
     ));
 }
+
+#[test]
+fn a_primary_checkpoints_for_rewinds_only_until_its_checkpoint_is_on_its_timeline() {
+    assert!(checkpoint_for_rewinds(true, 4, Some(5)), "just promoted");
+    assert!(!checkpoint_for_rewinds(true, 5, Some(5)));
+    assert!(!checkpoint_for_rewinds(true, 4, None), "timeline unknown");
+    assert!(
+        !checkpoint_for_rewinds(false, 4, Some(5)),
+        "only with auto_rewind"
+    );
+}
