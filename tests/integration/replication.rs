@@ -1272,8 +1272,8 @@ fn auto_rewind_rejoins_a_crashed_primary_past_the_fork() {
     let out = c.run(OURS, o, "start", &rewind);
     assert_eq!(out.rc, 0, "{}", out.stderr);
     let discarded = format!(
-        "pg_rewind from {n} discarded this node's WAL from {} to ",
-        f.fork
+        "pg_rewind from {n} discarded this node's WAL on timeline {} from {} through ",
+        f.old_tli, f.fork
     );
     assert!(out.stderr.contains(&discarded), "{}", out.stderr);
     assert!(
