@@ -313,7 +313,6 @@ impl Session {
         Ok(())
     }
 
-    /// `pg_reload_conf()`.
     /// `CHECKPOINT`, waiting `timeout` at most (the checkpoint goes on in
     /// the checkpointer if the wait is cancelled).
     pub fn checkpoint(&mut self, timeout: Duration) -> Result<(), SqlError> {
@@ -324,6 +323,7 @@ impl Session {
         Ok(())
     }
 
+    /// `pg_reload_conf()`.
     pub fn reload(&mut self) -> Result<(), SqlError> {
         self.client.query_one("select pg_reload_conf()", &[])?;
         Ok(())
