@@ -31,8 +31,8 @@
 use crate::bench::Cost;
 use crate::e2e::Lab;
 use crate::faults::{
-    acknowledged, bring_nodes_back, crm, crm_mon_text, failcount, ids_on, longest_commit, node_up,
-    now_ms, resync, running, text, Attempt, Load,
+    acknowledged, bring_nodes_back, create_faults_table, crm, crm_mon_text, failcount, ids_on,
+    longest_commit, node_up, now_ms, resync, running, text, Attempt, Load,
 };
 use std::time::{Duration, Instant};
 
@@ -184,11 +184,6 @@ fn sync_standby(lab: &Lab) -> String {
         .unwrap_or_else(|| panic!("no sync standby\n{}", crm_mon_text(lab)))
 }
 
-fn ensure_table(lab: &Lab) {
-    lab.sql("create table if not exists faults(id bigint primary key, tag text, at timestamptz default clock_timestamp())")
-        .unwrap();
-}
-
 fn lab_cmd(lab: &Lab, args: &[&str]) {
     let out = lab.run(args);
     assert!(out.status.success(), "{args:?}:\n{}", text(&out));
@@ -301,7 +296,7 @@ fn monitor_cost(lab: &Lab, agent: Agent, node: &str, runs: usize) -> Cost {
 fn begin(lab: &Lab, tag: &str, first_id: i64) -> (String, Load) {
     wait_ready(lab, Duration::from_secs(180))
         .unwrap_or_else(|why| panic!("{tag}: no full picture to start from: {why}"));
-    ensure_table(lab);
+    create_faults_table(lab);
     let primary = primary(lab, None).unwrap();
     let load = Load::start(lab, tag, first_id, 600);
     std::thread::sleep(Duration::from_secs(2));
@@ -491,11 +486,7 @@ fn node_crash(lab: &Lab, first_id: i64) -> (Option<f64>, Option<f64>, usize, Str
         }
         None
     });
-    let fenced = lab
-        .fence_events(t0)
-        .iter()
-        .filter(|e| e.action != "boot")
-        .count();
+    let fenced = lab.fencing_actions(t0);
     let mut note = match &back {
         Some((s, new)) => {
             let lost = lost_on(lab, new, &attempts, first_id);

@@ -293,6 +293,15 @@ os.execve(sys.argv[1], [sys.argv[1], "monitor"], env)
             .collect()
     }
 
+    /// How many fencing actions (reboot or off) the lab carried out since
+    /// `since_ms`.
+    pub fn fencing_actions(&self, since_ms: u64) -> usize {
+        self.fence_events(since_ms)
+            .iter()
+            .filter(|e| e.action != "boot")
+            .count()
+    }
+
     /// Wait until the node, fenced since `since_ms`, is up again (the
     /// fence daemon's reboot; LAB_FENCE_AUTOSTART=1 starts its cluster
     /// stack). Returns when it booted (ms) and how many times it was

@@ -733,9 +733,6 @@ pub(crate) fn healthy_in_fact(lab: &Lab, p: &Picture) -> bool {
         })
 }
 
-/// Bring every node back and wait for the healthy picture: revive crashed
-/// nodes, start stopped stacks, heal cut links, resynchronise a primary
-/// that was kept out.
 /// A node whose crash the cluster saw comes back: with fencing, by the
 /// fence daemon's reboot (its cluster stack starts with it); without, by
 /// `revive`. Returns the number of times it was fenced.
@@ -754,6 +751,9 @@ pub(crate) fn comes_back(lab: &Lab, node: &str, since_ms: u64) -> usize {
     }
 }
 
+/// Bring every node back and wait for the healthy picture: revive crashed
+/// nodes, start stopped stacks, heal cut links, resynchronise a primary
+/// that was kept out.
 pub(crate) fn restore(lab: &Lab) {
     bring_nodes_back(lab);
     if lab.picture().is_some_and(|p| healthy_in_fact(lab, &p)) {
@@ -926,12 +926,7 @@ impl<'a> Run<'a> {
         assert_no_loss(self.lab, &self.label, &acked, range, &nodes);
         let mon = crm_mon_text(self.lab);
         println!("{}: final crm_mon -Afr:\n{mon}", self.label);
-        let fenced = self
-            .lab
-            .fence_events(self.began)
-            .iter()
-            .filter(|e| e.action != "boot")
-            .count();
+        let fenced = self.lab.fencing_actions(self.began);
         println!("{}: {fenced} fencing actions", self.label);
         Row {
             scenario: self.label.clone(),
@@ -1158,6 +1153,25 @@ enum FirstFault {
     PartitionOtherResetSync,
 }
 
+/// The `lab/cluster.sh` arguments that kill a standby's WAL receiver: its
+/// replication connection is reset.
+pub(crate) fn kill_walreceiver(node: &str) -> [&str; 6] {
+    [
+        "exec",
+        node,
+        "pkill",
+        "-9",
+        "-f",
+        "^postgres: .*walreceiver",
+    ]
+}
+
+/// The table the load generator writes into.
+pub(crate) fn create_faults_table(lab: &Lab) {
+    lab.sql("create table if not exists faults(id bigint primary key, tag text, at timestamptz default clock_timestamp())")
+        .unwrap();
+}
+
 pub(crate) fn block_vip(lab: &Lab, node: &str, blocked: bool) {
     let verb = if blocked { "add" } else { "del" };
     let out = lab.run(&[
@@ -1194,7 +1208,7 @@ fn double_fault(lab: &Arc<Lab>, label: String, first: i64, fault: FirstFault) ->
                 _ => r.potential.clone(),
             };
             block_vip(lab, &n, true);
-            r.fault(&["exec", &n, "pkill", "-9", "-f", "^postgres: .*walreceiver"]);
+            r.fault(&kill_walreceiver(&n));
             blocked = Some(n);
         }
         FirstFault::KillSyncPostgres => {
@@ -1209,14 +1223,7 @@ fn double_fault(lab: &Arc<Lab>, label: String, first: i64, fault: FirstFault) ->
             let other = r.potential.clone();
             r.fault(&["partition", &other]);
             block_vip(lab, &sync, true);
-            let _ = lab.run(&[
-                "exec",
-                &sync,
-                "pkill",
-                "-9",
-                "-f",
-                "^postgres: .*walreceiver",
-            ]);
+            let _ = lab.run(&kill_walreceiver(&sync));
             blocked = Some(sync.clone());
             partitioned = Some(other);
         }
@@ -1455,8 +1462,7 @@ fn battery(name: &str, prefix: &str, env: &[(&str, &str)], default: fn(usize, us
         lab.fencing()
     );
     lab.wait_for("steady state", Duration::from_secs(120), healthy);
-    lab.sql("create table if not exists faults(id bigint primary key, tag text, at timestamptz default clock_timestamp())")
-        .unwrap();
+    create_faults_table(&lab);
     type Scenario = fn(&Arc<Lab>, String, i64) -> Vec<Row>;
     // (2) and (6) are one run: the primary's node dies (2), then returns
     // and is kept out until resynchronised (6). (3b) is in the long form.

@@ -9,7 +9,9 @@
 //! PostgreSQL (its stop succeeds).
 
 use crate::e2e::{healthy, Lab};
-use crate::faults::{lock_exists, now_ms, print_rows, status_of, wait_failover, Row, Run};
+use crate::faults::{
+    create_faults_table, lock_exists, now_ms, print_rows, status_of, wait_failover, Row, Run,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -115,8 +117,7 @@ fn cluster_heals_itself_with_fencing_and_auto_rewind() {
     let lab = Arc::new(Lab::up_with("heal", "he", &[("LAB_AUTO_REWIND", "1")]));
     assert!(lab.fencing(), "the lab fences by default");
     lab.wait_for("steady state", Duration::from_secs(120), healthy);
-    lab.sql("create table if not exists faults(id bigint primary key, tag text, at timestamptz default clock_timestamp())")
-        .unwrap();
+    create_faults_table(&lab);
     let mut rows = Vec::new();
     for (i, fault) in [Fault::KillPostgres, Fault::CrashNode, Fault::Partition]
         .into_iter()

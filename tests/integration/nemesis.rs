@@ -165,7 +165,7 @@ fn inject(lab: &Arc<Lab>, step: Step, undo: &mut Vec<std::thread::JoinHandle<()>
                 block_vip(lab, &n, true);
                 let reset = matches!(step.fault, Fault::ResetConnection(..));
                 if reset {
-                    let _ = lab.run(&["exec", &n, "pkill", "-9", "-f", "^postgres: .*walreceiver"]);
+                    let _ = lab.run(&crate::faults::kill_walreceiver(&n));
                 }
                 undo.push(unblock_later(lab, Duration::from_secs(secs), n.clone()));
                 format!(
@@ -305,8 +305,7 @@ fn nemesis_schedules() {
     let schedules = env("NEMESIS_SCHEDULES", 2);
     let steps = env("NEMESIS_STEPS", 3) as usize;
     let lab = Arc::new(Lab::up_with("nemesis", "ne", &[]));
-    lab.sql("create table if not exists faults(id bigint primary key, tag text, at timestamptz default clock_timestamp())")
-        .unwrap();
+    crate::faults::create_faults_table(&lab);
     let mut first_id = 5_000_000i64;
     for i in 0..schedules {
         let s = seed + i;
