@@ -101,11 +101,9 @@ ASKED_PG_MAJOR=$LAB_PG_MAJOR
 LAB_FENCING=${LAB_FENCING:-1}
 LAB_AUTO_REWIND=${LAB_AUTO_REWIND:-0}
 LAB_CONFIG=${LAB_CONFIG:-crm}
-ASKED_SETTINGS="$LAB_FENCING $LAB_AUTO_REWIND $LAB_CONFIG"
 LAB_FENCE_AUTOSTART=${LAB_FENCE_AUTOSTART:-1}
 LAB_FENCE_BOOT_DELAY=${LAB_FENCE_BOOT_DELAY:-5}
-ASKED_FENCE_AUTOSTART=$LAB_FENCE_AUTOSTART
-ASKED_FENCE_BOOT_DELAY=$LAB_FENCE_BOOT_DELAY
+ASKED_SETTINGS="$LAB_FENCING $LAB_AUTO_REWIND $LAB_CONFIG $LAB_FENCE_AUTOSTART $LAB_FENCE_BOOT_DELAY"
 NODES=(pg01 pg02 pg03)
 NET=10.213.0
 VIP=$NET.200
@@ -663,10 +661,8 @@ with_power_lock() {
 
 # --- fencing (LAB_FENCING=1) ---------------------------------------------------
 
-FENCE_DIR_NAME=fence
-
 fence_log() {
-    printf '%s %s\n' "$(date +%s%3N)" "$*" >>"$LAB_ROOT/$FENCE_DIR_NAME/history"
+    printf '%s %s\n' "$(date +%s%3N)" "$*" >>"$LAB_ROOT/fence/history"
 }
 
 # One request of fence_pglab: sets rc and msg (the fence-agents codes: 0
@@ -740,7 +736,7 @@ boot() {
 # serves fence_pglab's requests in order, then the boots that are due.
 fence_daemon() {
     check_names
-    local dir=$LAB_ROOT/$FENCE_DIR_NAME req id action node rc msg
+    local dir=$LAB_ROOT/fence req id action node rc msg
     declare -A boot_due=()
     echo "$BASHPID" >"$dir/daemon.pid"
     while [[ -e $LAB_ROOT/$MARKER ]]; do
@@ -770,13 +766,13 @@ fence_daemon() {
 
 fence_daemon_pid() {
     local pid
-    pid=$(cat "$LAB_ROOT/$FENCE_DIR_NAME/daemon.pid" 2>/dev/null) || return 1
+    pid=$(cat "$LAB_ROOT/fence/daemon.pid" 2>/dev/null) || return 1
     [[ $pid =~ ^[0-9]+$ ]] && grep -qsF -- "_fence-daemon" "/proc/$pid/cmdline" || return 1
     echo "$pid"
 }
 
 start_fence_daemon() {
-    local dir=$LAB_ROOT/$FENCE_DIR_NAME
+    local dir=$LAB_ROOT/fence
     install -d -m 0700 "$dir" "$dir/requests" "$dir/replies"
     # The overlay's top layer: the merged /usr/sbin takes its mode.
     install -d -m 0755 "$LAB_ROOT/sbin-extra"
@@ -796,8 +792,8 @@ stop_fence_daemon() {
 
 cmd_fence_history() {
     check_names
-    [[ -f $LAB_ROOT/$FENCE_DIR_NAME/history ]] || die "no fencing in this lab (LAB_FENCING=0)"
-    cat "$LAB_ROOT/$FENCE_DIR_NAME/history"
+    [[ -f $LAB_ROOT/fence/history ]] || die "no fencing in this lab (LAB_FENCING=0)"
+    cat "$LAB_ROOT/fence/history"
 }
 
 # --- agent-neutral PostgreSQL set-up ----------------------------------------
@@ -929,8 +925,8 @@ cmd_up() {
         LAB_AGENT=$ASKED_AGENT
         LAB_REP_MODE=$ASKED_REP_MODE
         LAB_PG_MAJOR=$ASKED_PG_MAJOR
-        read -r LAB_FENCING LAB_AUTO_REWIND LAB_CONFIG <<<"$ASKED_SETTINGS"
-        LAB_FENCE_AUTOSTART=${ASKED_FENCE_AUTOSTART} LAB_FENCE_BOOT_DELAY=${ASKED_FENCE_BOOT_DELAY}
+        read -r LAB_FENCING LAB_AUTO_REWIND LAB_CONFIG LAB_FENCE_AUTOSTART LAB_FENCE_BOOT_DELAY \
+            <<<"$ASKED_SETTINGS"
         check_names
     fi
     [[ ! -e $LAB_ROOT ]] || die "$LAB_ROOT exists and is not a lab state dir; remove it or set LAB_ROOT"
@@ -1086,7 +1082,7 @@ cmd_status() {
         local d
         d=$(fence_daemon_pid) && d="running (pid $d)" || d="NOT RUNNING"
         printf 'fencing: fence daemon %s, %s requests so far (lab/cluster.sh fence-history)\n' \
-            "$d" "$(grep -vc ' boot ' "$LAB_ROOT/$FENCE_DIR_NAME/history" || true)"
+            "$d" "$(grep -vc ' boot ' "$LAB_ROOT/fence/history" || true)"
     else
         echo "fencing: none (LAB_FENCING=0)"
     fi
