@@ -17,6 +17,11 @@
 #   lab/cluster.sh revive NODE        new namespaces, corosync + pacemaker
 #   lab/cluster.sh fence-history      the fence daemon's log: one line per
 #                                     request and per boot
+#   lab/cluster.sh stack-at-boot NODE on|off
+#                                     whether the node's fenced reboots
+#                                     start its cluster stack (as enabling
+#                                     or disabling the services would;
+#                                     default LAB_FENCE_AUTOSTART)
 #   lab/cluster.sh stop-node NODE|all clean stop of pacemaker and corosync
 #                                     (all: every node at once)
 #   lab/cluster.sh start-node NODE|all start corosync and pacemaker again
@@ -553,9 +558,13 @@ write_crm_file() {
         grep -q '^    params auto_rewind=true ' "$out" && grep -q ' failure-timeout=30s$' "$out" \
             || die "$CRM_FILE: no '    params rep_mode=' or '    migration-threshold=1' line"
     fi
+    # With fencing, a failed stop fences the node, as in production.crm
+    # (without, cluster.crm blocks the instance).
     if [[ $LAB_FENCING == 1 ]]; then
-        sed -i 's/^    stonith-enabled=false \\$/    stonith-enabled=true \\/' "$out"
+        sed -i 's/^    stonith-enabled=false \\$/    stonith-enabled=true \\/;
+                s/^    op stop \(.*\) on-fail=block \\$/    op stop \1 on-fail=fence \\/' "$out"
         grep -q '^    stonith-enabled=true' "$out" || die "$CRM_FILE: no stonith-enabled=false line to change"
+        grep -q '^    op stop .* on-fail=fence \\$' "$out" || die "$CRM_FILE: no 'op stop ... on-fail=block' line to change"
         { echo; cat "$FENCING_CRM"; } >>"$out"
     fi
     # LAB_MONITORS=PROMOTED/UNPROMOTED (e.g. 1s/2s): the two monitor
@@ -723,9 +732,10 @@ member_elsewhere() {
 }
 
 boot() {
-    local node=$1
-    if with_power_lock power_on "$node" "$LAB_FENCE_AUTOSTART" >>"$LAB_ROOT/fence/daemon.log" 2>&1; then
-        fence_log "boot $node: up$( ((LAB_FENCE_AUTOSTART)) && echo ", cluster stack started" || echo ", no cluster stack")"
+    local node=$1 stack=$LAB_FENCE_AUTOSTART
+    [[ ! -e $LAB_ROOT/fence/stack-at-boot-$node ]] || read -r stack <"$LAB_ROOT/fence/stack-at-boot-$node"
+    if with_power_lock power_on "$node" "$stack" >>"$LAB_ROOT/fence/daemon.log" 2>&1; then
+        fence_log "boot $node: up$( ((stack)) && echo ", cluster stack started" || echo ", no cluster stack")"
     else
         fence_log "boot $node: failed (LAB_ROOT/fence/daemon.log)"
         return 1
@@ -999,12 +1009,14 @@ cmd_up() {
         say "cluster formed after $((SECONDS - t0)) s; configuring it live with $PCS_SCRIPT"
         in_node pg01 "$PCS_SCRIPT" >"$LAB_ROOT/pcs.log" 2>&1 || die "$PCS_SCRIPT failed: $(tail -5 "$LAB_ROOT/pcs.log")"
         if ((LAB_FENCING)); then
-            # lab-fencing.crm as pcs commands.
+            # lab-fencing.crm and the stop that fences, as pcs commands.
             in_node pg01 pcs stonith create lab-fence fence_pglab pcmk_host_list="${NODES[*]}" \
                 op monitor interval=60s timeout=20s >>"$LAB_ROOT/pcs.log" 2>&1 \
                 || die "pcs stonith create failed: $(tail -5 "$LAB_ROOT/pcs.log")"
             in_node pg01 pcs property set stonith-enabled=true >>"$LAB_ROOT/pcs.log" 2>&1 \
                 || die "pcs property set failed: $(tail -5 "$LAB_ROOT/pcs.log")"
+            in_node pg01 pcs resource update Postgresql op stop timeout=120s interval=0s on-fail=fence \
+                >>"$LAB_ROOT/pcs.log" 2>&1 || die "pcs resource update failed: $(tail -5 "$LAB_ROOT/pcs.log")"
         fi
     else
         say "cluster formed after $((SECONDS - t0)) s; loading $crm"
@@ -1101,6 +1113,21 @@ cmd_sql() {
         echo "cluster: sql through the VIP $VIP failed (rc=$rc)" >&2
         return "$rc"
     fi
+}
+
+# What an operator does to stop a fence loop (`systemctl disable
+# corosync pacemaker` on the node): its next reboots leave the stack off.
+cmd_stack_at_boot() {
+    check_names
+    local node=$1 state=${2:-}
+    check_node "$node"
+    [[ -d $LAB_ROOT/fence ]] || die "no fencing in this lab (LAB_FENCING=0)"
+    case $state in
+        on) echo 1 >"$LAB_ROOT/fence/stack-at-boot-$node" ;;
+        off) echo 0 >"$LAB_ROOT/fence/stack-at-boot-$node" ;;
+        *) die "usage: $0 stack-at-boot NODE on|off" ;;
+    esac
+    say "$node: fenced reboots start the cluster stack: $state"
 }
 
 cmd_crash() {
@@ -1349,6 +1376,7 @@ case ${1:-} in
         ;;
     sql) shift && cmd_sql "$@" ;;
     fence-history) cmd_fence_history ;;
+    stack-at-boot) need_node "$@" && cmd_stack_at_boot "$2" "${3:-}" ;;
     _fence-daemon) fence_daemon ;;
     crash) need_node "$@" && cmd_crash "$2" ;;
     revive) need_node "$@" && cmd_revive "$2" ;;

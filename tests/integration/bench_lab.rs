@@ -201,15 +201,71 @@ fn kept_out(lab: &Lab) -> Vec<&'static str> {
         .collect()
 }
 
-/// Back to the full picture, as an operator would get there; says how.
-fn repair(lab: &Lab) -> String {
+/// A node fenced more than once since the fault `since_ms`: each reboot
+/// starts its cluster stack, the instance fails again and the node is
+/// fenced again (PAF, whose stop fails on a crashed primary's data).
+fn fence_looping(lab: &Lab, since_ms: u64) -> Option<String> {
+    NODES
+        .into_iter()
+        .find(|n| {
+            lab.fence_events(since_ms)
+                .iter()
+                .filter(|e| e.node == *n && e.action != "boot")
+                .count()
+                > 1
+        })
+        .map(str::to_string)
+}
+
+/// Stop a fence loop as an operator would: the node's next reboot leaves
+/// its cluster stack off, then it is resynchronised and its stack started.
+fn break_fence_loop(lab: &Lab, node: &str) {
+    lab_cmd(lab, &["stack-at-boot", node, "off"]);
+    let off_at = now_ms();
+    let stackless = || {
+        node_up(lab, node)
+            && !running(lab, node, "corosync")
+            && lab
+                .fence_events(off_at)
+                .iter()
+                .any(|e| e.node == node && e.action == "boot")
+    };
+    let start = Instant::now();
+    while !stackless() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "{node} did not come back without its cluster stack:\n{}",
+            crm_mon_text(lab)
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    resync(lab, node);
+    lab_cmd(lab, &["stack-at-boot", node, "on"]);
+    lab_cmd(lab, &["start-node", node]);
+}
+
+/// Back to the full picture, as an operator would get there, after a fault
+/// at `since_ms`; says how.
+fn repair(lab: &Lab, since_ms: u64) -> String {
+    let mut how = Vec::new();
+    if let Some(n) = fence_looping(lab, since_ms) {
+        break_fence_loop(lab, &n);
+        how.push(format!("fence loop of {n} stopped, resync"));
+    }
     bring_nodes_back(lab);
-    // By itself, unless a node is kept out for good (twice in a row).
+    // By itself, unless a node is kept out for good (twice in a row) or
+    // keeps being fenced.
     let start = Instant::now();
     let mut out_before = Vec::new();
     while start.elapsed() < Duration::from_secs(90) {
         if ready(lab).is_ok() {
-            return format!("by itself ({:.0}s)", start.elapsed().as_secs_f64());
+            how.push(format!("by itself ({:.0}s)", start.elapsed().as_secs_f64()));
+            return how.join(" + ");
+        }
+        if let Some(n) = fence_looping(lab, since_ms).filter(|_| how.is_empty()) {
+            break_fence_loop(lab, &n);
+            how.push(format!("fence loop of {n} stopped, resync"));
+            continue;
         }
         let out = kept_out(lab);
         if !out.is_empty() && out == out_before {
@@ -218,7 +274,6 @@ fn repair(lab: &Lab) -> String {
         out_before = out;
         std::thread::sleep(Duration::from_secs(2));
     }
-    let mut how = Vec::new();
     // Resynchronise what is kept out from the primary.
     for n in kept_out(lab) {
         resync(lab, n);
@@ -326,7 +381,7 @@ fn failover(lab: &Lab, first_id: i64, wait: Duration) -> (Option<f64>, String) {
                 .join(" / ")
         ),
     };
-    let how = repair(lab);
+    let how = repair(lab, t0);
     (back.map(|b| b.0), format!("{note}; repaired: {how}"))
 }
 
@@ -372,7 +427,7 @@ fn switchover(lab: &Lab, first_id: i64) -> (Option<f64>, Option<f64>, String) {
         .map(|s| s + waited);
     let how = match rejoin {
         Some(s) => format!("{old} streaming again by itself {s:.1}s after the ban"),
-        None => format!("{old} not back within 60s; repaired: {}", repair(lab)),
+        None => format!("{old} not back within 60s; repaired: {}", repair(lab, t0)),
     };
     let note = match &back {
         Some((s, new)) => format!(
@@ -401,7 +456,7 @@ fn sync_standby_loss(lab: &Lab, fault: &str, first_id: i64) -> (Option<f64>, Str
         Some(h) => format!("{fault} {sync}: longest commit {h:.1}s"),
         None => format!("{fault} {sync}: commits still hang after 180s"),
     };
-    let how = repair(lab);
+    let how = repair(lab, t0);
     (hang, format!("{note}; repaired: {how}"))
 }
 
@@ -438,7 +493,7 @@ fn async_primary_gone(
         (Some((p, new)), None) => format!("{old} died: {new} promoted after {p:.1}s, no write"),
         _ => format!("{old} died: no standby promoted within {}s", wait.as_secs()),
     };
-    let how = repair(lab);
+    let how = repair(lab, t0);
     (
         promoted.map(|p| p.0),
         back.map(|b| b.0),
@@ -502,7 +557,7 @@ fn node_crash(lab: &Lab, first_id: i64) -> (Option<f64>, Option<f64>, usize, Str
         ),
     });
     note.push_str(&format!("; {fenced} fencing actions"));
-    let how = repair(lab);
+    let how = repair(lab, t0);
     (
         back.map(|b| b.0),
         rejoin,

@@ -188,4 +188,11 @@ fn production_example_loads() {
             .any(|f| f.contains(":stonith") || f.contains("stonith:")),
         "a fence device: {facts:#?}"
     );
+    // A failed stop fences the node instead of blocking the instance.
+    assert!(
+        facts
+            .iter()
+            .any(|f| f.starts_with("  op Postgresql stop ") && f.ends_with(" on-fail=fence")),
+        "{facts:#?}"
+    );
 }
