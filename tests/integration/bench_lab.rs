@@ -25,8 +25,10 @@
 //! The writes come from the fault battery's load generator (one INSERT per
 //! transaction, ~20 a second, from the lab's client namespace). After each
 //! run the lab is repaired as an operator would (docs/operations.md): by
-//! itself if the agent can, else a resync of the node that is kept out,
-//! else a rebuilt lab. Figures only: nothing here asserts on time.
+//! itself if the agent can, else a resync of the node that is kept out
+//! (or that keeps being fenced: its stack is left off at its next boot,
+//! `lab/cluster.sh stack-at-boot`, until it is resynchronised), else a
+//! rebuilt lab. Figures only: nothing here asserts on time.
 
 use crate::bench::Cost;
 use crate::e2e::Lab;
@@ -365,10 +367,11 @@ fn failover(lab: &Lab, first_id: i64, wait: Duration) -> (Option<f64>, String) {
     kill_postmaster(lab, &old);
     let back = load.first_write_after(t0, Some(&old), wait);
     let attempts = load.stop();
+    let fenced = lab.fencing_actions(t0);
     let note = match &back {
         Some((s, new)) => {
             let lost = lost_on(lab, new, &attempts, first_id);
-            format!("{old} killed: {new} took a write after {s:.1}s ({lost} acknowledged lost)")
+            format!("{old} killed: {new} took a write after {s:.1}s ({lost} acknowledged lost; {fenced} fencing actions)")
         }
         None => format!(
             "{old} killed: no write on another node within {}s; {}",
