@@ -619,6 +619,8 @@ i=0
 until {PG_BIN}/pg_isready -q -h {VIP} -t 2; do
     i=$((i + 1)); [ $i -lt 60 ] || {{ echo \"no primary answers on {VIP}\"; exit 1; }}; sleep 1
 done
+# Pacemaker may have started it meanwhile: never move a live data directory.
+if pidof postgres >/dev/null; then echo \"PostgreSQL started meanwhile\"; exit 1; fi
 keep=/var/lib/pgsql/resync-keep
 rm -rf \"$keep\" \"$d.resync-old\"
 mkdir \"$keep\"
@@ -634,7 +636,19 @@ rm -f /var/lib/pgsql/tmp/PGSQL.lock
     );
     let out = lab.run(&["exec", node, "sh", "-c", &script]);
     assert!(out.status.success(), "resync {node}:\n{}", text(&out));
-    crm(lab, &["crm_resource", "--cleanup", "-r", "msPostgresql"]);
+    // This node only: a cleanup of every node would also restart what
+    // another node's failure keeps off.
+    crm(
+        lab,
+        &[
+            "crm_resource",
+            "--cleanup",
+            "-r",
+            "msPostgresql",
+            "-N",
+            node,
+        ],
+    );
     let secs = start.elapsed().as_secs_f64();
     println!("resync {node}: pg_basebackup, lock removed, cleanup in {secs:.1}s");
     secs

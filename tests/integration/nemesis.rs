@@ -258,7 +258,10 @@ fn operator_repairs(lab: &Arc<Lab>) {
                 continue;
             }
             if !running(lab, n, "postgres") {
-                if lock_exists(lab, n) || failcount(lab, n) != "0" {
+                // Kept out: its start was refused (a fail count keeps it
+                // off). A lock alone is not enough: a cleanly demoted
+                // primary has one until Pacemaker starts it as a standby.
+                if failcount(lab, n) != "0" {
                     println!("nemesis: {n} is kept out: resynchronising it");
                     resync(lab, n);
                 }
