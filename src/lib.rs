@@ -4,6 +4,7 @@
 pub mod actions;
 pub mod config;
 pub mod core;
+pub mod ctl;
 pub mod error;
 pub mod io;
 pub mod ocf;

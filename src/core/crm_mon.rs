@@ -17,6 +17,10 @@ pub struct ClusterView {
     pub attributes: BTreeMap<String, BTreeMap<String, String>>,
     /// This partition has quorum (a DC is elected and reports it).
     pub quorum: bool,
+    /// The cluster is in maintenance mode: Pacemaker manages nothing.
+    pub maintenance: bool,
+    /// Our resource's fail count per node (lower-cased), where not zero.
+    pub fail_counts: BTreeMap<String, u32>,
 }
 
 impl ClusterView {
@@ -96,10 +100,14 @@ pub fn parse(xml: &str, resource: &str) -> Result<ClusterView, CrmMonError> {
             root.tag_name().name()
         )));
     }
+    let summary = child(root, "summary");
     let mut view = ClusterView {
-        quorum: child(root, "summary")
+        quorum: summary
             .and_then(|s| child(s, "current_dc"))
             .is_some_and(|dc| dc.attribute("with_quorum") == Some("true")),
+        maintenance: summary
+            .and_then(|s| child(s, "cluster_options"))
+            .is_some_and(|o| o.attribute("maintenance-mode") == Some("true")),
         ..ClusterView::default()
     };
     if let Some(nodes) = child(root, "nodes") {
@@ -145,6 +153,25 @@ pub fn parse(xml: &str, resource: &str) -> Result<ClusterView, CrmMonError> {
             }
         }
     }
+    if let Some(history) = child(root, "node_history") {
+        for n in history.children().filter(|n| n.has_tag_name("node")) {
+            let Some(node) = n.attribute("name") else {
+                continue;
+            };
+            let failures: u32 = n
+                .children()
+                .filter(|r| r.has_tag_name("resource_history"))
+                .filter(|r| {
+                    r.attribute("id")
+                        .is_some_and(|id| is_instance_of(id, resource))
+                })
+                .filter_map(|r| r.attribute("fail-count")?.parse::<u32>().ok())
+                .sum();
+            if failures > 0 {
+                view.fail_counts.insert(node.to_lowercase(), failures);
+            }
+        }
+    }
     Ok(view)
 }
 
@@ -153,6 +180,10 @@ mod tests {
     use super::*;
 
     const XML: &str = r#"<pacemaker-result api-version="2.25" request="crm_mon -1 -A --output-as=xml">
+  <summary>
+    <current_dc present="true" name="pg01" with_quorum="true"/>
+    <cluster_options stonith-enabled="true" maintenance-mode="false"/>
+  </summary>
   <nodes>
     <node name="PG01" id="1" online="true"/>
     <node name="pg02" id="2" online="true"/>
@@ -176,6 +207,15 @@ mod tests {
       <attribute name="Postgresql-data-status" value="STREAMING|SYNC"/>
     </node>
   </node_attributes>
+  <node_history>
+    <node name="pg03">
+      <resource_history id="Postgresql" orphan="false" migration-threshold="1" fail-count="2" last-failure="Mon Nov 30 17:51:40 2026"/>
+      <resource_history id="PostgresqlVIP" orphan="false" migration-threshold="1" fail-count="5"/>
+    </node>
+    <node name="PG01">
+      <resource_history id="Postgresql" orphan="false" migration-threshold="1"/>
+    </node>
+  </node_history>
   <status code="0" message="OK"/>
 </pacemaker-result>"#;
 
@@ -191,6 +231,9 @@ mod tests {
             Some("STREAMING|SYNC")
         );
         assert_eq!(v.attribute("pg03", "Postgresql-status"), None);
+        assert!(v.quorum && !v.maintenance);
+        // Only our resource's failures, only where there are some.
+        assert_eq!(v.fail_counts, BTreeMap::from([("pg03".to_string(), 2)]));
     }
 
     /// The stock agent greps `<resource id="pgsql" .*`; a resource whose name

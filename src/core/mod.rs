@@ -2,11 +2,13 @@
 //! `std::fs`, `std::process`, `std::env`, `std::net`, no clock). It takes
 //! parsed values and returns decisions, so it is exhaustively unit-tested.
 
+pub mod cib;
 pub mod controldata;
 pub mod crm_mon;
 pub mod decide;
 #[cfg(test)]
 mod decision_table;
+pub mod explain;
 pub mod lsn;
 pub mod notify;
 pub mod pgpass;

@@ -21,6 +21,20 @@ const PASSTHROUGH: &[&str] = &[
     "PCMK_logfile",
 ];
 
+fn passthrough(raw: &RawEnv) -> Vec<(String, String)> {
+    PASSTHROUGH
+        .iter()
+        .filter_map(|k| raw.get(*k).map(|v| (k.to_string(), v.clone())))
+        .collect()
+}
+
+fn with_env(mut cmd: Cmd, env: &[(String, String)]) -> Cmd {
+    for (k, v) in env {
+        cmd = cmd.env(k, v.clone());
+    }
+    cmd
+}
+
 pub struct Crm {
     rsc: String,
     /// `OCF_RESOURCE_INSTANCE`, for our own promotion score.
@@ -41,10 +55,7 @@ impl Crm {
         crm_attr_timeout: u64,
         deadline: Deadline,
     ) -> Crm {
-        let env = PASSTHROUGH
-            .iter()
-            .filter_map(|k| raw.get(*k).map(|v| (k.to_string(), v.clone())))
-            .collect();
+        let env = passthrough(raw);
         Crm {
             rsc: rsc.to_string(),
             instance: instance.to_string(),
@@ -56,11 +67,7 @@ impl Crm {
     }
 
     fn cmd(&self, program: &str) -> Cmd {
-        let mut c = Cmd::new(format!("/usr/sbin/{program}"));
-        for (k, v) in &self.env {
-            c = c.env(k, v.clone());
-        }
-        c
+        with_env(Cmd::new(format!("/usr/sbin/{program}")), &self.env)
     }
 
     /// Run until it succeeds (or `accept` says the failure is an answer),
@@ -247,6 +254,25 @@ impl Crm {
         if let Err(e) = command::run(&cmd, None, d) {
             crate::debug!("{}: {e}", cmd.display());
         }
+    }
+}
+
+/// The CIB's `<resources>` section (`cibadmin -Q -o resources`), for the
+/// operator tool; `CIB_file` and friends from `raw` are honoured.
+pub fn cib_resources(raw: &RawEnv, deadline: Deadline) -> Result<String> {
+    let cmd = with_env(
+        Cmd::new("/usr/sbin/cibadmin").args(["-Q", "-o", "resources"]),
+        &passthrough(raw),
+    );
+    let out = command::run(&cmd, None, deadline)?;
+    if out.success() {
+        Ok(out.stdout)
+    } else {
+        Err(AgentError::generic(format!(
+            "{} failed: {}",
+            cmd.display(),
+            out.last_line()
+        )))
     }
 }
 

@@ -533,6 +533,18 @@ impl Cluster {
     }
 
     /// Set a node's transient attribute, as another agent would.
+    /// The primitive's provider in the CIB (the harness defines it as
+    /// `heartbeat`; `rustpgctl` reads only `ocf:rustpg:pgsql` primitives).
+    pub fn set_provider(&self, provider: &str) {
+        let xml = format!("<primitive id=\"{RESOURCE}\" provider=\"{provider}\"/>");
+        let cib = [("CIB_file", self.cib.to_str().unwrap())];
+        tool(
+            "cibadmin",
+            &["--modify", "-o", "resources", "-X", &xml],
+            &cib,
+        );
+    }
+
     pub fn set_attribute(&self, node: &str, name: &str, value: &str) {
         self.transient(node, name, &["--update", value]);
     }

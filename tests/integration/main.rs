@@ -8,6 +8,7 @@ mod bench_lab;
 mod cli;
 mod cluster;
 mod crm_examples;
+mod ctl;
 mod debian_layout;
 mod dropin;
 mod e2e;

@@ -1,0 +1,64 @@
+//! rustpgctl, the operator's side of ocf:rustpg:pgsql: what the cluster
+//! looks like, and why a node is or is not promotable. The work is in
+//! `rustpg::ctl`; this is the command line.
+//!
+//! Exit codes: 0 done (for `explain`: the node is promotable), 1 the tool
+//! could not do it (the message says why), 2 bad usage (clap), 3 `explain`:
+//! the node is not promotable now.
+
+use anyhow::{anyhow, bail, Result};
+use clap::Parser;
+use rustpg::ctl::cli::{Cli, Command};
+use std::process::ExitCode;
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let raw: rustpg::ocf::env::RawEnv = std::env::vars().collect();
+    let observed = rustpg::ctl::observe(cli.resource.as_deref(), &raw).map_err(|e| anyhow!(e))?;
+    match cli.command {
+        Command::Status => {
+            let s = rustpg::ctl::status(&observed);
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                print!("{}", rustpg::ctl::render_status(&s));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Explain { node } => {
+            let node = node.to_lowercase();
+            let facts = observed.facts();
+            let Some(me) = facts.iter().find(|f| f.name == node) else {
+                bail!("no node {node} in the cluster");
+            };
+            let e = rustpg::core::explain::explain(me, &facts);
+            if cli.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "node": node,
+                        "promotable": e.promotable,
+                        "why": e.why,
+                        "would_change": e.would_change,
+                    }))?
+                );
+            } else {
+                print!("{}", rustpg::ctl::render_explanation(&node, &e));
+            }
+            Ok(if e.promotable {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(3)
+            })
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("rustpgctl: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! The operator tool's command line, here rather than in its `main` so
+//! that the man page (doc/rustpgctl.8) is generated from it and checked.
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "rustpgctl",
+    version,
+    about = "The operator's tool for ocf:rustpg:pgsql clusters",
+    long_about = "The operator's tool for Pacemaker clusters whose PostgreSQL runs through \
+ocf:rustpg:pgsql: every node's role, attributes and fail count, and why a node is or is not \
+promotable. Run it as root on a cluster node; it reads the CIB (CIB_file is honoured), \
+crm_mon, this node's PGSQL.lock and this node's PostgreSQL.",
+    after_help = "Exit status: 0 done (explain: the node is promotable); 1 the tool could \
+not do it (the message says why); 2 bad usage; 3 explain: the node is not promotable now."
+)]
+pub struct Cli {
+    /// The ocf:rustpg:pgsql primitive (or its clone); needed only when the
+    /// CIB has several.
+    #[arg(long, global = true)]
+    pub resource: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Every node's role, attributes and fail count, whether it is
+    /// promotable, and this node's lock and server.
+    Status,
+    /// Why NODE is or is not promotable now, and what would change that.
+    /// Exits 0 when it is, 3 when it is not.
+    Explain {
+        /// A node name, as `crm_node -n` prints it.
+        node: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    const MAN_PAGE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/doc/rustpgctl.8");
+
+    /// The man page the package installs is the command line's own,
+    /// reviewed as a diff (`UPDATE_SNAPSHOTS=1 cargo test` rewrites it).
+    #[test]
+    fn the_man_page_is_current() {
+        let mut out = Vec::new();
+        clap_mangen::Man::new(Cli::command())
+            .section("8")
+            .render(&mut out)
+            .unwrap();
+        let out = String::from_utf8(out).unwrap();
+        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+            std::fs::create_dir_all(std::path::Path::new(MAN_PAGE).parent().unwrap()).unwrap();
+            std::fs::write(MAN_PAGE, &out).unwrap();
+        }
+        let reviewed = std::fs::read_to_string(MAN_PAGE).unwrap_or_default();
+        assert!(
+            reviewed == out,
+            "{MAN_PAGE} is stale: run UPDATE_SNAPSHOTS=1 cargo test and review its diff"
+        );
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,318 @@
+//! The operator tool (`rustpgctl`, src/bin/rustpgctl.rs): what the cluster
+//! looks like and why a node is or is not promotable. It observes through
+//! the agent's own seams (`crm_mon` parsed by `core::crm_mon`, the
+//! resource's parameters through `Config`, `PGSQL.lock` through
+//! `Lock::parse`, the local server through `io::pg`) and explains through
+//! `core::explain`, so it cannot disagree with the agent.
+
+pub mod cli;
+
+use crate::config::Config;
+use crate::core::cib;
+use crate::core::crm_mon::ClusterView;
+use crate::core::explain::{self, Explanation, NodeFacts, Role};
+use crate::core::replication::election::Location;
+use crate::core::replication::lock::Lock;
+use crate::core::replication::plan::Attr;
+use crate::io::clock::Deadline;
+use crate::io::crm::{self, Crm};
+use crate::io::pg::{self, ServerState};
+use crate::io::statefiles::StateFiles;
+use crate::io::user::OsUser;
+use crate::ocf::env::{RawEnv, RESKEY_PREFIX};
+use serde::Serialize;
+use std::time::Duration;
+
+/// Everything `status` and `explain` read, once.
+pub struct Observed {
+    pub resource: String,
+    pub clone: Option<String>,
+    /// The node the tool runs on.
+    pub me: String,
+    pub view: ClusterView,
+    /// This node's `PGSQL.lock` (other nodes' locks are on their disks).
+    pub my_lock: Lock,
+    /// This node's server, or why it could not be read.
+    pub my_server: Result<ServerState, String>,
+}
+
+/// The resource's `Config`, exactly as the agent would parse it.
+fn config_of(p: &cib::Primitive) -> Result<Config, String> {
+    let env: RawEnv = p
+        .params
+        .iter()
+        .map(|(k, v)| (format!("{RESKEY_PREFIX}{k}"), v.clone()))
+        .collect();
+    Config::from_env(&env).map_err(|e| format!("{}'s parameters: {}", p.id, e.reason()))
+}
+
+pub fn observe(resource: Option<&str>, raw: &RawEnv) -> Result<Observed, String> {
+    let deadline = Deadline::after(Duration::from_secs(30));
+    let xml = crm::cib_resources(raw, deadline).map_err(|e| e.reason().to_string())?;
+    let primitive = cib::choose(cib::our_primitives(&xml)?, resource)?;
+    let cfg = config_of(&primitive)?;
+    let me = crm::local_node_name(None, deadline);
+    let crm = Crm::new(
+        &primitive.id,
+        &primitive.id,
+        &me,
+        raw,
+        cfg.crm_attr_timeout,
+        deadline,
+    );
+    let view = crm.cluster_view().map_err(|e| e.reason().to_string())?;
+    let owner = OsUser::lookup(&cfg.pgdba).ok_or_else(|| format!("no user {}", cfg.pgdba))?;
+    let files = StateFiles {
+        tmpdir: &cfg.tmpdir,
+        pgdata: &cfg.pgdata,
+        owner: &owner,
+    };
+    let my_server = pg::connect(&cfg, &owner, None, deadline)
+        .and_then(|mut s| s.server_state())
+        .map_err(|e| e.message);
+    Ok(Observed {
+        resource: primitive.id,
+        clone: primitive.clone_id,
+        me,
+        view,
+        my_lock: files.lock_state(),
+        my_server,
+    })
+}
+
+impl Observed {
+    fn role(&self, node: &str) -> Role {
+        if self.view.promoted.iter().any(|n| n == node) {
+            Role::Promoted
+        } else if self.view.unpromoted.iter().any(|n| n == node) {
+            Role::Unpromoted
+        } else {
+            Role::Stopped
+        }
+    }
+
+    fn attr(&self, node: &str, a: Attr) -> Option<String> {
+        self.view
+            .attribute(node, &a.name(&self.resource))
+            .map(str::to_string)
+    }
+
+    /// What explain needs of every node.
+    pub fn facts(&self) -> Vec<NodeFacts> {
+        self.view
+            .nodes
+            .iter()
+            .map(|(name, online)| {
+                let mine = *name == self.me;
+                let server = self.my_server.as_ref().ok().filter(|_| mine);
+                NodeFacts {
+                    name: name.clone(),
+                    online: *online,
+                    role: self.role(name),
+                    score: self.attr(name, Attr::Score),
+                    data_status: self.attr(name, Attr::DataStatus),
+                    fail_count: self.view.fail_counts.get(name).copied().unwrap_or(0),
+                    lock: mine.then_some(self.my_lock),
+                    position: server.and_then(|s| {
+                        Some(Location {
+                            tli: s.received_tli.or(s.timeline),
+                            lsn: if s.in_recovery {
+                                s.received.or(s.location)?
+                            } else {
+                                s.location?
+                            },
+                        })
+                    }),
+                    not_streaming_since: None,
+                }
+            })
+            .collect()
+    }
+}
+
+/// One node in `status`.
+#[derive(Debug, Serialize)]
+pub struct NodeStatus {
+    pub name: String,
+    pub online: bool,
+    pub role: &'static str,
+    pub score: Option<String>,
+    pub status: Option<String>,
+    pub data_status: Option<String>,
+    pub fail_count: u32,
+    /// `PGSQL.lock`'s content: "absent", "held" (from a promote: may be
+    /// ahead), "clean demote at LSN on timeline T", or null where the tool
+    /// cannot read it (another node's disk).
+    pub lock: Option<String>,
+    /// This node only: what its server reports.
+    pub server: Option<ServerReport>,
+    pub promotable: bool,
+    pub why: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ServerReport {
+    pub in_recovery: bool,
+    pub timeline: Option<u32>,
+    pub received: Option<String>,
+    pub replayed: Option<String>,
+    pub current: Option<String>,
+    pub wal_receiver: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub resource: String,
+    pub clone: Option<String>,
+    pub quorum: bool,
+    pub maintenance: bool,
+    pub node: String,
+    pub nodes: Vec<NodeStatus>,
+}
+
+fn role_word(r: Role) -> &'static str {
+    match r {
+        Role::Promoted => "Promoted",
+        Role::Unpromoted => "Unpromoted",
+        Role::Stopped => "Stopped",
+    }
+}
+
+fn lock_word(l: Lock) -> String {
+    match l {
+        Lock::Absent => "absent".into(),
+        Lock::Held => "held (from a promote: this node may be ahead)".into(),
+        Lock::CleanDemote { checkpoint, tli } => {
+            format!("clean demote at {checkpoint} on timeline {tli}")
+        }
+    }
+}
+
+pub fn status(o: &Observed) -> Status {
+    let facts = o.facts();
+    let nodes = facts
+        .iter()
+        .map(|f| {
+            let e: Explanation = explain::explain(f, &facts);
+            let server = (f.name == o.me).then(|| match &o.my_server {
+                Ok(s) => ServerReport {
+                    in_recovery: s.in_recovery,
+                    timeline: s.received_tli.or(s.timeline),
+                    received: s.received.map(|l| l.to_string()),
+                    replayed: s.replay.map(|l| l.to_string()),
+                    current: (!s.in_recovery)
+                        .then(|| s.location.map(|l| l.to_string()))
+                        .flatten(),
+                    wal_receiver: s.receiver.clone(),
+                    error: None,
+                },
+                Err(e) => ServerReport {
+                    in_recovery: false,
+                    timeline: None,
+                    received: None,
+                    replayed: None,
+                    current: None,
+                    wal_receiver: None,
+                    error: Some(e.clone()),
+                },
+            });
+            NodeStatus {
+                name: f.name.clone(),
+                online: f.online,
+                role: role_word(f.role),
+                score: f.score.clone(),
+                status: o.attr(&f.name, Attr::Status),
+                data_status: f.data_status.clone(),
+                fail_count: f.fail_count,
+                lock: f.lock.map(lock_word),
+                server,
+                promotable: e.promotable,
+                why: e.why,
+            }
+        })
+        .collect();
+    Status {
+        resource: o.resource.clone(),
+        clone: o.clone.clone(),
+        quorum: o.view.quorum,
+        maintenance: o.view.maintenance,
+        node: o.me.clone(),
+        nodes,
+    }
+}
+
+/// `status` for a terminal: one line per node, then this node's server.
+pub fn render_status(s: &Status) -> String {
+    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let mut out = format!(
+        "{}{}: quorum {}, maintenance mode {}\n",
+        s.resource,
+        s.clone
+            .as_deref()
+            .map(|c| format!(" (clone {c})"))
+            .unwrap_or_default(),
+        if s.quorum { "yes" } else { "NO" },
+        if s.maintenance { "ON" } else { "off" },
+    );
+    out.push_str(&format!(
+        "{:<10} {:<7} {:<11} {:<10} {:<11} {:<22} {:<6} {}\n",
+        "NODE", "ONLINE", "ROLE", "SCORE", "STATUS", "DATA-STATUS", "FAILS", "PROMOTABLE"
+    ));
+    for n in &s.nodes {
+        out.push_str(&format!(
+            "{:<10} {:<7} {:<11} {:<10} {:<11} {:<22} {:<6} {}\n",
+            n.name,
+            if n.online { "yes" } else { "NO" },
+            n.role,
+            dash(&n.score),
+            dash(&n.status),
+            dash(&n.data_status),
+            n.fail_count,
+            match (n.role, n.promotable) {
+                ("Promoted", _) => "-",
+                (_, true) => "yes",
+                (_, false) => "no",
+            },
+        ));
+    }
+    if let Some(n) = s.nodes.iter().find(|n| n.name == s.node) {
+        out.push_str(&format!("\nThis node, {}:\n", n.name));
+        if let Some(l) = &n.lock {
+            out.push_str(&format!("  PGSQL.lock: {l}\n"));
+        }
+        if let Some(srv) = &n.server {
+            out.push_str(&match &srv.error {
+                Some(e) => format!("  PostgreSQL: not readable ({e})\n"),
+                None if srv.in_recovery => format!(
+                    "  PostgreSQL: standby on timeline {}, received {}, replayed {}, WAL receiver {}\n",
+                    srv.timeline.map_or("-".into(), |t| t.to_string()),
+                    dash(&srv.received),
+                    dash(&srv.replayed),
+                    dash(&srv.wal_receiver),
+                ),
+                None => format!(
+                    "  PostgreSQL: primary on timeline {}, at {}\n",
+                    srv.timeline.map_or("-".into(), |t| t.to_string()),
+                    dash(&srv.current),
+                ),
+            });
+        }
+    }
+    out
+}
+
+/// `explain NODE` for a terminal.
+pub fn render_explanation(node: &str, e: &Explanation) -> String {
+    let mut out = format!("{node}:\n");
+    for w in &e.why {
+        out.push_str(&format!("  {w}\n"));
+    }
+    if !e.would_change.is_empty() {
+        out.push_str("What would change that:\n");
+        for w in &e.would_change {
+            out.push_str(&format!("  {w}\n"));
+        }
+    }
+    out
+}

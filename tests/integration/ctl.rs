@@ -1,0 +1,105 @@
+//! rustpgctl on a CIB file (no running cluster): the picture our agent
+//! made on real servers, read back by `status` and explained by `explain`.
+
+use crate::cluster::{AgentKind, Cluster};
+use crate::replication::{bring_up, sync_and_potential};
+use crate::support::Major;
+use std::process::Command;
+
+const CTL: &str = env!("CARGO_BIN_EXE_rustpgctl");
+
+/// Exit code, stdout, stderr.
+fn ctl(c: &Cluster, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(CTL)
+        .args(args)
+        .env("CIB_file", &c.cib)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn status_and_explain_read_the_agents_picture() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    let primary = bring_up(&c, AgentKind::Ours);
+    let (sync, potential) = sync_and_potential(&c, &primary);
+
+    // The harness's primitive is ocf:heartbeat:pgsql: not ours.
+    let (rc, _, err) = ctl(&c, &["status"]);
+    assert_eq!(
+        (rc, err.trim()),
+        (1, "rustpgctl: no ocf:rustpg:pgsql resource in the CIB")
+    );
+    c.set_provider("rustpg");
+
+    let (rc, out, err) = ctl(&c, &["status", "--json"]);
+    assert_eq!(rc, 0, "{err}");
+    let s: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(s["resource"], "pgsql");
+    assert_eq!(s["clone"], "msPostgresql");
+    let row = |n: &str| {
+        s["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == n)
+            .unwrap_or_else(|| panic!("no {n} in {s:#}"))
+            .clone()
+    };
+    // Every node's attributes as the CIB holds them, and the roles.
+    for n in c.node_names() {
+        let r = row(n);
+        for (field, attr) in [
+            ("score", "master-pgsql"),
+            ("status", "pgsql-status"),
+            ("data_status", "pgsql-data-status"),
+        ] {
+            assert_eq!(
+                r[field].as_str(),
+                c.attribute(n, attr).as_deref(),
+                "{n} {field}"
+            );
+        }
+    }
+    assert_eq!(row(&primary)["role"], "Promoted");
+    for n in [&sync, &potential] {
+        assert_eq!(row(n)["role"], "Unpromoted");
+    }
+    assert_eq!(row(&sync)["promotable"], true);
+    assert_eq!(row(&potential)["promotable"], false);
+
+    let (rc, text, _) = ctl(&c, &["status"]);
+    assert_eq!(rc, 0);
+    assert!(
+        text.starts_with("pgsql (clone msPostgresql): quorum yes, maintenance mode off\n"),
+        "{text}"
+    );
+
+    // explain: 0 when promotable, 3 when not, 1 for a node that is not there.
+    let (rc, text, _) = ctl(&c, &["explain", &sync]);
+    assert_eq!(rc, 0, "{text}");
+    assert!(text.contains("  promotable: score 100\n"), "{text}");
+    let (rc, text, _) = ctl(&c, &["explain", &potential]);
+    assert_eq!(rc, 3, "{text}");
+    assert!(
+        text.contains("  not promotable now: score -INFINITY\n"),
+        "{text}"
+    );
+    let (rc, text, _) = ctl(&c, &["explain", &primary]);
+    assert_eq!(rc, 3);
+    assert!(
+        text.contains(&format!("  {primary} is the primary\n")),
+        "{text}"
+    );
+    let (rc, _, err) = ctl(&c, &["explain", "pg09"]);
+    assert_eq!(
+        (rc, err.trim()),
+        (1, "rustpgctl: no node pg09 in the cluster")
+    );
+    let (rc, _, _) = ctl(&c, &["explain"]);
+    assert_eq!(rc, 2, "a missing argument is a usage error");
+}
