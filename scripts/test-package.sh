@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The Debian package on this machine: build it, install it, check that
+# crmsh and pcs describe the agent and that every file it ships is there,
+# remove it, and check that nothing it installed is left. Run as root (part
+# of scripts/test.sh, before the test suite, which installs its own copy of
+# the agent: the two must not run at once).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fail() { echo "test-package: $*" >&2; exit 1; }
+scripts/build-deb.sh >/dev/null
+deb=$(ls target/debian/rustpg_*.deb)
+# From a clean state: no package, and no agent that scripts/install.sh put
+# there (dpkg would take its place silently).
+if dpkg -s rustpg >/dev/null 2>&1; then dpkg --purge rustpg >/dev/null; fi
+rm -f /usr/lib/ocf/resource.d/rustpg/pgsql
+rmdir /usr/lib/ocf/resource.d/rustpg 2>/dev/null || true
+mapfile -t files < <(dpkg-deb -c "$deb" | awk '$1 !~ /^d/ {sub(/^\./, "", $6); print $6}')
+((${#files[@]} > 10)) || fail "the package lists only ${#files[@]} files"
+dpkg -i "$deb" >/dev/null
+for f in "${files[@]}"; do
+    [[ -e $f ]] || fail "$f is in the package but not installed"
+done
+crm ra info ocf:rustpg:pgsql 2>&1 | grep -q "Manages a PostgreSQL instance" \
+    || fail "crm ra info ocf:rustpg:pgsql does not describe the agent"
+pcs resource describe ocf:rustpg:pgsql 2>&1 | grep -q "rep_mode" \
+    || fail "pcs resource describe ocf:rustpg:pgsql does not list its parameters"
+rustpgctl --help | grep -q "explain" || fail "rustpgctl --help"
+zcat /usr/share/man/man8/rustpgctl.8.gz | grep -q '^\.TH rustpgctl 8' || fail "no rustpgctl(8)"
+dpkg --purge rustpg >/dev/null
+for f in "${files[@]}"; do
+    [[ ! -e $f ]] || fail "$f is left after dpkg --purge"
+done
+for d in /usr/lib/ocf/resource.d/rustpg /usr/share/rustpg /usr/share/doc/rustpg; do
+    [[ ! -e $d ]] || fail "$d is left after dpkg --purge"
+done
+echo "test-package: ${#files[@]} files installed, described by crm and pcs, removed without a trace"
