@@ -16,5 +16,6 @@ pub mod pidfile;
 pub mod quote;
 pub mod replication;
 pub mod standby_conf;
+pub mod switchover;
 pub mod timeline;
 pub mod version;

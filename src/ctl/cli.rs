@@ -1,5 +1,5 @@
 //! The operator tool's command line, here rather than in its `main` so
-//! that the man page (doc/rustpgctl.8) is generated from it and checked.
+//! that the man pages (doc/rustpgctl*.8) are generated from it and checked.
 
 use clap::{Parser, Subcommand};
 
@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 ocf:rustpg:pgsql: every node's role, attributes and fail count, and why a node is or is not \
 promotable. Run it as root on a cluster node; it reads the CIB (CIB_file is honoured), \
 crm_mon, this node's PGSQL.lock and this node's PostgreSQL.",
+    disable_help_subcommand = true,
     after_help = "Exit status: 0 done (explain: the node is promotable); 1 the tool could \
 not do it (the message says why); 2 bad usage; 3 explain: the node is not promotable now."
 )]
@@ -45,27 +46,41 @@ mod tests {
     use super::*;
     use clap::CommandFactory;
 
-    const MAN_PAGE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/doc/rustpgctl.8");
+    const MAN_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/doc");
 
-    /// The man page the package installs is the command line's own,
-    /// reviewed as a diff (`UPDATE_SNAPSHOTS=1 cargo test` rewrites it).
-    #[test]
-    fn the_man_page_is_current() {
+    fn render(cmd: clap::Command) -> String {
         let mut out = Vec::new();
-        clap_mangen::Man::new(Cli::command())
+        clap_mangen::Man::new(cmd)
             .section("8")
             .render(&mut out)
             .unwrap();
-        let out = String::from_utf8(out).unwrap();
-        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-            std::fs::create_dir_all(std::path::Path::new(MAN_PAGE).parent().unwrap()).unwrap();
-            std::fs::write(MAN_PAGE, &out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    /// The man pages the package installs (rustpgctl(8) and one per
+    /// command, which it names) are the command line's own, reviewed as
+    /// diffs (`UPDATE_SNAPSHOTS=1 cargo test` rewrites them).
+    #[test]
+    fn the_man_pages_are_current() {
+        let root = Cli::command();
+        let mut pages = vec![("rustpgctl.8".to_string(), render(root.clone()))];
+        for sub in root.get_subcommands() {
+            let name = format!("rustpgctl-{}", sub.get_name());
+            let page = render(sub.clone().name(&*name.clone().leak()));
+            pages.push((format!("{name}.8"), page));
         }
-        let reviewed = std::fs::read_to_string(MAN_PAGE).unwrap_or_default();
-        assert!(
-            reviewed == out,
-            "{MAN_PAGE} is stale: run UPDATE_SNAPSHOTS=1 cargo test and review its diff"
-        );
+        for (file, page) in pages {
+            let path = std::path::Path::new(MAN_DIR).join(&file);
+            if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+                std::fs::create_dir_all(MAN_DIR).unwrap();
+                std::fs::write(&path, &page).unwrap();
+            }
+            let reviewed = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                reviewed == page,
+                "doc/{file} is stale: run UPDATE_SNAPSHOTS=1 cargo test and review its diff"
+            );
+        }
     }
 
     #[test]

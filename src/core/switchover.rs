@@ -1,0 +1,212 @@
+//! A planned switchover (`rustpgctl switchover`): whether the cluster may
+//! move the promoted role now, and to which node. Only the standby the
+//! agent proved synchronous (data-status `STREAMING|SYNC` and a positive
+//! score) holds every acknowledged commit, so it is the only target; and
+//! it must have replayed what it received, or the promotion waits for it.
+
+use super::crm_mon::ClusterView;
+use super::explain::bytes;
+use super::replication::plan::{Attr, DataStatus, Score};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Switchover {
+    pub from: String,
+    pub to: String,
+}
+
+/// What the tool measured of the target: how far its replay is behind the
+/// primary's current WAL (`pg_stat_replication.replay_lsn`), when known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TargetLag {
+    pub replay_bytes: Option<u64>,
+    /// The most replay lag the operator accepts.
+    pub max_bytes: u64,
+}
+
+/// Plan the switchover, or say in one line why not.
+pub fn plan(
+    view: &ClusterView,
+    rsc: &str,
+    wanted: Option<&str>,
+    lag: TargetLag,
+) -> Result<Switchover, String> {
+    if view.maintenance {
+        return Err("the cluster is in maintenance mode: Pacemaker would move nothing".into());
+    }
+    if !view.quorum {
+        return Err("this partition has no quorum".into());
+    }
+    let from = match view.promoted.as_slice() {
+        [p] if view.online(p) => p.clone(),
+        [] => return Err("no node is promoted: there is nothing to switch over".into()),
+        [p] => return Err(format!("the primary {p} is offline")),
+        many => return Err(format!("several nodes are promoted ({})", many.join(", "))),
+    };
+    let data = |n: &str| {
+        view.attribute(n, &Attr::DataStatus.name(rsc))
+            .and_then(DataStatus::parse)
+    };
+    let proven_sync = |n: &str| {
+        view.runs_standby(n)
+            && data(n) == Some(DataStatus::STREAMING_SYNC)
+            && Score::is_positive(view.attribute(n, &Attr::Score.name(rsc)))
+    };
+    let to = match wanted {
+        Some(t) => {
+            let t = t.to_lowercase();
+            if !view.exists(&t) {
+                return Err(format!("no node {t} in the cluster"));
+            }
+            if t == from {
+                return Err(format!("{t} is already the primary"));
+            }
+            if !view.runs_standby(&t) {
+                return Err(format!(
+                    "{t} runs no standby (offline, or its instance is stopped)"
+                ));
+            }
+            if data(&t) != Some(DataStatus::STREAMING_SYNC) {
+                let d = data(&t).map_or("none".to_string(), |d| d.wire());
+                return Err(format!(
+                    "{t} is not the synchronous standby (data-status {d}): only a standby that acknowledged every commit may be promoted"
+                ));
+            }
+            if !proven_sync(&t) {
+                let score = view.attribute(&t, &Attr::Score.name(rsc)).unwrap_or("none");
+                return Err(format!(
+                    "{t} streams synchronously, but its score is {score}: the primary has not confirmed it yet"
+                ));
+            }
+            t
+        }
+        None => view
+            .unpromoted
+            .iter()
+            .find(|n| proven_sync(n))
+            .cloned()
+            .ok_or("no standby is proven synchronous (STREAMING|SYNC with a positive score)")?,
+    };
+    match lag.replay_bytes {
+        Some(b) if b > lag.max_bytes => Err(format!(
+            "{to} has not caught up: its replay is {} behind {from} (at most {} accepted)",
+            bytes(b),
+            bytes(lag.max_bytes)
+        )),
+        None => Err(format!(
+            "{to}'s replay position is unknown: {from} does not list it in pg_stat_replication"
+        )),
+        Some(_) => Ok(Switchover { from, to }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn healthy() -> ClusterView {
+        let attrs = |score: &str, data: &str| {
+            BTreeMap::from([
+                ("master-pgsql".to_string(), score.to_string()),
+                ("pgsql-data-status".to_string(), data.to_string()),
+            ])
+        };
+        ClusterView {
+            nodes: ["pg01", "pg02", "pg03"]
+                .map(|n| (n.to_string(), true))
+                .into(),
+            promoted: vec!["pg01".into()],
+            unpromoted: vec!["pg02".into(), "pg03".into()],
+            attributes: BTreeMap::from([
+                ("pg01".to_string(), attrs("1000", "LATEST")),
+                ("pg02".to_string(), attrs("100", "STREAMING|SYNC")),
+                ("pg03".to_string(), attrs("-INFINITY", "STREAMING|ASYNC")),
+            ]),
+            quorum: true,
+            ..ClusterView::default()
+        }
+    }
+
+    const CAUGHT_UP: TargetLag = TargetLag {
+        replay_bytes: Some(0),
+        max_bytes: 16 << 20,
+    };
+
+    fn go(view: &ClusterView, to: Option<&str>, lag: TargetLag) -> Result<Switchover, String> {
+        plan(view, "pgsql", to, lag)
+    }
+
+    #[test]
+    fn to_the_sync_standby_by_default_or_by_name() {
+        let want = Switchover {
+            from: "pg01".into(),
+            to: "pg02".into(),
+        };
+        assert_eq!(go(&healthy(), None, CAUGHT_UP), Ok(want.clone()));
+        assert_eq!(go(&healthy(), Some("PG02"), CAUGHT_UP), Ok(want));
+    }
+
+    #[test]
+    fn refusals_say_why() {
+        let v = healthy();
+        let refused =
+            |v: &ClusterView, to: Option<&str>, lag: TargetLag| go(v, to, lag).unwrap_err();
+        assert_eq!(
+            refused(&v, Some("pg03"), CAUGHT_UP),
+            "pg03 is not the synchronous standby (data-status STREAMING|ASYNC): only a standby that acknowledged every commit may be promoted"
+        );
+        assert_eq!(
+            refused(&v, Some("pg01"), CAUGHT_UP),
+            "pg01 is already the primary"
+        );
+        assert_eq!(
+            refused(&v, Some("pg09"), CAUGHT_UP),
+            "no node pg09 in the cluster"
+        );
+        let lagging = TargetLag {
+            replay_bytes: Some(20 << 20),
+            ..CAUGHT_UP
+        };
+        assert_eq!(
+            refused(&v, None, lagging),
+            "pg02 has not caught up: its replay is 20.0 MB behind pg01 (at most 16.0 MB accepted)"
+        );
+        let unknown = TargetLag {
+            replay_bytes: None,
+            ..CAUGHT_UP
+        };
+        assert!(refused(&v, None, unknown).starts_with("pg02's replay position is unknown"));
+
+        let mut m = healthy();
+        m.maintenance = true;
+        assert!(refused(&m, None, CAUGHT_UP).starts_with("the cluster is in maintenance mode"));
+        let mut q = healthy();
+        q.quorum = false;
+        assert_eq!(refused(&q, None, CAUGHT_UP), "this partition has no quorum");
+        let mut s = healthy();
+        s.unpromoted.retain(|n| n != "pg02");
+        assert_eq!(
+            refused(&s, Some("pg02"), CAUGHT_UP),
+            "pg02 runs no standby (offline, or its instance is stopped)"
+        );
+        assert_eq!(
+            refused(&s, None, CAUGHT_UP),
+            "no standby is proven synchronous (STREAMING|SYNC with a positive score)"
+        );
+        let mut z = healthy();
+        z.attributes
+            .get_mut("pg02")
+            .unwrap()
+            .insert("master-pgsql".into(), "-INFINITY".into());
+        assert_eq!(
+            refused(&z, Some("pg02"), CAUGHT_UP),
+            "pg02 streams synchronously, but its score is -INFINITY: the primary has not confirmed it yet"
+        );
+        let mut none = healthy();
+        none.promoted.clear();
+        assert_eq!(
+            refused(&none, None, CAUGHT_UP),
+            "no node is promoted: there is nothing to switch over"
+        );
+    }
+}
