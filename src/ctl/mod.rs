@@ -113,21 +113,21 @@ impl Observed {
                     data_status: self.attr(name, Attr::DataStatus),
                     fail_count: self.view.fail_counts.get(name).copied().unwrap_or(0),
                     lock: mine.then_some(self.my_lock),
-                    position: server.and_then(|s| {
-                        Some(Location {
-                            tli: s.received_tli.or(s.timeline),
-                            lsn: if s.in_recovery {
-                                s.received.or(s.location)?
-                            } else {
-                                s.location?
-                            },
-                        })
-                    }),
+                    position: server.and_then(position),
                     not_streaming_since: None,
                 }
             })
             .collect()
     }
+}
+
+/// Received WAL on a standby (the newer of received and replayed), the
+/// current position on a primary, with the timeline.
+fn position(s: &ServerState) -> Option<Location> {
+    Some(Location {
+        tli: s.received_tli.or(s.timeline),
+        lsn: s.location?,
+    })
 }
 
 /// One node in `status`.
@@ -159,6 +159,31 @@ pub struct ServerReport {
     pub current: Option<String>,
     pub wal_receiver: Option<String>,
     pub error: Option<String>,
+}
+
+impl From<&Result<ServerState, String>> for ServerReport {
+    fn from(r: &Result<ServerState, String>) -> ServerReport {
+        match r {
+            Ok(s) => ServerReport {
+                in_recovery: s.in_recovery,
+                timeline: s.received_tli.or(s.timeline),
+                received: s.received.map(|l| l.to_string()),
+                replayed: s.replay.map(|l| l.to_string()),
+                current: s.location.filter(|_| !s.in_recovery).map(|l| l.to_string()),
+                wal_receiver: s.receiver.clone(),
+                error: None,
+            },
+            Err(e) => ServerReport {
+                in_recovery: false,
+                timeline: None,
+                received: None,
+                replayed: None,
+                current: None,
+                wal_receiver: None,
+                error: Some(e.clone()),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -195,28 +220,7 @@ pub fn status(o: &Observed) -> Status {
         .iter()
         .map(|f| {
             let e: Explanation = explain::explain(f, &facts);
-            let server = (f.name == o.me).then(|| match &o.my_server {
-                Ok(s) => ServerReport {
-                    in_recovery: s.in_recovery,
-                    timeline: s.received_tli.or(s.timeline),
-                    received: s.received.map(|l| l.to_string()),
-                    replayed: s.replay.map(|l| l.to_string()),
-                    current: (!s.in_recovery)
-                        .then(|| s.location.map(|l| l.to_string()))
-                        .flatten(),
-                    wal_receiver: s.receiver.clone(),
-                    error: None,
-                },
-                Err(e) => ServerReport {
-                    in_recovery: false,
-                    timeline: None,
-                    received: None,
-                    replayed: None,
-                    current: None,
-                    wal_receiver: None,
-                    error: Some(e.clone()),
-                },
-            });
+            let server = (f.name == o.me).then(|| ServerReport::from(&o.my_server));
             NodeStatus {
                 name: f.name.clone(),
                 online: f.online,
