@@ -21,6 +21,49 @@ pub fn conninfo_pair(key: &str, value: &str) -> String {
     format!("{key}={}", conninfo_value(value))
 }
 
+/// A libpq conninfo string read back into its `(key, value)` pairs, in
+/// order (later keys win in libpq), with libpq's rules: whitespace between
+/// pairs and around `=`, values bare or in `'...'`, `\` escaping the next
+/// character in both. `None` when it is not valid conninfo.
+pub fn parse_conninfo(s: &str) -> Option<Vec<(String, String)>> {
+    let mut pairs = Vec::new();
+    let mut chars = s.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if chars.peek().is_none() {
+            return Some(pairs);
+        }
+        let mut key = String::new();
+        while let Some(c) = chars.next_if(|c| *c != '=' && !c.is_whitespace()) {
+            key.push(c);
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if key.is_empty() || chars.next() != Some('=') {
+            return None;
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let mut value = String::new();
+        if chars.next_if_eq(&'\'').is_some() {
+            loop {
+                match chars.next()? {
+                    '\\' => value.push(chars.next()?),
+                    '\'' => break,
+                    c => value.push(c),
+                }
+            }
+        } else {
+            while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
+                if c == '\\' {
+                    value.push(chars.next()?);
+                } else {
+                    value.push(c);
+                }
+            }
+        }
+        pairs.push((key, value));
+    }
+}
+
 /// A postgresql.conf string literal: `'...'` with `'` doubled and `\`
 /// escaped, because the GUC parser processes backslash escapes.
 pub fn guc_string(v: &str) -> String {
@@ -48,6 +91,41 @@ pub fn shell_word(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn conninfo_reads_back_what_libpq_reads() {
+        let pairs = |s: &str| {
+            parse_conninfo(s).map(|v| {
+                v.into_iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(
+            pairs("host='10.0.0.1' port = 5432 user=repl passfile=/var/lib/postgresql/.pgpass"),
+            Some(vec![
+                "host=10.0.0.1".into(),
+                "port=5432".into(),
+                "user=repl".into(),
+                "passfile=/var/lib/postgresql/.pgpass".into()
+            ])
+        );
+        assert_eq!(
+            pairs(r"a='it\'s \\ x' b=c\ d"),
+            Some(vec![r"a=it's \ x".into(), "b=c d".into()])
+        );
+        assert_eq!(pairs("  "), Some(vec![]));
+        assert_eq!(pairs("a='open"), None);
+        assert_eq!(pairs("novalue"), None);
+        assert_eq!(pairs("=x"), None);
+        // Whatever conninfo_pair writes, parse_conninfo reads back.
+        for v in ["", "a b", "it's", r"back\slash", "x=y"] {
+            assert_eq!(
+                parse_conninfo(&conninfo_pair("k", v)),
+                Some(vec![("k".into(), v.into())])
+            );
+        }
+    }
 
     #[test]
     fn conninfo_escapes_quote_and_backslash() {

@@ -86,6 +86,18 @@ fn password(
             return Some(p.clone());
         }
     }
+    pgpass_password(owner, passfile, host, cfg.pgport, &cfg.pgdb, role.user(cfg))
+}
+
+/// The password for `user` in `passfile`, else the owner's .pgpass.
+fn pgpass_password(
+    owner: &OsUser,
+    passfile: Option<&Path>,
+    host: &Host,
+    port: u16,
+    database: &str,
+    user: &str,
+) -> Option<String> {
     use std::os::unix::fs::PermissionsExt;
     let path = passfile.map_or_else(|| owner.home.join(".pgpass"), Path::to_path_buf);
     let meta = std::fs::metadata(&path).ok()?;
@@ -99,7 +111,76 @@ fn password(
     let text = std::fs::read_to_string(&path).ok()?;
     let names = host.pgpass_names();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    pgpass::lookup(&text, &names, cfg.pgport, &cfg.pgdb, role.user(cfg))
+    pgpass::lookup(&text, &names, port, database, user)
+}
+
+/// A session from libpq conninfo pairs (`core::quote::parse_conninfo`),
+/// as the owner: `host`, `port`, `user`, `dbname` (default `postgres`),
+/// `password`, else `passfile` or the owner's .pgpass. Other keys are
+/// libpq's alone and ignored. For the operator tool, which reads the
+/// primary the way the standbys reach it.
+pub fn connect_conninfo(
+    pairs: &[(String, String)],
+    owner: &OsUser,
+    deadline: Deadline,
+) -> Result<Session, SqlError> {
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .rev()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
+    let bad = |message: String| SqlError {
+        transient: false,
+        message,
+    };
+    let host = match get("host") {
+        Some(h) if h.starts_with('/') => Host::Socket(h.into()),
+        Some(h) => Host::Tcp(h.to_string()),
+        None => return Err(bad("the conninfo names no host".into())),
+    };
+    let port = match get("port") {
+        Some(p) => p
+            .parse()
+            .map_err(|_| bad(format!("port {p:?} is not a number")))?,
+        None => 5432,
+    };
+    let user = get("user").unwrap_or(&owner.name);
+    let dbname = get("dbname").unwrap_or("postgres");
+    let mut pc = postgres::Config::new();
+    match &host {
+        Host::Socket(dir) => pc.host_path(dir),
+        Host::Tcp(h) => pc.host(h),
+    };
+    pc.port(port)
+        .user(user)
+        .dbname(dbname)
+        .application_name("rustpgctl")
+        .connect_timeout(
+            deadline
+                .remaining()
+                .clamp(Duration::from_secs(1), Duration::from_secs(10)),
+        );
+    let password = get("password").map(str::to_string).or_else(|| {
+        pgpass_password(
+            owner,
+            get("passfile").map(Path::new),
+            &host,
+            port,
+            dbname,
+            user,
+        )
+    });
+    if let Some(pw) = password {
+        pc.password(pw);
+    }
+    let client = {
+        let _as_owner = EffectiveUser::enter(owner)
+            .map_err(|e| bad(format!("cannot switch to user {}: {e}", owner.name)))?;
+        pc.connect(NoTls)?
+    };
+    Ok(Session { client })
 }
 
 pub struct Session {
@@ -167,6 +248,18 @@ pub fn connect_as(
         pc.connect(NoTls)?
     };
     Ok(Session { client })
+}
+
+/// One row of the primary's `pg_stat_replication`, as PostgreSQL words it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StandbyReport {
+    pub application_name: String,
+    pub state: String,
+    pub sync_state: String,
+    pub replay: Option<Lsn>,
+    /// `replay_lag`: null once the standby has replayed everything and the
+    /// primary is idle.
+    pub replay_lag_seconds: Option<f64>,
 }
 
 /// What a replication monitor reads from the local server, in one query.
@@ -279,6 +372,34 @@ impl Session {
                 flush: word(r, 3).parse().ok(),
             })
             .collect())
+    }
+
+    /// What the primary knows of each standby, and its own position: the
+    /// operator tool's lag figures.
+    pub fn standby_report(&mut self) -> Result<(Option<Lsn>, Vec<StandbyReport>), SqlError> {
+        let current: Option<String> = self
+            .client
+            .query_one("select pg_current_wal_lsn()::text", &[])?
+            .get(0);
+        let rows = self.client.query(
+            "select application_name, state, sync_state, replay_lsn::text, \
+                    extract(epoch from replay_lag)::float8 \
+             from pg_stat_replication order by application_name",
+            &[],
+        )?;
+        let lsn = |v: Option<String>| v.and_then(|l| l.parse().ok());
+        Ok((
+            lsn(current),
+            rows.iter()
+                .map(|r| StandbyReport {
+                    application_name: r.get::<_, Option<String>>(0).unwrap_or_default(),
+                    state: r.get::<_, Option<String>>(1).unwrap_or_default(),
+                    sync_state: r.get::<_, Option<String>>(2).unwrap_or_default(),
+                    replay: lsn(r.get(3)),
+                    replay_lag_seconds: r.get(4),
+                })
+                .collect(),
+        ))
     }
 
     /// The primary's flushed WAL position.

@@ -103,3 +103,45 @@ fn status_and_explain_read_the_agents_picture() {
     let (rc, _, _) = ctl(&c, &["explain"]);
     assert_eq!(rc, 2, "a missing argument is a usage error");
 }
+
+/// The seam `rustpgctl` reads the primary through: conninfo, as the
+/// standbys reach it, and the primary's own view of every standby.
+#[test]
+fn the_primary_reports_its_standbys_through_conninfo() {
+    use rustpg::core::quote::parse_conninfo;
+    use rustpg::io::{clock::Deadline, pg, user::OsUser};
+    use std::time::Duration;
+
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    let primary = bring_up(&c, AgentKind::Ours);
+    let (sync, potential) = sync_and_potential(&c, &primary);
+    let conninfo = format!(
+        "host='127.0.0.1' port={} user=postgres keepalives_idle=60",
+        c.node(&primary).port
+    );
+    let owner = OsUser::lookup("postgres").unwrap();
+    let deadline = Deadline::after(Duration::from_secs(10));
+    let mut s = pg::connect_conninfo(&parse_conninfo(&conninfo).unwrap(), &owner, deadline)
+        .unwrap_or_else(|e| panic!("{}", e.message));
+    let (current, rows) = s.standby_report().unwrap();
+    let current = current.expect("the primary's position");
+    let names: Vec<&str> = rows.iter().map(|r| r.application_name.as_str()).collect();
+    let mut want = vec![sync.as_str(), potential.as_str()];
+    want.sort();
+    assert_eq!(names, want);
+    for r in &rows {
+        assert_eq!(r.state, "streaming", "{r:?}");
+        let sync_state = if r.application_name == sync {
+            "sync"
+        } else {
+            "async"
+        };
+        assert_eq!(r.sync_state, sync_state, "{r:?}");
+        assert!(r.replay.is_some_and(|l| l <= current), "{r:?} vs {current}");
+    }
+    let no_host = pg::connect_conninfo(&parse_conninfo("port=1").unwrap(), &owner, deadline);
+    assert_eq!(
+        no_host.err().map(|e| e.message).as_deref(),
+        Some("the conninfo names no host")
+    );
+}
