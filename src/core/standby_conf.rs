@@ -3,6 +3,7 @@
 //! overrides, so a stale `pg_basebackup -R` entry cannot win over the agent)
 //! and as the stock agent's `recovery.conf`/`rep_mode.conf` in tmpdir.
 
+use crate::config::Config;
 use crate::core::quote::{conninfo_pair, guc_string};
 use crate::core::version::RecoveryModel;
 
@@ -39,7 +40,25 @@ pub const MANAGED: &[&str] = &[
     "recovery_end_command",
 ];
 
-impl StandbySettings<'_> {
+impl<'a> StandbySettings<'a> {
+    /// This node's settings from the resource's configuration.
+    pub fn of(c: &'a Config, node: &'a str) -> StandbySettings<'a> {
+        StandbySettings {
+            master_ip: c.master_ip.as_deref().unwrap_or(""),
+            port: c.pgport,
+            repuser: &c.repuser,
+            node,
+            conninfo_opt: c.primary_conninfo_opt.as_deref(),
+            restore_command: c.restore_command.as_deref(),
+            archive_cleanup_command: c.archive_cleanup_command.as_deref(),
+            recovery_end_command: c.recovery_end_command.as_deref(),
+            slot: c
+                .replication_slot_name
+                .as_ref()
+                .map(|b| super::replication::slot_name(b, node)),
+        }
+    }
+
     /// `host=... port=... user=... application_name=... <opt>`: our own
     /// values quoted; `primary_conninfo_opt` is conninfo already and is
     /// appended as given (later keys win, as in the stock agent).

@@ -11,12 +11,15 @@ use crate::config::Config;
 use crate::core::cib;
 use crate::core::crm_mon::ClusterView;
 use crate::core::explain::{self, Explanation, NodeFacts, Role};
+use crate::core::lsn::Lsn;
+use crate::core::quote::parse_conninfo;
 use crate::core::replication::election::Location;
 use crate::core::replication::lock::Lock;
 use crate::core::replication::plan::Attr;
+use crate::core::standby_conf::StandbySettings;
 use crate::io::clock::Deadline;
 use crate::io::crm::{self, Crm};
-use crate::io::pg::{self, ServerState};
+use crate::io::pg::{self, ServerState, StandbyReport};
 use crate::io::statefiles::StateFiles;
 use crate::io::user::OsUser;
 use crate::ocf::env::{RawEnv, RESKEY_PREFIX};
@@ -27,6 +30,7 @@ use std::time::Duration;
 pub struct Observed {
     pub resource: String,
     pub clone: Option<String>,
+    pub repuser: String,
     /// The node the tool runs on.
     pub me: String,
     pub view: ClusterView,
@@ -34,6 +38,32 @@ pub struct Observed {
     pub my_lock: Lock,
     /// This node's server, or why it could not be read.
     pub my_server: Result<ServerState, String>,
+    /// The primary's position and its view of every standby, or why it
+    /// could not be read.
+    pub primary_report: Result<(Option<Lsn>, Vec<StandbyReport>), String>,
+}
+
+/// The primary's report: locally when this node is the primary, else the
+/// way this node's standby reaches it (its `primary_conninfo`, with the
+/// database `postgres`), as `pg_rewind` does.
+fn read_primary(
+    cfg: &Config,
+    owner: &OsUser,
+    me: &str,
+    i_am_primary: bool,
+    deadline: Deadline,
+) -> Result<(Option<Lsn>, Vec<StandbyReport>), String> {
+    let session = if i_am_primary {
+        pg::connect(cfg, owner, None, deadline)
+    } else {
+        let conninfo = StandbySettings::of(cfg, me).rewind_source();
+        let pairs = parse_conninfo(&conninfo)
+            .ok_or_else(|| format!("primary_conninfo_opt is not valid conninfo: {conninfo}"))?;
+        pg::connect_conninfo(&pairs, owner, deadline)
+    };
+    session
+        .and_then(|mut s| s.standby_report())
+        .map_err(|e| e.message)
 }
 
 /// The resource's `Config`, exactly as the agent would parse it.
@@ -70,13 +100,17 @@ pub fn observe(resource: Option<&str>, raw: &RawEnv) -> Result<Observed, String>
     let my_server = pg::connect(&cfg, &owner, None, deadline)
         .and_then(|mut s| s.server_state())
         .map_err(|e| e.message);
+    let i_am_primary = my_server.as_ref().is_ok_and(|s| !s.in_recovery);
+    let primary_report = read_primary(&cfg, &owner, &me, i_am_primary, deadline);
     Ok(Observed {
         resource: primitive.id,
         clone: primitive.clone_id,
+        repuser: cfg.repuser.clone(),
         me,
         view,
         my_lock: files.lock_state(),
         my_server,
+        primary_report,
     })
 }
 
@@ -97,6 +131,12 @@ impl Observed {
             .map(str::to_string)
     }
 
+    /// The primary's row for this standby.
+    fn standby(&self, node: &str) -> Option<&StandbyReport> {
+        let (_, rows) = self.primary_report.as_ref().ok()?;
+        rows.iter().find(|r| r.row.application_name == node)
+    }
+
     /// What explain needs of every node.
     pub fn facts(&self) -> Vec<NodeFacts> {
         self.view
@@ -113,7 +153,11 @@ impl Observed {
                     data_status: self.attr(name, Attr::DataStatus),
                     fail_count: self.view.fail_counts.get(name).copied().unwrap_or(0),
                     lock: mine.then_some(self.my_lock),
-                    position: server.and_then(position),
+                    position: server.and_then(position).or_else(|| {
+                        // Another standby: where the primary saw it replay.
+                        let lsn = self.standby(name).filter(|r| r.visible)?.replay?;
+                        Some(Location { tli: None, lsn })
+                    }),
                     not_streaming_since: None,
                 }
             })
@@ -146,8 +190,22 @@ pub struct NodeStatus {
     pub lock: Option<String>,
     /// This node only: what its server reports.
     pub server: Option<ServerReport>,
+    /// A standby, as the primary's `pg_stat_replication` shows it.
+    pub replication: Option<ReplicationReport>,
     pub promotable: bool,
     pub why: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReplicationReport {
+    /// `STATE|SYNC_STATE` as PostgreSQL reports it, in data-status words.
+    pub postgres_says: String,
+    /// Set when the published data-status says something else (it is
+    /// updated at the primary's monitor, so a moment's difference is
+    /// normal).
+    pub disagreement: Option<String>,
+    pub replay_lag_bytes: Option<u64>,
+    pub replay_lag_seconds: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -188,6 +246,8 @@ impl From<&Result<ServerState, String>> for ServerReport {
 
 #[derive(Debug, Serialize)]
 pub struct Status {
+    /// Why the primary's view is missing, when it is.
+    pub primary_report_error: Option<String>,
     pub resource: String,
     pub clone: Option<String>,
     pub quorum: bool,
@@ -221,6 +281,21 @@ pub fn status(o: &Observed) -> Status {
         .map(|f| {
             let e: Explanation = explain::explain(f, &facts);
             let server = (f.name == o.me).then(|| ServerReport::from(&o.my_server));
+            let replication = o.standby(&f.name).filter(|r| r.visible).map(|r| {
+                let says = r.row.data_status().wire();
+                let current = o.primary_report.as_ref().ok().and_then(|(c, _)| *c);
+                ReplicationReport {
+                    disagreement: (f.data_status.as_deref() != Some(&says)).then(|| {
+                        format!(
+                            "data-status is {}, PostgreSQL says {says}",
+                            f.data_status.as_deref().unwrap_or("unset")
+                        )
+                    }),
+                    postgres_says: says,
+                    replay_lag_bytes: current.zip(r.replay).map(|(c, p)| c.0.saturating_sub(p.0)),
+                    replay_lag_seconds: r.replay_lag_seconds,
+                }
+            });
             NodeStatus {
                 name: f.name.clone(),
                 online: f.online,
@@ -231,12 +306,21 @@ pub fn status(o: &Observed) -> Status {
                 fail_count: f.fail_count,
                 lock: f.lock.map(lock_word),
                 server,
+                replication,
                 promotable: e.promotable,
                 why: e.why,
             }
         })
         .collect();
     Status {
+        primary_report_error: match &o.primary_report {
+            Err(e) => Some(e.clone()),
+            Ok((_, rows)) if rows.iter().any(|r| !r.visible) => Some(format!(
+                "the replication user sees no details of pg_stat_replication: run rustpgctl on the primary, or GRANT pg_read_all_stats TO {}",
+                o.repuser
+            )),
+            Ok(_) => None,
+        },
         resource: o.resource.clone(),
         clone: o.clone.clone(),
         quorum: o.view.quorum,
@@ -279,6 +363,27 @@ pub fn render_status(s: &Status) -> String {
                 (_, false) => "no",
             },
         ));
+    }
+    out.push_str("\nAs the primary sees its standbys (pg_stat_replication):\n");
+    match &s.primary_report_error {
+        Some(e) => out.push_str(&format!("  not readable: {e}\n")),
+        None => {
+            for n in &s.nodes {
+                let Some(r) = &n.replication else { continue };
+                out.push_str(&format!(
+                    "  {:<10} {:<20} replay lag {}, {}{}\n",
+                    n.name,
+                    r.postgres_says,
+                    r.replay_lag_bytes.map_or("-".into(), explain::bytes),
+                    r.replay_lag_seconds
+                        .map_or("0 s".into(), |t| format!("{t:.1} s")),
+                    r.disagreement
+                        .as_ref()
+                        .map(|d| format!("  DIFFERS: {d}"))
+                        .unwrap_or_default(),
+                ));
+            }
+        }
     }
     if let Some(n) = s.nodes.iter().find(|n| n.name == s.node) {
         out.push_str(&format!("\nThis node, {}:\n", n.name));

@@ -199,7 +199,11 @@ impl From<postgres::Error> for SqlError {
         let transient = e.code() == Some(&SqlState::CANNOT_CONNECT_NOW);
         let message = match e.as_db_error() {
             Some(db) => format!("{}: {}", db.code().code(), db.message()),
-            None => e.to_string(),
+            // "error connecting to server" alone does not say why.
+            None => match std::error::Error::source(&e) {
+                Some(cause) => format!("{e}: {cause}"),
+                None => e.to_string(),
+            },
         };
         SqlError { transient, message }
     }
@@ -250,12 +254,13 @@ pub fn connect_as(
     Ok(Session { client })
 }
 
-/// One row of the primary's `pg_stat_replication`, as PostgreSQL words it.
+/// One row of the primary's `pg_stat_replication`, with its replay figures.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StandbyReport {
-    pub application_name: String,
-    pub state: String,
-    pub sync_state: String,
+    /// PostgreSQL shows the details (state, positions) only to superusers
+    /// and members of `pg_read_all_stats`; without them `row` is a guess.
+    pub visible: bool,
+    pub row: ReplicationRow,
     pub replay: Option<Lsn>,
     /// `replay_lag`: null once the standby has replayed everything and the
     /// primary is idle.
@@ -304,6 +309,19 @@ impl ServerState {
             (None, Some(_)) => false,
         };
         !self.streaming() && (caught_up || self.replay_waits)
+    }
+}
+
+/// `application_name, state, sync_state, flush_lsn::text` of
+/// `pg_stat_replication`. A state or sync state this agent does not know (a
+/// newer PostgreSQL) reads as not streaming, asynchronous.
+fn replication_row(r: &postgres::Row) -> ReplicationRow {
+    let word = |i: usize| r.get::<_, Option<String>>(i).unwrap_or_default();
+    ReplicationRow {
+        application_name: word(0),
+        state: SenderState::parse(&word(1)).unwrap_or(SenderState::Startup),
+        sync: SyncRole::parse(&word(2)).unwrap_or(SyncRole::Async),
+        flush: word(3).parse().ok(),
     }
 }
 
@@ -362,16 +380,7 @@ impl Session {
             "select application_name, state, sync_state, flush_lsn::text from pg_stat_replication",
             &[],
         )?;
-        let word = |r: &postgres::Row, i: usize| r.get::<_, Option<String>>(i).unwrap_or_default();
-        Ok(rows
-            .iter()
-            .map(|r| ReplicationRow {
-                application_name: word(r, 0),
-                state: SenderState::parse(&word(r, 1)).unwrap_or(SenderState::Startup),
-                sync: SyncRole::parse(&word(r, 2)).unwrap_or(SyncRole::Async),
-                flush: word(r, 3).parse().ok(),
-            })
-            .collect())
+        Ok(rows.iter().map(replication_row).collect())
     }
 
     /// What the primary knows of each standby, and its own position: the
@@ -382,7 +391,7 @@ impl Session {
             .query_one("select pg_current_wal_lsn()::text", &[])?
             .get(0);
         let rows = self.client.query(
-            "select application_name, state, sync_state, replay_lsn::text, \
+            "select application_name, state, sync_state, flush_lsn::text, replay_lsn::text, \
                     extract(epoch from replay_lag)::float8 \
              from pg_stat_replication order by application_name",
             &[],
@@ -392,11 +401,10 @@ impl Session {
             lsn(current),
             rows.iter()
                 .map(|r| StandbyReport {
-                    application_name: r.get::<_, Option<String>>(0).unwrap_or_default(),
-                    state: r.get::<_, Option<String>>(1).unwrap_or_default(),
-                    sync_state: r.get::<_, Option<String>>(2).unwrap_or_default(),
-                    replay: lsn(r.get(3)),
-                    replay_lag_seconds: r.get(4),
+                    visible: r.get::<_, Option<String>>(1).is_some(),
+                    row: replication_row(r),
+                    replay: lsn(r.get(4)),
+                    replay_lag_seconds: r.get(5),
                 })
                 .collect(),
         ))

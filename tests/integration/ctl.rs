@@ -125,20 +125,34 @@ fn the_primary_reports_its_standbys_through_conninfo() {
         .unwrap_or_else(|e| panic!("{}", e.message));
     let (current, rows) = s.standby_report().unwrap();
     let current = current.expect("the primary's position");
-    let names: Vec<&str> = rows.iter().map(|r| r.application_name.as_str()).collect();
+    let names: Vec<&str> = rows
+        .iter()
+        .map(|r| r.row.application_name.as_str())
+        .collect();
     let mut want = vec![sync.as_str(), potential.as_str()];
     want.sort();
     assert_eq!(names, want);
     for r in &rows {
-        assert_eq!(r.state, "streaming", "{r:?}");
-        let sync_state = if r.application_name == sync {
-            "sync"
-        } else {
-            "async"
-        };
-        assert_eq!(r.sync_state, sync_state, "{r:?}");
-        assert!(r.replay.is_some_and(|l| l <= current), "{r:?} vs {current}");
+        // What the agent published for each standby.
+        let published = c.attribute(&r.row.application_name, "pgsql-data-status");
+        assert_eq!(Some(r.row.data_status().wire()), published, "{r:?}");
+        assert!(
+            r.visible && r.replay.is_some_and(|l| l <= current),
+            "{r:?} vs {current}"
+        );
     }
+    // A role without pg_read_all_stats sees that standbys exist, not how
+    // they are.
+    c.sql(&primary, "create role watcher login");
+    let watcher = format!("host=127.0.0.1 port={} user=watcher", c.node(&primary).port);
+    let (_, rows) = pg::connect_conninfo(&parse_conninfo(&watcher).unwrap(), &owner, deadline)
+        .and_then(|mut s| s.standby_report())
+        .unwrap_or_else(|e| panic!("{}", e.message));
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows.iter().all(|r| !r.visible && r.replay.is_none()),
+        "{rows:?}"
+    );
     let no_host = pg::connect_conninfo(&parse_conninfo("port=1").unwrap(), &owner, deadline);
     assert_eq!(
         no_host.err().map(|e| e.message).as_deref(),

@@ -134,21 +134,7 @@ impl<'a> Replica<'a> {
     }
 
     fn standby_settings(&self) -> StandbySettings<'_> {
-        let c = &self.i.cfg;
-        StandbySettings {
-            master_ip: c.master_ip.as_deref().unwrap_or(""),
-            port: c.pgport,
-            repuser: &c.repuser,
-            node: &self.rep.me,
-            conninfo_opt: c.primary_conninfo_opt.as_deref(),
-            restore_command: c.restore_command.as_deref(),
-            archive_cleanup_command: c.archive_cleanup_command.as_deref(),
-            recovery_end_command: c.recovery_end_command.as_deref(),
-            slot: c
-                .replication_slot_name
-                .as_ref()
-                .map(|b| rep::slot_name(b, &self.rep.me)),
-        }
+        StandbySettings::of(&self.i.cfg, &self.rep.me)
     }
 
     /// Write the standby configuration; in sync mode commits start

@@ -24,7 +24,7 @@ pub struct ReplicationRow {
 }
 
 impl ReplicationRow {
-    fn data_status(&self) -> DataStatus {
+    pub fn data_status(&self) -> DataStatus {
         DataStatus::Sender(self.state, self.sync)
     }
 
