@@ -882,6 +882,9 @@ EOF
         -v pw="$(cat "$LAB_ROOT/repl-password")" >/dev/null <<'EOF'
 CREATE ROLE repl WITH REPLICATION LOGIN PASSWORD :'pw';
 CREATE DATABASE lab;
+-- What rustpgctl status reads of the primary's pg_stat_replication from
+-- any node (README, "The operator tool").
+GRANT pg_read_all_stats TO repl;
 -- What pg_rewind reads from its source (11 and later; on 10 it needs a
 -- superuser): docs/operations.md, auto_rewind.
 SELECT format('GRANT EXECUTE ON FUNCTION %s TO repl', f)
