@@ -4,11 +4,12 @@
 //!
 //! Exit codes: 0 done (for `explain`: the node is promotable), 1 the tool
 //! could not do it (the message says why), 2 bad usage (clap), 3 `explain`:
-//! the node is not promotable now.
+//! the node is not promotable now; `switchover`: refused, nothing changed.
 
 use anyhow::{anyhow, bail, Result};
 use clap::Parser;
 use rustpg::ctl::cli::{Cli, Command};
+use rustpg::ctl::SwitchoverError;
 use std::process::ExitCode;
 
 fn run(cli: Cli) -> Result<ExitCode> {
@@ -49,6 +50,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 ExitCode::from(3)
             })
+        }
+        Command::Switchover {
+            to,
+            max_lag,
+            timeout,
+        } => {
+            let timeout = std::time::Duration::from_secs(timeout);
+            match rustpg::ctl::switchover(&observed, &raw, to.as_deref(), max_lag, timeout) {
+                Ok(r) if cli.json => println!("{}", serde_json::to_string_pretty(&r)?),
+                Ok(r) => println!(
+                    "switched over: {} -> {} in {:.1} s",
+                    r.from, r.to, r.seconds
+                ),
+                Err(SwitchoverError::Refused(why)) => {
+                    eprintln!("rustpgctl: refused: {why}");
+                    return Ok(ExitCode::from(3));
+                }
+                Err(SwitchoverError::Failed(why)) => bail!("switchover failed: {why}"),
+            }
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -14,7 +14,8 @@ promotable. Run it as root on a cluster node; it reads the CIB (CIB_file is hono
 crm_mon, this node's PGSQL.lock and this node's PostgreSQL.",
     disable_help_subcommand = true,
     after_help = "Exit status: 0 done (explain: the node is promotable); 1 the tool could \
-not do it (the message says why); 2 bad usage; 3 explain: the node is not promotable now."
+not do it (the message says why); 2 bad usage; 3 explain: the node is not promotable now, \
+switchover: refused (nothing changed)."
 )]
 pub struct Cli {
     /// The ocf:rustpg:pgsql primitive (or its clone); needed only when the
@@ -38,6 +39,22 @@ pub enum Command {
     Explain {
         /// A node name, as `crm_node -n` prints it.
         node: String,
+    },
+    /// Move the primary role to the synchronous standby (or --to NODE,
+    /// which must be it) once it has caught up: ban the promoted role on
+    /// the primary, wait for the target to be promoted and the old primary
+    /// to be a standby, clear the ban. Exits 0 when done, 3 when refused
+    /// (nothing changed), 1 when it failed on the way.
+    Switchover {
+        /// The node to promote; default: the synchronous standby.
+        #[arg(long)]
+        to: Option<String>,
+        /// The most replay lag, in bytes, the target may have.
+        #[arg(long, default_value_t = 16 * 1024 * 1024)]
+        max_lag: u64,
+        /// Seconds to wait for the new primary.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
     },
 }
 

@@ -172,6 +172,38 @@ impl Crm {
         })
     }
 
+    /// `crm_resource --ban --promoted`: a location constraint that keeps
+    /// the promoted role of `clone` off `node`, expiring after `lifetime`
+    /// (ISO 8601, e.g. `PT5M`) even if nobody clears it.
+    pub fn ban_promoted(&self, clone: &str, node: &str, lifetime: &str) -> Result<()> {
+        let cmd = self.cmd("crm_resource").args([
+            "--ban",
+            "--promoted",
+            "--resource",
+            clone,
+            "--node",
+            node,
+            "--lifetime",
+            lifetime,
+            "--quiet",
+        ]);
+        self.run(&cmd, |_| false).map(drop)
+    }
+
+    /// `crm_resource --clear`: remove the constraints `--ban` and `--move`
+    /// left for `clone` on `node`.
+    pub fn clear(&self, clone: &str, node: &str) -> Result<()> {
+        let cmd = self.cmd("crm_resource").args([
+            "--clear",
+            "--resource",
+            clone,
+            "--node",
+            node,
+            "--quiet",
+        ]);
+        self.run(&cmd, |_| false).map(drop)
+    }
+
     /// The tools work on a CIB file (`CIB_file`), not a live cluster.
     pub fn on_cib_file(&self) -> bool {
         self.env.iter().any(|(k, _)| k == "CIB_file")

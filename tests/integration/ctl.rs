@@ -159,3 +159,75 @@ fn the_primary_reports_its_standbys_through_conninfo() {
         Some("the conninfo names no host")
     );
 }
+
+/// switchover on a CIB file, where nothing moves: the checks refuse with
+/// nothing changed (3), and a switchover that times out fails (1) with its
+/// ban cleared: no constraint is left behind either way.
+#[test]
+fn switchover_refuses_or_fails_without_leaving_a_constraint() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    let primary = bring_up(&c, AgentKind::Ours);
+    let (sync, potential) = sync_and_potential(&c, &primary);
+    c.set_provider("rustpg");
+    // The tool reads the primary the way a standby reaches it: master_ip,
+    // pgport and repuser of the resource (trust on 127.0.0.1 here).
+    let port = c.node(&primary).port.to_string();
+    for (name, value) in [
+        ("master_ip", "127.0.0.1"),
+        ("pgport", &port),
+        ("repuser", "postgres"),
+    ] {
+        let out = Command::new("crm_resource")
+            .args([
+                "--resource",
+                "pgsql",
+                "--set-parameter",
+                name,
+                "--parameter-value",
+                value,
+            ])
+            .env("CIB_file", &c.cib)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let constraints = || {
+        let out = Command::new("cibadmin")
+            .args(["-Q", "-o", "constraints"])
+            .env("CIB_file", &c.cib)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+
+    let (rc, _, err) = ctl(&c, &["switchover", "--to", &potential]);
+    assert_eq!(rc, 3, "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "rustpgctl: refused: {potential} is not the synchronous standby"
+        )),
+        "{err}"
+    );
+    let (rc, _, err) = ctl(&c, &["switchover", "--to", &primary]);
+    assert_eq!(
+        (rc, err.trim()),
+        (
+            3,
+            format!("rustpgctl: refused: {primary} is already the primary").as_str()
+        )
+    );
+    assert!(!constraints().contains("cli-ban"), "{}", constraints());
+
+    // Nothing moves on a file: the wait runs out, the ban goes.
+    let (rc, _, err) = ctl(&c, &["switchover", "--timeout", "2"]);
+    assert_eq!(rc, 1, "{err}");
+    assert_eq!(
+        err.trim(),
+        format!("rustpgctl: switchover failed: {sync} was not promoted with {primary} back as a standby within 2 s; the ban is cleared")
+    );
+    assert!(!constraints().contains("cli-ban"), "{}", constraints());
+}
