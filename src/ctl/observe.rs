@@ -1,0 +1,169 @@
+//! What the tool reads, once per run: the resource and its `Config`,
+//! `crm_mon`, this node's lock and server, and the primary's view of its
+//! standbys.
+
+use crate::config::Config;
+use crate::core::cib;
+use crate::core::crm_mon::ClusterView;
+use crate::core::explain::{NodeFacts, Role};
+use crate::core::lsn::Lsn;
+use crate::core::quote::parse_conninfo;
+use crate::core::replication::election::Location;
+use crate::core::replication::lock::Lock;
+use crate::core::replication::plan::Attr;
+use crate::core::standby_conf::StandbySettings;
+use crate::io::clock::Deadline;
+use crate::io::crm::{self, Crm};
+use crate::io::pg::{self, ServerState, StandbyReport};
+use crate::io::statefiles::StateFiles;
+use crate::io::user::OsUser;
+use crate::ocf::env::{RawEnv, RESKEY_PREFIX};
+use std::time::Duration;
+
+/// Everything `status` and `explain` read, once.
+pub struct Observed {
+    pub resource: String,
+    pub clone: Option<String>,
+    pub repuser: String,
+    /// The node the tool runs on.
+    pub me: String,
+    pub view: ClusterView,
+    /// This node's `PGSQL.lock` (other nodes' locks are on their disks).
+    pub my_lock: Lock,
+    /// This node's server, or why it could not be read.
+    pub my_server: Result<ServerState, String>,
+    /// The primary's position and its view of every standby, or why it
+    /// could not be read.
+    pub primary_report: Result<(Option<Lsn>, Vec<StandbyReport>), String>,
+}
+
+/// The primary's report: locally when this node is the primary, else the
+/// way this node's standby reaches it (its `primary_conninfo`, with the
+/// database `postgres`), as `pg_rewind` does.
+fn read_primary(
+    cfg: &Config,
+    owner: &OsUser,
+    me: &str,
+    i_am_primary: bool,
+    deadline: Deadline,
+) -> Result<(Option<Lsn>, Vec<StandbyReport>), String> {
+    let session = if i_am_primary {
+        pg::connect(cfg, owner, None, deadline)
+    } else {
+        let conninfo = StandbySettings::of(cfg, me).rewind_source();
+        let pairs = parse_conninfo(&conninfo)
+            .ok_or_else(|| format!("primary_conninfo_opt is not valid conninfo: {conninfo}"))?;
+        pg::connect_conninfo(&pairs, owner, deadline)
+    };
+    session
+        .and_then(|mut s| s.standby_report())
+        .map_err(|e| e.message)
+}
+
+/// The resource's `Config`, exactly as the agent would parse it.
+fn config_of(p: &cib::Primitive) -> Result<Config, String> {
+    let env: RawEnv = p
+        .params
+        .iter()
+        .map(|(k, v)| (format!("{RESKEY_PREFIX}{k}"), v.clone()))
+        .collect();
+    Config::from_env(&env).map_err(|e| format!("{}'s parameters: {}", p.id, e.reason()))
+}
+
+pub fn observe(resource: Option<&str>, raw: &RawEnv) -> Result<Observed, String> {
+    let deadline = Deadline::after(Duration::from_secs(30));
+    let xml = crm::cib_resources(raw, deadline).map_err(|e| e.reason().to_string())?;
+    let primitive = cib::choose(cib::our_primitives(&xml)?, resource)?;
+    let cfg = config_of(&primitive)?;
+    let me = crm::local_node_name(None, deadline);
+    let crm = Crm::new(
+        &primitive.id,
+        &primitive.id,
+        &me,
+        raw,
+        cfg.crm_attr_timeout,
+        deadline,
+    );
+    let view = crm.cluster_view().map_err(|e| e.reason().to_string())?;
+    let owner = OsUser::lookup(&cfg.pgdba).ok_or_else(|| format!("no user {}", cfg.pgdba))?;
+    let files = StateFiles {
+        tmpdir: &cfg.tmpdir,
+        pgdata: &cfg.pgdata,
+        owner: &owner,
+    };
+    let my_server = pg::connect(&cfg, &owner, None, deadline)
+        .and_then(|mut s| s.server_state())
+        .map_err(|e| e.message);
+    let i_am_primary = my_server.as_ref().is_ok_and(|s| !s.in_recovery);
+    let primary_report = read_primary(&cfg, &owner, &me, i_am_primary, deadline);
+    Ok(Observed {
+        resource: primitive.id,
+        clone: primitive.clone_id,
+        repuser: cfg.repuser.clone(),
+        me,
+        view,
+        my_lock: files.lock_state(),
+        my_server,
+        primary_report,
+    })
+}
+
+impl Observed {
+    pub(super) fn role(&self, node: &str) -> Role {
+        if self.view.promoted.iter().any(|n| n == node) {
+            Role::Promoted
+        } else if self.view.unpromoted.iter().any(|n| n == node) {
+            Role::Unpromoted
+        } else {
+            Role::Stopped
+        }
+    }
+
+    pub(super) fn attr(&self, node: &str, a: Attr) -> Option<String> {
+        self.view
+            .attribute(node, &a.name(&self.resource))
+            .map(str::to_string)
+    }
+
+    /// The primary's row for this standby.
+    pub(super) fn standby(&self, node: &str) -> Option<&StandbyReport> {
+        let (_, rows) = self.primary_report.as_ref().ok()?;
+        rows.iter().find(|r| r.row.application_name == node)
+    }
+
+    /// What explain needs of every node.
+    pub fn facts(&self) -> Vec<NodeFacts> {
+        self.view
+            .nodes
+            .iter()
+            .map(|(name, online)| {
+                let mine = *name == self.me;
+                let server = self.my_server.as_ref().ok().filter(|_| mine);
+                NodeFacts {
+                    name: name.clone(),
+                    online: *online,
+                    role: self.role(name),
+                    score: self.attr(name, Attr::Score),
+                    data_status: self.attr(name, Attr::DataStatus),
+                    fail_count: self.view.fail_counts.get(name).copied().unwrap_or(0),
+                    lock: mine.then_some(self.my_lock),
+                    position: server.and_then(position).or_else(|| {
+                        // Another standby: where the primary saw it replay.
+                        let lsn = self.standby(name).filter(|r| r.visible)?.replay?;
+                        Some(Location { tli: None, lsn })
+                    }),
+                    not_streaming_since: None,
+                }
+            })
+            .collect()
+    }
+}
+
+/// Received WAL on a standby (the newer of received and replayed), the
+/// current position on a primary, with the timeline.
+fn position(s: &ServerState) -> Option<Location> {
+    Some(Location {
+        tli: s.received_tli.or(s.timeline),
+        lsn: s.location?,
+    })
+}

@@ -1,0 +1,260 @@
+//! `status` and `explain`: the observations as reports and text.
+
+use super::observe::Observed;
+use crate::core::explain::{self, Explanation, Role};
+use crate::core::replication::lock::Lock;
+use crate::core::replication::plan::Attr;
+use crate::io::pg::ServerState;
+use serde::Serialize;
+
+/// One node in `status`.
+#[derive(Debug, Serialize)]
+pub struct NodeStatus {
+    pub name: String,
+    pub online: bool,
+    pub role: &'static str,
+    pub score: Option<String>,
+    pub status: Option<String>,
+    pub data_status: Option<String>,
+    pub fail_count: u32,
+    /// `PGSQL.lock`'s content: "absent", "held" (from a promote: may be
+    /// ahead), "clean demote at LSN on timeline T", or null where the tool
+    /// cannot read it (another node's disk).
+    pub lock: Option<String>,
+    /// This node only: what its server reports.
+    pub server: Option<ServerReport>,
+    /// A standby, as the primary's `pg_stat_replication` shows it.
+    pub replication: Option<ReplicationReport>,
+    pub promotable: bool,
+    pub why: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReplicationReport {
+    /// `STATE|SYNC_STATE` as PostgreSQL reports it, in data-status words.
+    pub postgres_says: String,
+    /// Set when the published data-status says something else (it is
+    /// updated at the primary's monitor, so a moment's difference is
+    /// normal).
+    pub disagreement: Option<String>,
+    pub replay_lag_bytes: Option<u64>,
+    pub replay_lag_seconds: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ServerReport {
+    pub in_recovery: bool,
+    pub timeline: Option<u32>,
+    pub received: Option<String>,
+    pub replayed: Option<String>,
+    pub current: Option<String>,
+    pub wal_receiver: Option<String>,
+    pub error: Option<String>,
+}
+
+impl From<&Result<ServerState, String>> for ServerReport {
+    fn from(r: &Result<ServerState, String>) -> ServerReport {
+        match r {
+            Ok(s) => ServerReport {
+                in_recovery: s.in_recovery,
+                timeline: s.received_tli.or(s.timeline),
+                received: s.received.map(|l| l.to_string()),
+                replayed: s.replay.map(|l| l.to_string()),
+                current: s.location.filter(|_| !s.in_recovery).map(|l| l.to_string()),
+                wal_receiver: s.receiver.clone(),
+                error: None,
+            },
+            Err(e) => ServerReport {
+                in_recovery: false,
+                timeline: None,
+                received: None,
+                replayed: None,
+                current: None,
+                wal_receiver: None,
+                error: Some(e.clone()),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Status {
+    /// Why the primary's view is missing, when it is.
+    pub primary_report_error: Option<String>,
+    pub resource: String,
+    pub clone: Option<String>,
+    pub quorum: bool,
+    pub maintenance: bool,
+    pub node: String,
+    pub nodes: Vec<NodeStatus>,
+}
+
+fn role_word(r: Role) -> &'static str {
+    match r {
+        Role::Promoted => "Promoted",
+        Role::Unpromoted => "Unpromoted",
+        Role::Stopped => "Stopped",
+    }
+}
+
+fn lock_word(l: Lock) -> String {
+    match l {
+        Lock::Absent => "absent".into(),
+        Lock::Held => "held (from a promote: this node may be ahead)".into(),
+        Lock::CleanDemote { checkpoint, tli } => {
+            format!("clean demote at {checkpoint} on timeline {tli}")
+        }
+    }
+}
+
+pub fn status(o: &Observed) -> Status {
+    let facts = o.facts();
+    let nodes = facts
+        .iter()
+        .map(|f| {
+            let e: Explanation = explain::explain(f, &facts);
+            let server = (f.name == o.me).then(|| ServerReport::from(&o.my_server));
+            let replication = o.standby(&f.name).filter(|r| r.visible).map(|r| {
+                let says = r.row.data_status().wire();
+                let current = o.primary_report.as_ref().ok().and_then(|(c, _)| *c);
+                ReplicationReport {
+                    disagreement: (f.data_status.as_deref() != Some(&says)).then(|| {
+                        format!(
+                            "data-status is {}, PostgreSQL says {says}",
+                            f.data_status.as_deref().unwrap_or("unset")
+                        )
+                    }),
+                    postgres_says: says,
+                    replay_lag_bytes: current.zip(r.replay).map(|(c, p)| c.0.saturating_sub(p.0)),
+                    replay_lag_seconds: r.replay_lag_seconds,
+                }
+            });
+            NodeStatus {
+                name: f.name.clone(),
+                online: f.online,
+                role: role_word(f.role),
+                score: f.score.clone(),
+                status: o.attr(&f.name, Attr::Status),
+                data_status: f.data_status.clone(),
+                fail_count: f.fail_count,
+                lock: f.lock.map(lock_word),
+                server,
+                replication,
+                promotable: e.promotable,
+                why: e.why,
+            }
+        })
+        .collect();
+    Status {
+        primary_report_error: match &o.primary_report {
+            Err(e) => Some(e.clone()),
+            Ok((_, rows)) if rows.iter().any(|r| !r.visible) => Some(format!(
+                "the replication user sees no details of pg_stat_replication: run rustpgctl on the primary, or GRANT pg_read_all_stats TO {}",
+                o.repuser
+            )),
+            Ok(_) => None,
+        },
+        resource: o.resource.clone(),
+        clone: o.clone.clone(),
+        quorum: o.view.quorum,
+        maintenance: o.view.maintenance,
+        node: o.me.clone(),
+        nodes,
+    }
+}
+
+/// `status` for a terminal: one line per node, then this node's server.
+pub fn render_status(s: &Status) -> String {
+    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let mut out = format!(
+        "{}{}: quorum {}, maintenance mode {}\n",
+        s.resource,
+        s.clone
+            .as_deref()
+            .map(|c| format!(" (clone {c})"))
+            .unwrap_or_default(),
+        if s.quorum { "yes" } else { "NO" },
+        if s.maintenance { "ON" } else { "off" },
+    );
+    out.push_str(&format!(
+        "{:<10} {:<7} {:<11} {:<10} {:<11} {:<22} {:<6} {}\n",
+        "NODE", "ONLINE", "ROLE", "SCORE", "STATUS", "DATA-STATUS", "FAILS", "PROMOTABLE"
+    ));
+    for n in &s.nodes {
+        out.push_str(&format!(
+            "{:<10} {:<7} {:<11} {:<10} {:<11} {:<22} {:<6} {}\n",
+            n.name,
+            if n.online { "yes" } else { "NO" },
+            n.role,
+            dash(&n.score),
+            dash(&n.status),
+            dash(&n.data_status),
+            n.fail_count,
+            match (n.role, n.promotable) {
+                ("Promoted", _) => "-",
+                (_, true) => "yes",
+                (_, false) => "no",
+            },
+        ));
+    }
+    out.push_str("\nAs the primary sees its standbys (pg_stat_replication):\n");
+    match &s.primary_report_error {
+        Some(e) => out.push_str(&format!("  not readable: {e}\n")),
+        None => {
+            for n in &s.nodes {
+                let Some(r) = &n.replication else { continue };
+                out.push_str(&format!(
+                    "  {:<10} {:<20} replay lag {}, {}{}\n",
+                    n.name,
+                    r.postgres_says,
+                    r.replay_lag_bytes.map_or("-".into(), explain::bytes),
+                    r.replay_lag_seconds
+                        .map_or("0 s".into(), |t| format!("{t:.1} s")),
+                    r.disagreement
+                        .as_ref()
+                        .map(|d| format!("  DIFFERS: {d}"))
+                        .unwrap_or_default(),
+                ));
+            }
+        }
+    }
+    if let Some(n) = s.nodes.iter().find(|n| n.name == s.node) {
+        out.push_str(&format!("\nThis node, {}:\n", n.name));
+        if let Some(l) = &n.lock {
+            out.push_str(&format!("  PGSQL.lock: {l}\n"));
+        }
+        if let Some(srv) = &n.server {
+            out.push_str(&match &srv.error {
+                Some(e) => format!("  PostgreSQL: not readable ({e})\n"),
+                None if srv.in_recovery => format!(
+                    "  PostgreSQL: standby on timeline {}, received {}, replayed {}, WAL receiver {}\n",
+                    srv.timeline.map_or("-".into(), |t| t.to_string()),
+                    dash(&srv.received),
+                    dash(&srv.replayed),
+                    dash(&srv.wal_receiver),
+                ),
+                None => format!(
+                    "  PostgreSQL: primary on timeline {}, at {}\n",
+                    srv.timeline.map_or("-".into(), |t| t.to_string()),
+                    dash(&srv.current),
+                ),
+            });
+        }
+    }
+    out
+}
+
+/// `explain NODE` for a terminal.
+pub fn render_explanation(node: &str, e: &Explanation) -> String {
+    let mut out = format!("{node}:\n");
+    for w in &e.why {
+        out.push_str(&format!("  {w}\n"));
+    }
+    if !e.would_change.is_empty() {
+        out.push_str("What would change that:\n");
+        for w in &e.would_change {
+            out.push_str(&format!("  {w}\n"));
+        }
+    }
+    out
+}
