@@ -447,6 +447,101 @@ fn three_node_cluster_end_to_end_pg11() {
     end_to_end(&Lab::up_with("pg11", "el", &[("LAB_PG_MAJOR", "11")]));
 }
 
+/// The operator tool, built with the tests.
+const CTL: &str = env!("CARGO_BIN_EXE_rustpgctl");
+
+/// rustpgctl on the healthy lab, from a standby: `status` agrees with the
+/// picture and with PostgreSQL, `explain` answers for the sync and the
+/// potential standby, `switchover` refuses what it must.
+fn operator_tool(lab: &Lab, primary: &str, sync: &str, potential: &str) {
+    let ctl = |args: &[&str]| {
+        let mut a = vec!["exec", potential, CTL];
+        a.extend_from_slice(args);
+        let out = lab.run(&a);
+        (out.status.code(), text(&out))
+    };
+    // The primary's pg_stat_replication agrees with the published
+    // data-status (both change only at the primary's monitor: wait for it).
+    let agreed = || {
+        let (rc, out) = ctl(&["status", "--json"]);
+        assert_eq!(rc, Some(0), "{out}");
+        let json = &out[out.find('{').unwrap_or(0)..];
+        let s: serde_json::Value =
+            serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {out}"));
+        let row = |n: &str| {
+            s["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["name"] == n)
+                .cloned()
+                .unwrap()
+        };
+        let ok = row(primary)["role"] == "Promoted"
+            && row(sync)["replication"]["postgres_says"] == "STREAMING|SYNC"
+            && row(potential)["replication"]["postgres_says"] == "STREAMING|ASYNC"
+            && [sync, potential]
+                .iter()
+                .all(|n| row(n)["replication"]["disagreement"].is_null())
+            && row(sync)["promotable"] == true
+            && row(potential)["server"]["in_recovery"] == true;
+        if !ok {
+            println!("rustpgctl status, not agreeing yet:\n{out}");
+        }
+        ok
+    };
+    wait_until(
+        "rustpgctl status agrees with the picture",
+        Duration::from_secs(30),
+        agreed,
+    );
+    println!("rustpgctl status on {potential}:\n{}", ctl(&["status"]).1);
+    let (rc, out) = ctl(&["explain", sync]);
+    assert_eq!(rc, Some(0), "{out}");
+    assert!(out.contains("promotable: score 100"), "{out}");
+    let (rc, out) = ctl(&["explain", potential]);
+    assert_eq!(rc, Some(3), "{out}");
+    assert!(out.contains("streams as ASYNC standby"), "{out}");
+    let (rc, out) = ctl(&["switchover", "--to", potential]);
+    assert_eq!(rc, Some(3), "{out}");
+    assert!(
+        out.contains(&format!(
+            "refused: {potential} is not the synchronous standby"
+        )),
+        "{out}"
+    );
+    lab.exec(
+        primary,
+        &[
+            "crm_attribute",
+            "-t",
+            "crm_config",
+            "-n",
+            "maintenance-mode",
+            "-v",
+            "true",
+        ],
+    );
+    let (rc, out) = ctl(&["switchover"]);
+    lab.exec(
+        primary,
+        &[
+            "crm_attribute",
+            "-t",
+            "crm_config",
+            "-n",
+            "maintenance-mode",
+            "-D",
+        ],
+    );
+    assert_eq!(rc, Some(3), "{out}");
+    assert!(
+        out.contains("refused: the cluster is in maintenance mode"),
+        "{out}"
+    );
+    let _ = last;
+}
+
 /// The demo picture, the receiver status, a switchover and back, the loss
 /// and return of the sync standby's node, a failover.
 fn end_to_end(lab: &Lab) {
@@ -498,11 +593,18 @@ fn end_to_end(lab: &Lab) {
         lab.exec(node, &["attrd_updater", "-D", "-n", &attr]);
     }
 
-    // Switchover to the sync standby and back: every node streams again by
-    // itself, the old primary's PGSQL.lock goes away, nothing is lost.
+    operator_tool(lab, &first, &sync, &potential);
+
+    // Switchover to the sync standby and back (rustpgctl, then the lab's
+    // ban and clear): every node streams again by itself, the old
+    // primary's PGSQL.lock goes away, nothing is lost.
     for target in [sync.clone(), first.clone()] {
         let started = Instant::now();
-        let out = lab.run(&["switchover", &target]);
+        let out = if target == sync {
+            lab.run(&["exec", &potential, CTL, "switchover", "--to", &target])
+        } else {
+            lab.run(&["switchover", &target])
+        };
         assert!(
             out.status.success(),
             "switchover to {target}:\n{}",
