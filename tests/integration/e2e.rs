@@ -539,7 +539,6 @@ fn operator_tool(lab: &Lab, primary: &str, sync: &str, potential: &str) {
         out.contains("refused: the cluster is in maintenance mode"),
         "{out}"
     );
-    let _ = last;
 }
 
 /// The demo picture, the receiver status, a switchover and back, the loss
