@@ -1186,7 +1186,9 @@ pub(crate) fn create_faults_table(lab: &Lab) {
         .unwrap();
 }
 
-pub(crate) fn block_vip(lab: &Lab, node: &str, blocked: bool) {
+/// Blackhole (or stop blackholing) the VIP inside a node; the error says
+/// why it could not (the node is down, for one).
+pub(crate) fn try_block_vip(lab: &Lab, node: &str, blocked: bool) -> Result<(), String> {
     let verb = if blocked { "add" } else { "del" };
     let out = lab.run(&[
         "exec",
@@ -1197,11 +1199,19 @@ pub(crate) fn block_vip(lab: &Lab, node: &str, blocked: bool) {
         "blackhole",
         &format!("{VIP}/32"),
     ]);
-    assert!(
-        out.status.success() || !blocked,
-        "blackhole {VIP} on {node}:\n{}",
-        text(&out)
-    );
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(text(&out).trim().to_string())
+    }
+}
+
+/// The same, where the node must be up to block (unblocking a node that
+/// went down meanwhile is nothing to do).
+pub(crate) fn block_vip(lab: &Lab, node: &str, blocked: bool) {
+    if let Err(why) = try_block_vip(lab, node, blocked) {
+        assert!(!blocked, "blackhole {VIP} on {node}:\n{why}");
+    }
 }
 
 /// The double fault: the sync standby loses its replication

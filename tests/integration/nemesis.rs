@@ -16,8 +16,8 @@
 use crate::e2e::{Lab, Picture};
 use crate::faults::{
     block_vip, bring_nodes_back, crm, crm_mon_text, failcount, healthy_in_fact, lock_exists,
-    operator_recovers_in_place, restore, resync, running, status_of, streaming_nodes, wait_until,
-    Run, NODES,
+    node_up, operator_recovers_in_place, restore, resync, running, status_of, streaming_nodes,
+    try_block_vip, wait_until, Run, NODES,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -160,21 +160,27 @@ fn inject(lab: &Arc<Lab>, step: Step, undo: &mut Vec<std::thread::JoinHandle<()>
             Some(n) => format!("crash {n}: {}", run(&["crash", &n])),
             None => "crash: no such node".into(),
         },
-        Fault::ResetConnection(who, secs) | Fault::SilentCut(who, secs) => match target(who) {
-            Some(n) => {
-                block_vip(lab, &n, true);
-                let reset = matches!(step.fault, Fault::ResetConnection(..));
-                if reset {
-                    let _ = lab.run(&crate::faults::kill_walreceiver(&n));
+        // A node that is down (crashed, or being fenced) has no connection
+        // to cut; one can also go down between the check and the cut.
+        Fault::ResetConnection(who, secs) | Fault::SilentCut(who, secs) => {
+            match target(who).filter(|n| node_up(lab, n)) {
+                Some(n) => {
+                    if let Err(why) = try_block_vip(lab, &n, true) {
+                        return format!("replication fault: {n} went down ({why})");
+                    }
+                    let reset = matches!(step.fault, Fault::ResetConnection(..));
+                    if reset {
+                        let _ = lab.run(&crate::faults::kill_walreceiver(&n));
+                    }
+                    undo.push(unblock_later(lab, Duration::from_secs(secs), n.clone()));
+                    format!(
+                        "{} {n} for {secs}s",
+                        if reset { "reset+block" } else { "silent cut" }
+                    )
                 }
-                undo.push(unblock_later(lab, Duration::from_secs(secs), n.clone()));
-                format!(
-                    "{} {n} for {secs}s",
-                    if reset { "reset+block" } else { "silent cut" }
-                )
+                None => "replication fault: no such standby".into(),
             }
-            None => "replication fault: no such standby".into(),
-        },
+        }
         Fault::Partition(who, secs) => match target(who) {
             Some(n) => {
                 let r = run(&["partition", &n]);
