@@ -25,9 +25,8 @@ pub struct SwitchoverReport {
 }
 
 /// A planned switchover: the checks of `core::switchover`, then a ban of
-/// the promoted role on the primary (with a lifetime, so that even a killed
-/// tool leaves nothing for long), a bounded wait for the target promoted and
-/// the old primary a standby again, and the ban cleared on every path.
+/// the promoted role on the primary, a bounded wait for the target promoted
+/// and the old primary a standby again, and the ban cleared on every path.
 pub fn switchover(
     o: &Observed,
     raw: &RawEnv,
@@ -68,7 +67,7 @@ pub fn switchover(
     let deadline = Deadline::after(timeout);
     let crm = Crm::new(&o.resource, &o.resource, &o.me, raw, 10, deadline);
     let start = std::time::Instant::now();
-    crm.ban_promoted(clone, &plan.from, "PT10M")
+    crm.ban_promoted(clone, &plan.from)
         .map_err(|e| Failed(e.reason().to_string()))?;
     let moved = deadline.poll(Duration::from_millis(500), || {
         let v = crm.cluster_view().ok()?;

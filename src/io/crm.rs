@@ -173,9 +173,11 @@ impl Crm {
     }
 
     /// `crm_resource --ban --promoted`: a location constraint that keeps
-    /// the promoted role of `clone` off `node`, expiring after `lifetime`
-    /// (ISO 8601, e.g. `PT5M`) even if nobody clears it.
-    pub fn ban_promoted(&self, clone: &str, node: &str, lifetime: &str) -> Result<()> {
+    /// the promoted role of `clone` off `node`. (No `--lifetime`: Pacemaker
+    /// 2.1.5 then writes the ban as a rule, and the rule bans the whole
+    /// instance, not just its promoted role: the old primary stayed stopped
+    /// instead of following as a standby.)
+    pub fn ban_promoted(&self, clone: &str, node: &str) -> Result<()> {
         let cmd = self.cmd("crm_resource").args([
             "--ban",
             "--promoted",
@@ -183,8 +185,6 @@ impl Crm {
             clone,
             "--node",
             node,
-            "--lifetime",
-            lifetime,
             "--quiet",
         ]);
         self.run(&cmd, |_| false).map(drop)
