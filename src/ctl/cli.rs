@@ -42,8 +42,8 @@ pub enum Command {
     },
     /// Move the primary role to the synchronous standby (or --to NODE,
     /// which must be it) once it has caught up: ban the promoted role on
-    /// the primary, wait for the target to be promoted and the old primary
-    /// to be a standby, clear the ban. Exits 0 when done, 3 when refused
+    /// the primary, wait for the target to be promoted, the old primary to
+    /// be a standby and master_ip to answer as a primary, clear the ban. Exits 0 when done, 3 when refused
     /// (nothing changed), 1 when it failed on the way.
     Switchover {
         /// The node to promote; default: the synchronous standby.

@@ -35,6 +35,19 @@ pub struct Observed {
     /// The primary's position and its view of every standby, or why it
     /// could not be read.
     pub primary_report: Result<(Option<Lsn>, Vec<StandbyReport>), String>,
+    /// How this node's standby reaches the primary (through `master_ip`),
+    /// as conninfo pairs, or why it cannot.
+    pub via_master_ip: Result<Vec<(String, String)>, String>,
+    /// The database owner, whom the tool connects as.
+    pub owner: OsUser,
+}
+
+/// This node's `primary_conninfo` with the database `postgres`, as
+/// `pg_rewind` connects: the way to the primary through `master_ip`.
+fn via_master_ip(cfg: &Config, me: &str) -> Result<Vec<(String, String)>, String> {
+    let conninfo = StandbySettings::of(cfg, me).rewind_source();
+    parse_conninfo(&conninfo)
+        .ok_or_else(|| format!("primary_conninfo_opt is not valid conninfo: {conninfo}"))
 }
 
 /// The primary's report: locally when this node is the primary, else the
@@ -43,17 +56,14 @@ pub struct Observed {
 fn read_primary(
     cfg: &Config,
     owner: &OsUser,
-    me: &str,
+    via_master_ip: &Result<Vec<(String, String)>, String>,
     i_am_primary: bool,
     deadline: Deadline,
 ) -> Result<(Option<Lsn>, Vec<StandbyReport>), String> {
     let session = if i_am_primary {
         pg::connect(cfg, owner, None, deadline)
     } else {
-        let conninfo = StandbySettings::of(cfg, me).rewind_source();
-        let pairs = parse_conninfo(&conninfo)
-            .ok_or_else(|| format!("primary_conninfo_opt is not valid conninfo: {conninfo}"))?;
-        pg::connect_conninfo(&pairs, owner, deadline)
+        pg::connect_conninfo(via_master_ip.as_ref()?, owner, deadline)
     };
     session
         .and_then(|mut s| s.standby_report())
@@ -95,7 +105,8 @@ pub fn observe(resource: Option<&str>, raw: &RawEnv) -> Result<Observed, String>
         .and_then(|mut s| s.server_state())
         .map_err(|e| e.message);
     let i_am_primary = my_server.as_ref().is_ok_and(|s| !s.in_recovery);
-    let primary_report = read_primary(&cfg, &owner, &me, i_am_primary, deadline);
+    let via_master_ip = via_master_ip(&cfg, &me);
+    let primary_report = read_primary(&cfg, &owner, &via_master_ip, i_am_primary, deadline);
     Ok(Observed {
         resource: primitive.id,
         clone: primitive.clone_id,
@@ -105,6 +116,8 @@ pub fn observe(resource: Option<&str>, raw: &RawEnv) -> Result<Observed, String>
         my_lock: files.lock_state(),
         my_server,
         primary_report,
+        via_master_ip,
+        owner,
     })
 }
 

@@ -4,6 +4,7 @@ use super::observe::Observed;
 use crate::core::switchover::{self, TargetLag};
 use crate::io::clock::Deadline;
 use crate::io::crm::Crm;
+use crate::io::pg;
 use crate::ocf::env::RawEnv;
 use serde::Serialize;
 use std::time::Duration;
@@ -25,8 +26,9 @@ pub struct SwitchoverReport {
 }
 
 /// A planned switchover: the checks of `core::switchover`, then a ban of
-/// the promoted role on the primary, a bounded wait for the target promoted
-/// and the old primary a standby again, and the ban cleared on every path.
+/// the promoted role on the primary, a bounded wait for the target promoted,
+/// the old primary a standby again and `master_ip` answering as a primary,
+/// and the ban cleared on every path.
 pub fn switchover(
     o: &Observed,
     raw: &RawEnv,
@@ -73,6 +75,14 @@ pub fn switchover(
         let v = crm.cluster_view().ok()?;
         (v.promoted == [plan.to.clone()] && v.runs_standby(&plan.from)).then_some(())
     });
+    // And clients reach the new primary: master_ip answers as a primary.
+    let reachable = moved.and_then(|()| {
+        let pairs = o.via_master_ip.as_ref().ok()?;
+        deadline.poll(Duration::from_millis(250), || {
+            let mut s = pg::connect_conninfo(pairs, &o.owner, deadline).ok()?;
+            s.is_primary().ok()?.then_some(())
+        })
+    });
     // Its own time: the wait may have used all of the switchover's.
     let clearer = Crm::new(
         &o.resource,
@@ -83,14 +93,14 @@ pub fn switchover(
         Deadline::after(Duration::from_secs(30)),
     );
     let cleared = clearer.clear(clone, &plan.from);
-    match (moved, cleared) {
+    match (moved.and(reachable), cleared) {
         (Some(()), Ok(())) => Ok(SwitchoverReport {
             from: plan.from,
             to: plan.to,
             seconds: start.elapsed().as_secs_f64(),
         }),
         (None, cleared) => Err(Failed(format!(
-            "{} was not promoted with {} back as a standby within {} s; {}",
+            "{} was not promoted, with {} back as a standby and master_ip answering as the primary, within {} s; {}",
             plan.to,
             plan.from,
             timeout.as_secs(),

@@ -468,6 +468,12 @@ impl Session {
 
     /// Whether the server leaves recovery before the deadline (polled
     /// every 10 ms).
+    /// The server is a primary (not in recovery).
+    pub fn is_primary(&mut self) -> Result<bool, SqlError> {
+        let row = self.client.query_one("select pg_is_in_recovery()", &[])?;
+        Ok(!row.get::<_, bool>(0))
+    }
+
     pub fn left_recovery(&mut self, deadline: Deadline) -> Result<bool, SqlError> {
         let client = &mut self.client;
         let left = deadline.poll(Duration::from_millis(10), || {

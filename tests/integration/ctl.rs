@@ -227,7 +227,7 @@ fn switchover_refuses_or_fails_without_leaving_a_constraint() {
     assert_eq!(rc, 1, "{err}");
     assert_eq!(
         err.trim(),
-        format!("rustpgctl: switchover failed: {sync} was not promoted with {primary} back as a standby within 2 s; the ban is cleared")
+        format!("rustpgctl: switchover failed: {sync} was not promoted, with {primary} back as a standby and master_ip answering as the primary, within 2 s; the ban is cleared")
     );
     assert!(!constraints().contains("cli-ban"), "{}", constraints());
 }
