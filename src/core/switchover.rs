@@ -14,21 +14,16 @@ pub struct Switchover {
     pub to: String,
 }
 
-/// What the tool measured of the target: how far its replay is behind the
-/// primary's current WAL (`pg_stat_replication.replay_lsn`), when known.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TargetLag {
-    pub replay_bytes: Option<u64>,
-    /// The most replay lag the operator accepts.
-    pub max_bytes: u64,
-}
-
-/// Plan the switchover, or say in one line why not.
+/// Plan the switchover, or say in one line why not. `replay_lag` says how
+/// far a standby's replay is behind the primary's current WAL
+/// (`pg_stat_replication.replay_lsn`), when known; the target may be at
+/// most `max_lag_bytes` behind.
 pub fn plan(
     view: &ClusterView,
     rsc: &str,
     wanted: Option<&str>,
-    lag: TargetLag,
+    max_lag_bytes: u64,
+    replay_lag: impl Fn(&str) -> Option<u64>,
 ) -> Result<Switchover, String> {
     if view.maintenance {
         return Err("the cluster is in maintenance mode: Pacemaker would move nothing".into());
@@ -86,11 +81,11 @@ pub fn plan(
             .cloned()
             .ok_or("no standby is proven synchronous (STREAMING|SYNC with a positive score)")?,
     };
-    match lag.replay_bytes {
-        Some(b) if b > lag.max_bytes => Err(format!(
+    match replay_lag(&to) {
+        Some(b) if b > max_lag_bytes => Err(format!(
             "{to} has not caught up: its replay is {} behind {from} (at most {} accepted)",
             bytes(b),
-            bytes(lag.max_bytes)
+            bytes(max_lag_bytes)
         )),
         None => Err(format!(
             "{to}'s replay position is unknown: {from} does not list it in pg_stat_replication"
@@ -127,13 +122,12 @@ mod tests {
         }
     }
 
-    const CAUGHT_UP: TargetLag = TargetLag {
-        replay_bytes: Some(0),
-        max_bytes: 16 << 20,
-    };
+    /// The target's replay lag, in bytes (16 MB accepted).
+    type Lag = Option<u64>;
+    const CAUGHT_UP: Lag = Some(0);
 
-    fn go(view: &ClusterView, to: Option<&str>, lag: TargetLag) -> Result<Switchover, String> {
-        plan(view, "pgsql", to, lag)
+    fn go(view: &ClusterView, to: Option<&str>, lag: Lag) -> Result<Switchover, String> {
+        plan(view, "pgsql", to, 16 << 20, |_| lag)
     }
 
     #[test]
@@ -149,8 +143,7 @@ mod tests {
     #[test]
     fn refusals_say_why() {
         let v = healthy();
-        let refused =
-            |v: &ClusterView, to: Option<&str>, lag: TargetLag| go(v, to, lag).unwrap_err();
+        let refused = |v: &ClusterView, to: Option<&str>, lag: Lag| go(v, to, lag).unwrap_err();
         assert_eq!(
             refused(&v, Some("pg03"), CAUGHT_UP),
             "pg03 is not the synchronous standby (data-status STREAMING|ASYNC): only a standby that acknowledged every commit may be promoted"
@@ -163,18 +156,12 @@ mod tests {
             refused(&v, Some("pg09"), CAUGHT_UP),
             "no node pg09 in the cluster"
         );
-        let lagging = TargetLag {
-            replay_bytes: Some(20 << 20),
-            ..CAUGHT_UP
-        };
+        let lagging = Some(20 << 20);
         assert_eq!(
             refused(&v, None, lagging),
             "pg02 has not caught up: its replay is 20.0 MB behind pg01 (at most 16.0 MB accepted)"
         );
-        let unknown = TargetLag {
-            replay_bytes: None,
-            ..CAUGHT_UP
-        };
+        let unknown = None;
         assert!(refused(&v, None, unknown).starts_with("pg02's replay position is unknown"));
 
         let mut m = healthy();

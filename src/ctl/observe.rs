@@ -14,7 +14,7 @@ use crate::core::replication::plan::Attr;
 use crate::core::standby_conf::StandbySettings;
 use crate::io::clock::Deadline;
 use crate::io::crm::{self, Crm};
-use crate::io::pg::{self, ServerState, StandbyReport};
+use crate::io::pg::{self, ServerState, Session, StandbyReport};
 use crate::io::statefiles::StateFiles;
 use crate::io::user::OsUser;
 use crate::ocf::env::{RawEnv, RESKEY_PREFIX};
@@ -50,24 +50,21 @@ fn via_master_ip(cfg: &Config, me: &str) -> Result<Vec<(String, String)>, String
         .ok_or_else(|| format!("primary_conninfo_opt is not valid conninfo: {conninfo}"))
 }
 
-/// The primary's report: locally when this node is the primary, else the
-/// way this node's standby reaches it (its `primary_conninfo`, with the
-/// database `postgres`), as `pg_rewind` does.
+/// The primary's report: through this node's own session when this node is
+/// the primary, else the way this node's standby reaches it (its
+/// `primary_conninfo`, with the database `postgres`), as `pg_rewind` does.
 fn read_primary(
-    cfg: &Config,
+    local_primary: Option<&mut Session>,
     owner: &OsUser,
     via_master_ip: &Result<Vec<(String, String)>, String>,
-    i_am_primary: bool,
     deadline: Deadline,
 ) -> Result<(Option<Lsn>, Vec<StandbyReport>), String> {
-    let session = if i_am_primary {
-        pg::connect(cfg, owner, None, deadline)
-    } else {
-        pg::connect_conninfo(via_master_ip.as_ref()?, owner, deadline)
+    let report = match local_primary {
+        Some(s) => s.standby_report(),
+        None => pg::connect_conninfo(via_master_ip.as_ref()?, owner, deadline)
+            .and_then(|mut s| s.standby_report()),
     };
-    session
-        .and_then(|mut s| s.standby_report())
-        .map_err(|e| e.message)
+    report.map_err(|e| e.message)
 }
 
 /// The resource's `Config`, exactly as the agent would parse it.
@@ -101,12 +98,15 @@ pub fn observe(resource: Option<&str>, raw: &RawEnv) -> Result<Observed, String>
         pgdata: &cfg.pgdata,
         owner: &owner,
     };
-    let my_server = pg::connect(&cfg, &owner, None, deadline)
-        .and_then(|mut s| s.server_state())
-        .map_err(|e| e.message);
+    let mut local = pg::connect(&cfg, &owner, None, deadline).map_err(|e| e.message);
+    let my_server = local
+        .as_mut()
+        .map_err(|e| e.clone())
+        .and_then(|s| s.server_state().map_err(|e| e.message));
     let i_am_primary = my_server.as_ref().is_ok_and(|s| !s.in_recovery);
     let via_master_ip = via_master_ip(&cfg, &me);
-    let primary_report = read_primary(&cfg, &owner, &via_master_ip, i_am_primary, deadline);
+    let local_primary = local.as_mut().ok().filter(|_| i_am_primary);
+    let primary_report = read_primary(local_primary, &owner, &via_master_ip, deadline);
     Ok(Observed {
         resource: primitive.id,
         clone: primitive.clone_id,
@@ -138,10 +138,20 @@ impl Observed {
             .map(str::to_string)
     }
 
-    /// The primary's row for this standby.
+    /// The primary's row for this standby, when PostgreSQL showed its
+    /// details (see `StandbyReport::visible`).
     pub(super) fn standby(&self, node: &str) -> Option<&StandbyReport> {
         let (_, rows) = self.primary_report.as_ref().ok()?;
-        rows.iter().find(|r| r.row.application_name == node)
+        rows.iter()
+            .find(|r| r.row.application_name == node)
+            .filter(|r| r.visible)
+    }
+
+    /// How far this standby's replay is behind the primary's current WAL.
+    pub(super) fn replay_lag_bytes(&self, node: &str) -> Option<u64> {
+        let current = self.primary_report.as_ref().ok()?.0?;
+        let replay = self.standby(node)?.replay?;
+        Some(current.0.saturating_sub(replay.0))
     }
 
     /// What explain needs of every node.
@@ -162,7 +172,7 @@ impl Observed {
                     lock: mine.then_some(self.my_lock),
                     position: server.and_then(position).or_else(|| {
                         // Another standby: where the primary saw it replay.
-                        let lsn = self.standby(name).filter(|r| r.visible)?.replay?;
+                        let lsn = self.standby(name)?.replay?;
                         Some(Location { tli: None, lsn })
                     }),
                     not_streaming_since: None,

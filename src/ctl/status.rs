@@ -41,7 +41,7 @@ pub struct ReplicationReport {
     pub replay_lag_seconds: Option<f64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct ServerReport {
     pub in_recovery: bool,
     pub timeline: Option<u32>,
@@ -65,13 +65,8 @@ impl From<&Result<ServerState, String>> for ServerReport {
                 error: None,
             },
             Err(e) => ServerReport {
-                in_recovery: false,
-                timeline: None,
-                received: None,
-                replayed: None,
-                current: None,
-                wal_receiver: None,
                 error: Some(e.clone()),
+                ..ServerReport::default()
             },
         }
     }
@@ -114,9 +109,8 @@ pub fn status(o: &Observed) -> Status {
         .map(|f| {
             let e: Explanation = explain::explain(f, &facts);
             let server = (f.name == o.me).then(|| ServerReport::from(&o.my_server));
-            let replication = o.standby(&f.name).filter(|r| r.visible).map(|r| {
+            let replication = o.standby(&f.name).map(|r| {
                 let says = r.row.data_status().wire();
-                let current = o.primary_report.as_ref().ok().and_then(|(c, _)| *c);
                 ReplicationReport {
                     disagreement: (f.data_status.as_deref() != Some(&says)).then(|| {
                         format!(
@@ -125,7 +119,7 @@ pub fn status(o: &Observed) -> Status {
                         )
                     }),
                     postgres_says: says,
-                    replay_lag_bytes: current.zip(r.replay).map(|(c, p)| c.0.saturating_sub(p.0)),
+                    replay_lag_bytes: o.replay_lag_bytes(&f.name),
                     replay_lag_seconds: r.replay_lag_seconds,
                 }
             });

@@ -1,7 +1,7 @@
 //! `switchover`: the checks of `core::switchover`, then the move.
 
 use super::observe::Observed;
-use crate::core::switchover::{self, TargetLag};
+use crate::core::switchover;
 use crate::io::clock::Deadline;
 use crate::io::crm::Crm;
 use crate::io::pg;
@@ -43,28 +43,9 @@ pub fn switchover(
             o.resource
         ))
     })?;
-    let lag = |to: &str| {
-        let current = o.primary_report.as_ref().ok().and_then(|(c, _)| *c);
-        let replay = o.standby(to).filter(|r| r.visible).and_then(|r| r.replay);
-        current.zip(replay).map(|(c, r)| c.0.saturating_sub(r.0))
-    };
-    // The target decides the lag checked, so plan twice: once to learn it.
-    let unchecked = TargetLag {
-        replay_bytes: Some(0),
-        max_bytes: max_lag_bytes,
-    };
-    let to = switchover::plan(&o.view, &o.resource, target, unchecked)
-        .map_err(Refused)?
-        .to;
-    let plan = switchover::plan(
-        &o.view,
-        &o.resource,
-        Some(&to),
-        TargetLag {
-            replay_bytes: lag(&to),
-            max_bytes: max_lag_bytes,
-        },
-    )
+    let plan = switchover::plan(&o.view, &o.resource, target, max_lag_bytes, |n| {
+        o.replay_lag_bytes(n)
+    })
     .map_err(Refused)?;
     let deadline = Deadline::after(timeout);
     let crm = Crm::new(&o.resource, &o.resource, &o.me, raw, 10, deadline);

@@ -178,23 +178,17 @@ impl Crm {
     /// instance, not just its promoted role: the old primary stayed stopped
     /// instead of following as a standby.)
     pub fn ban_promoted(&self, clone: &str, node: &str) -> Result<()> {
-        let cmd = self.cmd("crm_resource").args([
-            "--ban",
-            "--promoted",
-            "--resource",
-            clone,
-            "--node",
-            node,
-            "--quiet",
-        ]);
-        self.run(&cmd, |_| false).map(drop)
+        self.crm_resource(&["--ban", "--promoted"], clone, node)
     }
 
     /// `crm_resource --clear`: remove the constraints `--ban` and `--move`
     /// left for `clone` on `node`.
     pub fn clear(&self, clone: &str, node: &str) -> Result<()> {
-        let cmd = self.cmd("crm_resource").args([
-            "--clear",
+        self.crm_resource(&["--clear"], clone, node)
+    }
+
+    fn crm_resource(&self, what: &[&str], clone: &str, node: &str) -> Result<()> {
+        let cmd = self.cmd("crm_resource").args(what).args([
             "--resource",
             clone,
             "--node",

@@ -148,20 +148,6 @@ pub fn connect_conninfo(
     };
     let user = get("user").unwrap_or(&owner.name);
     let dbname = get("dbname").unwrap_or("postgres");
-    let mut pc = postgres::Config::new();
-    match &host {
-        Host::Socket(dir) => pc.host_path(dir),
-        Host::Tcp(h) => pc.host(h),
-    };
-    pc.port(port)
-        .user(user)
-        .dbname(dbname)
-        .application_name("rustpgctl")
-        .connect_timeout(
-            deadline
-                .remaining()
-                .clamp(Duration::from_secs(1), Duration::from_secs(10)),
-        );
     let password = get("password").map(str::to_string).or_else(|| {
         pgpass_password(
             owner,
@@ -172,12 +158,55 @@ pub fn connect_conninfo(
             user,
         )
     });
+    let to = Target {
+        host: &host,
+        port,
+        user,
+        dbname,
+        application_name: "rustpgctl",
+    };
+    open(&to, password, owner, deadline)
+}
+
+/// Where a session goes and as whom.
+struct Target<'a> {
+    host: &'a Host,
+    port: u16,
+    user: &'a str,
+    dbname: &'a str,
+    application_name: &'a str,
+}
+
+/// Connect, bounded by `deadline` (never more than 10 s), with the owner's
+/// effective uid for peer authentication.
+fn open(
+    to: &Target,
+    password: Option<String>,
+    owner: &OsUser,
+    deadline: Deadline,
+) -> Result<Session, SqlError> {
+    let mut pc = postgres::Config::new();
+    match to.host {
+        Host::Socket(dir) => pc.host_path(dir),
+        Host::Tcp(h) => pc.host(h),
+    };
+    pc.port(to.port)
+        .user(to.user)
+        .dbname(to.dbname)
+        .application_name(to.application_name)
+        .connect_timeout(
+            deadline
+                .remaining()
+                .clamp(Duration::from_secs(1), Duration::from_secs(10)),
+        );
     if let Some(pw) = password {
         pc.password(pw);
     }
     let client = {
-        let _as_owner = EffectiveUser::enter(owner)
-            .map_err(|e| bad(format!("cannot switch to user {}: {e}", owner.name)))?;
+        let _as_owner = EffectiveUser::enter(owner).map_err(|e| SqlError {
+            transient: false,
+            message: format!("cannot switch to user {}: {e}", owner.name),
+        })?;
         pc.connect(NoTls)?
     };
     Ok(Session { client })
@@ -227,31 +256,15 @@ pub fn connect_as(
     deadline: Deadline,
 ) -> Result<Session, SqlError> {
     let host = host(cfg);
-    let mut pc = postgres::Config::new();
-    match &host {
-        Host::Socket(dir) => pc.host_path(dir),
-        Host::Tcp(h) => pc.host(h),
+    let password = password(cfg, role, owner, &host, passfile);
+    let to = Target {
+        host: &host,
+        port: cfg.pgport,
+        user: role.user(cfg),
+        dbname: &cfg.pgdb,
+        application_name: "pgsql-ra",
     };
-    pc.port(cfg.pgport)
-        .user(role.user(cfg))
-        .dbname(&cfg.pgdb)
-        .application_name("pgsql-ra")
-        .connect_timeout(
-            deadline
-                .remaining()
-                .clamp(Duration::from_secs(1), Duration::from_secs(10)),
-        );
-    if let Some(pw) = password(cfg, role, owner, &host, passfile) {
-        pc.password(pw);
-    }
-    let client = {
-        let _as_owner = EffectiveUser::enter(owner).map_err(|e| SqlError {
-            transient: false,
-            message: format!("cannot switch to user {}: {e}", owner.name),
-        })?;
-        pc.connect(NoTls)?
-    };
-    Ok(Session { client })
+    open(&to, password, owner, deadline)
 }
 
 /// One row of the primary's `pg_stat_replication`, with its replay figures.

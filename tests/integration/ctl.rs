@@ -8,6 +8,17 @@ use std::process::Command;
 
 const CTL: &str = env!("CARGO_BIN_EXE_rustpgctl");
 
+/// One node's entry in `rustpgctl status --json`.
+pub fn node_row(status: &serde_json::Value, node: &str) -> serde_json::Value {
+    status["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == node)
+        .unwrap_or_else(|| panic!("no {node} in {status:#}"))
+        .clone()
+}
+
 /// Exit code, stdout, stderr.
 fn ctl(c: &Cluster, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(CTL)
@@ -41,15 +52,7 @@ fn status_and_explain_read_the_agents_picture() {
     let s: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(s["resource"], "pgsql");
     assert_eq!(s["clone"], "msPostgresql");
-    let row = |n: &str| {
-        s["nodes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["name"] == n)
-            .unwrap_or_else(|| panic!("no {n} in {s:#}"))
-            .clone()
-    };
+    let row = |n: &str| node_row(&s, n);
     // Every node's attributes as the CIB holds them, and the roles.
     for n in c.node_names() {
         let r = row(n);

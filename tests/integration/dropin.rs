@@ -153,11 +153,17 @@ fn failures(lab: &Lab) -> Vec<String> {
 /// and the agent's own last lines: for a failure to explain itself in the
 /// CI log.
 fn print_decisions(lab: &Lab) {
+    let tail = |text: &str, wanted: &dyn Fn(&str) -> bool, last: usize| {
+        let lines: Vec<&str> = text.lines().filter(|l| wanted(l)).collect();
+        for l in &lines[lines.len().saturating_sub(last)..] {
+            println!("{l}");
+        }
+    };
     for n in NODES {
-        let pcmk = lab.run(&["exec", n, "cat", "/var/log/pacemaker/pacemaker.log"]);
-        let agent = lab.run(&["exec", n, "cat", "/var/log/postgresql/pgsql-ra.log"]);
-        let pcmk = String::from_utf8_lossy(&pcmk.stdout);
-        let wanted = |l: &&str| {
+        let [pcmk, agent] =
+            LOGS.map(|path| String::from_utf8_lossy(&node_log(lab, n, path)).into_owned());
+        println!("--- {n}: pacemaker.log (promotion lines, last 60)");
+        let promotion = |l: &str| {
             [
                 "promote",
                 "demote",
@@ -167,31 +173,29 @@ fn print_decisions(lab: &Lab) {
             .iter()
             .any(|w| l.contains(w))
         };
-        let lines: Vec<&str> = pcmk.lines().filter(wanted).collect();
-        println!("--- {n}: pacemaker.log (promotion lines, last 60)");
-        for l in &lines[lines.len().saturating_sub(60)..] {
-            println!("{l}");
-        }
-        let agent = String::from_utf8_lossy(&agent.stdout);
-        let lines: Vec<&str> = agent.lines().collect();
+        tail(&pcmk, &promotion, 60);
         println!("--- {n}: pgsql-ra.log (last 40)");
-        for l in &lines[lines.len().saturating_sub(40)..] {
-            println!("{l}");
-        }
+        tail(&agent, &|_| true, 40);
     }
+}
+
+/// The logs a failure here is explained by, on every node.
+const LOGS: [&str; 2] = [
+    "/var/log/pacemaker/pacemaker.log",
+    "/var/log/postgresql/pgsql-ra.log",
+];
+
+fn node_log(lab: &Lab, node: &str, path: &str) -> Vec<u8> {
+    lab.run(&["exec", node, "cat", path]).stdout
 }
 
 fn save_logs(lab: &Lab) -> String {
     let dir = format!("/tmp/rustpg-dropin-logs-{}", std::process::id());
     std::fs::create_dir_all(&dir).unwrap();
     for n in NODES {
-        for path in [
-            "/var/log/pacemaker/pacemaker.log",
-            "/var/log/postgresql/pgsql-ra.log",
-        ] {
-            let out = lab.run(&["exec", n, "cat", path]);
+        for path in LOGS {
             let name = path.rsplit('/').next().unwrap();
-            std::fs::write(format!("{dir}/{n}-{name}"), &out.stdout).unwrap();
+            std::fs::write(format!("{dir}/{n}-{name}"), node_log(lab, n, path)).unwrap();
         }
     }
     dir

@@ -468,15 +468,7 @@ fn operator_tool(lab: &Lab, primary: &str, sync: &str, potential: &str) {
         let json = &out[out.find('{').unwrap_or(0)..];
         let s: serde_json::Value =
             serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {out}"));
-        let row = |n: &str| {
-            s["nodes"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|r| r["name"] == n)
-                .cloned()
-                .unwrap()
-        };
+        let row = |n: &str| crate::ctl::node_row(&s, n);
         let ok = row(primary)["role"] == "Promoted"
             && row(sync)["replication"]["postgres_says"] == "STREAMING|SYNC"
             && row(potential)["replication"]["postgres_says"] == "STREAMING|ASYNC"
@@ -510,30 +502,20 @@ fn operator_tool(lab: &Lab, primary: &str, sync: &str, potential: &str) {
         )),
         "{out}"
     );
-    lab.exec(
-        primary,
-        &[
+    let maintenance = |change: &[&str]| {
+        let mut args = vec![
             "crm_attribute",
             "-t",
             "crm_config",
             "-n",
             "maintenance-mode",
-            "-v",
-            "true",
-        ],
-    );
+        ];
+        args.extend_from_slice(change);
+        lab.exec(primary, &args);
+    };
+    maintenance(&["-v", "true"]);
     let (rc, out) = ctl(&["switchover"]);
-    lab.exec(
-        primary,
-        &[
-            "crm_attribute",
-            "-t",
-            "crm_config",
-            "-n",
-            "maintenance-mode",
-            "-D",
-        ],
-    );
+    maintenance(&["-D"]);
     assert_eq!(rc, Some(3), "{out}");
     assert!(
         out.contains("refused: the cluster is in maintenance mode"),
