@@ -20,12 +20,17 @@ dpkg -i "$deb" >/dev/null
 for f in "${files[@]}"; do
     [[ -e $f ]] || fail "$f is in the package but not installed"
 done
-crm ra info ocf:rustpg:pgsql 2>&1 | grep -q "Manages a PostgreSQL instance" \
+# Each command's whole output is read before grep looks at it: `cmd | grep -q`
+# under pipefail fails when grep exits at the first match while cmd still
+# writes (crm writes its page in several writes; it happened once in CI).
+output_of() { "$@" 2>&1 || true; }
+grep -q "Manages a PostgreSQL instance" <<<"$(output_of crm ra info ocf:rustpg:pgsql)" \
     || fail "crm ra info ocf:rustpg:pgsql does not describe the agent"
-pcs resource describe ocf:rustpg:pgsql 2>&1 | grep -q "rep_mode" \
+grep -q "rep_mode" <<<"$(output_of pcs resource describe ocf:rustpg:pgsql)" \
     || fail "pcs resource describe ocf:rustpg:pgsql does not list its parameters"
-rustpgctl --help | grep -q "explain" || fail "rustpgctl --help"
-zcat /usr/share/man/man8/rustpgctl.8.gz | grep -q '^\.TH rustpgctl 8' || fail "no rustpgctl(8)"
+grep -q "explain" <<<"$(output_of rustpgctl --help)" || fail "rustpgctl --help"
+grep -q '^\.TH rustpgctl 8' <<<"$(output_of zcat /usr/share/man/man8/rustpgctl.8.gz)" \
+    || fail "no rustpgctl(8)"
 dpkg --purge rustpg >/dev/null
 for f in "${files[@]}"; do
     [[ ! -e $f ]] || fail "$f is left after dpkg --purge"
