@@ -13,6 +13,7 @@ packages=(
     iproute2 util-linux procps
     ruby                                # ruby -c Vagrantfile (a test)
     debhelper dpkg-dev                  # the Debian package (scripts/build-deb.sh)
+    pgbouncer                           # the lab's PgBouncers, switchover --pgbouncer tests
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -9,7 +9,7 @@
 use anyhow::{anyhow, bail, Result};
 use clap::Parser;
 use rustpg::ctl::cli::{Cli, Command};
-use rustpg::ctl::SwitchoverError;
+use rustpg::ctl::{SwitchoverError, SwitchoverRequest};
 use std::process::ExitCode;
 
 fn run(cli: Cli) -> Result<ExitCode> {
@@ -55,13 +55,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
             to,
             max_lag,
             timeout,
+            pgbouncer,
+            pgbouncer_at,
         } => {
-            let timeout = std::time::Duration::from_secs(timeout);
-            match rustpg::ctl::switchover(&observed, &raw, to.as_deref(), max_lag, timeout) {
+            let req = SwitchoverRequest {
+                target: to.as_deref(),
+                max_lag_bytes: max_lag,
+                timeout: std::time::Duration::from_secs(timeout),
+                pgbouncers: rustpg::ctl::pgbouncers(&observed, pgbouncer, &pgbouncer_at)
+                    .map_err(|e| anyhow!(e))?,
+            };
+            match rustpg::ctl::switchover(&observed, &raw, &req) {
                 Ok(r) if cli.json => println!("{}", serde_json::to_string_pretty(&r)?),
-                Ok(r) => println!(
+                Ok(r) if r.paused.is_empty() => println!(
                     "switched over: {} -> {} in {:.1} s",
                     r.from, r.to, r.seconds
+                ),
+                Ok(r) => println!(
+                    "switched over: {} -> {} in {:.1} s, with PgBouncer paused at {}",
+                    r.from,
+                    r.to,
+                    r.seconds,
+                    r.paused.join(", ")
                 ),
                 Err(SwitchoverError::Refused(why)) => {
                     eprintln!("rustpgctl: refused: {why}");

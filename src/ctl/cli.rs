@@ -43,8 +43,9 @@ pub enum Command {
     /// Move the primary role to the synchronous standby (or --to NODE,
     /// which must be it) once it has caught up: ban the promoted role on
     /// the primary, wait for the target to be promoted, the old primary to
-    /// be a standby and master_ip to answer as a primary, clear the ban. Exits 0 when done, 3 when refused
-    /// (nothing changed), 1 when it failed on the way.
+    /// be a standby and master_ip to answer as a primary, clear the ban.
+    /// With --pgbouncer, PgBouncer is paused around the move. Exits 0 when
+    /// done, 3 when refused (nothing changed), 1 when it failed on the way.
     Switchover {
         /// The node to promote; default: the synchronous standby.
         #[arg(long)]
@@ -52,9 +53,21 @@ pub enum Command {
         /// The most replay lag, in bytes, the target may have.
         #[arg(long, default_value_t = 16 * 1024 * 1024)]
         max_lag: u64,
-        /// Seconds to wait for the new primary.
+        /// Seconds for the whole move: pausing PgBouncer and waiting for
+        /// the new primary.
         #[arg(long, default_value_t = 120)]
         timeout: u64,
+        /// Pause PgBouncer on every online node (NODE:6432, admin user
+        /// pgbouncer, its password from the database owner's .pgpass)
+        /// while the role moves, and resume it on every path: clients see a
+        /// pause, not an error. Use PgBouncer's transaction pooling.
+        #[arg(long)]
+        pgbouncer: bool,
+        /// A PgBouncer to pause instead, as libpq conninfo of its admin
+        /// console, for example "host=10.0.0.5 port=6432 user=pgbouncer"
+        /// (repeat for each; implies --pgbouncer).
+        #[arg(long, value_name = "CONNINFO")]
+        pgbouncer_at: Vec<String>,
     },
 }
 

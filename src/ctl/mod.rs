@@ -14,4 +14,6 @@ mod switchover;
 
 pub use observe::{observe, Observed};
 pub use status::{render_explanation, render_status, status, Status};
-pub use switchover::{switchover, SwitchoverError, SwitchoverReport};
+pub use switchover::{
+    pgbouncers, switchover, SwitchoverError, SwitchoverReport, SwitchoverRequest,
+};

@@ -2,12 +2,25 @@
 
 use super::observe::Observed;
 use crate::core::switchover;
+use crate::error::AgentError;
 use crate::io::clock::Deadline;
 use crate::io::crm::Crm;
 use crate::io::pg;
+use crate::io::pgbouncer::PgBouncer;
 use crate::ocf::env::RawEnv;
 use serde::Serialize;
 use std::time::Duration;
+
+/// What the operator asked for.
+pub struct SwitchoverRequest<'a> {
+    /// The node to promote; default: the synchronous standby.
+    pub target: Option<&'a str>,
+    pub max_lag_bytes: u64,
+    /// For the pause and the move together.
+    pub timeout: Duration,
+    /// PgBouncers to pause around the move (none: clients see errors).
+    pub pgbouncers: Vec<PgBouncer>,
+}
 
 /// Why a switchover did not happen: refused by the checks (nothing was
 /// changed), or failed on the way (the message says what is left).
@@ -23,18 +36,37 @@ pub struct SwitchoverReport {
     pub from: String,
     pub to: String,
     pub seconds: f64,
+    /// The PgBouncers that were paused during the move.
+    pub paused: Vec<String>,
 }
 
-/// A planned switchover: the checks of `core::switchover`, then a ban of
-/// the promoted role on the primary, a bounded wait for the target promoted,
-/// the old primary a standby again and `master_ip` answering as a primary,
-/// and the ban cleared on every path.
+/// The PgBouncers `--pgbouncer` means: one on every online node, reached by
+/// the node's name; `--pgbouncer-at` names them instead.
+pub fn pgbouncers(o: &Observed, all_nodes: bool, at: &[String]) -> Result<Vec<PgBouncer>, String> {
+    if !at.is_empty() {
+        return at.iter().map(|c| PgBouncer::from_conninfo(c)).collect();
+    }
+    Ok(if all_nodes {
+        o.view
+            .nodes
+            .iter()
+            .filter(|(_, online)| **online)
+            .map(|(node, _)| PgBouncer::on_node(node))
+            .collect()
+    } else {
+        Vec::new()
+    })
+}
+
+/// A planned switchover: the checks of `core::switchover`; every PgBouncer
+/// paused; a ban of the promoted role on the primary; a bounded wait for
+/// the target promoted, the old primary a standby again and `master_ip`
+/// answering as a primary; then, on every path, the ban cleared and every
+/// PgBouncer resumed.
 pub fn switchover(
     o: &Observed,
     raw: &RawEnv,
-    target: Option<&str>,
-    max_lag_bytes: u64,
-    timeout: Duration,
+    req: &SwitchoverRequest,
 ) -> Result<SwitchoverReport, SwitchoverError> {
     use SwitchoverError::{Failed, Refused};
     let clone = o.clone.as_deref().ok_or_else(|| {
@@ -43,26 +75,49 @@ pub fn switchover(
             o.resource
         ))
     })?;
-    let plan = switchover::plan(&o.view, &o.resource, target, max_lag_bytes, |n| {
+    let plan = switchover::plan(&o.view, &o.resource, req.target, req.max_lag_bytes, |n| {
         o.replay_lag_bytes(n)
     })
     .map_err(Refused)?;
-    let deadline = Deadline::after(timeout);
-    let crm = Crm::new(&o.resource, &o.resource, &o.me, raw, 10, deadline);
+    let deadline = Deadline::after(req.timeout);
     let start = std::time::Instant::now();
-    crm.ban_promoted(clone, &plan.from)
-        .map_err(|e| Failed(e.reason().to_string()))?;
-    let moved = deadline.poll(Duration::from_millis(500), || {
-        let v = crm.cluster_view().ok()?;
-        (v.promoted == [plan.to.clone()] && v.runs_standby(&plan.from)).then_some(())
-    });
-    // And clients reach the new primary: master_ip answers as a primary.
-    let reachable = moved.and_then(|()| {
-        let pairs = o.via_master_ip.as_ref().ok()?;
-        deadline.poll(Duration::from_millis(250), || {
-            let mut s = pg::connect_conninfo(pairs, &o.owner, deadline).ok()?;
-            s.is_primary().ok()?.then_some(())
-        })
+    let mut paused = Vec::new();
+    for b in &req.pgbouncers {
+        if let Err(why) = b.pause(&o.owner, deadline) {
+            let resumed = match resume_all(&paused, o) {
+                Ok(()) => "every PgBouncer is resumed".to_string(),
+                Err(e) => e,
+            };
+            return Err(Refused(format!("{why}; {resumed}, nothing else changed")));
+        }
+        paused.push(b.clone());
+    }
+    let crm = Crm::new(&o.resource, &o.resource, &o.me, raw, 10, deadline);
+    let moved = crm
+        .ban_promoted(clone, &plan.from)
+        .map_err(|e| format!("the ban on {} could not be set: {}", plan.from, e.reason()));
+    let moved = moved.and_then(|()| {
+        deadline
+            .poll(Duration::from_millis(500), || {
+                let v = crm.cluster_view().ok()?;
+                (v.promoted == [plan.to.clone()] && v.runs_standby(&plan.from)).then_some(())
+            })
+            // And clients reach the new primary: master_ip answers as a primary.
+            .and_then(|()| {
+                let pairs = o.via_master_ip.as_ref().ok()?;
+                deadline.poll(Duration::from_millis(250), || {
+                    let mut s = pg::connect_conninfo(pairs, &o.owner, deadline).ok()?;
+                    s.is_primary().ok()?.then_some(())
+                })
+            })
+            .ok_or_else(|| {
+                format!(
+                    "{} was not promoted, with {} back as a standby and master_ip answering as the primary, within {} s",
+                    plan.to,
+                    plan.from,
+                    req.timeout.as_secs()
+                )
+            })
     });
     // Its own time: the wait may have used all of the switchover's.
     let clearer = Crm::new(
@@ -74,28 +129,61 @@ pub fn switchover(
         Deadline::after(Duration::from_secs(30)),
     );
     let cleared = clearer.clear(clone, &plan.from);
-    match (moved.and(reachable), cleared) {
-        (Some(()), Ok(())) => Ok(SwitchoverReport {
+    let resumed = resume_all(&paused, o);
+    match (moved, cleared) {
+        (Ok(()), Ok(())) if resumed.is_ok() => Ok(SwitchoverReport {
             from: plan.from,
             to: plan.to,
             seconds: start.elapsed().as_secs_f64(),
+            paused: paused.into_iter().map(|b| b.at).collect(),
         }),
-        (None, cleared) => Err(Failed(format!(
-            "{} was not promoted, with {} back as a standby and master_ip answering as the primary, within {} s; {}",
+        (Ok(()), cleared) => Err(Failed(format!(
+            "{} is the primary, but {}",
             plan.to,
-            plan.from,
-            timeout.as_secs(),
-            match cleared {
-                Ok(()) => "the ban is cleared".to_string(),
-                Err(e) => format!("the ban could NOT be cleared: {}", e.reason()),
-            }
+            left_over(clone, &plan.from, cleared, &paused, resumed)
         ))),
-        (Some(()), Err(e)) => Err(Failed(format!(
-            "{} is the primary, but the ban on {} could not be cleared: {}; run crm_resource --clear --resource {clone} --node {}",
-            plan.to,
-            plan.from,
-            e.reason(),
-            plan.from
+        (Err(why), cleared) => Err(Failed(format!(
+            "{why}; {}",
+            left_over(clone, &plan.from, cleared, &paused, resumed)
         ))),
+    }
+}
+
+/// Resume every PgBouncer that was paused, each with its own time; `Err`
+/// names those that could not be.
+fn resume_all(paused: &[PgBouncer], o: &Observed) -> Result<(), String> {
+    let failures: Vec<String> = paused
+        .iter()
+        .filter_map(|b| {
+            b.resume(&o.owner, Deadline::after(Duration::from_secs(10)))
+                .err()
+        })
+        .collect();
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures.join("; "))
+    }
+}
+
+/// What a failed switchover left: the ban, and the PgBouncers it paused.
+fn left_over(
+    clone: &str,
+    from: &str,
+    cleared: Result<(), AgentError>,
+    paused: &[PgBouncer],
+    resumed: Result<(), String>,
+) -> String {
+    let ban = match cleared {
+        Ok(()) => "the ban is cleared".to_string(),
+        Err(e) => format!(
+            "the ban could NOT be cleared: {}; run crm_resource --clear --resource {clone} --node {from}",
+            e.reason()
+        ),
+    };
+    match resumed {
+        Ok(()) if paused.is_empty() => ban,
+        Ok(()) => format!("{ban}, every PgBouncer is resumed"),
+        Err(e) => format!("{ban}; {e}"),
     }
 }

@@ -7,6 +7,7 @@ pub mod command;
 pub mod crm;
 pub mod fsutil;
 pub mod pg;
+pub mod pgbouncer;
 pub mod postmaster;
 pub mod statefiles;
 pub mod user;

@@ -3,8 +3,11 @@
 
 use crate::cluster::{AgentKind, Cluster};
 use crate::replication::{bring_up, sync_and_potential};
-use crate::support::Major;
+use crate::support::{free_port, LocalPgBouncer, Major};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 const CTL: &str = env!("CARGO_BIN_EXE_rustpgctl");
 
@@ -163,17 +166,14 @@ fn the_primary_reports_its_standbys_through_conninfo() {
     );
 }
 
-/// switchover on a CIB file, where nothing moves: the checks refuse with
-/// nothing changed (3), and a switchover that times out fails (1) with its
-/// ban cleared: no constraint is left behind either way.
-#[test]
-fn switchover_refuses_or_fails_without_leaving_a_constraint() {
+/// Three servers on a CIB file whose resource reads the primary the way a
+/// standby reaches it: master_ip, pgport and repuser (trust on 127.0.0.1
+/// here). The cluster, its primary, sync and potential standby.
+fn switchover_cluster() -> (Cluster, String, String, String) {
     let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
     let primary = bring_up(&c, AgentKind::Ours);
     let (sync, potential) = sync_and_potential(&c, &primary);
     c.set_provider("rustpg");
-    // The tool reads the primary the way a standby reaches it: master_ip,
-    // pgport and repuser of the resource (trust on 127.0.0.1 here).
     let port = c.node(&primary).port.to_string();
     for (name, value) in [
         ("master_ip", "127.0.0.1"),
@@ -198,15 +198,25 @@ fn switchover_refuses_or_fails_without_leaving_a_constraint() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let constraints = || {
-        let out = Command::new("cibadmin")
-            .args(["-Q", "-o", "constraints"])
-            .env("CIB_file", &c.cib)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    (c, primary, sync, potential)
+}
 
+/// The CIB's constraints section.
+fn constraints(c: &Cluster) -> String {
+    let out = Command::new("cibadmin")
+        .args(["-Q", "-o", "constraints"])
+        .env("CIB_file", &c.cib)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// switchover on a CIB file, where nothing moves: the checks refuse with
+/// nothing changed (3), and a switchover that times out fails (1) with its
+/// ban cleared: no constraint is left behind either way.
+#[test]
+fn switchover_refuses_or_fails_without_leaving_a_constraint() {
+    let (c, primary, sync, potential) = switchover_cluster();
     let (rc, _, err) = ctl(&c, &["switchover", "--to", &potential]);
     assert_eq!(rc, 3, "{err}");
     assert!(
@@ -223,7 +233,7 @@ fn switchover_refuses_or_fails_without_leaving_a_constraint() {
             format!("rustpgctl: refused: {primary} is already the primary").as_str()
         )
     );
-    assert!(!constraints().contains("cli-ban"), "{}", constraints());
+    assert!(!constraints(&c).contains("cli-ban"), "{}", constraints(&c));
 
     // Nothing moves on a file: the wait runs out, the ban goes.
     let (rc, _, err) = ctl(&c, &["switchover", "--timeout", "2"]);
@@ -232,5 +242,96 @@ fn switchover_refuses_or_fails_without_leaving_a_constraint() {
         err.trim(),
         format!("rustpgctl: switchover failed: {sync} was not promoted, with {primary} back as a standby and master_ip answering as the primary, within 2 s; the ban is cleared")
     );
-    assert!(!constraints().contains("cli-ban"), "{}", constraints());
+    assert!(!constraints(&c).contains("cli-ban"), "{}", constraints(&c));
+}
+
+/// switchover --pgbouncer on a CIB file: PgBouncer is paused while the
+/// switchover waits (clients' queries are held, none fails) and resumed on
+/// every path: when the wait runs out, when a PgBouncer cannot be reached,
+/// and when one cannot pause because a transaction stays open through it.
+#[test]
+fn switchover_pauses_pgbouncer_and_resumes_it_on_every_path() {
+    let (c, primary, sync, _) = switchover_cluster();
+    let bouncer = LocalPgBouncer::in_front_of(c.node(&primary).port);
+    let admin = bouncer.admin_conninfo();
+
+    // Clients query through PgBouncer all along: each query either
+    // succeeds or is an error the test reports.
+    let stop = Arc::new(AtomicBool::new(false));
+    let client = {
+        let stop = stop.clone();
+        let mut session = bouncer.client();
+        std::thread::spawn(move || {
+            let mut longest = Duration::ZERO;
+            while !stop.load(Ordering::SeqCst) {
+                let t = Instant::now();
+                session
+                    .simple_query("select 1")
+                    .expect("a query through PgBouncer failed");
+                longest = longest.max(t.elapsed());
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            longest
+        })
+    };
+    let (rc, _, err) = ctl(
+        &c,
+        &["switchover", "--timeout", "3", "--pgbouncer-at", &admin],
+    );
+    stop.store(true, Ordering::SeqCst);
+    let longest = client.join().expect("no client query failed");
+    assert_eq!(rc, 1, "{err}");
+    assert_eq!(
+        err.trim(),
+        format!("rustpgctl: switchover failed: {sync} was not promoted, with {primary} back as a standby and master_ip answering as the primary, within 3 s; the ban is cleared, every PgBouncer is resumed")
+    );
+    // The pause lasted the whole wait, so a query was held through most
+    // of it; every query finished once PgBouncer resumed.
+    assert!(
+        longest >= Duration::from_secs(1),
+        "longest query {longest:?}"
+    );
+    bouncer.client().simple_query("select 1").unwrap();
+    assert!(!constraints(&c).contains("cli-ban"), "{}", constraints(&c));
+
+    // A PgBouncer that cannot be reached: refused before anything changed,
+    // the one already paused resumed.
+    let nowhere = format!("host=127.0.0.1 port={}", free_port());
+    let (rc, _, err) = ctl(
+        &c,
+        &[
+            "switchover",
+            "--pgbouncer-at",
+            &admin,
+            "--pgbouncer-at",
+            &nowhere,
+        ],
+    );
+    assert_eq!(rc, 3, "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "rustpgctl: refused: cannot reach PgBouncer's admin console at {nowhere}: "
+        )) && err
+            .trim_end()
+            .ends_with("every PgBouncer is resumed, nothing else changed"),
+        "{err}"
+    );
+    bouncer.client().simple_query("select 1").unwrap();
+
+    // A transaction left open through PgBouncer: PAUSE cannot finish; the
+    // pause is taken back within the timeout.
+    let mut open = bouncer.client();
+    open.simple_query("begin; select 1").unwrap();
+    let (rc, _, err) = ctl(
+        &c,
+        &["switchover", "--timeout", "2", "--pgbouncer-at", &admin],
+    );
+    assert_eq!(rc, 3, "{err}");
+    assert_eq!(
+        err.trim(),
+        format!("rustpgctl: refused: PgBouncer at {admin} did not pause in time (a long transaction through it?); every PgBouncer is resumed, nothing else changed")
+    );
+    open.simple_query("commit").unwrap();
+    bouncer.client().simple_query("select 1").unwrap();
+    assert!(!constraints(&c).contains("cli-ban"), "{}", constraints(&c));
 }

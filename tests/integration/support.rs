@@ -180,7 +180,7 @@ pub struct Postgres {
     pub major: Major,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     // Ask the kernel for a free port, then spread tests of one run apart.
     loop {
@@ -502,5 +502,82 @@ impl Agent {
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
+    }
+}
+
+/// A PgBouncer on 127.0.0.1 in front of one server's database `postgres`,
+/// in transaction pooling, everyone trusted; its admin console's user is
+/// postgres. Runs as postgres (PgBouncer refuses root); killed on drop.
+pub struct LocalPgBouncer {
+    _dir: tempfile::TempDir,
+    pub port: u16,
+    child: std::process::Child,
+}
+
+impl LocalPgBouncer {
+    pub fn in_front_of(server_port: u16) -> LocalPgBouncer {
+        let dir = tempfile::Builder::new()
+            .prefix("rustpg-pgbouncer-")
+            .tempdir_in("/tmp")
+            .unwrap();
+        chown_to_postgres(dir.path());
+        let port = free_port();
+        let d = dir.path().display();
+        std::fs::write(dir.path().join("userlist.txt"), "\"postgres\" \"\"\n").unwrap();
+        let ini = dir.path().join("pgbouncer.ini");
+        std::fs::write(
+            &ini,
+            format!(
+                "[databases]\npostgres = host=127.0.0.1 port={server_port} dbname=postgres\n\
+                 [pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n\
+                 auth_type = trust\nauth_file = {d}/userlist.txt\nadmin_users = postgres\n\
+                 pool_mode = transaction\nlogfile = {d}/pgbouncer.log\n"
+            ),
+        )
+        .unwrap();
+        let (uid, gid) = postgres_user();
+        let child = Command::new("pgbouncer")
+            .arg(&ini)
+            .uid(uid.as_raw())
+            .gid(gid.as_raw())
+            .current_dir("/")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("pgbouncer is installed (scripts/install-deps.sh)");
+        let b = LocalPgBouncer {
+            _dir: dir,
+            port,
+            child,
+        };
+        wait_until("PgBouncer listening", Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        b
+    }
+
+    /// Its admin console, as `rustpgctl switchover --pgbouncer-at` takes it.
+    pub fn admin_conninfo(&self) -> String {
+        format!("host=127.0.0.1 port={} user=postgres", self.port)
+    }
+
+    /// A client session through it. Transaction pooling allows only the
+    /// simple query protocol (no prepared statements): use `simple_query`.
+    pub fn client(&self) -> postgres::Client {
+        postgres::Config::new()
+            .host("127.0.0.1")
+            .port(self.port)
+            .user("postgres")
+            .dbname("postgres")
+            .connect_timeout(Duration::from_secs(5))
+            .connect(postgres::NoTls)
+            .unwrap()
+    }
+}
+
+impl Drop for LocalPgBouncer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
