@@ -2,9 +2,9 @@
 //! it maps to and a one-line exit reason that says what to fix.
 
 use crate::ocf::rc::OcfRc;
-use std::fmt;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
 pub struct AgentError {
     rc: OcfRc,
     reason: String,
@@ -49,14 +49,6 @@ impl AgentError {
         &self.reason
     }
 }
-
-impl fmt::Display for AgentError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.reason)
-    }
-}
-
-impl std::error::Error for AgentError {}
 
 pub type Result<T, E = AgentError> = std::result::Result<T, E>;
 

@@ -78,11 +78,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     r.seconds,
                     r.paused.join(", ")
                 ),
-                Err(SwitchoverError::Refused(why)) => {
-                    eprintln!("rustpgctl: refused: {why}");
+                Err(e @ SwitchoverError::Refused(_)) => {
+                    eprintln!("rustpgctl: {e}");
                     return Ok(ExitCode::from(3));
                 }
-                Err(SwitchoverError::Failed(why)) => bail!("switchover failed: {why}"),
+                Err(e) => return Err(e.into()),
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -23,14 +23,9 @@ impl Lsn {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a WAL position: {0:?}")]
 pub struct LsnParseError(pub String);
-
-impl fmt::Display for LsnParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "not a WAL position: {:?}", self.0)
-    }
-}
 
 impl FromStr for Lsn {
     type Err = LsnParseError;

@@ -3,7 +3,6 @@
 //! them in (`<rsc>-history`), and the timeline in a WAL segment's name.
 
 use crate::core::lsn::Lsn;
-use std::fmt;
 
 /// One earlier timeline of a history: `tli` ended at `end`, where the next
 /// timeline of the history began.
@@ -22,14 +21,9 @@ pub struct History {
     pub forks: Vec<Fork>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct HistoryError(pub String);
-
-impl fmt::Display for HistoryError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 impl History {
     /// PostgreSQL's history file of timeline `tli`: a line per earlier

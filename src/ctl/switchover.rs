@@ -23,10 +23,13 @@ pub struct SwitchoverRequest<'a> {
 }
 
 /// Why a switchover did not happen: refused by the checks (nothing was
-/// changed), or failed on the way (the message says what is left).
-#[derive(Debug)]
+/// changed; exit 3), or failed on the way (the message says what is left;
+/// exit 1).
+#[derive(Debug, thiserror::Error)]
 pub enum SwitchoverError {
+    #[error("refused: {0}")]
     Refused(String),
+    #[error("switchover failed: {0}")]
     Failed(String),
 }
 
