@@ -56,12 +56,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             max_lag,
             timeout,
             pgbouncer,
+            pause_timeout,
             pgbouncer_at,
         } => {
             let req = SwitchoverRequest {
                 target: to.as_deref(),
                 max_lag_bytes: max_lag,
                 timeout: std::time::Duration::from_secs(timeout),
+                pause_timeout: std::time::Duration::from_secs(pause_timeout),
                 pgbouncers: rustpg::ctl::pgbouncers(&observed, pgbouncer, &pgbouncer_at)
                     .map_err(|e| anyhow!(e))?,
             };

@@ -63,6 +63,11 @@ pub enum Command {
         /// pause, not an error. Use PgBouncer's transaction pooling.
         #[arg(long)]
         pgbouncer: bool,
+        /// Seconds every PgBouncer may take to pause (its transactions in
+        /// flight to finish; new ones wait meanwhile) before the switchover
+        /// is refused with PgBouncer resumed.
+        #[arg(long, default_value_t = 5)]
+        pause_timeout: u64,
         /// A PgBouncer to pause instead, as libpq conninfo of its admin
         /// console, for example "host=10.0.0.5 port=6432 user=pgbouncer"
         /// (repeat for each; implies --pgbouncer).

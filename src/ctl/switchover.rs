@@ -18,6 +18,9 @@ pub struct SwitchoverRequest<'a> {
     pub max_lag_bytes: u64,
     /// For the pause and the move together.
     pub timeout: Duration,
+    /// For every PgBouncer to pause: clients wait meanwhile, so a long
+    /// transaction refuses the switchover rather than holding them.
+    pub pause_timeout: Duration,
     /// PgBouncers to pause around the move (none: clients see errors).
     pub pgbouncers: Vec<PgBouncer>,
 }
@@ -85,8 +88,9 @@ pub fn switchover(
     let deadline = Deadline::after(req.timeout);
     let start = std::time::Instant::now();
     let mut paused = Vec::new();
+    let pause_by = Deadline::after(req.pause_timeout.min(req.timeout));
     for b in &req.pgbouncers {
-        if let Err(why) = b.pause(&o.owner, deadline) {
+        if let Err(why) = b.pause(&o.owner, pause_by) {
             let resumed = match resume_all(&paused, o) {
                 Ok(()) => "every PgBouncer is resumed".to_string(),
                 Err(e) => e,

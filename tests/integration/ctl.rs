@@ -319,12 +319,18 @@ fn switchover_pauses_pgbouncer_and_resumes_it_on_every_path() {
     bouncer.client().simple_query("select 1").unwrap();
 
     // A transaction left open through PgBouncer: PAUSE cannot finish; the
-    // pause is taken back within the timeout.
+    // pause is taken back after --pause-timeout.
     let mut open = bouncer.client();
     open.simple_query("begin; select 1").unwrap();
     let (rc, _, err) = ctl(
         &c,
-        &["switchover", "--timeout", "2", "--pgbouncer-at", &admin],
+        &[
+            "switchover",
+            "--pause-timeout",
+            "2",
+            "--pgbouncer-at",
+            &admin,
+        ],
     );
     assert_eq!(rc, 3, "{err}");
     assert_eq!(
