@@ -61,3 +61,13 @@ pcs_ constraint order promote msPostgresql "then" start PostgresqlVIP \
 pcs_ constraint order demote msPostgresql "then" stop PostgresqlVIP \
     symmetrical=false kind=Optional
 pcs_ resource enable PostgresqlVIP
+
+# PgBouncer on every node, in front of PostgresqlVIP; PgBouncerVIP stays on
+# a node whose PgBouncer runs (cluster.crm says more).
+pcs_ resource create PgBouncer lsb:pgbouncer \
+    op monitor interval=10s timeout=20s --no-default-ops clone PgBouncerClone
+pcs_ resource create PgBouncerVIP ocf:heartbeat:IPaddr2 \
+    ip=10.213.0.201 cidr_netmask=24 nic=eth0 \
+    op monitor interval=10s timeout=20s --no-default-ops --disabled
+pcs_ constraint colocation add PgBouncerVIP with PgBouncerClone INFINITY
+pcs_ resource enable PgBouncerVIP

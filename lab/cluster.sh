@@ -12,6 +12,7 @@
 #                                     missing
 #   lab/cluster.sh exec NODE CMD...   run a command inside a node
 #   lab/cluster.sh sql SQL...         run SQL through the VIP from the client
+#   lab/cluster.sh bouncer-sql SQL... the same through PgBouncerVIP:6432
 #   lab/cluster.sh crash NODE         kill every process of the node at once
 #                                     and remove its network namespace
 #   lab/cluster.sh revive NODE        new namespaces, corosync + pacemaker
@@ -112,6 +113,7 @@ ASKED_SETTINGS="$LAB_FENCING $LAB_AUTO_REWIND $LAB_CONFIG $LAB_FENCE_AUTOSTART $
 NODES=(pg01 pg02 pg03)
 NET=10.213.0
 VIP=$NET.200
+BOUNCER_VIP=$NET.201
 CLIENT_IP=$NET.100
 # Client programs (psql, pg_basebackup without -R work against 10 to 18).
 PG_BIN=/usr/lib/postgresql/15/bin
@@ -123,6 +125,7 @@ SELF=$(readlink -f "$0")
 CRM_FILE=$(readlink -f "$(dirname "$SELF")/../crm-examples/cluster.crm")
 PCS_SCRIPT=$(readlink -f "$(dirname "$SELF")/../crm-examples/cluster-pcs.sh")
 FENCING_CRM=$(readlink -f "$(dirname "$SELF")/../crm-examples/lab-fencing.crm")
+BOUNCER_INI=$(readlink -f "$(dirname "$SELF")/../crm-examples/pgbouncer.ini")
 FENCE_AGENT=$(dirname "$SELF")/fence_pglab
 MARKER=.rustpg-lab3  # only a dir holding this file is ever removed by down
 
@@ -204,6 +207,9 @@ node_init() {
     if [[ -f $root/ocf-shellfuncs ]]; then
         mount --bind "$root/ocf-shellfuncs" "$SHELLFUNCS"
     fi
+    # PgBouncer's configuration, this node's own (Debian's pgbouncer reads
+    # /etc/pgbouncer; Pacemaker runs it through its init script).
+    mount --bind "$n/pgbouncer-etc" /etc/pgbouncer
     # LAB_FENCING=1: fence_pglab in /usr/sbin (where pacemaker-fenced looks
     # for fence agents) and the channel to the host's fence daemon.
     if [[ -d $root/fence ]]; then
@@ -256,7 +262,7 @@ crm_xml() {
 # nodes are online and form the target picture: one Promoted instance with
 # the VIP, every other named node Unpromoted and streaming, one of them
 # HS:sync (score 100), the rest HS:async (-INFINITY), all managed by one
-# agent. Otherwise
+# agent; PgBouncer running on each, PgBouncerVIP on one of them. Otherwise
 # prints what is missing. `primary` prints the promoted node; `attr NODE
 # NAME` prints a node attribute.
 CRM_PY='
@@ -285,6 +291,8 @@ paf = any(a.endswith(":pgsqlms") for a in agents)
 asynchronous = os.environ.get("LAB_REP_MODE") == "async"
 others = ("ASYNC", "POTENTIAL")
 vip = [n.get("name") for r in x.iter("resource") if r.get("id") == "PostgresqlVIP" and r.get("role") == "Started" for n in r.iter("node")]
+bouncers = {n.get("name") for r in x.iter("resource") if r.get("id", "").split(":")[0] == "PgBouncer" and r.get("role") == "Started" for n in r.iter("node")}
+bouncer_vip = [n.get("name") for r in x.iter("resource") if r.get("id") == "PgBouncerVIP" and r.get("role") == "Started" for n in r.iter("node")]
 promoted = sorted(n for n, (role, _) in roles.items() if role == "Promoted")
 if cmd == "primary":
     if len(promoted) != 1:
@@ -342,6 +350,12 @@ else:
             missing.append("%s: %s" % (n, " ".join(str(g) for g in got)))
     if len(want) > 1 and sync != (0 if asynchronous else 1):
         missing.append("%d sync standbys" % sync)
+# PgBouncer runs on every named node, and PgBouncerVIP on one of them.
+no_bouncer = [n for n in want if n not in bouncers]
+if no_bouncer:
+    missing.append("PgBouncer not running on " + " ".join(no_bouncer))
+if len(bouncer_vip) != 1 or bouncer_vip[0] not in bouncers:
+    missing.append("PgBouncerVIP on [" + " ".join(bouncer_vip) + "]")
 failed = sorted(n for n, (_, f) in roles.items() if f == "true")
 if failed:
     missing.append("failed instance on " + " ".join(failed))
@@ -362,6 +376,13 @@ crm_py() {
 client_psql() {
     ip netns exec "$SW_NS" env -i PATH="$NODE_PATH" LANG=C.UTF-8 PGCONNECT_TIMEOUT=3 \
         timeout 15 "$PG_BIN/psql" -X -v ON_ERROR_STOP=1 -h "$VIP" -p 5432 -U postgres -d lab "$@"
+}
+
+# The same client through PgBouncerVIP, as the reference cluster's
+# applications connect.
+client_bouncer_psql() {
+    ip netns exec "$SW_NS" env -i PATH="$NODE_PATH" LANG=C.UTF-8 PGCONNECT_TIMEOUT=3 \
+        timeout 15 "$PG_BIN/psql" -X -v ON_ERROR_STOP=1 -h "$BOUNCER_VIP" -p 6432 -U postgres -d lab "$@"
 }
 
 # picture [NODES...]: true when the cluster shows the target picture.
@@ -455,9 +476,39 @@ write_node_files() {
 
     # The replication password, for pg_basebackup and primary_conninfo's
     # passfile=; libpq ignores a .pgpass that others can read.
-    printf '*:*:*:repl:%s\n' "$(cat "$LAB_ROOT/repl-password")" >"$n/pghome/.pgpass"
+    # And PgBouncer's admin password, for rustpgctl switchover --pgbouncer
+    # (it connects as the database owner).
+    {
+        printf '*:*:*:repl:%s\n' "$(cat "$LAB_ROOT/repl-password")"
+        printf '*:6432:pgbouncer:pgbouncer:%s\n' "$(cat "$LAB_ROOT/pgbouncer-password")"
+    } >"$n/pghome/.pgpass"
     chown postgres:postgres "$n/pghome/.pgpass"
     chmod 0600 "$n/pghome/.pgpass"
+    write_pgbouncer_files "$n"
+}
+
+# PgBouncer on every node, as in the reference cluster: clients reach it
+# through PgBouncerVIP ($BOUNCER_VIP) on port 6432, and it reaches the
+# primary through the PostgreSQL VIP (crm-examples/pgbouncer.ini). The
+# lab's client host is trusted (as by PostgreSQL; lab only); the admin
+# console takes the pgbouncer user's password from the lab's nodes.
+write_pgbouncer_files() {
+    local n=$1 e=$1/pgbouncer-etc
+    install -d -o postgres -g postgres -m 0750 "$e"
+    grep -q "^\* = host=$VIP port=5432$" "$BOUNCER_INI" || die "$BOUNCER_INI does not point at $VIP"
+    cp "$BOUNCER_INI" "$e/pgbouncer.ini"
+    cat >"$e/pg_hba.conf" <<EOF
+# Written by lab/cluster.sh. The lab's client host; the admin console
+# from the nodes.
+host    all          all        $CLIENT_IP/32    trust
+host    pgbouncer    pgbouncer  $NET.0/24       scram-sha-256
+EOF
+    printf '"postgres" ""\n"pgbouncer" "%s"\n' "$(cat "$LAB_ROOT/pgbouncer-password")" >"$e/userlist.txt"
+    local f
+    for f in pgbouncer.ini pg_hba.conf userlist.txt; do
+        chown postgres:postgres "$e/$f"
+        chmod 0640 "$e/$f"
+    done
 }
 
 write_cluster_files() {
@@ -496,6 +547,7 @@ EOF
     # knet's crypto key; 256 random bytes, readable by root only.
     (umask 077 && head -c 256 /dev/urandom >"$LAB_ROOT/authkey")
     (umask 077 && head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$LAB_ROOT/repl-password")
+    (umask 077 && head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$LAB_ROOT/pgbouncer-password")
 }
 
 # LAB_AGENT=stock: the patched ocf-shellfuncs each node bind-mounts.
@@ -823,9 +875,10 @@ host    replication  all       $(node_ip "$node")/32     reject
 host    replication  repl      $NET.0/24      scram-sha-256
 # pg_rewind from the primary (auto_rewind) connects to the database postgres.
 host    postgres     repl      $NET.0/24      scram-sha-256
-# The lab's client host (namespace $SW_NS) may connect without a password.
-# Lab only.
+# The lab's client host (namespace $SW_NS) may connect without a password,
+# and so may the nodes' PgBouncers, to the databases they serve. Lab only.
 host    all          all       $CLIENT_IP/32    trust
+host    lab,postgres postgres  $NET.0/24      trust
 EOF
     chown postgres:postgres "$(node_dir "$node")/pgsql/data/pg_hba.conf"
     chmod 0600 "$(node_dir "$node")/pgsql/data/pg_hba.conf"
@@ -955,6 +1008,8 @@ cmd_up() {
         [[ -x $PAF_AGENT ]] || die "$PAF_AGENT is missing (package resource-agents-paf)"
     fi
     grep -q "master_ip=$VIP " "$CRM_FILE" || die "$CRM_FILE does not use master_ip=$VIP"
+    [[ -x /usr/sbin/pgbouncer && -x /etc/init.d/pgbouncer && -d /etc/pgbouncer ]] \
+        || die "pgbouncer is missing (Debian's package pgbouncer: scripts/install-deps.sh)"
     ! ip netns pids "$SW_NS" >/dev/null 2>&1 || die "network namespace $SW_NS already exists (not ours); set LAB_PREFIX"
     for n in "${NODES[@]}"; do
         ! ip netns pids "$(node_ns "$n")" >/dev/null 2>&1 \
@@ -981,7 +1036,7 @@ cmd_up() {
         write_node_files "$n"
     done
 
-    say "network: switch namespace $SW_NS (br0, client $CLIENT_IP), nodes ${NODES[*]} on $NET.11-13/24, VIP $VIP; no route out"
+    say "network: switch namespace $SW_NS (br0, client $CLIENT_IP), nodes ${NODES[*]} on $NET.11-13/24, VIP $VIP, PgBouncerVIP $BOUNCER_VIP; no route out"
     make_switch
     for n in "${NODES[@]}"; do
         make_node_net "$n"
@@ -1114,6 +1169,18 @@ cmd_sql() {
     client_psql -c "$*" || rc=$?
     if ((rc)); then
         echo "cluster: sql through the VIP $VIP failed (rc=$rc)" >&2
+        return "$rc"
+    fi
+}
+
+cmd_bouncer_sql() {
+    check_names
+    (($#)) || die "usage: $0 bouncer-sql SQL..."
+    ip netns pids "$SW_NS" >/dev/null 2>&1 || die "the lab is not up (no namespace $SW_NS)"
+    local rc=0
+    client_bouncer_psql -c "$*" || rc=$?
+    if ((rc)); then
+        echo "cluster: sql through PgBouncerVIP $BOUNCER_VIP:6432 failed (rc=$rc)" >&2
         return "$rc"
     fi
 }
@@ -1378,6 +1445,7 @@ case ${1:-} in
         in_node "$@"
         ;;
     sql) shift && cmd_sql "$@" ;;
+    bouncer-sql) shift && cmd_bouncer_sql "$@" ;;
     fence-history) cmd_fence_history ;;
     stack-at-boot) need_node "$@" && cmd_stack_at_boot "$2" "${3:-}" ;;
     _fence-daemon) fence_daemon ;;

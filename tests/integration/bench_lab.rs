@@ -34,7 +34,7 @@ use crate::bench::Cost;
 use crate::e2e::Lab;
 use crate::faults::{
     acknowledged, bring_nodes_back, create_faults_table, crm, crm_mon_text, failcount, ids_on,
-    longest_commit, node_up, now_ms, resync, running, text, Attempt, Load,
+    longest_commit, node_up, now_ms, resync, running, text, Attempt, Load, Via,
 };
 use std::time::{Duration, Instant};
 
@@ -355,7 +355,7 @@ fn begin(lab: &Lab, tag: &str, first_id: i64) -> (String, Load) {
         .unwrap_or_else(|why| panic!("{tag}: no full picture to start from: {why}"));
     create_faults_table(lab);
     let primary = primary(lab, None).unwrap();
-    let load = Load::start(lab, tag, first_id, 600);
+    let load = Load::start(lab, Via::Vip, tag, first_id, 600);
     std::thread::sleep(Duration::from_secs(2));
     (primary, load)
 }
@@ -799,5 +799,139 @@ fn bench_lab() {
     println!(
         "\nbench_lab: {:.0} min in all",
         started.elapsed().as_secs_f64() / 60.0
+    );
+}
+
+// --- switchover through PgBouncer ----------------------------------------------
+
+const CTL: &str = env!("CARGO_BIN_EXE_rustpgctl");
+
+/// The longest time, from `t0` (ms) to the last attempt's end, during
+/// which no client had a commit acknowledged: the pause clients saw.
+fn longest_pause(attempts: &[Attempt], t0: u64) -> f64 {
+    let mut acked: Vec<u64> = attempts
+        .iter()
+        .filter(|a| a.ok && a.end >= t0)
+        .map(|a| a.end)
+        .collect();
+    acked.sort_unstable();
+    let end = attempts.iter().map(|a| a.end).max().unwrap_or(t0);
+    let mut last = t0;
+    let mut longest = 0;
+    for at in acked.into_iter().chain([end]) {
+        longest = longest.max(at.saturating_sub(last));
+        last = at;
+    }
+    longest as f64 / 1000.0
+}
+
+/// `rustpgctl switchover`, with `--pgbouncer` or without, while the load
+/// writes through PgBouncerVIP: failed client transactions, the longest
+/// pause, the first write on the new primary, acknowledged commits lost.
+fn switchover_through_bouncer(lab: &Lab, pause: bool, first_id: i64, f: &mut BouncerFigures) {
+    wait_ready(lab, Duration::from_secs(180))
+        .unwrap_or_else(|why| panic!("no full picture to start from: {why}"));
+    create_faults_table(lab);
+    let old = primary(lab, None).unwrap();
+    let target = sync_standby(lab);
+    let tag = if pause {
+        "pgbouncer-paused"
+    } else {
+        "pgbouncer-plain"
+    };
+    let load = Load::start(lab, Via::PgBouncer, tag, first_id, 600);
+    std::thread::sleep(Duration::from_secs(2));
+    let t0 = now_ms();
+    let mut args = vec!["exec", &target, CTL, "switchover"];
+    if pause {
+        args.push("--pgbouncer");
+    }
+    let out = lab.run(&args);
+    let back = load.first_write_after(t0, Some(&old), Duration::from_secs(60));
+    // A few seconds more of writes, so that errors after the move count.
+    std::thread::sleep(Duration::from_secs(3));
+    let attempts = load.stop();
+    assert!(out.status.success(), "{args:?}:\n{}", text(&out));
+    let failed = attempts.iter().filter(|a| !a.ok && a.end >= t0).count();
+    let pause_s = longest_pause(&attempts, t0);
+    let lost = lost_on(lab, &target, &attempts, first_id);
+    let runs = if pause { &mut f.paused } else { &mut f.plain };
+    runs.failed.push(
+        Some(failed as f64),
+        format!("{tag} {old} -> {target}: {failed} failed transactions"),
+    );
+    runs.pause
+        .push(Some(pause_s), format!("{tag}: longest pause {pause_s:.1}s"));
+    runs.first_write.push(
+        back.as_ref().map(|b| b.0),
+        format!(
+            "{tag}: first write on {target} after {:?}s; {lost} acknowledged lost",
+            back.map(|b| b.0)
+        ),
+    );
+    runs.lost += lost;
+}
+
+#[derive(Default)]
+struct BouncerRuns {
+    failed: Runs,
+    pause: Runs,
+    first_write: Runs,
+    lost: usize,
+}
+
+#[derive(Default)]
+struct BouncerFigures {
+    plain: BouncerRuns,
+    paused: BouncerRuns,
+}
+
+/// `rustpgctl switchover --pgbouncer` against a plain `rustpgctl
+/// switchover`, alternately, BENCH_SWITCHOVERS times each (default 5),
+/// with four clients writing through PgBouncerVIP. Run by
+/// bench/pgbouncer.sh; the figures go to BENCHMARKS.md.
+#[test]
+#[ignore = "a benchmark: run bench/pgbouncer.sh"]
+fn bench_pgbouncer() {
+    let _one_lab_at_a_time = crate::support::lab_guard();
+    let n = env_usize("BENCH_SWITCHOVERS", 5);
+    let lab = Lab::up_with("bench-pgbouncer", "bb", &[]);
+    let mut f = BouncerFigures::default();
+    let mut id = 1_000_000i64;
+    for _ in 0..n {
+        for pause in [false, true] {
+            id += 1_000_000;
+            switchover_through_bouncer(&lab, pause, id, &mut f);
+        }
+    }
+    println!("\n| rustpgctl switchover, 4 clients through PgBouncerVIP | plain | --pgbouncer |");
+    println!("|---|---|---|");
+    let count = |r: &Runs| {
+        let v: Vec<f64> = r.figures.iter().flatten().copied().collect();
+        format!(
+            "{} in all (max {} in a run), n={}",
+            v.iter().sum::<f64>(),
+            v.iter().copied().fold(0.0, f64::max),
+            v.len()
+        )
+    };
+    println!(
+        "| failed client transactions | {} | {} |",
+        count(&f.plain.failed),
+        count(&f.paused.failed)
+    );
+    println!(
+        "| longest client-visible pause | {} | {} |",
+        f.plain.pause.summary(),
+        f.paused.pause.summary()
+    );
+    println!(
+        "| first write on the new primary | {} | {} |",
+        f.plain.first_write.summary(),
+        f.paused.first_write.summary()
+    );
+    println!(
+        "| acknowledged commits lost | {} | {} |",
+        f.plain.lost, f.paused.lost
     );
 }

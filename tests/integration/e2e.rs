@@ -4,6 +4,9 @@
 //! on two cores): steady state, switchover there and back, loss and return
 //! of the sync standby, failover after kill -9 of the primary.
 
+use crate::faults::{
+    acknowledged, assert_no_loss, create_faults_table, longest_commit, now_ms, Attempt, Load, Via,
+};
 use crate::support::{install_agent, wait_until};
 use rustpg::core::crm_mon::{self, ClusterView};
 use std::path::PathBuf;
@@ -84,13 +87,26 @@ impl Lab {
         lab
     }
 
-    pub fn run(&self, args: &[&str]) -> Output {
-        Command::new(LAB)
-            .args(args)
+    /// `lab/cluster.sh ARGS...` for this lab.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(LAB);
+        c.args(args)
             .env("LAB_ROOT", &self.root)
             .env("LAB_PREFIX", &self.prefix)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .output()
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// `lab/cluster.sh ARGS...` in the background, its output captured.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.command(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .unwrap()
     }
 
@@ -334,6 +350,11 @@ os.execve(sys.argv[1], [sys.argv[1], "monitor"], env)
         }
     }
 
+    /// The CIB's constraints, read on `node`.
+    pub fn constraints(&self, node: &str) -> String {
+        self.exec(node, &["cibadmin", "-Q", "-o", "constraints"])
+    }
+
     pub fn lock_exists(&self, node: &str) -> bool {
         self.run(&["exec", node, "test", "-e", "/var/lib/pgsql/tmp/PGSQL.lock"])
             .status
@@ -523,6 +544,109 @@ fn operator_tool(lab: &Lab, primary: &str, sync: &str, potential: &str) {
     );
 }
 
+/// `rustpgctl switchover --pgbouncer` from `primary` to `target` while
+/// four clients write through PgBouncerVIP: no client transaction fails
+/// (they wait while PgBouncer is paused), writes go on on the target, and
+/// every acknowledged one is there.
+fn switchover_through_pgbouncer(lab: &Lab, primary: &str, target: &str, run_on: &str) {
+    create_faults_table(lab);
+    let first_id = 1_000_000;
+    let load = Load::start(lab, Via::PgBouncer, "e2e-pgbouncer", first_id, 300);
+    let t0 = now_ms();
+    let out = lab.run(&[
+        "exec",
+        run_on,
+        CTL,
+        "switchover",
+        "--pgbouncer",
+        "--to",
+        target,
+    ]);
+    let back = load.first_write_after(t0, Some(primary), Duration::from_secs(60));
+    let attempts = load.stop();
+    assert!(
+        out.status.success(),
+        "rustpgctl switchover --pgbouncer to {target}:\n{}",
+        text(&out)
+    );
+    println!("{}", text(&out).trim());
+    let (_, on) = back.unwrap_or_else(|| panic!("no write through PgBouncerVIP on {target}"));
+    assert_eq!(on, target);
+    let failed: Vec<&Attempt> = attempts.iter().filter(|a| !a.ok).collect();
+    assert!(
+        failed.is_empty(),
+        "{} client transactions failed through PgBouncer during the switchover: {:?}",
+        failed.len(),
+        &failed[..failed.len().min(5)]
+    );
+    println!(
+        "switchover --pgbouncer: {} transactions, none failed; the longest waited {:.1}s",
+        attempts.len(),
+        longest_commit(&attempts, t0)
+    );
+    let (acked, range) = acknowledged(&attempts, first_id);
+    assert_no_loss(
+        lab,
+        "switchover --pgbouncer",
+        &acked,
+        range,
+        &[target.to_string()],
+    );
+}
+
+/// A switchover whose target crashes on the way (right after the ban is
+/// set): rustpgctl gives up within its timeout, and whatever the cluster
+/// did meanwhile, no constraint is left, PgBouncer answers again through
+/// PgBouncerVIP (resumed on the nodes that live; the crashed one starts
+/// afresh), and the cluster heals by itself (fencing reboots the target).
+fn switchover_target_crashes(lab: &Lab) {
+    let long = Duration::from_secs(180);
+    let p = lab.wait_for("before the interrupted switchover", long, healthy);
+    let primary = p.primary().unwrap().to_string();
+    let sync = p.node_with_status("HS:sync").unwrap();
+    let potential = p.node_with_status("HS:async").unwrap();
+    let ctl = lab.spawn(&[
+        "exec",
+        &potential,
+        CTL,
+        "switchover",
+        "--pgbouncer",
+        "--timeout",
+        "30",
+    ]);
+    wait_until("the switchover's ban", Duration::from_secs(30), || {
+        lab.constraints(&primary).contains("cli-ban")
+    });
+    let out = lab.run(&["crash", &sync]);
+    assert!(out.status.success(), "crash {sync}:\n{}", text(&out));
+    let out = ctl.wait_with_output().unwrap();
+    let said = text(&out);
+    println!(
+        "switchover with its target crashed: {:?}: {}",
+        out.status.code(),
+        said.trim()
+    );
+    if !out.status.success() {
+        assert!(said.contains("the ban is cleared"), "{said}");
+    }
+    assert!(
+        !lab.constraints(&potential).contains("cli-ban"),
+        "{}",
+        lab.constraints(&potential)
+    );
+    let p = lab.wait_for("healed after the interrupted switchover", long, healthy);
+    let out = lab.run(&["bouncer-sql", "select 1"]);
+    assert!(
+        out.status.success(),
+        "through PgBouncerVIP:\n{}",
+        text(&out)
+    );
+    println!(
+        "interrupted switchover: healed, {} primary, PgBouncer answers",
+        p.primary().unwrap()
+    );
+}
+
 /// The demo picture, the receiver status, a switchover and back, the loss
 /// and return of the sync standby's node, a failover.
 fn end_to_end(lab: &Lab) {
@@ -576,21 +700,22 @@ fn end_to_end(lab: &Lab) {
 
     operator_tool(lab, &first, &sync, &potential);
 
-    // Switchover to the sync standby and back (rustpgctl, then the lab's
-    // ban and clear): every node streams again by itself, the old
-    // primary's PGSQL.lock goes away, nothing is lost.
+    // Switchover to the sync standby and back (rustpgctl switchover
+    // --pgbouncer under load through PgBouncerVIP, then the lab's ban and
+    // clear): every node streams again by itself, the old primary's
+    // PGSQL.lock goes away, nothing is lost.
     for target in [sync.clone(), first.clone()] {
         let started = Instant::now();
-        let out = if target == sync {
-            lab.run(&["exec", &potential, CTL, "switchover", "--to", &target])
+        if target == sync {
+            switchover_through_pgbouncer(lab, &first, &target, &potential);
         } else {
-            lab.run(&["switchover", &target])
-        };
-        assert!(
-            out.status.success(),
-            "switchover to {target}:\n{}",
-            text(&out)
-        );
+            let out = lab.run(&["switchover", &target]);
+            assert!(
+                out.status.success(),
+                "switchover to {target}:\n{}",
+                text(&out)
+            );
+        }
         let p = lab.wait_for(&format!("switchover to {target}"), long, |p| {
             healthy(p) && p.primary() == Some(&target)
         });
@@ -615,6 +740,8 @@ fn end_to_end(lab: &Lab) {
         }
         all_rows_everywhere(lab, &nodes, rows);
     }
+
+    switchover_target_crashes(lab);
 
     // Loss of the sync standby's node: the potential one becomes sync; on
     // return the old one is potential.

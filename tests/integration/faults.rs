@@ -32,6 +32,26 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const RSC: &str = "Postgresql";
 pub(crate) const NODES: [&str; 3] = ["pg01", "pg02", "pg03"];
 pub(crate) const VIP: &str = "10.213.0.200";
+/// PgBouncerVIP, where the reference cluster's applications connect.
+pub(crate) const BOUNCER_VIP: &str = "10.213.0.201";
+
+/// Where the load's clients connect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// The PostgreSQL VIP, port 5432.
+    Vip,
+    /// PgBouncerVIP, port 6432 (transaction pooling).
+    PgBouncer,
+}
+
+impl Via {
+    fn host_port(self) -> (&'static str, u16) {
+        match self {
+            Via::Vip => (VIP, 5432),
+            Via::PgBouncer => (BOUNCER_VIP, 6432),
+        }
+    }
+}
 /// Concurrent writers of the load, so that new WAL keeps flowing while a
 /// commit waits.
 const LOAD_CLIENTS: usize = 4;
@@ -61,7 +81,8 @@ pub(crate) use crate::support::wait_until;
 /// faults::load_generator`). Without FAULTS_LOAD_OUT it does nothing.
 ///
 /// Four writers (LOAD_CLIENTS), each one INSERT per transaction
-/// (autocommit) with a new id, about 20 a second; a broken connection is dropped and the next attempt reconnects
+/// (autocommit, the simple query protocol, which PgBouncer's transaction
+/// pooling needs) with a new id, about 20 a second; a broken connection is dropped and the next attempt reconnects
 /// (connect timeout 2 s, TCP keepalives and TCP_USER_TIMEOUT 4 s, so a
 /// vanished server is noticed). Every attempt is one line of
 /// FAULTS_LOAD_OUT: `ok ID START_MS END_MS NODE` once the COMMIT was
@@ -97,7 +118,7 @@ fn load_generator() {
     ));
     let mut cfg = postgres::Config::new();
     cfg.host(&var("FAULTS_LOAD_HOST"))
-        .port(5432)
+        .port(var("FAULTS_LOAD_PORT").parse().unwrap())
         .user("postgres")
         .dbname("lab")
         .application_name("faults-load")
@@ -136,11 +157,22 @@ fn write_ids(
             if client.is_none() {
                 client = Some(cfg.connect(postgres::NoTls)?);
             }
-            let row = client.as_mut().unwrap().query_one(
-                "insert into faults(id, tag) values ($1, $2) returning current_setting('cluster_name')",
-                &[&id, &tag],
-            )?;
-            Ok(row.get(0))
+            // The tag is the test's own label: quoted as an SQL literal.
+            let sql = format!(
+                "insert into faults(id, tag) values ({id}, '{}') returning current_setting('cluster_name')",
+                tag.replace('\'', "''")
+            );
+            let node = client
+                .as_mut()
+                .unwrap()
+                .simple_query(&sql)?
+                .into_iter()
+                .find_map(|m| match m {
+                    postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            Ok(node)
         };
         let r = attempt();
         let t1 = now_ms();
@@ -220,7 +252,8 @@ impl Load {
         self.dir.path().join("attempts")
     }
 
-    pub fn start(lab: &Lab, tag: &str, first_id: i64, secs: u64) -> Load {
+    pub fn start(lab: &Lab, via: Via, tag: &str, first_id: i64, secs: u64) -> Load {
+        let (host, port) = via.host_port();
         let dir = tempfile::Builder::new()
             .prefix("rustpg-faults-")
             .tempdir()
@@ -243,7 +276,8 @@ impl Load {
             .env("FAULTS_LOAD_SECS", secs.to_string())
             .env("FAULTS_LOAD_FIRST_ID", first_id.to_string())
             .env("FAULTS_LOAD_TAG", tag)
-            .env("FAULTS_LOAD_HOST", VIP)
+            .env("FAULTS_LOAD_HOST", host)
+            .env("FAULTS_LOAD_PORT", port.to_string())
             .env("FAULTS_LOAD_CLIENTS", LOAD_CLIENTS.to_string())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -271,7 +305,7 @@ impl Load {
                     .unwrap_or_default();
                 let sql = lab.sql("select inet_server_addr(), pg_is_in_recovery()");
                 panic!(
-                    "the load generator: no 5 commits through the VIP within 30s ({} attempts; last: {last:?})\nclient neighbours: {neigh}\nlab sql: {sql:?}\n{}",
+                    "the load generator: no 5 commits through {host}:{port} within 30s ({} attempts; last: {last:?})\nclient neighbours: {neigh}\nlab sql: {sql:?}\n{}",
                     a.len(),
                     crm_mon_text(lab)
                 );
@@ -412,7 +446,7 @@ pub fn ids_on(lab: &Lab, node: &str, lo: i64, hi: i64) -> Option<BTreeSet<i64>> 
 /// Every acknowledged id is on the primary and on every streaming standby
 /// (given by the caller from crm_mon's picture); waits for a standby's
 /// replay, 30 s at most. Returns how many nodes were checked.
-fn assert_no_loss(
+pub(crate) fn assert_no_loss(
     lab: &Lab,
     label: &str,
     acked: &BTreeSet<i64>,
@@ -832,7 +866,7 @@ impl<'a> Run<'a> {
         let potential = p.node_with_status("HS:async").unwrap();
         println!("primary {primary}, sync {sync}, potential {potential}");
         let began = now_ms();
-        let load = Load::start(lab, &label, first_id, 600);
+        let load = Load::start(lab, Via::Vip, &label, first_id, 600);
         let sampler = Sampler::start(lab);
         std::thread::sleep(Duration::from_secs(2));
         Run {
