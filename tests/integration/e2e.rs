@@ -515,6 +515,28 @@ fn operator_tool(lab: &Lab, primary: &str, sync: &str, potential: &str) {
     let (rc, out) = ctl(&["explain", potential]);
     assert_eq!(rc, Some(3), "{out}");
     assert!(out.contains("streams as ASYNC standby"), "{out}");
+    // A lagging node: the potential standby's replay paused while writes
+    // go on; seen from the sync standby, it is behind by what it did not
+    // replay.
+    lab.sql_on(potential, "select pg_wal_replay_pause()");
+    lab.sql("create table if not exists e2e_lag(v text)")
+        .unwrap();
+    lab.sql("insert into e2e_lag select repeat('x', 1000) from generate_series(1, 1000)")
+        .unwrap();
+    let explain_from_sync = || {
+        let out = lab.run(&["exec", sync, CTL, "explain", potential]);
+        (out.status.code(), text(&out))
+    };
+    let behind = format!("behind {sync} by ");
+    wait_until(
+        "rustpgctl explain shows the paused standby behind",
+        Duration::from_secs(30),
+        || explain_from_sync().1.contains(&behind),
+    );
+    let (rc, out) = explain_from_sync();
+    println!("rustpgctl explain {potential} (replay paused), on {sync}:\n{out}");
+    assert_eq!(rc, Some(3), "{out}");
+    lab.sql_on(potential, "select pg_wal_replay_resume()");
     let (rc, out) = ctl(&["switchover", "--to", potential]);
     assert_eq!(rc, Some(3), "{out}");
     assert!(
@@ -790,5 +812,12 @@ fn end_to_end(lab: &Lab) {
     // docs/operations.md: a crashed primary stays stopped behind PGSQL.lock.
     assert!(lab.lock_exists(&old), "a crashed primary keeps PGSQL.lock");
     assert_ne!(p.attr(&old, &format!("{RSC}-status")), Some("PRI"));
+    // And rustpgctl, on that node, says why and what to do.
+    let out = lab.run(&["exec", &old, CTL, "explain", &old]);
+    let said = text(&out);
+    println!("rustpgctl explain {old} (crashed), on {old}:\n{said}");
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    assert!(said.contains("PGSQL.lock is there"), "{said}");
+    assert!(said.contains("auto_rewind=true"), "{said}");
     println!("{}", String::from_utf8_lossy(&lab.run(&["crm_mon"]).stdout));
 }
