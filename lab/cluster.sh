@@ -373,17 +373,15 @@ crm_py() {
 }
 
 # SQL through the VIP from the client host (the switch namespace).
-client_psql() {
+# client_psql_at HOST PORT PSQL-ARGS...: psql from the lab's client host.
+client_psql_at() {
+    local host=$1 port=$2
+    shift 2
     ip netns exec "$SW_NS" env -i PATH="$NODE_PATH" LANG=C.UTF-8 PGCONNECT_TIMEOUT=3 \
-        timeout 15 "$PG_BIN/psql" -X -v ON_ERROR_STOP=1 -h "$VIP" -p 5432 -U postgres -d lab "$@"
+        timeout 15 "$PG_BIN/psql" -X -v ON_ERROR_STOP=1 -h "$host" -p "$port" -U postgres -d lab "$@"
 }
 
-# The same client through PgBouncerVIP, as the reference cluster's
-# applications connect.
-client_bouncer_psql() {
-    ip netns exec "$SW_NS" env -i PATH="$NODE_PATH" LANG=C.UTF-8 PGCONNECT_TIMEOUT=3 \
-        timeout 15 "$PG_BIN/psql" -X -v ON_ERROR_STOP=1 -h "$BOUNCER_VIP" -p 6432 -U postgres -d lab "$@"
-}
+client_psql() { client_psql_at "$VIP" 5432 "$@"; }
 
 # picture [NODES...]: true when the cluster shows the target picture.
 picture() {
@@ -1161,26 +1159,17 @@ cmd_status() {
     print_crm_mon
 }
 
+# cmd_sql COMMAND HOST PORT SQL...: `sql` through the VIP, `bouncer-sql`
+# through PgBouncerVIP (as the reference cluster's applications connect).
 cmd_sql() {
+    local command=$1 host=$2 port=$3 rc=0
+    shift 3
     check_names
-    (($#)) || die "usage: $0 sql SQL..."
+    (($#)) || die "usage: $0 $command SQL..."
     ip netns pids "$SW_NS" >/dev/null 2>&1 || die "the lab is not up (no namespace $SW_NS)"
-    local rc=0
-    client_psql -c "$*" || rc=$?
+    client_psql_at "$host" "$port" -c "$*" || rc=$?
     if ((rc)); then
-        echo "cluster: sql through the VIP $VIP failed (rc=$rc)" >&2
-        return "$rc"
-    fi
-}
-
-cmd_bouncer_sql() {
-    check_names
-    (($#)) || die "usage: $0 bouncer-sql SQL..."
-    ip netns pids "$SW_NS" >/dev/null 2>&1 || die "the lab is not up (no namespace $SW_NS)"
-    local rc=0
-    client_bouncer_psql -c "$*" || rc=$?
-    if ((rc)); then
-        echo "cluster: sql through PgBouncerVIP $BOUNCER_VIP:6432 failed (rc=$rc)" >&2
+        echo "cluster: sql through $host:$port failed (rc=$rc)" >&2
         return "$rc"
     fi
 }
@@ -1444,8 +1433,8 @@ case ${1:-} in
         check_node "$1"
         in_node "$@"
         ;;
-    sql) shift && cmd_sql "$@" ;;
-    bouncer-sql) shift && cmd_bouncer_sql "$@" ;;
+    sql) shift && cmd_sql sql "$VIP" 5432 "$@" ;;
+    bouncer-sql) shift && cmd_sql bouncer-sql "$BOUNCER_VIP" 6432 "$@" ;;
     fence-history) cmd_fence_history ;;
     stack-at-boot) need_node "$@" && cmd_stack_at_boot "$2" "${3:-}" ;;
     _fence-daemon) fence_daemon ;;
