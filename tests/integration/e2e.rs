@@ -741,20 +741,31 @@ fn end_to_end(lab: &Lab, tool: OperatorTool) {
     }
 
     // Switchover to the sync standby and back (rustpgctl switchover
-    // --pgbouncer under load through PgBouncerVIP, then the lab's ban and
-    // clear): every node streams again by itself, the old primary's
-    // PGSQL.lock goes away, nothing is lost.
+    // --pgbouncer under load through PgBouncerVIP, then a plain rustpgctl
+    // switchover; on the PostgreSQL 11 lab the lab's ban and clear): every
+    // node streams again by itself, the old primary's PGSQL.lock goes
+    // away, nothing is lost.
     for target in [sync.clone(), first.clone()] {
         let started = Instant::now();
-        if target == sync && tool == OperatorTool::Exercised {
-            switchover_through_pgbouncer(lab, &first, &target, &potential);
-        } else {
-            let out = lab.run(&["switchover", &target]);
-            assert!(
-                out.status.success(),
-                "switchover to {target}:\n{}",
-                text(&out)
-            );
+        match tool {
+            OperatorTool::Exercised if target == sync => {
+                switchover_through_pgbouncer(lab, &first, &target, &potential)
+            }
+            // Back with rustpgctl alone (the former primary is the sync
+            // standby now), or with the lab's ban and clear.
+            _ => {
+                let out = match tool {
+                    OperatorTool::Exercised => {
+                        lab.run(&["exec", &potential, CTL, "switchover", "--to", &target])
+                    }
+                    OperatorTool::Skipped => lab.run(&["switchover", &target]),
+                };
+                assert!(
+                    out.status.success(),
+                    "switchover to {target}:\n{}",
+                    text(&out)
+                );
+            }
         }
         let p = lab.wait_for(&format!("switchover to {target}"), long, |p| {
             healthy(p) && p.primary() == Some(&target)
