@@ -50,7 +50,9 @@
 # auto_rewind=true and failure-timeout=30s, ours only; default 0),
 # LAB_CONFIG (crm, the default, or pcs: crm-examples/cluster-pcs.sh run
 # against the live cluster; only with the default agent, mode, major and
-# monitors). A lab keeps the settings it was made with. Run as root.
+# monitors). A lab keeps the settings it was made with.
+# LAB_SWITCHOVER_TIMEOUT (seconds `switchover` waits for the roles to move,
+# default 120) is read by each command. Run as root.
 #
 # Every lab loads LAB_ROOT/cluster.crm: crm-examples/cluster.crm with, for
 # LAB_REP_MODE=async, rep_mode=async, for LAB_MONITORS=1s/2s those monitor
@@ -107,6 +109,9 @@ ASKED_PG_MAJOR=$LAB_PG_MAJOR
 LAB_FENCING=${LAB_FENCING:-1}
 LAB_AUTO_REWIND=${LAB_AUTO_REWIND:-0}
 LAB_CONFIG=${LAB_CONFIG:-crm}
+# Seconds `switchover` waits for the roles to move (then 60 more for the
+# full picture).
+SWITCHOVER_TIMEOUT=${LAB_SWITCHOVER_TIMEOUT:-120}
 LAB_FENCE_AUTOSTART=${LAB_FENCE_AUTOSTART:-1}
 LAB_FENCE_BOOT_DELAY=${LAB_FENCE_BOOT_DELAY:-5}
 ASKED_SETTINGS="$LAB_FENCING $LAB_AUTO_REWIND $LAB_CONFIG $LAB_FENCE_AUTOSTART $LAB_FENCE_BOOT_DELAY"
@@ -1314,7 +1319,7 @@ cmd_switchover() {
         [[ $(node_role "$old") == Unpromoted ]] || return 1
         [[ $LAB_AGENT == paf || $(node_attr "$old" Postgresql-status 2>/dev/null) == HS:* ]]
     }
-    if ! wait_for 120 "another node to be promoted and $old to be a standby" moved; then
+    if ! wait_for "$SWITCHOVER_TIMEOUT" "another node to be promoted and $old to be a standby" moved; then
         print_crm_mon >&2 || true
         exit 1
     fi
@@ -1323,7 +1328,7 @@ cmd_switchover() {
     say "$new is the primary, $old is $(node_attr "$old" Postgresql-status || node_role "$old") after $((SECONDS - t0)) s; clearing the ban"
     in_node "$(any_node)" crm_resource --clear -r msPostgresql -N "$old" --quiet
     trap - EXIT
-    await_picture "$t0" 180 "no complete picture after the switchover" "${online[@]}"
+    await_picture "$t0" $((SWITCHOVER_TIMEOUT + 60)) "no complete picture after the switchover" "${online[@]}"
     say "switchover $old -> $new done in $((SECONDS - t0)) s"
     print_crm_mon
 }

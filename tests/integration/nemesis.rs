@@ -313,7 +313,14 @@ fn nemesis_schedules() {
     let seed = env("NEMESIS_SEED", crate::faults::now_ms());
     let schedules = env("NEMESIS_SCHEDULES", 2);
     let steps = env("NEMESIS_STEPS", 3) as usize;
-    let lab = Arc::new(Lab::up_with("nemesis", "ne", &[]));
+    // A switchover is one fault among others: when the cluster cannot
+    // move the role (its primary's node just crashed, say), 30 s tell as
+    // much as the lab's default 120 s, and the long form runs faster.
+    let lab = Arc::new(Lab::up_with(
+        "nemesis",
+        "ne",
+        &[("LAB_SWITCHOVER_TIMEOUT", "30")],
+    ));
     crate::faults::create_faults_table(&lab);
     let mut first_id = 5_000_000i64;
     for i in 0..schedules {
