@@ -72,8 +72,10 @@ fn ahead_of<'a>(node: &NodeFacts, all: &'a [NodeFacts]) -> Option<(&'a NodeFacts
         .filter(|(_, p)| p.compare(&mine).is_gt())
         .max_by(|(_, a), (_, b)| a.compare(b))
         .map(|(n, p)| {
-            let same_tli = p.tli == mine.tli;
-            (n, same_tli.then(|| p.lsn.0 - mine.lsn.0))
+            // On another timeline only when both are known and differ (a
+            // position the primary reports for a standby has none).
+            let newer_tli = matches!((p.tli, mine.tli), (Some(a), Some(b)) if a != b);
+            (n, (!newer_tli).then(|| p.lsn.0 - mine.lsn.0))
         })
 }
 
@@ -330,6 +332,19 @@ mod tests {
         all[1].position = at(4, 0x100);
         let e = explain(&all[2], &all);
         assert_eq!(e.why[2], "behind pg02, which is on a newer timeline");
+    }
+
+    #[test]
+    fn an_unknown_timeline_compares_by_lsn() {
+        // The primary reports a standby's replay position without its
+        // timeline; the node the tool runs on knows its own.
+        let mut all = healthy();
+        all[2].position = Some(Location {
+            tli: None,
+            lsn: Lsn(0x4ED0000),
+        });
+        let e = explain(&all[2], &all);
+        assert_eq!(e.why[2], "behind pg02 by 1.2 MB");
     }
 
     #[test]
