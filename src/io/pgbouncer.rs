@@ -71,7 +71,11 @@ impl PgBouncer {
         });
         match outcome.recv_timeout(deadline.remaining()) {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(format!("PgBouncer at {} refused PAUSE: {e}", self.at)),
+            Ok(Err(e)) => Err(format!(
+                "PgBouncer at {} refused PAUSE: {}",
+                self.at,
+                pg::SqlError::from(e).message
+            )),
             Err(_) => {
                 let resumed = self.resume(owner, Deadline::after(Duration::from_secs(10)));
                 Err(format!(
@@ -86,17 +90,24 @@ impl PgBouncer {
         }
     }
 
-    /// `RESUME`. A PgBouncer that is not paused is already where this
-    /// leaves it.
+    /// `RESUME`. A PgBouncer that is not paused (it restarted, say) is
+    /// already where this leaves it.
     pub fn resume(&self, owner: &OsUser, deadline: Deadline) -> Result<(), String> {
-        let mut session = self.session(owner, deadline)?;
+        let mut session = self
+            .session(owner, deadline)
+            .map_err(|e| format!("{e} to resume it (a PgBouncer that restarted is not paused)"))?;
         match session.client.simple_query("RESUME") {
             Ok(_) => Ok(()),
-            Err(e) if e.to_string().contains("not paused") => Ok(()),
-            Err(e) => Err(format!(
-                "PgBouncer at {} could NOT be resumed: {e}; run RESUME on its admin console",
-                self.at
-            )),
+            Err(e) => {
+                let why = pg::SqlError::from(e).message;
+                if why.to_lowercase().contains("not paused") {
+                    return Ok(());
+                }
+                Err(format!(
+                    "PgBouncer at {} could NOT be resumed: {why}; run RESUME on its admin console",
+                    self.at
+                ))
+            }
         }
     }
 
