@@ -34,6 +34,9 @@ pub struct NodeFacts {
     /// When the WAL receiver last got a message from the primary, when the
     /// node is not streaming now (`pg_stat_wal_receiver.latest_end_time`).
     pub not_streaming_since: Option<String>,
+    /// No instance is promoted and the election waits for this node's
+    /// position (`election::positions_awaited`).
+    pub awaited: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,6 +165,23 @@ pub fn explain(node: &NodeFacts, all: &[NodeFacts]) -> Explanation {
         ),
         Some(DataStatus::Latest) | None => {}
     }
+    let awaited: Vec<String> = all
+        .iter()
+        .filter(|n| n.awaited)
+        .map(|n| match n.online {
+            true => n.name.clone(),
+            false => format!("{} (offline)", n.name),
+        })
+        .collect();
+    if primary.is_none() && !awaited.is_empty() {
+        let list = awaited.join(", ");
+        why.push(format!(
+            "no primary: waiting for the position of {list} before anyone is promoted (it may hold commits the others lack)"
+        ));
+        would_change.push(format!(
+            "bring {list} back into the cluster: its position decides who is promoted"
+        ));
+    }
     if let Some((other, by)) = ahead_of(node, all) {
         why.push(match by {
             Some(b) => format!("behind {} by {}", other.name, bytes(b)),
@@ -220,6 +240,7 @@ mod tests {
             lock: None,
             position: None,
             not_streaming_since: None,
+            awaited: false,
         }
     }
 
@@ -332,6 +353,24 @@ mod tests {
         all[1].position = at(4, 0x100);
         let e = explain(&all[2], &all);
         assert_eq!(e.why[2], "behind pg02, which is on a newer timeline");
+    }
+
+    #[test]
+    fn without_a_primary_the_awaited_position_is_named() {
+        let mut all = healthy();
+        all[0].role = Role::Unpromoted;
+        all[0].score = Some("-INFINITY".into());
+        all[1].online = false;
+        all[1].awaited = true;
+        let e = explain(&all[0], &all);
+        assert_eq!(
+            e.why[1..],
+            ["no primary: waiting for the position of pg02 (offline) before anyone is promoted (it may hold commits the others lack)"]
+        );
+        assert_eq!(
+            e.would_change,
+            ["bring pg02 (offline) back into the cluster: its position decides who is promoted"]
+        );
     }
 
     #[test]

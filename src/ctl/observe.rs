@@ -8,9 +8,9 @@ use crate::core::crm_mon::ClusterView;
 use crate::core::explain::{NodeFacts, Role};
 use crate::core::lsn::Lsn;
 use crate::core::quote::parse_conninfo;
-use crate::core::replication::election::Location;
+use crate::core::replication::election::{self, Location};
 use crate::core::replication::lock::Lock;
-use crate::core::replication::plan::Attr;
+use crate::core::replication::plan::{Attr, RepConfig};
 use crate::core::standby_conf::StandbySettings;
 use crate::io::clock::Deadline;
 use crate::io::crm::{self, Crm};
@@ -40,6 +40,9 @@ pub struct Observed {
     pub via_master_ip: Result<Vec<(String, String)>, String>,
     /// The database owner, whom the tool connects as.
     pub owner: OsUser,
+    /// With no promoted instance, the nodes whose position the election
+    /// waits for.
+    pub awaited: Vec<String>,
 }
 
 /// This node's `primary_conninfo` with the database `postgres`, as
@@ -107,6 +110,7 @@ pub fn observe(resource: Option<&str>, raw: &RawEnv) -> Result<Observed, String>
     let via_master_ip = via_master_ip(&cfg, &me);
     let local_primary = local.as_mut().ok().filter(|_| i_am_primary);
     let primary_report = read_primary(local_primary, &owner, &via_master_ip, deadline);
+    let awaited = awaited(&cfg, &primitive.id, &me, &view);
     Ok(Observed {
         resource: primitive.id,
         clone: primitive.clone_id,
@@ -118,7 +122,30 @@ pub fn observe(resource: Option<&str>, raw: &RawEnv) -> Result<Observed, String>
         primary_report,
         via_master_ip,
         owner,
+        awaited,
     })
+}
+
+/// With no promoted instance, the candidates whose position the election
+/// waits for, as the agents compute them.
+fn awaited(cfg: &Config, rsc: &str, me: &str, view: &ClusterView) -> Vec<String> {
+    if view.promoted_exists() {
+        return Vec::new();
+    }
+    let rep = RepConfig {
+        rsc: rsc.to_string(),
+        me: me.to_string(),
+        rep_mode: cfg.rep_mode,
+        node_list: cfg.node_list.clone(),
+        xlog_check_count: cfg.xlog_check_count,
+        sync_preference: None,
+    };
+    let xlog_loc = Attr::XlogLoc.name(rsc);
+    let candidates = election::election_candidates(&rep, view);
+    election::positions_awaited(&candidates, |n| view.attribute(n, &xlog_loc).is_some())
+        .into_iter()
+        .map(str::to_string)
+        .collect()
 }
 
 impl Observed {
@@ -176,6 +203,7 @@ impl Observed {
                         Some(Location { tli: None, lsn })
                     }),
                     not_streaming_since: None,
+                    awaited: self.awaited.contains(name),
                 }
             })
             .collect()

@@ -96,6 +96,17 @@ pub fn election_candidates(cfg: &RepConfig, view: &ClusterView) -> Vec<String> {
         .collect()
 }
 
+/// The candidates whose position is not published yet: nobody is promoted
+/// before every candidate's is (in sync mode every node of node_list is
+/// one, even offline: it may hold commits the others lack).
+pub fn positions_awaited(candidates: &[String], published: impl Fn(&str) -> bool) -> Vec<&str> {
+    candidates
+        .iter()
+        .map(String::as_str)
+        .filter(|c| !published(c))
+        .collect()
+}
+
 /// The node's own verdict ([`super::diverge`]).
 fn diverged(cfg: &RepConfig, view: &ClusterView, node: &str) -> bool {
     let name = Attr::DataStatus.name(&cfg.rsc);
@@ -312,11 +323,7 @@ fn have_master_right(plan: &mut Plan, facts: &StandbyFacts) -> Result<ElectionFi
         }
     }
     let candidates = election_candidates(plan.cfg, plan.view);
-    let missing: Vec<&str> = candidates
-        .iter()
-        .filter(|c| !sample.iter().any(|(n, ..)| n == *c))
-        .map(String::as_str)
-        .collect();
+    let missing = positions_awaited(&candidates, |c| sample.iter().any(|(n, ..)| n == c));
     if !missing.is_empty() {
         plan.infos.push(format!(
             "Waiting for the position of {} before anyone is promoted.",
