@@ -175,12 +175,26 @@ pub fn explain(node: &NodeFacts, all: &[NodeFacts]) -> Explanation {
         .collect();
     if primary.is_none() && !awaited.is_empty() {
         let list = awaited.join(", ");
+        let it = if awaited.len() == 1 { "it" } else { "they" };
         why.push(format!(
-            "no primary: waiting for the position of {list} before anyone is promoted (it may hold commits the others lack)"
+            "no primary: waiting for the position of {list} before anyone is promoted ({it} may hold commits the others lack)"
         ));
-        would_change.push(format!(
-            "bring {list} back into the cluster: its position decides who is promoted"
-        ));
+        let offline: Vec<&str> = all
+            .iter()
+            .filter(|n| n.awaited && !n.online)
+            .map(|n| n.name.as_str())
+            .collect();
+        if !offline.is_empty() {
+            would_change.push(format!(
+                "bring {} back into the cluster: {} who is promoted",
+                offline.join(", "),
+                if offline.len() == 1 {
+                    "its position decides"
+                } else {
+                    "their positions decide"
+                }
+            ));
+        }
     }
     if let Some((other, by)) = ahead_of(node, all) {
         why.push(match by {
@@ -369,7 +383,7 @@ mod tests {
         );
         assert_eq!(
             e.would_change,
-            ["bring pg02 (offline) back into the cluster: its position decides who is promoted"]
+            ["bring pg02 back into the cluster: its position decides who is promoted"]
         );
     }
 

@@ -865,8 +865,8 @@ fn switchover_through_bouncer(lab: &Lab, pause: bool, first_id: i64, f: &mut Bou
     runs.first_write.push(
         back.as_ref().map(|b| b.0),
         format!(
-            "{tag}: first write on {target} after {:?}s; {lost} acknowledged lost",
-            back.map(|b| b.0)
+            "{tag}: first write on {target} after {}; {lost} acknowledged lost",
+            back.map_or("never".into(), |b| format!("{:.1}s", b.0))
         ),
     );
     runs.lost += lost;
