@@ -553,6 +553,40 @@ fn operator_tool(lab: &Lab, primary: &str, sync: &str, potential: &str) {
     println!("rustpgctl explain {potential} (replay paused), on {sync}:\n{out}");
     assert_eq!(rc, Some(3), "{out}");
     lab.sql_on(potential, "select pg_wal_replay_resume()");
+
+    // switchover refuses a target that is no standby, and one that has not
+    // caught up: the sync standby's replay paused while writes go on (a
+    // switchover is tried only once the lag shows, so that none runs).
+    let (rc, out) = ctl(&["switchover", "--to", primary]);
+    assert_eq!(rc, Some(3), "{out}");
+    assert!(
+        out.contains(&format!("refused: {primary} is already the primary")),
+        "{out}"
+    );
+    lab.sql_on(sync, "select pg_wal_replay_pause()");
+    lab.sql("insert into e2e_lag select repeat('y', 1000) from generate_series(1, 100)")
+        .unwrap();
+    wait_until(
+        "rustpgctl status shows the sync standby's replay lag",
+        Duration::from_secs(30),
+        || {
+            let (_, out) = ctl(&["status", "--json"]);
+            serde_json::from_str::<serde_json::Value>(&out[out.find('{').unwrap_or(0)..]).is_ok_and(
+                |s| {
+                    crate::ctl::node_row(&s, sync)["replication"]["replay_lag_bytes"]
+                        .as_u64()
+                        .is_some_and(|b| b > 0)
+                },
+            )
+        },
+    );
+    let (rc, out) = ctl(&["switchover", "--max-lag", "0"]);
+    lab.sql_on(sync, "select pg_wal_replay_resume()");
+    assert_eq!(rc, Some(3), "{out}");
+    assert!(
+        out.contains(&format!("refused: {sync} has not caught up")),
+        "{out}"
+    );
     let (rc, out) = ctl(&["switchover", "--to", potential]);
     assert_eq!(rc, Some(3), "{out}");
     assert!(
