@@ -215,6 +215,11 @@ node_init() {
     # PgBouncer's configuration, this node's own (Debian's pgbouncer reads
     # /etc/pgbouncer; Pacemaker runs it through its init script).
     mount --bind "$n/pgbouncer-etc" /etc/pgbouncer
+    # Its init script, with a start that waits for the pidfile
+    # (lab/pgbouncer-init says why); Debian's stays at hand for it.
+    touch /run/pgbouncer-debian-init
+    mount --bind /etc/init.d/pgbouncer /run/pgbouncer-debian-init
+    mount --bind "$(dirname "$SELF")/pgbouncer-init" /etc/init.d/pgbouncer
     # LAB_FENCING=1: fence_pglab in /usr/sbin (where pacemaker-fenced looks
     # for fence agents) and the channel to the host's fence daemon.
     if [[ -d $root/fence ]]; then
