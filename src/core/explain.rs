@@ -165,23 +165,23 @@ pub fn explain(node: &NodeFacts, all: &[NodeFacts]) -> Explanation {
         ),
         Some(DataStatus::Latest) | None => {}
     }
-    let awaited: Vec<String> = all
-        .iter()
-        .filter(|n| n.awaited)
-        .map(|n| match n.online {
-            true => n.name.clone(),
-            false => format!("{} (offline)", n.name),
-        })
-        .collect();
+    let awaited: Vec<&NodeFacts> = all.iter().filter(|n| n.awaited).collect();
     if primary.is_none() && !awaited.is_empty() {
-        let list = awaited.join(", ");
+        let list = awaited
+            .iter()
+            .map(|n| match n.online {
+                true => n.name.clone(),
+                false => format!("{} (offline)", n.name),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
         let it = if awaited.len() == 1 { "it" } else { "they" };
         why.push(format!(
             "no primary: waiting for the position of {list} before anyone is promoted ({it} may hold commits the others lack)"
         ));
-        let offline: Vec<&str> = all
+        let offline: Vec<&str> = awaited
             .iter()
-            .filter(|n| n.awaited && !n.online)
+            .filter(|n| !n.online)
             .map(|n| n.name.as_str())
             .collect();
         if !offline.is_empty() {

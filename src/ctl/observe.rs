@@ -132,14 +132,7 @@ fn awaited(cfg: &Config, rsc: &str, me: &str, view: &ClusterView) -> Vec<String>
     if view.promoted_exists() {
         return Vec::new();
     }
-    let rep = RepConfig {
-        rsc: rsc.to_string(),
-        me: me.to_string(),
-        rep_mode: cfg.rep_mode,
-        node_list: cfg.node_list.clone(),
-        xlog_check_count: cfg.xlog_check_count,
-        sync_preference: None,
-    };
+    let rep = RepConfig::of(cfg, rsc.to_string(), me.to_string(), None);
     let xlog_loc = Attr::XlogLoc.name(rsc);
     let candidates = election::election_candidates(&rep, view);
     election::positions_awaited(&candidates, |n| view.attribute(n, &xlog_loc).is_some())

@@ -99,7 +99,8 @@ pub fn switchover(
         }
         paused.push(b.clone());
     }
-    let crm = Crm::new(&o.resource, &o.resource, &o.me, raw, 10, deadline);
+    let crm_until = |d| Crm::new(&o.resource, &o.resource, &o.me, raw, 10, d);
+    let crm = crm_until(deadline);
     let moved = crm
         .ban_promoted(clone, &plan.from)
         .map_err(|e| format!("the ban on {} could not be set: {}", plan.from, e.reason()));
@@ -127,15 +128,7 @@ pub fn switchover(
             })
     });
     // Its own time: the wait may have used all of the switchover's.
-    let clearer = Crm::new(
-        &o.resource,
-        &o.resource,
-        &o.me,
-        raw,
-        10,
-        Deadline::after(Duration::from_secs(30)),
-    );
-    let cleared = clearer.clear(clone, &plan.from);
+    let cleared = crm_until(Deadline::after(Duration::from_secs(30))).clear(clone, &plan.from);
     let resumed = resume_all(&paused, o);
     match (moved, cleared) {
         (Ok(()), Ok(())) if resumed.is_ok() => Ok(SwitchoverReport {

@@ -28,34 +28,33 @@ pub struct PgBouncer {
 impl PgBouncer {
     /// The PgBouncer of a cluster node, reached by the node's name.
     pub fn on_node(node: &str) -> PgBouncer {
-        PgBouncer {
-            at: format!("{node}:{DEFAULT_PORT}"),
-            pairs: vec![
-                ("host".into(), node.into()),
-                ("port".into(), DEFAULT_PORT.to_string()),
-                ("user".into(), DEFAULT_ADMIN.into()),
-                ("dbname".into(), "pgbouncer".into()),
-            ],
-        }
+        Self::admin_console(
+            format!("{node}:{DEFAULT_PORT}"),
+            vec![("host".into(), node.into())],
+        )
     }
 
-    /// A PgBouncer named by libpq conninfo; the database is always the
-    /// admin console's, `pgbouncer`.
+    /// A PgBouncer named by libpq conninfo.
     pub fn from_conninfo(conninfo: &str) -> Result<PgBouncer, String> {
-        let mut pairs = parse_conninfo(conninfo)
+        let pairs = parse_conninfo(conninfo)
             .ok_or_else(|| format!("{conninfo:?} is not valid conninfo"))?;
+        Ok(Self::admin_console(conninfo.to_string(), pairs))
+    }
+
+    /// Its admin console: the default port and admin user where `pairs`
+    /// name none, and always the database `pgbouncer`.
+    fn admin_console(at: String, mut pairs: Vec<(String, String)>) -> PgBouncer {
         pairs.retain(|(k, _)| k != "dbname");
-        if !pairs.iter().any(|(k, _)| k == "port") {
-            pairs.push(("port".into(), DEFAULT_PORT.to_string()));
-        }
-        if !pairs.iter().any(|(k, _)| k == "user") {
-            pairs.push(("user".into(), DEFAULT_ADMIN.into()));
+        for (key, default) in [
+            ("port", DEFAULT_PORT.to_string()),
+            ("user", DEFAULT_ADMIN.into()),
+        ] {
+            if !pairs.iter().any(|(k, _)| k == key) {
+                pairs.push((key.into(), default));
+            }
         }
         pairs.push(("dbname".into(), "pgbouncer".into()));
-        Ok(PgBouncer {
-            at: conninfo.to_string(),
-            pairs,
-        })
+        PgBouncer { at, pairs }
     }
 
     /// `PAUSE`, waiting at most until `deadline` for in-flight

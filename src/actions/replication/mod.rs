@@ -59,14 +59,12 @@ impl<'a> Replica<'a> {
             pgdata: &i.cfg.pgdata,
             owner: &i.owner,
         };
-        let rep = RepConfig {
-            rsc: i.ocf.resource_name.clone(),
-            me: crm::local_node_name(i.ocf.on_node.as_deref(), i.deadline),
-            rep_mode: i.cfg.rep_mode,
-            node_list: i.cfg.node_list.clone(),
-            xlog_check_count: i.cfg.xlog_check_count,
-            sync_preference: files.former_primary(),
-        };
+        let rep = RepConfig::of(
+            &i.cfg,
+            i.ocf.resource_name.clone(),
+            crm::local_node_name(i.ocf.on_node.as_deref(), i.deadline),
+            files.former_primary(),
+        );
         let crm = Crm::new(
             &rep.rsc,
             &i.ocf.instance,

@@ -2,7 +2,7 @@
 //! snapshot (`crm_mon` read once) plus the attribute writes an action
 //! decided, with the stock agent's guards on who may write what.
 
-use crate::config::RepMode;
+use crate::config::{Config, RepMode};
 use crate::core::crm_mon::ClusterView;
 use std::collections::BTreeMap;
 
@@ -257,6 +257,18 @@ pub struct RepConfig {
 }
 
 impl RepConfig {
+    /// The resource's replication settings, as this node runs it.
+    pub fn of(cfg: &Config, rsc: String, me: String, sync_preference: Option<String>) -> RepConfig {
+        RepConfig {
+            rsc,
+            me,
+            rep_mode: cfg.rep_mode,
+            node_list: cfg.node_list.clone(),
+            xlog_check_count: cfg.xlog_check_count,
+            sync_preference,
+        }
+    }
+
     pub fn others(&self) -> impl Iterator<Item = &str> {
         self.node_list
             .iter()
