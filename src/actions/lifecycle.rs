@@ -47,7 +47,14 @@ fn wait_until_answering(i: &Instance) -> Result<()> {
             last = "the postmaster exited".into();
             return Some(false);
         }
-        match pg::probe(&i.cfg, &i.owner, i.passfile.as_deref(), i.deadline) {
+        // This loop is the wait: no grace inside it.
+        match pg::probe(
+            &i.cfg,
+            &i.owner,
+            i.passfile.as_deref(),
+            i.deadline,
+            Duration::ZERO,
+        ) {
             SqlProbe::Answered { .. } => Some(true),
             SqlProbe::NotYet(why) | SqlProbe::Failed(why) => {
                 crate::debug!("PostgreSQL still hasn't started yet: {why}");

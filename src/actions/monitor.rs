@@ -8,8 +8,10 @@ use crate::ocf::rc::OcfRc;
 
 pub fn monitor(i: &Instance) -> Result<OcfRc> {
     let pm = postmaster::observe(&i.cfg.pgdata);
-    let sql = decide::needs_sql(pm)
-        .then(|| pg::probe(&i.cfg, &i.owner, i.passfile.as_deref(), i.deadline));
+    let sql = decide::needs_sql(pm).then(|| {
+        let grace = decide::refusal_grace(i.deadline.remaining());
+        pg::probe(&i.cfg, &i.owner, i.passfile.as_deref(), i.deadline, grace)
+    });
     decide::monitor_standalone(pm, sql.as_ref()).into()
 }
 

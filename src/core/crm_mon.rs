@@ -21,6 +21,9 @@ pub struct ClusterView {
     pub maintenance: bool,
     /// Our resource's fail count per node (lower-cased), where not zero.
     pub fail_counts: BTreeMap<String, u32>,
+    /// Nodes (lower-cased) where an instance of our resource is shown
+    /// failed: its recovery (a stop) is pending.
+    pub failed: Vec<String>,
 }
 
 impl ClusterView {
@@ -132,9 +135,13 @@ pub fn parse(xml: &str, resource: &str) -> Result<ClusterView, CrmMonError> {
                 _ => continue,
             };
             if ours {
+                let failed = r.attribute("failed") == Some("true");
                 for n in r.children().filter(|n| n.has_tag_name("node")) {
                     if let Some(name) = n.attribute("name") {
                         list.push(name.to_lowercase());
+                        if failed {
+                            view.failed.push(name.to_lowercase());
+                        }
                     }
                 }
             }
@@ -194,7 +201,7 @@ mod tests {
     <resource id="PostgresqlVIP" resource_agent="ocf:heartbeat:IPaddr2" role="Started"><node name="pg01" id="1" cached="true"/></resource>
     <clone id="msPostgresql" multi_state="true" unique="false">
       <resource id="Postgresql" resource_agent="ocf:rustpg:pgsql" role="Promoted" active="true"><node name="PG01" id="1" cached="true"/></resource>
-      <resource id="Postgresql" resource_agent="ocf:rustpg:pgsql" role="Unpromoted" active="true"><node name="pg02" id="2" cached="true"/></resource>
+      <resource id="Postgresql" resource_agent="ocf:rustpg:pgsql" role="Unpromoted" active="true" failed="true"><node name="pg02" id="2" cached="true"/></resource>
       <resource id="PostgresqlX" resource_agent="ocf:rustpg:pgsql" role="Promoted" active="true"><node name="pg010" id="4" cached="true"/></resource>
     </clone>
   </resources>
@@ -234,6 +241,7 @@ mod tests {
         assert!(v.quorum && !v.maintenance);
         // Only our resource's failures, only where there are some.
         assert_eq!(v.fail_counts, BTreeMap::from([("pg03".to_string(), 2)]));
+        assert_eq!(v.failed, ["pg02"]);
     }
 
     /// The stock agent greps `<resource id="pgsql" .*`; a resource whose name

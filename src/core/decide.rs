@@ -2,6 +2,7 @@
 //! and returns what to answer; none of them looks anything up itself.
 
 use crate::ocf::rc::OcfRc;
+use std::time::Duration;
 
 /// What the process table says about the postmaster named in postmaster.pid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +72,18 @@ pub fn monitor_standalone(pm: Postmaster, sql: Option<&SqlProbe>) -> Verdict {
     }
 }
 
+/// How long a monitor waits for a running server that refuses connections
+/// for now (57P03) before it calls it failed: a postmaster that lost one
+/// child to `kill -9` (the OOM killer, for one) restarts all of them and
+/// runs crash recovery, which takes a second or two. Up to 20 s, and never
+/// the last 10 s of the operation's time, so that the failure is still
+/// reported, not timed out.
+pub fn refusal_grace(remaining: Duration) -> Duration {
+    const GRACE: Duration = Duration::from_secs(20);
+    const KEEP: Duration = Duration::from_secs(10);
+    GRACE.min(remaining.saturating_sub(KEEP))
+}
+
 /// A replicated instance that answers: 8 exactly when it is a primary.
 pub fn replicated_rc(in_recovery: bool) -> OcfRc {
     if in_recovery {
@@ -96,6 +109,14 @@ mod tests {
 
     fn answered() -> SqlProbe {
         SqlProbe::Answered { in_recovery: false }
+    }
+
+    #[test]
+    fn a_refusing_server_is_waited_for_but_never_into_the_timeout() {
+        let s = Duration::from_secs;
+        assert_eq!(refusal_grace(s(60)), s(20));
+        assert_eq!(refusal_grace(s(25)), s(15));
+        assert_eq!(refusal_grace(s(5)), s(0));
     }
 
     #[test]

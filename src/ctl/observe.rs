@@ -10,7 +10,7 @@ use crate::core::lsn::Lsn;
 use crate::core::quote::parse_conninfo;
 use crate::core::replication::election::{self, Location};
 use crate::core::replication::lock::Lock;
-use crate::core::replication::plan::{Attr, RepConfig};
+use crate::core::replication::plan::{Attr, Plan, RepConfig};
 use crate::core::standby_conf::StandbySettings;
 use crate::io::clock::Deadline;
 use crate::io::crm::{self, Crm};
@@ -134,7 +134,7 @@ fn awaited(cfg: &Config, rsc: &str, me: &str, view: &ClusterView) -> Vec<String>
     }
     let rep = RepConfig::of(cfg, rsc.to_string(), me.to_string(), None);
     let xlog_loc = Attr::XlogLoc.name(rsc);
-    let candidates = election::election_candidates(&rep, view);
+    let candidates = election::election_candidates(&Plan::new(&rep, view));
     election::positions_awaited(&candidates, |n| view.attribute(n, &xlog_loc).is_some())
         .into_iter()
         .map(str::to_string)

@@ -248,6 +248,39 @@ pub fn connect(
     connect_as(Role::Monitor, cfg, owner, passfile, deadline)
 }
 
+/// `connect_as`, but while a running server refuses for now (57P03) it
+/// tries again until `grace` has passed: a monitor does not call a server
+/// failed that is restarting its processes after one of them crashed.
+/// Once it refused, any error is tried again: the restart also ends the
+/// backend that was starting for us ("connection reset by peer").
+pub fn connect_patiently(
+    role: Role,
+    cfg: &Config,
+    owner: &OsUser,
+    passfile: Option<&Path>,
+    deadline: Deadline,
+    grace: Duration,
+) -> Result<Session, SqlError> {
+    let wait = Deadline::after(grace);
+    let mut refused = false;
+    loop {
+        match connect_as(role, cfg, owner, passfile, deadline) {
+            Err(e) if (e.transient || refused) && !wait.expired() => {
+                if !refused {
+                    crate::info!(
+                        "PostgreSQL refuses connections for now ({}); waiting up to {} s.",
+                        e.message,
+                        grace.as_secs()
+                    );
+                    refused = true;
+                }
+                wait.sleep(Duration::from_millis(200));
+            }
+            result => return result,
+        }
+    }
+}
+
 pub fn connect_as(
     role: Role,
     cfg: &Config,
@@ -523,15 +556,17 @@ impl Session {
     }
 }
 
-/// Connect and probe in one step, classified for the decision core.
+/// Connect and probe in one step, classified for the decision core;
+/// `grace` as in [`connect_patiently`].
 pub fn probe(
     cfg: &Config,
     owner: &OsUser,
     passfile: Option<&Path>,
     deadline: Deadline,
+    grace: Duration,
 ) -> SqlProbe {
-    let result =
-        connect(cfg, owner, passfile, deadline).and_then(|mut s| s.probe(&cfg.monitor_sql));
+    let result = connect_patiently(Role::Monitor, cfg, owner, passfile, deadline, grace)
+        .and_then(|mut s| s.probe(&cfg.monitor_sql));
     match result {
         Ok(in_recovery) => SqlProbe::Answered { in_recovery },
         Err(e) if e.transient => SqlProbe::NotYet(e.message),

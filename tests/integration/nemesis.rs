@@ -244,7 +244,10 @@ fn operator_repairs(lab: &Arc<Lab>) {
             p.primary().is_some_and(|n| running(lab, n, "postgres")) && p.vip_on.is_some()
         }) else {
             if primary_seen.elapsed() > Duration::from_secs(90) {
-                println!("nemesis: no primary for 90 s: recovering the crashed nodes in place");
+                println!(
+                    "nemesis: no primary for 90 s: recovering the crashed nodes in place\n{}",
+                    crm_mon_text(lab)
+                );
                 for n in NODES {
                     if lock_exists(lab, n) && !running(lab, n, "postgres") {
                         operator_recovers_in_place(lab, n);

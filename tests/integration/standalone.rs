@@ -105,6 +105,59 @@ fn crash_pg18() {
     crash_is_detected_and_recovered(Major::V18);
 }
 
+/// One backend killed with `kill -9` (as the OOM killer does): the
+/// postmaster ends every child and runs crash recovery, refusing
+/// connections meanwhile (57P03). A frozen backend holds that window open
+/// for about 5 s (PostgreSQL then sends it SIGKILL). A monitor inside the
+/// window waits for the server (`decide::refusal_grace`) instead of
+/// calling a running server failed.
+fn a_child_crash_is_waited_for(major: Major) {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let pg = Postgres::init(major);
+    pg.start_with_roles();
+    let backend = |c: &mut postgres::Client| -> i32 {
+        c.query_one("select pg_backend_pid()", &[]).unwrap().get(0)
+    };
+    let (mut frozen, mut killed) = (pg.connect(), pg.connect());
+    let (frozen_pid, killed_pid) = (backend(&mut frozen), backend(&mut killed));
+    kill(Pid::from_raw(frozen_pid), Signal::SIGSTOP).unwrap();
+    kill(Pid::from_raw(killed_pid), Signal::SIGKILL).unwrap();
+    let refusing = Instant::now();
+    loop {
+        match pg.try_connect() {
+            Err(e) if e.code() == Some(&postgres::error::SqlState::CANNOT_CONNECT_NOW) => break,
+            _ => {}
+        }
+        assert!(
+            refusing.elapsed() < Duration::from_secs(4),
+            "the postmaster never refused connections after a child's crash\n{}",
+            pg.log_tail()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = pg.root.path().join("ha.log");
+    let agent = pg.agent().env("HA_LOGFILE", log.to_str().unwrap());
+    let out = agent.run("monitor");
+    assert_eq!(out.rc, 0, "monitor: {}\n{}", out.stderr, pg.log_tail());
+    let ha_log = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        ha_log.contains("refuses connections for now"),
+        "the monitor did not wait: {ha_log}"
+    );
+    drop((frozen, killed));
+}
+
+#[test]
+fn child_crash_pg15() {
+    a_child_crash_is_waited_for(Major::V15);
+}
+
+#[test]
+fn child_crash_pg18() {
+    a_child_crash_is_waited_for(Major::V18);
+}
+
 /// A backend frozen with SIGSTOP holds `-m fast` forever; stop escalates to
 /// `-m immediate` after stop_escalate seconds and still ends in time.
 fn stop_escalates_on_a_hung_backend(major: Major) {

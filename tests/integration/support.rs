@@ -331,13 +331,16 @@ impl Postgres {
 
     /// A client session as the trusted role `tester`.
     pub fn connect(&self) -> postgres::Client {
+        self.try_connect().unwrap()
+    }
+
+    pub fn try_connect(&self) -> Result<postgres::Client, postgres::Error> {
         postgres::Config::new()
             .host_path(&self.socketdir)
             .port(self.port)
             .user("tester")
             .dbname("postgres")
             .connect(postgres::NoTls)
-            .unwrap()
     }
 
     pub fn postmaster_pid(&self) -> Option<i32> {

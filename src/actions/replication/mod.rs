@@ -115,12 +115,24 @@ impl<'a> Replica<'a> {
     }
 
     fn session(&self, role: Role) -> Result<Session> {
-        pg::connect_as(
+        self.session_within(role, Duration::ZERO)
+    }
+
+    /// A monitor's session: a server that refuses for now is waited for
+    /// ([`decide::refusal_grace`]).
+    fn monitor_session(&self) -> Result<Session> {
+        let grace = decide::refusal_grace(self.i.deadline.remaining());
+        self.session_within(Role::Monitor, grace)
+    }
+
+    fn session_within(&self, role: Role, grace: Duration) -> Result<Session> {
+        pg::connect_patiently(
             role,
             &self.i.cfg,
             &self.i.owner,
             self.i.passfile.as_deref(),
             self.i.deadline,
+            grace,
         )
         .map_err(|e| AgentError::generic(format!("can't connect to PostgreSQL: {}", e.message)))
     }

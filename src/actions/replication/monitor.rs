@@ -10,26 +10,34 @@ pub fn monitor(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
     // The view read for a crash is the view of this whole monitor
     // (crm_mon runs once per action).
     let mut seen = None;
-    if let Postmaster::Dead { .. } = pm {
-        let view = r.crm.cluster_view()?;
-        if recovered_in_place(&r, &view)? {
-            pm = postmaster::observe(&i.cfg.pgdata);
+    let (mut s, state) = loop {
+        if let (Postmaster::Dead { .. }, None) = (pm, &seen) {
+            let view = r.crm.cluster_view()?;
+            if recovered_in_place(&r, &view)? {
+                pm = postmaster::observe(&i.cfg.pgdata);
+            }
+            seen = Some(view);
         }
-        seen = Some(view);
-    }
-    if !decide::needs_sql(pm) {
-        return decide::monitor_standalone(pm, None).into();
-    }
-    let (mut s, state) = match r.session(Role::Monitor).and_then(|mut s| {
-        s.probe(&i.cfg.monitor_sql)
-            .map_err(sql_err("monitor_sql failed"))?;
-        let state = r.server_state(&mut s)?;
-        Ok((s, state))
-    }) {
-        Ok(ok) => ok,
-        Err(e) => {
-            let sql = SqlProbe::Failed(e.reason().to_string());
-            return decide::monitor_standalone(pm, Some(&sql)).into();
+        if !decide::needs_sql(pm) {
+            return decide::monitor_standalone(pm, None).into();
+        }
+        match r.monitor_session().and_then(|mut s| {
+            s.probe(&i.cfg.monitor_sql)
+                .map_err(sql_err("monitor_sql failed"))?;
+            let state = r.server_state(&mut s)?;
+            Ok((s, state))
+        }) {
+            Ok(ok) => break ok,
+            Err(e) => {
+                // A postmaster that died between the look at its pid and
+                // the connection crashed: handled as a crash (once).
+                pm = postmaster::observe(&i.cfg.pgdata);
+                if let (Postmaster::Dead { .. }, None) = (pm, &seen) {
+                    continue;
+                }
+                let sql = SqlProbe::Failed(e.reason().to_string());
+                return decide::monitor_standalone(pm, Some(&sql)).into();
+            }
         }
     };
     let mut view = match seen {

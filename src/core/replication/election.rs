@@ -2,7 +2,7 @@
 //! promoted, the check `promote` makes before it leaves recovery, and the
 //! stock agent's pre-promote baseline check.
 
-use super::lock::Lock;
+use super::lock::{is_last_primary, Lock};
 use super::plan::{Attr, DataStatus, Plan, RepConfig, Score, Status};
 use crate::config::RepMode;
 use crate::core::crm_mon::ClusterView;
@@ -87,7 +87,18 @@ fn readable((_, hex, tli): &(String, String, Option<String>)) -> bool {
 /// every node where Pacemaker runs an unpromoted instance, and this one.
 /// Never a node that says `DIVERGED`: its WAL past the fork is on a
 /// timeline the cluster left, so it holds nothing acknowledged since.
-pub fn election_candidates(cfg: &RepConfig, view: &ClusterView) -> Vec<String> {
+///
+/// Except when one node is the last primary ([`is_last_primary`]): it holds
+/// every acknowledged commit (it flushed each one it acknowledged, and its
+/// own promotion proved it held every earlier one), so its position alone
+/// is awaited. Another node may tie with it, never be ahead. Otherwise a
+/// former primary kept out by its failed monitor, which never publishes,
+/// would leave the cluster without a primary until an operator comes.
+pub fn election_candidates(plan: &Plan) -> Vec<String> {
+    let (cfg, view) = (plan.cfg, plan.view);
+    if let Some(last) = cfg.node_list.iter().find(|n| is_last_primary(plan, n)) {
+        return vec![last.clone()];
+    }
     cfg.node_list
         .iter()
         .filter(|n| cfg.sync_mode() || **n == cfg.me || view.runs_standby(n))
@@ -322,7 +333,7 @@ fn have_master_right(plan: &mut Plan, facts: &StandbyFacts) -> Result<ElectionFi
             ));
         }
     }
-    let candidates = election_candidates(plan.cfg, plan.view);
+    let candidates = election_candidates(plan);
     let missing = positions_awaited(&candidates, |c| sample.iter().any(|(n, ..)| n == c));
     if !missing.is_empty() {
         plan.infos.push(format!(

@@ -144,7 +144,7 @@ pub fn recover_in_place(plan: &Plan, recently: bool) -> Result<(), String> {
     if !plan.view.quorum {
         return Err("this partition has no quorum".into());
     }
-    if let Some(n) = plan.cfg.others().find(|n| plan.has_positive_score(n)) {
+    if let Some(n) = plan.cfg.others().find(|n| plan.may_be_promoted(n)) {
         return Err(format!("{n} can be promoted instead"));
     }
     if recently {
@@ -155,11 +155,15 @@ pub fn recover_in_place(plan: &Plan, recently: bool) -> Result<(), String> {
 
 /// This node was the last primary: its data-status is still `LATEST` and no
 /// other node's is (a promotion writes `LATEST` for the new primary and
-/// `DISCONNECT` for every other node), and nobody has a positive score.
+/// `DISCONNECT` for every other node), and nobody may be promoted instead.
 pub fn last_primary(plan: &Plan) -> bool {
-    let me = &plan.cfg.me;
-    plan.current_data_status(me) == Some(DataStatus::Latest)
-        && plan.cfg.others().all(|n| {
-            plan.current_data_status(n) != Some(DataStatus::Latest) && !plan.has_positive_score(n)
+    is_last_primary(plan, &plan.cfg.me)
+}
+
+/// [`last_primary`], for any node of node_list.
+pub fn is_last_primary(plan: &Plan, node: &str) -> bool {
+    plan.current_data_status(node) == Some(DataStatus::Latest)
+        && plan.cfg.node_list.iter().filter(|n| *n != node).all(|n| {
+            plan.current_data_status(n) != Some(DataStatus::Latest) && !plan.may_be_promoted(n)
         })
 }

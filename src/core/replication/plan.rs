@@ -323,6 +323,19 @@ impl<'a> Plan<'a> {
         Score::is_positive(self.current(node, Attr::Score))
     }
 
+    /// Pacemaker may promote `node` instead of this one: it has a positive
+    /// score, and its instance has not failed. A stopped instance with a
+    /// fail count stays stopped under `migration-threshold=1`, whatever
+    /// score it kept (the sync standby keeps its own through a restart,
+    /// R27).
+    pub fn may_be_promoted(&self, node: &str) -> bool {
+        let v = &self.view;
+        let running = v.promoted.iter().chain(&v.unpromoted).any(|n| n == node);
+        let failed =
+            v.failed.iter().any(|n| n == node) || (!running && v.fail_counts.contains_key(node));
+        self.has_positive_score(node) && !failed
+    }
+
     fn record(&mut self, node: &str, attr: Attr, value: Option<&str>, log: Option<String>) {
         self.pending
             .insert((node.to_string(), attr), value.map(str::to_string));

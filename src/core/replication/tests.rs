@@ -796,15 +796,97 @@ fn sync_mode_waits_for_every_node_async_mode_for_running_ones() {
     let c = cfg(RepMode::Sync, &["pg02", "pg01", "pg03"]);
     let mut v = view(&["pg02", "pg03"], &["pg01"], &[]);
     v.unpromoted = vec!["pg02".into(), "pg03".into()];
-    assert_eq!(election_candidates(&c, &v), ["pg02", "pg01", "pg03"]);
+    assert_eq!(
+        election_candidates(&Plan::new(&c, &v)),
+        ["pg02", "pg01", "pg03"]
+    );
     let c = cfg(RepMode::Async, &["pg02", "pg01", "pg03"]);
-    assert_eq!(election_candidates(&c, &v), ["pg02", "pg03"]);
+    assert_eq!(election_candidates(&Plan::new(&c, &v)), ["pg02", "pg03"]);
     v.unpromoted = vec!["pg02".into()];
     assert_eq!(
-        election_candidates(&c, &v),
+        election_candidates(&Plan::new(&c, &v)),
         ["pg02"],
         "pg03 runs no instance"
     );
+}
+
+/// The last primary (the only LATEST, nobody promotable instead) is the
+/// only candidate awaited: a former primary kept out by its failed monitor
+/// (seed 1080: killed, its successor's node crashed and came back) never
+/// publishes. A score kept by a failed instance does not count.
+#[test]
+fn the_last_primary_is_elected_without_waiting_for_the_kept_out() {
+    let c = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
+    let mut v = view(
+        &["pg01", "pg02", "pg03"],
+        &[],
+        &[
+            ("pg01", "pgsql-data-status", "DISCONNECT"),
+            ("pg02", "pgsql-data-status", "LATEST"),
+            ("pg03", "pgsql-data-status", "DISCONNECT"),
+        ],
+    );
+    v.unpromoted = vec!["pg02".into(), "pg03".into()];
+    v.fail_counts.insert("pg01".into(), 1);
+    assert_eq!(election_candidates(&Plan::new(&c, &v)), ["pg02"]);
+    // A kept score on the failed, stopped node does not block it either.
+    let mut kept = v.clone();
+    kept.attributes
+        .get_mut("pg01")
+        .unwrap()
+        .insert("master-pgsql".into(), "100".into());
+    assert_eq!(election_candidates(&Plan::new(&c, &kept)), ["pg02"]);
+    // A node that may be promoted instead, or a second LATEST: everyone.
+    let mut scored = v.clone();
+    scored
+        .attributes
+        .get_mut("pg03")
+        .unwrap()
+        .insert("master-pgsql".into(), "100".into());
+    assert_eq!(
+        election_candidates(&Plan::new(&c, &scored)),
+        ["pg01", "pg02", "pg03"]
+    );
+    let mut two = v.clone();
+    two.attributes
+        .get_mut("pg01")
+        .unwrap()
+        .insert("pgsql-data-status".into(), "LATEST".into());
+    assert_eq!(
+        election_candidates(&Plan::new(&c, &two)),
+        ["pg01", "pg02", "pg03"]
+    );
+    // pg03's monitor waits for pg02 alone, and loses to it.
+    let c3 = cfg(RepMode::Sync, &["pg03", "pg01", "pg02"]);
+    let mut v3 = v.clone();
+    for (n, loc) in [("pg02", "000000000A048178"), ("pg03", "000000000A047FB0")] {
+        let a = v3.attributes.get_mut(n).unwrap();
+        a.insert("pgsql-xlog-loc".into(), loc.into());
+        a.insert("pgsql-xlog-tli".into(), "6".into());
+    }
+    let mut facts = standby_facts(true);
+    facts.location = Some(Location {
+        tli: Some(6),
+        lsn: Lsn(0x0A047FB0),
+    });
+    let mut p = Plan::new(&c3, &v3);
+    let out = standby_monitor(&mut p, &facts).unwrap();
+    assert!(matches!(out.election, ElectionFiles::Write(_)), "{out:?}");
+    assert!(p
+        .infos
+        .iter()
+        .any(|i| i == "I don't have correct master data."));
+    assert_eq!(written(&p, "pg03", Attr::Score), None);
+    // pg02's own monitor wins at once.
+    let c2 = cfg(RepMode::Sync, &["pg02", "pg01", "pg03"]);
+    facts.location = Some(Location {
+        tli: Some(6),
+        lsn: Lsn(0x0A048178),
+    });
+    let mut p = Plan::new(&c2, &v3);
+    let out = standby_monitor(&mut p, &facts).unwrap();
+    assert_eq!(out.election, ElectionFiles::Clear);
+    assert_eq!(written(&p, "pg02", Attr::Score), Some(Some("1000".into())));
 }
 
 /// A node that says DIVERGED is no candidate and no peer at promotion: its
@@ -819,7 +901,7 @@ fn a_diverged_node_takes_no_part_in_elections_or_promotions() {
         &[("pg03", "pgsql-data-status", "DIVERGED")],
     );
     v.unpromoted = vec!["pg01".into(), "pg02".into(), "pg03".into()];
-    assert_eq!(election_candidates(&c, &v), ["pg02", "pg01"]);
+    assert_eq!(election_candidates(&Plan::new(&c, &v)), ["pg02", "pg01"]);
     let c1 = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
     assert_eq!(promotion_peers(&c1, &v), ["pg02"]);
     let c3 = cfg(RepMode::Sync, &["pg03", "pg01", "pg02"]);
@@ -1079,6 +1161,22 @@ fn a_crashed_primary_recovers_in_place_only_when_nobody_else_can_be_promoted() {
         .insert("master-pgsql".into(), "100".into());
     assert_eq!(
         verdict(&scored, false),
+        Err("pg02 can be promoted instead".into())
+    );
+    // A score kept by an instance that failed does not count: a stopped
+    // one with a fail count stays stopped, a failed one is being stopped.
+    let mut stopped_after_failing = scored.clone();
+    stopped_after_failing.fail_counts.insert("pg02".into(), 1);
+    assert_eq!(verdict(&stopped_after_failing, false), Ok(()));
+    let mut failing = scored.clone();
+    failing.unpromoted = vec!["pg02".into()];
+    failing.failed = vec!["pg02".into()];
+    assert_eq!(verdict(&failing, false), Ok(()));
+    // Running with an old failure, it can still be promoted.
+    let mut running = stopped_after_failing.clone();
+    running.unpromoted = vec!["pg02".into()];
+    assert_eq!(
+        verdict(&running, false),
         Err("pg02 can be promoted instead".into())
     );
     let mut no_quorum = v.clone();
