@@ -6,38 +6,49 @@ use crate::core::crm_mon::ClusterView;
 
 pub fn monitor(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
     let r = Replica::new(i, env);
-    let mut pm = postmaster::observe(&i.cfg.pgdata);
+    if let Postmaster::Dead { .. } = postmaster::observe(&i.cfg.pgdata) {
+        return after_crash(&r);
+    }
+    // A postmaster that died during this monitor (between the look at its
+    // pid and the connection, or during the primary's pass) crashed: it is
+    // handled as a crash, which may recover it in place.
+    match monitor_running(&r, None) {
+        Err(_) if matches!(postmaster::observe(&i.cfg.pgdata), Postmaster::Dead { .. }) => {
+            after_crash(&r)
+        }
+        result => result,
+    }
+}
+
+/// A dead postmaster: recovered in place when no other node can be
+/// promoted, and then monitored as a running server; else the crash is
+/// reported.
+fn after_crash(r: &Replica) -> Result<OcfRc> {
     // The view read for a crash is the view of this whole monitor
     // (crm_mon runs once per action).
-    let mut seen = None;
-    let (mut s, state) = loop {
-        if let (Postmaster::Dead { .. }, None) = (pm, &seen) {
-            let view = r.crm.cluster_view()?;
-            if recovered_in_place(&r, &view)? {
-                pm = postmaster::observe(&i.cfg.pgdata);
-            }
-            seen = Some(view);
-        }
-        if !decide::needs_sql(pm) {
-            return decide::monitor_standalone(pm, None).into();
-        }
-        match r.monitor_session().and_then(|mut s| {
-            s.probe(&i.cfg.monitor_sql)
-                .map_err(sql_err("monitor_sql failed"))?;
-            let state = r.server_state(&mut s)?;
-            Ok((s, state))
-        }) {
-            Ok(ok) => break ok,
-            Err(e) => {
-                // A postmaster that died between the look at its pid and
-                // the connection crashed: handled as a crash (once).
-                pm = postmaster::observe(&i.cfg.pgdata);
-                if let (Postmaster::Dead { .. }, None) = (pm, &seen) {
-                    continue;
-                }
-                let sql = SqlProbe::Failed(e.reason().to_string());
-                return decide::monitor_standalone(pm, Some(&sql)).into();
-            }
+    let view = r.crm.cluster_view()?;
+    if recovered_in_place(r, &view)? {
+        return monitor_running(r, Some(view));
+    }
+    decide::monitor_standalone(postmaster::observe(&r.i.cfg.pgdata), None).into()
+}
+
+fn monitor_running(r: &Replica, seen: Option<ClusterView>) -> Result<OcfRc> {
+    let i = r.i;
+    let pm = postmaster::observe(&i.cfg.pgdata);
+    if !decide::needs_sql(pm) {
+        return decide::monitor_standalone(pm, None).into();
+    }
+    let (mut s, state) = match r.monitor_session().and_then(|mut s| {
+        s.probe(&i.cfg.monitor_sql)
+            .map_err(sql_err("monitor_sql failed"))?;
+        let state = r.server_state(&mut s)?;
+        Ok((s, state))
+    }) {
+        Ok(ok) => ok,
+        Err(e) => {
+            let sql = SqlProbe::Failed(e.reason().to_string());
+            return decide::monitor_standalone(pm, Some(&sql)).into();
         }
     };
     let mut view = match seen {
@@ -67,7 +78,7 @@ pub fn monitor(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
         r.files.forget_published_history();
     }
     if !state.in_recovery {
-        let published = others_histories(&r, &plan);
+        let published = others_histories(r, &plan);
         match rep::primary_verdict(&plan, state.insert_tli, &published) {
             PrimaryVerdict::Alone => {}
             PrimaryVerdict::Stale(why) => {
@@ -82,7 +93,7 @@ pub fn monitor(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
                     // timeline that makes the other one fail.
                     plan.own_score(Score::PromoteMe);
                     r.apply(&mut plan)?;
-                    publish_history(&r, &state);
+                    publish_history(r, &state);
                     return Ok(OcfRc::RunningPromoted);
                 }
             }
@@ -95,15 +106,15 @@ pub fn monitor(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
     }
     if i.cfg.check_wal_receiver {
         let v = rep::receiver_status(state.in_recovery, state.streaming());
-        r.crm.attrd(&receiver_attr(&r), Some(v));
+        r.crm.attrd(&receiver_attr(r), Some(v));
     }
     if state.in_recovery {
-        standby_monitor(&r, &mut plan, &state)?;
+        standby_monitor(r, &mut plan, &state)?;
     } else {
         rep::primary_self(&mut plan);
-        publish_history(&r, &state);
-        checkpoint_for_rewinds(&r, &state);
-        control_standbys(&r, &mut plan, &mut s, &state)?;
+        publish_history(r, &state);
+        checkpoint_for_rewinds(r, &state);
+        control_standbys(r, &mut plan, &mut s, &state)?;
     }
     Ok(decide::replicated_rc(state.in_recovery))
 }
