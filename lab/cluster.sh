@@ -828,7 +828,13 @@ fence_daemon() {
                 continue
             fi
             unset "boot_due[$node]"
-            is_up "$node" || boot "$node" || true
+            # Someone revived it meanwhile (lab/cluster.sh revive): say so,
+            # so that nobody waits for this boot.
+            if is_up "$node"; then
+                fence_log "boot $node: skipped, already up"
+            else
+                boot "$node" || true
+            fi
         done
         sleep 0.2
     done

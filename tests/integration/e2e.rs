@@ -301,8 +301,14 @@ os.execve(sys.argv[1], [sys.argv[1], "monitor"], env)
                 let at: u64 = w.next()?.parse().ok()?;
                 let action = w.next()?.to_string();
                 let node = w.next()?.trim_end_matches(':').to_string();
-                // "reboot pg01: rc=0 ...", "boot pg01: up, ..." or "... failed".
-                let ok = w.next() == Some(if action == "boot" { "up," } else { "rc=0" });
+                // "reboot pg01: rc=0 ...", "boot pg01: up, ...", "boot pg01:
+                // skipped, already up" (revived meanwhile) or "... failed".
+                let word = w.next();
+                let ok = if action == "boot" {
+                    matches!(word, Some("up," | "skipped,"))
+                } else {
+                    word == Some("rc=0")
+                };
                 (at >= since_ms && ok && ["reboot", "off", "boot"].contains(&action.as_str()))
                     .then_some(FenceEvent { at, action, node })
             })
