@@ -88,20 +88,27 @@ fn readable((_, hex, tli): &(String, String, Option<String>)) -> bool {
 /// Never a node that says `DIVERGED`: its WAL past the fork is on a
 /// timeline the cluster left, so it holds nothing acknowledged since.
 ///
-/// Except when one node is the last primary ([`is_last_primary`]): it holds
-/// every acknowledged commit (it flushed each one it acknowledged, and its
-/// own promotion proved it held every earlier one), so its position alone
-/// is awaited. Another node may tie with it, never be ahead. Otherwise a
-/// former primary kept out by its failed monitor, which never publishes,
-/// would leave the cluster without a primary until an operator comes.
+/// Except when one node is the last primary ([`is_last_primary`]) and runs
+/// as a standby: it holds every acknowledged commit (it flushed each one it
+/// acknowledged, and its own promotion proved it held every earlier one),
+/// so its position alone is awaited. Another node may tie with it, never
+/// be ahead. Otherwise a former primary kept out by its failed monitor,
+/// which never publishes, would leave the cluster without a primary until
+/// an operator comes. A last primary that does not run changes nothing:
+/// sync mode waits for it anyway, async mode does not.
 pub fn election_candidates(plan: &Plan) -> Vec<String> {
     let (cfg, view) = (plan.cfg, plan.view);
-    if let Some(last) = cfg.node_list.iter().find(|n| is_last_primary(plan, n)) {
+    let runs = |n: &str| n == cfg.me || view.runs_standby(n);
+    if let Some(last) = cfg
+        .node_list
+        .iter()
+        .find(|n| runs(n) && is_last_primary(plan, n))
+    {
         return vec![last.clone()];
     }
     cfg.node_list
         .iter()
-        .filter(|n| cfg.sync_mode() || **n == cfg.me || view.runs_standby(n))
+        .filter(|n| cfg.sync_mode() || runs(n))
         .filter(|n| !diverged(cfg, view, n))
         .cloned()
         .collect()

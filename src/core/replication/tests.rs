@@ -856,6 +856,20 @@ fn the_last_primary_is_elected_without_waiting_for_the_kept_out() {
         election_candidates(&Plan::new(&c, &two)),
         ["pg01", "pg02", "pg03"]
     );
+    // A last primary that runs no instance (its node is down): sync mode
+    // waits for it as for everyone, async mode elects among the running.
+    let mut down = v.clone();
+    down.unpromoted = vec!["pg03".into()];
+    down.nodes.insert("pg02".into(), false);
+    assert_eq!(
+        election_candidates(&Plan::new(&c, &down)),
+        ["pg01", "pg02", "pg03"]
+    );
+    let c_async = cfg(RepMode::Async, &["pg01", "pg02", "pg03"]);
+    assert_eq!(
+        election_candidates(&Plan::new(&c_async, &down)),
+        ["pg01", "pg03"]
+    );
     // pg03's monitor waits for pg02 alone, and loses to it.
     let c3 = cfg(RepMode::Sync, &["pg03", "pg01", "pg02"]);
     let mut v3 = v.clone();
