@@ -24,8 +24,9 @@ pub fn monitor(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
 /// promoted, and then monitored as a running server; else the crash is
 /// reported.
 fn after_crash(r: &Replica) -> Result<OcfRc> {
-    // The view read for a crash is the view of this whole monitor
-    // (crm_mon runs once per action).
+    // The view read for a crash is the view of the rest of this monitor.
+    // A postmaster that died mid-monitor costs a second read, on purpose:
+    // the decision needs the cluster as it is after the crash.
     let view = r.crm.cluster_view()?;
     if recovered_in_place(r, &view)? {
         return monitor_running(r, Some(view));

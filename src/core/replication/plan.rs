@@ -330,9 +330,8 @@ impl<'a> Plan<'a> {
     /// R27).
     pub fn may_be_promoted(&self, node: &str) -> bool {
         let v = &self.view;
-        let running = v.promoted.iter().chain(&v.unpromoted).any(|n| n == node);
-        let failed =
-            v.failed.iter().any(|n| n == node) || (!running && v.fail_counts.contains_key(node));
+        let failed = v.failed.iter().any(|n| n == node)
+            || (!v.runs_instance(node) && v.fail_counts.contains_key(node));
         self.has_positive_score(node) && !failed
     }
 
