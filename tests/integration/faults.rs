@@ -637,16 +637,16 @@ impl Drop for Sampler {
 /// docs/operations.md, "Failover: the primary crashes": resynchronise the
 /// old primary from the new one (a fresh pg_basebackup through the VIP as
 /// the replication user; the node's own pg_hba.conf and lab-node.conf are
-/// kept), remove PGSQL.lock, clean the resource up.
+/// kept), remove PGSQL.lock, clean the resource up. The copy is made beside
+/// the data directory and swapped in only when complete: a source that dies
+/// mid-copy (fenced, crashed) leaves the node as it was, and the operator
+/// tries again once a primary answers, as a person would.
 pub fn resync(lab: &Lab, node: &str) -> f64 {
     let start = Instant::now();
-    assert!(
-        !running(lab, node, "postgres"),
-        "resync {node}: PostgreSQL is running there"
-    );
     let script = format!(
         "set -e
 d=/var/lib/pgsql/data
+new=$d.resync-new
 # The picture can name a primary a moment before its VIP answers (or after
 # it died, until the membership notices): wait for it, as an operator would.
 i=0
@@ -655,21 +655,40 @@ until {PG_BIN}/pg_isready -q -h {VIP} -t 2; do
 done
 # Pacemaker may have started it meanwhile: never move a live data directory.
 if pidof postgres >/dev/null; then echo \"PostgreSQL started meanwhile\"; exit 1; fi
-keep=/var/lib/pgsql/resync-keep
-rm -rf \"$keep\" \"$d.resync-old\"
-mkdir \"$keep\"
-cp -p \"$d/pg_hba.conf\" \"$d/lab-node.conf\" \"$keep/\"
-mv \"$d\" \"$d.resync-old\"
-install -d -o postgres -g postgres -m 0700 \"$d\"
-runuser -u postgres -- env PGPASSFILE=/var/lib/postgresql/.pgpass PGCONNECT_TIMEOUT=5 \
-    timeout 120 {PG_BIN}/pg_basebackup -h {VIP} -U repl -D \"$d\" -X stream -c fast --no-sync
-cp -p \"$keep/pg_hba.conf\" \"$keep/lab-node.conf\" \"$d/\"
-rm -rf \"$keep\" \"$d.resync-old\"
+rm -rf \"$new\"
+install -d -o postgres -g postgres -m 0700 \"$new\"
+if ! runuser -u postgres -- env PGPASSFILE=/var/lib/postgresql/.pgpass PGCONNECT_TIMEOUT=5 \
+    timeout 120 {PG_BIN}/pg_basebackup -h {VIP} -U repl -D \"$new\" -X stream -c fast --no-sync; then
+    rm -rf \"$new\"
+    exit 1
+fi
+if pidof postgres >/dev/null; then rm -rf \"$new\"; echo \"PostgreSQL started meanwhile\"; exit 1; fi
+cp -p \"$d/pg_hba.conf\" \"$d/lab-node.conf\" \"$new/\"
+rm -rf \"$d\"
+mv \"$new\" \"$d\"
 rm -f /var/lib/pgsql/tmp/PGSQL.lock
 "
     );
-    let out = lab.run(&["exec", node, "sh", "-c", &script]);
-    assert!(out.status.success(), "resync {node}:\n{}", text(&out));
+    for attempt in 1.. {
+        assert!(
+            !running(lab, node, "postgres"),
+            "resync {node}: PostgreSQL is running there"
+        );
+        let out = lab.run(&["exec", node, "sh", "-c", &script]);
+        if out.status.success() {
+            break;
+        }
+        assert!(
+            attempt < 3,
+            "resync {node}, attempt {attempt}:\n{}",
+            text(&out)
+        );
+        println!(
+            "resync {node}: attempt {attempt} failed, trying again:\n{}",
+            text(&out)
+        );
+        std::thread::sleep(Duration::from_secs(5));
+    }
     // This node only: a cleanup of every node would also restart what
     // another node's failure keeps off.
     crm(
