@@ -11,7 +11,9 @@
 //! same schedule again. Short form in the suite (2 schedules of 3 steps);
 //! the long form is `NEMESIS_SCHEDULES=200 cargo test --release --test
 //! integration -- --exact nemesis::nemesis_schedules --nocapture`
-//! (docs/faults.md).
+//! (docs/faults.md). `NEMESIS_AUTO_REWIND=1` runs them in the
+//! self-healing configuration, with an operator who first stands back for
+//! 180 s.
 
 use crate::e2e::{Lab, Picture};
 use crate::faults::{
@@ -201,8 +203,9 @@ fn inject(lab: &Arc<Lab>, step: Step, undo: &mut Vec<std::thread::JoinHandle<()>
     }
 }
 
-/// Heal everything, then recover as an operator would.
-fn heal_and_recover(lab: &Arc<Lab>, undo: Vec<std::thread::JoinHandle<()>>) {
+/// Heal everything, then recover as an operator would, after standing
+/// back for `hands_off`.
+fn heal_and_recover(lab: &Arc<Lab>, undo: Vec<std::thread::JoinHandle<()>>, hands_off: Duration) {
     for h in undo {
         let _ = h.join();
     }
@@ -210,7 +213,7 @@ fn heal_and_recover(lab: &Arc<Lab>, undo: Vec<std::thread::JoinHandle<()>>) {
         block_vip(lab, n, false);
     }
     bring_nodes_back(lab);
-    operator_repairs(lab);
+    operator_repairs(lab, hands_off);
 }
 
 /// Until the picture is healthy (10 min at most), as an operator would:
@@ -221,10 +224,14 @@ fn heal_and_recover(lab: &Arc<Lab>, undo: Vec<std::thread::JoinHandle<()>>) {
 /// fail count) from the primary, and a standby that runs but has not
 /// streamed for 90 s (diverged: ahead of the new timeline's fork) after
 /// stopping it.
-fn operator_repairs(lab: &Arc<Lab>) {
+///
+/// `hands_off`: how long the operator first stands back, so that what the
+/// cluster heals alone is told apart from what needed a person.
+fn operator_repairs(lab: &Arc<Lab>, hands_off: Duration) {
     let start = Instant::now();
     let mut silent_since: BTreeMap<String, Instant> = BTreeMap::new();
     let mut primary_seen = Instant::now();
+    let mut standing_back = !hands_off.is_zero();
     loop {
         let p = lab.picture();
         if p.as_ref().is_some_and(|p| healthy_in_fact(lab, p)) {
@@ -233,6 +240,19 @@ fn operator_repairs(lab: &Arc<Lab>) {
                 start.elapsed().as_secs_f64()
             );
             return;
+        }
+        if standing_back {
+            if start.elapsed() < hands_off {
+                std::thread::sleep(Duration::from_secs(2));
+                continue;
+            }
+            standing_back = false;
+            primary_seen = Instant::now();
+            println!(
+                "nemesis: not healed alone within {}s: the operator steps in\n{}",
+                hands_off.as_secs(),
+                crm_mon_text(lab)
+            );
         }
         assert!(
             start.elapsed() < Duration::from_secs(600),
@@ -316,14 +336,19 @@ fn nemesis_schedules() {
     let seed = env("NEMESIS_SEED", crate::faults::now_ms());
     let schedules = env("NEMESIS_SCHEDULES", 2);
     let steps = env("NEMESIS_STEPS", 3) as usize;
+    // NEMESIS_AUTO_REWIND=1: the self-healing configuration
+    // (auto_rewind=true, failure-timeout=30s; docs/operations.md), and an
+    // operator who stands back for 180 s.
+    let self_healing = env("NEMESIS_AUTO_REWIND", 0) == 1;
+    let hands_off = Duration::from_secs(if self_healing { 180 } else { 0 });
     // A switchover is one fault among others: when the cluster cannot
     // move the role (its primary's node just crashed, say), 30 s tell as
     // much as the lab's default 120 s, and the long form runs faster.
-    let lab = Arc::new(Lab::up_with(
-        "nemesis",
-        "ne",
-        &[("LAB_SWITCHOVER_TIMEOUT", "30")],
-    ));
+    let mut lab_env = vec![("LAB_SWITCHOVER_TIMEOUT", "30")];
+    if self_healing {
+        lab_env.push(("LAB_AUTO_REWIND", "1"));
+    }
+    let lab = Arc::new(Lab::up_with("nemesis", "ne", &lab_env));
     crate::faults::create_faults_table(&lab);
     let mut first_id = 5_000_000i64;
     for i in 0..schedules {
@@ -343,7 +368,7 @@ fn nemesis_schedules() {
             std::thread::sleep(Duration::from_millis(step.delay_ms));
         }
         let faulted = t.elapsed().as_secs_f64();
-        heal_and_recover(&lab, undo);
+        heal_and_recover(&lab, undo, hands_off);
         let healed = t.elapsed().as_secs_f64();
         let back = r.writes_back();
         r.finish(back);
