@@ -823,18 +823,20 @@ fence_daemon() {
         done
         for node in "${!boot_due[@]}"; do
             ((SECONDS >= boot_due[$node])) || continue
+            # Someone revived it meanwhile (lab/cluster.sh revive): say so,
+            # so that nobody waits for this boot. First: a revived node is
+            # a member again, and would otherwise be waited for forever.
+            if is_up "$node"; then
+                unset "boot_due[$node]"
+                fence_log "boot $node: skipped, already up"
+                continue
+            fi
             if member_elsewhere "$node"; then
                 boot_due[$node]=$((SECONDS + 1))
                 continue
             fi
             unset "boot_due[$node]"
-            # Someone revived it meanwhile (lab/cluster.sh revive): say so,
-            # so that nobody waits for this boot.
-            if is_up "$node"; then
-                fence_log "boot $node: skipped, already up"
-            else
-                boot "$node" || true
-            fi
+            boot "$node" || true
         done
         sleep 0.2
     done
