@@ -401,7 +401,8 @@ fn vip_node(xml: &str) -> Option<String> {
 }
 
 /// The picture of issue 4: one primary with the VIP, one sync and one
-/// async standby, all attributes as the stock agent would show them.
+/// async standby, all attributes as the stock agent would show them, plus
+/// the primary's record of its sync standby (docs/compatibility.md R31).
 pub fn healthy(p: &Picture) -> bool {
     let Some(primary) = p.primary() else {
         return false;
@@ -409,10 +410,10 @@ pub fn healthy(p: &Picture) -> bool {
     let a = |n: &str, k: &str| p.attr(n, &format!("{RSC}-{k}"));
     let score = |n: &str| p.attr(n, &format!("master-{RSC}"));
     let others: Vec<&String> = p.view.nodes.keys().filter(|n| *n != primary).collect();
-    let sync = others
+    let sync: Vec<&&String> = others
         .iter()
         .filter(|n| a(n, "status") == Some("HS:sync"))
-        .count();
+        .collect();
     let potential = others
         .iter()
         .filter(|n| a(n, "status") == Some("HS:async"))
@@ -424,7 +425,9 @@ pub fn healthy(p: &Picture) -> bool {
         && a(primary, "data-status") == Some("LATEST")
         && score(primary) == Some("1000")
         && a(primary, "master-baseline").is_some_and(|b| b.len() == 16)
-        && sync == 1
+        && sync.len() == 1
+        // The primary's durable record of the standby it scored (R31).
+        && a(primary, "acked-also-on") == Some(sync[0].as_str())
         && potential == 1
         && others.iter().all(|n| match a(n, "status") {
             Some("HS:sync") => {

@@ -126,7 +126,9 @@ fn by_role(c: &Cluster, primary: &str) -> BTreeMap<(String, String), (String, St
         .filter(|((_, name), _)| !name.ends_with("-history") && !name.ends_with("-position"))
         .map(|((node, name), (life, value))| {
             // WAL positions differ between two clusters; their shape must not.
-            let value = if name.ends_with("-master-baseline") {
+            let value = if name.ends_with("-acked-also-on") {
+                role(value)
+            } else if name.ends_with("-master-baseline") {
                 assert!(
                     value.len() == 16 && value.bytes().all(|b| b.is_ascii_hexdigit()),
                     "{value}"
@@ -158,6 +160,7 @@ fn expected_picture(primary: &str) -> Vec<((String, String), (String, String))> 
         ),
         e("other-standby", "pgsql-status", "reboot", "HS:async"),
         e("primary", "master-pgsql", "reboot", "1000"),
+        e("primary", "pgsql-acked-also-on", "forever", "sync"),
         e("primary", "pgsql-data-status", "forever", "LATEST"),
         e("primary", "pgsql-master-baseline", "reboot", "<16 hex>"),
         e("primary", "pgsql-status", "reboot", "PRI"),
@@ -344,10 +347,11 @@ fn differential_against_the_stock_agent() {
             ));
         }
     }
-    // Both name one sync standby: the same attributes.
+    // Both name one sync standby: the same attributes, plus our primary's
+    // record of it (R31).
     assert_eq!(
         differences,
-        Vec::<String>::new(),
+        [r#"("primary", "pgsql-acked-also-on"): stock None, ours Some(("forever", "sync"))"#],
         "every difference must be listed in docs/compatibility.md"
     );
 }

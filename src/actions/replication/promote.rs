@@ -20,6 +20,9 @@ pub fn promote(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
         plan.data_status(target, DataStatus::Disconnect);
         plan.other_score(target, Score::CanNotPromote);
     }
+    // A record from an earlier time as the primary: no longer true once
+    // this node acknowledges commits again, so gone before it can.
+    plan.delete(&me, Attr::AckedAlsoOn);
     r.apply(&mut plan)?;
     r.files.create_lock()?;
     if let Some(lsn) = state.location {

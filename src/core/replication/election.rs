@@ -88,23 +88,25 @@ fn readable((_, hex, tli): &(String, String, Option<String>)) -> bool {
 /// Never a node that says `DIVERGED`: its WAL past the fork is on a
 /// timeline the cluster left, so it holds nothing acknowledged since.
 ///
-/// Except when one node is the last primary ([`is_last_primary`]) and runs
-/// as a standby: it holds every acknowledged commit (it flushed each one it
-/// acknowledged, and its own promotion proved it held every earlier one),
-/// so its position alone is awaited. Another node may tie with it, never
-/// be ahead. Otherwise a former primary kept out by its failed monitor,
-/// which never publishes, would leave the cluster without a primary until
-/// an operator comes. A last primary that does not run changes nothing:
-/// sync mode waits for it anyway, async mode does not.
+/// Except when nodes that hold every acknowledged commit
+/// ([`holds_every_acked`]) run as standbys: their positions alone are
+/// awaited. Another node may tie with them or be ahead by WAL nobody
+/// acknowledged, never hold an acknowledged commit they lack. Otherwise a
+/// former primary kept out by its failed monitor, which never publishes,
+/// would leave the cluster without a primary until an operator comes.
+/// When none of them runs this changes nothing: sync mode waits for every
+/// node, async mode for the running ones.
 pub fn election_candidates(plan: &Plan) -> Vec<String> {
     let (cfg, view) = (plan.cfg, plan.view);
     let runs = |n: &str| n == cfg.me || view.runs_standby(n);
-    if let Some(last) = cfg
+    let holders: Vec<String> = cfg
         .node_list
         .iter()
-        .find(|n| runs(n) && is_last_primary(plan, n))
-    {
-        return vec![last.clone()];
+        .filter(|n| runs(n) && !diverged(cfg, view, n) && holds_every_acked(plan, n))
+        .cloned()
+        .collect();
+    if !holders.is_empty() {
+        return holders;
     }
     cfg.node_list
         .iter()
@@ -112,6 +114,19 @@ pub fn election_candidates(plan: &Plan) -> Vec<String> {
         .filter(|n| !diverged(cfg, view, n))
         .cloned()
         .collect()
+}
+
+/// `node` holds every commit a client saw acknowledged: it is the last
+/// primary ([`is_last_primary`]: it flushed each commit it acknowledged,
+/// and its own promotion proved it held every earlier one), or the
+/// standby that last primary records as holding them
+/// ([`Attr::AckedAlsoOn`]: the sync standby it scored, which it never
+/// took back, because it stopped before its next pass).
+pub fn holds_every_acked(plan: &Plan, node: &str) -> bool {
+    plan.cfg.node_list.iter().any(|last| {
+        is_last_primary(plan, last)
+            && (last == node || plan.current(last, Attr::AckedAlsoOn) == Some(node))
+    })
 }
 
 /// The candidates whose position is not published yet: nobody is promoted

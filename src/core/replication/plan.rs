@@ -181,6 +181,12 @@ pub enum Attr {
     XlogTli,
     MasterBaseline,
     Score,
+    /// Our addition, on the primary's own node: the standby it scored 100,
+    /// which has flushed every commit this primary acknowledged. Written
+    /// and taken away with that score (ARCHITECTURE.md rules 2 and 7), but
+    /// it survives the standby's node leaving the cluster, which erases
+    /// the score.
+    AckedAlsoOn,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,14 +213,15 @@ impl Attr {
             Attr::XlogTli => format!("{rsc}-xlog-tli"),
             Attr::MasterBaseline => format!("{rsc}-master-baseline"),
             Attr::Score => format!("master-{rsc}"),
+            Attr::AckedAlsoOn => format!("{rsc}-acked-also-on"),
         }
     }
 
     /// Fixed per attribute, as in the stock agent: only data-status survives
-    /// a reboot.
+    /// a reboot (and our `acked-also-on`, whose point is to survive one).
     pub fn lifetime(self) -> Lifetime {
         match self {
-            Attr::DataStatus => Lifetime::Forever,
+            Attr::DataStatus | Attr::AckedAlsoOn => Lifetime::Forever,
             _ => Lifetime::Reboot,
         }
     }

@@ -9,7 +9,7 @@
 //! reached what the primary had flushed after the change. So a standby with
 //! a positive score holds every commit a client saw acknowledged.
 
-use super::plan::{DataStatus, Plan, RepConfig, Score, SenderState, Status, SyncRole};
+use super::plan::{Attr, DataStatus, Plan, RepConfig, Score, SenderState, Status, SyncRole};
 use crate::core::crm_mon::ClusterView;
 use crate::core::lsn::Lsn;
 
@@ -113,8 +113,8 @@ pub fn primary_self(plan: &mut Plan) {
     plan.data_status(&me, DataStatus::Latest);
     plan.status(&me, Status::Pri);
     for n in plan.cfg.node_list.clone() {
-        plan.delete(&n, super::Attr::XlogLoc);
-        plan.delete(&n, super::Attr::XlogTli);
+        plan.delete(&n, Attr::XlogLoc);
+        plan.delete(&n, Attr::XlogTli);
     }
 }
 
@@ -146,7 +146,7 @@ pub struct SyncPass {
 /// and over, so its rows in `pg_stat_replication` count for nothing until
 /// its agent clears the verdict.
 fn diverged(cfg: &RepConfig, view: &ClusterView, node: &str) -> bool {
-    view.attribute(node, &super::Attr::DataStatus.name(&cfg.rsc))
+    view.attribute(node, &Attr::DataStatus.name(&cfg.rsc))
         .and_then(DataStatus::parse)
         == Some(DataStatus::Diverged)
 }
@@ -164,7 +164,11 @@ pub fn control_standbys(plan: &mut Plan, facts: &PrimaryFacts) -> SyncPass {
     let settled = wanted == *facts.current;
     let few_nodes = cfg.node_list.len() <= 2;
     let mut awaiting = None;
+    let mut proven = None;
     for target in cfg.others() {
+        // Another node's record from its own time as the primary proves
+        // nothing now that this one is promoted: gone from crm_mon.
+        plan.delete(target, Attr::AckedAlsoOn);
         let row = row_of(facts.rows, target).filter(|_| !diverged(cfg, plan.view, target));
         let data_status = row.map_or(DataStatus::Disconnect, ReplicationRow::data_status);
         plan.data_status(target, data_status);
@@ -178,6 +182,7 @@ pub fn control_standbys(plan: &mut Plan, facts: &PrimaryFacts) -> SyncPass {
                 awaiting = Some(target.to_string());
             }
             if named_sync && caught_up {
+                proven = Some(target);
                 Score::CanPromote
             } else {
                 Score::CanNotPromote
@@ -203,6 +208,13 @@ pub fn control_standbys(plan: &mut Plan, facts: &PrimaryFacts) -> SyncPass {
         if let Some(s) = status {
             plan.status(target, s);
         }
+    }
+    // The score made durable on this node: a pass that changes the list
+    // scores nobody, so the record goes with the scores, before the list.
+    let me = cfg.me.as_str();
+    match proven {
+        Some(n) => plan.set(me, Attr::AckedAlsoOn, n),
+        None => plan.delete(me, Attr::AckedAlsoOn),
     }
     SyncPass {
         change: (!settled).then_some(wanted),

@@ -31,6 +31,16 @@ fn view(online: &[&str], offline: &[&str], attrs: &[(&str, &str, &str)]) -> Clus
     v
 }
 
+/// `v` with one attribute set (a variant of a fixture).
+fn with_attr(v: &ClusterView, node: &str, key: &str, val: &str) -> ClusterView {
+    let mut v = v.clone();
+    v.attributes
+        .entry(node.to_string())
+        .or_default()
+        .insert(key.to_string(), val.to_string());
+    v
+}
+
 fn row(app: &str, state: &str, sync: &str) -> ReplicationRow {
     ReplicationRow {
         application_name: app.into(),
@@ -286,11 +296,7 @@ fn scores_move_before_the_list() {
     );
     assert_eq!(written(&p, "pg03", Attr::Score), None);
     // A node with a score that is not the one named loses it.
-    let mut v2 = v.clone();
-    v2.attributes
-        .get_mut("pg03")
-        .unwrap()
-        .insert("master-pgsql".into(), "100".into());
+    let v2 = with_attr(&v, "pg03", "master-pgsql", "100");
     let rows = [
         row("pg02", "STREAMING", "SYNC"),
         row("pg03", "STREAMING", "ASYNC"),
@@ -302,6 +308,118 @@ fn scores_move_before_the_list() {
         Some(Some("-INFINITY".into()))
     );
     assert_eq!(written(&p, "pg02", Attr::Score), None, "keeps its 100");
+}
+
+/// The primary records on its own node the standby it scored 100, in the
+/// pass that scores it, and takes the record away in the pass that takes
+/// the score away, before the list changes (rule 2).
+#[test]
+fn the_primary_records_the_standby_that_holds_every_acked_commit() {
+    let (c, mut v) = primary_fixture();
+    let rows = [
+        row("pg02", "STREAMING", "SYNC"),
+        row("pg03", "STREAMING", "ASYNC"),
+    ];
+    let mut p = Plan::new(&c, &v);
+    pass(&mut p, &rows, &one("pg02"), Some(101));
+    assert_eq!(
+        written(&p, "pg01", Attr::AckedAlsoOn),
+        None,
+        "not caught up"
+    );
+    let mut p = Plan::new(&c, &v);
+    pass(&mut p, &rows, &one("pg02"), Some(100));
+    assert_eq!(
+        written(&p, "pg01", Attr::AckedAlsoOn),
+        Some(Some("pg02".into()))
+    );
+    assert_eq!(Attr::AckedAlsoOn.name("pgsql"), "pgsql-acked-also-on");
+    assert_eq!(Attr::AckedAlsoOn.lifetime(), Lifetime::Forever);
+    // Recorded and scored: written once, not on every pass.
+    v.attributes
+        .entry("pg01".into())
+        .or_default()
+        .insert("pgsql-acked-also-on".into(), "pg02".into());
+    v.attributes
+        .get_mut("pg02")
+        .unwrap()
+        .insert("master-pgsql".into(), "100".into());
+    let mut p = Plan::new(&c, &v);
+    pass(&mut p, &rows, &one("pg02"), None);
+    assert_eq!(written(&p, "pg01", Attr::AckedAlsoOn), None);
+    // pg02's link drops: the list moves to pg03, and the record goes with
+    // pg02's score in that pass.
+    let mut p = Plan::new(&c, &v);
+    let out = pass(&mut p, &rows[1..], &one("pg02"), None);
+    assert_eq!(out.change, Some(one("pg03")));
+    assert_eq!(written(&p, "pg01", Attr::AckedAlsoOn), Some(None));
+    // A former primary's record goes once this node is the primary.
+    let former = with_attr(&v, "pg03", "pgsql-acked-also-on", "pg02");
+    let mut p = Plan::new(&c, &former);
+    pass(&mut p, &rows, &one("pg02"), None);
+    assert_eq!(written(&p, "pg03", Attr::AckedAlsoOn), Some(None));
+    // Asynchronous replication records nobody.
+    let c_async = cfg(RepMode::Async, &["pg01", "pg02", "pg03"]);
+    let mut p = Plan::new(&c_async, &v);
+    pass(&mut p, &rows, &SyncStandbys::Async, None);
+    assert_eq!(written(&p, "pg01", Attr::AckedAlsoOn), Some(None));
+}
+
+/// Seeds 1168, 1233 and 1252: the primary's PostgreSQL killed, its sync
+/// standby's node lost (its score with it) before the primary's next pass.
+/// The standby the last primary recorded holds every acknowledged commit:
+/// its position alone is awaited, not the kept-out primary's.
+#[test]
+fn the_recorded_sync_standby_is_elected_without_the_kept_out_primary() {
+    let c = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
+    let mut v = view(
+        &["pg01", "pg02", "pg03"],
+        &[],
+        &[
+            ("pg01", "pgsql-data-status", "STREAMING|SYNC"),
+            ("pg01", "master-pgsql", "-INFINITY"),
+            ("pg02", "pgsql-data-status", "LATEST"),
+            ("pg02", "pgsql-acked-also-on", "pg01"),
+            ("pg03", "pgsql-data-status", "STREAMING|ASYNC"),
+        ],
+    );
+    v.unpromoted = vec!["pg01".into(), "pg03".into()];
+    v.fail_counts.insert("pg02".into(), 1);
+    assert_eq!(election_candidates(&Plan::new(&c, &v)), ["pg01"]);
+    assert!(holds_every_acked(&Plan::new(&c, &v), "pg02"));
+    assert!(!holds_every_acked(&Plan::new(&c, &v), "pg03"));
+    // The last primary runs again too: both are awaited, the newest wins.
+    let mut both = v.clone();
+    both.unpromoted.push("pg02".into());
+    both.fail_counts.clear();
+    assert_eq!(election_candidates(&Plan::new(&c, &both)), ["pg01", "pg02"]);
+    // The recorded standby does not run: everyone, as before.
+    let mut gone = v.clone();
+    gone.unpromoted = vec!["pg03".into()];
+    let c3 = cfg(RepMode::Sync, &["pg03", "pg01", "pg02"]);
+    assert_eq!(
+        election_candidates(&Plan::new(&c3, &gone)),
+        ["pg03", "pg01", "pg02"]
+    );
+    // A record proves nothing unless its writer is the last primary: once
+    // another node was promoted after it (a second LATEST here), or may be
+    // promoted instead, everyone is awaited.
+    let after = with_attr(&v, "pg03", "pgsql-data-status", "LATEST");
+    assert_eq!(
+        election_candidates(&Plan::new(&c, &after)),
+        ["pg01", "pg02", "pg03"]
+    );
+    let scored = with_attr(&v, "pg03", "master-pgsql", "100");
+    assert_eq!(
+        election_candidates(&Plan::new(&c, &scored)),
+        ["pg01", "pg02", "pg03"]
+    );
+    // A recorded node that says DIVERGED is never a candidate.
+    let diverged = with_attr(&v, "pg01", "pgsql-data-status", "DIVERGED");
+    assert_eq!(
+        election_candidates(&Plan::new(&c, &diverged)),
+        ["pg02", "pg03"]
+    );
 }
 
 /// Nobody streams: commits keep waiting unless every named node left the
@@ -830,28 +948,15 @@ fn the_last_primary_is_elected_without_waiting_for_the_kept_out() {
     v.fail_counts.insert("pg01".into(), 1);
     assert_eq!(election_candidates(&Plan::new(&c, &v)), ["pg02"]);
     // A kept score on the failed, stopped node does not block it either.
-    let mut kept = v.clone();
-    kept.attributes
-        .get_mut("pg01")
-        .unwrap()
-        .insert("master-pgsql".into(), "100".into());
+    let kept = with_attr(&v, "pg01", "master-pgsql", "100");
     assert_eq!(election_candidates(&Plan::new(&c, &kept)), ["pg02"]);
     // A node that may be promoted instead, or a second LATEST: everyone.
-    let mut scored = v.clone();
-    scored
-        .attributes
-        .get_mut("pg03")
-        .unwrap()
-        .insert("master-pgsql".into(), "100".into());
+    let scored = with_attr(&v, "pg03", "master-pgsql", "100");
     assert_eq!(
         election_candidates(&Plan::new(&c, &scored)),
         ["pg01", "pg02", "pg03"]
     );
-    let mut two = v.clone();
-    two.attributes
-        .get_mut("pg01")
-        .unwrap()
-        .insert("pgsql-data-status".into(), "LATEST".into());
+    let two = with_attr(&v, "pg01", "pgsql-data-status", "LATEST");
     assert_eq!(
         election_candidates(&Plan::new(&c, &two)),
         ["pg01", "pg02", "pg03"]
@@ -1167,12 +1272,7 @@ fn a_crashed_primary_recovers_in_place_only_when_nobody_else_can_be_promoted() {
     let verdict = |v: &ClusterView, recently| recover_in_place(&Plan::new(&c, v), recently);
     assert_eq!(verdict(&v, false), Ok(()));
     assert!(verdict(&v, true).unwrap_err().contains("a short while ago"));
-    let mut scored = v.clone();
-    scored
-        .attributes
-        .get_mut("pg02")
-        .unwrap()
-        .insert("master-pgsql".into(), "100".into());
+    let scored = with_attr(&v, "pg02", "master-pgsql", "100");
     assert_eq!(
         verdict(&scored, false),
         Err("pg02 can be promoted instead".into())
@@ -1215,19 +1315,9 @@ fn the_last_primary_is_known_by_its_data_status() {
         .or_default()
         .insert("pgsql-data-status".into(), "LATEST".into());
     assert!(last(&v));
-    let mut promoted_since = v.clone();
-    promoted_since
-        .attributes
-        .get_mut("pg02")
-        .unwrap()
-        .insert("pgsql-data-status".into(), "LATEST".into());
+    let promoted_since = with_attr(&v, "pg02", "pgsql-data-status", "LATEST");
     assert!(!last(&promoted_since), "pg02 was promoted after it");
-    let mut scored = v.clone();
-    scored
-        .attributes
-        .get_mut("pg03")
-        .unwrap()
-        .insert("master-pgsql".into(), "100".into());
+    let scored = with_attr(&v, "pg03", "master-pgsql", "100");
     assert!(!last(&scored), "pg03 can be promoted");
 }
 
