@@ -99,10 +99,11 @@ fn readable((_, hex, tli): &(String, String, Option<String>)) -> bool {
 pub fn election_candidates(plan: &Plan) -> Vec<String> {
     let (cfg, view) = (plan.cfg, plan.view);
     let runs = |n: &str| n == cfg.me || view.runs_standby(n);
+    let holding = acked_holders(plan);
     let holders: Vec<String> = cfg
         .node_list
         .iter()
-        .filter(|n| runs(n) && !diverged(cfg, view, n) && holds_every_acked(plan, n))
+        .filter(|n| holding.contains(&n.as_str()) && runs(n) && !diverged(cfg, view, n))
         .cloned()
         .collect();
     if !holders.is_empty() {
@@ -116,17 +117,25 @@ pub fn election_candidates(plan: &Plan) -> Vec<String> {
         .collect()
 }
 
-/// `node` holds every commit a client saw acknowledged: it is the last
+/// The nodes that hold every commit a client saw acknowledged: the last
 /// primary ([`is_last_primary`]: it flushed each commit it acknowledged,
-/// and its own promotion proved it held every earlier one), or the
-/// standby that last primary records as holding them
-/// ([`Attr::AckedAlsoOn`]: the sync standby it scored, which it never
-/// took back, because it stopped before its next pass).
+/// and its own promotion proved it held every earlier one), and the
+/// standby it records as holding them ([`Attr::AckedAlsoOn`]: the sync
+/// standby it scored, which it never took back, because it stopped before
+/// its next pass). None without a last primary; there is at most one, the
+/// only `LATEST`.
+pub fn acked_holders<'p>(plan: &'p Plan) -> Vec<&'p str> {
+    let Some(last) = plan.cfg.node_list.iter().find(|n| is_last_primary(plan, n)) else {
+        return Vec::new();
+    };
+    let mut holders = vec![last.as_str()];
+    holders.extend(plan.current(last, Attr::AckedAlsoOn));
+    holders
+}
+
+/// Whether `node` is one of the [`acked_holders`].
 pub fn holds_every_acked(plan: &Plan, node: &str) -> bool {
-    plan.cfg.node_list.iter().any(|last| {
-        is_last_primary(plan, last)
-            && (last == node || plan.current(last, Attr::AckedAlsoOn) == Some(node))
-    })
+    acked_holders(plan).contains(&node)
 }
 
 /// The candidates whose position is not published yet: nobody is promoted

@@ -107,7 +107,9 @@ impl SyncStandbys {
 
 /// The primary's monitor about itself: `LATEST`, `PRI`, and no election
 /// positions anywhere: they mean nothing while a primary runs, and a
-/// standby probed with no primary in sight may have left some behind.
+/// standby probed with no primary in sight may have left some behind. Nor
+/// another node's `acked-also-on`, left from its own time as the primary:
+/// it proves nothing once this node is promoted (its own is the pass's).
 pub fn primary_self(plan: &mut Plan) {
     let me = plan.cfg.me.clone();
     plan.data_status(&me, DataStatus::Latest);
@@ -115,6 +117,9 @@ pub fn primary_self(plan: &mut Plan) {
     for n in plan.cfg.node_list.clone() {
         plan.delete(&n, Attr::XlogLoc);
         plan.delete(&n, Attr::XlogTli);
+        if n != me {
+            plan.delete(&n, Attr::AckedAlsoOn);
+        }
     }
 }
 
@@ -166,9 +171,6 @@ pub fn control_standbys(plan: &mut Plan, facts: &PrimaryFacts) -> SyncPass {
     let mut awaiting = None;
     let mut proven = None;
     for target in cfg.others() {
-        // Another node's record from its own time as the primary proves
-        // nothing now that this one is promoted: gone from crm_mon.
-        plan.delete(target, Attr::AckedAlsoOn);
         let row = row_of(facts.rows, target).filter(|_| !diverged(cfg, plan.view, target));
         let data_status = row.map_or(DataStatus::Disconnect, ReplicationRow::data_status);
         plan.data_status(target, data_status);

@@ -353,11 +353,13 @@ fn the_primary_records_the_standby_that_holds_every_acked_commit() {
     let out = pass(&mut p, &rows[1..], &one("pg02"), None);
     assert_eq!(out.change, Some(one("pg03")));
     assert_eq!(written(&p, "pg01", Attr::AckedAlsoOn), Some(None));
-    // A former primary's record goes once this node is the primary.
+    // A former primary's record goes once this node is the primary (its
+    // monitor about itself), and its own stays for the pass.
     let former = with_attr(&v, "pg03", "pgsql-acked-also-on", "pg02");
     let mut p = Plan::new(&c, &former);
-    pass(&mut p, &rows, &one("pg02"), None);
+    primary_self(&mut p);
     assert_eq!(written(&p, "pg03", Attr::AckedAlsoOn), Some(None));
+    assert_eq!(written(&p, "pg01", Attr::AckedAlsoOn), None);
     // Asynchronous replication records nobody.
     let c_async = cfg(RepMode::Async, &["pg01", "pg02", "pg03"]);
     let mut p = Plan::new(&c_async, &v);
