@@ -445,44 +445,92 @@ pub fn ids_on(lab: &Lab, node: &str, lo: i64, hi: i64) -> Option<BTreeSet<i64>> 
 
 /// Every acknowledged id is on the primary and on every streaming standby
 /// (given by the caller from crm_mon's picture); waits for a standby's
-/// replay, 30 s at most. Returns how many nodes were checked.
+/// replay, 30 s at most. On a loss, crm_mon and each node's own account
+/// are printed first, and the panic ends with the short verdict (CI shows
+/// the tail of a failure).
 pub(crate) fn assert_no_loss(
     lab: &Lab,
     label: &str,
-    acked: &BTreeSet<i64>,
-    range: (i64, i64),
+    attempts: &[Attempt],
+    first_id: i64,
     nodes: &[String],
 ) {
+    let (acked, range) = acknowledged(attempts, first_id);
     for n in nodes {
         let mut missing = Vec::new();
-        let ok = (|| {
-            let start = Instant::now();
-            loop {
-                if let Some(have) = ids_on(lab, n, range.0, range.1) {
-                    missing = acked.difference(&have).copied().collect::<Vec<_>>();
-                    if missing.is_empty() {
-                        return true;
-                    }
+        let mut readable = false;
+        let start = Instant::now();
+        let ok = loop {
+            if let Some(have) = ids_on(lab, n, range.0, range.1) {
+                readable = true;
+                missing = acked.difference(&have).copied().collect::<Vec<_>>();
+                if missing.is_empty() {
+                    break true;
                 }
-                if start.elapsed() > Duration::from_secs(30) {
-                    return false;
-                }
-                std::thread::sleep(Duration::from_millis(500));
             }
-        })();
-        assert!(
-            ok,
-            "{label}: {} acknowledged transactions LOST on {n} (first: {:?})\n{}",
-            missing.len(),
-            &missing[..missing.len().min(20)],
-            crm_mon_text(lab)
-        );
+            if start.elapsed() > Duration::from_secs(30) {
+                break false;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        };
+        if !ok {
+            println!("{label}: crm_mon -Afr at the loss:\n{}", crm_mon_text(lab));
+            println!("{}", loss_account(lab, attempts, range));
+            let verdict = if readable {
+                let who = |id: &i64| {
+                    attempts
+                        .iter()
+                        .find(|a| a.id == *id)
+                        .map(|a| {
+                            format!(
+                                "{id} by {} {} ms before the check",
+                                a.msg,
+                                now_ms().saturating_sub(a.end)
+                            )
+                        })
+                        .unwrap_or_default()
+                };
+                format!(
+                    "{} acknowledged transactions LOST on {n}: first {}, last {}",
+                    missing.len(),
+                    who(&missing[0]),
+                    who(missing.last().unwrap())
+                )
+            } else {
+                format!("{n} could not be read for 30 s (the check could not run)")
+            };
+            panic!("{label}: {verdict}");
+        }
     }
     println!(
         "{label}: all {} acknowledged ids present on {}",
         acked.len(),
         nodes.join(", ")
     );
+}
+
+/// What each node says of itself after a loss: recovery, timeline, WAL
+/// positions, its WAL receiver, and the newest acknowledged id it has.
+fn loss_account(lab: &Lab, attempts: &[Attempt], range: (i64, i64)) -> String {
+    let sql = format!(
+        "select pg_is_in_recovery(), (select timeline_id from pg_control_checkpoint()), \
+         pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn(), \
+         (select status || ' ' || coalesce(sender_host, '') from pg_stat_wal_receiver), \
+         (select max(id) from faults where id >= {} and id < {})",
+        range.0, range.1
+    );
+    let newest_acked = attempts.iter().filter(|a| a.ok).map(|a| a.id).max();
+    let mut out = format!("newest acknowledged id: {newest_acked:?}\n");
+    for n in NODES {
+        let line = lab
+            .try_sql_on(n, &sql)
+            .map(|o| o.trim().to_string())
+            .unwrap_or_else(|e| format!("unreadable: {e}"));
+        out.push_str(&format!(
+            "{n}: in recovery | checkpoint timeline | received | replayed | receiver | newest id: {line}\n"
+        ));
+    }
+    out
 }
 
 /// The primary and every node whose data-status says it streams.
@@ -955,7 +1003,7 @@ impl<'a> Run<'a> {
             "{}: two writable primaries reachable through the VIP at once: {bad:?}",
             self.label
         );
-        let (acked, range) = acknowledged(&attempts, first);
+        let (acked, _) = acknowledged(&attempts, first);
         let failed = attempts.iter().filter(|a| !a.ok).count();
         // The longest a commit waited, and the longest gap between two
         // acknowledged commits, from the fault on.
@@ -990,7 +1038,7 @@ impl<'a> Run<'a> {
         );
         let nodes = streaming_nodes(&p);
         assert_eq!(nodes.len(), 3, "{}: not every node streams", self.label);
-        assert_no_loss(self.lab, &self.label, &acked, range, &nodes);
+        assert_no_loss(self.lab, &self.label, &attempts, first, &nodes);
         let mon = crm_mon_text(self.lab);
         println!("{}: final crm_mon -Afr:\n{mon}", self.label);
         let fenced = self.lab.fencing_actions(self.began);
@@ -1015,15 +1063,14 @@ impl<'a> Run<'a> {
     pub(crate) fn no_loss_now(&self, p: &Picture) -> usize {
         let load = self.load.as_ref().unwrap();
         let attempts = load.attempts();
-        let (acked, range) = acknowledged(&attempts, load.first_id);
         assert_no_loss(
             self.lab,
             &format!("{} (degraded)", self.label),
-            &acked,
-            range,
+            &attempts,
+            load.first_id,
             &streaming_nodes(p),
         );
-        acked.len()
+        attempts.iter().filter(|a| a.ok).count()
     }
 }
 
@@ -1184,6 +1231,10 @@ fn partition_sync(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
         },
     );
     r.no_loss_now(&seen.unwrap());
+    // With fencing the cut node is powered off and rebooted meanwhile.
+    if lab.fencing() {
+        comes_back(lab, &sync, r.t0);
+    }
     let out = lab.run(&["heal", &sync]);
     assert!(out.status.success(), "heal {sync}:\n{}", text(&out));
     lab.wait_for(

@@ -156,9 +156,25 @@ fn diverged(cfg: &RepConfig, view: &ClusterView, node: &str) -> bool {
         == Some(DataStatus::Diverged)
 }
 
+/// A standby's row, when it counts: a `DIVERGED` node's does not, nor
+/// that of a node that left the cluster. PostgreSQL keeps the row of a
+/// standby cut off without a reset until `wal_sender_timeout` (60 s by
+/// default); Pacemaker has already erased its score, and it comes back
+/// only through fencing or a restart. Trusting that row kept a partitioned
+/// sync standby named, and every commit waiting, until it was back.
+fn counted_row<'r>(
+    cfg: &RepConfig,
+    view: &ClusterView,
+    rows: &'r [ReplicationRow],
+    node: &str,
+) -> Option<&'r ReplicationRow> {
+    row_of(rows, node).filter(|_| view.online(node) && !diverged(cfg, view, node))
+}
+
 /// `control_slave_status` on the primary: every other node's data-status,
 /// score and status from `pg_stat_replication`, and in sync mode the list
-/// it wants. A `DIVERGED` node counts as not connected.
+/// it wants. A `DIVERGED` node, or one that left the cluster, counts as not
+/// connected ([`counted_row`]).
 pub fn control_standbys(plan: &mut Plan, facts: &PrimaryFacts) -> SyncPass {
     let cfg = plan.cfg;
     let wanted = if cfg.sync_mode() {
@@ -171,7 +187,7 @@ pub fn control_standbys(plan: &mut Plan, facts: &PrimaryFacts) -> SyncPass {
     let mut awaiting = None;
     let mut proven = None;
     for target in cfg.others() {
-        let row = row_of(facts.rows, target).filter(|_| !diverged(cfg, plan.view, target));
+        let row = counted_row(cfg, plan.view, facts.rows, target);
         let data_status = row.map_or(DataStatus::Disconnect, ReplicationRow::data_status);
         plan.data_status(target, data_status);
         let score = if cfg.sync_mode() {
@@ -226,8 +242,8 @@ pub fn control_standbys(plan: &mut Plan, facts: &PrimaryFacts) -> SyncPass {
 
 /// Which one standby to name: the former primary of a switchover while
 /// that preference holds and it streams, else the named one while it
-/// streams, else the first streaming one in node_list order (a `DIVERGED`
-/// node does not count as streaming). With nobody streaming the list stays
+/// streams, else the first streaming one in node_list order (only a
+/// [`counted_row`] streams). With nobody streaming the list stays
 /// as it is (commits wait), unless [`may_run_async`].
 pub fn wanted_sync_standbys(
     cfg: &RepConfig,
@@ -236,9 +252,8 @@ pub fn wanted_sync_standbys(
     current: &SyncStandbys,
 ) -> SyncStandbys {
     let others: Vec<&str> = cfg.others().collect();
-    let streaming = |n: &&str| {
-        row_of(rows, n).is_some_and(ReplicationRow::streaming) && !diverged(cfg, view, n)
-    };
+    let streaming =
+        |n: &&str| counted_row(cfg, view, rows, n).is_some_and(ReplicationRow::streaming);
     let preferred = cfg.sync_preference.as_deref();
     let named = current.sole();
     let pick = preferred

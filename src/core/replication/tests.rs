@@ -310,6 +310,34 @@ fn scores_move_before_the_list() {
     assert_eq!(written(&p, "pg02", Attr::Score), None, "keeps its 100");
 }
 
+/// A sync standby cut off without a reset keeps its walsender row until
+/// `wal_sender_timeout`; once its node has left the cluster that row counts
+/// for nothing: the list moves to a standby that streams, with no record.
+#[test]
+fn the_stale_row_of_a_node_that_left_does_not_keep_it_named() {
+    let (c, v) = primary_fixture();
+    let mut v = with_attr(&v, "pg01", "pgsql-acked-also-on", "pg02");
+    v.nodes.insert("pg02".into(), false);
+    v.unpromoted = vec!["pg03".into()];
+    let rows = [
+        row("pg02", "STREAMING", "SYNC"),
+        row("pg03", "STREAMING", "ASYNC"),
+    ];
+    let mut p = Plan::new(&c, &v);
+    let out = pass(&mut p, &rows, &one("pg02"), Some(0));
+    assert_eq!(out.change, Some(one("pg03")));
+    assert_eq!(
+        written(&p, "pg02", Attr::DataStatus),
+        Some(Some("DISCONNECT".into()))
+    );
+    assert_eq!(written(&p, "pg02", Attr::Status), None);
+    assert_eq!(written(&p, "pg01", Attr::AckedAlsoOn), Some(None));
+    // The same row while its node is a member: it stays named.
+    let (c, v) = primary_fixture();
+    let mut p = Plan::new(&c, &v);
+    assert_eq!(pass(&mut p, &rows, &one("pg02"), Some(0)).change, None);
+}
+
 /// The primary records on its own node the standby it scored 100, in the
 /// pass that scores it, and takes the record away in the pass that takes
 /// the score away, before the list changes (rule 2).
