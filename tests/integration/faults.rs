@@ -1080,7 +1080,7 @@ impl<'a> Run<'a> {
             load.first_id,
             &nodes,
         );
-        attempts.iter().filter(|a| a.ok).count()
+        acknowledged(&attempts, load.first_id).0.len()
     }
 }
 
