@@ -257,6 +257,13 @@ impl Config {
                 self.rep_mode.name()
             )));
         }
+        if self.rep_mode.is_replication() && self.restart_on_promote {
+            return Err(AgentError::configured(format!(
+                "restart_on_promote=true can't be used with rep_mode={}: a restart keeps the \
+                 timeline, which the checks against a stale primary rely on; set it to false",
+                self.rep_mode.name()
+            )));
+        }
         if let Some(slot) = &self.replication_slot_name {
             if !slot
                 .bytes()
@@ -337,7 +344,6 @@ mod tests {
         let c = Config::from_env(&env(&[
             ("pgport", "5433"),
             ("stop_escalate", "5"),
-            ("restart_on_promote", "yes"),
             ("node_list", " PG01  pg02\tpg03 "),
             ("rep_mode", "sync"),
             ("master_ip", "10.0.0.1"),
@@ -347,7 +353,6 @@ mod tests {
         .unwrap();
         assert_eq!(c.pgport, 5433);
         assert_eq!(c.stop_escalate, 5);
-        assert!(c.restart_on_promote);
         assert_eq!(c.node_list, ["pg01", "pg02", "pg03"]);
         assert_eq!(c.rep_mode, RepMode::Sync);
         assert_eq!(
@@ -368,6 +373,15 @@ mod tests {
             (&[("xlog_check_count", "3.5")], "xlog_check_count"),
             (&[("rep_mode", "semi")], "rep_mode"),
             (&[("restart_on_promote", "maybe")], "restart_on_promote"),
+            (
+                &[
+                    ("restart_on_promote", "yes"),
+                    ("rep_mode", "async"),
+                    ("node_list", "a b"),
+                    ("master_ip", "10.0.0.1"),
+                ],
+                "restart_on_promote",
+            ),
             (&[("pgdata", "relative/dir")], "pgdata"),
             (&[("pgdata", "/srv/$(touch x)")], "pgdata"),
             (&[("logfile", "/tmp/a\"b")], "logfile"),

@@ -272,7 +272,9 @@ pub static PARAMS: &[ParamSpec] = &[
         default: "false",
         shortdesc: "Restart instead of promote",
         longdesc: "Promote by restarting PostgreSQL without standby.signal (recovery.conf \
-                   before 12) instead of a promotion (legacy: keeps the timeline).",
+                   before 12) instead of a promotion (legacy: keeps the timeline). Refused \
+                   with rep_mode=async or sync: the checks against a stale primary and a \
+                   diverged standby compare timelines.",
     },
     ParamSpec {
         name: "auto_rewind",

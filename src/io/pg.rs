@@ -346,15 +346,16 @@ impl ServerState {
         self.receiver.as_deref() == Some("streaming")
     }
 
-    /// On a standby: no more WAL can arrive (no WAL receiver streams) and
-    /// replay has caught up with everything received.
-    pub fn position_final(&self) -> bool {
-        let caught_up = match (self.replay, self.received) {
-            (Some(replay), Some(received)) => replay >= received,
-            (_, None) => true,
-            (None, Some(_)) => false,
-        };
-        !self.streaming() && (caught_up || self.replay_waits)
+    /// On a standby: where its replay stands, for the core's
+    /// [`crate::core::replication::position_final`] and
+    /// [`crate::core::replication::position_settled`].
+    pub fn replay_facts(&self) -> crate::core::replication::Replay {
+        crate::core::replication::Replay {
+            streaming: self.streaming(),
+            replay: self.replay,
+            received: self.received,
+            replay_waits: self.replay_waits,
+        }
     }
 }
 

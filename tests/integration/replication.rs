@@ -842,6 +842,66 @@ fn the_last_primary_back_from_a_node_crash_is_elected_again() {
     assert_eq!(c.sql(p, "select count(*) from t"), "300", "nothing lost");
 }
 
+/// A standby restarted with received WAL it has not replayed yet (here held
+/// back by `recovery_min_apply_delay`): after the restart PostgreSQL
+/// reports no receive position until the startup process has replayed the
+/// local `pg_wal`, so its replay position still moves. It is no final
+/// position: the standby publishes nothing for the election nor for a
+/// promotion, and refuses to be promoted, instead of comparing a position
+/// smaller than the WAL it holds.
+#[test]
+fn a_restarted_standby_publishes_no_position_while_it_replays_its_wal() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02"]);
+    let primary = bring_up(&c, OURS);
+    let standby = if primary == "pg01" { "pg02" } else { "pg01" };
+    let p: &str = &primary;
+    c.sql(p, "create table t(x int)");
+    c.sql(standby, "alter system set recovery_min_apply_delay = '1h'");
+    c.sql(standby, "select pg_reload_conf()");
+    // The delay takes effect with the next commit record it replays.
+    std::thread::sleep(Duration::from_millis(500));
+    c.sql(p, "insert into t select generate_series(1, 100)");
+    let target = c.sql(p, "select pg_current_wal_flush_lsn()");
+    crate::support::wait_until(
+        "the standby received every row",
+        Duration::from_secs(20),
+        || {
+            c.sql(
+                standby,
+                &format!("select pg_last_wal_receive_lsn() >= '{target}'"),
+            ) == "t"
+        },
+    );
+    assert_eq!(c.sql(standby, "select count(*) from t"), "0", "held back");
+    crate::support::wait_until_reaped(kill_postmaster(&c, p));
+    c.set_promoted(None);
+    c.clear_primary_target();
+    c.set_online(p, false);
+    ok(&c, OURS, standby, "stop", &[]);
+    ok(&c, OURS, standby, "start", &[]);
+    assert_eq!(
+        c.sql(standby, "select pg_last_wal_receive_lsn() is null"),
+        "t",
+        "nothing received since the restart"
+    );
+    let out = c.run(OURS, standby, "monitor", &MONITOR);
+    assert_eq!(out.rc, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("not final"), "{}", out.stderr);
+    assert_eq!(
+        c.attribute(standby, "pgsql-xlog-loc"),
+        None,
+        "{}",
+        c.attributes_table()
+    );
+    let alone = [standby];
+    notify_all_on(&c, &alone, &pre_promote_of(&alone, &alone));
+    assert_eq!(c.attribute(standby, "pgsql-position"), None);
+    let out = c.run(OURS, standby, "promote", &[]);
+    assert_eq!(out.rc, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("still moves"), "{}", out.stderr);
+    assert_eq!(c.sql(standby, "select pg_is_in_recovery()"), "t");
+}
+
 fn notify_all_on(c: &Cluster, nodes: &[&str], n: &Notify) {
     let env = n.env();
     for node in in_notify_order(nodes, n) {

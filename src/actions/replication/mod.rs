@@ -191,6 +191,25 @@ pub(super) fn standby_location(r: &Replica, state: &ServerState) -> Option<Locat
     })
 }
 
+/// This standby's position for a promotion, once it is settled
+/// ([`rep::position_settled`]), read again every 100 ms within `bound`;
+/// `None` when it may still move then (or can't be read). The state
+/// returned is the one that was settled.
+pub(super) fn settled_position(
+    r: &Replica,
+    s: &mut Session,
+    bound: Duration,
+) -> Option<(ServerState, Location)> {
+    Deadline::after(bound).poll(Duration::from_millis(100), || {
+        let state = r.server_state(s).ok()?;
+        if !state.in_recovery || !rep::position_settled(&state.replay_facts()) {
+            return None;
+        }
+        let l = standby_location(r, &state)?;
+        Some((state, l))
+    })
+}
+
 /// No attribute of a node is written twice.
 pub(super) fn distinct_attributes(writes: &[rep::Write]) -> bool {
     let mut seen = std::collections::BTreeSet::new();

@@ -367,7 +367,7 @@ pub(super) fn standby_monitor(r: &Replica, plan: &mut Plan, state: &ServerState)
     let facts = StandbyFacts {
         location: standby_location(r, state),
         streaming: state.streaming(),
-        position_final: state.position_final(),
+        position_final: rep::position_final(&state.replay_facts()),
         received_tli: state.received_tli,
         replay: state.replay,
         lock: r.files.lock_state(),

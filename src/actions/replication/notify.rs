@@ -51,18 +51,29 @@ pub fn notify(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
 /// not the target and is newer than it says so (the stock agent's
 /// pre-promote check, without its ban).
 pub(super) fn pre_promote(r: &Replica, target: &str) -> Result<OcfRc> {
-    let state = r
-        .session(Role::Monitor)
-        .and_then(|mut s| r.server_state(&mut s));
-    match state {
-        Ok(st) if st.in_recovery => {
-            if let Some(l) = standby_location(r, &st) {
-                crate::info!("My position for this promotion: {}.", l.to_wire());
-                r.crm
-                    .set_private(&rep::position_attr(&r.rep.rsc), Some(&l.to_wire()));
-            }
-            if target == r.rep.me {
-                hand_over_early(r, &st)?;
+    let session = r.session(Role::Monitor).and_then(|mut s| {
+        let state = r.server_state(&mut s)?;
+        Ok((s, state))
+    });
+    match session {
+        Ok((mut s, st)) if st.in_recovery => {
+            // Only a position that can no longer move is published: a
+            // smaller one could make the promotion go to a node behind
+            // this one (`promote` refuses while one is missing).
+            let bound = (r.i.deadline.remaining() / 4).min(Duration::from_secs(5));
+            match settled_position(r, &mut s, bound) {
+                Some((st, l)) => {
+                    crate::info!("My position for this promotion: {}.", l.to_wire());
+                    r.crm
+                        .set_private(&rep::position_attr(&r.rep.rsc), Some(&l.to_wire()));
+                    if target == r.rep.me {
+                        hand_over_early(r, &st)?;
+                    }
+                }
+                None => crate::warn!(
+                    "my WAL position may still move (PostgreSQL replays its local WAL): \
+                     not published for this promotion"
+                ),
             }
         }
         Ok(_) => {}

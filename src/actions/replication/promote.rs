@@ -10,59 +10,59 @@ pub fn promote(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
         crate::info!("PostgreSQL is already Master. Don't execute promote.");
         return Ok(OcfRc::Success);
     }
+    // The check compares this node's position with the others': it must
+    // not be one that is still moving.
+    let bound = (r.i.deadline.remaining() / 4).min(Duration::from_secs(10));
+    let Some((state, _)) = settled_position(&r, &mut s, bound) else {
+        return Err(AgentError::generic(format!(
+            "promotion refused on {}: its WAL position still moves (PostgreSQL replays its local WAL)",
+            r.rep.me
+        )));
+    };
     let view = r.crm.cluster_view()?;
     let mut plan = Plan::new(&r.rep, &view);
     let me = r.rep.me.clone();
+    rep::promotion_allowed(&plan)
+        .map_err(|why| AgentError::generic(format!("promotion refused on {me}: {why}")))?;
     check_promotion(&r, &mut plan, &state)?;
     r.files.clear_election();
-    let others: Vec<String> = r.rep.others().map(str::to_string).collect();
-    for target in &others {
-        plan.data_status(target, DataStatus::Disconnect);
-        plan.other_score(target, Score::CanNotPromote);
-    }
-    // A record from an earlier time as the primary: no longer true once
-    // this node acknowledges commits again, so gone before it can.
-    plan.delete(&me, Attr::AckedAlsoOn);
-    r.apply(&mut plan)?;
-    r.files.create_lock()?;
-    if let Some(lsn) = state.location {
-        crate::info!("My master baseline : {}.", lsn.to_hex16());
-        plan.set(&me, Attr::MasterBaseline, &lsn.to_hex16());
-        r.apply(&mut plan)?;
-    }
-    // Commits wait for a standby from the first one on.
+    let records = rep::before_promotion(&mut plan);
     let list = rep::promotion_list(&r.rep, &view);
-    if r.sync_mode() {
-        r.files.write_rep_mode_conf(&list.value())?;
-        r.files
-            .write_standby_config(&r.standby_settings(), Some(&list.value()), r.model())?;
-        s.reload()
-            .map_err(sql_err("Can't reload the configuration"))?;
-    }
-
-    if i.cfg.restart_on_promote {
-        crate::info!("Restarting PostgreSQL instead of promote.");
-        lifecycle::stop_server(i, i.cfg.stop_escalate_in_slave)?;
-        r.files.leave_recovery(r.model())?;
-        lifecycle::start_server(i)?;
-    } else {
-        let deadline = i.deadline.minus(Duration::from_secs(1));
-        let mut admin = r.session(Role::Admin)?;
-        let promoted = match r.model() {
-            RecoveryModel::StandbySignal => admin.promote(deadline),
-            RecoveryModel::RecoveryConf => {
-                lifecycle::pg_ctl_promote(i, deadline)?;
-                admin.left_recovery(deadline)
-            }
+    let had_lock = r.files.lock_exists();
+    let prepared = r.apply(&mut plan).and_then(|()| {
+        r.files.create_lock()?;
+        if let Some(lsn) = state.location {
+            crate::info!("My master baseline : {}.", lsn.to_hex16());
+            plan.set(&me, Attr::MasterBaseline, &lsn.to_hex16());
+            r.apply(&mut plan)?;
         }
-        .map_err(sql_err("Can't promote PostgreSQL"))?;
-        if !promoted {
-            return Err(AgentError::generic(
-                "Can't promote PostgreSQL: it did not leave recovery in time",
-            ));
+        // Commits wait for a standby from the first one on.
+        if r.sync_mode() {
+            r.files.write_rep_mode_conf(&list.value())?;
+            r.files
+                .write_standby_config(&r.standby_settings(), Some(&list.value()), r.model())?;
+            s.reload()
+                .map_err(sql_err("Can't reload the configuration"))?;
         }
-        crate::info!("PostgreSQL is promoted.");
+        Ok(())
+    });
+    if let Err(e) = prepared {
+        undo_records(&r, &records);
+        if !had_lock {
+            // Ours, from this attempt: PostgreSQL never left recovery.
+            r.files
+                .remove_lock("the promotion failed before it was requested")?;
+        }
+        return Err(e);
     }
+    if let Err(e) = request_promotion(&r) {
+        rep::after_failed_request(&mut plan);
+        if let Err(w) = r.apply(&mut plan) {
+            crate::warn!("can't record this node as the last primary: {w}");
+        }
+        return Err(e);
+    }
+    crate::info!("PostgreSQL is promoted.");
     let mut s = r.session(Role::Monitor)?;
     let state = r.server_state(&mut s)?;
     if state.in_recovery {
@@ -72,11 +72,45 @@ pub fn promote(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
     }
     publish_history(&r, &state);
     reconcile_slots(&r, true)?;
-    plan.data_status(&me, DataStatus::Latest);
-    plan.own_score(Score::PromoteMe);
-    plan.status(&me, Status::Pri);
+    rep::after_promotion(&mut plan);
     r.apply(&mut plan)?;
     Ok(OcfRc::Success)
+}
+
+/// Ask PostgreSQL to leave recovery, and wait until it has: the step that
+/// cannot be undone.
+fn request_promotion(r: &Replica) -> Result<()> {
+    let deadline = r.i.deadline.minus(Duration::from_secs(1));
+    let mut admin = r.session(Role::Admin)?;
+    let promoted = match r.model() {
+        RecoveryModel::StandbySignal => admin.promote(deadline),
+        RecoveryModel::RecoveryConf => {
+            lifecycle::pg_ctl_promote(r.i, deadline)?;
+            admin.left_recovery(deadline)
+        }
+    }
+    .map_err(sql_err("Can't promote PostgreSQL"))?;
+    if promoted {
+        Ok(())
+    } else {
+        Err(AgentError::generic(
+            "Can't promote PostgreSQL: it did not leave recovery in time",
+        ))
+    }
+}
+
+/// A promotion that failed before it was requested: the records go back
+/// to what they were (best effort; each failure is logged).
+fn undo_records(r: &Replica, records: &rep::PromotionRecords) {
+    for w in &records.undo {
+        if let Err(e) = r.crm.apply(w) {
+            crate::warn!(
+                "can't restore {} on {}: {e}",
+                w.attr.name(&r.rep.rsc),
+                w.node
+            );
+        }
+    }
 }
 
 /// The check at promotion: every other standby published its position in

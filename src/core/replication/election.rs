@@ -243,6 +243,49 @@ pub fn election_step(
     }
 }
 
+/// Where a standby's replay stands, as PostgreSQL reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Replay {
+    /// A WAL receiver streams from a primary.
+    pub streaming: bool,
+    /// `pg_last_wal_replay_lsn()`.
+    pub replay: Option<Lsn>,
+    /// `pg_last_wal_receive_lsn()`: `None` until this server's startup
+    /// process first asked for streaming (it is not persisted across a
+    /// restart).
+    pub received: Option<Lsn>,
+    /// The startup process waits for new WAL: it replayed everything it
+    /// has, from `pg_wal` and from the receiver.
+    pub replay_waits: bool,
+}
+
+/// A standby's position is final when it can no longer move: no WAL
+/// receiver streams, and either the startup process waits for WAL (it
+/// replayed all it has) or replay has reached what was received. Nothing
+/// received is *not* "caught up": after a restart the receive position is
+/// unknown until the startup process has replayed the local `pg_wal` and
+/// asks for streaming, and meanwhile the replay position still moves. A
+/// position published then could lose an election it should have won.
+pub fn position_final(r: &Replay) -> bool {
+    let caught_up = match (r.replay, r.received) {
+        (Some(replay), Some(received)) => replay >= received,
+        (_, None) | (None, Some(_)) => false,
+    };
+    !r.streaming && (caught_up || r.replay_waits)
+}
+
+/// A standby's position is settled for a promotion when only a running
+/// primary could still move it: WAL was received (the receive position is
+/// then past everything in the local `pg_wal`, since streaming is asked
+/// for only once replay ran out of it), or the startup process waits for
+/// WAL. In the pre-promote notification and in `promote` no primary runs
+/// (Pacemaker stops the promoted instance before it promotes another), so
+/// a receiver that still says `streaming` to a primary whose node died is
+/// no reason to wait; a standby just restarted, replaying its `pg_wal`, is.
+pub fn position_settled(r: &Replay) -> bool {
+    r.received.is_some() || r.replay_waits || position_final(r)
+}
+
 /// What a standby knows about itself when its monitor runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StandbyFacts<'a> {

@@ -10,6 +10,8 @@
 //! - [`lock`]: `PGSQL.lock` at start and after a demote;
 //! - [`diverge`]: a standby past the fork of the primary's timeline;
 //! - [`primaries`]: two primaries, the one on the older timeline fails;
+//! - [`promotion`]: `promote`'s records around the step that cannot be
+//!   undone;
 //! - [`rejoin`]: `auto_rewind`, a former primary rejoining by itself.
 //!
 //! `actions::replication` observes, calls these and applies what they say.
@@ -19,6 +21,7 @@ pub mod election;
 pub mod lock;
 pub mod plan;
 pub mod primaries;
+pub mod promotion;
 pub mod rejoin;
 pub mod sync;
 
@@ -27,6 +30,7 @@ pub use election::*;
 pub use lock::*;
 pub use plan::*;
 pub use primaries::*;
+pub use promotion::*;
 pub use rejoin::*;
 pub use sync::*;
 

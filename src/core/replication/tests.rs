@@ -3,7 +3,9 @@ use crate::config::RepMode;
 use crate::core::crm_mon::ClusterView;
 use crate::core::lsn::Lsn;
 
-fn cfg(mode: RepMode, nodes: &[&str]) -> RepConfig {
+/// The shared fixture of the replication core's tests: a configuration
+/// seen from `nodes[0]`.
+pub(super) fn cfg(mode: RepMode, nodes: &[&str]) -> RepConfig {
     RepConfig {
         rsc: "pgsql".into(),
         me: nodes[0].into(),
@@ -14,7 +16,8 @@ fn cfg(mode: RepMode, nodes: &[&str]) -> RepConfig {
     }
 }
 
-fn view(online: &[&str], offline: &[&str], attrs: &[(&str, &str, &str)]) -> ClusterView {
+/// A cluster view (no quorum unless set) with these attributes.
+pub(super) fn view(online: &[&str], offline: &[&str], attrs: &[(&str, &str, &str)]) -> ClusterView {
     let mut v = ClusterView::default();
     for n in online {
         v.nodes.insert(n.to_string(), true);
@@ -32,7 +35,7 @@ fn view(online: &[&str], offline: &[&str], attrs: &[(&str, &str, &str)]) -> Clus
 }
 
 /// `v` with one attribute set (a variant of a fixture).
-fn with_attr(v: &ClusterView, node: &str, key: &str, val: &str) -> ClusterView {
+pub(super) fn with_attr(v: &ClusterView, node: &str, key: &str, val: &str) -> ClusterView {
     let mut v = v.clone();
     v.attributes
         .entry(node.to_string())
@@ -50,7 +53,8 @@ fn row(app: &str, state: &str, sync: &str) -> ReplicationRow {
     }
 }
 
-fn written(plan: &Plan, node: &str, attr: Attr) -> Option<Option<String>> {
+/// The last value `plan` writes to `attr` of `node` (`Some(None)`: deleted).
+pub(super) fn written(plan: &Plan, node: &str, attr: Attr) -> Option<Option<String>> {
     plan.writes
         .iter()
         .rev()
@@ -1105,6 +1109,42 @@ fn a_standby_publishes_only_a_final_position() {
     // pg02 is online but runs no instance: pg01 alone decides, and wins.
     assert_eq!(out.election, ElectionFiles::Clear);
     assert_eq!(written(&p, "pg01", Attr::Score), Some(Some("1000".into())));
+}
+
+/// A position is final only once it can no longer move. After a restart
+/// nothing is received yet while the startup process still replays the
+/// local `pg_wal`: that position is not final, although no receiver
+/// streams and replay is "past" the (unknown) receive position.
+#[test]
+fn a_position_is_final_only_when_it_can_no_longer_move() {
+    let lsn = |n: u64| Some(Lsn(n));
+    let r = |streaming, replay, received, replay_waits| Replay {
+        streaming,
+        replay,
+        received,
+        replay_waits,
+    };
+    // (streaming, replay, received, replay_waits) -> (final, settled)
+    let cases = [
+        // Streaming from a primary whose node died: settled for a
+        // promotion (nothing more can arrive), never final for an election.
+        (r(true, lsn(9), lsn(9), true), (false, true)),
+        (r(true, lsn(5), lsn(9), false), (false, true)),
+        // Restarted, replaying pg_wal: neither.
+        (r(false, lsn(5), None, false), (false, false)),
+        (r(true, lsn(5), None, false), (false, false)),
+        // Replayed it all, no primary to ask.
+        (r(false, lsn(5), None, true), (true, true)),
+        (r(false, lsn(5), lsn(9), false), (false, true)), // catching up
+        (r(false, lsn(9), lsn(9), false), (true, true)),
+        (r(false, lsn(9), lsn(8), false), (true, true)), // from a segment start
+        (r(false, None, lsn(9), false), (false, true)),
+        (r(false, None, None, false), (false, false)),
+    ];
+    for (facts, (fin, settled)) in cases {
+        assert_eq!(position_final(&facts), fin, "final: {facts:?}");
+        assert_eq!(position_settled(&facts), settled, "settled: {facts:?}");
+    }
 }
 
 /// A standby that does not stream clears its own score, unless it is the
