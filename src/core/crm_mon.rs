@@ -62,6 +62,60 @@ impl ClusterView {
     pub fn promoted_elsewhere(&self, me: &str) -> Option<&str> {
         self.promoted.iter().map(String::as_str).find(|n| *n != me)
     }
+
+    /// crm_mon lists a node that is offline (it shows none of its
+    /// attributes).
+    pub fn has_offline_nodes(&self) -> bool {
+        self.nodes.values().any(|online| !online)
+    }
+
+    /// Add what offline nodes keep in the CIB ([`permanent_attributes`]):
+    /// crm_mon shows no attribute of an offline node, yet its permanent
+    /// ones (`data-status`, the last primary's `acked-also-on`) are the
+    /// cluster's durable record of who holds what, and decisions must not
+    /// take "not shown" for "absent".
+    pub fn with_offline_records(
+        mut self,
+        permanent: BTreeMap<String, BTreeMap<String, String>>,
+    ) -> ClusterView {
+        for (node, attrs) in permanent {
+            if self.nodes.get(&node) != Some(&false) {
+                continue;
+            }
+            let shown = self.attributes.entry(node).or_default();
+            for (k, v) in attrs {
+                shown.entry(k).or_insert(v);
+            }
+        }
+        self
+    }
+}
+
+/// The permanent node attributes in the CIB's `<nodes>` section (the XML
+/// of `cibadmin -Q -o nodes`), per node name, lower-cased.
+pub fn permanent_attributes(
+    xml: &str,
+) -> Result<BTreeMap<String, BTreeMap<String, String>>, CrmMonError> {
+    let doc =
+        roxmltree::Document::parse(xml).map_err(|e| CrmMonError(format!("CIB nodes XML: {e}")))?;
+    let mut out = BTreeMap::new();
+    for n in doc.descendants().filter(|n| n.has_tag_name("node")) {
+        let Some(name) = n.attribute("uname") else {
+            continue;
+        };
+        let map: &mut BTreeMap<String, String> = out.entry(name.to_lowercase()).or_default();
+        for set in n
+            .children()
+            .filter(|c| c.has_tag_name("instance_attributes"))
+        {
+            for pair in set.children().filter(|p| p.has_tag_name("nvpair")) {
+                if let (Some(k), Some(v)) = (pair.attribute("name"), pair.attribute("value")) {
+                    map.insert(k.to_string(), v.to_string());
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -408,5 +462,39 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn offline_nodes_keep_their_permanent_records() {
+        let nodes = r#"<nodes>
+  <node id="1" uname="PG01"><instance_attributes id="nodes-1">
+    <nvpair id="a" name="pgsql-data-status" value="LATEST"/>
+    <nvpair id="b" name="pgsql-acked-also-on" value="pg02"/>
+  </instance_attributes></node>
+  <node id="2" uname="pg02"><instance_attributes id="nodes-2">
+    <nvpair id="c" name="pgsql-data-status" value="STREAMING|SYNC"/>
+  </instance_attributes></node>
+  <node id="3" uname="pg03"/>
+</nodes>"#;
+        let permanent = permanent_attributes(nodes).unwrap();
+        assert_eq!(permanent["pg01"]["pgsql-acked-also-on"], "pg02");
+        let mut view = ClusterView::default();
+        view.nodes.insert("pg01".into(), false);
+        view.nodes.insert("pg02".into(), true);
+        view.attributes
+            .entry("pg02".into())
+            .or_default()
+            .insert("pgsql-data-status".into(), "STREAMING|ASYNC".into());
+        assert!(view.has_offline_nodes());
+        let view = view.with_offline_records(permanent);
+        assert_eq!(view.attribute("pg01", "pgsql-data-status"), Some("LATEST"));
+        assert_eq!(view.attribute("pg01", "pgsql-acked-also-on"), Some("pg02"));
+        // What crm_mon shows of an online node stands.
+        assert_eq!(
+            view.attribute("pg02", "pgsql-data-status"),
+            Some("STREAMING|ASYNC")
+        );
+        // A node crm_mon does not list gains nothing.
+        assert_eq!(view.attribute("pg03", "pgsql-data-status"), None);
     }
 }

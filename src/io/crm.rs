@@ -100,13 +100,23 @@ impl Crm {
         }
     }
 
-    /// The whole cluster picture, nodes and attributes, in one call.
+    /// The whole cluster picture, nodes and attributes, in one `crm_mon`
+    /// call; when a node is offline, a second read (`cibadmin -Q -o nodes`)
+    /// adds the permanent attributes crm_mon does not show for it
+    /// ([`ClusterView::with_offline_records`]).
     pub fn cluster_view(&self) -> Result<ClusterView> {
         let out = self.run(
             &self.cmd("crm_mon").args(["-1", "-A", "--output-as=xml"]),
             |_| false,
         )?;
-        crm_mon::parse(&out.stdout, &self.rsc).map_err(|e| AgentError::generic(e.0))
+        let view = crm_mon::parse(&out.stdout, &self.rsc).map_err(|e| AgentError::generic(e.0))?;
+        if !view.has_offline_nodes() {
+            return Ok(view);
+        }
+        let nodes = self.run(&self.cmd("cibadmin").args(["-Q", "-o", "nodes"]), |_| false)?;
+        let permanent =
+            crm_mon::permanent_attributes(&nodes.stdout).map_err(|e| AgentError::generic(e.0))?;
+        Ok(view.with_offline_records(permanent))
     }
 
     /// One attribute write or delete.

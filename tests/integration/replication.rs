@@ -902,6 +902,96 @@ fn a_restarted_standby_publishes_no_position_while_it_replays_its_wal() {
     assert_eq!(c.sql(standby, "select pg_is_in_recovery()"), "t");
 }
 
+/// The primary's node crashes and stays out; the sync standby's node
+/// crashes a second later and comes back (its score, a transient
+/// attribute, erased). crm_mon shows no attribute of the offline former
+/// primary, but the CIB keeps its permanent record: `LATEST`, and the
+/// standby that holds every acknowledged commit (`acked-also-on`). The
+/// election reads it and promotes that standby, without waiting for the
+/// node that stays out.
+#[test]
+fn the_recorded_standby_is_promoted_while_the_last_primary_stays_out() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    let old = bring_up(&c, OURS);
+    let (sync, other) = sync_and_potential(&c, &old);
+    let (o, s, a): (&str, &str, &str) = (&old, &sync, &other);
+    c.sql(
+        o,
+        "create table t(x int); insert into t select generate_series(1, 400)",
+    );
+    assert_eq!(c.run(OURS, o, "monitor", &PROMOTED_MONITOR).rc, 8);
+    assert_eq!(c.attribute(o, "pgsql-acked-also-on").as_deref(), Some(s));
+    crate::support::wait_until_reaped(kill_postmaster(&c, o));
+    c.set_promoted(None);
+    c.clear_primary_target();
+    c.set_online(o, false);
+    crate::support::wait_until_reaped(kill_postmaster(&c, s));
+    c.set_online(s, false);
+    c.set_online(s, true);
+    assert_eq!(c.attribute(s, "master-pgsql"), None, "erased with the node");
+    ok(&c, OURS, s, "stop", &[]);
+    ok(&c, OURS, s, "start", &[]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while c.attribute(s, "master-pgsql").as_deref() != Some("1000") {
+        assert!(Instant::now() < deadline, "{}", c.attributes_table());
+        for n in [s, a] {
+            ok(&c, OURS, n, "monitor", &MONITOR);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    promote_among(&c, &[s, a], s);
+    assert_eq!(c.sql(s, "select count(*) from t"), "400", "nothing lost");
+}
+
+/// A promote that fails before it asks PostgreSQL to leave recovery (here
+/// PGSQL.lock can't be created: tmpdir is not a directory) takes back the
+/// records it wrote first: the crashed former primary is `LATEST` again and
+/// the other standby keeps its data-status, so the cluster's record of who
+/// holds what survives the failure, and no lock is left behind. Once the
+/// cause is gone the same node is promoted.
+#[test]
+fn a_promote_that_fails_before_its_request_takes_its_records_back() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    let old = bring_up(&c, OURS);
+    let (sync, other) = sync_and_potential(&c, &old);
+    let (o, s, a): (&str, &str, &str) = (&old, &sync, &other);
+    c.sql(
+        o,
+        "create table t(x int); insert into t select generate_series(1, 200)",
+    );
+    crate::support::wait_until_reaped(kill_postmaster(&c, o));
+    c.set_promoted(None);
+    c.clear_primary_target();
+    c.set_online(o, false);
+    let before = c.attribute(a, "pgsql-data-status");
+    let tmpdir = c.node(s).tmpdir.clone();
+    let aside = tmpdir.with_extension("aside");
+    std::fs::rename(&tmpdir, &aside).unwrap();
+    std::fs::write(&tmpdir, "not a directory").unwrap();
+    notify_all_on(&c, &[s, a], &pre_promote_of(&[s], &[s, a]));
+    let out = c.run(OURS, s, "promote", &[]);
+    assert_eq!(out.rc, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("PGSQL.lock"), "{}", out.stderr);
+    assert_eq!(c.sql(s, "select pg_is_in_recovery()"), "t");
+    assert_eq!(
+        c.attribute(o, "pgsql-data-status").as_deref(),
+        Some("LATEST"),
+        "{}",
+        c.attributes_table()
+    );
+    assert_eq!(c.attribute(a, "pgsql-data-status"), before);
+    assert!(out.stderr.contains("back to LATEST"), "{}", out.stderr);
+    std::fs::remove_file(&tmpdir).unwrap();
+    std::fs::rename(&aside, &tmpdir).unwrap();
+    assert!(!tmpdir.join("PGSQL.lock").exists());
+    promote_among(&c, &[s, a], s);
+    assert_eq!(c.sql(s, "select count(*) from t"), "200", "nothing lost");
+    assert_eq!(
+        c.attribute(o, "pgsql-data-status").as_deref(),
+        Some("DISCONNECT")
+    );
+}
+
 fn notify_all_on(c: &Cluster, nodes: &[&str], n: &Notify) {
     let env = n.env();
     for node in in_notify_order(nodes, n) {

@@ -52,26 +52,10 @@ fn monitor_running(r: &Replica, seen: Option<ClusterView>) -> Result<OcfRc> {
             return decide::monitor_standalone(pm, Some(&sql)).into();
         }
     };
-    let mut view = match seen {
+    let view = match seen {
         Some(view) => view,
         None => r.crm.cluster_view()?,
     };
-    if !state.in_recovery {
-        // crm_mon shows no attribute of an offline node: read the
-        // data-status the primary keeps for it, so that it is written once,
-        // not on every monitor.
-        for n in r.rep.others() {
-            if view.exists(n) && !view.online(n) {
-                if let Ok(Some(v)) = r.crm.query(n, Attr::DataStatus) {
-                    let name = Attr::DataStatus.name(&r.rep.rsc);
-                    view.attributes
-                        .entry(n.to_string())
-                        .or_default()
-                        .insert(name, v);
-                }
-            }
-        }
-    }
     let mut plan = Plan::new(&r.rep, &view);
     if i.ocf.is_probe() {
         // A probe follows a (re)join, and a restarted attrd keeps no

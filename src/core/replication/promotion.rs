@@ -45,11 +45,19 @@ pub fn promotion_allowed(plan: &Plan) -> Result<(), String> {
 pub fn before_promotion(plan: &mut Plan) -> PromotionRecords {
     let me = plan.cfg.me.clone();
     let mut undo = Vec::new();
-    let remember = |plan: &Plan, node: &str, attr: Attr| Write {
-        node: node.to_string(),
-        attr,
-        value: plan.current(node, attr).map(str::to_string),
-        log: None,
+    let remember = |plan: &Plan, node: &str, attr: Attr| {
+        let value = plan.current(node, attr).map(str::to_string);
+        let log = format!(
+            "The promotion failed before it was requested: {} on {node} back to {}.",
+            attr.name(&plan.cfg.rsc),
+            value.as_deref().unwrap_or("(none)")
+        );
+        Write {
+            node: node.to_string(),
+            attr,
+            value,
+            log: Some(log),
+        }
     };
     let others: Vec<String> = plan.cfg.others().map(str::to_string).collect();
     for target in &others {
