@@ -224,9 +224,26 @@ impl StateFiles<'_> {
 
     /// The stock agent's rep_mode.conf, for clusters whose postgresql.conf
     /// still includes it.
+    /// Write the list; the ceiling recorded for the previous one goes
+    /// with it.
     pub fn write_rep_mode_conf(&self, sync_standby_names: &str) -> Result<()> {
         let text = standby_conf::rep_mode_conf(sync_standby_names);
+        let _ = std::fs::remove_file(self.sync_ceiling_file());
         write_atomically(&self.rep_mode_conf(), &text, self.owner, 0o600)
+    }
+
+    fn sync_ceiling_file(&self) -> PathBuf {
+        self.tmpdir.join("sync_ceiling")
+    }
+
+    /// The primary's record of the ceiling read when the list took its
+    /// value (`core::replication::recorded_ceiling`).
+    pub fn sync_ceiling(&self) -> Option<String> {
+        std::fs::read_to_string(self.sync_ceiling_file()).ok()
+    }
+
+    pub fn set_sync_ceiling(&self, record: &str) -> Result<()> {
+        write_atomically(&self.sync_ceiling_file(), record, self.owner, 0o600)
     }
 
     /// A standby's settings for `model`: the agent's lines of

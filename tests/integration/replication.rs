@@ -992,6 +992,74 @@ fn a_promote_that_fails_before_its_request_takes_its_records_back() {
     );
 }
 
+/// Stop (or let go on) a standby's WAL receiver: its flush position stays
+/// where it is while the primary writes on.
+fn freeze_receiver(c: &Cluster, standby: &str, frozen: bool) {
+    let pid: i32 = c
+        .sql(standby, "select pid from pg_stat_wal_receiver")
+        .parse()
+        .expect("a WAL receiver");
+    let signal = if frozen {
+        nix::sys::signal::SIGSTOP
+    } else {
+        nix::sys::signal::SIGCONT
+    };
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal).unwrap();
+}
+
+/// WAL no commit waits for, so that nothing hangs on a standby that does
+/// not flush.
+fn emit_wal(c: &Cluster, primary: &str) -> String {
+    c.sql(
+        primary,
+        "select pg_logical_emit_message(false, 'rustpg', repeat('x', 20000))",
+    );
+    c.sql(primary, "select pg_current_wal_flush_lsn()")
+}
+
+/// A newly named sync standby that is behind is scored once it has
+/// flushed the primary's position read when it was named: later monitors
+/// compare with that ceiling, not with a new one each time, which a
+/// steady write load keeps ahead of it.
+#[test]
+fn a_newly_named_standby_is_scored_against_the_ceiling_read_when_it_was_named() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    let primary = bring_up(&c, OURS);
+    let (sync, other) = sync_and_potential(&c, &primary);
+    let (p, s, a): (&str, &str, &str) = (&primary, &sync, &other);
+    ok(&c, OURS, s, "stop", &[]);
+    freeze_receiver(&c, a, true);
+    let ceiling = emit_wal(&c, p);
+    // Names the other standby, which has not flushed the ceiling.
+    assert_eq!(c.run(OURS, p, "monitor", &PROMOTED_MONITOR).rc, 8);
+    assert_eq!(
+        c.sql(p, "show synchronous_standby_names"),
+        format!("FIRST 1 (\"{a}\")")
+    );
+    assert_eq!(c.attribute(a, "master-pgsql").as_deref(), Some("-INFINITY"));
+    // It catches up with that ceiling, and falls behind again while the
+    // primary writes on.
+    freeze_receiver(&c, a, false);
+    crate::support::wait_until(
+        "the standby flushed the ceiling",
+        Duration::from_secs(20),
+        || {
+            c.sql(p, &format!("select flush_lsn >= '{ceiling}' from pg_stat_replication where application_name = '{a}'")) == "t"
+        },
+    );
+    freeze_receiver(&c, a, true);
+    let now = emit_wal(&c, p);
+    assert_ne!(now, ceiling);
+    assert_eq!(c.run(OURS, p, "monitor", &PROMOTED_MONITOR).rc, 8);
+    freeze_receiver(&c, a, false);
+    assert_eq!(
+        c.attribute(a, "master-pgsql").as_deref(),
+        Some("100"),
+        "{}",
+        c.attributes_table()
+    );
+}
+
 fn notify_all_on(c: &Cluster, nodes: &[&str], n: &Notify) {
     let env = n.env();
     for node in in_notify_order(nodes, n) {

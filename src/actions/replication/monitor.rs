@@ -220,7 +220,7 @@ pub(super) fn control_standbys(
     state: &ServerState,
 ) -> Result<()> {
     let mut current = SyncStandbys::parse(&state.sync_standbys).unwrap_or(SyncStandbys::Async);
-    let mut ceiling = None;
+    let mut ceiling = rep::recorded_ceiling(r.files.sync_ceiling().as_deref(), &current);
     for _round in 0..3 {
         let rows = s
             .replication_rows()
@@ -291,10 +291,13 @@ pub(super) fn set_sync_standbys(r: &Replica, wanted: &SyncStandbys) -> Result<()
         .map_err(sql_err("Can't set synchronous_standby_names"))
 }
 
-/// Wait (2 s at most) until PostgreSQL shows the named standby SYNC, read
-/// the primary's flush position (every commit acknowledged so far is at or
-/// below it), then wait (2 s at most) until the standby has flushed that
-/// far. Returns the ceiling for the next round.
+/// Wait (2 s at most) until PostgreSQL shows the named standby SYNC (else
+/// no ceiling: the list may not be in effect yet), read the primary's
+/// flush position (every commit acknowledged so far is at or
+/// below it) and record it for the later monitors
+/// (`core::replication::recorded_ceiling`), then wait (2 s at most) until
+/// the standby has flushed that far. Returns the ceiling for the next
+/// round.
 pub(super) fn settle_and_read_ceiling(
     r: &Replica,
     s: &mut Session,
@@ -313,16 +316,25 @@ pub(super) fn settle_and_read_ceiling(
             .find(|row| row.application_name.eq_ignore_ascii_case(named))
             .cloned()
     };
-    bound().poll(Duration::from_millis(50), || {
+    let in_effect = bound().poll(Duration::from_millis(50), || {
         let rows = s.replication_rows().ok()?;
         row_of(&rows)
             .filter(|row| row.sync == rep::SyncRole::Sync)
             .map(drop)
     });
+    if in_effect.is_none() {
+        // A ceiling read before the list took effect may miss commits the
+        // standby named before acknowledged: the next monitor reads one.
+        return Ok(None);
+    }
     let ceiling = s
         .flushed()
         .map_err(sql_err("Can't read the primary's WAL position"))?;
     if let Some(c) = ceiling {
+        // Lost, a later monitor reads a higher one: later, never unsafe.
+        if let Err(e) = r.files.set_sync_ceiling(&rep::ceiling_record(current, c)) {
+            crate::warn!("can't record the ceiling: {e}");
+        }
         bound().poll(Duration::from_millis(20), || {
             let rows = s.replication_rows().ok()?;
             row_of(&rows)?.flush.filter(|f| *f >= c).map(drop)

@@ -105,6 +105,26 @@ impl SyncStandbys {
     }
 }
 
+/// The ceiling recorded when the list took its current value, as the
+/// primary keeps it between monitors (`LIST<TAB>LSN`).
+/// A standby named alone that has flushed this far holds every commit
+/// acknowledged before it was named, and every later one waited for it.
+/// Any ceiling read after the list took effect is valid, and the first is
+/// the lowest: reading a new one at every monitor made a standby a little
+/// behind under a steady write load chase a moving target, never scored,
+/// and the cluster without a promotable node.
+pub fn recorded_ceiling(record: Option<&str>, current: &SyncStandbys) -> Option<Lsn> {
+    let (list, lsn) = record?.trim_end_matches('\n').split_once('\t')?;
+    (list == current.value())
+        .then(|| lsn.parse().ok())
+        .flatten()
+}
+
+/// The record [`recorded_ceiling`] reads.
+pub fn ceiling_record(current: &SyncStandbys, ceiling: Lsn) -> String {
+    format!("{}\t{ceiling}\n", current.value())
+}
+
 /// The primary's monitor about itself: `LATEST`, `PRI`, and no election
 /// positions anywhere: they mean nothing while a primary runs, and a
 /// standby probed with no primary in sight may have left some behind. Nor

@@ -279,6 +279,37 @@ fn the_named_sync_standby_is_scored_once_caught_up() {
 /// The double fault: the sync standby's link drops while a third
 /// node streams. The list moves to pg03 and in the same pass pg02 loses
 /// its score, before the list changes; pg03 is not scored in that pass.
+/// The ceiling read when the list named its standby stays the one the
+/// standby must reach, for as long as the list is the same.
+#[test]
+fn the_ceiling_is_the_one_read_when_the_list_took_its_value() {
+    let named = one("pg02");
+    let record = ceiling_record(&named, Lsn(0x3000060));
+    assert_eq!(
+        recorded_ceiling(Some(&record), &named),
+        Some(Lsn(0x3000060))
+    );
+    assert_eq!(recorded_ceiling(Some(&record), &one("pg03")), None);
+    assert_eq!(recorded_ceiling(Some(&record), &SyncStandbys::Async), None);
+    assert_eq!(recorded_ceiling(None, &named), None);
+    assert_eq!(recorded_ceiling(Some("garbage"), &named), None);
+    // Under a write load the primary's flush position moves on; the pass
+    // compares with the recorded ceiling, so a standby that reached it is
+    // scored although it is behind the primary now.
+    let (c, v) = primary_fixture();
+    let mut p = Plan::new(&c, &v);
+    let mut behind = row("pg02", "STREAMING", "SYNC");
+    behind.flush = Some(Lsn(0x3000060));
+    let out = pass(
+        &mut p,
+        &[behind],
+        &named,
+        recorded_ceiling(Some(&record), &named).map(|l| l.0),
+    );
+    assert_eq!(out.awaiting, None);
+    assert_eq!(written(&p, "pg02", Attr::Score), Some(Some("100".into())));
+}
+
 #[test]
 fn scores_move_before_the_list() {
     let (c, mut v) = primary_fixture();
