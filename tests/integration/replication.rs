@@ -1406,9 +1406,31 @@ fn of_two_primaries_the_one_on_the_older_timeline_fails() {
         "it wrote about the others"
     );
 
-    // Both shown promoted (a healed partition): the old one's monitor
-    // fails the same way; the new one's goes on.
+    // Both shown promoted (a healed partition). A notification that asks
+    // the old one to look at its standbys (the third node's start) finds
+    // it stale too: it writes nothing about the others.
     c.set_promoted_on(&[o, n]);
+    let nodes = c.node_names();
+    let before = not_mine(&c.attributes());
+    let post_start = Notify {
+        kind: "post",
+        operation: "start",
+        start: &[f.third.as_str()],
+        active: &nodes,
+        promoted: &[o, n],
+        unpromoted: &[f.third.as_str()],
+        all: &nodes,
+        ..Notify::default()
+    }
+    .env();
+    ok(&c, OURS, o, "notify", &env_refs(&post_start));
+    assert_eq!(
+        not_mine(&c.attributes()),
+        before,
+        "it wrote about the others"
+    );
+    assert_eq!(c.attribute(o, "master-pgsql").as_deref(), Some("-INFINITY"));
+    // The old one's monitor fails the same way; the new one's goes on.
     let out = c.run(OURS, o, "monitor", &PROMOTED_MONITOR);
     assert_eq!(out.rc, 1, "{}", out.stderr);
     assert_eq!(out.exit_reason(), Some(older_fails.as_str()));

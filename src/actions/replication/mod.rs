@@ -15,7 +15,9 @@ pub use promote::{demote, promote};
 pub use slave::slave;
 pub use start_stop::{mark_unknown, start, stop};
 
-use monitor::{control_standbys, publish_history, receiver_attr, standby_monitor};
+use monitor::{
+    control_standbys, primary_verdict_now, publish_history, receiver_attr, standby_monitor,
+};
 use start_stop::reconcile_slots;
 
 use super::lifecycle::{self, Stopped};

@@ -63,8 +63,7 @@ fn monitor_running(r: &Replica, seen: Option<ClusterView>) -> Result<OcfRc> {
         r.files.forget_published_history();
     }
     if !state.in_recovery {
-        let published = others_histories(r, &plan);
-        match rep::primary_verdict(&plan, state.insert_tli, &published) {
+        match primary_verdict_now(r, &plan, &state) {
             PrimaryVerdict::Alone => {}
             PrimaryVerdict::Stale(why) => {
                 plan.own_score(Score::CanNotPromote);
@@ -147,6 +146,13 @@ fn others_histories(r: &Replica, plan: &Plan) -> BTreeMap<String, String> {
         .filter(|n| plan.view.exists(n))
         .filter_map(|n| Some((n.to_string(), r.crm.private(n, &name)?)))
         .collect()
+}
+
+/// Whether this primary is the stale one of two (`rep::primary_verdict`),
+/// from the histories the others published.
+pub(super) fn primary_verdict_now(r: &Replica, plan: &Plan, state: &ServerState) -> PrimaryVerdict {
+    let published = others_histories(r, plan);
+    rep::primary_verdict(plan, state.insert_tli, &published)
 }
 
 /// How often a steady primary republishes its history (in case attrd lost

@@ -37,6 +37,14 @@ pub fn notify(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
             }
             let view = r.crm.cluster_view()?;
             let mut plan = Plan::new(&r.rep, &view);
+            // The monitor's verdict first: a stale primary writes nothing
+            // about the others, here either (it fails at its monitor).
+            if let PrimaryVerdict::Stale(why) = primary_verdict_now(&r, &plan, &state) {
+                crate::warn!("{why}");
+                plan.own_score(Score::CanNotPromote);
+                r.apply(&mut plan)?;
+                return Ok(OcfRc::Success);
+            }
             control_standbys(&r, &mut plan, &mut s, &state)?;
             Ok(OcfRc::Success)
         }
