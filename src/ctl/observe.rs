@@ -11,6 +11,7 @@ use crate::core::quote::parse_conninfo;
 use crate::core::replication::election::{self, Location};
 use crate::core::replication::lock::Lock;
 use crate::core::replication::plan::{Attr, Plan, RepConfig};
+use crate::core::replication::sync::WeakCommit;
 use crate::core::standby_conf::StandbySettings;
 use crate::io::clock::Deadline;
 use crate::io::crm::{self, Crm};
@@ -19,6 +20,10 @@ use crate::io::statefiles::StateFiles;
 use crate::io::user::OsUser;
 use crate::ocf::env::{RawEnv, RESKEY_PREFIX};
 use std::time::Duration;
+
+/// The primary's position and its view of every standby, or why it could
+/// not be read.
+pub type PrimaryReport = Result<(Option<Lsn>, Vec<StandbyReport>), String>;
 
 /// Everything `status` and `explain` read, once.
 pub struct Observed {
@@ -34,7 +39,10 @@ pub struct Observed {
     pub my_server: Result<ServerState, String>,
     /// The primary's position and its view of every standby, or why it
     /// could not be read.
-    pub primary_report: Result<(Option<Lsn>, Vec<StandbyReport>), String>,
+    pub primary_report: PrimaryReport,
+    /// Where the primary's `synchronous_commit` is set below `on` (empty
+    /// when the primary could not be read).
+    pub weak_commits: Vec<WeakCommit>,
     /// How this node's standby reaches the primary (through `master_ip`),
     /// as conninfo pairs, or why it cannot.
     pub via_master_ip: Result<Vec<(String, String)>, String>,
@@ -61,13 +69,25 @@ fn read_primary(
     owner: &OsUser,
     via_master_ip: &Result<Vec<(String, String)>, String>,
     deadline: Deadline,
-) -> Result<(Option<Lsn>, Vec<StandbyReport>), String> {
-    let report = match local_primary {
-        Some(s) => s.standby_report(),
-        None => pg::connect_conninfo(via_master_ip.as_ref()?, owner, deadline)
-            .and_then(|mut s| s.standby_report()),
+) -> (PrimaryReport, Vec<WeakCommit>) {
+    let mut remote;
+    let session = match local_primary {
+        Some(s) => s,
+        None => {
+            let conninfo = match via_master_ip {
+                Ok(c) => c,
+                Err(e) => return (Err(e.clone()), Vec::new()),
+            };
+            remote = match pg::connect_conninfo(conninfo, owner, deadline) {
+                Ok(s) => s,
+                Err(e) => return (Err(e.message), Vec::new()),
+            };
+            &mut remote
+        }
     };
-    report.map_err(|e| e.message)
+    let report = session.standby_report().map_err(|e| e.message);
+    let weak = session.weak_commit_settings().unwrap_or_default();
+    (report, weak)
 }
 
 /// The resource's `Config`, exactly as the agent would parse it.
@@ -109,7 +129,8 @@ pub fn observe(resource: Option<&str>, raw: &RawEnv) -> Result<Observed, String>
     let i_am_primary = my_server.as_ref().is_ok_and(|s| !s.in_recovery);
     let via_master_ip = via_master_ip(&cfg, &me);
     let local_primary = local.as_mut().ok().filter(|_| i_am_primary);
-    let primary_report = read_primary(local_primary, &owner, &via_master_ip, deadline);
+    let (primary_report, weak_commits) =
+        read_primary(local_primary, &owner, &via_master_ip, deadline);
     let awaited = awaited(&cfg, &primitive.id, &me, &view);
     Ok(Observed {
         resource: primitive.id,
@@ -120,6 +141,7 @@ pub fn observe(resource: Option<&str>, raw: &RawEnv) -> Result<Observed, String>
         my_lock: files.lock_state(),
         my_server,
         primary_report,
+        weak_commits,
         via_master_ip,
         owner,
         awaited,

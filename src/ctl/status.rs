@@ -82,6 +82,10 @@ pub struct Status {
     pub maintenance: bool,
     pub node: String,
     pub nodes: Vec<NodeStatus>,
+    /// Where the primary's `synchronous_commit` is below `on` (`role x in
+    /// database y sets local`): commits acknowledged before the sync
+    /// standby flushed them.
+    pub weak_commits: Vec<String>,
 }
 
 fn role_word(r: Role) -> &'static str {
@@ -154,6 +158,11 @@ pub fn status(o: &Observed) -> Status {
         maintenance: o.view.maintenance,
         node: o.me.clone(),
         nodes,
+        weak_commits: o
+            .weak_commits
+            .iter()
+            .map(|w| format!("{} sets {}", w.scope, w.value))
+            .collect(),
     }
 }
 
@@ -210,6 +219,15 @@ pub fn render_status(s: &Status) -> String {
                         .unwrap_or_default(),
                 ));
             }
+        }
+    }
+    if !s.weak_commits.is_empty() {
+        out.push_str(
+            "\nsynchronous_commit below on (acknowledged before the sync standby flushed them; \
+             a failover can lose these commits):\n",
+        );
+        for w in &s.weak_commits {
+            out.push_str(&format!("  {w}\n"));
         }
     }
     if let Some(n) = s.nodes.iter().find(|n| n.name == s.node) {

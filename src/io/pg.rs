@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::core::decide::SqlProbe;
 use crate::core::lsn::Lsn;
 use crate::core::pgpass;
-use crate::core::replication::{ReplicationRow, SenderState, SyncRole};
+use crate::core::replication::{ReplicationRow, SenderState, SyncRole, WeakCommit};
 use crate::io::clock::Deadline;
 use crate::io::user::{EffectiveUser, OsUser};
 use postgres::error::SqlState;
@@ -458,6 +458,38 @@ impl Session {
     }
 
     /// The primary's flushed WAL position.
+    /// Where `synchronous_commit` is set below `on` (`off`, `local`,
+    /// `remote_write`), so that a commit is acknowledged before the sync
+    /// standby flushed it: each role and database setting, and the
+    /// server's own (postgresql.conf or ALTER SYSTEM) when this session
+    /// got it from there.
+    pub fn weak_commit_settings(&mut self) -> Result<Vec<WeakCommit>, SqlError> {
+        let rows = self.client.query(
+            "select coalesce('role ' || quote_ident(r.rolname), 'every role') || ' in ' || \
+                    coalesce('database ' || quote_ident(d.datname), 'every database'), \
+                    lower(trim(both '''' from split_part(c, '=', 2))) \
+               from pg_db_role_setting s \
+               left join pg_roles r on r.oid = s.setrole \
+               left join pg_database d on d.oid = s.setdatabase, \
+                    unnest(s.setconfig) c \
+              where c like 'synchronous_commit=%' \
+             union all \
+             select 'the server', setting from pg_settings \
+              where name = 'synchronous_commit' \
+                and source not in ('database', 'user', 'database user', 'session', 'client') \
+             order by 1",
+            &[],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| WeakCommit {
+                scope: r.get(0),
+                value: r.get(1),
+            })
+            .filter(WeakCommit::is_weak)
+            .collect())
+    }
+
     pub fn flushed(&mut self) -> Result<Option<Lsn>, SqlError> {
         let v: Option<String> = self
             .client

@@ -232,6 +232,20 @@ impl StateFiles<'_> {
         write_atomically(&self.rep_mode_conf(), &text, self.owner, 0o600)
     }
 
+    fn weak_commits_file(&self) -> PathBuf {
+        self.tmpdir.join("weak_commits")
+    }
+
+    /// What the primary last warned about `synchronous_commit` settings
+    /// (`core::replication::weak_commit_warning`).
+    pub fn weak_commits_note(&self) -> Option<String> {
+        std::fs::read_to_string(self.weak_commits_file()).ok()
+    }
+
+    pub fn set_weak_commits_note(&self, note: &str) -> Result<()> {
+        write_atomically(&self.weak_commits_file(), note, self.owner, 0o600)
+    }
+
     fn sync_ceiling_file(&self) -> PathBuf {
         self.tmpdir.join("sync_ceiling")
     }

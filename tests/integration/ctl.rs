@@ -147,6 +147,38 @@ fn the_primary_reports_its_standbys_through_conninfo() {
             "{r:?} vs {current}"
         );
     }
+    // Where synchronous_commit makes PostgreSQL acknowledge a commit
+    // before the sync standby flushed it.
+    assert_eq!(s.weak_commit_settings().unwrap(), []);
+    c.sql(&primary, "create role app");
+    c.sql(&primary, "alter role app set synchronous_commit = local");
+    c.sql(
+        &primary,
+        "alter role app in database postgres set synchronous_commit = on",
+    );
+    c.sql(
+        &primary,
+        "alter database postgres set synchronous_commit = 'remote_write'",
+    );
+    let weak: Vec<(String, String)> = s
+        .weak_commit_settings()
+        .unwrap()
+        .into_iter()
+        .map(|w| (w.scope, w.value))
+        .collect();
+    assert_eq!(
+        weak,
+        [
+            (
+                "every role in database postgres".to_string(),
+                "remote_write".to_string()
+            ),
+            (
+                "role app in every database".to_string(),
+                "local".to_string()
+            ),
+        ]
+    );
     // A role without pg_read_all_stats sees that standbys exist, not how
     // they are.
     c.sql(&primary, "create role watcher login");

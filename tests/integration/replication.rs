@@ -1060,6 +1060,31 @@ fn a_newly_named_standby_is_scored_against_the_ceiling_read_when_it_was_named() 
     );
 }
 
+/// A role that sets `synchronous_commit = local` gets commits
+/// acknowledged before the sync standby has them: the primary's monitor
+/// says so once, not at every pass, and once more when it is gone.
+#[test]
+fn the_primary_warns_once_about_commits_acknowledged_without_the_standby() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02"]);
+    let primary = bring_up(&c, OURS);
+    let p: &str = &primary;
+    c.sql(p, "create role app login");
+    c.sql(p, "alter role app set synchronous_commit = local");
+    let warning = "synchronous_commit below on: role app in every database sets local.";
+    let out = c.run(OURS, p, "monitor", &PROMOTED_MONITOR);
+    assert_eq!(out.rc, 8, "{}", out.stderr);
+    assert!(out.stderr.contains(warning), "{}", out.stderr);
+    let out = c.run(OURS, p, "monitor", &PROMOTED_MONITOR);
+    assert!(!out.stderr.contains("synchronous_commit"), "{}", out.stderr);
+    c.sql(p, "alter role app reset synchronous_commit");
+    let out = c.run(OURS, p, "monitor", &PROMOTED_MONITOR);
+    assert!(
+        out.stderr.contains("weaker than on any more"),
+        "{}",
+        out.stderr
+    );
+}
+
 fn notify_all_on(c: &Cluster, nodes: &[&str], n: &Notify) {
     let env = n.env();
     for node in in_notify_order(nodes, n) {

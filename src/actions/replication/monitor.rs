@@ -99,6 +99,7 @@ fn monitor_running(r: &Replica, seen: Option<ClusterView>) -> Result<OcfRc> {
         publish_history(r, &state);
         checkpoint_for_rewinds(r, &state);
         control_standbys(r, &mut plan, &mut s, &state)?;
+        warn_weak_commits(r, &mut s);
     }
     Ok(decide::replicated_rc(state.in_recovery))
 }
@@ -146,6 +147,33 @@ fn others_histories(r: &Replica, plan: &Plan) -> BTreeMap<String, String> {
         .filter(|n| plan.view.exists(n))
         .filter_map(|n| Some((n.to_string(), r.crm.private(n, &name)?)))
         .collect()
+}
+
+/// In sync mode, say (once per change) which roles and databases make
+/// PostgreSQL acknowledge commits before the sync standby flushed them.
+fn warn_weak_commits(r: &Replica, s: &mut Session) {
+    if !r.sync_mode() {
+        return;
+    }
+    let found = match s.weak_commit_settings() {
+        Ok(found) => found,
+        Err(e) => {
+            crate::debug!("can't read the synchronous_commit settings: {}", e.message);
+            return;
+        }
+    };
+    let noted = r.files.weak_commits_note();
+    let Some((note, line)) = rep::weak_commit_warning(&found, noted.as_deref()) else {
+        return;
+    };
+    if note.is_empty() {
+        crate::info!("{line}");
+    } else {
+        crate::warn!("{line}");
+    }
+    if let Err(e) = r.files.set_weak_commits_note(&note) {
+        crate::debug!("{e}");
+    }
 }
 
 /// Whether this primary is the stale one of two (`rep::primary_verdict`),

@@ -125,6 +125,48 @@ pub fn ceiling_record(current: &SyncStandbys, ceiling: Lsn) -> String {
     format!("{}\t{ceiling}\n", current.value())
 }
 
+/// A `synchronous_commit` setting, where it applies (`role x in database
+/// y`, `the server`) and its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WeakCommit {
+    pub scope: String,
+    pub value: String,
+}
+
+impl WeakCommit {
+    /// Below `on`: PostgreSQL acknowledges such a commit before the sync
+    /// standby has flushed it (`remote_write`: written, not flushed), so a
+    /// failover may lose it whatever the agent does.
+    pub fn is_weak(&self) -> bool {
+        matches!(self.value.as_str(), "off" | "local" | "remote_write")
+    }
+}
+
+/// The primary's warning about [`WeakCommit`]s, once per change: `noted`
+/// is what the last warning said (`None`: never warned). Returns the new
+/// note and the line for the log when it differs.
+pub fn weak_commit_warning(found: &[WeakCommit], noted: Option<&str>) -> Option<(String, String)> {
+    let note: Vec<String> = found
+        .iter()
+        .filter(|w| w.is_weak())
+        .map(|w| format!("{} sets {}", w.scope, w.value))
+        .collect();
+    let note = note.join("; ");
+    if noted.unwrap_or("") == note {
+        return None;
+    }
+    let line = if note.is_empty() {
+        "No role, database or server setting makes synchronous_commit weaker than on any more."
+            .to_string()
+    } else {
+        format!(
+            "synchronous_commit below on: {note}. Those commits are acknowledged before the sync \
+             standby has flushed them, and a failover can lose them."
+        )
+    };
+    Some((note, line))
+}
+
 /// The primary's monitor about itself: `LATEST`, `PRI`, and no election
 /// positions anywhere: they mean nothing while a primary runs, and a
 /// standby probed with no primary in sight may have left some behind. Nor

@@ -311,6 +311,30 @@ fn the_ceiling_is_the_one_read_when_the_list_took_its_value() {
 }
 
 #[test]
+fn the_primary_warns_about_weak_commits_once_per_change() {
+    let w = |scope: &str, value: &str| WeakCommit {
+        scope: scope.into(),
+        value: value.into(),
+    };
+    let found = [
+        w("role app in every database", "local"),
+        w("the server", "on"),
+        w("every role in database reports", "remote_write"),
+    ];
+    let (note, line) = weak_commit_warning(&found, None).unwrap();
+    assert_eq!(
+        note,
+        "role app in every database sets local; every role in database reports sets remote_write"
+    );
+    assert!(line.contains("a failover can lose them"), "{line}");
+    assert_eq!(weak_commit_warning(&found, Some(&note)), None, "once");
+    let (note, line) = weak_commit_warning(&[w("the server", "on")], Some(&note)).unwrap();
+    assert_eq!(note, "");
+    assert!(line.contains("any more"), "{line}");
+    assert_eq!(weak_commit_warning(&[], None), None, "nothing to say");
+}
+
+#[test]
 fn scores_move_before_the_list() {
     let (c, mut v) = primary_fixture();
     v.attributes
