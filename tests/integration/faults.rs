@@ -128,18 +128,51 @@ fn load_generator() {
         .keepalives_idle(Duration::from_secs(2))
         .keepalives_interval(Duration::from_secs(1))
         .keepalives_retries(2);
-    // CLIENTS writers, each on its own connection; client k writes the ids
-    // first + k, first + k + CLIENTS, ...
+    // CLIENTS writers, each on its own connection, and with
+    // FAULTS_LOAD_IMPATIENT one more whose statement_timeout cancels a
+    // commit that waits for the sync standby; writer k writes the ids
+    // first + k, first + k + step, ...
     let clients: i64 = var("FAULTS_LOAD_CLIENTS").parse().unwrap();
-    let writers: Vec<_> = (0..clients)
+    let impatient = std::env::var_os("FAULTS_LOAD_IMPATIENT").is_some();
+    let step = clients + i64::from(impatient);
+    let writers: Vec<_> = (0..step)
         .map(|k| {
-            let (cfg, f, tag) = (cfg.clone(), f.clone(), tag.clone());
-            std::thread::spawn(move || write_ids(&cfg, &f, &tag, id + k, clients))
+            let (mut cfg, f, tag) = (cfg.clone(), f.clone(), tag.clone());
+            let warned = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            if k == clients {
+                cfg.options(&format!("-c statement_timeout={IMPATIENT_TIMEOUT_MS}"));
+                let seen = warned.clone();
+                cfg.notice_callback(move |n| {
+                    if n.message()
+                        .contains("canceling wait for synchronous replication")
+                    {
+                        seen.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
+                });
+            }
+            let writer = Writer {
+                impatient: k == clients,
+                warned,
+            };
+            std::thread::spawn(move || write_ids(&cfg, &f, &tag, id + k, step, &writer))
         })
         .collect();
     for w in writers {
         let _ = w.join();
     }
+}
+
+/// The impatient writer's `statement_timeout`: shorter than a failover's
+/// commit hang, as a hurried application or a driver's query timeout.
+const IMPATIENT_TIMEOUT_MS: u64 = 1000;
+
+/// Which writer of the load this is.
+struct Writer {
+    /// Its statement_timeout cancels a commit that waits for the sync
+    /// standby, and PostgreSQL then reports that commit successful.
+    impatient: bool,
+    /// A notice said a wait for synchronous replication was cancelled.
+    warned: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// One writer of the load: one INSERT per transaction, forever.
@@ -149,9 +182,12 @@ fn write_ids(
     tag: &str,
     mut id: i64,
     step: i64,
+    writer: &Writer,
 ) {
     let mut client: Option<postgres::Client> = None;
+    let order = std::sync::atomic::Ordering::SeqCst;
     loop {
+        writer.warned.store(false, order);
         let t0 = now_ms();
         let mut attempt = || -> Result<String, postgres::Error> {
             if client.is_none() {
@@ -176,12 +212,28 @@ fn write_ids(
         };
         let r = attempt();
         let t1 = now_ms();
+        // The impatient writer's words: `iok` (and `iokw` when PostgreSQL
+        // warned that it cancelled the wait), `ierr`.
+        let word = |w: &str| {
+            if writer.impatient {
+                format!("i{w}")
+            } else {
+                w.to_string()
+            }
+        };
         let line = match &r {
-            Ok(node) => format!("ok {id} {t0} {t1} {node}\n"),
+            Ok(node) => {
+                let w = if writer.warned.load(order) {
+                    "okw"
+                } else {
+                    "ok"
+                };
+                format!("{} {id} {t0} {t1} {node}\n", word(w))
+            }
             Err(e) => {
                 client = None;
                 let msg = format!("{e}").replace('\n', " ");
-                format!("err {id} {t0} {t1} {msg}\n")
+                format!("{} {id} {t0} {t1} {msg}\n", word("err"))
             }
         };
         f.lock().unwrap().write_all(line.as_bytes()).unwrap();
@@ -191,9 +243,14 @@ fn write_ids(
 }
 
 /// The acknowledged ids, and the range [first, last attempted + 1) in
-/// which to look for them.
+/// which to look for them. The impatient writer's are not among them:
+/// PostgreSQL reports a cancelled commit successful.
 pub fn acknowledged(attempts: &[Attempt], first: i64) -> (BTreeSet<i64>, (i64, i64)) {
-    let acked = attempts.iter().filter(|a| a.ok).map(|a| a.id).collect();
+    let acked = attempts
+        .iter()
+        .filter(|a| a.ok && !a.impatient)
+        .map(|a| a.id)
+        .collect();
     let last = attempts.iter().map(|a| a.id).max().unwrap_or(first);
     (acked, (first, last + 1))
 }
@@ -203,7 +260,7 @@ pub fn acknowledged(attempts: &[Attempt], first: i64) -> (BTreeSet<i64>, (i64, i
 pub fn longest_commit(attempts: &[Attempt], t0: u64) -> f64 {
     attempts
         .iter()
-        .filter(|a| a.ok && a.end >= t0)
+        .filter(|a| a.ok && !a.impatient && a.end >= t0)
         .map(|a| a.end - a.start)
         .max()
         .unwrap_or(0) as f64
@@ -213,6 +270,11 @@ pub fn longest_commit(attempts: &[Attempt], t0: u64) -> f64 {
 #[derive(Debug, Clone)]
 pub struct Attempt {
     pub ok: bool,
+    /// From the impatient writer ([`IMPATIENT_TIMEOUT_MS`]).
+    pub impatient: bool,
+    /// PostgreSQL warned that it cancelled this commit's wait for the sync
+    /// standby (and reported it successful).
+    pub cancelled_wait: bool,
     pub id: i64,
     pub start: u64,
     pub end: u64,
@@ -225,13 +287,18 @@ fn parse_attempts(path: &Path) -> Vec<Attempt> {
     text.lines()
         .filter_map(|l| {
             let mut w = l.splitn(5, ' ');
-            let ok = match w.next()? {
-                "ok" => true,
-                "err" => false,
+            let word = w.next()?;
+            let impatient = word.starts_with('i');
+            let (ok, cancelled_wait) = match word.trim_start_matches('i') {
+                "ok" => (true, false),
+                "okw" => (true, true),
+                "err" => (false, false),
                 _ => return None,
             };
             Some(Attempt {
                 ok,
+                impatient,
+                cancelled_wait,
                 id: w.next()?.parse().ok()?,
                 start: w.next()?.parse().ok()?,
                 end: w.next()?.parse().ok()?,
@@ -253,6 +320,17 @@ impl Load {
     }
 
     pub fn start(lab: &Lab, via: Via, tag: &str, first_id: i64, secs: u64) -> Load {
+        Load::spawn(lab, via, tag, first_id, secs, false)
+    }
+
+    /// [`Load::start`] through the VIP, plus the impatient writer
+    /// ([`IMPATIENT_TIMEOUT_MS`]), whose commits are not counted as
+    /// acknowledged but reported ([`impatient_exposure`]).
+    pub fn start_with_impatient(lab: &Lab, tag: &str, first_id: i64, secs: u64) -> Load {
+        Load::spawn(lab, Via::Vip, tag, first_id, secs, true)
+    }
+
+    fn spawn(lab: &Lab, via: Via, tag: &str, first_id: i64, secs: u64, impatient: bool) -> Load {
         let (host, port) = via.host_port();
         let dir = tempfile::Builder::new()
             .prefix("rustpg-faults-")
@@ -279,6 +357,7 @@ impl Load {
             .env("FAULTS_LOAD_HOST", host)
             .env("FAULTS_LOAD_PORT", port.to_string())
             .env("FAULTS_LOAD_CLIENTS", LOAD_CLIENTS.to_string())
+            .envs(impatient.then_some(("FAULTS_LOAD_IMPATIENT", "1")))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -901,6 +980,8 @@ pub(crate) struct Row {
     acked: usize,
     writes_back: f64,
     hang: f64,
+    /// The impatient writer: reported successful / cancelled waits / lost.
+    impatient: String,
     pub(crate) final_state: String,
 }
 
@@ -933,7 +1014,7 @@ impl<'a> Run<'a> {
         let potential = p.node_with_status("HS:async").unwrap();
         println!("primary {primary}, sync {sync}, potential {potential}");
         let began = now_ms();
-        let load = Load::start(lab, Via::Vip, &label, first_id, 600);
+        let load = Load::start_with_impatient(lab, &label, first_id, 600);
         let sampler = Sampler::start(lab);
         std::thread::sleep(Duration::from_secs(2));
         Run {
@@ -1039,6 +1120,9 @@ impl<'a> Run<'a> {
         let nodes = streaming_nodes(&p);
         assert_eq!(nodes.len(), 3, "{}: not every node streams", self.label);
         assert_no_loss(self.lab, &self.label, &attempts, first, &nodes);
+        let (impatient, exposure) =
+            impatient_exposure(self.lab, &attempts, first, p.primary().unwrap());
+        println!("{}: {exposure}", self.label);
         let mon = crm_mon_text(self.lab);
         println!("{}: final crm_mon -Afr:\n{mon}", self.label);
         let fenced = self.lab.fencing_actions(self.began);
@@ -1050,6 +1134,7 @@ impl<'a> Run<'a> {
             acked: acked.len(),
             writes_back,
             hang,
+            impatient,
             final_state: format!(
                 "healthy: {} PRI, {} HS:sync, {} HS:async",
                 p.primary().unwrap(),
@@ -1082,6 +1167,35 @@ impl<'a> Run<'a> {
         );
         acknowledged(&attempts, load.first_id).0.len()
     }
+}
+
+/// What the impatient writer's "successful" commits cost: how many it
+/// saw, how many of those PostgreSQL warned were cancelled waits, and how
+/// many are not on the primary at the end (lost by a failover).
+/// Returns the table cell (`ok / cancelled / lost`) and the log line.
+fn impatient_exposure(
+    lab: &Lab,
+    attempts: &[Attempt],
+    first: i64,
+    primary: &str,
+) -> (String, String) {
+    let ok: Vec<&Attempt> = attempts.iter().filter(|a| a.ok && a.impatient).collect();
+    let cancelled = ok.iter().filter(|a| a.cancelled_wait).count();
+    let (_, (lo, hi)) = acknowledged(attempts, first);
+    let lost = match ids_on(lab, primary, lo, hi) {
+        Some(present) => ok
+            .iter()
+            .filter(|a| !present.contains(&a.id))
+            .count()
+            .to_string(),
+        None => "?".into(),
+    };
+    let line = format!(
+        "the impatient writer (statement_timeout {IMPATIENT_TIMEOUT_MS} ms): {} commits reported \
+         successful, {cancelled} of them cancelled waits for the sync standby, {lost} lost",
+        ok.len()
+    );
+    (format!("{} / {cancelled} / {lost}", ok.len()), line)
 }
 
 /// The sync standby is promoted, holds the VIP, the potential one becomes
@@ -1681,12 +1795,19 @@ fn battery(name: &str, prefix: &str, env: &[(&str, &str)], default: fn(usize, us
 }
 
 pub(crate) fn print_rows(rows: &[Row]) {
-    println!("\n| scenario | acknowledged | lost | s until writes succeed | longest commit (s) | fencing actions | final state |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("\n| scenario | acknowledged | lost | s until writes succeed | longest commit (s) | fencing actions | impatient writer: ok / cancelled waits / lost | final state |");
+    println!("|---|---|---|---|---|---|---|---|");
     for r in rows {
         println!(
-            "| {} | {} | {} | {:.1} | {:.1} | {} | {} |",
-            r.scenario, r.acked, r.lost, r.writes_back, r.hang, r.fenced, r.final_state
+            "| {} | {} | {} | {:.1} | {:.1} | {} | {} | {} |",
+            r.scenario,
+            r.acked,
+            r.lost,
+            r.writes_back,
+            r.hang,
+            r.fenced,
+            r.impatient,
+            r.final_state
         );
     }
 }
