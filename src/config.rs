@@ -277,6 +277,14 @@ impl Config {
         Ok(())
     }
 
+    /// One parameter as Pacemaker passed it, for the actions that must go
+    /// on when the whole configuration did not validate (a monitor that
+    /// still looks for a postmaster, a stop that marks the node).
+    pub fn raw_param<'e>(env: &'e RawEnv, name: &str) -> Option<&'e str> {
+        env.get(&format!("{RESKEY_PREFIX}{name}"))
+            .map(String::as_str)
+    }
+
     /// The database user the agent connects as.
     pub fn sql_user(&self) -> &str {
         self.monitor_user.as_deref().unwrap_or(&self.pgdba)

@@ -46,7 +46,7 @@ pub fn instance(action: Action, env: &RawEnv) -> Result<Instance> {
 
 /// For a monitor whose validation failed: is a postmaster running anyway?
 pub fn postmaster_alive_anyway(env: &RawEnv) -> bool {
-    let pgdata = env.get("OCF_RESKEY_pgdata").filter(|p| p.starts_with('/'));
+    let pgdata = Config::raw_param(env, "pgdata").filter(|p| p.starts_with('/'));
     let pgdata =
         PathBuf::from(pgdata.map_or(params::spec("pgdata").map_or("", |p| p.default), |p| p));
     matches!(

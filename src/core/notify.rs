@@ -33,7 +33,7 @@ pub struct Notify {
     pub unpromoted: Option<Vec<String>>,
 }
 
-const PREFIX: &str = "OCF_RESKEY_CRM_meta_notify_";
+use crate::ocf::env::NOTIFY_PREFIX as PREFIX;
 
 /// The raw value of a notify list, current name first.
 fn raw<'a>(env: &'a RawEnv, current: &str, legacy: Option<&str>) -> Option<&'a str> {

@@ -82,6 +82,28 @@ pub fn guc_string(v: &str) -> String {
     out
 }
 
+/// An SQL string literal that reads the same whatever
+/// `standard_conforming_strings` says: `E'...'` with `\` and `'`
+/// backslash-escaped. For the statements that take no parameters
+/// (`ALTER SYSTEM`).
+pub fn sql_literal(v: &str) -> String {
+    let mut out = String::from("E'");
+    for c in v.chars() {
+        if c == '\\' || c == '\'' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('\'');
+    out
+}
+
+/// A standby's name in `synchronous_standby_names`: `"..."` with `"`
+/// doubled, so that any `application_name` is one name.
+pub fn standby_name(v: &str) -> String {
+    format!("\"{}\"", v.replace('"', "\"\""))
+}
+
 /// A POSIX shell word: `'...'` with each `'` written as `'\''`. Used only for
 /// the `-o` string that pg_ctl hands to `/bin/sh`.
 pub fn shell_word(v: &str) -> String {
@@ -178,5 +200,15 @@ mod tests {
                 .unwrap();
             assert_eq!(String::from_utf8(out.stdout).unwrap(), v);
         }
+    }
+
+    #[test]
+    fn sql_literals_and_standby_names() {
+        assert_eq!(
+            sql_literal(r#"FIRST 1 ("a'b\c")"#),
+            r#"E'FIRST 1 ("a\'b\\c")'"#
+        );
+        assert_eq!(sql_literal(""), "E''");
+        assert_eq!(standby_name(r#"pg"01"#), r#""pg""01""#);
     }
 }

@@ -502,7 +502,7 @@ impl Session {
     /// but the command line overrides, and reload.
     pub fn set_sync_standbys(&mut self, value: &str) -> Result<(), SqlError> {
         // ALTER SYSTEM takes no parameters: the value is a quoted literal.
-        let literal = format!("'{}'", value.replace('\'', "''"));
+        let literal = crate::core::quote::sql_literal(value);
         self.client.batch_execute(&format!(
             "alter system set synchronous_standby_names = {literal}"
         ))?;

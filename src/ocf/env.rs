@@ -8,6 +8,10 @@ pub type RawEnv = BTreeMap<String, String>;
 
 pub const RESKEY_PREFIX: &str = "OCF_RESKEY_";
 
+/// The notify variables' prefix (`<prefix>type`, `<prefix>promote_uname`,
+/// ...), read by `core::notify`.
+pub const NOTIFY_PREFIX: &str = "OCF_RESKEY_CRM_meta_notify_";
+
 /// What the OCF environment says about this invocation (not the resource
 /// parameters: those are in [`crate::config::Config`]).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,6 +3,8 @@
 
 mod support;
 
+mod architecture;
+
 mod bench;
 mod bench_lab;
 mod cli;

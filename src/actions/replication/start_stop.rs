@@ -175,7 +175,7 @@ pub fn stop(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
 /// A stop whose validation failed: in a replication mode the stock agent
 /// still marks the node `UNKNOWN`, so the primary stops trusting it.
 pub fn mark_unknown(env: &RawEnv) {
-    let rep_mode = env.get("OCF_RESKEY_rep_mode").map(String::as_str);
+    let rep_mode = crate::config::Config::raw_param(env, "rep_mode");
     if !matches!(rep_mode, Some("async" | "sync")) {
         return;
     }

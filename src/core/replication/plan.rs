@@ -422,10 +422,12 @@ impl<'a> Plan<'a> {
         }
     }
 
-    /// Our own promotion score: always written (`ocf_promotion_score`).
+    /// Our own promotion score (`ocf_promotion_score`), written only when
+    /// it changes: the stock agent writes it at every monitor, one
+    /// `crm_attribute` process each time for nothing.
     pub fn own_score(&mut self, value: Score) {
         let me = self.cfg.me.clone();
-        self.record(&me, Attr::Score, Some(value.wire()), None);
+        self.set(&me, Attr::Score, value.wire());
     }
 
     /// `change_master_score` of another node: only when it is online, already

@@ -57,7 +57,7 @@ impl SyncStandbys {
             SyncStandbys::First(names) => {
                 let quoted: Vec<String> = names
                     .iter()
-                    .map(|n| format!("\"{}\"", n.replace('"', "\"\"")))
+                    .map(|n| crate::core::quote::standby_name(n))
                     .collect();
                 format!("FIRST 1 ({})", quoted.join(", "))
             }

@@ -124,9 +124,9 @@ fn score_guards_for_other_nodes() {
     p.other_score("pg03", Score::CanPromote); // no score yet: the probe seeds it
     p.other_score("pg04", Score::CanPromote); // offline
     p.own_score(Score::PromoteMe);
-    p.own_score(Score::PromoteMe); // own score is always written
+    p.own_score(Score::PromoteMe); // written once: only a change is written
     let targets: Vec<&str> = p.writes.iter().map(|w| w.node.as_str()).collect();
-    assert_eq!(targets, ["pg02", "pg01", "pg01"]);
+    assert_eq!(targets, ["pg02", "pg01"]);
     assert_eq!(
         p.writes[0].log.as_deref(),
         Some("Changing pgsql master score on pg02 : -INFINITY->100.")
