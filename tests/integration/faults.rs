@@ -129,8 +129,8 @@ fn load_generator() {
         .keepalives_interval(Duration::from_secs(1))
         .keepalives_retries(2);
     // CLIENTS writers, each on its own connection, and with
-    // FAULTS_LOAD_IMPATIENT one more whose statement_timeout cancels a
-    // commit that waits for the sync standby; writer k writes the ids
+    // FAULTS_LOAD_IMPATIENT one more that cancels a statement still
+    // running after IMPATIENT_CANCEL_MS; writer k writes the ids
     // first + k, first + k + step, ...
     let clients: i64 = var("FAULTS_LOAD_CLIENTS").parse().unwrap();
     let impatient = std::env::var_os("FAULTS_LOAD_IMPATIENT").is_some();
@@ -140,7 +140,6 @@ fn load_generator() {
             let (mut cfg, f, tag) = (cfg.clone(), f.clone(), tag.clone());
             let warned = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
             if k == clients {
-                cfg.options(&format!("-c statement_timeout={IMPATIENT_TIMEOUT_MS}"));
                 let seen = warned.clone();
                 cfg.notice_callback(move |n| {
                     if n.message()
@@ -162,14 +161,17 @@ fn load_generator() {
     }
 }
 
-/// The impatient writer's `statement_timeout`: shorter than a failover's
-/// commit hang, as a hurried application or a driver's query timeout.
-const IMPATIENT_TIMEOUT_MS: u64 = 1000;
+/// The impatient writer cancels a statement that has not answered after
+/// this long, as a driver's query timeout does (a cancel request): shorter
+/// than a failover's commit hang. (`statement_timeout` would not do: the
+/// server stops the statement timer before the commit's wait for the sync
+/// standby.)
+const IMPATIENT_CANCEL_MS: u64 = 1000;
 
 /// Which writer of the load this is.
 struct Writer {
-    /// Its statement_timeout cancels a commit that waits for the sync
-    /// standby, and PostgreSQL then reports that commit successful.
+    /// It cancels a commit that waits for the sync standby, and PostgreSQL
+    /// then reports that commit successful.
     impatient: bool,
     /// A notice said a wait for synchronous replication was cancelled.
     warned: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -198,10 +200,23 @@ fn write_ids(
                 "insert into faults(id, tag) values ({id}, '{}') returning current_setting('cluster_name')",
                 tag.replace('\'', "''")
             );
-            let node = client
-                .as_mut()
-                .unwrap()
-                .simple_query(&sql)?
+            let c = client.as_mut().unwrap();
+            let (answered, timer) = std::sync::mpsc::channel::<()>();
+            let token = c.cancel_token();
+            let canceller = writer.impatient.then(|| {
+                std::thread::spawn(move || {
+                    let wait = Duration::from_millis(IMPATIENT_CANCEL_MS);
+                    if timer.recv_timeout(wait) == Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+                        let _ = token.cancel_query(postgres::NoTls);
+                    }
+                })
+            });
+            let result = c.simple_query(&sql);
+            let _ = answered.send(());
+            if let Some(t) = canceller {
+                let _ = t.join();
+            }
+            let node = result?
                 .into_iter()
                 .find_map(|m| match m {
                     postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
@@ -270,7 +285,7 @@ pub fn longest_commit(attempts: &[Attempt], t0: u64) -> f64 {
 #[derive(Debug, Clone)]
 pub struct Attempt {
     pub ok: bool,
-    /// From the impatient writer ([`IMPATIENT_TIMEOUT_MS`]).
+    /// From the impatient writer ([`IMPATIENT_CANCEL_MS`]).
     pub impatient: bool,
     /// PostgreSQL warned that it cancelled this commit's wait for the sync
     /// standby (and reported it successful).
@@ -324,7 +339,7 @@ impl Load {
     }
 
     /// [`Load::start`] through the VIP, plus the impatient writer
-    /// ([`IMPATIENT_TIMEOUT_MS`]), whose commits are not counted as
+    /// ([`IMPATIENT_CANCEL_MS`]), whose commits are not counted as
     /// acknowledged but reported ([`impatient_exposure`]).
     pub fn start_with_impatient(lab: &Lab, tag: &str, first_id: i64, secs: u64) -> Load {
         Load::spawn(lab, Via::Vip, tag, first_id, secs, true)
@@ -1191,7 +1206,7 @@ fn impatient_exposure(
         None => "?".into(),
     };
     let line = format!(
-        "the impatient writer (statement_timeout {IMPATIENT_TIMEOUT_MS} ms): {} commits reported \
+        "the impatient writer (cancels after {IMPATIENT_CANCEL_MS} ms): {} commits reported \
          successful, {cancelled} of them cancelled waits for the sync standby, {lost} lost",
         ok.len()
     );
