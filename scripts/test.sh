@@ -4,6 +4,20 @@
 # scripts/install-deps.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The reviewed snapshots (the decision table, the man pages) are checked,
+# never rewritten, by the suite: with UPDATE_SNAPSHOTS set they would be
+# rewritten and then pass against themselves.
+if [[ -n ${UPDATE_SNAPSHOTS+set} ]]; then
+    echo "scripts/test.sh: unset UPDATE_SNAPSHOTS (it rewrites the reviewed snapshots); run UPDATE_SNAPSHOTS=1 cargo test --lib by hand and review the diff" >&2
+    exit 1
+fi
+# And nothing the suite runs may change a tracked file.
+tree_state() {
+    git rev-parse --is-inside-work-tree >/dev/null 2>&1 || return 0
+    git status --porcelain --untracked-files=no
+    git diff | sha256sum
+}
+before=$(tree_state)
 cargo fmt --check
 cargo clippy --locked --all-targets --quiet -- -D warnings
 # The Debian package: build, install, describe, remove (before the suite,
@@ -15,3 +29,9 @@ scripts/test-package.sh
 # explore new ones.
 PROPTEST_RNG_SEED=${PROPTEST_RNG_SEED:-20261127} NEMESIS_SEED=${NEMESIS_SEED:-1019} \
     cargo test --locked
+after=$(tree_state)
+if [[ $before != "$after" ]]; then
+    echo "scripts/test.sh: the suite changed tracked files:" >&2
+    git status --short --untracked-files=no >&2
+    exit 1
+fi

@@ -581,15 +581,31 @@ proptest! {
         scores in prop::collection::vec(any::<bool>(), 2),
         named in prop::option::of(0usize..2),
         ceiling in prop::option::of(95u64..105),
+        online in prop::collection::vec(any::<bool>(), 2),
+        running in prop::collection::vec(any::<bool>(), 2),
+        failed in prop::collection::vec(any::<bool>(), 2),
+        quorum in any::<bool>(),
     ) {
         let mode = if sync { RepMode::Sync } else { RepMode::Async };
         let c = cfg(mode, nodes);
-        let mut v = ClusterView { quorum: true, ..ClusterView::default() };
+        let mut v = ClusterView { quorum, ..ClusterView::default() };
         let others: Vec<String> = c.others().map(str::to_string).collect();
+        v.promoted.push("pg01".into());
         for (i, n) in c.node_list.iter().enumerate() {
-            v.nodes.insert(n.clone(), true);
+            let up = i == 0 || online[i - 1];
+            v.nodes.insert(n.clone(), up);
+            // A node that left has no transient attribute: Pacemaker
+            // erased its score.
             let score = if i > 0 && scores[i - 1] { "100" } else { "-INFINITY" };
-            v.attributes.entry(n.clone()).or_default().insert("master-pgsql".into(), score.into());
+            if up {
+                v.attributes.entry(n.clone()).or_default().insert("master-pgsql".into(), score.into());
+            }
+            if i > 0 && running[i - 1] {
+                v.unpromoted.push(n.clone());
+                if failed[i - 1] {
+                    v.failed.push(n.clone());
+                }
+            }
         }
         let rows: Vec<ReplicationRow> = others.iter().zip(&states).filter_map(|(n, s)| {
             s.as_ref().map(|((a, b), f)| ReplicationRow { application_name: n.clone(), state: *a, sync: *b, flush: Some(Lsn(*f)) })
@@ -600,6 +616,14 @@ proptest! {
         };
         let mut plan = Plan::new(&c, &v);
         let pass = control_standbys(&mut plan, &PrimaryFacts { rows: &rows, current: &current, ceiling: ceiling.map(Lsn) });
+        // The list goes to '' only with quorum and no named node that
+        // could be promoted behind the primary's back.
+        if sync && pass.change == Some(SyncStandbys::Async) {
+            prop_assert!(quorum, "'' without quorum");
+            for n in current.sole() {
+                prop_assert!(!v.online(n) || !v.runs_instance(n), "'' while {} may come back promotable", n);
+            }
+        }
         for n in &others {
             if !plan.has_positive_score(n) {
                 continue;
@@ -608,6 +632,8 @@ proptest! {
             prop_assert!(row.is_some(), "{} is not connected and has a score", n);
             let row = row.unwrap();
             let streaming_sync = row.state == SenderState::Streaming && row.sync == SyncRole::Sync;
+            // A row counts only while its node is a cluster member.
+            prop_assert!(!sync || v.online(n), "{} is offline and keeps a positive score", n);
             if sync {
                 let had = v.attribute(n, "master-pgsql") == Some("100");
                 let caught_up = had || matches!((row.flush, ceiling), (Some(f), Some(c)) if f.0 >= c);
@@ -619,7 +645,9 @@ proptest! {
         }
     }
 
-    /// The election never lets a node that is behind another claim promotion.
+    /// The election never lets a node that is behind another claim
+    /// promotion, and the newest (ties included) always does, once every
+    /// candidate published.
     #[test]
     fn only_the_newest_wins(positions in prop::collection::vec((proptest::option::of(1u32..4), 0u64..1000), 1..4)) {
         let names = ["pg01", "pg02", "pg03"];
@@ -628,15 +656,67 @@ proptest! {
         }).collect();
         let candidates: Vec<String> = sample.iter().map(|(n, ..)| n.clone()).collect();
         let prev = ElectionState { agreeing: 5, sample: sample.clone() };
-        if election_step(Some(&prev), sample.clone(), &candidates, 3, "pg01") == ElectionStep::Won {
-            let all_tli = positions.iter().all(|(t, _)| t.is_some());
-            let (my_t, my_l) = positions[0];
-            for (t, l) in &positions[1..] {
-                if all_tli {
-                    prop_assert!((my_t, my_l) >= (*t, *l));
-                } else {
-                    prop_assert!(my_l >= *l);
-                }
+        let all_tli = positions.iter().all(|(t, _)| t.is_some());
+        let (my_t, my_l) = positions[0];
+        let newest = positions[1..].iter().all(|(t, l)| {
+            if all_tli { (my_t, my_l) >= (*t, *l) } else { my_l >= *l }
+        });
+        let step = election_step(Some(&prev), sample.clone(), &candidates, 3, "pg01");
+        prop_assert_eq!(step == ElectionStep::Won, newest, "{:?} for {:?}", step, positions);
+    }
+
+    /// Whom the election waits for: when a node holds every acknowledged
+    /// commit (the last primary, or the standby it recorded) and runs,
+    /// only such nodes; when none runs, in sync mode every node that has
+    /// not diverged. Never a node that says DIVERGED. Nodes are online or
+    /// not, run an instance or not, failed or not.
+    #[test]
+    fn the_election_waits_for_a_holder_or_for_everybody(
+        sync in any::<bool>(),
+        statuses in prop::collection::vec(prop::sample::select(vec![
+            None, Some("LATEST"), Some("STREAMING|SYNC"), Some("STREAMING|ASYNC"),
+            Some("DISCONNECT"), Some("DIVERGED"),
+        ]), 3),
+        scores in prop::collection::vec(prop::sample::select(vec![None, Some("100"), Some("-INFINITY")]), 3),
+        acked in prop::collection::vec(prop::option::of(0usize..3), 3),
+        online in prop::collection::vec(any::<bool>(), 3),
+        running in prop::collection::vec(any::<bool>(), 3),
+        failed in prop::collection::vec(any::<bool>(), 3),
+    ) {
+        let mode = if sync { RepMode::Sync } else { RepMode::Async };
+        let c = cfg(mode, 3);
+        let mut v = ClusterView { quorum: true, ..ClusterView::default() };
+        for (i, n) in c.node_list.iter().enumerate() {
+            let me = i == 0;
+            v.nodes.insert(n.clone(), me || online[i]);
+            let a = v.attributes.entry(n.clone()).or_default();
+            if let Some(s) = statuses[i] { a.insert("pgsql-data-status".into(), s.into()); }
+            if let Some(s) = scores[i] { a.insert("master-pgsql".into(), s.into()); }
+            if let Some(j) = acked[i] { a.insert("pgsql-acked-also-on".into(), c.node_list[j].clone()); }
+            if me || running[i] {
+                v.unpromoted.push(n.clone());
+                if !me && failed[i] { v.failed.push(n.clone()); }
+            }
+        }
+        let plan = Plan::new(&c, &v);
+        let candidates = election_candidates(&plan);
+        let holders = acked_holders(&plan);
+        let runs = |n: &str| n == "pg01" || v.runs_standby(n);
+        let diverged = |n: &str| v.attribute(n, "pgsql-data-status") == Some("DIVERGED");
+        for n in &candidates {
+            prop_assert!(!diverged(n), "{} diverged and is awaited", n);
+        }
+        let running_holders: std::collections::BTreeSet<String> = holders
+            .iter()
+            .filter(|h| runs(h) && !diverged(h))
+            .map(|h| h.to_string())
+            .collect();
+        if !running_holders.is_empty() {
+            let awaited: std::collections::BTreeSet<String> = candidates.iter().cloned().collect();
+            prop_assert_eq!(awaited, running_holders);
+        } else if sync {
+            for n in c.node_list.iter().filter(|n| !diverged(n)) {
+                prop_assert!(candidates.contains(n), "sync mode does not wait for {}", n);
             }
         }
     }
