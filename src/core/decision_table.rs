@@ -620,7 +620,7 @@ proptest! {
         // could be promoted behind the primary's back.
         if sync && pass.change == Some(SyncStandbys::Async) {
             prop_assert!(quorum, "'' without quorum");
-            for n in current.sole() {
+            if let Some(n) = current.sole() {
                 prop_assert!(!v.online(n) || !v.runs_instance(n), "'' while {} may come back promotable", n);
             }
         }

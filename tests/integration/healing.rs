@@ -70,6 +70,12 @@ fn heals(lab: &Arc<Lab>, fault: Fault, first_id: i64) -> Row {
     );
     let rewind = rewind_log(lab, &old);
     println!("{label}: {old}'s agent log: {rewind}");
+    // It rejoined through auto_rewind's decision: rewound (pg_rewind ran
+    // and says what it discarded), or found not past the fork.
+    assert!(
+        rewind.contains("discarded this node's WAL") || rewind.contains("follows it as it is"),
+        "{label}: {old} streams again, but its agent logged no auto_rewind decision: {rewind}"
+    );
     let mut row = r.finish(back);
     let expected = if fault == Fault::KillPostgres { 0 } else { 1 };
     assert_eq!(
