@@ -28,8 +28,8 @@ use crate::core::lsn::Lsn;
 use crate::core::notify::{Notify, NotifyAction};
 use crate::core::replication::{
     self as rep, AfterDemote, Attr, DataStatus, DemoteShutdown, ElectionFiles, Location, Lock,
-    Plan, PrimaryFacts, PrimaryVerdict, PromotionCheck, RepConfig, Score, StandbyFacts, StartGate,
-    Status, SyncStandbys,
+    Plan, PrimaryFacts, PrimaryVerdict, PromoteDecision, PromoteFacts, PromoteStep, PromotionCheck,
+    RepConfig, Score, StandbyFacts, StartGate, Status, SyncStandbys,
 };
 use crate::core::standby_conf::StandbySettings;
 use crate::core::timeline::{self, History};

@@ -70,12 +70,12 @@ pub(super) fn pre_promote(r: &Replica, target: &str) -> Result<OcfRc> {
             // this one (`promote` refuses while one is missing).
             let bound = (r.i.deadline.remaining() / 4).min(Duration::from_secs(5));
             match settled_position(r, &mut s, bound) {
-                Some((st, l)) => {
+                Some((_, l)) => {
                     crate::info!("My position for this promotion: {}.", l.to_wire());
                     r.crm
                         .set_private(&rep::position_attr(&r.rep.rsc), Some(&l.to_wire()));
                     if target == r.rep.me {
-                        hand_over_early(r, &st)?;
+                        hand_over_early(r, l)?;
                     }
                 }
                 None => crate::warn!(
@@ -114,15 +114,15 @@ pub(super) fn pre_promote(r: &Replica, target: &str) -> Result<OcfRc> {
 /// The target's check at promotion, run in its pre-promote notification:
 /// only a hand-over acts here (a silent candidate is left to the promote's
 /// own wait). The others publish in the same round, so 3 s at most.
-fn hand_over_early(r: &Replica, state: &ServerState) -> Result<()> {
+fn hand_over_early(r: &Replica, mine: Location) -> Result<()> {
     let view = r.crm.cluster_view()?;
-    let mut plan = Plan::new(&r.rep, &view);
     let bound = (r.i.deadline.remaining() / 4).min(Duration::from_secs(3));
-    if let PromotionCheck::HandOver { to, reason } =
-        promote::promotion_verdict(r, &plan, state, bound)?
-    {
+    let peers = promote::published_positions(r, &view, bound);
+    if let PromotionCheck::HandOver { to, reason } = rep::promotion_check(mine, &peers) {
         crate::warn!("Handing the promotion to {to} before it runs: {reason}.");
-        promote::hand_over(r, &mut plan, &to)?;
+        let mut plan = Plan::new(&r.rep, &view);
+        rep::hand_over(&mut plan, &to);
+        r.apply(&mut plan)?;
     }
     Ok(())
 }

@@ -14,7 +14,10 @@
 //! finish the promotion by itself, and the check at promotion proved this
 //! node holds every acknowledged commit.
 
+use super::election::{promotion_check, Location, PromotionCheck};
 use super::plan::{Attr, DataStatus, Plan, Score, Status, Write};
+use super::sync::{promotion_list, SyncStandbys};
+use crate::core::lsn::Lsn;
 
 /// What [`before_promotion`] changed, and how to take it back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,11 +97,160 @@ pub fn after_promotion(plan: &mut Plan) {
     plan.status(&me, Status::Pri);
 }
 
+/// What `promote` gathered, once: PostgreSQL's state, this node's own
+/// position once settled, and the other candidates' positions after the
+/// bounded wait for them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromoteFacts {
+    /// PostgreSQL is in recovery (else it is a primary already).
+    pub in_recovery: bool,
+    /// This node's position, once it can no longer move (`None`: it
+    /// still moved when the wait ended).
+    pub mine: Option<Location>,
+    /// Each other node running an unpromoted instance
+    /// ([`super::election::promotion_peers`]), with the position it
+    /// published.
+    pub peers: Vec<(String, Option<Location>)>,
+    /// This node's WAL location, the stock agent's baseline.
+    pub baseline: Option<Lsn>,
+    /// `PGSQL.lock` exists already (a former primary promoted again).
+    pub had_lock: bool,
+}
+
+/// One step of a promotion, performed in order by the executor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PromoteStep {
+    /// Attribute writes, all applied before the next step.
+    Records(Vec<Write>),
+    /// The election counter files go.
+    ClearElection,
+    CreateLock,
+    /// Only a lock this promotion created (rolling back).
+    RemoveLock,
+    /// `synchronous_standby_names` before the promotion: `rep_mode.conf`,
+    /// the standby configuration, a reload.
+    SetList(SyncStandbys),
+    /// Ask PostgreSQL to leave recovery and wait until it has: the step
+    /// that cannot be undone.
+    Request,
+    /// Publish the new primary's timeline history.
+    PublishHistory,
+    CreateSlots,
+}
+
+/// The promotion, as an ordered protocol with its failure handling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromoteProtocol {
+    pub steps: Vec<PromoteStep>,
+    /// What to do when a step before [`PromoteStep::Request`] fails.
+    undo: Vec<PromoteStep>,
+    /// What to do when the request or a later step fails.
+    after_request: Vec<PromoteStep>,
+}
+
+impl PromoteProtocol {
+    /// The steps to take when `steps[failed]` failed: before the request,
+    /// the records written back and the lock this promotion created
+    /// removed; from the request on, this node recorded `LATEST`.
+    pub fn on_failure(&self, failed: usize) -> &[PromoteStep] {
+        let request = self.steps.iter().position(|s| *s == PromoteStep::Request);
+        match request {
+            Some(r) if failed < r => &self.undo,
+            _ => &self.after_request,
+        }
+    }
+}
+
+/// What `promote` does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PromoteDecision {
+    /// PostgreSQL is a primary already: nothing to do.
+    AlreadyPrimary,
+    /// Refused, with this reason; `writes` first (a hand-over to a node
+    /// that is ahead gives it the promotion).
+    Refuse {
+        writes: Vec<Write>,
+        reason: String,
+    },
+    Go(PromoteProtocol),
+}
+
+/// `promote`'s one decision.
+pub fn decide_promotion(plan: &mut Plan, facts: &PromoteFacts) -> PromoteDecision {
+    let me = plan.cfg.me.clone();
+    if !facts.in_recovery {
+        return PromoteDecision::AlreadyPrimary;
+    }
+    let refuse = |writes, why: String| PromoteDecision::Refuse {
+        writes,
+        reason: format!("promotion refused on {me}: {why}"),
+    };
+    if let Err(why) = promotion_allowed(plan) {
+        return refuse(Vec::new(), why);
+    }
+    let Some(mine) = facts.mine else {
+        return refuse(
+            Vec::new(),
+            "its WAL position still moves (PostgreSQL replays its local WAL)".into(),
+        );
+    };
+    match promotion_check(mine, &facts.peers) {
+        PromotionCheck::Go => {}
+        PromotionCheck::HandOver { to, reason } => {
+            hand_over(plan, &to);
+            return refuse(std::mem::take(&mut plan.writes), reason);
+        }
+        PromotionCheck::Refuse(reason) => return refuse(Vec::new(), reason),
+    }
+    PromoteDecision::Go(promotion_protocol(plan, facts))
+}
+
+/// This node gives up the promotion to `to`, which is ahead of it.
+pub fn hand_over(plan: &mut Plan, to: &str) {
+    plan.own_score(Score::CanNotPromote);
+    plan.set(to, Attr::Score, Score::PromoteMe.wire());
+}
+
+fn promotion_protocol(plan: &mut Plan, facts: &PromoteFacts) -> PromoteProtocol {
+    let me = plan.cfg.me.clone();
+    let mut steps = vec![PromoteStep::ClearElection];
+    let records = before_promotion(plan);
+    steps.push(PromoteStep::Records(std::mem::take(&mut plan.writes)));
+    steps.push(PromoteStep::CreateLock);
+    if let Some(lsn) = facts.baseline {
+        plan.set(&me, Attr::MasterBaseline, &lsn.to_hex16());
+        steps.push(PromoteStep::Records(std::mem::take(&mut plan.writes)));
+    }
+    if plan.cfg.sync_mode() {
+        // Commits wait for a standby from the first one on.
+        steps.push(PromoteStep::SetList(promotion_list(plan.cfg, plan.view)));
+    }
+    steps.push(PromoteStep::Request);
+    steps.push(PromoteStep::PublishHistory);
+    steps.push(PromoteStep::CreateSlots);
+    after_promotion(plan);
+    steps.push(PromoteStep::Records(std::mem::take(&mut plan.writes)));
+
+    let mut undo = vec![PromoteStep::Records(records.undo)];
+    if !facts.had_lock {
+        undo.push(PromoteStep::RemoveLock);
+    }
+    let mut latest = Plan::new(plan.cfg, plan.view);
+    after_failed_request(&mut latest);
+    let after_request = vec![PromoteStep::Records(latest.writes)];
+    PromoteProtocol {
+        steps,
+        undo,
+        after_request,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::tests::{cfg, view, written};
     use super::*;
     use crate::config::RepMode;
+    use crate::core::lsn::Lsn;
 
     /// pg02 is being promoted after pg01 (the last primary, `LATEST`,
     /// recording pg02) crashed; pg03 streamed asynchronously.
@@ -185,5 +337,128 @@ mod tests {
         v.quorum = false;
         let why = promotion_allowed(&Plan::new(&c, &v)).unwrap_err();
         assert!(why.contains("no quorum"), "{why}");
+    }
+
+    fn facts(mine: Option<u64>, peers: &[(&str, Option<u64>)]) -> PromoteFacts {
+        let at = |l: u64| Location {
+            tli: Some(2),
+            lsn: Lsn(l),
+        };
+        PromoteFacts {
+            in_recovery: true,
+            mine: mine.map(at),
+            peers: peers
+                .iter()
+                .map(|(n, l)| (n.to_string(), l.map(at)))
+                .collect(),
+            baseline: mine.map(Lsn),
+            had_lock: false,
+        }
+    }
+
+    /// The protocol's shape: records before the lock, the list before the
+    /// request, the primary's attributes only after it.
+    #[test]
+    fn the_promotion_protocol_puts_every_record_around_the_request() {
+        let (c, v) = failover();
+        let mut p = Plan::new(&c, &v);
+        let PromoteDecision::Go(protocol) =
+            decide_promotion(&mut p, &facts(Some(500), &[("pg03", Some(400))]))
+        else {
+            panic!("pg02 is the newest: it goes");
+        };
+        let shape: Vec<String> = protocol
+            .steps
+            .iter()
+            .map(|s| match s {
+                PromoteStep::Records(w) => format!(
+                    "records({})",
+                    w.iter()
+                        .map(|w| format!("{}:{:?}", w.node, w.attr))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ),
+                PromoteStep::SetList(l) => format!("list {}", l.value()),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                "ClearElection",
+                "records(pg01:DataStatus pg03:DataStatus)",
+                "CreateLock",
+                "records(pg02:MasterBaseline)",
+                "list FIRST 1 (\"pg03\")",
+                "Request",
+                "PublishHistory",
+                "CreateSlots",
+                "records(pg02:DataStatus pg02:Score pg02:Status)",
+            ]
+        );
+        // A failure before the request takes the records and the lock back;
+        // from the request on, this node is recorded LATEST.
+        let lock = protocol
+            .steps
+            .iter()
+            .position(|s| *s == PromoteStep::CreateLock);
+        let undo = protocol.on_failure(lock.unwrap() + 1);
+        assert!(matches!(&undo[0], PromoteStep::Records(w)
+            if w.iter().any(|w| w.node == "pg01" && w.value.as_deref() == Some("LATEST"))));
+        assert_eq!(undo[1], PromoteStep::RemoveLock);
+        let request = protocol
+            .steps
+            .iter()
+            .position(|s| *s == PromoteStep::Request);
+        for k in [request.unwrap(), protocol.steps.len() - 1] {
+            let after = protocol.on_failure(k);
+            assert!(matches!(after, [PromoteStep::Records(w)]
+                if w.len() == 1 && w[0].node == "pg02" && w[0].value.as_deref() == Some("LATEST")));
+        }
+    }
+
+    #[test]
+    fn a_lock_that_was_there_stays_when_the_promotion_fails() {
+        let (c, v) = failover();
+        let mut p = Plan::new(&c, &v);
+        let mut f = facts(Some(500), &[]);
+        f.had_lock = true;
+        let PromoteDecision::Go(protocol) = decide_promotion(&mut p, &f) else {
+            panic!("it goes");
+        };
+        assert!(!protocol.on_failure(0).contains(&PromoteStep::RemoveLock));
+    }
+
+    #[test]
+    fn promotion_refusals() {
+        let (c, v) = failover();
+        let decide = |v: &crate::core::crm_mon::ClusterView, f: &PromoteFacts| {
+            decide_promotion(&mut Plan::new(&c, v), f)
+        };
+        let mut primary = facts(Some(500), &[]);
+        primary.in_recovery = false;
+        assert_eq!(decide(&v, &primary), PromoteDecision::AlreadyPrimary);
+        let reason = |d: PromoteDecision| match d {
+            PromoteDecision::Refuse { reason, .. } => reason,
+            other => panic!("{other:?}"),
+        };
+        assert!(reason(decide(&v, &facts(None, &[]))).contains("still moves"));
+        assert!(reason(decide(&v, &facts(Some(500), &[("pg03", None)])))
+            .contains("pg03 published no WAL position"));
+        let mut lonely = v.clone();
+        lonely.quorum = false;
+        assert!(reason(decide(&lonely, &facts(Some(500), &[]))).contains("no quorum"));
+        // A peer ahead is handed the promotion.
+        match decide(&v, &facts(Some(400), &[("pg03", Some(500))])) {
+            PromoteDecision::Refuse { writes, reason } => {
+                assert!(reason.contains("pg03 is ahead"), "{reason}");
+                let w: Vec<(&str, Option<&str>)> = writes
+                    .iter()
+                    .map(|w| (w.node.as_str(), w.value.as_deref()))
+                    .collect();
+                assert_eq!(w, [("pg02", Some("-INFINITY")), ("pg03", Some("1000"))]);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }
