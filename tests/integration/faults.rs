@@ -427,7 +427,7 @@ impl Load {
             let found = self
                 .attempts()
                 .into_iter()
-                .find(|a| a.ok && a.start >= t0 && Some(a.msg.as_str()) != not_on);
+                .find(|a| a.ok && !a.impatient && a.start >= t0 && Some(a.msg.as_str()) != not_on);
             if let Some(a) = found {
                 return Some(((a.end - t0) as f64 / 1000.0, a.msg));
             }
@@ -1065,6 +1065,28 @@ impl<'a> Run<'a> {
         self.t0 = now_ms();
     }
 
+    /// A write that started at or after `since` (ms) is acknowledged
+    /// within `timeout`: the cluster takes writes again. Its delay, in
+    /// seconds after `since`.
+    pub(crate) fn require_write_after(&self, since: u64, timeout: Duration) -> f64 {
+        let load = self.load.as_ref().unwrap();
+        match load.first_write_after(since, None, timeout) {
+            Some((s, node)) => {
+                println!(
+                    "{}: a write acknowledged by {node} {s:.1}s after the heal",
+                    self.label
+                );
+                s
+            }
+            None => panic!(
+                "{}: no write acknowledged within {}s after the heal\n{}",
+                self.label,
+                timeout.as_secs(),
+                crm_mon_text(self.lab)
+            ),
+        }
+    }
+
     pub(crate) fn writes_back(&self) -> f64 {
         let s = self
             .load
@@ -1099,6 +1121,15 @@ impl<'a> Run<'a> {
             "{}: two writable primaries reachable through the VIP at once: {bad:?}",
             self.label
         );
+        // With fencing a node the others lost is powered off before
+        // anything is promoted: never two writable primaries at all.
+        if self.lab.fencing() {
+            assert_eq!(
+                two, 0,
+                "{}: two writable primaries at once, with fencing: {bad:?}",
+                self.label
+            );
+        }
         let (acked, _) = acknowledged(&attempts, first);
         let failed = attempts.iter().filter(|a| !a.ok).count();
         // The longest a commit waited, and the longest gap between two

@@ -136,31 +136,62 @@ fn unblock_later(lab: &Arc<Lab>, after: Duration, node: String) -> std::thread::
     })
 }
 
-/// Inject one step; returns what it did, for the log.
-fn inject(lab: &Arc<Lab>, step: Step, undo: &mut Vec<std::thread::JoinHandle<()>>) -> String {
+/// What one step did: whether its fault landed (its effect was seen),
+/// and the line for the log.
+struct Injected {
+    landed: bool,
+    what: String,
+}
+
+impl Injected {
+    fn landed(what: String) -> Injected {
+        Injected { landed: true, what }
+    }
+
+    fn missed(what: impl Into<String>) -> Injected {
+        Injected {
+            landed: false,
+            what: what.into(),
+        }
+    }
+}
+
+/// Inject one step and check its effect.
+fn inject(lab: &Arc<Lab>, step: Step, undo: &mut Vec<std::thread::JoinHandle<()>>) -> Injected {
     let target = |who| resolve(lab, who);
     let run = |args: &[&str]| {
         let out = lab.run(args);
         if out.status.success() {
-            "ok".to_string()
+            Ok(())
         } else {
-            format!("failed: {}", String::from_utf8_lossy(&out.stderr).trim())
+            Err(format!(
+                "failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
         }
     };
     match step.fault {
         Fault::KillPostgres(who) => match target(who).filter(|n| running(lab, n, "postgres")) {
             Some(n) => {
                 let pid = lab.postmaster_pid(&n);
-                format!(
-                    "kill -9 postgres on {n}: {}",
-                    run(&["exec", &n, "kill", "-9", &pid])
-                )
+                let what = format!("kill -9 postgres on {n} (pid {pid})");
+                match run(&["exec", &n, "kill", "-9", &pid]) {
+                    // Landed: that postmaster is gone (Pacemaker may start
+                    // a new one, with another pid).
+                    Ok(()) if lab.postmaster_pid(&n) != pid => Injected::landed(what),
+                    Ok(()) => Injected::missed(format!("{what}: still running")),
+                    Err(e) => Injected::missed(format!("{what}: {e}")),
+                }
             }
-            None => "kill -9 postgres: no such node running postgres".into(),
+            None => Injected::missed("kill -9 postgres: no such node running postgres"),
         },
         Fault::CrashNode(who) => match target(who) {
-            Some(n) => format!("crash {n}: {}", run(&["crash", &n])),
-            None => "crash: no such node".into(),
+            Some(n) => match run(&["crash", &n]) {
+                Ok(()) if !node_up(lab, &n) => Injected::landed(format!("crash {n}")),
+                Ok(()) => Injected::missed(format!("crash {n}: the node is still up")),
+                Err(e) => Injected::missed(format!("crash {n}: {e}")),
+            },
+            None => Injected::missed("crash: no such node"),
         },
         // A node that is down (crashed, or being fenced) has no connection
         // to cut; one can also go down between the check and the cut.
@@ -168,19 +199,26 @@ fn inject(lab: &Arc<Lab>, step: Step, undo: &mut Vec<std::thread::JoinHandle<()>
             match target(who).filter(|n| node_up(lab, n)) {
                 Some(n) => {
                     if let Err(why) = try_block_vip(lab, &n, true) {
-                        return format!("replication fault: {n} went down ({why})");
+                        return Injected::missed(format!(
+                            "replication fault: {n} went down ({why})"
+                        ));
                     }
                     let reset = matches!(step.fault, Fault::ResetConnection(..));
-                    if reset {
-                        let _ = lab.run(&crate::faults::kill_walreceiver(&n));
-                    }
+                    // A reset lands when a WAL receiver was killed; a cut
+                    // when the VIP is blocked (done above).
+                    let killed = !reset || run(&crate::faults::kill_walreceiver(&n)).is_ok();
                     undo.push(unblock_later(lab, Duration::from_secs(secs), n.clone()));
-                    format!(
+                    let what = format!(
                         "{} {n} for {secs}s",
                         if reset { "reset+block" } else { "silent cut" }
-                    )
+                    );
+                    if killed {
+                        Injected::landed(what)
+                    } else {
+                        Injected::missed(format!("{what}: no WAL receiver to kill"))
+                    }
                 }
-                None => "replication fault: no such standby".into(),
+                None => Injected::missed("replication fault: no such standby"),
             }
         }
         Fault::Partition(who, secs) => match target(who) {
@@ -191,21 +229,39 @@ fn inject(lab: &Arc<Lab>, step: Step, undo: &mut Vec<std::thread::JoinHandle<()>
                     Duration::from_secs(secs),
                     vec!["heal".into(), n.clone()],
                 ));
-                format!("partition {n} for {secs}s: {r}")
+                let what = format!("partition {n} for {secs}s");
+                match r {
+                    Ok(()) => Injected::landed(what),
+                    Err(e) => Injected::missed(format!("{what}: {e}")),
+                }
             }
-            None => "partition: no such node".into(),
+            None => Injected::missed("partition: no such node"),
         },
-        Fault::Switchover => format!("switchover: {}", run(&["switchover"])),
+        Fault::Switchover => {
+            let before = resolve(lab, Who::Primary);
+            match run(&["switchover"]) {
+                Ok(()) if resolve(lab, Who::Primary) != before => {
+                    Injected::landed("switchover".into())
+                }
+                Ok(()) => Injected::missed("switchover: the primary did not change"),
+                Err(e) => Injected::missed(format!("switchover: {e}")),
+            }
+        }
+        // Not a fault: it undoes earlier ones.
         Fault::ReviveOrResync => {
             bring_nodes_back(lab);
-            "revive/heal every node".into()
+            Injected::missed("revive/heal every node")
         }
     }
 }
 
 /// Heal everything, then recover as an operator would, after standing
-/// back for `hands_off`.
-fn heal_and_recover(lab: &Arc<Lab>, undo: Vec<std::thread::JoinHandle<()>>, hands_off: Duration) {
+/// back for `hands_off`. Returns what the operator had to do.
+fn heal_and_recover(
+    lab: &Arc<Lab>,
+    undo: Vec<std::thread::JoinHandle<()>>,
+    hands_off: Duration,
+) -> Vec<String> {
     for h in undo {
         let _ = h.join();
     }
@@ -213,7 +269,7 @@ fn heal_and_recover(lab: &Arc<Lab>, undo: Vec<std::thread::JoinHandle<()>>, hand
         block_vip(lab, n, false);
     }
     bring_nodes_back(lab);
-    operator_repairs(lab, hands_off);
+    operator_repairs(lab, hands_off)
 }
 
 /// Until the picture is healthy (10 min at most), as an operator would:
@@ -226,8 +282,10 @@ fn heal_and_recover(lab: &Arc<Lab>, undo: Vec<std::thread::JoinHandle<()>>, hand
 /// stopping it.
 ///
 /// `hands_off`: how long the operator first stands back, so that what the
-/// cluster heals alone is told apart from what needed a person.
-fn operator_repairs(lab: &Arc<Lab>, hands_off: Duration) {
+/// cluster heals alone is told apart from what needed a person. Returns
+/// every intervention, for the report.
+fn operator_repairs(lab: &Arc<Lab>, hands_off: Duration) -> Vec<String> {
+    let mut did = Vec::new();
     let start = Instant::now();
     let mut silent_since: BTreeMap<String, Instant> = BTreeMap::new();
     let mut primary_seen = Instant::now();
@@ -239,7 +297,7 @@ fn operator_repairs(lab: &Arc<Lab>, hands_off: Duration) {
                 "nemesis: healthy {:.0}s after healing",
                 start.elapsed().as_secs_f64()
             );
-            return;
+            return did;
         }
         if standing_back {
             if start.elapsed() < hands_off {
@@ -268,6 +326,7 @@ fn operator_repairs(lab: &Arc<Lab>, hands_off: Duration) {
                     "nemesis: no primary for 90 s: recovering the crashed nodes in place\n{}",
                     crm_mon_text(lab)
                 );
+                did.push("no primary for 90 s: crashed nodes recovered in place".to_string());
                 for n in NODES {
                     if lock_exists(lab, n) && !running(lab, n, "postgres") {
                         operator_recovers_in_place(lab, n);
@@ -292,6 +351,7 @@ fn operator_repairs(lab: &Arc<Lab>, hands_off: Duration) {
                 // primary has one until Pacemaker starts it as a standby.
                 if failcount(lab, n) != "0" {
                     println!("nemesis: {n} is kept out: resynchronising it");
+                    did.push(format!("{n} kept out: resynchronised"));
                     resync(lab, n);
                 }
                 continue;
@@ -311,6 +371,7 @@ fn operator_repairs(lab: &Arc<Lab>, hands_off: Duration) {
                     crm_mon_text(lab)
                 );
                 println!("nemesis: {n} runs but has not streamed for 90 s (reported): stopping and resynchronising it");
+                did.push(format!("{n} diverged: stopped and resynchronised"));
                 let stop = "runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl stop -m fast -w -D /var/lib/pgsql/data";
                 let _ = lab.run(&["exec", n, "sh", "-c", stop]);
                 wait_until(&format!("{n} stopped"), Duration::from_secs(60), || {
@@ -351,6 +412,7 @@ fn nemesis_schedules() {
     let lab = Arc::new(Lab::up_with("nemesis", "ne", &lab_env));
     crate::faults::create_faults_table(&lab);
     let mut first_id = 5_000_000i64;
+    let (mut run, mut not_run, mut rescued) = (0, 0, 0);
     for i in 0..schedules {
         let s = seed + i;
         let schedule = draw(&mut Rng(s), steps);
@@ -360,24 +422,57 @@ fn nemesis_schedules() {
         restore(&lab);
         let restored = t.elapsed().as_secs_f64();
         let mut r = Run::begin(&lab, label.clone(), first_id);
-        r.mark_fault();
         let mut undo = Vec::new();
+        let mut landed = 0;
         for step in &schedule {
             let did = inject(&lab, *step, &mut undo);
-            println!("{label}: {did}; then {} ms", step.delay_ms);
+            if did.landed {
+                landed += 1;
+                // The clock starts once the first fault is in effect.
+                if landed == 1 {
+                    r.mark_fault();
+                }
+            }
+            let word = if did.landed { "landed" } else { "did not land" };
+            println!("{label}: {} ({word}); then {} ms", did.what, step.delay_ms);
             std::thread::sleep(Duration::from_millis(step.delay_ms));
         }
+        if landed == 0 {
+            r.mark_fault();
+        }
         let faulted = t.elapsed().as_secs_f64();
-        heal_and_recover(&lab, undo, hands_off);
+        let rescues = heal_and_recover(&lab, undo, hands_off);
         let healed = t.elapsed().as_secs_f64();
+        let heal_mark = crate::faults::now_ms();
         let back = r.writes_back();
+        // The cluster takes writes once everything is healed.
+        r.require_write_after(heal_mark, Duration::from_secs(120));
         r.finish(back);
+        for what in &rescues {
+            println!("{label}: the operator stepped in: {what}");
+        }
+        rescued += usize::from(!rescues.is_empty());
+        if landed == 0 {
+            // Nothing happened: the checks passed, but prove nothing.
+            not_run += 1;
+            println!("{label}: NOT RUN: none of its faults landed");
+        } else {
+            run += 1;
+        }
         println!(
-            "{label}: passed in {:.0}s (restore {restored:.0}s, faults to {faulted:.0}s, healed at {healed:.0}s)",
-            t.elapsed().as_secs_f64()
+            "{label}: passed in {:.0}s ({landed} of {} faults landed; restore {restored:.0}s, faults to {faulted:.0}s, healed at {healed:.0}s)",
+            t.elapsed().as_secs_f64(),
+            schedule.len()
         );
         first_id += 1_000_000;
     }
+    println!(
+        "nemesis: {run} schedules run, {not_run} not run (no fault landed); the operator stepped in during {rescued}"
+    );
+    assert!(
+        run > 0 || schedules == 0,
+        "nemesis: no schedule's faults landed"
+    );
 }
 
 #[test]
