@@ -113,10 +113,18 @@ impl Crm {
         if !view.has_offline_nodes() {
             return Ok(view);
         }
-        let nodes = self.run(&self.cmd("cibadmin").args(["-Q", "-o", "nodes"]), |_| false)?;
-        let permanent =
-            crm_mon::permanent_attributes(&nodes.stdout).map_err(|e| AgentError::generic(e.0))?;
-        Ok(view.with_offline_records(permanent))
+        // Without them the view hides records, which only makes the
+        // election wait for more nodes: safe, so a failure is logged only.
+        let nodes = self.run(&self.cmd("cibadmin").args(["-Q", "-o", "nodes"]), |_| false);
+        match nodes.and_then(|out| {
+            crm_mon::permanent_attributes(&out.stdout).map_err(|e| AgentError::generic(e.0))
+        }) {
+            Ok(permanent) => Ok(view.with_offline_records(permanent)),
+            Err(e) => {
+                crate::warn!("can't read the offline nodes' permanent attributes: {e}");
+                Ok(view)
+            }
+        }
     }
 
     /// One attribute write or delete.

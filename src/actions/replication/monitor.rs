@@ -325,8 +325,9 @@ pub(super) fn set_sync_standbys(r: &Replica, wanted: &SyncStandbys) -> Result<()
         .map_err(sql_err("Can't set synchronous_standby_names"))
 }
 
-/// Wait (2 s at most) until PostgreSQL shows the named standby SYNC (else
-/// no ceiling: the list may not be in effect yet), read the primary's
+/// Wait (2 s at most) until PostgreSQL shows the named standby SYNC and
+/// every other one async (else no ceiling: the list may not be in effect
+/// yet), read the primary's
 /// flush position (every commit acknowledged so far is at or
 /// below it) and record it for the later monitors
 /// (`core::replication::recorded_ceiling`), then wait (2 s at most) until
@@ -350,10 +351,16 @@ pub(super) fn settle_and_read_ceiling(
             .find(|row| row.application_name.eq_ignore_ascii_case(named))
             .cloned()
     };
+    // In effect: the named standby SYNC, and every other one async (a
+    // walsender still on the old list would show it potential or sync).
     let in_effect = bound().poll(Duration::from_millis(50), || {
         let rows = s.replication_rows().ok()?;
+        let others_async = rows
+            .iter()
+            .filter(|row| !row.application_name.eq_ignore_ascii_case(named))
+            .all(|row| row.sync == rep::SyncRole::Async);
         row_of(&rows)
-            .filter(|row| row.sync == rep::SyncRole::Sync)
+            .filter(|row| row.sync == rep::SyncRole::Sync && others_async)
             .map(drop)
     });
     if in_effect.is_none() {

@@ -59,10 +59,16 @@ pub fn notify(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
 /// not the target and is newer than it says so (the stock agent's
 /// pre-promote check, without its ban).
 pub(super) fn pre_promote(r: &Replica, target: &str) -> Result<OcfRc> {
-    let session = r.session(Role::Monitor).and_then(|mut s| {
+    // A server that refuses for now (57P03) is waited for, briefly: the
+    // promote waits 10 s at most for this position.
+    let grace = decide::refusal_grace(r.i.deadline.remaining()).min(Duration::from_secs(5));
+    let session = r.session_within(Role::Monitor, grace).and_then(|mut s| {
         let state = r.server_state(&mut s)?;
         Ok((s, state))
     });
+    // A position published for an earlier promotion must not stand for
+    // this one.
+    let withdraw = || r.crm.set_private(&rep::position_attr(&r.rep.rsc), None);
     match session {
         Ok((mut s, st)) if st.in_recovery => {
             // Only a position that can no longer move is published: a
@@ -78,14 +84,20 @@ pub(super) fn pre_promote(r: &Replica, target: &str) -> Result<OcfRc> {
                         hand_over_early(r, l)?;
                     }
                 }
-                None => crate::warn!(
-                    "my WAL position may still move (PostgreSQL replays its local WAL): \
-                     not published for this promotion"
-                ),
+                None => {
+                    crate::warn!(
+                        "my WAL position may still move (PostgreSQL replays its local WAL): \
+                         not published for this promotion"
+                    );
+                    withdraw();
+                }
             }
         }
         Ok(_) => {}
-        Err(e) => crate::warn!("can't publish my position for this promotion: {e}"),
+        Err(e) => {
+            crate::warn!("can't publish my position for this promotion: {e}");
+            withdraw();
+        }
     }
     let read = |node: &str| -> Result<Option<Location>> {
         Ok(r.crm

@@ -3,7 +3,7 @@
 //! down into it, which is what lets the node prove later that it is not
 //! ahead of the new primary. And a crashed primary's recovery in place.
 
-use super::plan::{DataStatus, Plan};
+use super::plan::{Attr, DataStatus, Plan};
 use crate::core::lsn::Lsn;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,10 +160,15 @@ pub fn last_primary(plan: &Plan) -> bool {
     is_last_primary(plan, &plan.cfg.me)
 }
 
-/// [`last_primary`], for any node of node_list.
+/// [`last_primary`], for any node of node_list. A second `LATEST` is
+/// allowed only when its `acked-also-on` names `node`: the former primary
+/// of a promotion under way (or one that stopped before its records
+/// ended), whose recorded holder `node` is.
 pub fn is_last_primary(plan: &Plan, node: &str) -> bool {
+    let names_node = |n: &str| plan.current(n, Attr::AckedAlsoOn) == Some(node);
     plan.current_data_status(node) == Some(DataStatus::Latest)
         && plan.cfg.node_list.iter().filter(|n| *n != node).all(|n| {
-            plan.current_data_status(n) != Some(DataStatus::Latest) && !plan.may_be_promoted(n)
+            let latest = plan.current_data_status(n) == Some(DataStatus::Latest);
+            (!latest || names_node(n)) && !plan.may_be_promoted(n)
         })
 }

@@ -205,6 +205,10 @@ impl Lifetime {
 }
 
 impl Attr {
+    /// The attributes that outlive their node's membership
+    /// ([`Lifetime::Forever`]).
+    pub const ALL_FOREVER: [Attr; 2] = [Attr::DataStatus, Attr::AckedAlsoOn];
+
     pub fn name(self, rsc: &str) -> String {
         match self {
             Attr::Status => format!("{rsc}-status"),
@@ -220,9 +224,10 @@ impl Attr {
     /// Fixed per attribute, as in the stock agent: only data-status survives
     /// a reboot (and our `acked-also-on`, whose point is to survive one).
     pub fn lifetime(self) -> Lifetime {
-        match self {
-            Attr::DataStatus | Attr::AckedAlsoOn => Lifetime::Forever,
-            _ => Lifetime::Reboot,
+        if Attr::ALL_FOREVER.contains(&self) {
+            Lifetime::Forever
+        } else {
+            Lifetime::Reboot
         }
     }
 }

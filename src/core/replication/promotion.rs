@@ -1,18 +1,20 @@
 //! `promote`: the records written around the one step that cannot be
 //! undone, the request that makes PostgreSQL leave recovery.
 //!
-//! Before the request, every other node is marked `DISCONNECT` with no
-//! score, and this node's own record from an earlier time as the primary
-//! goes: once it acknowledges commits, none of those may stand for "holds
-//! every acknowledged commit". Those writes must precede the request (a
-//! crash right after it must not leave the former primary the only
-//! `LATEST`), so a failure before the request rolls them back
-//! ([`PromotionRecords::undo`]): otherwise no node would be `LATEST`, the
-//! election would wait for every node, and a crashed former primary's
-//! start would be refused for ever. A failure once the request was made
-//! leaves this node `LATEST` ([`after_failed_request`]): PostgreSQL may
-//! finish the promotion by itself, and the check at promotion proved this
-//! node holds every acknowledged commit.
+//! Before the request, this node's own record from an earlier time as the
+//! primary goes, this node says `LATEST`, and every other node is marked
+//! `DISCONNECT` with no score: once it acknowledges commits, none of those
+//! may stand for "holds every acknowledged commit". Those writes must
+//! precede the request (a crash right after it must not leave the former
+//! primary the only `LATEST`), and in that order, so that a crash at any
+//! moment leaves a holder on record. A failure before the request rolls
+//! them back in reverse ([`PromotionRecords::undo`]): otherwise no node
+//! would be `LATEST`, the election would wait for every node, and a
+//! crashed former primary's start would be refused for ever. A failure
+//! once the request was made leaves this node `LATEST`
+//! ([`after_failed_request`]): PostgreSQL may finish the promotion by
+//! itself, and the check at promotion proved this node holds every
+//! acknowledged commit.
 
 use super::election::{promotion_check, Location, PromotionCheck};
 use super::plan::{Attr, DataStatus, Plan, Score, Status, Write};
@@ -62,23 +64,32 @@ pub fn before_promotion(plan: &mut Plan) -> PromotionRecords {
             log: Some(log),
         }
     };
+    // 1. A record from an earlier time as the primary: no longer true
+    // once this node acknowledges commits again, so gone before it can
+    // (and before this node says LATEST: see 2).
+    undo.push(remember(plan, &me, Attr::AckedAlsoOn));
+    plan.delete(&me, Attr::AckedAlsoOn);
+    // 2. This node LATEST before anyone else stops being: a crash at any
+    // later moment leaves a holder on record. Until 3 lands, two nodes
+    // say LATEST; the former primary's `acked-also-on` names this one,
+    // which makes this one the last primary ([`super::is_last_primary`]).
+    undo.push(remember(plan, &me, Attr::DataStatus));
+    plan.data_status(&me, DataStatus::Latest);
+    // 3. Every other node DISCONNECT, with no score.
     let others: Vec<String> = plan.cfg.others().map(str::to_string).collect();
     for target in &others {
         undo.push(remember(plan, target, Attr::DataStatus));
         plan.data_status(target, DataStatus::Disconnect);
         plan.other_score(target, Score::CanNotPromote);
     }
-    // A record from an earlier time as the primary: no longer true once
-    // this node acknowledges commits again, so gone before it can.
-    undo.push(remember(plan, &me, Attr::AckedAlsoOn));
-    plan.delete(&me, Attr::AckedAlsoOn);
-    // Only what this plan really changes is taken back.
+    // Only what this plan really changes is taken back, in reverse order.
     let changed: Vec<(String, Attr)> = plan
         .writes
         .iter()
         .map(|w| (w.node.clone(), w.attr))
         .collect();
     undo.retain(|u| changed.contains(&(u.node.clone(), u.attr)));
+    undo.reverse();
     PromotionRecords { undo }
 }
 
@@ -194,7 +205,19 @@ pub fn decide_promotion(plan: &mut Plan, facts: &PromoteFacts) -> PromoteDecisio
             "its WAL position still moves (PostgreSQL replays its local WAL)".into(),
         );
     };
-    match promotion_check(mine, &facts.peers) {
+    // The only other `LATEST` node recorded this one as holding every
+    // commit it acknowledged: a peer can be ahead of it only by WAL nobody
+    // acknowledged, so a silent one (it crashed, or PostgreSQL refused
+    // for a moment) does not block the promotion. One that published a
+    // position ahead still gets it: on one timeline it holds all this
+    // node holds.
+    let peers: Vec<(String, Option<Location>)> = facts
+        .peers
+        .iter()
+        .filter(|(_, l)| l.is_some() || !recorded_holder(plan))
+        .cloned()
+        .collect();
+    match promotion_check(mine, &peers) {
         PromotionCheck::Go => {}
         PromotionCheck::HandOver { to, reason } => {
             hand_over(plan, &to);
@@ -203,6 +226,21 @@ pub fn decide_promotion(plan: &mut Plan, facts: &PromoteFacts) -> PromoteDecisio
         PromotionCheck::Refuse(reason) => return refuse(Vec::new(), reason),
     }
     PromoteDecision::Go(promotion_protocol(plan, facts))
+}
+
+/// This node is the one the last primary recorded as holding every commit
+/// it acknowledged (`acked-also-on`), and that primary is the only other
+/// node that says `LATEST`.
+fn recorded_holder(plan: &Plan) -> bool {
+    let me = plan.cfg.me.as_str();
+    let latest: Vec<&str> = plan
+        .cfg
+        .node_list
+        .iter()
+        .map(String::as_str)
+        .filter(|n| plan.current_data_status(n) == Some(DataStatus::Latest))
+        .collect();
+    matches!(latest[..], [last] if last != me && plan.current(last, Attr::AckedAlsoOn) == Some(me))
 }
 
 /// This node gives up the promotion to `to`, which is ahead of it.
@@ -250,6 +288,7 @@ mod tests {
     use super::super::tests::{cfg, view, written};
     use super::*;
     use crate::config::RepMode;
+    use crate::core::crm_mon::ClusterView;
     use crate::core::lsn::Lsn;
 
     /// pg02 is being promoted after pg01 (the last primary, `LATEST`,
@@ -292,12 +331,15 @@ mod tests {
         assert_eq!(
             undo,
             [
-                ("pg01", Attr::DataStatus, Some("LATEST")),
                 ("pg03", Attr::DataStatus, Some("STREAMING|ASYNC")),
+                ("pg01", Attr::DataStatus, Some("LATEST")),
+                ("pg02", Attr::DataStatus, Some("STREAMING|SYNC")),
             ]
         );
-        // Nothing this node becomes is written before the request.
-        assert_eq!(written(&p, "pg02", Attr::DataStatus), None);
+        // This node says LATEST first; its score and status come after the
+        // request.
+        assert_eq!(p.writes[0].node, "pg02");
+        assert_eq!(p.writes[0].value.as_deref(), Some("LATEST"));
         assert_eq!(written(&p, "pg02", Attr::Score), None);
     }
 
@@ -386,14 +428,14 @@ mod tests {
             shape,
             [
                 "ClearElection",
-                "records(pg01:DataStatus pg03:DataStatus)",
+                "records(pg02:DataStatus pg01:DataStatus pg03:DataStatus)",
                 "CreateLock",
                 "records(pg02:MasterBaseline)",
                 "list FIRST 1 (\"pg03\")",
                 "Request",
                 "PublishHistory",
                 "CreateSlots",
-                "records(pg02:DataStatus pg02:Score pg02:Status)",
+                "records(pg02:Score pg02:Status)",
             ]
         );
         // A failure before the request takes the records and the lock back;
@@ -443,8 +485,19 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert!(reason(decide(&v, &facts(None, &[]))).contains("still moves"));
-        assert!(reason(decide(&v, &facts(Some(500), &[("pg03", None)])))
-            .contains("pg03 published no WAL position"));
+        // A silent peer blocks a node nobody recorded as the holder...
+        let unrecorded =
+            crate::core::replication::tests::with_attr(&v, "pg01", "pgsql-acked-also-on", "pg03");
+        assert!(
+            reason(decide(&unrecorded, &facts(Some(500), &[("pg03", None)])))
+                .contains("pg03 published no WAL position")
+        );
+        // ... not the one the last primary recorded: a silent peer can be
+        // ahead of it only by WAL nobody acknowledged.
+        assert!(matches!(
+            decide(&v, &facts(Some(500), &[("pg03", None)])),
+            PromoteDecision::Go(_)
+        ));
         let mut lonely = v.clone();
         lonely.quorum = false;
         assert!(reason(decide(&lonely, &facts(Some(500), &[]))).contains("no quorum"));
@@ -459,6 +512,80 @@ mod tests {
                 assert_eq!(w, [("pg02", Some("-INFINITY")), ("pg03", Some("1000"))]);
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    /// What the CIB holds after `writes`.
+    fn applied(v: &ClusterView, writes: &[Write]) -> ClusterView {
+        let mut v = v.clone();
+        for w in writes {
+            let attrs = v.attributes.entry(w.node.clone()).or_default();
+            let name = w.attr.name("pgsql");
+            match &w.value {
+                Some(x) => attrs.insert(name, x.clone()),
+                None => attrs.remove(&name),
+            };
+        }
+        v
+    }
+
+    /// The target's node crashes after any step of its promotion and comes
+    /// back with its transient attributes erased: the permanent records
+    /// still name a holder of every acknowledged commit, so neither
+    /// standby's election waits for the crashed former primary, and the
+    /// target's own start (with the lock it created) is not refused.
+    #[test]
+    fn a_crash_at_any_step_of_the_promotion_leaves_a_holder_on_record() {
+        let (c, mut v) = failover();
+        v.unpromoted = vec!["pg02".into(), "pg03".into()];
+        let mut p = Plan::new(&c, &v);
+        let PromoteDecision::Go(protocol) =
+            decide_promotion(&mut p, &facts(Some(500), &[("pg03", Some(400))]))
+        else {
+            panic!("it goes");
+        };
+        // Each write of a Records step may be the last to land.
+        let mut writes_so_far: Vec<Write> = Vec::new();
+        let mut moments: Vec<(String, Vec<Write>)> = vec![("before".into(), Vec::new())];
+        for step in &protocol.steps {
+            if let PromoteStep::Records(ws) = step {
+                for w in ws {
+                    writes_so_far.push(w.clone());
+                    moments.push((format!("after {w:?}"), writes_so_far.clone()));
+                }
+            } else {
+                moments.push((format!("after {step:?}"), writes_so_far.clone()));
+            }
+        }
+        for (k, (when, writes)) in moments.iter().enumerate() {
+            let mut after = applied(&v, writes);
+            for attrs in after.attributes.values_mut() {
+                attrs.retain(|name, _| Attr::ALL_FOREVER.iter().any(|a| a.name("pgsql") == *name));
+            }
+            for me in ["pg02", "pg03"] {
+                let mine = cfg(
+                    RepMode::Sync,
+                    &[me, "pg01", if me == "pg02" { "pg03" } else { "pg02" }],
+                );
+                let awaited = super::super::election_candidates(&Plan::new(&mine, &after));
+                assert!(
+                    !awaited.iter().any(|n| n == "pg01"),
+                    "a crash {when}: {me}'s election awaits the crashed pg01: {awaited:?}"
+                );
+            }
+            let lock_created = moments[..=k].iter().any(|(w, _)| w.contains("CreateLock"));
+            if lock_created {
+                let gate = super::super::start_gate(
+                    super::super::Lock::Held,
+                    false,
+                    super::super::last_primary(&Plan::new(&c, &after)),
+                );
+                assert_ne!(
+                    gate,
+                    super::super::StartGate::Refuse,
+                    "a crash {when}: pg02's start is refused"
+                );
+            }
         }
     }
 }

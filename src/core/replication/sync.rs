@@ -167,7 +167,7 @@ pub fn weak_commit_warning(found: &[WeakCommit], noted: Option<&str>) -> Option<
     Some((note, line))
 }
 
-/// The primary's monitor about itself: `LATEST`, `PRI`, and no election
+/// The primary's monitor about itself: `LATEST`, `PRI`, its 1000, and no election
 /// positions anywhere: they mean nothing while a primary runs, and a
 /// standby probed with no primary in sight may have left some behind. Nor
 /// another node's `acked-also-on`, left from its own time as the primary:
@@ -176,6 +176,9 @@ pub fn primary_self(plan: &mut Plan) {
     let me = plan.cfg.me.clone();
     plan.data_status(&me, DataStatus::Latest);
     plan.status(&me, Status::Pri);
+    // Written only when it is not there (a restarted attrd forgets it, and
+    // Pacemaker would then demote a healthy primary).
+    plan.own_score(Score::PromoteMe);
     for n in plan.cfg.node_list.clone() {
         plan.delete(&n, Attr::XlogLoc);
         plan.delete(&n, Attr::XlogTli);
