@@ -230,7 +230,9 @@ pub fn decide_promotion(plan: &mut Plan, facts: &PromoteFacts) -> PromoteDecisio
 
 /// This node is the one the last primary recorded as holding every commit
 /// it acknowledged (`acked-also-on`), and that primary is the only other
-/// node that says `LATEST`.
+/// node that says `LATEST` (this one may say it too, from an earlier
+/// attempt whose request failed: still in recovery, it acknowledged
+/// nothing).
 fn recorded_holder(plan: &Plan) -> bool {
     let me = plan.cfg.me.as_str();
     let latest: Vec<&str> = plan
@@ -238,9 +240,9 @@ fn recorded_holder(plan: &Plan) -> bool {
         .node_list
         .iter()
         .map(String::as_str)
-        .filter(|n| plan.current_data_status(n) == Some(DataStatus::Latest))
+        .filter(|n| *n != me && plan.current_data_status(n) == Some(DataStatus::Latest))
         .collect();
-    matches!(latest[..], [last] if last != me && plan.current(last, Attr::AckedAlsoOn) == Some(me))
+    matches!(latest[..], [last] if plan.current(last, Attr::AckedAlsoOn) == Some(me))
 }
 
 /// This node gives up the promotion to `to`, which is ahead of it.
