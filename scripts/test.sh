@@ -27,8 +27,29 @@ scripts/test-package.sh
 # schedules' short form (nemesis, seeds 1019 and 1020: docs/faults.md) the
 # same on every CI run; plain `cargo test` and scripts/nemesis-long.sh
 # explore new ones.
-PROPTEST_RNG_SEED=${PROPTEST_RNG_SEED:-20261127} NEMESIS_SEED=${NEMESIS_SEED:-1019} \
-    cargo test --locked
+export PROPTEST_RNG_SEED=${PROPTEST_RNG_SEED:-20261127} NEMESIS_SEED=${NEMESIS_SEED:-1019}
+# The lab tests run one after another in a process of their own
+# (tests/integration/labs.list), every other test beside them.
+mapfile -t labs < <(grep -v '^#' tests/integration/labs.list | grep .)
+skip=()
+for t in "${labs[@]}"; do skip+=(--skip "$t"); done
+cargo test --locked --no-run --quiet
+lablog=$(mktemp /tmp/rustpg-labs.XXXXXX)
+trap 'rm -f "$lablog"' EXIT
+cargo test --locked --test integration -- --exact --test-threads=1 "${labs[@]}" >"$lablog" 2>&1 &
+labs_pid=$!
+others=0
+# One thread: the lab beside them needs the other core, and they end long
+# before the labs do.
+cargo test --locked -- --test-threads=1 "${skip[@]}" || others=$?
+lab_rc=0
+wait "$labs_pid" || lab_rc=$?
+echo "=== the lab tests (one after another) ==="
+cat "$lablog"
+if ((others || lab_rc)); then
+    echo "scripts/test.sh: failed (other tests: exit $others, lab tests: exit $lab_rc)" >&2
+    exit 1
+fi
 after=$(tree_state)
 if [[ $before != "$after" ]]; then
     echo "scripts/test.sh: the suite changed tracked files:" >&2

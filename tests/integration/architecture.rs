@@ -170,3 +170,43 @@ fn every_crm_mon_read_of_an_action_is_documented() {
         missing.join("\n")
     );
 }
+
+/// tests/integration/labs.list names exactly the tests that take the lab
+/// guard (the benchmarks aside: ignored, run by their scripts), so that
+/// scripts/test.sh runs every lab test, in the lab process.
+#[test]
+fn the_lab_list_names_every_lab_test() {
+    let dir = Path::new(ROOT).join("tests/integration");
+    let list: std::collections::BTreeSet<String> = std::fs::read_to_string(dir.join("labs.list"))
+        .unwrap()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect();
+    let mut found = std::collections::BTreeSet::new();
+    let mut files = Vec::new();
+    rust_files(&dir, &mut files);
+    for f in files {
+        let module = f.file_stem().unwrap().to_str().unwrap().to_string();
+        if module == "bench_lab" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&f).unwrap();
+        let mut current_fn = None;
+        for line in text.lines() {
+            if let Some(rest) = line.trim_start().strip_prefix("fn ") {
+                current_fn = rest.split('(').next().map(str::to_string);
+            }
+            if line.contains("lab_guard()") && !line.contains("pub fn lab_guard") {
+                if let Some(f) = &current_fn {
+                    found.insert(format!("{module}::{f}"));
+                }
+            }
+        }
+    }
+    assert_eq!(
+        list, found,
+        "tests/integration/labs.list against the tests that take the lab guard"
+    );
+}
