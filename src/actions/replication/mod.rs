@@ -15,9 +15,7 @@ pub use promote::{demote, promote};
 pub use slave::slave;
 pub use start_stop::{mark_unknown, start, stop};
 
-use monitor::{
-    control_standbys, primary_verdict_now, publish_history, receiver_attr, standby_monitor,
-};
+use monitor::{control_standbys, primary_verdict_now, publish_history, standby_monitor};
 use start_stop::reconcile_slots;
 
 use super::lifecycle::{self, Stopped};
@@ -28,8 +26,8 @@ use crate::core::lsn::Lsn;
 use crate::core::notify::{Notify, NotifyAction};
 use crate::core::replication::{
     self as rep, AfterDemote, Attr, DataStatus, DemoteShutdown, ElectionFiles, Location, Lock,
-    Plan, PrimaryFacts, PrimaryVerdict, PromoteDecision, PromoteFacts, PromoteStep, PromotionCheck,
-    RepConfig, Score, StandbyFacts, StartGate, Status, SyncStandbys,
+    Plan, PrimaryFacts, PrimaryVerdict, PrivateAttr, PromoteDecision, PromoteFacts, PromoteStep,
+    PromotionCheck, RepConfig, Score, StandbyFacts, StartGate, Status, SyncStandbys,
 };
 use crate::core::standby_conf::StandbySettings;
 use crate::core::timeline::{self, History};

@@ -90,7 +90,7 @@ fn monitor_running(r: &Replica, seen: Option<ClusterView>) -> Result<OcfRc> {
     }
     if i.cfg.check_wal_receiver {
         let v = rep::receiver_status(state.in_recovery, state.streaming());
-        r.crm.attrd(&receiver_attr(r), Some(v));
+        r.crm.attrd(&rep::receiver_status_attr(&r.rep.rsc), Some(v));
     }
     if state.in_recovery {
         standby_monitor(r, &mut plan, &state)?;
@@ -128,10 +128,6 @@ fn recovered_in_place(r: &Replica, view: &ClusterView) -> Result<bool> {
     Ok(true)
 }
 
-pub(super) fn receiver_attr(r: &Replica) -> String {
-    format!("{}-receiver-status", r.rep.rsc)
-}
-
 /// The histories the other nodes published ([`rep::primary_verdict`]):
 /// read when another primary is possible, and otherwise when this
 /// primary's own is due to be republished (once a minute), so that a
@@ -141,7 +137,7 @@ fn others_histories(r: &Replica, plan: &Plan) -> BTreeMap<String, String> {
     if !due && !rep::another_primary_possible(plan) {
         return BTreeMap::new();
     }
-    let name = rep::history_attr(&r.rep.rsc);
+    let name = PrivateAttr::History.name(&r.rep.rsc);
     r.rep
         .others()
         .filter(|n| plan.view.exists(n))
@@ -209,7 +205,7 @@ pub(super) fn publish_history(r: &Replica, state: &ServerState) {
     if r.files.published_history(HISTORY_REPUBLISH).as_deref() == Some(history.as_str()) {
         return;
     }
-    let name = rep::history_attr(&r.rep.rsc);
+    let name = PrivateAttr::History.name(&r.rep.rsc);
     if r.crm.private(&r.rep.me, &name).as_deref() != Some(history.as_str()) {
         crate::info!("My timeline history : {history}.");
         r.crm.set_private(&name, Some(&history));
@@ -422,7 +418,9 @@ pub(super) fn standby_monitor(r: &Replica, plan: &mut Plan, state: &ServerState)
         )?;
     }
     if let Some(primary) = rep::history_to_check(plan, state.streaming()) {
-        let published = r.crm.private(&primary, &rep::history_attr(&r.rep.rsc));
+        let published = r
+            .crm
+            .private(&primary, &PrivateAttr::History.name(&r.rep.rsc));
         let facts = rep::DivergenceFacts {
             primary: &primary,
             published: published.as_deref(),

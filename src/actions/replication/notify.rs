@@ -14,7 +14,8 @@ pub fn notify(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
         NotifyAction::Nothing => Ok(OcfRc::Success),
         NotifyAction::CheckTargetBaseline { target } => pre_promote(&r, &target),
         NotifyAction::ForgetElection { keep_baseline } => {
-            r.crm.set_private(&rep::position_attr(&r.rep.rsc), None);
+            r.crm
+                .set_private(&PrivateAttr::Position.name(&r.rep.rsc), None);
             let view = r.crm.cluster_view()?;
             let mut plan = Plan::new(&r.rep, &view);
             plan.delete(&me, Attr::XlogLoc);
@@ -68,7 +69,10 @@ pub(super) fn pre_promote(r: &Replica, target: &str) -> Result<OcfRc> {
     });
     // A position published for an earlier promotion must not stand for
     // this one.
-    let withdraw = || r.crm.set_private(&rep::position_attr(&r.rep.rsc), None);
+    let withdraw = || {
+        r.crm
+            .set_private(&PrivateAttr::Position.name(&r.rep.rsc), None)
+    };
     match session {
         Ok((mut s, st)) if st.in_recovery => {
             // Only a position that can no longer move is published: a
@@ -79,7 +83,7 @@ pub(super) fn pre_promote(r: &Replica, target: &str) -> Result<OcfRc> {
                 Some((_, l)) => {
                     crate::info!("My position for this promotion: {}.", l.to_wire());
                     r.crm
-                        .set_private(&rep::position_attr(&r.rep.rsc), Some(&l.to_wire()));
+                        .set_private(&PrivateAttr::Position.name(&r.rep.rsc), Some(&l.to_wire()));
                     if target == r.rep.me {
                         hand_over_early(r, l)?;
                     }

@@ -67,7 +67,7 @@ pub(super) fn published_positions(
     bound: Duration,
 ) -> Vec<(String, Option<Location>)> {
     let peers = rep::promotion_peers(&r.rep, view);
-    let read = |n: &str| r.crm.private(n, &rep::position_attr(&r.rep.rsc));
+    let read = |n: &str| r.crm.private(n, &PrivateAttr::Position.name(&r.rep.rsc));
     let mut published: Vec<(String, Option<Location>)> = Vec::new();
     Deadline::after(bound).poll(Duration::from_millis(200), || {
         published = peers

@@ -13,7 +13,7 @@ pub fn slave(action: Action, i: &Instance, env: &RawEnv) -> Result<OcfRc> {
         Action::Stop => {
             let r = Replica::new(i, env);
             if i.cfg.check_wal_receiver {
-                r.crm.attrd(&receiver_attr(&r), None);
+                r.crm.attrd(&rep::receiver_status_attr(&r.rep.rsc), None);
             }
             lifecycle::stop_server(i, i.cfg.stop_escalate_in_slave).map(|_| OcfRc::Success)
         }
@@ -52,7 +52,7 @@ fn monitor(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
         if v == "ERROR" {
             crate::warn!("wal receiver process is not running");
         }
-        r.crm.attrd(&receiver_attr(&r), Some(v));
+        r.crm.attrd(&rep::receiver_status_attr(&r.rep.rsc), Some(v));
     }
     Ok(rc)
 }

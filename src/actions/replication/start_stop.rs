@@ -142,7 +142,7 @@ pub fn stop(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
     let mut plan = Plan::new(&r.rep, &view);
     let me = r.rep.me.clone();
     if i.cfg.check_wal_receiver {
-        r.crm.attrd(&receiver_attr(&r), None);
+        r.crm.attrd(&rep::receiver_status_attr(&r.rep.rsc), None);
     }
     if let Some(score) = rep::score_at_stop_or_start(&plan) {
         plan.own_score(score);

@@ -232,17 +232,32 @@ impl Attr {
     }
 }
 
-/// The private, transient attribute a standby publishes in the pre-promote
-/// notification (`timeline/LSN`), read by `promote` (PAF's `lsn_location`).
-pub fn position_attr(rsc: &str) -> String {
-    format!("{rsc}-position")
+/// The attributes kept by attrd alone (`attrd_updater -p`): never in the
+/// CIB, so crm_mon does not show them and no scheduler reacts to them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrivateAttr {
+    /// `timeline/LSN`, published by a standby in the pre-promote
+    /// notification and read by `promote` (PAF's `lsn_location`).
+    Position,
+    /// The primary's timeline history
+    /// ([`crate::core::timeline::History::to_wire`]), read by a standby that
+    /// does not stream to tell whether it diverged.
+    History,
 }
 
-/// The private, transient attribute the primary publishes its timeline
-/// history in ([`crate::core::timeline::History::to_wire`]), read by a
-/// standby that does not stream to tell whether it diverged.
-pub fn history_attr(rsc: &str) -> String {
-    format!("{rsc}-history")
+impl PrivateAttr {
+    pub fn name(self, rsc: &str) -> String {
+        match self {
+            PrivateAttr::Position => format!("{rsc}-position"),
+            PrivateAttr::History => format!("{rsc}-history"),
+        }
+    }
+}
+
+/// `<rsc>-receiver-status` (`check_wal_receiver`): a transient attribute
+/// the stock agent writes through attrd ([`super::receiver_status`]).
+pub fn receiver_status_attr(rsc: &str) -> String {
+    format!("{rsc}-receiver-status")
 }
 
 /// One attribute write (`value: None` deletes), with the stock agent's log

@@ -62,7 +62,7 @@ pub fn primary_verdict(
         let (what, unless) = if plan.view.promoted.contains(n) {
             ("runs a primary", String::new())
         } else {
-            let attr = super::plan::history_attr(&plan.cfg.rsc);
+            let attr = super::plan::PrivateAttr::History.name(&plan.cfg.rsc);
             (
                 "published a primary's history",
                 format!(
