@@ -1,11 +1,17 @@
-//! Quoting for the three formats a parameter value can end up in. Every value
-//! the agent writes into PostgreSQL configuration, a conninfo string or the
-//! `pg_ctl -o` string goes through one of these.
+//! Quoting for every format a value can end up in. Every value the agent
+//! writes into PostgreSQL configuration, a conninfo string, an SQL literal,
+//! `synchronous_standby_names` or the `pg_ctl -o` string goes through one
+//! of these.
 
 /// A libpq conninfo value: `'...'` with `\` and `'` backslash-escaped.
 pub fn conninfo_value(v: &str) -> String {
-    let mut out = String::with_capacity(v.len() + 2);
-    out.push('\'');
+    backslash_quoted("'", v)
+}
+
+/// `open` + `v` with `\` and `'` backslash-escaped + `'`.
+fn backslash_quoted(open: &str, v: &str) -> String {
+    let mut out = String::with_capacity(v.len() + open.len() + 1);
+    out.push_str(open);
     for c in v.chars() {
         if c == '\\' || c == '\'' {
             out.push('\\');
@@ -87,15 +93,7 @@ pub fn guc_string(v: &str) -> String {
 /// backslash-escaped. For the statements that take no parameters
 /// (`ALTER SYSTEM`).
 pub fn sql_literal(v: &str) -> String {
-    let mut out = String::from("E'");
-    for c in v.chars() {
-        if c == '\\' || c == '\'' {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('\'');
-    out
+    backslash_quoted("E'", v)
 }
 
 /// A standby's name in `synchronous_standby_names`: `"..."` with `"`

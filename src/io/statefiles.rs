@@ -12,6 +12,11 @@ use crate::io::user::OsUser;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+/// tmpdir notes: the ceiling recorded for the current list, and what the
+/// primary last said about `synchronous_commit`.
+const SYNC_CEILING: &str = "sync_ceiling";
+const WEAK_COMMITS: &str = "weak_commits";
+
 pub struct StateFiles<'a> {
     pub tmpdir: &'a Path,
     pub pgdata: &'a Path,
@@ -228,36 +233,37 @@ impl StateFiles<'_> {
     /// with it.
     pub fn write_rep_mode_conf(&self, sync_standby_names: &str) -> Result<()> {
         let text = standby_conf::rep_mode_conf(sync_standby_names);
-        let _ = std::fs::remove_file(self.sync_ceiling_file());
+        let _ = std::fs::remove_file(self.tmpdir.join(SYNC_CEILING));
         write_atomically(&self.rep_mode_conf(), &text, self.owner, 0o600)
     }
 
-    fn weak_commits_file(&self) -> PathBuf {
-        self.tmpdir.join("weak_commits")
+    /// A small note of the agent's own in tmpdir (`None`: absent).
+    fn note(&self, name: &str) -> Option<String> {
+        std::fs::read_to_string(self.tmpdir.join(name)).ok()
+    }
+
+    fn set_note(&self, name: &str, text: &str) -> Result<()> {
+        write_atomically(&self.tmpdir.join(name), text, self.owner, 0o600)
     }
 
     /// What the primary last warned about `synchronous_commit` settings
     /// (`core::replication::weak_commit_warning`).
     pub fn weak_commits_note(&self) -> Option<String> {
-        std::fs::read_to_string(self.weak_commits_file()).ok()
+        self.note(WEAK_COMMITS)
     }
 
     pub fn set_weak_commits_note(&self, note: &str) -> Result<()> {
-        write_atomically(&self.weak_commits_file(), note, self.owner, 0o600)
-    }
-
-    fn sync_ceiling_file(&self) -> PathBuf {
-        self.tmpdir.join("sync_ceiling")
+        self.set_note(WEAK_COMMITS, note)
     }
 
     /// The primary's record of the ceiling read when the list took its
     /// value (`core::replication::recorded_ceiling`).
     pub fn sync_ceiling(&self) -> Option<String> {
-        std::fs::read_to_string(self.sync_ceiling_file()).ok()
+        self.note(SYNC_CEILING)
     }
 
     pub fn set_sync_ceiling(&self, record: &str) -> Result<()> {
-        write_atomically(&self.sync_ceiling_file(), record, self.owner, 0o600)
+        self.set_note(SYNC_CEILING, record)
     }
 
     /// A standby's settings for `model`: the agent's lines of

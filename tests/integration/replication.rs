@@ -902,6 +902,24 @@ fn a_restarted_standby_publishes_no_position_while_it_replays_its_wal() {
     assert_eq!(c.sql(standby, "select pg_is_in_recovery()"), "t");
 }
 
+/// A healthy three-node cluster with `rows` committed rows whose primary's
+/// PostgreSQL was then killed (kill -9, reaped) and whose node left:
+/// nobody promoted. Returns the old primary, the sync standby, the other.
+fn primary_crashed_with_rows(c: &Cluster, rows: u32) -> (String, String, String) {
+    let old = bring_up(c, OURS);
+    let (sync, other) = sync_and_potential(c, &old);
+    c.sql(
+        &old,
+        &format!("create table t(x int); insert into t select generate_series(1, {rows})"),
+    );
+    assert_eq!(c.run(OURS, &old, "monitor", &PROMOTED_MONITOR).rc, 8);
+    crate::support::wait_until_reaped(kill_postmaster(c, &old));
+    c.set_promoted(None);
+    c.clear_primary_target();
+    c.set_online(&old, false);
+    (old, sync, other)
+}
+
 /// The primary's node crashes and stays out; the sync standby's node
 /// crashes a second later and comes back (its score, a transient
 /// attribute, erased). crm_mon shows no attribute of the offline former
@@ -912,19 +930,9 @@ fn a_restarted_standby_publishes_no_position_while_it_replays_its_wal() {
 #[test]
 fn the_recorded_standby_is_promoted_while_the_last_primary_stays_out() {
     let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
-    let old = bring_up(&c, OURS);
-    let (sync, other) = sync_and_potential(&c, &old);
+    let (old, sync, other) = primary_crashed_with_rows(&c, 400);
     let (o, s, a): (&str, &str, &str) = (&old, &sync, &other);
-    c.sql(
-        o,
-        "create table t(x int); insert into t select generate_series(1, 400)",
-    );
-    assert_eq!(c.run(OURS, o, "monitor", &PROMOTED_MONITOR).rc, 8);
     assert_eq!(c.attribute(o, "pgsql-acked-also-on").as_deref(), Some(s));
-    crate::support::wait_until_reaped(kill_postmaster(&c, o));
-    c.set_promoted(None);
-    c.clear_primary_target();
-    c.set_online(o, false);
     crate::support::wait_until_reaped(kill_postmaster(&c, s));
     c.set_online(s, false);
     c.set_online(s, true);
@@ -952,17 +960,8 @@ fn the_recorded_standby_is_promoted_while_the_last_primary_stays_out() {
 #[test]
 fn a_promote_that_fails_before_its_request_takes_its_records_back() {
     let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
-    let old = bring_up(&c, OURS);
-    let (sync, other) = sync_and_potential(&c, &old);
+    let (old, sync, other) = primary_crashed_with_rows(&c, 200);
     let (o, s, a): (&str, &str, &str) = (&old, &sync, &other);
-    c.sql(
-        o,
-        "create table t(x int); insert into t select generate_series(1, 200)",
-    );
-    crate::support::wait_until_reaped(kill_postmaster(&c, o));
-    c.set_promoted(None);
-    c.clear_primary_target();
-    c.set_online(o, false);
     let before = c.attribute(a, "pgsql-data-status");
     let tmpdir = c.node(s).tmpdir.clone();
     let aside = tmpdir.with_extension("aside");
