@@ -25,9 +25,9 @@ use crate::core::decide::{self, Postmaster, SqlProbe};
 use crate::core::lsn::Lsn;
 use crate::core::notify::{Notify, NotifyAction};
 use crate::core::replication::{
-    self as rep, AfterDemote, Attr, DataStatus, DemoteShutdown, ElectionFiles, Location, Lock,
-    Plan, PrimaryFacts, PrimaryVerdict, PrivateAttr, PromoteDecision, PromoteFacts, PromoteStep,
-    PromotionCheck, RepConfig, Score, StandbyFacts, StartGate, Status, SyncStandbys,
+    self as rep, Attr, DataStatus, DemoteShutdown, DemoteStep, DemoteStopFacts, ElectionFiles,
+    Location, Lock, Plan, PrimaryFacts, PrimaryVerdict, PrivateAttr, PromoteDecision, PromoteFacts,
+    PromoteStep, PromotionCheck, RepConfig, Score, StandbyFacts, StartGate, Status, SyncStandbys,
 };
 use crate::core::standby_conf::StandbySettings;
 use crate::core::timeline::{self, History};

@@ -148,67 +148,82 @@ fn request_promotion(r: &Replica) -> Result<()> {
 /// Demote: stop the primary cleanly; when the shutdown checkpoint was
 /// written, start again as a standby of the new primary (PGSQL.lock stays
 /// until streaming proves this node is not ahead). Otherwise leave it
-/// stopped behind PGSQL.lock, as the stock agent does.
+/// stopped behind PGSQL.lock, as the stock agent does. The steps are the
+/// core's (`rep::demote_begin`, then `rep::after_demote_stop` with what
+/// the stop found).
 pub fn demote(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
     let r = Replica::new(i, env);
     let view = r.crm.cluster_view()?;
     let mut plan = Plan::new(&r.rep, &view);
-    let me = r.rep.me.clone();
-    plan.own_score(Score::CanNotPromote);
-    plan.delete(&me, Attr::MasterBaseline);
-    r.apply(&mut plan)?;
-
-    let stopped = match lifecycle::stop_server(i, i.cfg.stop_escalate) {
-        Ok(how) => how,
-        Err(e) => {
-            plan.status(&me, Status::Unknown);
-            r.apply(&mut plan)?;
-            return Err(e);
+    let mut stopped = None;
+    for step in rep::demote_begin(&mut plan) {
+        match perform_demote(&r, &step, &mut stopped) {
+            Ok(_) => {}
+            Err(e) if step == DemoteStep::Stop => {
+                let unknown = rep::demote_stop_failed(&mut plan);
+                unknown.iter().try_for_each(|w| r.crm.apply(w))?;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
         }
-    };
-    if Notify::from_env(env).is_some_and(|n| n.no_unpromoted_left()) {
-        r.files.remove_lock("no standby is left")?;
     }
-    plan.status(&me, Status::Stop);
-    if stopped == Stopped::Already {
+    let stopped = stopped.unwrap_or(Stopped::Already);
+    let shutdown = if stopped == Stopped::Already {
         crate::info!("PostgreSQL is already stopped on demote.");
-        r.apply(&mut plan)?;
-        return Ok(OcfRc::Success);
-    }
-    let control = lifecycle::control_file(i)?;
-    let shutdown = DemoteShutdown {
-        immediate: stopped == Stopped::Immediate,
-        clean: control.cleanly_shut_down(),
-        checkpoint: control.checkpoint,
-        tli: control.timeline,
-        lock_exists: r.files.lock_exists(),
+        None
+    } else {
+        let control = lifecycle::control_file(i)?;
+        Some((control, stopped))
     };
-    match rep::after_demote(shutdown) {
-        AfterDemote::StayStopped => {
-            r.apply(&mut plan)?;
-            crate::ocf::log::exit_reason(&format!(
-                "demoted without a shutdown checkpoint (cluster state: {}); PostgreSQL stays stopped \
-                 behind {}: resynchronise this node, then remove the lock",
-                control.state.words(),
-                r.files.lock().display()
-            ));
-            Ok(OcfRc::Success)
-        }
-        AfterDemote::RestartAsStandby { record } => {
+    let facts = DemoteStopFacts {
+        shutdown: shutdown.as_ref().map(|(control, how)| DemoteShutdown {
+            immediate: *how == Stopped::Immediate,
+            clean: control.cleanly_shut_down(),
+            checkpoint: control.checkpoint,
+            tli: control.timeline,
+            lock_exists: r.files.lock_exists(),
+        }),
+        no_standby_left: Notify::from_env(env).is_some_and(|n| n.no_unpromoted_left()),
+        cluster_state: shutdown
+            .as_ref()
+            .map_or(String::new(), |(c, _)| c.state.words().to_string()),
+        lock_path: r.files.lock().display().to_string(),
+    };
+    if let Some((control, _)) = &shutdown {
+        if control.cleanly_shut_down() {
             crate::info!(
                 "Clean shutdown at {}; restarting as a standby of {}.",
                 control.checkpoint,
                 i.cfg.master_ip.as_deref().unwrap_or("")
             );
-            if let Some(text) = record {
-                r.files.mark_clean_demote(&text)?;
-            }
+        }
+    }
+    let mut ignored = None;
+    for step in rep::after_demote_stop(&mut plan, &facts) {
+        perform_demote(&r, &step, &mut ignored)?;
+    }
+    Ok(OcfRc::Success)
+}
+
+/// One step of a demote; `stopped` receives what the stop found.
+fn perform_demote(r: &Replica, step: &DemoteStep, stopped: &mut Option<Stopped>) -> Result<()> {
+    match step {
+        DemoteStep::Records(writes) => writes.iter().try_for_each(|w| r.crm.apply(w)),
+        DemoteStep::Stop => {
+            *stopped = Some(lifecycle::stop_server(r.i, r.i.cfg.stop_escalate)?);
+            Ok(())
+        }
+        DemoteStep::RemoveLock => r.files.remove_lock("no standby is left"),
+        DemoteStep::MarkCleanDemote(text) => r.files.mark_clean_demote(text),
+        DemoteStep::StartAsStandby => {
             r.prepare_standby()?;
-            r.apply(&mut plan)?;
-            lifecycle::start_server(i)?;
-            plan.status(&me, Status::HsAlone);
-            r.apply(&mut plan)?;
-            Ok(OcfRc::Success)
+            lifecycle::start_server(r.i)
+        }
+        DemoteStep::Done { exit_reason } => {
+            if let Some(why) = exit_reason {
+                crate::ocf::log::exit_reason(why);
+            }
+            Ok(())
         }
     }
 }

@@ -3,7 +3,7 @@
 //! down into it, which is what lets the node prove later that it is not
 //! ahead of the new primary. And a crashed primary's recovery in place.
 
-use super::plan::{Attr, DataStatus, Plan};
+use super::plan::{Attr, DataStatus, Plan, Score, Status, Write};
 use crate::core::lsn::Lsn;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,6 +125,92 @@ pub fn after_demote(s: DemoteShutdown) -> AfterDemote {
         .lock_exists
         .then(|| Lock::clean_demote_text(s.checkpoint, s.tli));
     AfterDemote::RestartAsStandby { record }
+}
+
+/// One step of a demote, performed in order by the executor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DemoteStep {
+    /// Attribute writes, all applied before the next step.
+    Records(Vec<Write>),
+    /// Stop PostgreSQL (`-m fast`, escalated to immediate); what it found
+    /// goes back to [`after_demote_stop`].
+    Stop,
+    /// No standby is left: the lock goes (the stock agent's rule).
+    RemoveLock,
+    /// Write the clean-demote record into `PGSQL.lock`.
+    MarkCleanDemote(String),
+    /// The standby settings, then start PostgreSQL as a standby.
+    StartAsStandby,
+    /// Done: the demote succeeds, with this exit reason logged when there
+    /// is one (PostgreSQL stays stopped).
+    Done { exit_reason: Option<String> },
+}
+
+/// What a demote's stop found, for [`after_demote_stop`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoteStopFacts {
+    /// `None`: nothing was running (or only a stale `postmaster.pid`).
+    pub shutdown: Option<DemoteShutdown>,
+    /// The notification says no unpromoted instance is left.
+    pub no_standby_left: bool,
+    /// `pg_control`'s cluster state, in words, and where `PGSQL.lock` is:
+    /// for the exit reason when PostgreSQL stays stopped.
+    pub cluster_state: String,
+    pub lock_path: String,
+}
+
+/// The demote's first steps: the score and the baseline go, then the stop.
+pub fn demote_begin(plan: &mut Plan) -> Vec<DemoteStep> {
+    let me = plan.cfg.me.clone();
+    plan.own_score(Score::CanNotPromote);
+    plan.delete(&me, Attr::MasterBaseline);
+    vec![
+        DemoteStep::Records(std::mem::take(&mut plan.writes)),
+        DemoteStep::Stop,
+    ]
+}
+
+/// When the stop failed: the node's status says so (`UNKNOWN`).
+pub fn demote_stop_failed(plan: &mut Plan) -> Vec<Write> {
+    let me = plan.cfg.me.clone();
+    plan.status(&me, Status::Unknown);
+    std::mem::take(&mut plan.writes)
+}
+
+/// The rest of a demote once PostgreSQL stopped: `STOP`, then either stay
+/// stopped (nothing ran, or no shutdown checkpoint: [`after_demote`]) or
+/// start again as a standby, `HS:alone`.
+pub fn after_demote_stop(plan: &mut Plan, facts: &DemoteStopFacts) -> Vec<DemoteStep> {
+    let me = plan.cfg.me.clone();
+    let mut steps = Vec::new();
+    if facts.no_standby_left {
+        steps.push(DemoteStep::RemoveLock);
+    }
+    plan.status(&me, Status::Stop);
+    steps.push(DemoteStep::Records(std::mem::take(&mut plan.writes)));
+    let Some(mut shutdown) = facts.shutdown else {
+        steps.push(DemoteStep::Done { exit_reason: None });
+        return steps;
+    };
+    // A lock removed above gets no clean-demote record.
+    shutdown.lock_exists &= !facts.no_standby_left;
+    match after_demote(shutdown) {
+        AfterDemote::StayStopped => steps.push(DemoteStep::Done {
+            exit_reason: Some(format!(
+                "demoted without a shutdown checkpoint (cluster state: {}); PostgreSQL stays \
+                 stopped behind {}: resynchronise this node, then remove the lock",
+                facts.cluster_state, facts.lock_path
+            )),
+        }),
+        AfterDemote::RestartAsStandby { record } => {
+            steps.extend(record.map(DemoteStep::MarkCleanDemote));
+            steps.push(DemoteStep::StartAsStandby);
+            plan.status(&me, Status::HsAlone);
+            steps.push(DemoteStep::Records(std::mem::take(&mut plan.writes)));
+            steps.push(DemoteStep::Done { exit_reason: None });
+        }
+    }
+    steps
 }
 
 /// A primary whose PostgreSQL crashed (its monitor finds `postmaster.pid`

@@ -1387,6 +1387,90 @@ fn demote_stays_stopped_without_a_shutdown_checkpoint() {
     );
 }
 
+/// The demote's steps: score and baseline, the stop, then STOP and either
+/// the restart as a standby (with the clean-demote record while the lock
+/// stays) or the stay behind the lock with its reason.
+#[test]
+fn the_demote_steps() {
+    let (c, mut v) = primary_fixture();
+    v.attributes
+        .entry("pg01".into())
+        .or_default()
+        .insert("pgsql-master-baseline".into(), "0000000003000028".into());
+    let mut p = Plan::new(&c, &v);
+    let begin = demote_begin(&mut p);
+    assert!(
+        matches!(&begin[..], [DemoteStep::Records(w), DemoteStep::Stop]
+        if w.len() == 2 && w[0].attr == Attr::Score && w[1].attr == Attr::MasterBaseline)
+    );
+    let kinds = |steps: &[DemoteStep]| -> Vec<String> {
+        steps
+            .iter()
+            .map(|s| match s {
+                DemoteStep::Records(w) => format!(
+                    "records {}",
+                    w.iter()
+                        .map(|w| w.value.clone().unwrap_or_default())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+                DemoteStep::MarkCleanDemote(_) => "mark".into(),
+                DemoteStep::Done { exit_reason } => format!("done {}", exit_reason.is_some()),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    };
+    let clean = DemoteShutdown {
+        immediate: false,
+        clean: true,
+        checkpoint: Lsn(0x3000028),
+        tli: 3,
+        lock_exists: true,
+    };
+    let facts = |shutdown, no_standby_left| DemoteStopFacts {
+        shutdown,
+        no_standby_left,
+        cluster_state: "shut down".into(),
+        lock_path: "/tmp/PGSQL.lock".into(),
+    };
+    let after = |f: &DemoteStopFacts| kinds(&after_demote_stop(&mut Plan::new(&c, &v), f));
+    assert_eq!(
+        after(&facts(Some(clean), false)),
+        [
+            "records STOP",
+            "mark",
+            "StartAsStandby",
+            "records HS:alone",
+            "done false"
+        ]
+    );
+    // The lock goes when no standby is left: no record is written into it.
+    assert_eq!(
+        after(&facts(Some(clean), true)),
+        [
+            "RemoveLock",
+            "records STOP",
+            "StartAsStandby",
+            "records HS:alone",
+            "done false"
+        ]
+    );
+    let dirty = DemoteShutdown {
+        clean: false,
+        ..clean
+    };
+    assert_eq!(
+        after(&facts(Some(dirty), false)),
+        ["records STOP", "done true"]
+    );
+    assert_eq!(after(&facts(None, false)), ["records STOP", "done false"]);
+    let mut p = Plan::new(&c, &v);
+    assert_eq!(
+        demote_stop_failed(&mut p)[0].value.as_deref(),
+        Some("UNKNOWN")
+    );
+}
+
 /// A crashed primary recovers in place only while it is the promoted
 /// instance, with quorum, when no other node can be promoted, and not
 /// again right after doing so.
