@@ -25,7 +25,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// Modules declared `#[cfg(test)] mod name;`: test code in a file of its
-/// own (`src/core/replication/tests.rs`, `src/core/decision_table.rs`).
+/// own (`src/core/replication/fixture.rs`, `src/core/decision_table.rs`).
 fn test_only(path: &Path) -> bool {
     let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
         return false;

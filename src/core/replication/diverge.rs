@@ -130,3 +130,334 @@ pub fn divergence_check(plan: &mut Plan, facts: &DivergenceFacts) -> Option<Stri
         d.my_position, d.my_tli, d.fork, facts.primary, d.began
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::*;
+    use super::super::*;
+    use crate::config::RepMode;
+    use crate::core::crm_mon::ClusterView;
+    use crate::core::lsn::Lsn;
+
+    #[test]
+    fn divergence_is_past_the_end_of_my_timeline_in_the_primary_history() {
+        let h = history("3:1@0/3000060 2@0/5000028");
+        // Behind or at the fork: PostgreSQL switches it to the next timeline.
+        assert_eq!(divergence(&h, 2, at("0/5000000")), None);
+        assert_eq!(divergence(&h, 2, at("0/5000028")), None);
+        assert_eq!(divergence(&h, 1, at("0/3000060")), None);
+        // Past it: it holds WAL the primary's timeline never had.
+        assert_eq!(
+            divergence(&h, 2, at("0/5000100")),
+            Some(Diverged {
+                fork: at("0/5000028"),
+                began: 3,
+                my_tli: 2,
+                my_position: at("0/5000100"),
+                primary_tli: 3,
+            })
+        );
+        assert_eq!(
+            divergence(&h, 1, at("0/4000000")).map(|d| (d.fork, d.began)),
+            Some((at("0/3000060"), 2))
+        );
+        // On the primary's timeline (or a newer one): nothing to say.
+        assert_eq!(divergence(&h, 3, at("0/9000000")), None);
+        assert_eq!(divergence(&h, 4, at("0/9000000")), None);
+        // A timeline the primary's history does not contain: no verdict here.
+        let h = history("3:1@0/3000060");
+        assert_eq!(divergence(&h, 2, at("0/9000000")), None);
+    }
+
+    #[test]
+    fn only_a_standby_that_does_not_stream_checks_the_promoted_node() {
+        let c = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
+        let mut v = view(&["pg01", "pg02", "pg03"], &[], &[]);
+        assert_eq!(history_to_check(&Plan::new(&c, &v), false), None);
+        v.promoted.push("pg01".into());
+        assert_eq!(history_to_check(&Plan::new(&c, &v), false), None);
+        v.promoted = vec!["pg02".into()];
+        assert_eq!(
+            history_to_check(&Plan::new(&c, &v), false).as_deref(),
+            Some("pg02")
+        );
+        assert_eq!(history_to_check(&Plan::new(&c, &v), true), None);
+    }
+
+    fn diverge_view(attrs: &[(&str, &str, &str)]) -> ClusterView {
+        let mut v = view(&["pg01", "pg02", "pg03"], &[], attrs);
+        v.promoted.push("pg02".into());
+        v
+    }
+
+    #[test]
+    fn a_diverged_standby_says_so() {
+        let c = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
+        let v = diverge_view(&[
+            ("pg01", "master-pgsql", "100"),
+            ("pg01", "pgsql-data-status", "DISCONNECT"),
+        ]);
+        let facts = DivergenceFacts {
+            primary: "pg02",
+            published: Some("2:1@0/5000028"),
+            wal_tli: Some(1),
+            position: Some(at("0/5000100")),
+            streaming: false,
+            received_tli: None,
+        };
+        let mut p = Plan::new(&c, &v);
+        let reason = divergence_check(&mut p, &facts);
+        assert_eq!(
+            reason.as_deref(),
+            Some(
+                "diverged: this node is at 0/5000100 on timeline 1, past the fork at 0/5000028 \
+                 where pg02's timeline 2 began; resynchronise it (pg_rewind or a new base backup)"
+            )
+        );
+        assert_eq!(
+            written(&p, "pg01", Attr::Score),
+            Some(Some("-INFINITY".into()))
+        );
+        assert_eq!(
+            written(&p, "pg01", Attr::DataStatus),
+            Some(Some("DIVERGED".into()))
+        );
+        assert_eq!(
+            written(&p, "pg01", Attr::Status),
+            Some(Some("HS:alone".into()))
+        );
+        assert_eq!(p.writes.len(), 3, "{:?}", p.writes);
+
+        // Already -INFINITY, DIVERGED and alone: nothing to write, the monitor
+        // still fails.
+        let v = diverge_view(&[
+            ("pg01", "master-pgsql", "-INFINITY"),
+            ("pg01", "pgsql-data-status", "DIVERGED"),
+            ("pg01", "pgsql-status", "HS:alone"),
+        ]);
+        let mut p = Plan::new(&c, &v);
+        assert!(divergence_check(&mut p, &facts).is_some());
+        assert_eq!(p.writes, []);
+    }
+
+    #[test]
+    fn no_verdict_without_a_history_a_timeline_or_a_position() {
+        let c = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
+        let v = diverge_view(&[("pg01", "master-pgsql", "100")]);
+        let full = DivergenceFacts {
+            primary: "pg02",
+            published: Some("2:1@0/5000028"),
+            wal_tli: Some(1),
+            position: Some(at("0/5000100")),
+            streaming: false,
+            received_tli: None,
+        };
+        for (facts, warns) in [
+            (
+                DivergenceFacts {
+                    published: None,
+                    ..full.clone()
+                },
+                false,
+            ),
+            (
+                DivergenceFacts {
+                    published: Some("2:garbage"),
+                    ..full.clone()
+                },
+                true,
+            ),
+            (
+                DivergenceFacts {
+                    wal_tli: None,
+                    ..full.clone()
+                },
+                false,
+            ),
+            (
+                DivergenceFacts {
+                    position: None,
+                    ..full.clone()
+                },
+                false,
+            ),
+            // Merely behind.
+            (
+                DivergenceFacts {
+                    position: Some(at("0/5000000")),
+                    ..full.clone()
+                },
+                false,
+            ),
+            // On the primary's timeline.
+            (
+                DivergenceFacts {
+                    wal_tli: Some(2),
+                    ..full.clone()
+                },
+                false,
+            ),
+        ] {
+            let mut p = Plan::new(&c, &v);
+            assert_eq!(divergence_check(&mut p, &facts), None, "{facts:?}");
+            assert_eq!(p.writes, [], "{facts:?}");
+            assert_eq!(!p.warnings.is_empty(), warns, "{facts:?}");
+        }
+    }
+
+    /// DIVERGED is the node's own verdict: the primary's pass ignores its rows
+    /// (PostgreSQL streams it up to the fork, again and again) and never names
+    /// it; DISCONNECT never replaces it; its own LATEST (a promotion) does.
+    #[test]
+    fn the_primary_leaves_a_diverged_node_alone() {
+        let (c, mut v) = primary_fixture();
+        v.attributes
+            .entry("pg02".into())
+            .or_default()
+            .insert("pgsql-data-status".into(), "DIVERGED".into());
+        for rows in [vec![], vec![row("pg02", "streaming", "sync")]] {
+            let mut p = Plan::new(&c, &v);
+            let out = pass(&mut p, &rows, &one("pg02"), Some(100));
+            assert_eq!(written(&p, "pg02", Attr::DataStatus), None, "{rows:?}");
+            assert_eq!(written(&p, "pg02", Attr::Status), None, "{rows:?}");
+            assert_eq!(p.current("pg02", Attr::Score), Some("-INFINITY"));
+            assert_eq!(out.awaiting, None);
+            assert_eq!(
+                written(&p, "pg03", Attr::DataStatus),
+                Some(Some("DISCONNECT".into()))
+            );
+        }
+        // Streaming, it is not named: pg03 is.
+        let rows = [
+            row("pg02", "streaming", "async"),
+            row("pg03", "streaming", "async"),
+        ];
+        let mut p = Plan::new(&c, &v);
+        let out = pass(&mut p, &rows, &one("pg02"), None);
+        assert_eq!(out.change, Some(one("pg03")));
+
+        let mut p = Plan::new(&c, &v);
+        p.data_status("pg02", DataStatus::Disconnect);
+        p.data_status("pg02", DataStatus::STREAMING_ASYNC);
+        assert_eq!(p.writes, []);
+
+        let c2 = cfg(RepMode::Sync, &["pg02", "pg01", "pg03"]);
+        let mut p = Plan::new(&c2, &v);
+        p.data_status("pg02", DataStatus::Disconnect);
+        assert_eq!(p.writes, [], "not even its own lost election");
+        p.data_status("pg02", DataStatus::Latest);
+        assert_eq!(
+            written(&p, "pg02", Attr::DataStatus),
+            Some(Some("LATEST".into()))
+        );
+    }
+
+    /// Once resynchronised, a diverged node streams on the primary's timeline:
+    /// its monitor clears its verdict. Streaming up to the fork (on its old
+    /// timeline) does not.
+    #[test]
+    fn a_diverged_standby_clears_its_verdict_once_it_streams_on_the_primary_timeline() {
+        let c = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
+        let v = diverge_view(&[("pg01", "pgsql-data-status", "DIVERGED")]);
+        assert_eq!(
+            history_to_check(&Plan::new(&c, &v), true).as_deref(),
+            Some("pg02"),
+            "a standing verdict is checked while streaming"
+        );
+        let resynced = DivergenceFacts {
+            primary: "pg02",
+            published: Some("2:1@0/5000028"),
+            wal_tli: Some(2),
+            position: Some(at("0/6000000")),
+            streaming: true,
+            received_tli: Some(2),
+        };
+        let mut p = Plan::new(&c, &v);
+        assert_eq!(divergence_check(&mut p, &resynced), None);
+        assert_eq!(
+            written(&p, "pg01", Attr::DataStatus),
+            Some(Some("DISCONNECT".into()))
+        );
+        for facts in [
+            // Streaming its old timeline up to the fork: still diverged.
+            DivergenceFacts {
+                wal_tli: Some(1),
+                position: Some(at("0/5000100")),
+                received_tli: Some(1),
+                ..resynced.clone()
+            },
+            // Resynchronised but not streaming yet: the verdict stays.
+            DivergenceFacts {
+                streaming: false,
+                received_tli: None,
+                ..resynced.clone()
+            },
+            // Streaming an older timeline.
+            DivergenceFacts {
+                wal_tli: Some(1),
+                position: Some(at("0/5000000")),
+                received_tli: Some(1),
+                ..resynced.clone()
+            },
+        ] {
+            let mut p = Plan::new(&c, &v);
+            divergence_check(&mut p, &facts);
+            assert_eq!(written(&p, "pg01", Attr::DataStatus), None, "{facts:?}");
+        }
+    }
+
+    #[test]
+    fn a_diverged_standby_is_alone() {
+        let c = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
+        let v = diverge_view(&[
+            ("pg01", "pgsql-status", "HS:sync"),
+            ("pg01", "pgsql-data-status", "DIVERGED"),
+        ]);
+        let mut p = Plan::new(&c, &v);
+        standby_monitor(&mut p, &standby_facts(true)).unwrap();
+        assert_eq!(
+            written(&p, "pg01", Attr::Status),
+            Some(Some("HS:alone".into()))
+        );
+    }
+
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// A verdict only for a standby on an earlier timeline of the
+            /// primary's history, past the point where that timeline ended.
+            #[test]
+            fn fuzz_divergence_only_past_the_end_of_my_timeline(
+                forks in prop::collection::vec((1u32..3, 0u64..50), 0..4),
+                my_tli in 1u32..10,
+                position in 0u64..250,
+            ) {
+                use crate::core::timeline::{Fork, History};
+                let mut tli = 0;
+                let mut end = 0;
+                let forks: Vec<Fork> = forks.into_iter().map(|(dt, de)| {
+                    tli += dt;
+                    end += de;
+                    Fork { tli, end: Lsn(end) }
+                }).collect();
+                let h = History { tli: tli + 1, forks };
+                match divergence(&h, my_tli, Lsn(position)) {
+                    Some(d) => {
+                        let f = h.forks.iter().find(|f| f.tli == my_tli);
+                        prop_assert!(f.is_some() && my_tli < h.tli);
+                        prop_assert!(Lsn(position) > f.unwrap().end);
+                        prop_assert_eq!(d.fork, f.unwrap().end);
+                        prop_assert!(d.began > my_tli && d.began <= h.tli);
+                    }
+                    None => {
+                        if let Some(f) = h.forks.iter().find(|f| f.tli == my_tli) {
+                            prop_assert!(Lsn(position) <= f.end);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

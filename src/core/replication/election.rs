@@ -498,3 +498,512 @@ pub fn newer_than_target(
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::*;
+    use super::super::*;
+    use crate::config::RepMode;
+    use crate::core::lsn::Lsn;
+
+    /// Seeds 1168, 1233 and 1252: the primary's PostgreSQL killed, its sync
+    /// standby's node lost (its score with it) before the primary's next pass.
+    /// The standby the last primary recorded holds every acknowledged commit:
+    /// its position alone is awaited, not the kept-out primary's.
+    #[test]
+    fn the_recorded_sync_standby_is_elected_without_the_kept_out_primary() {
+        let c = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
+        let mut v = view(
+            &["pg01", "pg02", "pg03"],
+            &[],
+            &[
+                ("pg01", "pgsql-data-status", "STREAMING|SYNC"),
+                ("pg01", "master-pgsql", "-INFINITY"),
+                ("pg02", "pgsql-data-status", "LATEST"),
+                ("pg02", "pgsql-acked-also-on", "pg01"),
+                ("pg03", "pgsql-data-status", "STREAMING|ASYNC"),
+            ],
+        );
+        v.unpromoted = vec!["pg01".into(), "pg03".into()];
+        v.fail_counts.insert("pg02".into(), 1);
+        assert_eq!(election_candidates(&Plan::new(&c, &v)), ["pg01"]);
+        assert!(holds_every_acked(&Plan::new(&c, &v), "pg02"));
+        assert!(!holds_every_acked(&Plan::new(&c, &v), "pg03"));
+        // The last primary runs again too: both are awaited, the newest wins.
+        let mut both = v.clone();
+        both.unpromoted.push("pg02".into());
+        both.fail_counts.clear();
+        assert_eq!(election_candidates(&Plan::new(&c, &both)), ["pg01", "pg02"]);
+        // The recorded standby does not run: everyone, as before.
+        let mut gone = v.clone();
+        gone.unpromoted = vec!["pg03".into()];
+        let c3 = cfg(RepMode::Sync, &["pg03", "pg01", "pg02"]);
+        assert_eq!(
+            election_candidates(&Plan::new(&c3, &gone)),
+            ["pg03", "pg01", "pg02"]
+        );
+        // A record proves nothing unless its writer is the last primary: once
+        // another node was promoted after it (a second LATEST here), or may be
+        // promoted instead, everyone is awaited.
+        let after = with_attr(&v, "pg03", "pgsql-data-status", "LATEST");
+        assert_eq!(
+            election_candidates(&Plan::new(&c, &after)),
+            ["pg01", "pg02", "pg03"]
+        );
+        let scored = with_attr(&v, "pg03", "master-pgsql", "100");
+        assert_eq!(
+            election_candidates(&Plan::new(&c, &scored)),
+            ["pg01", "pg02", "pg03"]
+        );
+        // A recorded node that says DIVERGED is never a candidate.
+        let diverged = with_attr(&v, "pg01", "pgsql-data-status", "DIVERGED");
+        assert_eq!(
+            election_candidates(&Plan::new(&c, &diverged)),
+            ["pg02", "pg03"]
+        );
+    }
+
+    fn sample(entries: &[(&str, u64, Option<u32>)]) -> Sample {
+        entries
+            .iter()
+            .map(|(n, l, t)| (n.to_string(), Lsn(*l).to_hex16(), t.map(|t| t.to_string())))
+            .collect()
+    }
+
+    #[test]
+    fn election_decides_after_check_count_unchanged_rounds() {
+        let s = sample(&[("pg01", 100, None), ("pg02", 90, None)]);
+        let mut state: Option<ElectionState> = None;
+        let mut rounds = 0;
+        loop {
+            rounds += 1;
+            match election_step(state.as_ref(), s.clone(), &[], 3, "pg01") {
+                ElectionStep::Counting(st) => state = Some(st),
+                ElectionStep::Won => break,
+                ElectionStep::Lost(_) => panic!("pg01 is newest"),
+            }
+        }
+        assert_eq!(
+            rounds, 4,
+            "the stock agent decides on round xlog_check_count + 1"
+        );
+        let prev = ElectionState {
+            agreeing: 2,
+            sample: s.clone(),
+        };
+        assert!(matches!(
+            election_step(Some(&prev), s.clone(), &[], 3, "pg02"),
+            ElectionStep::Lost(_)
+        ));
+    }
+
+    /// A position that cannot be read may be the newest: never decide over
+    /// it (the attributes are written by any agent, or by hand).
+    #[test]
+    fn an_unreadable_peer_position_blocks_the_decision() {
+        let valid = sample(&[("pg01", 100, Some(1)), ("pg02", 90, Some(1))]);
+        let mut hex = valid.clone();
+        hex[1].1 = "ZZZZ-not-hex".into();
+        let mut tli = valid.clone();
+        tli[1].2 = Some("9x".into());
+        let mut short = valid.clone();
+        short[1].1 = "5A".into();
+        for s in [hex, tli, short] {
+            let prev = ElectionState {
+                agreeing: 5,
+                sample: s.clone(),
+            };
+            assert_eq!(
+                election_step(Some(&prev), s.clone(), &[], 3, "pg01"),
+                ElectionStep::Counting(ElectionState {
+                    agreeing: 6,
+                    sample: s.clone()
+                }),
+                "{s:?}"
+            );
+        }
+        let prev = ElectionState {
+            agreeing: 5,
+            sample: valid.clone(),
+        };
+        assert_eq!(
+            election_step(Some(&prev), valid, &[], 3, "pg01"),
+            ElectionStep::Won
+        );
+    }
+
+    #[test]
+    fn election_restarts_when_positions_move() {
+        let prev = ElectionState {
+            agreeing: 2,
+            sample: sample(&[("pg01", 100, None)]),
+        };
+        let step = election_step(Some(&prev), sample(&[("pg01", 101, None)]), &[], 3, "pg01");
+        assert!(matches!(
+            step,
+            ElectionStep::Counting(ElectionState { agreeing: 0, .. })
+        ));
+    }
+
+    #[test]
+    fn election_compares_timelines_first() {
+        // pg02 has a lower LSN on a newer timeline: it wins, pg01 loses.
+        let s = sample(&[("pg01", 500, Some(1)), ("pg02", 400, Some(2))]);
+        let prev = ElectionState {
+            agreeing: 2,
+            sample: s.clone(),
+        };
+        assert!(matches!(
+            election_step(Some(&prev), s.clone(), &[], 3, "pg01"),
+            ElectionStep::Lost(_)
+        ));
+        assert_eq!(
+            election_step(Some(&prev), s, &[], 3, "pg02"),
+            ElectionStep::Won
+        );
+        // Without every timeline, LSN alone decides (a stock agent peer).
+        let s = sample(&[("pg01", 500, None), ("pg02", 400, Some(2))]);
+        let prev = ElectionState {
+            agreeing: 2,
+            sample: s.clone(),
+        };
+        assert_eq!(
+            election_step(Some(&prev), s, &[], 3, "pg01"),
+            ElectionStep::Won
+        );
+    }
+
+    #[test]
+    fn ties_all_win_and_a_missing_own_position_loses() {
+        let s = sample(&[("pg01", 7, None), ("pg02", 7, None)]);
+        let prev = ElectionState {
+            agreeing: 2,
+            sample: s.clone(),
+        };
+        assert_eq!(
+            election_step(Some(&prev), s.clone(), &[], 3, "pg01"),
+            ElectionStep::Won
+        );
+        assert_eq!(
+            election_step(Some(&prev), s.clone(), &[], 3, "pg02"),
+            ElectionStep::Won
+        );
+        assert!(matches!(
+            election_step(Some(&prev), s, &[], 3, "pg03"),
+            ElectionStep::Lost(_)
+        ));
+    }
+
+    /// One round: positions published with a timeline are final, so once
+    /// every candidate published, the newest wins at once.
+    #[test]
+    fn final_positions_decide_in_one_round() {
+        let all: Vec<String> = ["pg01", "pg02", "pg03"].map(String::from).to_vec();
+        let s = sample(&[
+            ("pg01", 500, Some(2)),
+            ("pg02", 400, Some(2)),
+            ("pg03", 450, Some(2)),
+        ]);
+        assert_eq!(
+            election_step(None, s.clone(), &all, 3, "pg01"),
+            ElectionStep::Won
+        );
+        assert!(matches!(
+            election_step(None, s, &all, 3, "pg03"),
+            ElectionStep::Lost(_)
+        ));
+        // A candidate that published nothing blocks everyone.
+        let s = sample(&[("pg01", 500, Some(2)), ("pg02", 400, Some(2))]);
+        assert!(matches!(
+            election_step(None, s, &all, 3, "pg01"),
+            ElectionStep::Counting(ElectionState { agreeing: 0, .. })
+        ));
+    }
+
+    #[test]
+    fn sync_mode_waits_for_every_node_async_mode_for_running_ones() {
+        let c = cfg(RepMode::Sync, &["pg02", "pg01", "pg03"]);
+        let mut v = view(&["pg02", "pg03"], &["pg01"], &[]);
+        v.unpromoted = vec!["pg02".into(), "pg03".into()];
+        assert_eq!(
+            election_candidates(&Plan::new(&c, &v)),
+            ["pg02", "pg01", "pg03"]
+        );
+        let c = cfg(RepMode::Async, &["pg02", "pg01", "pg03"]);
+        assert_eq!(election_candidates(&Plan::new(&c, &v)), ["pg02", "pg03"]);
+        v.unpromoted = vec!["pg02".into()];
+        assert_eq!(
+            election_candidates(&Plan::new(&c, &v)),
+            ["pg02"],
+            "pg03 runs no instance"
+        );
+    }
+
+    /// The last primary (the only LATEST, nobody promotable instead) is the
+    /// only candidate awaited: a former primary kept out by its failed monitor
+    /// (seed 1080: killed, its successor's node crashed and came back) never
+    /// publishes. A score kept by a failed instance does not count.
+    #[test]
+    fn the_last_primary_is_elected_without_waiting_for_the_kept_out() {
+        let c = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
+        let mut v = view(
+            &["pg01", "pg02", "pg03"],
+            &[],
+            &[
+                ("pg01", "pgsql-data-status", "DISCONNECT"),
+                ("pg02", "pgsql-data-status", "LATEST"),
+                ("pg03", "pgsql-data-status", "DISCONNECT"),
+            ],
+        );
+        v.unpromoted = vec!["pg02".into(), "pg03".into()];
+        v.fail_counts.insert("pg01".into(), 1);
+        assert_eq!(election_candidates(&Plan::new(&c, &v)), ["pg02"]);
+        // A kept score on the failed, stopped node does not block it either.
+        let kept = with_attr(&v, "pg01", "master-pgsql", "100");
+        assert_eq!(election_candidates(&Plan::new(&c, &kept)), ["pg02"]);
+        // A node that may be promoted instead, or a second LATEST: everyone.
+        let scored = with_attr(&v, "pg03", "master-pgsql", "100");
+        assert_eq!(
+            election_candidates(&Plan::new(&c, &scored)),
+            ["pg01", "pg02", "pg03"]
+        );
+        let two = with_attr(&v, "pg01", "pgsql-data-status", "LATEST");
+        assert_eq!(
+            election_candidates(&Plan::new(&c, &two)),
+            ["pg01", "pg02", "pg03"]
+        );
+        // A last primary that runs no instance (its node is down): sync mode
+        // waits for it as for everyone, async mode elects among the running.
+        let mut down = v.clone();
+        down.unpromoted = vec!["pg03".into()];
+        down.nodes.insert("pg02".into(), false);
+        assert_eq!(
+            election_candidates(&Plan::new(&c, &down)),
+            ["pg01", "pg02", "pg03"]
+        );
+        let c_async = cfg(RepMode::Async, &["pg01", "pg02", "pg03"]);
+        assert_eq!(
+            election_candidates(&Plan::new(&c_async, &down)),
+            ["pg01", "pg03"]
+        );
+        // pg03's monitor waits for pg02 alone, and loses to it.
+        let c3 = cfg(RepMode::Sync, &["pg03", "pg01", "pg02"]);
+        let mut v3 = v.clone();
+        for (n, loc) in [("pg02", "000000000A048178"), ("pg03", "000000000A047FB0")] {
+            let a = v3.attributes.get_mut(n).unwrap();
+            a.insert("pgsql-xlog-loc".into(), loc.into());
+            a.insert("pgsql-xlog-tli".into(), "6".into());
+        }
+        let mut facts = standby_facts(true);
+        facts.location = Some(Location {
+            tli: Some(6),
+            lsn: Lsn(0x0A047FB0),
+        });
+        let mut p = Plan::new(&c3, &v3);
+        let out = standby_monitor(&mut p, &facts).unwrap();
+        assert!(matches!(out.election, ElectionFiles::Write(_)), "{out:?}");
+        assert!(p
+            .infos
+            .iter()
+            .any(|i| i == "I don't have correct master data."));
+        assert_eq!(written(&p, "pg03", Attr::Score), None);
+        // pg02's own monitor wins at once.
+        let c2 = cfg(RepMode::Sync, &["pg02", "pg01", "pg03"]);
+        facts.location = Some(Location {
+            tli: Some(6),
+            lsn: Lsn(0x0A048178),
+        });
+        let mut p = Plan::new(&c2, &v3);
+        let out = standby_monitor(&mut p, &facts).unwrap();
+        assert_eq!(out.election, ElectionFiles::Clear);
+        assert_eq!(written(&p, "pg02", Attr::Score), Some(Some("1000".into())));
+    }
+
+    /// A node that says DIVERGED is no candidate and no peer at promotion: its
+    /// WAL past the fork is on a timeline the cluster left. It publishes no
+    /// position and keeps its verdict.
+    #[test]
+    fn a_diverged_node_takes_no_part_in_elections_or_promotions() {
+        let c = cfg(RepMode::Sync, &["pg02", "pg01", "pg03"]);
+        let mut v = view(
+            &["pg01", "pg02", "pg03"],
+            &[],
+            &[("pg03", "pgsql-data-status", "DIVERGED")],
+        );
+        v.unpromoted = vec!["pg01".into(), "pg02".into(), "pg03".into()];
+        assert_eq!(election_candidates(&Plan::new(&c, &v)), ["pg02", "pg01"]);
+        let c1 = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
+        assert_eq!(promotion_peers(&c1, &v), ["pg02"]);
+        let c3 = cfg(RepMode::Sync, &["pg03", "pg01", "pg02"]);
+        let mut p = Plan::new(&c3, &v);
+        let out = standby_monitor(&mut p, &standby_facts(true)).unwrap();
+        assert_eq!(out.election, ElectionFiles::Keep);
+        assert_eq!(written(&p, "pg03", Attr::XlogLoc), None);
+        assert_eq!(written(&p, "pg03", Attr::DataStatus), None);
+        assert_eq!(written(&p, "pg03", Attr::Score), None);
+    }
+
+    /// stop and start clear the node's score, as the stock agent does, except
+    /// the named sync standby's (only the primary takes that away).
+    #[test]
+    fn stop_and_start_keep_only_the_named_sync_standbys_score() {
+        for (mode, data_status, score, kept) in [
+            (RepMode::Sync, "STREAMING|SYNC", "100", true),
+            (RepMode::Sync, "STREAMING|SYNC", "-INFINITY", false),
+            (RepMode::Sync, "DISCONNECT", "100", false),
+            (RepMode::Sync, "LATEST", "1000", false),
+            (RepMode::Async, "STREAMING|ASYNC", "100", false),
+        ] {
+            let c = cfg(mode, &["pg01", "pg02"]);
+            let v = view(
+                &["pg01", "pg02"],
+                &[],
+                &[
+                    ("pg01", "master-pgsql", score),
+                    ("pg01", "pgsql-data-status", data_status),
+                ],
+            );
+            let expect = (!kept).then_some(Score::CanNotPromote);
+            assert_eq!(
+                score_at_stop_or_start(&Plan::new(&c, &v)),
+                expect,
+                "{mode:?} {data_status} {score}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_standby_publishes_only_a_final_position() {
+        let c = cfg(RepMode::Async, &["pg01", "pg02"]);
+        let v = view(&["pg01", "pg02"], &[], &[]);
+        let mut p = Plan::new(&c, &v);
+        let out = standby_monitor(&mut p, &standby_facts(false)).unwrap();
+        assert_eq!(out.election, ElectionFiles::Keep);
+        assert_eq!(written(&p, "pg01", Attr::XlogLoc), None);
+        let mut p = Plan::new(&c, &v);
+        let out = standby_monitor(&mut p, &standby_facts(true)).unwrap();
+        assert_eq!(written(&p, "pg01", Attr::XlogTli), Some(Some("2".into())));
+        // pg02 is online but runs no instance: pg01 alone decides, and wins.
+        assert_eq!(out.election, ElectionFiles::Clear);
+        assert_eq!(written(&p, "pg01", Attr::Score), Some(Some("1000".into())));
+    }
+
+    /// A position is final only once it can no longer move. After a restart
+    /// nothing is received yet while the startup process still replays the
+    /// local `pg_wal`: that position is not final, although no receiver
+    /// streams and replay is "past" the (unknown) receive position.
+    #[test]
+    fn a_position_is_final_only_when_it_can_no_longer_move() {
+        let lsn = |n: u64| Some(Lsn(n));
+        let r = |streaming, replay, received, replay_waits| Replay {
+            streaming,
+            replay,
+            received,
+            replay_waits,
+        };
+        // (streaming, replay, received, replay_waits) -> (final, settled)
+        let cases = [
+            // Streaming from a primary whose node died: settled for a
+            // promotion (nothing more can arrive), never final for an election.
+            (r(true, lsn(9), lsn(9), true), (false, true)),
+            (r(true, lsn(5), lsn(9), false), (false, true)),
+            // Restarted, replaying pg_wal: neither.
+            (r(false, lsn(5), None, false), (false, false)),
+            (r(true, lsn(5), None, false), (false, false)),
+            // Replayed it all, no primary to ask.
+            (r(false, lsn(5), None, true), (true, true)),
+            (r(false, lsn(5), lsn(9), false), (false, true)), // catching up
+            (r(false, lsn(9), lsn(9), false), (true, true)),
+            (r(false, lsn(9), lsn(8), false), (true, true)), // from a segment start
+            (r(false, None, lsn(9), false), (false, true)),
+            (r(false, None, None, false), (false, false)),
+        ];
+        for (facts, (fin, settled)) in cases {
+            assert_eq!(position_final(&facts), fin, "final: {facts:?}");
+            assert_eq!(position_settled(&facts), settled, "settled: {facts:?}");
+        }
+    }
+
+    /// A standby that does not stream clears its own score, unless it is the
+    /// named sync standby (nothing is acknowledged without it).
+    #[test]
+    fn a_standby_that_does_not_stream_clears_its_score() {
+        for (mode, data_status, cleared) in [
+            (RepMode::Async, "STREAMING|ASYNC", true),
+            (RepMode::Sync, "DISCONNECT", true),
+            (RepMode::Sync, "STREAMING|SYNC", false),
+        ] {
+            let c = cfg(mode, &["pg01", "pg02"]);
+            let mut v = view(
+                &["pg01", "pg02"],
+                &[],
+                &[
+                    ("pg01", "master-pgsql", "100"),
+                    ("pg01", "pgsql-data-status", data_status),
+                ],
+            );
+            v.promoted.push("pg02".into());
+            let mut p = Plan::new(&c, &v);
+            standby_monitor(&mut p, &standby_facts(true)).unwrap();
+            let expected = cleared.then(|| Some("-INFINITY".to_string()));
+            assert_eq!(
+                written(&p, "pg01", Attr::Score),
+                expected,
+                "{mode:?} {data_status}"
+            );
+            let mut p = Plan::new(&c, &v);
+            standby_monitor(&mut p, &standby_facts(false)).unwrap();
+            assert_eq!(written(&p, "pg01", Attr::Score), None, "streaming: kept");
+        }
+    }
+
+    #[test]
+    fn promotion_hands_over_to_a_newer_standby_and_refuses_a_silent_one() {
+        let at = |tli, lsn| {
+            Some(Location {
+                tli: Some(tli),
+                lsn: Lsn(lsn),
+            })
+        };
+        let mine = at(2, 500).unwrap();
+        assert_eq!(promotion_check(mine, &[]), PromotionCheck::Go);
+        assert_eq!(
+            promotion_check(mine, &[("pg03".into(), at(2, 500))]),
+            PromotionCheck::Go
+        );
+        assert_eq!(
+            promotion_check(mine, &[("pg03".into(), at(1, 900))]),
+            PromotionCheck::Go
+        );
+        assert!(matches!(
+            promotion_check(mine, &[("pg02".into(), at(2, 400)), ("pg03".into(), at(2, 501))]),
+            PromotionCheck::HandOver { to, .. } if to == "pg03"
+        ));
+        assert!(matches!(
+            promotion_check(mine, &[("pg03".into(), None)]),
+            PromotionCheck::Refuse(r) if r.contains("pg03")
+        ));
+        assert_eq!(Location::from_wire(&mine.to_wire()), Some(mine));
+        assert_eq!(Location::from_wire("x/1"), None);
+    }
+
+    #[test]
+    fn pre_promote_baseline_check() {
+        let c = cfg(RepMode::Sync, &["pg03", "pg01", "pg02"]);
+        let at = |l| {
+            Some(Location {
+                tli: None,
+                lsn: Lsn(l),
+            })
+        };
+        assert!(newer_than_target(&c, "pg02", at(100), at(200)));
+        assert!(!newer_than_target(&c, "pg02", at(300), at(200)));
+        assert!(
+            !newer_than_target(&c, "pg03", at(100), at(200)),
+            "target is me"
+        );
+        assert!(!newer_than_target(&c, "pg02", None, at(200)));
+        let two = cfg(RepMode::Sync, &["pg01", "pg02"]);
+        assert!(!newer_than_target(&two, "pg02", at(100), at(200)));
+    }
+}

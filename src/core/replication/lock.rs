@@ -258,3 +258,272 @@ pub fn is_last_primary(plan: &Plan, node: &str) -> bool {
             (!latest || names_node(n)) && !plan.may_be_promoted(n)
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::*;
+    use super::super::*;
+    use crate::core::crm_mon::ClusterView;
+    use crate::core::lsn::Lsn;
+
+    #[test]
+    fn lock_contents() {
+        assert_eq!(Lock::parse(None), Lock::Absent);
+        assert_eq!(Lock::parse(Some("")), Lock::Held);
+        assert_eq!(Lock::parse(Some("garbage")), Lock::Held);
+        let text = Lock::clean_demote_text(Lsn(0x40C_9EE0), 4);
+        assert_eq!(
+            text,
+            "clean demote: shutdown checkpoint 0/40C9EE0 on timeline 4\n"
+        );
+        assert_eq!(
+            Lock::parse(Some(&text)),
+            Lock::CleanDemote {
+                checkpoint: Lsn(0x40C_9EE0),
+                tli: 4
+            }
+        );
+        assert_eq!(
+            Lock::parse(Some("clean demote: shutdown checkpoint zz on timeline 4")),
+            Lock::Held
+        );
+    }
+
+    #[test]
+    fn only_streaming_past_the_checkpoint_on_a_newer_timeline_proves_safety() {
+        let lock = Lock::CleanDemote {
+            checkpoint: Lsn(100),
+            tli: 4,
+        };
+        assert!(lock.proven_not_ahead(true, Some(5), Some(Lsn(101))));
+        assert!(
+            !lock.proven_not_ahead(false, Some(5), Some(Lsn(101))),
+            "not streaming"
+        );
+        assert!(
+            !lock.proven_not_ahead(true, Some(4), Some(Lsn(101))),
+            "same timeline"
+        );
+        assert!(
+            !lock.proven_not_ahead(true, Some(5), Some(Lsn(100))),
+            "not past the checkpoint"
+        );
+        assert!(!lock.proven_not_ahead(true, None, Some(Lsn(101))));
+        assert!(
+            !Lock::Held.proven_not_ahead(true, Some(9), Some(Lsn(999))),
+            "a crashed primary's lock"
+        );
+        assert!(!Lock::Absent.proven_not_ahead(true, Some(9), Some(Lsn(999))));
+    }
+
+    #[test]
+    fn the_lock_at_start() {
+        let clean = Lock::CleanDemote {
+            checkpoint: Lsn(1),
+            tli: 1,
+        };
+        assert_eq!(start_gate(Lock::Absent, true, false), StartGate::Standby);
+        assert_eq!(start_gate(Lock::Held, false, false), StartGate::Refuse);
+        assert_eq!(start_gate(Lock::Held, true, true), StartGate::Refuse);
+        assert_eq!(
+            start_gate(Lock::Held, false, true),
+            StartGate::StandbyKeepLock
+        );
+        assert_eq!(start_gate(clean, true, false), StartGate::StandbyThenProve);
+        assert_eq!(start_gate(clean, false, false), StartGate::StandbyKeepLock);
+    }
+
+    #[test]
+    fn demote_stays_stopped_without_a_shutdown_checkpoint() {
+        let s = DemoteShutdown {
+            immediate: false,
+            clean: true,
+            checkpoint: Lsn(0x3000028),
+            tli: 3,
+            lock_exists: true,
+        };
+        assert_eq!(
+            after_demote(s),
+            AfterDemote::RestartAsStandby {
+                record: Some("clean demote: shutdown checkpoint 0/3000028 on timeline 3\n".into())
+            }
+        );
+        assert_eq!(
+            after_demote(DemoteShutdown {
+                lock_exists: false,
+                ..s
+            }),
+            AfterDemote::RestartAsStandby { record: None }
+        );
+        assert_eq!(
+            after_demote(DemoteShutdown {
+                immediate: true,
+                ..s
+            }),
+            AfterDemote::StayStopped
+        );
+        assert_eq!(
+            after_demote(DemoteShutdown { clean: false, ..s }),
+            AfterDemote::StayStopped
+        );
+    }
+
+    /// The demote's steps: score and baseline, the stop, then STOP and either
+    /// the restart as a standby (with the clean-demote record while the lock
+    /// stays) or the stay behind the lock with its reason.
+    #[test]
+    fn the_demote_steps() {
+        let (c, mut v) = primary_fixture();
+        v.attributes
+            .entry("pg01".into())
+            .or_default()
+            .insert("pgsql-master-baseline".into(), "0000000003000028".into());
+        let mut p = Plan::new(&c, &v);
+        let begin = demote_begin(&mut p);
+        assert!(
+            matches!(&begin[..], [DemoteStep::Records(w), DemoteStep::Stop]
+            if w.len() == 2 && w[0].attr == Attr::Score && w[1].attr == Attr::MasterBaseline)
+        );
+        let kinds = |steps: &[DemoteStep]| -> Vec<String> {
+            steps
+                .iter()
+                .map(|s| match s {
+                    DemoteStep::Records(w) => format!(
+                        "records {}",
+                        w.iter()
+                            .map(|w| w.value.clone().unwrap_or_default())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    ),
+                    DemoteStep::MarkCleanDemote(_) => "mark".into(),
+                    DemoteStep::Done { exit_reason } => format!("done {}", exit_reason.is_some()),
+                    other => format!("{other:?}"),
+                })
+                .collect()
+        };
+        let clean = DemoteShutdown {
+            immediate: false,
+            clean: true,
+            checkpoint: Lsn(0x3000028),
+            tli: 3,
+            lock_exists: true,
+        };
+        let facts = |shutdown, no_standby_left| DemoteStopFacts {
+            shutdown,
+            no_standby_left,
+            cluster_state: "shut down".into(),
+            lock_path: "/tmp/PGSQL.lock".into(),
+        };
+        let after = |f: &DemoteStopFacts| kinds(&after_demote_stop(&mut Plan::new(&c, &v), f));
+        assert_eq!(
+            after(&facts(Some(clean), false)),
+            [
+                "records STOP",
+                "mark",
+                "StartAsStandby",
+                "records HS:alone",
+                "done false"
+            ]
+        );
+        // The lock goes when no standby is left: no record is written into it.
+        assert_eq!(
+            after(&facts(Some(clean), true)),
+            [
+                "RemoveLock",
+                "records STOP",
+                "StartAsStandby",
+                "records HS:alone",
+                "done false"
+            ]
+        );
+        let dirty = DemoteShutdown {
+            clean: false,
+            ..clean
+        };
+        assert_eq!(
+            after(&facts(Some(dirty), false)),
+            ["records STOP", "done true"]
+        );
+        assert_eq!(after(&facts(None, false)), ["records STOP", "done false"]);
+        let mut p = Plan::new(&c, &v);
+        assert_eq!(
+            demote_stop_failed(&mut p)[0].value.as_deref(),
+            Some("UNKNOWN")
+        );
+    }
+
+    /// A crashed primary recovers in place only while it is the promoted
+    /// instance, with quorum, when no other node can be promoted, and not
+    /// again right after doing so.
+    #[test]
+    fn a_crashed_primary_recovers_in_place_only_when_nobody_else_can_be_promoted() {
+        let (c, mut v) = primary_fixture();
+        v.promoted = vec!["pg01".into()];
+        let verdict = |v: &ClusterView, recently| recover_in_place(&Plan::new(&c, v), recently);
+        assert_eq!(verdict(&v, false), Ok(()));
+        assert!(verdict(&v, true).unwrap_err().contains("a short while ago"));
+        let scored = with_attr(&v, "pg02", "master-pgsql", "100");
+        assert_eq!(
+            verdict(&scored, false),
+            Err("pg02 can be promoted instead".into())
+        );
+        // A score kept by an instance that failed does not count: a stopped
+        // one with a fail count stays stopped, a failed one is being stopped.
+        let mut stopped_after_failing = scored.clone();
+        stopped_after_failing.fail_counts.insert("pg02".into(), 1);
+        assert_eq!(verdict(&stopped_after_failing, false), Ok(()));
+        let mut failing = scored.clone();
+        failing.unpromoted = vec!["pg02".into()];
+        failing.failed = vec!["pg02".into()];
+        assert_eq!(verdict(&failing, false), Ok(()));
+        // Running with an old failure, it can still be promoted.
+        let mut running = stopped_after_failing.clone();
+        running.unpromoted = vec!["pg02".into()];
+        assert_eq!(
+            verdict(&running, false),
+            Err("pg02 can be promoted instead".into())
+        );
+        let mut no_quorum = v.clone();
+        no_quorum.quorum = false;
+        assert!(verdict(&no_quorum, false).unwrap_err().contains("quorum"));
+        let mut standby = v.clone();
+        standby.promoted.clear();
+        assert!(verdict(&standby, false)
+            .unwrap_err()
+            .contains("not the promoted"));
+    }
+
+    /// The crashed last primary: its own data-status still LATEST, nobody
+    /// else's, nobody scored.
+    #[test]
+    fn the_last_primary_is_known_by_its_data_status() {
+        let (c, mut v) = primary_fixture();
+        let last = |v: &ClusterView| last_primary(&Plan::new(&c, v));
+        assert!(!last(&v), "no data-status");
+        v.attributes
+            .entry("pg01".into())
+            .or_default()
+            .insert("pgsql-data-status".into(), "LATEST".into());
+        assert!(last(&v));
+        let promoted_since = with_attr(&v, "pg02", "pgsql-data-status", "LATEST");
+        assert!(!last(&promoted_since), "pg02 was promoted after it");
+        let scored = with_attr(&v, "pg03", "master-pgsql", "100");
+        assert!(!last(&scored), "pg03 can be promoted");
+    }
+
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn fuzz_lock_parse(text in prop::option::of(".{0,80}"), lsn: u64, tli: u32) {
+                let _ = Lock::parse(text.as_deref());
+                prop_assert_eq!(
+                    Lock::parse(Some(&Lock::clean_demote_text(Lsn(lsn), tli))),
+                    Lock::CleanDemote { checkpoint: Lsn(lsn), tli }
+                );
+            }
+        }
+    }
+}

@@ -69,4 +69,36 @@ pub fn slot_name(base: &str, node: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+mod fixture;
+
+#[cfg(test)]
+mod tests {
+    use super::fixture::*;
+    use super::*;
+
+    #[test]
+    fn probe_score_and_receiver_status() {
+        let (c, mut v) = primary_fixture();
+        assert_eq!(
+            probe_score(&Plan::new(&c, &v), false),
+            Some(Score::PromoteMe)
+        );
+        assert_eq!(
+            probe_score(&Plan::new(&c, &v), true),
+            Some(Score::CanNotPromote)
+        );
+        // The named sync standby keeps its score through a re-probe.
+        let a = v.attributes.entry("pg01".into()).or_default();
+        a.insert("master-pgsql".into(), "100".into());
+        a.insert("pgsql-data-status".into(), "STREAMING|SYNC".into());
+        assert_eq!(probe_score(&Plan::new(&c, &v), true), None);
+        assert_eq!(receiver_status(false, false), "normal (master)");
+        assert_eq!(receiver_status(true, true), "normal");
+        assert_eq!(receiver_status(true, false), "ERROR");
+    }
+
+    #[test]
+    fn slot_names() {
+        assert_eq!(slot_name("slot", "PG-01.example"), "slot_pg_01_example");
+    }
+}

@@ -469,3 +469,119 @@ impl<'a> Plan<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::*;
+    use super::super::*;
+    use crate::config::RepMode;
+
+    #[test]
+    fn attribute_names_and_lifetimes_match_the_stock_agent() {
+        assert_eq!(Attr::Status.name("pgsql"), "pgsql-status");
+        assert_eq!(Attr::DataStatus.name("pgsql"), "pgsql-data-status");
+        assert_eq!(Attr::XlogLoc.name("pgsql"), "pgsql-xlog-loc");
+        assert_eq!(Attr::MasterBaseline.name("pgsql"), "pgsql-master-baseline");
+        assert_eq!(Attr::Score.name("pgsql"), "master-pgsql");
+        assert_eq!(Attr::DataStatus.lifetime(), Lifetime::Forever);
+        for a in [
+            Attr::Status,
+            Attr::XlogLoc,
+            Attr::XlogTli,
+            Attr::MasterBaseline,
+            Attr::Score,
+        ] {
+            assert_eq!(a.lifetime(), Lifetime::Reboot);
+        }
+    }
+
+    #[test]
+    fn status_guards() {
+        let c = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
+        let v = view(
+            &["pg01", "pg02"],
+            &["pg03"],
+            &[
+                ("pg02", "pgsql-status", "STOP"),
+                ("pg01", "pgsql-status", "HS:alone"),
+            ],
+        );
+        let mut p = Plan::new(&c, &v);
+        p.status("pg02", Status::HsSync); // another node's STOP: prohibited
+        p.status("pg03", Status::HsSync); // offline: skipped
+        p.status("pg01", Status::HsAlone); // unchanged: skipped
+        p.status("pg01", Status::Pri);
+        assert_eq!(p.writes.len(), 1, "{:?}", p.writes);
+        assert_eq!(
+            p.writes[0].log.as_deref(),
+            Some("Changing pgsql-status on pg01 : HS:alone->PRI.")
+        );
+        assert_eq!(
+            p.warnings,
+            ["Changing pgsql-status on pg02 : STOP->HS:sync by pg01 is prohibited."]
+        );
+    }
+
+    #[test]
+    fn score_guards_for_other_nodes() {
+        let c = cfg(RepMode::Sync, &["pg01", "pg02", "pg03", "pg04"]);
+        let v = view(
+            &["pg01", "pg02", "pg03"],
+            &["pg04"],
+            &[
+                ("pg02", "master-pgsql", "-INFINITY"),
+                ("pg04", "master-pgsql", "-INFINITY"),
+            ],
+        );
+        let mut p = Plan::new(&c, &v);
+        p.other_score("pg02", Score::CanPromote);
+        p.other_score("pg03", Score::CanPromote); // no score yet: the probe seeds it
+        p.other_score("pg04", Score::CanPromote); // offline
+        p.own_score(Score::PromoteMe);
+        p.own_score(Score::PromoteMe); // written once: only a change is written
+        let targets: Vec<&str> = p.writes.iter().map(|w| w.node.as_str()).collect();
+        assert_eq!(targets, ["pg02", "pg01"]);
+        assert_eq!(
+            p.writes[0].log.as_deref(),
+            Some("Changing pgsql master score on pg02 : -INFINITY->100.")
+        );
+    }
+
+    #[test]
+    fn data_status_is_written_for_offline_nodes_but_not_unknown_ones() {
+        let c = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
+        let v = view(&["pg01"], &["pg02"], &[]);
+        let mut p = Plan::new(&c, &v);
+        p.data_status("pg02", DataStatus::Disconnect);
+        p.data_status("pg03", DataStatus::Disconnect);
+        assert_eq!(p.writes.len(), 1);
+        assert_eq!(
+            p.writes[0].log.as_deref(),
+            Some("Changing pgsql-data-status on pg02 : ->DISCONNECT.")
+        );
+    }
+
+    #[test]
+    fn wire_values_are_the_stock_bytes() {
+        assert_eq!(
+            [Score::PromoteMe, Score::CanPromote, Score::CanNotPromote].map(Score::wire),
+            ["1000", "100", "-INFINITY"]
+        );
+        for s in [
+            "STREAMING|SYNC",
+            "STREAMING|ASYNC",
+            "STREAMING|POTENTIAL",
+            "CATCHUP|ASYNC",
+            "LATEST",
+            "DISCONNECT",
+            "DIVERGED",
+        ] {
+            assert_eq!(DataStatus::parse(s).unwrap().wire(), s);
+        }
+        assert_eq!(DataStatus::parse("STREAMING|WHATEVER"), None);
+        assert_eq!(Status::HsPotential.wire(), "HS:potential");
+        assert!(Score::is_positive(Some("100")) && Score::is_positive(Some("INFINITY")));
+        assert!(!Score::is_positive(Some("-INFINITY")) && !Score::is_positive(Some("0")));
+        assert!(!Score::is_positive(None) && !Score::is_positive(Some("x")));
+    }
+}

@@ -104,3 +104,125 @@ pub fn another_primary_possible(plan: &Plan) -> bool {
     let me = &plan.cfg.me;
     plan.view.promoted_elsewhere(me).is_some() || !plan.view.promoted.contains(me)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::*;
+    use super::super::*;
+    use crate::core::crm_mon::ClusterView;
+
+    fn published(entries: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
+        entries
+            .iter()
+            .map(|(n, h)| (n.to_string(), h.to_string()))
+            .collect()
+    }
+
+    fn verdict(
+        c: &RepConfig,
+        v: &ClusterView,
+        my_tli: Option<u32>,
+        published: &std::collections::BTreeMap<String, String>,
+    ) -> PrimaryVerdict {
+        primary_verdict(&Plan::new(c, v), my_tli, published)
+    }
+
+    fn stale(v: PrimaryVerdict) -> String {
+        match v {
+            PrimaryVerdict::Stale(why) => why,
+            other => panic!("not stale: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_probe_that_finds_a_primary_while_another_is_promoted() {
+        let (c, mut v) = primary_fixture();
+        let none = published(&[]);
+        assert_eq!(verdict(&c, &v, Some(3), &none), PrimaryVerdict::Alone);
+        v.promoted.push("pg02".into());
+        assert!(another_primary_possible(&Plan::new(&c, &v)));
+        // Nothing published: Pacemaker's promoted node is presumed the right one.
+        let why = stale(verdict(&c, &v, Some(3), &none));
+        assert!(
+            why.starts_with(
+                "PostgreSQL runs as a primary here while pg02 is the promoted instance;"
+            ),
+            "{why}"
+        );
+        // Same or older timeline: this node is the stale one.
+        let pg02_on_3 = published(&[("pg02", "3:1@0/3000060 2@0/5000028")]);
+        let why = stale(verdict(&c, &v, Some(3), &pg02_on_3));
+        assert!(why.contains("(timeline 3 here, 3 there)"), "{why}");
+        let why = stale(verdict(&c, &v, Some(2), &pg02_on_3));
+        assert!(
+            why.starts_with("pg02 runs a primary on timeline 3, newer than this primary's timeline 2: this node is the stale primary"),
+            "{why}"
+        );
+        // Newer here: pg02 is the stale one; this node reports itself Promoted.
+        let PrimaryVerdict::Newer(why) = verdict(&c, &v, Some(4), &pg02_on_3) else {
+            panic!()
+        };
+        assert!(
+            why.starts_with(
+                "pg02 also runs a primary, on timeline 3, older than this primary's timeline 4"
+            ),
+            "{why}"
+        );
+        // An unreadable history or an unknown own timeline gives no verdict by
+        // timeline.
+        let garbage = published(&[("pg02", "x")]);
+        stale(verdict(&c, &v, Some(4), &garbage));
+        stale(verdict(&c, &v, None, &pg02_on_3));
+    }
+
+    #[test]
+    fn two_promoted_primaries_the_older_timeline_fails() {
+        let (c, mut v) = primary_fixture();
+        v.promoted = vec!["pg01".into()];
+        assert!(
+            !another_primary_possible(&Plan::new(&c, &v)),
+            "a steady primary reads nothing"
+        );
+        v.promoted.push("pg02".into());
+        assert!(another_primary_possible(&Plan::new(&c, &v)));
+        let pg02_on_5 = published(&[("pg02", "5:4@0/9000000")]);
+        stale(verdict(&c, &v, Some(4), &pg02_on_5));
+        assert!(matches!(
+            verdict(&c, &v, Some(6), &pg02_on_5),
+            PrimaryVerdict::Newer(_)
+        ));
+        // Both promoted, no verdict by timeline: Pacemaker chooses, as it would
+        // for any agent.
+        assert_eq!(verdict(&c, &v, Some(5), &pg02_on_5), PrimaryVerdict::Alone);
+        assert_eq!(
+            verdict(&c, &v, Some(5), &published(&[])),
+            PrimaryVerdict::Alone
+        );
+    }
+
+    #[test]
+    fn a_newer_history_published_by_a_node_no_longer_promoted_makes_a_primary_stale() {
+        // pg02 was promoted on timeline 5 and Pacemaker demoted it when the
+        // partition healed; this primary never followed it.
+        let (c, mut v) = primary_fixture();
+        v.promoted = vec!["pg01".into()];
+        let why = stale(primary_verdict(
+            &Plan::new(&c, &v),
+            Some(4),
+            &published(&[("pg02", "5:4@0/9000000"), ("pg03", "3:2@0/1000000")]),
+        ));
+        assert!(
+            why.starts_with("pg02 published a primary's history on timeline 5, newer than this primary's timeline 4"),
+            "{why}"
+        );
+        // Its own older histories (from before a switchover) are no verdict.
+        assert_eq!(
+            primary_verdict(
+                &Plan::new(&c, &v),
+                Some(6),
+                &published(&[("pg02", "5:4@0/9000000")])
+            ),
+            PrimaryVerdict::Alone
+        );
+    }
+}

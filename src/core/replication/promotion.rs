@@ -287,7 +287,7 @@ fn promotion_protocol(plan: &mut Plan, facts: &PromoteFacts) -> PromoteProtocol 
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{cfg, view, written};
+    use super::super::fixture::{cfg, view, written};
     use super::*;
     use crate::config::RepMode;
     use crate::core::crm_mon::ClusterView;
@@ -348,7 +348,7 @@ mod tests {
     #[test]
     fn an_own_record_from_an_earlier_time_as_primary_goes_and_can_come_back() {
         let (c, v) = failover();
-        let v = super::super::tests::with_attr(&v, "pg02", "pgsql-acked-also-on", "pg03");
+        let v = super::super::fixture::with_attr(&v, "pg02", "pgsql-acked-also-on", "pg03");
         let mut p = Plan::new(&c, &v);
         let records = before_promotion(&mut p);
         assert_eq!(written(&p, "pg02", Attr::AckedAlsoOn), Some(None));
@@ -489,7 +489,7 @@ mod tests {
         assert!(reason(decide(&v, &facts(None, &[]))).contains("still moves"));
         // A silent peer blocks a node nobody recorded as the holder...
         let unrecorded =
-            crate::core::replication::tests::with_attr(&v, "pg01", "pgsql-acked-also-on", "pg03");
+            crate::core::replication::fixture::with_attr(&v, "pg01", "pgsql-acked-also-on", "pg03");
         assert!(
             reason(decide(&unrecorded, &facts(Some(500), &[("pg03", None)])))
                 .contains("pg03 published no WAL position")

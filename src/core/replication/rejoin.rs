@@ -183,3 +183,193 @@ fn checkpoint_past_fork(history: &History, tli: u32, checkpoint: Lsn) -> Option<
     let (fork, _) = history.end_of(tli)?;
     (checkpoint >= fork).then_some(fork)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::*;
+    use crate::core::lsn::Lsn;
+
+    // --- auto_rewind -----------------------------------------------------------------
+
+    fn control(tli: u32, checkpoint: u64, hints: bool) -> crate::core::controldata::ControlFile {
+        crate::core::controldata::ControlFile {
+            version: 1300,
+            state: crate::core::controldata::DbState::ShutDown,
+            checkpoint: Lsn(checkpoint),
+            timeline: tli,
+            wal_log_hints: hints,
+            data_checksums: false,
+        }
+    }
+
+    #[test]
+    fn who_rejoins_at_start() {
+        let diverged = Some(DataStatus::Diverged);
+        assert!(should_rejoin(true, Lock::Held, None, true));
+        assert!(should_rejoin(true, Lock::Absent, diverged, true));
+        assert!(!should_rejoin(false, Lock::Held, None, true), "opt-in");
+        assert!(
+            !should_rejoin(true, Lock::Held, None, false),
+            "nothing to rejoin"
+        );
+        assert!(
+            !should_rejoin(true, Lock::Absent, None, true),
+            "an ordinary standby"
+        );
+        let clean = Lock::CleanDemote {
+            checkpoint: Lsn(1),
+            tli: 1,
+        };
+        assert!(
+            !should_rejoin(true, clean, None, true),
+            "a clean demote proves itself"
+        );
+    }
+
+    fn plan_for(
+        control: &crate::core::controldata::ControlFile,
+        primary: &str,
+        published: Option<&str>,
+    ) -> Rejoin {
+        rejoin_plan(&RejoinFacts {
+            control,
+            diverged: false,
+            wal_tli: None,
+            primary,
+            published,
+        })
+    }
+
+    /// The primary's history: timeline 2 ended at 0/5000000, timeline 3 runs.
+    const PRIMARY: &str = "3:1@0/3000000 2@0/5000000";
+
+    #[test]
+    fn a_node_past_the_fork_is_rewound_and_one_before_it_follows() {
+        let fork = Lsn(0x500_0000);
+        assert_eq!(
+            plan_for(&control(2, 0x500_0100, true), "pg02", Some(PRIMARY)),
+            Rejoin::Rewind {
+                fork,
+                end: Some(Lsn(0x500_0100)),
+                tli: 2,
+                lock: Lock::CleanDemote {
+                    checkpoint: fork,
+                    tli: 2
+                },
+            }
+        );
+        assert_eq!(
+            plan_for(&control(2, 0x400_0000, false), "pg02", Some(PRIMARY)),
+            Rejoin::Follow {
+                lock: Lock::CleanDemote {
+                    checkpoint: Lsn(0x400_0000),
+                    tli: 2
+                }
+            },
+            "behind the fork: no rewind, no hints needed"
+        );
+        assert!(matches!(
+            plan_for(&control(3, 0x600_0000, false), "pg02", Some(PRIMARY)),
+            Rejoin::Follow { .. }
+        ));
+    }
+
+    /// A former primary whose WAL ended exactly at the fork: its crash recovery
+    /// wrote a shutdown checkpoint whose record begins at the fork, which the
+    /// new timeline does not hold. PostgreSQL refuses to follow from it
+    /// ("requested timeline 3 is not a child of this server's history"), so it
+    /// is rewound (found in the lab: a partitioned primary, fenced).
+    #[test]
+    fn a_checkpoint_that_begins_at_the_fork_is_past_it() {
+        let fork = Lsn(0x500_0000);
+        assert_eq!(
+            plan_for(&control(2, 0x500_0000, true), "pg02", Some(PRIMARY)),
+            Rejoin::Rewind {
+                fork,
+                end: Some(fork),
+                tli: 2,
+                lock: Lock::CleanDemote {
+                    checkpoint: fork,
+                    tli: 2
+                },
+            }
+        );
+        assert!(matches!(
+            plan_for(&control(2, 0x4FF_FFD8, false), "pg02", Some(PRIMARY)),
+            Rejoin::Follow { .. }
+        ));
+    }
+
+    #[test]
+    fn what_a_rewind_cannot_explain_is_refused() {
+        let refused = |c, published| match plan_for(&c, "pg02", published) {
+            Rejoin::Refuse(why) => why,
+            other => panic!("{other:?}"),
+        };
+        assert!(refused(control(2, 0x500_0100, false), Some(PRIMARY))
+            .contains("needs wal_log_hints = on or data checksums"));
+        assert!(refused(control(4, 0x100, true), Some(PRIMARY))
+            .contains("newer than pg02's timeline 3"));
+        assert!(refused(control(2, 0x100, true), Some("3:1@0/3000000"))
+            .contains("timeline 2 of this node is not in pg02's history"));
+        assert!(refused(control(2, 0x100, true), None)
+            .contains("published no readable timeline history"));
+        assert!(refused(control(2, 0x100, true), Some("garbage")).contains("no readable"));
+        let mut crashed = control(2, 0x100, true);
+        crashed.state = crate::core::controldata::DbState::InProduction;
+        assert!(refused(crashed, Some(PRIMARY)).contains("not consistent after crash recovery"));
+    }
+
+    /// A diverged standby's pg_control lags (its last restartpoint); its own
+    /// verdict and the timeline of its WAL decide.
+    #[test]
+    fn a_diverged_standby_is_rewound_from_the_end_of_its_timeline() {
+        let c = control(2, 0x400_0000, true);
+        let facts = RejoinFacts {
+            control: &c,
+            diverged: true,
+            wal_tli: Some(2),
+            primary: "pg02",
+            published: Some(PRIMARY),
+        };
+        let fork = Lsn(0x500_0000);
+        assert_eq!(
+            rejoin_plan(&facts),
+            Rejoin::Rewind {
+                fork,
+                end: None,
+                tli: 2,
+                lock: Lock::CleanDemote {
+                    checkpoint: fork,
+                    tli: 2
+                },
+            }
+        );
+        let c = control(2, 0x400_0000, false);
+        assert!(matches!(
+            rejoin_plan(&RejoinFacts {
+                control: &c,
+                ..facts
+            }),
+            Rejoin::Refuse(_)
+        ));
+        assert!(matches!(
+            rejoin_plan(&RejoinFacts {
+                wal_tli: Some(7),
+                ..facts
+            }),
+            Rejoin::Refuse(_)
+        ));
+    }
+
+    #[test]
+    fn a_primary_checkpoints_for_rewinds_only_until_its_checkpoint_is_on_its_timeline() {
+        assert!(checkpoint_for_rewinds(true, 4, Some(5)), "just promoted");
+        assert!(!checkpoint_for_rewinds(true, 5, Some(5)));
+        assert!(!checkpoint_for_rewinds(true, 4, None), "timeline unknown");
+        assert!(
+            !checkpoint_for_rewinds(false, 4, Some(5)),
+            "only with auto_rewind"
+        );
+    }
+}

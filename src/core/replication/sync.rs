@@ -370,3 +370,465 @@ pub fn promotion_list(cfg: &RepConfig, view: &ClusterView) -> SyncStandbys {
         SyncStandbys::First(names)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::*;
+    use super::super::*;
+    use crate::config::RepMode;
+    use crate::core::crm_mon::ClusterView;
+    use crate::core::lsn::Lsn;
+
+    #[test]
+    fn the_primary_clears_stale_election_positions() {
+        let (c, mut v) = primary_fixture();
+        v.attributes
+            .entry("pg03".into())
+            .or_default()
+            .insert("pgsql-xlog-loc".into(), "0000000004023E30".into());
+        let mut p = Plan::new(&c, &v);
+        primary_self(&mut p);
+        assert_eq!(written(&p, "pg03", Attr::XlogLoc), Some(None));
+        assert_eq!(
+            written(&p, "pg02", Attr::XlogLoc),
+            None,
+            "nothing to delete"
+        );
+        assert_eq!(written(&p, "pg01", Attr::Status), Some(Some("PRI".into())));
+        assert_eq!(
+            written(&p, "pg01", Attr::DataStatus),
+            Some(Some("LATEST".into()))
+        );
+    }
+
+    /// The named sync standby gets its score only once it has flushed what
+    /// the primary had flushed after naming it; the other one is async.
+    #[test]
+    fn the_named_sync_standby_is_scored_once_caught_up() {
+        let (c, v) = primary_fixture();
+        let rows = [
+            row("pg02", "STREAMING", "SYNC"),
+            row("pg03", "STREAMING", "ASYNC"),
+        ];
+        let mut p = Plan::new(&c, &v);
+        let out = pass(&mut p, &rows, &one("pg02"), None);
+        assert_eq!(
+            out,
+            SyncPass {
+                change: None,
+                awaiting: Some("pg02".into())
+            }
+        );
+        assert_eq!(
+            written(&p, "pg02", Attr::Score),
+            None,
+            "no ceiling read yet"
+        );
+        assert_eq!(
+            written(&p, "pg02", Attr::Status),
+            Some(Some("HS:sync".into()))
+        );
+        assert_eq!(
+            written(&p, "pg03", Attr::Status),
+            Some(Some("HS:async".into()))
+        );
+        let mut p = Plan::new(&c, &v);
+        let out = pass(&mut p, &rows, &one("pg02"), Some(101));
+        assert_eq!(out.awaiting.as_deref(), Some("pg02"), "flushed 100 < 101");
+        let mut p = Plan::new(&c, &v);
+        let out = pass(&mut p, &rows, &one("pg02"), Some(100));
+        assert_eq!(
+            out,
+            SyncPass {
+                change: None,
+                awaiting: None
+            }
+        );
+        assert_eq!(written(&p, "pg02", Attr::Score), Some(Some("100".into())));
+        assert_eq!(written(&p, "pg03", Attr::Score), None, "stays -INFINITY");
+    }
+
+    /// The issue's double fault: the sync standby's link drops while a third
+    /// node streams. The list moves to pg03 and in the same pass pg02 loses
+    /// its score, before the list changes; pg03 is not scored in that pass.
+    /// The ceiling read when the list named its standby stays the one the
+    /// standby must reach, for as long as the list is the same.
+    #[test]
+    fn the_ceiling_is_the_one_read_when_the_list_took_its_value() {
+        let named = one("pg02");
+        let record = ceiling_record(&named, Lsn(0x3000060));
+        assert_eq!(
+            recorded_ceiling(Some(&record), &named),
+            Some(Lsn(0x3000060))
+        );
+        assert_eq!(recorded_ceiling(Some(&record), &one("pg03")), None);
+        assert_eq!(recorded_ceiling(Some(&record), &SyncStandbys::Async), None);
+        assert_eq!(recorded_ceiling(None, &named), None);
+        assert_eq!(recorded_ceiling(Some("garbage"), &named), None);
+        // Under a write load the primary's flush position moves on; the pass
+        // compares with the recorded ceiling, so a standby that reached it is
+        // scored although it is behind the primary now.
+        let (c, v) = primary_fixture();
+        let mut p = Plan::new(&c, &v);
+        let mut behind = row("pg02", "STREAMING", "SYNC");
+        behind.flush = Some(Lsn(0x3000060));
+        let out = pass(
+            &mut p,
+            &[behind],
+            &named,
+            recorded_ceiling(Some(&record), &named).map(|l| l.0),
+        );
+        assert_eq!(out.awaiting, None);
+        assert_eq!(written(&p, "pg02", Attr::Score), Some(Some("100".into())));
+    }
+
+    #[test]
+    fn the_primary_warns_about_weak_commits_once_per_change() {
+        let w = |scope: &str, value: &str| WeakCommit {
+            scope: scope.into(),
+            value: value.into(),
+        };
+        let found = [
+            w("role app in every database", "local"),
+            w("the server", "on"),
+            w("every role in database reports", "remote_write"),
+        ];
+        let (note, line) = weak_commit_warning(&found, None).unwrap();
+        assert_eq!(
+            note,
+            "role app in every database sets local; every role in database reports sets remote_write"
+        );
+        assert!(line.contains("a failover can lose them"), "{line}");
+        assert_eq!(weak_commit_warning(&found, Some(&note)), None, "once");
+        let (note, line) = weak_commit_warning(&[w("the server", "on")], Some(&note)).unwrap();
+        assert_eq!(note, "");
+        assert!(line.contains("any more"), "{line}");
+        assert_eq!(weak_commit_warning(&[], None), None, "nothing to say");
+    }
+
+    #[test]
+    fn scores_move_before_the_list() {
+        let (c, mut v) = primary_fixture();
+        v.attributes
+            .get_mut("pg02")
+            .unwrap()
+            .insert("master-pgsql".into(), "100".into());
+        let rows = [row("pg03", "STREAMING", "ASYNC")];
+        let mut p = Plan::new(&c, &v);
+        let out = pass(&mut p, &rows, &one("pg02"), Some(0));
+        assert_eq!(out.change, Some(one("pg03")));
+        assert_eq!(
+            written(&p, "pg02", Attr::Score),
+            Some(Some("-INFINITY".into()))
+        );
+        assert_eq!(
+            written(&p, "pg02", Attr::DataStatus),
+            Some(Some("DISCONNECT".into()))
+        );
+        assert_eq!(written(&p, "pg03", Attr::Score), None);
+        // A node with a score that is not the one named loses it.
+        let v2 = with_attr(&v, "pg03", "master-pgsql", "100");
+        let rows = [
+            row("pg02", "STREAMING", "SYNC"),
+            row("pg03", "STREAMING", "ASYNC"),
+        ];
+        let mut p = Plan::new(&c, &v2);
+        pass(&mut p, &rows, &one("pg02"), Some(0));
+        assert_eq!(
+            written(&p, "pg03", Attr::Score),
+            Some(Some("-INFINITY".into()))
+        );
+        assert_eq!(written(&p, "pg02", Attr::Score), None, "keeps its 100");
+    }
+
+    /// A sync standby cut off without a reset keeps its walsender row until
+    /// `wal_sender_timeout`; once its node has left the cluster that row counts
+    /// for nothing: the list moves to a standby that streams, with no record.
+    #[test]
+    fn the_stale_row_of_a_node_that_left_does_not_keep_it_named() {
+        let (c, v) = primary_fixture();
+        let mut v = with_attr(&v, "pg01", "pgsql-acked-also-on", "pg02");
+        v.nodes.insert("pg02".into(), false);
+        v.unpromoted = vec!["pg03".into()];
+        let rows = [
+            row("pg02", "STREAMING", "SYNC"),
+            row("pg03", "STREAMING", "ASYNC"),
+        ];
+        let mut p = Plan::new(&c, &v);
+        let out = pass(&mut p, &rows, &one("pg02"), Some(0));
+        assert_eq!(out.change, Some(one("pg03")));
+        assert_eq!(
+            written(&p, "pg02", Attr::DataStatus),
+            Some(Some("DISCONNECT".into()))
+        );
+        assert_eq!(written(&p, "pg02", Attr::Status), None);
+        assert_eq!(written(&p, "pg01", Attr::AckedAlsoOn), Some(None));
+        // The same row while its node is a member: it stays named.
+        let (c, v) = primary_fixture();
+        let mut p = Plan::new(&c, &v);
+        assert_eq!(pass(&mut p, &rows, &one("pg02"), Some(0)).change, None);
+    }
+
+    /// The primary records on its own node the standby it scored 100, in the
+    /// pass that scores it, and takes the record away in the pass that takes
+    /// the score away, before the list changes (rule 2).
+    #[test]
+    fn the_primary_records_the_standby_that_holds_every_acked_commit() {
+        let (c, mut v) = primary_fixture();
+        let rows = [
+            row("pg02", "STREAMING", "SYNC"),
+            row("pg03", "STREAMING", "ASYNC"),
+        ];
+        let mut p = Plan::new(&c, &v);
+        pass(&mut p, &rows, &one("pg02"), Some(101));
+        assert_eq!(
+            written(&p, "pg01", Attr::AckedAlsoOn),
+            None,
+            "not caught up"
+        );
+        let mut p = Plan::new(&c, &v);
+        pass(&mut p, &rows, &one("pg02"), Some(100));
+        assert_eq!(
+            written(&p, "pg01", Attr::AckedAlsoOn),
+            Some(Some("pg02".into()))
+        );
+        assert_eq!(Attr::AckedAlsoOn.name("pgsql"), "pgsql-acked-also-on");
+        assert_eq!(Attr::AckedAlsoOn.lifetime(), Lifetime::Forever);
+        // Recorded and scored: written once, not on every pass.
+        v.attributes
+            .entry("pg01".into())
+            .or_default()
+            .insert("pgsql-acked-also-on".into(), "pg02".into());
+        v.attributes
+            .get_mut("pg02")
+            .unwrap()
+            .insert("master-pgsql".into(), "100".into());
+        let mut p = Plan::new(&c, &v);
+        pass(&mut p, &rows, &one("pg02"), None);
+        assert_eq!(written(&p, "pg01", Attr::AckedAlsoOn), None);
+        // pg02's link drops: the list moves to pg03, and the record goes with
+        // pg02's score in that pass.
+        let mut p = Plan::new(&c, &v);
+        let out = pass(&mut p, &rows[1..], &one("pg02"), None);
+        assert_eq!(out.change, Some(one("pg03")));
+        assert_eq!(written(&p, "pg01", Attr::AckedAlsoOn), Some(None));
+        // A former primary's record goes once this node is the primary (its
+        // monitor about itself), and its own stays for the pass.
+        let former = with_attr(&v, "pg03", "pgsql-acked-also-on", "pg02");
+        let mut p = Plan::new(&c, &former);
+        primary_self(&mut p);
+        assert_eq!(written(&p, "pg03", Attr::AckedAlsoOn), Some(None));
+        assert_eq!(written(&p, "pg01", Attr::AckedAlsoOn), None);
+        // Asynchronous replication records nobody.
+        let c_async = cfg(RepMode::Async, &["pg01", "pg02", "pg03"]);
+        let mut p = Plan::new(&c_async, &v);
+        pass(&mut p, &rows, &SyncStandbys::Async, None);
+        assert_eq!(written(&p, "pg01", Attr::AckedAlsoOn), Some(None));
+    }
+
+    /// Nobody streams: commits keep waiting unless every named node left the
+    /// cluster or runs no instance, and this partition has quorum.
+    #[test]
+    fn the_list_empties_only_with_quorum_and_the_named_nodes_gone() {
+        let (c, mut v) = primary_fixture();
+        v.unpromoted = vec!["pg02".into(), "pg03".into()];
+        let rows = [row("pg02", "CATCHUP", "POTENTIAL")];
+        let mut p = Plan::new(&c, &v);
+        assert_eq!(
+            pass(&mut p, &rows, &one("pg03"), None).change,
+            None,
+            "pg03 still runs a standby"
+        );
+        assert_eq!(
+            written(&p, "pg02", Attr::Status),
+            Some(Some("HS:connected".into()))
+        );
+        assert_eq!(
+            written(&p, "pg03", Attr::DataStatus),
+            Some(Some("DISCONNECT".into()))
+        );
+        assert_eq!(
+            written(&p, "pg03", Attr::Status),
+            None,
+            "DISCONNECT leaves status alone"
+        );
+        let mut running = view(&["pg01", "pg02", "pg03"], &[], &[]);
+        running.quorum = true;
+        running.unpromoted = vec!["pg03".into()];
+        assert!(
+            !may_run_async(&running, &one("pg03")),
+            "pg03 runs a standby"
+        );
+        running.unpromoted.clear();
+        assert!(
+            may_run_async(&running, &one("pg03")),
+            "Pacemaker stopped pg03"
+        );
+        let mut gone = view(&["pg01", "pg02"], &["pg03"], &[]);
+        gone.unpromoted = vec!["pg02".into()];
+        assert!(!may_run_async(&gone, &one("pg03")), "no quorum");
+        let gone = ClusterView {
+            quorum: true,
+            ..gone
+        };
+        assert!(may_run_async(&gone, &one("pg03")));
+        assert!(!may_run_async(
+            &gone,
+            &SyncStandbys::First(vec!["pg03".into(), "pg02".into()])
+        ));
+        assert_eq!(
+            wanted_sync_standbys(&c, &gone, &rows, &one("pg03")),
+            SyncStandbys::Async
+        );
+    }
+
+    #[test]
+    fn the_named_standby_stays_while_it_streams() {
+        let (c, v) = primary_fixture();
+        let rows = [
+            row("pg02", "STREAMING", "ASYNC"),
+            row("pg03", "STREAMING", "SYNC"),
+        ];
+        assert_eq!(
+            wanted_sync_standbys(&c, &v, &rows, &one("pg03")),
+            one("pg03")
+        );
+        // From async or a promote's list, the first streaming one in node_list order.
+        assert_eq!(
+            wanted_sync_standbys(&c, &v, &rows, &SyncStandbys::Async),
+            one("pg02")
+        );
+        let promote_list = SyncStandbys::First(vec!["pg03".into(), "pg02".into()]);
+        assert_eq!(
+            wanted_sync_standbys(&c, &v, &rows, &promote_list),
+            one("pg02")
+        );
+    }
+
+    #[test]
+    fn a_former_primary_is_preferred_as_sync_until_it_is() {
+        let (mut c, v) = primary_fixture();
+        c.sync_preference = Some("pg03".into());
+        let rows = [
+            row("pg02", "STREAMING", "SYNC"),
+            row("pg03", "STREAMING", "ASYNC"),
+        ];
+        assert_eq!(
+            wanted_sync_standbys(&c, &v, &rows, &one("pg02")),
+            one("pg03")
+        );
+        c.sync_preference = Some("pg09".into());
+        assert_eq!(
+            wanted_sync_standbys(&c, &v, &rows, &one("pg02")),
+            one("pg02")
+        );
+    }
+
+    #[test]
+    fn a_new_primary_names_every_online_standby() {
+        let (mut c, mut v) = primary_fixture();
+        c.sync_preference = Some("pg03".into());
+        assert_eq!(
+            promotion_list(&c, &v),
+            SyncStandbys::First(vec!["pg03".into(), "pg02".into()])
+        );
+        v.nodes.insert("pg02".into(), false);
+        v.nodes.insert("pg03".into(), false);
+        assert_eq!(promotion_list(&c, &v), SyncStandbys::Async);
+        c.rep_mode = RepMode::Async;
+        assert_eq!(promotion_list(&c, &v), SyncStandbys::Async);
+    }
+
+    #[test]
+    fn async_mode_scores_depend_on_the_node_count() {
+        let rows = [row("pg02", "STREAMING", "ASYNC")];
+        let two = cfg(RepMode::Async, &["pg01", "pg02"]);
+        let v = view(
+            &["pg01", "pg02"],
+            &[],
+            &[("pg02", "master-pgsql", "-INFINITY")],
+        );
+        let mut p = Plan::new(&two, &v);
+        assert_eq!(pass(&mut p, &rows, &SyncStandbys::Async, None).change, None);
+        assert_eq!(written(&p, "pg02", Attr::Score), Some(Some("100".into())));
+        let three = cfg(RepMode::Async, &["pg01", "pg02", "pg03"]);
+        let mut p = Plan::new(&three, &v);
+        pass(&mut p, &rows, &SyncStandbys::Async, None);
+        assert_eq!(
+            written(&p, "pg02", Attr::Score),
+            None,
+            "stays -INFINITY with 3 nodes"
+        );
+    }
+
+    #[test]
+    fn application_names_match_exactly_ignoring_case() {
+        let (c, v) = primary_fixture();
+        let mut p = Plan::new(&c, &v);
+        // "pg020" must not count as pg02; "PG03" is pg03.
+        let rows = [
+            row("pg020", "STREAMING", "SYNC"),
+            row("PG03", "STREAMING", "SYNC"),
+        ];
+        pass(&mut p, &rows, &SyncStandbys::Async, None);
+        assert_eq!(
+            written(&p, "pg02", Attr::DataStatus),
+            Some(Some("DISCONNECT".into()))
+        );
+        assert_eq!(
+            written(&p, "pg03", Attr::DataStatus),
+            Some(Some("STREAMING|SYNC".into()))
+        );
+    }
+
+    #[test]
+    fn sync_standby_names_round_trip() {
+        for s in [
+            SyncStandbys::Async,
+            SyncStandbys::First(vec!["pg02".into()]),
+            SyncStandbys::First(vec!["pg02".into(), "node\"x".into()]),
+        ] {
+            assert_eq!(
+                SyncStandbys::parse(&s.value()),
+                Some(s.clone()),
+                "{}",
+                s.value()
+            );
+        }
+        assert_eq!(
+            SyncStandbys::First(vec!["a".into(), "b".into()]).value(),
+            r#"FIRST 1 ("a", "b")"#
+        );
+        // The stock agent's single name.
+        assert_eq!(
+            SyncStandbys::parse(r#""node2""#),
+            Some(SyncStandbys::First(vec!["node2".into()]))
+        );
+        assert_eq!(SyncStandbys::parse("FIRST 1 ("), None);
+    }
+
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn fuzz_sync_standbys_arbitrary_text_never_panics(s in ".{0,40}") {
+                if let Some(SyncStandbys::First(names)) = SyncStandbys::parse(&s) {
+                    prop_assert!(names.iter().all(|n| !n.is_empty()));
+                }
+            }
+
+            /// parse(value(x)) == x for names without a comma or blanks at
+            /// either end (quotes included: they are doubled).
+            #[test]
+            fn fuzz_sync_standbys_value_parse_round_trip(
+                names in prop::collection::vec("[a-zA-Z0-9_.\"()İ-]([a-zA-Z0-9_. \"()-]{0,8}[a-zA-Z0-9_.\"()-])?", 1..5),
+            ) {
+                let lower = SyncStandbys::First(names.iter().map(|n| n.to_lowercase()).collect());
+                let s = SyncStandbys::First(names);
+                prop_assert_eq!(SyncStandbys::parse(&s.value()), Some(lower));
+            }
+        }
+    }
+}

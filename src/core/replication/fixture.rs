@@ -1,0 +1,127 @@
+//! The shared fixture of the replication core's tests: configurations,
+//! cluster views, rows and the helpers every module's tests use.
+
+use super::*;
+use crate::config::RepMode;
+use crate::core::crm_mon::ClusterView;
+use crate::core::lsn::Lsn;
+
+/// The shared fixture of the replication core's tests: a configuration
+/// seen from `nodes[0]`.
+pub(super) fn cfg(mode: RepMode, nodes: &[&str]) -> RepConfig {
+    RepConfig {
+        rsc: "pgsql".into(),
+        me: nodes[0].into(),
+        rep_mode: mode,
+        node_list: nodes.iter().map(|s| s.to_string()).collect(),
+        xlog_check_count: 3,
+        sync_preference: None,
+    }
+}
+
+/// A cluster view (no quorum unless set) with these attributes.
+pub(super) fn view(online: &[&str], offline: &[&str], attrs: &[(&str, &str, &str)]) -> ClusterView {
+    let mut v = ClusterView::default();
+    for n in online {
+        v.nodes.insert(n.to_string(), true);
+    }
+    for n in offline {
+        v.nodes.insert(n.to_string(), false);
+    }
+    for (n, k, val) in attrs {
+        v.attributes
+            .entry(n.to_string())
+            .or_default()
+            .insert(k.to_string(), val.to_string());
+    }
+    v
+}
+
+/// `v` with one attribute set (a variant of a fixture).
+pub(super) fn with_attr(v: &ClusterView, node: &str, key: &str, val: &str) -> ClusterView {
+    let mut v = v.clone();
+    v.attributes
+        .entry(node.to_string())
+        .or_default()
+        .insert(key.to_string(), val.to_string());
+    v
+}
+
+pub(super) fn row(app: &str, state: &str, sync: &str) -> ReplicationRow {
+    ReplicationRow {
+        application_name: app.into(),
+        state: SenderState::parse(state).unwrap(),
+        sync: SyncRole::parse(sync).unwrap(),
+        flush: Some(Lsn(100)),
+    }
+}
+
+/// The last value `plan` writes to `attr` of `node` (`Some(None)`: deleted).
+pub(super) fn written(plan: &Plan, node: &str, attr: Attr) -> Option<Option<String>> {
+    plan.writes
+        .iter()
+        .rev()
+        .find(|w| w.node == node && w.attr == attr)
+        .map(|w| w.value.clone())
+}
+
+pub(super) fn primary_fixture() -> (RepConfig, ClusterView) {
+    let c = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
+    let mut v = view(
+        &["pg01", "pg02", "pg03"],
+        &[],
+        &[
+            ("pg02", "master-pgsql", "-INFINITY"),
+            ("pg03", "master-pgsql", "-INFINITY"),
+            ("pg02", "pgsql-status", "HS:alone"),
+            ("pg03", "pgsql-status", "HS:alone"),
+        ],
+    );
+    v.quorum = true;
+    (c, v)
+}
+
+pub(super) fn one(n: &str) -> SyncStandbys {
+    SyncStandbys::First(vec![n.into()])
+}
+
+pub(super) fn pass(
+    p: &mut Plan,
+    rows: &[ReplicationRow],
+    current: &SyncStandbys,
+    ceiling: Option<u64>,
+) -> SyncPass {
+    control_standbys(
+        p,
+        &PrimaryFacts {
+            rows,
+            current,
+            ceiling: ceiling.map(Lsn),
+        },
+    )
+}
+
+// --- diverged standbys ---------------------------------------------------------
+
+pub(super) fn history(wire: &str) -> crate::core::timeline::History {
+    crate::core::timeline::History::from_wire(wire).unwrap()
+}
+
+pub(super) fn at(s: &str) -> Lsn {
+    s.parse().unwrap()
+}
+
+pub(super) fn standby_facts(final_: bool) -> StandbyFacts<'static> {
+    StandbyFacts {
+        location: Some(Location {
+            tli: Some(2),
+            lsn: Lsn(500),
+        }),
+        streaming: !final_,
+        position_final: final_,
+        received_tli: Some(2),
+        replay: Some(Lsn(500)),
+        lock: Lock::Absent,
+        election: None,
+    }
+}
