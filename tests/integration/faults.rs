@@ -1293,7 +1293,7 @@ pub(crate) fn wait_failover(r: &Run, old: &str) -> Picture {
                 status_of(p, &sync),
                 status_of(p, &third)
             )),
-            crm_mon_text(r.lab)
+            String::from_utf8_lossy(&r.lab.run(&["exec", &third, "crm_mon", "-Afr1"]).stdout)
         );
         std::thread::sleep(Duration::from_millis(500));
     }
