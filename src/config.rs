@@ -87,10 +87,9 @@ impl Values {
     fn from_env(env: &RawEnv) -> Result<Values> {
         let mut values = BTreeMap::new();
         for spec in PARAMS {
-            let raw = env.get(&format!("{RESKEY_PREFIX}{}", spec.name));
             // An empty value means the default: Pacemaker never passes one on
             // purpose, and an empty pgdata or pgdba is never meant.
-            let value = match raw.map(String::as_str) {
+            let value = match Config::raw_param(env, spec.name) {
                 None | Some("") => spec.default,
                 Some(v) => v,
             };
@@ -181,7 +180,7 @@ impl Config {
         let v = Values::from_env(env)?;
         let pgdata = v.path("pgdata");
         // The stock agent derives config from pgdata when it is not given.
-        let config = match env.get(&format!("{RESKEY_PREFIX}config")) {
+        let config = match Config::raw_param(env, "config") {
             Some(c) if !c.is_empty() => PathBuf::from(c),
             _ => pgdata.join("postgresql.conf"),
         };
@@ -277,9 +276,10 @@ impl Config {
         Ok(())
     }
 
-    /// One parameter as Pacemaker passed it, for the actions that must go
-    /// on when the whole configuration did not validate (a monitor that
-    /// still looks for a postmaster, a stop that marks the node).
+    /// One parameter as Pacemaker passed it: what the parameter table
+    /// reads, and what the actions that must go on when the whole
+    /// configuration did not validate read (a monitor that still looks for
+    /// a postmaster, a stop that marks the node).
     pub fn raw_param<'e>(env: &'e RawEnv, name: &str) -> Option<&'e str> {
         env.get(&format!("{RESKEY_PREFIX}{name}"))
             .map(String::as_str)

@@ -4,6 +4,7 @@ use super::observe::Observed;
 use crate::core::explain::{self, Explanation, Role};
 use crate::core::replication::lock::Lock;
 use crate::core::replication::plan::Attr;
+use crate::core::replication::sync::WeakCommit;
 use crate::io::pg::ServerState;
 use serde::Serialize;
 
@@ -158,11 +159,7 @@ pub fn status(o: &Observed) -> Status {
         maintenance: o.view.maintenance,
         node: o.me.clone(),
         nodes,
-        weak_commits: o
-            .weak_commits
-            .iter()
-            .map(|w| format!("{} sets {}", w.scope, w.value))
-            .collect(),
+        weak_commits: o.weak_commits.iter().map(WeakCommit::words).collect(),
     }
 }
 

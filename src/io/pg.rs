@@ -457,7 +457,6 @@ impl Session {
         ))
     }
 
-    /// The primary's flushed WAL position.
     /// Where `synchronous_commit` is set below `on` (`off`, `local`,
     /// `remote_write`), so that a commit is acknowledged before the sync
     /// standby flushed it: each role and database setting, and the
@@ -490,6 +489,7 @@ impl Session {
             .collect())
     }
 
+    /// The primary's flushed WAL position.
     pub fn flushed(&mut self) -> Result<Option<Lsn>, SqlError> {
         let v: Option<String> = self
             .client

@@ -228,8 +228,7 @@ impl StateFiles<'_> {
     }
 
     /// The stock agent's rep_mode.conf, for clusters whose postgresql.conf
-    /// still includes it.
-    /// Write the list; the ceiling recorded for the previous one goes
+    /// still includes it. The ceiling recorded for the previous list goes
     /// with it.
     pub fn write_rep_mode_conf(&self, sync_standby_names: &str) -> Result<()> {
         let text = standby_conf::rep_mode_conf(sync_standby_names);

@@ -157,8 +157,8 @@ pub fn demote(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
     let mut plan = Plan::new(&r.rep, &view);
     let mut stopped = None;
     for step in rep::demote_begin(&mut plan) {
-        match perform_demote(&r, &step, &mut stopped) {
-            Ok(_) => {}
+        match perform_demote(&r, &step) {
+            Ok(found) => stopped = stopped.or(found),
             Err(e) if step == DemoteStep::Stop => {
                 let unknown = rep::demote_stop_failed(&mut plan);
                 unknown.iter().try_for_each(|w| r.crm.apply(w))?;
@@ -189,41 +189,32 @@ pub fn demote(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
             .map_or(String::new(), |(c, _)| c.state.words().to_string()),
         lock_path: r.files.lock().display().to_string(),
     };
-    if let Some((control, _)) = &shutdown {
-        if control.cleanly_shut_down() {
-            crate::info!(
-                "Clean shutdown at {}; restarting as a standby of {}.",
-                control.checkpoint,
-                i.cfg.master_ip.as_deref().unwrap_or("")
-            );
-        }
-    }
-    let mut ignored = None;
     for step in rep::after_demote_stop(&mut plan, &facts) {
-        perform_demote(&r, &step, &mut ignored)?;
+        perform_demote(&r, &step)?;
     }
     Ok(OcfRc::Success)
 }
 
-/// One step of a demote; `stopped` receives what the stop found.
-fn perform_demote(r: &Replica, step: &DemoteStep, stopped: &mut Option<Stopped>) -> Result<()> {
+/// One step of a demote; the stop says how PostgreSQL stopped.
+fn perform_demote(r: &Replica, step: &DemoteStep) -> Result<Option<Stopped>> {
     match step {
-        DemoteStep::Records(writes) => writes.iter().try_for_each(|w| r.crm.apply(w)),
-        DemoteStep::Stop => {
-            *stopped = Some(lifecycle::stop_server(r.i, r.i.cfg.stop_escalate)?);
-            Ok(())
-        }
-        DemoteStep::RemoveLock => r.files.remove_lock("no standby is left"),
-        DemoteStep::MarkCleanDemote(text) => r.files.mark_clean_demote(text),
-        DemoteStep::StartAsStandby => {
+        DemoteStep::Records(writes) => writes.iter().try_for_each(|w| r.crm.apply(w))?,
+        DemoteStep::Stop => return lifecycle::stop_server(r.i, r.i.cfg.stop_escalate).map(Some),
+        DemoteStep::RemoveLock => r.files.remove_lock("no standby is left")?,
+        DemoteStep::MarkCleanDemote(text) => r.files.mark_clean_demote(text)?,
+        DemoteStep::StartAsStandby { checkpoint } => {
+            crate::info!(
+                "Clean shutdown at {checkpoint}; restarting as a standby of {}.",
+                r.i.cfg.master_ip.as_deref().unwrap_or("")
+            );
             r.prepare_standby()?;
-            lifecycle::start_server(r.i)
+            lifecycle::start_server(r.i)?;
         }
         DemoteStep::Done { exit_reason } => {
             if let Some(why) = exit_reason {
                 crate::ocf::log::exit_reason(why);
             }
-            Ok(())
         }
     }
+    Ok(None)
 }

@@ -139,8 +139,9 @@ pub enum DemoteStep {
     RemoveLock,
     /// Write the clean-demote record into `PGSQL.lock`.
     MarkCleanDemote(String),
-    /// The standby settings, then start PostgreSQL as a standby.
-    StartAsStandby,
+    /// The standby settings, then start PostgreSQL as a standby: it shut
+    /// down cleanly at `checkpoint`.
+    StartAsStandby { checkpoint: Lsn },
     /// Done: the demote succeeds, with this exit reason logged when there
     /// is one (PostgreSQL stays stopped).
     Done { exit_reason: Option<String> },
@@ -204,7 +205,9 @@ pub fn after_demote_stop(plan: &mut Plan, facts: &DemoteStopFacts) -> Vec<Demote
         }),
         AfterDemote::RestartAsStandby { record } => {
             steps.extend(record.map(DemoteStep::MarkCleanDemote));
-            steps.push(DemoteStep::StartAsStandby);
+            steps.push(DemoteStep::StartAsStandby {
+                checkpoint: shutdown.checkpoint,
+            });
             plan.status(&me, Status::HsAlone);
             steps.push(DemoteStep::Records(std::mem::take(&mut plan.writes)));
             steps.push(DemoteStep::Done { exit_reason: None });
@@ -396,6 +399,10 @@ mod tests {
                             .join(",")
                     ),
                     DemoteStep::MarkCleanDemote(_) => "mark".into(),
+                    DemoteStep::StartAsStandby { checkpoint } => {
+                        assert_eq!(*checkpoint, Lsn(0x3000028));
+                        "StartAsStandby".into()
+                    }
                     DemoteStep::Done { exit_reason } => format!("done {}", exit_reason.is_some()),
                     other => format!("{other:?}"),
                 })

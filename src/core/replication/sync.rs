@@ -115,9 +115,10 @@ impl SyncStandbys {
 /// and the cluster without a promotable node.
 pub fn recorded_ceiling(record: Option<&str>, current: &SyncStandbys) -> Option<Lsn> {
     let (list, lsn) = record?.trim_end_matches('\n').split_once('\t')?;
-    (list == current.value())
-        .then(|| lsn.parse().ok())
-        .flatten()
+    if list != current.value() {
+        return None;
+    }
+    lsn.parse().ok()
 }
 
 /// The record [`recorded_ceiling`] reads.
@@ -140,6 +141,12 @@ impl WeakCommit {
     pub fn is_weak(&self) -> bool {
         matches!(self.value.as_str(), "off" | "local" | "remote_write")
     }
+
+    /// `role app in every database sets local`: how the warning and
+    /// `rustpgctl status` say it.
+    pub fn words(&self) -> String {
+        format!("{} sets {}", self.scope, self.value)
+    }
 }
 
 /// The primary's warning about [`WeakCommit`]s, once per change: `noted`
@@ -149,7 +156,7 @@ pub fn weak_commit_warning(found: &[WeakCommit], noted: Option<&str>) -> Option<
     let note: Vec<String> = found
         .iter()
         .filter(|w| w.is_weak())
-        .map(|w| format!("{} sets {}", w.scope, w.value))
+        .map(WeakCommit::words)
         .collect();
     let note = note.join("; ");
     if noted.unwrap_or("") == note {
