@@ -211,10 +211,11 @@ pub fn decide_promotion(plan: &mut Plan, facts: &PromoteFacts) -> PromoteDecisio
     // for a moment) does not block the promotion. One that published a
     // position ahead still gets it: on one timeline it holds all this
     // node holds.
+    let silent_ones_count = !recorded_holder(plan);
     let peers: Vec<(String, Option<Location>)> = facts
         .peers
         .iter()
-        .filter(|(_, l)| l.is_some() || !recorded_holder(plan))
+        .filter(|(_, l)| l.is_some() || silent_ones_count)
         .cloned()
         .collect();
     match promotion_check(mine, &peers) {
