@@ -14,6 +14,7 @@ packages=(
     ruby                                # ruby -c Vagrantfile (a test)
     debhelper dpkg-dev                  # the Debian package (scripts/build-deb.sh)
     pgbouncer                           # the lab's PgBouncers, switchover --pgbouncer tests
+    fuse3                               # fusermount3, for tools/crashfs (lose unsynced writes)
 )
 missing=()
 for p in "${packages[@]}"; do
