@@ -17,32 +17,18 @@ use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirEntryExt, FileExt, FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use fuser::{
-    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, InitFlags,
-    KernelConfig, LockOwner, Notifier, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData,
-    ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow,
-    WriteFlags,
-};
+use fuser::{FileAttr, FileHandle, FileType, INodeNo, Notifier, TimeOrNow};
 use nix::fcntl::{openat, renameat2, AtFlags, OFlag, AT_FDCWD};
 use nix::sys::stat::{fstat, fstatat, mkdirat, mknodat, FileStat, Mode, SFlag};
 use nix::unistd::{fchownat, linkat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
 
 use crate::cache::{Dirty, PAGE};
-
-/// How long the kernel may cache attributes and names. Short, and correct
-/// anyway: every change goes through us, and a crash invalidates what it
-/// changes.
-const TTL: Duration = Duration::from_secs(1);
-
-/// Largest write request (1 MiB, the kernel's default page limit).
-const MAX_WRITE: u32 = 1 << 20;
 
 const ROOT: u64 = INodeNo::ROOT.0;
 
@@ -52,6 +38,13 @@ pub struct Options {
     /// Past this much dirty data in total, a write flushes every dirty page to
     /// the backing files (which makes them durable early).
     pub max_dirty_bytes: u64,
+}
+
+/// Who creates a file: the FUSE request's caller.
+#[derive(Debug, Clone, Copy)]
+pub struct Owner {
+    pub uid: u32,
+    pub gid: u32,
 }
 
 /// File handles carry the crash epoch they were opened in and the sync mode
@@ -206,10 +199,10 @@ pub struct Shared {
 }
 
 #[derive(Debug)]
-struct DirEnt {
-    ino: u64,
-    kind: FileType,
-    name: OsString,
+pub struct DirEnt {
+    pub ino: u64,
+    pub kind: FileType,
+    pub name: OsString,
 }
 
 impl Shared {
@@ -341,13 +334,13 @@ impl Shared {
 
     /// Gives a new object the caller's ownership. The group stays the
     /// directory's when it is set-group-ID, as the kernel would do.
-    fn chown_new(&self, parent: &Inode, name: &OsStr, req: &Request) -> io::Result<()> {
+    fn chown_new(&self, parent: &Inode, name: &OsStr, owner: Owner) -> io::Result<()> {
         let parent_sgid = parent.stat()?.st_mode & libc::S_ISGID != 0;
-        let gid = (!parent_sgid).then(|| Gid::from_raw(req.gid()));
+        let gid = (!parent_sgid).then(|| Gid::from_raw(owner.gid));
         fchownat(
             &parent.path_fd,
             name,
-            Some(Uid::from_raw(req.uid())),
+            Some(Uid::from_raw(owner.uid)),
             gid,
             AtFlags::AT_SYMLINK_NOFOLLOW,
         )?;
@@ -365,7 +358,14 @@ impl Shared {
         }
     }
 
-    fn read(&self, inode: &Inode, fh: FileHandle, offset: u64, size: u32) -> io::Result<Vec<u8>> {
+    pub fn read(
+        &self,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        size: u32,
+    ) -> io::Result<Vec<u8>> {
+        let inode = &*self.inode(ino)?;
         let file = {
             let mut st = inode.lock();
             self.check_epoch(fh)?;
@@ -386,14 +386,18 @@ impl Shared {
         Ok(buf)
     }
 
-    fn write(
+    /// `flags`: the write's own flags (the kernel passes the handle's, plus
+    /// a per-write RWF_DSYNC/RWF_SYNC).
+    pub fn write(
         &self,
-        inode: &Inode,
+        ino: INodeNo,
         fh: FileHandle,
         offset: u64,
         data: &[u8],
-        sync: SyncMode,
+        flags: i32,
     ) -> io::Result<()> {
+        let inode = &*self.inode(ino)?;
+        let sync = handle_sync(fh).max(SyncMode::of(flags));
         let mut st = inode.lock();
         self.check_epoch(fh)?;
         let file = st.writer(inode)?;
@@ -482,7 +486,8 @@ impl Shared {
         Ok(())
     }
 
-    fn fsync(&self, inode: &Inode, fh: FileHandle, datasync: bool) -> io::Result<()> {
+    pub fn fsync(&self, ino: INodeNo, fh: FileHandle, datasync: bool) -> io::Result<()> {
+        let inode = &*self.inode(ino)?;
         let file = {
             let mut st = inode.lock();
             self.check_epoch(fh)?;
@@ -496,6 +501,10 @@ impl Shared {
     /// unmount). Returns the bytes written.
     fn writeback_all(&self) -> io::Result<u64> {
         let _serial = self.flush_all.lock().unwrap_or_else(|e| e.into_inner());
+        self.writeback_all_serialised()
+    }
+
+    fn writeback_all_serialised(&self) -> io::Result<u64> {
         let mut total = 0;
         let mut first_error = None;
         for inode in self.all_inodes() {
@@ -514,11 +523,13 @@ impl Shared {
     }
 
     fn flush_for_cap(&self) {
+        let _serial = self.flush_all.lock().unwrap_or_else(|e| e.into_inner());
+        // Writers that waited here find the work done.
         if self.dirty_bytes.load(SeqCst) <= self.opts.max_dirty_bytes {
             return;
         }
         self.counters.cap_flushes.fetch_add(1, SeqCst);
-        if let Err(e) = self.writeback_all() {
+        if let Err(e) = self.writeback_all_serialised() {
             eprintln!("crashfs: writeback at the dirty cap failed: {e}");
         }
     }
@@ -642,9 +653,9 @@ impl Shared {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn setattr(
+    pub fn setattr(
         &self,
-        inode: &Inode,
+        ino: INodeNo,
         mode: Option<u32>,
         uid: Option<u32>,
         gid: Option<u32>,
@@ -652,6 +663,7 @@ impl Shared {
         atime: Option<TimeOrNow>,
         mtime: Option<TimeOrNow>,
     ) -> io::Result<FileAttr> {
+        let inode = &*self.inode(ino)?;
         let is_symlink = inode.stat()?.st_mode & libc::S_IFMT == libc::S_IFLNK;
         if uid.is_some() || gid.is_some() {
             fchownat(
@@ -679,14 +691,15 @@ impl Shared {
         Ok(self.attr(inode, &st))
     }
 
-    fn create(
+    pub fn create(
         &self,
-        req: &Request,
-        parent: &Inode,
+        owner: Owner,
+        parent: INodeNo,
         name: &OsStr,
         mode: u32,
         flags: i32,
     ) -> io::Result<(FileAttr, FileHandle)> {
+        let parent = &*self.inode(parent)?;
         let open = |extra: OFlag| {
             openat(
                 &parent.path_fd,
@@ -705,7 +718,7 @@ impl Shared {
             Err(e) => return Err(e.into()),
         };
         if created {
-            self.chown_new(parent, name, req)?;
+            self.chown_new(parent, name, owner)?;
         }
         let file = File::from(fd);
         let path_fd = openat(
@@ -732,7 +745,10 @@ impl Shared {
         Ok((attr, fh))
     }
 
-    fn release(&self, inode: &Inode) {
+    pub fn release(&self, ino: INodeNo) {
+        let Ok(inode) = self.inode(ino) else {
+            return;
+        };
         if inode.opens.fetch_sub(1, SeqCst) == 1 {
             let mut st = inode.lock();
             // Close the backing descriptor unless a writeback still needs it.
@@ -743,6 +759,41 @@ impl Shared {
         }
         self.discard_if_orphan(inode.key);
         self.maybe_evict(inode.id);
+    }
+
+    /// Directory handles: the listing is read when `readdir` asks for offset
+    /// 0 (the first call, or after a rewinddir) and served from memory for
+    /// the later offsets. Entries made or removed meanwhile may or may not
+    /// show, as POSIX allows.
+    pub fn opendir(&self) -> FileHandle {
+        let id = self.next_dir.fetch_add(1, SeqCst);
+        self.dirs().insert(id, Arc::new(Vec::new()));
+        FileHandle(id)
+    }
+
+    pub fn readdir(
+        &self,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+    ) -> io::Result<Arc<Vec<DirEnt>>> {
+        if offset == 0 {
+            let entries = Arc::new(self.read_dir(&*self.inode(ino)?)?);
+            self.dirs().insert(fh.0, entries.clone());
+            return Ok(entries);
+        }
+        self.dirs()
+            .get(&fh.0)
+            .cloned()
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EBADF))
+    }
+
+    pub fn releasedir(&self, fh: FileHandle) {
+        self.dirs().remove(&fh.0);
+    }
+
+    fn dirs(&self) -> MutexGuard<'_, HashMap<u64, Arc<Vec<DirEnt>>>> {
+        self.dirs.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn read_dir(&self, inode: &Inode) -> io::Result<Vec<DirEnt>> {
@@ -773,7 +824,8 @@ impl Shared {
         Ok(entries)
     }
 
-    fn fallocate(&self, inode: &Inode, offset: u64, length: u64, mode: i32) -> io::Result<()> {
+    pub fn fallocate(&self, ino: INodeNo, offset: u64, length: u64, mode: i32) -> io::Result<()> {
+        let inode = &*self.inode(ino)?;
         // Allocation only: it changes no data, so it needs no dirty-page
         // bookkeeping beyond the size. Punching holes would; it is refused.
         if mode & !libc::FALLOC_FL_KEEP_SIZE != 0 {
@@ -790,6 +842,156 @@ impl Shared {
             }
         }
         Ok(())
+    }
+}
+
+/// The operations that only touch the backing directory (and the table).
+impl Shared {
+    pub fn lookup(&self, parent: INodeNo, name: &OsStr) -> io::Result<FileAttr> {
+        self.lookup_child(&*self.inode(parent)?, name)
+    }
+
+    pub fn forget(&self, ino: INodeNo, nlookup: u64) {
+        if let Ok(inode) = self.inode(ino) {
+            let _ = inode
+                .nlookup
+                .fetch_update(SeqCst, SeqCst, |n| Some(n.saturating_sub(nlookup)));
+            self.maybe_evict(ino.0);
+        }
+    }
+
+    pub fn getattr(&self, ino: INodeNo) -> io::Result<FileAttr> {
+        let inode = self.inode(ino)?;
+        Ok(self.attr(&inode, &inode.stat()?))
+    }
+
+    pub fn readlink(&self, ino: INodeNo) -> io::Result<OsString> {
+        Ok(nix::fcntl::readlinkat(&self.inode(ino)?.path_fd, "")?)
+    }
+
+    pub fn mknod(
+        &self,
+        owner: Owner,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        rdev: u32,
+    ) -> io::Result<FileAttr> {
+        let parent = self.inode(parent)?;
+        mknodat(
+            &parent.path_fd,
+            name,
+            SFlag::from_bits_truncate(mode & libc::S_IFMT),
+            Mode::from_bits_truncate(mode & 0o7777),
+            rdev as libc::dev_t,
+        )?;
+        self.chown_new(&parent, name, owner)?;
+        self.lookup_child(&parent, name)
+    }
+
+    pub fn mkdir(
+        &self,
+        owner: Owner,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+    ) -> io::Result<FileAttr> {
+        let parent = self.inode(parent)?;
+        mkdirat(
+            &parent.path_fd,
+            name,
+            Mode::from_bits_truncate(mode & 0o7777),
+        )?;
+        self.chown_new(&parent, name, owner)?;
+        self.lookup_child(&parent, name)
+    }
+
+    pub fn symlink(
+        &self,
+        owner: Owner,
+        parent: INodeNo,
+        name: &OsStr,
+        target: &Path,
+    ) -> io::Result<FileAttr> {
+        let parent = self.inode(parent)?;
+        symlinkat(target, &parent.path_fd, name)?;
+        self.chown_new(&parent, name, owner)?;
+        self.lookup_child(&parent, name)
+    }
+
+    pub fn link(&self, ino: INodeNo, newparent: INodeNo, newname: &OsStr) -> io::Result<FileAttr> {
+        let inode = self.inode(ino)?;
+        let newparent = self.inode(newparent)?;
+        linkat(
+            &inode.path_fd,
+            "",
+            &newparent.path_fd,
+            newname,
+            AtFlags::AT_EMPTY_PATH,
+        )?;
+        self.lookup_child(&newparent, newname)
+    }
+
+    pub fn unlink(&self, parent: INodeNo, name: &OsStr) -> io::Result<()> {
+        let parent = self.inode(parent)?;
+        let st = fstatat(&parent.path_fd, name, AtFlags::AT_SYMLINK_NOFOLLOW)?;
+        unlinkat(&parent.path_fd, name, UnlinkatFlags::NoRemoveDir)?;
+        self.discard_if_orphan((st.st_dev, st.st_ino));
+        Ok(())
+    }
+
+    pub fn rmdir(&self, parent: INodeNo, name: &OsStr) -> io::Result<()> {
+        let parent = self.inode(parent)?;
+        Ok(unlinkat(&parent.path_fd, name, UnlinkatFlags::RemoveDir)?)
+    }
+
+    pub fn rename(
+        &self,
+        parent: INodeNo,
+        name: &OsStr,
+        newparent: INodeNo,
+        newname: &OsStr,
+        flags: u32,
+    ) -> io::Result<()> {
+        let parent = self.inode(parent)?;
+        let newparent = self.inode(newparent)?;
+        // The file a rename replaces may lose its last name.
+        let replaced = fstatat(&newparent.path_fd, newname, AtFlags::AT_SYMLINK_NOFOLLOW)
+            .ok()
+            .map(|st| (st.st_dev, st.st_ino));
+        renameat2(
+            &parent.path_fd,
+            name,
+            &newparent.path_fd,
+            newname,
+            nix::fcntl::RenameFlags::from_bits_truncate(flags),
+        )?;
+        if let Some(key) = replaced {
+            self.discard_if_orphan(key);
+        }
+        Ok(())
+    }
+
+    /// A new handle: it carries the current crash epoch and the open's sync
+    /// mode. The backing file is opened on first use.
+    pub fn open(&self, ino: INodeNo, flags: i32) -> io::Result<FileHandle> {
+        self.inode(ino)?.opens.fetch_add(1, SeqCst);
+        Ok(file_handle(self.epoch.load(SeqCst), SyncMode::of(flags)))
+    }
+
+    /// Directory changes are in the backing directory already (metadata is
+    /// durable at once here); this syncs it for the real disk's sake.
+    pub fn fsyncdir(&self, ino: INodeNo, datasync: bool) -> io::Result<()> {
+        let dir = File::open(self.inode(ino)?.proc_path())?;
+        if datasync {
+            dir.sync_data()
+        } else {
+            dir.sync_all()
+        }
+    }
+
+    pub fn statfs(&self, ino: INodeNo) -> io::Result<nix::sys::statvfs::Statvfs> {
+        Ok(nix::sys::statvfs::fstatvfs(&self.inode(ino)?.path_fd)?)
     }
 }
 
@@ -905,501 +1107,5 @@ fn file_attr(id: u64, st: &FileStat) -> FileAttr {
         rdev: st.st_rdev as u32,
         blksize: st.st_blksize as u32,
         flags: 0,
-    }
-}
-
-fn errno(e: io::Error) -> Errno {
-    Errno::from(e)
-}
-
-/// The `fuser::Filesystem` face of `Shared`.
-#[derive(Debug)]
-pub struct CrashFs {
-    pub shared: Arc<Shared>,
-}
-
-impl Filesystem for CrashFs {
-    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> io::Result<()> {
-        // No FUSE_WRITEBACK_CACHE: the kernel would hold writes where a crash
-        // cannot drop them. Parallel lookups in one directory help PostgreSQL.
-        let _ = config.add_capabilities(InitFlags::FUSE_PARALLEL_DIROPS);
-        let _ = config.set_max_write(MAX_WRITE);
-        Ok(())
-    }
-
-    fn destroy(&mut self) {
-        // Unmount is a clean shutdown: everything becomes durable.
-        if let Err(e) = self.shared.sync_all() {
-            eprintln!("crashfs: sync at unmount failed: {e}");
-        }
-    }
-
-    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        let r = self
-            .shared
-            .inode(parent)
-            .and_then(|p| self.shared.lookup_child(&p, name));
-        match r {
-            Ok(attr) => reply.entry(&TTL, &attr, Generation(0)),
-            Err(e) => reply.error(errno(e)),
-        }
-    }
-
-    fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
-        if let Ok(inode) = self.shared.inode(ino) {
-            let _ = inode
-                .nlookup
-                .fetch_update(SeqCst, SeqCst, |n| Some(n.saturating_sub(nlookup)));
-            self.shared.maybe_evict(ino.0);
-        }
-    }
-
-    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        let r = self
-            .shared
-            .inode(ino)
-            .and_then(|i| Ok(self.shared.attr(&i, &i.stat()?)));
-        match r {
-            Ok(attr) => reply.attr(&TTL, &attr),
-            Err(e) => reply.error(errno(e)),
-        }
-    }
-
-    fn setattr(
-        &self,
-        _req: &Request,
-        ino: INodeNo,
-        mode: Option<u32>,
-        uid: Option<u32>,
-        gid: Option<u32>,
-        size: Option<u64>,
-        atime: Option<TimeOrNow>,
-        mtime: Option<TimeOrNow>,
-        _ctime: Option<SystemTime>,
-        _fh: Option<FileHandle>,
-        _crtime: Option<SystemTime>,
-        _chgtime: Option<SystemTime>,
-        _bkuptime: Option<SystemTime>,
-        _flags: Option<fuser::BsdFileFlags>,
-        reply: ReplyAttr,
-    ) {
-        let r = self
-            .shared
-            .inode(ino)
-            .and_then(|i| self.shared.setattr(&i, mode, uid, gid, size, atime, mtime));
-        match r {
-            Ok(attr) => reply.attr(&TTL, &attr),
-            Err(e) => reply.error(errno(e)),
-        }
-    }
-
-    fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
-        let r = self
-            .shared
-            .inode(ino)
-            .and_then(|i| Ok(nix::fcntl::readlinkat(&i.path_fd, "")?));
-        match r {
-            Ok(target) => reply.data(target.as_bytes()),
-            Err(e) => reply.error(errno(e)),
-        }
-    }
-
-    fn mknod(
-        &self,
-        req: &Request,
-        parent: INodeNo,
-        name: &OsStr,
-        mode: u32,
-        _umask: u32,
-        rdev: u32,
-        reply: ReplyEntry,
-    ) {
-        let r = self.shared.inode(parent).and_then(|p| {
-            mknodat(
-                &p.path_fd,
-                name,
-                SFlag::from_bits_truncate(mode & libc::S_IFMT),
-                Mode::from_bits_truncate(mode & 0o7777),
-                rdev as libc::dev_t,
-            )?;
-            self.shared.chown_new(&p, name, req)?;
-            self.shared.lookup_child(&p, name)
-        });
-        match r {
-            Ok(attr) => reply.entry(&TTL, &attr, Generation(0)),
-            Err(e) => reply.error(errno(e)),
-        }
-    }
-
-    fn mkdir(
-        &self,
-        req: &Request,
-        parent: INodeNo,
-        name: &OsStr,
-        mode: u32,
-        _umask: u32,
-        reply: ReplyEntry,
-    ) {
-        let r = self.shared.inode(parent).and_then(|p| {
-            mkdirat(&p.path_fd, name, Mode::from_bits_truncate(mode & 0o7777))?;
-            self.shared.chown_new(&p, name, req)?;
-            self.shared.lookup_child(&p, name)
-        });
-        match r {
-            Ok(attr) => reply.entry(&TTL, &attr, Generation(0)),
-            Err(e) => reply.error(errno(e)),
-        }
-    }
-
-    fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        let r = self.shared.inode(parent).and_then(|p| {
-            let st = fstatat(&p.path_fd, name, AtFlags::AT_SYMLINK_NOFOLLOW)?;
-            unlinkat(&p.path_fd, name, UnlinkatFlags::NoRemoveDir)?;
-            self.shared.discard_if_orphan((st.st_dev, st.st_ino));
-            Ok(())
-        });
-        match r {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(e)),
-        }
-    }
-
-    fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        let r = self
-            .shared
-            .inode(parent)
-            .and_then(|p| Ok(unlinkat(&p.path_fd, name, UnlinkatFlags::RemoveDir)?));
-        match r {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(e)),
-        }
-    }
-
-    fn symlink(
-        &self,
-        req: &Request,
-        parent: INodeNo,
-        link_name: &OsStr,
-        target: &Path,
-        reply: ReplyEntry,
-    ) {
-        let r = self.shared.inode(parent).and_then(|p| {
-            symlinkat(target, &p.path_fd, link_name)?;
-            self.shared.chown_new(&p, link_name, req)?;
-            self.shared.lookup_child(&p, link_name)
-        });
-        match r {
-            Ok(attr) => reply.entry(&TTL, &attr, Generation(0)),
-            Err(e) => reply.error(errno(e)),
-        }
-    }
-
-    fn rename(
-        &self,
-        _req: &Request,
-        parent: INodeNo,
-        name: &OsStr,
-        newparent: INodeNo,
-        newname: &OsStr,
-        flags: RenameFlags,
-        reply: ReplyEmpty,
-    ) {
-        let r = (|| {
-            let p = self.shared.inode(parent)?;
-            let np = self.shared.inode(newparent)?;
-            // The file a rename replaces may lose its last name.
-            let replaced = fstatat(&np.path_fd, newname, AtFlags::AT_SYMLINK_NOFOLLOW)
-                .ok()
-                .map(|st| (st.st_dev, st.st_ino));
-            renameat2(
-                &p.path_fd,
-                name,
-                &np.path_fd,
-                newname,
-                nix::fcntl::RenameFlags::from_bits_truncate(flags.bits()),
-            )?;
-            if let Some(key) = replaced {
-                self.shared.discard_if_orphan(key);
-            }
-            Ok(())
-        })();
-        match r {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(e)),
-        }
-    }
-
-    fn link(
-        &self,
-        _req: &Request,
-        ino: INodeNo,
-        newparent: INodeNo,
-        newname: &OsStr,
-        reply: ReplyEntry,
-    ) {
-        let r = (|| {
-            let i = self.shared.inode(ino)?;
-            let np = self.shared.inode(newparent)?;
-            linkat(&i.path_fd, "", &np.path_fd, newname, AtFlags::AT_EMPTY_PATH)?;
-            self.shared.lookup_child(&np, newname)
-        })();
-        match r {
-            Ok(attr) => reply.entry(&TTL, &attr, Generation(0)),
-            Err(e) => reply.error(errno(e)),
-        }
-    }
-
-    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        match self.shared.inode(ino) {
-            Ok(inode) => {
-                inode.opens.fetch_add(1, SeqCst);
-                let fh = file_handle(self.shared.epoch.load(SeqCst), SyncMode::of(flags.0));
-                // Keep the kernel's page cache across opens: all changes go
-                // through us, and a crash invalidates what it drops.
-                reply.opened(fh, FopenFlags::FOPEN_KEEP_CACHE);
-            }
-            Err(e) => reply.error(errno(e)),
-        }
-    }
-
-    fn read(
-        &self,
-        _req: &Request,
-        ino: INodeNo,
-        fh: FileHandle,
-        offset: u64,
-        size: u32,
-        _flags: OpenFlags,
-        _lock_owner: Option<LockOwner>,
-        reply: ReplyData,
-    ) {
-        let r = self
-            .shared
-            .inode(ino)
-            .and_then(|i| self.shared.read(&i, fh, offset, size));
-        match r {
-            Ok(data) => reply.data(&data),
-            Err(e) => reply.error(errno(e)),
-        }
-    }
-
-    fn write(
-        &self,
-        _req: &Request,
-        ino: INodeNo,
-        fh: FileHandle,
-        offset: u64,
-        data: &[u8],
-        _write_flags: WriteFlags,
-        flags: OpenFlags,
-        _lock_owner: Option<LockOwner>,
-        reply: ReplyWrite,
-    ) {
-        // The handle's open flags, or a per-write RWF_DSYNC/RWF_SYNC (the
-        // kernel passes those in the flags too).
-        let sync = handle_sync(fh).max(SyncMode::of(flags.0));
-        let r = self
-            .shared
-            .inode(ino)
-            .and_then(|i| self.shared.write(&i, fh, offset, data, sync));
-        match r {
-            Ok(()) => reply.written(data.len() as u32),
-            Err(e) => reply.error(errno(e)),
-        }
-    }
-
-    fn flush(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        _fh: FileHandle,
-        _lock_owner: LockOwner,
-        reply: ReplyEmpty,
-    ) {
-        // close() makes nothing durable, as on Linux.
-        reply.ok();
-    }
-
-    fn release(
-        &self,
-        _req: &Request,
-        ino: INodeNo,
-        _fh: FileHandle,
-        _flags: OpenFlags,
-        _lock_owner: Option<LockOwner>,
-        _flush: bool,
-        reply: ReplyEmpty,
-    ) {
-        if let Ok(inode) = self.shared.inode(ino) {
-            self.shared.release(&inode);
-        }
-        reply.ok();
-    }
-
-    fn fsync(
-        &self,
-        _req: &Request,
-        ino: INodeNo,
-        fh: FileHandle,
-        datasync: bool,
-        reply: ReplyEmpty,
-    ) {
-        let r = self
-            .shared
-            .inode(ino)
-            .and_then(|i| self.shared.fsync(&i, fh, datasync));
-        match r {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(e)),
-        }
-    }
-
-    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        // The listing is read once per opendir; entries created or removed
-        // while it is read may or may not show, as POSIX allows.
-        let r = self
-            .shared
-            .inode(ino)
-            .and_then(|i| self.shared.read_dir(&i));
-        match r {
-            Ok(entries) => {
-                let id = self.shared.next_dir.fetch_add(1, SeqCst);
-                self.shared
-                    .dirs
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(id, Arc::new(entries));
-                reply.opened(FileHandle(id), FopenFlags::empty());
-            }
-            Err(e) => reply.error(errno(e)),
-        }
-    }
-
-    fn readdir(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        fh: FileHandle,
-        offset: u64,
-        mut reply: ReplyDirectory,
-    ) {
-        let entries = self
-            .shared
-            .dirs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&fh.0)
-            .cloned();
-        let Some(entries) = entries else {
-            return reply.error(Errno::EBADF);
-        };
-        for (i, e) in entries.iter().enumerate().skip(offset as usize) {
-            if reply.add(INodeNo(e.ino), i as u64 + 1, e.kind, &e.name) {
-                break;
-            }
-        }
-        reply.ok();
-    }
-
-    fn releasedir(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        fh: FileHandle,
-        _flags: OpenFlags,
-        reply: ReplyEmpty,
-    ) {
-        self.shared
-            .dirs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&fh.0);
-        reply.ok();
-    }
-
-    fn fsyncdir(
-        &self,
-        _req: &Request,
-        ino: INodeNo,
-        _fh: FileHandle,
-        datasync: bool,
-        reply: ReplyEmpty,
-    ) {
-        // Directory changes are already in the backing directory (metadata is
-        // durable at once here); sync it for the real disk's sake.
-        let r = self.shared.inode(ino).and_then(|i| {
-            let dir = File::open(i.proc_path())?;
-            if datasync {
-                dir.sync_data()
-            } else {
-                dir.sync_all()
-            }
-        });
-        match r {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(e)),
-        }
-    }
-
-    fn statfs(&self, _req: &Request, ino: INodeNo, reply: ReplyStatfs) {
-        let r = self
-            .shared
-            .inode(ino)
-            .and_then(|i| Ok(nix::sys::statvfs::fstatvfs(&i.path_fd)?));
-        match r {
-            Ok(s) => reply.statfs(
-                s.blocks(),
-                s.blocks_free(),
-                s.blocks_available(),
-                s.files(),
-                s.files_free(),
-                s.block_size() as u32,
-                s.name_max() as u32,
-                s.fragment_size() as u32,
-            ),
-            Err(e) => reply.error(errno(e)),
-        }
-    }
-
-    fn create(
-        &self,
-        req: &Request,
-        parent: INodeNo,
-        name: &OsStr,
-        mode: u32,
-        _umask: u32,
-        flags: i32,
-        reply: ReplyCreate,
-    ) {
-        let r = self
-            .shared
-            .inode(parent)
-            .and_then(|p| self.shared.create(req, &p, name, mode, flags));
-        match r {
-            Ok((attr, fh)) => {
-                reply.created(&TTL, &attr, Generation(0), fh, FopenFlags::FOPEN_KEEP_CACHE)
-            }
-            Err(e) => reply.error(errno(e)),
-        }
-    }
-
-    fn fallocate(
-        &self,
-        _req: &Request,
-        ino: INodeNo,
-        _fh: FileHandle,
-        offset: u64,
-        length: u64,
-        mode: i32,
-        reply: ReplyEmpty,
-    ) {
-        let r = self
-            .shared
-            .inode(ino)
-            .and_then(|i| self.shared.fallocate(&i, offset, length, mode));
-        match r {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(e)),
-        }
     }
 }

@@ -79,6 +79,7 @@
 mod cache;
 mod control;
 mod fs;
+mod fuse;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -230,7 +231,7 @@ fn daemon(args: &[OsString]) -> Result<()> {
     config.acl = fuser::SessionACL::All;
     config.n_threads = Some(threads);
     config.clone_fd = true;
-    let fs = fs::CrashFs {
+    let fs = fuse::CrashFs {
         shared: shared.clone(),
     };
     let mut session = fuser::Session::new(fs, mountpoint, &config)

@@ -398,3 +398,25 @@ fn the_filesystem_stays_usable_after_a_crash() {
         ErrorKind::NotFound
     );
 }
+
+#[test]
+fn large_directories_list_completely() {
+    let m = Mount::new("readdir");
+    let dir = m.mnt.join("many");
+    fs::create_dir(&dir).unwrap();
+    for i in 0..700 {
+        drop(File::create(dir.join(format!("file-with-a-long-name-{i:04}"))).unwrap());
+    }
+    let mut names: Vec<String> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 700);
+    assert_eq!(names[0], "file-with-a-long-name-0000");
+    assert_eq!(names[699], "file-with-a-long-name-0699");
+    // `ls -a` shows the dot entries too.
+    let out = Command::new("ls").arg("-a").arg(&dir).output().unwrap();
+    let listing = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(listing.lines().count(), 702);
+}
