@@ -7,6 +7,7 @@
 mod common;
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -53,7 +54,9 @@ impl Pg {
     /// initdb onto the mount, then our settings: no TCP, no checkpoint or
     /// WAL writer flush during the test, small shared buffers so that the
     /// bulk insert writes data pages (unsynced until a checkpoint).
-    fn init(m: &Mount, outside: &TempDir, fsync: bool) -> Pg {
+    /// An empty data directory on the mount (owned by postgres, mode 0700)
+    /// and a socket/log directory outside it.
+    fn prepare(m: &Mount, outside: &TempDir) -> Pg {
         assert!(
             Path::new(PG_BIN).join("postgres").exists(),
             "PostgreSQL 15 is not installed in {PG_BIN}"
@@ -61,14 +64,20 @@ impl Pg {
         let data = m.mnt.join("data");
         fs::create_dir(&data).unwrap();
         chown_postgres(&data);
+        fs::set_permissions(&data, fs::Permissions::from_mode(0o700)).unwrap();
         let run = outside.path().join("run");
         fs::create_dir(&run).unwrap();
         chown_postgres(&run);
-        let pg = Pg {
+        Pg {
             data,
             sock: run.clone(),
             log: run.join("postgres.log"),
-        };
+        }
+    }
+
+    /// initdb onto the mount, then our settings.
+    fn init(m: &Mount, outside: &TempDir, fsync: bool) -> Pg {
+        let pg = Pg::prepare(m, outside);
         let out = as_postgres("initdb")
             .args([
                 "-U",
@@ -88,6 +97,14 @@ impl Pg {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+        pg.configure(fsync);
+        pg
+    }
+
+    /// No TCP, no checkpoint or WAL writer flush during the test, small
+    /// shared buffers so that a bulk insert writes data pages (unsynced until
+    /// a checkpoint); wal_log_hints and old WAL for pg_rewind.
+    fn configure(&self, fsync: bool) {
         let conf = format!(
             "listen_addresses = ''\n\
              unix_socket_directories = '{}'\n\
@@ -99,19 +116,52 @@ impl Pg {
              max_wal_size = 4GB\n\
              wal_writer_delay = 10s\n\
              wal_writer_flush_after = 1GB\n\
+             wal_log_hints = on\n\
+             wal_keep_size = 1GB\n\
              autovacuum = off\n\
              log_checkpoints = on\n",
-            pg.sock.display(),
+            self.sock.display(),
             if fsync { "on" } else { "off" }
         );
-        let path = pg.data.join("postgresql.conf");
+        let path = self.data.join("postgresql.conf");
         let mut text = fs::read_to_string(&path).unwrap();
         text.push_str(&conf);
         fs::write(&path, text).unwrap();
         // On crashfs an unsynced write is lost at the crash: the restart
         // would listen on TCP 5432 with the default socket directory.
         fs::File::open(&path).unwrap().sync_all().unwrap();
-        pg
+    }
+
+    /// Makes this server a standby of `primary` at its next start, durably.
+    fn follow(&self, primary: &Pg) {
+        let auto = self.data.join("postgresql.auto.conf");
+        let mut text = fs::read_to_string(&auto).unwrap_or_default();
+        text.push_str(&format!("primary_conninfo = '{}'\n", primary.conninfo()));
+        let signal = self.data.join("standby.signal");
+        for (path, text) in [(&auto, text.as_str()), (&signal, "")] {
+            fs::write(path, text).unwrap();
+            fs::File::open(path).unwrap().sync_all().unwrap();
+            chown_postgres(path);
+        }
+        fs::File::open(&self.data).unwrap().sync_all().unwrap();
+    }
+
+    fn ctl(&self, args: &[&str]) -> bool {
+        as_postgres("pg_ctl")
+            .arg("-D")
+            .arg(&self.data)
+            .args(args)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+    }
+
+    fn conninfo(&self) -> String {
+        format!(
+            "host={} port=5432 user=postgres dbname=postgres",
+            self.sock.display()
+        )
     }
 
     fn start(&self) -> bool {
@@ -128,10 +178,7 @@ impl Pg {
     }
 
     fn connect(&self) -> Client {
-        let conn = format!(
-            "host={} port=5432 user=postgres dbname=postgres connect_timeout=10",
-            self.sock.display()
-        );
+        let conn = format!("{} connect_timeout=10", self.conninfo());
         Client::connect(&conn, NoTls).unwrap()
     }
 
@@ -428,4 +475,79 @@ fn with_fsync_off_acknowledged_commits_are_lost() {
             assert!(lost > 0, "fsync=off lost nothing: crashfs did not bite");
         }
     }
+}
+
+fn ids_on(pg: &Pg, table: &str) -> Vec<i32> {
+    ids(&mut pg.connect(), table).unwrap()
+}
+
+/// pg_basebackup onto one crashfs mount from a primary on another, and
+/// pg_rewind of the old primary after a failover, each followed by a crash
+/// of the target's filesystem before it starts: both tools sync what they
+/// write, so their result must survive.
+#[test]
+fn basebackup_and_rewind_work_and_their_results_survive_a_crash() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    become_subreaper();
+    let (ma, mb) = (Mount::new("pg-a"), Mount::new("pg-b"));
+    let (run_a, run_b) = (TempDir::new("pg-a-run"), TempDir::new("pg-b-run"));
+    let a = Pg::init(&ma, &run_a, true);
+    assert!(a.start(), "start a: {}", a.log_text());
+    a.connect()
+        .batch_execute("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1);")
+        .unwrap();
+
+    let b = Pg::prepare(&mb, &run_b);
+    let out = as_postgres("pg_basebackup")
+        .args(["-X", "stream", "-c", "fast", "-R", "-d"])
+        .arg(a.conninfo())
+        .arg("-D")
+        .arg(&b.data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pg_basebackup: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    b.configure(true);
+    println!("after pg_basebackup, a crash drops {} bytes", mb.crash());
+    assert!(b.start(), "start b: {}", b.log_text());
+    wait_for("b to replay row 1", Duration::from_secs(60), || {
+        (ids_on(&b, "t") == [1]).then_some(())
+    });
+
+    // Failover to b; a takes a write b never sees, then stops.
+    assert!(b.ctl(&["-w", "promote"]), "promote b: {}", b.log_text());
+    b.connect()
+        .execute("INSERT INTO t VALUES (2)", &[])
+        .unwrap();
+    a.connect()
+        .execute("INSERT INTO t VALUES (3)", &[])
+        .unwrap();
+    assert!(a.ctl(&["-m", "fast", "-w", "stop"]));
+
+    // Without --write-recovery-conf: PostgreSQL 15's pg_rewind writes that
+    // after its final sync and never fsyncs it (a crash here loses
+    // primary_conninfo). The agent writes its settings itself, durably.
+    let out = as_postgres("pg_rewind")
+        .arg("--target-pgdata")
+        .arg(&a.data)
+        .arg(format!("--source-server={}", b.conninfo()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pg_rewind: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // pg_rewind copied b's configuration: a's own settings go back on top.
+    a.configure(true);
+    a.follow(&b);
+    println!("after pg_rewind, a crash drops {} bytes", ma.crash());
+    assert!(a.start(), "start a as a standby: {}", a.log_text());
+    wait_for("a to follow b", Duration::from_secs(60), || {
+        (ids_on(&a, "t") == [1, 2]).then_some(())
+    });
 }
