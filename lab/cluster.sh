@@ -46,8 +46,10 @@
 # (1, the default: a node that fencing rebooted starts corosync and
 # pacemaker, as with the services enabled at boot; 0: it boots without
 # them, as PAF's documentation advises), LAB_FENCE_BOOT_DELAY (seconds
-# between power off and on in a reboot, default 5), LAB_AUTO_REWIND (1:
-# auto_rewind=true and failure-timeout=30s, ours only; default 0),
+# between power off and on in a reboot, default 5), LAB_AUTO_REWIND (1,
+# the default with our agent: auto_rewind=true and failure-timeout=30s as
+# cluster.crm ships them; 0, the only value for the others: both taken out,
+# the stock-compatible configuration),
 # LAB_CONFIG (crm, the default, or pcs: crm-examples/cluster-pcs.sh run
 # against the live cluster; only with the default agent, mode, major and
 # monitors). A lab keeps the settings it was made with.
@@ -107,7 +109,9 @@ ASKED_REP_MODE=$LAB_REP_MODE
 LAB_PG_MAJOR=${LAB_PG_MAJOR:-15}
 ASKED_PG_MAJOR=$LAB_PG_MAJOR
 LAB_FENCING=${LAB_FENCING:-1}
-LAB_AUTO_REWIND=${LAB_AUTO_REWIND:-0}
+# "default": as crm-examples/cluster.crm ships it for our agent (1), the
+# stock-compatible configuration for the others (0).
+LAB_AUTO_REWIND=${LAB_AUTO_REWIND:-default}
 LAB_CONFIG=${LAB_CONFIG:-crm}
 # Seconds `switchover` waits for the roles to move (then 60 more for the
 # full picture).
@@ -177,12 +181,15 @@ check_names() {
     [[ $LAB_FENCE_AUTOSTART =~ ^[01]$ ]] || die "LAB_FENCE_AUTOSTART must be 1 or 0, not '$LAB_FENCE_AUTOSTART'"
     [[ $LAB_FENCE_BOOT_DELAY =~ ^[0-9]{1,3}$ ]] \
         || die "LAB_FENCE_BOOT_DELAY must be a number of seconds, not '$LAB_FENCE_BOOT_DELAY'"
+    if [[ $LAB_AUTO_REWIND == default ]]; then
+        if [[ $LAB_AGENT == ours ]]; then LAB_AUTO_REWIND=1; else LAB_AUTO_REWIND=0; fi
+    fi
     [[ $LAB_AUTO_REWIND =~ ^[01]$ ]] || die "LAB_AUTO_REWIND must be 1 or 0, not '$LAB_AUTO_REWIND'"
     [[ $LAB_AUTO_REWIND == 0 || $LAB_AGENT == ours ]] || die "LAB_AUTO_REWIND=1: only with LAB_AGENT=ours"
     [[ $LAB_CONFIG == crm || $LAB_CONFIG == pcs ]] || die "LAB_CONFIG must be crm or pcs, not '$LAB_CONFIG'"
     if [[ $LAB_CONFIG == pcs ]]; then
         [[ $LAB_AGENT == ours && $LAB_REP_MODE == sync && $LAB_PG_MAJOR == 15 && -z ${LAB_MONITORS:-} \
-            && $LAB_AUTO_REWIND == 0 ]] \
+            && $LAB_AUTO_REWIND == 1 ]] \
             || die "LAB_CONFIG=pcs: only with the default agent, mode, major, monitors and auto_rewind"
     fi
     [[ $PREFIX =~ ^[A-Za-z0-9_.-]{1,40}$ ]] || die "bad LAB_PREFIX: $PREFIX"
@@ -609,14 +616,17 @@ write_crm_file() {
         sed -i 's/ rep_mode=sync / rep_mode=async /' "$out"
         grep -q ' rep_mode=async ' "$out" || die "$CRM_FILE: no rep_mode=sync to change"
     fi
-    # auto_rewind=true, and failure-timeout=30s so that Pacemaker starts a
-    # failed instance again, which then rejoins by itself (a fenced node's
-    # fail counts go with its reboot; docs/operations.md).
-    if [[ $LAB_AUTO_REWIND == 1 ]]; then
-        sed -i 's/^    params rep_mode=/    params auto_rewind=true rep_mode=/;
-                s/^    migration-threshold=1$/    migration-threshold=1 failure-timeout=30s/' "$out"
-        grep -q '^    params auto_rewind=true ' "$out" && grep -q ' failure-timeout=30s$' "$out" \
-            || die "$CRM_FILE: no '    params rep_mode=' or '    migration-threshold=1' line"
+    # cluster.crm heals itself: auto_rewind=true, and failure-timeout=30s so
+    # that Pacemaker starts a failed instance again, which then rejoins by
+    # itself (docs/operations.md). LAB_AUTO_REWIND=0 takes both out: the
+    # stock-compatible configuration, where an operator resynchronises a
+    # crashed primary and cleans failures up.
+    if [[ $LAB_AUTO_REWIND == 0 ]]; then
+        sed -i 's/ repuser=repl auto_rewind=true \\$/ repuser=repl \\/;
+                /^    failure-timeout=30s$/d;
+                s/^    migration-threshold=1 \\$/    migration-threshold=1/' "$out"
+        ! grep -q 'auto_rewind=\|failure-timeout=' "$out" && grep -q '^    migration-threshold=1$' "$out" \
+            || die "$CRM_FILE: could not take auto_rewind=true and failure-timeout=30s out"
     fi
     # With fencing, a failed stop fences the node, as in production.crm
     # (without, cluster.crm blocks the instance).

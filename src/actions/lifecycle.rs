@@ -28,11 +28,15 @@ pub fn start_server(i: &Instance) -> Result<()> {
         return wait_until_answering(i);
     }
     prepare_files(i)?;
+    let logged = fsutil::size(&i.cfg.logfile);
     let out = pg_ctl(i, start_args(i), i.deadline)?;
     if !out.success() {
+        // The server's own last word (in what this start logged) says more
+        // than pg_ctl's.
+        let log = fsutil::tail_since(&i.cfg.logfile, logged, 8192).unwrap_or_default();
+        let why = decide::start_failure_reason(&log).unwrap_or_else(|| out.last_line());
         return Err(AgentError::generic(format!(
-            "Can't start PostgreSQL: pg_ctl start failed ({}); see logfile {}",
-            out.last_line(),
+            "Can't start PostgreSQL: pg_ctl start failed ({why}); see logfile {}",
             i.cfg.logfile.display()
         )));
     }

@@ -72,6 +72,18 @@ pub fn monitor_standalone(pm: Postmaster, sql: Option<&SqlProbe>) -> Verdict {
     }
 }
 
+/// Why a server that would not start stopped, from the end of its log:
+/// the last `FATAL` or `PANIC` message, which PostgreSQL writes as it
+/// exits (a reused pid in `postmaster.pid`, a missing WAL file, a bad
+/// setting). `None` when the log says neither.
+pub fn start_failure_reason(log_tail: &str) -> Option<&str> {
+    log_tail
+        .lines()
+        .rev()
+        .find(|l| l.contains("FATAL:") || l.contains("PANIC:"))
+        .map(str::trim)
+}
+
 /// How long a monitor waits for a running server that refuses connections
 /// for now (57P03) before it calls it failed: a postmaster that lost one
 /// child to `kill -9` (the OOM killer, for one) restarts all of them and
@@ -106,6 +118,24 @@ pub fn stop_escalation_secs(stop_escalate: u64, op_timeout_secs: Option<u64>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_start_failure_is_explained_by_the_last_fatal_line() {
+        let log = "2026-12-06 08:46:45 UTC [189] LOG:  starting PostgreSQL 15\n\
+                   2026-12-06 08:46:45 UTC [189] FATAL:  lock file \"postmaster.pid\" already exists\n\
+                   2026-12-06 08:46:45 UTC [189] HINT:  Is another postmaster (PID 77) running?\n";
+        assert_eq!(
+            start_failure_reason(log),
+            Some(
+                "2026-12-06 08:46:45 UTC [189] FATAL:  lock file \"postmaster.pid\" already exists"
+            )
+        );
+        assert_eq!(
+            start_failure_reason("LOG:  database system is ready\n"),
+            None
+        );
+        assert_eq!(start_failure_reason(""), None);
+    }
 
     fn answered() -> SqlProbe {
         SqlProbe::Answered { in_recovery: false }

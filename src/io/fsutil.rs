@@ -43,3 +43,21 @@ pub fn ensure_file(file: &Path, user: &OsUser, param: &str) -> Result<()> {
         .map_err(|e| fail("change the owner of", e))?;
     Ok(())
 }
+
+/// The size of a file, 0 when it can't be read.
+pub fn size(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+/// What a file gained past `offset`, its last `max` bytes at most, as text
+/// (lossy); `None` when it can't be read. For a log that may be large.
+pub fn tail_since(path: &Path, offset: u64, max: u64) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).ok()?;
+    let len = f.metadata().ok()?.len();
+    f.seek(SeekFrom::Start(offset.max(len.saturating_sub(max))))
+        .ok()?;
+    let mut bytes = Vec::new();
+    f.take(max).read_to_end(&mut bytes).ok()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}

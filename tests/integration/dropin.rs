@@ -6,7 +6,7 @@
 //! over, and every node attribute keeps its value except the differences
 //! docs/compatibility.md lists.
 
-use crate::e2e::{healthy, Lab, Picture};
+use crate::lab::{healthy, Lab, Picture};
 use std::collections::BTreeMap;
 use std::process::Output;
 use std::time::{Duration, Instant};

@@ -7,438 +7,9 @@
 use crate::faults::{
     assert_no_loss, create_faults_table, longest_commit, now_ms, Attempt, Load, Via,
 };
-use crate::support::{install_agent, wait_until};
-use rustpg::core::crm_mon::{self, ClusterView};
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use crate::lab::{healthy, text, Lab, RSC};
+use crate::support::wait_until;
 use std::time::{Duration, Instant};
-
-const RSC: &str = "Postgresql";
-const LAB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/lab/cluster.sh");
-
-pub struct Lab {
-    root: PathBuf,
-    prefix: String,
-    /// Extra environment for every `lab/cluster.sh` call (e.g. LAB_AGENT).
-    env: Vec<(String, String)>,
-}
-
-/// One line of the lab's fence history: a fencing action that succeeded
-/// (`reboot`, `off`) or a boot that followed.
-#[derive(Debug, Clone)]
-pub struct FenceEvent {
-    pub at: u64,
-    pub action: String,
-    pub node: String,
-}
-
-/// What crm_mon says: our parsed view plus where the VIP runs.
-#[derive(Debug)]
-pub struct Picture {
-    pub view: ClusterView,
-    pub vip_on: Option<String>,
-}
-
-impl Picture {
-    pub fn attr(&self, node: &str, name: &str) -> Option<&str> {
-        self.view.attribute(node, name)
-    }
-    pub fn primary(&self) -> Option<&str> {
-        match self.view.promoted.as_slice() {
-            [one] => Some(one),
-            _ => None,
-        }
-    }
-    /// The node whose `<rsc>-status` is `status`.
-    pub fn node_with_status(&self, status: &str) -> Option<String> {
-        self.view
-            .nodes
-            .keys()
-            .find(|n| self.attr(n, &format!("{RSC}-status")) == Some(status))
-            .cloned()
-    }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-impl Lab {
-    /// A lab whose namespaces are named `<prefix><pid>-...` (labs of one
-    /// test run need different prefixes), with extra environment for
-    /// `lab/cluster.sh`.
-    pub fn up_with(name: &str, prefix: &str, env: &[(&str, &str)]) -> Lab {
-        install_agent();
-        let id = std::process::id() % 100_000;
-        let lab = Lab {
-            root: PathBuf::from(format!("/var/tmp/rustpg-e2e-{name}-{id}")),
-            prefix: format!("{prefix}{id}"),
-            env: env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        };
-        let out = lab.run(&["up"]);
-        assert!(out.status.success(), "lab up failed:\n{}", text(&out));
-        lab
-    }
-
-    /// `lab/cluster.sh ARGS...` for this lab.
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(LAB);
-        c.args(args)
-            .env("LAB_ROOT", &self.root)
-            .env("LAB_PREFIX", &self.prefix)
-            .envs(self.env.iter().map(|(k, v)| (k, v)));
-        c
-    }
-
-    pub fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    /// `lab/cluster.sh ARGS...` in the background, its output captured.
-    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
-        self.command(args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-    }
-
-    /// `lab/cluster.sh exec NODE CMD...`, insisting that it succeeds.
-    pub fn exec(&self, node: &str, cmd: &[&str]) -> String {
-        let mut args = vec!["exec", node];
-        args.extend_from_slice(cmd);
-        let out = self.run(&args);
-        assert!(out.status.success(), "exec {node} {cmd:?}:\n{}", text(&out));
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    /// SQL through the VIP, as a client.
-    pub fn sql(&self, sql: &str) -> Result<String, String> {
-        let out = self.run(&["sql", sql]);
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-        } else {
-            Err(text(&out))
-        }
-    }
-
-    /// SQL on one node, locally (to read a standby).
-    pub fn sql_on(&self, node: &str, sql: &str) -> String {
-        self.try_sql_on(node, sql)
-            .unwrap_or_else(|e| panic!("{node}: {sql}: {e}"))
-    }
-
-    /// SQL on one node, locally; `Err` when the node or its server is down.
-    pub fn try_sql_on(&self, node: &str, sql: &str) -> Result<String, String> {
-        let psql = "/usr/lib/postgresql/15/bin/psql";
-        let out = self.run(&[
-            "exec",
-            node,
-            "runuser",
-            "-u",
-            "postgres",
-            "--",
-            psql,
-            "-XAtq",
-            "-h",
-            "/run/postgresql",
-            "-d",
-            "lab",
-            "-c",
-            sql,
-        ]);
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-        } else {
-            Err(text(&out))
-        }
-    }
-
-    /// The lab's state directory (visible inside the nodes too).
-    pub fn root(&self) -> &std::path::Path {
-        &self.root
-    }
-
-    /// The lab's switch namespace, which is also its client host.
-    pub fn switch_ns(&self) -> String {
-        format!("{}-sw", self.prefix)
-    }
-
-    pub fn picture(&self) -> Option<Picture> {
-        self.picture_from(&["pg01", "pg02", "pg03"])
-    }
-
-    /// crm_mon's picture as the first of `nodes` that answers with quorum
-    /// sees it. A node without quorum has no authoritative picture: one
-    /// just revived shows the CIB it had before it crashed until it joins.
-    pub fn picture_from(&self, nodes: &[&str]) -> Option<Picture> {
-        for &node in nodes {
-            let out = self.run(&["exec", node, "crm_mon", "-1", "-A", "--output-as=xml"]);
-            if !out.status.success() {
-                continue;
-            }
-            let xml = String::from_utf8_lossy(&out.stdout).into_owned();
-            let Ok(view) = crm_mon::parse(&xml, RSC) else {
-                continue;
-            };
-            if !view.quorum {
-                continue;
-            }
-            let vip_on = vip_node(&xml);
-            return Some(Picture { view, vip_on });
-        }
-        None
-    }
-
-    /// Wait until `ok` holds for crm_mon's picture; panics with the last one.
-    pub fn wait_for(
-        &self,
-        what: &str,
-        timeout: Duration,
-        ok: impl Fn(&Picture) -> bool,
-    ) -> Picture {
-        let start = Instant::now();
-        loop {
-            if let Some(p) = self.picture() {
-                if ok(&p) {
-                    println!("{what}: after {:.1}s", start.elapsed().as_secs_f64());
-                    return p;
-                }
-                if start.elapsed() > timeout {
-                    let mon = self.run(&["crm_mon"]);
-                    panic!("{what}: not within {timeout:?}\n{}", text(&mon));
-                }
-            } else if start.elapsed() > timeout {
-                panic!("{what}: no node answers crm_mon");
-            }
-            std::thread::sleep(Duration::from_millis(500));
-        }
-    }
-
-    /// Retry a write through the VIP until it succeeds; the time it took.
-    pub fn write_through_vip(&self, id: i32, timeout: Duration) -> Duration {
-        let start = Instant::now();
-        loop {
-            match self.sql(&format!("insert into e2e values ({id}, now())")) {
-                Ok(_) => return start.elapsed(),
-                Err(e) if start.elapsed() > timeout => {
-                    panic!("no write through the VIP within {timeout:?}: {e}")
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(200)),
-            }
-        }
-    }
-
-    /// The environment of a recurring monitor of `agent` (its path) that
-    /// Pacemaker runs on `node`, read from /proc while it runs, into `file`
-    /// (under the lab's root, NUL-separated as /proc/PID/environ).
-    pub fn capture_monitor_env(&self, agent: &str, node: &str, file: &str) {
-        let py = r#"
-import os, sys, time
-agent, out = sys.argv[1].encode(), sys.argv[2]
-end = time.time() + 30
-while time.time() < end:
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            argv = open("/proc/%s/cmdline" % pid, "rb").read().split(b"\0")
-            if agent not in argv or b"monitor" not in argv:
-                continue
-            env = open("/proc/%s/environ" % pid, "rb").read()
-        except OSError:
-            continue
-        if b"OCF_RESKEY_CRM_meta_interval=" in env and b"OCF_RESKEY_CRM_meta_interval=0\0" not in env:
-            open(out, "wb").write(env)
-            sys.exit(0)
-    time.sleep(0.002)
-sys.exit("no recurring monitor seen in 30 s")
-"#;
-        self.exec(node, &["python3", "-c", py, agent, file]);
-    }
-
-    /// Run `agent monitor` inside `node` with the environment in `file`
-    /// (from `capture_monitor_env`) plus `extra`; its exit code.
-    pub fn monitor_with(&self, agent: &str, node: &str, file: &str, extra: &[(&str, &str)]) -> i32 {
-        let py = r#"
-import os, sys
-env = dict(kv.split("=", 1) for kv in open(sys.argv[2], "rb").read().decode().split("\0") if "=" in kv)
-env.update(kv.split("=", 1) for kv in sys.argv[3:])
-os.execve(sys.argv[1], [sys.argv[1], "monitor"], env)
-"#;
-        let extra: Vec<String> = extra.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let mut args = vec!["exec", node, "python3", "-c", py, agent, file];
-        args.extend(extra.iter().map(String::as_str));
-        self.run(&args).status.code().unwrap_or(-1)
-    }
-
-    /// The pid of the node's postmaster, from its postmaster.pid.
-    pub fn postmaster_pid(&self, node: &str) -> String {
-        self.exec(node, &["head", "-1", "/var/lib/pgsql/data/postmaster.pid"])
-    }
-
-    /// Whether the lab was made with fencing (`LAB_FENCING`, on by default).
-    pub fn fencing(&self) -> bool {
-        std::fs::read_to_string(self.root.join("settings"))
-            .is_ok_and(|s| s.split_whitespace().next() == Some("1"))
-    }
-
-    /// The fencing actions (reboot or off) the lab's fence daemon carried
-    /// out since `since_ms`, and the boots that followed, from
-    /// `LAB_ROOT/fence/history`.
-    pub fn fence_events(&self, since_ms: u64) -> Vec<FenceEvent> {
-        let text = std::fs::read_to_string(self.root.join("fence/history")).unwrap_or_default();
-        text.lines()
-            .filter_map(|l| {
-                let mut w = l.split_whitespace();
-                let at: u64 = w.next()?.parse().ok()?;
-                let action = w.next()?.to_string();
-                let node = w.next()?.trim_end_matches(':').to_string();
-                // "reboot pg01: rc=0 ...", "boot pg01: up, ...", "boot pg01:
-                // skipped, already up" (revived meanwhile) or "... failed".
-                let word = w.next();
-                let ok = if action == "boot" {
-                    matches!(word, Some("up," | "skipped,"))
-                } else {
-                    word == Some("rc=0")
-                };
-                (at >= since_ms && ok && ["reboot", "off", "boot"].contains(&action.as_str()))
-                    .then_some(FenceEvent { at, action, node })
-            })
-            .collect()
-    }
-
-    /// How many fencing actions (reboot or off) the lab carried out since
-    /// `since_ms`.
-    pub fn fencing_actions(&self, since_ms: u64) -> usize {
-        self.fence_events(since_ms)
-            .iter()
-            .filter(|e| e.action != "boot")
-            .count()
-    }
-
-    /// Wait until the node, fenced since `since_ms`, is up again (the
-    /// fence daemon's reboot; LAB_FENCE_AUTOSTART=1 starts its cluster
-    /// stack). Returns when it booted (ms) and how many times it was
-    /// fenced.
-    pub fn wait_fenced_and_back(
-        &self,
-        node: &str,
-        since_ms: u64,
-        timeout: Duration,
-    ) -> (u64, usize) {
-        let start = Instant::now();
-        loop {
-            let ev = self.fence_events(since_ms);
-            let fenced = ev
-                .iter()
-                .filter(|e| e.node == node && e.action != "boot")
-                .count();
-            let booted = ev.iter().rfind(|e| e.node == node && e.action == "boot");
-            if let (true, Some(b)) = (fenced > 0, booted) {
-                if self.run(&["exec", node, "true"]).status.success() {
-                    return (b.at, fenced);
-                }
-            }
-            assert!(
-                start.elapsed() < timeout,
-                "{node} not fenced and back within {timeout:?}: {ev:?}\n{}",
-                text(&self.run(&["crm_mon"]))
-            );
-            std::thread::sleep(Duration::from_millis(500));
-        }
-    }
-
-    /// The CIB's constraints, read on `node`.
-    pub fn constraints(&self, node: &str) -> String {
-        self.exec(node, &["cibadmin", "-Q", "-o", "constraints"])
-    }
-
-    pub fn lock_exists(&self, node: &str) -> bool {
-        self.run(&["exec", node, "test", "-e", "/var/lib/pgsql/tmp/PGSQL.lock"])
-            .status
-            .success()
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        // RUSTPG_KEEP_FAILED=1: a failed test's lab stays up for a look.
-        if std::thread::panicking() && std::env::var_os("RUSTPG_KEEP_FAILED").is_some() {
-            eprintln!(
-                "lab kept: LAB_ROOT={} LAB_PREFIX={} lab/cluster.sh down",
-                self.root.display(),
-                self.prefix
-            );
-            return;
-        }
-        let out = self.run(&["down"]);
-        if !out.status.success() {
-            eprintln!("lab down failed:\n{}", text(&out));
-        }
-    }
-}
-
-fn vip_node(xml: &str) -> Option<String> {
-    let doc = roxmltree::Document::parse(xml).ok()?;
-    let vip = doc
-        .descendants()
-        .find(|n| n.has_tag_name("resource") && n.attribute("id") == Some("PostgresqlVIP"))?;
-    if vip.attribute("role") != Some("Started") {
-        return None;
-    }
-    vip.children()
-        .find(|n| n.has_tag_name("node"))
-        .and_then(|n| n.attribute("name"))
-        .map(str::to_lowercase)
-}
-
-/// The picture of issue 4: one primary with the VIP, one sync and one
-/// async standby, all attributes as the stock agent would show them, plus
-/// the primary's record of its sync standby (docs/compatibility.md R31).
-pub fn healthy(p: &Picture) -> bool {
-    let Some(primary) = p.primary() else {
-        return false;
-    };
-    let a = |n: &str, k: &str| p.attr(n, &format!("{RSC}-{k}"));
-    let score = |n: &str| p.attr(n, &format!("master-{RSC}"));
-    let others: Vec<&String> = p.view.nodes.keys().filter(|n| *n != primary).collect();
-    let sync: Vec<&&String> = others
-        .iter()
-        .filter(|n| a(n, "status") == Some("HS:sync"))
-        .collect();
-    let potential = others
-        .iter()
-        .filter(|n| a(n, "status") == Some("HS:async"))
-        .count();
-    p.view.nodes.values().all(|online| *online)
-        && p.view.nodes.len() == 3
-        && p.vip_on.as_deref() == Some(primary)
-        && a(primary, "status") == Some("PRI")
-        && a(primary, "data-status") == Some("LATEST")
-        && score(primary) == Some("1000")
-        && a(primary, "master-baseline").is_some_and(|b| b.len() == 16)
-        && sync.len() == 1
-        // The primary's durable record of the standby it scored (R31).
-        && a(primary, "acked-also-on") == Some(sync[0].as_str())
-        && potential == 1
-        && others.iter().all(|n| match a(n, "status") {
-            Some("HS:sync") => {
-                a(n, "data-status") == Some("STREAMING|SYNC") && score(n) == Some("100")
-            }
-            Some("HS:async") => {
-                a(n, "data-status") == Some("STREAMING|ASYNC") && score(n) == Some("-INFINITY")
-            }
-            _ => false,
-        })
-}
 
 fn count_rows(lab: &Lab, node: &str) -> i64 {
     lab.sql_on(node, "select count(*) from e2e")
@@ -474,12 +45,17 @@ fn three_node_cluster_end_to_end() {
 
 /// The same on PostgreSQL 11: recovery.conf, `pg_ctl promote`, its own
 /// pg_control layout (the operator tool's scenarios, which do not depend on
-/// the major, run once, above).
+/// the major, run once, above), in the stock-compatible configuration
+/// (no auto_rewind, no failure-timeout), as a migrated cluster runs.
 #[test]
 fn three_node_cluster_end_to_end_pg11() {
     let _one_lab_at_a_time = crate::support::lab_guard();
     end_to_end(
-        &Lab::up_with("pg11", "el", &[("LAB_PG_MAJOR", "11")]),
+        &Lab::up_with(
+            "pg11",
+            "el",
+            &[("LAB_PG_MAJOR", "11"), ("LAB_AUTO_REWIND", "0")],
+        ),
         OperatorTool::Skipped,
     );
 }
@@ -912,11 +488,36 @@ fn end_to_end(lab: &Lab, tool: OperatorTool) {
         started.elapsed().as_secs_f64()
     );
     all_rows_everywhere(lab, &[sync.clone(), third.clone()], rows);
-    // docs/operations.md: a crashed primary stays stopped behind PGSQL.lock.
-    assert!(lab.lock_exists(&old), "a crashed primary keeps PGSQL.lock");
     assert_ne!(p.attr(&old, &format!("{RSC}-status")), Some("PRI"));
-    // And rustpgctl, on that node, says why and what to do.
-    if tool == OperatorTool::Exercised {
+    if lab.self_healing() {
+        // crm-examples' configuration: once failure-timeout lets Pacemaker
+        // start it again, the crashed primary rejoins as a standby by
+        // itself (auto_rewind), and streaming lifts its lock.
+        let started = Instant::now();
+        lab.wait_for(
+            &format!("{old} back as a standby by itself"),
+            Duration::from_secs(150),
+            |p| {
+                healthy(p)
+                    && p.attr(&old, &format!("{RSC}-status"))
+                        .is_some_and(|s| s.starts_with("HS:"))
+            },
+        );
+        wait_until(
+            &format!("{old} removes PGSQL.lock"),
+            Duration::from_secs(30),
+            || !lab.lock_exists(&old),
+        );
+        println!(
+            "{old} streams again {:.1}s after the failover",
+            started.elapsed().as_secs_f64()
+        );
+        all_rows_everywhere(lab, std::slice::from_ref(&old), rows);
+    } else {
+        // The stock-compatible configuration (docs/operations.md): a
+        // crashed primary stays stopped behind PGSQL.lock, and rustpgctl,
+        // on that node, says why and what to do.
+        assert!(lab.lock_exists(&old), "a crashed primary keeps PGSQL.lock");
         let out = lab.run(&["exec", &old, CTL, "explain", &old]);
         let said = text(&out);
         println!("rustpgctl explain {old} (crashed), on {old}:\n{said}");

@@ -1,6 +1,7 @@
 //! Integration tests: the real binary, real PostgreSQL 15 and 18, real
 //! xmllint. Run as root (`cargo test`, or the README's test command).
 
+mod lab;
 mod support;
 
 mod architecture;
@@ -16,7 +17,6 @@ mod dropin;
 mod e2e;
 mod errors;
 mod faults;
-mod healing;
 mod hostile;
 mod metadata;
 mod nemesis;
@@ -25,4 +25,5 @@ mod replication;
 mod slave;
 mod standalone;
 mod tools;
+mod unfenced;
 mod vagrantfile;

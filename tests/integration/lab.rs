@@ -1,0 +1,541 @@
+//! The lab driver: `lab/cluster.sh` (three nodes of real Corosync and
+//! Pacemaker in private namespaces), what crm_mon shows of it, and the
+//! healthy picture every lab test waits for. Shared by the lab tests.
+
+use crate::support::install_agent;
+use rustpg::core::crm_mon::{self, ClusterView};
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const RSC: &str = "Postgresql";
+const LAB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/lab/cluster.sh");
+
+pub struct Lab {
+    root: PathBuf,
+    prefix: String,
+    /// Extra environment for every `lab/cluster.sh` call (e.g. LAB_AGENT).
+    env: Vec<(String, String)>,
+}
+
+/// One line of the lab's fence history: a fencing action that succeeded
+/// (`reboot`, `off`) or a boot that followed.
+#[derive(Debug, Clone)]
+pub struct FenceEvent {
+    pub at: u64,
+    pub action: String,
+    pub node: String,
+}
+
+/// What crm_mon says: our parsed view plus where the VIP runs.
+#[derive(Debug)]
+pub struct Picture {
+    pub view: ClusterView,
+    pub vip_on: Option<String>,
+}
+
+impl Picture {
+    pub fn attr(&self, node: &str, name: &str) -> Option<&str> {
+        self.view.attribute(node, name)
+    }
+    pub fn primary(&self) -> Option<&str> {
+        match self.view.promoted.as_slice() {
+            [one] => Some(one),
+            _ => None,
+        }
+    }
+    /// The node whose `<rsc>-status` is `status`.
+    pub fn node_with_status(&self, status: &str) -> Option<String> {
+        self.view
+            .nodes
+            .keys()
+            .find(|n| self.attr(n, &format!("{RSC}-status")) == Some(status))
+            .cloned()
+    }
+}
+
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+impl Lab {
+    /// A lab whose namespaces are named `<prefix><pid>-...` (labs of one
+    /// test run need different prefixes), with extra environment for
+    /// `lab/cluster.sh`.
+    pub fn up_with(name: &str, prefix: &str, env: &[(&str, &str)]) -> Lab {
+        install_agent();
+        let id = std::process::id() % 100_000;
+        let lab = Lab {
+            root: PathBuf::from(format!("/var/tmp/rustpg-e2e-{name}-{id}")),
+            prefix: format!("{prefix}{id}"),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        let out = lab.run(&["up"]);
+        assert!(out.status.success(), "lab up failed:\n{}", text(&out));
+        lab
+    }
+
+    /// `lab/cluster.sh ARGS...` for this lab.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(LAB);
+        c.args(args)
+            .env("LAB_ROOT", &self.root)
+            .env("LAB_PREFIX", &self.prefix)
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// The same with more environment for this call only (settings that
+    /// `lab/cluster.sh` reads at each command, such as
+    /// `LAB_SWITCHOVER_TIMEOUT`).
+    pub fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        self.command(args)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap()
+    }
+
+    /// `lab/cluster.sh ARGS...` in the background, its output captured.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.command(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    /// `lab/cluster.sh exec NODE CMD...`, insisting that it succeeds.
+    pub fn exec(&self, node: &str, cmd: &[&str]) -> String {
+        let mut args = vec!["exec", node];
+        args.extend_from_slice(cmd);
+        let out = self.run(&args);
+        assert!(out.status.success(), "exec {node} {cmd:?}:\n{}", text(&out));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// SQL through the VIP, as a client.
+    pub fn sql(&self, sql: &str) -> Result<String, String> {
+        let out = self.run(&["sql", sql]);
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        } else {
+            Err(text(&out))
+        }
+    }
+
+    /// SQL on one node, locally (to read a standby).
+    pub fn sql_on(&self, node: &str, sql: &str) -> String {
+        self.try_sql_on(node, sql)
+            .unwrap_or_else(|e| panic!("{node}: {sql}: {e}"))
+    }
+
+    /// SQL on one node, locally; `Err` when the node or its server is down.
+    pub fn try_sql_on(&self, node: &str, sql: &str) -> Result<String, String> {
+        let psql = "/usr/lib/postgresql/15/bin/psql";
+        let out = self.run(&[
+            "exec",
+            node,
+            "runuser",
+            "-u",
+            "postgres",
+            "--",
+            psql,
+            "-XAtq",
+            "-h",
+            "/run/postgresql",
+            "-d",
+            "lab",
+            "-c",
+            sql,
+        ]);
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        } else {
+            Err(text(&out))
+        }
+    }
+
+    /// The lab's state directory (visible inside the nodes too).
+    pub fn root(&self) -> &std::path::Path {
+        &self.root
+    }
+
+    /// The lab's switch namespace, which is also its client host.
+    pub fn switch_ns(&self) -> String {
+        format!("{}-sw", self.prefix)
+    }
+
+    pub fn picture(&self) -> Option<Picture> {
+        self.picture_from(&["pg01", "pg02", "pg03"])
+    }
+
+    /// crm_mon's picture as the first of `nodes` that answers with quorum
+    /// sees it. A node without quorum has no authoritative picture: one
+    /// just revived shows the CIB it had before it crashed until it joins.
+    pub fn picture_from(&self, nodes: &[&str]) -> Option<Picture> {
+        for &node in nodes {
+            let out = self.run(&["exec", node, "crm_mon", "-1", "-A", "--output-as=xml"]);
+            if !out.status.success() {
+                continue;
+            }
+            let xml = String::from_utf8_lossy(&out.stdout).into_owned();
+            let Ok(view) = crm_mon::parse(&xml, RSC) else {
+                continue;
+            };
+            if !view.quorum {
+                continue;
+            }
+            let vip_on = vip_node(&xml);
+            return Some(Picture { view, vip_on });
+        }
+        None
+    }
+
+    /// Wait until `ok` holds for crm_mon's picture; panics with the last one.
+    pub fn wait_for(
+        &self,
+        what: &str,
+        timeout: Duration,
+        ok: impl Fn(&Picture) -> bool,
+    ) -> Picture {
+        let start = Instant::now();
+        loop {
+            if let Some(p) = self.picture() {
+                if ok(&p) {
+                    println!("{what}: after {:.1}s", start.elapsed().as_secs_f64());
+                    return p;
+                }
+                if start.elapsed() > timeout {
+                    let mon = self.run(&["crm_mon"]);
+                    panic!("{what}: not within {timeout:?}\n{}", text(&mon));
+                }
+            } else if start.elapsed() > timeout {
+                panic!("{what}: no node answers crm_mon");
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    /// Retry a write through the VIP until it succeeds; the time it took.
+    pub fn write_through_vip(&self, id: i32, timeout: Duration) -> Duration {
+        let start = Instant::now();
+        loop {
+            match self.sql(&format!("insert into e2e values ({id}, now())")) {
+                Ok(_) => return start.elapsed(),
+                Err(e) if start.elapsed() > timeout => {
+                    panic!("no write through the VIP within {timeout:?}: {e}")
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
+    }
+
+    /// The environment of a recurring monitor of `agent` (its path) that
+    /// Pacemaker runs on `node`, read from /proc while it runs, into `file`
+    /// (under the lab's root, NUL-separated as /proc/PID/environ).
+    pub fn capture_monitor_env(&self, agent: &str, node: &str, file: &str) {
+        let py = r#"
+import os, sys, time
+agent, out = sys.argv[1].encode(), sys.argv[2]
+end = time.time() + 30
+while time.time() < end:
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            argv = open("/proc/%s/cmdline" % pid, "rb").read().split(b"\0")
+            if agent not in argv or b"monitor" not in argv:
+                continue
+            env = open("/proc/%s/environ" % pid, "rb").read()
+        except OSError:
+            continue
+        if b"OCF_RESKEY_CRM_meta_interval=" in env and b"OCF_RESKEY_CRM_meta_interval=0\0" not in env:
+            open(out, "wb").write(env)
+            sys.exit(0)
+    time.sleep(0.002)
+sys.exit("no recurring monitor seen in 30 s")
+"#;
+        self.exec(node, &["python3", "-c", py, agent, file]);
+    }
+
+    /// Run `agent monitor` inside `node` with the environment in `file`
+    /// (from `capture_monitor_env`) plus `extra`; its exit code.
+    pub fn monitor_with(&self, agent: &str, node: &str, file: &str, extra: &[(&str, &str)]) -> i32 {
+        let py = r#"
+import os, sys
+env = dict(kv.split("=", 1) for kv in open(sys.argv[2], "rb").read().decode().split("\0") if "=" in kv)
+env.update(kv.split("=", 1) for kv in sys.argv[3:])
+os.execve(sys.argv[1], [sys.argv[1], "monitor"], env)
+"#;
+        let extra: Vec<String> = extra.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut args = vec!["exec", node, "python3", "-c", py, agent, file];
+        args.extend(extra.iter().map(String::as_str));
+        self.run(&args).status.code().unwrap_or(-1)
+    }
+
+    /// The pid of the node's postmaster, from its postmaster.pid.
+    pub fn postmaster_pid(&self, node: &str) -> String {
+        self.exec(node, &["head", "-1", "/var/lib/pgsql/data/postmaster.pid"])
+    }
+
+    /// Whether the lab was made with fencing (`LAB_FENCING`, on by default).
+    pub fn fencing(&self) -> bool {
+        self.setting(0) == Some("1".into())
+    }
+
+    /// Whether the lab runs crm-examples' configuration as shipped, which
+    /// heals itself (`auto_rewind=true`, `failure-timeout=30s`), rather
+    /// than the stock-compatible one (`LAB_AUTO_REWIND=0`): there, a
+    /// crashed primary stays out until an operator resynchronises it.
+    pub fn self_healing(&self) -> bool {
+        self.setting(1) == Some("1".into())
+    }
+
+    /// Field `k` of the settings the lab was made with (`LAB_ROOT/settings`).
+    fn setting(&self, k: usize) -> Option<String> {
+        let text = std::fs::read_to_string(self.root.join("settings")).ok()?;
+        text.split_whitespace().nth(k).map(str::to_string)
+    }
+
+    /// The fencing actions (reboot or off) the lab's fence daemon carried
+    /// out since `since_ms`, and the boots that followed, from
+    /// `LAB_ROOT/fence/history`.
+    pub fn fence_events(&self, since_ms: u64) -> Vec<FenceEvent> {
+        let text = std::fs::read_to_string(self.root.join("fence/history")).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| {
+                let mut w = l.split_whitespace();
+                let at: u64 = w.next()?.parse().ok()?;
+                let action = w.next()?.to_string();
+                let node = w.next()?.trim_end_matches(':').to_string();
+                // "reboot pg01: rc=0 ...", "boot pg01: up, ...", "boot pg01:
+                // skipped, already up" (revived meanwhile) or "... failed".
+                let word = w.next();
+                let ok = if action == "boot" {
+                    matches!(word, Some("up," | "skipped,"))
+                } else {
+                    word == Some("rc=0")
+                };
+                (at >= since_ms && ok && ["reboot", "off", "boot"].contains(&action.as_str()))
+                    .then_some(FenceEvent { at, action, node })
+            })
+            .collect()
+    }
+
+    /// How many fencing actions (reboot or off) the lab carried out since
+    /// `since_ms`.
+    pub fn fencing_actions(&self, since_ms: u64) -> usize {
+        self.fence_events(since_ms)
+            .iter()
+            .filter(|e| e.action != "boot")
+            .count()
+    }
+
+    /// Wait until the node, fenced since `since_ms`, is up again (the
+    /// fence daemon's reboot; LAB_FENCE_AUTOSTART=1 starts its cluster
+    /// stack). Returns when it booted (ms) and how many times it was
+    /// fenced.
+    pub fn wait_fenced_and_back(
+        &self,
+        node: &str,
+        since_ms: u64,
+        timeout: Duration,
+    ) -> (u64, usize) {
+        let start = Instant::now();
+        loop {
+            let ev = self.fence_events(since_ms);
+            let fenced = ev
+                .iter()
+                .filter(|e| e.node == node && e.action != "boot")
+                .count();
+            let booted = ev.iter().rfind(|e| e.node == node && e.action == "boot");
+            if let (true, Some(b)) = (fenced > 0, booted) {
+                if self.run(&["exec", node, "true"]).status.success() {
+                    return (b.at, fenced);
+                }
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "{node} not fenced and back within {timeout:?}: {ev:?}\n{}",
+                text(&self.run(&["crm_mon"]))
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    /// The CIB's constraints, read on `node`.
+    pub fn constraints(&self, node: &str) -> String {
+        self.exec(node, &["cibadmin", "-Q", "-o", "constraints"])
+    }
+
+    /// The end of every node's server log and agent messages: what a
+    /// failed test needs to be understood once its lab is gone.
+    pub fn print_logs(&self) {
+        for node in ["pg01", "pg02", "pg03"] {
+            for (what, cmd) in [
+                ("server log", "tail -n 25 /var/log/postgresql/pgsql-ra.log"),
+                (
+                    "agent",
+                    "grep -a 'pgsql(Postgresql)' /var/log/pacemaker/pacemaker.log | tail -n 25",
+                ),
+            ] {
+                let out = self.run(&["exec", node, "sh", "-c", cmd]);
+                eprintln!("--- {node}: {what} ---\n{}", text(&out));
+            }
+        }
+    }
+
+    pub fn lock_exists(&self, node: &str) -> bool {
+        self.run(&["exec", node, "test", "-e", "/var/lib/pgsql/tmp/PGSQL.lock"])
+            .status
+            .success()
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.print_logs();
+        }
+        // RUSTPG_KEEP_FAILED=1: a failed test's lab stays up for a look.
+        if std::thread::panicking() && std::env::var_os("RUSTPG_KEEP_FAILED").is_some() {
+            eprintln!(
+                "lab kept: LAB_ROOT={} LAB_PREFIX={} lab/cluster.sh down",
+                self.root.display(),
+                self.prefix
+            );
+            return;
+        }
+        let out = self.run(&["down"]);
+        if !out.status.success() {
+            eprintln!("lab down failed:\n{}", text(&out));
+        }
+    }
+}
+
+fn vip_node(xml: &str) -> Option<String> {
+    let doc = roxmltree::Document::parse(xml).ok()?;
+    let vip = doc
+        .descendants()
+        .find(|n| n.has_tag_name("resource") && n.attribute("id") == Some("PostgresqlVIP"))?;
+    if vip.attribute("role") != Some("Started") {
+        return None;
+    }
+    vip.children()
+        .find(|n| n.has_tag_name("node"))
+        .and_then(|n| n.attribute("name"))
+        .map(str::to_lowercase)
+}
+
+/// The picture of issue 4: one primary with the VIP, one sync and one
+/// async standby, all attributes as the stock agent would show them, plus
+/// the primary's record of its sync standby (docs/compatibility.md R31).
+pub fn healthy(p: &Picture) -> bool {
+    let Some(primary) = p.primary() else {
+        return false;
+    };
+    let a = |n: &str, k: &str| p.attr(n, &format!("{RSC}-{k}"));
+    let score = |n: &str| p.attr(n, &format!("master-{RSC}"));
+    let others: Vec<&String> = p.view.nodes.keys().filter(|n| *n != primary).collect();
+    let sync: Vec<&&String> = others
+        .iter()
+        .filter(|n| a(n, "status") == Some("HS:sync"))
+        .collect();
+    let potential = others
+        .iter()
+        .filter(|n| a(n, "status") == Some("HS:async"))
+        .count();
+    p.view.nodes.values().all(|online| *online)
+        && p.view.nodes.len() == 3
+        && p.vip_on.as_deref() == Some(primary)
+        && a(primary, "status") == Some("PRI")
+        && a(primary, "data-status") == Some("LATEST")
+        && score(primary) == Some("1000")
+        && a(primary, "master-baseline").is_some_and(|b| b.len() == 16)
+        && sync.len() == 1
+        // The primary's durable record of the standby it scored (R31).
+        && a(primary, "acked-also-on") == Some(sync[0].as_str())
+        && potential == 1
+        && others.iter().all(|n| match a(n, "status") {
+            Some("HS:sync") => {
+                a(n, "data-status") == Some("STREAMING|SYNC") && score(n) == Some("100")
+            }
+            Some("HS:async") => {
+                a(n, "data-status") == Some("STREAMING|ASYNC") && score(n) == Some("-INFINITY")
+            }
+            _ => false,
+        })
+}
+
+/// A lab several tests share: made by the first test that asks for these
+/// settings in this test process, and taken down when a test asks for
+/// other settings, when a test that used it fails (the next one gets a
+/// fresh lab: no test depends on another), or when the process exits. A
+/// lab takes half a minute to build on two cores; the lab tests that run
+/// on the same settings (the fault battery, the randomized schedules) run
+/// one after the other (`support::lab_guard`, and `scripts/test.sh` runs
+/// them in one process in name order).
+pub struct SharedLab {
+    pub lab: Arc<Lab>,
+}
+
+static SHARED: Mutex<Option<(String, Arc<Lab>)>> = Mutex::new(None);
+
+impl SharedLab {
+    pub fn get(name: &str, prefix: &str, env: &[(&str, &str)]) -> SharedLab {
+        let key = format!("{name} {prefix} {env:?}");
+        let mut slot = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((k, lab)) = slot.as_ref() {
+            if *k == key {
+                println!("lab: the shared lab {name} is reused");
+                return SharedLab { lab: lab.clone() };
+            }
+        }
+        // Another lab's settings: that one goes first.
+        *slot = None;
+        static AT_EXIT: std::sync::Once = std::sync::Once::new();
+        AT_EXIT.call_once(|| {
+            // SAFETY: registers a plain function with no arguments.
+            unsafe { libc::atexit(take_down_shared_lab) };
+        });
+        let lab = Arc::new(Lab::up_with(name, prefix, env));
+        *slot = Some((key, lab.clone()));
+        SharedLab { lab }
+    }
+
+    /// crm-examples' configuration as shipped (it heals itself), with the
+    /// lab's fencing: the lab the fault battery and the randomized
+    /// schedules share.
+    pub fn as_shipped() -> SharedLab {
+        SharedLab::get("shipped", "sh", &[])
+    }
+}
+
+impl Drop for SharedLab {
+    fn drop(&mut self) {
+        // A failed test's lab is not shared any further: the last reference
+        // (this one) takes it down, or keeps it with RUSTPG_KEEP_FAILED
+        // (`Lab`'s drop, which also prints its logs).
+        if std::thread::panicking() {
+            SHARED.lock().unwrap_or_else(|e| e.into_inner()).take();
+        }
+    }
+}
+
+extern "C" fn take_down_shared_lab() {
+    if let Ok(mut slot) = SHARED.lock() {
+        slot.take();
+    }
+}
