@@ -10,17 +10,26 @@
 //! crashfs wait TARGET [--timeout SECS]   until the daemon answers (mounted)
 //! ```
 //!
-//! The daemon runs in the foreground, as root; it mounts with `allow_other`
-//! and `default_permissions` (the kernel checks access against the modes and
-//! owners we pass through). TARGET is the control socket or the mountpoint;
-//! the socket defaults to `MOUNTPOINT.crashfs.sock`, beside the mountpoint
-//! (mode 0600; a Unix socket path must stay under 108 bytes). The daemon binds
-//! the socket once the filesystem is mounted, so `crashfs wait` means ready.
-//! SIGTERM, SIGINT or SIGHUP unmount it (EBUSY while files are open there);
-//! an unmount by `umount`/`fusermount3 -u` works as well. Either way the daemon
-//! writes every dirty page back, syncs and exits 0: unmount is a clean
-//! shutdown. If the daemon itself is killed, everything unsynced is lost and
-//! the mount answers ENOTCONN until unmounted.
+//! The daemon runs in the foreground, as root, with `--threads` FUSE worker
+//! threads (default 4). It mounts with `allow_other` and
+//! `default_permissions`: modes, owners and times pass through, and the
+//! kernel checks access against them. New files, directories, nodes and
+//! symlinks are made by root and then given the caller's uid and gid (the
+//! directory's group if it is set-group-ID); the kernel has applied the
+//! caller's umask already. BACKING and MOUNTPOINT may be the same directory:
+//! crashfs opens BACKING before it mounts on top of it and works through that
+//! descriptor, so a lab can keep its paths. Every inode the kernel knows
+//! holds a descriptor (RLIMIT_NOFILE is raised to its hard limit).
+//!
+//! TARGET is the control socket or the mountpoint; the socket defaults to
+//! `MOUNTPOINT.crashfs.sock`, beside the mountpoint (mode 0600; a Unix socket
+//! path must stay under 108 bytes). The daemon binds the socket once the
+//! filesystem is mounted, so `crashfs wait` means ready. SIGTERM, SIGINT or
+//! SIGHUP unmount it (EBUSY while files are open there); an unmount by
+//! `umount`/`fusermount3 -u` works as well. Either way the daemon writes
+//! every dirty page back, syncs and exits 0: unmount is a clean shutdown. If
+//! the daemon itself is killed, everything unsynced is lost and the mount
+//! answers ENOTCONN until unmounted.
 //!
 //! # What is durable
 //! "Durable" means "in the backing file": the crash only drops crashfs'
@@ -28,9 +37,9 @@
 //! not part of the simulation; a real fsync still reaches the disk).
 //!
 //! - `write` puts the data into per-inode dirty pages (4 KiB) in our memory.
-//!   `read` and `getattr` see them over the backing file: the size is the
-//!   largest of the backing size and the end of any write. After a crash a
-//!   file's size and content are those of the backing file.
+//!   `read` and `getattr` see them over the backing file, and the size they
+//!   report includes the writes past its end. After a crash a file's size
+//!   and content are those of the backing file.
 //! - `fsync`/`fdatasync` write the file's dirty pages to the backing file and
 //!   fsync it (the backing fsync is skipped when crashfs has written nothing
 //!   to the file since its last one). Writes through a handle opened with
@@ -67,7 +76,8 @@
 //! EIO (close succeeds), as no process survives a real crash; the lab kills
 //! the node's processes first, then crashes, then starts them again. The
 //! `stale_handle_errors` counter of `stats` shows whether anything did
-//! survive.
+//! survive. `stats` also tells the dirty bytes held now (`dirty_bytes`,
+//! whole pages), and what the last crash dropped.
 //!
 //! # Kernel caching
 //! No writeback cache (the kernel would hold writes where we cannot drop

@@ -420,3 +420,24 @@ fn large_directories_list_completely() {
     let listing = String::from_utf8(out.stdout).unwrap();
     assert_eq!(listing.lines().count(), 702);
 }
+
+/// The lab can mount crashfs over the very directory it bind-mounts into a
+/// node: crashfs opens the backing directory before mounting on top of it.
+#[test]
+fn crashfs_can_be_mounted_over_its_own_backing_directory() {
+    let mut m = Mount::over("over");
+    assert_eq!(m.backing, m.mnt);
+    let f = write_new(&m.mnt.join("synced"), b"kept");
+    f.sync_all().unwrap();
+    drop(f);
+    drop(write_new(&m.mnt.join("unsynced"), b"lost"));
+    assert!(m.crash() > 0);
+    assert_eq!(fs::read(m.mnt.join("unsynced")).unwrap(), b"");
+    drop(write_new(&m.mnt.join("at-unmount"), b"written back"));
+    assert!(m.unmount().expect("daemon exit").success(), "{}", m.log());
+    // Now the path shows the directory underneath.
+    assert!(!common::is_mountpoint(&m.mnt));
+    assert_eq!(fs::read(m.mnt.join("synced")).unwrap(), b"kept");
+    assert_eq!(fs::read(m.mnt.join("unsynced")).unwrap(), b"");
+    assert_eq!(fs::read(m.mnt.join("at-unmount")).unwrap(), b"written back");
+}

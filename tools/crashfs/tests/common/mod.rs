@@ -106,12 +106,27 @@ impl Mount {
     }
 
     pub fn with_args(tag: &str, args: &[&str]) -> Mount {
+        Mount::start(tag, args, false)
+    }
+
+    /// crashfs mounted over its backing directory (BACKING = MOUNTPOINT).
+    pub fn over(tag: &str) -> Mount {
+        Mount::start(tag, &[], true)
+    }
+
+    fn start(tag: &str, args: &[&str], over: bool) -> Mount {
         require_root();
         let dir = TempDir::new(tag);
-        let backing = dir.path().join("backing");
         let mnt = dir.path().join("mnt");
-        fs::create_dir(&backing).unwrap();
+        let backing = if over {
+            mnt.clone()
+        } else {
+            dir.path().join("backing")
+        };
         fs::create_dir(&mnt).unwrap();
+        if !over {
+            fs::create_dir(&backing).unwrap();
+        }
         let log = fs::File::create(dir.path().join("crashfs.log")).unwrap();
         let child = Command::new(BIN)
             .arg(&backing)
