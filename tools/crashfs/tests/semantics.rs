@@ -441,3 +441,99 @@ fn crashfs_can_be_mounted_over_its_own_backing_directory() {
     assert_eq!(fs::read(m.mnt.join("unsynced")).unwrap(), b"");
     assert_eq!(fs::read(m.mnt.join("at-unmount")).unwrap(), b"written back");
 }
+
+/// Random writes, O_DSYNC writes, truncates, fsyncs and crashes on a few
+/// files, checked after every step against a model: what a reader sees, and
+/// what a crash leaves (the last fsync, plus truncates, which are durable at
+/// once here).
+#[test]
+fn random_operations_match_the_model() {
+    struct File2 {
+        normal: File,
+        dsync: File,
+        visible: Vec<u8>,
+        durable: Vec<u8>,
+    }
+    let open = |path: &std::path::Path, flags: i32| {
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .custom_flags(flags)
+            .open(path)
+            .unwrap()
+    };
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    println!("seed {seed}");
+    let mut state = seed;
+    let mut rand = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    let m = Mount::new("random");
+    let paths: Vec<_> = (0..3).map(|i| m.mnt.join(format!("f{i}"))).collect();
+    let mut files: Vec<File2> = paths
+        .iter()
+        .map(|p| File2 {
+            normal: open(p, 0),
+            dsync: open(p, libc::O_DSYNC),
+            visible: Vec::new(),
+            durable: Vec::new(),
+        })
+        .collect();
+    for step in 0..1500 {
+        let i = rand(3) as usize;
+        let f = &mut files[i];
+        let what = rand(100);
+        let context = format!("seed {seed}, step {step}, file {i}, op {what}");
+        if what < 55 {
+            let offset = rand(64 * 1024) as usize;
+            let len = 1 + rand(20_000) as usize;
+            let data = pattern(rand(256) as u8, len);
+            let dsync = what >= 50;
+            let handle = if dsync { &f.dsync } else { &f.normal };
+            handle.write_all_at(&data, offset as u64).unwrap();
+            if f.visible.len() < offset + len {
+                f.visible.resize(offset + len, 0);
+            }
+            f.visible[offset..offset + len].copy_from_slice(&data);
+            if dsync {
+                // The kernel follows it with a (whole-file) fsync.
+                f.durable = f.visible.clone();
+            }
+        } else if what < 65 {
+            let size = rand(80 * 1024) as usize;
+            f.normal.set_len(size as u64).unwrap();
+            f.visible.resize(size, 0);
+            f.durable.resize(size, 0);
+        } else if what < 80 {
+            f.normal.sync_data().unwrap();
+            f.durable = f.visible.clone();
+        } else if what < 84 {
+            m.crash();
+            for (f, p) in files.iter_mut().zip(&paths) {
+                f.visible = f.durable.clone();
+                f.normal = open(p, 0);
+                f.dsync = open(p, libc::O_DSYNC);
+            }
+        }
+        for (j, f) in files.iter().enumerate() {
+            let seen = fs::read(&paths[j]).unwrap();
+            assert_eq!(seen.len(), f.visible.len(), "size of f{j}: {context}");
+            assert!(seen == f.visible, "content of f{j}: {context}");
+        }
+    }
+    m.crash();
+    for (j, f) in files.iter().enumerate() {
+        assert!(
+            fs::read(&paths[j]).unwrap() == f.durable,
+            "f{j} after the last crash, seed {seed}"
+        );
+    }
+}
