@@ -625,7 +625,8 @@ write_crm_file() {
         sed -i 's/ repuser=repl auto_rewind=true \\$/ repuser=repl \\/;
                 /^    failure-timeout=30s$/d;
                 s/^    migration-threshold=1 \\$/    migration-threshold=1/' "$out"
-        ! grep -q 'auto_rewind=\|failure-timeout=' "$out" && grep -q '^    migration-threshold=1$' "$out" \
+        ! grep -v '^#' "$out" | grep -q 'auto_rewind=\|failure-timeout=' \
+            && grep -q '^    migration-threshold=1$' "$out" \
             || die "$CRM_FILE: could not take auto_rewind=true and failure-timeout=30s out"
     fi
     # With fencing, a failed stop fences the node, as in production.crm
