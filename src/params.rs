@@ -41,6 +41,11 @@ pub struct ParamSpec {
     pub default: &'static str,
     pub shortdesc: &'static str,
     pub longdesc: &'static str,
+    /// Changed on a running resource, Pacemaker asks the agent to reload
+    /// (`reload-agent`) instead of restarting it: for a parameter only
+    /// read when an action runs (every action reads its parameters
+    /// afresh) and meaningful without a restart.
+    pub reloadable: bool,
 }
 
 const SECONDS: Kind = Kind::Int {
@@ -54,6 +59,7 @@ pub static PARAMS: &[ParamSpec] = &[
     // --- The instance -----------------------------------------------------
     ParamSpec {
         name: "pgctl",
+        reloadable: false,
         kind: Kind::Program,
         default: "/usr/bin/pg_ctl",
         shortdesc: "pg_ctl path",
@@ -63,6 +69,7 @@ pub static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "start_opt",
+        reloadable: false,
         kind: Kind::Str,
         default: "",
         shortdesc: "Options for the postgres server",
@@ -72,6 +79,7 @@ pub static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "ctl_opt",
+        reloadable: false,
         kind: Kind::Str,
         default: "",
         shortdesc: "Additional pg_ctl options",
@@ -81,6 +89,7 @@ pub static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "psql",
+        reloadable: false,
         kind: Kind::Program,
         default: "/usr/bin/psql",
         shortdesc: "psql path",
@@ -90,6 +99,7 @@ pub static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "pgdata",
+        reloadable: false,
         kind: Kind::Path,
         default: "/var/lib/pgsql/data",
         shortdesc: "Data directory",
@@ -99,6 +109,7 @@ pub static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "pgdba",
+        reloadable: false,
         kind: Kind::Str,
         default: "postgres",
         shortdesc: "Database owner",
@@ -107,6 +118,7 @@ pub static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "pghost",
+        reloadable: false,
         kind: Kind::Str,
         default: "",
         shortdesc: "Host to connect to",
@@ -116,6 +128,7 @@ pub static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "pgport",
+        reloadable: false,
         kind: Kind::Int {
             min: 1,
             max: 65_535,
@@ -127,6 +140,7 @@ pub static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "pglibs",
+        reloadable: false,
         kind: Kind::Str,
         default: "/usr/lib",
         shortdesc: "Library directory",
@@ -134,6 +148,7 @@ pub static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "monitor_user",
+        reloadable: false,
         kind: Kind::Str,
         default: "",
         shortdesc: "User for monitoring",
@@ -141,6 +156,7 @@ pub static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "monitor_password",
+        reloadable: false,
         kind: Kind::Str,
         default: "",
         shortdesc: "Password for monitor_user",
@@ -149,6 +165,7 @@ pub static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "monitor_sql",
+        reloadable: false,
         kind: Kind::Str,
         default: "select now();",
         shortdesc: "Liveness query",
@@ -156,6 +173,7 @@ pub static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "config",
+        reloadable: false,
         kind: Kind::Path,
         default: "/var/lib/pgsql/data/postgresql.conf",
         shortdesc: "postgresql.conf path",
@@ -165,6 +183,7 @@ pub static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "pgdb",
+        reloadable: false,
         kind: Kind::Str,
         default: "template1",
         shortdesc: "Database for monitoring",
@@ -172,6 +191,7 @@ pub static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "logfile",
+        reloadable: false,
         kind: Kind::Path,
         default: "/dev/null",
         shortdesc: "Server log file",
@@ -180,6 +200,7 @@ pub static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "socketdir",
+        reloadable: false,
         kind: Kind::Path,
         default: "",
         shortdesc: "Unix socket directory",
@@ -189,6 +210,7 @@ pub static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "stop_escalate",
+        reloadable: false,
         kind: SECONDS,
         default: "90",
         shortdesc: "Seconds of fast shutdown before immediate",
@@ -197,6 +219,7 @@ pub static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "check_wal_receiver",
+        reloadable: false,
         kind: Kind::Bool,
         default: "false",
         shortdesc: "Publish the WAL receiver status",
@@ -206,6 +229,7 @@ pub static PARAMS: &[ParamSpec] = &[
     // --- Replication ------------------------------------------------------
     ParamSpec {
         name: "rep_mode",
+        reloadable: false,
         kind: Kind::Choice(REP_MODES),
         default: "none",
         shortdesc: "Replication mode",
@@ -215,6 +239,7 @@ pub static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "node_list",
+        reloadable: false,
         kind: Kind::Str,
         default: "",
         shortdesc: "All node names",
@@ -223,6 +248,7 @@ pub static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "restore_command",
+        reloadable: false,
         kind: Kind::Str,
         default: "",
         shortdesc: "restore_command for standbys",
@@ -230,6 +256,7 @@ pub static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "archive_cleanup_command",
+        reloadable: false,
         kind: Kind::Str,
         default: "",
         shortdesc: "archive_cleanup_command for standbys",
@@ -237,6 +264,7 @@ pub static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "recovery_end_command",
+        reloadable: false,
         kind: Kind::Str,
         default: "",
         shortdesc: "recovery_end_command for standbys",
@@ -244,6 +272,7 @@ pub static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "master_ip",
+        reloadable: false,
         kind: Kind::Str,
         default: "",
         shortdesc: "Primary address for standbys",
@@ -253,6 +282,7 @@ pub static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "repuser",
+        reloadable: false,
         kind: Kind::Str,
         default: "postgres",
         shortdesc: "Replication user",
@@ -260,6 +290,7 @@ pub static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "primary_conninfo_opt",
+        reloadable: false,
         kind: Kind::Str,
         default: "",
         shortdesc: "Extra primary_conninfo options",
@@ -268,6 +299,7 @@ pub static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "restart_on_promote",
+        reloadable: false,
         kind: Kind::Bool,
         default: "false",
         shortdesc: "Restart instead of promote",
@@ -278,6 +310,7 @@ pub static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "auto_rewind",
+        reloadable: true,
         kind: Kind::Bool,
         default: "false",
         shortdesc: "Rejoin a former primary by pg_rewind",
@@ -289,10 +322,12 @@ pub static PARAMS: &[ParamSpec] = &[
                    once it streams. It refuses, keeping the lock and the data, without \
                    wal_log_hints or data checksums, without a reachable primary, when pg_rewind \
                    fails or is missing, or when the node is ahead in a way a fork cannot explain. \
-                   repuser needs the rights pg_rewind asks of its source.",
+                   repuser needs the rights pg_rewind asks of its source. Changing it on a \
+                   running cluster restarts nothing (reloadable).",
     },
     ParamSpec {
         name: "replication_slot_name",
+        reloadable: false,
         kind: Kind::Str,
         default: "",
         shortdesc: "Replication slot base name",
@@ -302,6 +337,7 @@ pub static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "tmpdir",
+        reloadable: false,
         kind: Kind::Path,
         default: "/var/lib/pgsql/tmp",
         shortdesc: "Agent state directory",
@@ -310,6 +346,7 @@ pub static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "xlog_check_count",
+        reloadable: false,
         kind: Kind::Int { min: 0, max: 1_000 },
         default: "3",
         shortdesc: "Election samples",
@@ -318,6 +355,7 @@ pub static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "crm_attr_timeout",
+        reloadable: false,
         kind: SECONDS,
         default: "5",
         shortdesc: "Timeout of one crm_attribute call",
@@ -325,6 +363,7 @@ pub static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "stop_escalate_in_slave",
+        reloadable: false,
         kind: SECONDS,
         default: "90",
         shortdesc: "stop_escalate for standbys",

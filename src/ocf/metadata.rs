@@ -2,8 +2,9 @@
 //!
 //! The output is valid under both resource-agents' `ra-api-1.dtd` (what
 //! ocf-tester checks) and the OCF 1.1 RelaxNG schema (what pcs uses). The DTD
-//! predates OCF 1.1 and does not know `reload-agent`; the internal DTD subset
-//! declares it, and XML gives the first declaration of an attribute priority.
+//! predates OCF 1.1 and knows neither `reload-agent` nor a parameter's
+//! `reloadable`; the internal DTD subset declares both, and XML gives the
+//! first declaration of an attribute priority.
 
 use crate::params::ParamSpec;
 
@@ -76,7 +77,8 @@ pub fn render(agent: &AgentInfo) -> String {
     x.push_str("<?xml version=\"1.0\"?>\n");
     x.push_str("<!DOCTYPE resource-agent SYSTEM \"ra-api-1.dtd\" [\n");
     x.push_str(&format!(
-        "<!ATTLIST action name ({DTD_ACTION_NAMES}) #REQUIRED>\n]>\n"
+        "<!ATTLIST action name ({DTD_ACTION_NAMES}) #REQUIRED>\n\
+         <!ATTLIST parameter reloadable (1|0) \"0\">\n]>\n"
     ));
     x.push_str(&format!(
         "<resource-agent name=\"{}\" version=\"{}\">\n",
@@ -87,8 +89,9 @@ pub fn render(agent: &AgentInfo) -> String {
     descriptions(&mut x, agent.longdesc, agent.shortdesc);
     x.push_str("<parameters>\n");
     for p in agent.params {
+        let reloadable = if p.reloadable { " reloadable=\"1\"" } else { "" };
         x.push_str(&format!(
-            "<parameter name=\"{}\" unique=\"0\" required=\"0\">\n",
+            "<parameter name=\"{}\" unique=\"0\" required=\"0\"{reloadable}>\n",
             escape(p.name)
         ));
         descriptions(&mut x, p.longdesc, p.shortdesc);
