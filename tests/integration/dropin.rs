@@ -316,6 +316,28 @@ fn stock_agent_replaced_by_changing_the_provider() {
     for n in NODES {
         rows_on(&lab, n, "1,2");
     }
+
+    // Then the configuration crm-examples ship, with docs/operations.md's
+    // commands ("When the cluster waits for you"): nothing restarts.
+    for cmd in [
+        "crm configure rsc_defaults failure-timeout=30s",
+        "crm resource param Postgresql set auto_rewind true",
+    ] {
+        let out = lab.run(&["exec", "pg01", "sh", "-c", cmd]);
+        assert!(out.status.success(), "{cmd}:\n{}", text(&out));
+    }
+    let resources = lab.exec("pg01", &["cibadmin", "-Q", "-o", "resources"]);
+    assert!(resources.contains("name=\"auto_rewind\" value=\"true\""));
+    let defaults = lab.exec("pg01", &["cibadmin", "-Q", "-o", "rsc_defaults"]);
+    assert!(defaults.contains("name=\"failure-timeout\" value=\"30s\""));
+    // Two monitor rounds: a restart would show in the pids or a failure.
+    std::thread::sleep(Duration::from_secs(8));
+    lab.wait_for("ours, self-healing: steady state", long, |q| {
+        healthy(q) && q.primary() == p2.primary()
+    });
+    assert_eq!(pids, postmaster_pids(&lab), "a postmaster restarted");
+    assert_eq!(failures(&lab), Vec::<String>::new(), "failed actions");
+    lab.write_through_vip(3, Duration::from_secs(10));
     println!(
         "drop-in: stock up in {:.0}s, switch to ours healthy after {:.1}s, total {:.0}s",
         up.as_secs_f64(),
