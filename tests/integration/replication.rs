@@ -951,6 +951,82 @@ fn the_recorded_standby_is_promoted_while_the_last_primary_stays_out() {
     assert_eq!(c.sql(s, "select count(*) from t"), "400", "nothing lost");
 }
 
+/// A standby's replay is paused (`pg_wal_replay_pause()`, as an operator
+/// does to look at a standby) while it goes on receiving; then the
+/// primary's PostgreSQL dies, and nobody may be promoted without an
+/// election (rep_mode=async: no standby holds a score). What the paused
+/// standby received can no longer move, and a promotion replays it (it
+/// ends the pause): it publishes that position, and the election promotes
+/// the newest node with every row. Before, a paused standby's position
+/// never counted as final, and the election waited for a resume nobody
+/// would do.
+#[test]
+fn a_standby_whose_replay_is_paused_takes_part_in_the_election() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    c.set_param("rep_mode", "async");
+    let old = bring_up(&c, OURS);
+    let o: &str = &old;
+    let standbys: Vec<&str> = ["pg01", "pg02", "pg03"]
+        .into_iter()
+        .filter(|n| *n != o)
+        .collect();
+    let (paused, other) = (standbys[0], standbys[1]);
+    c.sql(o, "create table t(x int)");
+    crate::support::wait_until("the table on the standby", Duration::from_secs(20), || {
+        c.sql(paused, "select count(*) from pg_class where relname = 't'") == "1"
+    });
+    c.sql(paused, "select pg_wal_replay_pause()");
+    c.sql(o, "insert into t select generate_series(1, 300)");
+    let target = c.sql(o, "select pg_current_wal_flush_lsn()");
+    for n in [paused, other] {
+        crate::support::wait_until("every row received", Duration::from_secs(20), || {
+            c.sql(
+                n,
+                &format!("select pg_last_wal_receive_lsn() >= '{target}'"),
+            ) == "t"
+        });
+    }
+    assert_eq!(
+        c.sql(paused, "select count(*) from t"),
+        "0",
+        "replay is paused"
+    );
+    assert_eq!(c.run(OURS, o, "monitor", &PROMOTED_MONITOR).rc, 8);
+    crate::support::wait_until_reaped(kill_postmaster(&c, o));
+    c.set_promoted(None);
+    c.clear_primary_target();
+    c.set_online(o, false);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let winner = loop {
+        if let Some(n) = [paused, other]
+            .into_iter()
+            .find(|n| c.attribute(n, "master-pgsql").as_deref() == Some("1000"))
+        {
+            break n;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nobody elected\n{}",
+            c.attributes_table()
+        );
+        for n in [paused, other] {
+            ok(&c, OURS, n, "monitor", &MONITOR);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        c.attribute(paused, "pgsql-xlog-loc").is_some(),
+        "the paused standby took part\n{}",
+        c.attributes_table()
+    );
+    promote_among(&c, &[paused, other], winner);
+    assert_eq!(
+        c.sql(winner, "select count(*) from t"),
+        "300",
+        "nothing lost"
+    );
+}
+
 /// A promote that fails before it asks PostgreSQL to leave recovery (here
 /// PGSQL.lock can't be created: tmpdir is not a directory) takes back the
 /// records it wrote first: the crashed former primary is `LATEST` again and
