@@ -67,8 +67,19 @@ enum Fault {
     /// The node's link cut, healed after this long.
     Partition(Who, u64),
     Switchover,
-    /// Revive crashed nodes, resynchronise the ones kept out.
+    /// Revive crashed nodes, start stopped stacks, heal cut links.
     ReviveOrResync,
+    /// The node crashes, and fencing reboots it without its cluster stack
+    /// (as with the services disabled at boot): it stays out until healed.
+    CrashStaysOut(Who),
+    /// Two nodes crash, the second this many ms after the first.
+    CrashTwo(Who, Who, u64),
+    /// The standby's replay paused for this long (it goes on receiving).
+    PauseReplay(Who, u64),
+    /// The primary's PostgreSQL killed, and the standby's restarted
+    /// (`pg_ctl restart -m fast`, behind Pacemaker's back) this many ms
+    /// later, while the failover runs.
+    KillPrimaryRestartStandby(Who, u64),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -82,7 +93,7 @@ fn draw(rng: &mut Rng, steps: usize) -> Vec<Step> {
         .map(|_| {
             let standby = Who::Standby(rng.below(2) as usize);
             let secs = 1 + rng.below(10);
-            let fault = match rng.below(10) {
+            let fault = match rng.below(14) {
                 0 => Fault::KillPostgres(Who::Primary),
                 1 => Fault::CrashNode(Who::Primary),
                 2 => Fault::CrashNode(standby),
@@ -92,7 +103,18 @@ fn draw(rng: &mut Rng, steps: usize) -> Vec<Step> {
                 6 => Fault::Partition(Who::Any(rng.below(3) as usize), secs),
                 7 => Fault::Partition(Who::Primary, secs),
                 8 => Fault::Switchover,
-                _ => Fault::ReviveOrResync,
+                9 => Fault::ReviveOrResync,
+                10 => Fault::CrashStaysOut(Who::Primary),
+                11 => {
+                    let gap = 500 + rng.below(2501);
+                    if rng.below(2) == 0 {
+                        Fault::CrashTwo(Who::Primary, standby, gap)
+                    } else {
+                        Fault::CrashTwo(standby, Who::Primary, gap)
+                    }
+                }
+                12 => Fault::PauseReplay(standby, secs),
+                _ => Fault::KillPrimaryRestartStandby(standby, rng.below(1501)),
             };
             Step {
                 fault,
@@ -139,6 +161,24 @@ fn unblock_later(lab: &Arc<Lab>, after: Duration, node: String) -> std::thread::
     })
 }
 
+/// A standby's PostgreSQL restarted behind Pacemaker's back (its
+/// `postmaster.opts` keep the agent's options).
+const RESTART_POSTGRES: &str = "runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl restart -m fast -w -t 60 -D /var/lib/pgsql/data >/dev/null";
+
+/// Let a paused standby replay again after `after` (an error, when it was
+/// promoted or stopped meanwhile, is nothing to undo).
+fn resume_replay_later(
+    lab: &Arc<Lab>,
+    after: Duration,
+    node: String,
+) -> std::thread::JoinHandle<()> {
+    let lab = lab.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(after);
+        let _ = lab.try_sql_on(&node, "select pg_wal_replay_resume()");
+    })
+}
+
 /// What one step did: whether its fault landed (its effect was seen),
 /// and the line for the log.
 struct Injected {
@@ -162,8 +202,8 @@ impl Injected {
 /// Inject one step and check its effect.
 fn inject(lab: &Arc<Lab>, step: Step, undo: &mut Vec<std::thread::JoinHandle<()>>) -> Injected {
     let target = |who| resolve(lab, who);
-    let run = |args: &[&str]| {
-        let out = lab.run(args);
+    let run_with = |args: &[&str], env: &[(&str, &str)]| {
+        let out = lab.run_with(args, env);
         if out.status.success() {
             Ok(())
         } else {
@@ -173,6 +213,7 @@ fn inject(lab: &Arc<Lab>, step: Step, undo: &mut Vec<std::thread::JoinHandle<()>
             ))
         }
     };
+    let run = |args: &[&str]| run_with(args, &[]);
     match step.fault {
         Fault::KillPostgres(who) => match target(who).filter(|n| running(lab, n, "postgres")) {
             Some(n) => {
@@ -245,16 +286,7 @@ fn inject(lab: &Arc<Lab>, step: Step, undo: &mut Vec<std::thread::JoinHandle<()>
             // When the cluster cannot move the role (its primary's node
             // just crashed, say), 30 s tell as much as the lab's default
             // 120 s, and the long form runs faster.
-            let out = lab.run_with(&["switchover"], &[("LAB_SWITCHOVER_TIMEOUT", "30")]);
-            let moved = if out.status.success() {
-                Ok(())
-            } else {
-                Err(format!(
-                    "failed: {}",
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ))
-            };
-            match moved {
+            match run_with(&["switchover"], &[("LAB_SWITCHOVER_TIMEOUT", "30")]) {
                 Ok(()) if resolve(lab, Who::Primary) != before => {
                     Injected::landed("switchover".into())
                 }
@@ -267,6 +299,72 @@ fn inject(lab: &Arc<Lab>, step: Step, undo: &mut Vec<std::thread::JoinHandle<()>
             bring_nodes_back(lab);
             Injected::missed("revive/heal every node")
         }
+        Fault::CrashStaysOut(who) => match target(who) {
+            Some(n) => {
+                let what = format!("crash {n}, rebooted without its cluster stack");
+                let crashed = run(&["stack-at-boot", &n, "off"]).and_then(|()| run(&["crash", &n]));
+                match crashed {
+                    Ok(()) if !node_up(lab, &n) => Injected::landed(what),
+                    Ok(()) => Injected::missed(format!("{what}: the node is still up")),
+                    Err(e) => Injected::missed(format!("{what}: {e}")),
+                }
+            }
+            None => Injected::missed("crash and stay out: no such node"),
+        },
+        Fault::CrashTwo(first, second, gap) => match (target(first), target(second)) {
+            (Some(a), Some(b)) if a != b => {
+                let what = format!("crash {a}, then {b} {gap} ms later");
+                let _ = run(&["crash", &a]);
+                std::thread::sleep(Duration::from_millis(gap));
+                let _ = run(&["crash", &b]);
+                match (node_up(lab, &a), node_up(lab, &b)) {
+                    (false, false) => Injected::landed(what),
+                    (true, true) => Injected::missed(format!("{what}: both still up")),
+                    _ => Injected::landed(format!("{what}: only one went down")),
+                }
+            }
+            _ => Injected::missed("two crashes: no two such nodes"),
+        },
+        Fault::PauseReplay(who, secs) => {
+            match target(who).filter(|n| running(lab, n, "postgres")) {
+                Some(n) => {
+                    let what = format!("replay paused on {n} for {secs}s");
+                    let _ = lab.try_sql_on(&n, "select pg_wal_replay_pause()");
+                    let paused = lab
+                        .try_sql_on(&n, "select pg_is_wal_replay_paused()")
+                        .is_ok_and(|o| o.trim() == "t");
+                    undo.push(resume_replay_later(lab, Duration::from_secs(secs), n));
+                    if paused {
+                        Injected::landed(what)
+                    } else {
+                        Injected::missed(format!("{what}: not paused"))
+                    }
+                }
+                None => Injected::missed("pause replay: no such standby running"),
+            }
+        }
+        Fault::KillPrimaryRestartStandby(who, gap) => match (target(Who::Primary), target(who)) {
+            (Some(p), Some(n)) if running(lab, &p, "postgres") => {
+                let pid = lab.postmaster_pid(&p);
+                let what = format!(
+                    "kill -9 postgres on {p} (pid {pid}), pg_ctl restart on {n} {gap} ms later"
+                );
+                let killed = run(&["exec", &p, "kill", "-9", &pid]);
+                undo.push(later(
+                    lab,
+                    Duration::from_millis(gap),
+                    ["exec", &n, "sh", "-c", RESTART_POSTGRES]
+                        .map(String::from)
+                        .to_vec(),
+                ));
+                match killed {
+                    Ok(()) if lab.postmaster_pid(&p) != pid => Injected::landed(what),
+                    Ok(()) => Injected::missed(format!("{what}: still running")),
+                    Err(e) => Injected::missed(format!("{what}: {e}")),
+                }
+            }
+            _ => Injected::missed("kill and restart: no primary running postgres"),
+        },
     }
 }
 
@@ -282,6 +380,8 @@ fn heal_and_recover(
     }
     for n in NODES {
         block_vip(lab, n, false);
+        // A node that stays out boots with its stack again.
+        let _ = lab.run(&["stack-at-boot", n, "on"]);
     }
     bring_nodes_back(lab);
     operator_repairs(lab, hands_off)
