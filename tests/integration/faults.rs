@@ -1255,13 +1255,17 @@ pub(crate) fn wait_failover(r: &Run, old: &str) -> Picture {
         if let Some(p) = picture_without(r.lab, old) {
             // The sync standby, or the other one when the check at
             // promotion handed it the promotion (it had received more WAL,
-            // which nobody acknowledged); the survivor is its sync standby.
+            // which nobody acknowledged); the survivor is its sync
+            // standby, or the old primary is, when it came back by itself
+            // (auto_rewind) before the survivor was named.
             let promoted = [(&sync, &third), (&third, &sync)]
                 .into_iter()
                 .find(|(new, other)| {
                     p.primary() == Some(new.as_str())
                         && p.vip_on.as_deref() == Some(new.as_str())
-                        && status_of(&p, other).as_deref() == Some("HS:sync")
+                        && [other.as_str(), old]
+                            .iter()
+                            .any(|n| status_of(&p, n).as_deref() == Some("HS:sync"))
                 });
             if let Some((new, _)) = promoted {
                 let how = if *new == sync {
