@@ -534,14 +534,27 @@ impl Shared {
         }
     }
 
-    /// A clean shutdown's sync: every dirty page to the backing files, then
-    /// syncfs on the backing filesystem. Returns the bytes written.
+    /// A clean shutdown's sync: every dirty page to the backing files, and
+    /// an fsync of each file crashfs wrote to since its last one (not a
+    /// syncfs: the backing filesystem may be the host's root, busy with
+    /// others' data). Returns the bytes written back.
     pub fn sync_all(&self) -> io::Result<u64> {
         let bytes = self.writeback_all()?;
-        let root = self.inode(INodeNo::ROOT)?;
-        let dir = File::open(root.proc_path())?;
-        nix::unistd::syncfs(&dir)?;
-        Ok(bytes)
+        let mut first_error = None;
+        for inode in self.all_inodes() {
+            if inode.writes.load(SeqCst) == inode.synced.load(SeqCst) {
+                continue;
+            }
+            let file = inode.lock().reader(&inode);
+            let synced = file.and_then(|file| self.sync_backing(&inode, &file, false));
+            if let Err(e) = synced {
+                first_error.get_or_insert(e);
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(bytes),
+        }
     }
 
     /// The simulated crash: forgets every dirty page. Handles opened before

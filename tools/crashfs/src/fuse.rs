@@ -16,17 +16,20 @@ use fuser::{
 
 use crate::fs::{Owner, Shared};
 
-/// How long the kernel may cache attributes and names. Short, and correct
-/// anyway: every change goes through us, and a crash invalidates what it
-/// changes.
-const TTL: Duration = Duration::from_secs(1);
+/// How long the kernel may cache attributes and names. Every change goes
+/// through us (the kernel updates its caches itself) and a crash invalidates
+/// what it changes, so only a change made in BACKING behind our back would
+/// show late.
+const TTL: Duration = Duration::from_secs(10);
 
 /// Largest write request (1 MiB, the kernel's default page limit).
 const MAX_WRITE: u32 = 1 << 20;
 
 /// Keep the kernel's page cache across opens: every change goes through us,
-/// and a crash invalidates the files it drops pages of.
-const OPEN_FLAGS: FopenFlags = FopenFlags::FOPEN_KEEP_CACHE;
+/// and a crash invalidates the files it drops pages of. No FLUSH request at
+/// each close: it would do nothing (close makes nothing durable, and the
+/// kernel keeps POSIX locks itself).
+const OPEN_FLAGS: FopenFlags = FopenFlags::FOPEN_KEEP_CACHE.union(FopenFlags::FOPEN_NOFLUSH);
 
 #[derive(Debug)]
 pub struct CrashFs {
