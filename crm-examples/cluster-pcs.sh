@@ -29,7 +29,7 @@ if [[ -n $CIB && ! -s $CIB ]]; then
 fi
 
 pcs_ property set stonith-enabled=false no-quorum-policy=stop
-pcs_ resource defaults update resource-stickiness=INFINITY migration-threshold=1 failure-timeout=30s
+pcs_ resource defaults update resource-stickiness=INFINITY migration-threshold=1 failure-timeout=10s
 
 pcs_ resource create Postgresql ocf:rustpg:pgsql \
     rep_mode=sync node_list="pg01 pg02 pg03" master_ip=$VIP repuser=repl auto_rewind=true \

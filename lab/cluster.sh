@@ -47,7 +47,7 @@
 # pacemaker, as with the services enabled at boot; 0: it boots without
 # them, as PAF's documentation advises), LAB_FENCE_BOOT_DELAY (seconds
 # between power off and on in a reboot, default 5), LAB_AUTO_REWIND (1,
-# the default with our agent: auto_rewind=true and failure-timeout=30s as
+# the default with our agent: auto_rewind=true and failure-timeout=10s as
 # cluster.crm ships them; 0, the only value for the others: both taken out,
 # the stock-compatible configuration),
 # LAB_CONFIG (crm, the default, or pcs: crm-examples/cluster-pcs.sh run
@@ -616,18 +616,18 @@ write_crm_file() {
         sed -i 's/ rep_mode=sync / rep_mode=async /' "$out"
         grep -q ' rep_mode=async ' "$out" || die "$CRM_FILE: no rep_mode=sync to change"
     fi
-    # cluster.crm heals itself: auto_rewind=true, and failure-timeout=30s so
+    # cluster.crm heals itself: auto_rewind=true, and failure-timeout=10s so
     # that Pacemaker starts a failed instance again, which then rejoins by
     # itself (docs/operations.md). LAB_AUTO_REWIND=0 takes both out: the
     # stock-compatible configuration, where an operator resynchronises a
     # crashed primary and cleans failures up.
     if [[ $LAB_AUTO_REWIND == 0 ]]; then
         sed -i 's/ repuser=repl auto_rewind=true \\$/ repuser=repl \\/;
-                /^    failure-timeout=30s$/d;
+                /^    failure-timeout=10s$/d;
                 s/^    migration-threshold=1 \\$/    migration-threshold=1/' "$out"
         ! grep -v '^#' "$out" | grep -q 'auto_rewind=\|failure-timeout=' \
             && grep -q '^    migration-threshold=1$' "$out" \
-            || die "$CRM_FILE: could not take auto_rewind=true and failure-timeout=30s out"
+            || die "$CRM_FILE: could not take auto_rewind=true and failure-timeout=10s out"
     fi
     # With fencing, a failed stop fences the node, as in production.crm
     # (without, cluster.crm blocks the instance).

@@ -89,7 +89,11 @@ pub fn render(agent: &AgentInfo) -> String {
     descriptions(&mut x, agent.longdesc, agent.shortdesc);
     x.push_str("<parameters>\n");
     for p in agent.params {
-        let reloadable = if p.reloadable { " reloadable=\"1\"" } else { "" };
+        let reloadable = if p.reloadable {
+            " reloadable=\"1\""
+        } else {
+            ""
+        };
         x.push_str(&format!(
             "<parameter name=\"{}\" unique=\"0\" required=\"0\"{reloadable}>\n",
             escape(p.name)

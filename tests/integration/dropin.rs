@@ -320,7 +320,7 @@ fn stock_agent_replaced_by_changing_the_provider() {
     // Then the configuration crm-examples ship, with docs/operations.md's
     // commands ("When the cluster waits for you"): nothing restarts.
     for cmd in [
-        "crm configure rsc_defaults failure-timeout=30s",
+        "crm configure rsc_defaults failure-timeout=10s",
         "crm resource param Postgresql set auto_rewind true",
     ] {
         let out = lab.run(&["exec", "pg01", "sh", "-c", cmd]);
@@ -329,7 +329,7 @@ fn stock_agent_replaced_by_changing_the_provider() {
     let resources = lab.exec("pg01", &["cibadmin", "-Q", "-o", "resources"]);
     assert!(resources.contains("name=\"auto_rewind\" value=\"true\""));
     let defaults = lab.exec("pg01", &["cibadmin", "-Q", "-o", "rsc_defaults"]);
-    assert!(defaults.contains("name=\"failure-timeout\" value=\"30s\""));
+    assert!(defaults.contains("name=\"failure-timeout\" value=\"10s\""));
     // Two monitor rounds: a restart would show in the pids or a failure.
     std::thread::sleep(Duration::from_secs(8));
     lab.wait_for("ours, self-healing: steady state", long, |q| {

@@ -1326,7 +1326,7 @@ fn kill_postmaster(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
 }
 
 /// How long a crashed primary may take to stream again by itself once it
-/// is back (failure-timeout=30s first lets Pacemaker start it again).
+/// is back (failure-timeout first lets Pacemaker start it again).
 const REJOIN_WITHIN: Duration = Duration::from_secs(150);
 
 /// The old primary is back (its node online since `returned`, in ms):

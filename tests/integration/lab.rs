@@ -296,7 +296,7 @@ os.execve(sys.argv[1], [sys.argv[1], "monitor"], env)
     }
 
     /// Whether the lab runs crm-examples' configuration as shipped, which
-    /// heals itself (`auto_rewind=true`, `failure-timeout=30s`), rather
+    /// heals itself (`auto_rewind=true`, `failure-timeout=10s`), rather
     /// than the stock-compatible one (`LAB_AUTO_REWIND=0`): there, a
     /// crashed primary stays out until an operator resynchronises it.
     pub fn self_healing(&self) -> bool {
