@@ -259,30 +259,31 @@ pub struct Replay {
     pub replay_waits: bool,
 }
 
-/// A standby's position (the greater of its replay and receive positions)
-/// is final when it can no longer move: no WAL receiver streams, and the
-/// position is settled ([`position_settled`]). A standby whose replay is
-/// paused (`pg_wal_replay_pause()`) or delayed (`recovery_min_apply_delay`)
-/// has a final position too: what it received, which a promotion replays
-/// (PostgreSQL ends a pause and skips the delay when it is promoted).
+/// A standby's position is final when it can no longer move: no WAL
+/// receiver streams, and either the startup process waits for WAL (it
+/// replayed all it has) or replay has reached what was received. Nothing
+/// received is *not* "caught up": after a restart the receive position is
+/// unknown until the startup process has replayed the local `pg_wal` and
+/// asks for streaming, and meanwhile the replay position still moves. A
+/// position published then could lose an election it should have won.
 pub fn position_final(r: &Replay) -> bool {
-    !r.streaming && position_settled(r)
+    let caught_up = match (r.replay, r.received) {
+        (Some(replay), Some(received)) => replay >= received,
+        (_, None) | (None, Some(_)) => false,
+    };
+    !r.streaming && (caught_up || r.replay_waits)
 }
 
-/// A standby's position is settled when only a running primary could
-/// still move it: WAL was received (the receive position is then past
-/// everything in the local `pg_wal`, since streaming is asked for only
-/// once replay ran out of it), or the startup process waits for WAL (it
-/// replayed all it has). Nothing received is *not* settled: after a
-/// restart the receive position is unknown until the startup process has
-/// replayed the local `pg_wal` and asks for streaming, and meanwhile the
-/// replay position still moves; a position published then could lose an
-/// election it should have won. In the pre-promote notification and in
-/// `promote` no primary runs (Pacemaker stops the promoted instance before
-/// it promotes another), so a receiver that still says `streaming` to a
-/// primary whose node died is no reason to wait there.
+/// A standby's position is settled for a promotion when only a running
+/// primary could still move it: WAL was received (the receive position is
+/// then past everything in the local `pg_wal`, since streaming is asked
+/// for only once replay ran out of it), or the startup process waits for
+/// WAL. In the pre-promote notification and in `promote` no primary runs
+/// (Pacemaker stops the promoted instance before it promotes another), so
+/// a receiver that still says `streaming` to a primary whose node died is
+/// no reason to wait; a standby just restarted, replaying its `pg_wal`, is.
 pub fn position_settled(r: &Replay) -> bool {
-    r.received.is_some() || r.replay_waits
+    r.received.is_some() || r.replay_waits || position_final(r)
 }
 
 /// What a standby knows about itself when its monitor runs.
@@ -911,12 +912,10 @@ mod tests {
             (r(true, lsn(5), None, false), (false, false)),
             // Replayed it all, no primary to ask.
             (r(false, lsn(5), None, true), (true, true)),
-            // Replay behind what was received (catching up, paused or
-            // delayed): what was received is final, a promotion replays it.
-            (r(false, lsn(5), lsn(9), false), (true, true)),
+            (r(false, lsn(5), lsn(9), false), (false, true)), // catching up
             (r(false, lsn(9), lsn(9), false), (true, true)),
             (r(false, lsn(9), lsn(8), false), (true, true)), // from a segment start
-            (r(false, None, lsn(9), false), (true, true)),
+            (r(false, None, lsn(9), false), (false, true)),
             (r(false, None, None, false), (false, false)),
         ];
         for (facts, (fin, settled)) in cases {
