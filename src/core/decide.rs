@@ -72,16 +72,25 @@ pub fn monitor_standalone(pm: Postmaster, sql: Option<&SqlProbe>) -> Verdict {
     }
 }
 
-/// Why a server that would not start stopped, from the end of its log:
-/// the last `FATAL` or `PANIC` message, which PostgreSQL writes as it
-/// exits (a reused pid in `postmaster.pid`, a missing WAL file, a bad
-/// setting). `None` when the log says neither.
+/// Why a server that would not start stopped, from what it logged: the
+/// last `PANIC`, else the last `FATAL` that is not a client turned away
+/// while the server starts or stops (those can follow the real cause), as
+/// PostgreSQL writes them when it exits (a reused pid in `postmaster.pid`,
+/// a missing WAL file, a bad setting). `None` when the log says neither.
 pub fn start_failure_reason(log_tail: &str) -> Option<&str> {
-    log_tail
-        .lines()
-        .rev()
-        .find(|l| l.contains("FATAL:") || l.contains("PANIC:"))
-        .map(str::trim)
+    const TURNED_AWAY: [&str; 3] = [
+        "the database system is starting up",
+        "the database system is shutting down",
+        "the database system is not yet accepting connections",
+    ];
+    let last = |level: &str| {
+        log_tail
+            .lines()
+            .rev()
+            .find(|l| l.contains(level) && !TURNED_AWAY.iter().any(|t| l.contains(t)))
+            .map(str::trim)
+    };
+    last("PANIC:").or_else(|| last("FATAL:"))
 }
 
 /// How long a monitor waits for a running server that refuses connections
@@ -129,6 +138,12 @@ mod tests {
             Some(
                 "2026-12-06 08:46:45 UTC [189] FATAL:  lock file \"postmaster.pid\" already exists"
             )
+        );
+        let log = "[9] PANIC:  could not locate a valid checkpoint record\n\
+                   [12] FATAL:  the database system is starting up\n";
+        assert_eq!(
+            start_failure_reason(log),
+            Some("[9] PANIC:  could not locate a valid checkpoint record")
         );
         assert_eq!(
             start_failure_reason("LOG:  database system is ready\n"),

@@ -540,6 +540,20 @@ impl Session {
     /// `pg_promote(wait => false)`, then `pg_is_in_recovery()` every 10 ms
     /// until it is false (true) or the deadline passes (false):
     /// `pg_promote`'s own wait looks only every 100 ms.
+    /// Let replay go on if it was paused (`pg_wal_replay_pause()`); true
+    /// when it was. Before PostgreSQL 13 a promotion waits for a paused
+    /// standby to be resumed; from 13 the promotion itself ends the pause.
+    pub fn resume_replay(&mut self) -> Result<bool, SqlError> {
+        let paused: bool = self
+            .client
+            .query_one("select pg_is_wal_replay_paused()", &[])?
+            .get(0);
+        if paused {
+            self.client.execute("select pg_wal_replay_resume()", &[])?;
+        }
+        Ok(paused)
+    }
+
     pub fn promote(&mut self, deadline: Deadline) -> Result<bool, SqlError> {
         self.client.query_one("select pg_promote(false)", &[])?;
         self.left_recovery(deadline)

@@ -951,6 +951,36 @@ fn the_recorded_standby_is_promoted_while_the_last_primary_stays_out() {
     assert_eq!(c.sql(s, "select count(*) from t"), "400", "nothing lost");
 }
 
+/// The sync standby's replay was paused (`pg_wal_replay_pause()`, as an
+/// operator does to look at a standby) when the primary died. Before 13 a
+/// promotion waits for a paused standby to be resumed: promote resumes it,
+/// and the standby replays what it received, every acknowledged row.
+#[test]
+fn a_paused_standby_is_promoted_with_what_it_received_on_12() {
+    let c = Cluster::new(Major::V12, &["pg01", "pg02"]);
+    let old = bring_up(&c, OURS);
+    let standby = if old == "pg01" { "pg02" } else { "pg01" };
+    let o: &str = &old;
+    c.sql(o, "create table t(x int)");
+    crate::support::wait_until("the table on the standby", Duration::from_secs(20), || {
+        c.sql(standby, "select count(*) from pg_class where relname = 't'") == "1"
+    });
+    c.sql(standby, "select pg_wal_replay_pause()");
+    c.sql(o, "insert into t select generate_series(1, 300)");
+    assert_eq!(c.sql(standby, "select count(*) from t"), "0", "paused");
+    crate::support::wait_until_reaped(kill_postmaster(&c, o));
+    c.set_promoted(None);
+    c.clear_primary_target();
+    c.set_online(o, false);
+    promote_among(&c, &[standby], standby);
+    assert_eq!(c.sql(standby, "select pg_is_in_recovery()"), "f");
+    assert_eq!(
+        c.sql(standby, "select count(*) from t"),
+        "300",
+        "nothing lost"
+    );
+}
+
 /// A promote that fails before it asks PostgreSQL to leave recovery (here
 /// PGSQL.lock can't be created: tmpdir is not a directory) takes back the
 /// records it wrote first: the crashed former primary is `LATEST` again and

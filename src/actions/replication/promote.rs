@@ -128,6 +128,14 @@ fn perform(r: &Replica, step: &PromoteStep) -> Result<()> {
 fn request_promotion(r: &Replica) -> Result<()> {
     let deadline = r.i.deadline.minus(Duration::from_secs(1));
     let mut admin = r.session(Role::Admin)?;
+    // A paused replay would hold the promotion back before PostgreSQL 13
+    // (and the node was chosen for what it received, which it must replay).
+    if admin
+        .resume_replay()
+        .map_err(sql_err("Can't resume the paused replay"))?
+    {
+        crate::warn!("replay was paused: resumed, so that the promotion can finish");
+    }
     let promoted = match r.model() {
         RecoveryModel::StandbySignal => admin.promote(deadline),
         RecoveryModel::RecoveryConf => {
