@@ -46,7 +46,7 @@ EOF
     runuser -u postgres -- "$pgbin/pgbench" -h "$work/run" -U postgres -i -s 10 -q postgres >/dev/null 2>&1
     local tps
     tps=$(runuser -u postgres -- "$pgbin/pgbench" -h "$work/run" -U postgres \
-        -c "$clients" -j 2 -T "$seconds" postgres 2>/dev/null |
+        -c "$clients" -j "$((clients < 2 ? clients : 2))" -T "$seconds" postgres 2>/dev/null |
         sed -n 's/^tps = \([0-9.]*\) .*/\1/p')
     echo "$label: $tps tps (pgbench TPC-B, scale 10, $clients clients, ${seconds}s, synchronous_commit=on)"
     runuser -u postgres -- "$pgbin/pg_ctl" -D "$data" -m fast -w stop >/dev/null
