@@ -332,15 +332,24 @@ impl Shared {
         Ok(self.attr(&inode, &st))
     }
 
-    /// Gives a new object the caller's ownership. The group stays the
-    /// directory's when it is set-group-ID, as the kernel would do.
-    fn chown_new(&self, parent: &Inode, name: &OsStr, owner: Owner) -> io::Result<()> {
+    /// The owner of a new object in `parent`: the caller, with the
+    /// directory's group instead when it is set-group-ID (the group it got
+    /// already), as the kernel would do.
+    fn new_owner(&self, parent: &Inode, owner: Owner) -> io::Result<(Uid, Option<Gid>)> {
         let parent_sgid = parent.stat()?.st_mode & libc::S_ISGID != 0;
-        let gid = (!parent_sgid).then(|| Gid::from_raw(owner.gid));
+        Ok((
+            Uid::from_raw(owner.uid),
+            (!parent_sgid).then(|| Gid::from_raw(owner.gid)),
+        ))
+    }
+
+    /// Gives a new object (made by us, root) the caller's ownership.
+    fn chown_new(&self, parent: &Inode, name: &OsStr, owner: Owner) -> io::Result<()> {
+        let (uid, gid) = self.new_owner(parent, owner)?;
         fchownat(
             &parent.path_fd,
             name,
-            Some(Uid::from_raw(owner.uid)),
+            Some(uid),
             gid,
             AtFlags::AT_SYMLINK_NOFOLLOW,
         )?;
@@ -731,7 +740,8 @@ impl Shared {
             Err(e) => return Err(e.into()),
         };
         if created {
-            self.chown_new(parent, name, owner)?;
+            let (uid, gid) = self.new_owner(parent, owner)?;
+            nix::unistd::fchown(&fd, Some(uid), gid)?;
         }
         let file = File::from(fd);
         let path_fd = openat(

@@ -314,6 +314,21 @@ fn ownership_and_modes_pass_through() {
         Some("PG_VERSION")
     );
 
+    // In a set-group-ID directory new files take the directory's group.
+    let shared = m.mnt.join("shared");
+    fs::create_dir(&shared).unwrap();
+    assert!(Command::new("chgrp")
+        .arg("daemon")
+        .arg(&shared)
+        .status()
+        .unwrap()
+        .success());
+    fs::set_permissions(&shared, fs::Permissions::from_mode(0o2777)).unwrap();
+    let daemon_gid = fs::metadata(&shared).unwrap().gid();
+    assert!(as_postgres(&["touch", shared.join("f").to_str().unwrap()]));
+    let meta = fs::metadata(m.backing.join("shared/f")).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (uid, daemon_gid));
+
     // The kernel enforces the modes: nobody else gets into the 0700 directory.
     assert!(!Command::new("runuser")
         .args(["-u", "nobody", "--", "ls"])
