@@ -319,9 +319,17 @@ fn stock_agent_replaced_by_changing_the_provider() {
 
     // Then the configuration crm-examples ship, with docs/operations.md's
     // commands ("When the cluster waits for you"): nothing restarts.
+    let primary = &our_nodes["primary"];
     for cmd in [
+        "crm configure property maintenance-mode=true",
+        "crm_resource --wait --timeout=60s",
         "crm configure rsc_defaults failure-timeout=10s",
         "crm resource param Postgresql set auto_rewind true",
+        &format!("crm resource refresh Postgresql {primary}"),
+        "crm_resource --wait --timeout=60s",
+        "crm resource refresh Postgresql",
+        "crm_resource --wait --timeout=60s",
+        "crm configure property maintenance-mode=false",
     ] {
         let out = lab.run(&["exec", "pg01", "sh", "-c", cmd]);
         assert!(out.status.success(), "{cmd}:\n{}", text(&out));
