@@ -22,6 +22,8 @@ fn cfg(mode: RepMode, nodes: usize) -> RepConfig {
             .map(|s| s.to_string())
             .collect(),
         xlog_check_count: 3,
+        check_wal_receiver: false,
+        auto_rewind: false,
         sync_preference: None,
     }
 }

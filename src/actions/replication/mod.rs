@@ -25,9 +25,10 @@ use crate::core::decide::{self, Postmaster, SqlProbe};
 use crate::core::lsn::Lsn;
 use crate::core::notify::{Notify, NotifyAction};
 use crate::core::replication::{
-    self as rep, Attr, DataStatus, DemoteShutdown, DemoteStep, DemoteStopFacts, ElectionFiles,
-    Location, Lock, Plan, PrimaryFacts, PrimaryVerdict, PrivateAttr, PromoteDecision, PromoteFacts,
-    PromoteStep, PromotionCheck, RepConfig, Score, StandbyFacts, StartGate, Status, SyncStandbys,
+    self as rep, Attr, Batch, DemoteShutdown, DemoteStep, DemoteStopFacts, ElectionFiles, Location,
+    Lock, Plan, PrimaryFacts, PrimaryVerdict, PrivateAttr, PromoteDecision, PromoteFacts,
+    PromoteStep, PromotionCheck, RepConfig, Score, StandbyFacts, StartProtocol, StartStep, Status,
+    StopStep, SyncStandbys,
 };
 use crate::core::standby_conf::StandbySettings;
 use crate::core::timeline::{self, History};
@@ -80,16 +81,16 @@ impl<'a> Replica<'a> {
         self.rep.rep_mode == RepMode::Sync
     }
 
-    /// Apply what the plan decided so far (the plan keeps its view of the
-    /// values, so later decisions see these writes).
-    fn apply(&self, plan: &mut Plan) -> Result<()> {
-        for line in std::mem::take(&mut plan.infos) {
+    /// Apply what a decision decided ([`Plan::take`]): its log lines, then
+    /// its attribute writes.
+    fn apply(&self, batch: Batch) -> Result<()> {
+        for line in &batch.infos {
             crate::info!("{line}");
         }
-        for w in std::mem::take(&mut plan.warnings) {
+        for w in &batch.warnings {
             crate::warn!("{w}");
         }
-        let writes = std::mem::take(&mut plan.writes);
+        let writes = batch.writes;
         if self.crm.on_cib_file() || !distinct_attributes(&writes) {
             // A CIB file has no daemon to serialise writers; an attribute
             // written twice keeps its order.

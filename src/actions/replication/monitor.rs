@@ -67,7 +67,7 @@ fn monitor_running(r: &Replica, seen: Option<ClusterView>) -> Result<OcfRc> {
             PrimaryVerdict::Alone => {}
             PrimaryVerdict::Stale(why) => {
                 plan.own_score(Score::CanNotPromote);
-                r.apply(&mut plan)?;
+                r.apply(plan.take())?;
                 return Err(AgentError::generic(why));
             }
             PrimaryVerdict::Newer(why) => {
@@ -76,7 +76,7 @@ fn monitor_running(r: &Replica, seen: Option<ClusterView>) -> Result<OcfRc> {
                     // A probe's find: report it as it is, and publish the
                     // timeline that makes the other one fail.
                     plan.own_score(Score::PromoteMe);
-                    r.apply(&mut plan)?;
+                    r.apply(plan.take())?;
                     publish_history(r, &state);
                     return Ok(OcfRc::RunningPromoted);
                 }
@@ -263,7 +263,7 @@ pub(super) fn control_standbys(
         };
         let pass = rep::control_standbys(plan, &facts);
         let revoked = revoked_scores(plan);
-        r.apply(plan)?;
+        r.apply(plan.take())?;
         if let Some(wanted) = pass.change {
             if !r.crm.confirm(&revoked, Score::CanNotPromote.wire()) {
                 crate::warn!("the CIB does not show the scores taken away yet; synchronous_standby_names stays for now");
@@ -430,9 +430,9 @@ pub(super) fn standby_monitor(r: &Replica, plan: &mut Plan, state: &ServerState)
             received_tli: state.received_tli,
         };
         if let Some(reason) = rep::divergence_check(plan, &facts) {
-            r.apply(plan)?;
+            r.apply(plan.take())?;
             return Err(AgentError::generic(reason));
         }
     }
-    r.apply(plan)
+    r.apply(plan.take())
 }

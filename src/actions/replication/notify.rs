@@ -24,7 +24,7 @@ pub fn notify(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
                 plan.delete(&me, Attr::MasterBaseline);
                 r.files.clear_former_primary();
             }
-            r.apply(&mut plan).map(|()| OcfRc::Success)
+            r.apply(plan.take()).map(|()| OcfRc::Success)
         }
         NotifyAction::RecordBaseline => post_demote(&r, n.first_demote()),
         NotifyAction::Elect => elect_now(&r),
@@ -43,7 +43,7 @@ pub fn notify(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
             if let PrimaryVerdict::Stale(why) = primary_verdict_now(&r, &plan, &state) {
                 crate::warn!("{why}");
                 plan.own_score(Score::CanNotPromote);
-                r.apply(&mut plan)?;
+                r.apply(plan.take())?;
                 return Ok(OcfRc::Success);
             }
             control_standbys(&r, &mut plan, &mut s, &state)?;
@@ -138,7 +138,7 @@ fn hand_over_early(r: &Replica, mine: Location) -> Result<()> {
         crate::warn!("Handing the promotion to {to} before it runs: {reason}.");
         let mut plan = Plan::new(&r.rep, &view);
         rep::hand_over(&mut plan, &to);
-        r.apply(&mut plan)?;
+        r.apply(plan.take())?;
     }
     Ok(())
 }
@@ -187,5 +187,5 @@ pub(super) fn post_demote(r: &Replica, demoted: Option<&str>) -> Result<OcfRc> {
         plan.set(&me, Attr::MasterBaseline, &lsn.to_hex16());
     }
     plan.status(&me, Status::HsAlone);
-    r.apply(&mut plan).map(|()| OcfRc::Success)
+    r.apply(plan.take()).map(|()| OcfRc::Success)
 }

@@ -160,8 +160,7 @@ pub fn demote(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
         match perform_demote(&r, &step) {
             Ok(found) => stopped = stopped.or(found),
             Err(e) if step == DemoteStep::Stop => {
-                let unknown = rep::demote_stop_failed(&mut plan);
-                unknown.iter().try_for_each(|w| r.crm.apply(w))?;
+                r.apply(rep::stop_failed(&mut plan))?;
                 return Err(e);
             }
             Err(e) => return Err(e),

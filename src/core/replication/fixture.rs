@@ -15,6 +15,8 @@ pub(super) fn cfg(mode: RepMode, nodes: &[&str]) -> RepConfig {
         rep_mode: mode,
         node_list: nodes.iter().map(|s| s.to_string()).collect(),
         xlog_check_count: 3,
+        check_wal_receiver: false,
+        auto_rewind: false,
         sync_preference: None,
     }
 }

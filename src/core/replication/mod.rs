@@ -12,7 +12,9 @@
 //! - [`primaries`]: two primaries, the one on the older timeline fails;
 //! - [`promotion`]: `promote`'s records around the step that cannot be
 //!   undone;
-//! - [`rejoin`]: `auto_rewind`, a former primary rejoining by itself.
+//! - [`rejoin`]: `auto_rewind`, a former primary rejoining by itself;
+//! - [`start_stop`]: `start` and `stop` as ordered steps, with the lock's
+//!   phases around PostgreSQL's start.
 //!
 //! `actions::replication` observes, calls these and applies what they say.
 
@@ -23,6 +25,7 @@ pub mod plan;
 pub mod primaries;
 pub mod promotion;
 pub mod rejoin;
+pub mod start_stop;
 pub mod sync;
 
 pub use diverge::*;
@@ -32,6 +35,7 @@ pub use plan::*;
 pub use primaries::*;
 pub use promotion::*;
 pub use rejoin::*;
+pub use start_stop::*;
 pub use sync::*;
 
 /// The probe seeds our own score, so that the primary can later update it

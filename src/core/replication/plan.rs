@@ -270,6 +270,35 @@ pub struct Write {
     pub log: Option<String>,
 }
 
+/// What a plan decided since it was last taken ([`Plan::take`]): log
+/// lines in the stock agent's words, then attribute writes, which the
+/// executor applies together (at once when no attribute is written twice).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Batch {
+    pub infos: Vec<String>,
+    /// Warnings for the log (guards that refused a write, among others).
+    pub warnings: Vec<String>,
+    pub writes: Vec<Write>,
+}
+
+impl Batch {
+    /// One informational line, nothing written.
+    pub fn info(line: impl Into<String>) -> Batch {
+        Batch {
+            infos: vec![line.into()],
+            ..Batch::default()
+        }
+    }
+
+    /// One warning, nothing written.
+    pub fn warning(line: impl Into<String>) -> Batch {
+        Batch {
+            warnings: vec![line.into()],
+            ..Batch::default()
+        }
+    }
+}
+
 /// The replication settings the decisions need.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepConfig {
@@ -278,6 +307,10 @@ pub struct RepConfig {
     pub rep_mode: RepMode,
     pub node_list: Vec<String>,
     pub xlog_check_count: u32,
+    /// `check_wal_receiver`: publish `<rsc>-receiver-status`.
+    pub check_wal_receiver: bool,
+    /// `auto_rewind`: a former primary rejoins by itself.
+    pub auto_rewind: bool,
     /// A former primary that should become the sync standby once it streams
     /// (recorded at its demote), so that a switchover can be undone.
     pub sync_preference: Option<String>,
@@ -292,6 +325,8 @@ impl RepConfig {
             rep_mode: cfg.rep_mode,
             node_list: cfg.node_list.clone(),
             xlog_check_count: cfg.xlog_check_count,
+            check_wal_receiver: cfg.check_wal_receiver,
+            auto_rewind: cfg.auto_rewind,
             sync_preference,
         }
     }
@@ -330,6 +365,17 @@ impl<'a> Plan<'a> {
             writes: Vec::new(),
             warnings: Vec::new(),
             infos: Vec::new(),
+        }
+    }
+
+    /// What this plan decided since the last call: its log lines and
+    /// writes, for the executor. The plan keeps its view of the values, so
+    /// later decisions see these writes.
+    pub fn take(&mut self) -> Batch {
+        Batch {
+            infos: std::mem::take(&mut self.infos),
+            warnings: std::mem::take(&mut self.warnings),
+            writes: std::mem::take(&mut self.writes),
         }
     }
 
