@@ -259,7 +259,9 @@ fn standby_table(out: &mut String) {
                                     received_tli: streaming.then_some(2),
                                     replay: location,
                                     lock,
-                                    election: deciding.then_some(&prev),
+                                    election: deciding.then(|| prev.clone()),
+                                    wal_tli: None,
+                                    primary_history: None,
                                 };
                                 let mut plan = Plan::new(&c, &v);
                                 let outcome = match standby_monitor(&mut plan, &facts) {

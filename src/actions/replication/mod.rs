@@ -15,7 +15,9 @@ pub use promote::{demote, promote};
 pub use slave::slave;
 pub use start_stop::{mark_unknown, start, stop};
 
-use monitor::{control_standbys, primary_verdict_now, publish_history, standby_monitor};
+use monitor::{
+    control_standbys, perform_standby, primary_verdict_now, publish_history, standby_facts,
+};
 use start_stop::reconcile_slots;
 
 use super::lifecycle::{self, Stopped};
@@ -25,10 +27,10 @@ use crate::core::decide::{self, Postmaster, SqlProbe};
 use crate::core::lsn::Lsn;
 use crate::core::notify::{Notify, NotifyAction};
 use crate::core::replication::{
-    self as rep, Attr, Batch, DemoteShutdown, DemoteStep, DemoteStopFacts, ElectionFiles, Location,
-    Lock, Plan, PrimaryFacts, PrimaryVerdict, PrivateAttr, PromoteDecision, PromoteFacts,
-    PromoteStep, PromotionCheck, RepConfig, Score, StandbyFacts, StartProtocol, StartStep, Status,
-    StopStep, SyncStandbys,
+    self as rep, AfterElectionRound, Attr, Batch, DemoteShutdown, DemoteStep, DemoteStopFacts,
+    ElectionFiles, Location, Lock, NotifiedPrimary, NotifyStep, OwnPosition, Plan, PrimaryFacts,
+    PrimaryVerdict, PrivateAttr, PromoteDecision, PromoteFacts, PromoteStep, RepConfig, Score,
+    StandbyFacts, StandbyStep, StartProtocol, StartStep, Status, StopStep, SyncStandbys,
 };
 use crate::core::standby_conf::StandbySettings;
 use crate::core::timeline::{self, History};
@@ -182,16 +184,6 @@ pub(super) fn wal_timeline(r: &Replica) -> Option<u32> {
     timeline::newest_segment_timeline(names.iter().map(String::as_str))
 }
 
-/// A standby's position for the election and the check at promotion: its
-/// WAL location, on the newest of the timelines PostgreSQL reports and the
-/// timeline its WAL segments are on.
-pub(super) fn standby_location(r: &Replica, state: &ServerState) -> Option<Location> {
-    Some(Location {
-        tli: state.timeline.max(wal_timeline(r)),
-        lsn: state.location?,
-    })
-}
-
 /// This standby's position for a promotion, once it is settled
 /// ([`rep::position_settled`]), read again every 100 ms within `bound`;
 /// `None` when it may still move then (or can't be read). The state
@@ -206,7 +198,7 @@ pub(super) fn settled_position(
         if !state.in_recovery || !rep::position_settled(&state.replay_facts()) {
             return None;
         }
-        let l = standby_location(r, &state)?;
+        let l = Location::of_standby(state.location, state.timeline, wal_timeline(r))?;
         Some((state, l))
     })
 }

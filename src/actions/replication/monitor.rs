@@ -394,45 +394,47 @@ pub(super) fn fulfil_preference(r: &Replica, rows: &[rep::ReplicationRow]) {
     }
 }
 
-/// A standby's monitor: the decisions are `core::replication::standby_monitor`.
+/// A standby's monitor: its pass (`core::replication::standby_pass`).
 pub(super) fn standby_monitor(r: &Replica, plan: &mut Plan, state: &ServerState) -> Result<()> {
-    let election = r.files.read_election();
-    let facts = StandbyFacts {
-        location: standby_location(r, state),
+    let facts = standby_facts(r, plan, state);
+    let pass = rep::standby_pass(plan, &facts);
+    perform_standby(r, pass.steps)?;
+    match pass.failure {
+        Some(reason) => Err(AgentError::generic(reason)),
+        None => Ok(()),
+    }
+}
+
+/// What a standby's pass decides from, read once: PostgreSQL's state, the
+/// timeline of its WAL, the lock, the election counter, and the history
+/// the promoted node published when it is to be checked.
+pub(super) fn standby_facts(r: &Replica, plan: &Plan, state: &ServerState) -> StandbyFacts {
+    let wal_tli = wal_timeline(r);
+    let history = PrivateAttr::History.name(&r.rep.rsc);
+    StandbyFacts {
+        location: Location::of_standby(state.location, state.timeline, wal_tli),
         streaming: state.streaming(),
         position_final: rep::position_final(&state.replay_facts()),
         received_tli: state.received_tli,
         replay: state.replay,
         lock: r.files.lock_state(),
-        election: election.as_ref(),
-    };
-    let outcome = rep::standby_monitor(plan, &facts).map_err(AgentError::generic)?;
-    match outcome.election {
-        ElectionFiles::Keep => {}
-        ElectionFiles::Write(state) => r.files.write_election(&state)?,
-        ElectionFiles::Clear => r.files.clear_election(),
+        election: r.files.read_election(),
+        wal_tli,
+        primary_history: rep::history_to_check(plan, state.streaming())
+            .and_then(|primary| r.crm.private(&primary, &history)),
     }
-    if outcome.remove_lock {
-        r.files.remove_lock(
-            "this former primary streams from the new primary, so it is not ahead of it",
-        )?;
-    }
-    if let Some(primary) = rep::history_to_check(plan, state.streaming()) {
-        let published = r
-            .crm
-            .private(&primary, &PrivateAttr::History.name(&r.rep.rsc));
-        let facts = rep::DivergenceFacts {
-            primary: &primary,
-            published: published.as_deref(),
-            wal_tli: wal_timeline(r),
-            position: state.location,
-            streaming: state.streaming(),
-            received_tli: state.received_tli,
-        };
-        if let Some(reason) = rep::divergence_check(plan, &facts) {
-            r.apply(plan.take())?;
-            return Err(AgentError::generic(reason));
+}
+
+/// A standby pass's steps, in order.
+pub(super) fn perform_standby(r: &Replica, steps: Vec<StandbyStep>) -> Result<()> {
+    for step in steps {
+        match step {
+            StandbyStep::Election(ElectionFiles::Write(state)) => r.files.write_election(&state)?,
+            StandbyStep::Election(ElectionFiles::Clear) => r.files.clear_election(),
+            StandbyStep::Election(ElectionFiles::Keep) => {}
+            StandbyStep::RemoveLock(why) => r.files.remove_lock(why)?,
+            StandbyStep::Apply(batch) => r.apply(batch)?,
         }
     }
-    r.apply(plan.take())
+    Ok(())
 }

@@ -79,7 +79,7 @@ pub(super) fn published_positions(
                 )
             })
             .collect();
-        published.iter().all(|(_, l)| l.is_some()).then_some(())
+        rep::every_position_published(&published).then_some(())
     });
     published
 }

@@ -113,7 +113,7 @@ pub(super) fn at(s: &str) -> Lsn {
     s.parse().unwrap()
 }
 
-pub(super) fn standby_facts(final_: bool) -> StandbyFacts<'static> {
+pub(super) fn standby_facts(final_: bool) -> StandbyFacts {
     StandbyFacts {
         location: Some(Location {
             tli: Some(2),
@@ -125,5 +125,7 @@ pub(super) fn standby_facts(final_: bool) -> StandbyFacts<'static> {
         replay: Some(Lsn(500)),
         lock: Lock::Absent,
         election: None,
+        wal_tli: None,
+        primary_history: None,
     }
 }

@@ -21,6 +21,8 @@
 pub mod diverge;
 pub mod election;
 pub mod lock;
+pub mod monitor;
+pub mod notify;
 pub mod plan;
 pub mod primaries;
 pub mod promotion;
@@ -31,6 +33,8 @@ pub mod sync;
 pub use diverge::*;
 pub use election::*;
 pub use lock::*;
+pub use monitor::*;
+pub use notify::*;
 pub use plan::*;
 pub use primaries::*;
 pub use promotion::*;
