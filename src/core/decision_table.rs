@@ -36,7 +36,7 @@ fn render(writes: &[Write]) -> String {
                 "{}:{:?}={}",
                 w.node,
                 w.attr,
-                w.value.as_deref().unwrap_or("<deleted>")
+                w.wire().as_deref().unwrap_or("<deleted>")
             )
         })
         .collect();

@@ -180,14 +180,13 @@ impl StateFiles<'_> {
         self.tmpdir.join("recovered_in_place")
     }
 
-    /// This primary recovered in place less than `within` ago
-    /// (`replication::recover_in_place`).
-    pub fn recovered_in_place_within(&self, within: std::time::Duration) -> bool {
+    /// How long ago this primary last recovered in place
+    /// (`replication::after_crash`); `None`: not known to.
+    pub fn recovered_in_place_ago(&self) -> Option<std::time::Duration> {
         std::fs::metadata(self.in_place_note())
             .and_then(|m| m.modified())
             .ok()
             .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age < within)
     }
 
     pub fn note_recovered_in_place(&self) -> Result<()> {

@@ -15,22 +15,20 @@ pub use promote::{demote, promote};
 pub use slave::slave;
 pub use start_stop::{mark_unknown, start, stop};
 
-use monitor::{
-    control_standbys, perform_standby, primary_verdict_now, publish_history, standby_facts,
-};
+use monitor::{control_standbys, perform_standby, publish_history, running_primary, standby_facts};
 use start_stop::reconcile_slots;
 
 use super::lifecycle::{self, Stopped};
 use super::validate::Instance;
 use crate::config::RepMode;
 use crate::core::decide::{self, Postmaster, SqlProbe};
-use crate::core::lsn::Lsn;
 use crate::core::notify::{Notify, NotifyAction};
 use crate::core::replication::{
-    self as rep, AfterElectionRound, Attr, Batch, DemoteShutdown, DemoteStep, DemoteStopFacts,
-    ElectionFiles, Location, Lock, NotifiedPrimary, NotifyStep, OwnPosition, Plan, PrimaryFacts,
-    PrimaryVerdict, PrivateAttr, PromoteDecision, PromoteFacts, PromoteStep, RepConfig, Score,
-    StandbyFacts, StandbyStep, StartProtocol, StartStep, Status, StopStep, SyncStandbys,
+    self as rep, AfterCrash, AfterElectionRound, Attr, Batch, CrashStep, DemoteShutdown,
+    DemoteStep, DemoteStopFacts, ElectionFiles, Location, Lock, MonitorStep, NotifiedPrimary,
+    NotifyStep, OwnPosition, Plan, PromoteDecision, PromoteFacts, PromoteStep, RepConfig,
+    RoundStep, RoundWait, RunningPrimary, StandbyFacts, StandbyRounds, StandbyStep, StartProtocol,
+    StartStep, Status, StopStep, SyncStandbys,
 };
 use crate::core::standby_conf::StandbySettings;
 use crate::core::timeline::{self, History};

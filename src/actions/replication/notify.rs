@@ -23,13 +23,10 @@ pub fn notify(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
 
 /// Perform a notification's steps, in order.
 fn perform_notify(r: &Replica, steps: Vec<NotifyStep>) -> Result<()> {
-    let position = PrivateAttr::Position.name(&r.rep.rsc);
     for step in steps {
         match step {
             NotifyStep::Apply(batch) => r.apply(batch)?,
-            NotifyStep::Position(l) => r
-                .crm
-                .set_private(&position, l.map(Location::to_wire).as_deref()),
+            NotifyStep::Position(l) => r.crm.set_position(l),
             NotifyStep::RememberFormerPrimary(node) => r.files.set_former_primary(&node)?,
             NotifyStep::ForgetFormerPrimary => r.files.clear_former_primary(),
         }
@@ -134,7 +131,11 @@ fn elect_now(r: &Replica) -> Result<()> {
         let mut plan = Plan::new(&r.rep, &view);
         let facts = standby_facts(r, &plan, &state);
         let round = rep::election_round(&mut plan, &facts);
-        let failure = match perform_standby(r, round.steps) {
+        let performed = round
+            .steps
+            .into_iter()
+            .try_for_each(|step| perform_standby(r, step));
+        let failure = match performed {
             Ok(()) => round.failure,
             Err(e) => Some(e.to_string()),
         };
@@ -156,9 +157,9 @@ fn primary_notified(r: &Replica) -> Result<()> {
     }
     let view = r.crm.cluster_view()?;
     let mut plan = Plan::new(&r.rep, &view);
-    let verdict = primary_verdict_now(r, &plan, &state);
-    match rep::notified_primary(&mut plan, verdict) {
+    let facts = running_primary(r, &plan, &state);
+    match rep::notified_primary(&mut plan, &facts) {
         NotifiedPrimary::Stale(batch) => r.apply(batch),
-        NotifiedPrimary::Pass => control_standbys(r, &mut plan, &mut s, &state),
+        NotifiedPrimary::Pass(rounds) => control_standbys(r, &mut plan, &mut s, rounds),
     }
 }

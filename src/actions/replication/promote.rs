@@ -67,17 +67,11 @@ pub(super) fn published_positions(
     bound: Duration,
 ) -> Vec<(String, Option<Location>)> {
     let peers = rep::promotion_peers(&r.rep, view);
-    let read = |n: &str| r.crm.private(n, &PrivateAttr::Position.name(&r.rep.rsc));
     let mut published: Vec<(String, Option<Location>)> = Vec::new();
     Deadline::after(bound).poll(Duration::from_millis(200), || {
         published = peers
             .iter()
-            .map(|n| {
-                (
-                    n.to_string(),
-                    read(n).as_deref().and_then(Location::from_wire),
-                )
-            })
+            .map(|n| (n.to_string(), r.crm.position(n)))
             .collect();
         rep::every_position_published(&published).then_some(())
     });

@@ -124,7 +124,7 @@ pub fn stop(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
 /// One step of a stop; the stop says how PostgreSQL stopped.
 fn perform_stop(r: &Replica, step: &StopStep) -> Result<Option<Stopped>> {
     match step {
-        StopStep::ClearReceiverStatus => r.crm.attrd(&rep::receiver_status_attr(&r.rep.rsc), None),
+        StopStep::ClearReceiverStatus => r.crm.set_receiver_status(None),
         StopStep::Apply(batch) => r.apply(batch.clone())?,
         StopStep::Stop => {
             return lifecycle::stop_server(r.i, r.i.cfg.stop_escalate_in_slave).map(Some)
@@ -148,7 +148,7 @@ pub fn mark_unknown(env: &RawEnv) {
     let write = rep::Write {
         node: me,
         attr: Attr::Status,
-        value: Some(Status::Unknown.wire().to_string()),
+        value: Some(rep::AttrValue::Status(Status::Unknown)),
         log: None,
     };
     if let Err(e) = crm.apply(&write) {

@@ -3,7 +3,7 @@
 //! stock agent's pre-promote baseline check.
 
 use super::lock::{is_last_primary, Lock};
-use super::plan::{Attr, DataStatus, Plan, RepConfig, Score, Status};
+use super::plan::{Attr, AttrValue, DataStatus, Plan, RepConfig, Score, Status};
 use crate::config::RepMode;
 use crate::core::crm_mon::ClusterView;
 use crate::core::lsn::Lsn;
@@ -209,7 +209,7 @@ pub fn score_at_stop_or_start(plan: &Plan) -> Option<Score> {
     let me = &plan.cfg.me;
     let named_sync = plan.cfg.sync_mode()
         && plan.current_data_status(me) == Some(DataStatus::STREAMING_SYNC)
-        && plan.current(me, Attr::Score) == Some(Score::CanPromote.wire());
+        && plan.score(me) == Some(Score::CanPromote.value());
     (!named_sync).then_some(Score::CanNotPromote)
 }
 
@@ -412,9 +412,9 @@ fn have_master_right(plan: &mut Plan, facts: &StandbyFacts) -> Result<ElectionFi
         .unwrap_or("")
         .to_string();
     plan.infos.push(format!("My data status={data_status}."));
-    plan.set(&me, Attr::XlogLoc, &location.lsn.to_hex16());
+    plan.set(&me, AttrValue::XlogLoc(location.lsn));
     if let Some(tli) = location.tli {
-        plan.set(&me, Attr::XlogTli, &tli.to_string());
+        plan.set(&me, AttrValue::XlogTli(tli));
     }
     let mut sample = Sample::new();
     for n in &plan.cfg.node_list {

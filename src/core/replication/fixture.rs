@@ -64,7 +64,7 @@ pub(super) fn written(plan: &Plan, node: &str, attr: Attr) -> Option<Option<Stri
         .iter()
         .rev()
         .find(|w| w.node == node && w.attr == attr)
-        .map(|w| w.value.clone())
+        .map(Write::wire)
 }
 
 pub(super) fn primary_fixture() -> (RepConfig, ClusterView) {

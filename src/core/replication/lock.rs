@@ -387,7 +387,7 @@ mod tests {
                     DemoteStep::Records(w) => format!(
                         "records {}",
                         w.iter()
-                            .map(|w| w.value.clone().unwrap_or_default())
+                            .map(|w| w.wire().unwrap_or_default())
                             .collect::<Vec<_>>()
                             .join(",")
                     ),

@@ -5,6 +5,8 @@
 //!   stock guards on who may write what;
 //! - [`sync`]: the primary's pass over its standbys and
 //!   `synchronous_standby_names` (the durability rule);
+//! - [`rounds`]: that pass within one action, as a state machine (the
+//!   barrier before the list changes, the ceiling, three rounds at most);
 //! - [`election`]: who may be promoted: the election, the check at
 //!   promotion, the pre-promote baseline;
 //! - [`lock`]: `PGSQL.lock` at start and after a demote;
@@ -27,6 +29,7 @@ pub mod plan;
 pub mod primaries;
 pub mod promotion;
 pub mod rejoin;
+pub mod rounds;
 pub mod start_stop;
 pub mod sync;
 
@@ -39,6 +42,7 @@ pub use plan::*;
 pub use primaries::*;
 pub use promotion::*;
 pub use rejoin::*;
+pub use rounds::*;
 pub use start_stop::*;
 pub use sync::*;
 
@@ -56,12 +60,34 @@ pub fn probe_score(plan: &Plan, in_recovery: bool) -> Option<Score> {
     }
 }
 
-/// `<rsc>-receiver-status` (`check_wal_receiver`), the stock words.
-pub fn receiver_status(in_recovery: bool, streaming: bool) -> &'static str {
+/// `<rsc>-receiver-status` (`check_wal_receiver`): whether this node's
+/// WAL receiver runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiverStatus {
+    /// A primary has none.
+    Primary,
+    Streaming,
+    /// A standby whose WAL receiver does not stream.
+    Error,
+}
+
+impl ReceiverStatus {
+    /// The stock words.
+    pub fn wire(self) -> &'static str {
+        match self {
+            ReceiverStatus::Primary => "normal (master)",
+            ReceiverStatus::Streaming => "normal",
+            ReceiverStatus::Error => "ERROR",
+        }
+    }
+}
+
+/// This node's [`ReceiverStatus`].
+pub fn receiver_status(in_recovery: bool, streaming: bool) -> ReceiverStatus {
     match (in_recovery, streaming) {
-        (false, _) => "normal (master)",
-        (true, true) => "normal",
-        (true, false) => "ERROR",
+        (false, _) => ReceiverStatus::Primary,
+        (true, true) => ReceiverStatus::Streaming,
+        (true, false) => ReceiverStatus::Error,
     }
 }
 
@@ -100,9 +126,9 @@ mod tests {
         a.insert("master-pgsql".into(), "100".into());
         a.insert("pgsql-data-status".into(), "STREAMING|SYNC".into());
         assert_eq!(probe_score(&Plan::new(&c, &v), true), None);
-        assert_eq!(receiver_status(false, false), "normal (master)");
-        assert_eq!(receiver_status(true, true), "normal");
-        assert_eq!(receiver_status(true, false), "ERROR");
+        assert_eq!(receiver_status(false, false).wire(), "normal (master)");
+        assert_eq!(receiver_status(true, true).wire(), "normal");
+        assert_eq!(receiver_status(true, false).wire(), "ERROR");
     }
 
     #[test]

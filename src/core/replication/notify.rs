@@ -20,10 +20,12 @@
 use super::election::{
     election_needed, newer_than_target, promotion_check, Location, PromotionCheck, StandbyFacts,
 };
+use super::monitor::RunningPrimary;
 use super::monitor::{standby_pass, StandbyPass};
-use super::plan::{Attr, Batch, Plan, RepConfig, Score, Status};
-use super::primaries::PrimaryVerdict;
+use super::plan::{Attr, AttrValue, Batch, Plan, RepConfig, Score, Status};
+use super::primaries::{primary_verdict, PrimaryVerdict};
 use super::promotion::hand_over;
+use super::rounds::StandbyRounds;
 use crate::core::crm_mon::ClusterView;
 use crate::core::lsn::Lsn;
 
@@ -181,7 +183,7 @@ pub fn record_baseline(plan: &mut Plan, location: Option<Lsn>) -> Vec<NotifyStep
     if let Some(lsn) = location {
         plan.infos
             .push(format!("My master baseline : {}.", lsn.to_hex16()));
-        plan.set(&me, Attr::MasterBaseline, &lsn.to_hex16());
+        plan.set(&me, AttrValue::MasterBaseline(lsn));
     }
     plan.status(&me, Status::HsAlone);
     vec![NotifyStep::Apply(plan.take())]
@@ -235,21 +237,23 @@ pub enum NotifiedPrimary {
     /// It is the stale one of two primaries: only this (its own score
     /// away, nothing about the others); its monitor fails.
     Stale(Batch),
-    /// Its pass over its standbys, now.
-    Pass,
+    /// Its pass over its standbys, now, in these rounds.
+    Pass(StandbyRounds),
 }
 
 /// post-start/post-stop on the primary: its pass over its standbys now,
-/// unless the monitor's verdict ([`super::primary_verdict`]) says it is
-/// the stale one of two primaries.
-pub fn notified_primary(plan: &mut Plan, verdict: PrimaryVerdict) -> NotifiedPrimary {
-    match verdict {
+/// unless the monitor's verdict ([`primary_verdict`]) says it is the stale
+/// one of two primaries.
+pub fn notified_primary(plan: &mut Plan, facts: &RunningPrimary) -> NotifiedPrimary {
+    match primary_verdict(plan, facts.insert_tli, &facts.histories) {
         PrimaryVerdict::Stale(why) => {
             plan.warnings.push(why);
             plan.own_score(Score::CanNotPromote);
             NotifiedPrimary::Stale(plan.take())
         }
-        PrimaryVerdict::Alone | PrimaryVerdict::Newer(_) => NotifiedPrimary::Pass,
+        PrimaryVerdict::Alone | PrimaryVerdict::Newer(_) => NotifiedPrimary::Pass(
+            StandbyRounds::new(&facts.sync_standbys, facts.ceiling_record.as_deref()),
+        ),
     }
 }
 
@@ -281,7 +285,7 @@ mod tests {
                     "{}:{:?}={}",
                     w.node,
                     w.attr,
-                    w.value.as_deref().unwrap_or("<deleted>")
+                    w.wire().as_deref().unwrap_or("<deleted>")
                 )
             })
             .collect()
@@ -450,7 +454,7 @@ mod tests {
         assert!(b
             .writes
             .iter()
-            .any(|w| w.attr == Attr::Score && w.value.as_deref() == Some("1000")));
+            .any(|w| w.attr == Attr::Score && w.wire().as_deref() == Some("1000")));
         // Round 3: a positive score: Pacemaker promotes; the election is over.
         let v3 = with_attr(&v2, "pg01", "master-pgsql", "1000");
         assert!(!election_look(&c, &v3, true));
@@ -481,19 +485,28 @@ mod tests {
 
     #[test]
     fn the_notified_primary_passes_unless_it_is_the_stale_one() {
-        let (c, v) = primary_fixture();
+        let (c, mut v) = primary_fixture();
+        v.promoted = vec!["pg01".into()];
+        let mut facts = RunningPrimary {
+            insert_tli: Some(3),
+            histories: Default::default(),
+            sync_standbys: r#"FIRST 1 ("pg02")"#.into(),
+            ceiling_record: None,
+        };
         assert_eq!(
-            notified_primary(&mut Plan::new(&c, &v), PrimaryVerdict::Alone),
-            NotifiedPrimary::Pass
+            notified_primary(&mut Plan::new(&c, &v), &facts),
+            NotifiedPrimary::Pass(StandbyRounds::new(r#"FIRST 1 ("pg02")"#, None))
         );
-        let NotifiedPrimary::Stale(b) =
-            notified_primary(&mut Plan::new(&c, &v), PrimaryVerdict::Stale("why".into()))
-        else {
+        // pg02 published a newer timeline: this primary is the stale one.
+        facts
+            .histories
+            .insert("pg02".into(), "4:3@0/9000000".into());
+        let NotifiedPrimary::Stale(b) = notified_primary(&mut Plan::new(&c, &v), &facts) else {
             panic!()
         };
-        assert_eq!(b.warnings, ["why"]);
+        assert!(b.warnings[0].starts_with("pg02 published a primary's history on timeline 4"));
         assert_eq!(b.writes.len(), 1);
-        assert_eq!(b.writes[0].value.as_deref(), Some("-INFINITY"));
+        assert_eq!(b.writes[0].wire().as_deref(), Some("-INFINITY"));
         assert_eq!(
             notified_in_recovery().warnings,
             ["notified as the primary, but PostgreSQL is in recovery: ignored"]

@@ -289,7 +289,11 @@ mod tests {
                     let mut parts: Vec<String> =
                         b.infos.iter().map(|i| format!("info {i}")).collect();
                     parts.extend(b.writes.iter().map(|w| {
-                        format!("{:?}={}", w.attr, w.value.as_deref().unwrap_or("<deleted>"))
+                        format!(
+                            "{:?}={}",
+                            w.attr,
+                            w.wire().as_deref().unwrap_or("<deleted>")
+                        )
                     }));
                     format!("apply [{}]", parts.join(", "))
                 }
@@ -351,7 +355,7 @@ mod tests {
         );
         let mut p = Plan::new(&c, &v);
         assert_eq!(
-            stop_failed(&mut p).writes[0].value.as_deref(),
+            stop_failed(&mut p).writes[0].wire().as_deref(),
             Some("UNKNOWN")
         );
         // Async mode keeps rep_mode.conf as it is.
