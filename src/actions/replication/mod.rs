@@ -1,6 +1,7 @@
 //! rep_mode=async/sync: a promotable clone with the stock agent's node
-//! attributes. Each action observes (crm_mon once, one SQL session), asks
-//! `core::replication` what to write, and applies it.
+//! attributes. Each action gathers its facts once (crm_mon once, one SQL
+//! session), asks `core::replication` for its steps, and performs them;
+//! where a step waits for something, it feeds back what it saw.
 
 mod monitor;
 mod notify;
@@ -20,7 +21,6 @@ use start_stop::reconcile_slots;
 
 use super::lifecycle::{self, Stopped};
 use super::validate::Instance;
-use crate::config::RepMode;
 use crate::core::decide::{self, Postmaster, SqlProbe};
 use crate::core::notify::{Notify, NotifyAction};
 use crate::core::replication::{
@@ -75,10 +75,6 @@ impl<'a> Replica<'a> {
             i.deadline,
         );
         Replica { i, rep, crm, files }
-    }
-
-    fn sync_mode(&self) -> bool {
-        self.rep.rep_mode == RepMode::Sync
     }
 
     /// Apply what a decision decided ([`Plan::take`]): its log lines, then
@@ -152,7 +148,7 @@ impl<'a> Replica<'a> {
     /// asynchronous ("Set all nodes into async mode.").
     fn prepare_standby(&self) -> Result<()> {
         self.files.ensure_tmpdir()?;
-        let sync = self.sync_mode().then_some("");
+        let sync = self.rep.sync_mode().then_some("");
         if sync.is_some() {
             crate::info!("Set all nodes into async mode.");
             self.files.write_rep_mode_conf("")?;

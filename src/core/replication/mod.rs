@@ -1,8 +1,8 @@
 //! The stock agent's node-attribute protocol, as pure decisions, split by
 //! concern:
-//! - [`plan`]: the wire values (scores, statuses, data-status) and the
-//!   [`Plan`], a cluster snapshot plus the writes decided so far, with the
-//!   stock guards on who may write what;
+//! - [`plan`]: the wire values as types (scores, statuses, data-status,
+//!   [`AttrValue`]) and the [`Plan`], a cluster snapshot plus the writes
+//!   decided so far, with the stock guards on who may write what;
 //! - [`sync`]: the primary's pass over its standbys and
 //!   `synchronous_standby_names` (the durability rule);
 //! - [`rounds`]: that pass within one action, as a state machine (the
@@ -16,9 +16,16 @@
 //!   undone;
 //! - [`rejoin`]: `auto_rewind`, a former primary rejoining by itself;
 //! - [`start_stop`]: `start` and `stop` as ordered steps, with the lock's
-//!   phases around PostgreSQL's start.
+//!   phases around PostgreSQL's start;
+//! - [`monitor`]: the monitor of a primary, of a standby, and of a
+//!   crashed primary, as ordered steps;
+//! - [`notify`]: what each notification does, as ordered steps, with the
+//!   post-stop election round by round.
 //!
-//! `actions::replication` observes, calls these and applies what they say.
+//! Every action's decision takes the facts it gathered once and returns
+//! its steps (and its answer); `actions::replication` gathers the facts,
+//! performs the steps and, where a step waits for something, feeds back
+//! what it saw.
 
 pub mod diverge;
 pub mod election;

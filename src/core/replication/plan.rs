@@ -555,9 +555,9 @@ impl<'a> Plan<'a> {
         let old_s = old.as_deref().unwrap_or("");
         let owned_by_its_agent = [Status::Stop.wire(), Status::Unknown.wire()].contains(&old_s);
         if owned_by_its_agent && node != self.cfg.me {
-            let rsc = &self.cfg.rsc;
             self.warnings.push(format!(
-                "Changing {rsc}-status on {node} : {old_s}->{value} by {} is prohibited.",
+                "Changing {} on {node} : {old_s}->{value} by {} is prohibited.",
+                Attr::Status.name(&self.cfg.rsc),
                 self.cfg.me
             ));
             return;
