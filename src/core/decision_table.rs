@@ -22,6 +22,8 @@ fn cfg(mode: RepMode, nodes: usize) -> RepConfig {
             .map(|s| s.to_string())
             .collect(),
         xlog_check_count: 3,
+        check_wal_receiver: false,
+        auto_rewind: false,
         sync_preference: None,
     }
 }
@@ -34,7 +36,7 @@ fn render(writes: &[Write]) -> String {
                 "{}:{:?}={}",
                 w.node,
                 w.attr,
-                w.value.as_deref().unwrap_or("<deleted>")
+                w.wire().as_deref().unwrap_or("<deleted>")
             )
         })
         .collect();
@@ -257,7 +259,9 @@ fn standby_table(out: &mut String) {
                                     received_tli: streaming.then_some(2),
                                     replay: location,
                                     lock,
-                                    election: deciding.then_some(&prev),
+                                    election: deciding.then(|| prev.clone()),
+                                    wal_tli: None,
+                                    primary_history: None,
                                 };
                                 let mut plan = Plan::new(&c, &v);
                                 let outcome = match standby_monitor(&mut plan, &facts) {

@@ -188,6 +188,84 @@ pub fn rewrite_auto_conf(
     (kept, replaced)
 }
 
+/// The replaced lines ([`rewrite_auto_conf`]) someone else wrote: not one
+/// of the agent's lines again, nor `synchronous_standby_names` (always
+/// the agent's own there). They are replaced, and the log says so.
+pub fn overridden_lines<'r>(after: &str, replaced: &'r [String]) -> Vec<&'r str> {
+    replaced
+        .iter()
+        .map(String::as_str)
+        .filter(|l| !after.contains(l) && !l.starts_with("synchronous_standby_names"))
+        .collect()
+}
+
+/// Where a `recovery.conf` found in the data directory goes from
+/// PostgreSQL 12 on, which refuses to start with it: beside it, under
+/// this name. It is kept, not deleted: it may hold settings of the
+/// operator's.
+pub const RECOVERY_CONF_ASIDE: &str = "recovery.conf.before-12";
+
+/// What the data directory holds of the files that make a server start
+/// as a standby.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StandbyFilesFound {
+    pub recovery_conf: bool,
+    /// [`RECOVERY_CONF_ASIDE`].
+    pub recovery_conf_aside: bool,
+    pub standby_signal: bool,
+}
+
+/// One file operation of a standby's configuration, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StandbyFileOp {
+    /// The data directory's `recovery.conf` moves to
+    /// [`RECOVERY_CONF_ASIDE`].
+    MoveRecoveryConfAside,
+    /// The stock agent's copy of `recovery.conf` in tmpdir.
+    WriteTmpdirRecoveryConf,
+    /// An empty `standby.signal`.
+    CreateStandbySignal,
+    /// `recovery.conf` in the data directory.
+    WriteRecoveryConf,
+    /// `standby.signal` goes: an empty file that means nothing before 12.
+    RemoveStandbySignal,
+}
+
+/// Both a `recovery.conf` and [`RECOVERY_CONF_ASIDE`] exist: which one to
+/// keep is the operator's call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AsideTaken;
+
+/// The files a standby gets for `model`, from what the data directory
+/// holds: from 12 on `standby.signal` (kept when it exists) and the stock
+/// copy in tmpdir, with a `recovery.conf` moved aside; before 12
+/// `recovery.conf`, without a `standby.signal`.
+pub fn standby_file_ops(
+    model: RecoveryModel,
+    found: StandbyFilesFound,
+) -> Result<Vec<StandbyFileOp>, AsideTaken> {
+    let mut ops = Vec::new();
+    match model {
+        RecoveryModel::StandbySignal => {
+            if found.recovery_conf {
+                if found.recovery_conf_aside {
+                    return Err(AsideTaken);
+                }
+                ops.push(StandbyFileOp::MoveRecoveryConfAside);
+            }
+            ops.push(StandbyFileOp::WriteTmpdirRecoveryConf);
+            if !found.standby_signal {
+                ops.push(StandbyFileOp::CreateStandbySignal);
+            }
+        }
+        RecoveryModel::RecoveryConf => {
+            ops.push(StandbyFileOp::WriteRecoveryConf);
+            ops.push(StandbyFileOp::RemoveStandbySignal);
+        }
+    }
+    Ok(ops)
+}
+
 /// The stock agent's `rep_mode.conf` line.
 pub fn rep_mode_conf(sync_standby_names: &str) -> String {
     format!(
@@ -199,6 +277,55 @@ pub fn rep_mode_conf(sync_standby_names: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// From 12 on, a recovery.conf is moved aside (never over one moved
+    /// before) and standby.signal created once; before 12, recovery.conf
+    /// and no standby.signal.
+    #[test]
+    fn the_files_of_each_recovery_model() {
+        use StandbyFileOp::*;
+        let found = |recovery_conf, recovery_conf_aside, standby_signal| StandbyFilesFound {
+            recovery_conf,
+            recovery_conf_aside,
+            standby_signal,
+        };
+        let ops = |model, f| standby_file_ops(model, f);
+        assert_eq!(
+            ops(RecoveryModel::StandbySignal, found(false, false, false)),
+            Ok(vec![WriteTmpdirRecoveryConf, CreateStandbySignal])
+        );
+        assert_eq!(
+            ops(RecoveryModel::StandbySignal, found(true, false, true)),
+            Ok(vec![MoveRecoveryConfAside, WriteTmpdirRecoveryConf])
+        );
+        assert_eq!(
+            ops(RecoveryModel::StandbySignal, found(true, true, true)),
+            Err(AsideTaken)
+        );
+        assert_eq!(
+            ops(RecoveryModel::StandbySignal, found(false, true, true)),
+            Ok(vec![WriteTmpdirRecoveryConf]),
+            "an old copy aside alone changes nothing"
+        );
+        assert_eq!(
+            ops(RecoveryModel::RecoveryConf, found(true, true, true)),
+            Ok(vec![WriteRecoveryConf, RemoveStandbySignal])
+        );
+    }
+
+    #[test]
+    fn only_lines_of_someone_else_are_said_to_be_overridden() {
+        let after = "primary_conninfo = 'host=a'\nrecovery_target_timeline = 'latest'\n";
+        let replaced = [
+            "primary_conninfo = 'host=a'".to_string(),
+            "primary_conninfo = 'host=old'".to_string(),
+            "synchronous_standby_names = 'x'".to_string(),
+        ];
+        assert_eq!(
+            overridden_lines(after, &replaced),
+            ["primary_conninfo = 'host=old'"]
+        );
+    }
 
     fn settings() -> StandbySettings<'static> {
         StandbySettings {

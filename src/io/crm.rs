@@ -4,7 +4,7 @@
 //! retried, once a second, until the operation's deadline.
 
 use crate::core::crm_mon::{self, ClusterView};
-use crate::core::replication::{Attr, Write};
+use crate::core::replication::{self as rep, Attr, Location, PrivateAttr, ReceiverStatus, Write};
 use crate::error::{AgentError, Result};
 use crate::io::clock::Deadline;
 use crate::io::command::{self, Cmd, Output};
@@ -146,7 +146,7 @@ impl Crm {
         ]);
         // `--update=VALUE` in one word: Pacemaker 2.1.5 misreads
         // `-p -v -INFINITY` as options.
-        cmd = match &w.value {
+        cmd = match w.wire() {
             Some(v) => cmd.arg(format!("--update={v}")),
             None => cmd.arg("--delete"),
         };
@@ -168,26 +168,6 @@ impl Crm {
             .success()
             .then(|| out.stdout.trim().to_string())
             .filter(|v| !v.is_empty()))
-    }
-
-    /// Wait until the CIB shows every one of `nodes` with `value` as its
-    /// score, or with none (a node that left loses its transient
-    /// attributes): what this action wrote through attrd is then what the
-    /// scheduler sees. While Corosync forms a new membership (a node died)
-    /// the CIB takes no writes; that can take several seconds, so this
-    /// waits up to 15 s (half the time left at most): the scheduler cannot
-    /// act meanwhile either.
-    pub fn confirm(&self, nodes: &[String], value: &str) -> bool {
-        let most = Duration::from_secs(15).min(self.deadline.remaining() / 2);
-        let bound = Deadline::after(most);
-        nodes.iter().all(|n| {
-            bound
-                .poll(Duration::from_millis(100), || {
-                    let v = self.query(n, Attr::Score).ok()?;
-                    v.as_deref().map_or(true, |v| v == value).then_some(())
-                })
-                .is_some()
-        })
     }
 
     /// `crm_resource --ban --promoted`: a location constraint that keeps
@@ -234,17 +214,44 @@ impl Crm {
         }
     }
 
+    /// This node's position for a promotion (`<rsc>-position`, private):
+    /// published, or withdrawn (`None`).
+    pub fn set_position(&self, position: Option<Location>) {
+        let value = position.map(Location::to_wire);
+        self.set_private(PrivateAttr::Position, value.as_deref());
+    }
+
+    /// The position `node` published for a promotion (`None`: nothing, or
+    /// nothing readable).
+    pub fn position(&self, node: &str) -> Option<Location> {
+        self.private(node, PrivateAttr::Position)
+            .as_deref()
+            .and_then(Location::from_wire)
+    }
+
+    /// This primary's timeline history (`<rsc>-history`, private), in its
+    /// compact form ([`crate::core::timeline::History::to_wire`]).
+    pub fn set_history(&self, history: &str) {
+        self.set_private(PrivateAttr::History, Some(history));
+    }
+
+    /// What `node` published as its history, as it is (the core reads it).
+    pub fn history(&self, node: &str) -> Option<String> {
+        self.private(node, PrivateAttr::History)
+    }
+
     /// Set (or delete) a private transient attribute of this node: kept by
     /// attrd, never written to the CIB, so crm_mon does not show it. On a
     /// CIB file (tests), where no attrd runs, a transient attribute instead.
     /// Best effort: a reader that finds nothing treats it as unknown.
-    pub fn set_private(&self, name: &str, value: Option<&str>) {
+    fn set_private(&self, attr: PrivateAttr, value: Option<&str>) {
+        let name = attr.name(&self.rsc);
         let cmd = if self.on_cib_file() {
-            self.file_transient(name, value)
+            self.file_transient(&name, value)
         } else {
             let c = self
                 .cmd("attrd_updater")
-                .args(["-p", "-N", &self.me, "-n", name]);
+                .args(["-p", "-N", &self.me, "-n", &name]);
             match value {
                 Some(v) => c.args(["-U", v]),
                 None => c.arg("-D"),
@@ -256,7 +263,8 @@ impl Crm {
     }
 
     /// A node's private attribute (see [`Crm::set_private`]).
-    pub fn private(&self, node: &str, name: &str) -> Option<String> {
+    fn private(&self, node: &str, attr: PrivateAttr) -> Option<String> {
+        let name = attr.name(&self.rsc);
         let d = Deadline::after(self.call_timeout.min(self.deadline.remaining()));
         if self.on_cib_file() {
             let cmd = self.cmd("crm_attribute").args([
@@ -274,7 +282,7 @@ impl Crm {
         }
         let cmd = self
             .cmd("attrd_updater")
-            .args(["-Q", "-p", "-N", node, "-n", name]);
+            .args(["-Q", "-p", "-N", node, "-n", &name]);
         let out = command::run(&cmd, None, d).ok()?;
         if !out.success() {
             return None;
@@ -282,16 +290,19 @@ impl Crm {
         crate::core::crm_mon::attrd_value(&out.stdout)
     }
 
-    /// Transient attribute through attrd (`<rsc>-receiver-status`), as the
-    /// stock agent writes it; on a CIB file (tests) a transient attribute.
-    /// Best effort.
-    pub fn attrd(&self, name: &str, value: Option<&str>) {
+    /// `<rsc>-receiver-status` (`check_wal_receiver`), a transient
+    /// attribute through attrd as the stock agent writes it (`None`
+    /// deletes it); on a CIB file (tests) a transient attribute. Best
+    /// effort.
+    pub fn set_receiver_status(&self, status: Option<ReceiverStatus>) {
+        let name = rep::receiver_status_attr(&self.rsc);
+        let value = status.map(ReceiverStatus::wire);
         let cmd = if self.on_cib_file() {
-            self.file_transient(name, value)
+            self.file_transient(&name, value)
         } else {
             match value {
-                Some(v) => self.cmd("attrd_updater").args(["-n", name, "-v", v]),
-                None => self.cmd("attrd_updater").args(["-n", name, "-D"]),
+                Some(v) => self.cmd("attrd_updater").args(["-n", &name, "-v", v]),
+                None => self.cmd("attrd_updater").args(["-n", &name, "-D"]),
             }
         };
         let d = Deadline::after(self.call_timeout.min(self.deadline.remaining()));

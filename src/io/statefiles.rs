@@ -5,7 +5,9 @@
 //! the database owner.
 
 use crate::core::replication::{ElectionState, Lock, Sample};
-use crate::core::standby_conf::{self, StandbySettings};
+use crate::core::standby_conf::{
+    self, AsideTaken, StandbyFileOp, StandbyFilesFound, StandbySettings,
+};
 use crate::core::version::RecoveryModel;
 use crate::error::{AgentError, Result};
 use crate::io::user::OsUser;
@@ -180,14 +182,13 @@ impl StateFiles<'_> {
         self.tmpdir.join("recovered_in_place")
     }
 
-    /// This primary recovered in place less than `within` ago
-    /// (`replication::recover_in_place`).
-    pub fn recovered_in_place_within(&self, within: std::time::Duration) -> bool {
+    /// How long ago this primary last recovered in place
+    /// (`replication::after_crash`); `None`: not known to.
+    pub fn recovered_in_place_ago(&self) -> Option<std::time::Duration> {
         std::fs::metadata(self.in_place_note())
             .and_then(|m| m.modified())
             .ok()
             .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age < within)
     }
 
     pub fn note_recovered_in_place(&self) -> Result<()> {
@@ -268,11 +269,8 @@ impl StateFiles<'_> {
     /// A standby's settings for `model`: the agent's lines of
     /// `postgresql.auto.conf` (replacing any other line that sets them,
     /// e.g. from `pg_basebackup -R`), with `synchronous_standby_names`
-    /// when given; then from 12 on the stock recovery.conf copy in tmpdir
-    /// and standby.signal, before 12 `recovery.conf` in the data directory.
-    /// The other model's file goes: an empty standby.signal is removed; a
-    /// recovery.conf, which PostgreSQL 12 refuses to start with, is moved
-    /// aside, not deleted.
+    /// when given; then the files `core::standby_conf::standby_file_ops`
+    /// says, from what the data directory holds.
     pub fn write_standby_config(
         &self,
         s: &StandbySettings,
@@ -287,11 +285,7 @@ impl StateFiles<'_> {
             Err(e) => return Err(io_err("read", &auto, e)),
         };
         let (after, replaced) = standby_conf::rewrite_auto_conf(&before, &names, &settings);
-        // synchronous_standby_names there is always the agent's own.
-        let foreign = |l: &&String| {
-            !after.contains(l.as_str()) && !l.starts_with("synchronous_standby_names")
-        };
-        for line in replaced.iter().filter(foreign) {
+        for line in standby_conf::overridden_lines(&after, &replaced) {
             crate::warn!(
                 "{}: replacing `{line}` with the agent's setting",
                 auto.display()
@@ -301,18 +295,23 @@ impl StateFiles<'_> {
             write_atomically(&auto, &after, self.owner, 0o600)?;
         }
         let in_pgdata = self.pgdata.join("recovery.conf");
-        match model {
-            RecoveryModel::StandbySignal => {
-                if in_pgdata.exists() {
-                    let aside = self.pgdata.join("recovery.conf.before-12");
-                    if aside.exists() {
-                        return Err(AgentError::generic(format!(
-                            "{} stops PostgreSQL 12 and later from starting, and {} exists \
-                             already: remove one of them",
-                            in_pgdata.display(),
-                            aside.display()
-                        )));
-                    }
+        let aside = self.pgdata.join(standby_conf::RECOVERY_CONF_ASIDE);
+        let found = StandbyFilesFound {
+            recovery_conf: in_pgdata.exists(),
+            recovery_conf_aside: aside.exists(),
+            standby_signal: self.standby_signal().exists(),
+        };
+        let ops = standby_conf::standby_file_ops(model, found).map_err(|AsideTaken| {
+            AgentError::generic(format!(
+                "{} stops PostgreSQL 12 and later from starting, and {} exists already: remove \
+                 one of them",
+                in_pgdata.display(),
+                aside.display()
+            ))
+        })?;
+        for op in ops {
+            match op {
+                StandbyFileOp::MoveRecoveryConfAside => {
                     crate::warn!(
                         "{} is not read from PostgreSQL 12 on and stops the server from starting: \
                          moved to {}",
@@ -322,20 +321,19 @@ impl StateFiles<'_> {
                     std::fs::rename(&in_pgdata, &aside)
                         .map_err(|e| io_err("rename", &in_pgdata, e))?;
                 }
-                write_atomically(
+                StandbyFileOp::WriteTmpdirRecoveryConf => write_atomically(
                     &self.recovery_conf(),
                     &s.recovery_conf(model),
                     self.owner,
                     0o600,
-                )?;
-                if !self.standby_signal().exists() {
-                    write_atomically(&self.standby_signal(), "", self.owner, 0o600)?;
+                )?,
+                StandbyFileOp::CreateStandbySignal => {
+                    write_atomically(&self.standby_signal(), "", self.owner, 0o600)?
                 }
-            }
-            RecoveryModel::RecoveryConf => {
-                write_atomically(&in_pgdata, &s.recovery_conf(model), self.owner, 0o600)?;
-                // An empty file, which means nothing before 12.
-                remove_if_present(&self.standby_signal())?;
+                StandbyFileOp::WriteRecoveryConf => {
+                    write_atomically(&in_pgdata, &s.recovery_conf(model), self.owner, 0o600)?
+                }
+                StandbyFileOp::RemoveStandbySignal => remove_if_present(&self.standby_signal())?,
             }
         }
         Ok(())

@@ -2,12 +2,23 @@
 //! the Pacemaker tools working on a CIB file (see cluster.rs), and the same
 //! scenario through the stock agent for a differential comparison.
 
-use crate::cluster::{env_refs, AgentKind, Attributes, Cluster, Notify};
+use crate::cluster::{env_refs, AgentKind, Attributes, Cluster, Notify, RESOURCE};
 use crate::support::Major;
+use rustpg::core::replication::{Attr, PrivateAttr};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 const OURS: AgentKind = AgentKind::Ours;
+
+/// One of the agents' attribute names, as the protocol defines it.
+fn attr(a: Attr) -> String {
+    a.name(RESOURCE)
+}
+
+/// A private attribute's name (a transient one on the CIB file).
+fn private(a: PrivateAttr) -> String {
+    a.name(RESOURCE)
+}
 const MONITOR: [(&str, &str); 1] = [("OCF_RESKEY_CRM_meta_interval", "4000")];
 const PROMOTED_MONITOR: [(&str, &str); 2] = [
     ("OCF_RESKEY_CRM_meta_interval", "3000"),
@@ -59,11 +70,14 @@ pub fn bring_up(c: &Cluster, agent: AgentKind) -> String {
     for n in &nodes {
         ok(c, agent, n, "start", &[]);
         assert_eq!(
-            c.attribute(n, "pgsql-status").as_deref(),
+            c.attribute(n, &attr(Attr::Status)).as_deref(),
             Some("HS:alone"),
             "{n} after start"
         );
-        assert_eq!(c.attribute(n, "master-pgsql").as_deref(), Some("-INFINITY"));
+        assert_eq!(
+            c.attribute(n, &attr(Attr::Score)).as_deref(),
+            Some("-INFINITY")
+        );
     }
     let mut winner = None;
     for round in 1..=6 {
@@ -72,7 +86,7 @@ pub fn bring_up(c: &Cluster, agent: AgentKind) -> String {
         }
         winner = nodes
             .iter()
-            .find(|n| c.attribute(n, "master-pgsql").as_deref() == Some("1000"));
+            .find(|n| c.attribute(n, &attr(Attr::Score)).as_deref() == Some("1000"));
         if winner.is_some() {
             // Ours: final positions decide once every node published one
             // (round 1 for the last node, round 2 for the others). The
@@ -179,7 +193,7 @@ pub fn sync_and_potential(c: &Cluster, primary: &str) -> (String, String) {
         .collect();
     let sync = others
         .iter()
-        .find(|n| c.attribute(n, "pgsql-status").as_deref() == Some("HS:sync"))
+        .find(|n| c.attribute(n, &attr(Attr::Status)).as_deref() == Some("HS:sync"))
         .expect("a sync standby")
         .clone();
     let potential = others.into_iter().find(|n| *n != sync).unwrap();
@@ -363,7 +377,7 @@ fn probe_seeds_scores() {
     let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
     let primary = bring_up(&c, OURS);
     let (sync, potential) = sync_and_potential(&c, &primary);
-    c.set_attribute(&potential, "master-pgsql", "100");
+    c.set_attribute(&potential, &attr(Attr::Score), "100");
     let out = c.run(OURS, &primary, "monitor", &PROBE);
     assert_eq!(out.rc, 8, "{}", out.stderr);
     for n in [&sync, &potential] {
@@ -371,17 +385,20 @@ fn probe_seeds_scores() {
         assert_eq!(out.rc, 0, "{}", out.stderr);
     }
     assert_eq!(
-        c.attribute(&potential, "master-pgsql").as_deref(),
+        c.attribute(&potential, &attr(Attr::Score)).as_deref(),
         Some("-INFINITY"),
         "a standby's probe says -INFINITY"
     );
     assert_eq!(
-        c.attribute(&sync, "master-pgsql").as_deref(),
+        c.attribute(&sync, &attr(Attr::Score)).as_deref(),
         Some("100"),
         "the named sync standby keeps its score"
     );
     assert_eq!(c.run(OURS, &primary, "monitor", &PROMOTED_MONITOR).rc, 8);
-    assert_eq!(c.attribute(&sync, "master-pgsql").as_deref(), Some("100"));
+    assert_eq!(
+        c.attribute(&sync, &attr(Attr::Score)).as_deref(),
+        Some("100")
+    );
 }
 
 /// The sync standby stops: the primary's pass takes its score away, then
@@ -410,27 +427,30 @@ fn sync_standby_loss_and_return(c: &Cluster, primary: &str) {
         format!("FIRST 1 (\"{potential}\")")
     );
     assert_eq!(
-        c.attribute(&sync, "pgsql-data-status").as_deref(),
+        c.attribute(&sync, &attr(Attr::DataStatus)).as_deref(),
         Some("DISCONNECT")
     );
     assert_eq!(
-        c.attribute(&sync, "master-pgsql").as_deref(),
+        c.attribute(&sync, &attr(Attr::Score)).as_deref(),
         Some("-INFINITY")
     );
-    assert_eq!(c.attribute(&sync, "pgsql-status").as_deref(), Some("STOP"));
+    assert_eq!(
+        c.attribute(&sync, &attr(Attr::Status)).as_deref(),
+        Some("STOP")
+    );
     // The new sync standby is scored once it flushed what the primary had
     // flushed after the change: within the same monitor, or the next one.
     assert_eq!(c.run(OURS, primary, "monitor", &PROMOTED_MONITOR).rc, 8);
     assert_eq!(
-        c.attribute(&potential, "pgsql-status").as_deref(),
+        c.attribute(&potential, &attr(Attr::Status)).as_deref(),
         Some("HS:sync")
     );
     assert_eq!(
-        c.attribute(&potential, "pgsql-data-status").as_deref(),
+        c.attribute(&potential, &attr(Attr::DataStatus)).as_deref(),
         Some("STREAMING|SYNC")
     );
     assert_eq!(
-        c.attribute(&potential, "master-pgsql").as_deref(),
+        c.attribute(&potential, &attr(Attr::Score)).as_deref(),
         Some("100")
     );
 
@@ -439,17 +459,17 @@ fn sync_standby_loss_and_return(c: &Cluster, primary: &str) {
     assert_eq!(c.run(OURS, primary, "monitor", &PROMOTED_MONITOR).rc, 8);
     ok(c, OURS, &sync, "monitor", &MONITOR);
     assert_eq!(
-        c.attribute(&sync, "pgsql-status").as_deref(),
+        c.attribute(&sync, &attr(Attr::Status)).as_deref(),
         Some("HS:async"),
         "{}",
         c.attributes_table()
     );
     assert_eq!(
-        c.attribute(&sync, "pgsql-data-status").as_deref(),
+        c.attribute(&sync, &attr(Attr::DataStatus)).as_deref(),
         Some("STREAMING|ASYNC")
     );
     assert_eq!(
-        c.attribute(&potential, "pgsql-status").as_deref(),
+        c.attribute(&potential, &attr(Attr::Status)).as_deref(),
         Some("HS:sync")
     );
 }
@@ -528,15 +548,15 @@ fn switchover(c: &Cluster, old: &str) -> String {
         "streaming proved the old primary safe"
     );
     assert_eq!(c.sql(n, "select count(*) from t"), "1000", "nothing lost");
-    assert_eq!(c.attribute(n, "pgsql-status").as_deref(), Some("PRI"));
+    assert_eq!(c.attribute(n, &attr(Attr::Status)).as_deref(), Some("PRI"));
     let mut standby_states: Vec<String> = others
         .iter()
-        .map(|s| c.attribute(s, "pgsql-status").unwrap())
+        .map(|s| c.attribute(s, &attr(Attr::Status)).unwrap())
         .collect();
     standby_states.sort();
     assert_eq!(standby_states, ["HS:async", "HS:sync"]);
     assert_eq!(
-        c.attribute(o, "pgsql-status").as_deref(),
+        c.attribute(o, &attr(Attr::Status)).as_deref(),
         Some("HS:sync"),
         "the former primary is the new sync standby, so the switchover can be undone"
     );
@@ -559,7 +579,7 @@ fn postgresql_auto_conf_cannot_override_the_agent() {
     assert!(!text.contains("walreceiver"), "{text}");
     if primary != "pg02" {
         assert!(
-            c.attribute("pg02", "pgsql-data-status")
+            c.attribute("pg02", &attr(Attr::DataStatus))
                 .unwrap()
                 .starts_with("STREAMING|"),
             "{}",
@@ -604,11 +624,11 @@ fn sync_standby_crash_switches_to_async_and_back() {
     // commit is acknowledged without it), but takes its score away.
     assert_eq!(c.run(OURS, &primary, "monitor", &PROMOTED_MONITOR).rc, 8);
     assert_eq!(
-        c.attribute(standby, "pgsql-data-status").as_deref(),
+        c.attribute(standby, &attr(Attr::DataStatus)).as_deref(),
         Some("DISCONNECT")
     );
     assert_eq!(
-        c.attribute(standby, "master-pgsql").as_deref(),
+        c.attribute(standby, &attr(Attr::Score)).as_deref(),
         Some("-INFINITY")
     );
     assert_eq!(
@@ -638,10 +658,13 @@ fn sync_standby_crash_switches_to_async_and_back() {
         assert_eq!(c.run(OURS, &primary, "monitor", &PROMOTED_MONITOR).rc, 8);
     }
     assert_eq!(
-        c.attribute(standby, "pgsql-data-status").as_deref(),
+        c.attribute(standby, &attr(Attr::DataStatus)).as_deref(),
         Some("STREAMING|SYNC")
     );
-    assert_eq!(c.attribute(standby, "master-pgsql").as_deref(), Some("100"));
+    assert_eq!(
+        c.attribute(standby, &attr(Attr::Score)).as_deref(),
+        Some("100")
+    );
     assert_eq!(
         c.sql(&primary, "show synchronous_standby_names"),
         format!("FIRST 1 (\"{standby}\")")
@@ -671,7 +694,7 @@ fn failover_after_the_primary_crashes() {
     let rest: Vec<&str> = nodes.iter().copied().filter(|x| *x != o).collect();
     demote(&c, o);
     ok(&c, OURS, o, "stop", &[]);
-    assert_eq!(c.attribute(o, "pgsql-status").as_deref(), Some("STOP"));
+    assert_eq!(c.attribute(o, &attr(Attr::Status)).as_deref(), Some("STOP"));
     assert!(
         c.node(o).tmpdir.join("PGSQL.lock").exists(),
         "a crashed primary keeps its lock"
@@ -680,9 +703,9 @@ fn failover_after_the_primary_crashes() {
     c.set_online(o, false);
 
     // Only the sync standby may be promoted: 100 against -INFINITY.
-    assert_eq!(c.attribute(s, "master-pgsql").as_deref(), Some("100"));
+    assert_eq!(c.attribute(s, &attr(Attr::Score)).as_deref(), Some("100"));
     assert_eq!(
-        c.attribute(&third, "master-pgsql").as_deref(),
+        c.attribute(&third, &attr(Attr::Score)).as_deref(),
         Some("-INFINITY")
     );
     promote_among(&c, &rest, s);
@@ -728,12 +751,12 @@ fn the_sync_standby_is_promoted_after_its_own_restart() {
     c.set_promoted(None);
     c.set_online(o, false);
     ok(&c, OURS, s, "stop", &[]);
-    assert_eq!(c.attribute(s, "master-pgsql").as_deref(), Some("100"));
+    assert_eq!(c.attribute(s, &attr(Attr::Score)).as_deref(), Some("100"));
     ok(&c, OURS, s, "start", &[]);
     ok(&c, OURS, s, "monitor", &MONITOR);
-    assert_eq!(c.attribute(s, "master-pgsql").as_deref(), Some("100"));
+    assert_eq!(c.attribute(s, &attr(Attr::Score)).as_deref(), Some("100"));
     assert_eq!(
-        c.attribute(&third, "master-pgsql").as_deref(),
+        c.attribute(&third, &attr(Attr::Score)).as_deref(),
         Some("-INFINITY")
     );
     promote_among(&c, &[s, third.as_str()], s);
@@ -770,7 +793,7 @@ fn a_crashed_primary_that_nobody_can_replace_recovers_in_place() {
     let p: &str = &primary;
     for standby in [&sync, &potential] {
         assert_eq!(
-            c.attribute(standby, "master-pgsql").as_deref(),
+            c.attribute(standby, &attr(Attr::Score)).as_deref(),
             Some("-INFINITY"),
             "{}",
             c.attributes_table()
@@ -823,7 +846,7 @@ fn the_last_primary_back_from_a_node_crash_is_elected_again() {
         ok(&c, OURS, standby, "start", &[]);
     }
     let deadline = Instant::now() + Duration::from_secs(30);
-    while c.attribute(p, "master-pgsql").as_deref() != Some("1000") {
+    while c.attribute(p, &attr(Attr::Score)).as_deref() != Some("1000") {
         assert!(Instant::now() < deadline, "{}", c.attributes_table());
         for n in c.node_names() {
             ok(&c, OURS, n, "monitor", &MONITOR);
@@ -831,10 +854,10 @@ fn the_last_primary_back_from_a_node_crash_is_elected_again() {
     }
     // A standby that claims too holds exactly the same WAL (ties all win).
     for n in [&sync, &potential] {
-        if c.attribute(n, "master-pgsql").as_deref() == Some("1000") {
+        if c.attribute(n, &attr(Attr::Score)).as_deref() == Some("1000") {
             assert_eq!(
-                c.attribute(n, "pgsql-xlog-loc"),
-                c.attribute(p, "pgsql-xlog-loc")
+                c.attribute(n, &attr(Attr::XlogLoc)),
+                c.attribute(p, &attr(Attr::XlogLoc))
             );
         }
     }
@@ -888,14 +911,14 @@ fn a_restarted_standby_publishes_no_position_while_it_replays_its_wal() {
     assert_eq!(out.rc, 0, "{}", out.stderr);
     assert!(out.stderr.contains("not final"), "{}", out.stderr);
     assert_eq!(
-        c.attribute(standby, "pgsql-xlog-loc"),
+        c.attribute(standby, &attr(Attr::XlogLoc)),
         None,
         "{}",
         c.attributes_table()
     );
     let alone = [standby];
     notify_all_on(&c, &alone, &pre_promote_of(&alone, &alone));
-    assert_eq!(c.attribute(standby, "pgsql-position"), None);
+    assert_eq!(c.attribute(standby, &private(PrivateAttr::Position)), None);
     let out = c.run(OURS, standby, "promote", &[]);
     assert_eq!(out.rc, 1, "{}", out.stderr);
     assert!(out.stderr.contains("still moves"), "{}", out.stderr);
@@ -932,15 +955,19 @@ fn the_recorded_standby_is_promoted_while_the_last_primary_stays_out() {
     let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
     let (old, sync, other) = primary_crashed_with_rows(&c, 400);
     let (o, s, a): (&str, &str, &str) = (&old, &sync, &other);
-    assert_eq!(c.attribute(o, "pgsql-acked-also-on").as_deref(), Some(s));
+    assert_eq!(c.attribute(o, &attr(Attr::AckedAlsoOn)).as_deref(), Some(s));
     crate::support::wait_until_reaped(kill_postmaster(&c, s));
     c.set_online(s, false);
     c.set_online(s, true);
-    assert_eq!(c.attribute(s, "master-pgsql"), None, "erased with the node");
+    assert_eq!(
+        c.attribute(s, &attr(Attr::Score)),
+        None,
+        "erased with the node"
+    );
     ok(&c, OURS, s, "stop", &[]);
     ok(&c, OURS, s, "start", &[]);
     let deadline = Instant::now() + Duration::from_secs(30);
-    while c.attribute(s, "master-pgsql").as_deref() != Some("1000") {
+    while c.attribute(s, &attr(Attr::Score)).as_deref() != Some("1000") {
         assert!(Instant::now() < deadline, "{}", c.attributes_table());
         for n in [s, a] {
             ok(&c, OURS, n, "monitor", &MONITOR);
@@ -992,7 +1019,7 @@ fn a_promote_that_fails_before_its_request_takes_its_records_back() {
     let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
     let (old, sync, other) = primary_crashed_with_rows(&c, 200);
     let (o, s, a): (&str, &str, &str) = (&old, &sync, &other);
-    let before = c.attribute(a, "pgsql-data-status");
+    let before = c.attribute(a, &attr(Attr::DataStatus));
     let tmpdir = c.node(s).tmpdir.clone();
     let aside = tmpdir.with_extension("aside");
     std::fs::rename(&tmpdir, &aside).unwrap();
@@ -1003,12 +1030,12 @@ fn a_promote_that_fails_before_its_request_takes_its_records_back() {
     assert!(out.stderr.contains("PGSQL.lock"), "{}", out.stderr);
     assert_eq!(c.sql(s, "select pg_is_in_recovery()"), "t");
     assert_eq!(
-        c.attribute(o, "pgsql-data-status").as_deref(),
+        c.attribute(o, &attr(Attr::DataStatus)).as_deref(),
         Some("LATEST"),
         "{}",
         c.attributes_table()
     );
-    assert_eq!(c.attribute(a, "pgsql-data-status"), before);
+    assert_eq!(c.attribute(a, &attr(Attr::DataStatus)), before);
     assert!(out.stderr.contains("back to LATEST"), "{}", out.stderr);
     std::fs::remove_file(&tmpdir).unwrap();
     std::fs::rename(&aside, &tmpdir).unwrap();
@@ -1016,7 +1043,7 @@ fn a_promote_that_fails_before_its_request_takes_its_records_back() {
     promote_among(&c, &[s, a], s);
     assert_eq!(c.sql(s, "select count(*) from t"), "200", "nothing lost");
     assert_eq!(
-        c.attribute(o, "pgsql-data-status").as_deref(),
+        c.attribute(o, &attr(Attr::DataStatus)).as_deref(),
         Some("DISCONNECT")
     );
 }
@@ -1065,7 +1092,10 @@ fn a_newly_named_standby_is_scored_against_the_ceiling_read_when_it_was_named() 
         c.sql(p, "show synchronous_standby_names"),
         format!("FIRST 1 (\"{a}\")")
     );
-    assert_eq!(c.attribute(a, "master-pgsql").as_deref(), Some("-INFINITY"));
+    assert_eq!(
+        c.attribute(a, &attr(Attr::Score)).as_deref(),
+        Some("-INFINITY")
+    );
     // It catches up with that ceiling, and falls behind again while the
     // primary writes on.
     freeze_receiver(&c, a, false);
@@ -1082,7 +1112,7 @@ fn a_newly_named_standby_is_scored_against_the_ceiling_read_when_it_was_named() 
     assert_eq!(c.run(OURS, p, "monitor", &PROMOTED_MONITOR).rc, 8);
     freeze_receiver(&c, a, false);
     assert_eq!(
-        c.attribute(a, "master-pgsql").as_deref(),
+        c.attribute(a, &attr(Attr::Score)).as_deref(),
         Some("100"),
         "{}",
         c.attributes_table()
@@ -1166,7 +1196,7 @@ fn demote_without_a_clean_shutdown_keeps_the_lock() {
     assert!(!c.is_running(&primary));
     assert!(n.tmpdir.join("PGSQL.lock").exists());
     assert_eq!(
-        c.attribute(&primary, "pgsql-status").as_deref(),
+        c.attribute(&primary, &attr(Attr::Status)).as_deref(),
         Some("STOP")
     );
 }
@@ -1178,7 +1208,7 @@ fn stop_with_a_broken_configuration_marks_the_node_unknown() {
     let out = c.run(OURS, "pg02", "stop", &[("OCF_RESKEY_pgport", "not-a-port")]);
     assert_eq!(out.rc, 0, "{}", out.stderr);
     assert_eq!(
-        c.attribute("pg02", "pgsql-status").as_deref(),
+        c.attribute("pg02", &attr(Attr::Status)).as_deref(),
         Some("UNKNOWN")
     );
 }
@@ -1272,7 +1302,7 @@ fn a_cleanly_stopped_primary_rejoins_on_start() {
         assert_eq!(c.run(OURS, n, "monitor", &PROMOTED_MONITOR).rc, 8);
     }
     assert_eq!(
-        c.attribute(o, "pgsql-status").as_deref(),
+        c.attribute(o, &attr(Attr::Status)).as_deref(),
         Some("HS:sync"),
         "{}",
         c.attributes_table()
@@ -1400,7 +1430,9 @@ fn fork_the_cluster(c: &Cluster) -> Forked {
     assert_eq!(c.run(OURS, &new, "monitor", &PROMOTED_MONITOR).rc, 8);
     assert_eq!(insert_timeline(c, &new), old_tli + 1);
     let fork = end_of_timeline(c, &new, old_tli);
-    let published = c.attribute(&new, "pgsql-history").unwrap_or_default();
+    let published = c
+        .attribute(&new, &private(PrivateAttr::History))
+        .unwrap_or_default();
     assert!(
         published.starts_with(&format!("{}:", old_tli + 1))
             && published.ends_with(&format!("{old_tli}@{fork}")),
@@ -1453,7 +1485,10 @@ fn of_two_primaries_the_one_on_the_older_timeline_fails() {
     let out = c.run(OURS, o, "monitor", &PROBE);
     assert_eq!(out.rc, 1, "{}", out.stderr);
     assert_eq!(out.exit_reason(), Some(older_fails.as_str()));
-    assert_eq!(c.attribute(o, "master-pgsql").as_deref(), Some("-INFINITY"));
+    assert_eq!(
+        c.attribute(o, &attr(Attr::Score)).as_deref(),
+        Some("-INFINITY")
+    );
     assert_eq!(
         not_mine(&c.attributes()),
         before,
@@ -1483,7 +1518,10 @@ fn of_two_primaries_the_one_on_the_older_timeline_fails() {
         before,
         "it wrote about the others"
     );
-    assert_eq!(c.attribute(o, "master-pgsql").as_deref(), Some("-INFINITY"));
+    assert_eq!(
+        c.attribute(o, &attr(Attr::Score)).as_deref(),
+        Some("-INFINITY")
+    );
     // The old one's monitor fails the same way; the new one's goes on.
     let out = c.run(OURS, o, "monitor", &PROMOTED_MONITOR);
     assert_eq!(out.rc, 1, "{}", out.stderr);
@@ -1502,9 +1540,9 @@ fn of_two_primaries_the_one_on_the_older_timeline_fails() {
     // (whose history attrd lost): the new one's probe reports it Promoted
     // and publishes its timeline; the old one's next monitor fails.
     c.set_promoted(Some(o));
-    c.delete_attribute(n, "pgsql-history");
+    c.delete_attribute(n, &private(PrivateAttr::History));
     assert!(
-        c.attribute(o, "pgsql-history")
+        c.attribute(o, &private(PrivateAttr::History))
             .is_some_and(|h| h.starts_with(&format!("{old_tli}:"))),
         "{}",
         c.attributes_table()
@@ -1512,9 +1550,9 @@ fn of_two_primaries_the_one_on_the_older_timeline_fails() {
     let before = c.attributes();
     let out = c.run(OURS, n, "monitor", &PROBE);
     assert_eq!(out.rc, 8, "{}", out.stderr);
-    assert_eq!(c.attribute(n, "master-pgsql").as_deref(), Some("1000"));
+    assert_eq!(c.attribute(n, &attr(Attr::Score)).as_deref(), Some("1000"));
     assert!(c
-        .attribute(n, "pgsql-history")
+        .attribute(n, &private(PrivateAttr::History))
         .is_some_and(|h| h.starts_with(&format!("{new_tli}:"))));
     let after = c.attributes();
     let changed: Vec<_> = after
@@ -1609,7 +1647,7 @@ fn auto_rewind_rejoins_a_diverged_standby() {
     std::fs::remove_file(c.node(o).tmpdir.join("PGSQL.lock")).unwrap();
     ok(&c, OURS, o, "start", &[]);
     let deadline = Instant::now() + Duration::from_secs(30);
-    while c.attribute(o, "pgsql-data-status").as_deref() != Some("DIVERGED") {
+    while c.attribute(o, &attr(Attr::DataStatus)).as_deref() != Some("DIVERGED") {
         assert!(Instant::now() < deadline, "{}", c.attributes_table());
         assert_eq!(c.run(OURS, n, "monitor", &PROMOTED_MONITOR).rc, 8);
         let _ = c.run(OURS, o, "monitor", &MONITOR);
@@ -1627,7 +1665,7 @@ fn auto_rewind_rejoins_a_diverged_standby() {
     c.wait_streaming(o, Duration::from_secs(30));
     ok(&c, OURS, o, "monitor", &MONITOR);
     assert_ne!(
-        c.attribute(o, "pgsql-data-status").as_deref(),
+        c.attribute(o, &attr(Attr::DataStatus)).as_deref(),
         Some("DIVERGED"),
         "{}",
         c.attributes_table()
@@ -1705,8 +1743,8 @@ fn a_standby_newer_than_the_target_does_not_ban_itself() {
     let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
     let primary = bring_up(&c, OURS);
     let (sync, potential) = sync_and_potential(&c, &primary);
-    c.set_attribute(&sync, "pgsql-master-baseline", "0000000001000000");
-    c.set_attribute(&potential, "pgsql-master-baseline", "0000000009000000");
+    c.set_attribute(&sync, &attr(Attr::MasterBaseline), "0000000001000000");
+    c.set_attribute(&potential, &attr(Attr::MasterBaseline), "0000000009000000");
     let nodes = c.node_names();
     let promoting = [sync.as_str()];
     let n = pre_promote_of(&promoting, &nodes);
@@ -1738,7 +1776,7 @@ fn the_target_hands_the_promotion_over_in_its_pre_promote_notification() {
     let tli = c.sql(&sync, "select received_tli from pg_stat_wal_receiver");
     c.set_attribute(
         &potential,
-        "pgsql-position",
+        &private(PrivateAttr::Position),
         &format!("{tli}/7FFFFFFF00000000"),
     );
     let nodes = c.node_names();
@@ -1754,13 +1792,13 @@ fn the_target_hands_the_promotion_over_in_its_pre_promote_notification() {
         out.stderr
     );
     assert_eq!(
-        c.attribute(&sync, "master-pgsql").as_deref(),
+        c.attribute(&sync, &attr(Attr::Score)).as_deref(),
         Some("-INFINITY"),
         "{}",
         c.attributes_table()
     );
     assert_eq!(
-        c.attribute(&potential, "master-pgsql").as_deref(),
+        c.attribute(&potential, &attr(Attr::Score)).as_deref(),
         Some("1000"),
         "{}",
         c.attributes_table()
@@ -1834,20 +1872,29 @@ fn a_diverged_standby_fails_its_monitor_naming_the_fork() {
         "{reason}"
     );
     assert_eq!(
-        c.attribute(o, "pgsql-data-status").as_deref(),
+        c.attribute(o, &attr(Attr::DataStatus)).as_deref(),
         Some("DIVERGED")
     );
-    assert_eq!(c.attribute(o, "master-pgsql").as_deref(), Some("-INFINITY"));
+    assert_eq!(
+        c.attribute(o, &attr(Attr::Score)).as_deref(),
+        Some("-INFINITY")
+    );
     // The primary's pass does not see it, and leaves its verdict alone.
     assert_eq!(c.run(OURS, n, "monitor", &PROMOTED_MONITOR).rc, 8);
     assert_eq!(
-        c.attribute(o, "pgsql-data-status").as_deref(),
+        c.attribute(o, &attr(Attr::DataStatus)).as_deref(),
         Some("DIVERGED"),
         "{}",
         c.attributes_table()
     );
-    assert_eq!(c.attribute(o, "master-pgsql").as_deref(), Some("-INFINITY"));
-    assert_eq!(c.attribute(o, "pgsql-status").as_deref(), Some("HS:alone"));
+    assert_eq!(
+        c.attribute(o, &attr(Attr::Score)).as_deref(),
+        Some("-INFINITY")
+    );
+    assert_eq!(
+        c.attribute(o, &attr(Attr::Status)).as_deref(),
+        Some("HS:alone")
+    );
     // Every later monitor fails the same way (PostgreSQL streams it the old
     // timeline up to the fork now and then: that changes nothing), and the
     // primary's passes leave the verdict alone.
@@ -1858,10 +1905,13 @@ fn a_diverged_standby_fails_its_monitor_naming_the_fork() {
         assert_eq!(again.rc, 1, "{}", again.stderr);
         assert!(again.stderr.contains(reason), "{}", again.stderr);
         assert_eq!(
-            c.attribute(o, "pgsql-data-status").as_deref(),
+            c.attribute(o, &attr(Attr::DataStatus)).as_deref(),
             Some("DIVERGED")
         );
-        assert_eq!(c.attribute(o, "pgsql-status").as_deref(), Some("HS:alone"));
+        assert_eq!(
+            c.attribute(o, &attr(Attr::Status)).as_deref(),
+            Some("HS:alone")
+        );
     }
     // PostgreSQL never streamed it on the new timeline...
     assert_eq!(c.sql(o, "select count(*) from t"), "200");
@@ -1886,14 +1936,14 @@ fn a_diverged_standby_fails_its_monitor_naming_the_fork() {
     c.wait_streaming(o, Duration::from_secs(30));
     ok(&c, OURS, o, "monitor", &MONITOR);
     assert_eq!(
-        c.attribute(o, "pgsql-data-status").as_deref(),
+        c.attribute(o, &attr(Attr::DataStatus)).as_deref(),
         Some("DISCONNECT"),
         "{}",
         c.attributes_table()
     );
     assert_eq!(c.run(OURS, n, "monitor", &PROMOTED_MONITOR).rc, 8);
     assert!(
-        c.attribute(o, "pgsql-data-status")
+        c.attribute(o, &attr(Attr::DataStatus))
             .unwrap_or_default()
             .starts_with("STREAMING|"),
         "{}",
@@ -1919,7 +1969,7 @@ fn a_standby_behind_the_fork_is_not_reported() {
             assert_eq!(out.rc, 0, "{}", out.stderr);
             assert!(!c.is_streaming(t));
             assert_eq!(
-                c.attribute(t, "pgsql-data-status").as_deref(),
+                c.attribute(t, &attr(Attr::DataStatus)).as_deref(),
                 Some("DISCONNECT"),
                 "{}",
                 c.attributes_table()

@@ -1,6 +1,7 @@
 //! rep_mode=async/sync: a promotable clone with the stock agent's node
-//! attributes. Each action observes (crm_mon once, one SQL session), asks
-//! `core::replication` what to write, and applies it.
+//! attributes. Each action gathers its facts once (crm_mon once, one SQL
+//! session), asks `core::replication` for its steps, and performs them;
+//! where a step waits for something, it feeds back what it saw.
 
 mod monitor;
 mod notify;
@@ -15,19 +16,19 @@ pub use promote::{demote, promote};
 pub use slave::slave;
 pub use start_stop::{mark_unknown, start, stop};
 
-use monitor::{control_standbys, primary_verdict_now, publish_history, standby_monitor};
+use monitor::{control_standbys, perform_standby, publish_history, running_primary, standby_facts};
 use start_stop::reconcile_slots;
 
 use super::lifecycle::{self, Stopped};
 use super::validate::Instance;
-use crate::config::RepMode;
 use crate::core::decide::{self, Postmaster, SqlProbe};
-use crate::core::lsn::Lsn;
 use crate::core::notify::{Notify, NotifyAction};
 use crate::core::replication::{
-    self as rep, Attr, DataStatus, DemoteShutdown, DemoteStep, DemoteStopFacts, ElectionFiles,
-    Location, Lock, Plan, PrimaryFacts, PrimaryVerdict, PrivateAttr, PromoteDecision, PromoteFacts,
-    PromoteStep, PromotionCheck, RepConfig, Score, StandbyFacts, StartGate, Status, SyncStandbys,
+    self as rep, AfterCrash, AfterElectionRound, Attr, Batch, CrashStep, DemoteShutdown,
+    DemoteStep, DemoteStopFacts, ElectionFiles, Location, Lock, MonitorStep, NotifiedPrimary,
+    NotifyStep, OwnPosition, Plan, PromoteDecision, PromoteFacts, PromoteStep, RepConfig,
+    RoundStep, RoundWait, RunningPrimary, StandbyFacts, StandbyRounds, StandbyStep, StartProtocol,
+    StartStep, Status, StopStep, SyncStandbys,
 };
 use crate::core::standby_conf::StandbySettings;
 use crate::core::timeline::{self, History};
@@ -76,20 +77,16 @@ impl<'a> Replica<'a> {
         Replica { i, rep, crm, files }
     }
 
-    fn sync_mode(&self) -> bool {
-        self.rep.rep_mode == RepMode::Sync
-    }
-
-    /// Apply what the plan decided so far (the plan keeps its view of the
-    /// values, so later decisions see these writes).
-    fn apply(&self, plan: &mut Plan) -> Result<()> {
-        for line in std::mem::take(&mut plan.infos) {
+    /// Apply what a decision decided ([`Plan::take`]): its log lines, then
+    /// its attribute writes.
+    fn apply(&self, batch: Batch) -> Result<()> {
+        for line in &batch.infos {
             crate::info!("{line}");
         }
-        for w in std::mem::take(&mut plan.warnings) {
+        for w in &batch.warnings {
             crate::warn!("{w}");
         }
-        let writes = std::mem::take(&mut plan.writes);
+        let writes = batch.writes;
         if self.crm.on_cib_file() || !distinct_attributes(&writes) {
             // A CIB file has no daemon to serialise writers; an attribute
             // written twice keeps its order.
@@ -151,7 +148,7 @@ impl<'a> Replica<'a> {
     /// asynchronous ("Set all nodes into async mode.").
     fn prepare_standby(&self) -> Result<()> {
         self.files.ensure_tmpdir()?;
-        let sync = self.sync_mode().then_some("");
+        let sync = self.rep.sync_mode().then_some("");
         if sync.is_some() {
             crate::info!("Set all nodes into async mode.");
             self.files.write_rep_mode_conf("")?;
@@ -181,16 +178,6 @@ pub(super) fn wal_timeline(r: &Replica) -> Option<u32> {
     timeline::newest_segment_timeline(names.iter().map(String::as_str))
 }
 
-/// A standby's position for the election and the check at promotion: its
-/// WAL location, on the newest of the timelines PostgreSQL reports and the
-/// timeline its WAL segments are on.
-pub(super) fn standby_location(r: &Replica, state: &ServerState) -> Option<Location> {
-    Some(Location {
-        tli: state.timeline.max(wal_timeline(r)),
-        lsn: state.location?,
-    })
-}
-
 /// This standby's position for a promotion, once it is settled
 /// ([`rep::position_settled`]), read again every 100 ms within `bound`;
 /// `None` when it may still move then (or can't be read). The state
@@ -205,7 +192,7 @@ pub(super) fn settled_position(
         if !state.in_recovery || !rep::position_settled(&state.replay_facts()) {
             return None;
         }
-        let l = standby_location(r, &state)?;
+        let l = Location::of_standby(state.location, state.timeline, wal_timeline(r))?;
         Some((state, l))
     })
 }

@@ -67,19 +67,13 @@ pub(super) fn published_positions(
     bound: Duration,
 ) -> Vec<(String, Option<Location>)> {
     let peers = rep::promotion_peers(&r.rep, view);
-    let read = |n: &str| r.crm.private(n, &PrivateAttr::Position.name(&r.rep.rsc));
     let mut published: Vec<(String, Option<Location>)> = Vec::new();
     Deadline::after(bound).poll(Duration::from_millis(200), || {
         published = peers
             .iter()
-            .map(|n| {
-                (
-                    n.to_string(),
-                    read(n).as_deref().and_then(Location::from_wire),
-                )
-            })
+            .map(|n| (n.to_string(), r.crm.position(n)))
             .collect();
-        published.iter().all(|(_, l)| l.is_some()).then_some(())
+        rep::every_position_published(&published).then_some(())
     });
     published
 }
@@ -168,8 +162,7 @@ pub fn demote(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
         match perform_demote(&r, &step) {
             Ok(found) => stopped = stopped.or(found),
             Err(e) if step == DemoteStep::Stop => {
-                let unknown = rep::demote_stop_failed(&mut plan);
-                unknown.iter().try_for_each(|w| r.crm.apply(w))?;
+                r.apply(rep::stop_failed(&mut plan))?;
                 return Err(e);
             }
             Err(e) => return Err(e),

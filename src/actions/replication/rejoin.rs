@@ -13,9 +13,7 @@ pub(super) fn rejoin(r: &Replica, primary: &str, diverged: bool) -> Result<Lock>
     let i = r.i;
     crash_recovery(r)?;
     let control = lifecycle::control_file(i)?;
-    let published = r
-        .crm
-        .private(primary, &PrivateAttr::History.name(&r.rep.rsc));
+    let published = r.crm.history(primary);
     let refused = |why: &str| {
         AgentError::generic(format!(
             "auto_rewind refused: {why}; {} and the data are kept",

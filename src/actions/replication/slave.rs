@@ -13,7 +13,7 @@ pub fn slave(action: Action, i: &Instance, env: &RawEnv) -> Result<OcfRc> {
         Action::Stop => {
             let r = Replica::new(i, env);
             if i.cfg.check_wal_receiver {
-                r.crm.attrd(&rep::receiver_status_attr(&r.rep.rsc), None);
+                r.crm.set_receiver_status(None);
             }
             lifecycle::stop_server(i, i.cfg.stop_escalate_in_slave).map(|_| OcfRc::Success)
         }
@@ -49,10 +49,10 @@ fn monitor(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
             .session(Role::Monitor)
             .and_then(|mut s| r.server_state(&mut s))?;
         let v = rep::receiver_status(state.in_recovery, state.streaming());
-        if v == "ERROR" {
+        if v == rep::ReceiverStatus::Error {
             crate::warn!("wal receiver process is not running");
         }
-        r.crm.attrd(&rep::receiver_status_attr(&r.rep.rsc), Some(v));
+        r.crm.set_receiver_status(Some(v));
     }
     Ok(rc)
 }

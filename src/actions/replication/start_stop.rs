@@ -2,92 +2,66 @@
 
 use super::*;
 
+/// start: the core's steps (`rep::start_begin`), the rejoin when
+/// `auto_rewind` asks for it, then [`rep::StartProtocol`]'s phases with
+/// what each one needs: the lock, a server already running,
+/// `synchronous_standby_names` once started, the streaming proof.
 pub fn start(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
     let r = Replica::new(i, env);
     let view = r.crm.cluster_view()?;
     let mut plan = Plan::new(&r.rep, &view);
-    let me = r.rep.me.clone();
-    plan.status(&me, Status::Stop);
-    plan.delete(&me, Attr::MasterBaseline);
-    if let Some(score) = rep::score_at_stop_or_start(&plan) {
-        plan.own_score(score);
-    }
-    r.apply(&mut plan)?;
-
-    r.files.ensure_tmpdir()?;
-    r.files.clear_start_state();
+    perform_start(&r, rep::start_begin(&mut plan))?;
     let mut lock = r.files.lock_state();
-    let primary = view.promoted_elsewhere(&me);
-    let data_status = plan.current_data_status(&me);
-    let rejoin = rep::should_rejoin(i.cfg.auto_rewind, lock, data_status, primary.is_some());
-    if let Some(primary) = primary.filter(|_| rejoin) {
-        let diverged = data_status == Some(DataStatus::Diverged);
-        lock = super::rejoin::rejoin(&r, primary, diverged)?;
+    if let Some(to) = rep::start_rejoin(&plan, lock) {
+        lock = super::rejoin::rejoin(&r, &to.primary, to.diverged)?;
     }
-    let gate = rep::start_gate(lock, view.promoted_exists(), rep::last_primary(&plan));
-    match gate {
-        StartGate::Refuse => return Err(lock_refusal(&r, "")),
-        StartGate::Standby => {}
-        StartGate::StandbyThenProve | StartGate::StandbyKeepLock => crate::info!(
-            "{} records a clean demote: starting as a standby; the lock goes once streaming \
-             from the new primary proves this node is not ahead.",
-            r.files.lock().display()
-        ),
-    }
-    if let Postmaster::Alive { .. } = postmaster::observe(&i.cfg.pgdata) {
-        let mut s = r.session(Role::Monitor)?;
-        if !r.server_state(&mut s)?.in_recovery {
-            let why = match rep::primary_verdict(&plan, None, &BTreeMap::new()) {
-                PrimaryVerdict::Stale(why) => why,
-                _ => "PostgreSQL is already running as a primary; start brings up a standby only. \
-                      Stop it (or let Pacemaker probe it) first"
-                    .into(),
-            };
-            return Err(AgentError::generic(why));
+    let lock_path = r.files.lock().display().to_string();
+    let (start, steps) = StartProtocol::gate(&plan, lock, &lock_path)?;
+    perform_start(&r, steps)?;
+    let running = match postmaster::observe(&i.cfg.pgdata) {
+        Postmaster::Alive { .. } => {
+            Some(r.server_state(&mut r.session(Role::Monitor)?)?.in_recovery)
         }
+        _ => None,
+    };
+    perform_start(&r, start.before_server(&mut plan, running)?)?;
+    let state = r.server_state(&mut r.session(Role::Monitor)?)?;
+    if let Some((proven, waited)) =
+        perform_start(&r, start.after_server(&mut plan, &state.sync_standbys))?
+    {
+        perform_start(&r, start.after_proof(&mut plan, proven, waited))?;
     }
-    r.prepare_standby()?;
-    plan.delete(&me, Attr::XlogLoc);
-    plan.delete(&me, Attr::XlogTli);
-    r.apply(&mut plan)?;
-
-    lifecycle::start_server(i)?;
-    let mut s = r.session(Role::Monitor)?;
-    let state = r.server_state(&mut s)?;
-    reconcile_slots(&r, false)?;
-    if !state.sync_standbys.is_empty() {
-        return Err(AgentError::configured(format!(
-            "Invalid synchronous_standby_names is set in postgresql.conf ({}); the agent manages it: \
-             remove it from the configuration and from start_opt",
-            state.sync_standbys
-        )));
-    }
-    match gate {
-        StartGate::StandbyThenProve => prove_not_ahead_or_stop(&r, lock)?,
-        StartGate::StandbyKeepLock => crate::info!(
-            "no promoted instance: {} stays until streaming proves this node is not ahead of the next primary.",
-            r.files.lock().display()
-        ),
-        StartGate::Standby | StartGate::Refuse => {}
-    }
-    plan.status(&me, Status::HsAlone);
-    r.apply(&mut plan)?;
     Ok(OcfRc::Success)
 }
 
-/// The stock agent's refusal to start while PGSQL.lock exists.
-pub(super) fn lock_refusal(r: &Replica, why: &str) -> AgentError {
-    AgentError::generic(format!(
-        "My data may be inconsistent. You have to remove {} file to force start.{why}",
-        r.files.lock().display()
-    ))
+/// Perform a start's steps in order. The streaming proof's wait ends the
+/// list: whether it was proven, and how long it was waited for at most,
+/// go back to the core.
+fn perform_start(r: &Replica, steps: Vec<StartStep>) -> Result<Option<(bool, Duration)>> {
+    for step in steps {
+        match step {
+            StartStep::Apply(batch) => r.apply(batch)?,
+            StartStep::EnsureTmpdir => r.files.ensure_tmpdir()?,
+            StartStep::ClearStartState => r.files.clear_start_state(),
+            StartStep::PrepareStandby => r.prepare_standby()?,
+            StartStep::StartServer => lifecycle::start_server(r.i)?,
+            StartStep::DropSlots => reconcile_slots(r, false)?,
+            StartStep::AwaitProof(lock) => return Ok(Some(await_proof(r, lock))),
+            StartStep::RemoveLock(why) => r.files.remove_lock(why)?,
+            StartStep::StopServer => {
+                lifecycle::stop_server(r.i, r.i.cfg.stop_escalate_in_slave)?;
+            }
+            StartStep::Fail(e) => return Err(e),
+        }
+    }
+    Ok(None)
 }
 
 /// A cleanly demoted node started as a standby: wait (half the remaining
 /// time at most) until PostgreSQL streams it from the new primary, which
-/// proves it is not ahead, then remove the lock. Otherwise stop it again
-/// and refuse, as the stock agent does.
-pub(super) fn prove_not_ahead_or_stop(r: &Replica, lock: Lock) -> Result<()> {
+/// proves it is not ahead ([`Lock::proven_not_ahead`]). Whether it did,
+/// and how long it waited at most.
+fn await_proof(r: &Replica, lock: Lock) -> (bool, Duration) {
     let wait = r.i.deadline.remaining() / 2;
     let proven = Deadline::after(wait).poll(Duration::from_millis(500), || {
         let state = r
@@ -97,20 +71,7 @@ pub(super) fn prove_not_ahead_or_stop(r: &Replica, lock: Lock) -> Result<()> {
         lock.proven_not_ahead(state.streaming(), state.received_tli, state.replay)
             .then_some(())
     });
-    if proven.is_some() {
-        return r.files.remove_lock(
-            "this former primary streams from the new primary, so it is not ahead of it",
-        );
-    }
-    lifecycle::stop_server(r.i, r.i.cfg.stop_escalate_in_slave)?;
-    Err(lock_refusal(
-        r,
-        &format!(
-            " (it was demoted cleanly, but did not stream from a newer primary within {}s, \
-             which would prove it is not ahead)",
-            wait.as_secs()
-        ),
-    ))
+    (proven.is_some(), wait)
 }
 
 /// The per-standby replication slots exist on a primary (`present`) and
@@ -136,40 +97,41 @@ pub(super) fn reconcile_slots(r: &Replica, present: bool) -> Result<()> {
     Ok(())
 }
 
+/// stop: the core's steps (`rep::stop_begin`, then `rep::after_stop` with
+/// whether PostgreSQL ran, or `rep::stop_failed`).
 pub fn stop(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
     let r = Replica::new(i, env);
     let view = r.crm.cluster_view()?;
     let mut plan = Plan::new(&r.rep, &view);
-    let me = r.rep.me.clone();
-    if i.cfg.check_wal_receiver {
-        r.crm.attrd(&rep::receiver_status_attr(&r.rep.rsc), None);
-    }
-    if let Some(score) = rep::score_at_stop_or_start(&plan) {
-        plan.own_score(score);
-    }
-    plan.delete(&me, Attr::XlogLoc);
-    plan.delete(&me, Attr::XlogTli);
-    r.apply(&mut plan)?;
-    match lifecycle::stop_server(i, i.cfg.stop_escalate_in_slave) {
-        Ok(Stopped::Already) => {
-            plan.status(&me, Status::Stop);
-            r.apply(&mut plan)?;
-            return Ok(OcfRc::Success);
-        }
-        Ok(_) => {}
-        Err(e) => {
-            plan.status(&me, Status::Unknown);
-            r.apply(&mut plan)?;
-            return Err(e);
+    let mut stopped = None;
+    for step in rep::stop_begin(&mut plan) {
+        match perform_stop(&r, &step) {
+            Ok(found) => stopped = stopped.or(found),
+            Err(e) if step == StopStep::Stop => {
+                r.apply(rep::stop_failed(&mut plan))?;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
         }
     }
-    plan.status(&me, Status::Stop);
-    if r.sync_mode() {
-        r.files.write_rep_mode_conf("")?;
+    let ran = stopped.is_some_and(|s| s != Stopped::Already);
+    for step in rep::after_stop(&mut plan, ran) {
+        perform_stop(&r, &step)?;
     }
-    plan.delete(&me, Attr::MasterBaseline);
-    r.apply(&mut plan)?;
     Ok(OcfRc::Success)
+}
+
+/// One step of a stop; the stop says how PostgreSQL stopped.
+fn perform_stop(r: &Replica, step: &StopStep) -> Result<Option<Stopped>> {
+    match step {
+        StopStep::ClearReceiverStatus => r.crm.set_receiver_status(None),
+        StopStep::Apply(batch) => r.apply(batch.clone())?,
+        StopStep::Stop => {
+            return lifecycle::stop_server(r.i, r.i.cfg.stop_escalate_in_slave).map(Some)
+        }
+        StopStep::RepModeConf(list) => r.files.write_rep_mode_conf(&list.value())?,
+    }
+    Ok(None)
 }
 
 /// A stop whose validation failed: in a replication mode the stock agent
@@ -186,7 +148,7 @@ pub fn mark_unknown(env: &RawEnv) {
     let write = rep::Write {
         node: me,
         attr: Attr::Status,
-        value: Some(Status::Unknown.wire().to_string()),
+        value: Some(rep::AttrValue::Status(Status::Unknown)),
         log: None,
     };
     if let Err(e) = crm.apply(&write) {

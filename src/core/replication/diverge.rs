@@ -14,7 +14,7 @@
 //! ([`super::sync`]), and only the node's own monitor clears it, once it
 //! streams on the primary's timeline (after a resynchronisation).
 
-use super::plan::{Attr, DataStatus, Plan, Score, Status};
+use super::plan::{AttrValue, DataStatus, Plan, Score, Status};
 use crate::core::lsn::Lsn;
 use crate::core::timeline::History;
 
@@ -108,7 +108,7 @@ pub fn divergence_check(plan: &mut Plan, facts: &DivergenceFacts) -> Option<Stri
                 "I stream on timeline {} of {}: no longer diverged.",
                 history.tli, facts.primary
             ));
-            plan.set(&me, Attr::DataStatus, &DataStatus::Disconnect.wire());
+            plan.set(&me, AttrValue::DataStatus(DataStatus::Disconnect));
         }
         return None;
     };
@@ -119,7 +119,7 @@ pub fn divergence_check(plan: &mut Plan, facts: &DivergenceFacts) -> Option<Stri
         d.my_tli,
         d.my_position
     ));
-    if plan.current(&me, Attr::Score) != Some(Score::CanNotPromote.wire()) {
+    if plan.score(&me) != Some(Score::CanNotPromote.value()) {
         plan.own_score(Score::CanNotPromote);
     }
     plan.data_status(&me, DataStatus::Diverged);

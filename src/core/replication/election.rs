@@ -3,7 +3,7 @@
 //! stock agent's pre-promote baseline check.
 
 use super::lock::{is_last_primary, Lock};
-use super::plan::{Attr, DataStatus, Plan, RepConfig, Score, Status};
+use super::plan::{Attr, AttrValue, DataStatus, Plan, RepConfig, Score, Status};
 use crate::config::RepMode;
 use crate::core::crm_mon::ClusterView;
 use crate::core::lsn::Lsn;
@@ -24,6 +24,20 @@ impl Location {
             (Some(a), Some(b)) if a != b => a.cmp(&b),
             _ => self.lsn.cmp(&other.lsn),
         }
+    }
+
+    /// A standby's position: its WAL location on the newest of the
+    /// timeline PostgreSQL reports and the timeline its WAL segments are
+    /// on (`None`: no location).
+    pub fn of_standby(
+        lsn: Option<Lsn>,
+        reported_tli: Option<u32>,
+        wal_tli: Option<u32>,
+    ) -> Option<Location> {
+        Some(Location {
+            tli: reported_tli.max(wal_tli),
+            lsn: lsn?,
+        })
     }
 
     /// Read a node's published location from its attributes.
@@ -165,6 +179,12 @@ pub fn promotion_peers(cfg: &RepConfig, view: &ClusterView) -> Vec<String> {
         .collect()
 }
 
+/// The wait for the peers' positions at a promotion
+/// ([`promotion_peers`]) is over: each one published a position.
+pub fn every_position_published(published: &[(String, Option<Location>)]) -> bool {
+    published.iter().all(|(_, l)| l.is_some())
+}
+
 /// Whether an election is needed now: no instance is promoted and no node
 /// has a positive score that Pacemaker could promote it with.
 pub fn election_needed(cfg: &RepConfig, view: &ClusterView) -> bool {
@@ -189,7 +209,7 @@ pub fn score_at_stop_or_start(plan: &Plan) -> Option<Score> {
     let me = &plan.cfg.me;
     let named_sync = plan.cfg.sync_mode()
         && plan.current_data_status(me) == Some(DataStatus::STREAMING_SYNC)
-        && plan.current(me, Attr::Score) == Some(Score::CanPromote.wire());
+        && plan.score(me) == Some(Score::CanPromote.value());
     (!named_sync).then_some(Score::CanNotPromote)
 }
 
@@ -288,7 +308,7 @@ pub fn position_settled(r: &Replay) -> bool {
 
 /// What a standby knows about itself when its monitor runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StandbyFacts<'a> {
+pub struct StandbyFacts {
     /// Its WAL position (`None`: it could not be read).
     pub location: Option<Location>,
     /// Its WAL receiver streams from a primary.
@@ -302,7 +322,12 @@ pub struct StandbyFacts<'a> {
     pub replay: Option<Lsn>,
     pub lock: Lock,
     /// The election counter from the previous rounds.
-    pub election: Option<&'a ElectionState>,
+    pub election: Option<ElectionState>,
+    /// The timeline of its newest WAL segment ([`super::DivergenceFacts::wal_tli`]).
+    pub wal_tli: Option<u32>,
+    /// What the promoted node published as `<rsc>-history`, read when
+    /// [`super::history_to_check`] names it.
+    pub primary_history: Option<String>,
 }
 
 /// What to do with the election counter files.
@@ -387,9 +412,9 @@ fn have_master_right(plan: &mut Plan, facts: &StandbyFacts) -> Result<ElectionFi
         .unwrap_or("")
         .to_string();
     plan.infos.push(format!("My data status={data_status}."));
-    plan.set(&me, Attr::XlogLoc, &location.lsn.to_hex16());
+    plan.set(&me, AttrValue::XlogLoc(location.lsn));
     if let Some(tli) = location.tli {
-        plan.set(&me, Attr::XlogTli, &tli.to_string());
+        plan.set(&me, AttrValue::XlogTli(tli));
     }
     let mut sample = Sample::new();
     for n in &plan.cfg.node_list {
@@ -417,7 +442,7 @@ fn have_master_right(plan: &mut Plan, facts: &StandbyFacts) -> Result<ElectionFi
     }
     Ok(
         match election_step(
-            facts.election,
+            facts.election.as_ref(),
             sample,
             &candidates,
             plan.cfg.xlog_check_count,

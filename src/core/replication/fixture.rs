@@ -15,6 +15,8 @@ pub(super) fn cfg(mode: RepMode, nodes: &[&str]) -> RepConfig {
         rep_mode: mode,
         node_list: nodes.iter().map(|s| s.to_string()).collect(),
         xlog_check_count: 3,
+        check_wal_receiver: false,
+        auto_rewind: false,
         sync_preference: None,
     }
 }
@@ -62,7 +64,7 @@ pub(super) fn written(plan: &Plan, node: &str, attr: Attr) -> Option<Option<Stri
         .iter()
         .rev()
         .find(|w| w.node == node && w.attr == attr)
-        .map(|w| w.value.clone())
+        .map(Write::wire)
 }
 
 pub(super) fn primary_fixture() -> (RepConfig, ClusterView) {
@@ -111,7 +113,7 @@ pub(super) fn at(s: &str) -> Lsn {
     s.parse().unwrap()
 }
 
-pub(super) fn standby_facts(final_: bool) -> StandbyFacts<'static> {
+pub(super) fn standby_facts(final_: bool) -> StandbyFacts {
     StandbyFacts {
         location: Some(Location {
             tli: Some(2),
@@ -123,5 +125,7 @@ pub(super) fn standby_facts(final_: bool) -> StandbyFacts<'static> {
         replay: Some(Lsn(500)),
         lock: Lock::Absent,
         election: None,
+        wal_tli: None,
+        primary_history: None,
     }
 }

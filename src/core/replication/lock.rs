@@ -171,13 +171,6 @@ pub fn demote_begin(plan: &mut Plan) -> Vec<DemoteStep> {
     ]
 }
 
-/// When the stop failed: the node's status says so (`UNKNOWN`).
-pub fn demote_stop_failed(plan: &mut Plan) -> Vec<Write> {
-    let me = plan.cfg.me.clone();
-    plan.status(&me, Status::Unknown);
-    std::mem::take(&mut plan.writes)
-}
-
 /// The rest of a demote once PostgreSQL stopped: `STOP`, then either stay
 /// stopped (nothing ran, or no shutdown checkpoint: [`after_demote`]) or
 /// start again as a standby, `HS:alone`.
@@ -394,7 +387,7 @@ mod tests {
                     DemoteStep::Records(w) => format!(
                         "records {}",
                         w.iter()
-                            .map(|w| w.value.clone().unwrap_or_default())
+                            .map(|w| w.wire().unwrap_or_default())
                             .collect::<Vec<_>>()
                             .join(",")
                     ),
@@ -452,11 +445,6 @@ mod tests {
             ["records STOP", "done true"]
         );
         assert_eq!(after(&facts(None, false)), ["records STOP", "done false"]);
-        let mut p = Plan::new(&c, &v);
-        assert_eq!(
-            demote_stop_failed(&mut p)[0].value.as_deref(),
-            Some("UNKNOWN")
-        );
     }
 
     /// A crashed primary recovers in place only while it is the promoted

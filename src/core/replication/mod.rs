@@ -1,10 +1,12 @@
 //! The stock agent's node-attribute protocol, as pure decisions, split by
 //! concern:
-//! - [`plan`]: the wire values (scores, statuses, data-status) and the
-//!   [`Plan`], a cluster snapshot plus the writes decided so far, with the
-//!   stock guards on who may write what;
+//! - [`plan`]: the wire values as types (scores, statuses, data-status,
+//!   [`AttrValue`]) and the [`Plan`], a cluster snapshot plus the writes
+//!   decided so far, with the stock guards on who may write what;
 //! - [`sync`]: the primary's pass over its standbys and
 //!   `synchronous_standby_names` (the durability rule);
+//! - [`rounds`]: that pass within one action, as a state machine (the
+//!   barrier before the list changes, the ceiling, three rounds at most);
 //! - [`election`]: who may be promoted: the election, the check at
 //!   promotion, the pre-promote baseline;
 //! - [`lock`]: `PGSQL.lock` at start and after a demote;
@@ -12,26 +14,43 @@
 //! - [`primaries`]: two primaries, the one on the older timeline fails;
 //! - [`promotion`]: `promote`'s records around the step that cannot be
 //!   undone;
-//! - [`rejoin`]: `auto_rewind`, a former primary rejoining by itself.
+//! - [`rejoin`]: `auto_rewind`, a former primary rejoining by itself;
+//! - [`start_stop`]: `start` and `stop` as ordered steps, with the lock's
+//!   phases around PostgreSQL's start;
+//! - [`monitor`]: the monitor of a primary, of a standby, and of a
+//!   crashed primary, as ordered steps;
+//! - [`notify`]: what each notification does, as ordered steps, with the
+//!   post-stop election round by round.
 //!
-//! `actions::replication` observes, calls these and applies what they say.
+//! Every action's decision takes the facts it gathered once and returns
+//! its steps (and its answer); `actions::replication` gathers the facts,
+//! performs the steps and, where a step waits for something, feeds back
+//! what it saw.
 
 pub mod diverge;
 pub mod election;
 pub mod lock;
+pub mod monitor;
+pub mod notify;
 pub mod plan;
 pub mod primaries;
 pub mod promotion;
 pub mod rejoin;
+pub mod rounds;
+pub mod start_stop;
 pub mod sync;
 
 pub use diverge::*;
 pub use election::*;
 pub use lock::*;
+pub use monitor::*;
+pub use notify::*;
 pub use plan::*;
 pub use primaries::*;
 pub use promotion::*;
 pub use rejoin::*;
+pub use rounds::*;
+pub use start_stop::*;
 pub use sync::*;
 
 /// The probe seeds our own score, so that the primary can later update it
@@ -48,12 +67,34 @@ pub fn probe_score(plan: &Plan, in_recovery: bool) -> Option<Score> {
     }
 }
 
-/// `<rsc>-receiver-status` (`check_wal_receiver`), the stock words.
-pub fn receiver_status(in_recovery: bool, streaming: bool) -> &'static str {
+/// `<rsc>-receiver-status` (`check_wal_receiver`): whether this node's
+/// WAL receiver runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiverStatus {
+    /// A primary has none.
+    Primary,
+    Streaming,
+    /// A standby whose WAL receiver does not stream.
+    Error,
+}
+
+impl ReceiverStatus {
+    /// The stock words.
+    pub fn wire(self) -> &'static str {
+        match self {
+            ReceiverStatus::Primary => "normal (master)",
+            ReceiverStatus::Streaming => "normal",
+            ReceiverStatus::Error => "ERROR",
+        }
+    }
+}
+
+/// This node's [`ReceiverStatus`].
+pub fn receiver_status(in_recovery: bool, streaming: bool) -> ReceiverStatus {
     match (in_recovery, streaming) {
-        (false, _) => "normal (master)",
-        (true, true) => "normal",
-        (true, false) => "ERROR",
+        (false, _) => ReceiverStatus::Primary,
+        (true, true) => ReceiverStatus::Streaming,
+        (true, false) => ReceiverStatus::Error,
     }
 }
 
@@ -92,9 +133,9 @@ mod tests {
         a.insert("master-pgsql".into(), "100".into());
         a.insert("pgsql-data-status".into(), "STREAMING|SYNC".into());
         assert_eq!(probe_score(&Plan::new(&c, &v), true), None);
-        assert_eq!(receiver_status(false, false), "normal (master)");
-        assert_eq!(receiver_status(true, true), "normal");
-        assert_eq!(receiver_status(true, false), "ERROR");
+        assert_eq!(receiver_status(false, false).wire(), "normal (master)");
+        assert_eq!(receiver_status(true, true).wire(), "normal");
+        assert_eq!(receiver_status(true, false).wire(), "ERROR");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use crate::config::{Config, RepMode};
 use crate::core::crm_mon::ClusterView;
+use crate::core::lsn::Lsn;
 use std::collections::BTreeMap;
 
 /// `master-<rsc>`: the promotion score Pacemaker reads.
@@ -27,13 +28,48 @@ impl Score {
         }
     }
 
+    /// The score as read back.
+    pub fn value(self) -> ScoreValue {
+        match self {
+            Score::PromoteMe => ScoreValue::Points(1000),
+            Score::CanPromote => ScoreValue::Points(100),
+            Score::CanNotPromote => ScoreValue::MinusInfinity,
+        }
+    }
+
+    /// A score as the CIB holds it, whoever wrote it: any integer, or
+    /// `INFINITY` (`+INFINITY`), or `-INFINITY`. `None`: none of those.
+    pub fn parse(wire: &str) -> Option<ScoreValue> {
+        match wire.trim() {
+            "INFINITY" | "+INFINITY" => Some(ScoreValue::Infinity),
+            "-INFINITY" => Some(ScoreValue::MinusInfinity),
+            v => v.parse().ok().map(ScoreValue::Points),
+        }
+    }
+
     /// Whether a score read from the CIB lets Pacemaker promote the node
     /// (any positive number, or `INFINITY`, whoever wrote it).
     pub fn is_positive(wire: Option<&str>) -> bool {
-        match wire.map(str::trim) {
-            Some("INFINITY" | "+INFINITY") => true,
-            Some(v) => v.parse::<i64>().is_ok_and(|n| n > 0),
-            None => false,
+        wire.and_then(Score::parse)
+            .is_some_and(ScoreValue::is_positive)
+    }
+}
+
+/// A promotion score read from the CIB ([`Score::parse`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScoreValue {
+    Infinity,
+    MinusInfinity,
+    Points(i64),
+}
+
+impl ScoreValue {
+    /// Pacemaker may promote a node with this score.
+    pub fn is_positive(self) -> bool {
+        match self {
+            ScoreValue::Infinity => true,
+            ScoreValue::MinusInfinity => false,
+            ScoreValue::Points(n) => n > 0,
         }
     }
 }
@@ -260,14 +296,102 @@ pub fn receiver_status_attr(rsc: &str) -> String {
     format!("{rsc}-receiver-status")
 }
 
+/// The value of one of the protocol's attributes ([`Attr`]), typed until
+/// `io::crm` writes it ([`AttrValue::wire`]: the stock bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttrValue {
+    Status(Status),
+    DataStatus(DataStatus),
+    /// A standby's final position for the election (16 hex digits).
+    XlogLoc(Lsn),
+    /// Its timeline.
+    XlogTli(u32),
+    /// A standby's WAL location, for the pre-promote check (16 hex
+    /// digits).
+    MasterBaseline(Lsn),
+    Score(Score),
+    /// The standby the primary scored, which holds every commit it
+    /// acknowledged.
+    AckedAlsoOn(String),
+    /// A value of `attr` as the CIB held it, whoever wrote it, written
+    /// back unchanged (a promotion that failed before its request).
+    AsFound(Attr, String),
+}
+
+impl AttrValue {
+    /// The attribute this is a value of.
+    pub fn attr(&self) -> Attr {
+        match self {
+            AttrValue::Status(_) => Attr::Status,
+            AttrValue::DataStatus(_) => Attr::DataStatus,
+            AttrValue::XlogLoc(_) => Attr::XlogLoc,
+            AttrValue::XlogTli(_) => Attr::XlogTli,
+            AttrValue::MasterBaseline(_) => Attr::MasterBaseline,
+            AttrValue::Score(_) => Attr::Score,
+            AttrValue::AckedAlsoOn(_) => Attr::AckedAlsoOn,
+            AttrValue::AsFound(attr, _) => *attr,
+        }
+    }
+
+    /// The stock agent's bytes.
+    pub fn wire(&self) -> String {
+        match self {
+            AttrValue::Status(s) => s.wire().to_string(),
+            AttrValue::DataStatus(d) => d.wire(),
+            AttrValue::XlogLoc(lsn) | AttrValue::MasterBaseline(lsn) => lsn.to_hex16(),
+            AttrValue::XlogTli(tli) => tli.to_string(),
+            AttrValue::Score(s) => s.wire().to_string(),
+            AttrValue::AckedAlsoOn(node) => node.clone(),
+            AttrValue::AsFound(_, v) => v.clone(),
+        }
+    }
+}
+
 /// One attribute write (`value: None` deletes), with the stock agent's log
 /// line when it logs one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Write {
     pub node: String,
     pub attr: Attr,
-    pub value: Option<String>,
+    /// Of `attr` ([`AttrValue::attr`]).
+    pub value: Option<AttrValue>,
     pub log: Option<String>,
+}
+
+impl Write {
+    /// The bytes this write puts in the CIB (`None`: it deletes).
+    pub fn wire(&self) -> Option<String> {
+        self.value.as_ref().map(AttrValue::wire)
+    }
+}
+
+/// What a plan decided since it was last taken ([`Plan::take`]): log
+/// lines in the stock agent's words, then attribute writes, which the
+/// executor applies together (at once when no attribute is written twice).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Batch {
+    pub infos: Vec<String>,
+    /// Warnings for the log (guards that refused a write, among others).
+    pub warnings: Vec<String>,
+    pub writes: Vec<Write>,
+}
+
+impl Batch {
+    /// One informational line, nothing written.
+    pub fn info(line: impl Into<String>) -> Batch {
+        Batch {
+            infos: vec![line.into()],
+            ..Batch::default()
+        }
+    }
+
+    /// One warning, nothing written.
+    pub fn warning(line: impl Into<String>) -> Batch {
+        Batch {
+            warnings: vec![line.into()],
+            ..Batch::default()
+        }
+    }
 }
 
 /// The replication settings the decisions need.
@@ -278,6 +402,10 @@ pub struct RepConfig {
     pub rep_mode: RepMode,
     pub node_list: Vec<String>,
     pub xlog_check_count: u32,
+    /// `check_wal_receiver`: publish `<rsc>-receiver-status`.
+    pub check_wal_receiver: bool,
+    /// `auto_rewind`: a former primary rejoins by itself.
+    pub auto_rewind: bool,
     /// A former primary that should become the sync standby once it streams
     /// (recorded at its demote), so that a switchover can be undone.
     pub sync_preference: Option<String>,
@@ -292,6 +420,8 @@ impl RepConfig {
             rep_mode: cfg.rep_mode,
             node_list: cfg.node_list.clone(),
             xlog_check_count: cfg.xlog_check_count,
+            check_wal_receiver: cfg.check_wal_receiver,
+            auto_rewind: cfg.auto_rewind,
             sync_preference,
         }
     }
@@ -333,6 +463,17 @@ impl<'a> Plan<'a> {
         }
     }
 
+    /// What this plan decided since the last call: its log lines and
+    /// writes, for the executor. The plan keeps its view of the values, so
+    /// later decisions see these writes.
+    pub fn take(&mut self) -> Batch {
+        Batch {
+            infos: std::mem::take(&mut self.infos),
+            warnings: std::mem::take(&mut self.warnings),
+            writes: std::mem::take(&mut self.writes),
+        }
+    }
+
     /// The current value: what this plan wrote, else what crm_mon showed.
     pub fn current(&self, node: &str, attr: Attr) -> Option<&str> {
         match self.pending.get(&(node.to_string(), attr)) {
@@ -344,6 +485,12 @@ impl<'a> Plan<'a> {
     pub fn current_data_status(&self, node: &str) -> Option<DataStatus> {
         self.current(node, Attr::DataStatus)
             .and_then(DataStatus::parse)
+    }
+
+    /// A node's promotion score as the CIB will hold it (`None`: none, or
+    /// not a score).
+    pub fn score(&self, node: &str) -> Option<ScoreValue> {
+        self.current(node, Attr::Score).and_then(Score::parse)
     }
 
     pub fn has_positive_score(&self, node: &str) -> bool {
@@ -362,20 +509,25 @@ impl<'a> Plan<'a> {
         self.has_positive_score(node) && !failed
     }
 
-    fn record(&mut self, node: &str, attr: Attr, value: Option<&str>, log: Option<String>) {
-        self.pending
-            .insert((node.to_string(), attr), value.map(str::to_string));
+    /// Note a write. `pending` keeps what the CIB will show (the bytes,
+    /// compared with crm_mon's), `writes` the typed value.
+    fn record(&mut self, node: &str, attr: Attr, value: Option<AttrValue>, log: Option<String>) {
+        self.pending.insert(
+            (node.to_string(), attr),
+            value.as_ref().map(AttrValue::wire),
+        );
         self.writes.push(Write {
             node: node.to_string(),
             attr,
-            value: value.map(str::to_string),
+            value,
             log,
         });
     }
 
     /// Set unless it already has that value.
-    pub fn set(&mut self, node: &str, attr: Attr, value: &str) {
-        if self.current(node, attr) != Some(value) {
+    pub fn set(&mut self, node: &str, value: AttrValue) {
+        let attr = value.attr();
+        if self.current(node, attr) != Some(value.wire().as_str()) {
             self.record(node, attr, Some(value), None);
         }
     }
@@ -394,6 +546,7 @@ impl<'a> Plan<'a> {
         if !self.view.online(node) {
             return;
         }
+        let typed = AttrValue::Status(value);
         let value = value.wire();
         let old = self.current(node, Attr::Status).map(str::to_string);
         if old.as_deref() == Some(value) {
@@ -402,9 +555,9 @@ impl<'a> Plan<'a> {
         let old_s = old.as_deref().unwrap_or("");
         let owned_by_its_agent = [Status::Stop.wire(), Status::Unknown.wire()].contains(&old_s);
         if owned_by_its_agent && node != self.cfg.me {
-            let rsc = &self.cfg.rsc;
             self.warnings.push(format!(
-                "Changing {rsc}-status on {node} : {old_s}->{value} by {} is prohibited.",
+                "Changing {} on {node} : {old_s}->{value} by {} is prohibited.",
+                Attr::Status.name(&self.cfg.rsc),
                 self.cfg.me
             ));
             return;
@@ -413,7 +566,7 @@ impl<'a> Plan<'a> {
             "Changing {} on {node} : {old_s}->{value}.",
             Attr::Status.name(&self.cfg.rsc)
         );
-        self.record(node, Attr::Status, Some(value), Some(log));
+        self.record(node, Attr::Status, Some(typed), Some(log));
     }
 
     /// `change_data_status`: for any node crm_mon knows, only on change.
@@ -432,13 +585,18 @@ impl<'a> Plan<'a> {
         if verdict_stands && DataStatus::parse(&old) == Some(DataStatus::Diverged) {
             return;
         }
-        let value = value.wire();
-        if old != value {
+        let wire = value.wire();
+        if old != wire {
             let log = format!(
-                "Changing {} on {node} : {old}->{value}.",
+                "Changing {} on {node} : {old}->{wire}.",
                 Attr::DataStatus.name(&self.cfg.rsc)
             );
-            self.record(node, Attr::DataStatus, Some(&value), Some(log));
+            self.record(
+                node,
+                Attr::DataStatus,
+                Some(AttrValue::DataStatus(value)),
+                Some(log),
+            );
         }
     }
 
@@ -447,7 +605,7 @@ impl<'a> Plan<'a> {
     /// `crm_attribute` process each time for nothing.
     pub fn own_score(&mut self, value: Score) {
         let me = self.cfg.me.clone();
-        self.set(&me, Attr::Score, value.wire());
+        self.set(&me, AttrValue::Score(value));
     }
 
     /// `change_master_score` of another node: only when it is online, already
@@ -465,7 +623,7 @@ impl<'a> Plan<'a> {
                 self.cfg.rsc,
                 value.wire()
             );
-            self.record(node, Attr::Score, Some(value.wire()), Some(log));
+            self.record(node, Attr::Score, Some(AttrValue::Score(value)), Some(log));
         }
     }
 }
@@ -475,6 +633,7 @@ mod tests {
     use super::super::fixture::*;
     use super::super::*;
     use crate::config::RepMode;
+    use crate::core::lsn::Lsn;
 
     #[test]
     fn attribute_names_and_lifetimes_match_the_stock_agent() {
@@ -583,5 +742,59 @@ mod tests {
         assert!(Score::is_positive(Some("100")) && Score::is_positive(Some("INFINITY")));
         assert!(!Score::is_positive(Some("-INFINITY")) && !Score::is_positive(Some("0")));
         assert!(!Score::is_positive(None) && !Score::is_positive(Some("x")));
+    }
+
+    /// The CIB may hold any score, written by anyone: every one of ours
+    /// reads back as itself, any integer and both infinities parse.
+    #[test]
+    fn scores_read_back_from_the_cib() {
+        for s in [Score::PromoteMe, Score::CanPromote, Score::CanNotPromote] {
+            assert_eq!(Score::parse(s.wire()), Some(s.value()));
+        }
+        assert_eq!(Score::parse("+INFINITY"), Some(ScoreValue::Infinity));
+        assert_eq!(Score::parse(" INFINITY "), Some(ScoreValue::Infinity));
+        assert_eq!(Score::parse("-5"), Some(ScoreValue::Points(-5)));
+        assert_eq!(Score::parse("0"), Some(ScoreValue::Points(0)));
+        assert_eq!(Score::parse("infinity"), None);
+        assert_eq!(Score::parse(""), None);
+        assert!(ScoreValue::Infinity.is_positive() && ScoreValue::Points(1).is_positive());
+        assert!(!ScoreValue::MinusInfinity.is_positive() && !ScoreValue::Points(0).is_positive());
+    }
+
+    #[test]
+    fn attribute_values_render_the_stock_bytes() {
+        let lsn = Lsn(0x3000028);
+        for (v, attr, wire) in [
+            (AttrValue::Status(Status::HsSync), Attr::Status, "HS:sync"),
+            (
+                AttrValue::DataStatus(DataStatus::STREAMING_ASYNC),
+                Attr::DataStatus,
+                "STREAMING|ASYNC",
+            ),
+            (AttrValue::XlogLoc(lsn), Attr::XlogLoc, "0000000003000028"),
+            (AttrValue::XlogTli(4), Attr::XlogTli, "4"),
+            (
+                AttrValue::MasterBaseline(lsn),
+                Attr::MasterBaseline,
+                "0000000003000028",
+            ),
+            (
+                AttrValue::Score(Score::CanNotPromote),
+                Attr::Score,
+                "-INFINITY",
+            ),
+            (
+                AttrValue::AckedAlsoOn("pg02".into()),
+                Attr::AckedAlsoOn,
+                "pg02",
+            ),
+            (
+                AttrValue::AsFound(Attr::Score, "+5".into()),
+                Attr::Score,
+                "+5",
+            ),
+        ] {
+            assert_eq!((v.attr(), v.wire().as_str()), (attr, wire));
+        }
     }
 }

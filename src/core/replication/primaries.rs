@@ -16,6 +16,7 @@
 //! not promote is the stale one.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use crate::core::timeline::History;
 
@@ -105,6 +106,20 @@ pub fn another_primary_possible(plan: &Plan) -> bool {
     plan.view.promoted_elsewhere(me).is_some() || !plan.view.promoted.contains(me)
 }
 
+/// How often a steady primary republishes its history, in case attrd lost
+/// it (a restarted attrd keeps no private attribute), and compares it with
+/// the others'.
+pub const HISTORY_REPUBLISH: Duration = Duration::from_secs(60);
+
+/// Whether a primary reads the histories the others published
+/// ([`primary_verdict`]): when another primary is possible, and otherwise
+/// when its own is due to be republished (`own_published_lately`: it
+/// published it less than [`HISTORY_REPUBLISH`] ago), so that a steady
+/// monitor runs no attrd tool.
+pub fn histories_needed(plan: &Plan, own_published_lately: bool) -> bool {
+    !own_published_lately || another_primary_possible(plan)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::fixture::*;
@@ -183,8 +198,14 @@ mod tests {
             !another_primary_possible(&Plan::new(&c, &v)),
             "a steady primary reads nothing"
         );
+        assert!(!histories_needed(&Plan::new(&c, &v), true));
+        assert!(
+            histories_needed(&Plan::new(&c, &v), false),
+            "due to be republished"
+        );
         v.promoted.push("pg02".into());
         assert!(another_primary_possible(&Plan::new(&c, &v)));
+        assert!(histories_needed(&Plan::new(&c, &v), true));
         let pg02_on_5 = published(&[("pg02", "5:4@0/9000000")]);
         stale(verdict(&c, &v, Some(4), &pg02_on_5));
         assert!(matches!(

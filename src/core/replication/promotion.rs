@@ -17,7 +17,7 @@
 //! acknowledged commit.
 
 use super::election::{promotion_check, Location, PromotionCheck};
-use super::plan::{Attr, DataStatus, Plan, Score, Status, Write};
+use super::plan::{Attr, AttrValue, DataStatus, Plan, Score, Status, Write};
 use super::sync::{promotion_list, SyncStandbys};
 use crate::core::lsn::Lsn;
 
@@ -60,7 +60,7 @@ pub fn before_promotion(plan: &mut Plan) -> PromotionRecords {
         Write {
             node: node.to_string(),
             attr,
-            value,
+            value: value.map(|v| AttrValue::AsFound(attr, v)),
             log: Some(log),
         }
     };
@@ -249,7 +249,7 @@ fn recorded_holder(plan: &Plan) -> bool {
 /// This node gives up the promotion to `to`, which is ahead of it.
 pub fn hand_over(plan: &mut Plan, to: &str) {
     plan.own_score(Score::CanNotPromote);
-    plan.set(to, Attr::Score, Score::PromoteMe.wire());
+    plan.set(to, AttrValue::Score(Score::PromoteMe));
 }
 
 fn promotion_protocol(plan: &mut Plan, facts: &PromoteFacts) -> PromoteProtocol {
@@ -259,7 +259,7 @@ fn promotion_protocol(plan: &mut Plan, facts: &PromoteFacts) -> PromoteProtocol 
     steps.push(PromoteStep::Records(std::mem::take(&mut plan.writes)));
     steps.push(PromoteStep::CreateLock);
     if let Some(lsn) = facts.baseline {
-        plan.set(&me, Attr::MasterBaseline, &lsn.to_hex16());
+        plan.set(&me, AttrValue::MasterBaseline(lsn));
         steps.push(PromoteStep::Records(std::mem::take(&mut plan.writes)));
     }
     if plan.cfg.sync_mode() {
@@ -326,23 +326,23 @@ mod tests {
             );
         }
         // Only what changed is restored, with its previous value.
-        let undo: Vec<(&str, Attr, Option<&str>)> = records
+        let undo: Vec<(&str, Attr, Option<String>)> = records
             .undo
             .iter()
-            .map(|w| (w.node.as_str(), w.attr, w.value.as_deref()))
+            .map(|w| (w.node.as_str(), w.attr, w.wire()))
             .collect();
         assert_eq!(
             undo,
             [
-                ("pg03", Attr::DataStatus, Some("STREAMING|ASYNC")),
-                ("pg01", Attr::DataStatus, Some("LATEST")),
-                ("pg02", Attr::DataStatus, Some("STREAMING|SYNC")),
+                ("pg03", Attr::DataStatus, Some("STREAMING|ASYNC".into())),
+                ("pg01", Attr::DataStatus, Some("LATEST".into())),
+                ("pg02", Attr::DataStatus, Some("STREAMING|SYNC".into())),
             ]
         );
         // This node says LATEST first; its score and status come after the
         // request.
         assert_eq!(p.writes[0].node, "pg02");
-        assert_eq!(p.writes[0].value.as_deref(), Some("LATEST"));
+        assert_eq!(p.writes[0].wire().as_deref(), Some("LATEST"));
         assert_eq!(written(&p, "pg02", Attr::Score), None);
     }
 
@@ -355,7 +355,7 @@ mod tests {
         assert_eq!(written(&p, "pg02", Attr::AckedAlsoOn), Some(None));
         assert!(records.undo.iter().any(|w| w.node == "pg02"
             && w.attr == Attr::AckedAlsoOn
-            && w.value.as_deref() == Some("pg03")));
+            && w.wire().as_deref() == Some("pg03")));
     }
 
     #[test]
@@ -449,7 +449,7 @@ mod tests {
             .position(|s| *s == PromoteStep::CreateLock);
         let undo = protocol.on_failure(lock.unwrap() + 1);
         assert!(matches!(&undo[0], PromoteStep::Records(w)
-            if w.iter().any(|w| w.node == "pg01" && w.value.as_deref() == Some("LATEST"))));
+            if w.iter().any(|w| w.node == "pg01" && w.wire().as_deref() == Some("LATEST"))));
         assert_eq!(undo[1], PromoteStep::RemoveLock);
         let request = protocol
             .steps
@@ -458,7 +458,7 @@ mod tests {
         for k in [request.unwrap(), protocol.steps.len() - 1] {
             let after = protocol.on_failure(k);
             assert!(matches!(after, [PromoteStep::Records(w)]
-                if w.len() == 1 && w[0].node == "pg02" && w[0].value.as_deref() == Some("LATEST")));
+                if w.len() == 1 && w[0].node == "pg02" && w[0].wire().as_deref() == Some("LATEST")));
         }
     }
 
@@ -508,11 +508,15 @@ mod tests {
         match decide(&v, &facts(Some(400), &[("pg03", Some(500))])) {
             PromoteDecision::Refuse { writes, reason } => {
                 assert!(reason.contains("pg03 is ahead"), "{reason}");
-                let w: Vec<(&str, Option<&str>)> = writes
-                    .iter()
-                    .map(|w| (w.node.as_str(), w.value.as_deref()))
-                    .collect();
-                assert_eq!(w, [("pg02", Some("-INFINITY")), ("pg03", Some("1000"))]);
+                let w: Vec<(&str, Option<String>)> =
+                    writes.iter().map(|w| (w.node.as_str(), w.wire())).collect();
+                assert_eq!(
+                    w,
+                    [
+                        ("pg02", Some("-INFINITY".into())),
+                        ("pg03", Some("1000".into()))
+                    ]
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -524,8 +528,8 @@ mod tests {
         for w in writes {
             let attrs = v.attributes.entry(w.node.clone()).or_default();
             let name = w.attr.name("pgsql");
-            match &w.value {
-                Some(x) => attrs.insert(name, x.clone()),
+            match w.wire() {
+                Some(x) => attrs.insert(name, x),
                 None => attrs.remove(&name),
             };
         }

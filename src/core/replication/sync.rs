@@ -9,7 +9,9 @@
 //! reached what the primary had flushed after the change. So a standby with
 //! a positive score holds every commit a client saw acknowledged.
 
-use super::plan::{Attr, DataStatus, Plan, RepConfig, Score, SenderState, Status, SyncRole};
+use super::plan::{
+    Attr, AttrValue, DataStatus, Plan, RepConfig, Score, SenderState, Status, SyncRole,
+};
 use crate::core::crm_mon::ClusterView;
 use crate::core::lsn::Lsn;
 
@@ -303,7 +305,7 @@ pub fn control_standbys(plan: &mut Plan, facts: &PrimaryFacts) -> SyncPass {
     // scores nobody, so the record goes with the scores, before the list.
     let me = cfg.me.as_str();
     match proven {
-        Some(n) => plan.set(me, Attr::AckedAlsoOn, n),
+        Some(n) => plan.set(me, AttrValue::AckedAlsoOn(n.to_string())),
         None => plan.delete(me, Attr::AckedAlsoOn),
     }
     SyncPass {

@@ -1,0 +1,502 @@
+//! monitor of a replicated instance, as ordered steps, from what it read
+//! once: the primary's pass ([`monitor_primary`]: the two-primaries
+//! verdict, its own attributes, its history, its rounds over the
+//! standbys), a standby's ([`monitor_standby`], [`standby_pass`]: the
+//! election or the lock's release, then the divergence check), and a
+//! crashed primary's recovery in place ([`after_crash`]).
+
+use super::diverge::{divergence_check, history_to_check, DivergenceFacts};
+use super::election::{standby_monitor, ElectionFiles, StandbyFacts};
+use super::lock::recover_in_place;
+use super::plan::{Batch, Plan, Score};
+use super::primaries::{primary_verdict, PrimaryVerdict};
+use super::rounds::StandbyRounds;
+use super::start_stop::NOT_AHEAD;
+use super::sync::primary_self;
+use super::{probe_score, receiver_status, ReceiverStatus};
+use crate::error::AgentError;
+use crate::ocf::rc::OcfRc;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// One step of a monitor, performed in order by the executor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MonitorStep {
+    Apply(Batch),
+    /// `<rsc>-receiver-status`, through attrd (`check_wal_receiver`).
+    ReceiverStatus(ReceiverStatus),
+    /// This primary's timeline history, published when it changed
+    /// (`<rsc>-history`, which standbys check for a divergence).
+    PublishHistory,
+    /// `auto_rewind`: an immediate checkpoint while pg_control still names
+    /// an older timeline ([`super::checkpoint_for_rewinds`]).
+    CheckpointForRewinds,
+    /// The primary's pass over its standbys, in rounds. The first round's
+    /// writes carry this monitor's own, still in the plan (one batch, and
+    /// nothing written when `pg_stat_replication` cannot be read).
+    ControlStandbys(StandbyRounds),
+    /// Sync mode: the warning about commits acknowledged before the sync
+    /// standby flushed them, once per change
+    /// ([`super::weak_commit_warning`]).
+    WarnWeakCommits,
+    /// A step of a standby's pass.
+    Standby(StandbyStep),
+}
+
+/// A monitor's steps, then its answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorOutcome {
+    pub steps: Vec<MonitorStep>,
+    pub answer: Result<OcfRc, AgentError>,
+}
+
+/// What the actions of a running primary (its monitor, a notification)
+/// read, once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunningPrimary {
+    /// The timeline PostgreSQL inserts WAL on.
+    pub insert_tli: Option<u32>,
+    /// What the other nodes published as `<rsc>-history`
+    /// ([`super::histories_needed`]: read only when they can matter).
+    pub histories: BTreeMap<String, String>,
+    /// `synchronous_standby_names` in effect.
+    pub sync_standbys: String,
+    /// The ceiling recorded for it ([`super::recorded_ceiling`]).
+    pub ceiling_record: Option<String>,
+}
+
+/// A primary's monitor. The stale one of two primaries
+/// ([`primary_verdict`]) takes its own score away and fails, writing
+/// nothing about the others. The newer one says so; if Pacemaker did not
+/// promote it (a probe's find), it reports itself Promoted and publishes
+/// its history, so that the other one fails at its next monitor. Otherwise
+/// its own attributes ([`primary_self`]), its history, the checkpoint for
+/// rewinds, its pass over the standbys, the weak-commit warning.
+/// `probe`: the monitor is a probe (its own score is seeded).
+pub fn monitor_primary(plan: &mut Plan, probe: bool, facts: &RunningPrimary) -> MonitorOutcome {
+    let cfg = plan.cfg;
+    let mut steps = Vec::new();
+    match primary_verdict(plan, facts.insert_tli, &facts.histories) {
+        PrimaryVerdict::Alone => {}
+        PrimaryVerdict::Stale(why) => {
+            plan.own_score(Score::CanNotPromote);
+            return MonitorOutcome {
+                steps: vec![MonitorStep::Apply(plan.take())],
+                answer: Err(AgentError::generic(why)),
+            };
+        }
+        PrimaryVerdict::Newer(why) if !plan.view.promoted.contains(&cfg.me) => {
+            plan.warnings.push(why);
+            plan.own_score(Score::PromoteMe);
+            return MonitorOutcome {
+                steps: vec![MonitorStep::Apply(plan.take()), MonitorStep::PublishHistory],
+                answer: Ok(OcfRc::RunningPromoted),
+            };
+        }
+        PrimaryVerdict::Newer(why) => steps.push(MonitorStep::Apply(Batch::warning(why))),
+    }
+    if probe {
+        if let Some(score) = probe_score(plan, false) {
+            plan.own_score(score);
+        }
+    }
+    if cfg.check_wal_receiver {
+        steps.push(MonitorStep::ReceiverStatus(receiver_status(false, false)));
+    }
+    primary_self(plan);
+    steps.push(MonitorStep::PublishHistory);
+    if cfg.auto_rewind {
+        steps.push(MonitorStep::CheckpointForRewinds);
+    }
+    steps.push(MonitorStep::ControlStandbys(StandbyRounds::new(
+        &facts.sync_standbys,
+        facts.ceiling_record.as_deref(),
+    )));
+    if cfg.sync_mode() {
+        steps.push(MonitorStep::WarnWeakCommits);
+    }
+    MonitorOutcome {
+        steps,
+        answer: Ok(OcfRc::RunningPromoted),
+    }
+}
+
+/// A standby's monitor: its score seeded at a probe, its receiver's
+/// status, then its pass ([`standby_pass`]), whose failure fails the
+/// monitor.
+pub fn monitor_standby(plan: &mut Plan, probe: bool, facts: &StandbyFacts) -> MonitorOutcome {
+    if probe {
+        if let Some(score) = probe_score(plan, true) {
+            plan.own_score(score);
+        }
+    }
+    let mut steps = Vec::new();
+    if plan.cfg.check_wal_receiver {
+        steps.push(MonitorStep::ReceiverStatus(receiver_status(
+            true,
+            facts.streaming,
+        )));
+    }
+    let pass = standby_pass(plan, facts);
+    steps.extend(pass.steps.into_iter().map(MonitorStep::Standby));
+    MonitorOutcome {
+        steps,
+        answer: match pass.failure {
+            Some(reason) => Err(AgentError::generic(reason)),
+            None => Ok(OcfRc::Success),
+        },
+    }
+}
+
+/// A primary that crashed again within this time is left to Pacemaker's
+/// failure policy.
+pub const RECOVER_IN_PLACE_AGAIN_AFTER: Duration = Duration::from_secs(600);
+
+/// One step of a recovery in place, performed in order by the executor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CrashStep {
+    Apply(Batch),
+    /// Note when this recovery in place ran.
+    NoteRecoveredInPlace,
+    /// Stop what is left (`stop_escalate`), then start PostgreSQL again:
+    /// it runs crash recovery.
+    StopServer,
+    StartServer,
+}
+
+/// What a monitor does about a dead postmaster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AfterCrash {
+    /// The crash is reported; this line says why there is no recovery in
+    /// place.
+    Report(Batch),
+    /// These steps, then the monitor of the running server, with the same
+    /// view.
+    RecoverInPlace(Vec<CrashStep>),
+}
+
+/// A dead postmaster: recovered in place when this node is the primary
+/// that no other node can replace ([`recover_in_place`]), and not again
+/// within [`RECOVER_IN_PLACE_AGAIN_AFTER`]; `last_recovery`: how long ago
+/// it last recovered in place (`None`: not known to).
+pub fn after_crash(plan: &Plan, last_recovery: Option<Duration>) -> AfterCrash {
+    let recently = last_recovery.is_some_and(|ago| ago < RECOVER_IN_PLACE_AGAIN_AFTER);
+    if let Err(why) = recover_in_place(plan, recently) {
+        return AfterCrash::Report(Batch::info(format!(
+            "PostgreSQL crashed; no recovery in place: {why}."
+        )));
+    }
+    AfterCrash::RecoverInPlace(vec![
+        CrashStep::Apply(Batch::warning(
+            "PostgreSQL crashed on the primary and no other node can be promoted: crash \
+             recovery in place.",
+        )),
+        CrashStep::NoteRecoveredInPlace,
+        CrashStep::StopServer,
+        CrashStep::StartServer,
+    ])
+}
+
+/// One step of a standby's pass, performed in order by the executor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StandbyStep {
+    /// The election counter files: written again, or gone.
+    Election(ElectionFiles),
+    /// `PGSQL.lock` goes, for this reason.
+    RemoveLock(&'static str),
+    Apply(Batch),
+}
+
+/// A standby's pass: its steps, then the failure it reports, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StandbyPass {
+    pub steps: Vec<StandbyStep>,
+    /// The exit reason: its position could not be read for an election
+    /// (nothing is written then), or it diverged
+    /// ([`divergence_check`], after its writes).
+    pub failure: Option<String>,
+}
+
+/// A standby's pass, in its monitor and in the post-stop election:
+/// [`standby_monitor`] (the election, or the lock's release), then, when
+/// [`history_to_check`] names the promoted node, [`divergence_check`]
+/// against the history it published (`facts.primary_history`).
+pub fn standby_pass(plan: &mut Plan, facts: &StandbyFacts) -> StandbyPass {
+    let primary = history_to_check(plan, facts.streaming);
+    let outcome = match standby_monitor(plan, facts) {
+        Ok(outcome) => outcome,
+        Err(reason) => {
+            return StandbyPass {
+                steps: Vec::new(),
+                failure: Some(reason),
+            }
+        }
+    };
+    let mut steps = Vec::new();
+    if outcome.election != ElectionFiles::Keep {
+        steps.push(StandbyStep::Election(outcome.election));
+    }
+    if outcome.remove_lock {
+        steps.push(StandbyStep::RemoveLock(NOT_AHEAD));
+    }
+    let failure = primary.and_then(|primary| {
+        let divergence = DivergenceFacts {
+            primary: &primary,
+            published: facts.primary_history.as_deref(),
+            wal_tli: facts.wal_tli,
+            position: facts.location.map(|l| l.lsn),
+            streaming: facts.streaming,
+            received_tli: facts.received_tli,
+        };
+        divergence_check(plan, &divergence)
+    });
+    steps.push(StandbyStep::Apply(plan.take()));
+    StandbyPass { steps, failure }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::*;
+    use super::super::*;
+    use crate::config::RepMode;
+    use crate::core::lsn::Lsn;
+    use crate::ocf::rc::OcfRc;
+    use std::time::Duration;
+
+    fn steady() -> RunningPrimary {
+        RunningPrimary {
+            insert_tli: Some(3),
+            histories: Default::default(),
+            sync_standbys: r#"FIRST 1 ("pg02")"#.into(),
+            ceiling_record: None,
+        }
+    }
+
+    /// A steady primary: its own attributes stay in the plan for the first
+    /// round's batch; history, rounds, the weak-commit warning.
+    #[test]
+    fn a_primary_monitor_step_by_step() {
+        let (mut c, mut v) = primary_fixture();
+        v.promoted = vec!["pg01".into()];
+        let mut p = Plan::new(&c, &v);
+        let out = monitor_primary(&mut p, false, &steady());
+        assert_eq!(out.answer, Ok(OcfRc::RunningPromoted));
+        assert_eq!(
+            out.steps,
+            [
+                MonitorStep::PublishHistory,
+                MonitorStep::ControlStandbys(StandbyRounds::new(r#"FIRST 1 ("pg02")"#, None)),
+                MonitorStep::WarnWeakCommits,
+            ]
+        );
+        assert_eq!(written(&p, "pg01", Attr::Status), Some(Some("PRI".into())));
+        assert_eq!(written(&p, "pg01", Attr::Score), Some(Some("1000".into())));
+        // check_wal_receiver and auto_rewind add their steps; async mode has
+        // no weak-commit warning.
+        c.check_wal_receiver = true;
+        c.auto_rewind = true;
+        c.rep_mode = RepMode::Async;
+        let out = monitor_primary(&mut Plan::new(&c, &v), true, &steady());
+        assert_eq!(
+            out.steps[..3],
+            [
+                MonitorStep::ReceiverStatus(ReceiverStatus::Primary),
+                MonitorStep::PublishHistory,
+                MonitorStep::CheckpointForRewinds
+            ]
+        );
+        assert!(!out.steps.contains(&MonitorStep::WarnWeakCommits));
+    }
+
+    /// Of two primaries, the stale one fails writing its own score alone;
+    /// the newer one says so, and a probe's find reports itself Promoted.
+    #[test]
+    fn a_primary_monitor_of_two_primaries() {
+        let (c, mut v) = primary_fixture();
+        v.promoted = vec!["pg01".into(), "pg02".into()];
+        let mut facts = steady();
+        facts
+            .histories
+            .insert("pg02".into(), "4:3@0/9000000".into());
+        let out = monitor_primary(&mut Plan::new(&c, &v), false, &facts);
+        let [MonitorStep::Apply(b)] = &out.steps[..] else {
+            panic!("{:?}", out.steps)
+        };
+        assert_eq!(b.writes.len(), 1);
+        assert_eq!(b.writes[0].wire().as_deref(), Some("-INFINITY"));
+        assert!(out
+            .answer
+            .unwrap_err()
+            .reason()
+            .starts_with("pg02 runs a primary on timeline 4"));
+        // This one is newer (timeline 5) and promoted: a warning, then as usual.
+        facts.insert_tli = Some(5);
+        let out = monitor_primary(&mut Plan::new(&c, &v), false, &facts);
+        let MonitorStep::Apply(b) = &out.steps[0] else {
+            panic!()
+        };
+        assert!(b.warnings[0].starts_with("pg02 also runs a primary, on timeline 4"));
+        assert!(b.writes.is_empty());
+        assert_eq!(out.answer, Ok(OcfRc::RunningPromoted));
+        // Newer, and Pacemaker did not promote it: a probe's find.
+        v.promoted = vec!["pg02".into()];
+        let out = monitor_primary(&mut Plan::new(&c, &v), true, &facts);
+        let [MonitorStep::Apply(b), MonitorStep::PublishHistory] = &out.steps[..] else {
+            panic!("{:?}", out.steps)
+        };
+        assert_eq!(b.writes[0].wire().as_deref(), Some("1000"));
+        assert_eq!(out.answer, Ok(OcfRc::RunningPromoted));
+    }
+
+    /// A standby's probe seeds its score with the pass's writes; its
+    /// receiver's status comes first; a failed pass writes nothing.
+    #[test]
+    fn a_standby_monitor_step_by_step() {
+        let (mut c, mut v) = primary_fixture();
+        v.promoted = vec!["pg02".into()];
+        c.check_wal_receiver = true;
+        let out = monitor_standby(&mut Plan::new(&c, &v), true, &standby_facts(true));
+        assert_eq!(out.answer, Ok(OcfRc::Success));
+        let [MonitorStep::ReceiverStatus(ReceiverStatus::Error), MonitorStep::Standby(StandbyStep::Apply(b))] =
+            &out.steps[..]
+        else {
+            panic!("{:?}", out.steps)
+        };
+        assert_eq!(b.writes[0].attr, Attr::Score);
+        let mut facts = standby_facts(false);
+        facts.location = None;
+        let (_, alone) = primary_fixture();
+        let out = monitor_standby(&mut Plan::new(&c, &alone), true, &facts);
+        assert_eq!(
+            out.steps,
+            [MonitorStep::ReceiverStatus(ReceiverStatus::Streaming)]
+        );
+        assert_eq!(
+            out.answer.unwrap_err().reason(),
+            "Failed to show my xlog location."
+        );
+    }
+
+    /// A crashed primary recovers in place when nobody else can be
+    /// promoted, and not again within ten minutes.
+    #[test]
+    fn a_crashed_primary_recovers_in_place_once_in_a_while() {
+        let (c, mut v) = primary_fixture();
+        v.promoted = vec!["pg01".into()];
+        let p = Plan::new(&c, &v);
+        let recover = |ago: Option<u64>| after_crash(&p, ago.map(Duration::from_secs));
+        let AfterCrash::RecoverInPlace(steps) = recover(None) else {
+            panic!()
+        };
+        assert_eq!(
+            steps[1..],
+            [
+                CrashStep::NoteRecoveredInPlace,
+                CrashStep::StopServer,
+                CrashStep::StartServer
+            ]
+        );
+        assert!(matches!(recover(Some(601)), AfterCrash::RecoverInPlace(_)));
+        assert_eq!(
+            recover(Some(599)),
+            AfterCrash::Report(Batch::info(
+                "PostgreSQL crashed; no recovery in place: it already recovered in place a short \
+                 while ago."
+            ))
+        );
+        let scored = with_attr(&v, "pg02", "master-pgsql", "100");
+        assert_eq!(
+            after_crash(&Plan::new(&c, &scored), None),
+            AfterCrash::Report(Batch::info(
+                "PostgreSQL crashed; no recovery in place: pg02 can be promoted instead."
+            ))
+        );
+    }
+
+    /// A position that cannot be read fails the monitor and writes nothing,
+    /// not even what came before the election.
+    #[test]
+    fn an_unreadable_position_writes_nothing() {
+        let c = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
+        let v = view(&["pg01", "pg02", "pg03"], &[], &[]);
+        let mut facts = standby_facts(true);
+        facts.location = None;
+        let pass = standby_pass(&mut Plan::new(&c, &v), &facts);
+        assert_eq!(pass.steps, []);
+        assert_eq!(
+            pass.failure.as_deref(),
+            Some("Failed to show my xlog location.")
+        );
+    }
+
+    /// Without a promoted node: the election's writes and its counter.
+    #[test]
+    fn the_election_writes_its_counter_then_its_attributes() {
+        let c = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
+        let v = view(&["pg01", "pg02", "pg03"], &[], &[]);
+        let pass = standby_pass(&mut Plan::new(&c, &v), &standby_facts(true));
+        assert_eq!(pass.failure, None);
+        assert!(
+            matches!(&pass.steps[..], [StandbyStep::Election(ElectionFiles::Write(_)), StandbyStep::Apply(b)]
+                if b.infos.contains(&"Waiting for the position of pg02, pg03 before anyone is promoted.".to_string())),
+            "{:?}",
+            pass.steps
+        );
+    }
+
+    /// A rejoined former primary that streams from the new primary past its
+    /// clean demote's checkpoint: the lock goes.
+    #[test]
+    fn a_proven_former_primary_releases_its_lock() {
+        let c = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
+        let mut v = view(&["pg01", "pg02", "pg03"], &[], &[]);
+        v.promoted = vec!["pg02".into()];
+        let mut facts = standby_facts(false);
+        facts.lock = Lock::CleanDemote {
+            checkpoint: Lsn(400),
+            tli: 1,
+        };
+        let pass = standby_pass(&mut Plan::new(&c, &v), &facts);
+        assert_eq!(pass.failure, None);
+        assert_eq!(
+            pass.steps,
+            [
+                StandbyStep::RemoveLock(NOT_AHEAD),
+                StandbyStep::Apply(Batch::default())
+            ]
+        );
+    }
+
+    /// A standby that does not stream checks the history the promoted node
+    /// published: past the fork, it says so and fails, after its writes.
+    #[test]
+    fn a_diverged_standby_writes_its_verdict_then_fails() {
+        let c = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
+        let mut v = view(&["pg01", "pg02", "pg03"], &[], &[]);
+        v.promoted = vec!["pg02".into()];
+        let mut facts = standby_facts(true);
+        facts.location = Some(Location {
+            tli: Some(1),
+            lsn: at("0/5000100"),
+        });
+        facts.wal_tli = Some(1);
+        facts.primary_history = Some("2:1@0/5000028".into());
+        let mut p = Plan::new(&c, &v);
+        let pass = standby_pass(&mut p, &facts);
+        assert!(pass.failure.unwrap().starts_with("diverged: "));
+        let [StandbyStep::Apply(b)] = &pass.steps[..] else {
+            panic!("{:?}", pass.steps)
+        };
+        assert_eq!(
+            b.writes.iter().map(|w| w.attr).collect::<Vec<_>>(),
+            [Attr::Score, Attr::DataStatus, Attr::Status]
+        );
+        // Streaming, it follows the primary: no check.
+        let streaming = StandbyFacts {
+            streaming: true,
+            ..facts.clone()
+        };
+        let pass = standby_pass(&mut Plan::new(&c, &v), &streaming);
+        assert_eq!(pass.failure, None);
+    }
+}

@@ -1,0 +1,540 @@
+//! The primary's pass over its standbys within one action (its monitor, a
+//! post-start/post-stop notification), as a state machine: up to
+//! [`StandbyRounds::ROUNDS`] rounds of [`control_standbys`].
+//!
+//! A round that changes `synchronous_standby_names` has already taken every
+//! score away; it waits until the CIB shows that (the barrier,
+//! [`revocation_shown`]), and only then sets the list, waits until
+//! PostgreSQL has it in effect ([`list_in_effect`]), reads the primary's
+//! flushed position (the ceiling: rule 3), records it, and waits a little
+//! for the new standby to reach it ([`reached_ceiling`]). A round that
+//! finds the named standby not scored yet and no ceiling known reads one
+//! the same way. Then the next round scores a standby that reached it.
+//! The third round stops in any case: the next monitor goes on.
+//!
+//! The executor performs the steps, reads or waits for what
+//! [`RoundWait`] says (its bounds are its own), and feeds what it saw back
+//! to the matching `on_*` method.
+
+use super::plan::{AttrValue, Batch, Plan, RepConfig, Score, SyncRole, Write};
+use super::sync::{
+    ceiling_record, control_standbys, recorded_ceiling, PrimaryFacts, ReplicationRow, SyncStandbys,
+};
+use crate::core::lsn::Lsn;
+
+/// One step of a round, performed in order by the executor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoundStep {
+    Apply(Batch),
+    /// The former primary is the sync standby now: its preference has done
+    /// its job, and kept it would take the role back after a loss.
+    ForgetFormerPrimary,
+    /// `synchronous_standby_names` (and the stock `rep_mode.conf`) to this.
+    SetList(SyncStandbys),
+    /// The ceiling read for the current list, recorded for the later
+    /// monitors ([`recorded_ceiling`]).
+    RecordCeiling(String),
+    /// Make every standby reply now: the commits that waited for a lost
+    /// standby are released when the new one replies, and an idle one
+    /// replies only every `wal_receiver_status_interval` (10 s).
+    NudgeStandbys,
+}
+
+/// What the rounds wait for next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoundWait {
+    /// Read `pg_stat_replication`, then [`StandbyRounds::on_rows`].
+    Rows,
+    /// Wait until the CIB shows each of these nodes' score taken away
+    /// ([`revocation_shown`]), then [`StandbyRounds::on_barrier`] with
+    /// whether it did in time.
+    Barrier(Vec<String>),
+    /// Wait until PostgreSQL shows the list in effect for this standby
+    /// ([`list_in_effect`]), then [`StandbyRounds::on_in_effect`].
+    InEffect(String),
+    /// Read the primary's flushed position, then
+    /// [`StandbyRounds::on_flushed`].
+    Flushed,
+    /// Wait a little until this standby has flushed up to the ceiling
+    /// ([`reached_ceiling`]), then [`StandbyRounds::on_standby_waited`].
+    StandbyAt { standby: String, ceiling: Lsn },
+    /// The pass is over for this action.
+    Done,
+}
+
+/// The steps to perform, then what to wait for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Next {
+    pub steps: Vec<RoundStep>,
+    pub wait: RoundWait,
+}
+
+impl Next {
+    fn wait(wait: RoundWait) -> Next {
+        Next {
+            steps: Vec::new(),
+            wait,
+        }
+    }
+
+    fn after(mut steps: Vec<RoundStep>, next: Next) -> Next {
+        steps.extend(next.steps);
+        Next {
+            steps,
+            wait: next.wait,
+        }
+    }
+}
+
+/// The primary's rounds over its standbys in one action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StandbyRounds {
+    /// `synchronous_standby_names` in effect.
+    current: SyncStandbys,
+    /// The ceiling for `current` (`None`: none read yet).
+    ceiling: Option<Lsn>,
+    rounds_left: u32,
+    /// The list this round changes to, once the barrier is passed.
+    wanted: Option<SyncStandbys>,
+    /// This round changed the list: the standbys are nudged once the
+    /// ceiling is read.
+    changed: bool,
+}
+
+impl StandbyRounds {
+    /// The safety stop: a pass that has not settled by then goes on at
+    /// the next monitor.
+    pub const ROUNDS: u32 = 3;
+
+    /// `sync_standbys`: the setting PostgreSQL has in effect (unreadable:
+    /// asynchronous); `ceiling_record`: the ceiling recorded by an earlier
+    /// action ([`recorded_ceiling`]).
+    pub fn new(sync_standbys: &str, ceiling_record: Option<&str>) -> StandbyRounds {
+        let current = SyncStandbys::parse(sync_standbys).unwrap_or(SyncStandbys::Async);
+        let ceiling = recorded_ceiling(ceiling_record, &current);
+        StandbyRounds {
+            current,
+            ceiling,
+            rounds_left: StandbyRounds::ROUNDS,
+            wanted: None,
+            changed: false,
+        }
+    }
+
+    /// The first round.
+    pub fn begin(&mut self) -> Next {
+        self.next_round()
+    }
+
+    /// One round, with `pg_stat_replication` as read now: the pass
+    /// ([`control_standbys`]) and its writes (with whatever the plan held
+    /// before: the primary's monitor's own), then the barrier when the list
+    /// changes, or a ceiling to read, or the end.
+    pub fn on_rows(&mut self, plan: &mut Plan, rows: &[ReplicationRow]) -> Next {
+        let mut steps = Vec::new();
+        if preference_fulfilled(plan.cfg, rows) {
+            steps.push(RoundStep::ForgetFormerPrimary);
+        }
+        let facts = PrimaryFacts {
+            rows,
+            current: &self.current,
+            ceiling: self.ceiling,
+        };
+        let pass = control_standbys(plan, &facts);
+        let revoked = revoked_scores(&plan.writes);
+        steps.push(RoundStep::Apply(plan.take()));
+        if let Some(wanted) = pass.change {
+            self.wanted = Some(wanted);
+            return Next {
+                steps,
+                wait: RoundWait::Barrier(revoked),
+            };
+        }
+        match (pass.awaiting, self.ceiling) {
+            (Some(_), None) => Next::after(steps, self.read_ceiling()),
+            // Not caught up with this ceiling: the next monitor tries again.
+            (Some(n), Some(c)) => {
+                steps.push(RoundStep::Apply(Batch::info(format!(
+                    "{n} has not flushed up to {c} yet: no score until it has."
+                ))));
+                Next {
+                    steps,
+                    wait: RoundWait::Done,
+                }
+            }
+            (None, _) => Next {
+                steps,
+                wait: RoundWait::Done,
+            },
+        }
+    }
+
+    /// Whether the CIB showed the scores taken away in time. Not shown:
+    /// the list stays for now (a standby could still be promoted with a
+    /// score the scheduler sees). Shown: the list changes.
+    pub fn on_barrier(&mut self, shown: bool) -> Next {
+        let Some(wanted) = self.wanted.take() else {
+            return Next::wait(RoundWait::Done);
+        };
+        if !shown {
+            return Next {
+                steps: vec![RoundStep::Apply(Batch::warning(
+                    "the CIB does not show the scores taken away yet; synchronous_standby_names \
+                     stays for now",
+                ))],
+                wait: RoundWait::Done,
+            };
+        }
+        self.current = wanted.clone();
+        self.changed = true;
+        Next::after(vec![RoundStep::SetList(wanted)], self.read_ceiling())
+    }
+
+    /// Whether PostgreSQL showed the list in effect in time. A ceiling
+    /// read before it took effect may miss commits the standby named
+    /// before acknowledged: none is read then (a later monitor reads one).
+    pub fn on_in_effect(&mut self, in_effect: bool) -> Next {
+        if in_effect {
+            return Next::wait(RoundWait::Flushed);
+        }
+        self.ceiling = None;
+        self.after_ceiling()
+    }
+
+    /// The primary's flushed position, read once the list is in effect:
+    /// every commit acknowledged so far is at or below it. It is recorded
+    /// (lost, a later monitor reads a higher one: later, never unsafe), and
+    /// the standby is given a moment to reach it.
+    pub fn on_flushed(&mut self, flushed: Option<Lsn>) -> Next {
+        self.ceiling = flushed;
+        match (flushed, self.current.sole()) {
+            (Some(c), Some(standby)) => Next {
+                steps: vec![RoundStep::RecordCeiling(ceiling_record(&self.current, c))],
+                wait: RoundWait::StandbyAt {
+                    standby: standby.to_string(),
+                    ceiling: c,
+                },
+            },
+            _ => self.after_ceiling(),
+        }
+    }
+
+    /// The wait for the standby is over, whether it reached the ceiling
+    /// or not: the next round tells.
+    pub fn on_standby_waited(&mut self) -> Next {
+        self.after_ceiling()
+    }
+
+    fn read_ceiling(&mut self) -> Next {
+        match self.current.sole() {
+            Some(named) => Next::wait(RoundWait::InEffect(named.to_string())),
+            None => {
+                self.ceiling = None;
+                self.after_ceiling()
+            }
+        }
+    }
+
+    fn after_ceiling(&mut self) -> Next {
+        let mut steps = Vec::new();
+        if std::mem::take(&mut self.changed) {
+            steps.push(RoundStep::NudgeStandbys);
+            steps.push(RoundStep::Apply(Batch::info(
+                "re-controlling standby status.",
+            )));
+        }
+        Next::after(steps, self.next_round())
+    }
+
+    fn next_round(&mut self) -> Next {
+        if self.rounds_left == 0 {
+            return Next::wait(RoundWait::Done);
+        }
+        self.rounds_left -= 1;
+        Next::wait(RoundWait::Rows)
+    }
+}
+
+/// The nodes whose score these writes take away.
+pub fn revoked_scores(writes: &[Write]) -> Vec<String> {
+    writes
+        .iter()
+        .filter(|w| w.value == Some(AttrValue::Score(Score::CanNotPromote)))
+        .map(|w| w.node.clone())
+        .collect()
+}
+
+/// The barrier before the list changes, for one node: the CIB shows its
+/// score taken away, or no score at all (a node that left the cluster
+/// loses its transient attributes). What this action wrote through attrd
+/// is then what the scheduler sees.
+pub fn revocation_shown(score: Option<&str>) -> bool {
+    score.map_or(true, |v| {
+        Score::parse(v) == Some(Score::CanNotPromote.value())
+    })
+}
+
+/// The walsender of `named` (its application name, ignoring case).
+fn row_named<'r>(rows: &'r [ReplicationRow], named: &str) -> Option<&'r ReplicationRow> {
+    rows.iter()
+        .find(|row| row.application_name.eq_ignore_ascii_case(named))
+}
+
+/// The list naming `named` alone is in effect: PostgreSQL shows it `SYNC`
+/// and every other walsender async (one still on the old list would show
+/// potential or sync).
+pub fn list_in_effect(rows: &[ReplicationRow], named: &str) -> bool {
+    let others_async = rows
+        .iter()
+        .filter(|row| !row.application_name.eq_ignore_ascii_case(named))
+        .all(|row| row.sync == SyncRole::Async);
+    others_async && row_named(rows, named).is_some_and(|row| row.sync == SyncRole::Sync)
+}
+
+/// `named` has flushed up to `ceiling`.
+pub fn reached_ceiling(rows: &[ReplicationRow], named: &str, ceiling: Lsn) -> bool {
+    row_named(rows, named)
+        .and_then(|row| row.flush)
+        .is_some_and(|f| f >= ceiling)
+}
+
+/// The former primary preferred as the sync standby (after a switchover)
+/// is the sync standby.
+pub fn preference_fulfilled(cfg: &RepConfig, rows: &[ReplicationRow]) -> bool {
+    cfg.sync_preference.as_deref().is_some_and(|former| {
+        rows.iter().any(|row| {
+            row.application_name.eq_ignore_ascii_case(former) && row.sync == SyncRole::Sync
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::*;
+    use super::super::*;
+    use crate::core::lsn::Lsn;
+
+    /// The writes of a list of steps, as `node:attr=value`, and the other
+    /// steps by name.
+    fn kinds(steps: &[RoundStep]) -> Vec<String> {
+        steps
+            .iter()
+            .map(|s| match s {
+                RoundStep::Apply(b) => {
+                    let mut parts: Vec<String> = b.infos.clone();
+                    parts.extend(b.warnings.iter().map(|w| format!("warning {w}")));
+                    parts.extend(b.writes.iter().map(|w| {
+                        format!(
+                            "{}:{:?}={}",
+                            w.node,
+                            w.attr,
+                            w.wire().as_deref().unwrap_or("<deleted>")
+                        )
+                    }));
+                    format!("apply [{}]", parts.join(", "))
+                }
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    fn flushed(r: ReplicationRow, at: u64) -> ReplicationRow {
+        ReplicationRow {
+            flush: Some(Lsn(at)),
+            ..r
+        }
+    }
+
+    /// A steady primary: the named standby scored already; one round.
+    #[test]
+    fn a_steady_pass_is_one_round() {
+        let (c, v) = primary_fixture();
+        let v = with_attr(&v, "pg02", "master-pgsql", "100");
+        let v = with_attr(&v, "pg02", "pgsql-data-status", "STREAMING|SYNC");
+        let v = with_attr(&v, "pg02", "pgsql-status", "HS:sync");
+        let v = with_attr(&v, "pg01", "pgsql-acked-also-on", "pg02");
+        let mut p = Plan::new(&c, &v);
+        let mut rounds = StandbyRounds::new(r#"FIRST 1 ("pg02")"#, None);
+        assert_eq!(rounds.begin(), Next::wait(RoundWait::Rows));
+        let rows = [
+            row("pg02", "STREAMING", "SYNC"),
+            row("pg03", "STREAMING", "ASYNC"),
+        ];
+        let next = rounds.on_rows(&mut p, &rows);
+        assert_eq!(next.wait, RoundWait::Done);
+        assert_eq!(
+            kinds(&next.steps),
+            ["apply [pg03:DataStatus=STREAMING|ASYNC, pg03:Status=HS:async]"]
+        );
+    }
+
+    /// The sync standby is lost while pg03 streams: its score goes, the
+    /// barrier, the list, the ceiling, the nudge; the second round scores
+    /// pg03 once it reached the ceiling.
+    #[test]
+    fn a_list_change_waits_for_the_barrier_then_scores_in_a_later_round() {
+        let (c, v) = primary_fixture();
+        let v = with_attr(&v, "pg02", "master-pgsql", "100");
+        let v = with_attr(&v, "pg01", "pgsql-acked-also-on", "pg02");
+        let mut p = Plan::new(&c, &v);
+        let mut rounds =
+            StandbyRounds::new(r#"FIRST 1 ("pg02")"#, Some("FIRST 1 (\"pg02\")\t0/100\n"));
+        rounds.begin();
+        let next = rounds.on_rows(&mut p, &[row("pg03", "STREAMING", "ASYNC")]);
+        assert_eq!(
+            kinds(&next.steps),
+            ["apply [pg02:DataStatus=DISCONNECT, pg02:Score=-INFINITY, \
+              pg03:DataStatus=STREAMING|ASYNC, pg03:Status=HS:async, pg01:AckedAlsoOn=<deleted>]"]
+        );
+        assert_eq!(next.wait, RoundWait::Barrier(vec!["pg02".into()]));
+        let next = rounds.on_barrier(true);
+        assert_eq!(next.steps, [RoundStep::SetList(one("pg03"))]);
+        assert_eq!(next.wait, RoundWait::InEffect("pg03".into()));
+        assert_eq!(rounds.on_in_effect(true), Next::wait(RoundWait::Flushed));
+        let next = rounds.on_flushed(Some(Lsn(0x200)));
+        assert_eq!(
+            next.steps,
+            [RoundStep::RecordCeiling(
+                "FIRST 1 (\"pg03\")\t0/200\n".into()
+            )]
+        );
+        assert_eq!(
+            next.wait,
+            RoundWait::StandbyAt {
+                standby: "pg03".into(),
+                ceiling: Lsn(0x200)
+            }
+        );
+        let next = rounds.on_standby_waited();
+        assert_eq!(
+            kinds(&next.steps),
+            ["NudgeStandbys", "apply [re-controlling standby status.]"]
+        );
+        assert_eq!(next.wait, RoundWait::Rows);
+        // Round 2: pg03 is SYNC and reached the ceiling: scored, recorded.
+        let next = rounds.on_rows(&mut p, &[flushed(row("pg03", "STREAMING", "SYNC"), 0x200)]);
+        assert_eq!(
+            kinds(&next.steps),
+            [
+                "apply [pg03:DataStatus=STREAMING|SYNC, pg03:Score=100, pg03:Status=HS:sync, \
+              pg01:AckedAlsoOn=pg03]"
+            ]
+        );
+        assert_eq!(next.wait, RoundWait::Done);
+    }
+
+    /// The CIB does not show the score taken away in time: the list stays
+    /// (the scheduler might still promote the standby it named).
+    #[test]
+    fn a_barrier_not_passed_keeps_the_list() {
+        let (c, v) = primary_fixture();
+        let v = with_attr(&v, "pg02", "master-pgsql", "100");
+        let mut p = Plan::new(&c, &v);
+        let mut rounds = StandbyRounds::new(r#"FIRST 1 ("pg02")"#, None);
+        rounds.begin();
+        rounds.on_rows(&mut p, &[row("pg03", "STREAMING", "ASYNC")]);
+        let next = rounds.on_barrier(false);
+        assert_eq!(
+            kinds(&next.steps),
+            [
+                "apply [warning the CIB does not show the scores taken away yet; \
+              synchronous_standby_names stays for now]"
+            ]
+        );
+        assert_eq!(next.wait, RoundWait::Done);
+    }
+
+    /// The named standby behind the recorded ceiling: no score until the
+    /// next monitor.
+    #[test]
+    fn a_standby_behind_the_ceiling_waits_for_the_next_monitor() {
+        let (c, v) = primary_fixture();
+        let mut p = Plan::new(&c, &v);
+        let record = "FIRST 1 (\"pg02\")\t0/200\n";
+        let mut rounds = StandbyRounds::new(r#"FIRST 1 ("pg02")"#, Some(record));
+        rounds.begin();
+        let next = rounds.on_rows(&mut p, &[flushed(row("pg02", "STREAMING", "SYNC"), 0x1FF)]);
+        assert_eq!(
+            kinds(&next.steps),
+            [
+                "apply [pg02:DataStatus=STREAMING|SYNC, pg02:Status=HS:sync, \
+                 pg03:DataStatus=DISCONNECT]",
+                "apply [pg02 has not flushed up to 0/200 yet: no score until it has.]"
+            ]
+        );
+        assert_eq!(next.wait, RoundWait::Done);
+    }
+
+    /// No ceiling known and the list never shows in effect: a ceiling is
+    /// looked for in each round, and the third round ends the pass (the
+    /// safety stop).
+    #[test]
+    fn the_rounds_stop_after_three() {
+        let (c, v) = primary_fixture();
+        let mut p = Plan::new(&c, &v);
+        let mut rounds = StandbyRounds::new(r#"FIRST 1 ("pg02")"#, None);
+        let rows = [row("pg02", "STREAMING", "SYNC")];
+        let mut next = rounds.begin();
+        let mut seen = 0;
+        while next.wait == RoundWait::Rows {
+            seen += 1;
+            let after = rounds.on_rows(&mut p, &rows);
+            assert_eq!(after.wait, RoundWait::InEffect("pg02".into()));
+            next = rounds.on_in_effect(false);
+            assert!(next.steps.is_empty(), "nothing changed: no nudge");
+        }
+        assert_eq!(seen, StandbyRounds::ROUNDS);
+        assert_eq!(next.wait, RoundWait::Done);
+        // No flushed position (none read): no record, the next round.
+        let mut rounds = StandbyRounds::new(r#"FIRST 1 ("pg02")"#, None);
+        rounds.begin();
+        rounds.on_rows(&mut Plan::new(&c, &v), &rows);
+        assert_eq!(rounds.on_in_effect(true).wait, RoundWait::Flushed);
+        assert_eq!(rounds.on_flushed(None), Next::wait(RoundWait::Rows));
+    }
+
+    #[test]
+    fn the_list_in_effect_and_the_ceiling_reached() {
+        let rows = [
+            flushed(row("PG02", "STREAMING", "SYNC"), 0x200),
+            row("pg03", "STREAMING", "ASYNC"),
+        ];
+        assert!(list_in_effect(&rows, "pg02"));
+        assert!(!list_in_effect(&rows, "pg03"));
+        let potential = [
+            row("pg02", "STREAMING", "SYNC"),
+            row("pg03", "STREAMING", "POTENTIAL"),
+        ];
+        assert!(
+            !list_in_effect(&potential, "pg02"),
+            "pg03 still on the old list"
+        );
+        assert!(!list_in_effect(&[], "pg02"));
+        assert!(reached_ceiling(&rows, "pg02", Lsn(0x200)));
+        assert!(!reached_ceiling(&rows, "pg02", Lsn(0x201)));
+        assert!(!reached_ceiling(&rows, "pg04", Lsn(0)));
+    }
+
+    #[test]
+    fn the_barrier_and_the_preference() {
+        assert!(revocation_shown(Some("-INFINITY")));
+        assert!(revocation_shown(None), "a node that left has no score");
+        assert!(!revocation_shown(Some("100")));
+        let (mut c, _) = primary_fixture();
+        let rows = [
+            row("pg02", "STREAMING", "SYNC"),
+            row("pg03", "STREAMING", "ASYNC"),
+        ];
+        assert!(!preference_fulfilled(&c, &rows));
+        c.sync_preference = Some("pg03".into());
+        assert!(!preference_fulfilled(&c, &rows));
+        c.sync_preference = Some("PG02".into());
+        assert!(preference_fulfilled(&c, &rows));
+        let (c, v) = primary_fixture();
+        let v = with_attr(&v, "pg02", "master-pgsql", "100");
+        let mut p = Plan::new(&c, &v);
+        p.other_score("pg02", Score::CanNotPromote);
+        p.other_score("pg03", Score::CanPromote);
+        assert_eq!(revoked_scores(&p.writes), ["pg02"]);
+    }
+}

@@ -1,0 +1,530 @@
+//! `start` and `stop` of a replicated instance, as ordered steps.
+//!
+//! stop: the score and the election positions go, PostgreSQL stops, then
+//! `STOP` (or `UNKNOWN` when the stop failed). start: `STOP` and no
+//! baseline, a clean tmpdir, the lock ([`StartProtocol`]: refused, or a
+//! standby that keeps it or proves it is not ahead), PostgreSQL started as
+//! a standby, then `HS:alone`. The executor performs the steps and feeds
+//! back what it saw: whether PostgreSQL ran, the lock, the server already
+//! running, `synchronous_standby_names` once started, the streaming proof.
+
+use super::election::score_at_stop_or_start;
+use super::lock::{last_primary, start_gate, Lock, StartGate};
+use super::plan::{Attr, Batch, DataStatus, Plan, Status};
+use super::primaries::{primary_verdict, PrimaryVerdict};
+use super::rejoin::should_rejoin;
+use super::sync::SyncStandbys;
+use crate::error::AgentError;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// One step of a stop, performed in order by the executor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopStep {
+    /// `<rsc>-receiver-status` goes (`check_wal_receiver`).
+    ClearReceiverStatus,
+    Apply(Batch),
+    /// Stop PostgreSQL (`stop_escalate_in_slave`); whether it ran goes
+    /// back to [`after_stop`], a failure to [`stop_failed`].
+    Stop,
+    /// `rep_mode.conf` says this (commits start asynchronous).
+    RepModeConf(SyncStandbys),
+}
+
+/// The stop's first steps: this node's score as stop leaves it
+/// ([`score_at_stop_or_start`]) and its election position go, then the
+/// stop.
+pub fn stop_begin(plan: &mut Plan) -> Vec<StopStep> {
+    let me = plan.cfg.me.clone();
+    let mut steps = Vec::new();
+    if plan.cfg.check_wal_receiver {
+        steps.push(StopStep::ClearReceiverStatus);
+    }
+    if let Some(score) = score_at_stop_or_start(plan) {
+        plan.own_score(score);
+    }
+    plan.delete(&me, Attr::XlogLoc);
+    plan.delete(&me, Attr::XlogTli);
+    steps.push(StopStep::Apply(plan.take()));
+    steps.push(StopStep::Stop);
+    steps
+}
+
+/// Once PostgreSQL stopped: `STOP`; when it ran, in sync mode
+/// `rep_mode.conf` back to asynchronous, and the baseline goes.
+pub fn after_stop(plan: &mut Plan, ran: bool) -> Vec<StopStep> {
+    let me = plan.cfg.me.clone();
+    plan.status(&me, Status::Stop);
+    let mut steps = Vec::new();
+    if ran {
+        if plan.cfg.sync_mode() {
+            steps.push(StopStep::RepModeConf(SyncStandbys::Async));
+        }
+        plan.delete(&me, Attr::MasterBaseline);
+    }
+    steps.push(StopStep::Apply(plan.take()));
+    steps
+}
+
+/// When a stop (or a demote's stop) failed: the node's status says so
+/// (`UNKNOWN`), so that the primary stops trusting it.
+pub fn stop_failed(plan: &mut Plan) -> Batch {
+    let me = plan.cfg.me.clone();
+    plan.status(&me, Status::Unknown);
+    plan.take()
+}
+
+/// One step of a start, performed in order by the executor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartStep {
+    Apply(Batch),
+    /// tmpdir exists, as the stock agent creates it.
+    EnsureTmpdir,
+    /// The stock agent's per-start state goes (`xlog_note.*`,
+    /// `rep_mode.conf`, the recovery.conf copy), with the agent's own
+    /// notes of a former run.
+    ClearStartState,
+    /// The standby configuration (sync mode: commits start asynchronous).
+    PrepareStandby,
+    StartServer,
+    /// A standby has no replication slots: the per-standby ones go.
+    DropSlots,
+    /// Wait (half the time left at most) until streaming proves this node
+    /// is not ahead ([`Lock::proven_not_ahead`] of this lock); whether it
+    /// did goes back to [`StartProtocol::after_proof`].
+    AwaitProof(Lock),
+    /// `PGSQL.lock` goes, for this reason.
+    RemoveLock(&'static str),
+    /// Stop PostgreSQL again (`stop_escalate_in_slave`).
+    StopServer,
+    /// The start fails with this error.
+    Fail(AgentError),
+}
+
+/// The start's first steps, before the lock is read: `STOP`, no baseline,
+/// this node's score as start leaves it ([`score_at_stop_or_start`]), then
+/// tmpdir and a clean per-start state.
+pub fn start_begin(plan: &mut Plan) -> Vec<StartStep> {
+    let me = plan.cfg.me.clone();
+    plan.status(&me, Status::Stop);
+    plan.delete(&me, Attr::MasterBaseline);
+    if let Some(score) = score_at_stop_or_start(plan) {
+        plan.own_score(score);
+    }
+    vec![
+        StartStep::Apply(plan.take()),
+        StartStep::EnsureTmpdir,
+        StartStep::ClearStartState,
+    ]
+}
+
+/// The node an `auto_rewind` start rejoins ([`should_rejoin`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejoinTarget {
+    /// The promoted node.
+    pub primary: String,
+    /// This node said it diverged from it (`DIVERGED`).
+    pub diverged: bool,
+}
+
+/// Whether this start rejoins the promoted node first (`auto_rewind`),
+/// from the lock it found.
+pub fn start_rejoin(plan: &Plan, lock: Lock) -> Option<RejoinTarget> {
+    let me = &plan.cfg.me;
+    let primary = plan.view.promoted_elsewhere(me)?;
+    let data_status = plan.current_data_status(me);
+    should_rejoin(plan.cfg.auto_rewind, lock, data_status, true).then(|| RejoinTarget {
+        primary: primary.to_string(),
+        diverged: data_status == Some(DataStatus::Diverged),
+    })
+}
+
+/// The start once the lock is known (after a rejoin, the lock it left):
+/// what [`start_gate`] allows, then the phases around PostgreSQL's start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartProtocol {
+    gate: StartGate,
+    lock: Lock,
+    /// Where `PGSQL.lock` is, for the exit reasons.
+    lock_path: String,
+}
+
+impl StartProtocol {
+    /// The lock at start: refused as the stock agent does, or a standby
+    /// start (saying why a lock stays).
+    pub fn gate(
+        plan: &Plan,
+        lock: Lock,
+        lock_path: &str,
+    ) -> Result<(StartProtocol, Vec<StartStep>), AgentError> {
+        let gate = start_gate(lock, plan.view.promoted_exists(), last_primary(plan));
+        let protocol = StartProtocol {
+            gate,
+            lock,
+            lock_path: lock_path.to_string(),
+        };
+        let steps = match gate {
+            StartGate::Refuse => return Err(protocol.lock_refusal("")),
+            StartGate::Standby => Vec::new(),
+            StartGate::StandbyThenProve | StartGate::StandbyKeepLock => {
+                vec![StartStep::Apply(Batch::info(format!(
+                    "{lock_path} records a clean demote: starting as a standby; the lock goes once \
+                     streaming from the new primary proves this node is not ahead."
+                )))]
+            }
+        };
+        Ok((protocol, steps))
+    }
+
+    /// Before PostgreSQL starts. `running`: a server already runs, in
+    /// recovery or not (`None`: none runs). start brings up a standby
+    /// only: a running primary is refused, with the two-primaries verdict
+    /// when Pacemaker promoted another node.
+    pub fn before_server(
+        &self,
+        plan: &mut Plan,
+        running: Option<bool>,
+    ) -> Result<Vec<StartStep>, AgentError> {
+        if running == Some(false) {
+            let why = match primary_verdict(plan, None, &BTreeMap::new()) {
+                PrimaryVerdict::Stale(why) => why,
+                _ => "PostgreSQL is already running as a primary; start brings up a standby only. \
+                      Stop it (or let Pacemaker probe it) first"
+                    .into(),
+            };
+            return Err(AgentError::generic(why));
+        }
+        let me = plan.cfg.me.clone();
+        plan.delete(&me, Attr::XlogLoc);
+        plan.delete(&me, Attr::XlogTli);
+        Ok(vec![
+            StartStep::PrepareStandby,
+            StartStep::Apply(plan.take()),
+            StartStep::StartServer,
+        ])
+    }
+
+    /// PostgreSQL runs as a standby, with this `synchronous_standby_names`:
+    /// no slots; a list set by the configuration is an error there (the
+    /// agent manages it); then the streaming proof, or `HS:alone`.
+    pub fn after_server(&self, plan: &mut Plan, sync_standbys: &str) -> Vec<StartStep> {
+        let mut steps = vec![StartStep::DropSlots];
+        if !sync_standbys.is_empty() {
+            steps.push(StartStep::Fail(AgentError::configured(format!(
+                "Invalid synchronous_standby_names is set in postgresql.conf ({sync_standbys}); the \
+                 agent manages it: remove it from the configuration and from start_opt"
+            ))));
+            return steps;
+        }
+        match self.gate {
+            StartGate::StandbyThenProve => {
+                steps.push(StartStep::AwaitProof(self.lock));
+                return steps;
+            }
+            StartGate::StandbyKeepLock => plan.infos.push(format!(
+                "no promoted instance: {} stays until streaming proves this node is not ahead of \
+                 the next primary.",
+                self.lock_path
+            )),
+            StartGate::Standby | StartGate::Refuse => {}
+        }
+        steps.extend(self.started(plan));
+        steps
+    }
+
+    /// After [`StartStep::AwaitProof`]: the lock goes once proven, else
+    /// PostgreSQL stops again and the start is refused, as the stock agent
+    /// refuses a lock. `waited`: how long the proof was waited for.
+    pub fn after_proof(&self, plan: &mut Plan, proven: bool, waited: Duration) -> Vec<StartStep> {
+        if !proven {
+            return vec![
+                StartStep::StopServer,
+                StartStep::Fail(self.lock_refusal(&format!(
+                    " (it was demoted cleanly, but did not stream from a newer primary within {}s, \
+                     which would prove it is not ahead)",
+                    waited.as_secs()
+                ))),
+            ];
+        }
+        let mut steps = vec![StartStep::RemoveLock(NOT_AHEAD)];
+        steps.extend(self.started(plan));
+        steps
+    }
+
+    fn started(&self, plan: &mut Plan) -> Vec<StartStep> {
+        let me = plan.cfg.me.clone();
+        plan.status(&me, Status::HsAlone);
+        vec![StartStep::Apply(plan.take())]
+    }
+
+    /// The stock agent's refusal to start while `PGSQL.lock` exists.
+    fn lock_refusal(&self, why: &str) -> AgentError {
+        AgentError::generic(format!(
+            "My data may be inconsistent. You have to remove {} file to force start.{why}",
+            self.lock_path
+        ))
+    }
+}
+
+/// Why `PGSQL.lock` goes once PostgreSQL streams this former primary.
+pub const NOT_AHEAD: &str =
+    "this former primary streams from the new primary, so it is not ahead of it";
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::*;
+    use super::*;
+    use crate::config::RepMode;
+    use crate::core::crm_mon::ClusterView;
+    use crate::core::lsn::Lsn;
+    use crate::ocf::rc::OcfRc;
+
+    /// What a list of steps does, in short: the values of the writes, the
+    /// other steps by name.
+    fn kinds<S: std::fmt::Debug>(steps: &[S], batch: impl Fn(&S) -> Option<&Batch>) -> Vec<String> {
+        steps
+            .iter()
+            .map(|s| match batch(s) {
+                Some(b) => {
+                    let mut parts: Vec<String> =
+                        b.infos.iter().map(|i| format!("info {i}")).collect();
+                    parts.extend(b.writes.iter().map(|w| {
+                        format!(
+                            "{:?}={}",
+                            w.attr,
+                            w.wire().as_deref().unwrap_or("<deleted>")
+                        )
+                    }));
+                    format!("apply [{}]", parts.join(", "))
+                }
+                None => format!("{s:?}"),
+            })
+            .collect()
+    }
+
+    fn stop_kinds(steps: &[StopStep]) -> Vec<String> {
+        kinds(steps, |s| match s {
+            StopStep::Apply(b) => Some(b),
+            _ => None,
+        })
+    }
+
+    fn start_kinds(steps: &[StartStep]) -> Vec<String> {
+        kinds(steps, |s| match s {
+            StartStep::Apply(b) => Some(b),
+            _ => None,
+        })
+    }
+
+    /// pg01, a standby with a position published, a score and a baseline.
+    fn standby_view(score: &str, data_status: &str) -> ClusterView {
+        let (_, v) = primary_fixture();
+        let v = with_attr(&v, "pg01", "master-pgsql", score);
+        let v = with_attr(&v, "pg01", "pgsql-data-status", data_status);
+        let v = with_attr(&v, "pg01", "pgsql-xlog-loc", "0000000003000000");
+        with_attr(&v, "pg01", "pgsql-master-baseline", "0000000003000000")
+    }
+
+    #[test]
+    fn stop_clears_the_score_and_position_then_says_stop() {
+        let (mut c, _) = primary_fixture();
+        let v = standby_view("100", "STREAMING|ASYNC");
+        c.check_wal_receiver = true;
+        let mut p = Plan::new(&c, &v);
+        assert_eq!(
+            stop_kinds(&stop_begin(&mut p)),
+            [
+                "ClearReceiverStatus",
+                "apply [Score=-INFINITY, XlogLoc=<deleted>]",
+                "Stop"
+            ]
+        );
+        // It ran: sync mode's rep_mode.conf goes back to async, the baseline goes.
+        assert_eq!(
+            stop_kinds(&after_stop(&mut p, true)),
+            [
+                "RepModeConf(Async)",
+                "apply [Status=STOP, MasterBaseline=<deleted>]"
+            ]
+        );
+        // Nothing ran: STOP alone.
+        let mut p = Plan::new(&c, &v);
+        assert_eq!(
+            stop_kinds(&after_stop(&mut p, false)),
+            ["apply [Status=STOP]"]
+        );
+        let mut p = Plan::new(&c, &v);
+        assert_eq!(
+            stop_failed(&mut p).writes[0].wire().as_deref(),
+            Some("UNKNOWN")
+        );
+        // Async mode keeps rep_mode.conf as it is.
+        c.rep_mode = RepMode::Async;
+        let mut p = Plan::new(&c, &v);
+        assert_eq!(
+            stop_kinds(&after_stop(&mut p, true)),
+            ["apply [Status=STOP, MasterBaseline=<deleted>]"]
+        );
+    }
+
+    /// The named sync standby keeps its score through a stop and a start
+    /// (rule 8).
+    #[test]
+    fn the_named_sync_standby_keeps_its_score_at_stop_and_start() {
+        let (c, _) = primary_fixture();
+        let v = standby_view("100", "STREAMING|SYNC");
+        let mut p = Plan::new(&c, &v);
+        assert_eq!(
+            stop_kinds(&stop_begin(&mut p)),
+            ["apply [XlogLoc=<deleted>]", "Stop"]
+        );
+        let mut p = Plan::new(&c, &v);
+        assert_eq!(
+            start_kinds(&start_begin(&mut p)),
+            [
+                "apply [Status=STOP, MasterBaseline=<deleted>]",
+                "EnsureTmpdir",
+                "ClearStartState"
+            ]
+        );
+    }
+
+    #[test]
+    fn start_rejoins_only_with_auto_rewind_a_promoted_node_and_a_reason() {
+        let (mut c, mut v) = primary_fixture();
+        v.promoted = vec!["pg02".into()];
+        assert_eq!(start_rejoin(&Plan::new(&c, &v), Lock::Held), None);
+        c.auto_rewind = true;
+        assert_eq!(
+            start_rejoin(&Plan::new(&c, &v), Lock::Held),
+            Some(RejoinTarget {
+                primary: "pg02".into(),
+                diverged: false
+            })
+        );
+        assert_eq!(start_rejoin(&Plan::new(&c, &v), Lock::Absent), None);
+        let diverged = with_attr(&v, "pg01", "pgsql-data-status", "DIVERGED");
+        assert_eq!(
+            start_rejoin(&Plan::new(&c, &diverged), Lock::Absent),
+            Some(RejoinTarget {
+                primary: "pg02".into(),
+                diverged: true
+            })
+        );
+        v.promoted.clear();
+        assert_eq!(start_rejoin(&Plan::new(&c, &v), Lock::Held), None);
+    }
+
+    #[test]
+    fn a_start_behind_a_crash_lock_is_refused() {
+        let (c, mut v) = primary_fixture();
+        v.promoted = vec!["pg02".into()];
+        let err = StartProtocol::gate(&Plan::new(&c, &v), Lock::Held, "/t/PGSQL.lock").unwrap_err();
+        assert_eq!(err.rc(), OcfRc::ErrGeneric);
+        assert_eq!(
+            err.reason(),
+            "My data may be inconsistent. You have to remove /t/PGSQL.lock file to force start."
+        );
+    }
+
+    /// No lock: a plain standby start, up to HS:alone. A running primary is
+    /// refused; `synchronous_standby_names` set by the configuration is
+    /// ERR_CONFIGURED, after the slots went.
+    #[test]
+    fn a_standby_start_step_by_step() {
+        let (c, mut v) = primary_fixture();
+        v.promoted = vec!["pg02".into()];
+        let v = with_attr(&v, "pg01", "pgsql-xlog-loc", "0000000003000000");
+        let mut p = Plan::new(&c, &v);
+        let (start, steps) = StartProtocol::gate(&p, Lock::Absent, "/t/PGSQL.lock").unwrap();
+        assert_eq!(steps, []);
+        // A primary already runs here while pg02 is promoted: the verdict.
+        let err = start.before_server(&mut p, Some(false)).unwrap_err();
+        assert!(
+            err.reason()
+                .starts_with("PostgreSQL runs as a primary here while pg02"),
+            "{err}"
+        );
+        let mut p = Plan::new(&c, &v);
+        assert_eq!(
+            start_kinds(&start.before_server(&mut p, Some(true)).unwrap()),
+            ["PrepareStandby", "apply [XlogLoc=<deleted>]", "StartServer"]
+        );
+        assert_eq!(
+            start_kinds(&start.after_server(&mut p, "")),
+            ["DropSlots", "apply [Status=HS:alone]"]
+        );
+        let steps = start.after_server(&mut Plan::new(&c, &v), "\"pg02\"");
+        assert!(
+            matches!(&steps[..], [StartStep::DropSlots, StartStep::Fail(e)]
+            if e.rc() == OcfRc::ErrConfigured && e.reason().contains("(\"pg02\")"))
+        );
+        // Nobody promoted: the generic refusal of a running primary.
+        let (_, alone) = primary_fixture();
+        let err = start
+            .before_server(&mut Plan::new(&c, &alone), Some(false))
+            .unwrap_err();
+        assert!(
+            err.reason()
+                .starts_with("PostgreSQL is already running as a primary"),
+            "{err}"
+        );
+    }
+
+    /// A clean demote's lock with a promoted node: start, then wait for the
+    /// proof; proven, the lock goes; not proven, PostgreSQL stops again and
+    /// the start is refused, naming how long it waited.
+    #[test]
+    fn a_clean_demote_proves_it_is_not_ahead_or_stops_again() {
+        let (c, mut v) = primary_fixture();
+        v.promoted = vec!["pg02".into()];
+        let lock = Lock::CleanDemote {
+            checkpoint: Lsn(0x300_0028),
+            tli: 3,
+        };
+        let mut p = Plan::new(&c, &v);
+        let (start, steps) = StartProtocol::gate(&p, lock, "/t/PGSQL.lock").unwrap();
+        assert_eq!(
+            start_kinds(&steps),
+            ["apply [info /t/PGSQL.lock records a clean demote: starting as a standby; the lock \
+              goes once streaming from the new primary proves this node is not ahead.]"]
+        );
+        assert_eq!(
+            start.after_server(&mut p, ""),
+            [StartStep::DropSlots, StartStep::AwaitProof(lock)]
+        );
+        assert_eq!(
+            start_kinds(&start.after_proof(&mut p, true, Duration::from_secs(30))),
+            [
+                "RemoveLock(\"this former primary streams from the new primary, so it is not ahead of it\")",
+                "apply [Status=HS:alone]"
+            ]
+        );
+        let steps = start.after_proof(&mut Plan::new(&c, &v), false, Duration::from_secs(30));
+        assert!(
+            matches!(&steps[..], [StartStep::StopServer, StartStep::Fail(e)]
+            if e.reason().ends_with("file to force start. (it was demoted cleanly, but did not \
+                stream from a newer primary within 30s, which would prove it is not ahead)"))
+        );
+    }
+
+    /// Nobody promoted since a clean demote: the lock stays, and says so.
+    #[test]
+    fn without_a_promoted_node_the_lock_stays() {
+        let (c, v) = primary_fixture();
+        let lock = Lock::CleanDemote {
+            checkpoint: Lsn(1),
+            tli: 1,
+        };
+        let mut p = Plan::new(&c, &v);
+        let (start, _) = StartProtocol::gate(&p, lock, "/t/PGSQL.lock").unwrap();
+        assert_eq!(
+            start_kinds(&start.after_server(&mut p, "")),
+            [
+                "DropSlots",
+                "apply [info no promoted instance: /t/PGSQL.lock stays until streaming proves this \
+                 node is not ahead of the next primary., Status=HS:alone]"
+            ]
+        );
+    }
+}
