@@ -29,17 +29,7 @@ fn cfg(mode: RepMode, nodes: usize) -> RepConfig {
 }
 
 fn render(writes: &[Write]) -> String {
-    let parts: Vec<String> = writes
-        .iter()
-        .map(|w| {
-            format!(
-                "{}:{:?}={}",
-                w.node,
-                w.attr,
-                w.wire().as_deref().unwrap_or("<deleted>")
-            )
-        })
-        .collect();
+    let parts: Vec<String> = writes.iter().map(Write::summary).collect();
     if parts.is_empty() {
         "-".into()
     } else {

@@ -280,14 +280,7 @@ mod tests {
                 _ => None,
             })
             .flat_map(|b| &b.writes)
-            .map(|w| {
-                format!(
-                    "{}:{:?}={}",
-                    w.node,
-                    w.attr,
-                    w.wire().as_deref().unwrap_or("<deleted>")
-                )
-            })
+            .map(Write::summary)
             .collect()
     }
 

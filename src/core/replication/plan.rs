@@ -363,6 +363,18 @@ impl Write {
     pub fn wire(&self) -> Option<String> {
         self.value.as_ref().map(AttrValue::wire)
     }
+
+    /// `node:Attr=value` (or `<deleted>`): how tests and the decision
+    /// table show a write.
+    #[cfg(test)]
+    pub fn summary(&self) -> String {
+        format!(
+            "{}:{:?}={}",
+            self.node,
+            self.attr,
+            self.wire().as_deref().unwrap_or("<deleted>")
+        )
+    }
 }
 
 /// What a plan decided since it was last taken ([`Plan::take`]): log

@@ -166,6 +166,14 @@ impl StartProtocol {
         let steps = match gate {
             StartGate::Refuse => return Err(protocol.lock_refusal("")),
             StartGate::Standby => Vec::new(),
+            // A crash lock kept: this node was the last primary and nobody
+            // was promoted since (`last_primary`); it is no clean demote.
+            StartGate::StandbyKeepLock if lock == Lock::Held => {
+                vec![StartStep::Apply(Batch::info(format!(
+                    "{lock_path} stays: this node was the last primary and nobody was promoted \
+                     since; starting as a standby for the election."
+                )))]
+            }
             StartGate::StandbyThenProve | StartGate::StandbyKeepLock => {
                 vec![StartStep::Apply(Batch::info(format!(
                     "{lock_path} records a clean demote: starting as a standby; the lock goes once \
