@@ -119,9 +119,7 @@ pub fn divergence_check(plan: &mut Plan, facts: &DivergenceFacts) -> Option<Stri
         d.my_tli,
         d.my_position
     ));
-    if plan.score(&me) != Some(Score::CanNotPromote.value()) {
-        plan.own_score(Score::CanNotPromote);
-    }
+    plan.own_score(Score::CanNotPromote);
     plan.data_status(&me, DataStatus::Diverged);
     plan.status(&me, Status::HsAlone);
     Some(format!(
@@ -192,9 +190,16 @@ mod tests {
 
     #[test]
     fn a_diverged_standby_says_so() {
+        for score in ["100", " -INFINITY"] {
+            a_diverged_standby_with_this_score_says_so(score);
+        }
+    }
+
+    /// Any score but the exact bytes `-INFINITY` is rewritten.
+    fn a_diverged_standby_with_this_score_says_so(score: &str) {
         let c = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
         let v = diverge_view(&[
-            ("pg01", "master-pgsql", "100"),
+            ("pg01", "master-pgsql", score),
             ("pg01", "pgsql-data-status", "DISCONNECT"),
         ]);
         let facts = DivergenceFacts {

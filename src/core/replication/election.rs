@@ -209,7 +209,9 @@ pub fn score_at_stop_or_start(plan: &Plan) -> Option<Score> {
     let me = &plan.cfg.me;
     let named_sync = plan.cfg.sync_mode()
         && plan.current_data_status(me) == Some(DataStatus::STREAMING_SYNC)
-        && plan.score(me) == Some(Score::CanPromote.value());
+        // The exact bytes the primary writes: a score spelled otherwise
+        // is nobody's proof, and goes.
+        && plan.current(me, Attr::Score) == Some(Score::CanPromote.wire());
     (!named_sync).then_some(Score::CanNotPromote)
 }
 
@@ -874,6 +876,9 @@ mod tests {
     fn stop_and_start_keep_only_the_named_sync_standbys_score() {
         for (mode, data_status, score, kept) in [
             (RepMode::Sync, "STREAMING|SYNC", "100", true),
+            // Not the primary's bytes: nobody's proof.
+            (RepMode::Sync, "STREAMING|SYNC", "+100", false),
+            (RepMode::Sync, "STREAMING|SYNC", "0100", false),
             (RepMode::Sync, "STREAMING|SYNC", "-INFINITY", false),
             (RepMode::Sync, "DISCONNECT", "100", false),
             (RepMode::Sync, "LATEST", "1000", false),
