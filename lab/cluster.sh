@@ -23,6 +23,9 @@
 #                                     start its cluster stack (as enabling
 #                                     or disabling the services would;
 #                                     default LAB_FENCE_AUTOSTART)
+#   lab/cluster.sh sync-disk NODE     with LAB_CRASHFS: write back what the
+#                                     node's disk holds unsynced (after a
+#                                     copy made with --no-sync)
 #   lab/cluster.sh stop-node NODE|all clean stop of pacemaker and corosync
 #                                     (all: every node at once)
 #   lab/cluster.sh start-node NODE|all start corosync and pacemaker again
@@ -52,7 +55,10 @@
 # the stock-compatible configuration),
 # LAB_CONFIG (crm, the default, or pcs: crm-examples/cluster-pcs.sh run
 # against the live cluster; only with the default agent, mode, major and
-# monitors). A lab keeps the settings it was made with.
+# monitors), LAB_CRASHFS (the path of tools/crashfs's binary: every node's
+# /var/lib/pgsql goes through it, so a crashed node loses what PostgreSQL
+# had not synced, as a power loss would; default: none). A lab keeps the
+# settings it was made with.
 # LAB_SWITCHOVER_TIMEOUT (seconds `switchover` waits for the roles to move,
 # default 120) is read by each command. Run as root.
 #
@@ -118,7 +124,8 @@ LAB_CONFIG=${LAB_CONFIG:-crm}
 SWITCHOVER_TIMEOUT=${LAB_SWITCHOVER_TIMEOUT:-120}
 LAB_FENCE_AUTOSTART=${LAB_FENCE_AUTOSTART:-1}
 LAB_FENCE_BOOT_DELAY=${LAB_FENCE_BOOT_DELAY:-5}
-ASKED_SETTINGS="$LAB_FENCING $LAB_AUTO_REWIND $LAB_CONFIG $LAB_FENCE_AUTOSTART $LAB_FENCE_BOOT_DELAY"
+LAB_CRASHFS=${LAB_CRASHFS:--}
+ASKED_SETTINGS="$LAB_FENCING $LAB_AUTO_REWIND $LAB_CONFIG $LAB_FENCE_AUTOSTART $LAB_FENCE_BOOT_DELAY $LAB_CRASHFS"
 NODES=(pg01 pg02 pg03)
 NET=10.213.0
 VIP=$NET.200
@@ -157,7 +164,8 @@ check_names() {
     fi
     if [[ -f $LAB_ROOT/settings ]]; then
         read -r LAB_FENCING LAB_AUTO_REWIND LAB_CONFIG LAB_FENCE_AUTOSTART LAB_FENCE_BOOT_DELAY \
-            <"$LAB_ROOT/settings"
+            LAB_CRASHFS <"$LAB_ROOT/settings"
+        LAB_CRASHFS=${LAB_CRASHFS:--}
     fi
     case $LAB_AGENT in
         ours | paf) UP_TIMEOUT=${LAB_UP_TIMEOUT:-175} ;;
@@ -192,6 +200,8 @@ check_names() {
             && $LAB_AUTO_REWIND == 1 ]] \
             || die "LAB_CONFIG=pcs: only with the default agent, mode, major, monitors and auto_rewind"
     fi
+    [[ $LAB_CRASHFS == - || ($LAB_CRASHFS == /* && -x $LAB_CRASHFS) ]] \
+        || die "LAB_CRASHFS must be the absolute path of crashfs (cargo build -p crashfs), not '$LAB_CRASHFS'"
     [[ $PREFIX =~ ^[A-Za-z0-9_.-]{1,40}$ ]] || die "bad LAB_PREFIX: $PREFIX"
     SW_NS=$PREFIX-sw
 }
@@ -709,9 +719,59 @@ stop_stack() {
 
 # Make a node disappear: kill its PID 1 (the kernel kills every process of
 # its pid namespace at once), then delete its network namespace.
+# --- crashfs (LAB_CRASHFS): disks that forget what was not synced ---------
+
+# mount_crashfs NODE: the node's PostgreSQL directory through crashfs, on the
+# host, before the node's first boot (its mount namespace copies the host's
+# mounts when it is made).
+mount_crashfs() {
+    local n
+    n=$(node_dir "$1")
+    setsid "$LAB_CRASHFS" "$n/pgsql" "$n/pgsql" --control "$n/crashfs.sock" \
+        </dev/null >>"$n/crashfs.log" 2>&1 &
+    echo $! >"$n/crashfs.pid"
+    "$LAB_CRASHFS" wait "$n/crashfs.sock" --timeout 10 >/dev/null \
+        || die "crashfs did not come up for $1: $(tail -3 "$n/crashfs.log")"
+}
+
+# crashfs_do NODE crash|sync: forget (a crash) or write back (what an
+# operator's synced copy would have) what the node's disk holds unsynced; a
+# crash is logged with what it dropped in LAB_ROOT/crashfs.log.
+crashfs_do() {
+    [[ $LAB_CRASHFS != - ]] || return 0
+    local n out
+    n=$(node_dir "$1")
+    [[ -S $n/crashfs.sock ]] || return 0
+    out=$("$LAB_CRASHFS" "$2" "$n/crashfs.sock" 2>&1) || true
+    echo "$(date +%s%3N) $1 $2 ${out//$'\n'/ }" >>"$LAB_ROOT/crashfs.log"
+}
+
+# umount_crashfs NODE: after the node is down; crashfs writes back what is
+# left and exits.
+umount_crashfs() {
+    local n pid i
+    n=$(node_dir "$1")
+    [[ -f $n/crashfs.pid ]] || return 0
+    pid=$(cat "$n/crashfs.pid")
+    if umount "$n/pgsql" 2>>"$LAB_ROOT/crashfs.log"; then
+        for ((i = 0; i < 100; i++)); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+    else
+        # Still busy: the lab is going away, nothing on it matters now.
+        umount -l "$n/pgsql" 2>/dev/null || true
+    fi
+    kill -9 "$pid" 2>/dev/null || true
+    rm -f "$n/crashfs.pid"
+}
+
 kill_node() {
     local node=$1 ns
     kill_holder "$(node_dir "$node")" "$LAB_ROOT" "$node"
+    # Every process of the node is gone: its disk forgets what they had
+    # not synced, as after a power loss.
+    crashfs_do "$node" crash
     ns=$(node_ns "$node")
     ip -n "$SW_NS" link del "v-$node" 2>/dev/null || true
     if grep -qxF "$ns" "$LAB_ROOT/netns-made" 2>/dev/null && ip netns pids "$ns" >/dev/null 2>&1; then
@@ -1019,7 +1079,7 @@ cmd_up() {
         LAB_REP_MODE=$ASKED_REP_MODE
         LAB_PG_MAJOR=$ASKED_PG_MAJOR
         read -r LAB_FENCING LAB_AUTO_REWIND LAB_CONFIG LAB_FENCE_AUTOSTART LAB_FENCE_BOOT_DELAY \
-            <<<"$ASKED_SETTINGS"
+            LAB_CRASHFS <<<"$ASKED_SETTINGS"
         check_names
     fi
     [[ ! -e $LAB_ROOT ]] || die "$LAB_ROOT exists and is not a lab state dir; remove it or set LAB_ROOT"
@@ -1052,7 +1112,7 @@ cmd_up() {
     [[ -x $PG_SERVER_BIN/postgres ]] \
         || die "PostgreSQL $LAB_PG_MAJOR is not installed in $PG_SERVER_BIN (scripts/install-pg-majors.sh)"
     echo "$LAB_AGENT $LAB_REP_MODE $LAB_PG_MAJOR" >"$LAB_ROOT/agent"
-    echo "$LAB_FENCING $LAB_AUTO_REWIND $LAB_CONFIG $LAB_FENCE_AUTOSTART $LAB_FENCE_BOOT_DELAY" \
+    echo "$LAB_FENCING $LAB_AUTO_REWIND $LAB_CONFIG $LAB_FENCE_AUTOSTART $LAB_FENCE_BOOT_DELAY $LAB_CRASHFS" \
         >"$LAB_ROOT/settings"
     make_var_lib_pgsql
     write_cluster_files
@@ -1074,6 +1134,12 @@ cmd_up() {
     else
         say "fencing: none (LAB_FENCING=0): stonith-enabled=false"
     fi
+    if [[ $LAB_CRASHFS != - ]]; then
+        say "disks: every node's /var/lib/pgsql through crashfs (a crash forgets what was not synced)"
+        for n in "${NODES[@]}"; do
+            mount_crashfs "$n"
+        done
+    fi
     say "nodes: namespaces and private mounts"
     for n in "${NODES[@]}"; do
         start_node_holder "$n"
@@ -1085,6 +1151,10 @@ cmd_up() {
 
     say "PostgreSQL $LAB_PG_MAJOR: initdb on pg01, pg_basebackup to ${NODES[*]:1} (while the cluster forms)"
     init_postgres
+    # initdb and pg_basebackup ran with --no-sync: a fresh install is on disk.
+    for n in "${NODES[@]}"; do
+        crashfs_do "$n" sync
+    done
 
     wait_for $((UP_TIMEOUT - (SECONDS - t0))) "${NODES[*]} to be online with a DC" \
         cluster_online "${NODES[@]}" || { print_crm_mon || true; exit 1; }
@@ -1139,6 +1209,7 @@ cmd_down() {
     fi
     for n in "${NODES[@]}"; do
         kill_node "$n"
+        umount_crashfs "$n"
     done
     local ns
     while read -r ns; do
@@ -1466,6 +1537,7 @@ case ${1:-} in
     bouncer-sql) shift && cmd_sql bouncer-sql "$BOUNCER_VIP" 6432 "$@" ;;
     fence-history) cmd_fence_history ;;
     stack-at-boot) need_node "$@" && cmd_stack_at_boot "$2" "${3:-}" ;;
+    sync-disk) need_node "$@" && check_names && check_node "$2" && crashfs_do "$2" sync ;;
     _fence-daemon) fence_daemon ;;
     crash) need_node "$@" && cmd_crash "$2" ;;
     revive) need_node "$@" && cmd_revive "$2" ;;

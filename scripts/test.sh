@@ -34,6 +34,9 @@ mapfile -t labs < <(grep -v '^#' tests/integration/labs.list | grep .)
 skip=()
 for t in "${labs[@]}"; do skip+=(--skip "$t"); done
 cargo test --locked --no-run --quiet
+# The lab's disks that forget unsynced writes at a crash (tools/crashfs),
+# beside the agent the lab tests run.
+cargo build --locked --quiet -p crashfs
 lablog=$(mktemp /tmp/rustpg-labs.XXXXXX)
 trap 'rm -f "$lablog"' EXIT
 cargo test --locked --test integration -- --exact --test-threads=1 "${labs[@]}" >"$lablog" 2>&1 &

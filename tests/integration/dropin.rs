@@ -6,49 +6,15 @@
 //! over, and every node attribute keeps its value except the differences
 //! docs/compatibility.md lists.
 
-use crate::lab::{healthy, Lab, Picture};
+use crate::lab::{healthy, picture_is_healthy, text, Agent, Lab, Picture, RSC};
 use std::collections::BTreeMap;
-use std::process::Output;
 use std::time::{Duration, Instant};
 
-const RSC: &str = "Postgresql";
 const NODES: [&str; 3] = ["pg01", "pg02", "pg03"];
 
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// The stock agent's picture: as `healthy`, but it names one synchronous
-/// standby, so the third node is async (docs/compatibility.md R1).
+/// The stock agent's healthy picture (`lab::picture_is_healthy`).
 fn stock_healthy(p: &Picture) -> bool {
-    let Some(primary) = p.primary() else {
-        return false;
-    };
-    let a = |n: &str, k: &str| p.attr(n, &format!("{RSC}-{k}"));
-    let score = |n: &str| p.attr(n, &format!("master-{RSC}"));
-    let others: Vec<&String> = p.view.nodes.keys().filter(|n| *n != primary).collect();
-    let count = |s: &str| others.iter().filter(|n| a(n, "status") == Some(s)).count();
-    p.view.nodes.len() == 3
-        && p.view.nodes.values().all(|online| *online)
-        && p.vip_on.as_deref() == Some(primary)
-        && a(primary, "status") == Some("PRI")
-        && a(primary, "data-status") == Some("LATEST")
-        && score(primary) == Some("1000")
-        && count("HS:sync") == 1
-        && count("HS:async") == 1
-        && others.iter().all(|n| match a(n, "status") {
-            Some("HS:sync") => {
-                a(n, "data-status") == Some("STREAMING|SYNC") && score(n) == Some("100")
-            }
-            Some("HS:async") => {
-                a(n, "data-status") == Some("STREAMING|ASYNC") && score(n) == Some("-INFINITY")
-            }
-            _ => false,
-        })
+    picture_is_healthy(p, Agent::Stock)
 }
 
 /// Per role ("primary", "sync standby", "other standby"): a node, or its

@@ -812,6 +812,14 @@ rm -f /var/lib/pgsql/tmp/PGSQL.lock
         );
         let out = lab.run(&["exec", node, "sh", "-c", &script]);
         if out.status.success() {
+            // The copy was made with --no-sync: on a lab whose disks
+            // forget unsynced writes (LAB_CRASHFS), write it back.
+            let synced = lab.run(&["sync-disk", node]);
+            assert!(
+                synced.status.success(),
+                "sync-disk {node}:\n{}",
+                text(&synced)
+            );
             break;
         }
         assert!(
@@ -1951,7 +1959,11 @@ pub(crate) fn battery(lab: &Arc<Lab>, default: fn(usize, usize) -> bool) {
         }
     }
     print_rows(&rows);
-    println!("faults: {:.1}s in all", started.elapsed().as_secs_f64());
+    println!(
+        "faults: {:.1}s in all; crashed nodes' disks forgot {} bytes they had not synced",
+        started.elapsed().as_secs_f64(),
+        lab.crashfs_dropped_bytes()
+    );
 }
 
 pub(crate) fn print_rows(rows: &[Row]) {

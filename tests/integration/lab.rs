@@ -303,6 +303,18 @@ os.execve(sys.argv[1], [sys.argv[1], "monitor"], env)
         self.setting(1) == Some("1".into())
     }
 
+    /// What the nodes' disks forgot at crashes (LAB_CRASHFS): the bytes
+    /// dropped, summed over every crash so far.
+    pub fn crashfs_dropped_bytes(&self) -> u64 {
+        let log = std::fs::read_to_string(self.root.join("crashfs.log")).unwrap_or_default();
+        log.lines()
+            .filter(|l| l.contains(" crash "))
+            .flat_map(|l| l.split_whitespace())
+            .filter_map(|w| w.strip_prefix("dropped_bytes="))
+            .filter_map(|n| n.parse::<u64>().ok())
+            .sum()
+    }
+
     /// Field `k` of the settings the lab was made with (`LAB_ROOT/settings`).
     fn setting(&self, k: usize) -> Option<String> {
         let text = std::fs::read_to_string(self.root.join("settings")).ok()?;
@@ -439,10 +451,23 @@ fn vip_node(xml: &str) -> Option<String> {
         .map(str::to_lowercase)
 }
 
-/// The picture of issue 4: one primary with the VIP, one sync and one
-/// async standby, all attributes as the stock agent would show them, plus
-/// the primary's record of its sync standby (docs/compatibility.md R31).
+/// Whose picture: ours adds the primary's record of the standby it
+/// scored (docs/compatibility.md R31) to the stock agent's.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Agent {
+    Ours,
+    Stock,
+}
+
+/// The healthy picture of our agent ([`picture_is_healthy`]).
 pub fn healthy(p: &Picture) -> bool {
+    picture_is_healthy(p, Agent::Ours)
+}
+
+/// The healthy picture: one primary with the VIP, one sync and one async
+/// standby, every attribute as the stock agent would show it (plus, for
+/// ours, the primary's record of its sync standby).
+pub fn picture_is_healthy(p: &Picture, agent: Agent) -> bool {
     let Some(primary) = p.primary() else {
         return false;
     };
@@ -465,8 +490,7 @@ pub fn healthy(p: &Picture) -> bool {
         && score(primary) == Some("1000")
         && a(primary, "master-baseline").is_some_and(|b| b.len() == 16)
         && sync.len() == 1
-        // The primary's durable record of the standby it scored (R31).
-        && a(primary, "acked-also-on") == Some(sync[0].as_str())
+        && (agent == Agent::Stock || a(primary, "acked-also-on") == Some(sync[0].as_str()))
         && potential == 1
         && others.iter().all(|n| match a(n, "status") {
             Some("HS:sync") => {
@@ -516,10 +540,12 @@ impl SharedLab {
     }
 
     /// crm-examples' configuration as shipped (it heals itself), with the
-    /// lab's fencing: the lab the fault battery and the randomized
+    /// lab's fencing and disks that forget what was not synced when a node
+    /// crashes (crashfs): the lab the fault battery and the randomized
     /// schedules share.
     pub fn as_shipped() -> SharedLab {
-        SharedLab::get("shipped", "sh", &[])
+        let crashfs = crashfs_binary();
+        SharedLab::get("shipped", "sh", &[("LAB_CRASHFS", crashfs.as_str())])
     }
 }
 
@@ -538,4 +564,16 @@ extern "C" fn take_down_shared_lab() {
     if let Ok(mut slot) = SHARED.lock() {
         slot.take();
     }
+}
+
+/// tools/crashfs's binary, built beside the agent (`scripts/test.sh` builds
+/// it: `cargo build -p crashfs`).
+pub fn crashfs_binary() -> String {
+    let path = std::path::Path::new(env!("CARGO_BIN_EXE_pgsql")).with_file_name("crashfs");
+    assert!(
+        path.is_file(),
+        "{} is missing: cargo build -p crashfs (scripts/test.sh does)",
+        path.display()
+    );
+    path.display().to_string()
 }

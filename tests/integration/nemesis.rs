@@ -584,7 +584,8 @@ fn nemesis_schedules() {
         first_id += 1_000_000;
     }
     println!(
-        "nemesis: {run} schedules run, {not_run} not run (no fault landed); the operator stepped in during {rescued}"
+        "nemesis: {run} schedules run, {not_run} not run (no fault landed); the operator stepped in during {rescued}; crashed nodes' disks forgot {} bytes they had not synced",
+        lab.crashfs_dropped_bytes()
     );
     assert!(
         run > 0 || schedules == 0,
