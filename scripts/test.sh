@@ -18,8 +18,8 @@ tree_state() {
     git diff | sha256sum
 }
 before=$(tree_state)
-cargo fmt --check
-cargo clippy --locked --all-targets --quiet -- -D warnings
+cargo fmt --all --check
+cargo clippy --locked --workspace --all-targets --quiet -- -D warnings
 # The Debian package: build, install, describe, remove (before the suite,
 # which installs its own copy of the agent).
 scripts/test-package.sh
@@ -45,6 +45,8 @@ others=0
 # One thread: the lab beside them needs the other core, and they end long
 # before the labs do.
 cargo test --locked -- --test-threads=1 "${skip[@]}" || others=$?
+# crashfs's own tests (files and PostgreSQL on it), beside the labs too.
+cargo test --locked --quiet -p crashfs || others=$?
 lab_rc=0
 wait "$labs_pid" || lab_rc=$?
 echo "=== the lab tests (one after another) ==="
