@@ -293,7 +293,8 @@ fn stock_agent_replaced_by_changing_the_provider() {
         "crm resource param Postgresql set auto_rewind true",
         &format!("crm resource refresh Postgresql {primary}"),
         "crm_resource --wait --timeout=60s",
-        "crm resource refresh Postgresql",
+        &format!("crm resource refresh Postgresql {}", our_nodes["sync standby"]),
+        &format!("crm resource refresh Postgresql {}", our_nodes["other standby"]),
         "crm_resource --wait --timeout=60s",
         "crm configure property maintenance-mode=false",
     ] {
@@ -307,7 +308,13 @@ fn stock_agent_replaced_by_changing_the_provider() {
     // Two monitor rounds: a restart would show in the pids or a failure.
     std::thread::sleep(Duration::from_secs(8));
     lab.wait_for("ours, self-healing: steady state", long, |q| {
-        healthy(q) && q.primary() == p2.primary()
+        healthy(q)
+            && q.primary() == p2.primary()
+            // No standby was probed without a promoted instance (the
+            // primary was refreshed first): none published a position.
+            && NODES
+                .iter()
+                .all(|n| q.attr(n, &format!("{RSC}-xlog-loc")).is_none())
     });
     assert_eq!(pids, postmaster_pids(&lab), "a postmaster restarted");
     assert_eq!(failures(&lab), Vec::<String>::new(), "failed actions");
