@@ -19,7 +19,6 @@ tree_state() {
 }
 before=$(tree_state)
 cargo fmt --all --check
-cargo clippy --locked --workspace --all-targets --quiet -- -D warnings
 # The Debian package: build, install, describe, remove (before the suite,
 # which installs its own copy of the agent).
 scripts/test-package.sh
@@ -42,8 +41,9 @@ trap 'rm -f "$lablog"' EXIT
 cargo test --locked --test integration -- --exact --test-threads=1 "${labs[@]}" >"$lablog" 2>&1 &
 labs_pid=$!
 others=0
-# One thread: the lab beside them needs the other core, and they end long
-# before the labs do.
+# The lints, then every other test on one thread: the lab beside them needs
+# the other core, and they end long before the labs do.
+cargo clippy --locked --workspace --all-targets --quiet -- -D warnings || others=$?
 cargo test --locked -- --test-threads=1 "${skip[@]}" || others=$?
 # crashfs's own tests (files and PostgreSQL on it), beside the labs too.
 cargo test --locked --quiet -p crashfs || others=$?
