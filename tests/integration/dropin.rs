@@ -293,8 +293,14 @@ fn stock_agent_replaced_by_changing_the_provider() {
         "crm resource param Postgresql set auto_rewind true",
         &format!("crm resource refresh Postgresql {primary}"),
         "crm_resource --wait --timeout=60s",
-        &format!("crm resource refresh Postgresql {}", our_nodes["sync standby"]),
-        &format!("crm resource refresh Postgresql {}", our_nodes["other standby"]),
+        &format!(
+            "crm resource refresh Postgresql {}",
+            our_nodes["sync standby"]
+        ),
+        &format!(
+            "crm resource refresh Postgresql {}",
+            our_nodes["other standby"]
+        ),
         "crm_resource --wait --timeout=60s",
         "crm configure property maintenance-mode=false",
     ] {

@@ -161,6 +161,19 @@ fn unblock_later(lab: &Arc<Lab>, after: Duration, node: String) -> std::thread::
     })
 }
 
+/// Whether process `pid` of `node` is gone (the node's init reaps it at
+/// once), within 2 s.
+fn process_gone(lab: &Lab, node: &str, pid: &str) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(2) {
+        if !lab.run(&["exec", node, "kill", "-0", pid]).status.success() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
 /// A standby's PostgreSQL restarted behind Pacemaker's back (its
 /// `postmaster.opts` keep the agent's options).
 const RESTART_POSTGRES: &str = "runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl restart -m fast -w -t 60 -D /var/lib/pgsql/data >/dev/null";
@@ -220,9 +233,9 @@ fn inject(lab: &Arc<Lab>, step: Step, undo: &mut Vec<std::thread::JoinHandle<()>
                 let pid = lab.postmaster_pid(&n);
                 let what = format!("kill -9 postgres on {n} (pid {pid})");
                 match run(&["exec", &n, "kill", "-9", &pid]) {
-                    // Landed: that postmaster is gone (Pacemaker may start
-                    // a new one, with another pid).
-                    Ok(()) if lab.postmaster_pid(&n) != pid => Injected::landed(what),
+                    // Landed: that postmaster is gone (postmaster.pid still
+                    // names it after a kill; Pacemaker may start a new one).
+                    Ok(()) if process_gone(lab, &n, &pid) => Injected::landed(what),
                     Ok(()) => Injected::missed(format!("{what}: still running")),
                     Err(e) => Injected::missed(format!("{what}: {e}")),
                 }
@@ -358,7 +371,7 @@ fn inject(lab: &Arc<Lab>, step: Step, undo: &mut Vec<std::thread::JoinHandle<()>
                         .to_vec(),
                 ));
                 match killed {
-                    Ok(()) if lab.postmaster_pid(&p) != pid => Injected::landed(what),
+                    Ok(()) if process_gone(lab, &p, &pid) => Injected::landed(what),
                     Ok(()) => Injected::missed(format!("{what}: still running")),
                     Err(e) => Injected::missed(format!("{what}: {e}")),
                 }
