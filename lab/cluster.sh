@@ -934,8 +934,10 @@ start_fence_daemon() {
 stop_fence_daemon() {
     local pid
     if pid=$(fence_daemon_pid); then
-        kill "$pid" 2>/dev/null || true
-        wait_gone "$pid" 50 || kill -KILL "$pid" 2>/dev/null || true
+        # Its whole process group (setsid made it the leader): a boot it
+        # has begun must not bring a node up after the lab went down.
+        kill -- -"$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
+        wait_gone "$pid" 50 || kill -KILL -- -"$pid" 2>/dev/null || true
     fi
 }
 
@@ -1209,6 +1211,13 @@ cmd_down() {
     fi
     for n in "${NODES[@]}"; do
         kill_node "$n"
+    done
+    # A node that a boot begun before the fence daemon stopped brought up
+    # meanwhile goes too, before its disk is unmounted.
+    for n in "${NODES[@]}"; do
+        if is_up "$n"; then
+            kill_node "$n"
+        fi
         umount_crashfs "$n"
     done
     local ns
