@@ -143,21 +143,17 @@ fn resolve(lab: &Lab, who: Who) -> Option<String> {
     }
 }
 
-/// Run a lab command in the background after `after`.
-fn later(lab: &Arc<Lab>, after: Duration, args: Vec<String>) -> std::thread::JoinHandle<()> {
+/// Act on the lab in the background after `after` (undoing a fault: a
+/// failure, when the node went down meanwhile, is nothing to undo).
+fn later(
+    lab: &Arc<Lab>,
+    after: Duration,
+    act: impl FnOnce(&Lab) + Send + 'static,
+) -> std::thread::JoinHandle<()> {
     let lab = lab.clone();
     std::thread::spawn(move || {
         std::thread::sleep(after);
-        let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        let _ = lab.run(&a);
-    })
-}
-
-fn unblock_later(lab: &Arc<Lab>, after: Duration, node: String) -> std::thread::JoinHandle<()> {
-    let lab = lab.clone();
-    std::thread::spawn(move || {
-        std::thread::sleep(after);
-        block_vip(&lab, &node, false);
+        act(&lab);
     })
 }
 
@@ -177,20 +173,6 @@ fn process_gone(lab: &Lab, node: &str, pid: &str) -> bool {
 /// A standby's PostgreSQL restarted behind Pacemaker's back (its
 /// `postmaster.opts` keep the agent's options).
 const RESTART_POSTGRES: &str = "runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl restart -m fast -w -t 60 -D /var/lib/pgsql/data >/dev/null";
-
-/// Let a paused standby replay again after `after` (an error, when it was
-/// promoted or stopped meanwhile, is nothing to undo).
-fn resume_replay_later(
-    lab: &Arc<Lab>,
-    after: Duration,
-    node: String,
-) -> std::thread::JoinHandle<()> {
-    let lab = lab.clone();
-    std::thread::spawn(move || {
-        std::thread::sleep(after);
-        let _ = lab.try_sql_on(&node, "select pg_wal_replay_resume()");
-    })
-}
 
 /// What one step did: whether its fault landed (its effect was seen),
 /// and the line for the log.
@@ -264,7 +246,10 @@ fn inject(lab: &Arc<Lab>, step: Step, undo: &mut Vec<std::thread::JoinHandle<()>
                     // A reset lands when a WAL receiver was killed; a cut
                     // when the VIP is blocked (done above).
                     let killed = !reset || run(&crate::faults::kill_walreceiver(&n)).is_ok();
-                    undo.push(unblock_later(lab, Duration::from_secs(secs), n.clone()));
+                    let blocked = n.clone();
+                    undo.push(later(lab, Duration::from_secs(secs), move |lab| {
+                        block_vip(lab, &blocked, false)
+                    }));
                     let what = format!(
                         "{} {n} for {secs}s",
                         if reset { "reset+block" } else { "silent cut" }
@@ -281,11 +266,10 @@ fn inject(lab: &Arc<Lab>, step: Step, undo: &mut Vec<std::thread::JoinHandle<()>
         Fault::Partition(who, secs) => match target(who) {
             Some(n) => {
                 let r = run(&["partition", &n]);
-                undo.push(later(
-                    lab,
-                    Duration::from_secs(secs),
-                    vec!["heal".into(), n.clone()],
-                ));
+                let cut = n.clone();
+                undo.push(later(lab, Duration::from_secs(secs), move |lab| {
+                    let _ = lab.run(&["heal", &cut]);
+                }));
                 let what = format!("partition {n} for {secs}s");
                 match r {
                     Ok(()) => Injected::landed(what),
@@ -346,7 +330,10 @@ fn inject(lab: &Arc<Lab>, step: Step, undo: &mut Vec<std::thread::JoinHandle<()>
                     let paused = lab
                         .try_sql_on(&n, "select pg_is_wal_replay_paused()")
                         .is_ok_and(|o| o.trim() == "t");
-                    undo.push(resume_replay_later(lab, Duration::from_secs(secs), n));
+                    undo.push(later(lab, Duration::from_secs(secs), move |lab| {
+                        // Promoted or stopped meanwhile: nothing to resume.
+                        let _ = lab.try_sql_on(&n, "select pg_wal_replay_resume()");
+                    }));
                     if paused {
                         Injected::landed(what)
                     } else {
@@ -363,13 +350,9 @@ fn inject(lab: &Arc<Lab>, step: Step, undo: &mut Vec<std::thread::JoinHandle<()>
                     "kill -9 postgres on {p} (pid {pid}), pg_ctl restart on {n} {gap} ms later"
                 );
                 let killed = run(&["exec", &p, "kill", "-9", &pid]);
-                undo.push(later(
-                    lab,
-                    Duration::from_millis(gap),
-                    ["exec", &n, "sh", "-c", RESTART_POSTGRES]
-                        .map(String::from)
-                        .to_vec(),
-                ));
+                undo.push(later(lab, Duration::from_millis(gap), move |lab| {
+                    let _ = lab.run(&["exec", &n, "sh", "-c", RESTART_POSTGRES]);
+                }));
                 match killed {
                     Ok(()) if process_gone(lab, &p, &pid) => Injected::landed(what),
                     Ok(()) => Injected::missed(format!("{what}: still running")),

@@ -195,6 +195,19 @@ mod tests {
         }
     }
 
+    /// pg01, not streaming, at 0/5000100 on timeline 1: past the fork at
+    /// 0/5000028 where the primary pg02's timeline 2 began.
+    fn past_the_fork() -> DivergenceFacts<'static> {
+        DivergenceFacts {
+            primary: "pg02",
+            published: Some("2:1@0/5000028"),
+            wal_tli: Some(1),
+            position: Some(at("0/5000100")),
+            streaming: false,
+            received_tli: None,
+        }
+    }
+
     /// Any score but the exact bytes `-INFINITY` is rewritten.
     fn a_diverged_standby_with_this_score_says_so(score: &str) {
         let c = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
@@ -202,14 +215,7 @@ mod tests {
             ("pg01", "master-pgsql", score),
             ("pg01", "pgsql-data-status", "DISCONNECT"),
         ]);
-        let facts = DivergenceFacts {
-            primary: "pg02",
-            published: Some("2:1@0/5000028"),
-            wal_tli: Some(1),
-            position: Some(at("0/5000100")),
-            streaming: false,
-            received_tli: None,
-        };
+        let facts = past_the_fork();
         let mut p = Plan::new(&c, &v);
         let reason = divergence_check(&mut p, &facts);
         assert_eq!(
@@ -249,14 +255,7 @@ mod tests {
     fn no_verdict_without_a_history_a_timeline_or_a_position() {
         let c = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
         let v = diverge_view(&[("pg01", "master-pgsql", "100")]);
-        let full = DivergenceFacts {
-            primary: "pg02",
-            published: Some("2:1@0/5000028"),
-            wal_tli: Some(1),
-            position: Some(at("0/5000100")),
-            streaming: false,
-            received_tli: None,
-        };
+        let full = past_the_fork();
         for (facts, warns) in [
             (
                 DivergenceFacts {
