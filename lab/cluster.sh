@@ -33,7 +33,9 @@
 #                                     the lab's switch goes down (the node
 #                                     and its processes keep running)
 #   lab/cluster.sh heal NODE          bring that port up again
-#   lab/cluster.sh switchover [NODE]  move the promoted role (ban + clear)
+#   lab/cluster.sh switchover [NODE]  move the promoted role (our agent:
+#                                     rustpgctl switchover; the others: a
+#                                     ban, then clear)
 #   lab/cluster.sh switch-provider P  change the live primitive's provider to
 #                                     P (rustpg or heartbeat) as an operator
 #                                     would (docs/migration.md)
@@ -60,7 +62,10 @@
 # had not synced, as a power loss would; default: none). A lab keeps the
 # settings it was made with.
 # LAB_SWITCHOVER_TIMEOUT (seconds `switchover` waits for the roles to move,
-# default 120) is read by each command. Run as root.
+# default 120), LAB_VIEW (tools/labview's binary, which reads crm_mon;
+# default: built here on first use) and LAB_RUSTPGCTL (the rustpgctl that
+# `switchover` runs; default: the installed one, else built here) are read
+# by each command. Run as root.
 #
 # Every lab loads LAB_ROOT/cluster.crm: crm-examples/cluster.crm with, for
 # LAB_REP_MODE=async, rep_mode=async, for LAB_MONITORS=1s/2s those monitor
@@ -285,118 +290,21 @@ crm_xml() {
     in_node "$n" crm_mon -1 -A --output-as=xml 2>/dev/null
 }
 
-# Reads crm_mon XML on stdin. `picture NODES...` is true when the named
-# nodes are online and form the target picture: one Promoted instance with
-# the VIP, every other named node Unpromoted and streaming, one of them
-# HS:sync (score 100), the rest HS:async (-INFINITY), all managed by one
-# agent; PgBouncer running on each, PgBouncerVIP on one of them. Otherwise
-# prints what is missing. `primary` prints the promoted node; `attr NODE
-# NAME` prints a node attribute.
-CRM_PY='
-import os, re, sys, xml.etree.ElementTree as ET
-cmd, args = sys.argv[1], sys.argv[2:]
-x = ET.parse(sys.stdin).getroot()
-online = {n.get("name") for n in x.iter("node") if n.get("online") == "true" and n.get("type") == "member"}
-attrs = {}
-for na in x.iter("node_attributes"):
-    for n in na.iter("node"):
-        attrs[n.get("name")] = {a.get("name"): a.get("value") for a in n.iter("attribute")}
-roles = {}
-agents = set()
-unmanaged = False
-for r in x.iter("resource"):
-    if r.get("id") == "Postgresql" or r.get("id", "").startswith("Postgresql:"):
-        agents.add(r.get("resource_agent", ""))
-        unmanaged = unmanaged or r.get("managed") == "false"
-        for n in r.iter("node"):
-            roles[n.get("name")] = (r.get("role"), r.get("failed"))
-# Both agents name one sync standby: the others are async. A list of
-# several (an older build of ours, or the stock agent right after
-# switch-provider heartbeat) shows them potential. PAF publishes no status
-# attributes.
-paf = any(a.endswith(":pgsqlms") for a in agents)
-asynchronous = os.environ.get("LAB_REP_MODE") == "async"
-others = ("ASYNC", "POTENTIAL")
-vip = [n.get("name") for r in x.iter("resource") if r.get("id") == "PostgresqlVIP" and r.get("role") == "Started" for n in r.iter("node")]
-bouncers = {n.get("name") for r in x.iter("resource") if r.get("id", "").split(":")[0] == "PgBouncer" and r.get("role") == "Started" for n in r.iter("node")}
-bouncer_vip = [n.get("name") for r in x.iter("resource") if r.get("id") == "PgBouncerVIP" and r.get("role") == "Started" for n in r.iter("node")]
-promoted = sorted(n for n, (role, _) in roles.items() if role == "Promoted")
-if cmd == "primary":
-    if len(promoted) != 1:
-        sys.exit(1)
-    print(promoted[0])
-    sys.exit(0)
-if cmd == "role":
-    print(roles.get(args[0], ("Stopped", ""))[0])
-    sys.exit(0)
-if cmd == "attr":
-    v = attrs.get(args[0], {}).get(args[1])
-    if v is None:
-        sys.exit(1)
-    print(v)
-    sys.exit(0)
-want = args
-missing = []
-off = [n for n in want if n not in online]
-if off:
-    missing.append("offline: " + " ".join(off))
-if len(promoted) != 1:
-    missing.append("promoted: [" + " ".join(promoted) + "]")
-elif paf:
-    # Roles, the VIP and the promotion scores of PAF; streaming is read from
-    # pg_stat_replication by picture() below.
-    p = promoted[0]
-    if vip != [p]:
-        missing.append("VIP on [" + " ".join(vip) + "], not " + p)
-    for n in want:
-        role = roles.get(n, ("Stopped", ""))[0]
-        score = attrs.get(n, {}).get("master-Postgresql", "")
-        if n != p and role != "Unpromoted":
-            missing.append("%s: %s" % (n, role))
-        if not re.fullmatch(r"[0-9]+", score) or int(score) <= 0:
-            missing.append("%s: score %s" % (n, score or "none"))
-else:
-    p = promoted[0]
-    a = attrs.get(p, {})
-    if vip != [p]:
-        missing.append("VIP on [" + " ".join(vip) + "], not " + p)
-    if (a.get("Postgresql-status"), a.get("Postgresql-data-status"), a.get("master-Postgresql")) != ("PRI", "LATEST", "1000"):
-        missing.append("%s: %s %s %s" % (p, a.get("Postgresql-status"), a.get("Postgresql-data-status"), a.get("master-Postgresql")))
-    if not re.fullmatch(r"[0-9A-F]{16}", a.get("Postgresql-master-baseline", "")):
-        missing.append(p + ": no master-baseline")
-    sync = 0
-    for n in want:
-        if n == p:
-            continue
-        a = attrs.get(n, {})
-        role = roles.get(n, ("Stopped", ""))[0]
-        got = (role, a.get("Postgresql-status"), a.get("Postgresql-data-status"), a.get("master-Postgresql"))
-        if got == ("Unpromoted", "HS:sync", "STREAMING|SYNC", "100"):
-            sync += 1
-        elif got not in [("Unpromoted", "HS:" + o.lower(), "STREAMING|" + o, "-INFINITY") for o in others]:
-            missing.append("%s: %s" % (n, " ".join(str(g) for g in got)))
-    if len(want) > 1 and sync != (0 if asynchronous else 1):
-        missing.append("%d sync standbys" % sync)
-# PgBouncer runs on every named node, and PgBouncerVIP on one of them.
-no_bouncer = [n for n in want if n not in bouncers]
-if no_bouncer:
-    missing.append("PgBouncer not running on " + " ".join(no_bouncer))
-if len(bouncer_vip) != 1 or bouncer_vip[0] not in bouncers:
-    missing.append("PgBouncerVIP on [" + " ".join(bouncer_vip) + "]")
-failed = sorted(n for n, (_, f) in roles.items() if f == "true")
-if failed:
-    missing.append("failed instance on " + " ".join(failed))
-if len(agents) != 1:
-    missing.append("agents: " + " ".join(sorted(agents)))
-if unmanaged:
-    missing.append("unmanaged (maintenance mode?)")
-if missing:
-    print("; ".join(missing))
-    sys.exit(1)
-'
-
-crm_py() {
-    LAB_REP_MODE=$LAB_REP_MODE python3 -c "$CRM_PY" "$@"
+# The lab's reads of crm_mon's XML (on stdin) go through tools/labview,
+# which defines the healthy picture once for this script and the lab tests
+# (tools/labview/src/lib.rs): `labview picture AGENT REP_MODE NODES...`
+# is true when the named nodes form it, else prints what is missing;
+# `primary` prints the promoted node, `role NODE` its role, `attr NODE
+# NAME` a node attribute. LAB_VIEW names the binary; by default it is built
+# here (release profile) on first use.
+LAB_VIEW=${LAB_VIEW:-}
+labview() {
+    if [[ -z $LAB_VIEW ]]; then
+        (cd "$(dirname "$SELF")/.." && cargo build --release --locked --quiet -p labview) \
+            || die "cannot build tools/labview (cargo build --release -p labview)"
+        LAB_VIEW=${CARGO_TARGET_DIR:-$(dirname "$SELF")/../target}/release/labview
+    fi
+    "$LAB_VIEW" "$@"
 }
 
 # SQL through the VIP from the client host (the switch namespace).
@@ -414,7 +322,7 @@ client_psql() { client_psql_at "$VIP" 5432 "$@"; }
 picture() {
     local xml
     xml=$(crm_xml) || { echo "no node answers crm_mon"; return 1; }
-    crm_py picture "$@" <<<"$xml" || return 1
+    labview picture "$LAB_AGENT" "$LAB_REP_MODE" "$@" <<<"$xml" || return 1
     [[ $LAB_AGENT == paf ]] || return 0
     # PAF: every other named node streams from the primary; in sync mode
     # one of them is the sync standby.
@@ -447,19 +355,19 @@ await_picture() {
 current_primary() {
     local xml
     xml=$(crm_xml) || return 1
-    crm_py primary <<<"$xml"
+    labview primary <<<"$xml"
 }
 
 node_attr() {
     local xml
     xml=$(crm_xml) || return 1
-    crm_py attr "$1" "$2" <<<"$xml"
+    labview attr "$1" "$2" <<<"$xml"
 }
 
 node_role() {
     local xml
     xml=$(crm_xml) || return 1
-    crm_py role "$1" <<<"$xml"
+    labview role "$1" <<<"$xml"
 }
 
 cluster_online() {
@@ -1385,12 +1293,58 @@ cmd_partition() {
     fi
 }
 
-# Move the promoted role away from the current primary: ban the Promoted
-# role there, wait for another node to be promoted and the old primary to
-# be Unpromoted, then clear the ban. (`crm resource move --promoted` does
-# nothing here: its INFINITY preference ties with resource-stickiness.)
+# Move the promoted role away from the current primary. Our agent: the
+# operator's command, `rustpgctl switchover [--to NODE]`. The others: ban
+# the Promoted role there, wait for another node to be promoted and the old
+# primary to be Unpromoted, then clear the ban. (`crm resource move
+# --promoted` does nothing here: its INFINITY preference ties with
+# resource-stickiness.) Then the full picture.
 cmd_switchover() {
     check_names
+    if [[ $LAB_AGENT == ours ]]; then
+        switchover_with_rustpgctl "$@"
+    else
+        switchover_with_a_ban "$@"
+    fi
+}
+
+# rustpgctl: LAB_RUSTPGCTL, else the installed one (the Debian package's),
+# else the build beside this checkout's (release profile, built here).
+rustpgctl_binary() {
+    if [[ -n ${LAB_RUSTPGCTL:-} ]]; then
+        echo "$LAB_RUSTPGCTL"
+    elif command -v rustpgctl; then
+        :
+    else
+        (cd "$(dirname "$SELF")/.." && cargo build --release --locked --quiet --bin rustpgctl) >&2 \
+            || die "no rustpgctl (the Debian package, or cargo build --release --bin rustpgctl)"
+        echo "${CARGO_TARGET_DIR:-$(dirname "$SELF")/../target}/release/rustpgctl"
+    fi
+}
+
+switchover_with_rustpgctl() {
+    local target=${1:-} old n t0 ctl online=() args=(switchover --timeout "$SWITCHOVER_TIMEOUT")
+    ctl=$(rustpgctl_binary)
+    n=$(any_node) || die "no node has a running pacemaker"
+    old=$(current_primary) || die "no promoted instance to move"
+    for n in "${NODES[@]}"; do
+        cluster_online "$n" && online+=("$n")
+    done
+    if [[ -n $target ]]; then
+        check_node "$target"
+        args+=(--to "$target")
+    fi
+    t0=$SECONDS
+    if ! in_node "$(any_node)" "$ctl" "${args[@]}"; then
+        print_crm_mon >&2 || true
+        exit 1
+    fi
+    await_picture "$t0" $((SWITCHOVER_TIMEOUT + 60)) "no complete picture after the switchover" "${online[@]}"
+    say "switchover $old -> $(current_primary) done in $((SECONDS - t0)) s"
+    print_crm_mon
+}
+
+switchover_with_a_ban() {
     local target=${1:-} old sync n t0 online=()
     n=$(any_node) || die "no node has a running pacemaker"
     old=$(current_primary) || die "no promoted instance to move"
@@ -1403,7 +1357,7 @@ cmd_switchover() {
     done
     # PAF promotes the standby it elects; it publishes no HS:sync.
     [[ -n $sync || $LAB_AGENT == paf ]] || die "no standby is HS:sync; nothing can be promoted"
-    if [[ -n $target && $LAB_AGENT != paf ]]; then
+    if [[ -n $target && $LAB_AGENT == stock ]]; then
         check_node "$target"
         [[ $target != "$old" ]] || die "$target is already the primary"
         [[ $target == "$sync" ]] || die "only the sync standby ($sync) can be promoted; $target is $(node_attr "$target" Postgresql-status 2>/dev/null || echo unknown)"

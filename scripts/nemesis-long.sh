@@ -11,8 +11,9 @@ seed=${2:-$(date +%s%3N)}
 steps=${3:-3}
 log=/var/tmp/rustpg-nemesis-$seed.log
 echo "nemesis-long: $schedules schedules of $steps faults from seed $seed at $(git rev-parse --short HEAD); log $log"
-# the lab's disks that forget unsynced writes at a crash (tools/crashfs)
-cargo build --locked --release --quiet -p crashfs
+# the lab's disks that forget unsynced writes at a crash (tools/crashfs) and
+# its reading of crm_mon (tools/labview)
+cargo build --locked --release --quiet -p crashfs -p labview
 start=$(date +%s)
 rc=0
 NEMESIS_SEED=$seed NEMESIS_SCHEDULES=$schedules NEMESIS_STEPS=$steps \

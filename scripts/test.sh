@@ -33,9 +33,9 @@ mapfile -t labs < <(grep -v '^#' tests/integration/labs.list | grep .)
 skip=()
 for t in "${labs[@]}"; do skip+=(--skip "$t"); done
 cargo test --locked --no-run --quiet
-# The lab's disks that forget unsynced writes at a crash (tools/crashfs),
-# beside the agent the lab tests run.
-cargo build --locked --quiet -p crashfs
+# The lab's disks that forget unsynced writes at a crash (tools/crashfs) and
+# its reading of crm_mon (tools/labview), beside the agent the lab tests run.
+cargo build --locked --quiet -p crashfs -p labview
 lablog=$(mktemp /tmp/rustpg-labs.XXXXXX)
 trap 'rm -f "$lablog"' EXIT
 cargo test --locked --test integration -- --exact --test-threads=1 "${labs[@]}" >"$lablog" 2>&1 &
@@ -45,8 +45,9 @@ others=0
 # the other core, and they end long before the labs do.
 cargo clippy --locked --workspace --all-targets --quiet -- -D warnings || others=$?
 cargo test --locked -- --test-threads=1 "${skip[@]}" || others=$?
-# crashfs's own tests (files and PostgreSQL on it), beside the labs too.
-cargo test --locked --quiet -p crashfs || others=$?
+# The tools' own tests (crashfs: files and PostgreSQL on it; labview: the
+# healthy picture), beside the labs too.
+cargo test --locked --quiet -p crashfs -p labview || others=$?
 lab_rc=0
 wait "$labs_pid" || lab_rc=$?
 echo "=== the lab tests (one after another) ==="

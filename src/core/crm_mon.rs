@@ -24,6 +24,25 @@ pub struct ClusterView {
     /// Nodes (lower-cased) where an instance of our resource is shown
     /// failed: its recovery (a stop) is pending.
     pub failed: Vec<String>,
+    /// Every resource instance crm_mon lists, ours or not, for readers
+    /// that look at the whole cluster (the lab's picture: the VIPs,
+    /// PgBouncer, which agent manages the clone).
+    pub instances: Vec<Instance>,
+}
+
+/// One `<resource>` crm_mon lists, on one node.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Instance {
+    /// The resource's id without a clone's `:N` suffix.
+    pub resource: String,
+    /// `class:provider:type`.
+    pub agent: String,
+    /// Pacemaker's role: `Started`, `Promoted`, `Unpromoted`, `Stopped`...
+    pub role: String,
+    /// Where it is active (lower-cased); `None` when it is not.
+    pub node: Option<String>,
+    pub failed: bool,
+    pub managed: bool,
 }
 
 impl ClusterView {
@@ -138,6 +157,35 @@ fn is_instance_of(id: &str, resource: &str) -> bool {
             .is_some_and(|(base, n)| base == resource && n.parse::<u32>().is_ok())
 }
 
+/// A `<resource>` element, once per node it is active on (once with no
+/// node when it is not active).
+fn instances(r: roxmltree::Node) -> Vec<Instance> {
+    let id = r.attribute("id").unwrap_or_default();
+    let base = id.split_once(':').map_or(id, |(base, _)| base);
+    let instance = |node: Option<&str>| Instance {
+        resource: base.to_string(),
+        agent: r
+            .attribute("resource_agent")
+            .unwrap_or_default()
+            .to_string(),
+        role: r.attribute("role").unwrap_or_default().to_string(),
+        node: node.map(str::to_lowercase),
+        failed: r.attribute("failed") == Some("true"),
+        managed: r.attribute("managed") != Some("false"),
+    };
+    let nodes: Vec<Instance> = r
+        .children()
+        .filter(|n| n.has_tag_name("node"))
+        .filter_map(|n| n.attribute("name"))
+        .map(|n| instance(Some(n)))
+        .collect();
+    if nodes.is_empty() {
+        vec![instance(None)]
+    } else {
+        nodes
+    }
+}
+
 fn child<'a, 'i>(parent: roxmltree::Node<'a, 'i>, name: &str) -> Option<roxmltree::Node<'a, 'i>> {
     parent
         .children()
@@ -180,6 +228,7 @@ pub fn parse(xml: &str, resource: &str) -> Result<ClusterView, CrmMonError> {
             .descendants()
             .filter(|n| n.has_tag_name("resource"))
         {
+            view.instances.extend(instances(r));
             let ours = r
                 .attribute("id")
                 .is_some_and(|id| is_instance_of(id, resource));
@@ -296,6 +345,16 @@ mod tests {
         // Only our resource's failures, only where there are some.
         assert_eq!(v.fail_counts, BTreeMap::from([("pg03".to_string(), 2)]));
         assert_eq!(v.failed, ["pg02"]);
+        // Every resource, ours or not, with its agent and node.
+        let vip = &v.instances[0];
+        assert_eq!(
+            (vip.resource.as_str(), vip.agent.as_str(), vip.role.as_str()),
+            ("PostgresqlVIP", "ocf:heartbeat:IPaddr2", "Started")
+        );
+        assert_eq!(vip.node.as_deref(), Some("pg01"));
+        assert!(vip.managed && !vip.failed);
+        assert_eq!(v.instances.len(), 4);
+        assert!(v.instances[2].failed);
     }
 
     /// The stock agent greps `<resource id="pgsql" .*`; a resource whose name

@@ -48,6 +48,7 @@
 //! `xlog_check_count` unchanged samples and claims 1000 in round 4.
 
 use crate::support::{chown_to_postgres, require_root, run_as_postgres, AgentOutput, Major, AGENT};
+use rustpg::core::crm_mon::{self, ClusterView};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -459,29 +460,17 @@ impl Cluster {
 
     /// Every node crm_mon shows the resource Promoted on.
     pub fn promoted_nodes(&self) -> Vec<String> {
-        let xml = self.crm_mon_xml();
-        let mut promoted = vec![];
-        let mut in_promoted_rsc = false;
-        for tag in tags(&xml) {
-            match tag.name.as_str() {
-                "resource" if !tag.closing => {
-                    in_promoted_rsc = tag.attr("id") == Some(RESOURCE)
-                        && matches!(tag.attr("role"), Some("Promoted" | "Master"));
-                }
-                "node" if in_promoted_rsc => promoted.push(tag.attr("name").unwrap().to_string()),
-                "resource" => in_promoted_rsc = false,
-                _ => {}
-            }
-        }
-        promoted
+        self.crm_mon().promoted
     }
 
     /// Whether crm_mon shows the node `online="true"`.
     pub fn is_online(&self, node: &str) -> bool {
-        let xml = self.crm_mon_xml();
-        tags(&xml).iter().any(|t| {
-            t.name == "node" && t.attr("name") == Some(node) && t.attr("online") == Some("true")
-        })
+        self.crm_mon().online(node)
+    }
+
+    /// crm_mon's XML as the agent parses it.
+    fn crm_mon(&self) -> ClusterView {
+        crm_mon::parse(&self.crm_mon_xml(), RESOURCE).unwrap()
     }
 
     /// Make crm_mon show the instance Promoted on `node` and Unpromoted on
@@ -569,35 +558,35 @@ impl Cluster {
     /// section's `transient_attributes`; forever: the `nodes` section.
     pub fn attributes(&self) -> Attributes {
         let xml = std::fs::read_to_string(&self.cib).unwrap();
+        let doc = roxmltree::Document::parse(&xml).unwrap();
         let mut out = Attributes::new();
-        let mut stack: Vec<String> = vec![];
-        let mut uname = String::new();
-        for tag in tags(&xml) {
-            if tag.closing {
-                stack.pop();
-                continue;
-            }
-            if matches!(tag.name.as_str(), "node" | "node_state") {
-                uname = tag.attr("uname").unwrap_or_default().to_string();
-            }
-            if tag.name == "nvpair" {
-                let path: Vec<&str> = stack.iter().map(String::as_str).collect();
-                let lifetime = match path.as_slice() {
-                    [.., "nodes", "node", "instance_attributes"] => "forever",
-                    [.., "node_state", "transient_attributes", "instance_attributes"] => "reboot",
-                    _ => continue,
-                };
-                out.insert(
-                    (uname.clone(), tag.attr("name").unwrap().to_string()),
-                    (
-                        lifetime.into(),
-                        tag.attr("value").unwrap_or_default().to_string(),
-                    ),
-                );
-            }
-            if !tag.self_closing {
-                stack.push(tag.name);
-            }
+        for pair in doc.descendants().filter(|n| n.has_tag_name("nvpair")) {
+            let path: Vec<&str> = pair
+                .ancestors()
+                .skip(1)
+                .take(3)
+                .map(|n| n.tag_name().name())
+                .collect();
+            let (lifetime, owner) = match path.as_slice() {
+                ["instance_attributes", "node", "nodes"] => {
+                    ("forever", pair.parent().unwrap().parent())
+                }
+                ["instance_attributes", "transient_attributes", "node_state"] => {
+                    ("reboot", pair.parent().unwrap().parent().unwrap().parent())
+                }
+                _ => continue,
+            };
+            let uname = owner.and_then(|n| n.attribute("uname")).unwrap_or_default();
+            out.insert(
+                (
+                    uname.to_string(),
+                    pair.attribute("name").unwrap().to_string(),
+                ),
+                (
+                    lifetime.into(),
+                    pair.attribute("value").unwrap_or_default().to_string(),
+                ),
+            );
         }
         out
     }
@@ -983,72 +972,6 @@ fn tool(program: &str, args: &[&str], env: &[(&str, &str)]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// One start, end or empty tag of an XML document.
-struct Tag {
-    name: String,
-    attrs: Vec<(String, String)>,
-    closing: bool,
-    self_closing: bool,
-}
-
-impl Tag {
-    fn attr(&self, name: &str) -> Option<&str> {
-        self.attrs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A minimal XML tag scanner, enough for the CIB and crm_mon output (no
-/// dependency on an XML crate): skips declarations, comments and text.
-fn tags(xml: &str) -> Vec<Tag> {
-    let mut out = vec![];
-    let mut rest = xml;
-    while let Some(start) = rest.find('<') {
-        rest = &rest[start..];
-        if let Some(after) = rest.strip_prefix("<!--") {
-            rest = after.split_once("-->").map_or("", |(_, r)| r);
-            continue;
-        }
-        // '>' never occurs unescaped inside attribute values written by
-        // libxml2, so the first one ends the tag.
-        let end = rest.find('>').expect("unterminated tag");
-        let body = &rest[1..end];
-        rest = &rest[end + 1..];
-        if body.starts_with('?') || body.starts_with('!') {
-            continue;
-        }
-        let closing = body.starts_with('/');
-        let self_closing = body.ends_with('/');
-        let body = body.trim_start_matches('/').trim_end_matches('/');
-        let (name, mut attrs_text) = body.split_once(char::is_whitespace).unwrap_or((body, ""));
-        let mut attrs = vec![];
-        while let Some((key, after)) = attrs_text.split_once('=') {
-            let after = after.trim_start();
-            let quote = after.chars().next().unwrap();
-            let (value, remaining) = after[1..].split_once(quote).unwrap();
-            attrs.push((key.trim().to_string(), unescape(value)));
-            attrs_text = remaining;
-        }
-        out.push(Tag {
-            name: name.to_string(),
-            attrs,
-            closing,
-            self_closing,
-        });
-    }
-    out
-}
-
-fn unescape(s: &str) -> String {
-    s.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
 }
 
 // The harness's own proof, kept beside it so main.rs needs one line only.

@@ -7,6 +7,7 @@
 //! docs/compatibility.md lists.
 
 use crate::lab::{healthy, picture_is_healthy, text, Agent, Lab, Picture, RSC};
+use rustpg::core::replication::Status;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -26,7 +27,7 @@ type Attributes = BTreeMap<String, String>;
 /// "sync standby" (the node whose status is HS:sync) and "other standby".
 fn by_role(p: &Picture) -> (ByRole<String>, ByRole<Attributes>) {
     let primary = p.primary().expect("one primary").to_string();
-    let sync = p.node_with_status("HS:sync").expect("a sync standby");
+    let sync = p.node_with_status(Status::HsSync).expect("a sync standby");
     let other = p
         .view
         .nodes

@@ -9,6 +9,7 @@ use crate::faults::{
 };
 use crate::lab::{healthy, text, Lab, RSC};
 use crate::support::wait_until;
+use rustpg::core::replication::Status;
 use std::time::{Duration, Instant};
 
 fn count_rows(lab: &Lab, node: &str) -> i64 {
@@ -62,7 +63,7 @@ fn three_node_cluster_end_to_end_pg11() {
 
 /// Whether `end_to_end` runs rustpgctl's scenarios (status, explain,
 /// refusals, switchover through PgBouncer, a switchover whose target
-/// crashes) or moves the role with the lab's ban and clear only.
+/// crashes) or moves the role with the lab's switchover only.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum OperatorTool {
     Exercised,
@@ -260,8 +261,8 @@ fn switchover_target_crashes(lab: &Lab) {
     let long = Duration::from_secs(180);
     let p = lab.wait_for("before the interrupted switchover", long, healthy);
     let primary = p.primary().unwrap().to_string();
-    let sync = p.node_with_status("HS:sync").unwrap();
-    let potential = p.node_with_status("HS:async").unwrap();
+    let sync = p.node_with_status(Status::HsSync).unwrap();
+    let potential = p.node_with_status(Status::HsAsync).unwrap();
     let lab_ok = |args: &[&str]| {
         let out = lab.run(args);
         assert!(out.status.success(), "{args:?}:\n{}", text(&out));
@@ -342,8 +343,8 @@ fn end_to_end(lab: &Lab, tool: OperatorTool) {
     let p = lab.wait_for("steady state", long, healthy);
     println!("{}", String::from_utf8_lossy(&lab.run(&["crm_mon"]).stdout));
     let first = p.primary().unwrap().to_string();
-    let sync = p.node_with_status("HS:sync").unwrap();
-    let potential = p.node_with_status("HS:async").unwrap();
+    let sync = p.node_with_status(Status::HsSync).unwrap();
+    let potential = p.node_with_status(Status::HsAsync).unwrap();
     lab.sql("create table if not exists e2e(id int primary key, at timestamptz)")
         .unwrap();
     let mut rows = 0;
@@ -389,25 +390,18 @@ fn end_to_end(lab: &Lab, tool: OperatorTool) {
     }
 
     // Switchover to the sync standby and back (rustpgctl switchover
-    // --pgbouncer under load through PgBouncerVIP, then a plain rustpgctl
-    // switchover; on the PostgreSQL 11 lab the lab's ban and clear): every
-    // node streams again by itself, the old primary's PGSQL.lock goes
-    // away, nothing is lost.
+    // --pgbouncer under load through PgBouncerVIP, then the lab's
+    // switchover, which is a plain rustpgctl switchover; on the PostgreSQL
+    // 11 lab the lab's switchover both ways): every node streams again by
+    // itself, the old primary's PGSQL.lock goes away, nothing is lost.
     for target in [sync.clone(), first.clone()] {
         let started = Instant::now();
         match tool {
             OperatorTool::Exercised if target == sync => {
                 switchover_through_pgbouncer(lab, &first, &target, &potential)
             }
-            // Back with rustpgctl alone (the former primary is the sync
-            // standby now), or with the lab's ban and clear.
             _ => {
-                let out = match tool {
-                    OperatorTool::Exercised => {
-                        lab.run(&["exec", &potential, CTL, "switchover", "--to", &target])
-                    }
-                    OperatorTool::Skipped => lab.run(&["switchover", &target]),
-                };
+                let out = lab.run(&["switchover", &target]);
                 assert!(
                     out.status.success(),
                     "switchover to {target}:\n{}",
@@ -447,8 +441,8 @@ fn end_to_end(lab: &Lab, tool: OperatorTool) {
     // Loss of the sync standby's node: the potential one becomes sync; on
     // return the old one is potential.
     let p = lab.wait_for("before standby loss", long, healthy);
-    let sync = p.node_with_status("HS:sync").unwrap();
-    let potential = p.node_with_status("HS:async").unwrap();
+    let sync = p.node_with_status(Status::HsSync).unwrap();
+    let potential = p.node_with_status(Status::HsAsync).unwrap();
     let out = lab.run(&["stop-node", &sync]);
     assert!(out.status.success(), "stop-node {sync}:\n{}", text(&out));
     rows += 1;
@@ -467,8 +461,8 @@ fn end_to_end(lab: &Lab, tool: OperatorTool) {
 
     // Failover: kill -9 of the primary's postmaster.
     let old = p.primary().unwrap().to_string();
-    let sync = p.node_with_status("HS:sync").unwrap();
-    let third = p.node_with_status("HS:async").unwrap();
+    let sync = p.node_with_status(Status::HsSync).unwrap();
+    let third = p.node_with_status(Status::HsAsync).unwrap();
     let pid = lab.postmaster_pid(&old);
     let started = Instant::now();
     lab.exec(&old, &["kill", "-9", &pid]);

@@ -21,6 +21,7 @@
 //! form; the default, 1, is what CI runs).
 
 use crate::lab::{healthy, Lab, Picture, SharedLab};
+use rustpg::core::replication::Status;
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -1034,8 +1035,8 @@ impl<'a> Run<'a> {
         );
         println!("\n===== {label} =====");
         let primary = p.primary().unwrap().to_string();
-        let sync = p.node_with_status("HS:sync").unwrap();
-        let potential = p.node_with_status("HS:async").unwrap();
+        let sync = p.node_with_status(Status::HsSync).unwrap();
+        let potential = p.node_with_status(Status::HsAsync).unwrap();
         println!("primary {primary}, sync {sync}, potential {potential}");
         let began = now_ms();
         let load = Load::start_with_impatient(lab, &label, first_id, 600);
@@ -1193,8 +1194,8 @@ impl<'a> Run<'a> {
             final_state: format!(
                 "healthy: {} PRI, {} HS:sync, {} HS:async",
                 p.primary().unwrap(),
-                p.node_with_status("HS:sync").unwrap_or_default(),
-                p.node_with_status("HS:async").unwrap_or_default()
+                p.node_with_status(Status::HsSync).unwrap_or_default(),
+                p.node_with_status(Status::HsAsync).unwrap_or_default()
             ),
         }
     }
@@ -1414,7 +1415,7 @@ fn crash_primary(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
     let failover_state = format!(
         "{} PRI, {} HS:sync, {old} gone",
         p.primary().unwrap(),
-        p.node_with_status("HS:sync").unwrap_or_default()
+        p.node_with_status(Status::HsSync).unwrap_or_default()
     );
     // (6) The old primary's node returns, under load: rebooted by fencing,
     // or revived.

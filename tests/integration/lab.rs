@@ -1,15 +1,15 @@
 //! The lab driver: `lab/cluster.sh` (three nodes of real Corosync and
-//! Pacemaker in private namespaces), what crm_mon shows of it, and the
-//! healthy picture every lab test waits for. Shared by the lab tests.
+//! Pacemaker in private namespaces) and what crm_mon shows of it. The
+//! healthy picture every lab test waits for is tools/labview's, which the
+//! lab script uses too. Shared by the lab tests.
 
 use crate::support::install_agent;
-use rustpg::core::crm_mon::{self, ClusterView};
+pub use labview::{Agent, Picture, RSC};
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub const RSC: &str = "Postgresql";
 const LAB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/lab/cluster.sh");
 
 pub struct Lab {
@@ -26,33 +26,6 @@ pub struct FenceEvent {
     pub at: u64,
     pub action: String,
     pub node: String,
-}
-
-/// What crm_mon says: our parsed view plus where the VIP runs.
-#[derive(Debug)]
-pub struct Picture {
-    pub view: ClusterView,
-    pub vip_on: Option<String>,
-}
-
-impl Picture {
-    pub fn attr(&self, node: &str, name: &str) -> Option<&str> {
-        self.view.attribute(node, name)
-    }
-    pub fn primary(&self) -> Option<&str> {
-        match self.view.promoted.as_slice() {
-            [one] => Some(one),
-            _ => None,
-        }
-    }
-    /// The node whose `<rsc>-status` is `status`.
-    pub fn node_with_status(&self, status: &str) -> Option<String> {
-        self.view
-            .nodes
-            .keys()
-            .find(|n| self.attr(n, &format!("{RSC}-status")) == Some(status))
-            .cloned()
-    }
 }
 
 pub fn text(out: &Output) -> String {
@@ -89,6 +62,8 @@ impl Lab {
         c.args(args)
             .env("LAB_ROOT", &self.root)
             .env("LAB_PREFIX", &self.prefix)
+            .env("LAB_VIEW", labview_binary())
+            .env("LAB_RUSTPGCTL", env!("CARGO_BIN_EXE_rustpgctl"))
             .envs(self.env.iter().map(|(k, v)| (k, v)));
         c
     }
@@ -190,15 +165,12 @@ impl Lab {
             if !out.status.success() {
                 continue;
             }
-            let xml = String::from_utf8_lossy(&out.stdout).into_owned();
-            let Ok(view) = crm_mon::parse(&xml, RSC) else {
+            let Ok(p) = Picture::parse(&String::from_utf8_lossy(&out.stdout)) else {
                 continue;
             };
-            if !view.quorum {
-                continue;
+            if p.view.quorum {
+                return Some(p);
             }
-            let vip_on = vip_node(&xml);
-            return Some(Picture { view, vip_on });
         }
         None
     }
@@ -437,70 +409,15 @@ impl Drop for Lab {
     }
 }
 
-fn vip_node(xml: &str) -> Option<String> {
-    let doc = roxmltree::Document::parse(xml).ok()?;
-    let vip = doc
-        .descendants()
-        .find(|n| n.has_tag_name("resource") && n.attribute("id") == Some("PostgresqlVIP"))?;
-    if vip.attribute("role") != Some("Started") {
-        return None;
-    }
-    vip.children()
-        .find(|n| n.has_tag_name("node"))
-        .and_then(|n| n.attribute("name"))
-        .map(str::to_lowercase)
-}
-
-/// Whose picture: ours adds the primary's record of the standby it
-/// scored (docs/compatibility.md R31) to the stock agent's.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Agent {
-    Ours,
-    Stock,
-}
-
 /// The healthy picture of our agent ([`picture_is_healthy`]).
 pub fn healthy(p: &Picture) -> bool {
     picture_is_healthy(p, Agent::Ours)
 }
 
-/// The healthy picture: one primary with the VIP, one sync and one async
-/// standby, every attribute as the stock agent would show it (plus, for
-/// ours, the primary's record of its sync standby).
+/// The healthy picture of the three-node lab under `agent`
+/// (`labview::missing` says what it is).
 pub fn picture_is_healthy(p: &Picture, agent: Agent) -> bool {
-    let Some(primary) = p.primary() else {
-        return false;
-    };
-    let a = |n: &str, k: &str| p.attr(n, &format!("{RSC}-{k}"));
-    let score = |n: &str| p.attr(n, &format!("master-{RSC}"));
-    let others: Vec<&String> = p.view.nodes.keys().filter(|n| *n != primary).collect();
-    let sync: Vec<&&String> = others
-        .iter()
-        .filter(|n| a(n, "status") == Some("HS:sync"))
-        .collect();
-    let potential = others
-        .iter()
-        .filter(|n| a(n, "status") == Some("HS:async"))
-        .count();
-    p.view.nodes.values().all(|online| *online)
-        && p.view.nodes.len() == 3
-        && p.vip_on.as_deref() == Some(primary)
-        && a(primary, "status") == Some("PRI")
-        && a(primary, "data-status") == Some("LATEST")
-        && score(primary) == Some("1000")
-        && a(primary, "master-baseline").is_some_and(|b| b.len() == 16)
-        && sync.len() == 1
-        && (agent == Agent::Stock || a(primary, "acked-also-on") == Some(sync[0].as_str()))
-        && potential == 1
-        && others.iter().all(|n| match a(n, "status") {
-            Some("HS:sync") => {
-                a(n, "data-status") == Some("STREAMING|SYNC") && score(n) == Some("100")
-            }
-            Some("HS:async") => {
-                a(n, "data-status") == Some("STREAMING|ASYNC") && score(n) == Some("-INFINITY")
-            }
-            _ => false,
-        })
+    labview::is_healthy(p, &labview::Expected::lab(agent))
 }
 
 /// A lab several tests share: made by the first test that asks for these
@@ -569,10 +486,21 @@ extern "C" fn take_down_shared_lab() {
 /// tools/crashfs's binary, built beside the agent (`scripts/test.sh` builds
 /// it: `cargo build -p crashfs`).
 pub fn crashfs_binary() -> String {
-    let path = std::path::Path::new(env!("CARGO_BIN_EXE_pgsql")).with_file_name("crashfs");
+    tool_binary("crashfs")
+}
+
+/// tools/labview's binary, which the lab script reads crm_mon with, built
+/// beside the agent (`scripts/test.sh` builds it: `cargo build -p labview`).
+fn labview_binary() -> String {
+    tool_binary("labview")
+}
+
+/// A binary of the workspace's tools/, built beside the agent.
+fn tool_binary(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_BIN_EXE_pgsql")).with_file_name(name);
     assert!(
         path.is_file(),
-        "{} is missing: cargo build -p crashfs (scripts/test.sh does)",
+        "{} is missing: cargo build -p {name} (scripts/test.sh does)",
         path.display()
     );
     path.display().to_string()

@@ -3,7 +3,7 @@
 //! `ocf:rustpg:pgsql`, and Pacemaker recovers a kill -9 of the postmaster.
 
 use crate::support::{install_agent, require_root};
-use std::collections::BTreeMap;
+use rustpg::core::crm_mon::{self, Instance};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -111,65 +111,26 @@ impl Drop for Lab {
     }
 }
 
-/// The attributes of the first `<tag ...>` element of `xml` whose text
-/// starts with `start` (e.g. `<resource id="pgsql"`), and the text up to its
-/// closing tag. Enough for crm_mon's regular output; no XML crate needed.
-fn element<'a>(
-    xml: &'a str,
-    start: &str,
-    tag: &str,
-) -> Option<(BTreeMap<String, String>, &'a str)> {
-    let at = xml.find(start)?;
-    let rest = &xml[at..];
-    let head_end = rest.find('>')?;
-    let head = &rest[1..head_end];
-    let body_end = rest.find(&format!("</{tag}>")).unwrap_or(head_end);
-    Some((attributes(head), &rest[head_end..body_end]))
+/// The pgsql resource's instances as crm_mon shows them.
+fn pgsql_instances(xml: &str) -> Vec<Instance> {
+    let view = crm_mon::parse(xml, "pgsql").unwrap_or_else(|e| panic!("{}: {xml}", e.0));
+    view.instances
+        .into_iter()
+        .filter(|i| i.resource == "pgsql")
+        .collect()
 }
 
-fn attributes(head: &str) -> BTreeMap<String, String> {
-    let mut attrs = BTreeMap::new();
-    let mut s = head;
-    while let Some(eq) = s.find("=\"") {
-        let name = s[..eq]
-            .rsplit(|c: char| c.is_whitespace() || c == '<')
-            .next()
-            .unwrap()
-            .to_string();
-        let after = &s[eq + 2..];
-        let close = after.find('"').unwrap();
-        attrs.insert(name, after[..close].to_string());
-        s = &after[close + 1..];
-    }
-    attrs
-}
-
-/// The pgsql resource as crm_mon shows it: its attributes and the node(s)
-/// it runs on.
-fn pgsql_resource(xml: &str) -> Option<(BTreeMap<String, String>, Vec<String>)> {
-    let (attrs, body) = element(xml, "<resource id=\"pgsql\"", "resource")?;
-    let nodes = body
-        .split("<node ")
-        .skip(1)
-        .filter_map(|n| {
-            attributes(n.split('>').next().unwrap())
-                .get("name")
-                .cloned()
-        })
-        .collect();
-    Some((attrs, nodes))
-}
-
+/// Started on pg01, active, not failed, run by our agent.
 fn is_healthy(xml: &str) -> bool {
-    match pgsql_resource(xml) {
-        Some((a, nodes)) => {
-            a.get("role").map(String::as_str) == Some("Started")
-                && a.get("active").map(String::as_str) == Some("true")
-                && a.get("failed").map(String::as_str) == Some("false")
-                && nodes == ["pg01"]
-        }
-        None => false,
-    }
+    let healthy = Instance {
+        resource: "pgsql".into(),
+        agent: "ocf:rustpg:pgsql".into(),
+        role: "Started".into(),
+        node: Some("pg01".into()),
+        failed: false,
+        managed: true,
+    };
+    pgsql_instances(xml) == [healthy]
 }
 
 #[test]
@@ -195,29 +156,7 @@ fn pacemaker_runs_and_recovers_postgres_in_a_one_node_cluster() {
 
     // crm_mon's view: Started on pg01, run by our agent.
     let xml = lab.crm_mon_xml();
-    let (attrs, nodes) =
-        pgsql_resource(&xml).unwrap_or_else(|| panic!("no pgsql resource in:\n{xml}"));
-    assert_eq!(
-        attrs.get("resource_agent").map(String::as_str),
-        Some("ocf:rustpg:pgsql"),
-        "{xml}"
-    );
-    assert_eq!(
-        attrs.get("role").map(String::as_str),
-        Some("Started"),
-        "{xml}"
-    );
-    assert_eq!(
-        attrs.get("active").map(String::as_str),
-        Some("true"),
-        "{xml}"
-    );
-    assert_eq!(
-        attrs.get("failed").map(String::as_str),
-        Some("false"),
-        "{xml}"
-    );
-    assert_eq!(nodes, ["pg01"], "{xml}");
+    assert!(is_healthy(&xml), "{:?}\n{xml}", pgsql_instances(&xml));
     assert_eq!(lab.select_1(), Ok("1".to_string()), "{}", lab.diagnostics());
 
     // kill -9 of the postmaster: the next monitor sees it, Pacemaker recovers.
@@ -247,14 +186,17 @@ fn pacemaker_runs_and_recovers_postgres_in_a_one_node_cluster() {
 
     // The recovery was Pacemaker's doing: it recorded the failed monitor.
     let xml = lab.crm_mon_xml();
-    let (failure, _) = element(&xml, "<failure ", "failure")
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let failure = doc
+        .descendants()
+        .find(|n| n.has_tag_name("failure"))
         .unwrap_or_else(|| panic!("no failure recorded:\n{xml}"));
     assert!(
         failure
-            .get("op_key")
+            .attribute("op_key")
             .is_some_and(|k| k.starts_with("pgsql_monitor_"))
-            && failure.get("node").map(String::as_str) == Some("pg01"),
-        "{failure:?}"
+            && failure.attribute("node") == Some("pg01"),
+        "{xml}"
     );
     eprintln!("{}", lab.exec(&["crm_mon", "-1", "-Afr"]).1);
 }

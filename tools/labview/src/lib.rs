@@ -1,0 +1,488 @@
+//! The lab's healthy picture, defined once: what `crm_mon` must show before
+//! a lab cluster (`lab/cluster.sh`) counts as whole. One primary with the
+//! VIP; every other named node a streaming standby, one of them the sync
+//! standby; every attribute as the agent publishes it; PgBouncer on every
+//! named node with its VIP on one of them; nothing failed or unmanaged.
+//!
+//! Read through the agent's own parser (`rustpg::core::crm_mon`) and wire
+//! types. The lab tests link this crate; `lab/cluster.sh` runs the
+//! `labview` binary on crm_mon's XML.
+
+use rustpg::core::crm_mon::{self, ClusterView, CrmMonError};
+use rustpg::core::replication::{
+    Attr, DataStatus, Score, ScoreValue, SenderState, Status, SyncRole,
+};
+use std::collections::BTreeSet;
+
+/// The lab's promotable resource (and the stock attribute prefix).
+pub const RSC: &str = "Postgresql";
+const VIP: &str = "PostgresqlVIP";
+const BOUNCER: &str = "PgBouncer";
+const BOUNCER_VIP: &str = "PgBouncerVIP";
+/// The lab's three nodes.
+pub const NODES: [&str; 3] = ["pg01", "pg02", "pg03"];
+
+/// Which agent manages the lab's clone (`LAB_AGENT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Agent {
+    /// `ocf:rustpg:pgsql`: the stock picture, plus the primary's record
+    /// of its sync standby (`acked-also-on`).
+    Ours,
+    /// `ocf:heartbeat:pgsql`.
+    Stock,
+    /// `ocf:heartbeat:pgsqlms`: roles and scores only, no status
+    /// attributes (the lab reads PAF's streaming from PostgreSQL).
+    Paf,
+}
+
+impl Agent {
+    /// `LAB_AGENT`'s words.
+    pub fn parse(word: &str) -> Option<Agent> {
+        match word {
+            "ours" => Some(Agent::Ours),
+            "stock" => Some(Agent::Stock),
+            "paf" => Some(Agent::Paf),
+            _ => None,
+        }
+    }
+
+    /// crm_mon's `resource_agent`.
+    fn resource_agent(self) -> &'static str {
+        match self {
+            Agent::Ours => "ocf:rustpg:pgsql",
+            Agent::Stock => "ocf:heartbeat:pgsql",
+            Agent::Paf => "ocf:heartbeat:pgsqlms",
+        }
+    }
+}
+
+/// What the picture must show.
+#[derive(Debug, Clone)]
+pub struct Expected {
+    /// The nodes that must be online and in the picture; others are not
+    /// looked at.
+    pub nodes: Vec<String>,
+    pub agent: Agent,
+    /// `rep_mode=async`: no sync standby.
+    pub asynchronous: bool,
+}
+
+impl Expected {
+    /// All three nodes, synchronous replication.
+    pub fn lab(agent: Agent) -> Expected {
+        Expected {
+            nodes: NODES.map(String::from).to_vec(),
+            agent,
+            asynchronous: false,
+        }
+    }
+}
+
+/// What crm_mon says, as the agent parses it.
+#[derive(Debug)]
+pub struct Picture {
+    pub view: ClusterView,
+    /// Where the VIP runs.
+    pub vip_on: Option<String>,
+}
+
+impl Picture {
+    pub fn parse(xml: &str) -> Result<Picture, CrmMonError> {
+        let view = crm_mon::parse(xml, RSC)?;
+        let vip_on = match started_on(&view, VIP).as_slice() {
+            [one] => Some(one.to_string()),
+            _ => None,
+        };
+        Ok(Picture { view, vip_on })
+    }
+
+    pub fn attr(&self, node: &str, name: &str) -> Option<&str> {
+        self.view.attribute(node, name)
+    }
+
+    /// One of the protocol's attributes of `node`.
+    pub fn get(&self, node: &str, attr: Attr) -> Option<&str> {
+        self.attr(node, &attr.name(RSC))
+    }
+
+    /// The one promoted node.
+    pub fn primary(&self) -> Option<&str> {
+        match self.view.promoted.as_slice() {
+            [one] => Some(one),
+            _ => None,
+        }
+    }
+
+    /// The node whose status is `status`.
+    pub fn node_with_status(&self, status: Status) -> Option<String> {
+        self.view
+            .nodes
+            .keys()
+            .find(|n| self.get(n, Attr::Status) == Some(status.wire()))
+            .cloned()
+    }
+
+    /// The clone's role on `node`: `Promoted`, `Unpromoted` or `Stopped`.
+    pub fn role(&self, node: &str) -> &'static str {
+        if self.view.promoted.iter().any(|n| n == node) {
+            "Promoted"
+        } else if self.view.unpromoted.iter().any(|n| n == node) {
+            "Unpromoted"
+        } else {
+            "Stopped"
+        }
+    }
+}
+
+/// The nodes where `resource` (or an instance of its clone) is started.
+fn started_on<'v>(view: &'v ClusterView, resource: &str) -> Vec<&'v str> {
+    view.instances
+        .iter()
+        .filter(|i| i.resource == resource && i.role == "Started")
+        .filter_map(|i| i.node.as_deref())
+        .collect()
+}
+
+/// Whether the picture is whole.
+pub fn is_healthy(p: &Picture, want: &Expected) -> bool {
+    missing(p, want).is_empty()
+}
+
+/// What keeps the picture from being whole, in words (empty: nothing).
+pub fn missing(p: &Picture, want: &Expected) -> Vec<String> {
+    let mut missing = vec![];
+    let offline: Vec<&str> = want
+        .nodes
+        .iter()
+        .map(String::as_str)
+        .filter(|n| !p.view.online(n))
+        .collect();
+    if !offline.is_empty() {
+        missing.push(format!("offline: {}", offline.join(" ")));
+    }
+    match p.primary() {
+        None => missing.push(format!("promoted: [{}]", p.view.promoted.join(" "))),
+        Some(primary) => {
+            if p.vip_on.as_deref() != Some(primary) {
+                missing.push(format!(
+                    "VIP on [{}], not {primary}",
+                    p.vip_on.as_deref().unwrap_or_default()
+                ));
+            }
+            let standbys: Vec<&str> = want
+                .nodes
+                .iter()
+                .map(String::as_str)
+                .filter(|n| *n != primary)
+                .collect();
+            if want.agent == Agent::Paf {
+                missing.extend(paf_roles_and_scores(p, &standbys, &want.nodes));
+            } else {
+                missing.extend(attributes(p, primary, &standbys, want));
+            }
+        }
+    }
+    let bouncers = started_on(&p.view, BOUNCER);
+    let no_bouncer: Vec<&str> = want
+        .nodes
+        .iter()
+        .map(String::as_str)
+        .filter(|n| !bouncers.contains(n))
+        .collect();
+    if !no_bouncer.is_empty() {
+        missing.push(format!("PgBouncer not running on {}", no_bouncer.join(" ")));
+    }
+    match started_on(&p.view, BOUNCER_VIP).as_slice() {
+        [one] if bouncers.contains(one) => {}
+        on => missing.push(format!("PgBouncerVIP on [{}]", on.join(" "))),
+    }
+    if !p.view.failed.is_empty() {
+        missing.push(format!("failed instance on {}", p.view.failed.join(" ")));
+    }
+    let ours: Vec<_> = p
+        .view
+        .instances
+        .iter()
+        .filter(|i| i.resource == RSC)
+        .collect();
+    let agents: BTreeSet<&str> = ours.iter().map(|i| i.agent.as_str()).collect();
+    if agents != BTreeSet::from([want.agent.resource_agent()]) {
+        missing.push(format!(
+            "agents: {}",
+            agents.into_iter().collect::<Vec<_>>().join(" ")
+        ));
+    }
+    if ours.iter().any(|i| !i.managed) {
+        missing.push("unmanaged (maintenance mode?)".to_string());
+    }
+    missing
+}
+
+/// PAF publishes no status attributes: its roles and promotion scores.
+fn paf_roles_and_scores(p: &Picture, standbys: &[&str], nodes: &[String]) -> Vec<String> {
+    let mut missing = vec![];
+    for n in standbys {
+        if p.role(n) != "Unpromoted" {
+            missing.push(format!("{n}: {}", p.role(n)));
+        }
+    }
+    for n in nodes {
+        let score = p.get(n, Attr::Score);
+        if !matches!(score.and_then(Score::parse), Some(ScoreValue::Points(s)) if s > 0) {
+            missing.push(format!("{n}: score {}", score.unwrap_or("none")));
+        }
+    }
+    missing
+}
+
+/// The attribute protocol's picture: the primary `PRI`/`LATEST`/1000 with
+/// a baseline, one standby `HS:sync`/`STREAMING|SYNC`/100 (none in async
+/// mode), the others `HS:async`/`STREAMING|ASYNC`/`-INFINITY`.
+fn attributes(p: &Picture, primary: &str, standbys: &[&str], want: &Expected) -> Vec<String> {
+    let mut missing = vec![];
+    let shows = |n: &str, status: Status, data: DataStatus, score: Score| {
+        p.get(n, Attr::Status) == Some(status.wire())
+            && p.get(n, Attr::DataStatus) == Some(data.wire().as_str())
+            && p.get(n, Attr::Score) == Some(score.wire())
+    };
+    let shown = |n: &str| {
+        let get = |a| p.get(n, a).unwrap_or("none");
+        format!(
+            "{n}: {} {} {} {}",
+            p.role(n),
+            get(Attr::Status),
+            get(Attr::DataStatus),
+            get(Attr::Score)
+        )
+    };
+    if !shows(primary, Status::Pri, DataStatus::Latest, Score::PromoteMe) {
+        missing.push(shown(primary));
+    }
+    let baseline = p.get(primary, Attr::MasterBaseline).unwrap_or_default();
+    if baseline.len() != 16
+        || !baseline
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'A'..=b'F'))
+    {
+        missing.push(format!("{primary}: no master-baseline"));
+    }
+    // The stock agent right after a change of provider may still list
+    // several names: the others then show potential.
+    let potential = DataStatus::Sender(SenderState::Streaming, SyncRole::Potential);
+    let mut sync = vec![];
+    for &n in standbys {
+        let standby = p.role(n) == "Unpromoted";
+        if standby
+            && shows(
+                n,
+                Status::HsSync,
+                DataStatus::STREAMING_SYNC,
+                Score::CanPromote,
+            )
+        {
+            sync.push(n);
+        } else if !standby
+            || !(shows(
+                n,
+                Status::HsAsync,
+                DataStatus::STREAMING_ASYNC,
+                Score::CanNotPromote,
+            ) || want.agent == Agent::Stock
+                && shows(n, Status::HsPotential, potential, Score::CanNotPromote))
+        {
+            missing.push(shown(n));
+        }
+    }
+    let sync_wanted = usize::from(!want.asynchronous && !standbys.is_empty());
+    if sync.len() != sync_wanted {
+        missing.push(format!("{} sync standbys", sync.len()));
+    } else if want.agent == Agent::Ours {
+        if let [standby] = sync.as_slice() {
+            if p.get(primary, Attr::AckedAlsoOn) != Some(standby) {
+                missing.push(format!("{primary}: acked-also-on not {standby}"));
+            }
+        }
+    }
+    missing
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// crm_mon of a whole lab under our agent (pg02 primary, pg01 sync,
+    /// pg03 async), captured from a lab.
+    const HEALTHY: &str = include_str!("healthy.xml");
+
+    fn missing_in(xml: &str, want: &Expected) -> Vec<String> {
+        missing(&Picture::parse(xml).unwrap(), want)
+    }
+
+    /// The healthy XML with one attribute's value changed (`None`: removed).
+    fn with_attr(node: &str, name: &str, value: Option<&str>) -> String {
+        let open = format!("<node name=\"{node}\">");
+        let (head, tail) = HEALTHY.split_at(HEALTHY.find(&open).unwrap());
+        let at = tail.find(&format!("<attribute name=\"{name}\"")).unwrap();
+        let end = at + tail[at..].find("/>").unwrap() + 2;
+        let new = value.map_or(String::new(), |v| {
+            format!("<attribute name=\"{name}\" value=\"{v}\"/>")
+        });
+        format!("{head}{}{new}{}", &tail[..at], &tail[end..])
+    }
+
+    #[test]
+    fn the_captured_lab_is_whole() {
+        let p = Picture::parse(HEALTHY).unwrap();
+        assert_eq!(
+            missing(&p, &Expected::lab(Agent::Ours)),
+            Vec::<String>::new()
+        );
+        assert_eq!(p.primary(), Some("pg02"));
+        assert_eq!(p.vip_on.as_deref(), Some("pg02"));
+        assert_eq!(p.role("pg01"), "Unpromoted");
+        assert_eq!(p.node_with_status(Status::HsSync).as_deref(), Some("pg01"));
+    }
+
+    #[test]
+    fn each_attribute_out_of_place_is_named() {
+        let ours = Expected::lab(Agent::Ours);
+        for (node, attr, value, why) in [
+            (
+                "pg01",
+                "master-Postgresql",
+                Some("-INFINITY"),
+                "pg01: Unpromoted HS:sync",
+            ),
+            (
+                "pg03",
+                "master-Postgresql",
+                Some("100"),
+                "pg03: Unpromoted HS:async",
+            ),
+            (
+                "pg03",
+                "Postgresql-status",
+                Some("HS:alone"),
+                "pg03: Unpromoted HS:alone",
+            ),
+            (
+                "pg02",
+                "Postgresql-data-status",
+                None,
+                "pg02: Promoted PRI none 1000",
+            ),
+            (
+                "pg02",
+                "Postgresql-master-baseline",
+                Some("0/42EA4A0"),
+                "pg02: no master-baseline",
+            ),
+            (
+                "pg02",
+                "Postgresql-acked-also-on",
+                None,
+                "pg02: acked-also-on not pg01",
+            ),
+            (
+                "pg02",
+                "Postgresql-acked-also-on",
+                Some("pg03"),
+                "pg02: acked-also-on not pg01",
+            ),
+        ] {
+            let got = missing_in(&with_attr(node, attr, value), &ours);
+            assert!(
+                got.iter().any(|m| m.starts_with(why)),
+                "{node} {attr}={value:?}: {got:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_stock_agent_keeps_no_record_of_its_sync_standby() {
+        let stock = with_attr("pg02", "Postgresql-acked-also-on", None)
+            .replace("ocf:rustpg:pgsql", "ocf:heartbeat:pgsql");
+        assert!(missing_in(&stock, &Expected::lab(Agent::Stock)).is_empty());
+        assert_eq!(
+            missing_in(&stock, &Expected::lab(Agent::Ours)),
+            [
+                "pg02: acked-also-on not pg01",
+                "agents: ocf:heartbeat:pgsql"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_nodes_not_named_are_not_looked_at() {
+        let two = Expected {
+            nodes: vec!["pg02".into(), "pg01".into()],
+            ..Expected::lab(Agent::Ours)
+        };
+        let xml = with_attr("pg03", "Postgresql-status", Some("HS:alone"));
+        assert!(missing_in(&xml, &two).is_empty());
+        assert!(!missing_in(&xml, &Expected::lab(Agent::Ours)).is_empty());
+    }
+
+    #[test]
+    fn asynchronous_replication_has_no_sync_standby() {
+        let xml = with_attr("pg01", "Postgresql-status", Some("HS:async"));
+        let xml = xml.replace("STREAMING|SYNC", "STREAMING|ASYNC").replace(
+            "name=\"master-Postgresql\" value=\"100\"",
+            "name=\"master-Postgresql\" value=\"-INFINITY\"",
+        );
+        let asynchronous = Expected {
+            asynchronous: true,
+            ..Expected::lab(Agent::Ours)
+        };
+        assert!(missing_in(&xml, &asynchronous).is_empty());
+        assert_eq!(missing_in(HEALTHY, &asynchronous), ["1 sync standbys"]);
+    }
+
+    #[test]
+    fn resources_around_the_clone_count() {
+        let no_bouncer = HEALTHY.replacen(
+            "resource id=\"PgBouncer\" resource_agent=\"lsb:pgbouncer\" role=\"Started\"",
+            "resource id=\"PgBouncer\" resource_agent=\"lsb:pgbouncer\" role=\"Stopped\"",
+            1,
+        );
+        let ours = Expected::lab(Agent::Ours);
+        assert_eq!(
+            missing_in(&no_bouncer, &ours),
+            ["PgBouncer not running on pg01"]
+        );
+        let vip_elsewhere = HEALTHY.replacen(
+            "<node name=\"pg02\" id=\"2\" cached",
+            "<node name=\"pg03\" id=\"2\" cached",
+            1,
+        );
+        assert_eq!(
+            missing_in(&vip_elsewhere, &ours),
+            ["VIP on [pg03], not pg02"]
+        );
+        let failed = HEALTHY.replacen("role=\"Promoted\" active=\"true\" orphaned=\"false\" blocked=\"false\" managed=\"true\" failed=\"false\"", "role=\"Promoted\" active=\"true\" orphaned=\"false\" blocked=\"false\" managed=\"false\" failed=\"true\"", 1);
+        assert_eq!(
+            missing_in(&failed, &ours),
+            ["failed instance on pg02", "unmanaged (maintenance mode?)"]
+        );
+    }
+
+    #[test]
+    fn paf_shows_roles_and_scores_only() {
+        let mut xml = HEALTHY.replace("ocf:rustpg:pgsql", "ocf:heartbeat:pgsqlms");
+        for (node, score) in [("pg01", "1001"), ("pg02", "1003"), ("pg03", "990")] {
+            let open = format!("<node name=\"{node}\">");
+            let at = xml.find(&open).unwrap() + open.len();
+            let end = at + xml[at..].find("</node>").unwrap();
+            xml.replace_range(
+                at..end,
+                &format!("<attribute name=\"master-Postgresql\" value=\"{score}\"/>"),
+            );
+        }
+        assert!(missing_in(&xml, &Expected::lab(Agent::Paf)).is_empty());
+        let xml = xml.replace("value=\"990\"", "value=\"-INFINITY\"");
+        assert_eq!(
+            missing_in(&xml, &Expected::lab(Agent::Paf)),
+            ["pg03: score -INFINITY"]
+        );
+    }
+}
