@@ -10,6 +10,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub const RSC: &str = "Postgresql";
+/// The lab's nodes.
+pub(crate) const NODES: [&str; 3] = ["pg01", "pg02", "pg03"];
+/// The PostgreSQL VIP.
+pub(crate) const VIP: &str = "10.213.0.200";
+/// PgBouncerVIP, where the reference cluster's applications connect.
+pub(crate) const BOUNCER_VIP: &str = "10.213.0.201";
+/// The nodes' PostgreSQL binaries.
+pub(crate) const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 const LAB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/lab/cluster.sh");
 
 pub struct Lab {
