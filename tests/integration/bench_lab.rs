@@ -31,14 +31,12 @@
 //! rebuilt lab. Figures only: nothing here asserts on time.
 
 use crate::bench::Cost;
-use crate::faults::{
-    acknowledged, bring_nodes_back, create_faults_table, crm, crm_mon_text, failcount, ids_on,
-    longest_commit, node_up, now_ms, resync, running, text, Attempt, Load, Via,
+use crate::lab::{text, Lab, NODES};
+use crate::load::{
+    acknowledged, create_faults_table, ids_on, longest_commit, now_ms, Attempt, Load, Via,
 };
-use crate::lab::Lab;
+use crate::operator::{bring_nodes_back, crm, crm_mon_text, failcount, node_up, resync, running};
 use std::time::{Duration, Instant};
-
-const NODES: [&str; 3] = ["pg01", "pg02", "pg03"];
 
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Agent {

@@ -6,12 +6,10 @@
 //! over, and every node attribute keeps its value except the differences
 //! docs/compatibility.md lists.
 
-use crate::lab::{healthy, picture_is_healthy, text, Agent, Lab, Picture, RSC};
+use crate::lab::{healthy, picture_is_healthy, text, Agent, Lab, Picture, NODES, RSC};
 use rustpg::core::replication::Status;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-
-const NODES: [&str; 3] = ["pg01", "pg02", "pg03"];
 
 /// The stock agent's healthy picture (`lab::picture_is_healthy`).
 fn stock_healthy(p: &Picture) -> bool {

@@ -4,10 +4,10 @@
 //! on two cores): steady state, switchover there and back, loss and return
 //! of the sync standby, failover after kill -9 of the primary.
 
-use crate::faults::{
+use crate::lab::{healthy, text, Lab, RSC};
+use crate::load::{
     assert_no_loss, create_faults_table, longest_commit, now_ms, Attempt, Load, Via,
 };
-use crate::lab::{healthy, text, Lab, RSC};
 use crate::support::wait_until;
 use rustpg::core::replication::Status;
 use std::time::{Duration, Instant};

@@ -4,12 +4,18 @@
 //! lab script uses too. Shared by the lab tests.
 
 use crate::support::install_agent;
-pub use labview::{Agent, Picture, RSC};
+pub use labview::{Agent, Picture, NODES, RSC};
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// The PostgreSQL VIP.
+pub(crate) const VIP: &str = "10.213.0.200";
+/// PgBouncerVIP, where the reference cluster's applications connect.
+pub(crate) const BOUNCER_VIP: &str = "10.213.0.201";
+/// The nodes' PostgreSQL binaries.
+pub(crate) const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 const LAB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/lab/cluster.sh");
 
 pub struct Lab {
@@ -153,7 +159,7 @@ impl Lab {
     }
 
     pub fn picture(&self) -> Option<Picture> {
-        self.picture_from(&["pg01", "pg02", "pg03"])
+        self.picture_from(&NODES)
     }
 
     /// crm_mon's picture as the first of `nodes` that answers with quorum
@@ -367,7 +373,7 @@ os.execve(sys.argv[1], [sys.argv[1], "monitor"], env)
     /// The end of every node's server log and agent messages: what a
     /// failed test needs to be understood once its lab is gone.
     pub fn print_logs(&self) {
-        for node in ["pg01", "pg02", "pg03"] {
+        for node in NODES {
             for (what, cmd) in [
                 ("server log", "tail -n 25 /var/log/postgresql/pgsql-ra.log"),
                 (

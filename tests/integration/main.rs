@@ -2,6 +2,8 @@
 //! xmllint. Run as root (`cargo test`, or the README's test command).
 
 mod lab;
+mod load;
+mod operator;
 mod support;
 
 mod architecture;

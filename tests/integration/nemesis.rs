@@ -2,7 +2,7 @@
 //! of faults and delays (0-5 s, so that faults land inside one monitor
 //! interval) while at least four clients write through the VIP. After the
 //! schedule everything is healed and recovered as an operator would; the
-//! checker (`faults::Run::finish`) then requires every acknowledged id on
+//! checker (`load::Run::finish`) then requires every acknowledged id on
 //! the final primary and on every streaming standby, and never two
 //! writable primaries reachable through the VIP; the healthy picture at the
 //! end also means no standby was left diverged and "Started".
@@ -18,12 +18,14 @@
 //! failure-timeout), where the operator steps in at once and every
 //! intervention is reported.
 
-use crate::faults::{
-    block_vip, bring_nodes_back, crm, crm_mon_text, failcount, healthy_in_fact, lock_exists,
-    node_up, operator_recovers_in_place, restore, resync, running, status_of, streaming_nodes,
-    try_block_vip, wait_until, Run, NODES,
+use crate::lab::{Lab, Picture, SharedLab, NODES};
+use crate::load::{create_faults_table, now_ms, Run};
+use crate::operator::{
+    block_vip, bring_nodes_back, crm, crm_mon_text, failcount, healthy_in_fact, kill_walreceiver,
+    lock_exists, node_up, operator_recovers_in_place, restore, resync, running, status_of,
+    streaming_nodes, try_block_vip,
 };
-use crate::lab::{Lab, Picture, SharedLab};
+use crate::support::wait_until;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -245,7 +247,7 @@ fn inject(lab: &Arc<Lab>, step: Step, undo: &mut Vec<std::thread::JoinHandle<()>
                     let reset = matches!(step.fault, Fault::ResetConnection(..));
                     // A reset lands when a WAL receiver was killed; a cut
                     // when the VIP is blocked (done above).
-                    let killed = !reset || run(&crate::faults::kill_walreceiver(&n)).is_ok();
+                    let killed = !reset || run(&kill_walreceiver(&n)).is_ok();
                     let blocked = n.clone();
                     undo.push(later(lab, Duration::from_secs(secs), move |lab| {
                         block_vip(lab, &blocked, false)
@@ -505,7 +507,7 @@ fn nemesis_schedules() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(d)
     };
-    let seed = env("NEMESIS_SEED", crate::faults::now_ms());
+    let seed = env("NEMESIS_SEED", now_ms());
     let schedules = env("NEMESIS_SCHEDULES", 2);
     let steps = env("NEMESIS_STEPS", 3) as usize;
     // crm-examples' configuration as shipped heals itself (auto_rewind,
@@ -522,7 +524,7 @@ fn nemesis_schedules() {
         shared = SharedLab::as_shipped();
         shared.lab.clone()
     };
-    crate::faults::create_faults_table(&lab);
+    create_faults_table(&lab);
     // Ids of their own: the fault battery may have written into this lab.
     let mut first_id = 100_000_000i64;
     let (mut run, mut not_run, mut rescued) = (0, 0, 0);
@@ -556,7 +558,7 @@ fn nemesis_schedules() {
         let faulted = t.elapsed().as_secs_f64();
         let rescues = heal_and_recover(&lab, undo, hands_off);
         let healed = t.elapsed().as_secs_f64();
-        let heal_mark = crate::faults::now_ms();
+        let heal_mark = now_ms();
         let back = r.writes_back();
         // The cluster takes writes once everything is healed.
         r.require_write_after(heal_mark, Duration::from_secs(120));
