@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# The Debian package on this machine: build it, install it, check that
-# crmsh and pcs describe the agent and that every file it ships is there,
-# remove it, and check that nothing it installed is left. Run as root (part
-# of scripts/test.sh, before the test suite, which installs its own copy of
-# the agent: the two must not run at once).
+# The Debian package on this machine: build it (or take the one given),
+# install it, check that crmsh and pcs describe the agent and that every
+# file it ships is there, remove it, and check that nothing it installed is
+# left. Run as root; not while lab tests run (they install their own copy
+# of the agent: scripts/test.sh runs this after them).
+#   scripts/test-package.sh [DEB]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fail() { echo "test-package: $*" >&2; exit 1; }
-scripts/build-deb.sh >/dev/null
-deb=$(ls target/debian/rustpg_*.deb)
+if (($# == 0)); then
+    scripts/build-deb.sh >/dev/null
+    deb=$(ls target/debian/rustpg_*.deb)
+else
+    deb=$1
+fi
 # From a clean state: no package, and no agent that scripts/install.sh put
 # there (dpkg would take its place silently).
 if dpkg -s rustpg >/dev/null 2>&1; then dpkg --purge rustpg >/dev/null; fi
