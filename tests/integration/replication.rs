@@ -1119,6 +1119,85 @@ fn a_newly_named_standby_is_scored_against_the_ceiling_read_when_it_was_named() 
     );
 }
 
+/// The primary's checkpointer stopped (SIGSTOP), as one busy with a
+/// checkpoint behind schedule: it takes no reload, so committing sessions
+/// do not wait for a standby named after a list that named nobody, though
+/// pg_stat_replication shows it sync. The primary names the returning
+/// standby but scores it only once a checkpoint after the list completed.
+#[test]
+fn a_standby_named_after_an_empty_list_is_scored_only_after_a_checkpoint() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02"]);
+    let primary = bring_up(&c, OURS);
+    let (p, s): (&str, &str) = (&primary, if primary == "pg01" { "pg02" } else { "pg01" });
+    // The standby's node leaves: the primary stops waiting for it.
+    ok(&c, OURS, s, "stop", &[]);
+    c.set_online(s, false);
+    assert_eq!(c.run(OURS, p, "monitor", &PROMOTED_MONITOR).rc, 8);
+    assert_eq!(c.sql(p, "show synchronous_standby_names"), "");
+    let checkpointer = Stopped::process(
+        &c,
+        p,
+        "select pid from pg_stat_activity where backend_type = 'checkpointer'",
+    );
+    c.set_online(s, true);
+    ok(&c, OURS, s, "start", &[]);
+    c.wait_streaming(s, Duration::from_secs(30));
+    assert_eq!(c.run(OURS, p, "monitor", &PROMOTED_MONITOR).rc, 8);
+    assert_eq!(
+        c.sql(p, "show synchronous_standby_names"),
+        format!("FIRST 1 (\"{s}\")")
+    );
+    assert_eq!(
+        c.sql(p, "select sync_state from pg_stat_replication"),
+        "sync"
+    );
+    // What the checkpoint guards against: a commit is acknowledged while
+    // the named standby's receiver is stopped.
+    freeze_receiver(&c, s, true);
+    c.sql(
+        p,
+        "set statement_timeout = '5s'; create table not_waited(x int); insert into not_waited values (1)",
+    );
+    freeze_receiver(&c, s, false);
+    assert_eq!(
+        c.attribute(s, &attr(Attr::Score)).as_deref(),
+        Some("-INFINITY"),
+        "{}",
+        c.attributes_table()
+    );
+    assert_eq!(c.attribute(p, &attr(Attr::AckedAlsoOn)), None);
+    // The checkpointer takes the reload: scored at the next monitors.
+    drop(checkpointer);
+    for _ in 0..2 {
+        assert_eq!(c.run(OURS, p, "monitor", &PROMOTED_MONITOR).rc, 8);
+    }
+    assert_eq!(
+        c.attribute(s, &attr(Attr::Score)).as_deref(),
+        Some("100"),
+        "{}",
+        c.attributes_table()
+    );
+    assert_eq!(c.attribute(p, &attr(Attr::AckedAlsoOn)).as_deref(), Some(s));
+}
+
+/// A PostgreSQL process stopped with SIGSTOP until dropped (SIGCONT).
+struct Stopped(nix::unistd::Pid);
+
+impl Stopped {
+    /// The process whose pid `sql` returns on `node`.
+    fn process(c: &Cluster, node: &str, sql: &str) -> Stopped {
+        let pid = nix::unistd::Pid::from_raw(c.sql(node, sql).parse().expect("a pid"));
+        nix::sys::signal::kill(pid, nix::sys::signal::SIGSTOP).unwrap();
+        Stopped(pid)
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(self.0, nix::sys::signal::SIGCONT);
+    }
+}
+
 /// A role that sets `synchronous_commit = local` gets commits
 /// acknowledged before the sync standby has them: the primary's monitor
 /// says so once, not at every pass, and once more when it is gone.

@@ -244,6 +244,7 @@ pub(super) fn control_standbys(
                 });
                 rounds.on_in_effect(in_effect.is_some())
             }
+            RoundWait::Checkpoint => rounds.on_checkpointed(checkpoint_taken(r)),
             RoundWait::Flushed => rounds.on_flushed(
                 s.flushed()
                     .map_err(sql_err("Can't read the primary's WAL position"))?,
@@ -295,6 +296,23 @@ fn revocations_shown(r: &Replica, nodes: &[String]) -> bool {
             })
             .is_some()
     })
+}
+
+/// The checkpoint before a ceiling is read ([`RoundWait::Checkpoint`]):
+/// 10 s at most, and never more than half the time left (cancelled, it
+/// goes on in the checkpointer, and the next monitor's is quick).
+fn checkpoint_taken(r: &Replica) -> bool {
+    let bound = Duration::from_secs(10).min(r.i.deadline.remaining() / 2);
+    let done = r
+        .session(Role::Admin)
+        .and_then(|mut s| s.checkpoint(bound).map_err(sql_err("CHECKPOINT failed")));
+    match done {
+        Ok(()) => true,
+        Err(e) => {
+            crate::warn!("{e}");
+            false
+        }
+    }
 }
 
 /// Each wait around the ceiling: 2 s at most, and never the last second.

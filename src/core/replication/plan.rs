@@ -620,6 +620,27 @@ impl<'a> Plan<'a> {
         self.set(&me, AttrValue::Score(value));
     }
 
+    /// Take another node's score away whatever crm_mon shows, in a pass
+    /// that changes `synchronous_standby_names`: a raise an earlier pass
+    /// wrote may not be in the CIB yet (attrd writes it when the CIB takes
+    /// writes again), and only a write after it leaves `-INFINITY` last.
+    /// Only where [`Plan::other_score`] would write (online, scored).
+    pub fn revoke_score(&mut self, node: &str) {
+        if !self.view.online(node) {
+            return;
+        }
+        let Some(old) = self.current(node, Attr::Score).map(str::to_string) else {
+            return;
+        };
+        let value = Score::CanNotPromote;
+        let log = format!(
+            "Changing {} master score on {node} : {old}->{} (before synchronous_standby_names changes).",
+            self.cfg.rsc,
+            value.wire()
+        );
+        self.record(node, Attr::Score, Some(AttrValue::Score(value)), Some(log));
+    }
+
     /// `change_master_score` of another node: only when it is online, already
     /// has a score (the probe seeds one), and the value changes.
     pub fn other_score(&mut self, node: &str, value: Score) {

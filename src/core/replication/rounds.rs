@@ -5,9 +5,10 @@
 //! A round that changes `synchronous_standby_names` has already taken every
 //! score away; it waits until the CIB shows that (the barrier,
 //! [`revocation_shown`]), and only then sets the list, waits until
-//! PostgreSQL has it in effect ([`list_in_effect`]), reads the primary's
-//! flushed position (the ceiling: rule 3), records it, and waits a little
-//! for the new standby to reach it ([`reached_ceiling`]). A round that
+//! PostgreSQL has it in effect ([`list_in_effect`]), has a checkpoint run
+//! (see [`RoundWait::Checkpoint`]), reads the primary's flushed position
+//! (the ceiling: rule 3), records it, and waits a little for the new
+//! standby to reach it ([`reached_ceiling`]). A round that
 //! finds the named standby not scored yet and no ceiling known reads one
 //! the same way. Then the next round scores a standby that reached it.
 //! The third round stops in any case: the next monitor goes on.
@@ -52,6 +53,17 @@ pub enum RoundWait {
     /// Wait until PostgreSQL shows the list in effect for this standby
     /// ([`list_in_effect`]), then [`StandbyRounds::on_in_effect`].
     InEffect(String),
+    /// Run `CHECKPOINT` (bounded), then [`StandbyRounds::on_checkpointed`]
+    /// with whether it completed. Whether a committing session waits for
+    /// a standby at all is a flag in shared memory that only the
+    /// checkpointer updates, when it takes the reload; it defers that
+    /// while a checkpoint runs behind schedule or in its sync phase.
+    /// `pg_stat_replication` shows the list in effect before that (the
+    /// walsenders and the reading session take the reload themselves), so
+    /// after a list that named nobody, commits could still be acknowledged
+    /// without the standby. A checkpoint requested now starts only after
+    /// the checkpointer took the reload.
+    Checkpoint,
     /// Read the primary's flushed position, then
     /// [`StandbyRounds::on_flushed`].
     Flushed,
@@ -195,10 +207,29 @@ impl StandbyRounds {
     /// before acknowledged: none is read then (a later monitor reads one).
     pub fn on_in_effect(&mut self, in_effect: bool) -> Next {
         if in_effect {
-            return Next::wait(RoundWait::Flushed);
+            return Next::wait(RoundWait::Checkpoint);
         }
         self.ceiling = None;
         self.after_ceiling()
+    }
+
+    /// Whether the checkpoint after the list took effect completed in
+    /// time. Not completed: committing sessions may not wait for the
+    /// standby yet, so no ceiling is read, and the pass ends (the
+    /// checkpoint goes on; the next monitor tries again).
+    pub fn on_checkpointed(&mut self, done: bool) -> Next {
+        if done {
+            return Next::wait(RoundWait::Flushed);
+        }
+        self.ceiling = None;
+        self.rounds_left = 0;
+        Next::after(
+            vec![RoundStep::Apply(Batch::info(
+                "the checkpoint after the change of synchronous_standby_names did not complete \
+                 in time: no ceiling yet, the next monitor tries again.",
+            ))],
+            self.after_ceiling(),
+        )
     }
 
     /// The primary's flushed position, read once the list is in effect:
@@ -377,25 +408,34 @@ mod tests {
         let v = with_attr(&v, "pg02", "master-pgsql", "100");
         let v = with_attr(&v, "pg01", "pgsql-acked-also-on", "pg02");
         let mut p = Plan::new(&c, &v);
-        let mut rounds =
-            StandbyRounds::new(r#"FIRST 1 ("pg02")"#, Some("FIRST 1 (\"pg02\")\t0/100\n"));
+        let mut rounds = StandbyRounds::new(
+            r#"FIRST 1 ("pg02")"#,
+            Some("FIRST 1 (\"pg02\")\t0/100\tafter-checkpoint\n"),
+        );
         rounds.begin();
         let next = rounds.on_rows(&mut p, &[row("pg03", "STREAMING", "ASYNC")]);
         assert_eq!(
             kinds(&next.steps),
             ["apply [pg02:DataStatus=DISCONNECT, pg02:Score=-INFINITY, \
-              pg03:DataStatus=STREAMING|ASYNC, pg03:Status=HS:async, pg01:AckedAlsoOn=<deleted>]"]
+              pg03:DataStatus=STREAMING|ASYNC, pg03:Score=-INFINITY, pg03:Status=HS:async, \
+              pg01:AckedAlsoOn=<deleted>]"]
         );
-        assert_eq!(next.wait, RoundWait::Barrier(vec!["pg02".into()]));
+        // Every score taken away, pg03's too though crm_mon shows it
+        // -INFINITY already (an earlier raise may still be on its way).
+        assert_eq!(
+            next.wait,
+            RoundWait::Barrier(vec!["pg02".into(), "pg03".into()])
+        );
         let next = rounds.on_barrier(true);
         assert_eq!(next.steps, [RoundStep::SetList(one("pg03"))]);
         assert_eq!(next.wait, RoundWait::InEffect("pg03".into()));
-        assert_eq!(rounds.on_in_effect(true), Next::wait(RoundWait::Flushed));
+        assert_eq!(rounds.on_in_effect(true), Next::wait(RoundWait::Checkpoint));
+        assert_eq!(rounds.on_checkpointed(true), Next::wait(RoundWait::Flushed));
         let next = rounds.on_flushed(Some(Lsn(0x200)));
         assert_eq!(
             next.steps,
             [RoundStep::RecordCeiling(
-                "FIRST 1 (\"pg03\")\t0/200\n".into()
+                "FIRST 1 (\"pg03\")\t0/200\tafter-checkpoint\n".into()
             )]
         );
         assert_eq!(
@@ -450,7 +490,7 @@ mod tests {
     fn a_standby_behind_the_ceiling_waits_for_the_next_monitor() {
         let (c, v) = primary_fixture();
         let mut p = Plan::new(&c, &v);
-        let record = "FIRST 1 (\"pg02\")\t0/200\n";
+        let record = "FIRST 1 (\"pg02\")\t0/200\tafter-checkpoint\n";
         let mut rounds = StandbyRounds::new(r#"FIRST 1 ("pg02")"#, Some(record));
         rounds.begin();
         let next = rounds.on_rows(&mut p, &[flushed(row("pg02", "STREAMING", "SYNC"), 0x1FF)]);
@@ -489,8 +529,62 @@ mod tests {
         let mut rounds = StandbyRounds::new(r#"FIRST 1 ("pg02")"#, None);
         rounds.begin();
         rounds.on_rows(&mut Plan::new(&c, &v), &rows);
-        assert_eq!(rounds.on_in_effect(true).wait, RoundWait::Flushed);
+        assert_eq!(rounds.on_in_effect(true).wait, RoundWait::Checkpoint);
+        assert_eq!(rounds.on_checkpointed(true).wait, RoundWait::Flushed);
         assert_eq!(rounds.on_flushed(None), Next::wait(RoundWait::Rows));
+    }
+
+    /// The list is in effect in pg_stat_replication, but the checkpoint
+    /// that proves committing sessions wait for the standby did not
+    /// complete: no ceiling is read, so no score, and the pass ends; the
+    /// next monitor looks again, and one whose checkpoint completes reads
+    /// the ceiling.
+    #[test]
+    fn no_ceiling_without_the_checkpoint_after_the_list() {
+        let (c, v) = primary_fixture();
+        let mut p = Plan::new(&c, &v);
+        let mut rounds = StandbyRounds::new(r#"FIRST 1 ("pg02")"#, None);
+        let rows = [flushed(row("pg02", "STREAMING", "SYNC"), 0x300)];
+        rounds.begin();
+        assert_eq!(
+            rounds.on_rows(&mut p, &rows).wait,
+            RoundWait::InEffect("pg02".into())
+        );
+        assert_eq!(rounds.on_in_effect(true).wait, RoundWait::Checkpoint);
+        let next = rounds.on_checkpointed(false);
+        assert_eq!(
+            kinds(&next.steps),
+            [
+                "apply [the checkpoint after the change of synchronous_standby_names did not \
+              complete in time: no ceiling yet, the next monitor tries again.]"
+            ]
+        );
+        assert_eq!(next.wait, RoundWait::Done);
+        // The next monitor: no score (no ceiling), one looked for again.
+        let mut rounds = StandbyRounds::new(r#"FIRST 1 ("pg02")"#, None);
+        rounds.begin();
+        let next = rounds.on_rows(&mut p, &rows);
+        assert!(
+            !kinds(&next.steps).iter().any(|k| k.contains("Score=100")),
+            "{:?}",
+            next.steps
+        );
+        assert_eq!(next.wait, RoundWait::InEffect("pg02".into()));
+        rounds.on_in_effect(true);
+        assert_eq!(rounds.on_checkpointed(true).wait, RoundWait::Flushed);
+    }
+
+    /// A ceiling recorded by an earlier version of the agent, read without
+    /// the checkpoint, is not trusted: a new one is read.
+    #[test]
+    fn a_ceiling_recorded_without_the_checkpoint_is_not_trusted() {
+        let list = SyncStandbys::parse(r#"FIRST 1 ("pg02")"#).unwrap();
+        let old = "FIRST 1 (\"pg02\")\t0/200\n";
+        assert_eq!(recorded_ceiling(Some(old), &list), None);
+        let now = ceiling_record(&list, Lsn(0x200));
+        assert_eq!(recorded_ceiling(Some(&now), &list), Some(Lsn(0x200)));
+        let other = SyncStandbys::parse(r#"FIRST 1 ("pg03")"#).unwrap();
+        assert_eq!(recorded_ceiling(Some(&now), &other), None);
     }
 
     #[test]

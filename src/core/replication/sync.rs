@@ -115,17 +115,23 @@ impl SyncStandbys {
 /// the lowest: reading a new one at every monitor made a standby a little
 /// behind under a steady write load chase a moving target, never scored,
 /// and the cluster without a promotable node.
+///
+/// The record says the ceiling was read after a checkpoint
+/// ([`super::RoundWait::Checkpoint`]); one without that word, written by
+/// an earlier version of the agent, is not trusted.
 pub fn recorded_ceiling(record: Option<&str>, current: &SyncStandbys) -> Option<Lsn> {
-    let (list, lsn) = record?.trim_end_matches('\n').split_once('\t')?;
-    if list != current.value() {
-        return None;
+    let fields: Vec<&str> = record?.trim_end_matches('\n').split('\t').collect();
+    match fields.as_slice() {
+        [list, lsn, CHECKPOINTED] if *list == current.value() => lsn.parse().ok(),
+        _ => None,
     }
-    lsn.parse().ok()
 }
+
+const CHECKPOINTED: &str = "after-checkpoint";
 
 /// The record [`recorded_ceiling`] reads.
 pub fn ceiling_record(current: &SyncStandbys, ceiling: Lsn) -> String {
-    format!("{}\t{ceiling}\n", current.value())
+    format!("{}\t{ceiling}\t{CHECKPOINTED}\n", current.value())
 }
 
 /// A `synchronous_commit` setting, where it applies (`role x in database
@@ -287,7 +293,11 @@ pub fn control_standbys(plan: &mut Plan, facts: &PrimaryFacts) -> SyncPass {
                 _ => Score::CanNotPromote,
             }
         };
-        plan.other_score(target, score);
+        if settled || !cfg.sync_mode() {
+            plan.other_score(target, score);
+        } else {
+            plan.revoke_score(target);
+        }
         let status = match data_status {
             DataStatus::Disconnect => None, // its own agent sets it when it can
             DataStatus::STREAMING_SYNC => Some(Status::HsSync),
@@ -534,7 +544,12 @@ mod tests {
             written(&p, "pg02", Attr::DataStatus),
             Some(Some("DISCONNECT".into()))
         );
-        assert_eq!(written(&p, "pg03", Attr::Score), None);
+        // pg03's -INFINITY is written again, though crm_mon shows it: a
+        // raise an earlier pass wrote may not be in the CIB yet.
+        assert_eq!(
+            written(&p, "pg03", Attr::Score),
+            Some(Some("-INFINITY".into()))
+        );
         // A node with a score that is not the one named loses it.
         let v2 = with_attr(&v, "pg03", "master-pgsql", "100");
         let rows = [
