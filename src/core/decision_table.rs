@@ -487,6 +487,58 @@ fn primaries_table(out: &mut String) {
     }
 }
 
+/// A probe finds pg01 running as a primary (timeline 4, nothing
+/// published) while no node is promoted: the cluster's records, pg01's
+/// data-status × pg02's (pg02 offline, its record read from the CIB).
+fn probe_records_table(out: &mut String) {
+    writeln!(
+        out,
+        "\n# probe of pg01 a primary, nobody promoted: pg01's data-status, pg02's data-status (offline record) -> verdict"
+    )
+    .unwrap();
+    let c = cfg(RepMode::Sync, 3);
+    let statuses = [
+        None,
+        Some("LATEST"),
+        Some("DISCONNECT"),
+        Some("STREAMING|SYNC"),
+        Some("STREAMING|ASYNC"),
+        Some("DIVERGED"),
+    ];
+    for mine in statuses {
+        for theirs in [None, Some("LATEST"), Some("DISCONNECT")] {
+            let mut v = ClusterView::default();
+            v.nodes.insert("pg01".into(), true);
+            v.nodes.insert("pg02".into(), false);
+            v.nodes.insert("pg03".into(), true);
+            if let Some(d) = mine {
+                v.attributes
+                    .entry("pg01".into())
+                    .or_default()
+                    .insert("pgsql-data-status".into(), d.into());
+            }
+            let record = theirs
+                .map(|d| ("pgsql-data-status".to_string(), d.to_string()))
+                .into_iter()
+                .collect();
+            let v = v.with_offline_records([("pg02".to_string(), record)].into());
+            let plan = Plan::new(&c, &v);
+            let verdict = match primary_verdict(&plan, Some(4), &Default::default()) {
+                PrimaryVerdict::Alone => "alone".to_string(),
+                PrimaryVerdict::Stale(why) => format!("stale: {why}"),
+                PrimaryVerdict::Newer(why) => format!("newer: {why}"),
+            };
+            writeln!(
+                out,
+                "{} {} -> {verdict}",
+                mine.unwrap_or("-"),
+                theirs.unwrap_or("-"),
+            )
+            .unwrap();
+        }
+    }
+}
+
 /// Notifications: type × operation × this node's place in the lists.
 fn notify_table(out: &mut String) {
     use crate::core::notify::{Notify, NotifyOp, NotifyType};
@@ -534,6 +586,7 @@ fn decision_table_matches_the_reviewed_snapshot() {
     standby_table(&mut out);
     divergence_table(&mut out);
     primaries_table(&mut out);
+    probe_records_table(&mut out);
     notify_table(&mut out);
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(SNAPSHOT);
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {

@@ -83,6 +83,33 @@ pub(super) fn primary_fixture() -> (RepConfig, ClusterView) {
     (c, v)
 }
 
+/// The safety audit's schedule, seen from pg01: the former primary
+/// pg01 crashed and was stopped, pg02 was promoted (pg01 `DISCONNECT`,
+/// pg02 `LATEST`, pg03 its sync standby), then pg02's node crashed: crm_mon
+/// shows nobody promoted, and pg02's permanent record comes from the CIB
+/// ([`ClusterView::with_offline_records`]).
+pub(super) fn audit_schedule() -> (RepConfig, ClusterView) {
+    let c = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
+    let mut v = view(
+        &["pg01", "pg03"],
+        &["pg02"],
+        &[
+            ("pg01", "pgsql-data-status", "DISCONNECT"),
+            ("pg03", "pgsql-data-status", "STREAMING|SYNC"),
+            ("pg03", "master-pgsql", "100"),
+        ],
+    )
+    .with_offline_records(
+        [(
+            "pg02".to_string(),
+            [("pgsql-data-status".to_string(), "LATEST".to_string())].into(),
+        )]
+        .into(),
+    );
+    v.quorum = true;
+    (c, v)
+}
+
 pub(super) fn one(n: &str) -> SyncStandbys {
     SyncStandbys::First(vec![n.into()])
 }

@@ -348,6 +348,40 @@ mod tests {
         assert_eq!(out.answer, Ok(OcfRc::RunningPromoted));
     }
 
+    /// A probe that finds a primary Pacemaker did not promote, while
+    /// nobody is promoted and the records name another last primary (the
+    /// audit's schedule): its own score away, nothing else written or
+    /// published, and a failure; the last primary itself goes on.
+    #[test]
+    fn a_probe_of_a_primary_that_is_not_the_last_one() {
+        let (c, v) = audit_schedule();
+        let mut facts = steady();
+        facts.insert_tli = Some(1);
+        let out = monitor_primary(&mut Plan::new(&c, &v), true, &facts);
+        let [MonitorStep::Apply(b)] = &out.steps[..] else {
+            panic!("{:?}", out.steps)
+        };
+        assert_eq!(
+            b.writes.iter().map(Write::summary).collect::<Vec<_>>(),
+            ["pg01:Score=-INFINITY"]
+        );
+        let why = out.answer.unwrap_err();
+        assert_eq!(why.rc(), OcfRc::ErrGeneric);
+        assert!(why.reason().starts_with(
+            "PostgreSQL runs as a primary here, but Pacemaker did not promote it and the cluster \
+             records pg02 as the last primary"
+        ));
+        // This node the only LATEST (a cleanup of the legitimate primary):
+        // Promoted, its score seeded, its records written.
+        let last = with_attr(&v, "pg01", "pgsql-data-status", "LATEST");
+        let last = with_attr(&last, "pg02", "pgsql-data-status", "DISCONNECT");
+        let mut p = Plan::new(&c, &last);
+        let out = monitor_primary(&mut p, true, &facts);
+        assert_eq!(out.answer, Ok(OcfRc::RunningPromoted));
+        assert_eq!(written(&p, "pg01", Attr::Score), Some(Some("1000".into())));
+        assert!(out.steps.contains(&MonitorStep::PublishHistory));
+    }
+
     /// A standby's probe seeds its score with the pass's writes; its
     /// receiver's status comes first; a failed pass writes nothing.
     #[test]

@@ -14,13 +14,22 @@
 //! (`<rsc>-history`, [`super::diverge`]). Without it, or on the same
 //! timeline, there is no verdict by timeline, and the node Pacemaker did
 //! not promote is the stale one.
+//!
+//! A probe can also find a primary while no node is promoted: a former
+//! primary started by hand (or by a boot unit) after another node was
+//! promoted, whose node then crashed, taking its history with it. The
+//! cluster's records still say who the last primary is: promote writes
+//! its own `<rsc>-data-status` `LATEST` and the others' `DISCONNECT`, and
+//! offline nodes' records are in the view
+//! ([`crate::core::crm_mon::ClusterView::with_offline_records`]). A primary
+//! that they say is not the last one is stale too ([`not_the_last_primary`]).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::core::timeline::History;
 
-use super::plan::Plan;
+use super::plan::{Attr, DataStatus, Plan};
 
 /// What a node that runs PostgreSQL as a primary does about the others.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +87,10 @@ pub fn primary_verdict(
         ));
     }
     let Some(other) = plan.view.promoted_elsewhere(me) else {
-        return PrimaryVerdict::Alone;
+        if plan.view.promoted.contains(me) {
+            return PrimaryVerdict::Alone;
+        }
+        return not_the_last_primary(plan).map_or(PrimaryVerdict::Alone, PrimaryVerdict::Stale);
     };
     let older = my_tli.zip(their_tli(other)).filter(|(m, t)| t < m);
     match older {
@@ -95,6 +107,54 @@ pub fn primary_verdict(
                 _ => String::new(),
             }
         )),
+    }
+}
+
+/// Why the cluster's records say this node is not the last primary, for a
+/// primary Pacemaker did not promote while no node is promoted: another
+/// node's data-status is `LATEST` (online or offline record), or this
+/// node's own data-status is there and is not `LATEST`. `None` when this
+/// node is the only `LATEST`, or when nothing is recorded about it and no
+/// node is `LATEST` (a new cluster bootstrapped around a running primary,
+/// a migration whose primary the stock agent recorded `LATEST`).
+fn not_the_last_primary(plan: &Plan) -> Option<String> {
+    let me = &plan.cfg.me;
+    let attr = Attr::DataStatus.name(&plan.cfg.rsc);
+    let own = plan.current(me, Attr::DataStatus);
+    let own_latest = own.and_then(DataStatus::parse) == Some(DataStatus::Latest);
+    let latest_elsewhere = plan
+        .view
+        .nodes
+        .keys()
+        .find(|n| *n != me && plan.current_data_status(n) == Some(DataStatus::Latest));
+    let set = |n: &str, v: &str| format!("crm_attribute -l forever -N {n} -n {attr} -v {v}");
+    let preface = "PostgreSQL runs as a primary here, but Pacemaker did not promote it";
+    if let Some(last) = latest_elsewhere {
+        let mine = match own {
+            Some(_) if own_latest => "this node as LATEST too".to_string(),
+            Some(v) => format!("this node as {v}"),
+            None => "nothing about this node".to_string(),
+        };
+        return Some(format!(
+            "{preface} and the cluster records {last} as the last primary ({attr} LATEST) and \
+             {mine}: this node may lack commits {last} acknowledged and writes nothing about the \
+             others; stop it and resynchronise it from {last} once {last} is promoted (or, if \
+             {last}'s data is lost, record this node as the last primary: {} and {}, then crm \
+             resource cleanup)",
+            set(last, "DISCONNECT"),
+            set(me, "LATEST"),
+        ));
+    }
+    match own {
+        Some(mine) if !own_latest => Some(format!(
+            "{preface} and the cluster records this node as {mine} ({attr}), not as the last \
+             primary, and no node as LATEST: this node may lack commits another node \
+             acknowledged and writes nothing about the others; stop it and resynchronise it from \
+             the node that holds them (or, if this node's data is the newest, record it as the \
+             last primary: {}, then crm resource cleanup)",
+            set(me, "LATEST"),
+        )),
+        _ => None,
     }
 }
 
@@ -245,5 +305,138 @@ mod tests {
             ),
             PrimaryVerdict::Alone
         );
+    }
+
+    /// The audit's schedule: pg01, the former primary, crashed and was
+    /// stopped; pg02 was promoted (pg01 `DISCONNECT`, pg02 `LATEST`);
+    /// PostgreSQL was started on pg01 by hand, as a primary on its old
+    /// timeline; pg02's node crashed (its history and transient attributes
+    /// gone, its permanent record kept). A cleanup re-probes pg01: nobody is
+    /// promoted, nothing newer is published, but the records say pg02 was
+    /// the last primary.
+    #[test]
+    fn a_probe_that_finds_a_primary_the_records_say_is_not_the_last_one() {
+        let (c, v) = audit_schedule();
+        let none = published(&[]);
+        assert!(another_primary_possible(&Plan::new(&c, &v)));
+        let why = stale(verdict(&c, &v, Some(1), &none));
+        assert_eq!(
+            why,
+            "PostgreSQL runs as a primary here, but Pacemaker did not promote it and the cluster \
+             records pg02 as the last primary (pgsql-data-status LATEST) and this node as \
+             DISCONNECT: this node may lack commits pg02 acknowledged and writes nothing about \
+             the others; stop it and resynchronise it from pg02 once pg02 is promoted (or, if \
+             pg02's data is lost, record this node as the last primary: crm_attribute -l forever \
+             -N pg02 -n pgsql-data-status -v DISCONNECT and crm_attribute -l forever -N pg01 -n \
+             pgsql-data-status -v LATEST, then crm resource cleanup)"
+        );
+        // The same with pg02 online (its record shown by crm_mon), with no
+        // record of this node, or with this node LATEST too (whatever
+        // acked-also-on says).
+        let online = with_attr(
+            &view(&["pg01", "pg02", "pg03"], &[], &[]),
+            "pg02",
+            "pgsql-data-status",
+            "LATEST",
+        );
+        let why = stale(verdict(&c, &online, Some(1), &none));
+        assert!(why.contains("and nothing about this node:"), "{why}");
+        let both = with_attr(&online, "pg01", "pgsql-data-status", "LATEST");
+        let why = stale(verdict(&c, &both, Some(1), &none));
+        assert!(why.contains("and this node as LATEST too:"), "{why}");
+        let named = with_attr(&both, "pg02", "pgsql-acked-also-on", "pg01");
+        stale(verdict(&c, &named, Some(1), &none));
+        // The timelines come first.
+        let why = stale(verdict(
+            &c,
+            &v,
+            Some(1),
+            &published(&[("pg03", "2:1@0/3000060")]),
+        ));
+        assert!(
+            why.starts_with("pg03 published a primary's history"),
+            "{why}"
+        );
+    }
+
+    /// This node's own record is there and is not LATEST, and no node is
+    /// LATEST: not the last primary either.
+    #[test]
+    fn a_probe_that_finds_a_primary_recorded_as_a_standby() {
+        let (c, v) = primary_fixture();
+        let none = published(&[]);
+        for own in [
+            "DISCONNECT",
+            "STREAMING|SYNC",
+            "STREAMING|ASYNC",
+            "DIVERGED",
+        ] {
+            let v = with_attr(&v, "pg01", "pgsql-data-status", own);
+            let v = with_attr(&v, "pg02", "pgsql-data-status", "DISCONNECT");
+            let why = stale(verdict(&c, &v, Some(3), &none));
+            assert_eq!(
+                why,
+                format!(
+                    "PostgreSQL runs as a primary here, but Pacemaker did not promote it and the \
+                     cluster records this node as {own} (pgsql-data-status), not as the last \
+                     primary, and no node as LATEST: this node may lack commits another node \
+                     acknowledged and writes nothing about the others; stop it and resynchronise \
+                     it from the node that holds them (or, if this node's data is the newest, \
+                     record it as the last primary: crm_attribute -l forever -N pg01 -n \
+                     pgsql-data-status -v LATEST, then crm resource cleanup)"
+                )
+            );
+        }
+    }
+
+    /// The records that let a probe's primary go on: this node the only
+    /// LATEST (a cleanup of the legitimate primary), or nothing recorded
+    /// about this node and no node LATEST (a new cluster bootstrapped
+    /// around a running primary). A node Pacemaker promoted is not judged
+    /// by the records, and with another node promoted the verdict is as
+    /// before.
+    #[test]
+    fn a_probe_that_finds_the_last_primary_or_no_record() {
+        let (c, v) = primary_fixture();
+        let none = published(&[]);
+        assert_eq!(verdict(&c, &v, Some(3), &none), PrimaryVerdict::Alone);
+        let others = with_attr(&v, "pg02", "pgsql-data-status", "DISCONNECT");
+        let others = with_attr(&others, "pg03", "pgsql-data-status", "STREAMING|SYNC");
+        assert_eq!(verdict(&c, &others, Some(3), &none), PrimaryVerdict::Alone);
+        let last = with_attr(&others, "pg01", "pgsql-data-status", "LATEST");
+        assert_eq!(verdict(&c, &last, Some(3), &none), PrimaryVerdict::Alone);
+        assert_eq!(verdict(&c, &last, None, &none), PrimaryVerdict::Alone);
+        // Promoted by Pacemaker: the records are not read.
+        let (_, mut audit) = audit_schedule();
+        audit.promoted = vec!["pg01".into()];
+        assert_eq!(verdict(&c, &audit, Some(1), &none), PrimaryVerdict::Alone);
+        // Another node promoted: the verdict by timeline, or the promoted
+        // one stands, whatever the records say.
+        audit.promoted = vec!["pg03".into()];
+        let why = stale(verdict(&c, &audit, Some(1), &none));
+        assert!(
+            why.starts_with(
+                "PostgreSQL runs as a primary here while pg03 is the promoted instance;"
+            ),
+            "{why}"
+        );
+        let mut last_here = last.clone();
+        last_here.promoted = vec!["pg02".into()];
+        let why = stale(verdict(&c, &last_here, Some(3), &none));
+        assert!(
+            why.starts_with(
+                "PostgreSQL runs as a primary here while pg02 is the promoted instance;"
+            ),
+            "{why}"
+        );
+        assert!(matches!(
+            verdict(
+                &c,
+                &last_here,
+                Some(4),
+                &published(&[("pg02", "3:1@0/3000060 2@0/5000028")])
+            ),
+            PrimaryVerdict::Newer(_)
+        ));
     }
 }
