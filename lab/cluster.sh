@@ -293,7 +293,8 @@ crm_xml() {
 # The lab's reads of crm_mon's XML (on stdin) go through tools/labview,
 # which defines the healthy picture once for this script and the lab tests
 # (tools/labview/src/lib.rs): `labview picture AGENT REP_MODE NODES...`
-# is true when the named nodes form it, else prints what is missing;
+# is true when the named nodes form it under AGENT (auto: the one crm_mon
+# shows), else prints what is missing;
 # `primary` prints the promoted node, `role NODE` its role, `attr NODE
 # NAME` a node attribute. LAB_VIEW names the binary; by default it is built
 # here (release profile) on first use.
@@ -322,7 +323,8 @@ client_psql() { client_psql_at "$VIP" 5432 "$@"; }
 picture() {
     local xml
     xml=$(crm_xml) || { echo "no node answers crm_mon"; return 1; }
-    labview picture "$LAB_AGENT" "$LAB_REP_MODE" "$@" <<<"$xml" || return 1
+    # The agent crm_mon shows: after switch-provider it is not LAB_AGENT.
+    labview picture auto "$LAB_REP_MODE" "$@" <<<"$xml" || return 1
     [[ $LAB_AGENT == paf ]] || return 0
     # PAF: every other named node streams from the primary; in sync mode
     # one of them is the sync standby.

@@ -46,6 +46,25 @@ impl Agent {
         }
     }
 
+    /// The agent that runs the clone, as crm_mon shows it: `None` when no
+    /// instance or instances of several agents (a change of provider under
+    /// way) are shown.
+    pub fn shown(p: &Picture) -> Option<Agent> {
+        let agents: BTreeSet<&str> = p
+            .view
+            .instances
+            .iter()
+            .filter(|i| i.resource == RSC)
+            .map(|i| i.agent.as_str())
+            .collect();
+        match agents.into_iter().collect::<Vec<_>>().as_slice() {
+            [one] => [Agent::Ours, Agent::Stock, Agent::Paf]
+                .into_iter()
+                .find(|a| a.resource_agent() == *one),
+            _ => None,
+        }
+    }
+
     /// crm_mon's `resource_agent`.
     fn resource_agent(self) -> &'static str {
         match self {
@@ -410,6 +429,19 @@ mod tests {
                 "agents: ocf:heartbeat:pgsql"
             ]
         );
+    }
+
+    #[test]
+    fn the_agent_is_read_from_the_clone() {
+        let p = Picture::parse(HEALTHY).unwrap();
+        assert_eq!(Agent::shown(&p), Some(Agent::Ours));
+        let stock = HEALTHY.replace("ocf:rustpg:pgsql", "ocf:heartbeat:pgsql");
+        assert_eq!(
+            Agent::shown(&Picture::parse(&stock).unwrap()),
+            Some(Agent::Stock)
+        );
+        let mixed = HEALTHY.replacen("ocf:rustpg:pgsql", "ocf:heartbeat:pgsql", 1);
+        assert_eq!(Agent::shown(&Picture::parse(&mixed).unwrap()), None);
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! `crm_mon -1 -A --output-as=xml` on stdin.
 //!
 //!   labview picture AGENT REP_MODE NODE...  exit 0 when whole, else 1 and
-//!                                           what is missing on stdout
+//!                                           what is missing on stdout;
+//!                                           AGENT ours, stock, paf, or
+//!                                           auto: the one crm_mon shows
 //!   labview primary                         the promoted node (exit 1: none
 //!                                           or several)
 //!   labview role NODE                       Promoted, Unpromoted or Stopped
@@ -33,9 +35,16 @@ fn main() -> ExitCode {
         .as_slice()
     {
         ["picture", agent, rep_mode, nodes @ ..] => {
-            let Some(agent) = Agent::parse(agent) else {
-                eprintln!("labview: unknown agent {agent}");
-                return ExitCode::from(2);
+            let agent = match *agent {
+                // Several agents, or none: the picture says which it sees.
+                "auto" => Agent::shown(&picture).unwrap_or(Agent::Ours),
+                word => match Agent::parse(word) {
+                    Some(a) => a,
+                    None => {
+                        eprintln!("labview: unknown agent {word}");
+                        return ExitCode::from(2);
+                    }
+                },
             };
             let want = Expected {
                 nodes: nodes.iter().map(|n| n.to_string()).collect(),
