@@ -231,7 +231,7 @@ impl Cluster {
 
     /// A server program (initdb, pg_ctl) or a client one (psql,
     /// pg_basebackup) of the cluster's major.
-    fn bin(&self, program: &str) -> PathBuf {
+    pub fn bin(&self, program: &str) -> PathBuf {
         match program {
             "initdb" | "pg_ctl" | "postgres" => self.major.bindir().join(program),
             _ => self.major.client_bindir().join(program),

@@ -726,6 +726,56 @@ fn failover_after_the_primary_crashes() {
     assert!(out.stderr.contains("You have to remove"), "{}", out.stderr);
 }
 
+/// A former primary's PostgreSQL started by hand after the failover (no
+/// standby.signal: a primary on the old timeline), then the new primary's
+/// node crashes, its published history gone with it: a cleanup's probe of
+/// the former primary finds a primary nobody promoted. The records still
+/// name the new primary LATEST (an offline node's permanent attribute) and
+/// the former one DISCONNECT: the probe fails and takes its score away,
+/// and the former primary does not claim LATEST (R44).
+#[test]
+fn a_former_primary_started_by_hand_fails_its_probe_while_the_records_name_another() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    let (old, sync, other) = primary_crashed_with_rows(&c, 10);
+    let (o, s, a): (&str, &str, &str) = (&old, &sync, &other);
+    promote_among(&c, &[s, a], s);
+    c.set_promoted(Some(s));
+    let data_status = |n: &str| c.attribute(n, &attr(Attr::DataStatus));
+    assert_eq!(data_status(s).as_deref(), Some("LATEST"));
+    assert_eq!(data_status(o).as_deref(), Some("DISCONNECT"));
+    let node = c.node(o);
+    crate::support::run_as_postgres(
+        &c.bin("pg_ctl"),
+        &[
+            "-D",
+            node.pgdata.to_str().unwrap(),
+            "-l",
+            node.logfile.to_str().unwrap(),
+            "-w",
+            "start",
+        ],
+    );
+    assert_eq!(c.sql(o, "select pg_is_in_recovery()"), "f");
+    crate::support::wait_until_reaped(kill_postmaster(&c, s));
+    c.set_promoted(None);
+    c.set_online(s, false);
+    c.set_online(o, true);
+    let out = c.run(OURS, o, "monitor", &PROBE);
+    assert_eq!(out.rc, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains(&format!("the cluster records {s} as the last primary")),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        c.attribute(o, &attr(Attr::Score)).as_deref(),
+        Some("-INFINITY")
+    );
+    assert_eq!(data_status(o).as_deref(), Some("DISCONNECT"));
+    assert_eq!(data_status(s).as_deref(), Some("LATEST"));
+}
+
 /// Two faults in a row: the primary's PostgreSQL dies, then the sync
 /// standby's before it is promoted. Pacemaker restarts the standby; it
 /// keeps its score (it holds every acknowledged commit: what it flushed
