@@ -521,6 +521,38 @@ impl Session {
         Ok(())
     }
 
+    /// `pg_postmaster_start_time()`, as text: which postmaster a note in
+    /// tmpdir was written for.
+    pub fn postmaster_start(&mut self) -> Result<String, SqlError> {
+        let row = self
+            .client
+            .query_one("select pg_postmaster_start_time()::text", &[])?;
+        Ok(row.get(0))
+    }
+
+    /// The redo point of the last completed checkpoint (where the WAL
+    /// stood when it began).
+    pub fn checkpoint_redo(&mut self) -> Result<Option<Lsn>, SqlError> {
+        let v: Option<String> = self
+            .client
+            .query_one("select redo_lsn::text from pg_control_checkpoint()", &[])?
+            .get(0);
+        Ok(v.and_then(|l| l.parse().ok()))
+    }
+
+    /// A WAL record of the agent's that waits for no standby
+    /// (`pg_logical_emit_message`, not transactional); where it ends.
+    pub fn wal_mark(&mut self, what: &str) -> Result<Option<Lsn>, SqlError> {
+        let v: Option<String> = self
+            .client
+            .query_one(
+                "select pg_logical_emit_message(false, 'rustpg', $1)::text",
+                &[&what],
+            )?
+            .get(0);
+        Ok(v.and_then(|l| l.parse().ok()))
+    }
+
     /// `CHECKPOINT`, waiting `timeout` at most (the checkpoint goes on in
     /// the checkpointer if the wait is cancelled).
     pub fn checkpoint(&mut self, timeout: Duration) -> Result<(), SqlError> {

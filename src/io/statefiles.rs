@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 /// tmpdir notes: the ceiling recorded for the current list, and what the
 /// primary last said about `synchronous_commit`.
 const SYNC_CEILING: &str = "sync_ceiling";
+const SYNC_FLAG: &str = "sync_flag";
 const WEAK_COMMITS: &str = "weak_commits";
 
 pub struct StateFiles<'a> {
@@ -230,10 +231,14 @@ impl StateFiles<'_> {
 
     /// The stock agent's rep_mode.conf, for clusters whose postgresql.conf
     /// still includes it. The ceiling recorded for the previous list goes
-    /// with it.
+    /// with it, and, when the list names nobody, what was known of the
+    /// sync flag (`core::replication::SyncFlag`: PostgreSQL clears it).
     pub fn write_rep_mode_conf(&self, sync_standby_names: &str) -> Result<()> {
         let text = standby_conf::rep_mode_conf(sync_standby_names);
         let _ = std::fs::remove_file(self.tmpdir.join(SYNC_CEILING));
+        if sync_standby_names.trim().is_empty() {
+            let _ = std::fs::remove_file(self.tmpdir.join(SYNC_FLAG));
+        }
         write_atomically(&self.rep_mode_conf(), &text, self.owner, 0o600)
     }
 
@@ -264,6 +269,16 @@ impl StateFiles<'_> {
 
     pub fn set_sync_ceiling(&self, record: &str) -> Result<()> {
         self.set_note(SYNC_CEILING, record)
+    }
+
+    /// The primary's note of its sync flag
+    /// (`core::replication::recorded_sync_flag`).
+    pub fn sync_flag(&self) -> Option<String> {
+        self.note(SYNC_FLAG)
+    }
+
+    pub fn set_sync_flag(&self, note: &str) -> Result<()> {
+        self.set_note(SYNC_FLAG, note)
     }
 
     /// A standby's settings for `model`: the agent's lines of

@@ -1173,7 +1173,9 @@ fn a_newly_named_standby_is_scored_against_the_ceiling_read_when_it_was_named() 
 /// checkpoint behind schedule: it takes no reload, so committing sessions
 /// do not wait for a standby named after a list that named nobody, though
 /// pg_stat_replication shows it sync. The primary names the returning
-/// standby but scores it only once a checkpoint after the list completed.
+/// standby but scores it only once a checkpoint that began after the list
+/// took effect has completed; it asks for that checkpoint once, not at
+/// every monitor.
 #[test]
 fn a_standby_named_after_an_empty_list_is_scored_only_after_a_checkpoint() {
     let c = Cluster::new(Major::V15, &["pg01", "pg02"]);
@@ -1189,10 +1191,13 @@ fn a_standby_named_after_an_empty_list_is_scored_only_after_a_checkpoint() {
         p,
         "select pid from pg_stat_activity where backend_type = 'checkpointer'",
     );
+    let last_checkpoint = c.sql(p, "select checkpoint_lsn from pg_control_checkpoint()");
     c.set_online(s, true);
     ok(&c, OURS, s, "start", &[]);
     c.wait_streaming(s, Duration::from_secs(30));
-    assert_eq!(c.run(OURS, p, "monitor", &PROMOTED_MONITOR).rc, 8);
+    let out = c.run(OURS, p, "monitor", &PROMOTED_MONITOR);
+    assert_eq!(out.rc, 8);
+    assert!(out.stderr.contains("CHECKPOINT failed"), "{}", out.stderr);
     assert_eq!(
         c.sql(p, "show synchronous_standby_names"),
         format!("FIRST 1 (\"{s}\")")
@@ -1209,6 +1214,15 @@ fn a_standby_named_after_an_empty_list_is_scored_only_after_a_checkpoint() {
         "set statement_timeout = '5s'; create table not_waited(x int); insert into not_waited values (1)",
     );
     freeze_receiver(&c, s, false);
+    // The next monitor asks for no new checkpoint and scores nobody.
+    let out = c.run(OURS, p, "monitor", &PROMOTED_MONITOR);
+    assert_eq!(out.rc, 8);
+    assert!(!out.stderr.contains("CHECKPOINT"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no checkpoint has completed since"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(
         c.attribute(s, &attr(Attr::Score)).as_deref(),
         Some("-INFINITY"),
@@ -1216,8 +1230,14 @@ fn a_standby_named_after_an_empty_list_is_scored_only_after_a_checkpoint() {
         c.attributes_table()
     );
     assert_eq!(c.attribute(p, &attr(Attr::AckedAlsoOn)), None);
-    // The checkpointer takes the reload: scored at the next monitors.
+    // The checkpointer takes the reload and completes the checkpoint:
+    // scored at the next monitors.
     drop(checkpointer);
+    crate::support::wait_until(
+        "the checkpoint asked for completes",
+        Duration::from_secs(30),
+        || c.sql(p, "select checkpoint_lsn from pg_control_checkpoint()") != last_checkpoint,
+    );
     for _ in 0..2 {
         assert_eq!(c.run(OURS, p, "monitor", &PROMOTED_MONITOR).rc, 8);
     }
@@ -1228,6 +1248,34 @@ fn a_standby_named_after_an_empty_list_is_scored_only_after_a_checkpoint() {
         c.attributes_table()
     );
     assert_eq!(c.attribute(p, &attr(Attr::AckedAlsoOn)).as_deref(), Some(s));
+}
+
+/// Once a checkpoint proved that commits wait for the listed standby, a
+/// standby swapped for another (the list names somebody throughout) costs
+/// no checkpoint: the new one is scored once it reaches the ceiling.
+#[test]
+fn a_standby_swapped_for_another_costs_no_checkpoint() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    let primary = bring_up(&c, OURS);
+    let (sync, other) = sync_and_potential(&c, &primary);
+    let (p, s, a): (&str, &str, &str) = (&primary, &sync, &other);
+    let requested = || c.sql(p, "select checkpoints_req from pg_stat_bgwriter");
+    let before = requested();
+    crate::support::wait_until_reaped(kill_postmaster(&c, s));
+    for _ in 0..2 {
+        assert_eq!(c.run(OURS, p, "monitor", &PROMOTED_MONITOR).rc, 8);
+    }
+    assert_eq!(
+        c.sql(p, "show synchronous_standby_names"),
+        format!("FIRST 1 (\"{a}\")")
+    );
+    assert_eq!(
+        c.attribute(a, &attr(Attr::Score)).as_deref(),
+        Some("100"),
+        "{}",
+        c.attributes_table()
+    );
+    assert_eq!(requested(), before, "no checkpoint asked for");
 }
 
 /// A PostgreSQL process stopped with SIGSTOP until dropped (SIGCONT).

@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::core::crm_mon::ClusterView;
+use crate::core::lsn::Lsn;
 
 pub fn monitor(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
     let r = Replica::new(i, env);
@@ -225,9 +226,11 @@ pub(super) fn control_standbys(
     mut rounds: StandbyRounds,
 ) -> Result<()> {
     let mut next = rounds.begin();
+    // Read with the sync flag, for its note.
+    let mut postmaster_start: Option<String> = None;
     loop {
         for step in next.steps {
-            perform_round(r, s, step)?;
+            perform_round(r, s, step, postmaster_start.as_deref())?;
         }
         next = match next.wait {
             RoundWait::Rows => {
@@ -244,7 +247,24 @@ pub(super) fn control_standbys(
                 });
                 rounds.on_in_effect(in_effect.is_some())
             }
-            RoundWait::Checkpoint => rounds.on_checkpointed(checkpoint_taken(r)),
+            RoundWait::SyncFlag => {
+                let start = s
+                    .postmaster_start()
+                    .map_err(sql_err("Can't read the postmaster's start time"))?;
+                let recorded = rep::recorded_sync_flag(r.files.sync_flag().as_deref(), &start);
+                let redo = match recorded {
+                    Some(rep::SyncFlag::Pending(_)) => s
+                        .checkpoint_redo()
+                        .map_err(sql_err("Can't read the last checkpoint"))?,
+                    _ => None,
+                };
+                postmaster_start = Some(start);
+                rounds.on_sync_flag(recorded, redo)
+            }
+            RoundWait::Checkpoint => {
+                let (mark, done) = checkpoint_after_the_list(r);
+                rounds.on_checkpointed(mark, done)
+            }
             RoundWait::Flushed => rounds.on_flushed(
                 s.flushed()
                     .map_err(sql_err("Can't read the primary's WAL position"))?,
@@ -262,8 +282,21 @@ pub(super) fn control_standbys(
 }
 
 /// One step of the primary's rounds.
-fn perform_round(r: &Replica, s: &mut Session, step: RoundStep) -> Result<()> {
+fn perform_round(
+    r: &Replica,
+    s: &mut Session,
+    step: RoundStep,
+    postmaster_start: Option<&str>,
+) -> Result<()> {
     match step {
+        RoundStep::RecordSyncFlag(flag) => {
+            let Some(start) = postmaster_start else {
+                return Ok(());
+            };
+            if let Err(e) = r.files.set_sync_flag(&rep::sync_flag_note(flag, start)) {
+                crate::warn!("can't record the sync flag: {e}");
+            }
+        }
         RoundStep::Apply(batch) => r.apply(batch)?,
         RoundStep::ForgetFormerPrimary => r.files.clear_former_primary(),
         RoundStep::SetList(list) => set_sync_standbys(r, &list)?,
@@ -298,19 +331,41 @@ fn revocations_shown(r: &Replica, nodes: &[String]) -> bool {
     })
 }
 
-/// The checkpoint before a ceiling is read ([`RoundWait::Checkpoint`]):
-/// 10 s at most, and never more than half the time left (cancelled, it
-/// goes on in the checkpointer, and the next monitor's is quick).
-fn checkpoint_taken(r: &Replica) -> bool {
+/// The checkpoint before a ceiling is read ([`RoundWait::Checkpoint`]),
+/// on a connection opened now: the postmaster has signalled the reload to
+/// every process before it accepts one, so the checkpoint this asks for
+/// starts after the checkpointer took it (on an older session, or through
+/// a pooler, that would not hold). A WAL record first: where it ends marks
+/// the checkpoints that started after. 10 s at most, and never more than
+/// half the time left (cancelled, the checkpoint goes on in the
+/// checkpointer, and a later monitor finds it completed).
+fn checkpoint_after_the_list(r: &Replica) -> (Option<Lsn>, bool) {
     let bound = Duration::from_secs(10).min(r.i.deadline.remaining() / 2);
-    let done = r
-        .session(Role::Admin)
-        .and_then(|mut s| s.checkpoint(bound).map_err(sql_err("CHECKPOINT failed")));
-    match done {
-        Ok(()) => true,
+    let mut session = match r.session(Role::Admin) {
+        Ok(s) => s,
         Err(e) => {
             crate::warn!("{e}");
-            false
+            return (None, false);
+        }
+    };
+    let mark = match session.wal_mark("synchronous_standby_names in effect") {
+        Ok(mark) => mark,
+        Err(e) => {
+            crate::warn!(
+                "can't write a WAL record before the checkpoint: {}",
+                e.message
+            );
+            return (None, false);
+        }
+    };
+    match session
+        .checkpoint(bound)
+        .map_err(sql_err("CHECKPOINT failed"))
+    {
+        Ok(()) => (mark, true),
+        Err(e) => {
+            crate::warn!("{e}");
+            (mark, false)
         }
     }
 }

@@ -621,7 +621,8 @@ impl<'a> Plan<'a> {
     }
 
     /// Take another node's score away whatever crm_mon shows, in a pass
-    /// that changes `synchronous_standby_names`: a raise an earlier pass
+    /// that changes `synchronous_standby_names` or a promotion: a raise an
+    /// earlier pass
     /// wrote may not be in the CIB yet (attrd writes it when the CIB takes
     /// writes again), and only a write after it leaves `-INFINITY` last.
     /// Only where [`Plan::other_score`] would write (online, scored).
@@ -634,7 +635,7 @@ impl<'a> Plan<'a> {
         };
         let value = Score::CanNotPromote;
         let log = format!(
-            "Changing {} master score on {node} : {old}->{} (before synchronous_standby_names changes).",
+            "Changing {} master score on {node} : {old}->{} (whatever the CIB shows: an earlier raise may still be on its way).",
             self.cfg.rsc,
             value.wire()
         );

@@ -75,12 +75,14 @@ pub fn before_promotion(plan: &mut Plan) -> PromotionRecords {
     // which makes this one the last primary ([`super::is_last_primary`]).
     undo.push(remember(plan, &me, Attr::DataStatus));
     plan.data_status(&me, DataStatus::Latest);
-    // 3. Every other node DISCONNECT, with no score.
+    // 3. Every other node DISCONNECT, with no score: written even where
+    // crm_mon shows -INFINITY, since a raise the former primary wrote may
+    // still be on its way to the CIB (R46).
     let others: Vec<String> = plan.cfg.others().map(str::to_string).collect();
     for target in &others {
         undo.push(remember(plan, target, Attr::DataStatus));
         plan.data_status(target, DataStatus::Disconnect);
-        plan.other_score(target, Score::CanNotPromote);
+        plan.revoke_score(target);
     }
     // Only what this plan really changes is taken back, in reverse order.
     let changed: Vec<(String, Attr)> = plan
@@ -431,7 +433,8 @@ mod tests {
             shape,
             [
                 "ClearElection",
-                "records(pg02:DataStatus pg01:DataStatus pg03:DataStatus)",
+                // pg03's -INFINITY again, though crm_mon shows it (R46).
+                "records(pg02:DataStatus pg01:DataStatus pg03:DataStatus pg03:Score)",
                 "CreateLock",
                 "records(pg02:MasterBaseline)",
                 "list FIRST 1 (\"pg03\")",

@@ -5,10 +5,10 @@
 //! A round that changes `synchronous_standby_names` has already taken every
 //! score away; it waits until the CIB shows that (the barrier,
 //! [`revocation_shown`]), and only then sets the list, waits until
-//! PostgreSQL has it in effect ([`list_in_effect`]), has a checkpoint run
-//! (see [`RoundWait::Checkpoint`]), reads the primary's flushed position
-//! (the ceiling: rule 3), records it, and waits a little for the new
-//! standby to reach it ([`reached_ceiling`]). A round that
+//! PostgreSQL has it in effect ([`list_in_effect`]), makes sure committing
+//! sessions wait for it ([`RoundWait::SyncFlag`]: a checkpoint, once),
+//! reads the primary's flushed position (the ceiling: rule 3), records it,
+//! and waits a little for the new standby to reach it ([`reached_ceiling`]). A round that
 //! finds the named standby not scored yet and no ceiling known reads one
 //! the same way. Then the next round scores a standby that reached it.
 //! The third round stops in any case: the next monitor goes on.
@@ -19,7 +19,8 @@
 
 use super::plan::{AttrValue, Batch, Plan, RepConfig, Score, SyncRole, Write};
 use super::sync::{
-    ceiling_record, control_standbys, recorded_ceiling, PrimaryFacts, ReplicationRow, SyncStandbys,
+    ceiling_record, control_standbys, recorded_ceiling, PrimaryFacts, ReplicationRow, SyncFlag,
+    SyncStandbys,
 };
 use crate::core::lsn::Lsn;
 
@@ -35,6 +36,9 @@ pub enum RoundStep {
     /// The ceiling read for the current list, recorded for the later
     /// monitors ([`recorded_ceiling`]).
     RecordCeiling(String),
+    /// What is known of the sync flag, recorded for this postmaster
+    /// ([`super::sync_flag_note`]).
+    RecordSyncFlag(SyncFlag),
     /// Make every standby reply now: the commits that waited for a lost
     /// standby are released when the new one replies, and an idle one
     /// replies only every `wal_receiver_status_interval` (10 s).
@@ -53,16 +57,23 @@ pub enum RoundWait {
     /// Wait until PostgreSQL shows the list in effect for this standby
     /// ([`list_in_effect`]), then [`StandbyRounds::on_in_effect`].
     InEffect(String),
-    /// Run `CHECKPOINT` (bounded), then [`StandbyRounds::on_checkpointed`]
-    /// with whether it completed. Whether a committing session waits for
-    /// a standby at all is a flag in shared memory that only the
-    /// checkpointer updates, when it takes the reload; it defers that
-    /// while a checkpoint runs behind schedule or in its sync phase.
+    /// Read what this postmaster recorded of its sync flag
+    /// ([`super::recorded_sync_flag`]) and, when a checkpoint is pending,
+    /// the redo point of the last completed one; then
+    /// [`StandbyRounds::on_sync_flag`]. Whether a committing session waits
+    /// for a standby at all is a flag in shared memory that only the
+    /// checkpointer sets, when it takes the reload; it defers that while a
+    /// checkpoint runs behind schedule or in its sync phase.
     /// `pg_stat_replication` shows the list in effect before that (the
     /// walsenders and the reading session take the reload themselves), so
     /// after a list that named nobody, commits could still be acknowledged
-    /// without the standby. A checkpoint requested now starts only after
-    /// the checkpointer took the reload.
+    /// without the standby. A checkpoint that starts after the list showed
+    /// in effect starts after the checkpointer took the reload.
+    SyncFlag,
+    /// On a new connection (the postmaster has signalled every process
+    /// before it accepts one), write a WAL record and run `CHECKPOINT`
+    /// (bounded); then [`StandbyRounds::on_checkpointed`] with the
+    /// record's end and whether the checkpoint completed.
     Checkpoint,
     /// Read the primary's flushed position, then
     /// [`StandbyRounds::on_flushed`].
@@ -207,29 +218,62 @@ impl StandbyRounds {
     /// before acknowledged: none is read then (a later monitor reads one).
     pub fn on_in_effect(&mut self, in_effect: bool) -> Next {
         if in_effect {
-            return Next::wait(RoundWait::Checkpoint);
+            return Next::wait(RoundWait::SyncFlag);
         }
         self.ceiling = None;
         self.after_ceiling()
     }
 
-    /// Whether the checkpoint after the list took effect completed in
-    /// time. Not completed: committing sessions may not wait for the
-    /// standby yet, so no ceiling is read, and the pass ends (the
-    /// checkpoint goes on; the next monitor tries again).
-    pub fn on_checkpointed(&mut self, done: bool) -> Next {
-        if done {
-            return Next::wait(RoundWait::Flushed);
+    /// What this postmaster recorded of its sync flag, and the redo point
+    /// of its last completed checkpoint (read when one is pending). Proven
+    /// once, it stays so while the list names somebody: a standby swapped
+    /// for another costs no checkpoint. Pending: the checkpoint asked for
+    /// is not asked for again (under a heavy load, one every monitor
+    /// would never end); a completed one past the mark proves the flag.
+    pub fn on_sync_flag(&mut self, recorded: Option<SyncFlag>, redo: Option<Lsn>) -> Next {
+        match recorded {
+            Some(SyncFlag::Proven) => Next::wait(RoundWait::Flushed),
+            Some(SyncFlag::Pending(mark)) if redo.is_some_and(|r| r >= mark) => Next {
+                steps: vec![RoundStep::RecordSyncFlag(SyncFlag::Proven)],
+                wait: RoundWait::Flushed,
+            },
+            Some(SyncFlag::Pending(mark)) => self.no_ceiling_yet(vec![], mark),
+            None => Next::wait(RoundWait::Checkpoint),
         }
+    }
+
+    /// The checkpoint asked for once the list took effect, after a WAL
+    /// record ending at `mark` (`None`: none could be written), and
+    /// whether it completed in time. Not completed: committing sessions
+    /// may not wait for the standby yet, so no ceiling is read and the
+    /// pass ends; the checkpoint goes on, and a later monitor finds it
+    /// completed.
+    pub fn on_checkpointed(&mut self, mark: Option<Lsn>, done: bool) -> Next {
+        match (done, mark) {
+            (true, _) => Next {
+                steps: vec![RoundStep::RecordSyncFlag(SyncFlag::Proven)],
+                wait: RoundWait::Flushed,
+            },
+            (false, Some(mark)) => self.no_ceiling_yet(
+                vec![RoundStep::RecordSyncFlag(SyncFlag::Pending(mark))],
+                mark,
+            ),
+            (false, None) => {
+                self.ceiling = None;
+                self.rounds_left = 0;
+                self.after_ceiling()
+            }
+        }
+    }
+
+    fn no_ceiling_yet(&mut self, mut steps: Vec<RoundStep>, mark: Lsn) -> Next {
         self.ceiling = None;
         self.rounds_left = 0;
-        Next::after(
-            vec![RoundStep::Apply(Batch::info(
-                "the checkpoint after the change of synchronous_standby_names did not complete \
-                 in time: no ceiling yet, the next monitor tries again.",
-            ))],
-            self.after_ceiling(),
-        )
+        steps.push(RoundStep::Apply(Batch::info(format!(
+            "no checkpoint has completed since synchronous_standby_names took effect (at \
+             {mark}): no ceiling yet, a later monitor looks again."
+        ))));
+        Next::after(steps, self.after_ceiling())
     }
 
     /// The primary's flushed position, read once the list is in effect:
@@ -429,8 +473,18 @@ mod tests {
         let next = rounds.on_barrier(true);
         assert_eq!(next.steps, [RoundStep::SetList(one("pg03"))]);
         assert_eq!(next.wait, RoundWait::InEffect("pg03".into()));
-        assert_eq!(rounds.on_in_effect(true), Next::wait(RoundWait::Checkpoint));
-        assert_eq!(rounds.on_checkpointed(true), Next::wait(RoundWait::Flushed));
+        assert_eq!(rounds.on_in_effect(true), Next::wait(RoundWait::SyncFlag));
+        assert_eq!(
+            rounds.on_sync_flag(None, None),
+            Next::wait(RoundWait::Checkpoint)
+        );
+        assert_eq!(
+            rounds.on_checkpointed(Some(Lsn(0x1F0)), true),
+            Next {
+                steps: vec![RoundStep::RecordSyncFlag(SyncFlag::Proven)],
+                wait: RoundWait::Flushed
+            }
+        );
         let next = rounds.on_flushed(Some(Lsn(0x200)));
         assert_eq!(
             next.steps,
@@ -529,49 +583,60 @@ mod tests {
         let mut rounds = StandbyRounds::new(r#"FIRST 1 ("pg02")"#, None);
         rounds.begin();
         rounds.on_rows(&mut Plan::new(&c, &v), &rows);
-        assert_eq!(rounds.on_in_effect(true).wait, RoundWait::Checkpoint);
-        assert_eq!(rounds.on_checkpointed(true).wait, RoundWait::Flushed);
+        assert_eq!(rounds.on_in_effect(true).wait, RoundWait::SyncFlag);
+        assert_eq!(
+            rounds.on_sync_flag(Some(SyncFlag::Proven), None).wait,
+            RoundWait::Flushed
+        );
         assert_eq!(rounds.on_flushed(None), Next::wait(RoundWait::Rows));
     }
 
     /// The list is in effect in pg_stat_replication, but the checkpoint
     /// that proves committing sessions wait for the standby did not
-    /// complete: no ceiling is read, so no score, and the pass ends; the
-    /// next monitor looks again, and one whose checkpoint completes reads
-    /// the ceiling.
+    /// complete: no ceiling is read, so no score, and the pass ends with
+    /// the checkpoint pending. A later monitor asks for no new checkpoint:
+    /// it reads the ceiling once a completed one is past the mark.
     #[test]
-    fn no_ceiling_without_the_checkpoint_after_the_list() {
+    fn no_ceiling_without_a_checkpoint_after_the_list() {
         let (c, v) = primary_fixture();
         let mut p = Plan::new(&c, &v);
-        let mut rounds = StandbyRounds::new(r#"FIRST 1 ("pg02")"#, None);
         let rows = [flushed(row("pg02", "STREAMING", "SYNC"), 0x300)];
-        rounds.begin();
-        assert_eq!(
-            rounds.on_rows(&mut p, &rows).wait,
-            RoundWait::InEffect("pg02".into())
-        );
-        assert_eq!(rounds.on_in_effect(true).wait, RoundWait::Checkpoint);
-        let next = rounds.on_checkpointed(false);
+        let begin = |p: &mut Plan| {
+            let mut rounds = StandbyRounds::new(r#"FIRST 1 ("pg02")"#, None);
+            rounds.begin();
+            assert_eq!(
+                rounds.on_rows(p, &rows).wait,
+                RoundWait::InEffect("pg02".into())
+            );
+            assert_eq!(rounds.on_in_effect(true).wait, RoundWait::SyncFlag);
+            rounds
+        };
+        let mut rounds = begin(&mut p);
+        assert_eq!(rounds.on_sync_flag(None, None).wait, RoundWait::Checkpoint);
+        let next = rounds.on_checkpointed(Some(Lsn(0x2F0)), false);
         assert_eq!(
             kinds(&next.steps),
             [
-                "apply [the checkpoint after the change of synchronous_standby_names did not \
-              complete in time: no ceiling yet, the next monitor tries again.]"
+                "RecordSyncFlag(Pending(Lsn(752)))",
+                "apply [no checkpoint has completed since synchronous_standby_names took effect \
+                 (at 0/2F0): no ceiling yet, a later monitor looks again.]"
             ]
         );
         assert_eq!(next.wait, RoundWait::Done);
-        // The next monitor: no score (no ceiling), one looked for again.
-        let mut rounds = StandbyRounds::new(r#"FIRST 1 ("pg02")"#, None);
-        rounds.begin();
-        let next = rounds.on_rows(&mut p, &rows);
-        assert!(
-            !kinds(&next.steps).iter().any(|k| k.contains("Score=100")),
-            "{:?}",
-            next.steps
+        // A later monitor: the last checkpoint is older than the mark.
+        let mut rounds = begin(&mut p);
+        let next = rounds.on_sync_flag(Some(SyncFlag::Pending(Lsn(0x2F0))), Some(Lsn(0x200)));
+        assert_eq!(next.wait, RoundWait::Done, "no new checkpoint asked for");
+        assert!(!kinds(&next.steps).iter().any(|k| k.contains("Score=100")));
+        // Then one completed past it: the flag is proven, the ceiling read.
+        let mut rounds = begin(&mut p);
+        assert_eq!(
+            rounds.on_sync_flag(Some(SyncFlag::Pending(Lsn(0x2F0))), Some(Lsn(0x2F0))),
+            Next {
+                steps: vec![RoundStep::RecordSyncFlag(SyncFlag::Proven)],
+                wait: RoundWait::Flushed
+            }
         );
-        assert_eq!(next.wait, RoundWait::InEffect("pg02".into()));
-        rounds.on_in_effect(true);
-        assert_eq!(rounds.on_checkpointed(true).wait, RoundWait::Flushed);
     }
 
     /// A ceiling recorded by an earlier version of the agent, read without

@@ -134,6 +134,46 @@ pub fn ceiling_record(current: &SyncStandbys, ceiling: Lsn) -> String {
     format!("{}\t{ceiling}\t{CHECKPOINTED}\n", current.value())
 }
 
+/// What the primary knows of PostgreSQL's flag that makes committing
+/// sessions wait for the listed standbys (`sync_standbys_defined`), which
+/// only the checkpointer sets when it takes a reload
+/// ([`super::RoundWait::SyncFlag`]). Kept in tmpdir for one postmaster
+/// (its start time is in the note), and removed when the list is set to
+/// name nobody.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncFlag {
+    /// A checkpoint that started after a list naming a standby took
+    /// effect has completed: the flag is set, and stays set while the
+    /// list names somebody.
+    Proven,
+    /// A checkpoint was asked for once the list showed in effect, right
+    /// after a WAL record that ends here; it had not completed in time.
+    /// Any completed checkpoint whose redo point is at or past this mark
+    /// started after it, and proves the flag.
+    Pending(Lsn),
+}
+
+/// The note [`sync_flag_note`] wrote, if this postmaster (started at
+/// `postmaster_start`) wrote it.
+pub fn recorded_sync_flag(note: Option<&str>, postmaster_start: &str) -> Option<SyncFlag> {
+    let fields: Vec<&str> = note?.trim_end_matches('\n').split('\t').collect();
+    match fields.as_slice() {
+        ["proven", start] if *start == postmaster_start => Some(SyncFlag::Proven),
+        ["pending", start, mark] if *start == postmaster_start => {
+            mark.parse().ok().map(SyncFlag::Pending)
+        }
+        _ => None,
+    }
+}
+
+/// The note [`recorded_sync_flag`] reads.
+pub fn sync_flag_note(flag: SyncFlag, postmaster_start: &str) -> String {
+    match flag {
+        SyncFlag::Proven => format!("proven\t{postmaster_start}\n"),
+        SyncFlag::Pending(mark) => format!("pending\t{postmaster_start}\t{mark}\n"),
+    }
+}
+
 /// A `synchronous_commit` setting, where it applies (`role x in database
 /// y`, `the server`) and its value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -523,6 +563,22 @@ mod tests {
         assert_eq!(note, "");
         assert!(line.contains("any more"), "{line}");
         assert_eq!(weak_commit_warning(&[], None), None, "nothing to say");
+    }
+
+    #[test]
+    fn the_sync_flag_note_belongs_to_one_postmaster() {
+        let start = "2026-12-06 12:00:00.123+00";
+        for flag in [SyncFlag::Proven, SyncFlag::Pending(Lsn(0x3000060))] {
+            let note = sync_flag_note(flag, start);
+            assert_eq!(recorded_sync_flag(Some(&note), start), Some(flag));
+            assert_eq!(
+                recorded_sync_flag(Some(&note), "2026-12-06 13:00:00.456+00"),
+                None,
+                "a restarted PostgreSQL starts its flag again"
+            );
+        }
+        assert_eq!(recorded_sync_flag(None, start), None);
+        assert_eq!(recorded_sync_flag(Some("proven\n"), start), None);
     }
 
     #[test]
