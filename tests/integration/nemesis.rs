@@ -174,7 +174,14 @@ fn process_gone(lab: &Lab, node: &str, pid: &str) -> bool {
 
 /// A standby's PostgreSQL restarted behind Pacemaker's back (its
 /// `postmaster.opts` keep the agent's options).
-const RESTART_POSTGRES: &str = "runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl restart -m fast -w -t 60 -D /var/lib/pgsql/data >/dev/null";
+/// A standby's PostgreSQL restarted behind Pacemaker's back: only where
+/// PostgreSQL runs configured as a standby. `pg_ctl restart` starts a
+/// server that is not running, and in a crashed primary's data directory
+/// (no standby.signal) that would be a primary started by hand, a second
+/// writable primary the cluster cannot know of (seed 5023).
+const RESTART_POSTGRES: &str = "cd / && test -e /var/lib/pgsql/data/standby.signal \
+    && runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl status -D /var/lib/pgsql/data >/dev/null \
+    && runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl restart -m fast -w -t 60 -D /var/lib/pgsql/data >/dev/null";
 
 /// What one step did: whether its fault landed (its effect was seen),
 /// and the line for the log.
