@@ -433,10 +433,7 @@ impl Session {
     /// What the primary knows of each standby, and its own position: the
     /// operator tool's lag figures.
     pub fn standby_report(&mut self) -> Result<(Option<Lsn>, Vec<StandbyReport>), SqlError> {
-        let current: Option<String> = self
-            .client
-            .query_one("select pg_current_wal_lsn()::text", &[])?
-            .get(0);
+        let current = self.lsn("select pg_current_wal_lsn()::text", &[])?;
         let rows = self.client.query(
             "select application_name, state, sync_state, flush_lsn::text, replay_lsn::text, \
                     extract(epoch from replay_lag)::float8 \
@@ -445,7 +442,7 @@ impl Session {
         )?;
         let lsn = |v: Option<String>| v.and_then(|l| l.parse().ok());
         Ok((
-            lsn(current),
+            current,
             rows.iter()
                 .map(|r| StandbyReport {
                     visible: r.get::<_, Option<String>>(1).is_some(),
@@ -491,10 +488,16 @@ impl Session {
 
     /// The primary's flushed WAL position.
     pub fn flushed(&mut self) -> Result<Option<Lsn>, SqlError> {
-        let v: Option<String> = self
-            .client
-            .query_one("select pg_current_wal_flush_lsn()::text", &[])?
-            .get(0);
+        self.lsn("select pg_current_wal_flush_lsn()::text", &[])
+    }
+
+    /// The one LSN (as text) a query returns; `None` when it is NULL.
+    fn lsn(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Option<Lsn>, SqlError> {
+        let v: Option<String> = self.client.query_one(sql, params)?.get(0);
         Ok(v.and_then(|l| l.parse().ok()))
     }
 
@@ -533,24 +536,16 @@ impl Session {
     /// The redo point of the last completed checkpoint (where the WAL
     /// stood when it began).
     pub fn checkpoint_redo(&mut self) -> Result<Option<Lsn>, SqlError> {
-        let v: Option<String> = self
-            .client
-            .query_one("select redo_lsn::text from pg_control_checkpoint()", &[])?
-            .get(0);
-        Ok(v.and_then(|l| l.parse().ok()))
+        self.lsn("select redo_lsn::text from pg_control_checkpoint()", &[])
     }
 
     /// A WAL record of the agent's that waits for no standby
     /// (`pg_logical_emit_message`, not transactional); where it ends.
     pub fn wal_mark(&mut self, what: &str) -> Result<Option<Lsn>, SqlError> {
-        let v: Option<String> = self
-            .client
-            .query_one(
-                "select pg_logical_emit_message(false, 'rustpg', $1)::text",
-                &[&what],
-            )?
-            .get(0);
-        Ok(v.and_then(|l| l.parse().ok()))
+        self.lsn(
+            "select pg_logical_emit_message(false, 'rustpg', $1)::text",
+            &[&what],
+        )
     }
 
     /// `CHECKPOINT`, waiting `timeout` at most (the checkpoint goes on in
