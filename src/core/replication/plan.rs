@@ -622,15 +622,12 @@ impl<'a> Plan<'a> {
 
     /// Take another node's score away whatever crm_mon shows, in a pass
     /// that changes `synchronous_standby_names` or a promotion: a raise an
-    /// earlier pass
-    /// wrote may not be in the CIB yet (attrd writes it when the CIB takes
-    /// writes again), and only a write after it leaves `-INFINITY` last.
+    /// earlier pass wrote may not be in the CIB yet (attrd writes it when
+    /// the CIB takes writes again), and only a write after it leaves
+    /// `-INFINITY` last.
     /// Only where [`Plan::other_score`] would write (online, scored).
     pub fn revoke_score(&mut self, node: &str) {
-        if !self.view.online(node) {
-            return;
-        }
-        let Some(old) = self.current(node, Attr::Score).map(str::to_string) else {
+        let Some(old) = self.score_of_online(node) else {
             return;
         };
         let value = Score::CanNotPromote;
@@ -642,13 +639,19 @@ impl<'a> Plan<'a> {
         self.record(node, Attr::Score, Some(AttrValue::Score(value)), Some(log));
     }
 
+    /// The score of another node that may be written: it is online and
+    /// already has one (the probe seeds one).
+    fn score_of_online(&self, node: &str) -> Option<String> {
+        if !self.view.online(node) {
+            return None;
+        }
+        self.current(node, Attr::Score).map(str::to_string)
+    }
+
     /// `change_master_score` of another node: only when it is online, already
     /// has a score (the probe seeds one), and the value changes.
     pub fn other_score(&mut self, node: &str, value: Score) {
-        if !self.view.online(node) {
-            return;
-        }
-        let Some(old) = self.current(node, Attr::Score).map(str::to_string) else {
+        let Some(old) = self.score_of_online(node) else {
             return;
         };
         if old != value.wire() {
