@@ -226,11 +226,9 @@ pub(super) fn control_standbys(
     mut rounds: StandbyRounds,
 ) -> Result<()> {
     let mut next = rounds.begin();
-    // Read with the sync flag, for its note.
-    let mut postmaster_start: Option<String> = None;
     loop {
         for step in next.steps {
-            perform_round(r, s, step, postmaster_start.as_deref())?;
+            perform_round(r, s, step)?;
         }
         next = match next.wait {
             RoundWait::Rows => {
@@ -251,15 +249,10 @@ pub(super) fn control_standbys(
                 let start = s
                     .postmaster_start()
                     .map_err(sql_err("Can't read the postmaster's start time"))?;
-                let recorded = rep::recorded_sync_flag(r.files.sync_flag().as_deref(), &start);
-                let redo = match recorded {
-                    Some(rep::SyncFlag::Pending(_)) => s
-                        .checkpoint_redo()
-                        .map_err(sql_err("Can't read the last checkpoint"))?,
-                    _ => None,
-                };
-                postmaster_start = Some(start);
-                rounds.on_sync_flag(recorded, redo)
+                let redo = s
+                    .checkpoint_redo()
+                    .map_err(sql_err("Can't read the last checkpoint"))?;
+                rounds.on_sync_flag(&start, r.files.sync_flag().as_deref(), redo)
             }
             RoundWait::Checkpoint => {
                 let (mark, done) = checkpoint_after_the_list(r);
@@ -282,18 +275,10 @@ pub(super) fn control_standbys(
 }
 
 /// One step of the primary's rounds.
-fn perform_round(
-    r: &Replica,
-    s: &mut Session,
-    step: RoundStep,
-    postmaster_start: Option<&str>,
-) -> Result<()> {
+fn perform_round(r: &Replica, s: &mut Session, step: RoundStep) -> Result<()> {
     match step {
-        RoundStep::RecordSyncFlag(flag) => {
-            let Some(start) = postmaster_start else {
-                return Ok(());
-            };
-            if let Err(e) = r.files.set_sync_flag(&rep::sync_flag_note(flag, start)) {
+        RoundStep::RecordSyncFlag(note) => {
+            if let Err(e) = r.files.set_sync_flag(&note) {
                 crate::warn!("can't record the sync flag: {e}");
             }
         }

@@ -19,8 +19,8 @@
 
 use super::plan::{AttrValue, Batch, Plan, RepConfig, Score, SyncRole, Write};
 use super::sync::{
-    ceiling_record, control_standbys, recorded_ceiling, PrimaryFacts, ReplicationRow, SyncFlag,
-    SyncStandbys,
+    ceiling_record, control_standbys, recorded_ceiling, recorded_sync_flag, sync_flag_note,
+    PrimaryFacts, ReplicationRow, SyncFlag, SyncStandbys,
 };
 use crate::core::lsn::Lsn;
 
@@ -36,9 +36,9 @@ pub enum RoundStep {
     /// The ceiling read for the current list, recorded for the later
     /// monitors ([`recorded_ceiling`]).
     RecordCeiling(String),
-    /// What is known of the sync flag, recorded for this postmaster
-    /// ([`super::sync_flag_note`]).
-    RecordSyncFlag(SyncFlag),
+    /// What is known of the sync flag, recorded for this postmaster: the
+    /// note [`super::sync_flag_note`] wrote.
+    RecordSyncFlag(String),
     /// Make every standby reply now: the commits that waited for a lost
     /// standby are released when the new one replies, and an idle one
     /// replies only every `wal_receiver_status_interval` (10 s).
@@ -57,9 +57,8 @@ pub enum RoundWait {
     /// Wait until PostgreSQL shows the list in effect for this standby
     /// ([`list_in_effect`]), then [`StandbyRounds::on_in_effect`].
     InEffect(String),
-    /// Read what this postmaster recorded of its sync flag
-    /// ([`super::recorded_sync_flag`]) and, when a checkpoint is pending,
-    /// the redo point of the last completed one; then
+    /// Read when the postmaster started, the sync flag's note in tmpdir
+    /// and the redo point of the last completed checkpoint; then
     /// [`StandbyRounds::on_sync_flag`]. Whether a committing session waits
     /// for a standby at all is a flag in shared memory that only the
     /// checkpointer sets, when it takes the reload; it defers that while a
@@ -122,6 +121,9 @@ pub struct StandbyRounds {
     /// This round changed the list: the standbys are nudged once the
     /// ceiling is read.
     changed: bool,
+    /// When the postmaster started, read with the sync flag: the key of
+    /// its note.
+    postmaster_start: String,
 }
 
 impl StandbyRounds {
@@ -141,6 +143,7 @@ impl StandbyRounds {
             rounds_left: StandbyRounds::ROUNDS,
             wanted: None,
             changed: false,
+            postmaster_start: String::new(),
         }
     }
 
@@ -224,17 +227,25 @@ impl StandbyRounds {
         self.after_ceiling()
     }
 
-    /// What this postmaster recorded of its sync flag, and the redo point
-    /// of its last completed checkpoint (read when one is pending). Proven
-    /// once, it stays so while the list names somebody: a standby swapped
-    /// for another costs no checkpoint. Pending: the checkpoint asked for
-    /// is not asked for again (under a heavy load, one every monitor
-    /// would never end); a completed one past the mark proves the flag.
-    pub fn on_sync_flag(&mut self, recorded: Option<SyncFlag>, redo: Option<Lsn>) -> Next {
-        match recorded {
+    /// When the postmaster started, the note of its sync flag in tmpdir
+    /// ([`super::recorded_sync_flag`]: one written for another postmaster
+    /// counts as none), and the redo point of its last completed
+    /// checkpoint. Proven once, the flag stays so while the list names
+    /// somebody: a standby swapped for another costs no checkpoint.
+    /// Pending: the checkpoint asked for is not asked for again (under a
+    /// heavy load, one every monitor would never end); a completed one
+    /// past the mark proves the flag.
+    pub fn on_sync_flag(
+        &mut self,
+        postmaster_start: &str,
+        note: Option<&str>,
+        redo: Option<Lsn>,
+    ) -> Next {
+        self.postmaster_start = postmaster_start.to_string();
+        match recorded_sync_flag(note, postmaster_start) {
             Some(SyncFlag::Proven) => Next::wait(RoundWait::Flushed),
             Some(SyncFlag::Pending(mark)) if redo.is_some_and(|r| r >= mark) => Next {
-                steps: vec![RoundStep::RecordSyncFlag(SyncFlag::Proven)],
+                steps: vec![self.record_sync_flag(SyncFlag::Proven)],
                 wait: RoundWait::Flushed,
             },
             Some(SyncFlag::Pending(mark)) => self.no_ceiling_yet(vec![], mark),
@@ -251,19 +262,23 @@ impl StandbyRounds {
     pub fn on_checkpointed(&mut self, mark: Option<Lsn>, done: bool) -> Next {
         match (done, mark) {
             (true, _) => Next {
-                steps: vec![RoundStep::RecordSyncFlag(SyncFlag::Proven)],
+                steps: vec![self.record_sync_flag(SyncFlag::Proven)],
                 wait: RoundWait::Flushed,
             },
-            (false, Some(mark)) => self.no_ceiling_yet(
-                vec![RoundStep::RecordSyncFlag(SyncFlag::Pending(mark))],
-                mark,
-            ),
+            (false, Some(mark)) => {
+                let record = self.record_sync_flag(SyncFlag::Pending(mark));
+                self.no_ceiling_yet(vec![record], mark)
+            }
             (false, None) => {
                 self.ceiling = None;
                 self.rounds_left = 0;
                 self.after_ceiling()
             }
         }
+    }
+
+    fn record_sync_flag(&self, flag: SyncFlag) -> RoundStep {
+        RoundStep::RecordSyncFlag(sync_flag_note(flag, &self.postmaster_start))
     }
 
     fn no_ceiling_yet(&mut self, mut steps: Vec<RoundStep>, mark: Lsn) -> Next {
@@ -391,6 +406,13 @@ mod tests {
 
     /// The writes of a list of steps, as `node:attr=value`, and the other
     /// steps by name.
+    /// The postmaster's start time the sync flag's notes are keyed by.
+    const START: &str = "2026-12-06 12:00:00+00";
+
+    fn note(flag: SyncFlag) -> String {
+        sync_flag_note(flag, START)
+    }
+
     fn kinds(steps: &[RoundStep]) -> Vec<String> {
         steps
             .iter()
@@ -475,13 +497,13 @@ mod tests {
         assert_eq!(next.wait, RoundWait::InEffect("pg03".into()));
         assert_eq!(rounds.on_in_effect(true), Next::wait(RoundWait::SyncFlag));
         assert_eq!(
-            rounds.on_sync_flag(None, None),
+            rounds.on_sync_flag(START, None, None),
             Next::wait(RoundWait::Checkpoint)
         );
         assert_eq!(
             rounds.on_checkpointed(Some(Lsn(0x1F0)), true),
             Next {
-                steps: vec![RoundStep::RecordSyncFlag(SyncFlag::Proven)],
+                steps: vec![RoundStep::RecordSyncFlag(note(SyncFlag::Proven))],
                 wait: RoundWait::Flushed
             }
         );
@@ -585,7 +607,9 @@ mod tests {
         rounds.on_rows(&mut Plan::new(&c, &v), &rows);
         assert_eq!(rounds.on_in_effect(true).wait, RoundWait::SyncFlag);
         assert_eq!(
-            rounds.on_sync_flag(Some(SyncFlag::Proven), None).wait,
+            rounds
+                .on_sync_flag(START, Some(&note(SyncFlag::Proven)), None)
+                .wait,
             RoundWait::Flushed
         );
         assert_eq!(rounds.on_flushed(None), Next::wait(RoundWait::Rows));
@@ -612,30 +636,51 @@ mod tests {
             rounds
         };
         let mut rounds = begin(&mut p);
-        assert_eq!(rounds.on_sync_flag(None, None).wait, RoundWait::Checkpoint);
+        assert_eq!(
+            rounds.on_sync_flag(START, None, None).wait,
+            RoundWait::Checkpoint
+        );
         let next = rounds.on_checkpointed(Some(Lsn(0x2F0)), false);
         assert_eq!(
             kinds(&next.steps),
             [
-                "RecordSyncFlag(Pending(Lsn(752)))",
+                "RecordSyncFlag(\"pending\\t2026-12-06 12:00:00+00\\t0/2F0\\n\")",
                 "apply [no checkpoint has completed since synchronous_standby_names took effect \
                  (at 0/2F0): no ceiling yet, a later monitor looks again.]"
             ]
         );
         assert_eq!(next.wait, RoundWait::Done);
+        let pending = SyncFlag::Pending(Lsn(0x2F0));
         // A later monitor: the last checkpoint is older than the mark.
         let mut rounds = begin(&mut p);
-        let next = rounds.on_sync_flag(Some(SyncFlag::Pending(Lsn(0x2F0))), Some(Lsn(0x200)));
+        let next = rounds.on_sync_flag(START, Some(&note(pending)), Some(Lsn(0x200)));
         assert_eq!(next.wait, RoundWait::Done, "no new checkpoint asked for");
         assert!(!kinds(&next.steps).iter().any(|k| k.contains("Score=100")));
         // Then one completed past it: the flag is proven, the ceiling read.
         let mut rounds = begin(&mut p);
         assert_eq!(
-            rounds.on_sync_flag(Some(SyncFlag::Pending(Lsn(0x2F0))), Some(Lsn(0x2F0))),
+            rounds.on_sync_flag(START, Some(&note(pending)), Some(Lsn(0x2F0))),
             Next {
-                steps: vec![RoundStep::RecordSyncFlag(SyncFlag::Proven)],
+                steps: vec![RoundStep::RecordSyncFlag(note(SyncFlag::Proven))],
                 wait: RoundWait::Flushed
             }
+        );
+    }
+
+    /// A note a former postmaster wrote proves nothing: a restarted
+    /// PostgreSQL asks for the checkpoint again.
+    #[test]
+    fn the_sync_flag_of_another_postmaster_counts_as_none() {
+        let (c, v) = primary_fixture();
+        let mut p = Plan::new(&c, &v);
+        let mut rounds = StandbyRounds::new(r#"FIRST 1 ("pg02")"#, None);
+        rounds.begin();
+        rounds.on_rows(&mut p, &[flushed(row("pg02", "STREAMING", "SYNC"), 0x300)]);
+        rounds.on_in_effect(true);
+        let older = sync_flag_note(SyncFlag::Proven, "2026-12-06 11:00:00+00");
+        assert_eq!(
+            rounds.on_sync_flag(START, Some(&older), None).wait,
+            RoundWait::Checkpoint
         );
     }
 
