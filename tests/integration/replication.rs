@@ -1101,16 +1101,25 @@ fn a_promote_that_fails_before_its_request_takes_its_records_back() {
 /// Stop (or let go on) a standby's WAL receiver: its flush position stays
 /// where it is while the primary writes on.
 fn freeze_receiver(c: &Cluster, standby: &str, frozen: bool) {
-    let pid: i32 = c
-        .sql(standby, "select pid from pg_stat_wal_receiver")
-        .parse()
-        .expect("a WAL receiver");
     let signal = if frozen {
         nix::sys::signal::SIGSTOP
     } else {
         nix::sys::signal::SIGCONT
     };
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal).unwrap();
+    signal_process(c, standby, "select pid from pg_stat_wal_receiver", signal);
+}
+
+/// Send `signal` to the PostgreSQL process whose pid `sql` returns on
+/// `node`; its pid.
+fn signal_process(
+    c: &Cluster,
+    node: &str,
+    sql: &str,
+    signal: nix::sys::signal::Signal,
+) -> nix::unistd::Pid {
+    let pid = nix::unistd::Pid::from_raw(c.sql(node, sql).parse().expect("a pid"));
+    nix::sys::signal::kill(pid, signal).unwrap();
+    pid
 }
 
 /// WAL no commit waits for, so that nothing hangs on a standby that does
@@ -1284,9 +1293,7 @@ struct Stopped(nix::unistd::Pid);
 impl Stopped {
     /// The process whose pid `sql` returns on `node`.
     fn process(c: &Cluster, node: &str, sql: &str) -> Stopped {
-        let pid = nix::unistd::Pid::from_raw(c.sql(node, sql).parse().expect("a pid"));
-        nix::sys::signal::kill(pid, nix::sys::signal::SIGSTOP).unwrap();
-        Stopped(pid)
+        Stopped(signal_process(c, node, sql, nix::sys::signal::SIGSTOP))
     }
 }
 
