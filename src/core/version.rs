@@ -30,6 +30,17 @@ impl PgMajor {
         self.at_least("10")
     }
 
+    /// Whether committing sessions wait for the listed standbys from the
+    /// first connection a postmaster accepts. That flag is set by the
+    /// checkpointer when it starts. From 15 the checkpointer runs before
+    /// recovery ends (it makes the end-of-recovery checkpoint). Before 15 the
+    /// postmaster lets clients in and only then starts the checkpointer,
+    /// after a crash restart as after a start, so the first commits may be
+    /// acknowledged without any standby.
+    pub fn sync_flag_set_before_connections(&self) -> bool {
+        self.at_least("15")
+    }
+
     fn at_least(&self, major: &str) -> bool {
         compare_dotted(&self.0, major) != Ordering::Less
     }

@@ -538,6 +538,30 @@ impl Cluster {
         self.transient(node, name, &["--update", value]);
     }
 
+    /// Set a node's permanent attribute (the `nodes` section), as the agent
+    /// writes its records.
+    pub fn set_permanent_attribute(&self, node: &str, name: &str, value: &str) {
+        tool(
+            "crm_attribute",
+            &[
+                "--lifetime=forever",
+                "--node",
+                node,
+                "--name",
+                name,
+                "--update",
+                value,
+            ],
+            &[("CIB_file", self.cib.to_str().unwrap())],
+        );
+    }
+
+    /// Make crm_mon show `node`'s instance failed and stopped, as after a
+    /// start that failed (its fail count set).
+    pub fn fail_instance(&self, node: &str) {
+        self.simulate(&["-i", &format!("{RESOURCE}_start_0@{node}=1")]);
+    }
+
     /// Delete a node's transient attribute (as a restarted attrd forgets a
     /// private one).
     pub fn delete_attribute(&self, node: &str, name: &str) {

@@ -849,6 +849,8 @@ fn a_crashed_primary_that_nobody_can_replace_recovers_in_place() {
             c.attributes_table()
         );
     }
+    // From 15 PostgreSQL's own setting stays (see the test before 15).
+    assert_eq!(c.sql(p, "show restart_after_crash"), "on");
     crate::support::wait_until_reaped(kill_postmaster(&c, p));
     let out = c.run(OURS, p, "monitor", &PROMOTED_MONITOR);
     assert_eq!(out.rc, 8, "{}", out.stderr);
@@ -863,6 +865,42 @@ fn a_crashed_primary_that_nobody_can_replace_recovers_in_place() {
     let out = c.run(OURS, p, "monitor", &PROMOTED_MONITOR);
     assert_eq!(out.rc, 1, "{}", out.stderr);
     assert!(out.stderr.contains("a short while ago"), "{}", out.stderr);
+}
+
+/// Before PostgreSQL 15, in sync mode, a restarted server lets clients
+/// commit before the flag that makes commits wait for the sync standby is
+/// set. So the agent runs the postmaster with `restart_after_crash` off,
+/// and its recovery in place first takes back the score a failed sync
+/// standby kept and the record naming it: nobody but the primary holds
+/// what it may acknowledge alone. From 15, PostgreSQL's own setting stays.
+#[test]
+fn before_15_a_recovery_in_place_takes_the_claims_back_first() {
+    let c = Cluster::new(Major::V14, &["pg01", "pg02", "pg03"]);
+    let (primary, sync, _) = primary_nobody_can_replace(&c);
+    let p: &str = &primary;
+    assert_eq!(c.sql(p, "show restart_after_crash"), "off");
+    // What a sync standby whose instance failed keeps (rule 8), and the
+    // record naming it.
+    c.set_attribute(&sync, &attr(Attr::Score), "100");
+    c.set_permanent_attribute(p, &attr(Attr::AckedAlsoOn), &sync);
+    c.fail_instance(&sync);
+    crate::support::wait_until_reaped(kill_postmaster(&c, p));
+    let out = c.run(OURS, p, "monitor", &PROMOTED_MONITOR);
+    assert_eq!(out.rc, 8, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("crash recovery in place"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        c.attribute(&sync, &attr(Attr::Score)).as_deref(),
+        Some("-INFINITY"),
+        "{}",
+        c.attributes_table()
+    );
+    assert_eq!(c.attribute(p, &attr(Attr::AckedAlsoOn)), None);
+    assert_eq!(c.sql(p, "select count(*) from t"), "300");
+    assert_eq!(c.sql(p, "show restart_after_crash"), "off");
 }
 
 /// The pre-promote notification on the nodes still running, then the

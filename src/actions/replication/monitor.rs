@@ -30,16 +30,23 @@ fn after_crash(r: &Replica) -> Result<OcfRc> {
     // A postmaster that died mid-monitor costs a second read, on purpose:
     // the decision needs the cluster as it is after the crash.
     let view = r.crm.cluster_view()?;
-    let plan = Plan::new(&r.rep, &view);
-    match rep::after_crash(&plan, r.files.recovered_in_place_ago()) {
-        AfterCrash::Report(line) => {
-            r.apply(line)?;
-            decide::monitor_standalone(postmaster::observe(&r.i.cfg.pgdata), None).into()
-        }
+    let mut plan = Plan::new(&r.rep, &view);
+    let decision = rep::after_crash(&mut plan, &r.i.major, r.files.recovered_in_place_ago());
+    let report = |line| -> Result<OcfRc> {
+        r.apply(line)?;
+        decide::monitor_standalone(postmaster::observe(&r.i.cfg.pgdata), None).into()
+    };
+    match decision {
+        AfterCrash::Report(line) => report(line),
         AfterCrash::RecoverInPlace(steps) => {
             for step in steps {
                 match step {
                     CrashStep::Apply(batch) => r.apply(batch)?,
+                    CrashStep::AwaitRevocations { nodes, not_shown } => {
+                        if !revocations_shown(r, &nodes) {
+                            return report(not_shown);
+                        }
+                    }
                     CrashStep::NoteRecoveredInPlace => r.files.note_recovered_in_place()?,
                     CrashStep::StopServer => {
                         lifecycle::stop_server(r.i, r.i.cfg.stop_escalate)?;
@@ -47,7 +54,8 @@ fn after_crash(r: &Replica) -> Result<OcfRc> {
                     CrashStep::StartServer => lifecycle::start_server(r.i)?,
                 }
             }
-            monitor_running(r, Some(view))
+            // The rest of the monitor sees what this recovery wrote.
+            monitor_running(r, Some(plan.view_with_writes()))
         }
     }
 }

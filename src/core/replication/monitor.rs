@@ -8,12 +8,13 @@
 use super::diverge::{divergence_check, history_to_check, DivergenceFacts};
 use super::election::{standby_monitor, ElectionFiles, StandbyFacts};
 use super::lock::recover_in_place;
-use super::plan::{Batch, Plan, Score};
+use super::plan::{Attr, Batch, Plan, Score};
 use super::primaries::{primary_verdict, PrimaryVerdict};
 use super::rounds::StandbyRounds;
 use super::start_stop::NOT_AHEAD;
 use super::sync::primary_self;
 use super::{probe_score, receiver_status, ReceiverStatus};
+use crate::core::version::PgMajor;
 use crate::error::AgentError;
 use crate::ocf::rc::OcfRc;
 use std::collections::BTreeMap;
@@ -162,6 +163,13 @@ pub enum CrashStep {
     /// it runs crash recovery.
     StopServer,
     StartServer,
+    /// Wait until the CIB shows these nodes' scores taken away (the
+    /// barrier of the standby rounds); not shown in time, this batch is
+    /// applied and the crash is reported instead.
+    AwaitRevocations {
+        nodes: Vec<String>,
+        not_shown: Batch,
+    },
 }
 
 /// What a monitor does about a dead postmaster.
@@ -179,22 +187,65 @@ pub enum AfterCrash {
 /// that no other node can replace ([`recover_in_place`]), and not again
 /// within [`RECOVER_IN_PLACE_AGAIN_AFTER`]; `last_recovery`: how long ago
 /// it last recovered in place (`None`: not known to).
-pub fn after_crash(plan: &Plan, last_recovery: Option<Duration>) -> AfterCrash {
+pub fn after_crash(
+    plan: &mut Plan,
+    major: &PgMajor,
+    last_recovery: Option<Duration>,
+) -> AfterCrash {
     let recently = last_recovery.is_some_and(|ago| ago < RECOVER_IN_PLACE_AGAIN_AFTER);
     if let Err(why) = recover_in_place(plan, recently) {
         return AfterCrash::Report(Batch::info(format!(
             "PostgreSQL crashed; no recovery in place: {why}."
         )));
     }
-    AfterCrash::RecoverInPlace(vec![
-        CrashStep::Apply(Batch::warning(
-            "PostgreSQL crashed on the primary and no other node can be promoted: crash \
-             recovery in place.",
-        )),
+    let mut steps = vec![CrashStep::Apply(Batch::warning(
+        "PostgreSQL crashed on the primary and no other node can be promoted: crash \
+         recovery in place.",
+    ))];
+    if plan.cfg.sync_mode() && !major.sync_flag_set_before_connections() {
+        steps.extend(take_back_claims(plan));
+    }
+    steps.extend([
         CrashStep::NoteRecoveredInPlace,
         CrashStep::StopServer,
         CrashStep::StartServer,
-    ])
+    ]);
+    AfterCrash::RecoverInPlace(steps)
+}
+
+/// Before PostgreSQL 15 the restarted server lets clients commit before its
+/// checkpointer sets the flag that makes commits wait for the sync standby
+/// ([`PgMajor::sync_flag_set_before_connections`]): its first commits may
+/// be acknowledged by this node alone. So before it starts, no other node
+/// stays scored or recorded (`acked-also-on`) as holding every commit: a
+/// score kept by a failed instance would come back with a cleanup, and the
+/// election would take the record's word. This node is then the only
+/// holder (rule 7) until its first pass has proven the flag (rule 3) and
+/// scores again.
+fn take_back_claims(plan: &mut Plan) -> Vec<CrashStep> {
+    let scored: Vec<String> = plan
+        .cfg
+        .others()
+        .filter(|n| plan.view.online(n) && plan.has_positive_score(n))
+        .map(str::to_string)
+        .collect();
+    for n in &scored {
+        plan.revoke_score(n);
+    }
+    let me = plan.cfg.me.clone();
+    plan.delete(&me, Attr::AckedAlsoOn);
+    let mut steps = vec![CrashStep::Apply(plan.take())];
+    if !scored.is_empty() {
+        steps.push(CrashStep::AwaitRevocations {
+            nodes: scored,
+            not_shown: Batch::warning(
+                "PostgreSQL crashed; no recovery in place: the CIB does not show the other \
+                 nodes' scores taken away yet (before PostgreSQL 15 the restarted server may \
+                 acknowledge its first commits alone).",
+            ),
+        });
+    }
+    steps
 }
 
 /// One step of a standby's pass, performed in order by the executor.
@@ -260,6 +311,7 @@ mod tests {
     use super::super::*;
     use crate::config::RepMode;
     use crate::core::lsn::Lsn;
+    use crate::core::version::PgMajor;
     use crate::ocf::rc::OcfRc;
     use std::time::Duration;
 
@@ -417,8 +469,10 @@ mod tests {
     fn a_crashed_primary_recovers_in_place_once_in_a_while() {
         let (c, mut v) = primary_fixture();
         v.promoted = vec!["pg01".into()];
-        let p = Plan::new(&c, &v);
-        let recover = |ago: Option<u64>| after_crash(&p, ago.map(Duration::from_secs));
+        let pg15 = PgMajor("15".into());
+        let recover = |ago: Option<u64>| {
+            after_crash(&mut Plan::new(&c, &v), &pg15, ago.map(Duration::from_secs))
+        };
         let AfterCrash::RecoverInPlace(steps) = recover(None) else {
             panic!()
         };
@@ -440,11 +494,71 @@ mod tests {
         );
         let scored = with_attr(&v, "pg02", "master-pgsql", "100");
         assert_eq!(
-            after_crash(&Plan::new(&c, &scored), None),
+            after_crash(&mut Plan::new(&c, &scored), &pg15, None),
             AfterCrash::Report(Batch::info(
                 "PostgreSQL crashed; no recovery in place: pg02 can be promoted instead."
             ))
         );
+    }
+
+    /// Before PostgreSQL 15 the restarted server may acknowledge its first
+    /// commits alone: in sync mode, before it starts, the score a failed
+    /// sync standby kept is taken away (and shown in the CIB) and the
+    /// record naming it goes. From 15, and in async mode, nothing changes.
+    #[test]
+    fn a_crash_recovery_before_15_takes_the_claims_back_first() {
+        let (c, mut v) = primary_fixture();
+        v.promoted = vec!["pg01".into()];
+        v.failed = vec!["pg02".into()];
+        let v = with_attr(&v, "pg02", "master-pgsql", "100");
+        let v = with_attr(&v, "pg01", "pgsql-acked-also-on", "pg02");
+        let AfterCrash::RecoverInPlace(steps) =
+            after_crash(&mut Plan::new(&c, &v), &PgMajor("14".into()), None)
+        else {
+            panic!()
+        };
+        let CrashStep::Apply(claims) = &steps[1] else {
+            panic!("{steps:?}")
+        };
+        assert_eq!(
+            claims.writes.iter().map(Write::summary).collect::<Vec<_>>(),
+            ["pg02:Score=-INFINITY", "pg01:AckedAlsoOn=<deleted>"]
+        );
+        assert!(matches!(
+            &steps[2],
+            CrashStep::AwaitRevocations { nodes, .. } if nodes == &["pg02"]
+        ));
+        assert_eq!(
+            steps[3..],
+            [
+                CrashStep::NoteRecoveredInPlace,
+                CrashStep::StopServer,
+                CrashStep::StartServer
+            ]
+        );
+        // The rest of the monitor sees them.
+        let mut p = Plan::new(&c, &v);
+        after_crash(&mut p, &PgMajor("14".into()), None);
+        let seen = p.view_with_writes();
+        assert_eq!(seen.attribute("pg02", "master-pgsql"), Some("-INFINITY"));
+        assert_eq!(seen.attribute("pg01", "pgsql-acked-also-on"), None);
+        // Nothing to take back from 15, or without a sync standby.
+        let AfterCrash::RecoverInPlace(steps) =
+            after_crash(&mut Plan::new(&c, &v), &PgMajor("15".into()), None)
+        else {
+            panic!()
+        };
+        assert_eq!(steps.len(), 4);
+        let async_cfg = RepConfig {
+            rep_mode: RepMode::Async,
+            ..c.clone()
+        };
+        let AfterCrash::RecoverInPlace(steps) =
+            after_crash(&mut Plan::new(&async_cfg, &v), &PgMajor("14".into()), None)
+        else {
+            panic!()
+        };
+        assert_eq!(steps.len(), 4);
     }
 
     /// A position that cannot be read fails the monitor and writes nothing,

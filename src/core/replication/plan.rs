@@ -494,6 +494,21 @@ impl<'a> Plan<'a> {
         }
     }
 
+    /// The view as it will be once this plan's writes are in: for the rest
+    /// of an action that made them.
+    pub fn view_with_writes(&self) -> ClusterView {
+        let mut view = self.view.clone();
+        for ((node, attr), value) in &self.pending {
+            let shown = view.attributes.entry(node.clone()).or_default();
+            let name = attr.name(&self.cfg.rsc);
+            match value {
+                Some(v) => shown.insert(name, v.clone()),
+                None => shown.remove(&name),
+            };
+        }
+        view
+    }
+
     pub fn current_data_status(&self, node: &str) -> Option<DataStatus> {
         self.current(node, Attr::DataStatus)
             .and_then(DataStatus::parse)
