@@ -117,9 +117,6 @@ fn start_args(i: &Instance) -> Vec<String> {
         server.extend(["-h".to_string(), shell_word(h)]);
     }
     server.extend(c.start_opt.iter().map(|w| shell_word(w)));
-    for setting in decide::server_settings(c.rep_mode, &i.major) {
-        server.extend(["-c".to_string(), shell_word(setting)]);
-    }
     let mut args = c.ctl_opt.clone();
     args.extend(["-D".into(), c.pgdata.display().to_string()]);
     args.extend(["-l".into(), c.logfile.display().to_string()]);

@@ -1,8 +1,6 @@
 //! Decisions from observations. Each function takes what the seams observed
 //! and returns what to answer; none of them looks anything up itself.
 
-use crate::config::RepMode;
-use crate::core::version::PgMajor;
 use crate::ocf::rc::OcfRc;
 use std::time::Duration;
 
@@ -126,22 +124,6 @@ pub fn stop_escalation_secs(stop_escalate: u64, op_timeout_secs: Option<u64>) ->
     }
 }
 
-/// Settings the agent puts on the postmaster's command line, where they win
-/// over every configuration file. In sync mode before PostgreSQL 15, a
-/// crash restart by the postmaster itself lets clients commit before the
-/// flag that makes commits wait for the sync standby is set
-/// ([`PgMajor::sync_flag_set_before_connections`]), while the records still
-/// name that standby as holding every acknowledged commit: the postmaster
-/// stops instead, and the monitor decides (a failover, or a recovery in
-/// place that takes the records back first).
-pub fn server_settings(rep_mode: RepMode, major: &PgMajor) -> Vec<&'static str> {
-    if rep_mode == RepMode::Sync && !major.sync_flag_set_before_connections() {
-        vec!["restart_after_crash=off"]
-    } else {
-        Vec::new()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,22 +226,5 @@ mod tests {
         assert_eq!(stop_escalation_secs(90, Some(90)), 80);
         assert_eq!(stop_escalation_secs(90, Some(5)), 0);
         assert_eq!(stop_escalation_secs(0, Some(60)), 0);
-    }
-
-    #[test]
-    fn restart_after_crash_is_off_in_sync_mode_before_15() {
-        let major = |m: &str| PgMajor(m.into());
-        for m in ["10", "11", "12", "13", "14"] {
-            assert_eq!(
-                server_settings(RepMode::Sync, &major(m)),
-                ["restart_after_crash=off"]
-            );
-            for mode in [RepMode::Async, RepMode::None] {
-                assert!(server_settings(mode, &major(m)).is_empty(), "{m} {mode:?}");
-            }
-        }
-        for m in ["15", "16", "17", "18"] {
-            assert!(server_settings(RepMode::Sync, &major(m)).is_empty(), "{m}");
-        }
     }
 }

@@ -271,6 +271,15 @@ impl StateFiles<'_> {
         self.set_note(SYNC_CEILING, record)
     }
 
+    /// The ceiling recorded under a postmaster that crashed: gone.
+    pub fn forget_sync_ceiling(&self) -> Result<()> {
+        let path = self.tmpdir.join(SYNC_CEILING);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_err("remove", &path, e)),
+            _ => sync_dir(&path).map_err(|e| io_err("sync the directory of", &path, e)),
+        }
+    }
+
     /// The primary's note of its sync flag
     /// (`core::replication::recorded_sync_flag`).
     pub fn sync_flag(&self) -> Option<String> {

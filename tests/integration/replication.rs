@@ -849,8 +849,6 @@ fn a_crashed_primary_that_nobody_can_replace_recovers_in_place() {
             c.attributes_table()
         );
     }
-    // From 15 PostgreSQL's own setting stays (see the test before 15).
-    assert_eq!(c.sql(p, "show restart_after_crash"), "on");
     crate::support::wait_until_reaped(kill_postmaster(&c, p));
     let out = c.run(OURS, p, "monitor", &PROMOTED_MONITOR);
     assert_eq!(out.rc, 8, "{}", out.stderr);
@@ -869,21 +867,22 @@ fn a_crashed_primary_that_nobody_can_replace_recovers_in_place() {
 
 /// Before PostgreSQL 15, in sync mode, a restarted server lets clients
 /// commit before the flag that makes commits wait for the sync standby is
-/// set. So the agent runs the postmaster with `restart_after_crash` off,
-/// and its recovery in place first takes back the score a failed sync
-/// standby kept and the record naming it: nobody but the primary holds
-/// what it may acknowledge alone. From 15, PostgreSQL's own setting stays.
+/// set. So a recovery in place first takes back the score a failed sync
+/// standby kept, the record naming it and the ceiling read under the
+/// crashed postmaster: nobody but the primary holds what it may
+/// acknowledge alone.
 #[test]
 fn before_15_a_recovery_in_place_takes_the_claims_back_first() {
     let c = Cluster::new(Major::V14, &["pg01", "pg02", "pg03"]);
     let (primary, sync, _) = primary_nobody_can_replace(&c);
     let p: &str = &primary;
-    assert_eq!(c.sql(p, "show restart_after_crash"), "off");
-    // What a sync standby whose instance failed keeps (rule 8), and the
-    // record naming it.
+    // What a sync standby whose instance failed keeps (rule 8), the record
+    // naming it, and a ceiling as a pass records it.
     c.set_attribute(&sync, &attr(Attr::Score), "100");
     c.set_permanent_attribute(p, &attr(Attr::AckedAlsoOn), &sync);
     c.fail_instance(&sync);
+    let ceiling = c.node(p).tmpdir.join("sync_ceiling");
+    std::fs::write(&ceiling, "a ceiling of the crashed postmaster").unwrap();
     crate::support::wait_until_reaped(kill_postmaster(&c, p));
     let out = c.run(OURS, p, "monitor", &PROMOTED_MONITOR);
     assert_eq!(out.rc, 8, "{}", out.stderr);
@@ -899,8 +898,8 @@ fn before_15_a_recovery_in_place_takes_the_claims_back_first() {
         c.attributes_table()
     );
     assert_eq!(c.attribute(p, &attr(Attr::AckedAlsoOn)), None);
+    assert!(!ceiling.exists());
     assert_eq!(c.sql(p, "select count(*) from t"), "300");
-    assert_eq!(c.sql(p, "show restart_after_crash"), "off");
 }
 
 /// The pre-promote notification on the nodes still running, then the

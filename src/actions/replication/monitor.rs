@@ -47,6 +47,7 @@ fn after_crash(r: &Replica) -> Result<OcfRc> {
                             return report(not_shown);
                         }
                     }
+                    CrashStep::ForgetCeiling => r.files.forget_sync_ceiling()?,
                     CrashStep::NoteRecoveredInPlace => r.files.note_recovered_in_place()?,
                     CrashStep::StopServer => {
                         lifecycle::stop_server(r.i, r.i.cfg.stop_escalate)?;

@@ -170,6 +170,9 @@ pub enum CrashStep {
         nodes: Vec<String>,
         not_shown: Batch,
     },
+    /// The ceiling recorded under the crashed postmaster goes: it says
+    /// nothing of what the restarted one acknowledges.
+    ForgetCeiling,
 }
 
 /// What a monitor does about a dead postmaster.
@@ -217,27 +220,25 @@ pub fn after_crash(
 /// checkpointer sets the flag that makes commits wait for the sync standby
 /// ([`PgMajor::sync_flag_set_before_connections`]): its first commits may
 /// be acknowledged by this node alone. So before it starts, no other node
-/// stays scored or recorded (`acked-also-on`) as holding every commit: a
-/// score kept by a failed instance would come back with a cleanup, and the
-/// election would take the record's word. This node is then the only
-/// holder (rule 7) until its first pass has proven the flag (rule 3) and
-/// scores again.
+/// stays scored (a score kept by a failed instance comes back with a
+/// cleanup) or recorded (`acked-also-on`, which the election takes at its
+/// word) as holding every commit, and the ceiling read under the crashed
+/// postmaster goes. This node is then the only holder (rule 7) until its
+/// first pass has proven the flag again (rule 3) and scores again. Every
+/// scored node gets `-INFINITY`, whatever crm_mon shows (R46), and the
+/// record goes only once the CIB shows them: not shown, nothing restarts
+/// and the record still tells the election who holds what.
 fn take_back_claims(plan: &mut Plan) -> Vec<CrashStep> {
-    let scored: Vec<String> = plan
-        .cfg
-        .others()
-        .filter(|n| plan.view.online(n) && plan.has_positive_score(n))
-        .map(str::to_string)
-        .collect();
-    for n in &scored {
+    let others: Vec<String> = plan.cfg.others().map(str::to_string).collect();
+    for n in &others {
         plan.revoke_score(n);
     }
-    let me = plan.cfg.me.clone();
-    plan.delete(&me, Attr::AckedAlsoOn);
-    let mut steps = vec![CrashStep::Apply(plan.take())];
-    if !scored.is_empty() {
+    let revocations = plan.take();
+    let revoked: Vec<String> = revocations.writes.iter().map(|w| w.node.clone()).collect();
+    let mut steps = vec![CrashStep::Apply(revocations)];
+    if !revoked.is_empty() {
         steps.push(CrashStep::AwaitRevocations {
-            nodes: scored,
+            nodes: revoked,
             not_shown: Batch::warning(
                 "PostgreSQL crashed; no recovery in place: the CIB does not show the other \
                  nodes' scores taken away yet (before PostgreSQL 15 the restarted server may \
@@ -245,6 +246,10 @@ fn take_back_claims(plan: &mut Plan) -> Vec<CrashStep> {
             ),
         });
     }
+    let me = plan.cfg.me.clone();
+    plan.delete(&me, Attr::AckedAlsoOn);
+    steps.push(CrashStep::Apply(plan.take()));
+    steps.push(CrashStep::ForgetCeiling);
     steps
 }
 
@@ -517,20 +522,30 @@ mod tests {
         else {
             panic!()
         };
-        let CrashStep::Apply(claims) = &steps[1] else {
-            panic!("{steps:?}")
+        let summaries = |step: &CrashStep| -> Vec<String> {
+            match step {
+                CrashStep::Apply(batch) => batch.writes.iter().map(Write::summary).collect(),
+                other => panic!("{other:?}"),
+            }
         };
         assert_eq!(
-            claims.writes.iter().map(Write::summary).collect::<Vec<_>>(),
-            ["pg02:Score=-INFINITY", "pg01:AckedAlsoOn=<deleted>"]
+            summaries(&steps[1]),
+            ["pg02:Score=-INFINITY", "pg03:Score=-INFINITY"],
+            "every scored node, whatever crm_mon shows (R46)"
         );
         assert!(matches!(
             &steps[2],
-            CrashStep::AwaitRevocations { nodes, .. } if nodes == &["pg02"]
+            CrashStep::AwaitRevocations { nodes, .. } if nodes == &["pg02", "pg03"]
         ));
         assert_eq!(
-            steps[3..],
+            summaries(&steps[3]),
+            ["pg01:AckedAlsoOn=<deleted>"],
+            "the record goes once the CIB shows the scores"
+        );
+        assert_eq!(
+            steps[4..],
             [
+                CrashStep::ForgetCeiling,
                 CrashStep::NoteRecoveredInPlace,
                 CrashStep::StopServer,
                 CrashStep::StartServer
