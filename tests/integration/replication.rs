@@ -899,6 +899,14 @@ fn before_15_a_recovery_in_place_takes_the_claims_back_first() {
     );
     assert_eq!(c.attribute(p, &attr(Attr::AckedAlsoOn)), None);
     assert!(!ceiling.exists());
+    // Taken back before PostgreSQL started.
+    let revoked = out.stderr.find(&format!("master score on {sync}"));
+    let started = out.stderr.find("PostgreSQL start command sent");
+    assert!(
+        matches!((revoked, started), (Some(r), Some(s)) if r < s),
+        "{}",
+        out.stderr
+    );
     assert_eq!(c.sql(p, "select count(*) from t"), "300");
 }
 
