@@ -849,14 +849,7 @@ fn a_crashed_primary_that_nobody_can_replace_recovers_in_place() {
             c.attributes_table()
         );
     }
-    crate::support::wait_until_reaped(kill_postmaster(&c, p));
-    let out = c.run(OURS, p, "monitor", &PROMOTED_MONITOR);
-    assert_eq!(out.rc, 8, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("crash recovery in place"),
-        "{}",
-        out.stderr
-    );
+    crash_and_recover_in_place(&c, p);
     assert_eq!(c.sql(p, "select count(*) from t"), "300");
     assert_eq!(c.sql(p, "select pg_is_in_recovery()"), "f");
     crate::support::wait_until_reaped(kill_postmaster(&c, p));
@@ -883,14 +876,7 @@ fn before_15_a_recovery_in_place_takes_the_claims_back_first() {
     c.fail_instance(&sync);
     let ceiling = c.node(p).tmpdir.join("sync_ceiling");
     std::fs::write(&ceiling, "a ceiling of the crashed postmaster").unwrap();
-    crate::support::wait_until_reaped(kill_postmaster(&c, p));
-    let out = c.run(OURS, p, "monitor", &PROMOTED_MONITOR);
-    assert_eq!(out.rc, 8, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("crash recovery in place"),
-        "{}",
-        out.stderr
-    );
+    let out = crash_and_recover_in_place(&c, p);
     assert_eq!(
         c.attribute(&sync, &attr(Attr::Score)).as_deref(),
         Some("-INFINITY"),
@@ -908,6 +894,19 @@ fn before_15_a_recovery_in_place_takes_the_claims_back_first() {
         out.stderr
     );
     assert_eq!(c.sql(p, "select count(*) from t"), "300");
+}
+
+/// Kill the primary's postmaster; its monitor recovers it in place.
+fn crash_and_recover_in_place(c: &Cluster, primary: &str) -> crate::support::AgentOutput {
+    crate::support::wait_until_reaped(kill_postmaster(c, primary));
+    let out = c.run(OURS, primary, "monitor", &PROMOTED_MONITOR);
+    assert_eq!(out.rc, 8, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("crash recovery in place"),
+        "{}",
+        out.stderr
+    );
+    out
 }
 
 /// The pre-promote notification on the nodes still running, then the
