@@ -117,7 +117,7 @@ pub fn explain(node: &NodeFacts, all: &[NodeFacts]) -> Explanation {
         }
         Some(Lock::CleanDemote { checkpoint, tli }) => {
             why.push(format!(
-                "PGSQL.lock records where this node's WAL ends ({checkpoint} on timeline {tli}: a clean demote, or a crashed primary's replay): it goes once the node streams past it on a newer timeline"
+                "PGSQL.lock from a clean demote (shutdown checkpoint {checkpoint} on timeline {tli}): it goes once the node streams past it"
             ));
         }
         Some(Lock::Absent) | None => {}

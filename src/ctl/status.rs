@@ -19,7 +19,7 @@ pub struct NodeStatus {
     pub data_status: Option<String>,
     pub fail_count: u32,
     /// `PGSQL.lock`'s content: "absent", "held" (from a promote: may be
-    /// ahead), "WAL ends at LSN on timeline T (...)", or null where the tool
+    /// ahead), "clean demote at LSN on timeline T", or null where the tool
     /// cannot read it (another node's disk).
     pub lock: Option<String>,
     /// This node only: what its server reports.
@@ -102,7 +102,7 @@ fn lock_word(l: Lock) -> String {
         Lock::Absent => "absent".into(),
         Lock::Held => "held (from a promote: this node may be ahead)".into(),
         Lock::CleanDemote { checkpoint, tli } => {
-            format!("WAL ends at {checkpoint} on timeline {tli} (clean demote, or crashed primary)")
+            format!("clean demote at {checkpoint} on timeline {tli}")
         }
     }
 }

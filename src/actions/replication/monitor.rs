@@ -411,7 +411,6 @@ pub(super) fn perform_standby(r: &Replica, step: StandbyStep) -> Result<()> {
         StandbyStep::Election(ElectionFiles::Clear) => r.files.clear_election(),
         StandbyStep::Election(ElectionFiles::Keep) => {}
         StandbyStep::RemoveLock(why) => r.files.remove_lock(why)?,
-        StandbyStep::RecordEnd(text) => r.files.mark_clean_demote(&text)?,
         StandbyStep::Apply(batch) => r.apply(batch)?,
     }
     Ok(())

@@ -345,9 +345,6 @@ pub struct StandbyOutcome {
     pub election: ElectionFiles,
     /// Remove PGSQL.lock: [`Lock::proven_not_ahead`].
     pub remove_lock: bool,
-    /// Record in PGSQL.lock where this crashed primary's WAL ends
-    /// ([`crashed_primary_end`]).
-    pub record_end: Option<Lock>,
 }
 
 /// A standby's monitor. With a promoted instance: `HS:alone` when the
@@ -383,44 +380,14 @@ pub fn standby_monitor(plan: &mut Plan, facts: &StandbyFacts) -> Result<StandbyO
         return Ok(StandbyOutcome {
             election: ElectionFiles::Keep,
             remove_lock: proven && !promoted_here,
-            record_end: None,
         });
     }
     plan.infos.push("Master does not exist.".into());
     plan.status(&me, Status::HsAlone);
     let election = have_master_right(plan, facts)?;
-    let record_end = crashed_primary_end(facts);
-    if let Some(Lock::CleanDemote { checkpoint, tli }) = record_end {
-        plan.infos.push(format!(
-            "My WAL ends at {checkpoint} on timeline {tli}: PGSQL.lock records it, and goes once \
-             streaming from the next primary passes it."
-        ));
-    }
     Ok(StandbyOutcome {
         election,
         remove_lock: false,
-        record_end,
-    })
-}
-
-/// A crashed primary runs as a standby for the election, its lock `Held`
-/// (`lock::start_gate`): its data may be ahead of any other node, and no
-/// proof could lift that lock. Once its position is final it has replayed
-/// all its WAL, and that position is where its WAL ends: a later primary's
-/// timeline that this node streams past it forked after it, as after a
-/// clean demote ([`Lock::proven_not_ahead`]). Recorded in the lock, it lets
-/// the node's monitor lift the lock once it streams from the next primary,
-/// and its start go on as a standby, instead of a refusal that only an
-/// operator ends (the lock of a node that holds every acknowledged commit
-/// after that primary is lost too).
-fn crashed_primary_end(facts: &StandbyFacts) -> Option<Lock> {
-    if facts.lock != Lock::Held || !facts.position_final {
-        return None;
-    }
-    let location = facts.location?;
-    Some(Lock::CleanDemote {
-        checkpoint: location.lsn,
-        tli: location.tli?,
     })
 }
 

@@ -7,7 +7,7 @@
 
 use super::diverge::{divergence_check, history_to_check, DivergenceFacts};
 use super::election::{standby_monitor, ElectionFiles, StandbyFacts};
-use super::lock::{recover_in_place, Lock};
+use super::lock::recover_in_place;
 use super::plan::{Attr, Batch, Plan, Score};
 use super::primaries::{primary_verdict, PrimaryVerdict};
 use super::rounds::StandbyRounds;
@@ -260,9 +260,6 @@ pub enum StandbyStep {
     Election(ElectionFiles),
     /// `PGSQL.lock` goes, for this reason.
     RemoveLock(&'static str),
-    /// `PGSQL.lock` gets this text: where this crashed primary's WAL ends
-    /// (`election::crashed_primary_end`), in a clean demote's words.
-    RecordEnd(String),
     Apply(Batch),
 }
 
@@ -297,11 +294,6 @@ pub fn standby_pass(plan: &mut Plan, facts: &StandbyFacts) -> StandbyPass {
     }
     if outcome.remove_lock {
         steps.push(StandbyStep::RemoveLock(NOT_AHEAD));
-    }
-    if let Some(Lock::CleanDemote { checkpoint, tli }) = outcome.record_end {
-        steps.push(StandbyStep::RecordEnd(Lock::clean_demote_text(
-            checkpoint, tli,
-        )));
     }
     let failure = primary.and_then(|primary| {
         let divergence = DivergenceFacts {
@@ -636,59 +628,6 @@ mod tests {
                 StandbyStep::Apply(Batch::default())
             ]
         );
-    }
-
-    /// A crashed primary running as a standby for the election records in
-    /// its lock where its WAL ends once its position is final; then, once a
-    /// later primary runs and it streams past that end on a newer timeline,
-    /// the lock goes, as after a clean demote. Without the record no proof
-    /// could lift it (seed 6059 of the long form: the node that held every
-    /// acknowledged commit was refused at its next start).
-    #[test]
-    fn a_crashed_primary_s_lock_records_where_its_wal_ends_then_goes() {
-        let c = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
-        let v = view(&["pg01", "pg02", "pg03"], &[], &[]);
-        let mut facts = standby_facts(true);
-        facts.lock = Lock::Held;
-        let pass = standby_pass(&mut Plan::new(&c, &v), &facts);
-        assert_eq!(pass.failure, None);
-        let ends = StandbyStep::RecordEnd(Lock::clean_demote_text(Lsn(500), 2));
-        assert!(pass.steps.contains(&ends), "{:?}", pass.steps);
-        // Not final yet, or already recorded: nothing to record.
-        for (lock, final_) in [
-            (Lock::Held, false),
-            (
-                Lock::parse(Some(
-                    "clean demote: shutdown checkpoint 0/1F4 on timeline 2",
-                )),
-                true,
-            ),
-        ] {
-            let mut f = standby_facts(final_);
-            f.lock = lock;
-            let pass = standby_pass(&mut Plan::new(&c, &v), &f);
-            assert!(
-                !pass
-                    .steps
-                    .iter()
-                    .any(|s| matches!(s, StandbyStep::RecordEnd(_))),
-                "{lock:?} {final_}: {:?}",
-                pass.steps
-            );
-        }
-        // The recorded end, once a later primary runs and it streams past it.
-        let mut promoted = v.clone();
-        promoted.promoted = vec!["pg02".into()];
-        let mut streaming = standby_facts(false);
-        streaming.lock = Lock::parse(Some(&Lock::clean_demote_text(Lsn(500), 2)));
-        streaming.received_tli = Some(3);
-        streaming.replay = Some(Lsn(501));
-        let pass = standby_pass(&mut Plan::new(&c, &promoted), &streaming);
-        assert!(pass.steps.contains(&StandbyStep::RemoveLock(NOT_AHEAD)));
-        // A crash lock never goes by streaming alone.
-        streaming.lock = Lock::Held;
-        let pass = standby_pass(&mut Plan::new(&c, &promoted), &streaming);
-        assert!(!pass.steps.contains(&StandbyStep::RemoveLock(NOT_AHEAD)));
     }
 
     /// A standby that does not stream checks the history the promoted node
