@@ -1331,6 +1331,32 @@ fn a_standby_swapped_for_another_costs_no_checkpoint() {
     assert_eq!(requested(), before, "no checkpoint asked for");
 }
 
+/// A crash lock (`PGSQL.lock` empty: a primary that did not demote
+/// cleanly) on the sync standby goes at its monitor once the primary
+/// records it as holding every acknowledged commit: it streams that
+/// primary's timeline, so none of its WAL is unknown to the primary. Kept,
+/// it would refuse the next start of the holder. The async standby's stays.
+#[test]
+fn a_crash_lock_goes_once_the_primary_records_the_node_as_holder() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    let primary = bring_up(&c, OURS);
+    let (sync, other) = sync_and_potential(&c, &primary);
+    assert_eq!(
+        c.attribute(&primary, &attr(Attr::AckedAlsoOn)).as_deref(),
+        Some(sync.as_str())
+    );
+    let lock = |n: &str| c.node(n).tmpdir.join("PGSQL.lock");
+    for n in [&sync, &other] {
+        std::fs::write(lock(n), "").unwrap();
+        ok(&c, OURS, n, "monitor", &MONITOR);
+    }
+    assert!(!lock(&sync).exists(), "the holder's lock goes");
+    assert!(
+        lock(&other).exists(),
+        "a standby the primary does not name keeps its lock"
+    );
+}
+
 /// A PostgreSQL process stopped with SIGSTOP until dropped (SIGCONT).
 struct Stopped(nix::unistd::Pid);
 

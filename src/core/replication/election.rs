@@ -376,7 +376,8 @@ pub fn standby_monitor(plan: &mut Plan, facts: &StandbyFacts) -> Result<StandbyO
         let promoted_here = plan.view.promoted.contains(&me);
         let proven = facts
             .lock
-            .proven_not_ahead(facts.streaming, facts.received_tli, facts.replay);
+            .proven_not_ahead(facts.streaming, facts.received_tli, facts.replay)
+            || named_by_the_primary(plan, facts);
         return Ok(StandbyOutcome {
             election: ElectionFiles::Keep,
             remove_lock: proven && !promoted_here,
@@ -389,6 +390,29 @@ pub fn standby_monitor(plan: &mut Plan, facts: &StandbyFacts) -> Result<StandbyO
         election,
         remove_lock: false,
     })
+}
+
+/// A crash lock (`Held`: this node was a primary and did not demote
+/// cleanly, so it may hold WAL nobody else has) on a standby that the
+/// promoted primary records as holding every commit it acknowledged (its
+/// `acked-also-on` names this node). That primary wrote the record in its
+/// own tenure (a new primary deletes its own before it leaves recovery),
+/// in the pass that scored this node: it streamed that primary's timeline
+/// as the sync standby past a ceiling read after the fork. PostgreSQL lets
+/// a crashed primary follow a newer timeline only after replaying all its
+/// own WAL and finding the fork at or after its end, so nothing of its WAL
+/// is unknown to that primary: the risk the lock stands for is gone. Kept,
+/// the lock would refuse its next start although the records name it the
+/// holder of every acknowledged commit.
+fn named_by_the_primary(plan: &Plan, facts: &StandbyFacts) -> bool {
+    let me = plan.cfg.me.as_str();
+    let [primary] = &plan.view.promoted[..] else {
+        return false;
+    };
+    facts.lock == Lock::Held
+        && facts.streaming
+        && primary != me
+        && plan.current(primary, Attr::AckedAlsoOn) == Some(me)
 }
 
 /// `have_master_right`: publish our final position, and one round of the

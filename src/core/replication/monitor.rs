@@ -630,6 +630,39 @@ mod tests {
         );
     }
 
+    /// A crash lock goes once the promoted primary records this streaming
+    /// standby as holding every commit it acknowledged (its
+    /// `acked-also-on`): it followed that primary's timeline, so none of its
+    /// WAL is unknown to it. Seed 6059 of the long form: kept, the lock
+    /// refused the start of the only holder after that primary's node and
+    /// the third node crashed. Named nowhere, or not streaming, it stays.
+    #[test]
+    fn a_crash_lock_goes_once_the_primary_records_this_node_as_holder() {
+        let c = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
+        let mut v = view(&["pg01", "pg02", "pg03"], &[], &[]);
+        v.promoted = vec!["pg02".into()];
+        let mut facts = standby_facts(false);
+        facts.lock = Lock::Held;
+        let named = with_attr(&v, "pg02", "pgsql-acked-also-on", "pg01");
+        let removes = |v: &crate::core::crm_mon::ClusterView, f: &StandbyFacts| {
+            standby_pass(&mut Plan::new(&c, v), f)
+                .steps
+                .contains(&StandbyStep::RemoveLock(NOT_AHEAD))
+        };
+        assert!(removes(&named, &facts));
+        assert!(!removes(&v, &facts), "not named");
+        let other = with_attr(&v, "pg02", "pgsql-acked-also-on", "pg03");
+        assert!(!removes(&other, &facts), "another node named");
+        let not_streaming = StandbyFacts {
+            streaming: false,
+            ..facts.clone()
+        };
+        assert!(!removes(&named, &not_streaming), "not streaming");
+        // A record on a node that is not the promoted one says nothing.
+        let stale = with_attr(&v, "pg03", "pgsql-acked-also-on", "pg01");
+        assert!(!removes(&stale, &facts));
+    }
+
     /// A standby that does not stream checks the history the promoted node
     /// published: past the fork, it says so and fails, after its writes.
     #[test]
