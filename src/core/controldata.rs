@@ -104,6 +104,15 @@ const STATE_AT: usize = 16;
 const CHECKPOINT_AT: usize = 32;
 
 impl ControlFile {
+    /// The last postmaster in this data directory ran in recovery: it
+    /// shut down in recovery, or stopped (crashed) in archive recovery.
+    pub fn ran_as_standby(&self) -> bool {
+        matches!(
+            self.state,
+            DbState::ShutDownInRecovery | DbState::InArchiveRecovery
+        )
+    }
+
     pub fn parse(bytes: &[u8]) -> Result<ControlFile, String> {
         let u32_at = |at: usize| {
             bytes

@@ -1357,6 +1357,30 @@ fn a_crash_lock_goes_once_the_primary_records_the_node_as_holder() {
     );
 }
 
+/// The same lock on the holder, stopped cleanly as a standby before its
+/// monitor lifted it, then the primary's node lost: its start keeps the
+/// lock and brings it up as a standby for the election, where the stock
+/// rule refused it for ever (the records name it the holder of every
+/// acknowledged commit, and nobody was promoted since).
+#[test]
+fn a_crash_lock_on_the_recorded_holder_does_not_refuse_its_start() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    let primary = bring_up(&c, OURS);
+    let (sync, _) = sync_and_potential(&c, &primary);
+    ok(&c, OURS, &sync, "stop", &[]);
+    std::fs::write(c.node(&sync).tmpdir.join("PGSQL.lock"), "").unwrap();
+    crate::support::wait_until_reaped(kill_postmaster(&c, &primary));
+    c.set_online(&primary, false);
+    let out = c.run(OURS, &sync, "start", &[]);
+    assert_eq!(out.rc, 0, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("the last primary recorded this node as holding every commit"),
+        "{}",
+        out.stderr
+    );
+}
+
 /// A PostgreSQL process stopped with SIGSTOP until dropped (SIGCONT).
 struct Stopped(nix::unistd::Pid);
 

@@ -16,7 +16,9 @@ pub fn start(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
         lock = super::rejoin::rejoin(&r, &to.primary, to.diverged)?;
     }
     let lock_path = r.files.lock().display().to_string();
-    let (start, steps) = StartProtocol::gate(&plan, lock, &lock_path)?;
+    // Unreadable: not known to have run as a standby.
+    let ran_as_standby = lifecycle::control_file(i).is_ok_and(|c| c.ran_as_standby());
+    let (start, steps) = StartProtocol::gate(&plan, lock, &lock_path, ran_as_standby)?;
     perform_start(&r, steps)?;
     let running = match postmaster::observe(&i.cfg.pgdata) {
         Postmaster::Alive { .. } => {

@@ -236,7 +236,7 @@ pub fn decide_promotion(plan: &mut Plan, facts: &PromoteFacts) -> PromoteDecisio
 /// node that says `LATEST` (this one may say it too, from an earlier
 /// attempt whose request failed: still in recovery, it acknowledged
 /// nothing).
-fn recorded_holder(plan: &Plan) -> bool {
+pub(super) fn recorded_holder(plan: &Plan) -> bool {
     let me = plan.cfg.me.as_str();
     let latest: Vec<&str> = plan
         .cfg

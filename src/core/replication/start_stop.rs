@@ -139,6 +139,26 @@ pub fn start_rejoin(plan: &Plan, lock: Lock) -> Option<RejoinTarget> {
     })
 }
 
+/// A crash lock (`Held`) on the node the last primary recorded as holding
+/// every commit it acknowledged (the only other `LATEST`'s `acked-also-on`
+/// names it), whose last postmaster ran as a standby, and that did not
+/// diverge: it is started as a standby keeping the lock, for the election,
+/// which waits for its position (rule 7). The primary named it in the pass
+/// that scored it: it streamed that primary's timeline, which PostgreSQL
+/// allows a crashed primary only after replaying all its own WAL and
+/// finding the fork at or after its end; it ran as a standby since, and
+/// nobody was promoted after that primary (it is the only `LATEST`). So
+/// none of its WAL is unknown to the cluster, and refusing it (the stock
+/// rule) would leave the cluster without the node that holds every
+/// acknowledged commit. Its monitor lifts the lock as soon as it can
+/// (`election::named_by_the_primary`); this is for a stop in between.
+fn named_holder(plan: &Plan, lock: Lock, ran_as_standby: bool) -> bool {
+    lock == Lock::Held
+        && ran_as_standby
+        && plan.current_data_status(&plan.cfg.me) != Some(DataStatus::Diverged)
+        && super::promotion::recorded_holder(plan)
+}
+
 /// The start once the lock is known (after a rejoin, the lock it left):
 /// what [`start_gate`] allows, then the phases around PostgreSQL's start.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,12 +172,18 @@ pub struct StartProtocol {
 impl StartProtocol {
     /// The lock at start: refused as the stock agent does, or a standby
     /// start (saying why a lock stays).
+    /// `ran_as_standby`: `global/pg_control` says this node's last
+    /// postmaster ran in recovery (shut down in recovery, or crashed in
+    /// archive recovery).
     pub fn gate(
         plan: &Plan,
         lock: Lock,
         lock_path: &str,
+        ran_as_standby: bool,
     ) -> Result<(StartProtocol, Vec<StartStep>), AgentError> {
-        let gate = start_gate(lock, plan.view.promoted_exists(), last_primary(plan));
+        let last = last_primary(plan);
+        let holder = named_holder(plan, lock, ran_as_standby);
+        let gate = start_gate(lock, plan.view.promoted_exists(), last || holder);
         let protocol = StartProtocol {
             gate,
             lock,
@@ -168,6 +194,13 @@ impl StartProtocol {
             StartGate::Standby => Vec::new(),
             // A crash lock kept: this node was the last primary and nobody
             // was promoted since (`last_primary`); it is no clean demote.
+            StartGate::StandbyKeepLock if lock == Lock::Held && !last => {
+                vec![StartStep::Apply(Batch::info(format!(
+                    "{lock_path} stays: the last primary recorded this node as holding every \
+                     commit it acknowledged, and it ran as a standby since; starting as a \
+                     standby for the election."
+                )))]
+            }
             StartGate::StandbyKeepLock if lock == Lock::Held => {
                 vec![StartStep::Apply(Batch::info(format!(
                     "{lock_path} stays: this node was the last primary and nobody was promoted \
@@ -427,12 +460,62 @@ mod tests {
     fn a_start_behind_a_crash_lock_is_refused() {
         let (c, mut v) = primary_fixture();
         v.promoted = vec!["pg02".into()];
-        let err = StartProtocol::gate(&Plan::new(&c, &v), Lock::Held, "/t/PGSQL.lock").unwrap_err();
+        let err = StartProtocol::gate(&Plan::new(&c, &v), Lock::Held, "/t/PGSQL.lock", false)
+            .unwrap_err();
         assert_eq!(err.rc(), OcfRc::ErrGeneric);
         assert_eq!(
             err.reason(),
             "My data may be inconsistent. You have to remove /t/PGSQL.lock file to force start."
         );
+    }
+
+    /// A crash lock on the node the last primary recorded as the holder of
+    /// every acknowledged commit, nobody promoted since, that ran as a
+    /// standby since: started as a standby keeping the lock, for the
+    /// election (seed 6059 of the long form). Not named, not run as a
+    /// standby, diverged, or with a promoted instance: refused.
+    #[test]
+    fn a_crash_lock_on_the_recorded_holder_starts_for_the_election() {
+        let c = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
+        let v = view(
+            &["pg01", "pg02", "pg03"],
+            &[],
+            &[
+                ("pg02", "pgsql-data-status", "LATEST"),
+                ("pg02", "pgsql-acked-also-on", "pg01"),
+                ("pg01", "pgsql-data-status", "STREAMING|SYNC"),
+                ("pg01", "master-pgsql", "100"),
+                ("pg03", "pgsql-data-status", "STREAMING|ASYNC"),
+            ],
+        );
+        let gate = |v: &ClusterView, ran_as_standby: bool| {
+            StartProtocol::gate(
+                &Plan::new(&c, v),
+                Lock::Held,
+                "/t/PGSQL.lock",
+                ran_as_standby,
+            )
+        };
+        let (_, steps) = gate(&v, true).unwrap();
+        assert_eq!(
+            start_kinds(&steps),
+            [
+                "apply [info /t/PGSQL.lock stays: the last primary recorded this node as holding \
+              every commit it acknowledged, and it ran as a standby since; starting as a standby \
+              for the election.]"
+            ]
+        );
+        assert!(
+            gate(&v, false).is_err(),
+            "its last postmaster was a primary"
+        );
+        let diverged = with_attr(&v, "pg01", "pgsql-data-status", "DIVERGED");
+        assert!(gate(&diverged, true).is_err());
+        let other = with_attr(&v, "pg02", "pgsql-acked-also-on", "pg03");
+        assert!(gate(&other, true).is_err());
+        let mut promoted = v.clone();
+        promoted.promoted = vec!["pg03".into()];
+        assert!(gate(&promoted, true).is_err());
     }
 
     /// No lock: a plain standby start, up to HS:alone. A running primary is
@@ -444,7 +527,7 @@ mod tests {
         v.promoted = vec!["pg02".into()];
         let v = with_attr(&v, "pg01", "pgsql-xlog-loc", "0000000003000000");
         let mut p = Plan::new(&c, &v);
-        let (start, steps) = StartProtocol::gate(&p, Lock::Absent, "/t/PGSQL.lock").unwrap();
+        let (start, steps) = StartProtocol::gate(&p, Lock::Absent, "/t/PGSQL.lock", false).unwrap();
         assert_eq!(steps, []);
         // A primary already runs here while pg02 is promoted: the verdict.
         let err = start.before_server(&mut p, Some(false)).unwrap_err();
@@ -491,7 +574,7 @@ mod tests {
             tli: 3,
         };
         let mut p = Plan::new(&c, &v);
-        let (start, steps) = StartProtocol::gate(&p, lock, "/t/PGSQL.lock").unwrap();
+        let (start, steps) = StartProtocol::gate(&p, lock, "/t/PGSQL.lock", false).unwrap();
         assert_eq!(
             start_kinds(&steps),
             ["apply [info /t/PGSQL.lock records a clean demote: starting as a standby; the lock \
@@ -525,7 +608,7 @@ mod tests {
             tli: 1,
         };
         let mut p = Plan::new(&c, &v);
-        let (start, _) = StartProtocol::gate(&p, lock, "/t/PGSQL.lock").unwrap();
+        let (start, _) = StartProtocol::gate(&p, lock, "/t/PGSQL.lock", false).unwrap();
         assert_eq!(
             start_kinds(&start.after_server(&mut p, "")),
             [
