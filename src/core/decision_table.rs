@@ -577,6 +577,86 @@ fn notify_table(out: &mut String) {
     }
 }
 
+/// A crash lock (`Held`) and the records that name this node the holder:
+/// the start gate (lock × promoted × what pg02, the only other `LATEST`,
+/// records × own data-status × last postmaster ran as a standby), then
+/// the standby monitor's lock release while streaming from pg02.
+fn crash_lock_table(out: &mut String) {
+    writeln!(out, "\n# start gate (pg01, sync mode): lock promoted pg02-acked-also-on data-status ran-as-standby | gate").unwrap();
+    let c = cfg(RepMode::Sync, 3);
+    let held_locks = [
+        Lock::Absent,
+        Lock::Held,
+        Lock::CleanDemote {
+            checkpoint: Lsn(0x100_0000),
+            tli: 1,
+        },
+    ];
+    let view = |promoted: Option<&str>, acked: Option<&str>, ds: &str| {
+        let mut v = ClusterView::default();
+        for n in &c.node_list {
+            v.nodes.insert(n.clone(), true);
+        }
+        v.promoted = promoted.iter().map(|p| p.to_string()).collect();
+        let pg02 = v.attributes.entry("pg02".into()).or_default();
+        pg02.insert("pgsql-data-status".into(), "LATEST".into());
+        if let Some(a) = acked {
+            pg02.insert("pgsql-acked-also-on".into(), a.into());
+        }
+        let pg01 = v.attributes.entry("pg01".into()).or_default();
+        pg01.insert("pgsql-data-status".into(), ds.into());
+        pg01.insert("master-pgsql".into(), "100".into());
+        v
+    };
+    for lock in held_locks {
+        for promoted in [None, Some("pg02")] {
+            for acked in [None, Some("pg01"), Some("pg03")] {
+                for ds in ["STREAMING|SYNC", "DIVERGED"] {
+                    for ran_as_standby in [false, true] {
+                        let v = view(promoted, acked, ds);
+                        let gate = match StartProtocol::gate(
+                            &Plan::new(&c, &v),
+                            lock,
+                            "L",
+                            ran_as_standby,
+                        ) {
+                            Ok((p, _)) => format!("{:?}", p.gate_allowed()),
+                            Err(e) => format!("refused: {}", e.reason()),
+                        };
+                        writeln!(
+                            out,
+                            "{lock:?} {promoted:?} {acked:?} {ds} {ran_as_standby} | {gate}"
+                        )
+                        .unwrap();
+                    }
+                }
+            }
+        }
+    }
+    writeln!(out, "\n# standby monitor (pg01 streaming from promoted pg02): lock pg02-acked-also-on | remove lock").unwrap();
+    for lock in held_locks {
+        for acked in [None, Some("pg01"), Some("pg03")] {
+            let v = view(Some("pg02"), acked, "STREAMING|SYNC");
+            let facts = StandbyFacts {
+                location: Some(Location {
+                    tli: Some(2),
+                    lsn: Lsn(0x300_0000),
+                }),
+                streaming: true,
+                position_final: false,
+                received_tli: Some(2),
+                replay: Some(Lsn(0x300_0000)),
+                lock,
+                election: None,
+                wal_tli: None,
+                primary_history: None,
+            };
+            let removes = standby_monitor(&mut Plan::new(&c, &v), &facts).map(|o| o.remove_lock);
+            writeln!(out, "{lock:?} {acked:?} | {removes:?}").unwrap();
+        }
+    }
+}
+
 #[test]
 fn decision_table_matches_the_reviewed_snapshot() {
     let mut out = String::new();
@@ -588,6 +668,7 @@ fn decision_table_matches_the_reviewed_snapshot() {
     primaries_table(&mut out);
     probe_records_table(&mut out);
     notify_table(&mut out);
+    crash_lock_table(&mut out);
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(SNAPSHOT);
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
         std::fs::write(&path, &out).unwrap();

@@ -170,6 +170,11 @@ pub struct StartProtocol {
 }
 
 impl StartProtocol {
+    /// What the lock allowed.
+    pub fn gate_allowed(&self) -> StartGate {
+        self.gate
+    }
+
     /// The lock at start: refused as the stock agent does, or a standby
     /// start (saying why a lock stays).
     /// `ran_as_standby`: `global/pg_control` says this node's last
