@@ -24,6 +24,7 @@ fn cfg(mode: RepMode, nodes: usize) -> RepConfig {
         xlog_check_count: 3,
         check_wal_receiver: false,
         auto_rewind: false,
+        archive_recovery: false,
         sync_preference: None,
     }
 }

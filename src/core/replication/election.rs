@@ -403,7 +403,10 @@ pub fn standby_monitor(plan: &mut Plan, facts: &StandbyFacts) -> Result<StandbyO
 /// own WAL and finding the fork at or after its end, so nothing of its WAL
 /// is unknown to that primary: the risk the lock stands for is gone. Kept,
 /// the lock would refuse its next start although the records name it the
-/// holder of every acknowledged commit.
+/// holder of every acknowledged commit. Not with `restore_command`: a
+/// shared archive can hand the node the newer timeline's history before it
+/// has replayed its own WAL, and then it follows that timeline past the
+/// fork unchecked.
 fn named_by_the_primary(plan: &Plan, facts: &StandbyFacts) -> bool {
     let me = plan.cfg.me.as_str();
     let [primary] = &plan.view.promoted[..] else {
@@ -411,7 +414,9 @@ fn named_by_the_primary(plan: &Plan, facts: &StandbyFacts) -> bool {
     };
     facts.lock == Lock::Held
         && facts.streaming
+        && !plan.cfg.archive_recovery
         && primary != me
+        && plan.current_data_status(me) != Some(DataStatus::Diverged)
         && plan.current(primary, Attr::AckedAlsoOn) == Some(me)
 }
 

@@ -17,6 +17,7 @@ pub(super) fn cfg(mode: RepMode, nodes: &[&str]) -> RepConfig {
         xlog_check_count: 3,
         check_wal_receiver: false,
         auto_rewind: false,
+        archive_recovery: false,
         sync_preference: None,
     }
 }

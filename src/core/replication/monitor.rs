@@ -661,6 +661,15 @@ mod tests {
         // A record on a node that is not the promoted one says nothing.
         let stale = with_attr(&v, "pg03", "pgsql-acked-also-on", "pg01");
         assert!(!removes(&stale, &facts));
+        let diverged = with_attr(&named, "pg01", "pgsql-data-status", "DIVERGED");
+        assert!(!removes(&diverged, &facts));
+        // With restore_command the timeline it follows proves nothing.
+        let archive = RepConfig {
+            archive_recovery: true,
+            ..c.clone()
+        };
+        let pass = standby_pass(&mut Plan::new(&archive, &named), &facts);
+        assert!(!pass.steps.contains(&StandbyStep::RemoveLock(NOT_AHEAD)));
     }
 
     /// A standby that does not stream checks the history the promoted node

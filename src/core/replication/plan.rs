@@ -418,6 +418,10 @@ pub struct RepConfig {
     pub check_wal_receiver: bool,
     /// `auto_rewind`: a former primary rejoins by itself.
     pub auto_rewind: bool,
+    /// `restore_command` is set: a standby may read a newer timeline's
+    /// history from the archive before it has replayed its own WAL, so
+    /// following that timeline proves nothing about its WAL's end.
+    pub archive_recovery: bool,
     /// A former primary that should become the sync standby once it streams
     /// (recorded at its demote), so that a switchover can be undone.
     pub sync_preference: Option<String>,
@@ -434,6 +438,7 @@ impl RepConfig {
             xlog_check_count: cfg.xlog_check_count,
             check_wal_receiver: cfg.check_wal_receiver,
             auto_rewind: cfg.auto_rewind,
+            archive_recovery: cfg.restore_command.is_some(),
             sync_preference,
         }
     }

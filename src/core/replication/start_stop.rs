@@ -151,10 +151,12 @@ pub fn start_rejoin(plan: &Plan, lock: Lock) -> Option<RejoinTarget> {
 /// none of its WAL is unknown to the cluster, and refusing it (the stock
 /// rule) would leave the cluster without the node that holds every
 /// acknowledged commit. Its monitor lifts the lock as soon as it can
-/// (`election::named_by_the_primary`); this is for a stop in between.
+/// (`election::named_by_the_primary`); this is for a stop in between. Not
+/// with `restore_command`, for the reason given there.
 fn named_holder(plan: &Plan, lock: Lock, ran_as_standby: bool) -> bool {
     lock == Lock::Held
         && ran_as_standby
+        && !plan.cfg.archive_recovery
         && plan.current_data_status(&plan.cfg.me) != Some(DataStatus::Diverged)
         && super::promotion::recorded_holder(plan)
 }
@@ -521,6 +523,11 @@ mod tests {
         let mut promoted = v.clone();
         promoted.promoted = vec!["pg03".into()];
         assert!(gate(&promoted, true).is_err());
+        let archive = super::super::RepConfig {
+            archive_recovery: true,
+            ..c.clone()
+        };
+        assert!(StartProtocol::gate(&Plan::new(&archive, &v), Lock::Held, "L", true).is_err());
     }
 
     /// No lock: a plain standby start, up to HS:alone. A running primary is
