@@ -535,6 +535,17 @@ impl Session {
 
     /// The redo point of the last completed checkpoint (where the WAL
     /// stood when it began).
+    /// Whether the server is in recovery, and the timeline of its last
+    /// completed checkpoint as its control file records it.
+    pub fn control_timeline(&mut self) -> Result<(bool, u32), SqlError> {
+        let row = self.client.query_one(
+            "select pg_is_in_recovery(), timeline_id from pg_control_checkpoint()",
+            &[],
+        )?;
+        let tli: i32 = row.get(1);
+        Ok((row.get(0), u32::try_from(tli).unwrap_or(0)))
+    }
+
     pub fn checkpoint_redo(&mut self) -> Result<Option<Lsn>, SqlError> {
         self.lsn("select redo_lsn::text from pg_control_checkpoint()", &[])
     }

@@ -1691,6 +1691,12 @@ struct Forked {
 /// primary goes past the fork. Pacemaker is then told the new primary is
 /// promoted, and its monitor publishes its timeline history.
 fn fork_the_cluster(c: &Cluster) -> Forked {
+    fork_the_cluster_with(c, |_| {})
+}
+
+/// [`fork_the_cluster`], with `before_promote` run on the node about to be
+/// promoted.
+fn fork_the_cluster_with(c: &Cluster, before_promote: impl FnOnce(&str)) -> Forked {
     let old = bring_up(c, OURS);
     let (new, third) = sync_and_potential(c, &old);
     ok(c, OURS, &third, "stop", &[]);
@@ -1699,6 +1705,7 @@ fn fork_the_cluster(c: &Cluster) -> Forked {
         "create table t(x int); insert into t select generate_series(1, 100)",
     );
     let old_tli = insert_timeline(c, &old);
+    before_promote(&new);
     assert_eq!(c.sql(&new, "select pg_promote()"), "t");
     c.sql(
         &old,
@@ -1880,7 +1887,9 @@ fn auto_rewind_rejoins_a_crashed_primary_past_the_fork() {
     assert_eq!(out.rc, 1, "{}", out.stderr);
     let why = out.exit_reason().unwrap_or_default().to_string();
     assert!(
-        why.starts_with("auto_rewind refused: pg_rewind failed") && why.contains("are kept"),
+        why.starts_with(&format!(
+            "auto_rewind refused: can't ask {n} for its timeline"
+        )) && why.contains("are kept"),
         "{why}"
     );
     assert!(lock.exists());
@@ -1910,6 +1919,44 @@ fn auto_rewind_rejoins_a_crashed_primary_past_the_fork() {
     // gone; the rest are there.
     assert_eq!(c.sql(o, "select count(*) from t"), "100");
     assert_eq!(c.sql(o, "select pg_is_in_recovery()"), "t");
+}
+
+/// pg_rewind takes the source's timeline from its control file, which a
+/// promotion updates only at its first checkpoint on the new timeline: a
+/// rewind before it would leave the node on the old timeline past the
+/// fork, refused by PostgreSQL at every start. So the start waits for that
+/// checkpoint (here held back by stopping the new primary's checkpointer),
+/// refusing for now with the data and the lock kept, and rewinds once it
+/// completed.
+#[test]
+fn auto_rewind_waits_for_the_new_primary_s_first_checkpoint() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    let mut held = None;
+    let f = fork_the_cluster_with(&c, |new| {
+        held = Some(Stopped::process(
+            &c,
+            new,
+            "select pid from pg_stat_activity where backend_type = 'checkpointer'",
+        ));
+    });
+    let (o, n): (&str, &str) = (&f.old, &f.new);
+    crash_and_stop(&c, &f);
+    let rewind = [("OCF_RESKEY_auto_rewind", "true")];
+    let out = c.run(OURS, o, "start", &rewind);
+    assert_eq!(out.rc, 1, "{}", out.stderr);
+    let why = out.exit_reason().unwrap_or_default().to_string();
+    assert!(
+        why.contains(&format!(
+            "{n} has no checkpoint on its timeline {}",
+            f.old_tli + 1
+        )) && why.contains("are kept"),
+        "{why}"
+    );
+    drop(held);
+    c.sql(n, "checkpoint");
+    let out = c.run(OURS, o, "start", &rewind);
+    assert_eq!(out.rc, 0, "{}", out.stderr);
+    c.wait_streaming(o, Duration::from_secs(30));
 }
 
 /// auto_rewind on a diverged standby (an operator removed the crashed

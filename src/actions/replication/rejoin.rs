@@ -44,6 +44,7 @@ pub(super) fn rejoin(r: &Replica, primary: &str, diverged: bool) -> Result<Lock>
             tli,
             lock,
         } => {
+            rewind_source_ready(r, primary, published.as_deref()).map_err(|why| refused(&why))?;
             rewind(r, primary).map_err(|e| {
                 if e.rc() == OcfRc::ErrInstalled {
                     e
@@ -105,6 +106,25 @@ fn crash_recovery(r: &Replica) -> Result<()> {
 /// copies the source's configuration files too: this node's own top-level
 /// `*.conf` files are put back (`postgresql.auto.conf` excepted: the
 /// agent rewrites its own lines there at start).
+/// Ask the rewind source (as pg_rewind will reach it) whether pg_rewind may
+/// read it now (`rep::rewind_source_ready`).
+fn rewind_source_ready(
+    r: &Replica,
+    primary: &str,
+    published: Option<&str>,
+) -> std::result::Result<(), String> {
+    let published_tli = published
+        .and_then(crate::core::timeline::History::from_wire)
+        .map_or(0, |h| h.tli);
+    let source = r.standby_settings().rewind_source();
+    let pairs = crate::core::quote::parse_conninfo(&source)
+        .ok_or_else(|| format!("can't read the rewind source's conninfo {source:?}"))?;
+    let (in_recovery, checkpoint_tli) = pg::connect_conninfo(&pairs, &r.i.owner, r.i.deadline)
+        .and_then(|mut s| s.control_timeline())
+        .map_err(|e| format!("can't ask {primary} for its timeline: {}", e.message))?;
+    rep::rewind_source_ready(primary, published_tli, in_recovery, checkpoint_tli)
+}
+
 fn rewind(r: &Replica, primary: &str) -> Result<()> {
     let i = r.i;
     let program = i.pgctl.with_file_name("pg_rewind");

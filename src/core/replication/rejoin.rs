@@ -85,6 +85,37 @@ pub struct RejoinFacts<'a> {
     pub published: Option<&'a str>,
 }
 
+/// Whether `pg_rewind` may read the promoted node now: it takes the
+/// source's timeline from its control file, which a promotion updates only
+/// at its first checkpoint on the new timeline. Read before that, pg_rewind
+/// rewinds to the old timeline's history and records a recovery point on
+/// it past the new timeline's fork: PostgreSQL then refuses every start
+/// ("requested timeline N is not a child of this server's history"), and
+/// only a resynchronisation helps. `published_tli`: the timeline the
+/// promoted node published; `in_recovery`, `checkpoint_tli`: what it
+/// answers. Not ready, the start fails and Pacemaker retries it (the new
+/// primary's first pass asks for a checkpoint).
+pub fn rewind_source_ready(
+    primary: &str,
+    published_tli: u32,
+    in_recovery: bool,
+    checkpoint_tli: u32,
+) -> Result<(), String> {
+    if in_recovery {
+        return Err(format!(
+            "{primary} is still in recovery: its promotion is not over"
+        ));
+    }
+    if checkpoint_tli < published_tli {
+        return Err(format!(
+            "{primary} has no checkpoint on its timeline {published_tli} yet (its control file \
+             says {checkpoint_tli}), which pg_rewind would take for its timeline; a later start \
+             rewinds"
+        ));
+    }
+    Ok(())
+}
+
 pub fn rejoin_plan(facts: &RejoinFacts) -> Rejoin {
     let RejoinFacts {
         control,
@@ -371,5 +402,21 @@ mod tests {
             !checkpoint_for_rewinds(false, 4, Some(5)),
             "only with auto_rewind"
         );
+    }
+
+    /// pg_rewind reads the source's timeline from its control file: not
+    /// before the promoted node's first checkpoint on its new timeline
+    /// (seed 6113 of the long form), nor while it is still in recovery.
+    #[test]
+    fn a_rewind_waits_for_the_new_primary_s_first_checkpoint() {
+        assert_eq!(rewind_source_ready("pg02", 113, false, 113), Ok(()));
+        assert_eq!(rewind_source_ready("pg02", 113, false, 114), Ok(()));
+        let early = rewind_source_ready("pg02", 113, false, 112).unwrap_err();
+        assert!(
+            early.contains("no checkpoint on its timeline 113"),
+            "{early}"
+        );
+        let promoting = rewind_source_ready("pg02", 113, true, 112).unwrap_err();
+        assert!(promoting.contains("still in recovery"), "{promoting}");
     }
 }
