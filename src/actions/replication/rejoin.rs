@@ -102,12 +102,10 @@ fn crash_recovery(r: &Replica) -> Result<()> {
     Ok(())
 }
 
-/// `pg_rewind` from the primary (through `master_ip`, as `repuser`). It
-/// copies the source's configuration files too: this node's own top-level
-/// `*.conf` files are put back (`postgresql.auto.conf` excepted: the
-/// agent rewrites its own lines there at start).
 /// Ask the rewind source (as pg_rewind will reach it) whether pg_rewind may
-/// read it now (`rep::rewind_source_ready`).
+/// read it now (`rep::rewind_source_ready`). When this session can't reach
+/// it (pg_rewind may use connection options it does not: TLS, several
+/// hosts), pg_rewind decides alone, as before this check.
 fn rewind_source_ready(
     r: &Replica,
     primary: &str,
@@ -117,14 +115,29 @@ fn rewind_source_ready(
         .and_then(crate::core::timeline::History::from_wire)
         .map_or(0, |h| h.tli);
     let source = r.standby_settings().rewind_source();
-    let pairs = crate::core::quote::parse_conninfo(&source)
-        .ok_or_else(|| format!("can't read the rewind source's conninfo {source:?}"))?;
-    let (in_recovery, checkpoint_tli) = pg::connect_conninfo(&pairs, &r.i.owner, r.i.deadline)
-        .and_then(|mut s| s.control_timeline())
-        .map_err(|e| format!("can't ask {primary} for its timeline: {}", e.message))?;
-    rep::rewind_source_ready(primary, published_tli, in_recovery, checkpoint_tli)
+    let answer = crate::core::quote::parse_conninfo(&source).and_then(|pairs| {
+        pg::connect_conninfo(&pairs, &r.i.owner, r.i.deadline)
+            .and_then(|mut s| s.control_timeline())
+            .map_err(|e| {
+                crate::warn!(
+                    "auto_rewind: can't ask {primary} for its timeline ({}): pg_rewind decides",
+                    e.message
+                )
+            })
+            .ok()
+    });
+    match answer {
+        Some((in_recovery, checkpoint_tli)) => {
+            rep::rewind_source_ready(primary, published_tli, in_recovery, checkpoint_tli)
+        }
+        None => Ok(()),
+    }
 }
 
+/// `pg_rewind` from the primary (through `master_ip`, as `repuser`). It
+/// copies the source's configuration files too: this node's own top-level
+/// `*.conf` files are put back (`postgresql.auto.conf` excepted: the
+/// agent rewrites its own lines there at start).
 fn rewind(r: &Replica, primary: &str) -> Result<()> {
     let i = r.i;
     let program = i.pgctl.with_file_name("pg_rewind");
