@@ -1691,7 +1691,11 @@ struct Forked {
 /// primary goes past the fork. Pacemaker is then told the new primary is
 /// promoted, and its monitor publishes its timeline history.
 fn fork_the_cluster(c: &Cluster) -> Forked {
-    fork_the_cluster_with(c, |_| {})
+    let f = fork_the_cluster_with(c, |_| {});
+    // As the new primary's first monitor does with auto_rewind on (R29):
+    // pg_rewind reads its timeline from its control file.
+    c.sql(&f.new, "checkpoint");
+    f
 }
 
 /// [`fork_the_cluster`], with `before_promote` run on the node about to be
