@@ -235,6 +235,12 @@ pub fn bring_nodes_back(lab: &Lab) {
             let out = lab.run(&["revive", n]);
             assert!(out.status.success(), "revive {n}:\n{}", text(&out));
         } else if !running(lab, n, "pacemakerd") {
+            // Corosync may run without Pacemaker (pacemakerd exited, or
+            // was still coming up): the lab starts both or neither.
+            if running(lab, n, "corosync") {
+                let out = lab.run(&["stop-node", n]);
+                assert!(out.status.success(), "stop-node {n}:\n{}", text(&out));
+            }
             let out = lab.run(&["start-node", n]);
             assert!(out.status.success(), "start-node {n}:\n{}", text(&out));
         }
