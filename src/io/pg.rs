@@ -533,8 +533,6 @@ impl Session {
         Ok(row.get(0))
     }
 
-    /// The redo point of the last completed checkpoint (where the WAL
-    /// stood when it began).
     /// Whether the server is in recovery, and the timeline of its last
     /// completed checkpoint as its control file records it.
     pub fn control_timeline(&mut self) -> Result<(bool, u32), SqlError> {
@@ -546,6 +544,8 @@ impl Session {
         Ok((row.get(0), u32::try_from(tli).unwrap_or(0)))
     }
 
+    /// The redo point of the last completed checkpoint (where the WAL
+    /// stood when it began).
     pub fn checkpoint_redo(&mut self) -> Result<Option<Lsn>, SqlError> {
         self.lsn("select redo_lsn::text from pg_control_checkpoint()", &[])
     }

@@ -2,7 +2,7 @@
 //! promoted, the check `promote` makes before it leaves recovery, and the
 //! stock agent's pre-promote baseline check.
 
-use super::lock::{is_last_primary, Lock};
+use super::lock::{crash_lock_answered_by_record, is_last_primary, Lock};
 use super::plan::{Attr, AttrValue, DataStatus, Plan, RepConfig, Score, Status};
 use crate::config::RepMode;
 use crate::core::crm_mon::ClusterView;
@@ -392,32 +392,16 @@ pub fn standby_monitor(plan: &mut Plan, facts: &StandbyFacts) -> Result<StandbyO
     })
 }
 
-/// A crash lock (`Held`: this node was a primary and did not demote
-/// cleanly, so it may hold WAL nobody else has) on a standby that the
-/// promoted primary records as holding every commit it acknowledged (its
-/// `acked-also-on` names this node). That primary wrote the record in its
-/// own tenure (a new primary deletes its own before it leaves recovery),
-/// in the pass that scored this node: it streamed that primary's timeline
-/// as the sync standby past a ceiling read after the fork. PostgreSQL lets
-/// a crashed primary follow a newer timeline only after replaying all its
-/// own WAL and finding the fork at or after its end, so nothing of its WAL
-/// is unknown to that primary: the risk the lock stands for is gone. Kept,
-/// the lock would refuse its next start although the records name it the
-/// holder of every acknowledged commit. Not with `restore_command`: a
-/// shared archive can hand the node the newer timeline's history before it
-/// has replayed its own WAL, and then it follows that timeline past the
-/// fork unchecked.
+/// A crash lock goes while this node streams as the standby the promoted
+/// primary's `acked-also-on` names ([`crash_lock_answered_by_record`]).
 fn named_by_the_primary(plan: &Plan, facts: &StandbyFacts) -> bool {
     let me = plan.cfg.me.as_str();
     let [primary] = &plan.view.promoted[..] else {
         return false;
     };
-    facts.lock == Lock::Held
-        && facts.streaming
-        && !plan.cfg.archive_recovery
-        && primary != me
-        && plan.current_data_status(me) != Some(DataStatus::Diverged)
-        && plan.current(primary, Attr::AckedAlsoOn) == Some(me)
+    let named =
+        facts.streaming && primary != me && plan.current(primary, Attr::AckedAlsoOn) == Some(me);
+    crash_lock_answered_by_record(plan, facts.lock, named)
 }
 
 /// `have_master_right`: publish our final position, and one round of the

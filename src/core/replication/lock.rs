@@ -61,6 +61,28 @@ impl Lock {
     }
 }
 
+/// A crash lock (`Held`: this node was a primary and did not demote
+/// cleanly, so it may hold WAL nobody else has) that a record proves
+/// harmless: `named`, a primary's `acked-also-on` names this node (and the
+/// caller's fact that it has stayed a standby since). That primary wrote
+/// the record in its own tenure (a new primary deletes its own before it
+/// leaves recovery), in the pass that scored this node: it streamed that
+/// primary's timeline as the sync standby past a ceiling read after the
+/// fork. PostgreSQL lets a crashed primary follow a newer timeline only
+/// after replaying all its own WAL and finding the fork at or after its
+/// end, so none of its WAL is unknown to that primary. Kept, the lock
+/// would refuse the start of the node the records name the holder of every
+/// acknowledged commit. Not with `restore_command`: a shared archive can
+/// hand the node the newer timeline's history before it has replayed its
+/// own WAL, and it then follows that timeline past the fork unchecked; nor
+/// on a node that said `DIVERGED`.
+pub fn crash_lock_answered_by_record(plan: &Plan, lock: Lock, named: bool) -> bool {
+    lock == Lock::Held
+        && named
+        && !plan.cfg.archive_recovery
+        && plan.current_data_status(&plan.cfg.me) != Some(DataStatus::Diverged)
+}
+
 /// What `start` does about the lock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StartGate {

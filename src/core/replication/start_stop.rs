@@ -9,7 +9,7 @@
 //! running, `synchronous_standby_names` once started, the streaming proof.
 
 use super::election::score_at_stop_or_start;
-use super::lock::{last_primary, start_gate, Lock, StartGate};
+use super::lock::{crash_lock_answered_by_record, last_primary, start_gate, Lock, StartGate};
 use super::plan::{Attr, Batch, DataStatus, Plan, Status};
 use super::primaries::{primary_verdict, PrimaryVerdict};
 use super::rejoin::should_rejoin;
@@ -139,26 +139,17 @@ pub fn start_rejoin(plan: &Plan, lock: Lock) -> Option<RejoinTarget> {
     })
 }
 
-/// A crash lock (`Held`) on the node the last primary recorded as holding
-/// every commit it acknowledged (the only other `LATEST`'s `acked-also-on`
-/// names it), whose last postmaster ran as a standby, and that did not
-/// diverge: it is started as a standby keeping the lock, for the election,
-/// which waits for its position (rule 7). The primary named it in the pass
-/// that scored it: it streamed that primary's timeline, which PostgreSQL
-/// allows a crashed primary only after replaying all its own WAL and
-/// finding the fork at or after its end; it ran as a standby since, and
-/// nobody was promoted after that primary (it is the only `LATEST`). So
-/// none of its WAL is unknown to the cluster, and refusing it (the stock
-/// rule) would leave the cluster without the node that holds every
-/// acknowledged commit. Its monitor lifts the lock as soon as it can
-/// (`election::named_by_the_primary`); this is for a stop in between. Not
-/// with `restore_command`, for the reason given there.
+/// A crash lock on the node the last primary recorded as holding every
+/// commit it acknowledged (the only other `LATEST`'s `acked-also-on` names
+/// it), whose last postmaster ran as a standby
+/// ([`crash_lock_answered_by_record`]): it starts as a standby keeping the
+/// lock, for the election, which waits for its position (rule 7). Nobody
+/// was promoted after that primary (it is the only `LATEST`). Its monitor
+/// lifts the lock as soon as it can (`election::named_by_the_primary`);
+/// this is for a stop in between.
 fn named_holder(plan: &Plan, lock: Lock, ran_as_standby: bool) -> bool {
-    lock == Lock::Held
-        && ran_as_standby
-        && !plan.cfg.archive_recovery
-        && plan.current_data_status(&plan.cfg.me) != Some(DataStatus::Diverged)
-        && super::promotion::recorded_holder(plan)
+    let named = ran_as_standby && super::promotion::recorded_holder(plan);
+    crash_lock_answered_by_record(plan, lock, named)
 }
 
 /// The start once the lock is known (after a rejoin, the lock it left):
