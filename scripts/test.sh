@@ -29,7 +29,9 @@ export PROPTEST_RNG_SEED=${PROPTEST_RNG_SEED:-20261127} NEMESIS_SEED=${NEMESIS_S
 mapfile -t labs < <(grep -v '^#' tests/integration/labs.list | grep .)
 skip=()
 for t in "${labs[@]}"; do skip+=(--skip "$t"); done
-cargo test --locked --no-run --quiet
+# The labs first need only the integration tests and the agent; the rest
+# builds beside them.
+cargo test --locked --no-run --quiet --test integration
 # The lab's disks that forget unsynced writes at a crash (tools/crashfs) and
 # its reading of crm_mon (tools/labview), beside the agent the lab tests run.
 cargo build --locked --quiet -p crashfs -p labview
@@ -44,6 +46,13 @@ trap 'rm -f "$lablog"' EXIT
 ) >"$lablog" &
 labs_pid=$!
 others=0
+# Once the labs' cargo has let go of the build directory (it runs the
+# tests), the rest builds.
+for _ in $(seq 120); do
+    grep -q '^ *[0-9]*s running ' "$lablog" && break
+    sleep 0.5
+done
+cargo test --locked --no-run --quiet || others=$?
 # The lints, then every other test on one thread: the lab beside them needs
 # the other core, and they end long before the labs do.
 cargo clippy --locked --workspace --all-targets --quiet -- -D warnings || others=$?
