@@ -21,4 +21,7 @@ command -v strace >/dev/null || apt-get install -y -qq strace >/dev/null
 # PAF's pgsqlms, for the PAF lab (not needed by the test suite).
 dpkg -s resource-agents-paf >/dev/null 2>&1 || apt-get install -y -qq resource-agents-paf >/dev/null
 scripts/install.sh >/dev/null
+# The lab's disks that forget unsynced writes (tools/crashfs) and its
+# reading of crm_mon (tools/labview).
+cargo build --release --locked --quiet -p crashfs -p labview
 cargo test --release --locked --test integration bench_lab::bench_lab -- --exact --ignored --nocapture --test-threads=1
