@@ -45,6 +45,12 @@ trap 'rm -f "$lablog"' EXIT
         | while IFS= read -r line; do printf '%5ss %s\n' "$SECONDS" "$line"; done
 ) >"$lablog" &
 labs_pid=$!
+# The Debian package's release build, at low priority and in a build
+# directory of its own (no lock shared with the tests): beside everything.
+package_dir=$PWD/target/package
+rm -f "$package_dir"/debian/rustpg_*.deb
+(CARGO_TARGET_DIR=$package_dir nice -n 19 scripts/build-deb.sh >/dev/null) &
+package_pid=$!
 others=0
 # Once the labs' cargo has let go of the build directory (it runs the
 # tests), the rest builds.
@@ -60,9 +66,7 @@ cargo test --locked -- --test-threads=1 "${skip[@]}" || others=$?
 # The tools' own tests (crashfs: files and PostgreSQL on it; labview: the
 # healthy picture), beside the labs too.
 cargo test --locked --quiet -p crashfs -p labview || others=$?
-# The Debian package's release build, at low priority: the labs come first.
-rm -f target/debian/rustpg_*.deb
-nice -n 19 scripts/build-deb.sh >/dev/null || others=$?
+wait "$package_pid" || others=$?
 lab_rc=0
 wait "$labs_pid" || lab_rc=$?
 echo "=== the lab tests (one after another) ==="
@@ -70,7 +74,7 @@ cat "$lablog"
 # The package: install, describe, remove. After the labs, which install
 # their own copy of the agent where the package puts it.
 package_rc=0
-deb=$(ls target/debian/rustpg_*.deb 2>/dev/null) && scripts/test-package.sh "$deb" || package_rc=$?
+deb=$(ls "$package_dir"/debian/rustpg_*.deb 2>/dev/null) && scripts/test-package.sh "$deb" || package_rc=$?
 if ((others || lab_rc || package_rc)); then
     echo "scripts/test.sh: failed (other tests: exit $others, lab tests: exit $lab_rc, package: exit $package_rc)" >&2
     exit 1
