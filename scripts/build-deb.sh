@@ -12,12 +12,9 @@ for p in debhelper dpkg-dev; do
 done
 ((${#need[@]} == 0)) || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 dpkg-checkbuilddeps
-# debian/rules builds in CARGO_TARGET_DIR (default: target) and leaves the
-# package in its debian/ directory.
-out=${CARGO_TARGET_DIR:-target}/debian
-mkdir -p "$out"
-rm -f "$out"/rustpg_*.deb
-log=$out/build.log
+mkdir -p target/debian
+rm -f target/debian/rustpg_*.deb
+log=target/debian/build.log
 { debian/rules clean && debian/rules build && debian/rules binary && debian/rules clean; } >"$log" 2>&1 \
     || { tail -20 "$log" >&2; exit 1; }
-ls "$out"/rustpg_*.deb
+ls target/debian/rustpg_*.deb

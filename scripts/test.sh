@@ -29,9 +29,7 @@ export PROPTEST_RNG_SEED=${PROPTEST_RNG_SEED:-20261127} NEMESIS_SEED=${NEMESIS_S
 mapfile -t labs < <(grep -v '^#' tests/integration/labs.list | grep .)
 skip=()
 for t in "${labs[@]}"; do skip+=(--skip "$t"); done
-# The labs first need only the integration tests and the agent; the rest
-# builds beside them.
-cargo test --locked --no-run --quiet --test integration
+cargo test --locked --no-run --quiet
 # The lab's disks that forget unsynced writes at a crash (tools/crashfs) and
 # its reading of crm_mon (tools/labview), beside the agent the lab tests run.
 cargo build --locked --quiet -p crashfs -p labview
@@ -45,20 +43,7 @@ trap 'rm -f "$lablog"' EXIT
         | while IFS= read -r line; do printf '%5ss %s\n' "$SECONDS" "$line"; done
 ) >"$lablog" &
 labs_pid=$!
-# The Debian package's release build, at low priority and in a build
-# directory of its own (no lock shared with the tests): beside everything.
-package_dir=$PWD/target/package
-rm -f "$package_dir"/debian/rustpg_*.deb
-(CARGO_TARGET_DIR=$package_dir nice -n 19 scripts/build-deb.sh >/dev/null) &
-package_pid=$!
 others=0
-# Once the labs' cargo has let go of the build directory (it runs the
-# tests), the rest builds.
-for _ in $(seq 120); do
-    grep -q '^ *[0-9]*s running ' "$lablog" && break
-    sleep 0.5
-done
-cargo test --locked --no-run --quiet || others=$?
 # The lints, then every other test on one thread: the lab beside them needs
 # the other core, and they end long before the labs do.
 cargo clippy --locked --workspace --all-targets --quiet -- -D warnings || others=$?
@@ -66,7 +51,9 @@ cargo test --locked -- --test-threads=1 "${skip[@]}" || others=$?
 # The tools' own tests (crashfs: files and PostgreSQL on it; labview: the
 # healthy picture), beside the labs too.
 cargo test --locked --quiet -p crashfs -p labview || others=$?
-wait "$package_pid" || others=$?
+# The Debian package's release build, at low priority: the labs come first.
+rm -f target/debian/rustpg_*.deb
+nice -n 19 scripts/build-deb.sh >/dev/null || others=$?
 lab_rc=0
 wait "$labs_pid" || lab_rc=$?
 echo "=== the lab tests (one after another) ==="
@@ -74,7 +61,7 @@ cat "$lablog"
 # The package: install, describe, remove. After the labs, which install
 # their own copy of the agent where the package puts it.
 package_rc=0
-deb=$(ls "$package_dir"/debian/rustpg_*.deb 2>/dev/null) && scripts/test-package.sh "$deb" || package_rc=$?
+deb=$(ls target/debian/rustpg_*.deb 2>/dev/null) && scripts/test-package.sh "$deb" || package_rc=$?
 if ((others || lab_rc || package_rc)); then
     echo "scripts/test.sh: failed (other tests: exit $others, lab tests: exit $lab_rc, package: exit $package_rc)" >&2
     exit 1
