@@ -64,6 +64,9 @@ pub struct Config {
     pub rep_mode: RepMode,
     /// Lower-cased, as the stock agent compares them.
     pub node_list: Vec<String>,
+    /// `external_standby_node_list`, lower-cased: standbys outside the
+    /// cluster listed beside the sync standby while they stream.
+    pub external_standbys: Vec<String>,
     pub restore_command: Option<String>,
     pub archive_cleanup_command: Option<String>,
     pub recovery_end_command: Option<String>,
@@ -209,6 +212,11 @@ impl Config {
                 .iter()
                 .map(|n| n.to_lowercase())
                 .collect(),
+            external_standbys: v
+                .words("external_standby_node_list")
+                .iter()
+                .map(|n| n.to_lowercase())
+                .collect(),
             restore_command: v.opt("restore_command"),
             archive_cleanup_command: v.opt("archive_cleanup_command"),
             recovery_end_command: v.opt("recovery_end_command"),
@@ -238,10 +246,30 @@ impl Config {
                 "monitor_sql is empty; give it a query such as select now();",
             ));
         }
-        let mut seen = std::collections::BTreeSet::new();
-        if let Some(dup) = self.node_list.iter().find(|n| !seen.insert(n.as_str())) {
+        for (name, list) in [
+            ("node_list", &self.node_list),
+            ("external_standby_node_list", &self.external_standbys),
+        ] {
+            let mut seen = std::collections::BTreeSet::new();
+            if let Some(dup) = list.iter().find(|n| !seen.insert(n.as_str())) {
+                return Err(AgentError::configured(format!(
+                    "{name} names {dup} twice; list every node once"
+                )));
+            }
+        }
+        if !self.external_standbys.is_empty() && self.rep_mode != RepMode::Sync {
+            return Err(AgentError::configured(
+                "external_standby_node_list requires rep_mode=sync.",
+            ));
+        }
+        if let Some(both) = self
+            .external_standbys
+            .iter()
+            .find(|n| self.node_list.contains(n))
+        {
             return Err(AgentError::configured(format!(
-                "node_list names {dup} twice; list every node once"
+                "{both} is in both node_list and external_standby_node_list; a node of the \
+                 cluster is never listed as a standby outside it"
             )));
         }
         if self.rep_mode.is_replication() && self.node_list.is_empty() {
@@ -404,6 +432,33 @@ mod tests {
             ),
             (&[("rep_mode", "async"), ("node_list", "a b")], "master_ip"),
             (&[("node_list", "a b A")], "node_list"),
+            (
+                &[
+                    ("rep_mode", "async"),
+                    ("node_list", "a b"),
+                    ("master_ip", "10.0.0.1"),
+                    ("external_standby_node_list", "dr1"),
+                ],
+                "external_standby_node_list",
+            ),
+            (
+                &[
+                    ("rep_mode", "sync"),
+                    ("node_list", "a b"),
+                    ("master_ip", "10.0.0.1"),
+                    ("external_standby_node_list", "dr1 B"),
+                ],
+                "external_standby_node_list",
+            ),
+            (
+                &[
+                    ("rep_mode", "sync"),
+                    ("node_list", "a b"),
+                    ("master_ip", "10.0.0.1"),
+                    ("external_standby_node_list", "dr1 DR1"),
+                ],
+                "external_standby_node_list",
+            ),
             (
                 &[("replication_slot_name", "Bad-Name")],
                 "replication_slot_name",

@@ -247,6 +247,21 @@ pub static PARAMS: &[ParamSpec] = &[
                    prints them. Required for async and sync.",
     },
     ParamSpec {
+        name: "external_standby_node_list",
+        reloadable: true,
+        kind: Kind::Str,
+        default: "",
+        shortdesc: "Synchronous standbys outside the cluster",
+        longdesc: "Space-separated application_name values of standbys outside the Pacemaker \
+                   cluster (a disaster-recovery site) that stream from the primary. Requires \
+                   rep_mode=sync. While one streams, the primary lists it in \
+                   synchronous_standby_names after the cluster's own synchronous standby \
+                   (FIRST n, n the number listed), so commits wait for both; one that stops \
+                   streaming is dropped at the next monitor, with a warning. The cluster's \
+                   synchronous standby stays required, and a standby outside the cluster is \
+                   never promoted.",
+    },
+    ParamSpec {
         name: "restore_command",
         reloadable: false,
         kind: Kind::Str,
@@ -472,6 +487,8 @@ mod tests {
         ("crm_attr_timeout", "5"),
         ("stop_escalate_in_slave", "90"),
         ("check_wal_receiver", "false"),
+        // resource-agents 2026-07 (pull request 2142).
+        ("external_standby_node_list", ""),
     ];
 
     #[test]

@@ -21,6 +21,7 @@ fn cfg(mode: RepMode, nodes: usize) -> RepConfig {
             .iter()
             .map(|s| s.to_string())
             .collect(),
+        external_standbys: Vec::new(),
         xlog_check_count: 3,
         check_wal_receiver: false,
         auto_rewind: false,

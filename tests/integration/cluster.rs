@@ -173,6 +173,8 @@ pub struct Cluster {
     primary_target: RefCell<String>,
     /// Parameter overrides for every node (`set_param`).
     params: RefCell<BTreeMap<String, String>>,
+    /// Standbys outside the cluster ([`Cluster::start_external`]).
+    externals: RefCell<Vec<Node>>,
     // Last: removed after Drop::drop has stopped the servers.
     root: tempfile::TempDir,
 }
@@ -204,6 +206,7 @@ impl Cluster {
             bin,
             primary_target: RefCell::new(String::new()),
             params: RefCell::new(BTreeMap::new()),
+            externals: RefCell::new(Vec::new()),
             nodes,
             root,
         };
@@ -301,6 +304,73 @@ impl Cluster {
             ],
         );
         self.write_node_conf(node);
+    }
+
+    /// A standby outside the cluster, as a DR site runs one: a new base
+    /// backup of `from`, streaming from it with `name` as its
+    /// application_name, started by hand (no agent runs it). PostgreSQL 12
+    /// and later (standby.signal).
+    pub fn start_external(&self, name: &str, from: &str) {
+        let port = free_ports(1)[0];
+        let node = make_node_dirs(self.root(), name, port);
+        let from_port = self.node(from).port;
+        self.base_backup_into(&node, from_port);
+        // Its own settings only: the backup brought the agent's for `from`.
+        let auto_conf = node.pgdata.join("postgresql.auto.conf");
+        std::fs::write(
+            &auto_conf,
+            format!(
+                "primary_conninfo = 'host=127.0.0.1 port={from_port} user=postgres \
+                 application_name={name}'\nrecovery_target_timeline = 'latest'\n"
+            ),
+        )
+        .unwrap();
+        chown_to_postgres(&auto_conf);
+        let signal = node.pgdata.join("standby.signal");
+        std::fs::write(&signal, "").unwrap();
+        chown_to_postgres(&signal);
+        let (pgdata, log) = (
+            node.pgdata.to_str().unwrap(),
+            node.logfile.to_str().unwrap(),
+        );
+        run_as_postgres(
+            &self.bin("pg_ctl"),
+            &["-D", pgdata, "-l", log, "-w", "start"],
+        );
+        self.externals.borrow_mut().push(node);
+    }
+
+    /// Stop a standby outside the cluster at once (`-m immediate`): its
+    /// connection to the primary goes with it.
+    pub fn stop_external(&self, name: &str) {
+        let externals = self.externals.borrow();
+        let node = externals
+            .iter()
+            .find(|n| n.name == name)
+            .expect("no such external");
+        self.stop_immediately(&node.pgdata);
+    }
+
+    fn stop_immediately(&self, pgdata: &Path) {
+        if !running(pgdata) {
+            return;
+        }
+        let (uid, gid) = crate::support::postgres_user();
+        let _ = Command::new(self.bin("pg_ctl"))
+            .args([
+                "-D",
+                pgdata.to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ])
+            .uid(uid.as_raw())
+            .gid(gid.as_raw())
+            .current_dir("/")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
     }
 
     /// Resynchronise a stopped node as an operator would: empty its data
@@ -832,9 +902,31 @@ impl Cluster {
 
     /// psql as postgres through the node's socket; Err(stderr) on failure.
     pub fn try_sql(&self, node: &str, sql: &str) -> Result<String, String> {
+        let out = self.psql(node, sql);
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    /// What psql printed, warnings included: a commit whose wait for the
+    /// sync standby was cancelled succeeds with only a warning.
+    pub fn sql_with_warnings(&self, node: &str, sql: &str) -> (String, String) {
+        let out = self.psql(node, sql);
+        assert!(
+            out.status.success(),
+            "{node}: {sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = |b: &[u8]| String::from_utf8_lossy(b).trim_end().to_string();
+        (text(&out.stdout), text(&out.stderr))
+    }
+
+    fn psql(&self, node: &str, sql: &str) -> std::process::Output {
         let n = self.node(node);
         let (uid, gid) = crate::support::postgres_user();
-        let out = Command::new(self.bin("psql"))
+        Command::new(self.bin("psql"))
             .args(["-XAtq", "-h", n.socketdir.to_str().unwrap()])
             .args(["-p", &n.port.to_string(), "-d", "postgres", "-c", sql])
             .uid(uid.as_raw())
@@ -843,12 +935,7 @@ impl Cluster {
             .env("LC_ALL", "C")
             .env("PGCONNECT_TIMEOUT", "3")
             .output()
-            .unwrap();
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
+            .unwrap()
     }
 
     /// Whether the node's walreceiver is streaming (from anyone).
@@ -893,9 +980,7 @@ impl Cluster {
 
     /// Whether the node's postmaster (per postmaster.pid) is alive.
     pub fn is_running(&self, node: &str) -> bool {
-        postmaster_pid(&self.node(node).pgdata).is_some_and(|pid| {
-            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
-        })
+        running(&self.node(node).pgdata)
     }
 }
 
@@ -903,25 +988,8 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         // Never leave a server behind, whatever the test did; no asserts
         // here (a panic while unwinding would abort).
-        let (uid, gid) = crate::support::postgres_user();
-        for n in &self.nodes {
-            if self.is_running(&n.name) {
-                let _ = Command::new(self.bin("pg_ctl"))
-                    .args([
-                        "-D",
-                        n.pgdata.to_str().unwrap(),
-                        "-m",
-                        "immediate",
-                        "-w",
-                        "stop",
-                    ])
-                    .uid(uid.as_raw())
-                    .gid(gid.as_raw())
-                    .current_dir("/")
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status();
-            }
+        for n in self.nodes.iter().chain(self.externals.borrow().iter()) {
+            self.stop_immediately(&n.pgdata);
         }
         // RUSTPG_KEEP_FAILED=1: a failed test's logs and data stay for a look.
         if std::thread::panicking() && std::env::var_os("RUSTPG_KEEP_FAILED").is_some() {
@@ -973,6 +1041,11 @@ fn make_node_dirs(root: &Path, name: &str, port: u16) -> Node {
     std::fs::write(&node.logfile, "").unwrap();
     chown_to_postgres(&node.logfile);
     node
+}
+
+fn running(pgdata: &Path) -> bool {
+    postmaster_pid(pgdata)
+        .is_some_and(|pid| nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok())
 }
 
 fn postmaster_pid(pgdata: &Path) -> Option<i32> {

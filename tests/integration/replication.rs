@@ -671,6 +671,80 @@ fn sync_standby_crash_switches_to_async_and_back() {
     );
 }
 
+/// A standby outside the cluster (`external_standby_node_list`, a DR
+/// site's) is listed after the sync standby while it streams, so commits
+/// wait for both; stopped, it is dropped at the next monitor with the
+/// stock warning, and commits no longer wait for it. The sync standby's
+/// score never moves.
+#[test]
+fn an_external_standby_is_listed_while_it_streams_and_dropped_with_the_warning() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02"]);
+    c.set_param("external_standby_node_list", "DR1 dr2");
+    let primary = bring_up(&c, OURS);
+    let standby = if primary == "pg01" { "pg02" } else { "pg01" };
+    let score = || c.attribute(standby, &attr(Attr::Score));
+    assert_eq!(score().as_deref(), Some("100"));
+    c.start_external("dr1", &primary);
+    let dr1_streams = "select count(*) from pg_stat_replication \
+                       where application_name = 'dr1' and state = 'streaming'";
+    crate::support::wait_until("dr1 streams", Duration::from_secs(30), || {
+        c.sql(&primary, dr1_streams) == "1"
+    });
+
+    assert_eq!(c.run(OURS, &primary, "monitor", &PROMOTED_MONITOR).rc, 8);
+    let listed = format!("FIRST 2 (\"{standby}\", \"dr1\")");
+    assert_eq!(c.sql(&primary, "show synchronous_standby_names"), listed);
+    let rep_mode_conf = c.node(&primary).tmpdir.join("rep_mode.conf");
+    assert!(
+        std::fs::read_to_string(&rep_mode_conf)
+            .unwrap()
+            .contains(&listed),
+        "rep_mode.conf says what PostgreSQL has"
+    );
+    assert_eq!(score().as_deref(), Some("100"));
+    assert_eq!(
+        c.sql(
+            &primary,
+            "select string_agg(application_name || ':' || sync_state, ' ' order by application_name) \
+             from pg_stat_replication"
+        ),
+        format!("dr1:sync {standby}:sync")
+    );
+    let (_, warnings) = c.sql_with_warnings(
+        &primary,
+        "set statement_timeout = '5s'; create table t(x int); insert into t values (1)",
+    );
+    assert_eq!(warnings, "", "dr1 acknowledged the commit");
+
+    c.stop_external("dr1");
+    crate::support::wait_until("dr1's walsender is gone", Duration::from_secs(30), || {
+        c.sql(
+            &primary,
+            "select count(*) from pg_stat_replication where application_name = 'dr1'",
+        ) == "0"
+    });
+    let out = c.run(OURS, &primary, "monitor", &PROMOTED_MONITOR);
+    assert_eq!(out.rc, 8, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("The synchronous connection from dr1 was disconnected."),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        c.sql(&primary, "show synchronous_standby_names"),
+        format!("FIRST 1 (\"{standby}\")")
+    );
+    assert_eq!(score().as_deref(), Some("100"));
+    // A commit waits for the sync standby alone again: within the timeout,
+    // and with no cancelled wait (which would only warn).
+    let (out, warnings) = c.sql_with_warnings(
+        &primary,
+        "set statement_timeout = '5s'; insert into t values (2); select count(*) from t",
+    );
+    assert_eq!((out.as_str(), warnings.as_str()), ("2", ""));
+}
+
 /// kill -9 of the primary: Pacemaker's recovery of it fails safely (the
 /// monitor says 1, demote and stop succeed, start is refused by PGSQL.lock),
 /// and the sync standby is promoted with every committed row.

@@ -375,9 +375,7 @@ pub(super) fn set_sync_standbys(r: &Replica, wanted: &SyncStandbys) -> Result<()
     let value = wanted.value();
     match wanted {
         SyncStandbys::Async => crate::info!("Setup all standbys into async mode."),
-        SyncStandbys::First(names) => {
-            crate::info!("Setup {} into sync mode.", names.join(", "))
-        }
+        listed => crate::info!("Setup {} into sync mode.", listed.listed().join(", ")),
     }
     r.files.write_rep_mode_conf(&value)?;
     r.session(Role::Admin)?

@@ -14,6 +14,7 @@ pub(super) fn cfg(mode: RepMode, nodes: &[&str]) -> RepConfig {
         me: nodes[0].into(),
         rep_mode: mode,
         node_list: nodes.iter().map(|s| s.to_string()).collect(),
+        external_standbys: Vec::new(),
         xlog_check_count: 3,
         check_wal_receiver: false,
         auto_rewind: false,

@@ -413,6 +413,9 @@ pub struct RepConfig {
     pub me: String,
     pub rep_mode: RepMode,
     pub node_list: Vec<String>,
+    /// `external_standby_node_list`: standbys outside the cluster, listed
+    /// after the sync standby while they stream, never candidates.
+    pub external_standbys: Vec<String>,
     pub xlog_check_count: u32,
     /// `check_wal_receiver`: publish `<rsc>-receiver-status`.
     pub check_wal_receiver: bool,
@@ -435,6 +438,7 @@ impl RepConfig {
             me,
             rep_mode: cfg.rep_mode,
             node_list: cfg.node_list.clone(),
+            external_standbys: cfg.external_standbys.clone(),
             xlog_check_count: cfg.xlog_check_count,
             check_wal_receiver: cfg.check_wal_receiver,
             auto_rewind: cfg.auto_rewind,

@@ -19,8 +19,8 @@
 
 use super::plan::{AttrValue, Batch, Plan, RepConfig, Score, SyncRole, Write};
 use super::sync::{
-    ceiling_record, control_standbys, recorded_ceiling, recorded_sync_flag, sync_flag_note,
-    PrimaryFacts, ReplicationRow, SyncFlag, SyncStandbys,
+    ceiling_record, control_standbys, dropped_externals, recorded_ceiling, recorded_sync_flag,
+    sync_flag_note, PrimaryFacts, ReplicationRow, SyncFlag, SyncStandbys,
 };
 use crate::core::lsn::Lsn;
 
@@ -169,12 +169,20 @@ impl StandbyRounds {
         let pass = control_standbys(plan, &facts);
         let revoked = revoked_scores(&plan.writes);
         steps.push(RoundStep::Apply(plan.take()));
-        if let Some(wanted) = pass.change {
-            self.wanted = Some(wanted);
-            return Next {
-                steps,
-                wait: RoundWait::Barrier(revoked),
-            };
+        match pass.change {
+            // Only standbys outside the cluster join or leave: the sync
+            // standby stays required, its score and ceiling stand.
+            Some(wanted) if wanted.in_cluster() == self.current.in_cluster() => {
+                steps.extend(self.set_list(wanted));
+            }
+            Some(wanted) => {
+                self.wanted = Some(wanted);
+                return Next {
+                    steps,
+                    wait: RoundWait::Barrier(revoked),
+                };
+            }
+            None => {}
         }
         match (pass.awaiting, self.ceiling) {
             (Some(_), None) => Next::after(steps, self.read_ceiling()),
@@ -211,9 +219,25 @@ impl StandbyRounds {
                 wait: RoundWait::Done,
             };
         }
-        self.current = wanted.clone();
         self.changed = true;
-        Next::after(vec![RoundStep::SetList(wanted)], self.read_ceiling())
+        let steps = self.set_list(wanted);
+        Next::after(steps, self.read_ceiling())
+    }
+
+    /// Set the list, and warn about each standby outside the cluster it
+    /// no longer names, as the stock agent does.
+    fn set_list(&mut self, wanted: SyncStandbys) -> Vec<RoundStep> {
+        let mut steps: Vec<RoundStep> = dropped_externals(&self.current, &wanted)
+            .into_iter()
+            .map(|n| {
+                RoundStep::Apply(Batch::warning(format!(
+                    "The synchronous connection from {n} was disconnected."
+                )))
+            })
+            .collect();
+        steps.push(RoundStep::SetList(wanted.clone()));
+        self.current = wanted;
+        steps
     }
 
     /// Whether PostgreSQL showed the list in effect in time. A ceiling
@@ -537,6 +561,126 @@ mod tests {
             ]
         );
         assert_eq!(next.wait, RoundWait::Done);
+    }
+
+    fn with_dr(c: &RepConfig) -> RepConfig {
+        RepConfig {
+            external_standbys: vec!["dr1".into(), "dr2".into()],
+            ..c.clone()
+        }
+    }
+
+    /// A standby outside the cluster starts streaming, then another, then
+    /// the first stops: the list follows in the same round each time,
+    /// without a barrier, the sync standby keeps its score and its ceiling
+    /// record, and a dropped one is warned about in the stock words.
+    #[test]
+    fn standbys_outside_the_cluster_join_and_leave_without_a_barrier() {
+        let (c, v) = primary_fixture();
+        let c = with_dr(&c);
+        let v = with_attr(&v, "pg02", "master-pgsql", "100");
+        let v = with_attr(&v, "pg02", "pgsql-data-status", "STREAMING|SYNC");
+        let v = with_attr(&v, "pg02", "pgsql-status", "HS:sync");
+        let v = with_attr(&v, "pg03", "pgsql-data-status", "STREAMING|ASYNC");
+        let v = with_attr(&v, "pg03", "pgsql-status", "HS:async");
+        let v = with_attr(&v, "pg01", "pgsql-acked-also-on", "pg02");
+        let record = "FIRST 1 (\"pg02\")\t0/100\tafter-checkpoint\n";
+        let cluster_rows = [
+            row("pg02", "STREAMING", "SYNC"),
+            row("pg03", "STREAMING", "ASYNC"),
+        ];
+        let steady = |list: &str, rows: &[ReplicationRow]| {
+            let mut p = Plan::new(&c, &v);
+            let mut rounds = StandbyRounds::new(list, Some(record));
+            rounds.begin();
+            assert_eq!(rounds.ceiling, Some(Lsn(0x100)), "{list}");
+            let mut all = cluster_rows.to_vec();
+            all.extend_from_slice(rows);
+            rounds.on_rows(&mut p, &all)
+        };
+        let dr = |n: &str| row(n, "STREAMING", "ASYNC");
+        let with = |externals: &[&str]| SyncStandbys::WithExternals {
+            standby: "pg02".into(),
+            externals: externals.iter().map(|n| n.to_string()).collect(),
+        };
+        // dr2 streams (dr1 only catches up): listed alone.
+        let next = steady(
+            r#"FIRST 1 ("pg02")"#,
+            &[dr("dr2"), row("dr1", "CATCHUP", "ASYNC")],
+        );
+        assert_eq!(
+            kinds(&next.steps),
+            [
+                "apply []",
+                "SetList(WithExternals { standby: \"pg02\", externals: [\"dr2\"] })"
+            ]
+        );
+        assert_eq!(next.wait, RoundWait::Done);
+        assert_eq!(with(&["dr2"]).value(), r#"FIRST 2 ("pg02", "dr2")"#);
+        // Both stream: in the parameter's order.
+        let next = steady(r#"FIRST 2 ("pg02", "dr2")"#, &[dr("dr2"), dr("dr1")]);
+        assert_eq!(
+            next.steps.last(),
+            Some(&RoundStep::SetList(with(&["dr1", "dr2"])))
+        );
+        assert_eq!(next.wait, RoundWait::Done);
+        // Steady.
+        let next = steady(r#"FIRST 3 ("pg02", "dr1", "dr2")"#, &[dr("dr2"), dr("dr1")]);
+        assert_eq!(kinds(&next.steps), ["apply []"]);
+        // dr1 gone: the warning, the list without it, no score touched.
+        let next = steady(r#"FIRST 3 ("pg02", "dr1", "dr2")"#, &[dr("dr2")]);
+        assert_eq!(
+            kinds(&next.steps),
+            [
+                "apply []",
+                "apply [warning The synchronous connection from dr1 was disconnected.]",
+                "SetList(WithExternals { standby: \"pg02\", externals: [\"dr2\"] })"
+            ]
+        );
+        // Every one gone: back to the sync standby alone.
+        let next = steady(r#"FIRST 2 ("pg02", "dr2")"#, &[]);
+        assert_eq!(next.steps.last(), Some(&RoundStep::SetList(one("pg02"))));
+    }
+
+    /// The sync standby is lost while a standby outside the cluster
+    /// streams: the cluster's change goes through the barrier as ever, and
+    /// the new list keeps the external one after the new sync standby.
+    /// With no standby of the cluster left, the list empties: the externals
+    /// never stand in for the cluster's sync standby.
+    #[test]
+    fn externals_follow_the_sync_standby_and_never_replace_it() {
+        let (c, v) = primary_fixture();
+        let c = with_dr(&c);
+        let v = with_attr(&v, "pg02", "master-pgsql", "100");
+        let mut p = Plan::new(&c, &v);
+        let mut rounds = StandbyRounds::new(r#"FIRST 2 ("pg02", "dr1")"#, None);
+        rounds.begin();
+        let dr1 = row("dr1", "STREAMING", "SYNC");
+        let next = rounds.on_rows(&mut p, &[row("pg03", "STREAMING", "ASYNC"), dr1.clone()]);
+        assert_eq!(
+            next.wait,
+            RoundWait::Barrier(vec!["pg02".into(), "pg03".into()])
+        );
+        let next = rounds.on_barrier(true);
+        assert_eq!(
+            next.steps,
+            [RoundStep::SetList(SyncStandbys::WithExternals {
+                standby: "pg03".into(),
+                externals: vec!["dr1".into()]
+            })]
+        );
+        assert_eq!(next.wait, RoundWait::InEffect("pg03".into()));
+        // pg03 gone too, and stopped by Pacemaker, with quorum: ''.
+        let mut v = with_attr(&v, "pg03", "master-pgsql", "-INFINITY");
+        v.nodes.insert("pg02".into(), false);
+        v.nodes.insert("pg03".into(), false);
+        let mut p = Plan::new(&c, &v);
+        let mut rounds = StandbyRounds::new(r#"FIRST 2 ("pg03", "dr1")"#, None);
+        rounds.begin();
+        let next = rounds.on_rows(&mut p, &[dr1]);
+        rounds.on_barrier(true);
+        let _ = next;
+        assert_eq!(rounds.current, SyncStandbys::Async);
     }
 
     /// The CIB does not show the score taken away in time: the list stays

@@ -49,35 +49,60 @@ pub enum SyncStandbys {
     /// steady state it names one standby; several only between a promote
     /// and the new primary's first pass over its standbys.
     First(Vec<String>),
+    /// `FIRST n ("a", "dr1", ...)`, n the number listed: commits wait for
+    /// the sync standby `a` and for every streaming standby outside the
+    /// cluster (`external_standby_node_list`). The sync standby stays
+    /// required, so to the cluster this is `FIRST 1 ("a")`
+    /// ([`SyncStandbys::in_cluster`]).
+    WithExternals {
+        standby: String,
+        externals: Vec<String>,
+    },
 }
 
 impl SyncStandbys {
     /// The setting's value (before quoting for postgresql.conf).
     pub fn value(&self) -> String {
+        let list = |names: &mut dyn Iterator<Item = &String>| -> String {
+            let quoted: Vec<String> = names.map(|n| crate::core::quote::standby_name(n)).collect();
+            quoted.join(", ")
+        };
         match self {
             SyncStandbys::Async => String::new(),
-            SyncStandbys::First(names) => {
-                let quoted: Vec<String> = names
-                    .iter()
-                    .map(|n| crate::core::quote::standby_name(n))
-                    .collect();
-                format!("FIRST 1 ({})", quoted.join(", "))
-            }
+            SyncStandbys::First(names) => format!("FIRST 1 ({})", list(&mut names.iter())),
+            SyncStandbys::WithExternals { standby, externals } => format!(
+                "FIRST {} ({})",
+                externals.len() + 1,
+                list(&mut std::iter::once(standby).chain(externals))
+            ),
         }
     }
 
     /// Read the current setting back. The stock agent's single name
-    /// (`"node2"`) reads as a one-element list.
+    /// (`"node2"`) reads as a one-element list; `FIRST n` with every listed
+    /// standby required, as the list with externals.
     pub fn parse(value: &str) -> Option<SyncStandbys> {
         let v = value.trim();
         if v.is_empty() {
             return Some(SyncStandbys::Async);
         }
-        let list = match v.strip_prefix("FIRST 1") {
-            Some(rest) => rest.trim().strip_prefix('(')?.strip_suffix(')')?,
-            None => v,
+        let keyword = |k: &str| v.get(..k.len()).is_some_and(|p| p.eq_ignore_ascii_case(k));
+        if keyword("ANY ") || keyword("ANY(") {
+            return None;
+        }
+        let (required, list) = match keyword("FIRST").then(|| &v["FIRST".len()..]) {
+            Some(rest) => {
+                let rest = rest.trim_start();
+                let digits = rest
+                    .find(|c: char| !c.is_ascii_digit())
+                    .unwrap_or(rest.len());
+                let n: usize = rest[..digits].parse().ok()?;
+                let list = rest[digits..].trim().strip_prefix('(')?.strip_suffix(')')?;
+                (n, list)
+            }
+            None => (1, v),
         };
-        let names: Option<Vec<String>> = list
+        let names: Vec<String> = list
             .split(',')
             .map(|n| {
                 let n = n.trim();
@@ -87,15 +112,58 @@ impl SyncStandbys {
                     .unwrap_or(n);
                 (!inner.is_empty()).then(|| inner.replace("\"\"", "\"").to_lowercase())
             })
-            .collect();
-        Some(SyncStandbys::First(names?))
+            .collect::<Option<_>>()?;
+        match required {
+            1 => Some(SyncStandbys::First(names)),
+            n if n == names.len() => {
+                let mut names = names.into_iter();
+                let standby = names.next()?;
+                Some(SyncStandbys::WithExternals {
+                    standby,
+                    externals: names.collect(),
+                })
+            }
+            _ => None,
+        }
     }
 
-    /// The one standby named, when exactly one is.
+    /// The one standby of the cluster named, when exactly one is.
     pub fn sole(&self) -> Option<&str> {
         match self {
             SyncStandbys::First(names) if names.len() == 1 => Some(&names[0]),
+            SyncStandbys::WithExternals { standby, .. } => Some(standby),
             _ => None,
+        }
+    }
+
+    /// The list as far as the cluster's nodes go: without the standbys
+    /// outside it, which add waits but never a candidate.
+    pub fn in_cluster(&self) -> SyncStandbys {
+        match self {
+            SyncStandbys::WithExternals { standby, .. } => {
+                SyncStandbys::First(vec![standby.clone()])
+            }
+            other => other.clone(),
+        }
+    }
+
+    /// Every standby listed, in order.
+    pub fn listed(&self) -> Vec<&str> {
+        match self {
+            SyncStandbys::Async => Vec::new(),
+            SyncStandbys::First(names) => names.iter().map(String::as_str).collect(),
+            SyncStandbys::WithExternals { standby, externals } => std::iter::once(standby)
+                .chain(externals)
+                .map(String::as_str)
+                .collect(),
+        }
+    }
+
+    /// The standbys outside the cluster listed.
+    pub fn externals(&self) -> &[String] {
+        match self {
+            SyncStandbys::WithExternals { externals, .. } => externals,
+            _ => &[],
         }
     }
 
@@ -103,6 +171,7 @@ impl SyncStandbys {
         match self {
             SyncStandbys::Async => &[],
             SyncStandbys::First(names) => names,
+            SyncStandbys::WithExternals { standby, .. } => std::slice::from_ref(standby),
         }
     }
 }
@@ -122,7 +191,7 @@ impl SyncStandbys {
 pub fn recorded_ceiling(record: Option<&str>, current: &SyncStandbys) -> Option<Lsn> {
     let fields: Vec<&str> = record?.trim_end_matches('\n').split('\t').collect();
     match fields.as_slice() {
-        [list, lsn, CHECKPOINTED] if *list == current.value() => lsn.parse().ok(),
+        [list, lsn, CHECKPOINTED] if *list == current.in_cluster().value() => lsn.parse().ok(),
         _ => None,
     }
 }
@@ -131,7 +200,10 @@ const CHECKPOINTED: &str = "after-checkpoint";
 
 /// The record [`recorded_ceiling`] reads.
 pub fn ceiling_record(current: &SyncStandbys, ceiling: Lsn) -> String {
-    format!("{}\t{ceiling}\t{CHECKPOINTED}\n", current.value())
+    format!(
+        "{}\t{ceiling}\t{CHECKPOINTED}\n",
+        current.in_cluster().value()
+    )
 }
 
 /// What the primary knows of PostgreSQL's flag that makes committing
@@ -302,7 +374,9 @@ pub fn control_standbys(plan: &mut Plan, facts: &PrimaryFacts) -> SyncPass {
     } else {
         facts.current.clone()
     };
-    let settled = wanted == *facts.current;
+    // Standbys outside the cluster come and go without touching a score:
+    // the sync standby stays required whatever else is listed.
+    let settled = wanted.in_cluster() == facts.current.in_cluster();
     let few_nodes = cfg.node_list.len() <= 2;
     let mut awaiting = None;
     let mut proven = None;
@@ -359,7 +433,7 @@ pub fn control_standbys(plan: &mut Plan, facts: &PrimaryFacts) -> SyncPass {
         None => plan.delete(me, Attr::AckedAlsoOn),
     }
     SyncPass {
-        change: (!settled).then_some(wanted),
+        change: (wanted != *facts.current).then_some(wanted),
         awaiting,
     }
 }
@@ -386,11 +460,49 @@ pub fn wanted_sync_standbys(
         .filter(|n| others.contains(n))
         .find(streaming)
         .or_else(|| others.iter().copied().find(streaming));
-    match pick {
+    let in_cluster = match pick {
         Some(n) => SyncStandbys::First(vec![n.to_string()]),
         None if may_run_async(view, current) => SyncStandbys::Async,
-        None => current.clone(),
+        None => current.in_cluster(),
+    };
+    with_streaming_externals(cfg, rows, in_cluster)
+}
+
+/// The list with the standbys outside the cluster that stream now, in
+/// `external_standby_node_list` order, after a sole sync standby. Never
+/// beside `''` (commits wait for nobody) nor the promotion list.
+fn with_streaming_externals(
+    cfg: &RepConfig,
+    rows: &[ReplicationRow],
+    in_cluster: SyncStandbys,
+) -> SyncStandbys {
+    let externals: Vec<String> = cfg
+        .external_standbys
+        .iter()
+        .filter(|n| {
+            rows.iter()
+                .any(|r| r.streaming() && r.application_name.to_lowercase() == **n)
+        })
+        .cloned()
+        .collect();
+    match in_cluster.sole() {
+        Some(standby) if !externals.is_empty() => SyncStandbys::WithExternals {
+            standby: standby.to_string(),
+            externals,
+        },
+        _ => in_cluster,
     }
+}
+
+/// The standbys outside the cluster that `wanted` no longer lists: they
+/// stopped streaming (the stock agent's warning names each).
+pub fn dropped_externals<'a>(current: &'a SyncStandbys, wanted: &SyncStandbys) -> Vec<&'a str> {
+    current
+        .externals()
+        .iter()
+        .filter(|n| !wanted.externals().contains(n))
+        .map(String::as_str)
+        .collect()
 }
 
 /// A primary stops waiting for standbys (`''`) only when it may: its
@@ -867,6 +979,10 @@ mod tests {
             SyncStandbys::Async,
             SyncStandbys::First(vec!["pg02".into()]),
             SyncStandbys::First(vec!["pg02".into(), "node\"x".into()]),
+            SyncStandbys::WithExternals {
+                standby: "pg02".into(),
+                externals: vec!["dr1".into(), "dr\"2".into()],
+            },
         ] {
             assert_eq!(
                 SyncStandbys::parse(&s.value()),
@@ -885,6 +1001,29 @@ mod tests {
             Some(SyncStandbys::First(vec!["node2".into()]))
         );
         assert_eq!(SyncStandbys::parse("FIRST 1 ("), None);
+        // The stock agent's list with externals: every listed one required.
+        let stock = SyncStandbys::parse(r#"FIRST 2 ("pg02", "DR1")"#).unwrap();
+        assert_eq!(stock.sole(), Some("pg02"));
+        assert_eq!(stock.externals(), ["dr1"]);
+        assert_eq!(stock.in_cluster(), SyncStandbys::First(vec!["pg02".into()]));
+        // Forms the agent never writes read as nothing it knows.
+        assert_eq!(SyncStandbys::parse(r#"FIRST 2 ("a", "b", "c")"#), None);
+        assert_eq!(SyncStandbys::parse(r#"ANY 1 ("a", "b")"#), None);
+    }
+
+    /// The ceiling belongs to the cluster's part of the list: standbys
+    /// outside the cluster joining or leaving keep it.
+    #[test]
+    fn the_ceiling_record_ignores_the_externals() {
+        let with = SyncStandbys::parse(r#"FIRST 2 ("pg02", "dr1")"#).unwrap();
+        let record = ceiling_record(&with, Lsn(0x100));
+        assert_eq!(record, "FIRST 1 (\"pg02\")\t0/100\tafter-checkpoint\n");
+        assert_eq!(
+            recorded_ceiling(Some(&record), &one("pg02")),
+            Some(Lsn(0x100))
+        );
+        assert_eq!(recorded_ceiling(Some(&record), &with), Some(Lsn(0x100)));
+        assert_eq!(recorded_ceiling(Some(&record), &one("pg03")), None);
     }
 
     mod fuzz {
