@@ -31,4 +31,4 @@ fi
 # with NodeSource's nodejs; the script installs it only if the command is
 # missing.
 "$(dirname "$0")/install-pg-majors.sh"
-echo "install-deps: ok"
+echo "install-deps: ok in ${SECONDS}s"
