@@ -36,6 +36,13 @@
 #   lab/cluster.sh switchover [NODE]  move the promoted role (our agent:
 #                                     rustpgctl switchover; the others: a
 #                                     ban, then clear)
+#   lab/cluster.sh dr up|stop|start|sql SQL...
+#                                     a standby outside the cluster, as a DR
+#                                     site runs one: namespace dr1 (10.213.0.51),
+#                                     PostgreSQL only, a base backup streaming
+#                                     from the VIP as application_name dr1;
+#                                     stop is immediate; sql runs on it. Name
+#                                     it in external_standby_node_list
 #   lab/cluster.sh switch-provider P  change the live primitive's provider to
 #                                     P (rustpg or heartbeat) as an operator
 #                                     would (docs/migration.md)
@@ -220,7 +227,12 @@ check_node() {
 }
 
 node_ns() { echo "$PREFIX-$1"; }
-node_ip() { echo "$NET.$((10 + 10#${1#pg}))"; }
+node_ip() {
+    case $1 in
+        dr*) echo "$NET.$((50 + 10#${1#dr}))" ;;
+        *) echo "$NET.$((10 + 10#${1#pg}))" ;;
+    esac
+}
 node_dir() { echo "$LAB_ROOT/nodes/$1"; }
 
 # --- a node ------------------------------------------------------------------
@@ -971,6 +983,64 @@ EOF
     as_postgres pg01 "$PG_SERVER_BIN/pg_ctl" -D /var/lib/pgsql/data -m fast -w -t 60 stop >/dev/null
 }
 
+# --- a standby outside the cluster --------------------------------------------
+
+DR=dr1
+
+# dr up: the DR node's namespace and holder (no corosync, no pacemaker), a
+# base backup of the primary through the VIP, and PostgreSQL streaming from
+# the VIP, so that it follows whichever node is promoted.
+dr_up() {
+    ((LAB_PG_MAJOR >= 12)) || die "the DR standby needs PostgreSQL 12 or later (standby.signal)"
+    ! is_up "$DR" || die "$DR is up already"
+    write_node_files "$DR"
+    make_node_net "$DR"
+    start_node_holder "$DR"
+    as_postgres "$DR" "$PG_BIN/pg_basebackup" -h "$VIP" -U repl -D /var/lib/pgsql/data \
+        -X stream -c fast >"$LAB_ROOT/basebackup-$DR.log" 2>&1 \
+        || die "pg_basebackup for $DR failed: $(tail -3 "$LAB_ROOT/basebackup-$DR.log")"
+    local d
+    d=$(node_dir "$DR")/pgsql/data
+    write_hba "$DR"
+    # The agent's settings for the node the backup came from are not the
+    # DR standby's: its own, in the file a DR site would write.
+    printf '# Written by lab/cluster.sh for %s.\n' "$DR" >"$d/postgresql.auto.conf"
+    {
+        printf "cluster_name = '%s'\n" "$DR"
+        printf "primary_conninfo = 'host=%s port=5432 user=repl application_name=%s %s'\n" \
+            "$VIP" "$DR" "passfile=/var/lib/postgresql/.pgpass"
+        echo "recovery_target_timeline = 'latest'"
+        echo "wal_retrieve_retry_interval = '1s'"
+    } >"$d/lab-node.conf"
+    touch "$d/standby.signal"
+    chown postgres:postgres "$d/postgresql.auto.conf" "$d/lab-node.conf" "$d/standby.signal"
+    dr_start
+}
+
+dr_start() {
+    as_postgres "$DR" "$PG_SERVER_BIN/pg_ctl" -D /var/lib/pgsql/data -l /var/log/postgresql/dr.log \
+        -w -t 60 start >/dev/null
+}
+
+dr_stop() {
+    as_postgres "$DR" "$PG_SERVER_BIN/pg_ctl" -D /var/lib/pgsql/data -m immediate -w -t 60 stop >/dev/null
+}
+
+cmd_dr() {
+    check_names
+    [[ -e $LAB_ROOT/$MARKER ]] || die "no lab in $LAB_ROOT"
+    case ${1:-} in
+        up) dr_up ;;
+        stop) dr_stop ;;
+        start) dr_start ;;
+        sql)
+            shift
+            as_postgres "$DR" "$PG_BIN/psql" -XAtq -h /run/postgresql -d lab -c "$*"
+            ;;
+        *) die "usage: $0 dr up|stop|start|sql SQL..." ;;
+    esac
+}
+
 # --- subcommands ------------------------------------------------------------
 
 cmd_up() {
@@ -1119,7 +1189,7 @@ cmd_down() {
         done
         wait "${pids[@]}" || true
     fi
-    for n in "${NODES[@]}"; do
+    for n in "${NODES[@]}" "$DR"; do
         kill_node "$n"
     done
     # A node that a boot begun before the fence daemon stopped brought up
@@ -1512,6 +1582,7 @@ case ${1:-} in
     heal) need_node "$@" && cmd_partition "$2" up ;;
     switchover) shift && cmd_switchover "$@" ;;
     switch-provider) shift && cmd_switch_provider "$@" ;;
+    dr) shift && cmd_dr "$@" ;;
     _node-init) node_init "$2" "$3" ;;
     *) usage ;;
 esac

@@ -262,6 +262,15 @@ impl Config {
                 "external_standby_node_list requires rep_mode=sync.",
             ));
         }
+        if let Some(odd) = self.external_standbys.iter().find(|n| {
+            !n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        }) {
+            return Err(AgentError::configured(format!(
+                "external_standby_node_list: {odd} is not a plain standby name; use letters, \
+                 digits, '_', '-' and '.' (a '*' would match every standby)"
+            )));
+        }
         if let Some(both) = self
             .external_standbys
             .iter()
@@ -456,6 +465,24 @@ mod tests {
                     ("node_list", "a b"),
                     ("master_ip", "10.0.0.1"),
                     ("external_standby_node_list", "dr1 DR1"),
+                ],
+                "external_standby_node_list",
+            ),
+            (
+                &[
+                    ("rep_mode", "sync"),
+                    ("node_list", "a b"),
+                    ("master_ip", "10.0.0.1"),
+                    ("external_standby_node_list", "dr1 *"),
+                ],
+                "external_standby_node_list",
+            ),
+            (
+                &[
+                    ("rep_mode", "sync"),
+                    ("node_list", "a b"),
+                    ("master_ip", "10.0.0.1"),
+                    ("external_standby_node_list", "dr,1"),
                 ],
                 "external_standby_node_list",
             ),

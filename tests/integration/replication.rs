@@ -673,27 +673,30 @@ fn sync_standby_crash_switches_to_async_and_back() {
 
 /// A standby outside the cluster (`external_standby_node_list`, a DR
 /// site's) is listed after the sync standby while it streams, so commits
-/// wait for both; stopped, it is dropped at the next monitor with the
-/// stock warning, and commits no longer wait for it. The sync standby's
-/// score never moves.
+/// wait for both, without moving a score. The sync standby lost while it
+/// streams: the other standby is named beside it, and scored (PostgreSQL
+/// shows both listed standbys sync). Stopped, the DR standby is dropped at
+/// the next monitor with the stock warning, and commits no longer wait for
+/// it.
 #[test]
 fn an_external_standby_is_listed_while_it_streams_and_dropped_with_the_warning() {
-    let c = Cluster::new(Major::V15, &["pg01", "pg02"]);
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
     c.set_param("external_standby_node_list", "DR1 dr2");
     let primary = bring_up(&c, OURS);
-    let standby = if primary == "pg01" { "pg02" } else { "pg01" };
-    let score = || c.attribute(standby, &attr(Attr::Score));
-    assert_eq!(score().as_deref(), Some("100"));
+    let (sync, other) = sync_and_potential(&c, &primary);
+    let score = |n: &str| c.attribute(n, &attr(Attr::Score));
+    assert_eq!(score(&sync).as_deref(), Some("100"));
     c.start_external("dr1", &primary);
     let dr1_streams = "select count(*) from pg_stat_replication \
                        where application_name = 'dr1' and state = 'streaming'";
     crate::support::wait_until("dr1 streams", Duration::from_secs(30), || {
         c.sql(&primary, dr1_streams) == "1"
     });
+    let list = || c.sql(&primary, "show synchronous_standby_names");
 
     assert_eq!(c.run(OURS, &primary, "monitor", &PROMOTED_MONITOR).rc, 8);
-    let listed = format!("FIRST 2 (\"{standby}\", \"dr1\")");
-    assert_eq!(c.sql(&primary, "show synchronous_standby_names"), listed);
+    let listed = format!("FIRST 2 (\"{sync}\", \"dr1\")");
+    assert_eq!(list(), listed);
     let rep_mode_conf = c.node(&primary).tmpdir.join("rep_mode.conf");
     assert!(
         std::fs::read_to_string(&rep_mode_conf)
@@ -701,20 +704,34 @@ fn an_external_standby_is_listed_while_it_streams_and_dropped_with_the_warning()
             .contains(&listed),
         "rep_mode.conf says what PostgreSQL has"
     );
-    assert_eq!(score().as_deref(), Some("100"));
+    assert_eq!(score(&sync).as_deref(), Some("100"));
     assert_eq!(
         c.sql(
             &primary,
-            "select string_agg(application_name || ':' || sync_state, ' ' order by application_name) \
-             from pg_stat_replication"
+            "select string_agg(application_name || ':' || sync_state, ' ' \
+             order by application_name) from pg_stat_replication"
         ),
-        format!("dr1:sync {standby}:sync")
+        format!("dr1:sync {sync}:sync {other}:async")
     );
     let (_, warnings) = c.sql_with_warnings(
         &primary,
         "set statement_timeout = '5s'; create table t(x int); insert into t values (1)",
     );
-    assert_eq!(warnings, "", "dr1 acknowledged the commit");
+    assert_eq!(warnings, "", "the commit was acknowledged by both");
+
+    // The sync standby's PostgreSQL dies: the other standby is named
+    // beside dr1 and scored once it holds the ceiling.
+    let pid = kill_postmaster(&c, &sync);
+    crate::support::wait_until_reaped(pid);
+    for _ in 0..3 {
+        assert_eq!(c.run(OURS, &primary, "monitor", &PROMOTED_MONITOR).rc, 8);
+        if score(&other).as_deref() == Some("100") {
+            break;
+        }
+    }
+    assert_eq!(list(), format!("FIRST 2 (\"{other}\", \"dr1\")"));
+    assert_eq!(score(&other).as_deref(), Some("100"));
+    assert_eq!(score(&sync).as_deref(), Some("-INFINITY"));
 
     c.stop_external("dr1");
     crate::support::wait_until("dr1's walsender is gone", Duration::from_secs(30), || {
@@ -731,11 +748,8 @@ fn an_external_standby_is_listed_while_it_streams_and_dropped_with_the_warning()
         "{}",
         out.stderr
     );
-    assert_eq!(
-        c.sql(&primary, "show synchronous_standby_names"),
-        format!("FIRST 1 (\"{standby}\")")
-    );
-    assert_eq!(score().as_deref(), Some("100"));
+    assert_eq!(list(), format!("FIRST 1 (\"{other}\")"));
+    assert_eq!(score(&other).as_deref(), Some("100"));
     // A commit waits for the sync standby alone again: within the timeout,
     // and with no cancelled wait (which would only warn).
     let (out, warnings) = c.sql_with_warnings(

@@ -247,10 +247,10 @@ pub(super) fn control_standbys(
                 rounds.on_rows(plan, &rows)
             }
             RoundWait::Barrier(nodes) => rounds.on_barrier(revocations_shown(r, &nodes)),
-            RoundWait::InEffect(named) => {
+            RoundWait::InEffect(list) => {
                 let in_effect = ceiling_wait(r).poll(Duration::from_millis(50), || {
                     let rows = s.replication_rows().ok()?;
-                    rep::list_in_effect(&rows, &named).then_some(())
+                    rep::list_in_effect(&rows, &list).then_some(())
                 });
                 rounds.on_in_effect(in_effect.is_some())
             }

@@ -19,8 +19,8 @@
 
 use super::plan::{AttrValue, Batch, Plan, RepConfig, Score, SyncRole, Write};
 use super::sync::{
-    ceiling_record, control_standbys, dropped_externals, recorded_ceiling, recorded_sync_flag,
-    sync_flag_note, PrimaryFacts, ReplicationRow, SyncFlag, SyncStandbys,
+    ceiling_record, control_standbys, dropped_externals, externals_only, recorded_ceiling,
+    recorded_sync_flag, sync_flag_note, PrimaryFacts, ReplicationRow, SyncFlag, SyncStandbys,
 };
 use crate::core::lsn::Lsn;
 
@@ -54,9 +54,9 @@ pub enum RoundWait {
     /// ([`revocation_shown`]), then [`StandbyRounds::on_barrier`] with
     /// whether it did in time.
     Barrier(Vec<String>),
-    /// Wait until PostgreSQL shows the list in effect for this standby
+    /// Wait until PostgreSQL shows this list in effect
     /// ([`list_in_effect`]), then [`StandbyRounds::on_in_effect`].
-    InEffect(String),
+    InEffect(SyncStandbys),
     /// Read when the postmaster started, the sync flag's note in tmpdir
     /// and the redo point of the last completed checkpoint; then
     /// [`StandbyRounds::on_sync_flag`]. Whether a committing session waits
@@ -171,9 +171,19 @@ impl StandbyRounds {
         steps.push(RoundStep::Apply(plan.take()));
         match pass.change {
             // Only standbys outside the cluster join or leave: the sync
-            // standby stays required, its score and ceiling stand.
-            Some(wanted) if wanted.in_cluster() == self.current.in_cluster() => {
+            // standby stays required, its score and ceiling stand (the
+            // ceiling's record goes with the old list's file: it is
+            // written again). Commits that waited for one that left are
+            // released at the next standby reply: nudged now.
+            Some(wanted) if externals_only(plan.cfg, &self.current, &wanted) => {
+                let dropped = !dropped_externals(&self.current, &wanted).is_empty();
                 steps.extend(self.set_list(wanted));
+                if let Some(c) = self.ceiling {
+                    steps.push(RoundStep::RecordCeiling(ceiling_record(&self.current, c)));
+                }
+                if dropped {
+                    steps.push(RoundStep::NudgeStandbys);
+                }
             }
             Some(wanted) => {
                 self.wanted = Some(wanted);
@@ -341,7 +351,7 @@ impl StandbyRounds {
 
     fn read_ceiling(&mut self) -> Next {
         match self.current.sole() {
-            Some(named) => Next::wait(RoundWait::InEffect(named.to_string())),
+            Some(_) => Next::wait(RoundWait::InEffect(self.current.clone())),
             None => {
                 self.ceiling = None;
                 self.after_ceiling()
@@ -394,13 +404,22 @@ fn row_named<'r>(rows: &'r [ReplicationRow], named: &str) -> Option<&'r Replicat
         .find(|row| row.application_name.eq_ignore_ascii_case(named))
 }
 
-/// The list naming `named` alone is in effect: PostgreSQL shows it `SYNC`
-/// and every other walsender async (one still on the old list would show
-/// potential or sync).
-pub fn list_in_effect(rows: &[ReplicationRow], named: &str) -> bool {
+/// The list is in effect: PostgreSQL shows its one standby of the
+/// cluster `SYNC`, and every walsender the list does not name async (one
+/// still on the old list would show potential or sync). The standbys
+/// outside the cluster it names show sync, or nothing when they left.
+pub fn list_in_effect(rows: &[ReplicationRow], list: &SyncStandbys) -> bool {
+    let Some(named) = list.sole() else {
+        return false;
+    };
+    let listed = |row: &&ReplicationRow| {
+        std::iter::once(named)
+            .chain(list.externals().iter().map(String::as_str))
+            .any(|n| row.application_name.eq_ignore_ascii_case(n))
+    };
     let others_async = rows
         .iter()
-        .filter(|row| !row.application_name.eq_ignore_ascii_case(named))
+        .filter(|row| !listed(row))
         .all(|row| row.sync == SyncRole::Async);
     others_async && row_named(rows, named).is_some_and(|row| row.sync == SyncRole::Sync)
 }
@@ -518,7 +537,7 @@ mod tests {
         );
         let next = rounds.on_barrier(true);
         assert_eq!(next.steps, [RoundStep::SetList(one("pg03"))]);
-        assert_eq!(next.wait, RoundWait::InEffect("pg03".into()));
+        assert_eq!(next.wait, RoundWait::InEffect(one("pg03")));
         assert_eq!(rounds.on_in_effect(true), Next::wait(RoundWait::SyncFlag));
         assert_eq!(
             rounds.on_sync_flag(START, None, None),
@@ -603,7 +622,9 @@ mod tests {
             standby: "pg02".into(),
             externals: externals.iter().map(|n| n.to_string()).collect(),
         };
-        // dr2 streams (dr1 only catches up): listed alone.
+        let kept = format!("{:?}", RoundStep::RecordCeiling(record.into()));
+        // dr2 streams (dr1 only catches up): listed alone, the ceiling's
+        // record written again.
         let next = steady(
             r#"FIRST 1 ("pg02")"#,
             &[dr("dr2"), row("dr1", "CATCHUP", "ASYNC")],
@@ -612,34 +633,49 @@ mod tests {
             kinds(&next.steps),
             [
                 "apply []",
-                "SetList(WithExternals { standby: \"pg02\", externals: [\"dr2\"] })"
+                "SetList(WithExternals { standby: \"pg02\", externals: [\"dr2\"] })",
+                &kept
             ]
         );
         assert_eq!(next.wait, RoundWait::Done);
+        // Not while two connections carry its name (both could fill the
+        // list's places without pg02), nor while it has reported no flush.
+        let silent = ReplicationRow {
+            flush: None,
+            ..dr("dr1")
+        };
+        for rows in [&[dr("dr1"), dr("DR1")][..], &[silent]] {
+            assert_eq!(
+                kinds(&steady(r#"FIRST 1 ("pg02")"#, rows).steps),
+                ["apply []"]
+            );
+        }
         assert_eq!(with(&["dr2"]).value(), r#"FIRST 2 ("pg02", "dr2")"#);
         // Both stream: in the parameter's order.
         let next = steady(r#"FIRST 2 ("pg02", "dr2")"#, &[dr("dr2"), dr("dr1")]);
-        assert_eq!(
-            next.steps.last(),
-            Some(&RoundStep::SetList(with(&["dr1", "dr2"])))
-        );
+        assert!(next
+            .steps
+            .contains(&RoundStep::SetList(with(&["dr1", "dr2"]))));
         assert_eq!(next.wait, RoundWait::Done);
         // Steady.
         let next = steady(r#"FIRST 3 ("pg02", "dr1", "dr2")"#, &[dr("dr2"), dr("dr1")]);
         assert_eq!(kinds(&next.steps), ["apply []"]);
-        // dr1 gone: the warning, the list without it, no score touched.
+        // dr1 gone: the warning, the list without it, no score touched,
+        // and the commits that waited for it released at once.
         let next = steady(r#"FIRST 3 ("pg02", "dr1", "dr2")"#, &[dr("dr2")]);
         assert_eq!(
             kinds(&next.steps),
             [
                 "apply []",
                 "apply [warning The synchronous connection from dr1 was disconnected.]",
-                "SetList(WithExternals { standby: \"pg02\", externals: [\"dr2\"] })"
+                "SetList(WithExternals { standby: \"pg02\", externals: [\"dr2\"] })",
+                &kept,
+                "NudgeStandbys"
             ]
         );
         // Every one gone: back to the sync standby alone.
         let next = steady(r#"FIRST 2 ("pg02", "dr2")"#, &[]);
-        assert_eq!(next.steps.last(), Some(&RoundStep::SetList(one("pg02"))));
+        assert!(next.steps.contains(&RoundStep::SetList(one("pg02"))));
     }
 
     /// The sync standby is lost while a standby outside the cluster
@@ -669,7 +705,22 @@ mod tests {
                 externals: vec!["dr1".into()]
             })]
         );
-        assert_eq!(next.wait, RoundWait::InEffect("pg03".into()));
+        let list = SyncStandbys::WithExternals {
+            standby: "pg03".into(),
+            externals: vec!["dr1".into()],
+        };
+        assert_eq!(next.wait, RoundWait::InEffect(list.clone()));
+        // In effect: pg03 and dr1 both show sync, pg02 (back) async.
+        let in_effect = [
+            row("pg03", "STREAMING", "SYNC"),
+            row("dr1", "STREAMING", "SYNC"),
+            row("pg02", "STREAMING", "ASYNC"),
+        ];
+        assert!(list_in_effect(&in_effect, &list));
+        assert!(
+            !list_in_effect(&in_effect[..2], &one("pg03")),
+            "dr1 is not on that list"
+        );
         // pg03 gone too, and stopped by Pacemaker, with quorum: ''.
         let mut v = with_attr(&v, "pg03", "master-pgsql", "-INFINITY");
         v.nodes.insert("pg02".into(), false);
@@ -681,6 +732,31 @@ mod tests {
         rounds.on_barrier(true);
         let _ = next;
         assert_eq!(rounds.current, SyncStandbys::Async);
+    }
+
+    /// The stock agent's list with a DR standby requires every streaming
+    /// node of the cluster too, each scored 100: narrowed to ours, it goes
+    /// through the barrier like any change of the cluster's list.
+    #[test]
+    fn the_stock_list_with_externals_changes_through_the_barrier() {
+        let (c, v) = primary_fixture();
+        let c = with_dr(&c);
+        let v = with_attr(&v, "pg02", "master-pgsql", "100");
+        let v = with_attr(&v, "pg03", "master-pgsql", "100");
+        let mut p = Plan::new(&c, &v);
+        let mut rounds = StandbyRounds::new(r#"FIRST 3 ("pg02", "pg03", "dr1")"#, None);
+        rounds.begin();
+        let rows = [
+            row("pg02", "STREAMING", "SYNC"),
+            row("pg03", "STREAMING", "SYNC"),
+            row("dr1", "STREAMING", "SYNC"),
+        ];
+        let next = rounds.on_rows(&mut p, &rows);
+        assert_eq!(
+            next.wait,
+            RoundWait::Barrier(vec!["pg02".into(), "pg03".into()])
+        );
+        assert!(kinds(&next.steps)[0].contains("pg03:Score=-INFINITY"));
     }
 
     /// The CIB does not show the score taken away in time: the list stays
@@ -739,7 +815,7 @@ mod tests {
         while next.wait == RoundWait::Rows {
             seen += 1;
             let after = rounds.on_rows(&mut p, &rows);
-            assert_eq!(after.wait, RoundWait::InEffect("pg02".into()));
+            assert_eq!(after.wait, RoundWait::InEffect(one("pg02")));
             next = rounds.on_in_effect(false);
             assert!(next.steps.is_empty(), "nothing changed: no nudge");
         }
@@ -774,7 +850,7 @@ mod tests {
             rounds.begin();
             assert_eq!(
                 rounds.on_rows(p, &rows).wait,
-                RoundWait::InEffect("pg02".into())
+                RoundWait::InEffect(one("pg02"))
             );
             assert_eq!(rounds.on_in_effect(true).wait, RoundWait::SyncFlag);
             rounds
@@ -847,17 +923,17 @@ mod tests {
             flushed(row("PG02", "STREAMING", "SYNC"), 0x200),
             row("pg03", "STREAMING", "ASYNC"),
         ];
-        assert!(list_in_effect(&rows, "pg02"));
-        assert!(!list_in_effect(&rows, "pg03"));
+        assert!(list_in_effect(&rows, &one("pg02")));
+        assert!(!list_in_effect(&rows, &one("pg03")));
         let potential = [
             row("pg02", "STREAMING", "SYNC"),
             row("pg03", "STREAMING", "POTENTIAL"),
         ];
         assert!(
-            !list_in_effect(&potential, "pg02"),
+            !list_in_effect(&potential, &one("pg02")),
             "pg03 still on the old list"
         );
-        assert!(!list_in_effect(&[], "pg02"));
+        assert!(!list_in_effect(&[], &one("pg02")));
         assert!(reached_ceiling(&rows, "pg02", Lsn(0x200)));
         assert!(!reached_ceiling(&rows, "pg02", Lsn(0x201)));
         assert!(!reached_ceiling(&rows, "pg04", Lsn(0)));

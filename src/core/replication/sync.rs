@@ -376,7 +376,7 @@ pub fn control_standbys(plan: &mut Plan, facts: &PrimaryFacts) -> SyncPass {
     };
     // Standbys outside the cluster come and go without touching a score:
     // the sync standby stays required whatever else is listed.
-    let settled = wanted.in_cluster() == facts.current.in_cluster();
+    let settled = wanted == *facts.current || externals_only(cfg, facts.current, &wanted);
     let few_nodes = cfg.node_list.len() <= 2;
     let mut awaiting = None;
     let mut proven = None;
@@ -480,8 +480,14 @@ fn with_streaming_externals(
         .external_standbys
         .iter()
         .filter(|n| {
-            rows.iter()
-                .any(|r| r.streaming() && r.application_name.to_lowercase() == **n)
+            let named: Vec<&ReplicationRow> = rows
+                .iter()
+                .filter(|r| r.application_name.to_lowercase() == **n)
+                .collect();
+            // One connection by that name, streaming, that has reported a
+            // flush: two could fill the list's places without the sync
+            // standby, and one that never reports would hang every commit.
+            matches!(named.as_slice(), [r] if r.streaming() && r.flush.is_some())
         })
         .cloned()
         .collect();
@@ -492,6 +498,24 @@ fn with_streaming_externals(
         },
         _ => in_cluster,
     }
+}
+
+/// From `current` to `wanted` only standbys outside the cluster join or
+/// leave: the same sync standby, and every name after it in either list is
+/// one of `external_standby_node_list`. A list read back with other names
+/// after the sync standby (the stock agent's, which requires every
+/// streaming node of the cluster too, each of them scored) changes as the
+/// cluster's list does: scores first.
+pub fn externals_only(cfg: &RepConfig, current: &SyncStandbys, wanted: &SyncStandbys) -> bool {
+    let configured = |l: &SyncStandbys| {
+        l.externals()
+            .iter()
+            .all(|n| cfg.external_standbys.contains(n))
+    };
+    current.sole().is_some()
+        && current.in_cluster() == wanted.in_cluster()
+        && configured(current)
+        && configured(wanted)
 }
 
 /// The standbys outside the cluster that `wanted` no longer lists: they
