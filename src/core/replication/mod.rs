@@ -35,6 +35,7 @@ pub mod notify;
 pub mod plan;
 pub mod primaries;
 pub mod promotion;
+pub mod quorum;
 pub mod rejoin;
 pub mod rounds;
 pub mod start_stop;

@@ -1,0 +1,541 @@
+//! Quorum commit (design/quorum.md; not yet offered as a `rep_mode`): the
+//! pair PostgreSQL applies, `ANY k (S)`, the pair the CIB records for an
+//! election, "k of V", and the one step that moves them towards what is
+//! wanted without ever breaking their invariant ([`overlaps`]).
+
+use std::collections::BTreeSet;
+
+/// `synchronous_standby_names = 'ANY k (…)'`: a commit is acknowledged once
+/// any `k` of `standbys` flushed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumList {
+    pub k: usize,
+    pub standbys: BTreeSet<String>,
+}
+
+/// The record of who may hold acknowledged commits: a promotion compares
+/// the positions of at least `voters − k + 1` voters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumRecord {
+    pub k: usize,
+    pub voters: BTreeSet<String>,
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|n| n.to_string()).collect()
+}
+
+impl QuorumList {
+    pub fn new(k: usize, standbys: &[&str]) -> QuorumList {
+        QuorumList {
+            k,
+            standbys: set(standbys),
+        }
+    }
+
+    /// The setting's value (before quoting for postgresql.conf); `''`
+    /// when it names nobody.
+    pub fn value(&self) -> String {
+        if self.standbys.is_empty() {
+            return String::new();
+        }
+        let quoted: Vec<String> = self
+            .standbys
+            .iter()
+            .map(|n| crate::core::quote::standby_name(n))
+            .collect();
+        format!("ANY {} ({})", self.k, quoted.join(", "))
+    }
+}
+
+impl QuorumRecord {
+    pub fn new(k: usize, voters: &[&str]) -> QuorumRecord {
+        QuorumRecord {
+            k,
+            voters: set(voters),
+        }
+    }
+
+    /// Nothing recorded.
+    pub fn none() -> QuorumRecord {
+        QuorumRecord {
+            k: 0,
+            voters: BTreeSet::new(),
+        }
+    }
+
+    /// `2 of pg02 pg03 pg04`, as the CIB holds it.
+    pub fn wire(&self) -> String {
+        let voters: Vec<&str> = self.voters.iter().map(String::as_str).collect();
+        format!("{} of {}", self.k, voters.join(" "))
+    }
+
+    pub fn parse(wire: &str) -> Option<QuorumRecord> {
+        let (k, voters) = wire.trim().split_once(" of ")?;
+        let k: usize = k.parse().ok()?;
+        let voters: BTreeSet<String> = voters.split_whitespace().map(str::to_string).collect();
+        (k >= 1 && k <= voters.len()).then_some(QuorumRecord { k, voters })
+    }
+
+    /// How many voters' positions a promotion compares.
+    pub fn positions_needed(&self) -> usize {
+        (self.voters.len() + 1).saturating_sub(self.k)
+    }
+}
+
+/// The invariant: every set of standbys that can acknowledge a commit
+/// (`list.k` of `list.standbys`) overlaps every set of voters whose
+/// positions a promotion compares (`voters − record.k + 1` of them). It
+/// holds when the listed standbys are all voters and the list asks for at
+/// least the recorded k: `k_pg + |V| − k_rec + 1 > |V|`. No record means
+/// no promotion without the last primary (always safe); a record beside a
+/// list naming nobody (the primary acknowledges alone) never is.
+pub fn overlaps(list: &QuorumList, record: &QuorumRecord) -> bool {
+    if record.voters.is_empty() {
+        return true;
+    }
+    !list.standbys.is_empty()
+        && list.k >= 1
+        && list.standbys.is_subset(&record.voters)
+        && list.k >= record.k
+}
+
+/// What the primary knows for one step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumFacts<'a> {
+    /// The list PostgreSQL has in effect.
+    pub list: &'a QuorumList,
+    /// The record as the CIB shows it.
+    pub record: &'a QuorumRecord,
+    /// `quorum_standbys`: the k wanted.
+    pub wanted_k: usize,
+    /// Standbys that stream and have flushed the ceiling: they may join.
+    pub caught_up: &'a BTreeSet<String>,
+    /// Standbys whose node left the cluster, or whose instance Pacemaker
+    /// stopped: they may leave, and their absence may lower k.
+    pub gone: &'a BTreeSet<String>,
+    /// Voters that have flushed the ceiling read after the list took
+    /// effect: a voter leaves the record only once enough of the others
+    /// hold every commit it may have acknowledged.
+    pub at_ceiling: &'a BTreeSet<String>,
+}
+
+/// The next step, one at a time: each is shown (in the CIB, or in effect
+/// in PostgreSQL) before the next is decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QuorumStep {
+    /// Write this record and wait until the CIB shows it.
+    Record(QuorumRecord),
+    /// Set this list and wait until PostgreSQL shows it in effect (then
+    /// read the ceiling).
+    SetList(QuorumList),
+    /// Nothing can move yet: the reason, for the log.
+    Wait(String),
+    /// The pair is what is wanted.
+    Settled,
+}
+
+/// A record that lets promotions compare fewer positions (a voter removed,
+/// k raised, a first record) needs the ceiling: of its voters, at least k
+/// have flushed what the primary had flushed once the list in effect took
+/// effect. A commit acknowledged earlier by a set the new record does not
+/// overlap is then on one of those k, and every compared set (all but
+/// k − 1 voters) includes one of them.
+///
+/// The one step towards the wanted pair: the listed standbys minus the
+/// gone ones plus the caught-up ones, `wanted_k` of them (fewer only when
+/// fewer are left). Widen the record before the list, narrow the list
+/// before the record, lower k in the record before the list and raise it
+/// in the list before the record: each step keeps [`overlaps`].
+pub fn quorum_step(f: &QuorumFacts) -> QuorumStep {
+    let (list, record) = (f.list, f.record);
+    let wanted: BTreeSet<String> = list
+        .standbys
+        .iter()
+        .chain(f.caught_up.iter())
+        .filter(|n| !f.gone.contains(*n))
+        .cloned()
+        .collect();
+    let wanted_k = f.wanted_k.min(wanted.len()).max(1);
+    let held =
+        |voters: &BTreeSet<String>| voters.iter().filter(|v| f.at_ceiling.contains(*v)).count();
+    if !overlaps(list, record) {
+        // Not a state these steps make (a record written by hand, or a
+        // list changed behind the agent's back): promotions compare more.
+        let voters: BTreeSet<String> = record.voters.union(&list.standbys).cloned().collect();
+        let k = record.k.min(list.k).max(1);
+        return QuorumStep::Record(QuorumRecord { k, voters });
+    }
+    // Remove: k first lowered in the record when fewer are left, then the
+    // list, then (once the others hold the ceiling) the record. The last
+    // one: the record goes first, then the list names nobody.
+    if let Some(x) = list.standbys.difference(&wanted).next() {
+        let mut standbys = list.standbys.clone();
+        standbys.remove(x);
+        if standbys.is_empty() {
+            if !record.voters.is_empty() {
+                return QuorumStep::Record(QuorumRecord::none());
+            }
+            return QuorumStep::SetList(QuorumList {
+                k: list.k,
+                standbys,
+            });
+        }
+        let k = list.k.min(standbys.len());
+        if k < record.k {
+            return QuorumStep::Record(QuorumRecord {
+                k,
+                voters: record.voters.clone(),
+            });
+        }
+        return QuorumStep::SetList(QuorumList { k, standbys });
+    }
+    // A list with no record (a new primary's, or after a primary that ran
+    // alone): recorded once enough of it holds the ceiling, so that every
+    // commit acknowledged before it took effect is among the positions a
+    // promotion compares.
+    if record.voters.is_empty() && !list.standbys.is_empty() {
+        let covering = QuorumRecord {
+            k: list.k,
+            voters: list.standbys.clone(),
+        };
+        if held(&covering.voters) < covering.k {
+            return QuorumStep::Wait(format!(
+                "{} is recorded once {} of them hold the ceiling",
+                covering.wire(),
+                covering.k
+            ));
+        }
+        return QuorumStep::Record(covering);
+    }
+    // Add: the record first, then the list; from a list naming nobody
+    // (no record) the list first, recorded as above.
+    if let Some(x) = wanted.difference(&list.standbys).next() {
+        if !list.standbys.is_empty() && !record.voters.contains(x) {
+            let mut voters = record.voters.clone();
+            voters.insert(x.clone());
+            return QuorumStep::Record(QuorumRecord {
+                k: record.k,
+                voters,
+            });
+        }
+        let mut standbys = list.standbys.clone();
+        standbys.insert(x.clone());
+        return QuorumStep::SetList(QuorumList {
+            k: list.k.max(1),
+            standbys,
+        });
+    }
+    if let Some(x) = record.voters.difference(&list.standbys).next() {
+        let mut voters = record.voters.clone();
+        voters.remove(x);
+        let k = record.k.min(voters.len()).max(1);
+        let shrunk = QuorumRecord { k, voters };
+        if held(&shrunk.voters) < shrunk.k {
+            return QuorumStep::Wait(format!(
+                "{x} stays a voter until {} of {} hold every commit it may have acknowledged",
+                shrunk.k,
+                shrunk.wire()
+            ));
+        }
+        return QuorumStep::Record(shrunk);
+    }
+    if list.standbys.is_empty() {
+        return QuorumStep::Settled;
+    }
+    // k: raised in the list first, lowered in the record first.
+    if list.k < wanted_k {
+        return QuorumStep::SetList(QuorumList {
+            k: wanted_k,
+            standbys: list.standbys.clone(),
+        });
+    }
+    if record.k < list.k {
+        // Fewer positions compared: only once k of the voters hold every
+        // commit acknowledged by fewer before the list asked for more.
+        let raised = QuorumRecord {
+            k: list.k,
+            voters: record.voters.clone(),
+        };
+        if held(&raised.voters) < raised.k {
+            return QuorumStep::Wait(format!(
+                "{} is recorded once {} of them hold the ceiling",
+                raised.wire(),
+                raised.k
+            ));
+        }
+        return QuorumStep::Record(raised);
+    }
+    if list.k > wanted_k {
+        if record.k > wanted_k {
+            return QuorumStep::Record(QuorumRecord {
+                k: wanted_k,
+                voters: record.voters.clone(),
+            });
+        }
+        return QuorumStep::SetList(QuorumList {
+            k: wanted_k,
+            standbys: list.standbys.clone(),
+        });
+    }
+    QuorumStep::Settled
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn names(n: &[&str]) -> BTreeSet<String> {
+        set(n)
+    }
+
+    #[test]
+    fn wire_values() {
+        let r = QuorumRecord::new(2, &["pg04", "pg02", "pg03"]);
+        assert_eq!(r.wire(), "2 of pg02 pg03 pg04");
+        assert_eq!(QuorumRecord::parse(&r.wire()), Some(r.clone()));
+        assert_eq!(r.positions_needed(), 2);
+        assert_eq!(QuorumRecord::parse("3 of pg02 pg03"), None);
+        assert_eq!(QuorumRecord::parse("0 of pg02"), None);
+        assert_eq!(
+            QuorumList::new(1, &["pg03", "pg02"]).value(),
+            r#"ANY 1 ("pg02", "pg03")"#
+        );
+        assert_eq!(QuorumList::new(1, &[]).value(), "");
+    }
+
+    #[test]
+    fn the_invariant() {
+        let r = QuorumRecord::new(1, &["pg02", "pg03"]);
+        assert!(overlaps(&QuorumList::new(1, &["pg02", "pg03"]), &r));
+        assert!(overlaps(&QuorumList::new(2, &["pg02", "pg03"]), &r));
+        assert!(overlaps(&QuorumList::new(1, &["pg02"]), &r));
+        assert!(!overlaps(&QuorumList::new(1, &["pg02", "pg04"]), &r));
+        let r2 = QuorumRecord::new(2, &["pg02", "pg03", "pg04"]);
+        assert!(!overlaps(&QuorumList::new(1, &["pg02", "pg03"]), &r2));
+    }
+
+    fn facts<'a>(
+        list: &'a QuorumList,
+        record: &'a QuorumRecord,
+        k: usize,
+        caught_up: &'a BTreeSet<String>,
+        gone: &'a BTreeSet<String>,
+        at_ceiling: &'a BTreeSet<String>,
+    ) -> QuorumFacts<'a> {
+        QuorumFacts {
+            list,
+            record,
+            wanted_k: k,
+            caught_up,
+            gone,
+            at_ceiling,
+        }
+    }
+
+    /// Five nodes, k=2: a new primary's list of every other node, a
+    /// standby's node gone: the list narrows first, the record only once
+    /// enough of the others hold the ceiling.
+    #[test]
+    fn a_voter_leaves_the_list_before_the_record() {
+        let list = QuorumList::new(2, &["pg02", "pg03", "pg04", "pg05"]);
+        let record = QuorumRecord::new(2, &["pg02", "pg03", "pg04", "pg05"]);
+        let none = names(&[]);
+        let gone = names(&["pg05"]);
+        let step = quorum_step(&facts(&list, &record, 2, &none, &gone, &none));
+        assert_eq!(
+            step,
+            QuorumStep::SetList(QuorumList::new(2, &["pg02", "pg03", "pg04"]))
+        );
+        let list = QuorumList::new(2, &["pg02", "pg03", "pg04"]);
+        let one = names(&["pg02"]);
+        assert!(matches!(
+            quorum_step(&facts(&list, &record, 2, &none, &gone, &one)),
+            QuorumStep::Wait(_)
+        ));
+        let two = names(&["pg02", "pg03"]);
+        assert_eq!(
+            quorum_step(&facts(&list, &record, 2, &none, &gone, &two)),
+            QuorumStep::Record(QuorumRecord::new(2, &["pg02", "pg03", "pg04"]))
+        );
+    }
+
+    /// A standby that caught up joins the record first, then the list.
+    #[test]
+    fn a_standby_joins_the_record_before_the_list() {
+        let list = QuorumList::new(1, &["pg02"]);
+        let record = QuorumRecord::new(1, &["pg02"]);
+        let none = names(&[]);
+        let up = names(&["pg03"]);
+        assert_eq!(
+            quorum_step(&facts(&list, &record, 1, &up, &none, &none)),
+            QuorumStep::Record(QuorumRecord::new(1, &["pg02", "pg03"]))
+        );
+        let record = QuorumRecord::new(1, &["pg02", "pg03"]);
+        assert_eq!(
+            quorum_step(&facts(&list, &record, 1, &up, &none, &none)),
+            QuorumStep::SetList(QuorumList::new(1, &["pg02", "pg03"]))
+        );
+        let list = QuorumList::new(1, &["pg02", "pg03"]);
+        assert_eq!(
+            quorum_step(&facts(&list, &record, 1, &up, &none, &none)),
+            QuorumStep::Settled
+        );
+    }
+
+    const NODES: [&str; 4] = ["pg02", "pg03", "pg04", "pg05"];
+
+    fn subset(bits: u8) -> BTreeSet<String> {
+        NODES
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| bits & (1 << i) != 0)
+            .map(|(_, n)| n.to_string())
+            .collect()
+    }
+
+    /// A model of the commits: the primary's position, each standby's
+    /// flushed position, and the newest acknowledged commit.
+    struct Model {
+        primary: u64,
+        at: std::collections::BTreeMap<String, u64>,
+        newest_acked: u64,
+        ceiling: u64,
+    }
+
+    impl Model {
+        /// One commit under `list`: acknowledged once `k` listed standbys
+        /// that are not gone flushed it (`order` picks which first), or at
+        /// once by the primary alone when the list names nobody.
+        fn commit(&mut self, list: &QuorumList, gone: &BTreeSet<String>, order: u8) {
+            self.primary += 1;
+            if list.standbys.is_empty() {
+                self.newest_acked = self.primary;
+                return;
+            }
+            let mut up: Vec<&String> = list
+                .standbys
+                .iter()
+                .filter(|n| !gone.contains(*n))
+                .collect();
+            let turn = order as usize % up.len().max(1);
+            up.rotate_left(turn);
+            if up.len() < list.k {
+                return; // it waits
+            }
+            for n in &up[..list.k] {
+                self.at.insert(n.to_string(), self.primary);
+            }
+            self.newest_acked = self.primary;
+        }
+
+        fn holding(&self, at: u64) -> BTreeSet<String> {
+            self.at
+                .iter()
+                .filter(|(_, p)| **p >= at)
+                .map(|(n, _)| n.clone())
+                .collect()
+        }
+
+        /// Zero loss: a promotion that compares any `voters − k + 1`
+        /// voters sees the newest acknowledged commit, i.e. at least k
+        /// voters hold it. No record: elections wait for the primary.
+        fn safe(&self, record: &QuorumRecord) -> bool {
+            record.voters.is_empty()
+                || record
+                    .voters
+                    .intersection(&self.holding(self.newest_acked))
+                    .count()
+                    >= record.k
+        }
+    }
+
+    proptest! {
+        /// Commits acknowledged under whatever list is in effect, standbys
+        /// that catch up, leave and return between the steps: after every
+        /// step, a promotion by the record loses no acknowledged commit.
+        #[test]
+        fn no_record_ever_loses_an_acknowledged_commit(
+            k in 1usize..=3,
+            worlds in proptest::collection::vec((0u8..16, 0u8..16, 0u8..4, any::<u8>()), 1..16),
+        ) {
+            let mut list = QuorumList { k: 1, standbys: subset(0b0011) };
+            let mut record = QuorumRecord { k: 1, voters: subset(0b0011) };
+            let mut m = Model {
+                primary: 0,
+                at: NODES.iter().map(|n| (n.to_string(), 0)).collect(),
+                newest_acked: 0,
+                ceiling: 0,
+            };
+            for (gone, catch_up, commits, order) in worlds {
+                let gone = subset(gone);
+                for i in 0..commits {
+                    m.commit(&list, &gone, order.wrapping_add(i));
+                }
+                for n in subset(catch_up).difference(&gone) {
+                    m.at.insert(n.clone(), m.primary);
+                }
+                prop_assert!(m.safe(&record), "{:?} {:?} {:?}", list, record, m.at);
+                for step in 0..30u32 {
+                    let streaming: BTreeSet<String> =
+                        NODES.iter().map(|n| n.to_string()).filter(|n| !gone.contains(n)).collect();
+                    let at_ceiling: BTreeSet<String> =
+                        m.holding(m.ceiling).intersection(&streaming).cloned().collect();
+                    let f = facts(&list, &record, k, &at_ceiling, &gone, &at_ceiling);
+                    match quorum_step(&f) {
+                        QuorumStep::Record(r) => record = r,
+                        QuorumStep::SetList(l) => {
+                            list = l;
+                            m.ceiling = m.primary;
+                        }
+                        QuorumStep::Wait(_) | QuorumStep::Settled => break,
+                    }
+                    prop_assert!(m.safe(&record), "{:?} {:?} {:?}", list, record, m.at);
+                    // Sometimes a commit between two steps, under the list
+                    // now in effect.
+                    if (order >> (step % 8)) & 1 == 1 {
+                        m.commit(&list, &gone, order);
+                        prop_assert!(m.safe(&record), "{:?} {:?} {:?}", list, record, m.at);
+                    }
+                }
+            }
+        }
+
+        /// Whatever the standbys do between steps (join, leave, catch up,
+        /// reach the ceiling), every step keeps the invariant for the
+        /// list PostgreSQL may still apply (the old one until the new one
+        /// is in effect, so both are checked), and a stable world settles.
+        #[test]
+        fn every_step_keeps_the_overlap(
+            k in 1usize..=3,
+            worlds in proptest::collection::vec((0u8..16, 0u8..16, 0u8..16), 1..12),
+        ) {
+            let mut list = QuorumList { k: 1, standbys: subset(0b0011) };
+            let mut record = QuorumRecord { k: 1, voters: subset(0b0011) };
+            for (caught_up, gone, at_ceiling) in worlds {
+                let (caught_up, gone, at_ceiling) =
+                    (subset(caught_up), subset(gone), subset(at_ceiling));
+                let mut stopped = false;
+                for _ in 0..30 {
+                    let f = facts(&list, &record, k, &caught_up, &gone, &at_ceiling);
+                    match quorum_step(&f) {
+                        QuorumStep::Record(r) => {
+                            prop_assert!(overlaps(&list, &r), "{:?} with {:?}", list, r);
+                            record = r;
+                        }
+                        QuorumStep::SetList(l) => {
+                            prop_assert!(overlaps(&l, &record), "{:?} with {:?}", l, record);
+                            list = l;
+                        }
+                        QuorumStep::Wait(_) | QuorumStep::Settled => {
+                            stopped = true;
+                            break;
+                        }
+                    }
+                }
+                prop_assert!(stopped, "no rest: {:?} {:?}", list, record);
+            }
+        }
+    }
+}
