@@ -32,11 +32,13 @@ export PROPTEST_RNG_SEED=${PROPTEST_RNG_SEED:-20261127} NEMESIS_SEED=${NEMESIS_S
 mapfile -t labs < <(grep -v '^#' tests/integration/labs.list | grep .)
 skip=()
 for t in "${labs[@]}"; do skip+=(--skip "$t"); done
-cargo test --locked --no-run --quiet
-stage "tests built"
-# The lab's disks that forget unsynced writes at a crash (tools/crashfs) and
-# its reading of crm_mon (tools/labview), beside the agent the lab tests run.
+# Every test of the workspace, with the tools' binaries the labs run beside
+# the agent (tools/crashfs: disks that forget unsynced writes at a crash;
+# tools/labview: its reading of crm_mon), in one build that keeps both
+# cores busy.
+cargo test --locked --no-run --quiet --workspace
 cargo build --locked --quiet -p crashfs -p labview
+stage "tests built"
 lablog=$(mktemp /tmp/rustpg-labs.XXXXXX)
 trap 'rm -f "$lablog"' EXIT
 # Each line of the lab tests' output with the seconds since they began.
@@ -49,14 +51,14 @@ trap 'rm -f "$lablog"' EXIT
 labs_pid=$!
 stage "lab tests started"
 others=0
-# The lints, then every other test on two threads, at a lower priority than
-# the labs: the lab mostly waits for Pacemaker's timers and leaves most of
+# The lints, then every other test on two threads, at the lowest priority
+# (the labs first): the lab mostly waits for Pacemaker's timers and leaves most of
 # its core idle, and the other tests (a second of CPU for every two of
 # waiting, much of it starting processes) fill both cores without taking
 # the lab's share.
 cargo clippy --locked --workspace --all-targets --quiet -- -D warnings || others=$?
 stage "lints done"
-nice -n 10 cargo test --locked -- --test-threads=2 "${skip[@]}" || others=$?
+nice -n 19 cargo test --locked -- --test-threads=2 "${skip[@]}" || others=$?
 stage "other tests done"
 # The tools' own tests (crashfs: files and PostgreSQL on it; labview: the
 # healthy picture), beside the labs too.

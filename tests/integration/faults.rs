@@ -118,10 +118,13 @@ fn kill_postmaster(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
     vec![row]
 }
 
-/// `synchronous_standby_names` as the primary has it, through the VIP.
+/// `synchronous_standby_names` as the primary has it, through the VIP
+/// (psql's table: the value is on the third line).
 fn sync_list(lab: &Lab) -> String {
-    lab.sql("show synchronous_standby_names")
-        .unwrap_or_default()
+    let out = lab
+        .sql("show synchronous_standby_names")
+        .unwrap_or_default();
+    out.lines().nth(2).unwrap_or_default().trim().to_string()
 }
 
 /// A standby outside the cluster (`lab/cluster.sh dr`: its own namespace,

@@ -462,13 +462,19 @@ impl SharedLab {
         SharedLab { lab }
     }
 
-    /// crm-examples' configuration as shipped (it heals itself), with the
-    /// lab's fencing and disks that forget what was not synced when a node
-    /// crashes (crashfs): the lab the fault battery and the randomized
-    /// schedules share.
+    /// crm-examples' configuration as shipped (it heals itself), configured
+    /// live with cluster-pcs.sh (the same cluster as cluster.crm: the
+    /// crm_examples tests), with the lab's fencing and disks that forget
+    /// what was not synced when a node crashes (crashfs): the lab the end
+    /// to end scenarios, the fault battery and the randomized schedules
+    /// share, one after another (their names keep them together).
     pub fn as_shipped() -> SharedLab {
         let crashfs = crashfs_binary();
-        SharedLab::get("shipped", "sh", &[("LAB_CRASHFS", crashfs.as_str())])
+        SharedLab::get(
+            "shipped",
+            "sh",
+            &[("LAB_CONFIG", "pcs"), ("LAB_CRASHFS", crashfs.as_str())],
+        )
     }
 }
 

@@ -23,6 +23,7 @@ mod hostile;
 mod metadata;
 mod nemesis;
 mod pacemaker_single;
+mod pg11;
 mod replication;
 mod slave;
 mod standalone;
