@@ -43,6 +43,85 @@ fn three_node_cluster_end_to_end() {
     end_to_end(&shared.lab, OperatorTool::Exercised);
 }
 
+/// `synchronous_standby_names` as the primary has it, through the VIP
+/// (psql's table: the value is on the third line).
+fn sync_list(lab: &Lab) -> String {
+    let out = lab
+        .sql("show synchronous_standby_names")
+        .unwrap_or_default();
+    out.lines().nth(2).unwrap_or_default().trim().to_string()
+}
+
+fn dr1_listed(lab: &Lab) -> bool {
+    let list = sync_list(lab);
+    list.starts_with("FIRST 2 (") && list.ends_with(", \"dr1\")")
+}
+
+const DR_PARAM: [&str; 4] = ["crm", "resource", "param", "Postgresql"];
+
+/// A standby outside the cluster (`lab/cluster.sh dr`: its own namespace,
+/// PostgreSQL only, streaming from the VIP), named in
+/// `external_standby_node_list`: the primary lists it after the sync
+/// standby.
+fn dr_streams_and_is_listed(lab: &Lab) {
+    let out = lab.run(&["dr", "up"]);
+    assert!(out.status.success(), "dr up:\n{}", text(&out));
+    crate::operator::crm(
+        lab,
+        &[&DR_PARAM[..], &["set", "external_standby_node_list", "dr1"]].concat(),
+    );
+    let listed = wait_until("DR: dr1 listed", Duration::from_secs(60), || {
+        dr1_listed(lab)
+    });
+    println!("DR: {} after {listed:.1?}", sync_list(lab));
+}
+
+/// After the failover (at idle: a DR standby that received WAL the
+/// promoted standby had not, which nobody acknowledged, went past the fork
+/// as any standby would and needs a rewind at its site), it follows the
+/// new primary through the VIP and is listed again; stopped, it is dropped
+/// at the next monitor with the stock warning, and commits no longer wait
+/// for it.
+fn dr_follows_then_leaves(lab: &Lab, new: &str, killed: Instant) {
+    wait_until(
+        &format!("DR: dr1 follows {new} and is listed again"),
+        Duration::from_secs(60),
+        || dr1_listed(lab),
+    );
+    println!(
+        "DR: {} on {new}, {:.1?} after the kill",
+        sync_list(lab),
+        killed.elapsed()
+    );
+    let out = lab.run(&["dr", "stop"]);
+    assert!(out.status.success(), "dr stop:\n{}", text(&out));
+    let dropped = wait_until(
+        "DR: dr1 dropped from the list",
+        Duration::from_secs(30),
+        || !sync_list(lab).contains("dr1"),
+    );
+    let log = lab.exec(
+        new,
+        &[
+            "grep",
+            "-a",
+            "pgsql(Postgresql)",
+            "/var/log/pacemaker/pacemaker.log",
+        ],
+    );
+    assert!(
+        log.contains("The synchronous connection from dr1 was disconnected."),
+        "DR: no warning about dr1 on {new}"
+    );
+    lab.sql("set statement_timeout = '5s'; insert into e2e_lag values ('after dr1 left')")
+        .unwrap_or_else(|e| panic!("DR: a commit after dr1 left: {e}"));
+    crate::operator::crm(
+        lab,
+        &[&DR_PARAM[..], &["delete", "external_standby_node_list"]].concat(),
+    );
+    println!("DR: dropped {dropped:.1?} after it stopped");
+}
+
 /// Whether `end_to_end` runs rustpgctl's scenarios (status, explain,
 /// refusals, switchover through PgBouncer, a switchover whose target
 /// crashes) or moves the role with the lab's switchover only.
@@ -447,6 +526,12 @@ pub(crate) fn end_to_end(lab: &Lab, tool: OperatorTool) {
     let nodes: Vec<String> = p.view.nodes.keys().cloned().collect();
     all_rows_everywhere(lab, &nodes, rows);
 
+    // A DR standby outside the cluster through the failover (PostgreSQL 12
+    // and later: the PostgreSQL 11 lab has none).
+    let dr = tool == OperatorTool::Exercised;
+    if dr {
+        dr_streams_and_is_listed(lab);
+    }
     // Failover: kill -9 of the primary's postmaster.
     let old = p.primary().unwrap().to_string();
     let sync = p.node_with_status(Status::HsSync).unwrap();
@@ -476,6 +561,9 @@ pub(crate) fn end_to_end(lab: &Lab, tool: OperatorTool) {
     );
     all_rows_everywhere(lab, &[sync.clone(), third.clone()], rows);
     assert_ne!(p.attr(&old, &format!("{RSC}-status")), Some("PRI"));
+    if dr {
+        dr_follows_then_leaves(lab, &sync, started);
+    }
     // With crm-examples' configuration the crashed primary comes back by
     // itself once failure-timeout lets Pacemaker start it again: the
     // fault battery (faults::faults_under_write_load) shows it.

@@ -118,96 +118,6 @@ fn kill_postmaster(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
     vec![row]
 }
 
-/// `synchronous_standby_names` as the primary has it, through the VIP
-/// (psql's table: the value is on the third line).
-fn sync_list(lab: &Lab) -> String {
-    let out = lab
-        .sql("show synchronous_standby_names")
-        .unwrap_or_default();
-    out.lines().nth(2).unwrap_or_default().trim().to_string()
-}
-
-/// A standby outside the cluster (`lab/cluster.sh dr`: its own namespace,
-/// PostgreSQL only, streaming from the VIP), named in
-/// `external_standby_node_list`: listed after the sync standby while it
-/// streams; the primary's postmaster killed: it follows the new primary
-/// through the VIP and is listed again; stopped, it is dropped with the
-/// stock warning and commits stop waiting for it. Without a load: a DR
-/// standby that received WAL the promoted standby had not (nobody
-/// acknowledged it) is past the fork, as any standby would be, and needs
-/// a rewind, which is its site's business, not the cluster's. Returns
-/// what happened, for the log.
-fn dr_standby_through_failover(lab: &Lab) -> String {
-    lab.wait_for("DR: healthy start", Duration::from_secs(180), healthy);
-    let dr = lab.run(&["dr", "up"]);
-    assert!(dr.status.success(), "dr up:\n{}", text(&dr));
-    let param = ["crm", "resource", "param", "Postgresql"];
-    crm(
-        lab,
-        &[&param[..], &["set", "external_standby_node_list", "dr1"]].concat(),
-    );
-    let dr1_listed = || {
-        let list = sync_list(lab);
-        list.starts_with("FIRST 2 (") && list.ends_with(", \"dr1\")")
-    };
-    let listed = wait_until("DR: dr1 listed", Duration::from_secs(60), dr1_listed);
-    println!("DR: {} after {listed:.1?}", sync_list(lab));
-    let old = lab
-        .picture()
-        .and_then(|p| p.primary().map(str::to_string))
-        .unwrap();
-    let pid = lab.postmaster_pid(&old);
-    lab.exec(&old, &["kill", "-9", &pid]);
-    let killed = Instant::now();
-    let p = lab.wait_for("DR: a new primary", Duration::from_secs(120), |p| {
-        p.primary().is_some_and(|n| n != old) && p.vip_on.as_deref() == p.primary()
-    });
-    let new = p.primary().unwrap().to_string();
-    wait_until(
-        &format!("DR: dr1 follows {new} and is listed again"),
-        Duration::from_secs(60),
-        dr1_listed,
-    );
-    let relisted = killed.elapsed();
-    println!(
-        "DR: {} on {new}, {relisted:.1?} after the kill",
-        sync_list(lab)
-    );
-
-    // Stopped: dropped at the primary's next monitor, with the warning;
-    // then a commit waits for the sync standby alone.
-    let dr = lab.run(&["dr", "stop"]);
-    assert!(dr.status.success(), "dr stop:\n{}", text(&dr));
-    let dropped = wait_until(
-        "DR: dr1 dropped from the list",
-        Duration::from_secs(30),
-        || !sync_list(lab).contains("dr1"),
-    );
-    let log = lab.exec(
-        &new,
-        &[
-            "grep",
-            "-a",
-            "pgsql(Postgresql)",
-            "/var/log/pacemaker/pacemaker.log",
-        ],
-    );
-    assert!(
-        log.contains("The synchronous connection from dr1 was disconnected."),
-        "DR: no warning about dr1 on {new}"
-    );
-    lab.sql("set statement_timeout = '5s'; insert into probe(note) values ('after dr1 left')")
-        .unwrap_or_else(|e| panic!("DR: a commit after dr1 left: {e}"));
-    crm(
-        lab,
-        &[&param[..], &["delete", "external_standby_node_list"]].concat(),
-    );
-    format!(
-        "dr1 listed {listed:.1?} after it was named; {old}'s postmaster killed: dr1 followed \
-         {new} and was listed again {relisted:.1?} later; stopped, dropped {dropped:.1?} later"
-    )
-}
-
 /// How long a crashed primary may take to stream again by itself once it
 /// is back (failure-timeout first lets Pacemaker start it again).
 const REJOIN_WITHIN: Duration = Duration::from_secs(150);
@@ -680,12 +590,6 @@ fn faults_under_write_load() {
     let shared = SharedLab::as_shipped();
     assert!(shared.lab.fencing() && shared.lab.self_healing());
     battery(&shared.lab, |n, repeat| n != 7 || repeat > 1);
-    // The DR standby's step is number 13 for FAULTS_ONLY.
-    let dr_wanted =
-        std::env::var("FAULTS_ONLY").map_or(true, |o| o.split(',').any(|n| n.trim() == "13"));
-    if dr_wanted {
-        println!("DR: {}", dr_standby_through_failover(&shared.lab));
-    }
 }
 
 /// The fault battery on `lab`; `default(n, repeat)` picks the scenarios

@@ -478,6 +478,14 @@ impl SharedLab {
     }
 }
 
+impl SharedLab {
+    /// Not shared any further: the lab goes down with its last reference
+    /// (this one, unless the caller still holds a clone).
+    pub fn release(self) {
+        SHARED.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+}
+
 impl Drop for SharedLab {
     fn drop(&mut self) {
         // A failed test's lab is not shared any further: the last reference
