@@ -3,6 +3,7 @@
 //! election, "k of V", and the one step that moves them towards what is
 //! wanted without ever breaking their invariant ([`overlaps`]).
 
+use super::election::Location;
 use std::collections::BTreeSet;
 
 /// `synchronous_standby_names = 'ANY k (…)'`: a commit is acknowledged once
@@ -281,9 +282,57 @@ pub fn quorum_step(f: &QuorumFacts) -> QuorumStep {
     QuorumStep::Settled
 }
 
+/// The election in quorum mode, from the last primary's record and the
+/// final positions the voters published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QuorumElection {
+    /// The most advanced of enough voters' positions (timeline, then LSN;
+    /// of equals, the first by name): every commit acknowledged by `k`
+    /// voters is on it.
+    Promote(String),
+    /// Fewer positions than the record asks for: the voters still to
+    /// publish one (what `rustpgctl explain` names).
+    Waiting { needed: usize, missing: Vec<String> },
+}
+
+/// Promote once at least `voters − k + 1` voters published a final
+/// position (any set that acknowledged a commit then overlaps the
+/// compared one), the most advanced of them; positions of nodes that are
+/// not voters do not count.
+pub fn quorum_election(
+    record: &QuorumRecord,
+    positions: &std::collections::BTreeMap<String, Location>,
+) -> QuorumElection {
+    let published: Vec<(&String, &Location)> = record
+        .voters
+        .iter()
+        .filter_map(|v| positions.get(v).map(|l| (v, l)))
+        .collect();
+    let needed = record.positions_needed();
+    if published.len() < needed || published.is_empty() {
+        return QuorumElection::Waiting {
+            needed,
+            missing: record
+                .voters
+                .iter()
+                .filter(|v| !positions.contains_key(*v))
+                .cloned()
+                .collect(),
+        };
+    }
+    let mut best = published[0];
+    for p in &published[1..] {
+        if p.1.compare(best.1) == std::cmp::Ordering::Greater {
+            best = *p;
+        }
+    }
+    QuorumElection::Promote(best.0.clone())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::lsn::Lsn;
     use proptest::prelude::*;
 
     fn names(n: &[&str]) -> BTreeSet<String> {
@@ -384,6 +433,42 @@ mod tests {
         );
     }
 
+    fn at(tli: u32, lsn: u64) -> Location {
+        Location {
+            tli: Some(tli),
+            lsn: Lsn(lsn),
+        }
+    }
+
+    /// Five nodes, k=2: three of the four voters' positions are enough;
+    /// the most advanced wins, a non-voter's position does not count.
+    #[test]
+    fn the_election_waits_for_enough_voters() {
+        let record = QuorumRecord::new(2, &["pg02", "pg03", "pg04", "pg05"]);
+        let mut positions = std::collections::BTreeMap::new();
+        positions.insert("pg02".to_string(), at(3, 0x500));
+        positions.insert("pg03".to_string(), at(3, 0x700));
+        positions.insert("pg01".to_string(), at(3, 0x900));
+        assert_eq!(
+            quorum_election(&record, &positions),
+            QuorumElection::Waiting {
+                needed: 3,
+                missing: vec!["pg04".into(), "pg05".into()]
+            }
+        );
+        positions.insert("pg05".to_string(), at(2, 0x9000));
+        assert_eq!(
+            quorum_election(&record, &positions),
+            QuorumElection::Promote("pg03".into()),
+            "the newer timeline first, then the LSN"
+        );
+        positions.insert("pg04".to_string(), at(4, 0x100));
+        assert_eq!(
+            quorum_election(&record, &positions),
+            QuorumElection::Promote("pg04".into())
+        );
+    }
+
     const NODES: [&str; 4] = ["pg02", "pg03", "pg04", "pg05"];
 
     fn subset(bits: u8) -> BTreeSet<String> {
@@ -449,6 +534,33 @@ mod tests {
                     .count()
                     >= record.k
         }
+
+        /// The election among the voters still there (the gone ones
+        /// publish nothing) promotes one that holds the newest
+        /// acknowledged commit, or waits.
+        fn elects_safely(&self, record: &QuorumRecord, gone: &BTreeSet<String>) -> bool {
+            if record.voters.is_empty() {
+                return true; // it waits for the last primary
+            }
+            let positions = self
+                .at
+                .iter()
+                .filter(|(n, _)| !gone.contains(*n))
+                .map(|(n, p)| {
+                    (
+                        n.clone(),
+                        Location {
+                            tli: Some(1),
+                            lsn: Lsn(*p),
+                        },
+                    )
+                })
+                .collect();
+            match quorum_election(record, &positions) {
+                QuorumElection::Promote(w) => self.at[&w] >= self.newest_acked,
+                QuorumElection::Waiting { .. } => true,
+            }
+        }
     }
 
     proptest! {
@@ -492,6 +604,7 @@ mod tests {
                         QuorumStep::Wait(_) | QuorumStep::Settled => break,
                     }
                     prop_assert!(m.safe(&record), "{:?} {:?} {:?}", list, record, m.at);
+                    prop_assert!(m.elects_safely(&record, &gone), "{:?} {:?} {:?}", list, record, m.at);
                     // Sometimes a commit between two steps, under the list
                     // now in effect.
                     if (order >> (step % 8)) & 1 == 1 {
