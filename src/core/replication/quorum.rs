@@ -119,6 +119,10 @@ pub struct QuorumFacts<'a> {
     /// effect: a voter leaves the record only once enough of the others
     /// hold every commit it may have acknowledged.
     pub at_ceiling: &'a BTreeSet<String>,
+    /// The primary's partition has quorum. Without it the others only
+    /// seem gone (the primary may be the one cut off), and a record
+    /// written there reaches only its side's CIB: nothing changes.
+    pub quorum: bool,
 }
 
 /// The next step, one at a time: each is shown (in the CIB, or in effect
@@ -150,6 +154,9 @@ pub enum QuorumStep {
 /// in the list before the record: each step keeps [`overlaps`].
 pub fn quorum_step(f: &QuorumFacts) -> QuorumStep {
     let (list, record) = (f.list, f.record);
+    if !f.quorum {
+        return QuorumStep::Wait("no quorum: the list and the record stay".into());
+    }
     let wanted: BTreeSet<String> = list
         .standbys
         .iter()
@@ -162,7 +169,12 @@ pub fn quorum_step(f: &QuorumFacts) -> QuorumStep {
         |voters: &BTreeSet<String>| voters.iter().filter(|v| f.at_ceiling.contains(*v)).count();
     if !overlaps(list, record) {
         // Not a state these steps make (a record written by hand, or a
-        // list changed behind the agent's back): promotions compare more.
+        // list changed behind the agent's back). The primary acknowledging
+        // alone: no record may promise otherwise. Else promotions compare
+        // more.
+        if list.standbys.is_empty() {
+            return QuorumStep::Record(QuorumRecord::none());
+        }
         let voters: BTreeSet<String> = record.voters.union(&list.standbys).cloned().collect();
         let k = record.k.min(list.k).max(1);
         return QuorumStep::Record(QuorumRecord { k, voters });
@@ -380,6 +392,7 @@ mod tests {
             caught_up,
             gone,
             at_ceiling,
+            quorum: true,
         }
     }
 
@@ -408,6 +421,27 @@ mod tests {
             quorum_step(&facts(&list, &record, 2, &none, &gone, &two)),
             QuorumStep::Record(QuorumRecord::new(2, &["pg02", "pg03", "pg04"]))
         );
+    }
+
+    /// A record beside a list naming nobody is deleted (the primary
+    /// acknowledges alone); without quorum nothing moves.
+    #[test]
+    fn repairs_and_no_quorum() {
+        let none = names(&[]);
+        let empty = QuorumList::new(1, &[]);
+        let record = QuorumRecord::new(1, &["pg02"]);
+        assert_eq!(
+            quorum_step(&facts(&empty, &record, 1, &none, &none, &none)),
+            QuorumStep::Record(QuorumRecord::none())
+        );
+        let list = QuorumList::new(1, &["pg02", "pg03"]);
+        let record = QuorumRecord::new(1, &["pg02", "pg03"]);
+        let gone = names(&["pg03"]);
+        let f = QuorumFacts {
+            quorum: false,
+            ..facts(&list, &record, 1, &none, &gone, &none)
+        };
+        assert!(matches!(quorum_step(&f), QuorumStep::Wait(_)));
     }
 
     /// A standby that caught up joins the record first, then the list.
@@ -564,6 +598,35 @@ mod tests {
     }
 
     proptest! {
+        /// From any pair, even one these steps never make (written by hand,
+        /// or left by an earlier version), the first step makes the pair
+        /// overlap or waits, and every later one keeps it.
+        #[test]
+        fn any_pair_is_repaired_first(
+            (list_bits, list_k, record_bits, record_k) in (0u8..16, 1usize..=4, 0u8..16, 1usize..=4),
+            k in 1usize..=3,
+            caught_up in 0u8..16,
+            gone in 0u8..16,
+        ) {
+            let standbys = subset(list_bits);
+            let voters = subset(record_bits);
+            let mut list = QuorumList { k: list_k.min(standbys.len().max(1)), standbys };
+            let mut record = QuorumRecord {
+                k: if voters.is_empty() { 0 } else { record_k.min(voters.len()) },
+                voters,
+            };
+            let (caught_up, gone, at_ceiling) = (subset(caught_up), subset(gone), subset(0b1111));
+            for _ in 0..30 {
+                let f = facts(&list, &record, k, &caught_up, &gone, &at_ceiling);
+                match quorum_step(&f) {
+                    QuorumStep::Record(r) => record = r,
+                    QuorumStep::SetList(l) => list = l,
+                    QuorumStep::Wait(_) | QuorumStep::Settled => break,
+                }
+                prop_assert!(overlaps(&list, &record), "{:?} with {:?}", list, record);
+            }
+        }
+
         /// Commits acknowledged under whatever list is in effect, standbys
         /// that catch up, leave and return between the steps: after every
         /// step, a promotion by the record loses no acknowledged commit.
