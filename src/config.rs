@@ -124,6 +124,11 @@ impl Values {
             .map(str::to_string)
             .collect()
     }
+
+    /// Node names, lower-cased as the stock agent compares them.
+    fn node_names(&self, name: &str) -> Vec<String> {
+        self.words(name).iter().map(|n| n.to_lowercase()).collect()
+    }
 }
 
 /// Characters that mean something inside a double-quoted `/bin/sh` word.
@@ -207,16 +212,8 @@ impl Config {
             stop_escalate: v.int("stop_escalate") as u64,
             check_wal_receiver: v.bool("check_wal_receiver"),
             rep_mode: RepMode::parse(&v.str("rep_mode")),
-            node_list: v
-                .words("node_list")
-                .iter()
-                .map(|n| n.to_lowercase())
-                .collect(),
-            external_standbys: v
-                .words("external_standby_node_list")
-                .iter()
-                .map(|n| n.to_lowercase())
-                .collect(),
+            node_list: v.node_names("node_list"),
+            external_standbys: v.node_names("external_standby_node_list"),
             restore_command: v.opt("restore_command"),
             archive_cleanup_command: v.opt("archive_cleanup_command"),
             recovery_end_command: v.opt("recovery_end_command"),

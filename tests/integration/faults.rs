@@ -666,7 +666,6 @@ pub(crate) fn battery(lab: &Arc<Lab>, default: fn(usize, usize) -> bool) {
             "(12) the async standby partitioned, the sync standby's connection reset and blocked, kill -9 of the primary 1 s later",
             |lab, label, first| double_fault(lab, label, first, FirstFault::PartitionOtherResetSync),
         ),
-
     ];
     let mut rows = Vec::new();
     let mut next_id = 1_000_000i64;

@@ -476,9 +476,7 @@ impl SharedLab {
             &[("LAB_CONFIG", "pcs"), ("LAB_CRASHFS", crashfs.as_str())],
         )
     }
-}
 
-impl SharedLab {
     /// Not shared any further: the lab goes down with its last reference
     /// (this one, unless the caller still holds a clone).
     pub fn release(self) {

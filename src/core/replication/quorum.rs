@@ -165,8 +165,20 @@ pub fn quorum_step(f: &QuorumFacts) -> QuorumStep {
         .cloned()
         .collect();
     let wanted_k = f.wanted_k.min(wanted.len()).max(1);
-    let held =
-        |voters: &BTreeSet<String>| voters.iter().filter(|v| f.at_ceiling.contains(*v)).count();
+    // A record that lets promotions compare fewer positions is written
+    // only once k of its voters hold the ceiling (see above).
+    let once_held = |r: QuorumRecord, why: String| {
+        if r.voters
+            .iter()
+            .filter(|v| f.at_ceiling.contains(*v))
+            .count()
+            < r.k
+        {
+            QuorumStep::Wait(why)
+        } else {
+            QuorumStep::Record(r)
+        }
+    };
     if !overlaps(list, record) {
         // Not a state these steps make (a record written by hand, or a
         // list changed behind the agent's back). The primary acknowledging
@@ -212,14 +224,12 @@ pub fn quorum_step(f: &QuorumFacts) -> QuorumStep {
             k: list.k,
             voters: list.standbys.clone(),
         };
-        if held(&covering.voters) < covering.k {
-            return QuorumStep::Wait(format!(
-                "{} is recorded once {} of them hold the ceiling",
-                covering.wire(),
-                covering.k
-            ));
-        }
-        return QuorumStep::Record(covering);
+        let why = format!(
+            "{} is recorded once {} of them hold the ceiling",
+            covering.wire(),
+            covering.k
+        );
+        return once_held(covering, why);
     }
     // Add: the record first, then the list; from a list naming nobody
     // (no record) the list first, recorded as above.
@@ -244,14 +254,12 @@ pub fn quorum_step(f: &QuorumFacts) -> QuorumStep {
         voters.remove(x);
         let k = record.k.min(voters.len()).max(1);
         let shrunk = QuorumRecord { k, voters };
-        if held(&shrunk.voters) < shrunk.k {
-            return QuorumStep::Wait(format!(
-                "{x} stays a voter until {} of {} hold every commit it may have acknowledged",
-                shrunk.k,
-                shrunk.wire()
-            ));
-        }
-        return QuorumStep::Record(shrunk);
+        let why = format!(
+            "{x} stays a voter until {} of {} hold every commit it may have acknowledged",
+            shrunk.k,
+            shrunk.wire()
+        );
+        return once_held(shrunk, why);
     }
     if list.standbys.is_empty() {
         return QuorumStep::Settled;
@@ -270,14 +278,12 @@ pub fn quorum_step(f: &QuorumFacts) -> QuorumStep {
             k: list.k,
             voters: record.voters.clone(),
         };
-        if held(&raised.voters) < raised.k {
-            return QuorumStep::Wait(format!(
-                "{} is recorded once {} of them hold the ceiling",
-                raised.wire(),
-                raised.k
-            ));
-        }
-        return QuorumStep::Record(raised);
+        let why = format!(
+            "{} is recorded once {} of them hold the ceiling",
+            raised.wire(),
+            raised.k
+        );
+        return once_held(raised, why);
     }
     if list.k > wanted_k {
         if record.k > wanted_k {

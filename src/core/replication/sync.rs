@@ -63,19 +63,18 @@ pub enum SyncStandbys {
 impl SyncStandbys {
     /// The setting's value (before quoting for postgresql.conf).
     pub fn value(&self) -> String {
-        let list = |names: &mut dyn Iterator<Item = &String>| -> String {
-            let quoted: Vec<String> = names.map(|n| crate::core::quote::standby_name(n)).collect();
-            quoted.join(", ")
+        let listed = self.listed();
+        let quoted: Vec<String> = listed
+            .iter()
+            .map(|n| crate::core::quote::standby_name(n))
+            .collect();
+        // Every listed standby is required with externals; one otherwise.
+        let required = match self {
+            SyncStandbys::Async => return String::new(),
+            SyncStandbys::First(_) => 1,
+            SyncStandbys::WithExternals { .. } => listed.len(),
         };
-        match self {
-            SyncStandbys::Async => String::new(),
-            SyncStandbys::First(names) => format!("FIRST 1 ({})", list(&mut names.iter())),
-            SyncStandbys::WithExternals { standby, externals } => format!(
-                "FIRST {} ({})",
-                externals.len() + 1,
-                list(&mut std::iter::once(standby).chain(externals))
-            ),
-        }
+        format!("FIRST {required} ({})", quoted.join(", "))
     }
 
     /// Read the current setting back. The stock agent's single name
