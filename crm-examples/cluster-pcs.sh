@@ -32,7 +32,7 @@ pcs_ property set stonith-enabled=false no-quorum-policy=stop
 pcs_ resource defaults update resource-stickiness=INFINITY migration-threshold=1 failure-timeout=10s
 
 pcs_ resource create Postgresql ocf:rustpg:pgsql \
-    rep_mode=sync node_list="pg01 pg02 pg03" master_ip=$VIP repuser=repl auto_rewind=true \
+    rep_mode=sync node_list="pg01 pg02 pg03" master_ip=$VIP repuser=repl auto_rewind=true auto_resync=true \
     primary_conninfo_opt="passfile=/var/lib/postgresql/.pgpass keepalives_idle=60 keepalives_interval=5 keepalives_count=5" \
     pgctl=/usr/lib/postgresql/15/bin/pg_ctl psql=/usr/lib/postgresql/15/bin/psql \
     pgdata=/var/lib/pgsql/data tmpdir=/var/lib/pgsql/tmp socketdir=/run/postgresql \

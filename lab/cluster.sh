@@ -276,6 +276,14 @@ in_node() {
     in_holder "$pid" "$@"
 }
 
+# Whether PROGRAM runs in the node. A node that is not up (fenced between
+# two checks, say) is an error that says so, not a silent "no".
+node_runs() {
+    local node=$1 program=$2 pid
+    pid=$(holder_pid "$node") || die "node $node is not up (LAB_ROOT=$LAB_ROOT)"
+    in_holder "$pid" pidof "$program" >/dev/null 2>&1
+}
+
 as_postgres() {
     local node=$1
     shift
@@ -284,9 +292,10 @@ as_postgres() {
 
 # A node whose pacemaker answers (for crm_mon and crm_resource).
 any_node() {
-    local n
+    local n pid
     for n in "${NODES[@]}"; do
-        if is_up "$n" && in_node "$n" pidof pacemaker-controld >/dev/null 2>&1; then
+        # A node that goes down meanwhile is skipped, not an error.
+        if pid=$(holder_pid "$n") && in_holder "$pid" pidof pacemaker-controld >/dev/null 2>&1; then
             echo "$n"
             return 0
         fi
@@ -548,18 +557,19 @@ write_crm_file() {
         sed -i 's/ rep_mode=sync / rep_mode=async /' "$out"
         grep -q ' rep_mode=async ' "$out" || die "$CRM_FILE: no rep_mode=sync to change"
     fi
-    # cluster.crm heals itself: auto_rewind=true, and failure-timeout=10s so
-    # that Pacemaker starts a failed instance again, which then rejoins by
-    # itself (docs/operations.md). LAB_AUTO_REWIND=0 takes both out: the
+    # cluster.crm heals itself: auto_rewind=true (with auto_resync=true),
+    # and failure-timeout=10s so that Pacemaker starts a failed instance
+    # again, which then rejoins by itself (docs/operations.md).
+    # LAB_AUTO_REWIND=0 takes them out: the
     # stock-compatible configuration, where an operator resynchronises a
     # crashed primary and cleans failures up.
     if [[ $LAB_AUTO_REWIND == 0 ]]; then
-        sed -i 's/ repuser=repl auto_rewind=true \\$/ repuser=repl \\/;
+        sed -i 's/ repuser=repl auto_rewind=true auto_resync=true \\$/ repuser=repl \\/;
                 /^    failure-timeout=10s$/d;
                 s/^    migration-threshold=1 \\$/    migration-threshold=1/' "$out"
-        ! grep -v '^#' "$out" | grep -q 'auto_rewind=\|failure-timeout=' \
+        ! grep -v '^#' "$out" | grep -q 'auto_rewind=\|auto_resync=\|failure-timeout=' \
             && grep -q '^    migration-threshold=1$' "$out" \
-            || die "$CRM_FILE: could not take auto_rewind=true and failure-timeout=10s out"
+            || die "$CRM_FILE: could not take auto_rewind, auto_resync and failure-timeout=10s out"
     fi
     # With fencing, a failed stop fences the node, as in production.crm
     # (without, cluster.crm blocks the instance).
@@ -1222,15 +1232,15 @@ cmd_status() {
         if pid=$(holder_pid "$n"); then
             any=1
             pg=stopped
-            if in_node "$n" pidof postgres >/dev/null 2>&1; then
+            if node_runs "$n" postgres; then
                 pg=$(as_postgres "$n" "$PG_BIN/psql" -XAtq -h /run/postgresql -d postgres \
                     -c "select case when pg_is_in_recovery() then 'standby' else 'primary' end" 2>/dev/null) \
                     || pg="running (no answer)"
             fi
             printf '%s: up, netns %s, %s/24, holder pid %s; corosync %s, pacemakerd %s, PostgreSQL %s\n' \
                 "$n" "$(node_ns "$n")" "$(node_ip "$n")" "$pid" \
-                "$(in_node "$n" pidof corosync >/dev/null 2>&1 && echo running || echo stopped)" \
-                "$(in_node "$n" pidof pacemakerd >/dev/null 2>&1 && echo running || echo stopped)" "$pg"
+                "$(node_runs "$n" corosync && echo running || echo stopped)" \
+                "$(node_runs "$n" pacemakerd && echo running || echo stopped)" "$pg"
         else
             printf '%s: down (crashed or never started)\n' "$n"
         fi
@@ -1328,8 +1338,8 @@ cmd_start_node() {
         local n
         for n in "${NODES[@]}"; do
             is_up "$n" || die "node $n is not up (use revive for a crashed node)"
-            in_node "$n" pidof pacemakerd >/dev/null 2>&1 && die "pacemaker already runs on $n"
-            in_node "$n" pidof corosync >/dev/null 2>&1 && die "corosync already runs on $n (stop-node first)"
+            node_runs "$n" pacemakerd && die "pacemaker already runs on $n"
+            node_runs "$n" corosync && die "corosync already runs on $n (stop-node first)"
         done
         for n in "${NODES[@]}"; do
             start_stack "$n"
@@ -1340,8 +1350,8 @@ cmd_start_node() {
     fi
     check_node "$node"
     is_up "$node" || die "node $node is not up (use revive for a crashed node)"
-    in_node "$node" pidof pacemakerd >/dev/null 2>&1 && die "pacemaker already runs on $node"
-    in_node "$node" pidof corosync >/dev/null 2>&1 && die "corosync already runs on $node (stop-node first)"
+    node_runs "$node" pacemakerd && die "pacemaker already runs on $node"
+    node_runs "$node" corosync && die "corosync already runs on $node (stop-node first)"
     start_stack "$node"
     wait_for 90 "$node to join the cluster" cluster_online "$node" || true
     say "cluster stack started on $node in $((SECONDS - t0)) s"

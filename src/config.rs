@@ -76,6 +76,9 @@ pub struct Config {
     pub restart_on_promote: bool,
     /// Ours: rejoin a former primary by pg_rewind (`core::replication::rejoin`).
     pub auto_rewind: bool,
+    /// Ours: a new base backup when a rewind cannot finish
+    /// (`core::replication::resync`).
+    pub auto_resync: bool,
     pub replication_slot_name: Option<String>,
     pub tmpdir: PathBuf,
     pub xlog_check_count: u32,
@@ -222,6 +225,7 @@ impl Config {
             primary_conninfo_opt: v.opt("primary_conninfo_opt"),
             restart_on_promote: v.bool("restart_on_promote"),
             auto_rewind: v.bool("auto_rewind"),
+            auto_resync: v.bool("auto_resync"),
             replication_slot_name: v.opt("replication_slot_name"),
             tmpdir: v.path("tmpdir"),
             xlog_check_count: v.int("xlog_check_count") as u32,
@@ -296,6 +300,12 @@ impl Config {
                  timeline, which the checks against a stale primary rely on; set it to false",
                 self.rep_mode.name()
             )));
+        }
+        if self.auto_resync && !self.auto_rewind {
+            return Err(AgentError::configured(
+                "auto_resync=true needs auto_rewind=true: it resynchronises only a node whose \
+                 rewind could not finish; set auto_rewind=true or auto_resync=false",
+            ));
         }
         if let Some(slot) = &self.replication_slot_name {
             if !slot
@@ -424,6 +434,7 @@ mod tests {
                 ],
                 "restart_on_promote",
             ),
+            (&[("auto_resync", "true")], "auto_resync"),
             (&[("pgdata", "relative/dir")], "pgdata"),
             (&[("pgdata", "/srv/$(touch x)")], "pgdata"),
             (&[("logfile", "/tmp/a\"b")], "logfile"),

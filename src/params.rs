@@ -341,6 +341,23 @@ pub static PARAMS: &[ParamSpec] = &[
                    running cluster restarts nothing (reloadable).",
     },
     ParamSpec {
+        name: "auto_resync",
+        reloadable: true,
+        kind: Kind::Bool,
+        default: "false",
+        shortdesc: "A new base backup when a rewind cannot finish",
+        longdesc: "Not in the stock agent; off by default; needs auto_rewind=true. A pg_rewind \
+                   that fails while it runs (its source crashed, say) leaves a data directory \
+                   PostgreSQL cannot repair. When true, a start whose pg_rewind fails after an \
+                   earlier pg_rewind of this node did not finish copies the primary with \
+                   pg_basebackup (through master_ip, as repuser, which needs a replication \
+                   entry in pg_hba.conf) into <pgdata>.resync, exchanges it with the data \
+                   directory once complete, and keeps the old data as <pgdata>.before-resync \
+                   (replacing an older one the agent set aside). The disk must hold two copies. \
+                   It refuses, keeping the data, when the data directory is a mount point or \
+                   has tablespaces. Changing it restarts nothing (reloadable).",
+    },
+    ParamSpec {
         name: "replication_slot_name",
         reloadable: false,
         kind: Kind::Str,
@@ -498,7 +515,7 @@ mod tests {
             assert_eq!(p.default, *default, "default of {name}");
         }
         // Ours only, each off by default, so that a drop-in changes nothing.
-        const OURS: &[&str] = &["auto_rewind"];
+        const OURS: &[&str] = &["auto_rewind", "auto_resync"];
         for name in OURS {
             assert_eq!(spec(name).map(|p| p.default), Some("false"), "{name}");
         }

@@ -73,6 +73,14 @@ pub fn arm_watchdog(after: Duration, op_timeout: Duration, action: &'static str)
     });
 }
 
+/// Milliseconds since the epoch: a token that differs between two runs of
+/// the agent (`core::replication::resync`).
+pub fn unix_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

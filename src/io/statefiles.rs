@@ -4,7 +4,7 @@
 //! `postgresql.auto.conf`. Everything is written atomically and owned by
 //! the database owner.
 
-use crate::core::replication::{ElectionState, Lock, Sample};
+use crate::core::replication::{Beside, ElectionState, Lock, RewindRecord, Sample};
 use crate::core::standby_conf::{
     self, AsideTaken, StandbyFileOp, StandbyFilesFound, StandbySettings,
 };
@@ -19,6 +19,12 @@ use std::path::{Path, PathBuf};
 const SYNC_CEILING: &str = "sync_ceiling";
 const SYNC_FLAG: &str = "sync_flag";
 const WEAK_COMMITS: &str = "weak_commits";
+/// The record of a rejoin in progress (`core::replication::resync`).
+const REWIND_RECORD: &str = "rewind_unfinished";
+/// The note in a data directory the agent set aside.
+const OLD_DATA_LABEL: &str = "RUSTPG_OLD_DATA";
+/// The prefix of the configuration files kept while a rewind runs.
+const STASHED_CONFIG: &str = "own_config.";
 
 pub struct StateFiles<'a> {
     pub tmpdir: &'a Path,
@@ -72,6 +78,32 @@ fn remove_if_present(path: &Path) -> Result<()> {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_err("remove", path, e)),
         _ => Ok(()),
     }
+}
+
+/// A path in /proc/self/mountinfo: space, tab, newline and backslash are
+/// written as octal escapes.
+fn unescape_mount_path(field: &str) -> String {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes.get(i + 1..i + 4).and_then(|d| {
+            std::str::from_utf8(d)
+                .ok()
+                .and_then(|d| u8::from_str_radix(d, 8).ok())
+        });
+        match (bytes[i], octal) {
+            (b'\\', Some(b)) => {
+                out.push(b);
+                i += 4;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// fsync the directory that holds `path`, so that a rename or a removal in
@@ -177,6 +209,212 @@ impl StateFiles<'_> {
         files
             .iter()
             .try_for_each(|(path, text)| write_atomically(path, text, self.owner, 0o600))
+    }
+
+    pub fn rewind_record(&self) -> RewindRecord {
+        let text = std::fs::read_to_string(self.tmpdir.join(REWIND_RECORD)).ok();
+        RewindRecord::parse(text.as_deref())
+    }
+
+    /// Write the record, or remove it with the configuration files kept
+    /// for it.
+    pub fn set_rewind_record(&self, record: RewindRecord) -> Result<()> {
+        let path = self.tmpdir.join(REWIND_RECORD);
+        match record.text() {
+            Some(text) => write_atomically(&path, &text, self.owner, 0o600),
+            None => {
+                let stashed = self.stashed_config();
+                if stashed.is_empty() && !path.exists() {
+                    return Ok(());
+                }
+                for (stashed, _) in stashed {
+                    remove_if_present(&stashed)?;
+                }
+                remove_if_present(&path)?;
+                sync_dir(&path).map_err(|e| io_err("sync the directory of", &path, e))
+            }
+        }
+    }
+
+    /// The node's own configuration files, kept in tmpdir while a rewind
+    /// runs: a rewind stopped half way leaves the source's in the data
+    /// directory.
+    pub fn stash_config(&self, files: &[(PathBuf, String)]) -> Result<()> {
+        files.iter().try_for_each(|(path, text)| {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            write_atomically(
+                &self.tmpdir.join(format!("{STASHED_CONFIG}{name}")),
+                text,
+                self.owner,
+                0o600,
+            )
+        })
+    }
+
+    /// The kept files: (path in tmpdir, text).
+    fn stashed_config(&self) -> Vec<(PathBuf, String)> {
+        let Ok(dir) = std::fs::read_dir(self.tmpdir) else {
+            return Vec::new();
+        };
+        dir.flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .strip_prefix(STASHED_CONFIG)
+                    .is_some_and(|n| n.ends_with(".conf"))
+            })
+            .filter_map(|e| Some((e.path(), std::fs::read_to_string(e.path()).ok()?)))
+            .collect()
+    }
+
+    /// `<pgdata><suffix>`, beside the data directory.
+    fn beside_pgdata(&self, suffix: &str) -> PathBuf {
+        // Components drop a trailing slash, which would put it inside.
+        let mut path = self
+            .pgdata
+            .components()
+            .collect::<PathBuf>()
+            .into_os_string();
+        path.push(suffix);
+        PathBuf::from(path)
+    }
+
+    /// Where a resynchronisation's base backup goes.
+    pub fn resync_scratch(&self) -> PathBuf {
+        self.beside_pgdata(".resync")
+    }
+
+    /// Where the old data goes after a resynchronisation.
+    pub fn resync_aside(&self) -> PathBuf {
+        self.beside_pgdata(".before-resync")
+    }
+
+    /// The token of the agent's old-data label in `dir` (a symbolic link
+    /// is never labelled).
+    pub fn old_data_label(dir: &Path) -> Option<u64> {
+        if !std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
+            return None;
+        }
+        let text = std::fs::read_to_string(dir.join(OLD_DATA_LABEL)).ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix("token: "))
+            .and_then(|t| t.trim().parse().ok())
+    }
+
+    /// A directory beside the data directory, as found.
+    pub fn beside(dir: &Path) -> Beside {
+        if std::fs::symlink_metadata(dir).is_err() {
+            Beside::Absent
+        } else {
+            Self::old_data_label(dir).map_or(Beside::Unlabelled, Beside::Labelled)
+        }
+    }
+
+    /// Label the data directory as old data the agent sets aside.
+    pub fn label_old_data(&self, token: u64) -> Result<()> {
+        write_atomically(
+            &self.pgdata.join(OLD_DATA_LABEL),
+            &format!(
+                "The PostgreSQL agent set this data directory aside: a pg_rewind of it did \
+                 not finish, and a new base backup replaced it. Nothing reads it; remove it \
+                 when it is no longer wanted.\ntoken: {token}\n"
+            ),
+            self.owner,
+            0o600,
+        )
+    }
+
+    /// Whether the data directory is a symbolic link or a mount point
+    /// (then a rename can't exchange it).
+    pub fn pgdata_fixed(&self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        if std::fs::symlink_metadata(self.pgdata).map_or(true, |m| m.file_type().is_symlink()) {
+            return true;
+        }
+        let parent = self.pgdata.parent().unwrap_or(Path::new("/"));
+        let other_device = match (std::fs::metadata(self.pgdata), std::fs::metadata(parent)) {
+            (Ok(dir), Ok(up)) => dir.dev() != up.dev(),
+            _ => true,
+        };
+        // A bind mount can stay on the parent's device.
+        let canonical = std::fs::canonicalize(self.pgdata).unwrap_or_default();
+        let mounted = std::fs::read_to_string("/proc/self/mountinfo").is_ok_and(|info| {
+            info.lines()
+                .filter_map(|l| l.split(' ').nth(4))
+                .any(|m| Path::new(&unescape_mount_path(m)) == canonical)
+        });
+        other_device || mounted
+    }
+
+    /// Whether `pg_tblspc` names a tablespace.
+    pub fn has_tablespaces(&self) -> bool {
+        std::fs::read_dir(self.pgdata.join("pg_tblspc"))
+            .is_ok_and(|mut entries| entries.next().is_some())
+    }
+
+    /// Remove a directory the core proved the agent's (by the record or
+    /// the label). The label goes last, so that a removal stopped half way
+    /// still carries it.
+    pub fn remove_own_dir(&self, dir: &Path) -> Result<()> {
+        crate::info!("auto_resync: removing {}.", dir.display());
+        let remove = || -> std::io::Result<()> {
+            for entry in std::fs::read_dir(dir)? {
+                let entry = entry?;
+                if entry.file_name() == OLD_DATA_LABEL {
+                    continue;
+                }
+                if entry.file_type()?.is_dir() {
+                    std::fs::remove_dir_all(entry.path())?;
+                } else {
+                    std::fs::remove_file(entry.path())?;
+                }
+            }
+            std::fs::remove_dir_all(dir)?;
+            sync_dir(dir)
+        };
+        remove().map_err(|e| io_err("remove", dir, e))
+    }
+
+    /// The node's own configuration files (those kept while the rewind
+    /// ran, else the data directory's), written into `dir`.
+    pub fn copy_own_config_into(&self, dir: &Path) -> Result<()> {
+        let stashed = self.stashed_config();
+        let files = if stashed.is_empty() {
+            self.own_config_files()?
+        } else {
+            stashed
+        };
+        for (path, text) in files {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            let name = name.strip_prefix(STASHED_CONFIG).unwrap_or(&name);
+            write_atomically(&dir.join(name), &text, self.owner, 0o600)?;
+        }
+        Ok(())
+    }
+
+    /// Exchange the data directory and the scratch copy in one rename:
+    /// either name always holds a whole directory.
+    pub fn exchange_with_scratch(&self) -> Result<()> {
+        let scratch = self.resync_scratch();
+        nix::fcntl::renameat2(
+            None,
+            self.pgdata,
+            None,
+            &scratch,
+            nix::fcntl::RenameFlags::RENAME_EXCHANGE,
+        )
+        .map_err(std::io::Error::from)
+        .and_then(|()| sync_dir(self.pgdata))
+        .map_err(|e| io_err("exchange with its new copy", self.pgdata, e))
+    }
+
+    /// The old data, under the scratch name since the exchange, to the
+    /// aside name.
+    pub fn set_old_data_aside(&self) -> Result<()> {
+        let (scratch, aside) = (self.resync_scratch(), self.resync_aside());
+        std::fs::rename(&scratch, &aside)
+            .and_then(|()| sync_dir(&aside))
+            .map_err(|e| io_err("set aside", &scratch, e))
     }
 
     fn in_place_note(&self) -> PathBuf {

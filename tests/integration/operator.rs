@@ -231,20 +231,44 @@ pub fn bring_nodes_back(lab: &Lab) {
         let _ = Command::new("ip")
             .args(["-n", &sw, "link", "set", &format!("v-{n}"), "up"])
             .output();
-        if !node_up(lab, n) {
-            let out = lab.run(&["revive", n]);
-            assert!(out.status.success(), "revive {n}:\n{}", text(&out));
-        } else if !running(lab, n, "pacemakerd") {
-            // Corosync may run without Pacemaker (pacemakerd exited, or
-            // was still coming up): the lab starts both or neither.
-            if running(lab, n, "corosync") {
-                let out = lab.run(&["stop-node", n]);
-                assert!(out.status.success(), "stop-node {n}:\n{}", text(&out));
-            }
-            let out = lab.run(&["start-node", n]);
-            assert!(out.status.success(), "start-node {n}:\n{}", text(&out));
+    }
+    // A node can still be fenced while this runs (a reboot then races a
+    // start, and the start finds no node): a step that failed is tried
+    // again from the node's new state.
+    for attempt in 1..=3 {
+        let failed: Vec<String> = NODES
+            .iter()
+            .filter_map(|n| bring_node_back(lab, n))
+            .collect();
+        if failed.is_empty() {
+            return;
+        }
+        assert!(attempt < 3, "{}", failed.join("\n"));
+        std::thread::sleep(Duration::from_secs(10));
+    }
+}
+
+/// One node up with its cluster stack: the step that failed and its
+/// output, if one did.
+fn bring_node_back(lab: &Lab, n: &str) -> Option<String> {
+    let step = |args: &[&str]| {
+        let out = lab.run(args);
+        (!out.status.success()).then(|| format!("{}:\n{}", args.join(" "), text(&out)))
+    };
+    if !node_up(lab, n) {
+        return step(&["revive", n]);
+    }
+    if running(lab, n, "pacemakerd") {
+        return None;
+    }
+    // Corosync may run without Pacemaker (pacemakerd exited, or was still
+    // coming up): the lab starts both or neither.
+    if running(lab, n, "corosync") {
+        if let Some(failed) = step(&["stop-node", n]) {
+            return Some(failed);
         }
     }
+    step(&["start-node", n])
 }
 
 /// The healthy picture, and PostgreSQL agrees with it: crm_mon lags a

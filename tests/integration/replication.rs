@@ -31,6 +31,13 @@ fn ok(c: &Cluster, agent: AgentKind, node: &str, action: &str, env: &[(&str, &st
     assert_eq!(out.rc, 0, "{action} on {node} ({agent:?}): {}", out.stderr);
 }
 
+/// An action that fails with OCF_ERR_GENERIC: its exit reason.
+fn refused(c: &Cluster, node: &str, action: &str, env: &[(&str, &str)]) -> String {
+    let out = c.run(OURS, node, action, env);
+    assert_eq!(out.rc, 1, "{action} on {node}: {}", out.stderr);
+    out.exit_reason().unwrap_or_default().to_string()
+}
+
 /// Run one notification on every node, as Pacemaker does.
 fn notify_all(c: &Cluster, agent: AgentKind, n: &Notify) {
     let env = n.env();
@@ -1975,9 +1982,7 @@ fn auto_rewind_rejoins_a_crashed_primary_past_the_fork() {
         rewind[0],
         ("OCF_RESKEY_primary_conninfo_opt", "host=127.0.0.1 port=1"),
     ];
-    let out = c.run(OURS, o, "start", &unreachable);
-    assert_eq!(out.rc, 1, "{}", out.stderr);
-    let why = out.exit_reason().unwrap_or_default().to_string();
+    let why = refused(&c, o, "start", &unreachable);
     assert!(
         why.starts_with("auto_rewind refused: pg_rewind failed") && why.contains("are kept"),
         "{why}"
@@ -2009,6 +2014,152 @@ fn auto_rewind_rejoins_a_crashed_primary_past_the_fork() {
     // gone; the rest are there.
     assert_eq!(c.sql(o, "select count(*) from t"), "100");
     assert_eq!(c.sql(o, "select pg_is_in_recovery()"), "t");
+}
+
+/// auto_resync: a pg_rewind that fails while it runs (its source crashed)
+/// leaves a data directory PostgreSQL cannot repair. Here the real run
+/// fails half way on a file it may not overwrite, after its dry run
+/// passed. A failed dry run changes nothing and is refused as before;
+/// after a failed real run the next start does not run pg_rewind again:
+/// without auto_resync it says why, with it a new base backup replaces the
+/// data directory, whose old copy is kept aside (never over a directory
+/// the agent can't prove its own). A start after a stop between the
+/// exchange and its last steps finishes them without copying again; a
+/// start that does not rejoin is refused while the record is there.
+#[test]
+fn auto_resync_replaces_a_data_directory_whose_rewind_did_not_finish() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    let f = fork_the_cluster(&c);
+    let (o, n): (&str, &str) = (&f.old, &f.new);
+    crash_and_stop(&c, &f);
+    let node = c.node(o);
+    let lock = node.tmpdir.join("PGSQL.lock");
+    let record = node.tmpdir.join("rewind_unfinished");
+    let stashed = node.tmpdir.join("own_config.harness-node.conf");
+    let beside = |suffix: &str| {
+        let mut p = node.pgdata.clone().into_os_string();
+        p.push(suffix);
+        std::path::PathBuf::from(p)
+    };
+    let (scratch, aside) = (beside(".resync"), beside(".before-resync"));
+    let rewind = [("OCF_RESKEY_auto_rewind", "true")];
+    let resync = [rewind[0], ("OCF_RESKEY_auto_resync", "true")];
+
+    // The source can't be reached: the dry run fails, nothing changed.
+    let unreachable = [
+        resync[0],
+        resync[1],
+        ("OCF_RESKEY_primary_conninfo_opt", "host=127.0.0.1 port=1"),
+    ];
+    let why = refused(&c, o, "start", &unreachable);
+    assert!(
+        why.starts_with("auto_rewind refused: pg_rewind failed: "),
+        "{why}"
+    );
+    assert!(!record.exists() && !scratch.exists() && lock.exists());
+
+    // The real run stops half way: a file it copies can't be written.
+    let blocker = node.pgdata.join("postgresql.auto.conf");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&blocker, std::fs::Permissions::from_mode(0o400)).unwrap();
+    std::os::unix::fs::chown(&blocker, Some(0), Some(0)).unwrap();
+    let why = refused(&c, o, "start", &rewind);
+    assert!(
+        why.starts_with("auto_rewind refused: pg_rewind failed while it ran: ")
+            && why.contains("auto_resync=true makes the next start take one"),
+        "{why}"
+    );
+    assert!(record.exists() && stashed.exists() && lock.exists());
+    crate::support::chown_to_postgres(&blocker);
+
+    // Without auto_resync: the reason says what happened and what to do.
+    let out = c.run(OURS, o, "start", &rewind);
+    assert_eq!(out.rc, 1, "{}", out.stderr);
+    let why = out.exit_reason().unwrap_or_default().to_string();
+    assert!(
+        why.contains("a pg_rewind of this node started and did not finish")
+            && why.contains("or set auto_resync=true")
+            && why.ends_with("are kept"),
+        "{why}"
+    );
+    assert!(
+        !out.stderr.contains("pg_rewind from"),
+        "not run again: {}",
+        out.stderr
+    );
+    assert!(lock.exists() && record.exists() && !c.is_running(o));
+
+    // A directory where the old data would go that the agent did not make
+    // stays, and so does the data.
+    std::fs::create_dir(&aside).unwrap();
+    std::fs::write(aside.join("keep-me"), "an administrator's").unwrap();
+    let why = refused(&c, o, "start", &resync);
+    assert!(
+        why.contains("auto_resync can't run: <pgdata>.before-resync exists and is not the agent's"),
+        "{why}"
+    );
+    assert!(aside.join("keep-me").exists() && !scratch.exists());
+    std::fs::remove_dir_all(&aside).unwrap();
+
+    // With auto_resync: a new copy from the primary.
+    let out = c.run(OURS, o, "start", &resync);
+    assert_eq!(out.rc, 0, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("a new base backup from the primary replaced the data directory")
+            && out.stderr.contains("no acknowledged commit is lost"),
+        "{}",
+        out.stderr
+    );
+    c.wait_streaming(o, Duration::from_secs(30));
+    assert!(!lock.exists(), "a copy of the primary is not ahead of it");
+    assert!(!record.exists() && !stashed.exists() && !scratch.exists());
+    let label = std::fs::read_to_string(aside.join("RUSTPG_OLD_DATA")).unwrap();
+    assert!(
+        aside.join("PG_VERSION").is_file(),
+        "the old data is kept aside"
+    );
+    let conf = std::fs::read_to_string(node.pgdata.join("harness-node.conf")).unwrap();
+    assert!(conf.contains(&format!("port = {}", node.port)), "{conf}");
+    assert_eq!(c.sql(o, "select count(*) from t"), "100");
+    assert_eq!(c.sql(o, "select pg_is_in_recovery()"), "t");
+    assert_eq!(
+        c.sql(
+            n,
+            &format!("select count(*) from pg_stat_replication where application_name = '{o}'")
+        ),
+        "1"
+    );
+
+    // Stopped between the exchange and setting the old data aside: the
+    // next start finishes the steps after the exchange and copies nothing.
+    ok(&c, OURS, o, "stop", &resync);
+    let token = label
+        .lines()
+        .find_map(|l| l.strip_prefix("token: "))
+        .unwrap();
+    std::fs::rename(&aside, &scratch).unwrap();
+    std::fs::write(&record, format!("resync {token}\n")).unwrap();
+    std::fs::write(&lock, "").unwrap();
+    let out = c.run(OURS, o, "start", &resync);
+    assert_eq!(out.rc, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("pg_basebackup from"), "{}", out.stderr);
+    assert!(aside.join("RUSTPG_OLD_DATA").is_file() && !scratch.exists());
+    assert!(!record.exists() && !lock.exists());
+    c.wait_streaming(o, Duration::from_secs(30));
+
+    // The record stops any start that does not rejoin (here without
+    // auto_rewind): the data directory is not trusted until it goes.
+    ok(&c, OURS, o, "stop", &resync);
+    std::fs::write(&record, "rewind\n").unwrap();
+    let why = refused(&c, o, "start", &[]);
+    assert!(
+        why.contains("remove the record rewind_unfinished in tmpdir"),
+        "{why}"
+    );
+    assert!(!c.is_running(o));
+    std::fs::remove_file(&record).unwrap();
+    ok(&c, OURS, o, "start", &[]);
 }
 
 /// pg_rewind takes the source's timeline from its control file, which a

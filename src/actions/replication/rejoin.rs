@@ -3,23 +3,42 @@
 //! the promoted node), then the lock that streaming will lift.
 
 use super::*;
-use crate::core::replication::Rejoin;
+use crate::core::replication::{Rejoin, ResyncStep, RewindRecord, Unfinished};
 use crate::io::command::{self, Cmd};
+use crate::io::statefiles::StateFiles;
 
 /// Returns the lock the start goes on with; on a refusal, the lock and the
 /// data are as they were.
 /// `primary`: the promoted node to rejoin.
 pub(super) fn rejoin(r: &Replica, primary: &str, diverged: bool) -> Result<Lock> {
     let i = r.i;
-    crash_recovery(r)?;
-    let control = lifecycle::control_file(i)?;
-    let published = r.crm.history(primary);
     let refused = |why: &str| {
         AgentError::generic(format!(
             "auto_rewind refused: {why}; {} and the data are kept",
             r.files.lock().display()
         ))
     };
+    match rep::unfinished_rewind(&unfinished_facts(r)) {
+        Unfinished::No => {}
+        Unfinished::Refuse(why) => return Err(refused(&why)),
+        Unfinished::Steps(steps) => {
+            resync(r, primary, &steps).map_err(|e| match e.rc() {
+                OcfRc::ErrInstalled => e,
+                _ => refused(&format!("auto_resync: {}", e.reason())),
+            })?;
+            crate::warn!(
+                "auto_resync: a new base backup from the primary replaced the data directory, \
+                 which a pg_rewind had left unfinished; the old data is in {}. The WAL the \
+                 rewind was discarding was written after {primary}'s timeline forked, so no sync \
+                 standby acknowledged it: no acknowledged commit is lost.",
+                r.files.resync_aside().display()
+            );
+            return Ok(Lock::Absent);
+        }
+    }
+    crash_recovery(r)?;
+    let control = lifecycle::control_file(i)?;
+    let published = r.crm.history(primary);
     let facts = rep::RejoinFacts {
         control: &control,
         diverged,
@@ -45,12 +64,9 @@ pub(super) fn rejoin(r: &Replica, primary: &str, diverged: bool) -> Result<Lock>
             lock,
         } => {
             rewind_source_ready(r, primary, published.as_deref()).map_err(|why| refused(&why))?;
-            rewind(r, primary).map_err(|e| {
-                if e.rc() == OcfRc::ErrInstalled {
-                    e
-                } else {
-                    refused(e.reason())
-                }
+            rewind(r, primary).map_err(|e| match e.rc() {
+                OcfRc::ErrInstalled => e,
+                _ => refused(e.reason()),
             })?;
             let end = end.map_or("the end of its WAL".to_string(), |e| {
                 format!("its last checkpoint at {e}")
@@ -68,6 +84,99 @@ pub(super) fn rejoin(r: &Replica, primary: &str, diverged: bool) -> Result<Lock>
             .mark_clean_demote(&Lock::clean_demote_text(checkpoint, tli))?;
     }
     Ok(lock)
+}
+
+/// What the core needs to know about a rewind that did not finish: the
+/// record, and the directories beside the data directory.
+fn unfinished_facts(r: &Replica) -> rep::UnfinishedFacts {
+    let files = &r.files;
+    rep::UnfinishedFacts {
+        found: files.rewind_record(),
+        auto_resync: r.i.cfg.auto_resync,
+        pgdata_fixed: files.pgdata_fixed(),
+        tablespaces: files.has_tablespaces(),
+        pgdata_label: StateFiles::old_data_label(&r.i.cfg.pgdata),
+        scratch: StateFiles::beside(&files.resync_scratch()),
+        aside: StateFiles::beside(&files.resync_aside()),
+        new_token: crate::io::clock::unix_millis(),
+    }
+}
+
+/// Perform a resynchronisation's steps in order.
+fn resync(r: &Replica, primary: &str, steps: &[ResyncStep]) -> Result<()> {
+    let files = &r.files;
+    for step in steps {
+        match *step {
+            ResyncStep::RemoveScratch => files.remove_own_dir(&files.resync_scratch())?,
+            ResyncStep::RemoveAside => files.remove_own_dir(&files.resync_aside())?,
+            ResyncStep::RecordResync(token) => {
+                files.set_rewind_record(RewindRecord::Resyncing(token))?
+            }
+            ResyncStep::BaseBackup => base_backup(r, primary)?,
+            ResyncStep::CopyOwnConfig => files.copy_own_config_into(&files.resync_scratch())?,
+            ResyncStep::LabelOldData(token) => files.label_old_data(token)?,
+            ResyncStep::Exchange => files.exchange_with_scratch()?,
+            ResyncStep::SetOldDataAside => files.set_old_data_aside()?,
+            ResyncStep::RemoveLock => files.remove_lock("it is a new copy of the primary")?,
+            ResyncStep::ForgetRecord => files.set_rewind_record(RewindRecord::None)?,
+        }
+    }
+    Ok(())
+}
+
+/// `pg_basebackup` from the primary (through `master_ip`, as `repuser`)
+/// into the scratch directory, with the WAL it needs. Its connections
+/// carry their own application_name, so that the primary never takes
+/// them for this node's standby in `synchronous_standby_names`.
+fn base_backup(r: &Replica, primary: &str) -> Result<()> {
+    let i = r.i;
+    let program = pg_program(i, "pg_basebackup", "auto_resync")?;
+    let scratch = r.files.resync_scratch();
+    // Made by root: the data directory's parent need not be the owner's.
+    crate::io::fsutil::ensure_dir(&scratch, &i.owner, 0o700, "auto_resync")?;
+    crate::info!(
+        "auto_resync: pg_basebackup from {primary} into {}.",
+        scratch.display()
+    );
+    let source = format!(
+        "{} {}",
+        r.standby_settings().primary_conninfo(),
+        crate::core::quote::conninfo_pair("application_name", "rustpg_resync")
+    );
+    let cmd = Cmd::new(&program)
+        .arg(format!("--pgdata={}", scratch.display()))
+        .arg(format!("--dbname={source}"))
+        .args(["--wal-method=stream", "--checkpoint=fast", "--no-password"]);
+    run_as_owner(i, cmd, "pg_basebackup failed")
+}
+
+/// A PostgreSQL program beside `pg_ctl`; missing, OCF_ERR_INSTALLED
+/// naming the parameter that needs it.
+fn pg_program(i: &Instance, name: &str, param: &str) -> Result<std::path::PathBuf> {
+    let program = i.pgctl.with_file_name(name);
+    if !crate::io::binaries::is_executable(&program) {
+        return Err(AgentError::installed(format!(
+            "{param}: {} is missing: install PostgreSQL {}'s {name}, or turn {param} off",
+            program.display(),
+            i.major.0
+        )));
+    }
+    Ok(program)
+}
+
+/// Run a PostgreSQL program as the database owner, with the instance's
+/// libraries, within the action's deadline; a failure is `failed` and the
+/// program's last line.
+fn run_as_owner(i: &Instance, cmd: Cmd, failed: &str) -> Result<()> {
+    let cmd = cmd.env("LD_LIBRARY_PATH", i.cfg.pglibs.clone());
+    let out = command::run(&cmd, Some(&i.owner), i.deadline)?;
+    if !out.success() {
+        return Err(AgentError::generic(format!(
+            "{failed}: {}",
+            out.last_line()
+        )));
+    }
+    Ok(())
 }
 
 /// A data directory that did not shut down cleanly runs crash recovery in
@@ -90,16 +199,8 @@ fn crash_recovery(r: &Replica) -> Result<()> {
             "-c".to_string(),
             format!("config_file={}", i.cfg.config.display()),
         ])
-        .arg("template1")
-        .env("LD_LIBRARY_PATH", i.cfg.pglibs.clone());
-    let out = command::run(&cmd, Some(&i.owner), i.deadline)?;
-    if !out.success() {
-        return Err(AgentError::generic(format!(
-            "auto_rewind: crash recovery failed: {}",
-            out.last_line()
-        )));
-    }
-    Ok(())
+        .arg("template1");
+    run_as_owner(i, cmd, "auto_rewind: crash recovery failed")
 }
 
 /// Ask the rewind source (as pg_rewind will reach it) whether pg_rewind may
@@ -134,34 +235,39 @@ fn rewind_source_ready(
     }
 }
 
-/// `pg_rewind` from the primary (through `master_ip`, as `repuser`). It
-/// copies the source's configuration files too: this node's own top-level
-/// `*.conf` files are put back (`postgresql.auto.conf` excepted: the
-/// agent rewrites its own lines there at start).
+/// `pg_rewind` from the primary (through `master_ip`, as `repuser`), first
+/// with `--dry-run`, which changes nothing: a failure there (a refused
+/// connection, missing rights) leaves the data as it was. Only then is the
+/// rewind recorded as unfinished until it succeeds. It copies the source's
+/// configuration files too: this node's own top-level `*.conf` files are
+/// kept in tmpdir while it runs and put back (`postgresql.auto.conf`
+/// excepted: the agent rewrites its own lines there at start).
 fn rewind(r: &Replica, primary: &str) -> Result<()> {
     let i = r.i;
-    let program = i.pgctl.with_file_name("pg_rewind");
-    if !crate::io::binaries::is_executable(&program) {
-        return Err(AgentError::installed(format!(
-            "auto_rewind: {} is missing: install PostgreSQL {}'s pg_rewind, or turn auto_rewind off",
-            program.display(),
-            i.major.0
-        )));
-    }
+    let program = pg_program(i, "pg_rewind", "auto_rewind")?;
     let own = r.files.own_config_files()?;
-    crate::info!("auto_rewind: pg_rewind from {primary}.");
     let source = r.standby_settings().rewind_source();
-    let cmd = Cmd::new(&program)
-        .arg(format!("--target-pgdata={}", i.cfg.pgdata.display()))
-        .arg(format!("--source-server={source}"))
-        .env("LD_LIBRARY_PATH", i.cfg.pglibs.clone());
-    let out = command::run(&cmd, Some(&i.owner), i.deadline)?;
+    let run = |dry_run: bool, failed: &str| {
+        let mut cmd = Cmd::new(&program)
+            .arg(format!("--target-pgdata={}", i.cfg.pgdata.display()))
+            .arg(format!("--source-server={source}"));
+        if dry_run {
+            cmd = cmd.arg("--dry-run");
+        }
+        run_as_owner(i, cmd, failed)
+    };
+    run(true, "pg_rewind failed")?;
+    crate::info!("auto_rewind: pg_rewind from {primary}.");
+    r.files.stash_config(&own)?;
+    r.files.set_rewind_record(RewindRecord::Rewinding)?;
+    let rewound = run(false, "pg_rewind failed while it ran");
     r.files.restore_config_files(&own)?;
-    if !out.success() {
-        return Err(AgentError::generic(format!(
-            "pg_rewind failed: {}",
-            out.last_line()
-        )));
-    }
-    Ok(())
+    rewound.map_err(|e| {
+        AgentError::generic(format!(
+            "{}; the data directory needs a new base backup (auto_resync=true makes the next \
+             start take one)",
+            e.reason()
+        ))
+    })?;
+    r.files.set_rewind_record(RewindRecord::None)
 }

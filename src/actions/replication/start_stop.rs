@@ -12,7 +12,8 @@ pub fn start(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
     let mut plan = Plan::new(&r.rep, &view);
     perform_start(&r, rep::start_begin(&mut plan))?;
     let mut lock = r.files.lock_state();
-    if let Some(to) = rep::start_rejoin(&plan, lock) {
+    let unfinished = r.files.rewind_record() != rep::RewindRecord::None;
+    if let Some(to) = rep::start_rejoin(&plan, lock, unfinished)? {
         lock = super::rejoin::rejoin(&r, &to.primary, to.diverged)?;
     }
     let lock_path = r.files.lock().display().to_string();

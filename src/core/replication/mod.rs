@@ -15,6 +15,7 @@
 //! - [`promotion`]: `promote`'s records around the step that cannot be
 //!   undone;
 //! - [`rejoin`]: `auto_rewind`, a former primary rejoining by itself;
+//! - [`resync`]: `auto_resync`, a new copy when a rewind cannot finish;
 //! - [`start_stop`]: `start` and `stop` as ordered steps, with the lock's
 //!   phases around PostgreSQL's start;
 //! - [`monitor`]: the monitor of a primary, of a standby, and of a
@@ -37,6 +38,7 @@ pub mod primaries;
 pub mod promotion;
 pub mod quorum;
 pub mod rejoin;
+pub mod resync;
 pub mod rounds;
 pub mod start_stop;
 pub mod sync;
@@ -50,6 +52,7 @@ pub use plan::*;
 pub use primaries::*;
 pub use promotion::*;
 pub use rejoin::*;
+pub use resync::*;
 pub use rounds::*;
 pub use start_stop::*;
 pub use sync::*;

@@ -128,15 +128,36 @@ pub struct RejoinTarget {
 }
 
 /// Whether this start rejoins the promoted node first (`auto_rewind`),
-/// from the lock it found.
-pub fn start_rejoin(plan: &Plan, lock: Lock) -> Option<RejoinTarget> {
+/// from the lock it found. `rewind_unfinished`: a rewind of this node
+/// started and did not finish ([`super::RewindRecord`]), so its data
+/// directory is not trusted: it starts only through the rejoin, which
+/// resynchronises it or says why not.
+pub fn start_rejoin(
+    plan: &Plan,
+    lock: Lock,
+    rewind_unfinished: bool,
+) -> Result<Option<RejoinTarget>, AgentError> {
     let me = &plan.cfg.me;
-    let primary = plan.view.promoted_elsewhere(me)?;
     let data_status = plan.current_data_status(me);
-    should_rejoin(plan.cfg.auto_rewind, lock, data_status, true).then(|| RejoinTarget {
-        primary: primary.to_string(),
-        diverged: data_status == Some(DataStatus::Diverged),
-    })
+    let auto_rewind = plan.cfg.auto_rewind;
+    if let Some(primary) = plan.view.promoted_elsewhere(me) {
+        if (rewind_unfinished && auto_rewind) || should_rejoin(auto_rewind, lock, data_status, true)
+        {
+            return Ok(Some(RejoinTarget {
+                primary: primary.to_string(),
+                diverged: data_status == Some(DataStatus::Diverged),
+            }));
+        }
+    }
+    if rewind_unfinished {
+        return Err(AgentError::generic(
+            "a pg_rewind of this node started and did not finish, so its data directory can't \
+             be trusted: it rejoins once another node is promoted (auto_rewind=true, \
+             auto_resync=true), or resynchronise it with a new base backup and remove the \
+             record rewind_unfinished in tmpdir",
+        ));
+    }
+    Ok(None)
 }
 
 /// A crash lock on the node the last primary recorded as holding every
@@ -431,27 +452,46 @@ mod tests {
     #[test]
     fn start_rejoins_only_with_auto_rewind_a_promoted_node_and_a_reason() {
         let (mut c, mut v) = primary_fixture();
+        let rejoin = |c: &super::super::RepConfig, v: &ClusterView, lock: Lock| {
+            start_rejoin(&Plan::new(c, v), lock, false).unwrap()
+        };
         v.promoted = vec!["pg02".into()];
-        assert_eq!(start_rejoin(&Plan::new(&c, &v), Lock::Held), None);
+        assert_eq!(rejoin(&c, &v, Lock::Held), None);
         c.auto_rewind = true;
-        assert_eq!(
-            start_rejoin(&Plan::new(&c, &v), Lock::Held),
+        let to_pg02 = |diverged| {
             Some(RejoinTarget {
                 primary: "pg02".into(),
-                diverged: false
+                diverged,
             })
-        );
-        assert_eq!(start_rejoin(&Plan::new(&c, &v), Lock::Absent), None);
+        };
+        assert_eq!(rejoin(&c, &v, Lock::Held), to_pg02(false));
+        assert_eq!(rejoin(&c, &v, Lock::Absent), None);
         let diverged = with_attr(&v, "pg01", "pgsql-data-status", "DIVERGED");
+        assert_eq!(rejoin(&c, &diverged, Lock::Absent), to_pg02(true));
+        // An unfinished rewind rejoins whatever the lock says.
         assert_eq!(
-            start_rejoin(&Plan::new(&c, &diverged), Lock::Absent),
-            Some(RejoinTarget {
-                primary: "pg02".into(),
-                diverged: true
-            })
+            start_rejoin(&Plan::new(&c, &v), Lock::Absent, true).unwrap(),
+            to_pg02(false)
         );
         v.promoted.clear();
-        assert_eq!(start_rejoin(&Plan::new(&c, &v), Lock::Held), None);
+        assert_eq!(rejoin(&c, &v, Lock::Held), None);
+    }
+
+    /// A data directory a rewind left unfinished starts only through the
+    /// rejoin: without a promoted node to rejoin, or without auto_rewind,
+    /// the start is refused with what to do.
+    #[test]
+    fn an_unfinished_rewind_starts_only_through_the_rejoin() {
+        let (mut c, mut v) = primary_fixture();
+        c.auto_rewind = true;
+        for lock in [Lock::Absent, Lock::Held] {
+            let err = start_rejoin(&Plan::new(&c, &v), lock, true).unwrap_err();
+            assert_eq!(err.rc(), OcfRc::ErrGeneric);
+            assert!(err.reason().contains("did not finish"), "{err}");
+        }
+        v.promoted = vec!["pg02".into()];
+        c.auto_rewind = false;
+        assert!(start_rejoin(&Plan::new(&c, &v), Lock::Absent, true).is_err());
     }
 
     #[test]
