@@ -212,8 +212,12 @@ impl StateFiles<'_> {
     }
 
     pub fn rewind_record(&self) -> RewindRecord {
-        let text = std::fs::read_to_string(self.tmpdir.join(REWIND_RECORD)).ok();
-        RewindRecord::parse(text.as_deref())
+        match std::fs::read_to_string(self.tmpdir.join(REWIND_RECORD)) {
+            Ok(text) => RewindRecord::parse(Some(&text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => RewindRecord::None,
+            // Unreadable: it exists, and nothing proves the rewind finished.
+            Err(_) => RewindRecord::Rewinding,
+        }
     }
 
     /// Write the record, or remove it with the configuration files kept
@@ -358,6 +362,10 @@ impl StateFiles<'_> {
     pub fn remove_own_dir(&self, dir: &Path) -> Result<()> {
         crate::info!("auto_resync: removing {}.", dir.display());
         let remove = || -> std::io::Result<()> {
+            if std::fs::symlink_metadata(dir)?.file_type().is_symlink() {
+                // Never what it links to.
+                return Err(std::io::Error::other("it is a symbolic link"));
+            }
             for entry in std::fs::read_dir(dir)? {
                 let entry = entry?;
                 if entry.file_name() == OLD_DATA_LABEL {

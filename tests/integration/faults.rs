@@ -100,6 +100,7 @@ pub(crate) fn wait_failover(r: &Run, old: &str) -> Picture {
 fn kill_postmaster(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
     let mut r = Run::begin(lab, label, first);
     let old = r.primary.clone();
+    let log = log_mark(lab, &old);
     let pid = lab.postmaster_pid(&old);
     r.fault(&["exec", &old, "kill", "-9", &pid]);
     let back = r.writes_back();
@@ -108,8 +109,13 @@ fn kill_postmaster(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
     assert_ne!(status_of(&p, &old).as_deref(), Some("PRI"));
     if lab.self_healing() {
         leave_a_rewind_unfinished(lab, &old);
+        println!(
+            "{}: {old}'s rewind recorded as unfinished {:.1}s after the fault",
+            r.label,
+            now_ms().saturating_sub(r.t0) as f64 / 1000.0
+        );
     }
-    let outcome = old_primary_returns(&r, &old, r.t0);
+    let outcome = old_primary_returns(&r, &old, r.t0, log);
     if lab.self_healing() {
         assert!(
             outcome.contains("a new base backup"),
@@ -139,11 +145,16 @@ fn leave_a_rewind_unfinished(lab: &Lab, old: &str) {
         lab,
         &["crm_resource", "--ban", "-r", "msPostgresql", "-N", old],
     );
-    wait_until(
-        &format!("{old}'s instance stopped behind the ban"),
-        Duration::from_secs(60),
-        || !running(lab, old, "postgres"),
+    // The ban in effect: no action pending, and the instance stopped there.
+    crm(lab, &["crm_resource", "--wait", "--timeout", "60s"]);
+    let picture = lab.picture().expect("a picture after the ban");
+    assert!(
+        !picture.view.nodes.contains_key(old)
+            || status_of(&picture, old).as_deref() == Some("STOP"),
+        "{old} still runs its instance behind the ban:\n{}",
+        crm_mon_text(lab)
     );
+    assert!(!running(lab, old, "postgres"));
     lab.exec(
         old,
         &[
@@ -153,8 +164,13 @@ fn leave_a_rewind_unfinished(lab: &Lab, old: &str) {
             "--",
             "sh",
             "-c",
-            "printf 'rewind\\n' > /var/lib/pgsql/tmp/rewind_unfinished",
+            "printf 'rewind\\n' > /var/lib/pgsql/tmp/rewind_unfinished.new && \
+             mv /var/lib/pgsql/tmp/rewind_unfinished.new /var/lib/pgsql/tmp/rewind_unfinished",
         ],
+    );
+    assert_eq!(
+        lab.exec(old, &["cat", "/var/lib/pgsql/tmp/rewind_unfinished"]),
+        "rewind"
     );
     crm(
         lab,
@@ -171,7 +187,7 @@ const REJOIN_WITHIN: Duration = Duration::from_secs(150);
 /// auto_rewind's decision (rewound, or found not past the fork) and with
 /// its lock lifted; in the stock-compatible one it is kept out behind
 /// PGSQL.lock and the operator resynchronises it. Returns what happened.
-pub(crate) fn old_primary_returns(r: &Run, old: &str, returned: u64) -> String {
+pub(crate) fn old_primary_returns(r: &Run, old: &str, returned: u64, log: usize) -> String {
     let lab = r.lab;
     if !lab.self_healing() {
         let kept = wait_kept_out(lab, old, Duration::from_secs(120));
@@ -189,7 +205,7 @@ pub(crate) fn old_primary_returns(r: &Run, old: &str, returned: u64) -> String {
         Duration::from_secs(30),
         || !lock_exists(lab, old),
     );
-    let rewind = rewind_log(lab, old);
+    let rewind = rewind_log(lab, old, log);
     println!(
         "{}: {old} streams again {rejoined:.1}s after it was back; its agent: {rewind}",
         r.label
@@ -204,33 +220,39 @@ pub(crate) fn old_primary_returns(r: &Run, old: &str, returned: u64) -> String {
     format!("streaming again by itself {rejoined:.0}s after it was back ({rewind})")
 }
 
-/// What auto_rewind did on the node, from the agent's messages in the
-/// node's Pacemaker log: the rewind's warning naming the discarded WAL, or
-/// its last step.
-fn rewind_log(lab: &Lab, node: &str) -> String {
+/// How many lines the node's Pacemaker log has: what a scenario logs
+/// comes after.
+fn log_mark(lab: &Lab, node: &str) -> usize {
+    let out = lab.exec(node, &["wc", "-l", "/var/log/pacemaker/pacemaker.log"]);
+    out.split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// What auto_rewind (or auto_resync) did on the node since line `since`
+/// of its Pacemaker log, from the agent's messages: the warning naming the
+/// discarded WAL or the new copy, or its last step.
+fn rewind_log(lab: &Lab, node: &str, since: usize) -> String {
+    let from = format!("+{}", since + 1);
     let log = lab.exec(
         node,
-        &[
-            "grep",
-            "-a",
-            "pgsql(Postgresql)",
-            "/var/log/pacemaker/pacemaker.log",
-        ],
+        &["tail", "-n", &from, "/var/log/pacemaker/pacemaker.log"],
     );
     let last = |needle: &str| {
         log.lines()
             .rev()
+            .filter(|l| l.contains("pgsql(Postgresql)"))
             .find(|l| l.contains(needle))
             .map(str::to_string)
     };
-    let decision =
-        last("discarded this node's WAL").or_else(|| last("auto_resync: a new base backup"));
-    match decision {
-        Some(l) => l[l.find("auto_").unwrap_or(0)..].to_string(),
-        None => last("auto_rewind")
-            .map(|l| l[l.find("auto_rewind").unwrap_or(0)..].to_string())
-            .unwrap_or_else(|| "no auto_rewind entry".into()),
-    }
+    let decision = last("discarded this node's WAL")
+        .or_else(|| last("auto_resync: a new base backup"))
+        .or_else(|| last("auto_rewind"));
+    decision.map_or_else(
+        || "no auto_rewind entry".into(),
+        |l| l[l.find("auto_").unwrap_or(0)..].to_string(),
+    )
 }
 
 /// Scenarios 2 and 6: the primary's node dies; the survivors fail over.
@@ -240,6 +262,7 @@ fn rewind_log(lab: &Lab, node: &str) -> String {
 fn crash_primary(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
     let mut r = Run::begin(lab, label.clone(), first);
     let old = r.primary.clone();
+    let log = log_mark(lab, &old);
     r.fault(&["crash", &old]);
     let back = r.writes_back();
     let p = wait_failover(&r, &old);
@@ -264,7 +287,7 @@ fn crash_primary(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
         assert_eq!(now.primary(), p.primary(), "the failover's primary stays");
         assert_ne!(now.vip_on.as_deref(), Some(old.as_str()));
     }
-    let outcome = old_primary_returns(&r, &old, returned);
+    let outcome = old_primary_returns(&r, &old, returned, log);
     lab.wait_for(
         &format!("{label}: {old} back as a standby"),
         Duration::from_secs(180),
@@ -514,6 +537,7 @@ fn double_fault(lab: &Arc<Lab>, label: String, first: i64, fault: FirstFault) ->
 fn partition_primary(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
     let mut r = Run::begin(lab, label.clone(), first);
     let old = r.primary.clone();
+    let log = log_mark(lab, &old);
     r.fault(&["partition", &old]);
     let back = r.writes_back();
     let p = wait_failover(&r, &old);
@@ -544,7 +568,7 @@ fn partition_primary(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
     let outcome = if lab.self_healing() {
         // crm-examples' configuration: it rejoins alone, whatever it wrote
         // while cut off (auto_rewind).
-        old_primary_returns(&r, &old, now_ms())
+        old_primary_returns(&r, &old, now_ms(), log)
     } else {
         let t = Instant::now();
         // It either proves it is not ahead (streams from the new primary on

@@ -2023,7 +2023,8 @@ fn auto_rewind_rejoins_a_crashed_primary_past_the_fork() {
 /// after a failed real run the next start does not run pg_rewind again:
 /// without auto_resync it says why, with it a new base backup replaces the
 /// data directory, whose old copy is kept aside (never over a directory
-/// the agent can't prove its own). A start after a stop between the
+/// the agent can't prove its own), once the promoted node answers as a
+/// primary. A start after a stop between the
 /// exchange and its last steps finishes them without copying again; a
 /// start that does not rejoin is refused while the record is there.
 #[test]
@@ -2088,6 +2089,21 @@ fn auto_resync_replaces_a_data_directory_whose_rewind_did_not_finish() {
         out.stderr
     );
     assert!(lock.exists() && record.exists() && !c.is_running(o));
+
+    // The copy is of the promoted node only: through master_ip a standby
+    // answers (a second failover under way, say), and the start waits.
+    ok(&c, OURS, &f.third, "start", &[]);
+    c.wait_streaming(&f.third, Duration::from_secs(30));
+    c.set_primary_target(&f.third);
+    let why = refused(&c, o, "start", &resync);
+    assert!(
+        why.contains(&format!(
+            "auto_resync: the copy waits: {n} is still in recovery"
+        )),
+        "{why}"
+    );
+    assert!(record.exists() && !scratch.exists() && !aside.exists());
+    c.set_primary_target(n);
 
     // A directory where the old data would go that the agent did not make
     // stays, and so does the data.

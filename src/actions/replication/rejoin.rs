@@ -107,6 +107,11 @@ fn resync(r: &Replica, primary: &str, steps: &[ResyncStep]) -> Result<()> {
     let files = &r.files;
     for step in steps {
         match *step {
+            ResyncStep::CheckSource => {
+                let published = r.crm.history(primary);
+                rewind_source_ready(r, primary, published.as_deref())
+                    .map_err(|why| AgentError::generic(format!("the copy waits: {why}")))?
+            }
             ResyncStep::RemoveScratch => files.remove_own_dir(&files.resync_scratch())?,
             ResyncStep::RemoveAside => files.remove_own_dir(&files.resync_aside())?,
             ResyncStep::RecordResync(token) => {

@@ -101,6 +101,10 @@ pub struct UnfinishedFacts {
 /// One step of a resynchronisation, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResyncStep {
+    /// The promoted node answers through `master_ip` as a primary on the
+    /// timeline it published (`rewind_source_ready`): the copy is of it,
+    /// not of a standby or of a node a second failover left behind.
+    CheckSource,
     /// A scratch directory an earlier resynchronisation left half done.
     RemoveScratch,
     /// An older copy of old data the agent set aside.
@@ -196,7 +200,7 @@ pub fn unfinished_rewind(f: &UnfinishedFacts) -> Unfinished {
             "{ASIDE} exists and is not the agent's; move it away"
         ));
     }
-    let mut steps = Vec::new();
+    let mut steps = vec![CheckSource];
     if f.scratch != Beside::Absent {
         steps.push(RemoveScratch);
     }
@@ -240,7 +244,8 @@ mod tests {
         }
     }
 
-    const FULL: [ResyncStep; 8] = [
+    const FULL: [ResyncStep; 9] = [
+        CheckSource,
         RecordResync(9),
         BaseBackup,
         CopyOwnConfig,
@@ -310,8 +315,8 @@ mod tests {
             aside: Beside::Labelled(3),
             ..facts(RewindRecord::Resyncing(5))
         };
-        let mut want = vec![RemoveScratch, RemoveAside];
-        want.extend(FULL);
+        let mut want = vec![CheckSource, RemoveScratch, RemoveAside];
+        want.extend(&FULL[1..]);
         assert_eq!(steps(&again), want);
         for f in [
             // A scratch directory found while the record says a rewind
@@ -370,13 +375,19 @@ mod tests {
             scratch: Beside::Unlabelled,
             ..facts(found)
         };
-        assert_eq!(steps(&labelled)[..2], [RemoveScratch, RecordResync(9)]);
+        assert_eq!(
+            steps(&labelled)[..3],
+            [CheckSource, RemoveScratch, RecordResync(9)]
+        );
         // An older generation's aside does not mean this one exchanged.
         let older_only = UnfinishedFacts {
             aside: Beside::Labelled(2),
             ..facts(found)
         };
-        assert_eq!(steps(&older_only)[..2], [RemoveAside, RecordResync(9)]);
+        assert_eq!(
+            steps(&older_only)[..3],
+            [CheckSource, RemoveAside, RecordResync(9)]
+        );
         let foreign = UnfinishedFacts {
             aside: Beside::Unlabelled,
             ..after_exchange
@@ -441,6 +452,7 @@ mod tests {
                                 assert!(at(RecordResync(9)) < at(BaseBackup));
                                 assert!(at(RemoveAside).map_or(true, |r| Some(r) < at(BaseBackup)));
                                 assert!(Some(x) < at(SetOldDataAside));
+                                assert_eq!(at(CheckSource), Some(0), "{f:?}");
                             } else {
                                 // Finishing: the exchange happened.
                                 assert!(matches!(found, RewindRecord::Resyncing(5)), "{f:?}");
