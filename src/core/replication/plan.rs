@@ -83,6 +83,8 @@ pub enum Status {
     HsSync,
     HsPotential,
     HsConnected,
+    /// A voter of quorum commit (design/quorum.md; not yet offered).
+    HsQuorum,
     Pri,
     Unknown,
 }
@@ -96,6 +98,7 @@ impl Status {
             Status::HsSync => "HS:sync",
             Status::HsPotential => "HS:potential",
             Status::HsConnected => "HS:connected",
+            Status::HsQuorum => "HS:quorum",
             Status::Pri => "PRI",
             Status::Unknown => "UNKNOWN",
         }
@@ -800,6 +803,7 @@ mod tests {
         }
         assert_eq!(DataStatus::parse("STREAMING|WHATEVER"), None);
         assert_eq!(Status::HsPotential.wire(), "HS:potential");
+        assert_eq!(Status::HsQuorum.wire(), "HS:quorum");
         assert!(Score::is_positive(Some("100")) && Score::is_positive(Some("INFINITY")));
         assert!(!Score::is_positive(Some("-INFINITY")) && !Score::is_positive(Some("0")));
         assert!(!Score::is_positive(None) && !Score::is_positive(Some("x")));

@@ -47,6 +47,29 @@ impl QuorumList {
             .collect();
         format!("ANY {} ({})", self.k, quoted.join(", "))
     }
+
+    /// `synchronous_standby_names` as PostgreSQL holds it: `''` names
+    /// nobody; `ANY k (…)` is a quorum list; anything else (`FIRST`, a
+    /// plain list) is not one.
+    pub fn parse(value: &str) -> Option<QuorumList> {
+        let v = value.trim();
+        if v.is_empty() {
+            return Some(QuorumList::new(0, &[]));
+        }
+        let rest = v
+            .get(..3)
+            .filter(|p| p.eq_ignore_ascii_case("ANY"))
+            .map(|_| v[3..].trim_start())?;
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let k: usize = rest[..digits].parse().ok()?;
+        let list = rest[digits..].trim().strip_prefix('(')?.strip_suffix(')')?;
+        let standbys: BTreeSet<String> = super::sync::parse_standby_names(list)?
+            .into_iter()
+            .collect();
+        (k >= 1 && k <= standbys.len()).then_some(QuorumList { k, standbys })
+    }
 }
 
 impl QuorumRecord {
@@ -350,6 +373,36 @@ pub fn quorum_election(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_quorum_list_reads_back_what_the_agent_writes() {
+        for list in [
+            QuorumList::new(1, &["pg02", "pg03"]),
+            QuorumList::new(2, &["pg02", "pg03", "pg04", "pg05"]),
+            QuorumList::new(0, &[]),
+        ] {
+            assert_eq!(
+                QuorumList::parse(&list.value()),
+                Some(list.clone()),
+                "{}",
+                list.value()
+            );
+        }
+        assert_eq!(
+            QuorumList::parse(" any 1 (PG02, \"pg03\") "),
+            Some(QuorumList::new(1, &["pg02", "pg03"]))
+        );
+        for not_quorum in [
+            "FIRST 1 (pg02)",
+            "pg02, pg03",
+            "ANY 3 (pg02, pg03)",
+            "ANY 0 (pg02)",
+            "ANY x (pg02)",
+            "ANY 1 (pg02,)",
+        ] {
+            assert_eq!(QuorumList::parse(not_quorum), None, "{not_quorum}");
+        }
+    }
     use crate::core::lsn::Lsn;
     use proptest::prelude::*;
 

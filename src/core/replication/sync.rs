@@ -60,6 +60,22 @@ pub enum SyncStandbys {
     },
 }
 
+/// The names of a `synchronous_standby_names` list (`a, "b", ...`), as
+/// the stock agent compares them (lower-cased, quotes undone); `None` when
+/// one is empty.
+pub fn parse_standby_names(list: &str) -> Option<Vec<String>> {
+    list.split(',')
+        .map(|n| {
+            let n = n.trim();
+            let inner = n
+                .strip_prefix('"')
+                .and_then(|n| n.strip_suffix('"'))
+                .unwrap_or(n);
+            (!inner.is_empty()).then(|| inner.replace("\"\"", "\"").to_lowercase())
+        })
+        .collect()
+}
+
 impl SyncStandbys {
     /// The setting's value (before quoting for postgresql.conf).
     pub fn value(&self) -> String {
@@ -101,17 +117,7 @@ impl SyncStandbys {
             }
             None => (1, v),
         };
-        let names: Vec<String> = list
-            .split(',')
-            .map(|n| {
-                let n = n.trim();
-                let inner = n
-                    .strip_prefix('"')
-                    .and_then(|n| n.strip_suffix('"'))
-                    .unwrap_or(n);
-                (!inner.is_empty()).then(|| inner.replace("\"\"", "\"").to_lowercase())
-            })
-            .collect::<Option<_>>()?;
+        let names = parse_standby_names(list)?;
         match required {
             1 => Some(SyncStandbys::First(names)),
             n if n == names.len() => {
