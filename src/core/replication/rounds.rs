@@ -20,8 +20,7 @@
 use super::plan::{AttrValue, Batch, Plan, RepConfig, Score, SyncRole, Write};
 use super::sync::{
     ceiling_record, control_standbys, dropped_externals, externals_only, recorded_ceiling,
-    recorded_sync_flag, row_of, sync_flag_note, PrimaryFacts, ReplicationRow, SyncFlag,
-    SyncStandbys,
+    recorded_sync_flag, sync_flag_note, PrimaryFacts, ReplicationRow, SyncFlag, SyncStandbys,
 };
 use crate::core::lsn::Lsn;
 
@@ -399,6 +398,12 @@ pub fn revocation_shown(score: Option<&str>) -> bool {
     })
 }
 
+/// The walsender of `named` (its application name, ignoring case).
+fn row_named<'r>(rows: &'r [ReplicationRow], named: &str) -> Option<&'r ReplicationRow> {
+    rows.iter()
+        .find(|row| row.application_name.eq_ignore_ascii_case(named))
+}
+
 /// The list is in effect: PostgreSQL shows its one standby of the
 /// cluster `SYNC`, and every walsender the list does not name async (one
 /// still on the old list would show potential or sync). The standbys
@@ -416,12 +421,12 @@ pub fn list_in_effect(rows: &[ReplicationRow], list: &SyncStandbys) -> bool {
                 .any(|n| row.application_name.eq_ignore_ascii_case(n))
         })
         .all(|row| row.sync == SyncRole::Async);
-    others_async && row_of(rows, named).is_some_and(|row| row.sync == SyncRole::Sync)
+    others_async && row_named(rows, named).is_some_and(|row| row.sync == SyncRole::Sync)
 }
 
 /// `named` has flushed up to `ceiling`.
 pub fn reached_ceiling(rows: &[ReplicationRow], named: &str, ceiling: Lsn) -> bool {
-    row_of(rows, named)
+    row_named(rows, named)
         .and_then(|row| row.flush)
         .is_some_and(|f| f >= ceiling)
 }

@@ -35,10 +35,9 @@ impl ReplicationRow {
     }
 }
 
-/// The walsender of `node` (its application name, ignoring case).
-pub(super) fn row_of<'r>(rows: &'r [ReplicationRow], node: &str) -> Option<&'r ReplicationRow> {
+fn row_of<'r>(rows: &'r [ReplicationRow], node: &str) -> Option<&'r ReplicationRow> {
     rows.iter()
-        .find(|r| r.application_name.eq_ignore_ascii_case(node))
+        .find(|r| r.application_name.to_lowercase() == node)
 }
 
 /// `synchronous_standby_names` as the agent manages it.
