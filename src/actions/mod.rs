@@ -56,7 +56,9 @@ fn dispatch(action: Action, env: &RawEnv) -> Result<OcfRc> {
     };
     match instance.cfg.rep_mode {
         RepMode::None => {}
-        RepMode::Async | RepMode::Sync => return replicated(action, &instance, env),
+        RepMode::Async | RepMode::Sync | RepMode::Quorum => {
+            return replicated(action, &instance, env)
+        }
         RepMode::Slave => return replication::slave(action, &instance, env),
     }
     match action {

@@ -2,6 +2,7 @@
 //! snapshot (`crm_mon` read once) plus the attribute writes an action
 //! decided, with the stock agent's guards on who may write what.
 
+use super::quorum::QuorumRecord;
 use crate::config::{Config, RepMode};
 use crate::core::crm_mon::ClusterView;
 use crate::core::lsn::Lsn;
@@ -226,6 +227,10 @@ pub enum Attr {
     /// it survives the standby's node leaving the cluster, which erases
     /// the score.
     AckedAlsoOn,
+    /// Our addition, quorum mode (design/quorum.md), on the primary's own
+    /// node: `k of v1 v2 …`, the voters among whom any k hold every commit
+    /// it acknowledged. Permanent, as `AckedAlsoOn`.
+    AckedOnAny,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,7 +251,7 @@ impl Lifetime {
 impl Attr {
     /// The attributes that outlive their node's membership
     /// ([`Lifetime::Forever`]).
-    pub const ALL_FOREVER: [Attr; 2] = [Attr::DataStatus, Attr::AckedAlsoOn];
+    pub const ALL_FOREVER: [Attr; 3] = [Attr::DataStatus, Attr::AckedAlsoOn, Attr::AckedOnAny];
 
     pub fn name(self, rsc: &str) -> String {
         match self {
@@ -257,6 +262,7 @@ impl Attr {
             Attr::MasterBaseline => format!("{rsc}-master-baseline"),
             Attr::Score => format!("master-{rsc}"),
             Attr::AckedAlsoOn => format!("{rsc}-acked-also-on"),
+            Attr::AckedOnAny => format!("{rsc}-acked-on-any"),
         }
     }
 
@@ -316,6 +322,9 @@ pub enum AttrValue {
     /// The standby the primary scored, which holds every commit it
     /// acknowledged.
     AckedAlsoOn(String),
+    /// Quorum mode: the voters among whom any k hold every commit the
+    /// primary acknowledged.
+    AckedOnAny(QuorumRecord),
     /// A value of `attr` as the CIB held it, whoever wrote it, written
     /// back unchanged (a promotion that failed before its request).
     AsFound(Attr, String),
@@ -332,6 +341,7 @@ impl AttrValue {
             AttrValue::MasterBaseline(_) => Attr::MasterBaseline,
             AttrValue::Score(_) => Attr::Score,
             AttrValue::AckedAlsoOn(_) => Attr::AckedAlsoOn,
+            AttrValue::AckedOnAny(_) => Attr::AckedOnAny,
             AttrValue::AsFound(attr, _) => *attr,
         }
     }
@@ -345,6 +355,7 @@ impl AttrValue {
             AttrValue::XlogTli(tli) => tli.to_string(),
             AttrValue::Score(s) => s.wire().to_string(),
             AttrValue::AckedAlsoOn(node) => node.clone(),
+            AttrValue::AckedOnAny(record) => record.wire(),
             AttrValue::AsFound(_, v) => v.clone(),
         }
     }
@@ -794,6 +805,7 @@ mod tests {
             "STREAMING|SYNC",
             "STREAMING|ASYNC",
             "STREAMING|POTENTIAL",
+            "STREAMING|QUORUM",
             "CATCHUP|ASYNC",
             "LATEST",
             "DISCONNECT",
@@ -804,6 +816,10 @@ mod tests {
         assert_eq!(DataStatus::parse("STREAMING|WHATEVER"), None);
         assert_eq!(Status::HsPotential.wire(), "HS:potential");
         assert_eq!(Status::HsQuorum.wire(), "HS:quorum");
+        let record = crate::core::replication::quorum::QuorumRecord::new(1, &["pg03", "pg02"]);
+        assert_eq!(AttrValue::AckedOnAny(record).wire(), "1 of pg02 pg03");
+        assert_eq!(Attr::AckedOnAny.name("pgsql"), "pgsql-acked-on-any");
+        assert_eq!(Attr::AckedOnAny.lifetime(), Lifetime::Forever);
         assert!(Score::is_positive(Some("100")) && Score::is_positive(Some("INFINITY")));
         assert!(!Score::is_positive(Some("-INFINITY")) && !Score::is_positive(Some("0")));
         assert!(!Score::is_positive(None) && !Score::is_positive(Some("x")));
