@@ -27,6 +27,7 @@ fn cfg(mode: RepMode, nodes: usize) -> RepConfig {
         auto_rewind: false,
         archive_recovery: false,
         sync_preference: None,
+        quorum_standbys: 1,
     }
 }
 

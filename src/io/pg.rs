@@ -524,6 +524,25 @@ impl Session {
         Ok(())
     }
 
+    /// End every walsender (each standby reconnects at once, to a new
+    /// walsender that parses the settings in effect); their process ids.
+    pub fn end_walsenders(&mut self) -> Result<Vec<i32>, SqlError> {
+        let rows = self.client.query(
+            "select pid from pg_stat_replication where pg_terminate_backend(pid)",
+            &[],
+        )?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// How many of these processes still run as walsenders.
+    pub fn walsenders_left(&mut self, pids: &[i32]) -> Result<i64, SqlError> {
+        let row = self.client.query_one(
+            "select count(*) from pg_stat_replication where pid = any($1)",
+            &[&pids],
+        )?;
+        Ok(row.get(0))
+    }
+
     /// `pg_postmaster_start_time()`, as text: which postmaster a note in
     /// tmpdir was written for.
     pub fn postmaster_start(&mut self) -> Result<String, SqlError> {

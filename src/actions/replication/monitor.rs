@@ -6,6 +6,7 @@
 use super::*;
 use crate::core::crm_mon::ClusterView;
 use crate::core::lsn::Lsn;
+use crate::core::replication::quorum::QuorumRecord;
 
 pub fn monitor(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
     let r = Replica::new(i, env);
@@ -278,9 +279,42 @@ pub(super) fn control_standbys(
                 });
                 rounds.on_standby_waited()
             }
+            RoundWait::RecordShown(record) => rounds.on_record_shown(record_shown(r, &record)),
+            RoundWait::RestartWalsenders => {
+                rounds.on_walsenders_restarted(restart_walsenders(r, s))
+            }
             RoundWait::Done => return Ok(()),
         }
     }
+}
+
+/// Quorum mode: whether the CIB shows `record` on this node (nothing, for
+/// no record), within the barrier's bound ([`revocations_shown`]).
+fn record_shown(r: &Replica, record: &QuorumRecord) -> bool {
+    let wanted = (!record.voters.is_empty()).then(|| record.wire());
+    barrier_bound(r)
+        .poll(Duration::from_millis(100), || {
+            let shown = r.crm.query(&r.rep.me, Attr::AckedOnAny).ok()?;
+            (shown == wanted).then_some(())
+        })
+        .is_some()
+}
+
+/// Quorum mode, k raised: every walsender ended and gone
+/// ([`RoundWait::RestartWalsenders`]), within the ceiling's bound.
+fn restart_walsenders(r: &Replica, s: &mut Session) -> bool {
+    let pids = match s.end_walsenders() {
+        Ok(pids) => pids,
+        Err(e) => {
+            crate::warn!("can't end the walsenders: {}", e.message);
+            return false;
+        }
+    };
+    ceiling_wait(r)
+        .poll(Duration::from_millis(20), || {
+            (s.walsenders_left(&pids).ok()? == 0).then_some(())
+        })
+        .is_some()
 }
 
 /// One step of the primary's rounds.
@@ -314,7 +348,7 @@ fn perform_round(r: &Replica, s: &mut Session, step: RoundStep) -> Result<()> {
 /// so this waits up to 15 s (half the time left at most): the scheduler
 /// cannot act meanwhile either.
 fn revocations_shown(r: &Replica, nodes: &[String]) -> bool {
-    let bound = Deadline::after(Duration::from_secs(15).min(r.i.deadline.remaining() / 2));
+    let bound = barrier_bound(r);
     nodes.iter().all(|n| {
         bound
             .poll(Duration::from_millis(100), || {
@@ -323,6 +357,11 @@ fn revocations_shown(r: &Replica, nodes: &[String]) -> bool {
             })
             .is_some()
     })
+}
+
+/// 15 s, half the time left at most.
+fn barrier_bound(r: &Replica) -> Deadline {
+    Deadline::after(Duration::from_secs(15).min(r.i.deadline.remaining() / 2))
 }
 
 /// The checkpoint before a ceiling is read ([`RoundWait::Checkpoint`]),

@@ -20,6 +20,7 @@ pub(super) fn cfg(mode: RepMode, nodes: &[&str]) -> RepConfig {
         auto_rewind: false,
         archive_recovery: false,
         sync_preference: None,
+        quorum_standbys: 1,
     }
 }
 

@@ -442,7 +442,14 @@ pub struct RepConfig {
     /// A former primary that should become the sync standby once it streams
     /// (recorded at its demote), so that a switchover can be undone.
     pub sync_preference: Option<String>,
+    /// Quorum mode: k, how many standbys must flush a commit before it is
+    /// acknowledged (`ANY k (…)`).
+    pub quorum_standbys: usize,
 }
+
+/// k until the mode is offered with its parameter (design/quorum.md):
+/// three nodes, `ANY 1` of two standbys.
+const QUORUM_STANDBYS: usize = 1;
 
 impl RepConfig {
     /// The resource's replication settings, as this node runs it.
@@ -458,6 +465,7 @@ impl RepConfig {
             auto_rewind: cfg.auto_rewind,
             archive_recovery: cfg.restore_command.is_some(),
             sync_preference,
+            quorum_standbys: QUORUM_STANDBYS,
         }
     }
 
@@ -470,6 +478,10 @@ impl RepConfig {
 
     pub fn sync_mode(&self) -> bool {
         self.rep_mode == RepMode::Sync
+    }
+
+    pub fn quorum_mode(&self) -> bool {
+        self.rep_mode == RepMode::Quorum
     }
 }
 

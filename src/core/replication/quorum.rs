@@ -4,6 +4,9 @@
 //! wanted without ever breaking their invariant ([`overlaps`]).
 
 use super::election::Location;
+use super::plan::{Attr, AttrValue, DataStatus, Plan, Score, SenderState};
+use super::sync::{counted_row, standby_status, ReplicationRow};
+use crate::core::lsn::Lsn;
 use std::collections::BTreeSet;
 
 /// `synchronous_standby_names = 'ANY k (…)'`: a commit is acknowledged once
@@ -321,6 +324,94 @@ pub fn quorum_step(f: &QuorumFacts) -> QuorumStep {
         });
     }
     QuorumStep::Settled
+}
+
+/// What the primary read for one pass over its standbys in quorum mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumPassFacts<'a> {
+    pub rows: &'a [ReplicationRow],
+    /// The list PostgreSQL has in effect.
+    pub list: &'a QuorumList,
+    /// The primary's flushed position read once `list` took effect
+    /// (`None`: not read yet).
+    pub ceiling: Option<Lsn>,
+}
+
+/// The record the primary keeps on its own node (an unreadable one, not
+/// ours, counts as none: elections cannot read it either).
+pub fn own_record(plan: &Plan) -> QuorumRecord {
+    plan.current(&plan.cfg.me, Attr::AckedOnAny)
+        .and_then(QuorumRecord::parse)
+        .unwrap_or_else(QuorumRecord::none)
+}
+
+/// The primary's pass in quorum mode: every other node's data-status and
+/// status from `pg_stat_replication` (a row counts as in sync mode: not a
+/// `DIVERGED` node's, nor one whose node left), a score of 100 for the
+/// voters that are listed, stream and have flushed the ceiling (Pacemaker
+/// then picks among them; the check at promotion decides which one), and
+/// the next step of the pair ([`quorum_step`]). A record step is written
+/// into the plan here; the executor waits until the CIB shows it.
+pub fn control_quorum(plan: &mut Plan, facts: &QuorumPassFacts) -> QuorumStep {
+    let cfg = plan.cfg;
+    let record = own_record(plan);
+    let mut caught_up = BTreeSet::new();
+    let mut at_ceiling = BTreeSet::new();
+    for target in cfg.others() {
+        let row = counted_row(cfg, plan.view, facts.rows, target);
+        let data_status = row.map_or(DataStatus::Disconnect, ReplicationRow::data_status);
+        plan.data_status(target, data_status);
+        if let Some(s) = standby_status(data_status) {
+            plan.status(target, s);
+        }
+        let streaming = row.is_some_and(|r| r.state == SenderState::Streaming);
+        let flushed_ceiling = matches!(
+            (row.and_then(|r| r.flush), facts.ceiling),
+            (Some(f), Some(c)) if f >= c
+        );
+        if streaming {
+            caught_up.insert(target.to_string());
+        }
+        if streaming && flushed_ceiling {
+            at_ceiling.insert(target.to_string());
+        }
+        let voter = record.voters.contains(target) && facts.list.standbys.contains(target);
+        let score = if voter && streaming && flushed_ceiling {
+            Score::CanPromote
+        } else {
+            Score::CanNotPromote
+        };
+        plan.other_score(target, score);
+    }
+    let out = |n: &String| !plan.view.online(n) || !plan.view.runs_instance(n);
+    let gone: BTreeSet<String> = facts
+        .list
+        .standbys
+        .iter()
+        .chain(&record.voters)
+        .filter(|n| out(n))
+        .cloned()
+        .collect();
+    let step = quorum_step(&QuorumFacts {
+        list: facts.list,
+        record: &record,
+        wanted_k: cfg.quorum_standbys,
+        caught_up: &caught_up,
+        gone: &gone,
+        at_ceiling: &at_ceiling,
+        quorum: plan.view.quorum,
+    });
+    let me = cfg.me.clone();
+    // Sync mode's record means nothing here.
+    plan.delete(&me, Attr::AckedAlsoOn);
+    if let QuorumStep::Record(r) = &step {
+        if r.voters.is_empty() {
+            plan.delete(&me, Attr::AckedOnAny);
+        } else {
+            plan.set(&me, AttrValue::AckedOnAny(r.clone()));
+        }
+    }
+    step
 }
 
 /// The election in quorum mode, from the last primary's record and the

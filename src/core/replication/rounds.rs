@@ -18,6 +18,7 @@
 //! to the matching `on_*` method.
 
 use super::plan::{AttrValue, Batch, Plan, RepConfig, Score, SyncRole, Write};
+use super::quorum::{control_quorum, QuorumPassFacts, QuorumRecord, QuorumStep};
 use super::sync::{
     ceiling_record, control_standbys, dropped_externals, externals_only, recorded_ceiling,
     recorded_sync_flag, sync_flag_note, PrimaryFacts, ReplicationRow, SyncFlag, SyncStandbys,
@@ -80,6 +81,16 @@ pub enum RoundWait {
     /// Wait a little until this standby has flushed up to the ceiling
     /// ([`reached_ceiling`]), then [`StandbyRounds::on_standby_waited`].
     StandbyAt { standby: String, ceiling: Lsn },
+    /// Quorum mode: wait until the CIB shows this record on the
+    /// primary's node (none: no record), then
+    /// [`StandbyRounds::on_record_shown`].
+    RecordShown(QuorumRecord),
+    /// Quorum mode, k raised in the list: every walsender releases commits
+    /// with the k it parsed itself, and `pg_stat_replication` shows no k.
+    /// End every walsender (the standbys reconnect at once, and a new
+    /// walsender parses the list in effect) and wait until each has
+    /// exited, then [`StandbyRounds::on_walsenders_restarted`].
+    RestartWalsenders,
     /// The pass is over for this action.
     Done,
 }
@@ -157,6 +168,9 @@ impl StandbyRounds {
     /// before: the primary's monitor's own), then the barrier when the list
     /// changes, or a ceiling to read, or the end.
     pub fn on_rows(&mut self, plan: &mut Plan, rows: &[ReplicationRow]) -> Next {
+        if plan.cfg.quorum_mode() {
+            return self.quorum_round(plan, rows);
+        }
         let mut steps = Vec::new();
         if preference_fulfilled(plan.cfg, rows) {
             steps.push(RoundStep::ForgetFormerPrimary);
@@ -211,6 +225,83 @@ impl StandbyRounds {
                 wait: RoundWait::Done,
             },
         }
+    }
+
+    /// One round in quorum mode ([`control_quorum`]): the writes, then the
+    /// one step of the pair, shown before the next round decides again.
+    /// Scores need no barrier here: every change keeps the overlap, and the
+    /// check at promotion compares the voters' positions whatever the
+    /// scores say.
+    fn quorum_round(&mut self, plan: &mut Plan, rows: &[ReplicationRow]) -> Next {
+        let list = self.current.as_quorum();
+        let facts = QuorumPassFacts {
+            rows,
+            list: &list,
+            ceiling: self.ceiling,
+        };
+        let step = control_quorum(plan, &facts);
+        let mut steps = vec![RoundStep::Apply(plan.take())];
+        match step {
+            QuorumStep::Record(record) => Next {
+                steps,
+                wait: RoundWait::RecordShown(record),
+            },
+            QuorumStep::SetList(wanted) => {
+                let raised = !list.standbys.is_empty() && wanted.k > list.k;
+                self.changed = true;
+                steps.extend(self.set_list(SyncStandbys::Any(wanted)));
+                if raised {
+                    return Next {
+                        steps,
+                        wait: RoundWait::RestartWalsenders,
+                    };
+                }
+                Next::after(steps, self.read_ceiling())
+            }
+            // Waiting for voters at a ceiling: one is read first when none
+            // is known (a new primary's list, a restarted agent's).
+            QuorumStep::Wait(_) if self.ceiling.is_none() && !list.standbys.is_empty() => {
+                Next::after(steps, self.read_ceiling())
+            }
+            QuorumStep::Wait(why) => {
+                steps.push(RoundStep::Apply(Batch::info(why)));
+                Next {
+                    steps,
+                    wait: RoundWait::Done,
+                }
+            }
+            QuorumStep::Settled => Next {
+                steps,
+                wait: RoundWait::Done,
+            },
+        }
+    }
+
+    /// Whether the CIB showed the record in time. Shown: the next round
+    /// decides the next step. Not shown: nothing more in this action (a
+    /// write not shown is retried by the next monitor, never assumed).
+    pub fn on_record_shown(&mut self, shown: bool) -> Next {
+        if shown {
+            return self.next_round();
+        }
+        Next {
+            steps: vec![RoundStep::Apply(Batch::warning(
+                "the CIB does not show the quorum record yet; synchronous_standby_names stays \
+                 for now",
+            ))],
+            wait: RoundWait::Done,
+        }
+    }
+
+    /// Whether every walsender of the old k has exited. Not all: the list
+    /// is not proven in effect, so no ceiling is read.
+    pub fn on_walsenders_restarted(&mut self, restarted: bool) -> Next {
+        if restarted {
+            return self.read_ceiling();
+        }
+        self.ceiling = None;
+        self.rounds_left = 0;
+        self.after_ceiling()
     }
 
     /// Whether the CIB showed the scores taken away in time. Not shown:
@@ -331,15 +422,20 @@ impl StandbyRounds {
     /// the standby is given a moment to reach it.
     pub fn on_flushed(&mut self, flushed: Option<Lsn>) -> Next {
         self.ceiling = flushed;
-        match (flushed, self.current.sole()) {
-            (Some(c), Some(standby)) => Next {
-                steps: vec![RoundStep::RecordCeiling(ceiling_record(&self.current, c))],
+        let Some(c) = flushed else {
+            return self.after_ceiling();
+        };
+        let record = RoundStep::RecordCeiling(ceiling_record(&self.current, c));
+        match self.current.sole() {
+            Some(standby) => Next {
+                steps: vec![record],
                 wait: RoundWait::StandbyAt {
                     standby: standby.to_string(),
                     ceiling: c,
                 },
             },
-            _ => self.after_ceiling(),
+            // Quorum mode: the next round sees who reached it.
+            None => Next::after(vec![record], self.after_ceiling()),
         }
     }
 
@@ -349,14 +445,15 @@ impl StandbyRounds {
         self.after_ceiling()
     }
 
+    /// A ceiling is read for a list naming one standby of the cluster,
+    /// or for a quorum list naming any.
     fn read_ceiling(&mut self) -> Next {
-        match self.current.sole() {
-            Some(_) => Next::wait(RoundWait::InEffect(self.current.clone())),
-            None => {
-                self.ceiling = None;
-                self.after_ceiling()
-            }
+        let quorum = matches!(&self.current, SyncStandbys::Any(l) if !l.standbys.is_empty());
+        if self.current.sole().is_some() || quorum {
+            return Next::wait(RoundWait::InEffect(self.current.clone()));
         }
+        self.ceiling = None;
+        self.after_ceiling()
     }
 
     fn after_ceiling(&mut self) -> Next {
@@ -408,19 +505,33 @@ fn row_named<'r>(rows: &'r [ReplicationRow], named: &str) -> Option<&'r Replicat
 /// cluster `SYNC`, and every walsender the list does not name async (one
 /// still on the old list would show potential or sync). The standbys
 /// outside the cluster it names show sync, or nothing when they left.
+///
+/// A quorum list: every listed walsender shows quorum, or potential
+/// while it does not stream yet (either way its own parse of the list gave
+/// it a priority), every other one async. A change of k alone shows
+/// nowhere: a raise is proven by new walsenders
+/// ([`RoundWait::RestartWalsenders`]), a lowering needs no proof.
 pub fn list_in_effect(rows: &[ReplicationRow], list: &SyncStandbys) -> bool {
+    let names = list.listed();
+    let listed = |row: &&ReplicationRow| {
+        names
+            .iter()
+            .any(|n| row.application_name.eq_ignore_ascii_case(n))
+    };
+    let others_async = rows
+        .iter()
+        .filter(|row| !listed(row))
+        .all(|row| row.sync == SyncRole::Async);
+    if let SyncStandbys::Any(quorum) = list {
+        let prioritised =
+            |row: &ReplicationRow| matches!(row.sync, SyncRole::Quorum | SyncRole::Potential);
+        return !quorum.standbys.is_empty()
+            && others_async
+            && rows.iter().filter(listed).all(prioritised);
+    }
     let Some(named) = list.sole() else {
         return false;
     };
-    let names = list.listed();
-    let others_async = rows
-        .iter()
-        .filter(|row| {
-            !names
-                .iter()
-                .any(|n| row.application_name.eq_ignore_ascii_case(n))
-        })
-        .all(|row| row.sync == SyncRole::Async);
     others_async && row_named(rows, named).is_some_and(|row| row.sync == SyncRole::Sync)
 }
 
@@ -445,7 +556,10 @@ pub fn preference_fulfilled(cfg: &RepConfig, rows: &[ReplicationRow]) -> bool {
 mod tests {
     use super::super::fixture::*;
     use super::super::*;
+    use crate::config::RepMode;
+    use crate::core::crm_mon::ClusterView;
     use crate::core::lsn::Lsn;
+    use crate::core::replication::quorum::{QuorumList, QuorumRecord};
 
     /// The writes of a list of steps, as `node:attr=value`, and the other
     /// steps by name.
@@ -580,6 +694,158 @@ mod tests {
             ]
         );
         assert_eq!(next.wait, RoundWait::Done);
+    }
+
+    /// `v` with an unpromoted instance on every node but pg01.
+    fn standbys_run(v: &ClusterView) -> ClusterView {
+        let mut v = v.clone();
+        v.unpromoted = v.nodes.keys().filter(|n| *n != "pg01").cloned().collect();
+        v
+    }
+
+    fn quorum(c: &RepConfig, k: usize) -> RepConfig {
+        RepConfig {
+            rep_mode: RepMode::Quorum,
+            quorum_standbys: k,
+            ..c.clone()
+        }
+    }
+
+    /// A new primary in quorum mode, its promotion list `ANY 1` of both
+    /// standbys and no record: the ceiling is read first, the record
+    /// written once a voter holds it (and shown before anything else), and
+    /// the voters at the ceiling scored in the next round.
+    #[test]
+    fn quorum_a_new_primary_records_its_voters_once_one_holds_the_ceiling() {
+        let (c, v) = primary_fixture();
+        let (c, v) = (quorum(&c, 1), standbys_run(&v));
+        let mut p = Plan::new(&c, &v);
+        let list = r#"ANY 1 ("pg02", "pg03")"#;
+        let mut rounds = StandbyRounds::new(list, None);
+        rounds.begin();
+        let rows = [
+            row("pg02", "STREAMING", "QUORUM"),
+            row("pg03", "STREAMING", "QUORUM"),
+        ];
+        let next = rounds.on_rows(&mut p, &rows);
+        assert_eq!(
+            kinds(&next.steps),
+            [
+                "apply [pg02:DataStatus=STREAMING|QUORUM, pg02:Status=HS:quorum, \
+              pg03:DataStatus=STREAMING|QUORUM, pg03:Status=HS:quorum]"
+            ]
+        );
+        let any = SyncStandbys::parse(list).unwrap();
+        assert_eq!(next.wait, RoundWait::InEffect(any.clone()));
+        assert!(list_in_effect(&rows, &any));
+        rounds.on_in_effect(true);
+        let proven = note(SyncFlag::Proven);
+        assert_eq!(
+            rounds.on_sync_flag(START, Some(&proven), None),
+            Next::wait(RoundWait::Flushed)
+        );
+        let next = rounds.on_flushed(Some(Lsn(0x200)));
+        assert_eq!(
+            next.steps,
+            [RoundStep::RecordCeiling(format!(
+                "{list}\t0/200\tafter-checkpoint\n"
+            ))]
+        );
+        assert_eq!(next.wait, RoundWait::Rows);
+        // pg03 reached the ceiling: the record, shown before the next round.
+        let rows = [
+            row("pg02", "STREAMING", "QUORUM"),
+            flushed(row("pg03", "STREAMING", "QUORUM"), 0x200),
+        ];
+        let next = rounds.on_rows(&mut p, &rows);
+        assert_eq!(
+            kinds(&next.steps),
+            ["apply [pg01:AckedOnAny=1 of pg02 pg03]"]
+        );
+        let record = QuorumRecord::new(1, &["pg02", "pg03"]);
+        assert_eq!(next.wait, RoundWait::RecordShown(record));
+        assert_eq!(rounds.on_record_shown(true), Next::wait(RoundWait::Rows));
+        // The voter at the ceiling is scored; the pair is settled.
+        let next = rounds.on_rows(&mut p, &rows);
+        assert_eq!(kinds(&next.steps), ["apply [pg03:Score=100]"]);
+        assert_eq!(next.wait, RoundWait::Done);
+    }
+
+    /// A voter's node leaves: it leaves the list at once (commits go on
+    /// with the other), and the record once the other holds the ceiling
+    /// read after that.
+    #[test]
+    fn quorum_a_voter_that_left_leaves_the_list_then_the_record() {
+        let (c, v) = primary_fixture();
+        let c = quorum(&c, 1);
+        let mut v = standbys_run(&with_attr(
+            &v,
+            "pg01",
+            "pgsql-acked-on-any",
+            "1 of pg02 pg03",
+        ));
+        v.nodes.insert("pg03".into(), false);
+        let mut p = Plan::new(&c, &v);
+        let list = r#"ANY 1 ("pg02", "pg03")"#;
+        let mut rounds =
+            StandbyRounds::new(list, Some(&format!("{list}\t0/100\tafter-checkpoint\n")));
+        rounds.begin();
+        let rows = [flushed(row("pg02", "STREAMING", "QUORUM"), 0x100)];
+        let next = rounds.on_rows(&mut p, &rows);
+        let narrowed = SyncStandbys::Any(QuorumList::new(1, &["pg02"]));
+        assert_eq!(
+            next.steps.last(),
+            Some(&RoundStep::SetList(narrowed.clone()))
+        );
+        assert_eq!(next.wait, RoundWait::InEffect(narrowed));
+        rounds.on_in_effect(true);
+        let proven = note(SyncFlag::Proven);
+        rounds.on_sync_flag(START, Some(&proven), None);
+        rounds.on_flushed(Some(Lsn(0x300)));
+        // Below the new ceiling: pg03 stays recorded.
+        let next = rounds.on_rows(&mut p, &rows);
+        assert_eq!(next.wait, RoundWait::Done);
+        assert!(kinds(&next.steps)[1].contains("pg03 stays a voter"));
+        let mut rounds = StandbyRounds::new(
+            r#"ANY 1 ("pg02")"#,
+            Some("ANY 1 (\"pg02\")\t0/300\tafter-checkpoint\n"),
+        );
+        rounds.begin();
+        let at = [flushed(row("pg02", "STREAMING", "QUORUM"), 0x300)];
+        let next = rounds.on_rows(&mut p, &at);
+        assert_eq!(
+            next.wait,
+            RoundWait::RecordShown(QuorumRecord::new(1, &["pg02"]))
+        );
+    }
+
+    /// k raised in the list (five nodes, standbys back): the walsenders
+    /// are restarted before the list counts as in effect.
+    #[test]
+    fn quorum_a_raise_of_k_restarts_the_walsenders() {
+        let c = quorum(&cfg(RepMode::Sync, &["pg01", "pg02", "pg03", "pg04"]), 2);
+        let mut v = view(
+            &["pg01", "pg02", "pg03", "pg04"],
+            &[],
+            &[("pg01", "pgsql-acked-on-any", "1 of pg02 pg03")],
+        );
+        v.quorum = true;
+        let v = standbys_run(&v);
+        let mut p = Plan::new(&c, &v);
+        let mut rounds = StandbyRounds::new(r#"ANY 1 ("pg02", "pg03")"#, None);
+        rounds.begin();
+        let rows = [
+            row("pg02", "STREAMING", "QUORUM"),
+            row("pg03", "STREAMING", "QUORUM"),
+        ];
+        let next = rounds.on_rows(&mut p, &rows);
+        let raised = SyncStandbys::Any(QuorumList::new(2, &["pg02", "pg03"]));
+        assert_eq!(next.steps.last(), Some(&RoundStep::SetList(raised.clone())));
+        assert_eq!(next.wait, RoundWait::RestartWalsenders);
+        assert_eq!(
+            rounds.on_walsenders_restarted(true),
+            Next::wait(RoundWait::InEffect(raised))
+        );
     }
 
     fn with_dr(c: &RepConfig) -> RepConfig {

@@ -12,6 +12,7 @@
 use super::plan::{
     Attr, AttrValue, DataStatus, Plan, RepConfig, Score, SenderState, Status, SyncRole,
 };
+use super::quorum::QuorumList;
 use crate::core::crm_mon::ClusterView;
 use crate::core::lsn::Lsn;
 
@@ -58,6 +59,9 @@ pub enum SyncStandbys {
         standby: String,
         externals: Vec<String>,
     },
+    /// `ANY k ("a", "b", ...)`: quorum commit (rep_mode=quorum), a commit
+    /// waits for any k of the listed standbys ([`super::quorum`]).
+    Any(QuorumList),
 }
 
 /// The names of a `synchronous_standby_names` list (`a, "b", ...`), as
@@ -87,6 +91,7 @@ impl SyncStandbys {
         // Every listed standby is required with externals; one otherwise.
         let required = match self {
             SyncStandbys::Async => return String::new(),
+            SyncStandbys::Any(list) => return list.value(),
             SyncStandbys::First(_) => 1,
             SyncStandbys::WithExternals { .. } => listed.len(),
         };
@@ -102,8 +107,8 @@ impl SyncStandbys {
             return Some(SyncStandbys::Async);
         }
         let keyword = |k: &str| v.get(..k.len()).is_some_and(|p| p.eq_ignore_ascii_case(k));
-        if keyword("ANY ") || keyword("ANY(") {
-            return None;
+        if keyword("ANY") {
+            return QuorumList::parse(v).map(SyncStandbys::Any);
         }
         let (required, list) = match keyword("FIRST").then(|| &v["FIRST".len()..]) {
             Some(rest) => {
@@ -161,6 +166,19 @@ impl SyncStandbys {
                 .chain(externals)
                 .map(String::as_str)
                 .collect(),
+            SyncStandbys::Any(list) => list.standbys.iter().map(String::as_str).collect(),
+        }
+    }
+
+    /// The list as quorum mode reads it. A `FIRST 1` list acknowledges
+    /// with one of its standbys, which `ANY 1` of the same standbys allows
+    /// too: read so, the invariant of [`super::quorum::overlaps`] holds for
+    /// whatever it acknowledged (a list set in sync mode, or by hand).
+    pub fn as_quorum(&self) -> QuorumList {
+        match self {
+            SyncStandbys::Any(list) => list.clone(),
+            SyncStandbys::Async => QuorumList::new(0, &[]),
+            other => QuorumList::new(1, &other.names()),
         }
     }
 
@@ -172,11 +190,11 @@ impl SyncStandbys {
         }
     }
 
-    fn names(&self) -> &[String] {
+    /// The standbys of the cluster listed.
+    fn names(&self) -> Vec<&str> {
         match self {
-            SyncStandbys::Async => &[],
-            SyncStandbys::First(names) => names,
-            SyncStandbys::WithExternals { standby, .. } => std::slice::from_ref(standby),
+            SyncStandbys::WithExternals { standby, .. } => vec![standby.as_str()],
+            other => other.listed(),
         }
     }
 }
@@ -359,7 +377,7 @@ fn diverged(cfg: &RepConfig, view: &ClusterView, node: &str) -> bool {
 /// default); Pacemaker has already erased its score, and it comes back
 /// only through fencing or a restart. Trusting that row kept a partitioned
 /// sync standby named, and every commit waiting, until it was back.
-fn counted_row<'r>(
+pub(super) fn counted_row<'r>(
     cfg: &RepConfig,
     view: &ClusterView,
     rows: &'r [ReplicationRow],
@@ -417,16 +435,7 @@ pub fn control_standbys(plan: &mut Plan, facts: &PrimaryFacts) -> SyncPass {
         } else {
             plan.revoke_score(target);
         }
-        let status = match data_status {
-            DataStatus::Disconnect => None, // its own agent sets it when it can
-            DataStatus::STREAMING_SYNC => Some(Status::HsSync),
-            DataStatus::STREAMING_ASYNC => Some(Status::HsAsync),
-            DataStatus::Sender(SenderState::Streaming, SyncRole::Potential) => {
-                Some(Status::HsPotential)
-            }
-            _ => Some(Status::HsConnected),
-        };
-        if let Some(s) = status {
+        if let Some(s) = standby_status(data_status) {
             plan.status(target, s);
         }
     }
@@ -441,6 +450,20 @@ pub fn control_standbys(plan: &mut Plan, facts: &PrimaryFacts) -> SyncPass {
         change: (wanted != *facts.current).then_some(wanted),
         awaiting,
     }
+}
+
+/// The status the primary gives a standby with this data-status (`None`
+/// for `DISCONNECT`: its own agent sets it when it can).
+pub(super) fn standby_status(data_status: DataStatus) -> Option<Status> {
+    let streaming = |role| DataStatus::Sender(SenderState::Streaming, role);
+    Some(match data_status {
+        DataStatus::Disconnect => return None,
+        d if d == streaming(SyncRole::Sync) => Status::HsSync,
+        d if d == streaming(SyncRole::Async) => Status::HsAsync,
+        d if d == streaming(SyncRole::Potential) => Status::HsPotential,
+        d if d == streaming(SyncRole::Quorum) => Status::HsQuorum,
+        _ => Status::HsConnected,
+    })
 }
 
 /// Which one standby to name: the former primary of a switchover while
@@ -542,7 +565,7 @@ pub fn dropped_externals<'a>(current: &'a SyncStandbys, wanted: &SyncStandbys) -
 /// the others, or whose standby merely lost its connection, keeps waiting,
 /// and acknowledges nothing they lack.
 pub fn may_run_async(view: &ClusterView, current: &SyncStandbys) -> bool {
-    let out = |n: &String| !view.online(n) || !view.runs_instance(n);
+    let out = |n: &&str| !view.online(n) || !view.runs_instance(n);
     view.quorum && current.names().iter().all(out)
 }
 
@@ -575,6 +598,7 @@ pub fn promotion_list(cfg: &RepConfig, view: &ClusterView) -> SyncStandbys {
 mod tests {
     use super::super::fixture::*;
     use super::super::*;
+    use super::QuorumList;
     use crate::config::RepMode;
     use crate::core::crm_mon::ClusterView;
     use crate::core::lsn::Lsn;
@@ -1012,6 +1036,7 @@ mod tests {
                 standby: "pg02".into(),
                 externals: vec!["dr1".into(), "dr\"2".into()],
             },
+            SyncStandbys::Any(QuorumList::new(2, &["pg02", "pg03", "pg04"])),
         ] {
             assert_eq!(
                 SyncStandbys::parse(&s.value()),
@@ -1037,7 +1062,11 @@ mod tests {
         assert_eq!(stock.in_cluster(), SyncStandbys::First(vec!["pg02".into()]));
         // Forms the agent never writes read as nothing it knows.
         assert_eq!(SyncStandbys::parse(r#"FIRST 2 ("a", "b", "c")"#), None);
-        assert_eq!(SyncStandbys::parse(r#"ANY 1 ("a", "b")"#), None);
+        assert_eq!(SyncStandbys::parse(r#"ANY 3 ("a", "b")"#), None);
+        // A quorum list names no sole standby: sync mode changes it.
+        let any = SyncStandbys::parse(r#"any 1 (a, "B")"#).unwrap();
+        assert_eq!(any, SyncStandbys::Any(QuorumList::new(1, &["a", "b"])));
+        assert_eq!((any.sole(), any.listed()), (None, vec!["a", "b"]));
     }
 
     /// The ceiling belongs to the cluster's part of the list: standbys
