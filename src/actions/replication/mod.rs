@@ -144,11 +144,11 @@ impl<'a> Replica<'a> {
         StandbySettings::of(&self.i.cfg, &self.rep.me)
     }
 
-    /// Write the standby configuration; in sync mode commits start
-    /// asynchronous ("Set all nodes into async mode.").
+    /// Write the standby configuration; in sync (and quorum) mode commits
+    /// start asynchronous ("Set all nodes into async mode.").
     fn prepare_standby(&self) -> Result<()> {
         self.files.ensure_tmpdir()?;
-        let sync = self.rep.sync_mode().then_some("");
+        let sync = self.rep.waits_for_standbys().then_some("");
         if sync.is_some() {
             crate::info!("Set all nodes into async mode.");
             self.files.write_rep_mode_conf("")?;

@@ -4,7 +4,7 @@
 
 use super::lock::{crash_lock_answered_by_record, is_last_primary, Lock};
 use super::plan::{Attr, AttrValue, DataStatus, Plan, RepConfig, Score, Status};
-use crate::config::RepMode;
+use super::quorum::{last_record, QuorumRecord};
 use crate::core::crm_mon::ClusterView;
 use crate::core::lsn::Lsn;
 use std::cmp::Ordering;
@@ -123,12 +123,42 @@ pub fn election_candidates(plan: &Plan) -> Vec<String> {
     if !holders.is_empty() {
         return holders;
     }
+    if let Some(record) = last_record(plan) {
+        return quorum_candidates(plan, &record);
+    }
     cfg.node_list
         .iter()
-        .filter(|n| cfg.sync_mode() || runs(n))
+        .filter(|n| cfg.waits_for_standbys() || runs(n))
         .filter(|n| !diverged(cfg, view, n))
         .cloned()
         .collect()
+}
+
+/// Quorum mode, from the last primary's record: any `k` voters may hold
+/// an acknowledged commit, so the positions of `voters − k + 1` of them
+/// (every such set overlaps every acknowledging one) are enough. Once
+/// that many published, those are the candidates (the newest of them
+/// holds every acknowledged commit); before, every voter is, and the
+/// election names the missing ones. A diverged voter's position does not
+/// count.
+fn quorum_candidates(plan: &Plan, record: &QuorumRecord) -> Vec<String> {
+    let (cfg, view) = (plan.cfg, plan.view);
+    let voters: Vec<String> = cfg
+        .node_list
+        .iter()
+        .filter(|n| record.voters.contains(*n) && !diverged(cfg, view, n))
+        .cloned()
+        .collect();
+    let published: Vec<String> = voters
+        .iter()
+        .filter(|n| plan.current(n, Attr::XlogLoc).is_some())
+        .cloned()
+        .collect();
+    if published.len() >= record.positions_needed() {
+        published
+    } else {
+        voters
+    }
 }
 
 /// The nodes that hold every commit a client saw acknowledged: the last
@@ -204,11 +234,13 @@ pub fn election_needed(cfg: &RepConfig, view: &ClusterView) -> bool {
 /// that score away, before it names another standby (rule 2). Clearing it
 /// would forbid the failover when the primary's PostgreSQL and then the
 /// sync standby's fail in a row: Pacemaker restarts the standby, and no
-/// node could prove it holds every commit. `None`: leave it as it is.
+/// node could prove it holds every commit. A voter of quorum mode keeps its
+/// 100 as well (the check at promotion, not the score, proves who is
+/// newest). `None`: leave it as it is.
 pub fn score_at_stop_or_start(plan: &Plan) -> Option<Score> {
     let me = &plan.cfg.me;
-    let named_sync = plan.cfg.sync_mode()
-        && plan.current_data_status(me) == Some(DataStatus::STREAMING_SYNC)
+    let named_sync = plan.cfg.waited_for().is_some()
+        && plan.current_data_status(me) == plan.cfg.waited_for()
         // The exact bytes the primary writes: a score spelled otherwise
         // is nobody's proof, and goes.
         && plan.current(me, Attr::Score) == Some(Score::CanPromote.wire());
@@ -364,8 +396,10 @@ pub fn standby_monitor(plan: &mut Plan, facts: &StandbyFacts) -> Result<StandbyO
         // The named synchronous standby is current even when its receiver
         // is down: no commit is acknowledged without it, and the primary
         // takes its score away before it names another. Any other standby
-        // that does not stream may be behind.
-        let named_sync = plan.cfg.sync_mode() && data_status == Some(DataStatus::STREAMING_SYNC);
+        // that does not stream may be behind. A voter of quorum mode keeps
+        // its score too: the check at promotion compares enough voters'
+        // positions whatever the scores say, and a failover needs one.
+        let named_sync = plan.cfg.waited_for().is_some() && data_status == plan.cfg.waited_for();
         if !facts.streaming && !named_sync && plan.has_positive_score(&me) {
             plan.infos.push(
                 "My WAL receiver does not stream: I may be behind, so I can not be promoted."
@@ -530,7 +564,7 @@ pub fn newer_than_target(
     target_baseline: Option<Location>,
     mine: Option<Location>,
 ) -> bool {
-    if cfg.node_list.len() < 3 || cfg.rep_mode != RepMode::Sync || target == cfg.me {
+    if cfg.node_list.len() < 3 || !cfg.waits_for_standbys() || target == cfg.me {
         return false;
     }
     match (target_baseline, mine) {
@@ -545,6 +579,59 @@ mod tests {
     use super::super::*;
     use crate::config::RepMode;
     use crate::core::lsn::Lsn;
+
+    /// Quorum mode, five nodes: pg01 (the last primary) is gone with its
+    /// record `2 of pg02 pg03 pg04 pg05`. The election names every voter
+    /// until three published, then only those three: the newest of them
+    /// holds every acknowledged commit. The voters' kept scores do not
+    /// hide the record.
+    #[test]
+    fn quorum_the_election_waits_for_enough_voters_not_for_all() {
+        let c = cfg(RepMode::Quorum, &["pg02", "pg01", "pg03", "pg04", "pg05"]);
+        let mut v = view(
+            &["pg02", "pg03", "pg04", "pg05"],
+            &["pg01"],
+            &[
+                ("pg01", "pgsql-data-status", "LATEST"),
+                ("pg01", "pgsql-acked-on-any", "2 of pg02 pg03 pg04 pg05"),
+                ("pg02", "master-pgsql", "100"),
+                ("pg02", "pgsql-xlog-loc", "0000000000000500"),
+                ("pg03", "pgsql-xlog-loc", "0000000000000400"),
+            ],
+        );
+        v.quorum = true;
+        v.unpromoted = vec!["pg02".into(), "pg03".into(), "pg04".into(), "pg05".into()];
+        let voters = ["pg02", "pg03", "pg04", "pg05"];
+        assert_eq!(election_candidates(&Plan::new(&c, &v)), voters);
+        let v = with_attr(&v, "pg05", "pgsql-xlog-loc", "0000000000000300");
+        assert_eq!(
+            election_candidates(&Plan::new(&c, &v)),
+            ["pg02", "pg03", "pg05"]
+        );
+        // A diverged voter's position does not count.
+        let diverged = with_attr(&v, "pg05", "pgsql-data-status", "DIVERGED");
+        assert_eq!(
+            election_candidates(&Plan::new(&c, &diverged)),
+            ["pg02", "pg03", "pg04"]
+        );
+        // No record (a new primary that had not written one): everyone.
+        let mut none = v.clone();
+        none.attributes
+            .get_mut("pg01")
+            .unwrap()
+            .remove("pgsql-acked-on-any");
+        assert_eq!(
+            election_candidates(&Plan::new(&c, &none)),
+            ["pg02", "pg01", "pg03", "pg04", "pg05"]
+        );
+        // A voter keeps its score when it stops and starts again.
+        let kept = with_attr(&v, "pg02", "pgsql-data-status", "STREAMING|QUORUM");
+        assert_eq!(score_at_stop_or_start(&Plan::new(&c, &kept)), None);
+        assert_eq!(
+            score_at_stop_or_start(&Plan::new(&c, &v)),
+            Some(Score::CanNotPromote)
+        );
+    }
 
     /// Seeds 1168, 1233 and 1252: the primary's PostgreSQL killed, its sync
     /// standby's node lost (its score with it) before the primary's next pass.

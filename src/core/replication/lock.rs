@@ -267,9 +267,14 @@ pub fn last_primary(plan: &Plan) -> bool {
 /// [`last_primary`], for any node of node_list. A second `LATEST` is
 /// allowed only when its `acked-also-on` names `node`: the former primary
 /// of a promotion under way (or one that stopped before its records
-/// ended), whose recorded holder `node` is.
+/// ended), whose recorded holder `node` is. In quorum mode, when its
+/// record (`acked-on-any`) names `node` a voter: a voter says `LATEST`
+/// only once its check at promotion compared enough voters' positions.
 pub fn is_last_primary(plan: &Plan, node: &str) -> bool {
-    let names_node = |n: &str| plan.current(n, Attr::AckedAlsoOn) == Some(node);
+    let names_node = |n: &str| {
+        plan.current(n, Attr::AckedAlsoOn) == Some(node)
+            || super::quorum::record_on(plan, n).voters.contains(node)
+    };
     plan.current_data_status(node) == Some(DataStatus::Latest)
         && plan.cfg.node_list.iter().filter(|n| *n != node).all(|n| {
             let latest = plan.current_data_status(n) == Some(DataStatus::Latest);

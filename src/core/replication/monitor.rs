@@ -113,7 +113,7 @@ pub fn monitor_primary(plan: &mut Plan, probe: bool, facts: &RunningPrimary) -> 
         &facts.sync_standbys,
         facts.ceiling_record.as_deref(),
     )));
-    if cfg.sync_mode() {
+    if cfg.waits_for_standbys() {
         steps.push(MonitorStep::WarnWeakCommits);
     }
     MonitorOutcome {
@@ -205,7 +205,7 @@ pub fn after_crash(
         "PostgreSQL crashed on the primary and no other node can be promoted: crash \
          recovery in place.",
     ))];
-    if plan.cfg.sync_mode() && !major.sync_flag_set_before_connections() {
+    if plan.cfg.waits_for_standbys() && !major.sync_flag_set_before_connections() {
         steps.extend(take_back_claims(plan));
     }
     steps.extend([
@@ -221,8 +221,9 @@ pub fn after_crash(
 /// ([`PgMajor::sync_flag_set_before_connections`]): its first commits may
 /// be acknowledged by this node alone. So before it starts, no other node
 /// stays scored (a score kept by a failed instance comes back with a
-/// cleanup) or recorded (`acked-also-on`, which the election takes at its
-/// word) as holding every commit, and the ceiling read under the crashed
+/// cleanup) or recorded (`acked-also-on`, or quorum mode's
+/// `acked-on-any`, which the election takes at its word) as holding every
+/// commit, and the ceiling read under the crashed
 /// postmaster goes. This node is then the only holder (rule 7) until its
 /// first pass has proven the flag again (rule 3) and scores again. Every
 /// scored node gets `-INFINITY`, whatever crm_mon shows (R46), and the
@@ -248,6 +249,7 @@ fn take_back_claims(plan: &mut Plan) -> Vec<CrashStep> {
     }
     let me = plan.cfg.me.clone();
     plan.delete(&me, Attr::AckedAlsoOn);
+    plan.delete(&me, Attr::AckedOnAny);
     steps.push(CrashStep::Apply(plan.take()));
     steps.push(CrashStep::ForgetCeiling);
     steps

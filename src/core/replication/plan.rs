@@ -483,6 +483,24 @@ impl RepConfig {
     pub fn quorum_mode(&self) -> bool {
         self.rep_mode == RepMode::Quorum
     }
+
+    /// The data-status the primary gives a standby every acknowledged
+    /// commit may have waited for: `STREAMING|SYNC` for the named sync
+    /// standby, `STREAMING|QUORUM` for a voter of quorum mode.
+    pub fn waited_for(&self) -> Option<DataStatus> {
+        let role = match self.rep_mode {
+            RepMode::Sync => SyncRole::Sync,
+            RepMode::Quorum => SyncRole::Quorum,
+            _ => return None,
+        };
+        Some(DataStatus::Sender(SenderState::Streaming, role))
+    }
+
+    /// sync and quorum: commits wait for standbys
+    /// (`synchronous_standby_names` names some).
+    pub fn waits_for_standbys(&self) -> bool {
+        self.sync_mode() || self.quorum_mode()
+    }
 }
 
 /// A cluster snapshot plus the writes decided so far. Reads see the writes.

@@ -18,6 +18,7 @@
 
 use super::election::{promotion_check, Location, PromotionCheck};
 use super::plan::{Attr, AttrValue, DataStatus, Plan, Score, Status, Write};
+use super::quorum::{last_record, QuorumRecord};
 use super::sync::{promotion_list, SyncStandbys};
 use crate::core::lsn::Lsn;
 
@@ -67,8 +68,10 @@ pub fn before_promotion(plan: &mut Plan) -> PromotionRecords {
     // 1. A record from an earlier time as the primary: no longer true
     // once this node acknowledges commits again, so gone before it can
     // (and before this node says LATEST: see 2).
-    undo.push(remember(plan, &me, Attr::AckedAlsoOn));
-    plan.delete(&me, Attr::AckedAlsoOn);
+    for record in [Attr::AckedAlsoOn, Attr::AckedOnAny] {
+        undo.push(remember(plan, &me, record));
+        plan.delete(&me, record);
+    }
     // 2. This node LATEST before anyone else stops being: a crash at any
     // later moment leaves a holder on record. Until 3 lands, two nodes
     // say LATEST; the former primary's `acked-also-on` names this one,
@@ -213,7 +216,16 @@ pub fn decide_promotion(plan: &mut Plan, facts: &PromoteFacts) -> PromoteDecisio
     // for a moment) does not block the promotion. One that published a
     // position ahead still gets it: on one timeline it holds all this
     // node holds.
-    let silent_ones_count = !recorded_holder(plan);
+    // Quorum mode: the positions of enough of the last primary's voters
+    // (this node's among them) cover every acknowledging set; a silent
+    // peer beyond those does not block.
+    let record = last_record(plan);
+    if let Some(record) = &record {
+        if let Err(why) = enough_voters(record, &me, &facts.peers) {
+            return refuse(Vec::new(), why);
+        }
+    }
+    let silent_ones_count = !recorded_holder(plan) && record.is_none();
     let peers: Vec<(String, Option<Location>)> = facts
         .peers
         .iter()
@@ -229,6 +241,35 @@ pub fn decide_promotion(plan: &mut Plan, facts: &PromoteFacts) -> PromoteDecisio
         PromotionCheck::Refuse(reason) => return refuse(Vec::new(), reason),
     }
     PromoteDecision::Go(promotion_protocol(plan, facts))
+}
+
+/// Quorum mode: the voters of `record` that published a position for this
+/// promotion, `me` included, are enough ([`QuorumRecord::positions_needed`]).
+fn enough_voters(
+    record: &QuorumRecord,
+    me: &str,
+    peers: &[(String, Option<Location>)],
+) -> Result<(), String> {
+    let published = |v: &String| v == me || peers.iter().any(|(n, l)| n == v && l.is_some());
+    let missing: Vec<&str> = record
+        .voters
+        .iter()
+        .filter(|v| !published(v))
+        .map(String::as_str)
+        .collect();
+    let have = record.voters.len() - missing.len();
+    if have >= record.positions_needed() {
+        return Ok(());
+    }
+    Err(format!(
+        "the last primary acknowledged commits once any {} of {} held them ({}); {have} \
+         published a position, {} are needed: {} may hold commits this node lacks",
+        record.k,
+        record.voters.len(),
+        record.wire(),
+        record.positions_needed(),
+        missing.join(", ")
+    ))
 }
 
 /// This node is the one the last primary recorded as holding every commit
@@ -264,7 +305,7 @@ fn promotion_protocol(plan: &mut Plan, facts: &PromoteFacts) -> PromoteProtocol 
         plan.set(&me, AttrValue::MasterBaseline(lsn));
         steps.push(PromoteStep::Records(std::mem::take(&mut plan.writes)));
     }
-    if plan.cfg.sync_mode() {
+    if plan.cfg.waits_for_standbys() {
         // Commits wait for a standby from the first one on.
         steps.push(PromoteStep::SetList(promotion_list(plan.cfg, plan.view)));
     }
@@ -291,6 +332,7 @@ fn promotion_protocol(plan: &mut Plan, facts: &PromoteFacts) -> PromoteProtocol 
 #[cfg(test)]
 mod tests {
     use super::super::fixture::{cfg, view, written};
+    use super::super::quorum::QuorumList;
     use super::*;
     use crate::config::RepMode;
     use crate::core::crm_mon::ClusterView;
@@ -597,5 +639,95 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Quorum mode, five nodes, k=2: pg01 (the last primary, gone)
+    /// recorded `2 of pg02 pg03 pg04 pg05`; pg02 is being promoted. Any
+    /// two voters may hold a commit, so four minus two plus one = three
+    /// positions are needed, pg02's own among them.
+    fn quorum_failover() -> (super::super::RepConfig, ClusterView) {
+        let mut c = cfg(RepMode::Quorum, &["pg02", "pg01", "pg03", "pg04", "pg05"]);
+        c.quorum_standbys = 2;
+        let mut v = view(
+            &["pg02", "pg03", "pg04", "pg05"],
+            &["pg01"],
+            &[
+                ("pg01", "pgsql-data-status", "LATEST"),
+                ("pg01", "pgsql-acked-on-any", "2 of pg02 pg03 pg04 pg05"),
+                ("pg02", "master-pgsql", "100"),
+                ("pg03", "master-pgsql", "100"),
+            ],
+        );
+        v.quorum = true;
+        (c, v)
+    }
+
+    #[test]
+    fn quorum_a_promotion_needs_enough_voters_positions() {
+        let (c, v) = quorum_failover();
+        let decide = |f: &PromoteFacts| decide_promotion(&mut Plan::new(&c, &v), f);
+        // Two positions: pg04 and pg05 may hold a commit both of these lack.
+        match decide(&facts(Some(500), &[("pg03", Some(500)), ("pg04", None)])) {
+            PromoteDecision::Refuse { writes, reason } => {
+                assert!(writes.is_empty());
+                assert!(
+                    reason.contains("2 published a position, 3 are needed: pg04, pg05"),
+                    "{reason}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // Three: enough, and a silent fourth does not block.
+        let three = facts(
+            Some(500),
+            &[("pg03", Some(500)), ("pg04", Some(400)), ("pg05", None)],
+        );
+        assert!(matches!(decide(&three), PromoteDecision::Go(_)));
+        // The newest of them is promoted: a voter ahead is handed over.
+        let ahead = facts(Some(500), &[("pg03", Some(600)), ("pg04", Some(400))]);
+        match decide(&ahead) {
+            PromoteDecision::Refuse { reason, .. } => assert!(reason.contains("pg03 is ahead")),
+            other => panic!("{other:?}"),
+        }
+        // The new primary's list is ANY 2 of the others online, and its
+        // own old record goes before it says LATEST.
+        let PromoteDecision::Go(protocol) = decide(&three) else {
+            panic!("it goes");
+        };
+        assert!(protocol.steps.iter().any(|s| *s
+            == PromoteStep::SetList(SyncStandbys::Any(QuorumList::new(
+                2,
+                &["pg03", "pg04", "pg05"]
+            )))));
+    }
+
+    /// The last primary is promoted again: it holds every commit it
+    /// acknowledged, its own record asks nothing of it.
+    #[test]
+    fn quorum_the_last_primary_needs_no_voters() {
+        let (c, v) = quorum_failover();
+        let v = crate::core::replication::fixture::with_attr(
+            &v,
+            "pg02",
+            "pgsql-acked-on-any",
+            "1 of pg03",
+        );
+        let v =
+            crate::core::replication::fixture::with_attr(&v, "pg02", "pgsql-data-status", "LATEST");
+        let v = crate::core::replication::fixture::with_attr(
+            &v,
+            "pg01",
+            "pgsql-data-status",
+            "DISCONNECT",
+        );
+        let mut p = Plan::new(&c, &v);
+        assert!(matches!(
+            decide_promotion(&mut p, &facts(Some(500), &[("pg03", Some(500))])),
+            PromoteDecision::Go(_)
+        ));
+        let mut p = Plan::new(&c, &v);
+        let records = before_promotion(&mut p);
+        assert_eq!(written(&p, "pg02", Attr::AckedOnAny), Some(None));
+        assert!(records.undo.iter().any(|w| w.attr == Attr::AckedOnAny));
     }
 }

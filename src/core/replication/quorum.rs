@@ -337,12 +337,40 @@ pub struct QuorumPassFacts<'a> {
     pub ceiling: Option<Lsn>,
 }
 
-/// The record the primary keeps on its own node (an unreadable one, not
-/// ours, counts as none: elections cannot read it either).
-pub fn own_record(plan: &Plan) -> QuorumRecord {
-    plan.current(&plan.cfg.me, Attr::AckedOnAny)
+/// The record a primary keeps on its node (an unreadable one, not ours,
+/// counts as none).
+pub fn record_on(plan: &Plan, node: &str) -> QuorumRecord {
+    plan.current(node, Attr::AckedOnAny)
         .and_then(QuorumRecord::parse)
         .unwrap_or_else(QuorumRecord::none)
+}
+
+fn own_record(plan: &Plan) -> QuorumRecord {
+    record_on(plan, &plan.cfg.me)
+}
+
+/// Quorum mode: the record of the last primary, the only node that says
+/// `LATEST`, when it is another node and holds one; an election or a
+/// promotion then needs the positions of enough of its voters. The voters
+/// keep their scores once it is gone (a failover needs one), so unlike
+/// [`super::is_last_primary`] a scored node does not hide it. Two `LATEST`
+/// (a promotion under way): the new primary has no record yet, and none
+/// is read.
+pub fn last_record(plan: &Plan) -> Option<QuorumRecord> {
+    if !plan.cfg.quorum_mode() {
+        return None;
+    }
+    let latest: Vec<&String> = plan
+        .cfg
+        .node_list
+        .iter()
+        .filter(|n| plan.current_data_status(n) == Some(DataStatus::Latest))
+        .collect();
+    let [last] = latest[..] else {
+        return None;
+    };
+    let record = record_on(plan, last);
+    (*last != plan.cfg.me && !record.voters.is_empty()).then_some(record)
 }
 
 /// The primary's pass in quorum mode: every other node's data-status and

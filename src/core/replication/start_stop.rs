@@ -50,14 +50,14 @@ pub fn stop_begin(plan: &mut Plan) -> Vec<StopStep> {
     steps
 }
 
-/// Once PostgreSQL stopped: `STOP`; when it ran, in sync mode
-/// `rep_mode.conf` back to asynchronous, and the baseline goes.
+/// Once PostgreSQL stopped: `STOP`; when it ran, in sync (and quorum)
+/// mode `rep_mode.conf` back to asynchronous, and the baseline goes.
 pub fn after_stop(plan: &mut Plan, ran: bool) -> Vec<StopStep> {
     let me = plan.cfg.me.clone();
     plan.status(&me, Status::Stop);
     let mut steps = Vec::new();
     if ran {
-        if plan.cfg.sync_mode() {
+        if plan.cfg.waits_for_standbys() {
             steps.push(StopStep::RepModeConf(SyncStandbys::Async));
         }
         plan.delete(&me, Attr::MasterBaseline);

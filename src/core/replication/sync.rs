@@ -320,7 +320,7 @@ pub fn weak_commit_warning(found: &[WeakCommit], noted: Option<&str>) -> Option<
 /// The primary's monitor about itself: `LATEST`, `PRI`, its 1000, and no election
 /// positions anywhere: they mean nothing while a primary runs, and a
 /// standby probed with no primary in sight may have left some behind. Nor
-/// another node's `acked-also-on`, left from its own time as the primary:
+/// another node's `acked-also-on` or `acked-on-any`, left from its own time as the primary:
 /// it proves nothing once this node is promoted (its own is the pass's).
 pub fn primary_self(plan: &mut Plan) {
     let me = plan.cfg.me.clone();
@@ -334,6 +334,7 @@ pub fn primary_self(plan: &mut Plan) {
         plan.delete(&n, Attr::XlogTli);
         if n != me {
             plan.delete(&n, Attr::AckedAlsoOn);
+            plan.delete(&n, Attr::AckedOnAny);
         }
     }
 }
@@ -446,6 +447,8 @@ pub fn control_standbys(plan: &mut Plan, facts: &PrimaryFacts) -> SyncPass {
         Some(n) => plan.set(me, AttrValue::AckedAlsoOn(n.to_string())),
         None => plan.delete(me, Attr::AckedAlsoOn),
     }
+    // Quorum mode's record means nothing here.
+    plan.delete(me, Attr::AckedOnAny);
     SyncPass {
         change: (wanted != *facts.current).then_some(wanted),
         awaiting,
@@ -571,9 +574,10 @@ pub fn may_run_async(view: &ClusterView, current: &SyncStandbys) -> bool {
 
 /// The list a new primary starts with, set before it leaves recovery: every
 /// other online node (the former primary first), so that no commit is
-/// acknowledged by it alone; `''` when no other node is online.
+/// acknowledged by it alone; `''` when no other node is online. In quorum
+/// mode `ANY k` of them (fewer when fewer are online).
 pub fn promotion_list(cfg: &RepConfig, view: &ClusterView) -> SyncStandbys {
-    if !cfg.sync_mode() {
+    if !cfg.waits_for_standbys() {
         return SyncStandbys::Async;
     }
     let mut names: Vec<String> = Vec::new();
@@ -588,10 +592,14 @@ pub fn promotion_list(cfg: &RepConfig, view: &ClusterView) -> SyncStandbys {
         }
     }
     if names.is_empty() {
-        SyncStandbys::Async
-    } else {
-        SyncStandbys::First(names)
+        return SyncStandbys::Async;
     }
+    if cfg.quorum_mode() {
+        let k = cfg.quorum_standbys.clamp(1, names.len());
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        return SyncStandbys::Any(QuorumList::new(k, &names));
+    }
+    SyncStandbys::First(names)
 }
 
 #[cfg(test)]
