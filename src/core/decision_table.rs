@@ -6,6 +6,7 @@
 use crate::config::RepMode;
 use crate::core::crm_mon::ClusterView;
 use crate::core::lsn::Lsn;
+use crate::core::replication::quorum::{control_quorum, QuorumList, QuorumPassFacts, QuorumStep};
 use crate::core::replication::*;
 use proptest::prelude::*;
 use std::fmt::Write as _;
@@ -660,6 +661,185 @@ fn crash_lock_table(out: &mut String) {
     }
 }
 
+/// Quorum mode, the primary pg01's pass (three nodes, k=1, ceiling 0/200
+/// known for the list): the list in effect, the record on pg01, pg02's
+/// row (flushed to the ceiling, or below it, or not connected), pg03's
+/// (streaming at the ceiling, or its node gone) -> writes, then the step.
+fn quorum_pass_table(out: &mut String) {
+    writeln!(
+        out,
+        "\n# quorum pass on pg01 (k=1, ceiling 0/200): list | record | pg02 | pg03 | writes | step"
+    )
+    .unwrap();
+    let c = RepConfig {
+        rep_mode: RepMode::Quorum,
+        ..cfg(RepMode::Sync, 3)
+    };
+    let lists = [
+        SyncStandbys::Async,
+        SyncStandbys::Any(QuorumList::new(1, &["pg02"])),
+        SyncStandbys::Any(QuorumList::new(1, &["pg02", "pg03"])),
+    ];
+    let records = [None, Some("1 of pg02"), Some("1 of pg02 pg03")];
+    let pg02s = [Some(0x200), Some(0x100), None];
+    for list in &lists {
+        for record in records {
+            for pg02 in pg02s {
+                for pg03_here in [true, false] {
+                    let mut v = ClusterView {
+                        quorum: true,
+                        ..ClusterView::default()
+                    };
+                    for n in ["pg01", "pg02"] {
+                        v.nodes.insert(n.into(), true);
+                    }
+                    v.nodes.insert("pg03".into(), pg03_here);
+                    v.unpromoted = vec!["pg02".into()];
+                    if pg03_here {
+                        v.unpromoted.push("pg03".into());
+                    }
+                    if let Some(r) = record {
+                        let a = v.attributes.entry("pg01".into()).or_default();
+                        a.insert("pgsql-acked-on-any".into(), r.into());
+                    }
+                    for n in ["pg02", "pg03"] {
+                        let a = v.attributes.entry(n.into()).or_default();
+                        a.insert("master-pgsql".into(), "-INFINITY".into());
+                    }
+                    let row = |name: &str, flush: u64| ReplicationRow {
+                        application_name: name.into(),
+                        state: SenderState::Streaming,
+                        sync: if list.listed().contains(&name) {
+                            SyncRole::Quorum
+                        } else {
+                            SyncRole::Async
+                        },
+                        flush: Some(Lsn(flush)),
+                    };
+                    let mut rows: Vec<ReplicationRow> =
+                        pg02.map(|f| row("pg02", f)).into_iter().collect();
+                    if pg03_here {
+                        rows.push(row("pg03", 0x200));
+                    }
+                    let quorum_list = list.as_quorum();
+                    let mut plan = Plan::new(&c, &v);
+                    let step = control_quorum(
+                        &mut plan,
+                        &QuorumPassFacts {
+                            rows: &rows,
+                            list: &quorum_list,
+                            ceiling: Some(Lsn(0x200)),
+                        },
+                    );
+                    let step = match step {
+                        QuorumStep::Record(r) if r.voters.is_empty() => "record none".to_string(),
+                        QuorumStep::Record(r) => format!("record {}", r.wire()),
+                        QuorumStep::SetList(l) => format!("list {}", l.value()),
+                        QuorumStep::Wait(_) => "wait".into(),
+                        QuorumStep::Settled => "settled".into(),
+                    };
+                    writeln!(
+                        out,
+                        "{:?} | {} | {} | {} | {} | {step}",
+                        list.value(),
+                        record.unwrap_or("none"),
+                        pg02.map_or("none".into(), |f| format!("at {}", Lsn(f))),
+                        if pg03_here { "at 0/200" } else { "gone" },
+                        render(&plan.writes),
+                    )
+                    .unwrap();
+                }
+            }
+        }
+    }
+}
+
+/// Quorum mode, five nodes, k=2: pg01 (the last primary) gone with its
+/// record `2 of pg02 pg03 pg04 pg05`; which voters published a final
+/// position -> the positions the election waits for, and pg02's check at
+/// promotion with those positions (pg02's own counted).
+fn quorum_election_table(out: &mut String) {
+    writeln!(
+        out,
+        "\n# quorum election (5 nodes, pg01 gone with 2 of pg02 pg03 pg04 pg05): published | awaited | pg02's promotion"
+    )
+    .unwrap();
+    let nodes = ["pg02", "pg01", "pg03", "pg04", "pg05"];
+    let c = RepConfig {
+        rep_mode: RepMode::Quorum,
+        quorum_standbys: 2,
+        me: "pg02".into(),
+        node_list: nodes.map(String::from).to_vec(),
+        ..cfg(RepMode::Sync, 3)
+    };
+    let voters = ["pg02", "pg03", "pg04", "pg05"];
+    for bits in 0u8..16 {
+        let published: Vec<&str> = voters
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| bits & (1 << i) != 0)
+            .map(|(_, n)| *n)
+            .collect();
+        let mut v = ClusterView {
+            quorum: true,
+            ..ClusterView::default()
+        };
+        v.nodes.insert("pg01".into(), false);
+        for n in voters {
+            v.nodes.insert(n.into(), true);
+            v.unpromoted.push(n.into());
+        }
+        let a = v.attributes.entry("pg01".into()).or_default();
+        a.insert("pgsql-data-status".into(), "LATEST".into());
+        a.insert(
+            "pgsql-acked-on-any".into(),
+            "2 of pg02 pg03 pg04 pg05".into(),
+        );
+        for n in &published {
+            let a = v.attributes.entry(n.to_string()).or_default();
+            a.insert("pgsql-xlog-loc".into(), Lsn(0x500).to_hex16());
+        }
+        let plan = Plan::new(&c, &v);
+        let candidates = election_candidates(&plan);
+        let awaited = positions_awaited(&candidates, |n| published.contains(&n));
+        let at = |l: u64| Location {
+            tli: Some(2),
+            lsn: Lsn(l),
+        };
+        let peers: Vec<(String, Option<Location>)> = voters[1..]
+            .iter()
+            .map(|n| (n.to_string(), published.contains(n).then(|| at(0x500))))
+            .collect();
+        let facts = PromoteFacts {
+            in_recovery: true,
+            mine: Some(at(0x500)),
+            peers,
+            baseline: None,
+            had_lock: false,
+        };
+        let verdict = match decide_promotion(&mut Plan::new(&c, &v), &facts) {
+            PromoteDecision::Go(_) => "go",
+            PromoteDecision::Refuse { .. } => "refuse",
+            PromoteDecision::AlreadyPrimary => "primary",
+        };
+        writeln!(
+            out,
+            "{} | {} | {verdict}",
+            if published.is_empty() {
+                "-".into()
+            } else {
+                published.join(" ")
+            },
+            if awaited.is_empty() {
+                "-".into()
+            } else {
+                awaited.join(" ")
+            },
+        )
+        .unwrap();
+    }
+}
+
 #[test]
 fn decision_table_matches_the_reviewed_snapshot() {
     let mut out = String::new();
@@ -672,6 +852,8 @@ fn decision_table_matches_the_reviewed_snapshot() {
     probe_records_table(&mut out);
     notify_table(&mut out);
     crash_lock_table(&mut out);
+    quorum_pass_table(&mut out);
+    quorum_election_table(&mut out);
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(SNAPSHOT);
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
         std::fs::write(&path, &out).unwrap();

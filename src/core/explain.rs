@@ -152,6 +152,11 @@ pub fn explain(node: &NodeFacts, all: &[NodeFacts]) -> Explanation {
         Some(DataStatus::Sender(SenderState::Streaming, SyncRole::Sync)) => {
             why.push("the synchronous standby: it holds every acknowledged commit".into())
         }
+        Some(DataStatus::Sender(SenderState::Streaming, SyncRole::Quorum)) => why.push(
+            "a voter of quorum commit: commits are acknowledged once enough voters hold them, \
+             and a promotion compares enough voters' positions"
+                .into(),
+        ),
         Some(DataStatus::Sender(SenderState::Streaming, role)) => why.push(format!(
             "streams as {} standby: commits are not acknowledged by it",
             role.wire()

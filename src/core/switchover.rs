@@ -1,12 +1,14 @@
 //! A planned switchover (`rustpgctl switchover`): whether the cluster may
 //! move the promoted role now, and to which node. Only the standby the
 //! agent proved synchronous (data-status `STREAMING|SYNC` and a positive
-//! score) holds every acknowledged commit, so it is the only target; and
-//! it must have replayed what it received, or the promotion waits for it.
+//! score) holds every acknowledged commit, so it is the only target (in
+//! quorum mode a voter the primary scored, `STREAMING|QUORUM`: the check
+//! at promotion then compares the voters' positions); and it must have
+//! replayed what it received, or the promotion waits for it.
 
 use super::crm_mon::ClusterView;
 use super::explain::bytes;
-use super::replication::plan::{Attr, DataStatus, Score};
+use super::replication::plan::{Attr, DataStatus, Score, SenderState, SyncRole};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Switchover {
@@ -41,9 +43,13 @@ pub fn plan(
         view.attribute(n, &Attr::DataStatus.name(rsc))
             .and_then(DataStatus::parse)
     };
+    let acknowledges = |n: &str| {
+        let quorum = DataStatus::Sender(SenderState::Streaming, SyncRole::Quorum);
+        matches!(data(n), Some(d) if d == DataStatus::STREAMING_SYNC || d == quorum)
+    };
     let proven_sync = |n: &str| {
         view.runs_standby(n)
-            && data(n) == Some(DataStatus::STREAMING_SYNC)
+            && acknowledges(n)
             && Score::is_positive(view.attribute(n, &Attr::Score.name(rsc)))
     };
     let to = match wanted {
@@ -60,7 +66,7 @@ pub fn plan(
                     "{t} runs no standby (offline, or its instance is stopped)"
                 ));
             }
-            if data(&t) != Some(DataStatus::STREAMING_SYNC) {
+            if !acknowledges(&t) {
                 let d = data(&t).map_or("none".to_string(), |d| d.wire());
                 return Err(format!(
                     "{t} is not the synchronous standby (data-status {d}): only a standby that acknowledged every commit may be promoted"
@@ -138,6 +144,28 @@ mod tests {
         };
         assert_eq!(go(&healthy(), None, CAUGHT_UP), Ok(want.clone()));
         assert_eq!(go(&healthy(), Some("PG02"), CAUGHT_UP), Ok(want));
+    }
+
+    /// Quorum mode: a voter the primary scored is a target.
+    #[test]
+    fn to_a_scored_voter_in_quorum_mode() {
+        let mut v = healthy();
+        for n in ["pg02", "pg03"] {
+            let attrs = v.attributes.get_mut(n).unwrap();
+            attrs.insert("pgsql-data-status".into(), "STREAMING|QUORUM".into());
+        }
+        v.attributes
+            .get_mut("pg02")
+            .unwrap()
+            .insert("master-pgsql".into(), "-INFINITY".into());
+        v.attributes
+            .get_mut("pg03")
+            .unwrap()
+            .insert("master-pgsql".into(), "100".into());
+        assert_eq!(go(&v, None, CAUGHT_UP).map(|s| s.to), Ok("pg03".into()));
+        assert!(go(&v, Some("pg02"), CAUGHT_UP)
+            .unwrap_err()
+            .contains("the primary has not confirmed it yet"));
     }
 
     #[test]
