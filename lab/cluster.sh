@@ -51,7 +51,7 @@
 # (network namespace names <prefix>-pg01 ... and <prefix>-sw, default
 # rustpg), LAB_UP_TIMEOUT (seconds `up` may take, default 175, 240 for the
 # stock agent), LAB_AGENT (ours, stock or paf, default ours), LAB_REP_MODE
-# (sync or async, default sync), LAB_PG_MAJOR (10 to 18 with LAB_AGENT=ours,
+# (sync or async, default sync; quorum with LAB_AGENT=ours), LAB_PG_MAJOR (10 to 18 with LAB_AGENT=ours,
 # default 15: the server programs of scripts/install-pg-majors.sh; the
 # client programs stay Debian's 15), LAB_FENCING (1, the default: fencing
 # as in production.crm; 0: none, as cluster.crm alone), LAB_FENCE_AUTOSTART
@@ -75,7 +75,8 @@
 # by each command. Run as root.
 #
 # Every lab loads LAB_ROOT/cluster.crm: crm-examples/cluster.crm with, for
-# LAB_REP_MODE=async, rep_mode=async, for LAB_MONITORS=1s/2s those monitor
+# LAB_REP_MODE=async, rep_mode=async (quorum: rep_mode=quorum, with the
+# default quorum_standbys=1), for LAB_MONITORS=1s/2s those monitor
 # intervals (promoted/unpromoted), and for another agent only the
 # Postgresql primitive changed (the clone, VIP, constraints, properties,
 # operations and their intervals stay the same, so that differences measured
@@ -186,8 +187,10 @@ check_names() {
         stock) UP_TIMEOUT=${LAB_UP_TIMEOUT:-240} ;;
         *) die "LAB_AGENT must be ours, stock or paf, not '$LAB_AGENT'" ;;
     esac
-    [[ $LAB_REP_MODE == sync || $LAB_REP_MODE == async ]] \
-        || die "LAB_REP_MODE must be sync or async, not '$LAB_REP_MODE'"
+    [[ $LAB_REP_MODE == sync || $LAB_REP_MODE == async || $LAB_REP_MODE == quorum ]] \
+        || die "LAB_REP_MODE must be sync, async or quorum, not '$LAB_REP_MODE'"
+    [[ $LAB_REP_MODE != quorum || $LAB_AGENT == ours ]] \
+        || die "LAB_REP_MODE=quorum: only with LAB_AGENT=ours (the mode is not in the stock agent)"
     [[ $LAB_PG_MAJOR =~ ^(1[0-8])$ ]] || die "LAB_PG_MAJOR must be 10 to 18, not '$LAB_PG_MAJOR'"
     [[ $LAB_PG_MAJOR == 15 || $LAB_AGENT == ours ]] \
         || die "LAB_PG_MAJOR=$LAB_PG_MAJOR: only with LAB_AGENT=ours (the others run 15)"
@@ -553,9 +556,9 @@ write_crm_file() {
         sed -i "s| pgctl=$PG_BIN/pg_ctl | pgctl=$PG_SERVER_BIN/pg_ctl |" "$out"
         grep -q " pgctl=$PG_SERVER_BIN/pg_ctl " "$out" || die "$CRM_FILE: no pgctl=$PG_BIN/pg_ctl to change"
     fi
-    if [[ $LAB_REP_MODE == async && $LAB_AGENT != paf ]]; then
-        sed -i 's/ rep_mode=sync / rep_mode=async /' "$out"
-        grep -q ' rep_mode=async ' "$out" || die "$CRM_FILE: no rep_mode=sync to change"
+    if [[ $LAB_REP_MODE != sync && $LAB_AGENT != paf ]]; then
+        sed -i "s/ rep_mode=sync / rep_mode=$LAB_REP_MODE /" "$out"
+        grep -q " rep_mode=$LAB_REP_MODE " "$out" || die "$CRM_FILE: no rep_mode=sync to change"
     fi
     # cluster.crm heals itself: auto_rewind=true (with auto_resync=true),
     # and failure-timeout=10s so that Pacemaker starts a failed instance

@@ -13,8 +13,8 @@ pub enum RepMode {
     None,
     Async,
     Sync,
-    /// Quorum commit, `ANY k (…)` (design/quorum.md): not offered yet, so
-    /// the parameter table's choice refuses the word.
+    /// Quorum commit, `ANY k (…)` (ours): commits wait for any
+    /// `quorum_standbys` standbys.
     Quorum,
     Slave,
 }
@@ -67,6 +67,8 @@ pub struct Config {
     pub stop_escalate: u64,
     pub check_wal_receiver: bool,
     pub rep_mode: RepMode,
+    /// `quorum_standbys`: k of quorum mode.
+    pub quorum_standbys: usize,
     /// Lower-cased, as the stock agent compares them.
     pub node_list: Vec<String>,
     /// `external_standby_node_list`, lower-cased: standbys outside the
@@ -220,6 +222,7 @@ impl Config {
             stop_escalate: v.int("stop_escalate") as u64,
             check_wal_receiver: v.bool("check_wal_receiver"),
             rep_mode: RepMode::parse(&v.str("rep_mode")),
+            quorum_standbys: v.int("quorum_standbys") as usize,
             node_list: v.node_names("node_list"),
             external_standbys: v.node_names("external_standby_node_list"),
             restore_command: v.opt("restore_command"),
@@ -306,6 +309,9 @@ impl Config {
                 self.rep_mode.name()
             )));
         }
+        if self.rep_mode == RepMode::Quorum {
+            self.check_quorum()?;
+        }
         if self.auto_resync && !self.auto_rewind {
             return Err(AgentError::configured(
                 "auto_resync=true needs auto_rewind=true: it resynchronises only a node whose \
@@ -321,6 +327,29 @@ impl Config {
                     "Invalid replication_slot_name({slot}). only use lower case letters, numbers, and the underscore character."
                 )));
             }
+        }
+        Ok(())
+    }
+
+    /// k must leave a standby to lose (at most the nodes minus one), and
+    /// with k ≥ 2 each standby must count once: PostgreSQL counts
+    /// connections, and a slot allows one per standby.
+    fn check_quorum(&self) -> Result<()> {
+        let k = self.quorum_standbys;
+        let standbys = self.node_list.len().saturating_sub(1);
+        if k > standbys {
+            return Err(AgentError::configured(format!(
+                "quorum_standbys={k} needs at least {} nodes in node_list ({} listed); lower \
+                 quorum_standbys or list every node",
+                k + 1,
+                self.node_list.len()
+            )));
+        }
+        if k >= 2 && self.replication_slot_name.is_none() {
+            return Err(AgentError::configured(format!(
+                "quorum_standbys={k} needs replication_slot_name: PostgreSQL counts \
+                 connections, and without a slot one standby could count twice"
+            )));
         }
         Ok(())
     }
@@ -429,15 +458,32 @@ mod tests {
             (&[("stop_escalate", "-1")], "stop_escalate"),
             (&[("xlog_check_count", "3.5")], "xlog_check_count"),
             (&[("rep_mode", "semi")], "rep_mode"),
-            // Quorum commit is not offered until it is wired end to end
-            // (design/quorum.md).
             (
                 &[
                     ("rep_mode", "quorum"),
                     ("node_list", "a b c"),
                     ("master_ip", "10.0.0.1"),
+                    ("quorum_standbys", "3"),
                 ],
-                "rep_mode",
+                "quorum_standbys=3 needs at least 4 nodes",
+            ),
+            (
+                &[
+                    ("rep_mode", "quorum"),
+                    ("node_list", "a b c d e"),
+                    ("master_ip", "10.0.0.1"),
+                    ("quorum_standbys", "2"),
+                ],
+                "needs replication_slot_name",
+            ),
+            (
+                &[
+                    ("rep_mode", "quorum"),
+                    ("node_list", "a b c"),
+                    ("master_ip", "10.0.0.1"),
+                    ("external_standby_node_list", "dr1"),
+                ],
+                "external_standby_node_list requires rep_mode=sync",
             ),
             (&[("restart_on_promote", "maybe")], "restart_on_promote"),
             (

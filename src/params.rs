@@ -53,7 +53,7 @@ const SECONDS: Kind = Kind::Int {
     max: 86_400,
 };
 
-pub const REP_MODES: &[&str] = &["none", "async", "sync", "slave"];
+pub const REP_MODES: &[&str] = &["none", "async", "sync", "quorum", "slave"];
 
 pub static PARAMS: &[ParamSpec] = &[
     // --- The instance -----------------------------------------------------
@@ -234,8 +234,10 @@ pub static PARAMS: &[ParamSpec] = &[
         default: "none",
         shortdesc: "Replication mode",
         longdesc: "none: a single instance. async or sync: a promotable clone with streaming \
-                   replication, sync naming a synchronous standby. slave: a standby outside a \
-                   promotable clone.",
+                   replication, sync naming a synchronous standby. quorum (not in the stock \
+                   agent): a promotable clone whose commits wait for any quorum_standbys of the \
+                   standbys (quorum commit), so that one standby's loss does not hold commits \
+                   up; it needs fencing. slave: a standby outside a promotable clone.",
     },
     ParamSpec {
         name: "node_list",
@@ -245,6 +247,22 @@ pub static PARAMS: &[ParamSpec] = &[
         shortdesc: "All node names",
         longdesc: "Space-separated names of every node that can run PostgreSQL, as crm_node -n \
                    prints them. Required for async and sync.",
+    },
+    ParamSpec {
+        name: "quorum_standbys",
+        reloadable: true,
+        kind: Kind::Int { min: 1, max: 31 },
+        default: "1",
+        shortdesc: "Standbys that must hold a commit (rep_mode=quorum)",
+        longdesc: "Not in the stock agent; used only with rep_mode=quorum. A commit is \
+                   acknowledged once any quorum_standbys of the standbys that stream have \
+                   flushed it (synchronous_standby_names = 'ANY k (...)'), and a failover \
+                   compares the positions of enough standbys to find every such commit. At \
+                   most the number of nodes minus one: 1 suits three nodes (either standby \
+                   may be lost without commits waiting), 2 suits five. With 2 or more, \
+                   replication_slot_name is required (one connection per standby). Changing \
+                   it restarts nothing: the primary moves to it in steps that keep every \
+                   acknowledged commit findable (reloadable).",
     },
     ParamSpec {
         name: "external_standby_node_list",
@@ -514,14 +532,16 @@ mod tests {
             let p = spec(name).unwrap_or_else(|| panic!("missing parameter {name}"));
             assert_eq!(p.default, *default, "default of {name}");
         }
-        // Ours only, each off by default, so that a drop-in changes nothing.
+        // Ours only, each off by default, so that a drop-in changes nothing
+        // (quorum_standbys is read only with rep_mode=quorum, ours too).
         const OURS: &[&str] = &["auto_rewind", "auto_resync"];
         for name in OURS {
             assert_eq!(spec(name).map(|p| p.default), Some("false"), "{name}");
         }
+        const OURS_FOR_OUR_MODE: &[&str] = &["quorum_standbys"];
         assert_eq!(
             PARAMS.len(),
-            STOCK.len() + OURS.len(),
+            STOCK.len() + OURS.len() + OURS_FOR_OUR_MODE.len(),
             "a parameter neither the stock agent nor OURS has"
         );
     }

@@ -19,6 +19,8 @@ pub struct ClusterView {
     pub quorum: bool,
     /// The cluster is in maintenance mode: Pacemaker manages nothing.
     pub maintenance: bool,
+    /// Fencing is off (`stonith-enabled=false`, as crm_mon shows it).
+    pub fencing_disabled: bool,
     /// Our resource's fail count per node (lower-cased), where not zero.
     pub fail_counts: BTreeMap<String, u32>,
     /// Nodes (lower-cased) where an instance of our resource is shown
@@ -213,6 +215,9 @@ pub fn parse(xml: &str, resource: &str) -> Result<ClusterView, CrmMonError> {
         maintenance: summary
             .and_then(|s| child(s, "cluster_options"))
             .is_some_and(|o| o.attribute("maintenance-mode") == Some("true")),
+        fencing_disabled: summary
+            .and_then(|s| child(s, "cluster_options"))
+            .is_some_and(|o| o.attribute("stonith-enabled") == Some("false")),
         ..ClusterView::default()
     };
     if let Some(nodes) = child(root, "nodes") {
@@ -341,7 +346,7 @@ mod tests {
             Some("STREAMING|SYNC")
         );
         assert_eq!(v.attribute("pg03", "Postgresql-status"), None);
-        assert!(v.quorum && !v.maintenance);
+        assert!(v.quorum && !v.maintenance && !v.fencing_disabled);
         // Only our resource's failures, only where there are some.
         assert_eq!(v.fail_counts, BTreeMap::from([("pg03".to_string(), 2)]));
         assert_eq!(v.failed, ["pg02"]);

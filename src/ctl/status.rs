@@ -87,6 +87,29 @@ pub struct Status {
     /// database y sets local`): commits acknowledged before the sync
     /// standby flushed them.
     pub weak_commits: Vec<String>,
+    /// What the last primary recorded as holding every commit it
+    /// acknowledged: `pg02` (sync mode's `acked-also-on`) or `any 1 of
+    /// pg02 pg03` (quorum mode's `acked-on-any`); null when nothing is.
+    pub acknowledged_on: Option<String>,
+}
+
+/// The record of the primary (the promoted node, else the only `LATEST`).
+fn acknowledged_on(o: &Observed) -> Option<String> {
+    let latest: Vec<&String> = o
+        .view
+        .nodes
+        .keys()
+        .filter(|n| o.attr(n, Attr::DataStatus).as_deref() == Some("LATEST"))
+        .collect();
+    let primary = match (o.view.promoted.as_slice(), latest.as_slice()) {
+        ([p], _) => p.clone(),
+        ([], [l]) => (*l).clone(),
+        _ => return None,
+    };
+    o.attr(&primary, Attr::AckedOnAny)
+        .map(|r| format!("any {r}"))
+        .or_else(|| o.attr(&primary, Attr::AckedAlsoOn))
+        .map(|holders| format!("{primary} and {holders}"))
 }
 
 fn role_word(r: Role) -> &'static str {
@@ -160,6 +183,7 @@ pub fn status(o: &Observed) -> Status {
         node: o.me.clone(),
         nodes,
         weak_commits: o.weak_commits.iter().map(WeakCommit::words).collect(),
+        acknowledged_on: acknowledged_on(o),
     }
 }
 
@@ -195,6 +219,11 @@ pub fn render_status(s: &Status) -> String {
                 (_, true) => "yes",
                 (_, false) => "no",
             },
+        ));
+    }
+    if let Some(on) = &s.acknowledged_on {
+        out.push_str(&format!(
+            "\nEvery acknowledged commit is on {on} (the primary's record).\n"
         ));
     }
     out.push_str("\nAs the primary sees its standbys (pg_stat_replication):\n");

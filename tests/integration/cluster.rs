@@ -702,6 +702,16 @@ impl Cluster {
 
     // ----- Agent environment and runs ------------------------------------
 
+    /// Set a cluster property (`crm_config`), e.g. `stonith-enabled`.
+    pub fn set_cluster_option(&self, name: &str, value: &str) {
+        let cib = [("CIB_file", self.cib.to_str().unwrap())];
+        tool(
+            "crm_attribute",
+            &["-t", "crm_config", "-n", name, "-v", value],
+            &cib,
+        );
+    }
+
     /// Override (or add) an agent parameter on every node for later runs.
     pub fn set_param(&self, name: &str, value: &str) {
         self.params

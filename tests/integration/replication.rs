@@ -678,6 +678,122 @@ fn sync_standby_crash_switches_to_async_and_back() {
     );
 }
 
+/// Quorum mode on three nodes (`ANY 1` of both standbys): the primary
+/// lists both and records them as voters; a standby's PostgreSQL killed
+/// costs commits nothing; its node gone, it leaves the list, then the
+/// record once the other holds the ceiling; the primary crashed, the
+/// remaining voter is promoted with every acknowledged row.
+#[test]
+fn quorum_commit_on_three_nodes() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    c.set_param("rep_mode", "quorum");
+    c.set_cluster_option("stonith-enabled", "true");
+    let primary = bring_up(&c, OURS);
+    let p: &str = &primary;
+    let standbys: Vec<String> = c
+        .node_names()
+        .into_iter()
+        .filter(|n| *n != p)
+        .map(String::from)
+        .collect();
+    let (a, b) = (standbys[0].as_str(), standbys[1].as_str());
+    assert_eq!(
+        c.sql(p, "show synchronous_standby_names"),
+        format!("ANY 1 (\"{a}\", \"{b}\")")
+    );
+    let record = attr(Attr::AckedOnAny);
+    let settled = |c: &Cluster, want: &str| {
+        for _ in 0..5 {
+            if c.attribute(p, &record).as_deref() == Some(want) {
+                return;
+            }
+            assert_eq!(c.run(OURS, p, "monitor", &PROMOTED_MONITOR).rc, 8);
+        }
+        panic!("{p}'s record is not {want}:\n{}", c.attributes_table());
+    };
+    settled(&c, &format!("1 of {a} {b}"));
+    for n in [a, b] {
+        assert_eq!(
+            c.attribute(n, &attr(Attr::DataStatus)).as_deref(),
+            Some("STREAMING|QUORUM")
+        );
+        assert_eq!(
+            c.attribute(n, &attr(Attr::Status)).as_deref(),
+            Some("HS:quorum")
+        );
+    }
+
+    // b's PostgreSQL dies: commits go on with a alone, without a monitor.
+    let pid = kill_postmaster(&c, b);
+    crate::support::wait_until_reaped(pid);
+    c.sql(
+        p,
+        "set statement_timeout = '5s'; create table t(x int); \
+         insert into t select generate_series(1, 500)",
+    );
+    // b's node leaves: out of the list, then (a at the ceiling) the record.
+    ok(&c, OURS, b, "stop", &[]);
+    c.set_online(b, false);
+    settled(&c, &format!("1 of {a}"));
+    assert_eq!(
+        c.sql(p, "show synchronous_standby_names"),
+        format!("ANY 1 (\"{a}\")")
+    );
+
+    // The primary crashes: a, the one voter, holds every row.
+    let pid = kill_postmaster(&c, p);
+    assert_eq!(c.run(OURS, p, "monitor", &PROMOTED_MONITOR).rc, 1);
+    crate::support::wait_until_reaped(pid);
+    demote(&c, p);
+    ok(&c, OURS, p, "stop", &[]);
+    c.set_promoted(None);
+    c.set_online(p, false);
+    promote_among(&c, &[a], a);
+    assert_eq!(c.sql(a, "select count(*) from t"), "500");
+}
+
+/// Quorum mode, a double fault: the primary and one voter lost together.
+/// The other voter cannot know whether the lost one acknowledged commits
+/// it lacks: its promotion is refused, naming the voter whose position is
+/// missing, and nothing is written.
+#[test]
+fn quorum_a_promotion_without_enough_voters_is_refused() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    c.set_param("rep_mode", "quorum");
+    c.set_cluster_option("stonith-enabled", "true");
+    let primary = bring_up(&c, OURS);
+    let p: &str = &primary;
+    let nodes = c.node_names();
+    let others: Vec<&str> = nodes.iter().copied().filter(|n| *n != p).collect();
+    let (a, b) = (others[0], others[1]);
+    let want = format!("1 of {a} {b}");
+    for _ in 0..5 {
+        if c.attribute(p, &attr(Attr::AckedOnAny)).as_deref() == Some(want.as_str()) {
+            break;
+        }
+        assert_eq!(c.run(OURS, p, "monitor", &PROMOTED_MONITOR).rc, 8);
+    }
+    assert_eq!(c.attribute(p, &attr(Attr::AckedOnAny)), Some(want));
+    for n in [p, b] {
+        let pid = kill_postmaster(&c, n);
+        crate::support::wait_until_reaped(pid);
+    }
+    assert_eq!(c.run(OURS, p, "monitor", &PROMOTED_MONITOR).rc, 1);
+    demote(&c, p);
+    for n in [p, b] {
+        ok(&c, OURS, n, "stop", &[]);
+        c.set_online(n, false);
+    }
+    c.set_promoted(None);
+    notify_all_on(&c, &[a], &pre_promote_of(&[a], &[a]));
+    let why = refused(&c, a, "promote", &[]);
+    assert!(
+        why.contains(&format!("{b} may hold commits this node lacks")),
+        "{why}"
+    );
+    assert_eq!(c.sql(a, "select pg_is_in_recovery()"), "t");
+}
+
 /// A standby outside the cluster (`external_standby_node_list`, a DR
 /// site's) is listed after the sync standby while it streams, so commits
 /// wait for both, without moving a score. The sync standby lost while it

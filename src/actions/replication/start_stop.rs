@@ -46,6 +46,7 @@ fn perform_start(r: &Replica, steps: Vec<StartStep>) -> Result<Option<(bool, Dur
             StartStep::Apply(batch) => r.apply(batch)?,
             StartStep::EnsureTmpdir => r.files.ensure_tmpdir()?,
             StartStep::ClearStartState => r.files.clear_start_state(),
+            StartStep::WithdrawPosition => r.crm.set_position(None),
             StartStep::PrepareStandby => r.prepare_standby()?,
             StartStep::StartServer => lifecycle::start_server(r.i)?,
             StartStep::DropSlots => reconcile_slots(r, false)?,
@@ -128,6 +129,7 @@ pub fn stop(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
 fn perform_stop(r: &Replica, step: &StopStep) -> Result<Option<Stopped>> {
     match step {
         StopStep::ClearReceiverStatus => r.crm.set_receiver_status(None),
+        StopStep::WithdrawPosition => r.crm.set_position(None),
         StopStep::Apply(batch) => r.apply(batch.clone())?,
         StopStep::Stop => {
             return lifecycle::stop_server(r.i, r.i.cfg.stop_escalate_in_slave).map(Some)

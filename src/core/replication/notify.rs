@@ -24,7 +24,7 @@ use super::monitor::RunningPrimary;
 use super::monitor::{standby_pass, StandbyPass};
 use super::plan::{Attr, AttrValue, Batch, Plan, RepConfig, Score, Status};
 use super::primaries::{primary_verdict, PrimaryVerdict};
-use super::promotion::hand_over;
+use super::promotion::{hand_over, quorum_proof};
 use super::rounds::StandbyRounds;
 use crate::core::crm_mon::ClusterView;
 use crate::core::lsn::Lsn;
@@ -114,6 +114,20 @@ pub fn early_hand_over(
     mine: Location,
     peers: &[(String, Option<Location>)],
 ) -> Vec<NotifyStep> {
+    // Quorum mode: too few nodes run to prove this promotion even once
+    // each has published. The promote would be refused and count as a
+    // failure (with migration-threshold=1 this node would be banned, and
+    // two voters could ban each other in turn); giving up the score
+    // aborts the transition instead, and the election decides once
+    // enough are back.
+    let running: Vec<(String, Option<Location>)> =
+        peers.iter().map(|(n, _)| (n.clone(), Some(mine))).collect();
+    if let Err(why) = quorum_proof(plan, &running) {
+        plan.warnings
+            .push(format!("Giving up the promotion before it runs: {why}."));
+        plan.own_score(Score::CanNotPromote);
+        return vec![NotifyStep::Apply(plan.take())];
+    }
     let PromotionCheck::HandOver { to, reason } = promotion_check(mine, peers) else {
         return Vec::new();
     };
@@ -504,5 +518,35 @@ mod tests {
             notified_in_recovery().warnings,
             ["notified as the primary, but PostgreSQL is in recovery: ignored"]
         );
+    }
+    /// Audit F4: the target of a promotion in quorum mode when too few
+    /// voters run to prove it (pg01, the last primary, gone with `1 of
+    /// pg02 pg03`; pg03 not running): it gives its score up in
+    /// pre-promote, so that Pacemaker aborts the transition instead of
+    /// counting a refused promote as a failure.
+    #[test]
+    fn quorum_a_target_that_cannot_be_proven_gives_up_its_score() {
+        let mut c = cfg(RepMode::Quorum, &["pg02", "pg01", "pg03"]);
+        c.quorum_standbys = 1;
+        let mut v = view(
+            &["pg02", "pg03"],
+            &["pg01"],
+            &[
+                ("pg01", "pgsql-data-status", "LATEST"),
+                ("pg01", "pgsql-acked-on-any", "1 of pg02 pg03"),
+                ("pg02", "master-pgsql", "100"),
+            ],
+        );
+        v.quorum = true;
+        let mut p = Plan::new(&c, &v);
+        let steps = early_hand_over(&mut p, at(2, 500), &[]);
+        let NotifyStep::Apply(batch) = &steps[0] else {
+            panic!("{steps:?}");
+        };
+        assert_eq!(batch.writes[0].wire().as_deref(), Some("-INFINITY"));
+        assert!(batch.warnings[0].contains("pg03 may hold commits"));
+        // pg03 runs: the promote's own wait decides, nothing here.
+        let mut p = Plan::new(&c, &v);
+        assert!(early_hand_over(&mut p, at(2, 500), &[("pg03".into(), None)]).is_empty());
     }
 }

@@ -447,10 +447,6 @@ pub struct RepConfig {
     pub quorum_standbys: usize,
 }
 
-/// k until the mode is offered with its parameter (design/quorum.md):
-/// three nodes, `ANY 1` of two standbys.
-const QUORUM_STANDBYS: usize = 1;
-
 impl RepConfig {
     /// The resource's replication settings, as this node runs it.
     pub fn of(cfg: &Config, rsc: String, me: String, sync_preference: Option<String>) -> RepConfig {
@@ -465,7 +461,7 @@ impl RepConfig {
             auto_rewind: cfg.auto_rewind,
             archive_recovery: cfg.restore_command.is_some(),
             sync_preference,
-            quorum_standbys: QUORUM_STANDBYS,
+            quorum_standbys: cfg.quorum_standbys,
         }
     }
 

@@ -18,7 +18,7 @@
 
 use super::election::{promotion_check, Location, PromotionCheck};
 use super::plan::{Attr, AttrValue, DataStatus, Plan, Score, Status, Write};
-use super::quorum::{last_record, QuorumRecord};
+use super::quorum::{last_record, only_latest, QuorumRecord};
 use super::sync::{promotion_list, SyncStandbys};
 use crate::core::lsn::Lsn;
 
@@ -34,17 +34,27 @@ pub struct PromotionRecords {
 /// Whether a promotion may start at all: only in a partition with quorum.
 /// Without it (`no-quorum-policy=ignore`, or a node left alone) another
 /// partition may hold or elect a primary, and two would acknowledge
-/// commits the other lacks.
+/// commits the other lacks. In quorum mode only with fencing: a primary
+/// cut off from the cluster but not from some voters goes on
+/// acknowledging commits with them while the others compare positions;
+/// fencing ends it before anything is promoted.
 pub fn promotion_allowed(plan: &Plan) -> Result<(), String> {
-    if plan.view.quorum {
-        Ok(())
-    } else {
-        Err(
+    if !plan.view.quorum {
+        return Err(
             "this partition has no quorum (set no-quorum-policy=stop, or use \
              Corosync's two_node for a two-node cluster)"
                 .into(),
-        )
+        );
     }
+    if plan.cfg.quorum_mode() && plan.view.fencing_disabled {
+        return Err(
+            "rep_mode=quorum needs fencing: a primary cut off from the cluster could go on \
+             acknowledging commits with some standbys while another is promoted; set \
+             stonith-enabled=true with a fence device"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 /// The records written before the promotion is requested.
@@ -219,12 +229,10 @@ pub fn decide_promotion(plan: &mut Plan, facts: &PromoteFacts) -> PromoteDecisio
     // Quorum mode: the positions of enough of the last primary's voters
     // (this node's among them) cover every acknowledging set; a silent
     // peer beyond those does not block.
-    let record = last_record(plan);
-    if let Some(record) = &record {
-        if let Err(why) = enough_voters(record, &me, &facts.peers) {
-            return refuse(Vec::new(), why);
-        }
+    if let Err(why) = quorum_proof(plan, &facts.peers) {
+        return refuse(Vec::new(), why);
     }
+    let record = last_record(plan);
     let silent_ones_count = !recorded_holder(plan) && record.is_none();
     let peers: Vec<(String, Option<Location>)> = facts
         .peers
@@ -241,6 +249,20 @@ pub fn decide_promotion(plan: &mut Plan, facts: &PromoteFacts) -> PromoteDecisio
         PromotionCheck::Refuse(reason) => return refuse(Vec::new(), reason),
     }
     PromoteDecision::Go(promotion_protocol(plan, facts))
+}
+
+/// Quorum mode: the positions published for this promotion (`peers`,
+/// with this node's) cover every acknowledged commit: enough of the last
+/// primary's voters ([`enough_voters`]), or with no record every node
+/// ([`every_position`]). Nothing to prove in the other modes.
+pub fn quorum_proof(plan: &Plan, peers: &[(String, Option<Location>)]) -> Result<(), String> {
+    if !plan.cfg.quorum_mode() {
+        return Ok(());
+    }
+    match last_record(plan) {
+        Some(record) => enough_voters(&record, &plan.cfg.me, peers),
+        None => every_position(plan, peers),
+    }
 }
 
 /// Quorum mode: the voters of `record` that published a position for this
@@ -268,6 +290,34 @@ fn enough_voters(
         record.voters.len(),
         record.wire(),
         record.positions_needed(),
+        missing.join(", ")
+    ))
+}
+
+/// Quorum mode without a record to read (none written yet by a new
+/// primary, a promotion that stopped half way with two `LATEST`, offline
+/// nodes' records not read): unless this node is the last primary (the
+/// only `LATEST`; the voters' kept scores do not hide it), any
+/// other node may hold acknowledged commits, and every one of them (but a
+/// `DIVERGED` one) must have published a position. The scores prove
+/// nothing here: voters keep theirs.
+fn every_position(plan: &Plan, peers: &[(String, Option<Location>)]) -> Result<(), String> {
+    if only_latest(plan) == Some(plan.cfg.me.as_str()) {
+        return Ok(());
+    }
+    let published = |n: &str| peers.iter().any(|(p, l)| p == n && l.is_some());
+    let missing: Vec<&str> = plan
+        .cfg
+        .others()
+        .filter(|n| plan.current_data_status(n) != Some(DataStatus::Diverged))
+        .filter(|n| !published(n))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "no record says which standbys hold the last primary's acknowledged commits: every \
+         node's position is needed, and {} published none",
         missing.join(", ")
     ))
 }
@@ -665,6 +715,10 @@ mod tests {
     #[test]
     fn quorum_a_promotion_needs_enough_voters_positions() {
         let (c, v) = quorum_failover();
+        let mut unfenced = v.clone();
+        unfenced.fencing_disabled = true;
+        let why = promotion_allowed(&Plan::new(&c, &unfenced)).unwrap_err();
+        assert!(why.contains("rep_mode=quorum needs fencing"), "{why}");
         let decide = |f: &PromoteFacts| decide_promotion(&mut Plan::new(&c, &v), f);
         // Two positions: pg04 and pg05 may hold a commit both of these lack.
         match decide(&facts(Some(500), &[("pg03", Some(500)), ("pg04", None)])) {
@@ -699,6 +753,36 @@ mod tests {
                 2,
                 &["pg03", "pg04", "pg05"]
             )))));
+    }
+
+    /// Audit F1: a promotion of pg03 stopped after it said `LATEST`, the
+    /// former primary's record still there: two `LATEST`, no record read.
+    /// The voters keep their scores, so the scores prove nothing: every
+    /// node's position is needed, the former primary's and pg03's too.
+    /// A diverged voter is never listed by a new primary (audit F3).
+    #[test]
+    fn quorum_without_a_readable_record_every_position_is_needed() {
+        let (c, v) = quorum_failover();
+        let half =
+            crate::core::replication::fixture::with_attr(&v, "pg03", "pgsql-data-status", "LATEST");
+        let f = facts(Some(500), &[("pg04", Some(500)), ("pg05", Some(500))]);
+        match decide_promotion(&mut Plan::new(&c, &half), &f) {
+            PromoteDecision::Refuse { reason, .. } => assert!(
+                reason.contains("every node's position is needed, and pg01, pg03 published none"),
+                "{reason}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        let diverged = crate::core::replication::fixture::with_attr(
+            &v,
+            "pg05",
+            "pgsql-data-status",
+            "DIVERGED",
+        );
+        assert_eq!(
+            promotion_list(&c, &diverged),
+            SyncStandbys::Any(QuorumList::new(2, &["pg03", "pg04"]))
+        );
     }
 
     /// The last primary is promoted again: it holds every commit it

@@ -360,17 +360,23 @@ pub fn last_record(plan: &Plan) -> Option<QuorumRecord> {
     if !plan.cfg.quorum_mode() {
         return None;
     }
+    let last = only_latest(plan)?;
+    let record = record_on(plan, last);
+    (last != plan.cfg.me && !record.voters.is_empty()).then_some(record)
+}
+
+/// The one node that says `LATEST`, when only one does.
+pub fn only_latest<'p>(plan: &'p Plan) -> Option<&'p str> {
     let latest: Vec<&String> = plan
         .cfg
         .node_list
         .iter()
         .filter(|n| plan.current_data_status(n) == Some(DataStatus::Latest))
         .collect();
-    let [last] = latest[..] else {
-        return None;
-    };
-    let record = record_on(plan, last);
-    (*last != plan.cfg.me && !record.voters.is_empty()).then_some(record)
+    match latest[..] {
+        [last] => Some(last),
+        _ => None,
+    }
 }
 
 /// The primary's pass in quorum mode: every other node's data-status and

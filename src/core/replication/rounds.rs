@@ -18,7 +18,7 @@
 //! to the matching `on_*` method.
 
 use super::plan::{AttrValue, Batch, Plan, RepConfig, Score, SyncRole, Write};
-use super::quorum::{control_quorum, QuorumPassFacts, QuorumRecord, QuorumStep};
+use super::quorum::{control_quorum, record_on, QuorumPassFacts, QuorumRecord, QuorumStep};
 use super::sync::{
     ceiling_record, control_standbys, dropped_externals, externals_only, recorded_ceiling,
     recorded_sync_flag, sync_flag_note, PrimaryFacts, ReplicationRow, SyncFlag, SyncStandbys,
@@ -258,9 +258,21 @@ impl StandbyRounds {
                 }
                 Next::after(steps, self.read_ceiling())
             }
-            // Waiting for voters at a ceiling: one is read first when none
-            // is known (a new primary's list, a restarted agent's).
-            QuorumStep::Wait(_) if self.ceiling.is_none() && !list.standbys.is_empty() => {
+            // No ceiling known for the list (a new primary's, one whose
+            // wait for it ran out): one is read first, so that the voters
+            // can be recorded and scored. A k raised above the record's
+            // in an earlier action is proven first: its walsenders may not
+            // have been restarted then.
+            QuorumStep::Wait(_) | QuorumStep::Settled
+                if self.ceiling.is_none() && !list.standbys.is_empty() =>
+            {
+                let record = record_on(plan, &plan.cfg.me);
+                if !record.voters.is_empty() && list.k > record.k {
+                    return Next {
+                        steps,
+                        wait: RoundWait::RestartWalsenders,
+                    };
+                }
                 Next::after(steps, self.read_ceiling())
             }
             QuorumStep::Wait(why) => {
@@ -846,6 +858,40 @@ mod tests {
             rounds.on_walsenders_restarted(true),
             Next::wait(RoundWait::InEffect(raised))
         );
+    }
+
+    /// A settled pair with no ceiling known (the wait for the list's
+    /// effect ran out when it changed): one is read, or the voters would
+    /// never be scored again until the list changes. A k above the
+    /// record's is proven by restarting the walsenders first (the earlier
+    /// action's restart may not have finished).
+    #[test]
+    fn quorum_no_ceiling_is_read_again_and_a_raise_proven_again() {
+        let (c, v) = primary_fixture();
+        let c = quorum(&c, 1);
+        let v = standbys_run(&with_attr(
+            &v,
+            "pg01",
+            "pgsql-acked-on-any",
+            "1 of pg02 pg03",
+        ));
+        let rows = [
+            row("pg02", "STREAMING", "QUORUM"),
+            row("pg03", "STREAMING", "QUORUM"),
+        ];
+        let list = r#"ANY 1 ("pg02", "pg03")"#;
+        let mut rounds = StandbyRounds::new(list, None);
+        rounds.begin();
+        let next = rounds.on_rows(&mut Plan::new(&c, &v), &rows);
+        assert_eq!(
+            next.wait,
+            RoundWait::InEffect(SyncStandbys::parse(list).unwrap())
+        );
+        let c2 = quorum(&c, 2);
+        let mut rounds = StandbyRounds::new(r#"ANY 2 ("pg02", "pg03")"#, None);
+        rounds.begin();
+        let next = rounds.on_rows(&mut Plan::new(&c2, &v), &rows);
+        assert_eq!(next.wait, RoundWait::RestartWalsenders);
     }
 
     fn with_dr(c: &RepConfig) -> RepConfig {

@@ -23,6 +23,10 @@ use std::time::Duration;
 pub enum StopStep {
     /// `<rsc>-receiver-status` goes (`check_wal_receiver`).
     ClearReceiverStatus,
+    /// The position this node published for a promotion goes: it must
+    /// not count for a later one (a stopped instance never reaches the
+    /// post-promote that withdraws it).
+    WithdrawPosition,
     Apply(Batch),
     /// Stop PostgreSQL (`stop_escalate_in_slave`); whether it ran goes
     /// back to [`after_stop`], a failure to [`stop_failed`].
@@ -36,7 +40,7 @@ pub enum StopStep {
 /// stop.
 pub fn stop_begin(plan: &mut Plan) -> Vec<StopStep> {
     let me = plan.cfg.me.clone();
-    let mut steps = Vec::new();
+    let mut steps = vec![StopStep::WithdrawPosition];
     if plan.cfg.check_wal_receiver {
         steps.push(StopStep::ClearReceiverStatus);
     }
@@ -84,6 +88,9 @@ pub enum StartStep {
     /// `rep_mode.conf`, the recovery.conf copy), with the agent's own
     /// notes of a former run.
     ClearStartState,
+    /// A position this node published for an earlier promotion goes
+    /// ([`StopStep::WithdrawPosition`]).
+    WithdrawPosition,
     /// The standby configuration (sync mode: commits start asynchronous).
     PrepareStandby,
     StartServer,
@@ -115,6 +122,7 @@ pub fn start_begin(plan: &mut Plan) -> Vec<StartStep> {
         StartStep::Apply(plan.take()),
         StartStep::EnsureTmpdir,
         StartStep::ClearStartState,
+        StartStep::WithdrawPosition,
     ]
 }
 
@@ -394,6 +402,7 @@ mod tests {
         assert_eq!(
             stop_kinds(&stop_begin(&mut p)),
             [
+                "WithdrawPosition",
                 "ClearReceiverStatus",
                 "apply [Score=-INFINITY, XlogLoc=<deleted>]",
                 "Stop"
@@ -436,7 +445,7 @@ mod tests {
         let mut p = Plan::new(&c, &v);
         assert_eq!(
             stop_kinds(&stop_begin(&mut p)),
-            ["apply [XlogLoc=<deleted>]", "Stop"]
+            ["WithdrawPosition", "apply [XlogLoc=<deleted>]", "Stop"]
         );
         let mut p = Plan::new(&c, &v);
         assert_eq!(
@@ -444,7 +453,8 @@ mod tests {
             [
                 "apply [Status=STOP, MasterBaseline=<deleted>]",
                 "EnsureTmpdir",
-                "ClearStartState"
+                "ClearStartState",
+                "WithdrawPosition"
             ]
         );
     }

@@ -575,7 +575,9 @@ pub fn may_run_async(view: &ClusterView, current: &SyncStandbys) -> bool {
 /// The list a new primary starts with, set before it leaves recovery: every
 /// other online node (the former primary first), so that no commit is
 /// acknowledged by it alone; `''` when no other node is online. In quorum
-/// mode `ANY k` of them (fewer when fewer are online).
+/// mode `ANY k` of them (fewer when fewer are online), never a node that
+/// says `DIVERGED`: the first record names the list, and a voter that can
+/// never publish a position that counts would hold every election up.
 pub fn promotion_list(cfg: &RepConfig, view: &ClusterView) -> SyncStandbys {
     if !cfg.waits_for_standbys() {
         return SyncStandbys::Async;
@@ -587,7 +589,8 @@ pub fn promotion_list(cfg: &RepConfig, view: &ClusterView) -> SyncStandbys {
         .into_iter()
         .chain(cfg.others())
     {
-        if n != cfg.me && view.online(n) && !names.iter().any(|m| m == n) {
+        let counts = !(cfg.quorum_mode() && diverged(cfg, view, n));
+        if n != cfg.me && view.online(n) && counts && !names.iter().any(|m| m == n) {
             names.push(n.to_string());
         }
     }

@@ -82,8 +82,29 @@ pub struct Expected {
     /// looked at.
     pub nodes: Vec<String>,
     pub agent: Agent,
-    /// `rep_mode=async`: no sync standby.
-    pub asynchronous: bool,
+    pub mode: Mode,
+}
+
+/// The lab's `rep_mode` (`LAB_REP_MODE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// One sync standby, recorded by the primary; the others async.
+    Sync,
+    /// No sync standby.
+    Async,
+    /// Ours: every standby a voter, `ANY 1`, recorded by the primary.
+    Quorum,
+}
+
+impl Mode {
+    pub fn parse(word: &str) -> Option<Mode> {
+        match word {
+            "sync" => Some(Mode::Sync),
+            "async" => Some(Mode::Async),
+            "quorum" => Some(Mode::Quorum),
+            _ => None,
+        }
+    }
 }
 
 impl Expected {
@@ -92,7 +113,7 @@ impl Expected {
         Expected {
             nodes: NODES.map(String::from).to_vec(),
             agent,
-            asynchronous: false,
+            mode: Mode::Sync,
         }
     }
 }
@@ -256,35 +277,17 @@ fn paf_roles_and_scores(p: &Picture, standbys: &[&str], nodes: &[String]) -> Vec
 
 /// The attribute protocol's picture: the primary `PRI`/`LATEST`/1000 with
 /// a baseline, one standby `HS:sync`/`STREAMING|SYNC`/100 (none in async
-/// mode), the others `HS:async`/`STREAMING|ASYNC`/`-INFINITY`.
+/// mode), the others `HS:async`/`STREAMING|ASYNC`/`-INFINITY`; in quorum
+/// mode every standby `HS:quorum`/`STREAMING|QUORUM`/100, and the
+/// primary's record `1 of` all of them.
 fn attributes(p: &Picture, primary: &str, standbys: &[&str], want: &Expected) -> Vec<String> {
-    let mut missing = vec![];
-    let shows = |n: &str, status: Status, data: DataStatus, score: Score| {
-        p.get(n, Attr::Status) == Some(status.wire())
-            && p.get(n, Attr::DataStatus) == Some(data.wire().as_str())
-            && p.get(n, Attr::Score) == Some(score.wire())
-    };
-    let shown = |n: &str| {
-        let get = |a| p.get(n, a).unwrap_or("none");
-        format!(
-            "{n}: {} {} {} {}",
-            p.role(n),
-            get(Attr::Status),
-            get(Attr::DataStatus),
-            get(Attr::Score)
-        )
-    };
-    if !shows(primary, Status::Pri, DataStatus::Latest, Score::PromoteMe) {
-        missing.push(shown(primary));
+    if want.mode == Mode::Quorum {
+        return quorum_attributes(p, primary, standbys);
     }
-    let baseline = p.get(primary, Attr::MasterBaseline).unwrap_or_default();
-    if baseline.len() != 16
-        || !baseline
-            .bytes()
-            .all(|b| matches!(b, b'0'..=b'9' | b'A'..=b'F'))
-    {
-        missing.push(format!("{primary}: no master-baseline"));
-    }
+    let mut missing = primary_attributes(p, primary);
+    let shows =
+        |n: &str, status: Status, data: DataStatus, score: Score| shows(p, n, status, data, score);
+    let shown = |n: &str| shown(p, n);
     // The stock agent right after a change of provider may still list
     // several names: the others then show potential.
     let potential = DataStatus::Sender(SenderState::Streaming, SyncRole::Potential);
@@ -312,7 +315,7 @@ fn attributes(p: &Picture, primary: &str, standbys: &[&str], want: &Expected) ->
             missing.push(shown(n));
         }
     }
-    let sync_wanted = usize::from(!want.asynchronous && !standbys.is_empty());
+    let sync_wanted = usize::from(want.mode == Mode::Sync && !standbys.is_empty());
     if sync.len() != sync_wanted {
         missing.push(format!("{} sync standbys", sync.len()));
     } else if want.agent == Agent::Ours {
@@ -321,6 +324,66 @@ fn attributes(p: &Picture, primary: &str, standbys: &[&str], want: &Expected) ->
                 missing.push(format!("{primary}: acked-also-on not {standby}"));
             }
         }
+    }
+    missing
+}
+
+/// `node` shows this status, data-status and score.
+fn shows(p: &Picture, n: &str, status: Status, data: DataStatus, score: Score) -> bool {
+    p.get(n, Attr::Status) == Some(status.wire())
+        && p.get(n, Attr::DataStatus) == Some(data.wire().as_str())
+        && p.get(n, Attr::Score) == Some(score.wire())
+}
+
+/// What `node` shows, for a line of what is missing.
+fn shown(p: &Picture, n: &str) -> String {
+    let get = |a| p.get(n, a).unwrap_or("none");
+    format!(
+        "{n}: {} {} {} {}",
+        p.role(n),
+        get(Attr::Status),
+        get(Attr::DataStatus),
+        get(Attr::Score)
+    )
+}
+
+/// The primary: `PRI`/`LATEST`/1000 with a baseline.
+fn primary_attributes(p: &Picture, primary: &str) -> Vec<String> {
+    let mut missing = vec![];
+    if !shows(
+        p,
+        primary,
+        Status::Pri,
+        DataStatus::Latest,
+        Score::PromoteMe,
+    ) {
+        missing.push(shown(p, primary));
+    }
+    let baseline = p.get(primary, Attr::MasterBaseline).unwrap_or_default();
+    if baseline.len() != 16
+        || !baseline
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'A'..=b'F'))
+    {
+        missing.push(format!("{primary}: no master-baseline"));
+    }
+    missing
+}
+
+/// Quorum mode: the primary as in [`attributes`], every standby a voter
+/// the primary scored, and its record naming them all.
+fn quorum_attributes(p: &Picture, primary: &str, standbys: &[&str]) -> Vec<String> {
+    let mut missing = primary_attributes(p, primary);
+    let voter = DataStatus::Sender(SenderState::Streaming, SyncRole::Quorum);
+    for &n in standbys {
+        let unpromoted = p.role(n) == "Unpromoted";
+        if !unpromoted || !shows(p, n, Status::HsQuorum, voter, Score::CanPromote) {
+            missing.push(shown(p, n));
+        }
+    }
+    let record = format!("1 of {}", standbys.join(" "));
+    if !standbys.is_empty() && p.get(primary, Attr::AckedOnAny) != Some(record.as_str()) {
+        missing.push(format!("{primary}: acked-on-any not {record}"));
     }
     missing
 }
@@ -463,11 +526,43 @@ mod tests {
             "name=\"master-Postgresql\" value=\"-INFINITY\"",
         );
         let asynchronous = Expected {
-            asynchronous: true,
+            mode: Mode::Async,
             ..Expected::lab(Agent::Ours)
         };
         assert!(missing_in(&xml, &asynchronous).is_empty());
         assert_eq!(missing_in(HEALTHY, &asynchronous), ["1 sync standbys"]);
+    }
+
+    /// Quorum mode: both standbys voters the primary scored, and its
+    /// record naming both.
+    #[test]
+    fn quorum_replication_has_every_standby_a_voter() {
+        let xml = HEALTHY
+            .replace("STREAMING|SYNC", "STREAMING|QUORUM")
+            .replace("STREAMING|ASYNC", "STREAMING|QUORUM")
+            .replace("\"HS:sync\"", "\"HS:quorum\"")
+            .replace("\"HS:async\"", "\"HS:quorum\"")
+            .replace(
+                "name=\"master-Postgresql\" value=\"-INFINITY\"",
+                "name=\"master-Postgresql\" value=\"100\"",
+            )
+            .replace(
+                "name=\"Postgresql-acked-also-on\" value=\"pg01\"",
+                "name=\"Postgresql-acked-on-any\" value=\"1 of pg01 pg03\"",
+            );
+        let quorum = Expected {
+            mode: Mode::Quorum,
+            ..Expected::lab(Agent::Ours)
+        };
+        assert_eq!(missing_in(&xml, &quorum), Vec::<String>::new());
+        assert_eq!(
+            missing_in(HEALTHY, &quorum),
+            [
+                "pg01: Unpromoted HS:sync STREAMING|SYNC 100",
+                "pg03: Unpromoted HS:async STREAMING|ASYNC -INFINITY",
+                "pg02: acked-on-any not 1 of pg01 pg03"
+            ]
+        );
     }
 
     #[test]

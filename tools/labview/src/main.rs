@@ -10,7 +10,7 @@
 //!   labview role NODE                       Promoted, Unpromoted or Stopped
 //!   labview attr NODE NAME                  a node attribute (exit 1: none)
 
-use labview::{missing, Agent, Expected, Picture};
+use labview::{missing, Agent, Expected, Mode, Picture};
 use std::io::Read;
 use std::process::ExitCode;
 
@@ -46,10 +46,14 @@ fn main() -> ExitCode {
                     }
                 },
             };
+            let Some(mode) = Mode::parse(rep_mode) else {
+                eprintln!("labview: unknown rep_mode {rep_mode}");
+                return ExitCode::from(2);
+            };
             let want = Expected {
                 nodes: nodes.iter().map(|n| n.to_string()).collect(),
                 agent,
-                asynchronous: *rep_mode == "async",
+                mode,
             };
             let missing = missing(&picture, &want);
             if missing.is_empty() {
