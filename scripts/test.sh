@@ -32,13 +32,14 @@ export PROPTEST_RNG_SEED=${PROPTEST_RNG_SEED:-20261127} NEMESIS_SEED=${NEMESIS_S
 mapfile -t labs < <(grep -v '^#' tests/integration/labs.list | grep .)
 skip=()
 for t in "${labs[@]}"; do skip+=(--skip "$t"); done
-cargo test --locked --no-run --quiet
-# The lab's disks that forget unsynced writes at a crash (tools/crashfs) and
-# its reading of crm_mon (tools/labview), beside the agent the lab tests run
-# (their own tests are built later, beside the labs: building them here
-# started the labs 27 s later).
+# What the lab tests run first (the integration tests and the agent), with
+# the lab's disks that forget unsynced writes at a crash (tools/crashfs)
+# and its reading of crm_mon (tools/labview): the labs are the longest
+# part, so they start as soon as they can. Everything else is built
+# beside them.
+cargo test --locked --no-run --quiet --test integration
 cargo build --locked --quiet -p crashfs -p labview
-stage "tests built"
+stage "lab tests built"
 lablog=$(mktemp /tmp/rustpg-labs.XXXXXX)
 trap 'rm -f "$lablog"' EXIT
 # Each line of the lab tests' output with the seconds since they began.
@@ -51,6 +52,13 @@ trap 'rm -f "$lablog"' EXIT
 labs_pid=$!
 stage "lab tests started"
 others=0
+# The Debian package's release build, at low priority (the labs first), in
+# a target directory of its own, beside the other tests: they mostly wait
+# for PostgreSQL, the build mostly computes.
+rm -rf target/package
+(CARGO_TARGET_DIR=$PWD/target/package nice -n 19 scripts/build-deb.sh >/dev/null) &
+package_pid=$!
+cargo test --locked --no-run --quiet
 # The lints, then every other test on two threads, at the lowest priority
 # (the labs first): the lab mostly waits for Pacemaker's timers and leaves most of
 # its core idle, and the other tests (a second of CPU for every two of
@@ -63,9 +71,7 @@ stage "other tests done"
 # The tools' own tests (crashfs: files and PostgreSQL on it; labview: the
 # healthy picture), beside the labs too.
 cargo test --locked --quiet -p crashfs -p labview || others=$?
-# The Debian package's release build, at low priority: the labs come first.
-rm -f target/debian/rustpg_*.deb
-nice -n 19 scripts/build-deb.sh >/dev/null || others=$?
+wait "$package_pid" || others=$?
 stage "package built"
 lab_rc=0
 wait "$labs_pid" || lab_rc=$?
@@ -75,7 +81,7 @@ cat "$lablog"
 # The package: install, describe, remove. After the labs, which install
 # their own copy of the agent where the package puts it.
 package_rc=0
-deb=$(ls target/debian/rustpg_*.deb 2>/dev/null) && scripts/test-package.sh "$deb" || package_rc=$?
+deb=$(ls target/package/debian/rustpg_*.deb 2>/dev/null) && scripts/test-package.sh "$deb" || package_rc=$?
 stage "package tested"
 if ((others || lab_rc || package_rc)); then
     echo "scripts/test.sh: failed (other tests: exit $others, lab tests: exit $lab_rc, package: exit $package_rc)" >&2

@@ -477,6 +477,23 @@ impl SharedLab {
         )
     }
 
+    /// The stock-compatible configuration (no auto_rewind, no
+    /// failure-timeout, as a cluster just migrated from the stock agent
+    /// runs), without fencing, on PostgreSQL 11 (recovery.conf, `pg_ctl
+    /// promote`): the lab the end to end scenarios on 11 and the fault
+    /// battery without fencing share (their names keep them together).
+    pub fn stock_compatible_on_11() -> SharedLab {
+        SharedLab::get(
+            "pg11",
+            "el",
+            &[
+                ("LAB_PG_MAJOR", "11"),
+                ("LAB_AUTO_REWIND", "0"),
+                ("LAB_FENCING", "0"),
+            ],
+        )
+    }
+
     /// Not shared any further: the lab goes down with its last reference
     /// (this one, unless the caller still holds a clone).
     pub fn release(self) {
