@@ -55,22 +55,22 @@ others=0
 # The Debian package's release build, at low priority (the labs first), in
 # a target directory of its own, beside the other tests: they mostly wait
 # for PostgreSQL, the build mostly computes.
-rm -rf target/package
 (CARGO_TARGET_DIR=$PWD/target/package nice -n 19 scripts/build-deb.sh >/dev/null) &
 package_pid=$!
-cargo test --locked --no-run --quiet
+# Everything beside the labs at the lowest priority: the labs first.
+nice -n 19 cargo test --locked --no-run --quiet
 # The lints, then every other test on two threads, at the lowest priority
 # (the labs first): the lab mostly waits for Pacemaker's timers and leaves most of
 # its core idle, and the other tests (a second of CPU for every two of
 # waiting, much of it starting processes) fill both cores without taking
 # the lab's share.
-cargo clippy --locked --workspace --all-targets --quiet -- -D warnings || others=$?
+nice -n 19 cargo clippy --locked --workspace --all-targets --quiet -- -D warnings || others=$?
 stage "lints done"
 nice -n 19 cargo test --locked -- --test-threads=2 "${skip[@]}" || others=$?
 stage "other tests done"
 # The tools' own tests (crashfs: files and PostgreSQL on it; labview: the
 # healthy picture), beside the labs too.
-cargo test --locked --quiet -p crashfs -p labview || others=$?
+nice -n 19 cargo test --locked --quiet -p crashfs -p labview || others=$?
 wait "$package_pid" || others=$?
 stage "package built"
 lab_rc=0

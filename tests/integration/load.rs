@@ -735,7 +735,13 @@ impl<'a> Run<'a> {
         let began = now_ms();
         let load = Load::start_with_impatient(lab, &label, first_id, 600);
         let sampler = Sampler::start(lab);
-        std::thread::sleep(Duration::from_secs(2));
+        // The fault comes once the load runs: commits acknowledged, not a
+        // pause of a guessed length.
+        crate::support::wait_until(
+            &format!("{label}: the load's first acknowledged commits"),
+            Duration::from_secs(30),
+            || load.attempts().iter().filter(|a| a.ok).count() >= 20,
+        );
         Run {
             lab,
             label,
