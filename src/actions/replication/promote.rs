@@ -161,7 +161,7 @@ pub fn demote(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
     for step in rep::demote_begin(&mut plan) {
         match perform_demote(&r, &step) {
             Ok(found) => stopped = stopped.or(found),
-            Err(e) if step == DemoteStep::Stop => {
+            Err(e) if matches!(step, DemoteStep::Stop { .. }) => {
                 r.apply(rep::stop_failed(&mut plan))?;
                 return Err(e);
             }
@@ -200,7 +200,10 @@ pub fn demote(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
 fn perform_demote(r: &Replica, step: &DemoteStep) -> Result<Option<Stopped>> {
     match step {
         DemoteStep::Records(writes) => writes.iter().try_for_each(|w| r.crm.apply(w))?,
-        DemoteStep::Stop => return lifecycle::stop_server(r.i, r.i.cfg.stop_escalate).map(Some),
+        DemoteStep::Stop { at_once } => {
+            let escalate = if *at_once { 0 } else { r.i.cfg.stop_escalate };
+            return lifecycle::stop_server(r.i, escalate).map(Some);
+        }
         DemoteStep::RemoveLock => r.files.remove_lock("no standby is left")?,
         DemoteStep::MarkCleanDemote(text) => r.files.mark_clean_demote(text)?,
         DemoteStep::StartAsStandby { checkpoint } => {

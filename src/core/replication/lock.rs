@@ -154,9 +154,10 @@ pub fn after_demote(s: DemoteShutdown) -> AfterDemote {
 pub enum DemoteStep {
     /// Attribute writes, all applied before the next step.
     Records(Vec<Write>),
-    /// Stop PostgreSQL (`-m fast`, escalated to immediate); what it found
-    /// goes back to [`after_demote_stop`].
-    Stop,
+    /// Stop PostgreSQL (`-m fast`, escalated to immediate; `at_once`:
+    /// immediate from the start); what it found goes back to
+    /// [`after_demote_stop`].
+    Stop { at_once: bool },
     /// No standby is left: the lock goes (the stock agent's rule).
     RemoveLock,
     /// Write the clean-demote record into `PGSQL.lock`.
@@ -183,13 +184,25 @@ pub struct DemoteStopFacts {
 }
 
 /// The demote's first steps: the score and the baseline go, then the stop.
+///
+/// Without quorum (`no-quorum-policy=stop` demotes a primary cut off from
+/// the others) PostgreSQL stops at once (`-m immediate`). A fast shutdown
+/// first has its walsenders send everything to the standbys, which it may
+/// no longer reach: it waited for `wal_sender_timeout` (60 s by default),
+/// writable and holding the VIP meanwhile, while the others promoted a
+/// new primary. What it had not sent is WAL no client saw acknowledged
+/// (every acknowledged commit waited for the sync standby), the others do
+/// not wait for it, and the node stays behind its lock until it rejoins
+/// (`auto_rewind`) or is resynchronised: nothing is lost by not sending it.
 pub fn demote_begin(plan: &mut Plan) -> Vec<DemoteStep> {
     let me = plan.cfg.me.clone();
     plan.own_score(Score::CanNotPromote);
     plan.delete(&me, Attr::MasterBaseline);
     vec![
         DemoteStep::Records(std::mem::take(&mut plan.writes)),
-        DemoteStep::Stop,
+        DemoteStep::Stop {
+            at_once: !plan.view.quorum,
+        },
     ]
 }
 
@@ -404,9 +417,14 @@ mod tests {
         let mut p = Plan::new(&c, &v);
         let begin = demote_begin(&mut p);
         assert!(
-            matches!(&begin[..], [DemoteStep::Records(w), DemoteStep::Stop]
+            matches!(&begin[..], [DemoteStep::Records(w), DemoteStep::Stop { at_once: false }]
             if w.len() == 2 && w[0].attr == Attr::Score && w[1].attr == Attr::MasterBaseline)
         );
+        // Cut off from the others (no quorum): PostgreSQL stops at once.
+        let mut lonely = v.clone();
+        lonely.quorum = false;
+        let begin = demote_begin(&mut Plan::new(&c, &lonely));
+        assert_eq!(begin.last(), Some(&DemoteStep::Stop { at_once: true }));
         let kinds = |steps: &[DemoteStep]| -> Vec<String> {
             steps
                 .iter()
