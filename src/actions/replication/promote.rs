@@ -200,8 +200,8 @@ pub fn demote(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
 fn perform_demote(r: &Replica, step: &DemoteStep) -> Result<Option<Stopped>> {
     match step {
         DemoteStep::Records(writes) => writes.iter().try_for_each(|w| r.crm.apply(w))?,
-        DemoteStep::Stop { at_once } => {
-            let escalate = if *at_once { 0 } else { r.i.cfg.stop_escalate };
+        DemoteStep::Stop { fast_secs } => {
+            let escalate = fast_secs.unwrap_or(r.i.cfg.stop_escalate);
             return lifecycle::stop_server(r.i, escalate).map(Some);
         }
         DemoteStep::RemoveLock => r.files.remove_lock("no standby is left")?,

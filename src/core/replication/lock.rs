@@ -154,10 +154,10 @@ pub fn after_demote(s: DemoteShutdown) -> AfterDemote {
 pub enum DemoteStep {
     /// Attribute writes, all applied before the next step.
     Records(Vec<Write>),
-    /// Stop PostgreSQL (`-m fast`, escalated to immediate; `at_once`:
-    /// immediate from the start); what it found goes back to
-    /// [`after_demote_stop`].
-    Stop { at_once: bool },
+    /// Stop PostgreSQL (`-m fast`, escalated to immediate after
+    /// `stop_escalate`, or after `fast_secs` when given); what it found
+    /// goes back to [`after_demote_stop`].
+    Stop { fast_secs: Option<u64> },
     /// No standby is left: the lock goes (the stock agent's rule).
     RemoveLock,
     /// Write the clean-demote record into `PGSQL.lock`.
@@ -186,14 +186,16 @@ pub struct DemoteStopFacts {
 /// The demote's first steps: the score and the baseline go, then the stop.
 ///
 /// Without quorum (`no-quorum-policy=stop` demotes a primary cut off from
-/// the others) PostgreSQL stops at once (`-m immediate`). A fast shutdown
-/// first has its walsenders send everything to the standbys, which it may
-/// no longer reach: it waited for `wal_sender_timeout` (60 s by default),
-/// writable and holding the VIP meanwhile, while the others promoted a
-/// new primary. What it had not sent is WAL no client saw acknowledged
-/// (every acknowledged commit waited for the sync standby), the others do
-/// not wait for it, and the node stays behind its lock until it rejoins
-/// (`auto_rewind`) or is resynchronised: nothing is lost by not sending it.
+/// the others) the fast shutdown gets [`CUT_OFF_FAST_SECS`], then
+/// PostgreSQL stops at once (`-m immediate`). A fast shutdown has its
+/// walsenders send everything to the standbys: those it still reaches get
+/// it within that time (in async mode the commits it acknowledged alone
+/// are among it), while one it is cut off from held the shutdown, and the
+/// VIP, until `wal_sender_timeout` (60 s by default), as the others
+/// promoted a new primary. What an unreachable standby lacks was never
+/// acknowledged in sync and quorum modes, the others do not wait for it,
+/// and the node stays behind its lock until it rejoins (`auto_rewind`) or
+/// is resynchronised.
 pub fn demote_begin(plan: &mut Plan) -> Vec<DemoteStep> {
     let me = plan.cfg.me.clone();
     plan.own_score(Score::CanNotPromote);
@@ -201,10 +203,14 @@ pub fn demote_begin(plan: &mut Plan) -> Vec<DemoteStep> {
     vec![
         DemoteStep::Records(std::mem::take(&mut plan.writes)),
         DemoteStep::Stop {
-            at_once: !plan.view.quorum,
+            fast_secs: (!plan.view.quorum).then_some(CUT_OFF_FAST_SECS),
         },
     ]
 }
+
+/// How long a demote without quorum lets the fast shutdown send WAL to
+/// the standbys it still reaches ([`demote_begin`]).
+pub const CUT_OFF_FAST_SECS: u64 = 5;
 
 /// The rest of a demote once PostgreSQL stopped: `STOP`, then either stay
 /// stopped (nothing ran, or no shutdown checkpoint: [`after_demote`]) or
@@ -224,6 +230,16 @@ pub fn after_demote_stop(plan: &mut Plan, facts: &DemoteStopFacts) -> Vec<Demote
     // A lock removed above gets no clean-demote record.
     shutdown.lock_exists &= !facts.no_standby_left;
     match after_demote(shutdown) {
+        // Cut off from the others: it may be the only node holding every
+        // acknowledged commit, and nobody may be promoted yet.
+        AfterDemote::StayStopped if !plan.view.quorum => steps.push(DemoteStep::Done {
+            exit_reason: Some(format!(
+                "demoted without quorum, stopped without a shutdown checkpoint (cluster state: \
+                 {}); PostgreSQL stays stopped behind PGSQL.lock until it rejoins \
+                 (auto_rewind) or another node is promoted and it is resynchronised",
+                facts.cluster_state
+            )),
+        }),
         AfterDemote::StayStopped => steps.push(DemoteStep::Done {
             exit_reason: Some(format!(
                 "demoted without a shutdown checkpoint (cluster state: {}); PostgreSQL stays \
@@ -417,14 +433,15 @@ mod tests {
         let mut p = Plan::new(&c, &v);
         let begin = demote_begin(&mut p);
         assert!(
-            matches!(&begin[..], [DemoteStep::Records(w), DemoteStep::Stop { at_once: false }]
+            matches!(&begin[..], [DemoteStep::Records(w), DemoteStep::Stop { fast_secs: None }]
             if w.len() == 2 && w[0].attr == Attr::Score && w[1].attr == Attr::MasterBaseline)
         );
-        // Cut off from the others (no quorum): PostgreSQL stops at once.
+        // Cut off from the others (no quorum): PostgreSQL stops soon.
         let mut lonely = v.clone();
         lonely.quorum = false;
         let begin = demote_begin(&mut Plan::new(&c, &lonely));
-        assert_eq!(begin.last(), Some(&DemoteStep::Stop { at_once: true }));
+        let fast_secs = Some(CUT_OFF_FAST_SECS);
+        assert_eq!(begin.last(), Some(&DemoteStep::Stop { fast_secs }));
         let kinds = |steps: &[DemoteStep]| -> Vec<String> {
             steps
                 .iter()
