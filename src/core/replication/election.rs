@@ -587,19 +587,9 @@ mod tests {
     /// hide the record.
     #[test]
     fn quorum_the_election_waits_for_enough_voters_not_for_all() {
-        let c = cfg(RepMode::Quorum, &["pg02", "pg01", "pg03", "pg04", "pg05"]);
-        let mut v = view(
-            &["pg02", "pg03", "pg04", "pg05"],
-            &["pg01"],
-            &[
-                ("pg01", "pgsql-data-status", "LATEST"),
-                ("pg01", "pgsql-acked-on-any", "2 of pg02 pg03 pg04 pg05"),
-                ("pg02", "master-pgsql", "100"),
-                ("pg02", "pgsql-xlog-loc", "0000000000000500"),
-                ("pg03", "pgsql-xlog-loc", "0000000000000400"),
-            ],
-        );
-        v.quorum = true;
+        let (c, v) = quorum_failover();
+        let v = with_attr(&v, "pg02", "pgsql-xlog-loc", "0000000000000500");
+        let mut v = with_attr(&v, "pg03", "pgsql-xlog-loc", "0000000000000400");
         v.unpromoted = vec!["pg02".into(), "pg03".into(), "pg04".into(), "pg05".into()];
         let voters = ["pg02", "pg03", "pg04", "pg05"];
         assert_eq!(election_candidates(&Plan::new(&c, &v)), voters);

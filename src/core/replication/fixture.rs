@@ -113,6 +113,27 @@ pub(super) fn audit_schedule() -> (RepConfig, ClusterView) {
     (c, v)
 }
 
+/// Quorum mode, five nodes, k=2, seen from pg02: pg01 (the last primary,
+/// gone) recorded `2 of pg02 pg03 pg04 pg05`, and the voters pg02 and pg03
+/// kept their 100. Any two voters may hold a commit, so four minus two plus
+/// one = three positions are needed.
+pub(super) fn quorum_failover() -> (RepConfig, ClusterView) {
+    let mut c = cfg(RepMode::Quorum, &["pg02", "pg01", "pg03", "pg04", "pg05"]);
+    c.quorum_standbys = 2;
+    let mut v = view(
+        &["pg02", "pg03", "pg04", "pg05"],
+        &["pg01"],
+        &[
+            ("pg01", "pgsql-data-status", "LATEST"),
+            ("pg01", "pgsql-acked-on-any", "2 of pg02 pg03 pg04 pg05"),
+            ("pg02", "master-pgsql", "100"),
+            ("pg03", "master-pgsql", "100"),
+        ],
+    );
+    v.quorum = true;
+    (c, v)
+}
+
 pub(super) fn one(n: &str) -> SyncStandbys {
     SyncStandbys::First(vec![n.into()])
 }

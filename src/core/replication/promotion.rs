@@ -381,7 +381,7 @@ fn promotion_protocol(plan: &mut Plan, facts: &PromoteFacts) -> PromoteProtocol 
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixture::{cfg, view, written};
+    use super::super::fixture::{cfg, quorum_failover, view, with_attr, written};
     use super::super::quorum::QuorumList;
     use super::*;
     use crate::config::RepMode;
@@ -584,8 +584,7 @@ mod tests {
         };
         assert!(reason(decide(&v, &facts(None, &[]))).contains("still moves"));
         // A silent peer blocks a node nobody recorded as the holder...
-        let unrecorded =
-            crate::core::replication::fixture::with_attr(&v, "pg01", "pgsql-acked-also-on", "pg03");
+        let unrecorded = with_attr(&v, "pg01", "pgsql-acked-also-on", "pg03");
         assert!(
             reason(decide(&unrecorded, &facts(Some(500), &[("pg03", None)])))
                 .contains("pg03 published no WAL position")
@@ -691,27 +690,6 @@ mod tests {
         }
     }
 
-    /// Quorum mode, five nodes, k=2: pg01 (the last primary, gone)
-    /// recorded `2 of pg02 pg03 pg04 pg05`; pg02 is being promoted. Any
-    /// two voters may hold a commit, so four minus two plus one = three
-    /// positions are needed, pg02's own among them.
-    fn quorum_failover() -> (super::super::RepConfig, ClusterView) {
-        let mut c = cfg(RepMode::Quorum, &["pg02", "pg01", "pg03", "pg04", "pg05"]);
-        c.quorum_standbys = 2;
-        let mut v = view(
-            &["pg02", "pg03", "pg04", "pg05"],
-            &["pg01"],
-            &[
-                ("pg01", "pgsql-data-status", "LATEST"),
-                ("pg01", "pgsql-acked-on-any", "2 of pg02 pg03 pg04 pg05"),
-                ("pg02", "master-pgsql", "100"),
-                ("pg03", "master-pgsql", "100"),
-            ],
-        );
-        v.quorum = true;
-        (c, v)
-    }
-
     #[test]
     fn quorum_a_promotion_needs_enough_voters_positions() {
         let (c, v) = quorum_failover();
@@ -763,8 +741,7 @@ mod tests {
     #[test]
     fn quorum_without_a_readable_record_every_position_is_needed() {
         let (c, v) = quorum_failover();
-        let half =
-            crate::core::replication::fixture::with_attr(&v, "pg03", "pgsql-data-status", "LATEST");
+        let half = with_attr(&v, "pg03", "pgsql-data-status", "LATEST");
         let f = facts(Some(500), &[("pg04", Some(500)), ("pg05", Some(500))]);
         match decide_promotion(&mut Plan::new(&c, &half), &f) {
             PromoteDecision::Refuse { reason, .. } => assert!(
@@ -773,12 +750,7 @@ mod tests {
             ),
             other => panic!("{other:?}"),
         }
-        let diverged = crate::core::replication::fixture::with_attr(
-            &v,
-            "pg05",
-            "pgsql-data-status",
-            "DIVERGED",
-        );
+        let diverged = with_attr(&v, "pg05", "pgsql-data-status", "DIVERGED");
         assert_eq!(
             promotion_list(&c, &diverged),
             SyncStandbys::Any(QuorumList::new(2, &["pg03", "pg04"]))
@@ -790,20 +762,9 @@ mod tests {
     #[test]
     fn quorum_the_last_primary_needs_no_voters() {
         let (c, v) = quorum_failover();
-        let v = crate::core::replication::fixture::with_attr(
-            &v,
-            "pg02",
-            "pgsql-acked-on-any",
-            "1 of pg03",
-        );
-        let v =
-            crate::core::replication::fixture::with_attr(&v, "pg02", "pgsql-data-status", "LATEST");
-        let v = crate::core::replication::fixture::with_attr(
-            &v,
-            "pg01",
-            "pgsql-data-status",
-            "DISCONNECT",
-        );
+        let v = with_attr(&v, "pg02", "pgsql-acked-on-any", "1 of pg03");
+        let v = with_attr(&v, "pg02", "pgsql-data-status", "LATEST");
+        let v = with_attr(&v, "pg01", "pgsql-data-status", "DISCONNECT");
         let mut p = Plan::new(&c, &v);
         assert!(matches!(
             decide_promotion(&mut p, &facts(Some(500), &[("pg03", Some(500))])),
