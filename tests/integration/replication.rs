@@ -678,6 +678,20 @@ fn sync_standby_crash_switches_to_async_and_back() {
     );
 }
 
+/// The primary's monitors (five at most) until its quorum record is `want`.
+fn quorum_record_becomes(c: &Cluster, primary: &str, want: &str) {
+    for _ in 0..5 {
+        if c.attribute(primary, &attr(Attr::AckedOnAny)).as_deref() == Some(want) {
+            return;
+        }
+        assert_eq!(c.run(OURS, primary, "monitor", &PROMOTED_MONITOR).rc, 8);
+    }
+    panic!(
+        "{primary}'s record is not {want}:\n{}",
+        c.attributes_table()
+    );
+}
+
 /// Quorum mode on three nodes (`ANY 1` of both standbys): the primary
 /// lists both and records them as voters; a standby's PostgreSQL killed
 /// costs commits nothing; its node gone, it leaves the list, then the
@@ -701,17 +715,7 @@ fn quorum_commit_on_three_nodes() {
         c.sql(p, "show synchronous_standby_names"),
         format!("ANY 1 (\"{a}\", \"{b}\")")
     );
-    let record = attr(Attr::AckedOnAny);
-    let settled = |c: &Cluster, want: &str| {
-        for _ in 0..5 {
-            if c.attribute(p, &record).as_deref() == Some(want) {
-                return;
-            }
-            assert_eq!(c.run(OURS, p, "monitor", &PROMOTED_MONITOR).rc, 8);
-        }
-        panic!("{p}'s record is not {want}:\n{}", c.attributes_table());
-    };
-    settled(&c, &format!("1 of {a} {b}"));
+    quorum_record_becomes(&c, p, &format!("1 of {a} {b}"));
     for n in [a, b] {
         assert_eq!(
             c.attribute(n, &attr(Attr::DataStatus)).as_deref(),
@@ -734,7 +738,7 @@ fn quorum_commit_on_three_nodes() {
     // b's node leaves: out of the list, then (a at the ceiling) the record.
     ok(&c, OURS, b, "stop", &[]);
     c.set_online(b, false);
-    settled(&c, &format!("1 of {a}"));
+    quorum_record_becomes(&c, p, &format!("1 of {a}"));
     assert_eq!(
         c.sql(p, "show synchronous_standby_names"),
         format!("ANY 1 (\"{a}\")")
@@ -766,14 +770,7 @@ fn quorum_a_promotion_without_enough_voters_is_refused() {
     let nodes = c.node_names();
     let others: Vec<&str> = nodes.iter().copied().filter(|n| *n != p).collect();
     let (a, b) = (others[0], others[1]);
-    let want = format!("1 of {a} {b}");
-    for _ in 0..5 {
-        if c.attribute(p, &attr(Attr::AckedOnAny)).as_deref() == Some(want.as_str()) {
-            break;
-        }
-        assert_eq!(c.run(OURS, p, "monitor", &PROMOTED_MONITOR).rc, 8);
-    }
-    assert_eq!(c.attribute(p, &attr(Attr::AckedOnAny)), Some(want));
+    quorum_record_becomes(&c, p, &format!("1 of {a} {b}"));
     for n in [p, b] {
         let pid = kill_postmaster(&c, n);
         crate::support::wait_until_reaped(pid);
