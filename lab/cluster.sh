@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# A three-node Pacemaker + Corosync cluster (pg01 pg02 pg03) running
-# PostgreSQL 15 with synchronous replication through ocf:rustpg:pgsql, on one
-# machine, started by hand (no systemd) inside private namespaces.
+# A Pacemaker + Corosync cluster of three nodes (pg01 pg02 pg03; LAB_NODES=5:
+# pg01 to pg05) running PostgreSQL 15 with synchronous replication through
+# ocf:rustpg:pgsql, on one machine, started by hand (no systemd) inside
+# private namespaces.
 #
 #   lab/cluster.sh up                 build the lab, wait for the full picture
 #   lab/cluster.sh down               stop everything, remove every trace
@@ -43,6 +44,11 @@
 #                                     from the VIP as application_name dr1;
 #                                     stop is immediate; sql runs on it. Name
 #                                     it in external_standby_node_list
+#   lab/cluster.sh rep-mode MODE      change the live cluster's rep_mode to
+#                                     MODE (sync, async, quorum) as an
+#                                     operator would (docs/operations.md;
+#                                     Pacemaker restarts the resource), then
+#                                     wait for the picture of that mode
 #   lab/cluster.sh switch-provider P  change the live primitive's provider to
 #                                     P (rustpg or heartbeat) as an operator
 #                                     would (docs/migration.md)
@@ -50,8 +56,12 @@
 # Environment: LAB_ROOT (state dir, default /var/tmp/rustpg-lab3), LAB_PREFIX
 # (network namespace names <prefix>-pg01 ... and <prefix>-sw, default
 # rustpg), LAB_UP_TIMEOUT (seconds `up` may take, default 175, 240 for the
-# stock agent), LAB_AGENT (ours, stock or paf, default ours), LAB_REP_MODE
-# (sync or async, default sync; quorum with LAB_AGENT=ours), LAB_PG_MAJOR (10 to 18 with LAB_AGENT=ours,
+# stock agent, 30 more per node above three), LAB_NODES (3 to 9, default 3:
+# pg01, pg02, ...), LAB_AGENT (ours, stock or paf, default ours), LAB_REP_MODE
+# (sync or async, default sync; quorum with LAB_AGENT=ours),
+# LAB_QUORUM_STANDBYS (quorum mode's quorum_standbys, default half the
+# standbys rounded down: 1 on three nodes, 2 on five; from 2 on, the
+# standbys use replication slots), LAB_PG_MAJOR (10 to 18 with LAB_AGENT=ours,
 # default 15: the server programs of scripts/install-pg-majors.sh; the
 # client programs stay Debian's 15), LAB_FENCING (1, the default: fencing
 # as in production.crm; 0: none, as cluster.crm alone), LAB_FENCE_AUTOSTART
@@ -75,8 +85,10 @@
 # by each command. Run as root.
 #
 # Every lab loads LAB_ROOT/cluster.crm: crm-examples/cluster.crm with, for
-# LAB_REP_MODE=async, rep_mode=async (quorum: rep_mode=quorum, with the
-# default quorum_standbys=1), for LAB_MONITORS=1s/2s those monitor
+# LAB_REP_MODE=async, rep_mode=async (quorum: rep_mode=quorum, with
+# quorum_standbys and, from 2 on, replication_slot_name=lab), for more
+# nodes their names in node_list, clone-max and the fence device's host
+# list, for LAB_MONITORS=1s/2s those monitor
 # intervals (promoted/unpromoted), and for another agent only the
 # Postgresql primitive changed (the clone, VIP, constraints, properties,
 # operations and their intervals stay the same, so that differences measured
@@ -100,7 +112,7 @@
 # score on every node and pg_stat_replication read through the VIP.
 #
 # Network: the switch namespace <prefix>-sw holds the bridge br0 with the
-# client address 10.213.0.100; each node's eth0 (10.213.0.11-13/24) is a veth
+# client address 10.213.0.100; each node's eth0 (10.213.0.11, .12, ...; /24) is a veth
 # whose other end is a port of that bridge. No namespace has a default
 # route, there is no NAT and nothing is linked to a real interface; the root
 # namespace gets no interface, address or route.
@@ -139,7 +151,11 @@ LAB_FENCE_AUTOSTART=${LAB_FENCE_AUTOSTART:-1}
 LAB_FENCE_BOOT_DELAY=${LAB_FENCE_BOOT_DELAY:-5}
 LAB_CRASHFS=${LAB_CRASHFS:--}
 ASKED_SETTINGS="$LAB_FENCING $LAB_AUTO_REWIND $LAB_CONFIG $LAB_FENCE_AUTOSTART $LAB_FENCE_BOOT_DELAY $LAB_CRASHFS"
-NODES=(pg01 pg02 pg03)
+LAB_NODES=${LAB_NODES:-3}
+# "default": half the standbys, rounded down (1 on three nodes, 2 on five).
+LAB_QUORUM_STANDBYS=${LAB_QUORUM_STANDBYS:-default}
+ASKED_SHAPE="$LAB_NODES $LAB_QUORUM_STANDBYS"
+NODES=()
 NET=10.213.0
 VIP=$NET.200
 BOUNCER_VIP=$NET.201
@@ -180,11 +196,27 @@ check_names() {
             LAB_CRASHFS <"$LAB_ROOT/settings"
         LAB_CRASHFS=${LAB_CRASHFS:--}
     fi
+    # The number of nodes and quorum_standbys (a lab made before they were
+    # kept has three nodes).
+    if [[ -f $LAB_ROOT/shape ]]; then
+        read -r LAB_NODES LAB_QUORUM_STANDBYS <"$LAB_ROOT/shape"
+    elif [[ -f $LAB_ROOT/agent ]]; then
+        LAB_NODES=3 LAB_QUORUM_STANDBYS=default
+    fi
+    [[ $LAB_NODES =~ ^[3-9]$ ]] || die "LAB_NODES must be 3 to 9, not '$LAB_NODES'"
+    NODES=()
+    local i
+    for ((i = 1; i <= LAB_NODES; i++)); do
+        NODES+=("$(printf 'pg%02d' "$i")")
+    done
+    [[ $LAB_QUORUM_STANDBYS != default ]] || LAB_QUORUM_STANDBYS=$(((LAB_NODES - 1) / 2))
+    [[ $LAB_QUORUM_STANDBYS =~ ^[1-9]$ ]] && ((LAB_QUORUM_STANDBYS < LAB_NODES)) \
+        || die "LAB_QUORUM_STANDBYS must be 1 to $((LAB_NODES - 1)) (the standbys), not '$LAB_QUORUM_STANDBYS'"
     case $LAB_AGENT in
-        ours | paf) UP_TIMEOUT=${LAB_UP_TIMEOUT:-175} ;;
+        ours | paf) UP_TIMEOUT=${LAB_UP_TIMEOUT:-$((175 + 30 * (LAB_NODES - 3)))} ;;
         # The stock agent promotes after xlog_check_count unchanged monitor
         # rounds, and its monitors are slow.
-        stock) UP_TIMEOUT=${LAB_UP_TIMEOUT:-240} ;;
+        stock) UP_TIMEOUT=${LAB_UP_TIMEOUT:-$((240 + 30 * (LAB_NODES - 3)))} ;;
         *) die "LAB_AGENT must be ours, stock or paf, not '$LAB_AGENT'" ;;
     esac
     [[ $LAB_REP_MODE == sync || $LAB_REP_MODE == async || $LAB_REP_MODE == quorum ]] \
@@ -210,11 +242,6 @@ check_names() {
     [[ $LAB_AUTO_REWIND =~ ^[01]$ ]] || die "LAB_AUTO_REWIND must be 1 or 0, not '$LAB_AUTO_REWIND'"
     [[ $LAB_AUTO_REWIND == 0 || $LAB_AGENT == ours ]] || die "LAB_AUTO_REWIND=1: only with LAB_AGENT=ours"
     [[ $LAB_CONFIG == crm || $LAB_CONFIG == pcs ]] || die "LAB_CONFIG must be crm or pcs, not '$LAB_CONFIG'"
-    if [[ $LAB_CONFIG == pcs ]]; then
-        [[ $LAB_AGENT == ours && $LAB_REP_MODE == sync && $LAB_PG_MAJOR == 15 && -z ${LAB_MONITORS:-} \
-            && $LAB_AUTO_REWIND == 1 ]] \
-            || die "LAB_CONFIG=pcs: only with the default agent, mode, major, monitors and auto_rewind"
-    fi
     [[ $LAB_CRASHFS == - || ($LAB_CRASHFS == /* && -x $LAB_CRASHFS) ]] \
         || die "LAB_CRASHFS must be the absolute path of crashfs (cargo build -p crashfs), not '$LAB_CRASHFS'"
     [[ $PREFIX =~ ^[A-Za-z0-9_.-]{1,40}$ ]] || die "bad LAB_PREFIX: $PREFIX"
@@ -348,7 +375,9 @@ picture() {
     local xml
     xml=$(crm_xml) || { echo "no node answers crm_mon"; return 1; }
     # The agent crm_mon shows: after switch-provider it is not LAB_AGENT.
-    labview picture auto "$LAB_REP_MODE" "$@" <<<"$xml" || return 1
+    local mode=$LAB_REP_MODE
+    [[ $mode != quorum ]] || mode=quorum:$LAB_QUORUM_STANDBYS
+    labview picture auto "$mode" "$@" <<<"$xml" || return 1
     [[ $LAB_AGENT == paf ]] || return 0
     # PAF: every other named node streams from the primary; in sync mode
     # one of them is the sync standby.
@@ -473,7 +502,7 @@ EOF
 write_cluster_files() {
     {
         cat <<EOF
-# Written by lab/cluster.sh: the three-node lab cluster.
+# Written by lab/cluster.sh: the lab cluster.
 totem {
     version: 2
     cluster_name: rustpg-lab
@@ -560,6 +589,21 @@ write_crm_file() {
         sed -i "s/ rep_mode=sync / rep_mode=$LAB_REP_MODE /" "$out"
         grep -q " rep_mode=$LAB_REP_MODE " "$out" || die "$CRM_FILE: no rep_mode=sync to change"
     fi
+    # quorum_standbys from 2 on needs one connection per standby: slots.
+    if [[ $LAB_REP_MODE == quorum ]]; then
+        local slot=
+        ((LAB_QUORUM_STANDBYS < 2)) || slot=" replication_slot_name=lab"
+        sed -i "s/ rep_mode=quorum / rep_mode=quorum quorum_standbys=$LAB_QUORUM_STANDBYS$slot /" "$out"
+        grep -q " rep_mode=quorum quorum_standbys=$LAB_QUORUM_STANDBYS$slot " "$out" \
+            || die "$CRM_FILE: no rep_mode=quorum to add quorum_standbys to"
+    fi
+    # More nodes: their names, and an instance on each.
+    if ((LAB_NODES != 3)); then
+        sed -i "s/ node_list=\"pg01 pg02 pg03\" / node_list=\"${NODES[*]}\" /;
+                s/ clone-max=3 / clone-max=$LAB_NODES /" "$out"
+        grep -q " node_list=\"${NODES[*]}\" " "$out" && grep -q " clone-max=$LAB_NODES " "$out" \
+            || die "$CRM_FILE: no node_list=\"pg01 pg02 pg03\" or clone-max=3 to change"
+    fi
     # cluster.crm heals itself: auto_rewind=true (with auto_resync=true),
     # and failure-timeout=10s so that Pacemaker starts a failed instance
     # again, which then rejoins by itself (docs/operations.md).
@@ -582,6 +626,11 @@ write_crm_file() {
         grep -q '^    stonith-enabled=true' "$out" || die "$CRM_FILE: no stonith-enabled=false line to change"
         grep -q '^    op stop .* on-fail=fence \\$' "$out" || die "$CRM_FILE: no 'op stop ... on-fail=block' line to change"
         { echo; cat "$FENCING_CRM"; } >>"$out"
+        if ((LAB_NODES != 3)); then
+            sed -i "s/ pcmk_host_list=\"pg01 pg02 pg03\" / pcmk_host_list=\"${NODES[*]}\" /" "$out"
+            grep -q " pcmk_host_list=\"${NODES[*]}\" " "$out" \
+                || die "$FENCING_CRM: no pcmk_host_list=\"pg01 pg02 pg03\" to change"
+        fi
     fi
     # LAB_MONITORS=PROMOTED/UNPROMOTED (e.g. 1s/2s): the two monitor
     # intervals instead of cluster.crm's 3s/4s (they must differ).
@@ -1075,9 +1124,17 @@ cmd_up() {
         LAB_PG_MAJOR=$ASKED_PG_MAJOR
         read -r LAB_FENCING LAB_AUTO_REWIND LAB_CONFIG LAB_FENCE_AUTOSTART LAB_FENCE_BOOT_DELAY \
             LAB_CRASHFS <<<"$ASKED_SETTINGS"
+        read -r LAB_NODES LAB_QUORUM_STANDBYS <<<"$ASKED_SHAPE"
         check_names
     fi
     [[ ! -e $LAB_ROOT ]] || die "$LAB_ROOT exists and is not a lab state dir; remove it or set LAB_ROOT"
+    # cluster-pcs.sh configures the shipped cluster (rep-mode changes the
+    # mode of a lab that runs).
+    if [[ $LAB_CONFIG == pcs ]]; then
+        [[ $LAB_AGENT == ours && $LAB_REP_MODE == sync && $LAB_PG_MAJOR == 15 && -z ${LAB_MONITORS:-} \
+            && $LAB_AUTO_REWIND == 1 && $LAB_NODES == 3 ]] \
+            || die "LAB_CONFIG=pcs: only with the default agent, mode, major, monitors, auto_rewind and nodes"
+    fi
     [[ -x $AGENT ]] || die "$AGENT is missing: run scripts/install.sh first"
     [[ -f $CRM_FILE ]] || die "missing $CRM_FILE"
     if [[ $LAB_AGENT == stock ]]; then
@@ -1109,6 +1166,7 @@ cmd_up() {
     echo "$LAB_AGENT $LAB_REP_MODE $LAB_PG_MAJOR" >"$LAB_ROOT/agent"
     echo "$LAB_FENCING $LAB_AUTO_REWIND $LAB_CONFIG $LAB_FENCE_AUTOSTART $LAB_FENCE_BOOT_DELAY $LAB_CRASHFS" \
         >"$LAB_ROOT/settings"
+    echo "$LAB_NODES $LAB_QUORUM_STANDBYS" >"$LAB_ROOT/shape"
     make_var_lib_pgsql
     write_cluster_files
     [[ $LAB_AGENT != stock ]] || write_stock_shellfuncs
@@ -1118,7 +1176,7 @@ cmd_up() {
         write_node_files "$n"
     done
 
-    say "network: switch namespace $SW_NS (br0, client $CLIENT_IP), nodes ${NODES[*]} on $NET.11-13/24, VIP $VIP, PgBouncerVIP $BOUNCER_VIP; no route out"
+    say "network: switch namespace $SW_NS (br0, client $CLIENT_IP), nodes ${NODES[*]} on $(node_ip pg01)-$(node_ip "${NODES[-1]}") (/24), VIP $VIP, PgBouncerVIP $BOUNCER_VIP; no route out"
     make_switch
     for n in "${NODES[@]}"; do
         make_node_net "$n"
@@ -1491,6 +1549,37 @@ roles_as_before() {
 # finds them as they are: no stop, no start, no promotion), maintenance
 # mode off. PostgreSQL keeps running throughout; the attributes the old
 # agent left are taken over as they are.
+cmd_rep_mode() {
+    check_names
+    local mode=${1:-} n t0=$SECONDS params=() p
+    case $mode in
+        sync | async | quorum) ;;
+        *) die "usage: $0 rep-mode sync|async|quorum" ;;
+    esac
+    [[ $LAB_AGENT == ours ]] || die "rep-mode: only with LAB_AGENT=ours"
+    [[ $mode != "$LAB_REP_MODE" ]] || die "rep_mode already is $mode"
+    n=$(any_node) || die "no node has a running pacemaker"
+    # rep_mode last: the parameters it needs are there when it changes.
+    if [[ $mode == quorum ]]; then
+        params+=("quorum_standbys=$LAB_QUORUM_STANDBYS")
+        ((LAB_QUORUM_STANDBYS < 2)) || params+=(replication_slot_name=lab)
+    fi
+    params+=("rep_mode=$mode")
+    say "rep_mode: $LAB_REP_MODE -> $mode (${params[*]}; Pacemaker restarts the resource)"
+    if [[ $LAB_CONFIG == pcs ]]; then
+        in_node "$n" pcs resource update Postgresql "${params[@]}"
+    else
+        for p in "${params[@]}"; do
+            in_node "$n" crm resource param Postgresql set "${p%%=*}" "${p#*=}"
+        done
+    fi
+    LAB_REP_MODE=$mode
+    echo "$LAB_AGENT $LAB_REP_MODE $LAB_PG_MAJOR" >"$LAB_ROOT/agent"
+    await_picture "$t0" 240 "the cluster did not reach the picture of rep_mode=$mode within 240 s" \
+        "${NODES[@]}"
+    say "rep_mode=$mode in $((SECONDS - t0)) s"
+}
+
 cmd_switch_provider() {
     check_names
     local provider=${1:-} n m old before after expected primary t0=$SECONDS online=() others=()
@@ -1595,6 +1684,7 @@ case ${1:-} in
     heal) need_node "$@" && cmd_partition "$2" up ;;
     switchover) shift && cmd_switchover "$@" ;;
     switch-provider) shift && cmd_switch_provider "$@" ;;
+    rep-mode) shift && cmd_rep_mode "$@" ;;
     dr) shift && cmd_dr "$@" ;;
     _node-init) node_init "$2" "$3" ;;
     *) usage ;;

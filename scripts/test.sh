@@ -23,9 +23,9 @@ SECONDS=0
 stage() { echo "scripts/test.sh: ${SECONDS}s: $*" >&2; }
 cargo fmt --all --check
 # Fixed seeds keep the property tests (fuzz_*) and the randomized fault
-# schedules' short form (nemesis, seeds 1019 and 1020: docs/faults.md) the
-# same on every CI run; plain `cargo test` and scripts/nemesis-long.sh
-# explore new ones.
+# schedules' short form (nemesis: seed 1019 in sync mode, 1020 in quorum
+# mode; docs/faults.md) the same on every CI run; plain `cargo test` and
+# scripts/nemesis-long.sh explore new ones.
 export PROPTEST_RNG_SEED=${PROPTEST_RNG_SEED:-20261127} NEMESIS_SEED=${NEMESIS_SEED:-1019}
 # The lab tests run one after another in a process of their own
 # (tests/integration/labs.list), every other test beside them.

@@ -31,7 +31,7 @@
 //! rebuilt lab. Figures only: nothing here asserts on time.
 
 use crate::bench::Cost;
-use crate::lab::{text, Lab, NODES};
+use crate::lab::{text, Lab};
 use crate::load::{
     acknowledged, create_faults_table, ids_on, longest_commit, now_ms, Attempt, Load, Via,
 };
@@ -167,21 +167,29 @@ fn wait_ready(lab: &Lab, timeout: Duration) -> Result<f64, String> {
 }
 
 fn primary(lab: &Lab, not: Option<&str>) -> Option<String> {
-    let nodes: Vec<&str> = NODES.iter().copied().filter(|n| Some(*n) != not).collect();
+    let nodes: Vec<&str> = lab
+        .nodes()
+        .into_iter()
+        .filter(|n| Some(*n) != not)
+        .collect();
     lab.picture_from(&nodes)?.primary().map(str::to_string)
 }
 
-/// The standby the primary names as synchronous (all three agents).
+/// The standby the primary names as synchronous (all three agents; in
+/// quorum mode the first voter by name).
 fn sync_standby(lab: &Lab) -> String {
-    lab.sql("select application_name from pg_stat_replication where sync_state = 'sync'")
-        .ok()
-        .and_then(|out| {
-            out.lines()
-                .map(str::trim)
-                .find(|l| l.starts_with("pg"))
-                .map(str::to_string)
-        })
-        .unwrap_or_else(|| panic!("no sync standby\n{}", crm_mon_text(lab)))
+    lab.sql(
+        "select application_name from pg_stat_replication \
+         where sync_state in ('sync', 'quorum') order by application_name",
+    )
+    .ok()
+    .and_then(|out| {
+        out.lines()
+            .map(str::trim)
+            .find(|l| l.starts_with("pg"))
+            .map(str::to_string)
+    })
+    .unwrap_or_else(|| panic!("no sync standby\n{}", crm_mon_text(lab)))
 }
 
 fn lab_cmd(lab: &Lab, args: &[&str]) {
@@ -191,13 +199,14 @@ fn lab_cmd(lab: &Lab, args: &[&str]) {
 
 /// The nodes kept out: PostgreSQL down and a fail count, while another
 /// node serves writes through the VIP.
-fn kept_out(lab: &Lab) -> Vec<&'static str> {
+fn kept_out(lab: &Lab) -> Vec<String> {
     let Some(p) = primary(lab, None).filter(|_| lab.sql("select 1").is_ok()) else {
         return Vec::new();
     };
-    NODES
+    lab.nodes()
         .into_iter()
         .filter(|n| *n != p && !running(lab, n, "postgres") && failcount(lab, n) != "0")
+        .map(str::to_string)
         .collect()
 }
 
@@ -205,7 +214,7 @@ fn kept_out(lab: &Lab) -> Vec<&'static str> {
 /// starts its cluster stack, the instance fails again and the node is
 /// fenced again (PAF, whose stop fails on a crashed primary's data).
 fn fence_looping(lab: &Lab, since_ms: u64) -> Option<String> {
-    NODES
+    lab.nodes()
         .into_iter()
         .find(|n| {
             lab.fence_events(since_ms)
@@ -276,7 +285,7 @@ fn repair(lab: &Lab, since_ms: u64) -> String {
     }
     // Resynchronise what is kept out from the primary.
     for n in kept_out(lab) {
-        resync(lab, n);
+        resync(lab, &n);
         how.push(format!("resync of {n}"));
     }
     crm(lab, &["crm_resource", "--cleanup", "-r", "msPostgresql"]);
@@ -289,7 +298,7 @@ fn repair(lab: &Lab, since_ms: u64) -> String {
         crm_mon_text(lab)
     );
     // Crash every node first: a blocked stop would hold `down` up.
-    for n in NODES {
+    for n in lab.nodes() {
         if node_up(lab, n) {
             lab_cmd(lab, &["crash", n]);
         }
@@ -796,6 +805,187 @@ fn bench_lab() {
     report(&all);
     println!(
         "\nbench_lab: {:.0} min in all",
+        started.elapsed().as_secs_f64() / 60.0
+    );
+}
+
+// --- quorum commit against one sync standby --------------------------------
+
+/// A lab configuration of the quorum benchmark: the agent, `rep_mode`
+/// and the number of nodes (`quorum_standbys` is the lab's default: half
+/// the standbys, 1 on three nodes, 2 on five).
+struct Config {
+    agent: Agent,
+    mode: &'static str,
+    nodes: usize,
+}
+
+impl Config {
+    fn name(&self) -> String {
+        format!("{} {} on {}", self.agent.name(), self.mode, self.nodes)
+    }
+}
+
+#[derive(Default)]
+struct QuorumFigures {
+    /// Commit latency at a steady load, ms: mean, median, 99th percentile.
+    latency: Option<(f64, f64, f64)>,
+    hang_crash: Runs,
+    hang_cut: Runs,
+    failover: Runs,
+    crash_write: Runs,
+}
+
+/// Commit latency at a steady load (the load generator, 20 s, nothing
+/// failing): mean, median and 99th percentile of the acknowledged commits,
+/// in ms.
+fn commit_latency(lab: &Lab, first_id: i64) -> (f64, f64, f64) {
+    let (_, load) = begin(lab, "latency", first_id);
+    let t0 = now_ms();
+    std::thread::sleep(Duration::from_secs(20));
+    let mut ms: Vec<f64> = load
+        .stop()
+        .iter()
+        .filter(|a| a.ok && !a.impatient && a.start >= t0)
+        .map(|a| (a.end - a.start) as f64)
+        .collect();
+    assert!(!ms.is_empty(), "latency: no acknowledged commit in 20 s");
+    ms.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let mean = ms.iter().sum::<f64>() / ms.len() as f64;
+    let p99 = ms[(ms.len() * 99 / 100).min(ms.len() - 1)];
+    println!(
+        "  {} commits: mean {mean:.1} ms, median {:.0} ms, p99 {p99:.0} ms",
+        ms.len(),
+        ms[ms.len() / 2]
+    );
+    (mean, ms[ms.len() / 2], p99)
+}
+
+fn bench_config(c: &Config, f: &mut QuorumFigures) {
+    let hangs = env_usize("BENCH_HANGS", 3);
+    let cuts = env_usize("BENCH_CUTS", 1);
+    let failovers = env_usize("BENCH_FAILOVERS", 3);
+    let crashes = env_usize("BENCH_CRASHES", 3);
+    let mut id = 1_000_000i64;
+    let mut next_id = || {
+        id += 1_000_000;
+        id
+    };
+    println!("\n===== {} =====", c.name());
+    let nodes = c.nodes.to_string();
+    let mut env = vec![
+        ("LAB_AGENT", c.agent.name()),
+        ("LAB_REP_MODE", c.mode),
+        ("LAB_NODES", nodes.as_str()),
+    ];
+    if c.agent == Agent::Ours {
+        env.push(("LAB_AUTO_REWIND", "1"));
+    }
+    let lab = Lab::up_with(
+        &format!("benchq-{}-{}-{}", c.agent.name(), c.mode, c.nodes),
+        "bq",
+        &env,
+    );
+    wait_ready(&lab, Duration::from_secs(240)).expect("the full picture after up");
+    f.latency = Some(commit_latency(&lab, next_id()));
+    println!("a standby's node dies:");
+    for _ in 0..hangs {
+        let (fig, note) = sync_standby_loss(&lab, "crash", next_id());
+        f.hang_crash.push(fig, note);
+    }
+    println!("a standby's link is cut:");
+    for _ in 0..cuts {
+        let (fig, note) = sync_standby_loss(&lab, "partition", next_id());
+        f.hang_cut.push(fig, note);
+    }
+    if c.agent != Agent::Ours {
+        // Their failovers are in bench_lab's table.
+        return;
+    }
+    println!("failover (kill -9 of the primary's postmaster):");
+    for _ in 0..failovers {
+        let (fig, note) = failover(&lab, next_id(), Duration::from_secs(90));
+        f.failover.push(fig, note);
+    }
+    println!("the primary's node crashes:");
+    for _ in 0..crashes {
+        let (write, _, _, note) = node_crash(&lab, next_id());
+        f.crash_write.push(write, note);
+    }
+}
+
+fn report_quorum(all: &[(Config, QuorumFigures)]) {
+    println!("\n## Results\n");
+    println!("Commit latency in ms at a steady load (mean / median / p99); the other columns in seconds, median (min–max, n = runs); `never` = not within the wait:\n");
+    println!("| configuration | commit latency | commit hang: a standby's node dies | commit hang: its link cut | failover: kill -9 → first write | the primary's node crashes → first write |");
+    println!("|---|---|---|---|---|---|");
+    for (c, f) in all {
+        let latency = f.latency.map_or("–".to_string(), |(mean, median, p99)| {
+            format!("{mean:.1} / {median:.0} / {p99:.0}")
+        });
+        println!(
+            "| {} | {latency} | {} | {} | {} | {} |",
+            c.name(),
+            f.hang_crash.summary(),
+            f.hang_cut.summary(),
+            f.failover.summary(),
+            f.crash_write.summary()
+        );
+    }
+    println!("\nEvery run:\n");
+    for (c, f) in all {
+        for (what, r) in [
+            ("a standby dies", &f.hang_crash),
+            ("a standby cut", &f.hang_cut),
+            ("failover", &f.failover),
+            ("the primary's node crashes", &f.crash_write),
+        ] {
+            for n in &r.notes {
+                println!("- {} / {what}: {n}", c.name());
+            }
+        }
+    }
+}
+
+/// Quorum commit against one sync standby (bench/quorum.sh): commit
+/// latency, the commit hang when a standby's node dies or its link is cut,
+/// and failovers, for `BENCH_CONFIGS` (agent:mode:nodes, comma-separated).
+#[test]
+#[ignore = "a benchmark: run bench/quorum.sh"]
+fn bench_quorum() {
+    let _one_lab_at_a_time = crate::support::lab_guard();
+    let configs: Vec<Config> = std::env::var("BENCH_CONFIGS")
+        .unwrap_or_else(|_| {
+            "ours:sync:3,ours:quorum:3,ours:quorum:5,stock:sync:3,paf:sync:3".into()
+        })
+        .split(',')
+        .map(|word| {
+            let parts: Vec<&str> = word.trim().split(':').collect();
+            let agent = match parts.first().copied() {
+                Some("ours") => Agent::Ours,
+                Some("stock") => Agent::Stock,
+                Some("paf") => Agent::Paf,
+                _ => panic!("BENCH_CONFIGS: {word:?} is not agent:mode:nodes"),
+            };
+            let mode = match parts.get(1).copied() {
+                Some("sync") => "sync",
+                Some("quorum") => "quorum",
+                _ => panic!("BENCH_CONFIGS: {word:?}: the mode is sync or quorum"),
+            };
+            let nodes = parts.get(2).and_then(|n| n.parse().ok()).unwrap_or(3);
+            Config { agent, mode, nodes }
+        })
+        .collect();
+    let started = Instant::now();
+    let mut all = Vec::new();
+    for c in configs {
+        let mut f = QuorumFigures::default();
+        bench_config(&c, &mut f);
+        all.push((c, f));
+    }
+    report_quorum(&all);
+    println!(
+        "\nbench_quorum: {:.0} min in all",
         started.elapsed().as_secs_f64() / 60.0
     );
 }

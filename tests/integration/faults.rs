@@ -24,7 +24,7 @@
 //! scenario shares) are in the support module `load.rs`; reading the lab
 //! and the operator's recovery in `operator.rs`.
 
-use crate::lab::{healthy, text, Lab, Picture, SharedLab, NODES};
+use crate::lab::{healthy, text, Lab, Picture, SharedLab};
 use crate::load::{create_faults_table, node_state, now_ms, Row, Run};
 use crate::operator::{
     block_vip, comes_back, crm, crm_mon_text, failcount, kill_walreceiver, lock_exists,
@@ -509,7 +509,7 @@ fn double_fault(lab: &Arc<Lab>, label: String, first: i64, fault: FirstFault) ->
         }
     };
     if !self_healing {
-        for n in NODES {
+        for n in lab.nodes() {
             if n != old && promoted.is_none() {
                 continue;
             }
@@ -623,7 +623,7 @@ fn whole_cluster(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
         "{label}: stopped after {:.1}s",
         (now_ms() - r.t0) as f64 / 1000.0
     );
-    for n in NODES {
+    for n in lab.nodes() {
         assert!(
             !running(lab, n, "postgres"),
             "{label}: PostgreSQL still runs on {n}"

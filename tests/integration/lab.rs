@@ -1,10 +1,10 @@
 //! The lab driver: `lab/cluster.sh` (three nodes of real Corosync and
-//! Pacemaker in private namespaces) and what crm_mon shows of it. The
-//! healthy picture every lab test waits for is tools/labview's, which the
-//! lab script uses too. Shared by the lab tests.
+//! Pacemaker in private namespaces, or more with `LAB_NODES`) and what
+//! crm_mon shows of it. The healthy picture every lab test waits for is
+//! tools/labview's, which the lab script uses too. Shared by the lab tests.
 
 use crate::support::install_agent;
-pub use labview::{Agent, Picture, NODES, RSC};
+pub use labview::{Agent, Mode, Picture, NODES, RSC};
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
@@ -23,6 +23,8 @@ pub struct Lab {
     prefix: String,
     /// Extra environment for every `lab/cluster.sh` call (e.g. LAB_AGENT).
     env: Vec<(String, String)>,
+    /// pg01, pg02, ... as the lab was made (`LAB_NODES`).
+    nodes: Vec<String>,
 }
 
 /// One line of the lab's fence history: a fencing action that succeeded
@@ -49,17 +51,60 @@ impl Lab {
     pub fn up_with(name: &str, prefix: &str, env: &[(&str, &str)]) -> Lab {
         install_agent();
         let id = std::process::id() % 100_000;
-        let lab = Lab {
+        let mut lab = Lab {
             root: PathBuf::from(format!("/var/tmp/rustpg-e2e-{name}-{id}")),
             prefix: format!("{prefix}{id}"),
             env: env
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            nodes: Vec::new(),
         };
         let out = lab.run(&["up"]);
         assert!(out.status.success(), "lab up failed:\n{}", text(&out));
+        let (count, _) = lab.shape();
+        lab.nodes = labview::node_names(count);
         lab
+    }
+
+    /// The lab's number of nodes and quorum_standbys, as `lab/cluster.sh`
+    /// keeps them.
+    fn shape(&self) -> (usize, usize) {
+        let shape = self.state_file("shape");
+        let mut words = shape.split_whitespace().map(|w| w.parse().unwrap());
+        (words.next().unwrap(), words.next().unwrap())
+    }
+
+    fn state_file(&self, name: &str) -> String {
+        let path = self.root.join(name);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    /// The lab's nodes: pg01, pg02, ...
+    pub fn nodes(&self) -> Vec<&str> {
+        self.nodes.iter().map(String::as_str).collect()
+    }
+
+    /// The picture this lab is healthy with: its agent, its nodes and its
+    /// replication mode as `lab/cluster.sh` keeps them (`rep-mode`
+    /// changes the mode of a lab that runs).
+    pub fn expected(&self) -> labview::Expected {
+        let agent = self.state_file("agent");
+        let words: Vec<&str> = agent.split_whitespace().collect();
+        let mode = match words[1] {
+            "quorum" => Mode::Quorum(self.shape().1),
+            word => Mode::parse(word).unwrap(),
+        };
+        labview::Expected {
+            nodes: self.nodes.clone(),
+            agent: Agent::parse(words[0]).unwrap(),
+            mode,
+        }
+    }
+
+    /// The healthy picture of this lab ([`Lab::expected`]).
+    pub fn healthy(&self, p: &Picture) -> bool {
+        labview::is_healthy(p, &self.expected())
     }
 
     /// `lab/cluster.sh ARGS...` for this lab.
@@ -159,7 +204,7 @@ impl Lab {
     }
 
     pub fn picture(&self) -> Option<Picture> {
-        self.picture_from(&NODES)
+        self.picture_from(&self.nodes())
     }
 
     /// crm_mon's picture as the first of `nodes` that answers with quorum
@@ -373,7 +418,7 @@ os.execve(sys.argv[1], [sys.argv[1], "monitor"], env)
     /// The end of every node's server log and agent messages: what a
     /// failed test needs to be understood once its lab is gone.
     pub fn print_logs(&self) {
-        for node in NODES {
+        for node in self.nodes() {
             for (what, cmd) in [
                 ("server log", "tail -n 25 /var/log/postgresql/pgsql-ra.log"),
                 (

@@ -10,9 +10,9 @@
 //! start, the load, the sampler, and the checks at the end
 //! (docs/faults.md).
 
-use crate::lab::{healthy, text, Lab, Picture, BOUNCER_VIP, NODES, PG_BIN, VIP};
+use crate::lab::{text, Lab, Picture, BOUNCER_VIP, PG_BIN, VIP};
 use crate::operator::{crm_mon_text, healthy_in_fact, streaming_nodes};
-use rustpg::core::replication::Status;
+use rustpg::core::replication::Attr;
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -544,7 +544,7 @@ fn loss_account(lab: &Lab, attempts: &[Attempt], range: (i64, i64)) -> String {
     );
     let newest_acked = attempts.iter().filter(|a| a.ok).map(|a| a.id).max();
     let mut out = format!("newest acknowledged id: {newest_acked:?}\n");
-    for n in NODES {
+    for n in lab.nodes() {
         let line = lab
             .try_sql_on(n, &sql)
             .map(|o| o.trim().to_string())
@@ -608,12 +608,13 @@ impl Sampler {
             let mut before: std::collections::BTreeMap<String, String> = Default::default();
             while !st.load(Ordering::SeqCst) {
                 let t = Instant::now();
-                let states: Vec<(String, (bool, bool, bool))> = NODES
-                    .iter()
+                let states: Vec<(String, (bool, bool, bool))> = lab
+                    .nodes()
+                    .into_iter()
                     .filter_map(|n| node_state(&lab, &sw, n).map(|s| (n.to_string(), s)))
                     .collect();
                 samples += 1;
-                for n in NODES {
+                for n in lab.nodes() {
                     let now = match states.iter().find(|(m, _)| m == n) {
                         None => "down".to_string(),
                         Some((_, (p, v, l))) => format!(
@@ -704,6 +705,15 @@ pub(crate) struct Row {
     pub(crate) final_state: String,
 }
 
+/// `pg01 HS:sync, pg03 HS:async`: the nodes' statuses, for the log.
+fn statuses(p: &Picture, nodes: &[String]) -> String {
+    nodes
+        .iter()
+        .map(|n| format!("{n} {}", p.get(n, Attr::Status).unwrap_or("none")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// What every scenario shares: a healthy start, the load, the sampler, and
 /// the checks at the end.
 pub(crate) struct Run<'a> {
@@ -716,6 +726,8 @@ pub(crate) struct Run<'a> {
     /// When the fault took effect (ms).
     pub(crate) t0: u64,
     pub(crate) primary: String,
+    /// The standby that holds every acknowledged commit (quorum mode: the
+    /// first voter by name), and the next one (`Picture::standbys_ranked`).
     pub(crate) sync: String,
     pub(crate) potential: String,
 }
@@ -725,13 +737,13 @@ impl<'a> Run<'a> {
         let p = lab.wait_for(
             &format!("{label}: healthy start"),
             Duration::from_secs(180),
-            healthy,
+            |p| lab.healthy(p),
         );
         println!("\n===== {label} =====");
         let primary = p.primary().unwrap().to_string();
-        let sync = p.node_with_status(Status::HsSync).unwrap();
-        let potential = p.node_with_status(Status::HsAsync).unwrap();
-        println!("primary {primary}, sync {sync}, potential {potential}");
+        let standbys = p.standbys_ranked();
+        let (sync, potential) = (standbys[0].clone(), standbys[1].clone());
+        println!("primary {primary}, {}", statuses(&p, &standbys));
         let began = now_ms();
         let load = Load::start_with_impatient(lab, &label, first_id, 600);
         let sampler = Sampler::start(lab);
@@ -874,7 +886,12 @@ impl<'a> Run<'a> {
             |p| healthy_in_fact(self.lab, p),
         );
         let nodes = streaming_nodes(&p);
-        assert_eq!(nodes.len(), 3, "{}: not every node streams", self.label);
+        assert_eq!(
+            nodes.len(),
+            self.lab.nodes().len(),
+            "{}: not every node streams",
+            self.label
+        );
         assert_no_loss(self.lab, &self.label, &attempts, first, &nodes);
         let (impatient, exposure) =
             impatient_exposure(self.lab, &attempts, first, p.primary().unwrap());
@@ -892,10 +909,9 @@ impl<'a> Run<'a> {
             hang,
             impatient,
             final_state: format!(
-                "healthy: {} PRI, {} HS:sync, {} HS:async",
+                "healthy: {} PRI, {}",
                 p.primary().unwrap(),
-                p.node_with_status(Status::HsSync).unwrap_or_default(),
-                p.node_with_status(Status::HsAsync).unwrap_or_default()
+                statuses(&p, &p.standbys_ranked())
             ),
         }
     }

@@ -8,22 +8,25 @@
 //! end also means no standby was left diverged and "Started".
 //!
 //! The seed and the schedule are printed; `NEMESIS_SEED=<seed>` draws the
-//! same schedule again. Short form in the suite (2 schedules of 3 steps);
-//! the long form is `NEMESIS_SCHEDULES=200 cargo test --release --test
-//! integration -- --exact nemesis::nemesis_schedules --nocapture`
-//! (docs/faults.md). They run in crm-examples' configuration as shipped,
+//! same schedule again. Short form in the suite: one schedule of 3 steps
+//! in sync mode, then the lab changes to `rep_mode=quorum` as an operator
+//! would and one more runs there (`NEMESIS_SCHEDULES` and
+//! `NEMESIS_QUORUM_SCHEDULES` say how many of each; `NEMESIS_NODES=5`
+//! makes a lab of five nodes, with quorum_standbys=2). The long form is
+//! `scripts/nemesis-long.sh` (docs/faults.md). They run in crm-examples'
+//! configuration as shipped,
 //! which heals itself: the operator first stands back for 180 s, and a
 //! schedule that needed them fails the test. `NEMESIS_STOCK=1` runs them in
 //! the stock-compatible configuration (no auto_rewind, no
 //! failure-timeout), where the operator steps in at once and every
 //! intervention is reported.
 
-use crate::lab::{Lab, Picture, SharedLab, NODES};
+use crate::lab::{text, Lab, Mode, Picture, SharedLab};
 use crate::load::{create_faults_table, now_ms, Run};
 use crate::operator::{
     block_vip, bring_nodes_back, crm, crm_mon_text, failcount, healthy_in_fact, kill_walreceiver,
-    lock_exists, node_up, operator_recovers_in_place, restore, resync, running, status_of,
-    streaming_nodes, try_block_vip,
+    lock_exists, node_up, operator_recovers_in_place, restore, resync, running, streaming_nodes,
+    try_block_vip,
 };
 use crate::support::wait_until;
 use std::collections::BTreeMap;
@@ -90,10 +93,12 @@ struct Step {
     delay_ms: u64,
 }
 
-fn draw(rng: &mut Rng, steps: usize) -> Vec<Step> {
+/// `steps` faults for a lab of `nodes` nodes (with three, the draws of
+/// every seed are the ones recorded in docs/faults.md).
+fn draw(rng: &mut Rng, steps: usize, nodes: u64) -> Vec<Step> {
     (0..steps)
         .map(|_| {
-            let standby = Who::Standby(rng.below(2) as usize);
+            let standby = Who::Standby(rng.below(nodes - 1) as usize);
             let secs = 1 + rng.below(10);
             let fault = match rng.below(14) {
                 0 => Fault::KillPostgres(Who::Primary),
@@ -102,7 +107,7 @@ fn draw(rng: &mut Rng, steps: usize) -> Vec<Step> {
                 3 => Fault::KillPostgres(standby),
                 4 => Fault::ResetConnection(standby, secs),
                 5 => Fault::SilentCut(standby, secs),
-                6 => Fault::Partition(Who::Any(rng.below(3) as usize), secs),
+                6 => Fault::Partition(Who::Any(rng.below(nodes) as usize), secs),
                 7 => Fault::Partition(Who::Primary, secs),
                 8 => Fault::Switchover,
                 9 => Fault::ReviveOrResync,
@@ -131,17 +136,8 @@ fn resolve(lab: &Lab, who: Who) -> Option<String> {
     let p: Picture = lab.picture()?;
     match who {
         Who::Primary => p.primary().map(str::to_string),
-        Who::Any(i) => Some(NODES[i].to_string()),
-        Who::Standby(i) => {
-            let primary = p.primary().map(str::to_string);
-            let mut standbys: Vec<String> = NODES
-                .iter()
-                .map(|n| n.to_string())
-                .filter(|n| Some(n) != primary.as_ref())
-                .collect();
-            standbys.sort_by_key(|n| status_of(&p, n).as_deref() != Some("HS:sync"));
-            standbys.get(i).cloned()
-        }
+        Who::Any(i) => lab.nodes().get(i).map(|n| n.to_string()),
+        Who::Standby(i) => p.standbys_ranked().get(i).cloned(),
     }
 }
 
@@ -383,7 +379,7 @@ fn heal_and_recover(
     for h in undo {
         let _ = h.join();
     }
-    for n in NODES {
+    for n in lab.nodes() {
         block_vip(lab, n, false);
         // A node that stays out boots with its stack again.
         let _ = lab.run(&["stack-at-boot", n, "on"]);
@@ -447,7 +443,7 @@ fn operator_repairs(lab: &Arc<Lab>, hands_off: Duration) -> Vec<String> {
                     crm_mon_text(lab)
                 );
                 did.push("no primary for 90 s: crashed nodes recovered in place".to_string());
-                for n in NODES {
+                for n in lab.nodes() {
                     if lock_exists(lab, n) && !running(lab, n, "postgres") {
                         operator_recovers_in_place(lab, n);
                     }
@@ -460,7 +456,7 @@ fn operator_repairs(lab: &Arc<Lab>, hands_off: Duration) -> Vec<String> {
         };
         primary_seen = Instant::now();
         let streaming = streaming_nodes(&p);
-        for n in NODES {
+        for n in lab.nodes() {
             if streaming.iter().any(|s| s == n) || p.view.nodes.get(n) != Some(&true) {
                 silent_since.remove(n);
                 continue;
@@ -515,8 +511,10 @@ fn nemesis_schedules() {
             .unwrap_or(d)
     };
     let seed = env("NEMESIS_SEED", now_ms());
-    let schedules = env("NEMESIS_SCHEDULES", 2);
+    let sync_schedules = env("NEMESIS_SCHEDULES", 1);
+    let schedules = sync_schedules + env("NEMESIS_QUORUM_SCHEDULES", 1);
     let steps = env("NEMESIS_STEPS", 3) as usize;
+    let nodes = env("NEMESIS_NODES", 3);
     // crm-examples' configuration as shipped heals itself (auto_rewind,
     // failure-timeout; docs/operations.md): the operator stands back for
     // 180 s, and a schedule that needed them fails the test.
@@ -524,19 +522,37 @@ fn nemesis_schedules() {
     // operator steps in at once and every intervention is reported.
     let stock = env("NEMESIS_STOCK", 0) == 1;
     let hands_off = Duration::from_secs(if stock { 0 } else { 180 });
-    let shared = (!stock).then(SharedLab::as_shipped);
+    let shared = (!stock && nodes == 3).then(SharedLab::as_shipped);
     let lab = match &shared {
         Some(shared) => shared.lab.clone(),
-        None => Arc::new(Lab::up_with("nemesis", "ne", &[("LAB_AUTO_REWIND", "0")])),
+        None => {
+            let (crashfs, count) = (crate::lab::crashfs_binary(), nodes.to_string());
+            let mut env = vec![("LAB_NODES", count.as_str()), ("LAB_CRASHFS", &crashfs)];
+            if stock {
+                env.push(("LAB_AUTO_REWIND", "0"));
+            }
+            if sync_schedules == 0 {
+                env.push(("LAB_REP_MODE", "quorum"));
+            }
+            Arc::new(Lab::up_with("nemesis", "ne", &env))
+        }
     };
     create_faults_table(&lab);
     // Ids of their own: the fault battery may have written into this lab.
     let mut first_id = 100_000_000i64;
     let (mut run, mut not_run, mut rescued) = (0, 0, 0);
     for i in 0..schedules {
+        let quorum = i >= sync_schedules;
+        if quorum && !matches!(lab.expected().mode, Mode::Quorum(_)) {
+            // As docs/operations.md tells an operator to.
+            let out = lab.run(&["rep-mode", "quorum"]);
+            assert!(out.status.success(), "rep-mode quorum:\n{}", text(&out));
+            println!("\n{}", text(&out).trim_end());
+        }
         let s = seed + i;
-        let schedule = draw(&mut Rng(s), steps);
-        let label = format!("nemesis seed {s} [{}/{schedules}]", i + 1);
+        let schedule = draw(&mut Rng(s), steps, nodes);
+        let mode = if quorum { " (quorum)" } else { "" };
+        let label = format!("nemesis seed {s}{mode} [{}/{schedules}]", i + 1);
         println!("\n{label}: schedule {schedule:?}");
         let t = Instant::now();
         restore(&lab);
@@ -608,8 +624,8 @@ fn nemesis_schedules() {
 
 #[test]
 fn schedules_are_reproducible_from_the_seed() {
-    let a = draw(&mut Rng(42), 5);
-    let b = draw(&mut Rng(42), 5);
+    let a = draw(&mut Rng(42), 5, 3);
+    let b = draw(&mut Rng(42), 5, 3);
     assert_eq!(format!("{a:?}"), format!("{b:?}"));
     assert!(a.iter().all(|s| s.delay_ms <= 5000));
 }

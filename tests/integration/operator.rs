@@ -7,7 +7,7 @@
 //! `lab/cluster.sh` commands (a standby's replication connection reset,
 //! the VIP blackholed inside a node).
 
-use crate::lab::{healthy, text, Lab, Picture, NODES, PG_BIN, RSC, VIP};
+use crate::lab::{text, Lab, Picture, PG_BIN, RSC, VIP};
 use crate::support::wait_until;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -24,7 +24,7 @@ pub fn running(lab: &Lab, node: &str, program: &str) -> bool {
 
 /// Run a Pacemaker command on the first node that answers.
 pub fn crm(lab: &Lab, cmd: &[&str]) -> String {
-    for n in NODES {
+    for n in lab.nodes() {
         if !running(lab, n, "pacemaker-controld") {
             continue;
         }
@@ -44,7 +44,7 @@ pub fn crm_mon_text(lab: &Lab) -> String {
 
 /// The picture as the nodes other than `not` see it.
 pub(crate) fn picture_without(lab: &Lab, not: &str) -> Option<Picture> {
-    let nodes: Vec<&str> = NODES.iter().copied().filter(|n| *n != not).collect();
+    let nodes: Vec<&str> = lab.nodes().into_iter().filter(|n| *n != not).collect();
     lab.picture_from(&nodes)
 }
 
@@ -212,7 +212,11 @@ pub(crate) fn wait_kept_out(lab: &Lab, node: &str, timeout: Duration) -> f64 {
 /// boot (its cluster stack is still starting).
 pub fn bring_nodes_back(lab: &Lab) {
     let sw = lab.switch_ns();
-    let quorate = || NODES.iter().filter(|n| running(lab, n, "corosync")).count() >= 2;
+    // A majority of the nodes runs corosync.
+    let quorate = || {
+        let nodes = lab.nodes();
+        2 * nodes.iter().filter(|n| running(lab, n, "corosync")).count() > nodes.len()
+    };
     if lab.fencing() && quorate() {
         let settled = |n: &str| {
             node_up(lab, n)
@@ -223,11 +227,11 @@ pub fn bring_nodes_back(lab: &Lab) {
                     .map_or(true, |e| e.action == "boot")
         };
         let start = Instant::now();
-        while !NODES.iter().all(|n| settled(n)) && start.elapsed() < Duration::from_secs(60) {
+        while !lab.nodes().iter().all(|n| settled(n)) && start.elapsed() < Duration::from_secs(60) {
             std::thread::sleep(Duration::from_secs(1));
         }
     }
-    for n in NODES {
+    for n in lab.nodes() {
         let _ = Command::new("ip")
             .args(["-n", &sw, "link", "set", &format!("v-{n}"), "up"])
             .output();
@@ -236,8 +240,9 @@ pub fn bring_nodes_back(lab: &Lab) {
     // start, and the start finds no node): a step that failed is tried
     // again from the node's new state.
     for attempt in 1..=3 {
-        let failed: Vec<String> = NODES
-            .iter()
+        let failed: Vec<String> = lab
+            .nodes()
+            .into_iter()
             .filter_map(|n| bring_node_back(lab, n))
             .collect();
         if failed.is_empty() {
@@ -275,7 +280,7 @@ fn bring_node_back(lab: &Lab, n: &str) -> Option<String> {
 /// fault by up to a monitor interval, so a picture taken just after one can
 /// look healthy while the primary is already dead.
 pub(crate) fn healthy_in_fact(lab: &Lab, p: &Picture) -> bool {
-    healthy(p)
+    lab.healthy(p)
         && p.view.nodes.keys().all(|n| {
             let want = if p.primary() == Some(n.as_str()) {
                 "f"
@@ -325,7 +330,7 @@ pub(crate) fn restore(lab: &Lab) {
         Duration::from_secs(120),
         || lab.picture().is_some_and(|p| p.primary().is_some()),
     );
-    for n in NODES {
+    for n in lab.nodes() {
         if lock_exists(lab, n) && !running(lab, n, "postgres") {
             wait_kept_out(lab, n, Duration::from_secs(150));
             resync(lab, n);

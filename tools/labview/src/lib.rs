@@ -92,26 +92,37 @@ pub enum Mode {
     Sync,
     /// No sync standby.
     Async,
-    /// Ours: every standby a voter, `ANY 1`, recorded by the primary.
-    Quorum,
+    /// Ours: every standby a voter, `ANY k` (`quorum_standbys`),
+    /// recorded by the primary.
+    Quorum(usize),
 }
 
 impl Mode {
+    /// `sync`, `async`, `quorum` (k = 1) or `quorum:K`.
     pub fn parse(word: &str) -> Option<Mode> {
-        match word {
-            "sync" => Some(Mode::Sync),
-            "async" => Some(Mode::Async),
-            "quorum" => Some(Mode::Quorum),
-            _ => None,
+        match word.split_once(':') {
+            None => match word {
+                "sync" => Some(Mode::Sync),
+                "async" => Some(Mode::Async),
+                "quorum" => Some(Mode::Quorum(1)),
+                _ => None,
+            },
+            Some(("quorum", k)) => k.parse().ok().filter(|k| *k >= 1).map(Mode::Quorum),
+            Some(_) => None,
         }
     }
+}
+
+/// The lab's node names for `count` nodes: pg01, pg02, ...
+pub fn node_names(count: usize) -> Vec<String> {
+    (1..=count).map(|i| format!("pg{i:02}")).collect()
 }
 
 impl Expected {
     /// All three nodes, synchronous replication.
     pub fn lab(agent: Agent) -> Expected {
         Expected {
-            nodes: NODES.map(String::from).to_vec(),
+            nodes: node_names(NODES.len()),
             agent,
             mode: Mode::Sync,
         }
@@ -160,6 +171,27 @@ impl Picture {
             .keys()
             .find(|n| self.get(n, Attr::Status) == Some(status.wire()))
             .cloned()
+    }
+
+    /// The nodes other than the primary, those that hold every
+    /// acknowledged commit first: the sync standby, then the voters, then
+    /// the others; by name within each. A fault aimed at "the first
+    /// standby" means the same node in every mode.
+    pub fn standbys_ranked(&self) -> Vec<String> {
+        let rank = |n: &str| match self.get(n, Attr::Status) {
+            Some(s) if s == Status::HsSync.wire() => 0,
+            Some(s) if s == Status::HsQuorum.wire() => 1,
+            _ => 2,
+        };
+        let mut standbys: Vec<String> = self
+            .view
+            .nodes
+            .keys()
+            .filter(|n| Some(n.as_str()) != self.primary())
+            .cloned()
+            .collect();
+        standbys.sort_by_key(|n| rank(n));
+        standbys
     }
 
     /// The clone's role on `node`: `Promoted`, `Unpromoted` or `Stopped`.
@@ -279,10 +311,10 @@ fn paf_roles_and_scores(p: &Picture, standbys: &[&str], nodes: &[String]) -> Vec
 /// a baseline, one standby `HS:sync`/`STREAMING|SYNC`/100 (none in async
 /// mode), the others `HS:async`/`STREAMING|ASYNC`/`-INFINITY`; in quorum
 /// mode every standby `HS:quorum`/`STREAMING|QUORUM`/100, and the
-/// primary's record `1 of` all of them.
+/// primary's record `k of` all of them.
 fn attributes(p: &Picture, primary: &str, standbys: &[&str], want: &Expected) -> Vec<String> {
-    if want.mode == Mode::Quorum {
-        return quorum_attributes(p, primary, standbys);
+    if let Mode::Quorum(k) = want.mode {
+        return quorum_attributes(p, primary, standbys, k);
     }
     let mut missing = primary_attributes(p, primary);
     let shows =
@@ -371,8 +403,9 @@ fn primary_attributes(p: &Picture, primary: &str) -> Vec<String> {
 }
 
 /// Quorum mode: the primary as in [`attributes`], every standby a voter
-/// the primary scored, and its record naming them all.
-fn quorum_attributes(p: &Picture, primary: &str, standbys: &[&str]) -> Vec<String> {
+/// the primary scored, and its record naming them all with k (fewer when
+/// fewer standbys are named, as the primary records it).
+fn quorum_attributes(p: &Picture, primary: &str, standbys: &[&str], k: usize) -> Vec<String> {
     let mut missing = primary_attributes(p, primary);
     let voter = DataStatus::Sender(SenderState::Streaming, SyncRole::Quorum);
     for &n in standbys {
@@ -381,7 +414,10 @@ fn quorum_attributes(p: &Picture, primary: &str, standbys: &[&str]) -> Vec<Strin
             missing.push(shown(p, n));
         }
     }
-    let record = format!("1 of {}", standbys.join(" "));
+    let mut voters = standbys.to_vec();
+    voters.sort_unstable();
+    let k = k.min(voters.len()).max(1);
+    let record = format!("{k} of {}", voters.join(" "));
     if !standbys.is_empty() && p.get(primary, Attr::AckedOnAny) != Some(record.as_str()) {
         missing.push(format!("{primary}: acked-on-any not {record}"));
     }
@@ -551,7 +587,7 @@ mod tests {
                 "name=\"Postgresql-acked-on-any\" value=\"1 of pg01 pg03\"",
             );
         let quorum = Expected {
-            mode: Mode::Quorum,
+            mode: Mode::Quorum(1),
             ..Expected::lab(Agent::Ours)
         };
         assert_eq!(missing_in(&xml, &quorum), Vec::<String>::new());
@@ -563,6 +599,39 @@ mod tests {
                 "pg02: acked-on-any not 1 of pg01 pg03"
             ]
         );
+        // k = 2: the record says so.
+        let two = Expected {
+            mode: Mode::Quorum(2),
+            ..quorum.clone()
+        };
+        assert_eq!(
+            missing_in(&xml, &two),
+            ["pg02: acked-on-any not 2 of pg01 pg03"]
+        );
+        let xml = xml.replace("\"1 of pg01 pg03\"", "\"2 of pg01 pg03\"");
+        assert_eq!(missing_in(&xml, &two), Vec::<String>::new());
+    }
+
+    #[test]
+    fn standbys_are_ranked_sync_then_voters_then_the_others() {
+        let p = Picture::parse(HEALTHY).unwrap();
+        assert_eq!(p.standbys_ranked(), ["pg01", "pg03"]);
+        let xml = HEALTHY
+            .replace("\"HS:async\"", "\"HS:quorum\"")
+            .replace("\"HS:sync\"", "\"HS:async\"");
+        let p = Picture::parse(&xml).unwrap();
+        assert_eq!(p.get("pg03", Attr::Status), Some("HS:quorum"));
+        assert_eq!(p.standbys_ranked(), ["pg03", "pg01"]);
+    }
+
+    #[test]
+    fn modes_and_node_names_are_read_as_the_lab_script_writes_them() {
+        assert_eq!(Mode::parse("quorum"), Some(Mode::Quorum(1)));
+        assert_eq!(Mode::parse("quorum:2"), Some(Mode::Quorum(2)));
+        assert_eq!(Mode::parse("quorum:0"), None);
+        assert_eq!(Mode::parse("sync:2"), None);
+        assert_eq!(Mode::parse("sync"), Some(Mode::Sync));
+        assert_eq!(node_names(5), ["pg01", "pg02", "pg03", "pg04", "pg05"]);
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //!   labview picture AGENT REP_MODE NODE...  exit 0 when whole, else 1 and
 //!                                           what is missing on stdout;
 //!                                           AGENT ours, stock, paf, or
-//!                                           auto: the one crm_mon shows
+//!                                           auto: the one crm_mon shows;
+//!                                           REP_MODE sync, async, quorum
+//!                                           or quorum:K (quorum_standbys)
 //!   labview primary                         the promoted node (exit 1: none
 //!                                           or several)
 //!   labview role NODE                       Promoted, Unpromoted or Stopped
