@@ -296,13 +296,20 @@ fn enough_voters(
 
 /// Quorum mode without a record to read (none written yet by a new
 /// primary, a promotion that stopped half way with two `LATEST`, offline
-/// nodes' records not read): unless this node is the last primary (the
-/// only `LATEST`; the voters' kept scores do not hide it), any
+/// nodes' records not read): unless this node is the last primary, any
 /// other node may hold acknowledged commits, and every one of them (but a
 /// `DIVERGED` one) must have published a position. The scores prove
 /// nothing here: voters keep theirs.
+///
+/// The last primary is the only `LATEST` (the voters' kept scores do not
+/// hide it), or the target of a promotion that stopped half way: it said
+/// `LATEST` only after its check against the former primary's record
+/// passed, that record names it, and nobody else may be promoted (the
+/// election's [`super::is_last_primary`]). Refusing it would leave
+/// nobody: the former primary's own start waits for it.
 fn every_position(plan: &Plan, peers: &[(String, Option<Location>)]) -> Result<(), String> {
-    if only_latest(plan) == Some(plan.cfg.me.as_str()) {
+    let me = plan.cfg.me.as_str();
+    if only_latest(plan) == Some(me) || super::is_last_primary(plan, me) {
         return Ok(());
     }
     let published = |n: &str| peers.iter().any(|(p, l)| p == n && l.is_some());
@@ -755,6 +762,42 @@ mod tests {
             promotion_list(&c, &diverged),
             SyncStandbys::Any(QuorumList::new(2, &["pg03", "pg04"]))
         );
+    }
+
+    /// Wiring audit F2: pg02's promotion stopped after it said `LATEST`,
+    /// before the former primary pg01 (offline, its record naming pg02)
+    /// was marked: pg02 passed its check against that record then, and
+    /// the election makes it the last primary; its check now agrees
+    /// instead of needing the position pg01's start waits for. While
+    /// another node may still be promoted, every position is needed.
+    #[test]
+    fn quorum_a_promotion_stopped_half_way_is_finished_by_its_target() {
+        let (c, v) = quorum_failover();
+        let half = with_attr(&v, "pg02", "pgsql-data-status", "LATEST");
+        let half = with_attr(&half, "pg03", "master-pgsql", "-INFINITY");
+        assert!(crate::core::replication::is_last_primary(
+            &Plan::new(&c, &half),
+            "pg02"
+        ));
+        let f = facts(
+            Some(500),
+            &[
+                ("pg03", Some(500)),
+                ("pg04", Some(400)),
+                ("pg05", Some(400)),
+            ],
+        );
+        assert!(matches!(
+            decide_promotion(&mut Plan::new(&c, &half), &f),
+            PromoteDecision::Go(_)
+        ));
+        let scored = with_attr(&half, "pg03", "master-pgsql", "100");
+        match decide_promotion(&mut Plan::new(&c, &scored), &f) {
+            PromoteDecision::Refuse { reason, .. } => {
+                assert!(reason.contains("pg01 published none"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     /// The last primary is promoted again: it holds every commit it

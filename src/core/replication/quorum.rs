@@ -132,8 +132,11 @@ pub fn overlaps(list: &QuorumList, record: &QuorumRecord) -> bool {
 pub struct QuorumFacts<'a> {
     /// The list PostgreSQL has in effect.
     pub list: &'a QuorumList,
-    /// The record as the CIB shows it.
+    /// The record as the CIB shows it, this action's writes included.
     pub record: &'a QuorumRecord,
+    /// The record as the view read at the action's start showed it, with
+    /// quorum: one written in this action is not in it.
+    pub shown: &'a QuorumRecord,
     /// `quorum_standbys`: the k wanted.
     pub wanted_k: usize,
     /// Standbys that stream and have flushed the ceiling: they may join.
@@ -178,7 +181,25 @@ pub enum QuorumStep {
 /// fewer are left). Widen the record before the list, narrow the list
 /// before the record, lower k in the record before the list and raise it
 /// in the list before the record: each step keeps [`overlaps`].
+///
+/// A list that relies on a record this action wrote (a widened list, a
+/// lower k, a list naming nobody) waits for the next action, whose view
+/// shows that record with quorum: a partition that began during this
+/// action may have left the record in this side's CIB alone (Pacemaker
+/// takes attribute writes without quorum), and the side that elects
+/// would then compare positions by the older record.
 pub fn quorum_step(f: &QuorumFacts) -> QuorumStep {
+    match next_step(f) {
+        QuorumStep::SetList(l) if !overlaps(&l, f.shown) => QuorumStep::Wait(format!(
+            "the list {:?} waits until a view with quorum shows the record {:?}",
+            l.value(),
+            f.record.wire()
+        )),
+        step => step,
+    }
+}
+
+fn next_step(f: &QuorumFacts) -> QuorumStep {
     let (list, record) = (f.list, f.record);
     if !f.quorum {
         return QuorumStep::Wait("no quorum: the list and the record stay".into());
@@ -389,6 +410,11 @@ pub fn only_latest<'p>(plan: &'p Plan) -> Option<&'p str> {
 pub fn control_quorum(plan: &mut Plan, facts: &QuorumPassFacts) -> QuorumStep {
     let cfg = plan.cfg;
     let record = own_record(plan);
+    let shown = plan
+        .view
+        .attribute(&cfg.me, &Attr::AckedOnAny.name(&cfg.rsc))
+        .and_then(QuorumRecord::parse)
+        .unwrap_or_else(QuorumRecord::none);
     let mut caught_up = BTreeSet::new();
     let mut at_ceiling = BTreeSet::new();
     for target in cfg.others() {
@@ -429,6 +455,7 @@ pub fn control_quorum(plan: &mut Plan, facts: &QuorumPassFacts) -> QuorumStep {
     let step = quorum_step(&QuorumFacts {
         list: facts.list,
         record: &record,
+        shown: &shown,
         wanted_k: cfg.quorum_standbys,
         caught_up: &caught_up,
         gone: &gone,
@@ -572,6 +599,7 @@ mod tests {
         QuorumFacts {
             list,
             record,
+            shown: record,
             wanted_k: k,
             caught_up,
             gone,
@@ -626,6 +654,60 @@ mod tests {
             ..facts(&list, &record, 1, &none, &gone, &none)
         };
         assert!(matches!(quorum_step(&f), QuorumStep::Wait(_)));
+    }
+
+    /// A list that relies on a record written in this action (widened, a
+    /// lower k, naming nobody) waits for a view with quorum that shows
+    /// it; a narrower list or a higher k does not.
+    #[test]
+    fn a_list_relies_only_on_a_record_a_view_with_quorum_showed() {
+        let none = names(&[]);
+        let up = names(&["pg02", "pg03", "pg04"]);
+        let list = QuorumList::new(1, &["pg02", "pg03"]);
+        let old = QuorumRecord::new(1, &["pg02", "pg03"]);
+        let widened = QuorumRecord::new(1, &["pg02", "pg03", "pg04"]);
+        let f = QuorumFacts {
+            shown: &old,
+            ..facts(&list, &widened, 1, &up, &none, &none)
+        };
+        assert!(matches!(quorum_step(&f), QuorumStep::Wait(_)));
+        assert_eq!(
+            quorum_step(&facts(&list, &widened, 1, &up, &none, &none)),
+            QuorumStep::SetList(QuorumList::new(1, &["pg02", "pg03", "pg04"]))
+        );
+        // k lowered in the record in this action: the list follows later.
+        let list = QuorumList::new(2, &["pg02", "pg03"]);
+        let (two, one) = (
+            QuorumRecord::new(2, &["pg02", "pg03"]),
+            QuorumRecord::new(1, &["pg02", "pg03"]),
+        );
+        let gone = names(&["pg03"]);
+        let f = QuorumFacts {
+            shown: &two,
+            ..facts(&list, &one, 1, &none, &gone, &none)
+        };
+        assert!(matches!(quorum_step(&f), QuorumStep::Wait(_)));
+        // The last voter: its record deleted in this action, the list
+        // names nobody only once a view shows no record.
+        let list = QuorumList::new(1, &["pg02"]);
+        let (was, gone) = (QuorumRecord::new(1, &["pg02"]), names(&["pg02"]));
+        let deleted = QuorumRecord::none();
+        let f = QuorumFacts {
+            shown: &was,
+            ..facts(&list, &deleted, 1, &none, &gone, &none)
+        };
+        assert!(matches!(quorum_step(&f), QuorumStep::Wait(_)));
+        // Narrowing never waits for the view.
+        let list = QuorumList::new(1, &["pg02", "pg03"]);
+        let gone = names(&["pg03"]);
+        let f = QuorumFacts {
+            shown: &old,
+            ..facts(&list, &old, 1, &none, &gone, &none)
+        };
+        assert_eq!(
+            quorum_step(&f),
+            QuorumStep::SetList(QuorumList::new(1, &["pg02"]))
+        );
     }
 
     /// A standby that caught up joins the record first, then the list.
@@ -817,7 +899,7 @@ mod tests {
         #[test]
         fn no_record_ever_loses_an_acknowledged_commit(
             k in 1usize..=3,
-            worlds in proptest::collection::vec((0u8..16, 0u8..16, 0u8..4, any::<u8>()), 1..16),
+            worlds in proptest::collection::vec((0u8..16, 0u8..16, 0u8..4, any::<u8>(), 0u8..8), 1..16),
         ) {
             let mut list = QuorumList { k: 1, standbys: subset(0b0011) };
             let mut record = QuorumRecord { k: 1, voters: subset(0b0011) };
@@ -827,7 +909,12 @@ mod tests {
                 newest_acked: 0,
                 ceiling: 0,
             };
-            for (gone, catch_up, commits, order) in worlds {
+            for (gone, catch_up, commits, order, cut) in worlds {
+                // One world is one action: its view showed `shown`. With
+                // `cut`, a partition began during it, and the records it
+                // writes reach only the primary's side: the side that
+                // elects keeps `shown` (and the primary stops there).
+                let (cut, shown) = (cut == 0, record.clone());
                 let gone = subset(gone);
                 for i in 0..commits {
                     m.commit(&list, &gone, order.wrapping_add(i));
@@ -841,7 +928,10 @@ mod tests {
                         NODES.iter().map(|n| n.to_string()).filter(|n| !gone.contains(n)).collect();
                     let at_ceiling: BTreeSet<String> =
                         m.holding(m.ceiling).intersection(&streaming).cloned().collect();
-                    let f = facts(&list, &record, k, &at_ceiling, &gone, &at_ceiling);
+                    let f = QuorumFacts {
+                        shown: &shown,
+                        ..facts(&list, &record, k, &at_ceiling, &gone, &at_ceiling)
+                    };
                     match quorum_step(&f) {
                         QuorumStep::Record(r) => record = r,
                         QuorumStep::SetList(l) => {
@@ -850,14 +940,18 @@ mod tests {
                         }
                         QuorumStep::Wait(_) | QuorumStep::Settled => break,
                     }
-                    prop_assert!(m.safe(&record), "{:?} {:?} {:?}", list, record, m.at);
-                    prop_assert!(m.elects_safely(&record, &gone), "{:?} {:?} {:?}", list, record, m.at);
+                    let electing = if cut { &shown } else { &record };
+                    prop_assert!(m.safe(electing), "{:?} {:?} {:?}", list, electing, m.at);
+                    prop_assert!(m.elects_safely(electing, &gone), "{:?} {:?} {:?}", list, electing, m.at);
                     // Sometimes a commit between two steps, under the list
                     // now in effect.
                     if (order >> (step % 8)) & 1 == 1 {
                         m.commit(&list, &gone, order);
-                        prop_assert!(m.safe(&record), "{:?} {:?} {:?}", list, record, m.at);
+                        prop_assert!(m.safe(electing), "{:?} {:?} {:?}", list, electing, m.at);
                     }
+                }
+                if cut {
+                    break;
                 }
             }
         }

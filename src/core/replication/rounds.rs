@@ -831,6 +831,44 @@ mod tests {
         );
     }
 
+    /// Wiring audit F1: a standby that caught up is recorded in one
+    /// action and listed in the next, whose view shows the record with
+    /// quorum: a partition that began meanwhile may have left the record
+    /// in this side's CIB alone.
+    #[test]
+    fn quorum_a_record_written_in_an_action_widens_no_list_in_it() {
+        let (c, v) = primary_fixture();
+        let c = quorum(&c, 1);
+        let v = standbys_run(&with_attr(&v, "pg01", "pgsql-acked-on-any", "1 of pg02"));
+        let list = r#"ANY 1 ("pg02")"#;
+        let note = format!("{list}\t0/100\tafter-checkpoint\n");
+        let rows = [
+            flushed(row("pg02", "STREAMING", "QUORUM"), 0x100),
+            flushed(row("pg03", "STREAMING", "ASYNC"), 0x100),
+        ];
+        let mut p = Plan::new(&c, &v);
+        let mut rounds = StandbyRounds::new(list, Some(&note));
+        rounds.begin();
+        let wider = QuorumRecord::new(1, &["pg02", "pg03"]);
+        let next = rounds.on_rows(&mut p, &rows);
+        assert_eq!(next.wait, RoundWait::RecordShown(wider.clone()));
+        assert_eq!(rounds.on_record_shown(true), Next::wait(RoundWait::Rows));
+        let next = rounds.on_rows(&mut p, &rows);
+        assert!(!next
+            .steps
+            .iter()
+            .any(|s| matches!(s, RoundStep::SetList(_))));
+        assert_eq!(next.wait, RoundWait::Done);
+        // The next action's view shows it: pg03 is listed.
+        let v = with_attr(&v, "pg01", "pgsql-acked-on-any", "1 of pg02 pg03");
+        let mut p = Plan::new(&c, &v);
+        let mut rounds = StandbyRounds::new(list, Some(&note));
+        rounds.begin();
+        let next = rounds.on_rows(&mut p, &rows);
+        let listed = SyncStandbys::Any(QuorumList::new(1, &["pg02", "pg03"]));
+        assert_eq!(next.wait, RoundWait::InEffect(listed));
+    }
+
     /// k raised in the list (five nodes, standbys back): the walsenders
     /// are restarted before the list counts as in effect.
     #[test]
