@@ -549,4 +549,27 @@ mod tests {
         let mut p = Plan::new(&c, &v);
         assert!(early_hand_over(&mut p, at(2, 500), &[("pg03".into(), None)]).is_empty());
     }
+
+    /// Wiring audit F2: pg02's promotion stopped after it said `LATEST`;
+    /// the election elects it again (the former primary's record names
+    /// it, nobody else may be promoted), and its pre-promote keeps its
+    /// score instead of needing the offline former primary's position.
+    #[test]
+    fn quorum_the_target_of_a_promotion_stopped_half_way_keeps_its_score() {
+        let mut c = cfg(RepMode::Quorum, &["pg02", "pg01", "pg03"]);
+        c.quorum_standbys = 1;
+        let mut v = view(
+            &["pg02", "pg03"],
+            &["pg01"],
+            &[
+                ("pg01", "pgsql-data-status", "LATEST"),
+                ("pg01", "pgsql-acked-on-any", "1 of pg02 pg03"),
+                ("pg02", "pgsql-data-status", "LATEST"),
+                ("pg03", "master-pgsql", "-INFINITY"),
+            ],
+        );
+        v.quorum = true;
+        let mut p = Plan::new(&c, &v);
+        assert!(early_hand_over(&mut p, at(2, 500), &[("pg03".into(), None)]).is_empty());
+    }
 }
