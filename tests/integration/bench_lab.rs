@@ -54,6 +54,13 @@ impl Agent {
         }
     }
 
+    /// `BENCH_AGENTS`' and `BENCH_CONFIGS`' words.
+    fn parse(word: &str) -> Option<Agent> {
+        [Agent::Ours, Agent::Stock, Agent::Paf]
+            .into_iter()
+            .find(|a| a.name() == word)
+    }
+
     fn program(self) -> &'static str {
         match self {
             Agent::Ours => "/usr/lib/ocf/resource.d/rustpg/pgsql",
@@ -766,17 +773,25 @@ fn report(all: &[(Agent, Figures)]) {
     }
     println!("\nEvery run:\n");
     for (a, f) in all {
-        for (what, r) in [
-            ("failover", &f.failover),
-            ("switchover", &f.switchover),
-            ("sync standby dies", &f.hang_crash),
-            ("sync standby cut", &f.hang_cut),
-            ("async primary dies", &f.async_promoted),
-            ("primary's node crashes", &f.crash_write),
-        ] {
-            for n in &r.notes {
-                println!("- {} / {what}: {n}", a.name());
-            }
+        print_notes(
+            a.name(),
+            &[
+                ("failover", &f.failover),
+                ("switchover", &f.switchover),
+                ("sync standby dies", &f.hang_crash),
+                ("sync standby cut", &f.hang_cut),
+                ("async primary dies", &f.async_promoted),
+                ("primary's node crashes", &f.crash_write),
+            ],
+        );
+    }
+}
+
+/// `- WHO / WHAT: note`, one line per run.
+fn print_notes(who: &str, runs: &[(&str, &Runs)]) {
+    for (what, r) in runs {
+        for n in &r.notes {
+            println!("- {who} / {what}: {n}");
         }
     }
 }
@@ -788,11 +803,9 @@ fn bench_lab() {
     let agents: Vec<Agent> = std::env::var("BENCH_AGENTS")
         .unwrap_or_else(|_| "ours,stock,paf".into())
         .split(',')
-        .map(|a| match a.trim() {
-            "ours" => Agent::Ours,
-            "stock" => Agent::Stock,
-            "paf" => Agent::Paf,
-            other => panic!("BENCH_AGENTS: unknown agent {other:?} (ours, stock, paf)"),
+        .map(|a| {
+            Agent::parse(a.trim())
+                .unwrap_or_else(|| panic!("BENCH_AGENTS: unknown agent {a:?} (ours, stock, paf)"))
         })
         .collect();
     let started = Instant::now();
@@ -934,16 +947,15 @@ fn report_quorum(all: &[(Config, QuorumFigures)]) {
     }
     println!("\nEvery run:\n");
     for (c, f) in all {
-        for (what, r) in [
-            ("a standby dies", &f.hang_crash),
-            ("a standby cut", &f.hang_cut),
-            ("failover", &f.failover),
-            ("the primary's node crashes", &f.crash_write),
-        ] {
-            for n in &r.notes {
-                println!("- {} / {what}: {n}", c.name());
-            }
-        }
+        print_notes(
+            &c.name(),
+            &[
+                ("a standby dies", &f.hang_crash),
+                ("a standby cut", &f.hang_cut),
+                ("failover", &f.failover),
+                ("the primary's node crashes", &f.crash_write),
+            ],
+        );
     }
 }
 
@@ -961,12 +973,10 @@ fn bench_quorum() {
         .split(',')
         .map(|word| {
             let parts: Vec<&str> = word.trim().split(':').collect();
-            let agent = match parts.first().copied() {
-                Some("ours") => Agent::Ours,
-                Some("stock") => Agent::Stock,
-                Some("paf") => Agent::Paf,
-                _ => panic!("BENCH_CONFIGS: {word:?} is not agent:mode:nodes"),
-            };
+            let agent = parts
+                .first()
+                .and_then(|a| Agent::parse(a))
+                .unwrap_or_else(|| panic!("BENCH_CONFIGS: {word:?} is not agent:mode:nodes"));
             let mode = match parts.get(1).copied() {
                 Some("sync") => "sync",
                 Some("quorum") => "quorum",

@@ -134,6 +134,24 @@ pub(super) fn quorum_failover() -> (RepConfig, ClusterView) {
     (c, v)
 }
 
+/// Quorum mode, three nodes, k=1, seen from pg02: pg01 (the last
+/// primary, gone) recorded `1 of pg02 pg03`. No scores: each test sets
+/// the ones it is about.
+pub(super) fn quorum_failover_on_three() -> (RepConfig, ClusterView) {
+    let mut c = cfg(RepMode::Quorum, &["pg02", "pg01", "pg03"]);
+    c.quorum_standbys = 1;
+    let mut v = view(
+        &["pg02", "pg03"],
+        &["pg01"],
+        &[
+            ("pg01", "pgsql-data-status", "LATEST"),
+            ("pg01", "pgsql-acked-on-any", "1 of pg02 pg03"),
+        ],
+    );
+    v.quorum = true;
+    (c, v)
+}
+
 pub(super) fn one(n: &str) -> SyncStandbys {
     SyncStandbys::First(vec![n.into()])
 }

@@ -526,18 +526,8 @@ mod tests {
     /// counting a refused promote as a failure.
     #[test]
     fn quorum_a_target_that_cannot_be_proven_gives_up_its_score() {
-        let mut c = cfg(RepMode::Quorum, &["pg02", "pg01", "pg03"]);
-        c.quorum_standbys = 1;
-        let mut v = view(
-            &["pg02", "pg03"],
-            &["pg01"],
-            &[
-                ("pg01", "pgsql-data-status", "LATEST"),
-                ("pg01", "pgsql-acked-on-any", "1 of pg02 pg03"),
-                ("pg02", "master-pgsql", "100"),
-            ],
-        );
-        v.quorum = true;
+        let (c, v) = quorum_failover_on_three();
+        let v = with_attr(&v, "pg02", "master-pgsql", "100");
         let mut p = Plan::new(&c, &v);
         let steps = early_hand_over(&mut p, at(2, 500), &[]);
         let NotifyStep::Apply(batch) = &steps[0] else {
@@ -556,19 +546,9 @@ mod tests {
     /// score instead of needing the offline former primary's position.
     #[test]
     fn quorum_the_target_of_a_promotion_stopped_half_way_keeps_its_score() {
-        let mut c = cfg(RepMode::Quorum, &["pg02", "pg01", "pg03"]);
-        c.quorum_standbys = 1;
-        let mut v = view(
-            &["pg02", "pg03"],
-            &["pg01"],
-            &[
-                ("pg01", "pgsql-data-status", "LATEST"),
-                ("pg01", "pgsql-acked-on-any", "1 of pg02 pg03"),
-                ("pg02", "pgsql-data-status", "LATEST"),
-                ("pg03", "master-pgsql", "-INFINITY"),
-            ],
-        );
-        v.quorum = true;
+        let (c, v) = quorum_failover_on_three();
+        let v = with_attr(&v, "pg02", "pgsql-data-status", "LATEST");
+        let v = with_attr(&v, "pg03", "master-pgsql", "-INFINITY");
         let mut p = Plan::new(&c, &v);
         assert!(early_hand_over(&mut p, at(2, 500), &[("pg03".into(), None)]).is_empty());
     }
