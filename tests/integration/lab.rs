@@ -25,6 +25,8 @@ pub struct Lab {
     env: Vec<(String, String)>,
     /// pg01, pg02, ... as the lab was made (`LAB_NODES`).
     nodes: Vec<String>,
+    /// Its quorum_standbys (`LAB_QUORUM_STANDBYS`), fixed when it was made.
+    quorum_standbys: usize,
 }
 
 /// One line of the lab's fence history: a fencing action that succeeded
@@ -59,20 +61,17 @@ impl Lab {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             nodes: Vec::new(),
+            quorum_standbys: 0,
         };
         let out = lab.run(&["up"]);
         assert!(out.status.success(), "lab up failed:\n{}", text(&out));
-        let (count, _) = lab.shape();
-        lab.nodes = labview::node_names(count);
-        lab
-    }
-
-    /// The lab's number of nodes and quorum_standbys, as `lab/cluster.sh`
-    /// keeps them.
-    fn shape(&self) -> (usize, usize) {
-        let shape = self.state_file("shape");
+        // The number of nodes and quorum_standbys, as `lab/cluster.sh`
+        // keeps them.
+        let shape = lab.state_file("shape");
         let mut words = shape.split_whitespace().map(|w| w.parse().unwrap());
-        (words.next().unwrap(), words.next().unwrap())
+        lab.nodes = labview::node_names(words.next().unwrap());
+        lab.quorum_standbys = words.next().unwrap();
+        lab
     }
 
     fn state_file(&self, name: &str) -> String {
@@ -92,7 +91,7 @@ impl Lab {
         let agent = self.state_file("agent");
         let words: Vec<&str> = agent.split_whitespace().collect();
         let mode = match words[1] {
-            "quorum" => Mode::Quorum(self.shape().1),
+            "quorum" => Mode::Quorum(self.quorum_standbys),
             word => Mode::parse(word).unwrap(),
         };
         labview::Expected {

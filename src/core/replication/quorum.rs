@@ -358,10 +358,22 @@ pub struct QuorumPassFacts<'a> {
     pub ceiling: Option<Lsn>,
 }
 
-/// The record a primary keeps on its node (an unreadable one, not ours,
-/// counts as none).
+/// The record a primary keeps on its node, this action's writes included
+/// (an unreadable one, not ours, counts as none).
 pub fn record_on(plan: &Plan, node: &str) -> QuorumRecord {
-    plan.current(node, Attr::AckedOnAny)
+    read_record(plan.current(node, Attr::AckedOnAny))
+}
+
+/// The same as the view read at the action's start showed it.
+fn shown_record(plan: &Plan, node: &str) -> QuorumRecord {
+    read_record(
+        plan.view
+            .attribute(node, &Attr::AckedOnAny.name(&plan.cfg.rsc)),
+    )
+}
+
+fn read_record(value: Option<&str>) -> QuorumRecord {
+    value
         .and_then(QuorumRecord::parse)
         .unwrap_or_else(QuorumRecord::none)
 }
@@ -410,11 +422,7 @@ pub fn only_latest<'p>(plan: &'p Plan) -> Option<&'p str> {
 pub fn control_quorum(plan: &mut Plan, facts: &QuorumPassFacts) -> QuorumStep {
     let cfg = plan.cfg;
     let record = own_record(plan);
-    let shown = plan
-        .view
-        .attribute(&cfg.me, &Attr::AckedOnAny.name(&cfg.rsc))
-        .and_then(QuorumRecord::parse)
-        .unwrap_or_else(QuorumRecord::none);
+    let shown = shown_record(plan, &cfg.me);
     let mut caught_up = BTreeSet::new();
     let mut at_ceiling = BTreeSet::new();
     for target in cfg.others() {
