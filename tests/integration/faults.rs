@@ -24,7 +24,7 @@
 //! scenario shares) are in the support module `load.rs`; reading the lab
 //! and the operator's recovery in `operator.rs`.
 
-use crate::lab::{healthy, text, Lab, Picture, SharedLab};
+use crate::lab::{text, Lab, Mode, Picture, SharedLab};
 use crate::load::{create_faults_table, node_state, now_ms, Row, Run};
 use crate::operator::{
     block_vip, comes_back, crm, crm_mon_text, failcount, kill_walreceiver, lock_exists,
@@ -32,39 +32,41 @@ use crate::operator::{
     wait_kept_out,
 };
 use crate::support::wait_until;
-use rustpg::core::replication::Status;
+use rustpg::core::replication::Attr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 // --- the scenarios -------------------------------------------------------------
 
-/// The sync standby is promoted, holds the VIP, the potential one becomes
-/// its sync standby; as the survivors see it.
+/// A survivor is promoted and holds the VIP, and another one acknowledges
+/// its commits (`HS:sync`, or `HS:quorum` in quorum mode); as the
+/// survivors see it.
 pub(crate) fn wait_failover(r: &Run, old: &str) -> Picture {
-    let (sync, third) = (r.sync.clone(), r.potential.clone());
+    let ack = r.lab.expected().mode.acknowledging().map(|s| s.wire());
     let start = Instant::now();
     let mut last = None;
     loop {
         if let Some(p) = picture_without(r.lab, old) {
-            // The sync standby, or the other one when the check at
+            // The sync standby (a voter), or another one when the check at
             // promotion handed it the promotion (it had received more WAL,
-            // which nobody acknowledged); the survivor is its sync
-            // standby, or the old primary is, when it came back by itself
-            // (auto_rewind) before the survivor was named.
-            let promoted = [(&sync, &third), (&third, &sync)]
-                .into_iter()
-                .find(|(new, other)| {
-                    p.primary() == Some(new.as_str())
-                        && p.vip_on.as_deref() == Some(new.as_str())
-                        && [other.as_str(), old]
-                            .iter()
-                            .any(|n| status_of(&p, n).as_deref() == Some("HS:sync"))
+            // which nobody acknowledged); another node acknowledges its
+            // commits, possibly the old primary when it came back by
+            // itself (auto_rewind) first.
+            let promoted = p
+                .primary()
+                .filter(|new| *new != old && p.vip_on.as_deref() == Some(*new))
+                .filter(|new| {
+                    r.lab
+                        .nodes()
+                        .into_iter()
+                        .filter(|n| n != new)
+                        .any(|n| status_of(&p, n).as_deref() == ack)
                 });
-            if let Some((new, _)) = promoted {
-                let how = if *new == sync {
+            if let Some(new) = promoted {
+                let how = if new == r.sync {
                     ""
                 } else {
-                    " (handed over by the sync standby)"
+                    " (handed over by the first standby)"
                 };
                 println!(
                     "{}: failover to {new}{how} seen after {:.1}s",
@@ -83,18 +85,35 @@ pub(crate) fn wait_failover(r: &Run, old: &str) -> Picture {
         }
         assert!(
             start.elapsed() < Duration::from_secs(120),
-            "{}: no failover to {sync} or {third} within 120s; as the survivors see it: {:?}\n{}",
+            "{}: no failover within 120s; as the survivors see it: {:?}\n{}",
             r.label,
             last.as_ref().map(|p| (
                 p.primary(),
                 p.vip_on.clone(),
-                status_of(p, &sync),
-                status_of(p, &third)
+                r.lab
+                    .nodes()
+                    .into_iter()
+                    .map(|n| (n, status_of(p, n)))
+                    .collect::<Vec<_>>()
             )),
-            String::from_utf8_lossy(&r.lab.run(&["exec", &third, "crm_mon", "-Afr1"]).stdout)
+            String::from_utf8_lossy(&r.lab.run(&["exec", &r.sync, "crm_mon", "-Afr1"]).stdout)
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+/// `pg02 HS:sync` or `pg02 pg03 HS:quorum`: the standbys that acknowledge
+/// the primary's commits in `p`, for the scenario's final state.
+fn acknowledging(lab: &Lab, p: &Picture) -> String {
+    let Some(status) = lab.expected().mode.acknowledging() else {
+        return "no sync standby".into();
+    };
+    let nodes: Vec<&str> = lab
+        .nodes()
+        .into_iter()
+        .filter(|n| p.get(n, Attr::Status) == Some(status.wire()))
+        .collect();
+    format!("{} {}", nodes.join(" "), status.wire())
 }
 
 fn kill_postmaster(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
@@ -186,7 +205,7 @@ pub(crate) fn old_primary_returns(r: &Run, old: &str, returned: u64, log: usize)
     lab.wait_for(
         &format!("{}: {old} streaming again by itself", r.label),
         REJOIN_WITHIN,
-        |p| healthy(p) && status_of(p, old).is_some_and(|s| s.starts_with("HS:")),
+        |p| lab.healthy(p) && status_of(p, old).is_some_and(|s| s.starts_with("HS:")),
     );
     let rejoined = now_ms().saturating_sub(returned) as f64 / 1000.0;
     wait_until(
@@ -256,11 +275,8 @@ fn crash_primary(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
     let back = r.writes_back();
     let p = wait_failover(&r, &old);
     let survivors = r.no_loss_now(&p);
-    let failover_state = format!(
-        "{} PRI, {} HS:sync, {old} gone",
-        p.primary().unwrap(),
-        p.node_with_status(Status::HsSync).unwrap_or_default()
-    );
+    let new = p.primary().unwrap().to_string();
+    let failover_state = format!("{new} PRI, {}, {old} gone", acknowledging(lab, &p));
     // (6) The old primary's node returns, under load: rebooted by fencing,
     // or revived.
     let t = Instant::now();
@@ -280,11 +296,10 @@ fn crash_primary(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
     lab.wait_for(
         &format!("{label}: {old} back as a standby"),
         Duration::from_secs(180),
-        healthy,
+        |p| lab.healthy(p),
     );
     let healthy_after = t.elapsed().as_secs_f64();
     println!("{label}: {old} back in the healthy picture {healthy_after:.1}s after the failover");
-    let sync = r.sync.clone();
     let six = r.finish(back);
     if lab.fencing() {
         assert_eq!(
@@ -305,68 +320,85 @@ fn crash_primary(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
         "failover, then the old primary's node returns",
     );
     six.final_state = format!(
-        "{old} {outcome}; all 3 healthy {healthy_after:.0}s after the failover, {sync} still PRI"
+        "{old} {outcome}; all {} healthy {healthy_after:.0}s after the failover, {new} still PRI",
+        lab.nodes().len()
     );
     vec![two, six]
 }
 
-fn crash_sync(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
-    let mut r = Run::begin(lab, label.clone(), first);
-    let sync = r.sync.clone();
-    let (primary, potential) = (r.primary.clone(), r.potential.clone());
-    r.fault(&["crash", &sync]);
-    let back = r.writes_back();
-    let p = lab.wait_for(
-        &format!("{label}: {potential} becomes the sync standby"),
-        Duration::from_secs(120),
-        |p| {
-            p.primary() == Some(primary.as_str())
-                && status_of(p, &potential).as_deref() == Some("HS:sync")
-        },
-    );
-    r.no_loss_now(&p);
-    comes_back(lab, &sync, r.t0);
-    lab.wait_for(
-        &format!("{label}: {sync} back"),
-        Duration::from_secs(180),
-        |p| healthy(p) && status_of(p, &sync).as_deref() == Some("HS:async"),
-    );
-    vec![r.finish(back)]
+/// How the first standby (the sync standby, or the first voter) is lost.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Loss {
+    /// Its node dies (`crash`).
+    Crash,
+    /// Its link is cut silently (`partition`): no connection is closed.
+    Cut,
 }
 
-/// (3b, long form) The sync standby vanishes without closing its
-/// connections (its link is cut): commits wait until the primary's
-/// walsender gives up (wal_sender_timeout, 60 s by default), then the
-/// potential standby is sync (docs/operations.md).
-fn partition_sync(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
+/// (3) and (3b) The first standby is lost while the primary runs. In sync
+/// mode commits wait until the primary names another standby: once the
+/// membership changed (3), or once its walsender gives up on the silent
+/// link (3b, wal_sender_timeout: 60 s by default; docs/operations.md). In
+/// quorum mode they never wait for it: another voter acknowledges them,
+/// and a commit begun after the loss is acknowledged before the cluster
+/// has even fenced the lost node. The lost node returns as a standby.
+fn first_standby_lost(lab: &Arc<Lab>, label: String, first: i64, loss: Loss) -> Vec<Row> {
+    let mode = lab.expected().mode;
     let mut r = Run::begin(lab, label.clone(), first);
-    let sync = r.sync.clone();
-    let (primary, potential) = (r.primary.clone(), r.potential.clone());
-    r.fault(&["partition", &sync]);
+    let (primary, lost) = (r.primary.clone(), r.sync.clone());
+    r.fault(&[
+        if loss == Loss::Crash {
+            "crash"
+        } else {
+            "partition"
+        },
+        &lost,
+    ]);
     let back = r.writes_back();
+    let ack = mode.acknowledging().map(|s| s.wire());
     let mut seen = None;
     wait_until(
-        &format!("{label}: {potential} becomes the sync standby"),
+        &format!("{label}: the primary's commits acknowledged without {lost}"),
         Duration::from_secs(180),
         || {
-            seen = picture_without(lab, &sync).filter(|p| {
+            seen = picture_without(lab, &lost).filter(|p| {
                 p.primary() == Some(primary.as_str())
-                    && status_of(p, &potential).as_deref() == Some("HS:sync")
+                    && (matches!(mode, Mode::Quorum(_))
+                        || lab
+                            .nodes()
+                            .into_iter()
+                            .any(|n| n != lost && status_of(p, n).as_deref() == ack))
             });
             seen.is_some()
         },
     );
     r.no_loss_now(&seen.unwrap());
-    // With fencing the cut node is powered off and rebooted meanwhile.
+    // With fencing the lost node is powered off and rebooted meanwhile.
     if lab.fencing() {
-        comes_back(lab, &sync, r.t0);
+        comes_back(lab, &lost, r.t0);
     }
-    let out = lab.run(&["heal", &sync]);
-    assert!(out.status.success(), "heal {sync}:\n{}", text(&out));
+    if matches!(mode, Mode::Quorum(_)) && lab.fencing() {
+        let fenced = lab
+            .fence_events(r.t0)
+            .into_iter()
+            .find(|e| e.node == lost && e.action != "boot")
+            .map(|e| e.at.saturating_sub(r.t0) as f64 / 1000.0)
+            .unwrap();
+        println!("{label}: commits went on {back:.1}s after the loss; {lost} was fenced after {fenced:.1}s");
+        assert!(
+            back < fenced,
+            "{label}: in quorum mode commits waited for {lost} ({back:.1}s) until the cluster fenced it ({fenced:.1}s)"
+        );
+    }
+    if loss == Loss::Cut {
+        let out = lab.run(&["heal", &lost]);
+        assert!(out.status.success(), "heal {lost}:\n{}", text(&out));
+    }
+    let returning = mode.returning().wire();
     lab.wait_for(
-        &format!("{label}: {sync} back"),
+        &format!("{label}: {lost} back"),
         Duration::from_secs(180),
-        |p| healthy(p) && status_of(p, &sync).as_deref() == Some("HS:async"),
+        |p| lab.healthy(p) && status_of(p, &lost).as_deref() == Some(returning),
     );
     vec![r.finish(back)]
 }
@@ -578,7 +610,7 @@ fn partition_primary(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
                     "{label}: two promoted: {:?}",
                     p.view.promoted
                 );
-                if healthy(&p) && !lock_exists(lab, &old) {
+                if lab.healthy(&p) && !lock_exists(lab, &old) {
                     outcome = format!(
                         "rejoined as {} (its history was contained in the new primary's)",
                         status_of(&p, &old).unwrap_or_default()
@@ -609,7 +641,7 @@ fn partition_primary(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
     lab.wait_for(
         &format!("{label}: healthy after the heal"),
         Duration::from_secs(180),
-        healthy,
+        |p| lab.healthy(p),
     );
     let mut row = r.finish(back);
     row.final_state = format!("{}; old primary {outcome}", row.final_state);
@@ -637,25 +669,42 @@ fn whole_cluster(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
     lab.wait_for(
         &format!("{label}: healthy after the restart"),
         Duration::from_secs(180),
-        healthy,
+        |p| lab.healthy(p),
     );
     vec![r.finish(back)]
 }
 
+/// The battery's short forms: the scenarios the suite runs in each
+/// configuration of crm-examples' cluster (the scenarios' numbers, below
+/// in `battery`). The suite spreads the double faults over the
+/// configurations to stay within its time; the long form
+/// (FAULTS_REPEAT > 1) runs every scenario in the configuration it is
+/// given.
+pub(crate) const SYNC_ON_THREE: &[usize] = &[1, 3, 4, 5, 2, 8, 11, 12];
+/// After the randomized schedules in quorum mode, on the same lab
+/// (`nemesis::nemesis_schedules`).
+pub(crate) const QUORUM_ON_THREE: &[usize] = &[3, 9];
+/// On five nodes, `ANY 2` of four voters (`on_five_nodes`).
+pub(crate) const QUORUM_ON_FIVE: &[usize] = &[7, 8];
+/// On five nodes, one sync standby and three async ones.
+pub(crate) const SYNC_ON_FIVE: &[usize] = &[10];
+
 /// The battery in crm-examples' configuration as shipped (it heals
 /// itself: nobody resynchronises a node or recovers one in place), with
-/// fencing. (3b) is in the long form (FAULTS_REPEAT > 1).
+/// fencing, on three nodes in sync mode.
 #[test]
 fn faults_under_write_load() {
     let _one_lab_at_a_time = crate::support::lab_guard();
     let shared = SharedLab::as_shipped();
     assert!(shared.lab.fencing() && shared.lab.self_healing());
-    battery(&shared.lab, |n, repeat| n != 7 || repeat > 1);
+    battery(&shared.lab, 1_000_000, |n, repeat| {
+        SYNC_ON_THREE.contains(&n) || repeat > 1
+    });
 }
 
 /// The fault battery on `lab`; `default(n, repeat)` picks the scenarios
 /// when FAULTS_ONLY does not.
-pub(crate) fn battery(lab: &Arc<Lab>, default: fn(usize, usize) -> bool) {
+pub(crate) fn battery(lab: &Arc<Lab>, first_id: i64, default: fn(usize, usize) -> bool) {
     let repeat: usize = std::env::var("FAULTS_REPEAT")
         .ok()
         .and_then(|r| r.parse().ok())
@@ -664,12 +713,17 @@ pub(crate) fn battery(lab: &Arc<Lab>, default: fn(usize, usize) -> bool) {
         .ok()
         .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect());
     let started = Instant::now();
+    let config = format!(
+        "{} on {} nodes",
+        lab.expected().mode.word(),
+        lab.nodes().len()
+    );
     println!(
-        "fencing: {}, heals itself (auto_rewind, failure-timeout): {}",
+        "{config}; fencing: {}, heals itself (auto_rewind, failure-timeout): {}",
         lab.fencing(),
         lab.self_healing()
     );
-    lab.wait_for("steady state", Duration::from_secs(120), healthy);
+    lab.wait_for("steady state", Duration::from_secs(120), |p| lab.healthy(p));
     create_faults_table(lab);
     let lab = lab.clone();
     type Scenario = fn(&Arc<Lab>, String, i64) -> Vec<Row>;
@@ -681,7 +735,7 @@ pub(crate) fn battery(lab: &Arc<Lab>, default: fn(usize, usize) -> bool) {
             "(1) kill -9 of the primary's postmaster",
             kill_postmaster,
         ),
-        (3, "(3) the sync standby's node dies", crash_sync),
+        (3, "(3) the sync standby's node dies", |lab, label, first| first_standby_lost(lab, label, first, Loss::Crash)),
         (
             4,
             "(4) the primary's link is cut and restored",
@@ -700,7 +754,7 @@ pub(crate) fn battery(lab: &Arc<Lab>, default: fn(usize, usize) -> bool) {
         (
             7,
             "(3b) the sync standby's link is cut and restored",
-            partition_sync,
+            |lab, label, first| first_standby_lost(lab, label, first, Loss::Cut),
         ),
         (
             8,
@@ -729,7 +783,7 @@ pub(crate) fn battery(lab: &Arc<Lab>, default: fn(usize, usize) -> bool) {
         ),
     ];
     let mut rows = Vec::new();
-    let mut next_id = 1_000_000i64;
+    let mut next_id = first_id;
     for round in 1..=repeat {
         for (n, name, f) in scenarios {
             let wanted = match &only {
@@ -740,7 +794,7 @@ pub(crate) fn battery(lab: &Arc<Lab>, default: fn(usize, usize) -> bool) {
                 continue;
             }
             let t = Instant::now();
-            let label = format!("{name} [{round}/{repeat}]");
+            let label = format!("{name} [{config}] [{round}/{repeat}]");
             restore(&lab);
             rows.extend(f(&lab, label.clone(), next_id));
             next_id += 1_000_000;

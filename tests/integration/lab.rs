@@ -101,6 +101,19 @@ impl Lab {
         }
     }
 
+    /// Change the running lab's `rep_mode` (`sync`, `quorum`) as
+    /// docs/operations.md tells an operator to (`lab/cluster.sh
+    /// rep-mode`, which waits for the new healthy picture); nothing when
+    /// the lab runs in that mode.
+    pub fn set_rep_mode(&self, mode: &str) {
+        if self.expected().mode.word().split(':').next() == Some(mode) {
+            return;
+        }
+        let out = self.run(&["rep-mode", mode]);
+        assert!(out.status.success(), "rep-mode {mode}:\n{}", text(&out));
+        println!("\n{}", text(&out).trim_end());
+    }
+
     /// The healthy picture of this lab ([`Lab::expected`]).
     pub fn healthy(&self, p: &Picture) -> bool {
         labview::is_healthy(p, &self.expected())

@@ -22,6 +22,7 @@ mod faults;
 mod hostile;
 mod metadata;
 mod nemesis;
+mod on_five_nodes;
 mod pacemaker_single;
 mod pg11;
 mod replication;

@@ -21,7 +21,7 @@
 //! failure-timeout), where the operator steps in at once and every
 //! intervention is reported.
 
-use crate::lab::{text, Lab, Mode, Picture, SharedLab};
+use crate::lab::{Lab, Mode, Picture, SharedLab};
 use crate::load::{create_faults_table, now_ms, Run};
 use crate::operator::{
     block_vip, bring_nodes_back, crm, crm_mon_text, failcount, healthy_in_fact, kill_walreceiver,
@@ -501,27 +501,137 @@ fn operator_repairs(lab: &Arc<Lab>, hands_off: Duration) -> Vec<String> {
     }
 }
 
+/// How the schedules of one configuration went.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct Tally {
+    run: usize,
+    not_run: usize,
+    rescued: usize,
+}
+
+/// `count` schedules of `steps` faults drawn from `seed`, `seed + 1`, ...
+/// on `lab` in its current mode, the load's ids from `first_id`; the
+/// operator first stands back for `hands_off`.
+pub(crate) fn run_schedules(
+    lab: &Arc<Lab>,
+    seed: u64,
+    count: u64,
+    steps: usize,
+    first_id: i64,
+    hands_off: Duration,
+) -> Tally {
+    let mode = match lab.expected().mode {
+        Mode::Quorum(_) => " (quorum)",
+        _ => "",
+    };
+    let nodes = lab.nodes().len() as u64;
+    let mut tally = Tally::default();
+    for i in 0..count {
+        let s = seed + i;
+        let first_id = first_id + i as i64 * 1_000_000;
+        let schedule = draw(&mut Rng(s), steps, nodes);
+        let label = format!("nemesis seed {s}{mode} [{}/{count}]", i + 1);
+        println!("\n{label}: schedule {schedule:?}");
+        let t = Instant::now();
+        restore(lab);
+        let restored = t.elapsed().as_secs_f64();
+        let mut r = Run::begin(lab, label.clone(), first_id);
+        let mut undo = Vec::new();
+        let mut landed = 0;
+        for step in &schedule {
+            let did = inject(lab, *step, &mut undo);
+            if did.landed {
+                landed += 1;
+                // The clock starts once the first fault is in effect.
+                if landed == 1 {
+                    r.mark_fault();
+                }
+            }
+            let word = if did.landed { "landed" } else { "did not land" };
+            println!("{label}: {} ({word}); then {} ms", did.what, step.delay_ms);
+            std::thread::sleep(Duration::from_millis(step.delay_ms));
+        }
+        if landed == 0 {
+            r.mark_fault();
+        }
+        let faulted = t.elapsed().as_secs_f64();
+        let rescues = heal_and_recover(lab, undo, hands_off);
+        let healed = t.elapsed().as_secs_f64();
+        let heal_mark = now_ms();
+        let back = r.writes_back();
+        // The cluster takes writes once everything is healed.
+        r.require_write_after(heal_mark, Duration::from_secs(120));
+        r.finish(back);
+        for what in &rescues {
+            println!("{label}: the operator stepped in: {what}");
+        }
+        tally.rescued += usize::from(!rescues.is_empty());
+        if landed == 0 {
+            // Nothing happened: the checks passed, but prove nothing.
+            tally.not_run += 1;
+            println!("{label}: NOT RUN: none of its faults landed");
+        } else {
+            tally.run += 1;
+        }
+        println!(
+            "{label}: passed in {:.0}s ({landed} of {} faults landed; restore {restored:.0}s, faults to {faulted:.0}s, healed at {healed:.0}s)",
+            t.elapsed().as_secs_f64(),
+            schedule.len()
+        );
+    }
+    tally
+}
+
+impl Tally {
+    pub(crate) fn add(&mut self, other: Tally) {
+        self.run += other.run;
+        self.not_run += other.not_run;
+        self.rescued += other.rescued;
+    }
+
+    /// Print the tally; fail when no schedule's faults landed, or when
+    /// the operator had to step in and `self_healing` promised nobody
+    /// would.
+    pub(crate) fn check(&self, lab: &Lab, schedules: u64, self_healing: bool) {
+        let Tally {
+            run,
+            not_run,
+            rescued,
+        } = *self;
+        println!(
+            "nemesis: {run} schedules run, {not_run} not run (no fault landed); the operator stepped in during {rescued}; crashed nodes' disks forgot {} bytes they had not synced",
+            lab.crashfs_dropped_bytes()
+        );
+        assert!(
+            run > 0 || schedules == 0,
+            "nemesis: no schedule's faults landed"
+        );
+        assert!(
+            !self_healing || rescued == 0,
+            "nemesis: the operator had to step in during {rescued} schedules, and crm-examples' configuration promises that nobody needs to"
+        );
+    }
+}
+
+/// How long the operator stands back before stepping in: crm-examples'
+/// configuration heals itself (auto_rewind, failure-timeout;
+/// docs/operations.md), so 180 s, and a schedule that needed them fails
+/// the test; in the stock-compatible one they step in at once.
+pub(crate) fn hands_off(self_healing: bool) -> Duration {
+    Duration::from_secs(if self_healing { 180 } else { 0 })
+}
+
 #[test]
 fn nemesis_schedules() {
     let _one_lab_at_a_time = crate::support::lab_guard();
-    let env = |k: &str, d: u64| {
-        std::env::var(k)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(d)
-    };
     let seed = env("NEMESIS_SEED", now_ms());
     let sync_schedules = env("NEMESIS_SCHEDULES", 1);
-    let schedules = sync_schedules + env("NEMESIS_QUORUM_SCHEDULES", 1);
+    let quorum_schedules = env("NEMESIS_QUORUM_SCHEDULES", 1);
     let steps = env("NEMESIS_STEPS", 3) as usize;
     let nodes = env("NEMESIS_NODES", 3);
-    // crm-examples' configuration as shipped heals itself (auto_rewind,
-    // failure-timeout; docs/operations.md): the operator stands back for
-    // 180 s, and a schedule that needed them fails the test.
     // NEMESIS_STOCK=1: the stock-compatible configuration, where the
     // operator steps in at once and every intervention is reported.
     let stock = env("NEMESIS_STOCK", 0) == 1;
-    let hands_off = Duration::from_secs(if stock { 0 } else { 180 });
     let shared = (!stock && nodes == 3).then(SharedLab::as_shipped);
     let lab = match &shared {
         Some(shared) => shared.lab.clone(),
@@ -539,87 +649,44 @@ fn nemesis_schedules() {
     };
     create_faults_table(&lab);
     // Ids of their own: the fault battery may have written into this lab.
-    let mut first_id = 100_000_000i64;
-    let (mut run, mut not_run, mut rescued) = (0, 0, 0);
-    for i in 0..schedules {
-        let quorum = i >= sync_schedules;
-        if quorum && !matches!(lab.expected().mode, Mode::Quorum(_)) {
-            // As docs/operations.md tells an operator to.
-            let out = lab.run(&["rep-mode", "quorum"]);
-            assert!(out.status.success(), "rep-mode quorum:\n{}", text(&out));
-            println!("\n{}", text(&out).trim_end());
-        }
-        let s = seed + i;
-        let schedule = draw(&mut Rng(s), steps, nodes);
-        let mode = if quorum { " (quorum)" } else { "" };
-        let label = format!("nemesis seed {s}{mode} [{}/{schedules}]", i + 1);
-        println!("\n{label}: schedule {schedule:?}");
-        let t = Instant::now();
-        restore(&lab);
-        let restored = t.elapsed().as_secs_f64();
-        let mut r = Run::begin(&lab, label.clone(), first_id);
-        let mut undo = Vec::new();
-        let mut landed = 0;
-        for step in &schedule {
-            let did = inject(&lab, *step, &mut undo);
-            if did.landed {
-                landed += 1;
-                // The clock starts once the first fault is in effect.
-                if landed == 1 {
-                    r.mark_fault();
-                }
-            }
-            let word = if did.landed { "landed" } else { "did not land" };
-            println!("{label}: {} ({word}); then {} ms", did.what, step.delay_ms);
-            std::thread::sleep(Duration::from_millis(step.delay_ms));
-        }
-        if landed == 0 {
-            r.mark_fault();
-        }
-        let faulted = t.elapsed().as_secs_f64();
-        let rescues = heal_and_recover(&lab, undo, hands_off);
-        let healed = t.elapsed().as_secs_f64();
-        let heal_mark = now_ms();
-        let back = r.writes_back();
-        // The cluster takes writes once everything is healed.
-        r.require_write_after(heal_mark, Duration::from_secs(120));
-        r.finish(back);
-        for what in &rescues {
-            println!("{label}: the operator stepped in: {what}");
-        }
-        rescued += usize::from(!rescues.is_empty());
-        if landed == 0 {
-            // Nothing happened: the checks passed, but prove nothing.
-            not_run += 1;
-            println!("{label}: NOT RUN: none of its faults landed");
-        } else {
-            run += 1;
-        }
-        println!(
-            "{label}: passed in {:.0}s ({landed} of {} faults landed; restore {restored:.0}s, faults to {faulted:.0}s, healed at {healed:.0}s)",
-            t.elapsed().as_secs_f64(),
-            schedule.len()
+    let first_id = 100_000_000i64;
+    let hands_off = hands_off(!stock);
+    let mut tally = run_schedules(&lab, seed, sync_schedules, steps, first_id, hands_off);
+    if quorum_schedules > 0 {
+        lab.set_rep_mode("quorum");
+        let quorum = run_schedules(
+            &lab,
+            seed + sync_schedules,
+            quorum_schedules,
+            steps,
+            first_id + sync_schedules as i64 * 1_000_000,
+            hands_off,
         );
-        first_id += 1_000_000;
+        tally.add(quorum);
     }
-    println!(
-        "nemesis: {run} schedules run, {not_run} not run (no fault landed); the operator stepped in during {rescued}; crashed nodes' disks forgot {} bytes they had not synced",
-        lab.crashfs_dropped_bytes()
-    );
-    assert!(
-        run > 0 || schedules == 0,
-        "nemesis: no schedule's faults landed"
-    );
-    assert!(
-        stock || rescued == 0,
-        "nemesis: the operator had to step in during {rescued} schedules, and crm-examples' configuration promises that nobody needs to"
-    );
+    tally.check(&lab, sync_schedules + quorum_schedules, !stock);
+    // The suite's short form goes on, on the same lab now in quorum mode,
+    // with the fault battery's short form there (scripts/nemesis-long.sh
+    // sets NEMESIS_BATTERY=0).
+    if shared.is_some() && quorum_schedules > 0 && env("NEMESIS_BATTERY", 1) == 1 {
+        crate::faults::battery(&lab, 50_000_000, |n, repeat| {
+            crate::faults::QUORUM_ON_THREE.contains(&n) || repeat > 1
+        });
+    }
     // The last of the shipped lab's users (the tests run in the order of
     // their names): down now, not idle beside the labs after it.
     drop(lab);
     if let Some(shared) = shared {
         shared.release();
     }
+}
+
+/// `k` from the environment, or `default`.
+pub(crate) fn env(k: &str, default: u64) -> u64 {
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 #[test]

@@ -19,7 +19,7 @@ use crate::lab::SharedLab;
 fn faults_without_fencing() {
     let _one_lab_at_a_time = crate::support::lab_guard();
     let shared = SharedLab::stock_compatible_on_11();
-    battery(&shared.lab, |n, repeat| {
+    battery(&shared.lab, 1_000_000, |n, repeat| {
         n == 4 || ((n == 2 || n == 9) && repeat > 1)
     });
     shared.release();

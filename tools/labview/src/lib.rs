@@ -111,6 +111,35 @@ impl Mode {
             Some(_) => None,
         }
     }
+
+    /// The status of a standby that may acknowledge commits: the sync
+    /// standby (`HS:sync`) or a voter (`HS:quorum`); none in async mode.
+    pub fn acknowledging(self) -> Option<Status> {
+        match self {
+            Mode::Sync => Some(Status::HsSync),
+            Mode::Quorum(_) => Some(Status::HsQuorum),
+            Mode::Async => None,
+        }
+    }
+
+    /// The status of a standby that returns after a fault: a voter again
+    /// in quorum mode; otherwise async (another standby took the sync
+    /// role meanwhile).
+    pub fn returning(self) -> Status {
+        match self {
+            Mode::Quorum(_) => Status::HsQuorum,
+            Mode::Sync | Mode::Async => Status::HsAsync,
+        }
+    }
+
+    /// `sync`, `async` or `quorum:K`, as in the lab's logs.
+    pub fn word(self) -> String {
+        match self {
+            Mode::Sync => "sync".into(),
+            Mode::Async => "async".into(),
+            Mode::Quorum(k) => format!("quorum:{k}"),
+        }
+    }
 }
 
 /// The lab's node names for `count` nodes: pg01, pg02, ...
