@@ -88,6 +88,32 @@ pub fn guc_string(v: &str) -> String {
     out
 }
 
+/// The value of a postgresql.conf line's string literal, as the GUC
+/// parser reads it (`'` doubled or backslash-escaped, `\n`, `\r`, `\t`,
+/// other escaped characters as they are); the inverse of [`guc_string`].
+/// `None`: not a complete quoted literal.
+pub fn guc_unquote(literal: &str) -> Option<String> {
+    let mut chars = literal.trim().chars().peekable();
+    if chars.next()? != '\'' {
+        return None;
+    }
+    let mut value = String::new();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' if chars.next_if_eq(&'\'').is_some() => value.push('\''),
+            '\'' => return chars.all(char::is_whitespace).then_some(value),
+            '\\' => match chars.next()? {
+                'n' => value.push('\n'),
+                'r' => value.push('\r'),
+                't' => value.push('\t'),
+                other => value.push(other),
+            },
+            c => value.push(c),
+        }
+    }
+    None
+}
+
 /// An SQL string literal that reads the same whatever
 /// `standard_conforming_strings` says: `E'...'` with `\` and `'`
 /// backslash-escaped. For the statements that take no parameters
@@ -154,6 +180,27 @@ mod tests {
         assert_eq!(conninfo_value("a b"), "'a b'");
         assert_eq!(conninfo_value(r"it's\x"), r"'it\'s\\x'");
         assert_eq!(conninfo_pair("host", "10.0.0.1"), "host='10.0.0.1'");
+    }
+
+    #[test]
+    fn guc_unquote_reads_what_guc_string_and_alter_system_write() {
+        for v in [
+            "x",
+            "it's",
+            r"a\b",
+            "two\nlines",
+            r#"ANY 2 ("pg02", "pg03")"#,
+            "",
+        ] {
+            assert_eq!(guc_unquote(&guc_string(v)).as_deref(), Some(v));
+        }
+        // ALTER SYSTEM doubles quotes and backslashes the same way.
+        assert_eq!(guc_unquote(r"'it''s a\\b'").as_deref(), Some(r"it's a\b"));
+        assert_eq!(guc_unquote(r"'it\'s'").as_deref(), Some("it's"));
+        assert_eq!(guc_unquote("'x'  ").as_deref(), Some("x"));
+        for bad in ["x", "'x", "'x' y", "", r"'x\"] {
+            assert_eq!(guc_unquote(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -509,6 +509,13 @@ impl StateFiles<'_> {
 
     /// The primary's record of the ceiling read when the list took its
     /// value (`core::replication::recorded_ceiling`).
+    /// The value postgresql.auto.conf assigns to `name` (`None`: none, or
+    /// unreadable): what PostgreSQL applies at its next reload or start.
+    pub fn auto_conf_setting(&self, name: &str) -> Option<String> {
+        let text = std::fs::read_to_string(self.auto_conf()).ok()?;
+        standby_conf::conf_setting(&text, name)
+    }
+
     pub fn sync_ceiling(&self) -> Option<String> {
         self.note(SYNC_CEILING)
     }

@@ -616,6 +616,40 @@ fn pgsql_lock_refuses_start() {
 
 /// Two nodes: the sync standby crashes, the primary's monitor switches to
 /// asynchronous commits (nobody to wait for); it returns and is sync again.
+/// An action stopped between `ALTER SYSTEM` and the reload left a list in
+/// postgresql.auto.conf that no rule checked: the primary's next monitor
+/// puts the list in effect back in the file, with a warning, so that no
+/// later reload or restart applies the other one.
+#[test]
+fn a_list_left_in_postgresql_auto_conf_is_set_back_to_the_one_in_effect() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02"]);
+    let primary = bring_up(&c, OURS);
+    let in_effect = c.sql(&primary, "show synchronous_standby_names");
+    let in_file = "select setting from pg_file_settings \
+                   where name = 'synchronous_standby_names' order by seqno desc limit 1";
+    c.sql(
+        &primary,
+        "alter system set synchronous_standby_names = 'FIRST 1 (nobody)'",
+    );
+    assert_eq!(c.sql(&primary, in_file), "FIRST 1 (nobody)");
+    let out = c.run(OURS, &primary, "monitor", &PROMOTED_MONITOR);
+    assert_eq!(out.rc, 8, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("which is not in effect"),
+        "no warning: {}",
+        out.stderr
+    );
+    assert_eq!(c.sql(&primary, in_file), in_effect);
+    assert_eq!(c.sql(&primary, "show synchronous_standby_names"), in_effect);
+    // Once is enough.
+    let out = c.run(OURS, &primary, "monitor", &PROMOTED_MONITOR);
+    assert!(
+        !out.stderr.contains("which is not in effect"),
+        "{}",
+        out.stderr
+    );
+}
+
 #[test]
 fn sync_standby_crash_switches_to_async_and_back() {
     let c = Cluster::new(Major::V15, &["pg01", "pg02"]);

@@ -129,8 +129,8 @@ fn perform_monitor(
 
 /// What a running primary's monitor (or notification) decides from, read
 /// once: its timeline, the histories the others published when they can
-/// matter (`rep::histories_needed`), `synchronous_standby_names` and the
-/// ceiling recorded for it.
+/// matter (`rep::histories_needed`), `synchronous_standby_names` in effect
+/// and in postgresql.auto.conf, and the ceiling recorded for it.
 pub(super) fn running_primary(r: &Replica, plan: &Plan, state: &ServerState) -> RunningPrimary {
     let published_lately = r.files.published_history(rep::HISTORY_REPUBLISH).is_some();
     let histories = if rep::histories_needed(plan, published_lately) {
@@ -147,6 +147,7 @@ pub(super) fn running_primary(r: &Replica, plan: &Plan, state: &ServerState) -> 
         histories,
         sync_standbys: state.sync_standbys.clone(),
         ceiling_record: r.files.sync_ceiling(),
+        sync_standbys_in_file: r.files.auto_conf_setting("synchronous_standby_names"),
     }
 }
 

@@ -64,6 +64,9 @@ pub struct RunningPrimary {
     pub sync_standbys: String,
     /// The ceiling recorded for it ([`super::recorded_ceiling`]).
     pub ceiling_record: Option<String>,
+    /// `synchronous_standby_names` as postgresql.auto.conf holds it: what
+    /// the next reload or start applies ([`StandbyRounds::with_file_list`]).
+    pub sync_standbys_in_file: Option<String>,
 }
 
 /// A primary's monitor. The stale one of two primaries
@@ -109,10 +112,10 @@ pub fn monitor_primary(plan: &mut Plan, probe: bool, facts: &RunningPrimary) -> 
     if cfg.auto_rewind {
         steps.push(MonitorStep::CheckpointForRewinds);
     }
-    steps.push(MonitorStep::ControlStandbys(StandbyRounds::new(
-        &facts.sync_standbys,
-        facts.ceiling_record.as_deref(),
-    )));
+    steps.push(MonitorStep::ControlStandbys(
+        StandbyRounds::new(&facts.sync_standbys, facts.ceiling_record.as_deref())
+            .with_file_list(facts.sync_standbys_in_file.as_deref()),
+    ));
     if cfg.waits_for_standbys() {
         steps.push(MonitorStep::WarnWeakCommits);
     }
@@ -328,6 +331,7 @@ mod tests {
             histories: Default::default(),
             sync_standbys: r#"FIRST 1 ("pg02")"#.into(),
             ceiling_record: None,
+            sync_standbys_in_file: None,
         }
     }
 

@@ -266,7 +266,8 @@ pub fn notified_primary(plan: &mut Plan, facts: &RunningPrimary) -> NotifiedPrim
             NotifiedPrimary::Stale(plan.take())
         }
         PrimaryVerdict::Alone | PrimaryVerdict::Newer(_) => NotifiedPrimary::Pass(
-            StandbyRounds::new(&facts.sync_standbys, facts.ceiling_record.as_deref()),
+            StandbyRounds::new(&facts.sync_standbys, facts.ceiling_record.as_deref())
+                .with_file_list(facts.sync_standbys_in_file.as_deref()),
         ),
     }
 }
@@ -499,6 +500,7 @@ mod tests {
             histories: Default::default(),
             sync_standbys: r#"FIRST 1 ("pg02")"#.into(),
             ceiling_record: None,
+            sync_standbys_in_file: None,
         };
         assert_eq!(
             notified_primary(&mut Plan::new(&c, &v), &facts),

@@ -135,6 +135,10 @@ pub struct StandbyRounds {
     /// When the postmaster started, read with the sync flag: the key of
     /// its note.
     postmaster_start: String,
+    /// postgresql.auto.conf holds another list than the one in effect (an
+    /// action stopped between writing it and the reload): what the next
+    /// reload or restart would apply, unchecked by any rule.
+    pending: Option<String>,
 }
 
 impl StandbyRounds {
@@ -155,12 +159,42 @@ impl StandbyRounds {
             wanted: None,
             changed: false,
             postmaster_start: String::new(),
+            pending: None,
         }
     }
 
-    /// The first round.
+    /// `in_file`: the list postgresql.auto.conf holds (`None`: none, or
+    /// unreadable), which PostgreSQL applies at its next reload or start.
+    pub fn with_file_list(mut self, in_file: Option<&str>) -> StandbyRounds {
+        self.pending = in_file
+            .filter(|f| SyncStandbys::parse(f).unwrap_or(SyncStandbys::Async) != self.current)
+            .map(str::to_string);
+        self
+    }
+
+    /// The first round. A list in postgresql.auto.conf that is not the one
+    /// in effect is first replaced by the one in effect: every rule (the
+    /// ceiling, the record of quorum mode) holds for the list in effect
+    /// only, and a reload or restart later would apply the other without
+    /// them (a restart as primary after a recovery in place, an operator's
+    /// reload).
     pub fn begin(&mut self) -> Next {
-        self.next_round()
+        let Some(pending) = self.pending.take() else {
+            return self.next_round();
+        };
+        let mut steps = vec![
+            RoundStep::Apply(Batch::warning(format!(
+                "postgresql.auto.conf holds synchronous_standby_names = '{pending}', which is not in effect (an earlier action stopped before its reload): set back to '{}', the list in effect.",
+                self.current.value()
+            ))),
+            RoundStep::SetList(self.current.clone()),
+        ];
+        // Setting the list forgets the ceiling recorded for it: the same
+        // list, the same ceiling.
+        if let Some(c) = self.ceiling {
+            steps.push(RoundStep::RecordCeiling(ceiling_record(&self.current, c)));
+        }
+        Next::after(steps, self.next_round())
     }
 
     /// One round, with `pg_stat_replication` as read now: the pass
@@ -609,6 +643,48 @@ mod tests {
             flush: Some(Lsn(at)),
             ..r
         }
+    }
+
+    /// An action stopped between writing a list and the reload left it in
+    /// postgresql.auto.conf: the pass first sets the list in effect again
+    /// (and its ceiling, which setting a list forgets), then goes on.
+    #[test]
+    fn a_list_waiting_in_the_file_is_replaced_by_the_one_in_effect_first() {
+        let list = r#"FIRST 1 ("pg02")"#;
+        let record = format!("{list}\t0/100\tafter-checkpoint\n");
+        let mut rounds =
+            StandbyRounds::new(list, Some(&record)).with_file_list(Some(r#"FIRST 1 ("pg03")"#));
+        let next = rounds.begin();
+        assert_eq!(next.wait, RoundWait::Rows);
+        assert_eq!(
+            kinds(&next.steps),
+            [
+                r#"apply [warning postgresql.auto.conf holds synchronous_standby_names = 'FIRST 1 ("pg03")', which is not in effect (an earlier action stopped before its reload): set back to 'FIRST 1 ("pg02")', the list in effect.]"#.to_string(),
+                format!("{:?}", RoundStep::SetList(SyncStandbys::parse(list).unwrap())),
+                format!("{:?}", RoundStep::RecordCeiling(record)),
+            ]
+        );
+        // Quorum mode alike; no ceiling, none recorded.
+        let mut rounds = StandbyRounds::new(r#"ANY 1 ("pg02", "pg03")"#, None)
+            .with_file_list(Some(r#"ANY 1 ("pg02", "pg03", "pg04")"#));
+        let steps = rounds.begin().steps;
+        assert_eq!(steps.len(), 2);
+        assert_eq!(
+            steps[1],
+            RoundStep::SetList(SyncStandbys::parse(r#"ANY 1 ("pg02", "pg03")"#).unwrap())
+        );
+    }
+
+    /// The file holds the list in effect (written alike or not), or none:
+    /// nothing to set back.
+    #[test]
+    fn the_list_in_effect_in_the_file_is_left_alone() {
+        for file in [Some(r#"FIRST 1 ("pg02")"#), Some(r#"first 1 (pg02)"#), None] {
+            let mut rounds = StandbyRounds::new(r#"FIRST 1 ("pg02")"#, None).with_file_list(file);
+            assert_eq!(rounds.begin(), Next::wait(RoundWait::Rows), "{file:?}");
+        }
+        let mut rounds = StandbyRounds::new("", None).with_file_list(Some(""));
+        assert_eq!(rounds.begin(), Next::wait(RoundWait::Rows));
     }
 
     /// A steady primary: the named standby scored already; one round.
