@@ -165,8 +165,8 @@ fn assigned_name(line: &str) -> Option<&str> {
 pub fn conf_setting(text: &str, name: &str) -> Option<String> {
     let line = text
         .lines()
-        .filter(|l| assigned_name(l).is_some_and(|n| n.eq_ignore_ascii_case(name)))
-        .last()?;
+        .rev()
+        .find(|l| assigned_name(l).is_some_and(|n| n.eq_ignore_ascii_case(name)))?;
     let rest = line.trim_start()[name.len()..].trim_start();
     let value = rest.strip_prefix('=').unwrap_or(rest).trim();
     if value.starts_with('\'') {
