@@ -507,8 +507,6 @@ impl StateFiles<'_> {
         self.set_note(WEAK_COMMITS, note)
     }
 
-    /// The primary's record of the ceiling read when the list took its
-    /// value (`core::replication::recorded_ceiling`).
     /// The value postgresql.auto.conf assigns to `name` (`None`: none, or
     /// unreadable): what PostgreSQL applies at its next reload or start.
     pub fn auto_conf_setting(&self, name: &str) -> Option<String> {
@@ -516,6 +514,8 @@ impl StateFiles<'_> {
         standby_conf::conf_setting(&text, name)
     }
 
+    /// The primary's record of the ceiling read when the list took its
+    /// value (`core::replication::recorded_ceiling`).
     pub fn sync_ceiling(&self) -> Option<String> {
         self.note(SYNC_CEILING)
     }

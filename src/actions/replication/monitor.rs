@@ -48,6 +48,11 @@ fn after_crash(r: &Replica) -> Result<OcfRc> {
                             return report(not_shown);
                         }
                     }
+                    CrashStep::AwaitTakenBack { revoked, not_shown } => {
+                        if !taken_back_shown(r, &revoked) {
+                            return report(not_shown);
+                        }
+                    }
                     CrashStep::ForgetCeiling => r.files.forget_sync_ceiling()?,
                     CrashStep::NoteRecoveredInPlace => r.files.note_recovered_in_place()?,
                     CrashStep::StopServer => {
@@ -358,6 +363,17 @@ fn revocations_shown(r: &Replica, nodes: &[String]) -> bool {
             })
             .is_some()
     })
+}
+
+/// Whether a view read now shows the take-back before a recovery in place
+/// with quorum (`rep::claims_taken_back`), within the barrier's bound.
+fn taken_back_shown(r: &Replica, revoked: &[String]) -> bool {
+    barrier_bound(r)
+        .poll(Duration::from_millis(200), || {
+            let fresh = r.crm.cluster_view().ok()?;
+            rep::claims_taken_back(&r.rep, &fresh, revoked).then_some(())
+        })
+        .is_some()
 }
 
 /// 15 s, half the time left at most.

@@ -8,12 +8,13 @@
 use super::diverge::{divergence_check, history_to_check, DivergenceFacts};
 use super::election::{standby_monitor, ElectionFiles, StandbyFacts};
 use super::lock::recover_in_place;
-use super::plan::{Attr, Batch, Plan, Score};
+use super::plan::{Attr, Batch, Plan, RepConfig, Score};
 use super::primaries::{primary_verdict, PrimaryVerdict};
 use super::rounds::StandbyRounds;
 use super::start_stop::NOT_AHEAD;
 use super::sync::primary_self;
 use super::{probe_score, receiver_status, ReceiverStatus};
+use crate::core::crm_mon::ClusterView;
 use crate::core::version::PgMajor;
 use crate::error::AgentError;
 use crate::ocf::rc::OcfRc;
@@ -173,6 +174,13 @@ pub enum CrashStep {
         nodes: Vec<String>,
         not_shown: Batch,
     },
+    /// Wait until a view of the cluster read after the take-back's writes
+    /// shows them with quorum ([`claims_taken_back`]); not shown in time,
+    /// this batch is applied and the crash is reported instead.
+    AwaitTakenBack {
+        revoked: Vec<String>,
+        not_shown: Batch,
+    },
     /// The ceiling recorded under the crashed postmaster goes: it says
     /// nothing of what the restarted one acknowledges.
     ForgetCeiling,
@@ -232,6 +240,13 @@ pub fn after_crash(
 /// scored node gets `-INFINITY`, whatever crm_mon shows (R46), and the
 /// record goes only once the CIB shows them: not shown, nothing restarts
 /// and the record still tells the election who holds what.
+///
+/// Nor does the restart come before a view read after these writes shows
+/// them with quorum ([`claims_taken_back`]): Pacemaker takes attribute
+/// writes without quorum, and a partition that forms meanwhile would leave
+/// them on this side alone, while the side that elects still reads the
+/// record and promotes without the commits the restarted server
+/// acknowledged alone.
 fn take_back_claims(plan: &mut Plan) -> Vec<CrashStep> {
     let others: Vec<String> = plan.cfg.others().map(str::to_string).collect();
     for n in &others {
@@ -242,7 +257,7 @@ fn take_back_claims(plan: &mut Plan) -> Vec<CrashStep> {
     let mut steps = vec![CrashStep::Apply(revocations)];
     if !revoked.is_empty() {
         steps.push(CrashStep::AwaitRevocations {
-            nodes: revoked,
+            nodes: revoked.clone(),
             not_shown: Batch::warning(
                 "PostgreSQL crashed; no recovery in place: the CIB does not show the other \
                  nodes' scores taken away yet (before PostgreSQL 15 the restarted server may \
@@ -254,8 +269,30 @@ fn take_back_claims(plan: &mut Plan) -> Vec<CrashStep> {
     plan.delete(&me, Attr::AckedAlsoOn);
     plan.delete(&me, Attr::AckedOnAny);
     steps.push(CrashStep::Apply(plan.take()));
+    steps.push(CrashStep::AwaitTakenBack {
+        revoked,
+        not_shown: Batch::warning(
+            "PostgreSQL crashed; no recovery in place: no view of the cluster with quorum \
+             shows the other nodes' scores and this node's records taken away yet (before \
+             PostgreSQL 15 the restarted server may acknowledge its first commits alone).",
+        ),
+    });
     steps.push(CrashStep::ForgetCeiling);
     steps
+}
+
+/// The take-back before a recovery in place ([`take_back_claims`]), as a
+/// view read after its writes shows it: this partition has quorum, this
+/// node records nobody (`acked-also-on`, `acked-on-any`), and each revoked
+/// score is taken away or gone.
+pub fn claims_taken_back(cfg: &RepConfig, fresh: &ClusterView, revoked: &[String]) -> bool {
+    let seen = Plan::new(cfg, fresh);
+    fresh.quorum
+        && seen.current(&cfg.me, Attr::AckedAlsoOn).is_none()
+        && seen.current(&cfg.me, Attr::AckedOnAny).is_none()
+        && revoked
+            .iter()
+            .all(|n| super::revocation_shown(seen.current(n, Attr::Score)))
 }
 
 /// One step of a standby's pass, performed in order by the executor.
@@ -548,8 +585,12 @@ mod tests {
             ["pg01:AckedAlsoOn=<deleted>"],
             "the record goes once the CIB shows the scores"
         );
+        assert!(matches!(
+            &steps[4],
+            CrashStep::AwaitTakenBack { revoked, .. } if revoked == &["pg02", "pg03"]
+        ));
         assert_eq!(
-            steps[4..],
+            steps[5..],
             [
                 CrashStep::ForgetCeiling,
                 CrashStep::NoteRecoveredInPlace,
@@ -580,6 +621,30 @@ mod tests {
             panic!()
         };
         assert_eq!(steps.len(), 4);
+    }
+
+    /// The take-back counts as shown only in a view with quorum that shows
+    /// every write of it: a partition that formed meanwhile, a score not
+    /// taken away yet, a record still there, and nothing restarts.
+    #[test]
+    fn the_take_back_is_shown_only_with_quorum_and_every_write() {
+        let (c, mut v) = primary_fixture();
+        v.promoted = vec!["pg01".into()];
+        let revoked = ["pg02".to_string(), "pg03".to_string()];
+        let taken = with_attr(&v, "pg02", "master-pgsql", "-INFINITY");
+        assert!(
+            claims_taken_back(&c, &taken, &revoked),
+            "pg03 shows no score: gone"
+        );
+        let mut partitioned = taken.clone();
+        partitioned.quorum = false;
+        assert!(!claims_taken_back(&c, &partitioned, &revoked));
+        let scored = with_attr(&taken, "pg03", "master-pgsql", "100");
+        assert!(!claims_taken_back(&c, &scored, &revoked));
+        let recorded = with_attr(&taken, "pg01", "pgsql-acked-also-on", "pg02");
+        assert!(!claims_taken_back(&c, &recorded, &revoked));
+        let voters = with_attr(&taken, "pg01", "pgsql-acked-on-any", "1 of pg02 pg03");
+        assert!(!claims_taken_back(&c, &voters, &revoked));
     }
 
     /// A position that cannot be read fails the monitor and writes nothing,

@@ -232,8 +232,12 @@ pub fn decide_promotion(plan: &mut Plan, facts: &PromoteFacts) -> PromoteDecisio
     if let Err(why) = quorum_proof(plan, &facts.peers) {
         return refuse(Vec::new(), why);
     }
-    let record = last_record(plan);
-    let silent_ones_count = !recorded_holder(plan) && record.is_none();
+    // Nor for the last primary itself (it flushed every commit it
+    // acknowledged, and its standbys receive flushed WAL only), nor for the
+    // target of a promotion that stopped half way, which passed its check
+    // against the former primary's record then.
+    let last_primary = only_latest(plan) == Some(me.as_str()) || super::is_last_primary(plan, &me);
+    let silent_ones_count = !(recorded_holder(plan) || last_primary) && last_record(plan).is_none();
     let peers: Vec<(String, Option<Location>)> = facts
         .peers
         .iter()
@@ -798,6 +802,52 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    /// A silent running peer (replaying its WAL after a restart) does not
+    /// hold back the last primary, elected again after its node's crash:
+    /// the peer received flushed WAL only, and the last primary flushed
+    /// every commit it acknowledged. Both modes; and the target of a
+    /// promotion that stopped half way, which passed its check then.
+    #[test]
+    fn the_last_primary_is_not_held_back_by_a_silent_peer() {
+        let (c, v) = quorum_failover();
+        let v = with_attr(&v, "pg02", "pgsql-acked-on-any", "1 of pg03");
+        let v = with_attr(&v, "pg02", "pgsql-data-status", "LATEST");
+        let v = with_attr(&v, "pg01", "pgsql-data-status", "DISCONNECT");
+        let f = facts(Some(500), &[("pg03", None), ("pg04", Some(400))]);
+        assert!(matches!(
+            decide_promotion(&mut Plan::new(&c, &v), &f),
+            PromoteDecision::Go(_)
+        ));
+        let (c, v) = failover();
+        let v = with_attr(&v, "pg01", "pgsql-data-status", "DISCONNECT");
+        let v = with_attr(&v, "pg02", "pgsql-data-status", "LATEST");
+        assert!(matches!(
+            decide_promotion(&mut Plan::new(&c, &v), &facts(Some(500), &[("pg03", None)])),
+            PromoteDecision::Go(_)
+        ));
+        // Another node, not the last primary: a silent peer still blocks.
+        let (c, v) = failover();
+        let v = with_attr(&v, "pg01", "pgsql-acked-also-on", "pg03");
+        match decide_promotion(&mut Plan::new(&c, &v), &facts(Some(500), &[("pg03", None)])) {
+            PromoteDecision::Refuse { reason, .. } => {
+                assert!(reason.contains("pg03"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+        // Half way: pg02 said LATEST, pg01's record names it.
+        let (c, v) = quorum_failover();
+        let half = with_attr(&v, "pg02", "pgsql-data-status", "LATEST");
+        let half = with_attr(&half, "pg03", "master-pgsql", "-INFINITY");
+        let f = facts(
+            Some(500),
+            &[("pg03", Some(500)), ("pg04", Some(400)), ("pg05", None)],
+        );
+        assert!(matches!(
+            decide_promotion(&mut Plan::new(&c, &half), &f),
+            PromoteDecision::Go(_)
+        ));
     }
 
     /// The last primary is promoted again: it holds every commit it
