@@ -1258,6 +1258,15 @@ fn a_restarted_standby_publishes_no_position_while_it_replays_its_wal() {
     let alone = [standby];
     notify_all_on(&c, &alone, &pre_promote_of(&alone, &alone));
     assert_eq!(c.attribute(standby, &private(PrivateAttr::Position)), None);
+    // The target gives its score up: Pacemaker aborts the transition
+    // instead of counting a refused promote as a failure.
+    assert_eq!(
+        c.attribute(standby, &attr(Attr::Score)).as_deref(),
+        Some("-INFINITY"),
+        "{}",
+        c.attributes_table()
+    );
+    // Run anyway, the promote is refused.
     let out = c.run(OURS, standby, "promote", &[]);
     assert_eq!(out.rc, 1, "{}", out.stderr);
     assert!(out.stderr.contains("still moves"), "{}", out.stderr);

@@ -22,7 +22,7 @@ use super::election::{
 };
 use super::monitor::RunningPrimary;
 use super::monitor::{standby_pass, StandbyPass};
-use super::plan::{Attr, AttrValue, Batch, Plan, RepConfig, Score, Status};
+use super::plan::{Attr, AttrValue, Batch, Plan, RepConfig, Score, Status, Write};
 use super::primaries::{primary_verdict, PrimaryVerdict};
 use super::promotion::{hand_over, quorum_proof};
 use super::rounds::StandbyRounds;
@@ -69,7 +69,10 @@ pub struct PrePromote {
 /// check, only once it can no longer move (a smaller one could make the
 /// promotion go to a node behind this one); otherwise a position published
 /// for an earlier promotion is withdrawn, since it must not stand for
-/// this one.
+/// this one. The target that cannot publish gives its score up: its
+/// promote would be refused for certain and count as a failure (with
+/// `migration-threshold=1` it would be banned); the transition is aborted
+/// instead, and the election decides once the positions are final.
 pub fn pre_promote(cfg: &RepConfig, target: &str, own: OwnPosition) -> PrePromote {
     let (line, position) = match own {
         OwnPosition::Primary => {
@@ -96,6 +99,18 @@ pub fn pre_promote(cfg: &RepConfig, target: &str, own: OwnPosition) -> PrePromot
             None,
         ),
     };
+    let mut line = line;
+    if position.is_none() && target == cfg.me {
+        line.warnings.push(
+            "Giving up the promotion before it runs: this node's position is not final.".into(),
+        );
+        line.writes.push(Write {
+            node: cfg.me.clone(),
+            attr: Attr::Score,
+            value: Some(AttrValue::Score(Score::CanNotPromote)),
+            log: None,
+        });
+    }
     PrePromote {
         steps: vec![NotifyStep::Apply(line), NotifyStep::Position(position)],
         check_now: position.filter(|_| target == cfg.me),
@@ -316,13 +331,26 @@ mod tests {
         // The target runs its check at promotion now.
         let target = pre_promote(&c, "pg01", OwnPosition::Settled(at(2, 500)));
         assert_eq!(target.check_now, Some(at(2, 500)));
-        // A position that may move, or none, withdraws the old one.
+        // A position that may move, or none, withdraws the old one; the
+        // target gives its score up, a peer does not.
         for own in [OwnPosition::Moving, OwnPosition::Unknown("refused".into())] {
-            let p = pre_promote(&c, "pg01", own);
+            let p = pre_promote(&c, "pg01", own.clone());
             assert_eq!(p.steps[1], NotifyStep::Position(None));
             assert_eq!(p.check_now, None);
+            let NotifyStep::Apply(batch) = &p.steps[0] else {
+                panic!()
+            };
+            assert_eq!(
+                batch.writes.iter().map(Write::summary).collect::<Vec<_>>(),
+                ["pg01:Score=-INFINITY"]
+            );
+            let peer = pre_promote(&c, "pg02", own);
+            let NotifyStep::Apply(batch) = &peer.steps[0] else {
+                panic!()
+            };
+            assert_eq!(batch.writes, []);
         }
-        let p = pre_promote(&c, "pg01", OwnPosition::Unknown("refused".into()));
+        let p = pre_promote(&c, "pg02", OwnPosition::Unknown("refused".into()));
         assert_eq!(
             p.steps[0],
             NotifyStep::Apply(Batch::warning(
