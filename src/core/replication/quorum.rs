@@ -444,7 +444,15 @@ pub fn control_quorum(plan: &mut Plan, facts: &QuorumPassFacts) -> QuorumStep {
             at_ceiling.insert(target.to_string());
         }
         let voter = record.voters.contains(target) && facts.list.standbys.contains(target);
-        let score = if voter && streaming && flushed_ceiling {
+        // A voter that stays listed, recorded and streaming keeps a score
+        // it has: after a change of the list it reaches the new ceiling
+        // under load only at the next monitor, and the score is not the
+        // proof here (`promotion::quorum_proof` is). Unscoring every voter
+        // at each change would leave a primary lost in that window to the
+        // election, which waits for final positions. A voter without a
+        // score earns it at the ceiling.
+        let kept = plan.has_positive_score(target);
+        let score = if voter && streaming && (flushed_ceiling || kept) {
             Score::CanPromote
         } else {
             Score::CanNotPromote

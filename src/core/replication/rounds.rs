@@ -907,6 +907,41 @@ mod tests {
         );
     }
 
+    /// Third audit N4: a voter that stays listed, recorded and streaming
+    /// keeps its score when the list changes, though it reaches the new
+    /// ceiling only at the next monitor; one without a score earns it at
+    /// the ceiling only.
+    #[test]
+    fn quorum_a_voter_keeps_its_score_when_the_list_changes() {
+        let (c, v) = primary_fixture();
+        let c = quorum(&c, 1);
+        let v = with_attr(&v, "pg01", "pgsql-acked-on-any", "1 of pg02 pg03");
+        // Unscored, pg02 is below the old ceiling too.
+        for (score, at, kept) in [("100", 0x100, true), ("-INFINITY", 0xF0, false)] {
+            let mut v = standbys_run(&with_attr(&v, "pg02", "master-pgsql", score));
+            v.nodes.insert("pg03".into(), false);
+            let mut p = Plan::new(&c, &v);
+            let list = r#"ANY 1 ("pg02", "pg03")"#;
+            let mut rounds =
+                StandbyRounds::new(list, Some(&format!("{list}\t0/100\tafter-checkpoint\n")));
+            rounds.begin();
+            let rows = [flushed(row("pg02", "STREAMING", "QUORUM"), at)];
+            rounds.on_rows(&mut p, &rows);
+            rounds.on_in_effect(true);
+            let proven = note(SyncFlag::Proven);
+            rounds.on_sync_flag(START, Some(&proven), None);
+            rounds.on_flushed(Some(Lsn(0x300)));
+            // Below the new ceiling.
+            let next = rounds.on_rows(&mut p, &rows);
+            let scored: Vec<String> = kinds(&next.steps)
+                .into_iter()
+                .filter(|k| k.contains("pg02:Score"))
+                .collect();
+            assert_eq!(scored, Vec::<String>::new(), "{score}: {kept}");
+            assert_eq!(p.has_positive_score("pg02"), kept);
+        }
+    }
+
     /// Wiring audit F1: a standby that caught up is recorded in one
     /// action and listed in the next, whose view shows the record with
     /// quorum: a partition that began meanwhile may have left the record
