@@ -679,7 +679,7 @@ fn whole_cluster(lab: &Arc<Lab>, label: String, first: i64) -> Vec<Row> {
 /// in `battery`), spread so that the suite stays within its time; the long
 /// form (FAULTS_REPEAT > 1) runs every scenario in the configuration it is
 /// given.
-pub(crate) const SYNC_ON_THREE: &[usize] = &[1, 4, 2, 8, 12];
+pub(crate) const SYNC_ON_THREE: &[usize] = &[1, 4, 2, 12];
 /// After the randomized schedules in quorum mode, on the same lab
 /// (`nemesis::nemesis_schedules`): a voter's node dies, and commits do not
 /// wait for it.
