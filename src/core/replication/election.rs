@@ -216,14 +216,12 @@ pub fn every_position_published(published: &[(String, Option<Location>)]) -> boo
 }
 
 /// Whether an election is needed now: no instance is promoted and no node
-/// has a positive score that Pacemaker could promote it with.
+/// has a positive score that Pacemaker could promote it with
+/// ([`Plan::may_be_promoted`]: a failed instance, or one kept stopped by
+/// its fail count, cannot be, whatever score it kept).
 pub fn election_needed(cfg: &RepConfig, view: &ClusterView) -> bool {
-    let score = Attr::Score.name(&cfg.rsc);
-    !view.promoted_exists()
-        && !cfg
-            .node_list
-            .iter()
-            .any(|n| Score::is_positive(view.attribute(n, &score)))
+    let seen = Plan::new(cfg, view);
+    !view.promoted_exists() && !cfg.node_list.iter().any(|n| seen.may_be_promoted(n))
 }
 
 /// The score `stop`, `start` and a standby's probe leave on this node:

@@ -494,6 +494,15 @@ mod tests {
         // Round 3: a positive score: Pacemaker promotes; the election is over.
         let v3 = with_attr(&v2, "pg01", "master-pgsql", "1000");
         assert!(!election_look(&c, &v3, true));
+        // Unless that instance failed, or its fail count keeps it stopped:
+        // Pacemaker cannot promote it, whatever score it kept.
+        let mut failed = v3.clone();
+        failed.failed = vec!["pg01".into()];
+        assert!(election_look(&c, &failed, true));
+        let mut kept_out = v3.clone();
+        kept_out.unpromoted = vec!["pg02".into()];
+        kept_out.fail_counts.insert("pg01".into(), 1);
+        assert!(election_look(&c, &kept_out, true));
         // PostgreSQL left recovery, or an instance is promoted: over too.
         assert!(!election_look(&c, &v, false));
         let mut promoted = v.clone();

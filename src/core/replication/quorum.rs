@@ -423,6 +423,21 @@ pub fn control_quorum(plan: &mut Plan, facts: &QuorumPassFacts) -> QuorumStep {
     let cfg = plan.cfg;
     let record = own_record(plan);
     let shown = shown_record(plan, &cfg.me);
+    let out = |n: &String| !plan.view.online(n) || !plan.view.runs_instance(n);
+    let gone: BTreeSet<String> = facts
+        .list
+        .standbys
+        .iter()
+        .chain(&record.voters)
+        .filter(|n| out(n))
+        .cloned()
+        .collect();
+    // A voter is scored only while enough of the record's voters run to
+    // prove its promotion (`promotion::quorum_proof`): otherwise its score
+    // only stops the recovery in place of a crashed primary, which holds
+    // every commit, for a promotion that gives up.
+    let provable =
+        record.voters.iter().filter(|v| !gone.contains(*v)).count() >= record.positions_needed();
     let mut caught_up = BTreeSet::new();
     let mut at_ceiling = BTreeSet::new();
     for target in cfg.others() {
@@ -452,22 +467,13 @@ pub fn control_quorum(plan: &mut Plan, facts: &QuorumPassFacts) -> QuorumStep {
         // election, which waits for final positions. A voter without a
         // score earns it at the ceiling.
         let kept = plan.has_positive_score(target);
-        let score = if voter && streaming && (flushed_ceiling || kept) {
+        let score = if voter && provable && streaming && (flushed_ceiling || kept) {
             Score::CanPromote
         } else {
             Score::CanNotPromote
         };
         plan.other_score(target, score);
     }
-    let out = |n: &String| !plan.view.online(n) || !plan.view.runs_instance(n);
-    let gone: BTreeSet<String> = facts
-        .list
-        .standbys
-        .iter()
-        .chain(&record.voters)
-        .filter(|n| out(n))
-        .cloned()
-        .collect();
     let step = quorum_step(&QuorumFacts {
         list: facts.list,
         record: &record,

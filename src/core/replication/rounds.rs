@@ -907,39 +907,100 @@ mod tests {
         );
     }
 
+    /// Five nodes, `ANY 2` of pg02-pg05 recorded, each with `score`,
+    /// pg05's node gone.
+    fn five_nodes_without_pg05(score: &str) -> (RepConfig, ClusterView) {
+        let c = quorum(
+            &cfg(RepMode::Sync, &["pg01", "pg02", "pg03", "pg04", "pg05"]),
+            2,
+        );
+        let mut v = view(
+            &["pg01", "pg02", "pg03", "pg04"],
+            &["pg05"],
+            &[("pg01", "pgsql-acked-on-any", "2 of pg02 pg03 pg04 pg05")],
+        );
+        v.quorum = true;
+        for n in ["pg02", "pg03", "pg04", "pg05"] {
+            v = with_attr(&v, n, "master-pgsql", score);
+        }
+        v.unpromoted = vec!["pg02".into(), "pg03".into(), "pg04".into()];
+        (c, v)
+    }
+
+    /// The list narrows to pg02-pg04, a new ceiling (0/300) is read, and
+    /// the next round sees them flushed `at`: its steps.
+    fn narrowed_without_pg05(p: &mut Plan, at: u64) -> Vec<RoundStep> {
+        let list = r#"ANY 2 ("pg02", "pg03", "pg04", "pg05")"#;
+        let mut rounds =
+            StandbyRounds::new(list, Some(&format!("{list}\t0/100\tafter-checkpoint\n")));
+        rounds.begin();
+        let rows: Vec<ReplicationRow> = ["pg02", "pg03", "pg04"]
+            .into_iter()
+            .map(|n| flushed(row(n, "STREAMING", "QUORUM"), at))
+            .collect();
+        rounds.on_rows(p, &rows);
+        rounds.on_in_effect(true);
+        let proven = note(SyncFlag::Proven);
+        rounds.on_sync_flag(START, Some(&proven), None);
+        rounds.on_flushed(Some(Lsn(0x300)));
+        rounds.on_rows(p, &rows).steps
+    }
+
     /// Third audit N4: a voter that stays listed, recorded and streaming
     /// keeps its score when the list changes, though it reaches the new
     /// ceiling only at the next monitor; one without a score earns it at
     /// the ceiling only.
     #[test]
     fn quorum_a_voter_keeps_its_score_when_the_list_changes() {
+        // Unscored, the voters are below the old ceiling too.
+        for (score, at, kept) in [("100", 0x100, true), ("-INFINITY", 0xF0, false)] {
+            let (c, v) = five_nodes_without_pg05(score);
+            let mut p = Plan::new(&c, &v);
+            let steps = narrowed_without_pg05(&mut p, at);
+            let scored: Vec<String> = kinds(&steps)
+                .into_iter()
+                .filter(|k| k.contains(":Score"))
+                .collect();
+            assert_eq!(scored, Vec::<String>::new(), "{score}");
+            for n in ["pg02", "pg03", "pg04"] {
+                assert_eq!(p.has_positive_score(n), kept, "{score} {n}");
+            }
+        }
+    }
+
+    /// Review R2: a voter is scored only while enough of the record's
+    /// voters run to prove its promotion. Three nodes, `1 of pg02 pg03`,
+    /// pg03 gone: pg02 at the ceiling is not scored until the record is
+    /// narrowed to it (a crash of the primary meanwhile is recovered in
+    /// place instead of going to a promotion that gives up).
+    #[test]
+    fn quorum_no_voter_is_scored_while_the_record_needs_a_gone_one() {
         let (c, v) = primary_fixture();
         let c = quorum(&c, 1);
         let v = with_attr(&v, "pg01", "pgsql-acked-on-any", "1 of pg02 pg03");
-        // Unscored, pg02 is below the old ceiling too.
-        for (score, at, kept) in [("100", 0x100, true), ("-INFINITY", 0xF0, false)] {
-            let mut v = standbys_run(&with_attr(&v, "pg02", "master-pgsql", score));
-            v.nodes.insert("pg03".into(), false);
-            let mut p = Plan::new(&c, &v);
-            let list = r#"ANY 1 ("pg02", "pg03")"#;
-            let mut rounds =
-                StandbyRounds::new(list, Some(&format!("{list}\t0/100\tafter-checkpoint\n")));
-            rounds.begin();
-            let rows = [flushed(row("pg02", "STREAMING", "QUORUM"), at)];
-            rounds.on_rows(&mut p, &rows);
-            rounds.on_in_effect(true);
-            let proven = note(SyncFlag::Proven);
-            rounds.on_sync_flag(START, Some(&proven), None);
-            rounds.on_flushed(Some(Lsn(0x300)));
-            // Below the new ceiling.
-            let next = rounds.on_rows(&mut p, &rows);
-            let scored: Vec<String> = kinds(&next.steps)
-                .into_iter()
-                .filter(|k| k.contains("pg02:Score"))
-                .collect();
-            assert_eq!(scored, Vec::<String>::new(), "{score}: {kept}");
-            assert_eq!(p.has_positive_score("pg02"), kept);
-        }
+        let mut v = standbys_run(&with_attr(&v, "pg02", "master-pgsql", "100"));
+        v.nodes.insert("pg03".into(), false);
+        v.unpromoted = vec!["pg02".into()];
+        let mut p = Plan::new(&c, &v);
+        let list = r#"ANY 1 ("pg02")"#;
+        let mut rounds =
+            StandbyRounds::new(list, Some(&format!("{list}\t0/100\tafter-checkpoint\n")));
+        rounds.begin();
+        let rows = [flushed(row("pg02", "STREAMING", "QUORUM"), 0x100)];
+        let next = rounds.on_rows(&mut p, &rows);
+        assert!(
+            kinds(&next.steps)[0].contains("pg02:Score=-INFINITY"),
+            "{:?}",
+            kinds(&next.steps)
+        );
+        // Once the record names pg02 alone, it is scored.
+        let v = with_attr(&v, "pg01", "pgsql-acked-on-any", "1 of pg02");
+        let mut p = Plan::new(&c, &v);
+        let mut rounds =
+            StandbyRounds::new(list, Some(&format!("{list}\t0/100\tafter-checkpoint\n")));
+        rounds.begin();
+        rounds.on_rows(&mut p, &rows);
+        assert!(p.has_positive_score("pg02"));
     }
 
     /// Wiring audit F1: a standby that caught up is recorded in one
