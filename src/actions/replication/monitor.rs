@@ -353,7 +353,7 @@ fn perform_round(r: &Replica, s: &mut Session, step: RoundStep) -> Result<()> {
 /// (a node died) the CIB takes no writes; that can take several seconds,
 /// so this waits up to 15 s (half the time left at most): the scheduler
 /// cannot act meanwhile either.
-fn revocations_shown(r: &Replica, nodes: &[String]) -> bool {
+pub(super) fn revocations_shown(r: &Replica, nodes: &[String]) -> bool {
     let bound = barrier_bound(r);
     nodes.iter().all(|n| {
         bound

@@ -27,6 +27,14 @@ fn perform_notify(r: &Replica, steps: Vec<NotifyStep>) -> Result<()> {
         match step {
             NotifyStep::Apply(batch) => r.apply(batch)?,
             NotifyStep::Position(l) => r.crm.set_position(l),
+            NotifyStep::AwaitRevoked(nodes) => {
+                if !monitor::revocations_shown(r, &nodes) {
+                    crate::warn!(
+                        "the CIB does not show the score of {} taken away yet: the promote may still run, and be refused",
+                        nodes.join(", ")
+                    );
+                }
+            }
             NotifyStep::RememberFormerPrimary(node) => r.files.set_former_primary(&node)?,
             NotifyStep::ForgetFormerPrimary => r.files.clear_former_primary(),
         }

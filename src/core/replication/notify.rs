@@ -41,6 +41,10 @@ pub enum NotifyStep {
     RememberFormerPrimary(String),
     /// That preference goes.
     ForgetFormerPrimary,
+    /// Wait (bounded) until the CIB shows these nodes' scores taken away:
+    /// the change aborts Pacemaker's transition, and the promote must not
+    /// start before it does.
+    AwaitRevoked(Vec<String>),
 }
 
 /// What a standby found about its own position for a promotion.
@@ -111,8 +115,13 @@ pub fn pre_promote(cfg: &RepConfig, target: &str, own: OwnPosition) -> PrePromot
             log: None,
         });
     }
+    let gave_up = !line.writes.is_empty();
+    let mut steps = vec![NotifyStep::Apply(line), NotifyStep::Position(position)];
+    if gave_up {
+        steps.push(NotifyStep::AwaitRevoked(vec![cfg.me.clone()]));
+    }
     PrePromote {
-        steps: vec![NotifyStep::Apply(line), NotifyStep::Position(position)],
+        steps,
         check_now: position.filter(|_| target == cfg.me),
     }
 }
@@ -141,7 +150,7 @@ pub fn early_hand_over(
         plan.warnings
             .push(format!("Giving up the promotion before it runs: {why}."));
         plan.own_score(Score::CanNotPromote);
-        return vec![NotifyStep::Apply(plan.take())];
+        return given_up(plan);
     }
     let PromotionCheck::HandOver { to, reason } = promotion_check(mine, peers) else {
         return Vec::new();
@@ -150,7 +159,16 @@ pub fn early_hand_over(
         "Handing the promotion to {to} before it runs: {reason}."
     ));
     hand_over(plan, &to);
-    vec![NotifyStep::Apply(plan.take())]
+    given_up(plan)
+}
+
+/// The target's score change in pre-promote, then the wait until the CIB
+/// shows it: Pacemaker aborts the transition on it, before the promote.
+fn given_up(plan: &mut Plan) -> Vec<NotifyStep> {
+    vec![
+        NotifyStep::Apply(plan.take()),
+        NotifyStep::AwaitRevoked(vec![plan.cfg.me.clone()]),
+    ]
 }
 
 /// pre-promote on a node that is not the target: the stock agent's check
@@ -344,7 +362,10 @@ mod tests {
                 batch.writes.iter().map(Write::summary).collect::<Vec<_>>(),
                 ["pg01:Score=-INFINITY"]
             );
+            // Shown in the CIB before the notification returns.
+            assert_eq!(p.steps[2], NotifyStep::AwaitRevoked(vec!["pg01".into()]));
             let peer = pre_promote(&c, "pg02", own);
+            assert_eq!(peer.steps.len(), 2);
             let NotifyStep::Apply(batch) = &peer.steps[0] else {
                 panic!()
             };
@@ -377,6 +398,7 @@ mod tests {
         };
         assert!(b.warnings[0]
             .starts_with("Handing the promotion to pg03 before it runs: pg03 is ahead"));
+        assert_eq!(steps[1], NotifyStep::AwaitRevoked(vec!["pg01".into()]));
         let silent = [("pg02".to_string(), None)];
         assert_eq!(
             early_hand_over(&mut Plan::new(&c, &v), at(2, 500), &silent),
