@@ -238,10 +238,16 @@ pub fn decide_promotion(plan: &mut Plan, facts: &PromoteFacts) -> PromoteDecisio
     // against the former primary's record then.
     let last_primary = only_latest(plan) == Some(me.as_str()) || super::is_last_primary(plan, &me);
     let silent_ones_count = !(recorded_holder(plan) || last_primary) && last_record(plan).is_none();
+    // A peer on the last primary's own timeline is ahead of it only by
+    // WAL it never finished writing (a standby receives flushed WAL, which
+    // may end inside a record; the restarted primary replays complete
+    // records only): none of it was acknowledged. Only a newer timeline
+    // hands its promotion over.
     let peers: Vec<(String, Option<Location>)> = facts
         .peers
         .iter()
         .filter(|(_, l)| l.is_some() || silent_ones_count)
+        .filter(|(_, l)| !last_primary || l.is_some_and(|l| l.tli > mine.tli))
         .cloned()
         .collect();
     match promotion_check(mine, &peers) {
@@ -848,6 +854,41 @@ mod tests {
             decide_promotion(&mut Plan::new(&c, &half), &f),
             PromoteDecision::Go(_)
         ));
+    }
+
+    /// Review R1: a peer ahead of the last primary on its own timeline
+    /// holds only WAL the primary never finished writing: no hand-over
+    /// (the peer, not exempt, would be held back by a silent one); a
+    /// newer timeline still gets it.
+    #[test]
+    fn the_last_primary_hands_over_only_to_a_newer_timeline() {
+        let (c, v) = failover();
+        let v = with_attr(&v, "pg01", "pgsql-data-status", "DISCONNECT");
+        let v = with_attr(&v, "pg02", "pgsql-data-status", "LATEST");
+        let f = facts(Some(500), &[("pg03", Some(600))]);
+        assert!(matches!(
+            decide_promotion(&mut Plan::new(&c, &v), &f),
+            PromoteDecision::Go(_)
+        ));
+        let mut newer = facts(Some(500), &[("pg03", Some(100))]);
+        newer.peers[0].1 = Some(Location {
+            tli: Some(3),
+            lsn: Lsn(100),
+        });
+        match decide_promotion(&mut Plan::new(&c, &v), &newer) {
+            PromoteDecision::Refuse { reason, .. } => {
+                assert!(reason.contains("pg03 is ahead"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+        // Not the last primary: the peer ahead gets it, as before.
+        let (c, v) = failover();
+        match decide_promotion(&mut Plan::new(&c, &v), &f) {
+            PromoteDecision::Refuse { reason, .. } => {
+                assert!(reason.contains("pg03 is ahead"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     /// The last primary is promoted again: it holds every commit it
