@@ -78,7 +78,7 @@ pub struct PrePromote {
 /// `migration-threshold=1` it would be banned); the transition is aborted
 /// instead, and the election decides once the positions are final.
 pub fn pre_promote(cfg: &RepConfig, target: &str, own: OwnPosition) -> PrePromote {
-    let (line, position) = match own {
+    let (mut line, position) = match own {
         OwnPosition::Primary => {
             return PrePromote {
                 steps: Vec::new(),
@@ -103,8 +103,8 @@ pub fn pre_promote(cfg: &RepConfig, target: &str, own: OwnPosition) -> PrePromot
             None,
         ),
     };
-    let mut line = line;
-    if position.is_none() && target == cfg.me {
+    let gives_up = position.is_none() && target == cfg.me;
+    if gives_up {
         line.warnings.push(
             "Giving up the promotion before it runs: this node's position is not final.".into(),
         );
@@ -115,9 +115,8 @@ pub fn pre_promote(cfg: &RepConfig, target: &str, own: OwnPosition) -> PrePromot
             log: None,
         });
     }
-    let gave_up = !line.writes.is_empty();
     let mut steps = vec![NotifyStep::Apply(line), NotifyStep::Position(position)];
-    if gave_up {
+    if gives_up {
         steps.push(NotifyStep::AwaitRevoked(vec![cfg.me.clone()]));
     }
     PrePromote {
