@@ -707,10 +707,7 @@ fn faults_under_write_load() {
 /// The fault battery on `lab`; `default(n, repeat)` picks the scenarios
 /// when FAULTS_ONLY does not.
 pub(crate) fn battery(lab: &Arc<Lab>, first_id: i64, default: fn(usize, usize) -> bool) {
-    let repeat: usize = std::env::var("FAULTS_REPEAT")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(1);
+    let repeat = crate::support::env_number("FAULTS_REPEAT", 1) as usize;
     let only: Option<Vec<usize>> = std::env::var("FAULTS_ONLY")
         .ok()
         .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect());

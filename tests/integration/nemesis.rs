@@ -28,7 +28,7 @@ use crate::operator::{
     lock_exists, node_up, operator_recovers_in_place, restore, resync, running, streaming_nodes,
     try_block_vip,
 };
-use crate::support::wait_until;
+use crate::support::{env_number, wait_until};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -624,14 +624,14 @@ pub(crate) fn hands_off(self_healing: bool) -> Duration {
 #[test]
 fn nemesis_schedules() {
     let _one_lab_at_a_time = crate::support::lab_guard();
-    let seed = env("NEMESIS_SEED", now_ms());
-    let sync_schedules = env("NEMESIS_SCHEDULES", 1);
-    let quorum_schedules = env("NEMESIS_QUORUM_SCHEDULES", 1);
-    let steps = env("NEMESIS_STEPS", 3) as usize;
-    let nodes = env("NEMESIS_NODES", 3);
+    let seed = env_number("NEMESIS_SEED", now_ms());
+    let sync_schedules = env_number("NEMESIS_SCHEDULES", 1);
+    let quorum_schedules = env_number("NEMESIS_QUORUM_SCHEDULES", 1);
+    let steps = env_number("NEMESIS_STEPS", 3) as usize;
+    let nodes = env_number("NEMESIS_NODES", 3);
     // NEMESIS_STOCK=1: the stock-compatible configuration, where the
     // operator steps in at once and every intervention is reported.
-    let stock = env("NEMESIS_STOCK", 0) == 1;
+    let stock = env_number("NEMESIS_STOCK", 0) == 1;
     let shared = (!stock && nodes == 3).then(SharedLab::as_shipped);
     let lab = match &shared {
         Some(shared) => shared.lab.clone(),
@@ -668,7 +668,7 @@ fn nemesis_schedules() {
     // The suite's short form goes on, on the same lab now in quorum mode,
     // with the fault battery's short form there (scripts/nemesis-long.sh
     // sets NEMESIS_BATTERY=0).
-    if shared.is_some() && quorum_schedules > 0 && env("NEMESIS_BATTERY", 1) == 1 {
+    if shared.is_some() && quorum_schedules > 0 && env_number("NEMESIS_BATTERY", 1) == 1 {
         crate::faults::battery(&lab, 50_000_000, |n, repeat| {
             crate::faults::QUORUM_ON_THREE.contains(&n) || repeat > 1
         });
@@ -679,14 +679,6 @@ fn nemesis_schedules() {
     if let Some(shared) = shared {
         shared.release();
     }
-}
-
-/// `k` from the environment, or `default`.
-pub(crate) fn env(k: &str, default: u64) -> u64 {
-    std::env::var(k)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 #[test]

@@ -14,7 +14,8 @@
 use crate::faults::{battery, QUORUM_ON_FIVE, SYNC_ON_FIVE};
 use crate::lab::{crashfs_binary, Lab};
 use crate::load::create_faults_table;
-use crate::nemesis::{env, hands_off, run_schedules};
+use crate::nemesis::{hands_off, run_schedules};
+use crate::support::env_number;
 use std::sync::Arc;
 
 #[test]
@@ -33,7 +34,7 @@ fn quorum_then_sync_under_faults() {
     create_faults_table(&lab);
     // The schedules' seeds follow the three-node lab's (NEMESIS_SEED, 1019
     // and 1020 in the suite).
-    let seed = env("NEMESIS_SEED", crate::load::now_ms()) + 2;
+    let seed = env_number("NEMESIS_SEED", crate::load::now_ms()) + 2;
     battery(&lab, 1_000_000, |n, repeat| {
         QUORUM_ON_FIVE.contains(&n) || repeat > 1
     });

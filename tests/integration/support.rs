@@ -157,6 +157,15 @@ pub fn agent_for_everyone() -> AgentForEveryone {
     AgentForEveryone { _dir: dir, path }
 }
 
+/// The number in environment variable `k` (a test's knob: a seed, a
+/// count), or `default` when it is unset or not a number.
+pub fn env_number(k: &str, default: u64) -> u64 {
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Held by every test that builds a Pacemaker lab: two labs at once on two
 /// cores make each other's timeouts flaky.
 pub fn lab_guard() -> std::sync::MutexGuard<'static, ()> {
