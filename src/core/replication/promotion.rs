@@ -810,6 +810,23 @@ mod tests {
         }
     }
 
+    /// Sync mode: pg02 was promoted after pg01 (pg01 `DISCONNECT`, pg02
+    /// the only `LATEST`), its node crashed, and the election promotes it
+    /// again.
+    fn last_primary_again() -> (super::super::RepConfig, ClusterView) {
+        let (c, v) = failover();
+        let v = with_attr(&v, "pg01", "pgsql-data-status", "DISCONNECT");
+        (c, with_attr(&v, "pg02", "pgsql-data-status", "LATEST"))
+    }
+
+    /// The same in quorum mode, pg02's record `1 of pg03`.
+    fn quorum_last_primary_again() -> (super::super::RepConfig, ClusterView) {
+        let (c, v) = quorum_failover();
+        let v = with_attr(&v, "pg02", "pgsql-acked-on-any", "1 of pg03");
+        let v = with_attr(&v, "pg02", "pgsql-data-status", "LATEST");
+        (c, with_attr(&v, "pg01", "pgsql-data-status", "DISCONNECT"))
+    }
+
     /// A silent running peer (replaying its WAL after a restart) does not
     /// hold back the last primary, elected again after its node's crash:
     /// the peer received flushed WAL only, and the last primary flushed
@@ -817,18 +834,13 @@ mod tests {
     /// promotion that stopped half way, which passed its check then.
     #[test]
     fn the_last_primary_is_not_held_back_by_a_silent_peer() {
-        let (c, v) = quorum_failover();
-        let v = with_attr(&v, "pg02", "pgsql-acked-on-any", "1 of pg03");
-        let v = with_attr(&v, "pg02", "pgsql-data-status", "LATEST");
-        let v = with_attr(&v, "pg01", "pgsql-data-status", "DISCONNECT");
+        let (c, v) = quorum_last_primary_again();
         let f = facts(Some(500), &[("pg03", None), ("pg04", Some(400))]);
         assert!(matches!(
             decide_promotion(&mut Plan::new(&c, &v), &f),
             PromoteDecision::Go(_)
         ));
-        let (c, v) = failover();
-        let v = with_attr(&v, "pg01", "pgsql-data-status", "DISCONNECT");
-        let v = with_attr(&v, "pg02", "pgsql-data-status", "LATEST");
+        let (c, v) = last_primary_again();
         assert!(matches!(
             decide_promotion(&mut Plan::new(&c, &v), &facts(Some(500), &[("pg03", None)])),
             PromoteDecision::Go(_)
@@ -862,9 +874,7 @@ mod tests {
     /// newer timeline still gets it.
     #[test]
     fn the_last_primary_hands_over_only_to_a_newer_timeline() {
-        let (c, v) = failover();
-        let v = with_attr(&v, "pg01", "pgsql-data-status", "DISCONNECT");
-        let v = with_attr(&v, "pg02", "pgsql-data-status", "LATEST");
+        let (c, v) = last_primary_again();
         let f = facts(Some(500), &[("pg03", Some(600))]);
         assert!(matches!(
             decide_promotion(&mut Plan::new(&c, &v), &f),
@@ -895,10 +905,7 @@ mod tests {
     /// acknowledged, its own record asks nothing of it.
     #[test]
     fn quorum_the_last_primary_needs_no_voters() {
-        let (c, v) = quorum_failover();
-        let v = with_attr(&v, "pg02", "pgsql-acked-on-any", "1 of pg03");
-        let v = with_attr(&v, "pg02", "pgsql-data-status", "LATEST");
-        let v = with_attr(&v, "pg01", "pgsql-data-status", "DISCONNECT");
+        let (c, v) = quorum_last_primary_again();
         let mut p = Plan::new(&c, &v);
         assert!(matches!(
             decide_promotion(&mut p, &facts(Some(500), &[("pg03", Some(500))])),
