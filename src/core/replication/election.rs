@@ -26,6 +26,12 @@ impl Location {
         }
     }
 
+    /// On a newer timeline than `other`; never when either timeline is
+    /// unknown.
+    pub fn on_newer_timeline_than(&self, other: &Location) -> bool {
+        matches!((self.tli, other.tli), (Some(a), Some(b)) if a > b)
+    }
+
     /// A standby's position: its WAL location on the newest of the
     /// timeline PostgreSQL reports and the timeline its WAL segments are
     /// on (`None`: no location).
@@ -112,14 +118,7 @@ fn readable((_, hex, tli): &(String, String, Option<String>)) -> bool {
 /// node, async mode for the running ones.
 pub fn election_candidates(plan: &Plan) -> Vec<String> {
     let (cfg, view) = (plan.cfg, plan.view);
-    let runs = |n: &str| n == cfg.me || view.runs_standby(n);
-    let holding = acked_holders(plan);
-    let holders: Vec<String> = cfg
-        .node_list
-        .iter()
-        .filter(|n| holding.contains(&n.as_str()) && runs(n) && !diverged(cfg, view, n))
-        .cloned()
-        .collect();
+    let holders = running_holders(plan);
     if !holders.is_empty() {
         return holders;
     }
@@ -128,9 +127,51 @@ pub fn election_candidates(plan: &Plan) -> Vec<String> {
     }
     cfg.node_list
         .iter()
-        .filter(|n| cfg.waits_for_standbys() || runs(n))
+        .filter(|n| cfg.waits_for_standbys() || n.as_str() == cfg.me || view.runs_standby(n))
         .filter(|n| !diverged(cfg, view, n))
         .cloned()
+        .collect()
+}
+
+/// The [`acked_holders`] that run as standbys (this node counts), but a
+/// diverged one.
+fn running_holders(plan: &Plan) -> Vec<String> {
+    let (cfg, view) = (plan.cfg, plan.view);
+    let holding = acked_holders(plan);
+    cfg.node_list
+        .iter()
+        .filter(|n| holding.contains(&n.as_str()))
+        .filter(|n| n.as_str() == cfg.me || view.runs_standby(n))
+        .filter(|n| !diverged(cfg, view, n))
+        .cloned()
+        .collect()
+}
+
+/// The positions an election among holders is decided on: the holders',
+/// those on a newer timeline than every holder's, and unreadable ones
+/// (they block until readable). A node ahead of a holder on its timeline
+/// holds only WAL nobody acknowledged. Letting it win gave the promotion
+/// to a node whose own check fails while a voter is gone, and made the
+/// last primary give up its `LATEST`, the only proof left: no primary
+/// until the voter returned. The holder's check at promotion still hands
+/// over to such a node when that node's check will pass
+/// ([`super::promotion::compared_peers`]).
+fn holders_sample(sample: Sample, holders: &[String]) -> Sample {
+    let location = |(_, hex, tli): &(String, String, Option<String>)| {
+        Location::from_attrs(Some(hex), tli.as_deref())
+    };
+    let held: Vec<Location> = sample
+        .iter()
+        .filter(|(n, ..)| holders.contains(n))
+        .filter_map(location)
+        .collect();
+    sample
+        .into_iter()
+        .filter(|e| {
+            holders.contains(&e.0)
+                || !readable(e)
+                || location(e).is_some_and(|l| held.iter().all(|h| l.on_newer_timeline_than(h)))
+        })
         .collect()
 }
 
@@ -487,6 +528,12 @@ fn have_master_right(plan: &mut Plan, facts: &StandbyFacts) -> Result<ElectionFi
             missing.join(", ")
         ));
     }
+    let holders = running_holders(plan);
+    let sample = if holders.is_empty() {
+        sample
+    } else {
+        holders_sample(sample, &holders)
+    };
     Ok(
         match election_step(
             facts.election.as_ref(),
@@ -500,6 +547,18 @@ fn have_master_right(plan: &mut Plan, facts: &StandbyFacts) -> Result<ElectionFi
                 plan.infos.push("I have a master right.".into());
                 plan.own_score(Score::PromoteMe);
                 ElectionFiles::Clear
+            }
+            // The last primary keeps its `LATEST`, the proof that it
+            // holds every acknowledged commit, until the winner's
+            // promotion marks it: should that promotion fail, the proof
+            // is still there.
+            ElectionStep::Lost(st) if is_last_primary(plan, &me) => {
+                plan.infos.push(
+                    "I don't have the newest data; I stay LATEST until the newest node is \
+                     promoted."
+                        .into(),
+                );
+                ElectionFiles::Write(st)
             }
             ElectionStep::Lost(st) => {
                 plan.data_status(&me, DataStatus::Disconnect);
@@ -932,6 +991,76 @@ mod tests {
         let out = standby_monitor(&mut p, &facts).unwrap();
         assert_eq!(out.election, ElectionFiles::Clear);
         assert_eq!(written(&p, "pg02", Attr::Score), Some(Some("1000".into())));
+    }
+
+    /// Fourth audit A1: the last primary pg02 (the only `LATEST`) restarted
+    /// after its node's crash and replayed complete records only; pg03
+    /// received part of a record beyond them and publishes a position
+    /// ahead on the same timeline. pg03 holds nothing acknowledged beyond
+    /// pg02: it neither wins nor makes pg02 give up its `LATEST`. A node on
+    /// a newer timeline still wins, and the last primary that loses stays
+    /// `LATEST` until the winner's promotion marks it.
+    #[test]
+    fn a_holder_does_not_lose_to_a_same_timeline_peer_ahead() {
+        let c = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
+        let mut v = view(
+            &["pg01", "pg02", "pg03"],
+            &[],
+            &[
+                ("pg01", "pgsql-data-status", "DISCONNECT"),
+                ("pg02", "pgsql-data-status", "LATEST"),
+                ("pg03", "pgsql-data-status", "DISCONNECT"),
+            ],
+        );
+        v.unpromoted = vec!["pg02".into(), "pg03".into()];
+        v.fail_counts.insert("pg01".into(), 1);
+        let published = |v: &crate::core::crm_mon::ClusterView, pg03_tli: &str| {
+            let mut v = v.clone();
+            for (n, loc, tli) in [
+                ("pg02", "000000000A048178", "6"),
+                ("pg03", "000000000A048200", pg03_tli),
+            ] {
+                let a = v.attributes.get_mut(n).unwrap();
+                a.insert("pgsql-xlog-loc".into(), loc.into());
+                a.insert("pgsql-xlog-tli".into(), tli.into());
+            }
+            v
+        };
+        let monitor = |me: &str, v: &crate::core::crm_mon::ClusterView, lsn: u64, tli: u32| {
+            let mut order = vec![me];
+            order.extend(["pg01", "pg02", "pg03"].iter().filter(|n| **n != me));
+            let c = cfg(RepMode::Sync, &order);
+            let mut facts = standby_facts(true);
+            facts.location = Some(Location {
+                tli: Some(tli),
+                lsn: Lsn(lsn),
+            });
+            let mut p = Plan::new(&c, v);
+            let out = standby_monitor(&mut p, &facts).unwrap();
+            let writes: Vec<String> = p
+                .writes
+                .iter()
+                .filter(|w| matches!(w.attr, Attr::Score | Attr::DataStatus))
+                .map(|w| format!("{}:{:?}={}", w.node, w.attr, w.wire().unwrap_or_default()))
+                .collect();
+            (out.election, writes)
+        };
+        let same = published(&v, "6");
+        let (election, writes) = monitor("pg02", &same, 0x0A048178, 6);
+        assert_eq!(election, ElectionFiles::Clear);
+        assert_eq!(writes, ["pg02:Score=1000"]);
+        let (election, writes) = monitor("pg03", &same, 0x0A048200, 6);
+        assert!(matches!(election, ElectionFiles::Write(_)), "{election:?}");
+        assert_eq!(writes, Vec::<String>::new());
+        // pg03 on a newer timeline: it wins, and pg02 stays LATEST.
+        let newer = published(&v, "7");
+        let (election, writes) = monitor("pg03", &newer, 0x0A048200, 7);
+        assert_eq!(election, ElectionFiles::Clear);
+        assert_eq!(writes, ["pg03:Score=1000"]);
+        let (election, writes) = monitor("pg02", &newer, 0x0A048178, 6);
+        assert!(matches!(election, ElectionFiles::Write(_)), "{election:?}");
+        assert_eq!(writes, Vec::<String>::new());
+        assert_eq!(election_candidates(&Plan::new(&c, &newer)), ["pg02"]);
     }
 
     /// A node that says DIVERGED is no candidate and no peer at promotion: its

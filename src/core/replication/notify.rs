@@ -24,7 +24,7 @@ use super::monitor::RunningPrimary;
 use super::monitor::{standby_pass, StandbyPass};
 use super::plan::{Attr, AttrValue, Batch, Plan, RepConfig, Score, Status, Write};
 use super::primaries::{primary_verdict, PrimaryVerdict};
-use super::promotion::{hand_over, quorum_proof};
+use super::promotion::{compared_peers, hand_over, quorum_proof};
 use super::rounds::StandbyRounds;
 use crate::core::crm_mon::ClusterView;
 use crate::core::lsn::Lsn;
@@ -151,7 +151,8 @@ pub fn early_hand_over(
         plan.own_score(Score::CanNotPromote);
         return given_up(plan);
     }
-    let PromotionCheck::HandOver { to, reason } = promotion_check(mine, peers) else {
+    let compared = compared_peers(plan, mine, peers);
+    let PromotionCheck::HandOver { to, reason } = promotion_check(mine, &compared) else {
         return Vec::new();
     };
     plan.warnings.push(format!(
@@ -598,6 +599,34 @@ mod tests {
         // pg03 runs: the promote's own wait decides, nothing here.
         let mut p = Plan::new(&c, &v);
         assert!(early_hand_over(&mut p, at(2, 500), &[("pg03".into(), None)]).is_empty());
+    }
+
+    /// Fourth audit A1 (quorum, three nodes, k=1): the last primary pg02
+    /// (record `1 of pg01 pg03`) is elected again after its node's crash,
+    /// pg03's node is gone, and pg01 received part of a record pg02 never
+    /// finished writing. pg02 keeps the promotion: handed to pg01, which
+    /// cannot prove itself without pg03, it gave up and nobody was
+    /// promoted. A peer on a newer timeline still gets it.
+    #[test]
+    fn the_last_primary_hands_over_early_only_to_a_newer_timeline() {
+        let mut c = cfg(RepMode::Quorum, &["pg02", "pg01", "pg03"]);
+        c.quorum_standbys = 1;
+        let mut v = view(
+            &["pg02", "pg01"],
+            &["pg03"],
+            &[
+                ("pg02", "pgsql-data-status", "LATEST"),
+                ("pg02", "pgsql-acked-on-any", "1 of pg01 pg03"),
+                ("pg01", "pgsql-data-status", "DISCONNECT"),
+            ],
+        );
+        v.quorum = true;
+        let mut p = Plan::new(&c, &v);
+        let same = [("pg01".to_string(), Some(at(2, 600)))];
+        assert_eq!(early_hand_over(&mut p, at(2, 500), &same), []);
+        let newer = [("pg01".to_string(), Some(at(3, 100)))];
+        let steps = early_hand_over(&mut p, at(2, 500), &newer);
+        assert_eq!(applied(&steps), ["pg02:Score=-INFINITY", "pg01:Score=1000"]);
     }
 
     /// Wiring audit F2: pg02's promotion stopped after it said `LATEST`;

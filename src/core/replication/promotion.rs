@@ -16,9 +16,9 @@
 //! itself, and the check at promotion proved this node holds every
 //! acknowledged commit.
 
-use super::election::{promotion_check, Location, PromotionCheck};
+use super::election::{every_position_published, promotion_check, Location, PromotionCheck};
 use super::plan::{Attr, AttrValue, DataStatus, Plan, Score, Status, Write};
-use super::quorum::{last_record, only_latest, QuorumRecord};
+use super::quorum::{last_record, only_latest, record_seen_by, QuorumRecord};
 use super::sync::{promotion_list, SyncStandbys};
 use crate::core::lsn::Lsn;
 
@@ -220,36 +220,12 @@ pub fn decide_promotion(plan: &mut Plan, facts: &PromoteFacts) -> PromoteDecisio
             "its WAL position still moves (PostgreSQL replays its local WAL)".into(),
         );
     };
-    // The only other `LATEST` node recorded this one as holding every
-    // commit it acknowledged: a peer can be ahead of it only by WAL nobody
-    // acknowledged, so a silent one (it crashed, or PostgreSQL refused
-    // for a moment) does not block the promotion. One that published a
-    // position ahead still gets it: on one timeline it holds all this
-    // node holds.
     // Quorum mode: the positions of enough of the last primary's voters
-    // (this node's among them) cover every acknowledging set; a silent
-    // peer beyond those does not block.
+    // (this node's among them) cover every acknowledging set.
     if let Err(why) = quorum_proof(plan, &facts.peers) {
         return refuse(Vec::new(), why);
     }
-    // Nor for the last primary itself (it flushed every commit it
-    // acknowledged, and its standbys receive flushed WAL only), nor for the
-    // target of a promotion that stopped half way, which passed its check
-    // against the former primary's record then.
-    let last_primary = only_latest(plan) == Some(me.as_str()) || super::is_last_primary(plan, &me);
-    let silent_ones_count = !(recorded_holder(plan) || last_primary) && last_record(plan).is_none();
-    // A peer on the last primary's own timeline is ahead of it only by
-    // WAL it never finished writing (a standby receives flushed WAL, which
-    // may end inside a record; the restarted primary replays complete
-    // records only): none of it was acknowledged. Only a newer timeline
-    // hands its promotion over.
-    let peers: Vec<(String, Option<Location>)> = facts
-        .peers
-        .iter()
-        .filter(|(_, l)| l.is_some() || silent_ones_count)
-        .filter(|(_, l)| !last_primary || l.is_some_and(|l| l.tli > mine.tli))
-        .cloned()
-        .collect();
+    let peers = compared_peers(plan, mine, &facts.peers);
     match promotion_check(mine, &peers) {
         PromotionCheck::Go => {}
         PromotionCheck::HandOver { to, reason } => {
@@ -261,17 +237,101 @@ pub fn decide_promotion(plan: &mut Plan, facts: &PromoteFacts) -> PromoteDecisio
     PromoteDecision::Go(promotion_protocol(plan, facts))
 }
 
+/// The peers this node's position is compared with at promotion, the
+/// newest of which gets it (R18).
+///
+/// A node that holds every acknowledged commit ([`holder_at_promotion`]) is
+/// not held back by a silent peer (one that crashed, or whose PostgreSQL
+/// replays its WAL): such a peer can be ahead of it only by WAL nobody
+/// acknowledged. A peer on a newer timeline always gets the promotion. One
+/// ahead on this node's own timeline:
+/// - never, when this node wrote that timeline as its last primary: the
+///   peer received WAL the primary flushed, which may end inside a record,
+///   and the restarted primary replays complete records only, so the peer
+///   is ahead by an unfinished record; its own promotion would end
+///   recovery at the same place;
+/// - otherwise (the recorded holder, the target of a promotion that
+///   stopped half way) only when the peer's own check will pass on the
+///   positions published now ([`provable_for`]): its lead may be whole
+///   transactions (an asynchronous standby often received more), none of
+///   them acknowledged, and a hand-over to a node that cannot prove its
+///   promotion left no primary.
+///
+/// Any other node: a silent peer may be ahead, and blocks, unless the last
+/// primary's quorum record proves the promotion without it.
+pub(super) fn compared_peers(
+    plan: &Plan,
+    mine: Location,
+    peers: &[(String, Option<Location>)],
+) -> Vec<(String, Option<Location>)> {
+    if !holder_at_promotion(plan) {
+        let silent_ones_count = last_record(plan).is_none();
+        return peers
+            .iter()
+            .filter(|(_, l)| l.is_some() || silent_ones_count)
+            .cloned()
+            .collect();
+    }
+    let wrote_this_timeline = only_latest(plan) == Some(plan.cfg.me.as_str());
+    let compared = |n: &str, l: &Location| {
+        l.on_newer_timeline_than(&mine)
+            // Without this node's timeline, the LSN alone compares.
+            || mine.tli.is_none()
+            || (!wrote_this_timeline && provable_for(plan, n, mine, peers))
+    };
+    peers
+        .iter()
+        .filter(|(n, l)| l.is_some_and(|l| compared(n, &l)))
+        .cloned()
+        .collect()
+}
+
+/// This node holds every commit the last primary acknowledged: it is that
+/// primary (the only `LATEST`, or the target of a promotion that stopped
+/// half way, which passed its check against the former primary's record:
+/// [`super::is_last_primary`]), or the standby that primary recorded
+/// ([`recorded_holder`]).
+pub(super) fn holder_at_promotion(plan: &Plan) -> bool {
+    let me = plan.cfg.me.as_str();
+    only_latest(plan) == Some(me) || super::is_last_primary(plan, me) || recorded_holder(plan)
+}
+
+/// Whether `peer`, which holds no more than its position proves, passes
+/// its own check at promotion on the positions published now (this
+/// node's among them): the quorum proof as `peer` reads the record, and
+/// without a record every position.
+fn provable_for(
+    plan: &Plan,
+    peer: &str,
+    mine: Location,
+    peers: &[(String, Option<Location>)],
+) -> bool {
+    let seen_by_peer: Vec<(String, Option<Location>)> = peers
+        .iter()
+        .filter(|(n, _)| n != peer)
+        .cloned()
+        .chain([(plan.cfg.me.clone(), Some(mine))])
+        .collect();
+    proof_for(plan, peer, &seen_by_peer).is_ok()
+        && (record_seen_by(plan, peer).is_some() || every_position_published(&seen_by_peer))
+}
+
 /// Quorum mode: the positions published for this promotion (`peers`,
 /// with this node's) cover every acknowledged commit: enough of the last
 /// primary's voters ([`enough_voters`]), or with no record every node
 /// ([`every_position`]). Nothing to prove in the other modes.
 pub fn quorum_proof(plan: &Plan, peers: &[(String, Option<Location>)]) -> Result<(), String> {
+    proof_for(plan, &plan.cfg.me, peers)
+}
+
+/// [`quorum_proof`] for a promotion of `node`, `peers` being the others.
+fn proof_for(plan: &Plan, node: &str, peers: &[(String, Option<Location>)]) -> Result<(), String> {
     if !plan.cfg.quorum_mode() {
         return Ok(());
     }
-    match last_record(plan) {
-        Some(record) => enough_voters(&record, &plan.cfg.me, peers),
-        None => every_position(plan, peers),
+    match record_seen_by(plan, node) {
+        Some(record) => enough_voters(&record, node, peers),
+        None => every_position(plan, node, peers),
     }
 }
 
@@ -306,7 +366,7 @@ fn enough_voters(
 
 /// Quorum mode without a record to read (none written yet by a new
 /// primary, a promotion that stopped half way with two `LATEST`, offline
-/// nodes' records not read): unless this node is the last primary, any
+/// nodes' records not read): unless `node` is the last primary, any
 /// other node may hold acknowledged commits, and every one of them (but a
 /// `DIVERGED` one) must have published a position. The scores prove
 /// nothing here: voters keep theirs.
@@ -317,15 +377,21 @@ fn enough_voters(
 /// passed, that record names it, and nobody else may be promoted (the
 /// election's [`super::is_last_primary`]). Refusing it would leave
 /// nobody: the former primary's own start waits for it.
-fn every_position(plan: &Plan, peers: &[(String, Option<Location>)]) -> Result<(), String> {
-    let me = plan.cfg.me.as_str();
-    if only_latest(plan) == Some(me) || super::is_last_primary(plan, me) {
+fn every_position(
+    plan: &Plan,
+    node: &str,
+    peers: &[(String, Option<Location>)],
+) -> Result<(), String> {
+    if only_latest(plan) == Some(node) || super::is_last_primary(plan, node) {
         return Ok(());
     }
     let published = |n: &str| peers.iter().any(|(p, l)| p == n && l.is_some());
     let missing: Vec<&str> = plan
         .cfg
-        .others()
+        .node_list
+        .iter()
+        .map(String::as_str)
+        .filter(|n| *n != node)
         .filter(|n| plan.current_data_status(n) != Some(DataStatus::Diverged))
         .filter(|n| !published(n))
         .collect();
@@ -869,9 +935,9 @@ mod tests {
     }
 
     /// Review R1: a peer ahead of the last primary on its own timeline
-    /// holds only WAL the primary never finished writing: no hand-over
-    /// (the peer, not exempt, would be held back by a silent one); a
-    /// newer timeline still gets it.
+    /// holds only WAL the primary never finished writing: no hand-over,
+    /// even when every peer published (its promotion would end recovery at
+    /// the same place); a newer timeline still gets it.
     #[test]
     fn the_last_primary_hands_over_only_to_a_newer_timeline() {
         let (c, v) = last_primary_again();
@@ -891,11 +957,74 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        // Not the last primary: the peer ahead gets it, as before.
-        let (c, v) = failover();
-        match decide_promotion(&mut Plan::new(&c, &v), &f) {
+        // Quorum mode, every voter published: still no hand-over.
+        let (c, v) = quorum_last_primary_again();
+        let all = facts(
+            Some(500),
+            &[
+                ("pg03", Some(600)),
+                ("pg04", Some(600)),
+                ("pg05", Some(600)),
+            ],
+        );
+        assert!(matches!(
+            decide_promotion(&mut Plan::new(&c, &v), &all),
+            PromoteDecision::Go(_)
+        ));
+        // The target of a promotion stopped half way, with a peer ahead
+        // that cannot prove its own promotion (pg01's position missing).
+        let (c, v) = quorum_failover();
+        let half = with_attr(&v, "pg02", "pgsql-data-status", "LATEST");
+        let half = with_attr(&half, "pg03", "master-pgsql", "-INFINITY");
+        assert!(matches!(
+            decide_promotion(&mut Plan::new(&c, &half), &all),
+            PromoteDecision::Go(_)
+        ));
+    }
+
+    /// Fourth audit A2 (sync mode, four nodes): the recorded holder pg02
+    /// hands the promotion to pg03, ahead of it on its timeline, only when
+    /// pg03's own check will pass: with pg04 silent it would be refused
+    /// (leaving nobody), so pg02 keeps the promotion. A node that is not
+    /// the recorded holder is still held back by the silent one.
+    #[test]
+    fn the_recorded_holder_hands_over_only_to_a_peer_that_can_prove_itself() {
+        let c = cfg(RepMode::Sync, &["pg02", "pg01", "pg03", "pg04"]);
+        let mut v = view(
+            &["pg02", "pg03", "pg04"],
+            &["pg01"],
+            &[
+                ("pg01", "pgsql-data-status", "LATEST"),
+                ("pg01", "pgsql-acked-also-on", "pg02"),
+                ("pg02", "pgsql-data-status", "STREAMING|SYNC"),
+                ("pg02", "master-pgsql", "100"),
+                ("pg03", "pgsql-data-status", "STREAMING|ASYNC"),
+                ("pg04", "pgsql-data-status", "STREAMING|ASYNC"),
+            ],
+        );
+        v.quorum = true;
+        let silent = facts(Some(500), &[("pg03", Some(600)), ("pg04", None)]);
+        assert!(matches!(
+            decide_promotion(&mut Plan::new(&c, &v), &silent),
+            PromoteDecision::Go(_)
+        ));
+        let all = facts(Some(500), &[("pg03", Some(600)), ("pg04", Some(400))]);
+        match decide_promotion(&mut Plan::new(&c, &v), &all) {
+            PromoteDecision::Refuse { reason, writes } => {
+                assert!(reason.contains("pg03 is ahead"), "{reason}");
+                assert!(writes.iter().any(
+                    |w| w.node == "pg03" && w.value == Some(AttrValue::Score(Score::PromoteMe))
+                ));
+            }
+            other => panic!("{other:?}"),
+        }
+        let other = with_attr(&v, "pg01", "pgsql-acked-also-on", "pg04");
+        match decide_promotion(&mut Plan::new(&c, &other), &silent) {
             PromoteDecision::Refuse { reason, .. } => {
-                assert!(reason.contains("pg03 is ahead"), "{reason}")
+                assert!(
+                    reason.contains("pg04 published no WAL position"),
+                    "{reason}"
+                )
             }
             other => panic!("{other:?}"),
         }

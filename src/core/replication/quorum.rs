@@ -390,12 +390,18 @@ fn own_record(plan: &Plan) -> QuorumRecord {
 /// (a promotion under way): the new primary has no record yet, and none
 /// is read.
 pub fn last_record(plan: &Plan) -> Option<QuorumRecord> {
+    record_seen_by(plan, &plan.cfg.me)
+}
+
+/// [`last_record`] as `node` reads it: none when `node` is the last
+/// primary itself.
+pub fn record_seen_by(plan: &Plan, node: &str) -> Option<QuorumRecord> {
     if !plan.cfg.quorum_mode() {
         return None;
     }
     let last = only_latest(plan)?;
     let record = record_on(plan, last);
-    (last != plan.cfg.me && !record.voters.is_empty()).then_some(record)
+    (last != node && !record.voters.is_empty()).then_some(record)
 }
 
 /// The one node that says `LATEST`, when only one does.
