@@ -1168,22 +1168,8 @@ fn promote_among(c: &Cluster, alive: &[&str], target: &str) {
 #[test]
 fn the_last_primary_back_from_a_node_crash_is_elected_again() {
     let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
-    let (primary, sync, potential) = primary_nobody_can_replace(&c);
+    let (primary, sync, potential) = last_primary_back_from_a_node_crash(&c);
     let p: &str = &primary;
-    // The node dies: Pacemaker forgets the promoted instance; when the
-    // node is back, the probe finds the crash and stop cleans up.
-    crate::support::wait_until_reaped(kill_postmaster(&c, p));
-    c.set_promoted(None);
-    c.clear_primary_target();
-    ok(&c, OURS, p, "stop", &[]);
-    ok(&c, OURS, p, "start", &[]);
-    assert!(
-        c.node(p).tmpdir.join("PGSQL.lock").exists(),
-        "the lock stays"
-    );
-    for standby in [&sync, &potential] {
-        ok(&c, OURS, standby, "start", &[]);
-    }
     let deadline = Instant::now() + Duration::from_secs(30);
     while c.attribute(p, &attr(Attr::Score)).as_deref() != Some("1000") {
         assert!(Instant::now() < deadline, "{}", c.attributes_table());
@@ -1201,6 +1187,83 @@ fn the_last_primary_back_from_a_node_crash_is_elected_again() {
         }
     }
     promote_among(&c, &c.node_names(), p);
+    assert_eq!(c.sql(p, "select count(*) from t"), "300", "nothing lost");
+}
+
+/// [`primary_nobody_can_replace`], then its node dies: Pacemaker forgets
+/// the promoted instance; when the node is back, the probe finds the
+/// crash, stop cleans up, and start runs it as a standby with its lock.
+/// Both standbys are started again. Returns the three as that function.
+fn last_primary_back_from_a_node_crash(c: &Cluster) -> (String, String, String) {
+    let (primary, sync, potential) = primary_nobody_can_replace(c);
+    let p: &str = &primary;
+    crate::support::wait_until_reaped(kill_postmaster(c, p));
+    c.set_promoted(None);
+    c.clear_primary_target();
+    ok(c, OURS, p, "stop", &[]);
+    ok(c, OURS, p, "start", &[]);
+    assert!(
+        c.node(p).tmpdir.join("PGSQL.lock").exists(),
+        "the lock stays"
+    );
+    for standby in [&sync, &potential] {
+        ok(c, OURS, standby, "start", &[]);
+    }
+    (primary, sync, potential)
+}
+
+/// The last primary back from its node's crash replayed complete records
+/// only; a standby received part of a record it never finished, and
+/// publishes a position ahead of it on its timeline (made up here: the
+/// byte after its own). That standby holds nothing acknowledged the last
+/// primary lacks: it neither wins the election (the last primary does,
+/// and stays `LATEST`) nor gets the promotion handed over in pre-promote,
+/// where a lost voter would have left it unable to prove its own.
+#[test]
+fn the_last_primary_keeps_the_promotion_from_a_peer_ahead_on_its_timeline() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    let (primary, sync, potential) = last_primary_back_from_a_node_crash(&c);
+    let (p, s, a): (&str, &str, &str) = (&primary, &sync, &potential);
+    let tli = c.sql(p, "select timeline_id from pg_control_checkpoint()");
+    let ahead = lsn(&c.sql(p, "select pg_last_wal_replay_lsn()")) + 1;
+    c.set_attribute(a, &attr(Attr::XlogLoc), &format!("{ahead:016X}"));
+    c.set_attribute(a, &attr(Attr::XlogTli), &tli);
+    // Only p and s run their monitors: a's would publish its real position.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while c.attribute(p, &attr(Attr::Score)).as_deref() != Some("1000") {
+        assert!(Instant::now() < deadline, "{}", c.attributes_table());
+        for n in [p, s] {
+            ok(&c, OURS, n, "monitor", &MONITOR);
+        }
+    }
+    assert_eq!(
+        c.attribute(p, &attr(Attr::DataStatus)).as_deref(),
+        Some("LATEST"),
+        "{}",
+        c.attributes_table()
+    );
+    assert_ne!(c.attribute(a, &attr(Attr::Score)).as_deref(), Some("1000"));
+    // The same made-up position in pre-promote: no hand-over.
+    c.set_attribute(
+        a,
+        &private(PrivateAttr::Position),
+        &format!("{tli}/{ahead:016X}"),
+    );
+    let nodes = c.node_names();
+    let out = c.run(
+        OURS,
+        p,
+        "notify",
+        &env_refs(&pre_promote_of(&[p], &nodes).env()),
+    );
+    assert_eq!(out.rc, 0, "{}", out.stderr);
+    assert!(
+        !out.stderr.contains("Handing the promotion"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(c.attribute(p, &attr(Attr::Score)).as_deref(), Some("1000"));
+    ok(&c, OURS, p, "promote", &[]);
     assert_eq!(c.sql(p, "select count(*) from t"), "300", "nothing lost");
 }
 
