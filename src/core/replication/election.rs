@@ -635,6 +635,7 @@ mod tests {
     use super::super::fixture::*;
     use super::super::*;
     use crate::config::RepMode;
+    use crate::core::crm_mon::ClusterView;
     use crate::core::lsn::Lsn;
 
     /// Quorum mode, five nodes: pg01 (the last primary) is gone with its
@@ -913,12 +914,10 @@ mod tests {
         );
     }
 
-    /// The last primary (the only LATEST, nobody promotable instead) is the
-    /// only candidate awaited: a former primary kept out by its failed monitor
-    /// (seed 1080: killed, its successor's node crashed and came back) never
-    /// publishes. A score kept by a failed instance does not count.
-    #[test]
-    fn the_last_primary_is_elected_without_waiting_for_the_kept_out() {
+    /// Seen from pg01, sync mode: pg02 is the last primary (the only
+    /// `LATEST`) and runs as a standby beside pg03; pg01, a former primary,
+    /// is kept out by its failed monitor.
+    fn the_last_primary_and_a_kept_out_one() -> (RepConfig, ClusterView) {
         let c = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
         let mut v = view(
             &["pg01", "pg02", "pg03"],
@@ -931,6 +930,56 @@ mod tests {
         );
         v.unpromoted = vec!["pg02".into(), "pg03".into()];
         v.fail_counts.insert("pg01".into(), 1);
+        (c, v)
+    }
+
+    /// `v` with these positions published for the election: node, xlog-loc,
+    /// timeline.
+    fn with_positions(v: &ClusterView, positions: &[(&str, &str, &str)]) -> ClusterView {
+        let mut v = v.clone();
+        for (n, loc, tli) in positions {
+            let a = v.attributes.entry(n.to_string()).or_default();
+            a.insert("pgsql-xlog-loc".into(), loc.to_string());
+            a.insert("pgsql-xlog-tli".into(), tli.to_string());
+        }
+        v
+    }
+
+    /// `me`'s standby monitor (sync mode, pg01-pg03) with a final position
+    /// at `tli`/`lsn`: its election files, the scores and data-statuses it
+    /// writes, and what it logs.
+    fn election_monitor(
+        me: &str,
+        v: &ClusterView,
+        tli: u32,
+        lsn: u64,
+    ) -> (ElectionFiles, Vec<String>, Vec<String>) {
+        let mut order = vec![me];
+        order.extend(["pg01", "pg02", "pg03"].iter().filter(|n| **n != me));
+        let c = cfg(RepMode::Sync, &order);
+        let mut facts = standby_facts(true);
+        facts.location = Some(Location {
+            tli: Some(tli),
+            lsn: Lsn(lsn),
+        });
+        let mut p = Plan::new(&c, v);
+        let out = standby_monitor(&mut p, &facts).unwrap();
+        let writes = p
+            .writes
+            .iter()
+            .filter(|w| matches!(w.attr, Attr::Score | Attr::DataStatus))
+            .map(|w| format!("{}:{:?}={}", w.node, w.attr, w.wire().unwrap_or_default()))
+            .collect();
+        (out.election, writes, p.infos)
+    }
+
+    /// The last primary (the only LATEST, nobody promotable instead) is the
+    /// only candidate awaited: a former primary kept out by its failed monitor
+    /// (seed 1080: killed, its successor's node crashed and came back) never
+    /// publishes. A score kept by a failed instance does not count.
+    #[test]
+    fn the_last_primary_is_elected_without_waiting_for_the_kept_out() {
+        let (c, v) = the_last_primary_and_a_kept_out_one();
         assert_eq!(election_candidates(&Plan::new(&c, &v)), ["pg02"]);
         // A kept score on the failed, stopped node does not block it either.
         let kept = with_attr(&v, "pg01", "master-pgsql", "100");
@@ -961,36 +1010,23 @@ mod tests {
             ["pg01", "pg03"]
         );
         // pg03's monitor waits for pg02 alone, and loses to it.
-        let c3 = cfg(RepMode::Sync, &["pg03", "pg01", "pg02"]);
-        let mut v3 = v.clone();
-        for (n, loc) in [("pg02", "000000000A048178"), ("pg03", "000000000A047FB0")] {
-            let a = v3.attributes.get_mut(n).unwrap();
-            a.insert("pgsql-xlog-loc".into(), loc.into());
-            a.insert("pgsql-xlog-tli".into(), "6".into());
-        }
-        let mut facts = standby_facts(true);
-        facts.location = Some(Location {
-            tli: Some(6),
-            lsn: Lsn(0x0A047FB0),
-        });
-        let mut p = Plan::new(&c3, &v3);
-        let out = standby_monitor(&mut p, &facts).unwrap();
-        assert!(matches!(out.election, ElectionFiles::Write(_)), "{out:?}");
-        assert!(p
-            .infos
+        let v3 = with_positions(
+            &v,
+            &[
+                ("pg02", "000000000A048178", "6"),
+                ("pg03", "000000000A047FB0", "6"),
+            ],
+        );
+        let (election, writes, infos) = election_monitor("pg03", &v3, 6, 0x0A047FB0);
+        assert!(matches!(election, ElectionFiles::Write(_)), "{election:?}");
+        assert!(infos
             .iter()
             .any(|i| i == "I don't have correct master data."));
-        assert_eq!(written(&p, "pg03", Attr::Score), None);
+        assert_eq!(writes, Vec::<String>::new());
         // pg02's own monitor wins at once.
-        let c2 = cfg(RepMode::Sync, &["pg02", "pg01", "pg03"]);
-        facts.location = Some(Location {
-            tli: Some(6),
-            lsn: Lsn(0x0A048178),
-        });
-        let mut p = Plan::new(&c2, &v3);
-        let out = standby_monitor(&mut p, &facts).unwrap();
-        assert_eq!(out.election, ElectionFiles::Clear);
-        assert_eq!(written(&p, "pg02", Attr::Score), Some(Some("1000".into())));
+        let (election, writes, _) = election_monitor("pg02", &v3, 6, 0x0A048178);
+        assert_eq!(election, ElectionFiles::Clear);
+        assert_eq!(writes, ["pg02:Score=1000"]);
     }
 
     /// Fourth audit A1: the last primary pg02 (the only `LATEST`) restarted
@@ -1002,62 +1038,29 @@ mod tests {
     /// `LATEST` until the winner's promotion marks it.
     #[test]
     fn a_holder_does_not_lose_to_a_same_timeline_peer_ahead() {
-        let c = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
-        let mut v = view(
-            &["pg01", "pg02", "pg03"],
-            &[],
-            &[
-                ("pg01", "pgsql-data-status", "DISCONNECT"),
-                ("pg02", "pgsql-data-status", "LATEST"),
-                ("pg03", "pgsql-data-status", "DISCONNECT"),
-            ],
-        );
-        v.unpromoted = vec!["pg02".into(), "pg03".into()];
-        v.fail_counts.insert("pg01".into(), 1);
-        let published = |v: &crate::core::crm_mon::ClusterView, pg03_tli: &str| {
-            let mut v = v.clone();
-            for (n, loc, tli) in [
-                ("pg02", "000000000A048178", "6"),
-                ("pg03", "000000000A048200", pg03_tli),
-            ] {
-                let a = v.attributes.get_mut(n).unwrap();
-                a.insert("pgsql-xlog-loc".into(), loc.into());
-                a.insert("pgsql-xlog-tli".into(), tli.into());
-            }
-            v
+        let (c, v) = the_last_primary_and_a_kept_out_one();
+        let published = |pg03_tli: &str| {
+            with_positions(
+                &v,
+                &[
+                    ("pg02", "000000000A048178", "6"),
+                    ("pg03", "000000000A048200", pg03_tli),
+                ],
+            )
         };
-        let monitor = |me: &str, v: &crate::core::crm_mon::ClusterView, lsn: u64, tli: u32| {
-            let mut order = vec![me];
-            order.extend(["pg01", "pg02", "pg03"].iter().filter(|n| **n != me));
-            let c = cfg(RepMode::Sync, &order);
-            let mut facts = standby_facts(true);
-            facts.location = Some(Location {
-                tli: Some(tli),
-                lsn: Lsn(lsn),
-            });
-            let mut p = Plan::new(&c, v);
-            let out = standby_monitor(&mut p, &facts).unwrap();
-            let writes: Vec<String> = p
-                .writes
-                .iter()
-                .filter(|w| matches!(w.attr, Attr::Score | Attr::DataStatus))
-                .map(|w| format!("{}:{:?}={}", w.node, w.attr, w.wire().unwrap_or_default()))
-                .collect();
-            (out.election, writes)
-        };
-        let same = published(&v, "6");
-        let (election, writes) = monitor("pg02", &same, 0x0A048178, 6);
+        let same = published("6");
+        let (election, writes, _) = election_monitor("pg02", &same, 6, 0x0A048178);
         assert_eq!(election, ElectionFiles::Clear);
         assert_eq!(writes, ["pg02:Score=1000"]);
-        let (election, writes) = monitor("pg03", &same, 0x0A048200, 6);
+        let (election, writes, _) = election_monitor("pg03", &same, 6, 0x0A048200);
         assert!(matches!(election, ElectionFiles::Write(_)), "{election:?}");
         assert_eq!(writes, Vec::<String>::new());
         // pg03 on a newer timeline: it wins, and pg02 stays LATEST.
-        let newer = published(&v, "7");
-        let (election, writes) = monitor("pg03", &newer, 0x0A048200, 7);
+        let newer = published("7");
+        let (election, writes, _) = election_monitor("pg03", &newer, 7, 0x0A048200);
         assert_eq!(election, ElectionFiles::Clear);
         assert_eq!(writes, ["pg03:Score=1000"]);
-        let (election, writes) = monitor("pg02", &newer, 0x0A048178, 6);
+        let (election, writes, _) = election_monitor("pg02", &newer, 6, 0x0A048178);
         assert!(matches!(election, ElectionFiles::Write(_)), "{election:?}");
         assert_eq!(writes, Vec::<String>::new());
         assert_eq!(election_candidates(&Plan::new(&c, &newer)), ["pg02"]);

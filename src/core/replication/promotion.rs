@@ -473,20 +473,28 @@ mod tests {
 
     /// pg02 is being promoted after pg01 (the last primary, `LATEST`,
     /// recording pg02) crashed; pg03 streamed asynchronously.
-    fn failover() -> (super::super::RepConfig, crate::core::crm_mon::ClusterView) {
-        let c = cfg(RepMode::Sync, &["pg02", "pg01", "pg03"]);
-        let mut v = view(
-            &["pg02", "pg03"],
-            &["pg01"],
-            &[
-                ("pg01", "pgsql-data-status", "LATEST"),
-                ("pg01", "pgsql-acked-also-on", "pg02"),
-                ("pg02", "pgsql-data-status", "STREAMING|SYNC"),
-                ("pg02", "master-pgsql", "100"),
-                ("pg03", "pgsql-data-status", "STREAMING|ASYNC"),
-                ("pg03", "master-pgsql", "-INFINITY"),
-            ],
-        );
+    fn failover() -> (super::super::RepConfig, ClusterView) {
+        failover_with_asyncs(&["pg03"])
+    }
+
+    /// [`failover`] with these asynchronous standbys.
+    fn failover_with_asyncs(asyncs: &[&str]) -> (super::super::RepConfig, ClusterView) {
+        let mut nodes = vec!["pg02", "pg01"];
+        nodes.extend(asyncs);
+        let c = cfg(RepMode::Sync, &nodes);
+        let mut attrs = vec![
+            ("pg01", "pgsql-data-status", "LATEST"),
+            ("pg01", "pgsql-acked-also-on", "pg02"),
+            ("pg02", "pgsql-data-status", "STREAMING|SYNC"),
+            ("pg02", "master-pgsql", "100"),
+        ];
+        for a in asyncs {
+            attrs.push((a, "pgsql-data-status", "STREAMING|ASYNC"));
+            attrs.push((a, "master-pgsql", "-INFINITY"));
+        }
+        let mut running = vec!["pg02"];
+        running.extend(asyncs);
+        let mut v = view(&running, &["pg01"], &attrs);
         v.quorum = true;
         (c, v)
     }
@@ -576,6 +584,14 @@ mod tests {
             baseline: mine.map(Lsn),
             had_lock: false,
         }
+    }
+
+    /// `decide_promotion` on this view goes ahead.
+    fn goes(c: &super::super::RepConfig, v: &ClusterView, f: &PromoteFacts) -> bool {
+        matches!(
+            decide_promotion(&mut Plan::new(c, v), f),
+            PromoteDecision::Go(_)
+        )
     }
 
     /// The protocol's shape: records before the lock, the list before the
@@ -848,9 +864,7 @@ mod tests {
     /// another node may still be promoted, every position is needed.
     #[test]
     fn quorum_a_promotion_stopped_half_way_is_finished_by_its_target() {
-        let (c, v) = quorum_failover();
-        let half = with_attr(&v, "pg02", "pgsql-data-status", "LATEST");
-        let half = with_attr(&half, "pg03", "master-pgsql", "-INFINITY");
+        let (c, half) = quorum_half_finished();
         assert!(crate::core::replication::is_last_primary(
             &Plan::new(&c, &half),
             "pg02"
@@ -863,10 +877,7 @@ mod tests {
                 ("pg05", Some(400)),
             ],
         );
-        assert!(matches!(
-            decide_promotion(&mut Plan::new(&c, &half), &f),
-            PromoteDecision::Go(_)
-        ));
+        assert!(goes(&c, &half, &f));
         let scored = with_attr(&half, "pg03", "master-pgsql", "100");
         match decide_promotion(&mut Plan::new(&c, &scored), &f) {
             PromoteDecision::Refuse { reason, .. } => {
@@ -874,6 +885,15 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    /// Quorum mode: pg02's promotion stopped after it said `LATEST`
+    /// ([`quorum_failover`]'s record names it), pg03's score taken away:
+    /// pg02 is the last primary.
+    fn quorum_half_finished() -> (super::super::RepConfig, ClusterView) {
+        let (c, v) = quorum_failover();
+        let half = with_attr(&v, "pg02", "pgsql-data-status", "LATEST");
+        (c, with_attr(&half, "pg03", "master-pgsql", "-INFINITY"))
     }
 
     /// Sync mode: pg02 was promoted after pg01 (pg01 `DISCONNECT`, pg02
@@ -902,15 +922,9 @@ mod tests {
     fn the_last_primary_is_not_held_back_by_a_silent_peer() {
         let (c, v) = quorum_last_primary_again();
         let f = facts(Some(500), &[("pg03", None), ("pg04", Some(400))]);
-        assert!(matches!(
-            decide_promotion(&mut Plan::new(&c, &v), &f),
-            PromoteDecision::Go(_)
-        ));
+        assert!(goes(&c, &v, &f));
         let (c, v) = last_primary_again();
-        assert!(matches!(
-            decide_promotion(&mut Plan::new(&c, &v), &facts(Some(500), &[("pg03", None)])),
-            PromoteDecision::Go(_)
-        ));
+        assert!(goes(&c, &v, &facts(Some(500), &[("pg03", None)])));
         // Another node, not the last primary: a silent peer still blocks.
         let (c, v) = failover();
         let v = with_attr(&v, "pg01", "pgsql-acked-also-on", "pg03");
@@ -921,17 +935,12 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // Half way: pg02 said LATEST, pg01's record names it.
-        let (c, v) = quorum_failover();
-        let half = with_attr(&v, "pg02", "pgsql-data-status", "LATEST");
-        let half = with_attr(&half, "pg03", "master-pgsql", "-INFINITY");
+        let (c, half) = quorum_half_finished();
         let f = facts(
             Some(500),
             &[("pg03", Some(500)), ("pg04", Some(400)), ("pg05", None)],
         );
-        assert!(matches!(
-            decide_promotion(&mut Plan::new(&c, &half), &f),
-            PromoteDecision::Go(_)
-        ));
+        assert!(goes(&c, &half, &f));
     }
 
     /// Review R1: a peer ahead of the last primary on its own timeline
@@ -942,10 +951,7 @@ mod tests {
     fn the_last_primary_hands_over_only_to_a_newer_timeline() {
         let (c, v) = last_primary_again();
         let f = facts(Some(500), &[("pg03", Some(600))]);
-        assert!(matches!(
-            decide_promotion(&mut Plan::new(&c, &v), &f),
-            PromoteDecision::Go(_)
-        ));
+        assert!(goes(&c, &v, &f));
         let mut newer = facts(Some(500), &[("pg03", Some(100))]);
         newer.peers[0].1 = Some(Location {
             tli: Some(3),
@@ -967,19 +973,11 @@ mod tests {
                 ("pg05", Some(600)),
             ],
         );
-        assert!(matches!(
-            decide_promotion(&mut Plan::new(&c, &v), &all),
-            PromoteDecision::Go(_)
-        ));
+        assert!(goes(&c, &v, &all));
         // The target of a promotion stopped half way, with a peer ahead
         // that cannot prove its own promotion (pg01's position missing).
-        let (c, v) = quorum_failover();
-        let half = with_attr(&v, "pg02", "pgsql-data-status", "LATEST");
-        let half = with_attr(&half, "pg03", "master-pgsql", "-INFINITY");
-        assert!(matches!(
-            decide_promotion(&mut Plan::new(&c, &half), &all),
-            PromoteDecision::Go(_)
-        ));
+        let (c, half) = quorum_half_finished();
+        assert!(goes(&c, &half, &all));
     }
 
     /// Fourth audit A2 (sync mode, four nodes): the recorded holder pg02
@@ -989,25 +987,9 @@ mod tests {
     /// the recorded holder is still held back by the silent one.
     #[test]
     fn the_recorded_holder_hands_over_only_to_a_peer_that_can_prove_itself() {
-        let c = cfg(RepMode::Sync, &["pg02", "pg01", "pg03", "pg04"]);
-        let mut v = view(
-            &["pg02", "pg03", "pg04"],
-            &["pg01"],
-            &[
-                ("pg01", "pgsql-data-status", "LATEST"),
-                ("pg01", "pgsql-acked-also-on", "pg02"),
-                ("pg02", "pgsql-data-status", "STREAMING|SYNC"),
-                ("pg02", "master-pgsql", "100"),
-                ("pg03", "pgsql-data-status", "STREAMING|ASYNC"),
-                ("pg04", "pgsql-data-status", "STREAMING|ASYNC"),
-            ],
-        );
-        v.quorum = true;
+        let (c, v) = failover_with_asyncs(&["pg03", "pg04"]);
         let silent = facts(Some(500), &[("pg03", Some(600)), ("pg04", None)]);
-        assert!(matches!(
-            decide_promotion(&mut Plan::new(&c, &v), &silent),
-            PromoteDecision::Go(_)
-        ));
+        assert!(goes(&c, &v, &silent));
         let all = facts(Some(500), &[("pg03", Some(600)), ("pg04", Some(400))]);
         match decide_promotion(&mut Plan::new(&c, &v), &all) {
             PromoteDecision::Refuse { reason, writes } => {
