@@ -188,22 +188,15 @@ cmd_up() {
 
 # --- down -------------------------------------------------------------------
 
-not_running() { ! in_node pidof "$1"; }
-
 cmd_down() {
     check_names
     if [[ ! -e $LAB_ROOT/$MARKER ]]; then
         say "no lab in $LAB_ROOT; nothing to do"
         return 0
     fi
-    local pid
-    if pid=$(holder_pid); then
-        say "stopping pacemaker (this stops PostgreSQL) and corosync"
-        in_node pacemakerd --shutdown >/dev/null 2>&1 || true
-        wait_for 60 "pacemakerd to exit" not_running pacemakerd || true
-        in_node corosync-cfgtool -H --force >/dev/null 2>&1 || true
-        wait_for 10 "corosync to exit" not_running corosync || true
-    fi
+    # The node powered off: the lab and its data go, so a clean stop of
+    # Pacemaker and PostgreSQL would buy nothing.
+    say "powering the node off"
     kill_holder "$LAB_ROOT/node" "$LAB_ROOT"
     local ns
     ns=$(cat "$LAB_ROOT/netns" 2>/dev/null) || ns=

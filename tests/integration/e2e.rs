@@ -337,7 +337,7 @@ fn switchover_target_crashes(lab: &Lab) {
         "switchover",
         "--pgbouncer",
         "--timeout",
-        "30",
+        "15",
     ]);
     wait_until("the switchover's ban", Duration::from_secs(30), || {
         lab.constraints(&primary).contains("cli-ban")
