@@ -4,7 +4,7 @@
 
 use super::lock::{crash_lock_answered_by_record, is_last_primary, Lock};
 use super::plan::{Attr, AttrValue, DataStatus, Plan, RepConfig, Score, Status};
-use super::quorum::{last_record, QuorumRecord};
+use super::quorum::{last_record, only_latest, QuorumRecord};
 use crate::core::crm_mon::ClusterView;
 use crate::core::lsn::Lsn;
 use std::cmp::Ordering;
@@ -210,12 +210,35 @@ fn quorum_candidates(plan: &Plan, record: &QuorumRecord) -> Vec<String> {
 /// its next pass). None without a last primary; there is at most one, the
 /// only `LATEST`.
 pub fn acked_holders<'p>(plan: &'p Plan) -> Vec<&'p str> {
-    let Some(last) = plan.cfg.node_list.iter().find(|n| is_last_primary(plan, n)) else {
+    let Some(last) = last_primary_for_election(plan) else {
         return Vec::new();
     };
-    let mut holders = vec![last.as_str()];
+    let mut holders = vec![last];
     holders.extend(plan.current(last, Attr::AckedAlsoOn));
     holders
+}
+
+/// The last primary as the election reads it: [`is_last_primary`], or the
+/// only `LATEST` while the one other node that may be promoted is the
+/// standby it recorded (`acked-also-on`: its 100, or its win in the
+/// holders' election). Both hold every acknowledged commit, so the
+/// holders' election stays in force until one of them is promoted;
+/// otherwise the recorded standby's win made the next rounds elect among
+/// every node, elect a second winner, and erase the last primary's
+/// `LATEST`. Any other positive score hides it, as it hides it from the
+/// start gate.
+fn last_primary_for_election<'p>(plan: &'p Plan) -> Option<&'p str> {
+    if let Some(last) = plan.cfg.node_list.iter().find(|n| is_last_primary(plan, n)) {
+        return Some(last);
+    }
+    let last = only_latest(plan)?;
+    let recorded = plan.current(last, Attr::AckedAlsoOn);
+    plan.cfg
+        .node_list
+        .iter()
+        .filter(|n| n.as_str() != last && Some(n.as_str()) != recorded)
+        .all(|n| !plan.may_be_promoted(n))
+        .then_some(last)
 }
 
 /// Whether `node` is one of the [`acked_holders`].
@@ -528,6 +551,13 @@ fn have_master_right(plan: &mut Plan, facts: &StandbyFacts) -> Result<ElectionFi
             missing.join(", ")
         ));
     }
+    // A newer timeline than this node's proves its `LATEST` stale.
+    let newer_timeline_published = sample
+        .iter()
+        .filter_map(|(_, hex, tli)| Location::from_attrs(Some(hex), tli.as_deref()))
+        .any(|l| l.on_newer_timeline_than(&location));
+    let keeps_latest = !newer_timeline_published
+        && (only_latest(plan) == Some(me.as_str()) || is_last_primary(plan, &me));
     let holders = running_holders(plan);
     let sample = if holders.is_empty() {
         sample
@@ -551,8 +581,10 @@ fn have_master_right(plan: &mut Plan, facts: &StandbyFacts) -> Result<ElectionFi
             // The last primary keeps its `LATEST`, the proof that it
             // holds every acknowledged commit, until the winner's
             // promotion marks it: should that promotion fail, the proof
-            // is still there.
-            ElectionStep::Lost(st) if is_last_primary(plan, &me) => {
+            // is still there. Not when a newer timeline exists: a
+            // promotion since then was not recorded, and its winner must
+            // not be checked against this stale record.
+            ElectionStep::Lost(st) if keeps_latest => {
                 plan.infos.push(
                     "I don't have the newest data; I stay LATEST until the newest node is \
                      promoted."
@@ -1034,8 +1066,7 @@ mod tests {
     /// received part of a record beyond them and publishes a position
     /// ahead on the same timeline. pg03 holds nothing acknowledged beyond
     /// pg02: it neither wins nor makes pg02 give up its `LATEST`. A node on
-    /// a newer timeline still wins, and the last primary that loses stays
-    /// `LATEST` until the winner's promotion marks it.
+    /// a newer timeline still wins.
     #[test]
     fn a_holder_does_not_lose_to_a_same_timeline_peer_ahead() {
         let (c, v) = the_last_primary_and_a_kept_out_one();
@@ -1055,15 +1086,66 @@ mod tests {
         let (election, writes, _) = election_monitor("pg03", &same, 6, 0x0A048200);
         assert!(matches!(election, ElectionFiles::Write(_)), "{election:?}");
         assert_eq!(writes, Vec::<String>::new());
-        // pg03 on a newer timeline: it wins, and pg02 stays LATEST.
+        // pg03 on a newer timeline: it wins, and pg02's LATEST, which a
+        // promotion since then proves stale (fifth audit B3), goes.
         let newer = published("7");
         let (election, writes, _) = election_monitor("pg03", &newer, 7, 0x0A048200);
         assert_eq!(election, ElectionFiles::Clear);
         assert_eq!(writes, ["pg03:Score=1000"]);
         let (election, writes, _) = election_monitor("pg02", &newer, 6, 0x0A048178);
         assert!(matches!(election, ElectionFiles::Write(_)), "{election:?}");
-        assert_eq!(writes, Vec::<String>::new());
+        assert_eq!(writes, ["pg02:DataStatus=DISCONNECT"]);
         assert_eq!(election_candidates(&Plan::new(&c, &newer)), ["pg02"]);
+    }
+
+    /// Fifth audit B1 (sync mode): the last primary pg02 and its recorded
+    /// sync standby pg01 both came back after their nodes' crash; pg01
+    /// received part of a record pg02 never finished, the async pg03 more.
+    /// pg01 wins among the two holders, and its 1000 keeps that election
+    /// in force: pg03 wins no second 1000 and pg02 keeps its `LATEST`, also
+    /// when both holders won (a tie).
+    #[test]
+    fn the_recorded_holder_s_win_keeps_the_holders_election() {
+        let c = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
+        let mut v = view(
+            &["pg01", "pg02", "pg03"],
+            &[],
+            &[
+                ("pg02", "pgsql-data-status", "LATEST"),
+                ("pg02", "pgsql-acked-also-on", "pg01"),
+                ("pg01", "pgsql-data-status", "STREAMING|SYNC"),
+                ("pg03", "pgsql-data-status", "STREAMING|ASYNC"),
+            ],
+        );
+        v.unpromoted = vec!["pg01".into(), "pg02".into(), "pg03".into()];
+        let v = with_positions(
+            &v,
+            &[
+                ("pg02", "000000000A048178", "6"),
+                ("pg01", "000000000A048200", "6"),
+                ("pg03", "000000000A048300", "6"),
+            ],
+        );
+        assert_eq!(election_candidates(&Plan::new(&c, &v)), ["pg01", "pg02"]);
+        let (_, writes, _) = election_monitor("pg01", &v, 6, 0x0A048200);
+        assert_eq!(writes, ["pg01:Score=1000"]);
+        let won = with_attr(&v, "pg01", "master-pgsql", "1000");
+        let tie = with_attr(&won, "pg02", "master-pgsql", "1000");
+        for v in [&won, &tie] {
+            assert_eq!(election_candidates(&Plan::new(&c, v)), ["pg01", "pg02"]);
+            let (_, writes, _) = election_monitor("pg02", v, 6, 0x0A048178);
+            assert_eq!(writes, Vec::<String>::new());
+            let (_, writes, _) = election_monitor("pg03", v, 6, 0x0A048300);
+            assert_eq!(writes, ["pg03:DataStatus=DISCONNECT"]);
+        }
+        // Handed over to pg03 (pg01 gave its score up): pg03's 1000 hides
+        // the last primary, and the election is among every node again.
+        let handed = with_attr(&won, "pg01", "master-pgsql", "-INFINITY");
+        let handed = with_attr(&handed, "pg03", "master-pgsql", "1000");
+        assert_eq!(
+            election_candidates(&Plan::new(&c, &handed)),
+            ["pg01", "pg02", "pg03"]
+        );
     }
 
     /// A node that says DIVERGED is no candidate and no peer at promotion: its

@@ -15,6 +15,7 @@ use super::start_stop::NOT_AHEAD;
 use super::sync::primary_self;
 use super::{probe_score, receiver_status, ReceiverStatus};
 use crate::core::crm_mon::ClusterView;
+use crate::core::lsn::Lsn;
 use crate::core::version::PgMajor;
 use crate::error::AgentError;
 use crate::ocf::rc::OcfRc;
@@ -342,7 +343,7 @@ pub fn standby_pass(plan: &mut Plan, facts: &StandbyFacts) -> StandbyPass {
             primary: &primary,
             published: facts.primary_history.as_deref(),
             wal_tli: facts.wal_tli,
-            position: facts.location.map(|l| l.lsn),
+            position: divergence_position(facts),
             streaming: facts.streaming,
             received_tli: facts.received_tli,
         };
@@ -350,6 +351,22 @@ pub fn standby_pass(plan: &mut Plan, facts: &StandbyFacts) -> StandbyPass {
     });
     steps.push(StandbyStep::Apply(plan.take()));
     StandbyPass { steps, failure }
+}
+
+/// How far a standby's WAL goes for the divergence check. Once its
+/// position is final the startup process replayed every complete record
+/// it holds: what it received beyond is part of a record the primary never
+/// finished (the last primary, elected again after its node's crash,
+/// replayed complete records only, and its timeline forked there), which
+/// PostgreSQL overwrites from the newer timeline when it streams again.
+/// Before, received and replayed, the newer.
+fn divergence_position(facts: &StandbyFacts) -> Option<Lsn> {
+    let published = facts.location.map(|l| l.lsn);
+    if facts.position_final {
+        facts.replay.or(published)
+    } else {
+        published
+    }
 }
 
 #[cfg(test)]
@@ -755,6 +772,7 @@ mod tests {
             tli: Some(1),
             lsn: at("0/5000100"),
         });
+        facts.replay = Some(at("0/5000100"));
         facts.wal_tli = Some(1);
         facts.primary_history = Some("2:1@0/5000028".into());
         let mut p = Plan::new(&c, &v);
@@ -774,5 +792,23 @@ mod tests {
         };
         let pass = standby_pass(&mut Plan::new(&c, &v), &streaming);
         assert_eq!(pass.failure, None);
+        // Fifth audit B2: replay stopped at the fork, and what it received
+        // beyond is part of a record the new primary never finished before
+        // its node crashed (it replayed complete records only, and its
+        // timeline forked there). Once its position is final, the standby
+        // can follow: no verdict. Not final yet, the received WAL counts.
+        let unfinished = StandbyFacts {
+            replay: Some(at("0/5000028")),
+            ..facts.clone()
+        };
+        let mut p = Plan::new(&c, &v);
+        assert_eq!(standby_pass(&mut p, &unfinished).failure, None);
+        assert_eq!(p.writes, []);
+        let moving = StandbyFacts {
+            position_final: false,
+            ..unfinished
+        };
+        let pass = standby_pass(&mut Plan::new(&c, &v), &moving);
+        assert!(pass.failure.unwrap().starts_with("diverged: "));
     }
 }

@@ -130,8 +130,11 @@ pub fn pre_promote(cfg: &RepConfig, target: &str, own: OwnPosition) -> PrePromot
 /// candidate is ahead, it gets the promotion now, and the score change
 /// makes Pacemaker abort the transition before the promote runs, so that
 /// no failed promote bans this node (migration-threshold=1). Only a
-/// hand-over acts here: a silent candidate is left to the promote's own
-/// wait.
+/// hand-over acts here, among the peers the promote compares with
+/// ([`compared_peers`]): a silent peer that may be ahead is left to the
+/// promote's own wait; one the promote would ignore (the last primary's
+/// quorum record proves the promotion without it, or this node holds
+/// every acknowledged commit) does not hold the hand-over back.
 pub fn early_hand_over(
     plan: &mut Plan,
     mine: Location,
@@ -627,6 +630,21 @@ mod tests {
         let newer = [("pg01".to_string(), Some(at(3, 100)))];
         let steps = early_hand_over(&mut p, at(2, 500), &newer);
         assert_eq!(applied(&steps), ["pg02:Score=-INFINITY", "pg01:Score=1000"]);
+    }
+
+    /// Fifth audit B5: in quorum mode a silent voter beyond those the
+    /// record needs does not hold back the early hand-over to a voter
+    /// ahead (the promote would hand over to it the same way).
+    #[test]
+    fn quorum_the_target_hands_over_early_past_a_silent_voter() {
+        let (c, v) = quorum_failover();
+        let peers = [
+            ("pg03".to_string(), None),
+            ("pg04".to_string(), Some(at(2, 600))),
+            ("pg05".to_string(), Some(at(2, 400))),
+        ];
+        let steps = early_hand_over(&mut Plan::new(&c, &v), at(2, 500), &peers);
+        assert_eq!(applied(&steps), ["pg02:Score=-INFINITY", "pg04:Score=1000"]);
     }
 
     /// Wiring audit F2: pg02's promotion stopped after it said `LATEST`;

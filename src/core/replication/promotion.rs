@@ -245,11 +245,14 @@ pub fn decide_promotion(plan: &mut Plan, facts: &PromoteFacts) -> PromoteDecisio
 /// replays its WAL): such a peer can be ahead of it only by WAL nobody
 /// acknowledged. A peer on a newer timeline always gets the promotion. One
 /// ahead on this node's own timeline:
-/// - never, when this node wrote that timeline as its last primary: the
-///   peer received WAL the primary flushed, which may end inside a record,
-///   and the restarted primary replays complete records only, so the peer
-///   is ahead by an unfinished record; its own promotion would end
-///   recovery at the same place;
+/// - never, when this node is the only `LATEST`: as the last primary it
+///   wrote that timeline, its peers received WAL it flushed, which may end
+///   inside a record, and the restarted primary replays complete records
+///   only, so a peer is ahead by an unfinished record, and its own
+///   promotion would end recovery at the same place. (The target of a
+///   promotion whose records landed but whose request never ran is the
+///   only `LATEST` too: its check proved it holds every acknowledged
+///   commit, and a peer's lead, unacknowledged, is rewound.)
 /// - otherwise (the recorded holder, the target of a promotion that
 ///   stopped half way) only when the peer's own check will pass on the
 ///   positions published now ([`provable_for`]): its lead may be whole
@@ -274,10 +277,9 @@ pub(super) fn compared_peers(
     }
     let wrote_this_timeline = only_latest(plan) == Some(plan.cfg.me.as_str());
     let compared = |n: &str, l: &Location| {
+        let same_timeline = l.tli.is_some() && l.tli == mine.tli;
         l.on_newer_timeline_than(&mine)
-            // Without this node's timeline, the LSN alone compares.
-            || mine.tli.is_none()
-            || (!wrote_this_timeline && provable_for(plan, n, mine, peers))
+            || (same_timeline && !wrote_this_timeline && provable_for(plan, n, mine, peers))
     };
     peers
         .iter()
@@ -978,6 +980,12 @@ mod tests {
         // that cannot prove its own promotion (pg01's position missing).
         let (c, half) = quorum_half_finished();
         assert!(goes(&c, &half, &all));
+        // Fifth audit B4: without its own timeline a holder compares with
+        // no peer (LSNs alone could hand over to an older timeline).
+        let (c, v) = last_primary_again();
+        let mut unknown = facts(Some(500), &[("pg03", Some(600))]);
+        unknown.mine = unknown.mine.map(|l| Location { tli: None, ..l });
+        assert!(goes(&c, &v, &unknown));
     }
 
     /// Fourth audit A2 (sync mode, four nodes): the recorded holder pg02
