@@ -220,23 +220,26 @@ pub fn acked_holders<'p>(plan: &'p Plan) -> Vec<&'p str> {
 
 /// The last primary as the election reads it: [`is_last_primary`], or the
 /// only `LATEST` while the one other node that may be promoted is the
-/// standby it recorded (`acked-also-on`: its 100, or its win in the
-/// holders' election). Both hold every acknowledged commit, so the
-/// holders' election stays in force until one of them is promoted;
-/// otherwise the recorded standby's win made the next rounds elect among
-/// every node, elect a second winner, and erase the last primary's
-/// `LATEST`. Any other positive score hides it, as it hides it from the
-/// start gate.
+/// standby it recorded (`acked-also-on`), with the 1000 of its win in the
+/// holders' election. Both hold every acknowledged commit, so that
+/// election stays in force until one of them is promoted; otherwise the
+/// win made the next rounds elect among every node, give a second node
+/// 1000, and erase the last primary's `LATEST`. Any other positive score
+/// hides it, as it hides it from the start gate (the recorded standby's
+/// 100 too: Pacemaker promotes it without an election).
 fn last_primary_for_election<'p>(plan: &'p Plan) -> Option<&'p str> {
     if let Some(last) = plan.cfg.node_list.iter().find(|n| is_last_primary(plan, n)) {
         return Some(last);
     }
     let last = only_latest(plan)?;
     let recorded = plan.current(last, Attr::AckedAlsoOn);
+    let won = |n: &str| {
+        Some(n) == recorded && plan.current(n, Attr::Score) == Some(Score::PromoteMe.wire())
+    };
     plan.cfg
         .node_list
         .iter()
-        .filter(|n| n.as_str() != last && Some(n.as_str()) != recorded)
+        .filter(|n| n.as_str() != last && !won(n))
         .all(|n| !plan.may_be_promoted(n))
         .then_some(last)
 }
