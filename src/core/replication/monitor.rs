@@ -353,20 +353,18 @@ pub fn standby_pass(plan: &mut Plan, facts: &StandbyFacts) -> StandbyPass {
     StandbyPass { steps, failure }
 }
 
-/// How far a standby's WAL goes for the divergence check. Once its
-/// position is final the startup process replayed every complete record
-/// it holds: what it received beyond is part of a record the primary never
-/// finished (the last primary, elected again after its node's crash,
-/// replayed complete records only, and its timeline forked there), which
-/// PostgreSQL overwrites from the newer timeline when it streams again.
-/// Before, received and replayed, the newer.
+/// How far a standby's WAL goes for the divergence check: its replay
+/// position when known. PostgreSQL refuses a newer timeline only when
+/// replay went past the fork; what was received beyond replay may be part
+/// of a record the new primary never finished (the last primary, elected
+/// again after its node's crash, replayed complete records only, and its
+/// timeline forked there), which PostgreSQL overwrites from the newer
+/// timeline when it streams again. A standby holding complete records past
+/// the fork that it has not replayed yet (an apply delay, a paused replay)
+/// gets the verdict once it replays them; meanwhile it does not stream, so
+/// it acknowledges nothing and holds no score.
 fn divergence_position(facts: &StandbyFacts) -> Option<Lsn> {
-    let published = facts.location.map(|l| l.lsn);
-    if facts.position_final {
-        facts.replay.or(published)
-    } else {
-        published
-    }
+    facts.replay.or(facts.location.map(|l| l.lsn))
 }
 
 #[cfg(test)]
@@ -795,20 +793,28 @@ mod tests {
         // Fifth audit B2: replay stopped at the fork, and what it received
         // beyond is part of a record the new primary never finished before
         // its node crashed (it replayed complete records only, and its
-        // timeline forked there). Once its position is final, the standby
-        // can follow: no verdict. Not final yet, the received WAL counts.
+        // timeline forked there): the standby can follow, no verdict, final
+        // or not (review F2: restore_command running).
         let unfinished = StandbyFacts {
             replay: Some(at("0/5000028")),
             ..facts.clone()
         };
-        let mut p = Plan::new(&c, &v);
-        assert_eq!(standby_pass(&mut p, &unfinished).failure, None);
-        assert_eq!(p.writes, []);
-        let moving = StandbyFacts {
-            position_final: false,
-            ..unfinished
+        for position_final in [true, false] {
+            let f = StandbyFacts {
+                position_final,
+                ..unfinished.clone()
+            };
+            let mut p = Plan::new(&c, &v);
+            assert_eq!(standby_pass(&mut p, &f).failure, None);
+            assert_eq!(p.writes, []);
+        }
+        // Replay unknown: the published position counts.
+        let unknown = StandbyFacts {
+            replay: None,
+            ..facts.clone()
         };
-        let pass = standby_pass(&mut Plan::new(&c, &v), &moving);
-        assert!(pass.failure.unwrap().starts_with("diverged: "));
+        assert!(standby_pass(&mut Plan::new(&c, &v), &unknown)
+            .failure
+            .is_some());
     }
 }

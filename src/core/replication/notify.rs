@@ -647,6 +647,47 @@ mod tests {
         assert_eq!(applied(&steps), ["pg02:Score=-INFINITY", "pg04:Score=1000"]);
     }
 
+    /// Review F1 (sync mode): pg01, the sync standby the last primary pg02
+    /// recorded, won the holders' election; pg02 published its replay end,
+    /// pg03 a position past it on the same timeline, which is only part of
+    /// a record pg02 never finished: no hand-over. The last primary itself
+    /// ahead of pg01 by complete records gets it.
+    #[test]
+    fn the_recorded_holder_keeps_the_promotion_from_a_peer_past_the_last_primary() {
+        let c = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
+        let mut v = view(
+            &["pg01", "pg02", "pg03"],
+            &[],
+            &[
+                ("pg02", "pgsql-data-status", "LATEST"),
+                ("pg02", "pgsql-acked-also-on", "pg01"),
+                ("pg01", "pgsql-data-status", "STREAMING|SYNC"),
+                ("pg01", "master-pgsql", "1000"),
+                ("pg03", "pgsql-data-status", "DISCONNECT"),
+            ],
+        );
+        v.unpromoted = vec!["pg01".into(), "pg02".into(), "pg03".into()];
+        v.quorum = true;
+        let peers = |last: u64| {
+            [
+                ("pg02".to_string(), Some(at(6, last))),
+                ("pg03".to_string(), Some(at(6, 0x0A048300))),
+            ]
+        };
+        let steps = early_hand_over(
+            &mut Plan::new(&c, &v),
+            at(6, 0x0A048200),
+            &peers(0x0A048178),
+        );
+        assert_eq!(applied(&steps), Vec::<String>::new());
+        let steps = early_hand_over(
+            &mut Plan::new(&c, &v),
+            at(6, 0x0A048200),
+            &peers(0x0A048280),
+        );
+        assert_eq!(applied(&steps), ["pg01:Score=-INFINITY", "pg02:Score=1000"]);
+    }
+
     /// Wiring audit F2: pg02's promotion stopped after it said `LATEST`;
     /// the election elects it again (the former primary's record names
     /// it, nobody else may be promoted), and its pre-promote keeps its

@@ -225,6 +225,12 @@ pub fn decide_promotion(plan: &mut Plan, facts: &PromoteFacts) -> PromoteDecisio
     if let Err(why) = quorum_proof(plan, &facts.peers) {
         return refuse(Vec::new(), why);
     }
+    if mine.tli.is_none() && holder_at_promotion(plan) {
+        return refuse(
+            Vec::new(),
+            "its own timeline is unknown: a peer on a newer one may hold commits it lacks".into(),
+        );
+    }
     let peers = compared_peers(plan, mine, &facts.peers);
     match promotion_check(mine, &peers) {
         PromotionCheck::Go => {}
@@ -258,7 +264,12 @@ pub fn decide_promotion(plan: &mut Plan, facts: &PromoteFacts) -> PromoteDecisio
 ///   positions published now ([`provable_for`]): its lead may be whole
 ///   transactions (an asynchronous standby often received more), none of
 ///   them acknowledged, and a hand-over to a node that cannot prove its
-///   promotion left no primary.
+///   promotion left no primary. And not past the position the other
+///   `LATEST`, which wrote this timeline, published: beyond it is an
+///   unfinished record, and the hand-over would gain nothing.
+///
+/// Without its own timeline a holder compares with no peer;
+/// [`decide_promotion`] refuses it (a newer timeline may exist).
 ///
 /// Any other node: a silent peer may be ahead, and blocks, unless the last
 /// primary's quorum record proves the promotion without it.
@@ -275,11 +286,25 @@ pub(super) fn compared_peers(
             .cloned()
             .collect();
     }
-    let wrote_this_timeline = only_latest(plan) == Some(plan.cfg.me.as_str());
+    let me = plan.cfg.me.as_str();
+    let wrote_this_timeline = only_latest(plan) == Some(me);
+    // The other `LATEST` (the last primary of the recorded standby, the
+    // former primary of a half-finished target) wrote this timeline: past
+    // the position it published there is only an unfinished record.
+    let writer_at = plan
+        .cfg
+        .others()
+        .filter(|n| plan.current_data_status(n) == Some(DataStatus::Latest))
+        .find_map(|n| peers.iter().find(|(p, _)| p == n).and_then(|(_, l)| *l))
+        .filter(|w| w.tli.is_some() && w.tli == mine.tli);
     let compared = |n: &str, l: &Location| {
         let same_timeline = l.tli.is_some() && l.tli == mine.tli;
+        let within_writer = writer_at.map_or(true, |w| l.lsn <= w.lsn);
         l.on_newer_timeline_than(&mine)
-            || (same_timeline && !wrote_this_timeline && provable_for(plan, n, mine, peers))
+            || (same_timeline
+                && !wrote_this_timeline
+                && within_writer
+                && provable_for(plan, n, mine, peers))
     };
     peers
         .iter()
@@ -980,12 +1005,19 @@ mod tests {
         // that cannot prove its own promotion (pg01's position missing).
         let (c, half) = quorum_half_finished();
         assert!(goes(&c, &half, &all));
-        // Fifth audit B4: without its own timeline a holder compares with
-        // no peer (LSNs alone could hand over to an older timeline).
+        // Fifth audit B4, review F3: without its own timeline a holder
+        // refuses (LSNs alone could hand over to an older timeline, and a
+        // newer one may exist).
         let (c, v) = last_primary_again();
         let mut unknown = facts(Some(500), &[("pg03", Some(600))]);
         unknown.mine = unknown.mine.map(|l| Location { tli: None, ..l });
-        assert!(goes(&c, &v, &unknown));
+        match decide_promotion(&mut Plan::new(&c, &v), &unknown) {
+            PromoteDecision::Refuse { reason, writes } => {
+                assert!(reason.contains("timeline is unknown"), "{reason}");
+                assert!(writes.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     /// Fourth audit A2 (sync mode, four nodes): the recorded holder pg02
