@@ -220,8 +220,9 @@ pub fn acked_holders<'p>(plan: &'p Plan) -> Vec<&'p str> {
 
 /// The last primary as the election reads it: [`is_last_primary`], or the
 /// only `LATEST` while the one other node that may be promoted is the
-/// standby it recorded (`acked-also-on`), with the 1000 of its win in the
-/// holders' election. Both hold every acknowledged commit, so that
+/// standby it recorded (`acked-also-on`), with a 1000 (its win in the
+/// holders' election, or a promotion handed to it: it holds every
+/// acknowledged commit either way). Both hold every acknowledged commit, so that
 /// election stays in force until one of them is promoted; otherwise the
 /// win made the next rounds elect among every node, give a second node
 /// 1000, and erase the last primary's `LATEST`. Any other positive score

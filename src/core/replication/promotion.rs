@@ -258,7 +258,8 @@ pub fn decide_promotion(plan: &mut Plan, facts: &PromoteFacts) -> PromoteDecisio
 ///   promotion would end recovery at the same place. (The target of a
 ///   promotion whose records landed but whose request never ran is the
 ///   only `LATEST` too: its check proved it holds every acknowledged
-///   commit, and a peer's lead, unacknowledged, is rewound.)
+///   commit, and a peer's lead, unacknowledged, is rewound with
+///   `auto_rewind`, else resynchronised.)
 /// - otherwise (the recorded holder, the target of a promotion that
 ///   stopped half way) only when the peer's own check will pass on the
 ///   positions published now ([`provable_for`]): its lead may be whole
