@@ -990,7 +990,7 @@ proptest! {
             None, Some("LATEST"), Some("STREAMING|SYNC"), Some("STREAMING|ASYNC"),
             Some("DISCONNECT"), Some("DIVERGED"),
         ]), 3),
-        scores in prop::collection::vec(prop::sample::select(vec![None, Some("100"), Some("-INFINITY")]), 3),
+        scores in prop::collection::vec(prop::sample::select(vec![None, Some("100"), Some("1000"), Some("-INFINITY")]), 3),
         acked in prop::collection::vec(prop::option::of(0usize..3), 3),
         online in prop::collection::vec(any::<bool>(), 3),
         running in prop::collection::vec(any::<bool>(), 3),

@@ -1142,6 +1142,26 @@ mod tests {
             let (_, writes, _) = election_monitor("pg03", v, 6, 0x0A048300);
             assert_eq!(writes, ["pg03:DataStatus=DISCONNECT"]);
         }
+        // pg01's 100 (kept through its restart) does not keep that
+        // election: Pacemaker promotes pg01 without one, and in the plain
+        // election meanwhile pg02 keeps its LATEST.
+        let v100 = with_attr(&v, "pg01", "master-pgsql", "100");
+        assert_eq!(
+            election_candidates(&Plan::new(&c, &v100)),
+            ["pg01", "pg02", "pg03"]
+        );
+        let (_, writes, _) = election_monitor("pg03", &v100, 6, 0x0A048300);
+        assert_eq!(writes, ["pg03:Score=1000"]);
+        let (_, writes, _) = election_monitor("pg02", &v100, 6, 0x0A048178);
+        assert_eq!(writes, Vec::<String>::new());
+        // pg01 won, then failed and stopped: the last primary wins alone.
+        let mut failed = won.clone();
+        failed.unpromoted.retain(|n| n != "pg01");
+        failed.fail_counts.insert("pg01".into(), 1);
+        let (_, writes, _) = election_monitor("pg02", &failed, 6, 0x0A048178);
+        assert_eq!(writes, ["pg02:Score=1000"]);
+        let (_, writes, _) = election_monitor("pg03", &failed, 6, 0x0A048300);
+        assert_eq!(writes, ["pg03:DataStatus=DISCONNECT"]);
         // Handed over to pg03 (pg01 gave its score up): pg03's 1000 hides
         // the last primary, and the election is among every node again.
         let handed = with_attr(&won, "pg01", "master-pgsql", "-INFINITY");

@@ -645,6 +645,16 @@ mod tests {
         ];
         let steps = early_hand_over(&mut Plan::new(&c, &v), at(2, 500), &peers);
         assert_eq!(applied(&steps), ["pg02:Score=-INFINITY", "pg04:Score=1000"]);
+        // Sync mode, no record: the silent peer may be ahead, nothing here.
+        let (c, v) = primary_fixture();
+        let peers = [
+            ("pg02".to_string(), None),
+            ("pg03".to_string(), Some(at(2, 600))),
+        ];
+        assert_eq!(
+            early_hand_over(&mut Plan::new(&c, &v), at(2, 500), &peers),
+            []
+        );
     }
 
     /// Review F1 (sync mode): pg01, the sync standby the last primary pg02
