@@ -284,6 +284,77 @@ fn standby_table(out: &mut String) {
     }
 }
 
+/// The last primary in the election: pg01 says `LATEST` (the only one),
+/// restarted after its node's crash at 2/0x3000000; pg02 is its recorded
+/// sync standby or not, on its timeline or a newer one, behind or ahead
+/// of it, with its score; pg03 published 2/0x2800000, with its score.
+/// Nothing is promoted, every node runs. pg01's standby monitor: its
+/// writes (win, or keep or give up `LATEST`) and the election files.
+fn last_primary_election_table(out: &mut String) {
+    writeln!(out, "\n# the last primary's election (pg01 LATEST at 2/0x3000000, sync mode, pg03 at 2/0x2800000): pg02-recorded pg02-tli pg02-ahead pg02-score pg03-score | writes | election files").unwrap();
+    let c = cfg(RepMode::Sync, 3);
+    for recorded in [false, true] {
+        for tli in [2, 3] {
+            for ahead in [false, true] {
+                for pg02_score in [None, Some("100"), Some("1000")] {
+                    for pg03_score in [None, Some("1000")] {
+                        let mut v = ClusterView {
+                            unpromoted: c.node_list.clone(),
+                            ..ClusterView::default()
+                        };
+                        let pg02_at = if ahead { 0x400_0000 } else { 0x200_0000 };
+                        for (n, at, t, score) in [
+                            ("pg01", 0x300_0000, 2, None),
+                            ("pg02", pg02_at, tli, pg02_score),
+                            ("pg03", 0x280_0000, 2, pg03_score),
+                        ] {
+                            v.nodes.insert(n.into(), true);
+                            let a = v.attributes.entry(n.into()).or_default();
+                            a.insert("pgsql-xlog-loc".into(), Lsn(at).to_hex16());
+                            a.insert("pgsql-xlog-tli".into(), t.to_string());
+                            if let Some(score) = score {
+                                a.insert("master-pgsql".into(), score.into());
+                            }
+                        }
+                        let a = v.attributes.entry("pg01".into()).or_default();
+                        a.insert("pgsql-data-status".into(), "LATEST".into());
+                        if recorded {
+                            a.insert("pgsql-acked-also-on".into(), "pg02".into());
+                        }
+                        let facts = StandbyFacts {
+                            location: Some(Location {
+                                tli: Some(2),
+                                lsn: Lsn(0x300_0000),
+                            }),
+                            streaming: false,
+                            position_final: true,
+                            received_tli: None,
+                            replay: Some(Lsn(0x300_0000)),
+                            lock: Lock::Held,
+                            election: None,
+                            wal_tli: Some(2),
+                            primary_history: None,
+                        };
+                        let mut plan = Plan::new(&c, &v);
+                        let outcome = match standby_monitor(&mut plan, &facts) {
+                            Ok(o) => short(&o.election),
+                            Err(reason) => format!("error: {reason}"),
+                        };
+                        writeln!(
+                            out,
+                            "{recorded} {tli} {ahead} {} {} | {} | {outcome}",
+                            pg02_score.unwrap_or("<none>"),
+                            pg03_score.unwrap_or("<none>"),
+                            render(&plan.writes),
+                        )
+                        .unwrap();
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn short(e: &ElectionFiles) -> String {
     match e {
         ElectionFiles::Keep => "keep".into(),
@@ -847,6 +918,7 @@ fn decision_table_matches_the_reviewed_snapshot() {
     promotion_table(&mut out);
     election_table(&mut out);
     standby_table(&mut out);
+    last_primary_election_table(&mut out);
     divergence_table(&mut out);
     primaries_table(&mut out);
     probe_records_table(&mut out);
