@@ -32,6 +32,11 @@ impl Location {
         matches!((self.tli, other.tli), (Some(a), Some(b)) if a > b)
     }
 
+    /// On the same timeline as `other`; never when either is unknown.
+    pub fn on_same_timeline_as(&self, other: &Location) -> bool {
+        self.tli.is_some() && self.tli == other.tli
+    }
+
     /// A standby's position: its WAL location on the newest of the
     /// timeline PostgreSQL reports and the timeline its WAL segments are
     /// on (`None`: no location).
@@ -91,6 +96,11 @@ pub enum ElectionStep {
     Won,
     /// Someone is newer: data-status DISCONNECT, start again.
     Lost(ElectionState),
+}
+
+/// The position a sample entry publishes (`None`: unreadable).
+fn entry_location((_, hex, tli): &(String, String, Option<String>)) -> Option<Location> {
+    Location::from_attrs(Some(hex), tli.as_deref())
 }
 
 /// Whether a published (`hex16`, timeline) pair can be compared: 16 hex
@@ -157,20 +167,18 @@ fn running_holders(plan: &Plan) -> Vec<String> {
 /// over to such a node when that node's check will pass
 /// ([`super::promotion::compared_peers`]).
 fn holders_sample(sample: Sample, holders: &[String]) -> Sample {
-    let location = |(_, hex, tli): &(String, String, Option<String>)| {
-        Location::from_attrs(Some(hex), tli.as_deref())
-    };
     let held: Vec<Location> = sample
         .iter()
         .filter(|(n, ..)| holders.contains(n))
-        .filter_map(location)
+        .filter_map(entry_location)
         .collect();
     sample
         .into_iter()
         .filter(|e| {
             holders.contains(&e.0)
                 || !readable(e)
-                || location(e).is_some_and(|l| held.iter().all(|h| l.on_newer_timeline_than(h)))
+                || entry_location(e)
+                    .is_some_and(|l| held.iter().all(|h| l.on_newer_timeline_than(h)))
         })
         .collect()
 }
@@ -341,8 +349,8 @@ pub fn election_step(
     }
     // Timelines count only when every node published one: a mixed rule
     // would not be an order.
-    let location = |(_, hex, tli): &(String, String, Option<String>)| {
-        let l = Location::from_attrs(Some(hex), tli.as_deref())?;
+    let location = |e: &(String, String, Option<String>)| {
+        let l = entry_location(e)?;
         Some(if all_final {
             l
         } else {
@@ -558,7 +566,7 @@ fn have_master_right(plan: &mut Plan, facts: &StandbyFacts) -> Result<ElectionFi
     // A newer timeline than this node's proves its `LATEST` stale.
     let newer_timeline_published = sample
         .iter()
-        .filter_map(|(_, hex, tli)| Location::from_attrs(Some(hex), tli.as_deref()))
+        .filter_map(entry_location)
         .any(|l| l.on_newer_timeline_than(&location));
     let keeps_latest = !newer_timeline_published
         && (only_latest(plan) == Some(me.as_str()) || is_last_primary(plan, &me));
@@ -1110,18 +1118,7 @@ mod tests {
     /// when both holders won (a tie).
     #[test]
     fn the_recorded_holder_s_win_keeps_the_holders_election() {
-        let c = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
-        let mut v = view(
-            &["pg01", "pg02", "pg03"],
-            &[],
-            &[
-                ("pg02", "pgsql-data-status", "LATEST"),
-                ("pg02", "pgsql-acked-also-on", "pg01"),
-                ("pg01", "pgsql-data-status", "STREAMING|SYNC"),
-                ("pg03", "pgsql-data-status", "STREAMING|ASYNC"),
-            ],
-        );
-        v.unpromoted = vec!["pg01".into(), "pg02".into(), "pg03".into()];
+        let (c, v) = last_primary_and_its_standby_back();
         let v = with_positions(
             &v,
             &[

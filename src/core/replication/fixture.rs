@@ -152,6 +152,26 @@ pub(super) fn quorum_failover_on_three() -> (RepConfig, ClusterView) {
     (c, v)
 }
 
+/// Sync mode, seen from pg01: the last primary pg02 (`LATEST`, recording
+/// pg01) and its sync standby pg01 both came back after their nodes'
+/// crash and run as standbys beside the asynchronous pg03; nothing is
+/// promoted. No scores: each test sets the ones it is about.
+pub(super) fn last_primary_and_its_standby_back() -> (RepConfig, ClusterView) {
+    let c = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
+    let mut v = view(
+        &["pg01", "pg02", "pg03"],
+        &[],
+        &[
+            ("pg02", "pgsql-data-status", "LATEST"),
+            ("pg02", "pgsql-acked-also-on", "pg01"),
+            ("pg01", "pgsql-data-status", "STREAMING|SYNC"),
+            ("pg03", "pgsql-data-status", "STREAMING|ASYNC"),
+        ],
+    );
+    v.unpromoted = vec!["pg01".into(), "pg02".into(), "pg03".into()];
+    (c, v)
+}
+
 pub(super) fn one(n: &str) -> SyncStandbys {
     SyncStandbys::First(vec![n.into()])
 }

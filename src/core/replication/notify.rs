@@ -664,19 +664,9 @@ mod tests {
     /// ahead of pg01 by complete records gets it.
     #[test]
     fn the_recorded_holder_keeps_the_promotion_from_a_peer_past_the_last_primary() {
-        let c = cfg(RepMode::Sync, &["pg01", "pg02", "pg03"]);
-        let mut v = view(
-            &["pg01", "pg02", "pg03"],
-            &[],
-            &[
-                ("pg02", "pgsql-data-status", "LATEST"),
-                ("pg02", "pgsql-acked-also-on", "pg01"),
-                ("pg01", "pgsql-data-status", "STREAMING|SYNC"),
-                ("pg01", "master-pgsql", "1000"),
-                ("pg03", "pgsql-data-status", "DISCONNECT"),
-            ],
-        );
-        v.unpromoted = vec!["pg01".into(), "pg02".into(), "pg03".into()];
+        let (c, v) = last_primary_and_its_standby_back();
+        let v = with_attr(&v, "pg01", "master-pgsql", "1000");
+        let mut v = with_attr(&v, "pg03", "pgsql-data-status", "DISCONNECT");
         v.quorum = true;
         let peers = |last: u64| {
             [

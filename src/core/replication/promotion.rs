@@ -292,17 +292,13 @@ pub(super) fn compared_peers(
     // The other `LATEST` (the last primary of the recorded standby, the
     // former primary of a half-finished target) wrote this timeline: past
     // the position it published there is only an unfinished record.
-    let writer_at = plan
-        .cfg
-        .others()
-        .filter(|n| plan.current_data_status(n) == Some(DataStatus::Latest))
+    let writer_at = other_latest(plan)
         .find_map(|n| peers.iter().find(|(p, _)| p == n).and_then(|(_, l)| *l))
-        .filter(|w| w.tli.is_some() && w.tli == mine.tli);
+        .filter(|w| w.on_same_timeline_as(&mine));
     let compared = |n: &str, l: &Location| {
-        let same_timeline = l.tli.is_some() && l.tli == mine.tli;
         let within_writer = writer_at.map_or(true, |w| l.lsn <= w.lsn);
         l.on_newer_timeline_than(&mine)
-            || (same_timeline
+            || (l.on_same_timeline_as(&mine)
                 && !wrote_this_timeline
                 && within_writer
                 && provable_for(plan, n, mine, peers))
@@ -440,14 +436,15 @@ fn every_position(
 /// nothing).
 pub(super) fn recorded_holder(plan: &Plan) -> bool {
     let me = plan.cfg.me.as_str();
-    let latest: Vec<&str> = plan
-        .cfg
-        .node_list
-        .iter()
-        .map(String::as_str)
-        .filter(|n| *n != me && plan.current_data_status(n) == Some(DataStatus::Latest))
-        .collect();
+    let latest: Vec<&str> = other_latest(plan).collect();
     matches!(latest[..], [last] if plan.current(last, Attr::AckedAlsoOn) == Some(me))
+}
+
+/// The other nodes that say `LATEST`.
+fn other_latest<'p>(plan: &'p Plan) -> impl Iterator<Item = &'p str> {
+    plan.cfg
+        .others()
+        .filter(|n| plan.current_data_status(n) == Some(DataStatus::Latest))
 }
 
 /// This node gives up the promotion to `to`, which is ahead of it.
