@@ -391,19 +391,22 @@ picture() {
         || { echo "$sync sync standbys"; return 1; }
 }
 
-# await_picture T0 LIMIT WHAT NODES...: poll once a second until the nodes
+# await_picture T0 LIMIT WHAT NODES...: poll twice a second until the nodes
 # show the target picture; LIMIT seconds after T0 (a $SECONDS value), fail
 # with WHAT, what is missing and crm_mon.
 await_picture() {
-    local t0=$1 limit=$2 what=$3 why=
+    local t0=$1 limit=$2 what=$3 why= said=
     shift 3
     until why=$(picture "$@"); do
+        # What it still waits for, each time that changes.
+        [[ $why == "$said" ]] || say "$((SECONDS - t0)) s: waiting for: $why"
+        said=$why
         if ((SECONDS - t0 >= limit)); then
             echo "cluster: $what: $why" >&2
             print_crm_mon >&2 || true
             exit 1
         fi
-        sleep 1
+        sleep 0.5
     done
 }
 
@@ -682,13 +685,18 @@ start_node_holder() {
     wait_for 5 "the reaper of $node" is_up "$node"
 }
 
+# start_stack NODE...: Corosync on every node given, then Pacemaker on each
+# once its Corosync answers (they start side by side, not one after another).
 start_stack() {
-    local node=$1 log
-    log=$(node_dir "$node")/daemons.log
+    local node
     # setsid -f: the daemons are orphaned at once and adopted by the reaper.
-    in_node "$node" setsid -f corosync -f </dev/null >>"$log" 2>&1
-    wait_for 30 "corosync on $node" in_node "$node" corosync-cfgtool -s
-    in_node "$node" setsid -f pacemakerd </dev/null >>"$log" 2>&1
+    for node in "$@"; do
+        in_node "$node" setsid -f corosync -f </dev/null >>"$(node_dir "$node")/daemons.log" 2>&1
+    done
+    for node in "$@"; do
+        wait_for 30 "corosync on $node" in_node "$node" corosync-cfgtool -s
+        in_node "$node" setsid -f pacemakerd </dev/null >>"$(node_dir "$node")/daemons.log" 2>&1
+    done
 }
 
 not_running() { ! in_node "$1" pidof "$2"; }
@@ -1198,9 +1206,7 @@ cmd_up() {
         start_node_holder "$n"
     done
     say "starting corosync and pacemakerd on ${NODES[*]}"
-    for n in "${NODES[@]}"; do
-        start_stack "$n"
-    done
+    start_stack "${NODES[@]}"
 
     say "PostgreSQL $LAB_PG_MAJOR: initdb on pg01, pg_basebackup to ${NODES[*]:1} (while the cluster forms)"
     init_postgres
@@ -1393,9 +1399,7 @@ cmd_start_node() {
             node_runs "$n" pacemakerd && die "pacemaker already runs on $n"
             node_runs "$n" corosync && die "corosync already runs on $n (stop-node first)"
         done
-        for n in "${NODES[@]}"; do
-            start_stack "$n"
-        done
+        start_stack "${NODES[@]}"
         wait_for 90 "${NODES[*]} to join the cluster" cluster_online "${NODES[@]}" || true
         say "cluster stack started on ${NODES[*]} in $((SECONDS - t0)) s"
         return 0

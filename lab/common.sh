@@ -14,13 +14,15 @@ NODE_PATH=/usr/sbin:/usr/bin:/sbin:/bin
 die() { echo "$LAB_NAME: $*" >&2; exit 1; }
 say() { echo "$LAB_NAME: $*"; }
 
-# wait_for SECONDS DESCRIPTION COMMAND...: poll once a second.
+# wait_for SECONDS DESCRIPTION COMMAND...: poll twice a second until
+# COMMAND succeeds, for at most SECONDS (wall clock: a slow COMMAND does not
+# stretch the bound).
 wait_for() {
-    local secs=$1 what=$2 t=0
+    local secs=$1 what=$2 deadline=$((SECONDS + $1))
     shift 2
     until "$@" >/dev/null 2>&1; do
-        ((++t <= secs)) || { echo "$LAB_NAME: timed out after ${secs}s waiting for $what" >&2; return 1; }
-        sleep 1
+        ((SECONDS < deadline)) || { echo "$LAB_NAME: timed out after ${secs}s waiting for $what" >&2; return 1; }
+        sleep 0.5
     done
 }
 
@@ -62,7 +64,7 @@ make_node_dirs() {
     install -d -o hacluster -g haclient -m 0775 "$n/crmsh-log"
     local cib=$n/pacemaker-lib/cib/cib.xml
     cibadmin --empty >"$cib"
-    CIB_file=$cib crm_attribute --type crm_config --name dc-deadtime --update 5s
+    CIB_file=$cib crm_attribute --type crm_config --name dc-deadtime --update 2s
     chown hacluster:haclient "$cib"
     chmod 0600 "$cib"
 }

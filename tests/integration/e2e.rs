@@ -337,7 +337,7 @@ fn switchover_target_crashes(lab: &Lab) {
         "switchover",
         "--pgbouncer",
         "--timeout",
-        "15",
+        "10",
     ]);
     wait_until("the switchover's ban", Duration::from_secs(30), || {
         lab.constraints(&primary).contains("cli-ban")
@@ -458,10 +458,16 @@ pub(crate) fn end_to_end(lab: &Lab, tool: OperatorTool) {
 
     // Switchover to the sync standby and back (rustpgctl switchover
     // --pgbouncer under load through PgBouncerVIP, then the lab's
-    // switchover, which is a plain rustpgctl switchover; on the PostgreSQL
-    // 11 lab the lab's switchover both ways): every node streams again by
-    // itself, the old primary's PGSQL.lock goes away, nothing is lost.
-    for target in [sync.clone(), first.clone()] {
+    // switchover, which is a plain rustpgctl switchover): every node
+    // streams again by itself, the old primary's PGSQL.lock goes away,
+    // nothing is lost. On the PostgreSQL 11 lab one way only, with the
+    // lab's switchover: the demote writes recovery.conf and the promote runs
+    // `pg_ctl promote` there, and the way back would repeat both.
+    let targets = match tool {
+        OperatorTool::Exercised => vec![sync.clone(), first.clone()],
+        OperatorTool::Skipped => vec![sync.clone()],
+    };
+    for target in targets {
         let started = Instant::now();
         match tool {
             OperatorTool::Exercised if target == sync => {
