@@ -15,6 +15,8 @@ fn main() -> ExitCode {
     let action = std::env::args_os()
         .nth(1)
         .map(|a| a.to_string_lossy().into_owned());
+    rustpg::ocf::trace::init(&env, action.as_deref().unwrap_or(""));
     let rc = rustpg::run(action.as_deref(), &env);
+    rustpg::ocf::trace::event(|| format!("=== exit {}", rc.code()));
     ExitCode::from(rc.code())
 }

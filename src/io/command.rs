@@ -119,14 +119,33 @@ pub fn run(cmd: &Cmd, user: Option<&OsUser>, deadline: Deadline) -> Result<Outpu
         c.env(k, v);
     }
     crate::debug!("running {}", cmd.display());
+    let started = std::time::Instant::now();
     let mut child = c
         .spawn()
         .map_err(|e| AgentError::generic(format!("cannot run {}: {e}", cmd.program.display())))?;
     let out_reader = read_in_background(child.stdout.take());
     let err_reader = read_in_background(child.stderr.take());
-    let status = deadline.poll(Duration::from_millis(10), || {
-        child.try_wait().ok().flatten()
+    // Waited for in a thread of its own: we learn of the exit at once,
+    // not at the next poll (an action runs a dozen programs in a row).
+    // WNOWAIT leaves the child unreaped, so it stays ours to kill or reap.
+    let pid = child.id() as libc::id_t;
+    let (tx, exited) = std::sync::mpsc::channel();
+    std::thread::spawn(move || loop {
+        // SAFETY: waitid writes only into the siginfo we own.
+        let rc = unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            libc::waitid(libc::P_PID, pid, &mut info, libc::WEXITED | libc::WNOWAIT)
+        };
+        if rc == 0 {
+            let _ = tx.send(());
+        }
+        if rc == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return;
+        }
     });
+    let exited = exited.recv_timeout(deadline.remaining()).is_ok();
+    crate::ocf::trace::took(started.elapsed(), || cmd.display());
+    let status = if exited { child.wait().ok() } else { None };
     let Some(status) = status else {
         let _ = child.kill();
         let _ = child.wait();

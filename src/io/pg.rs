@@ -202,14 +202,25 @@ fn open(
     if let Some(pw) = password {
         pc.password(pw);
     }
+    let started = std::time::Instant::now();
     let client = {
         let _as_owner = EffectiveUser::enter(owner).map_err(|e| SqlError {
             transient: false,
             message: format!("cannot switch to user {}: {e}", owner.name),
         })?;
-        pc.connect(NoTls)?
+        pc.connect(NoTls)
     };
-    Ok(Session { client })
+    crate::ocf::trace::took(started.elapsed(), || {
+        let host = match to.host {
+            Host::Socket(dir) => dir.display().to_string(),
+            Host::Tcp(h) => h.to_string(),
+        };
+        let result = client
+            .as_ref()
+            .map_or_else(|e| format!(": {e}"), |_| String::new());
+        format!("connect to {host}:{} as {}{result}", to.port, to.user)
+    });
+    Ok(Session { client: client? })
 }
 
 pub struct Session {

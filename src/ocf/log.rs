@@ -205,7 +205,7 @@ fn append(path: &str, text: &str) {
 }
 
 /// The local time in strftime format, as `date "+$HA_DATEFMT"` prints it.
-fn format_now(fmt: &str) -> String {
+pub(crate) fn format_now(fmt: &str) -> String {
     let Ok(cfmt) = std::ffi::CString::new(fmt) else {
         return String::new();
     };
@@ -220,6 +220,29 @@ fn format_now(fmt: &str) -> String {
         let mut buf = [0u8; 128];
         let n = libc::strftime(buf.as_mut_ptr().cast(), buf.len(), cfmt.as_ptr(), &tm);
         String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+}
+
+/// The local time of day to the millisecond, as Pacemaker's log shows it
+/// (`16:31:47.104`).
+pub(crate) fn format_now_ms() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    // SAFETY: localtime_r writes only into the tm we own.
+    unsafe {
+        let secs = now.as_secs() as libc::time_t;
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&secs, &mut tm).is_null() {
+            return String::new();
+        }
+        format!(
+            "{:02}:{:02}:{:02}.{:03}",
+            tm.tm_hour,
+            tm.tm_min,
+            tm.tm_sec,
+            now.subsec_millis()
+        )
     }
 }
 

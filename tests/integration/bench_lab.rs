@@ -376,6 +376,12 @@ fn begin(lab: &Lab, tag: &str, first_id: i64) -> (String, Load) {
 
 /// kill -9 of the primary's postmaster → first write a new primary acked.
 fn failover(lab: &Lab, first_id: i64, wait: Duration) -> (Option<f64>, String) {
+    let (_, fig, note) = failover_at(lab, first_id, wait);
+    (fig, note)
+}
+
+/// `failover`, with the time of the kill (ms since the epoch).
+fn failover_at(lab: &Lab, first_id: i64, wait: Duration) -> (u64, Option<f64>, String) {
     let (old, load) = begin(lab, "failover", first_id);
     let t0 = now_ms();
     kill_postmaster(lab, &old);
@@ -399,12 +405,18 @@ fn failover(lab: &Lab, first_id: i64, wait: Duration) -> (Option<f64>, String) {
         ),
     };
     let how = repair(lab, t0);
-    (back.map(|b| b.0), format!("{note}; repaired: {how}"))
+    (t0, back.map(|b| b.0), format!("{note}; repaired: {how}"))
 }
 
 /// Ban the promoted role on the primary → first write the new primary
 /// acked; then clear the ban: does the old primary come back by itself?
 fn switchover(lab: &Lab, first_id: i64) -> (Option<f64>, Option<f64>, String) {
+    let (_, fig, rejoin, note) = switchover_at(lab, first_id);
+    (fig, rejoin, note)
+}
+
+/// `switchover`, with the time of the ban (ms since the epoch).
+fn switchover_at(lab: &Lab, first_id: i64) -> (u64, Option<f64>, Option<f64>, String) {
     let (old, load) = begin(lab, "switchover", first_id);
     let t0 = now_ms();
     crm(
@@ -453,7 +465,7 @@ fn switchover(lab: &Lab, first_id: i64) -> (Option<f64>, Option<f64>, String) {
         ),
         None => format!("{old}: no write on another node within 120s; {how}"),
     };
-    (back.map(|b| b.0), rejoin, note)
+    (t0, back.map(|b| b.0), rejoin, note)
 }
 
 /// The sync standby's node dies (`crash`) or its link is cut
@@ -1132,4 +1144,187 @@ fn bench_pgbouncer() {
         "| acknowledged commits lost | {} | {} |",
         f.plain.lost, f.paused.lost
     );
+}
+
+// --- a failover and a switchover, step by step -----------------------------
+
+/// Where the agents write their traces (`crm resource trace`): the nodes'
+/// own Pacemaker log directory, never the host's /var/lib/heartbeat.
+const TRACE_DIR: &str = "/var/log/pacemaker/trace_ra";
+
+/// The operations traced: every one on a failover's and a switchover's
+/// path (not the recurring monitors: a file a second).
+const TRACED: [&str; 5] = ["start", "stop", "promote", "demote", "notify"];
+
+/// One line of a breakdown: when (ms since the epoch), on which node, what.
+struct Event {
+    at: u64,
+    node: String,
+    what: String,
+}
+
+/// The offset of local time from UTC, in ms: logs stamp the local time of
+/// day.
+fn local_offset_ms() -> i64 {
+    // SAFETY: localtime_r writes only into the tm we own.
+    unsafe {
+        let now = libc::time(std::ptr::null_mut());
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&now, &mut tm);
+        tm.tm_gmtoff * 1000
+    }
+}
+
+/// `HH:MM:SS.mmm` of the day that holds `near` (ms since the epoch) as ms
+/// since the epoch.
+fn time_of_day(hms: &str, near: u64) -> Option<u64> {
+    let mut parts = hms.split([':', '.']);
+    let mut next = || parts.next()?.parse::<u64>().ok();
+    let (h, m, sec, ms) = (next()?, next()?, next()?, next()?);
+    let of_day = ((h * 60 + m) * 60 + sec) * 1000 + ms;
+    let local_near = (near as i64 + local_offset_ms()) as u64;
+    let midnight = local_near - local_near % 86_400_000;
+    Some(((midnight + of_day) as i64 - local_offset_ms()) as u64)
+}
+
+/// The controller's lines about the agent's resources in `node`'s
+/// Pacemaker log: each action initiated, its result, and each transition
+/// aborted (the DC logs them).
+fn pacemaker_events(lab: &Lab, node: &str, near: u64) -> Vec<Event> {
+    let log = lab.exec(
+        node,
+        &[
+            "grep",
+            "-a",
+            "-E",
+            "pacemaker-controld.*(Initiating|Result of|aborted by|Calculated transition)",
+            "/var/log/pacemaker/pacemaker.log",
+        ],
+    );
+    log.lines()
+        .filter_map(|l| {
+            // "Dec 07 16:31:35.784 pg01 pacemaker-controld  [60] (fn) \tnotice: text"
+            let mut words = l.split_whitespace();
+            let at = time_of_day(words.nth(2)?, near)?;
+            let text = l
+                .split_once("notice: ")
+                .or_else(|| l.split_once("info: "))?
+                .1;
+            let text = text.split(" | ").next().unwrap_or(text);
+            Some(Event {
+                at,
+                node: format!("{node} (Pacemaker)"),
+                what: text.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Every line of the agent's traces on `node`, each with the action it
+/// belongs to.
+fn agent_events(lab: &Lab, node: &str, near: u64) -> Vec<Event> {
+    let text = lab.exec(
+        node,
+        &[
+            "sh",
+            "-c",
+            &format!("cat {TRACE_DIR}/*/* 2>/dev/null || true"),
+        ],
+    );
+    let mut action = String::new();
+    let mut events = Vec::new();
+    for l in text.lines() {
+        // "16:31:47.104 +312 ms text"
+        let Some((hms, rest)) = l.split_once(' ') else {
+            continue;
+        };
+        let Some(at) = time_of_day(hms, near) else {
+            continue;
+        };
+        let what = rest.split_once(" ms ").map_or(rest, |(_, w)| w);
+        if let Some(header) = what.strip_prefix("=== ") {
+            if !header.starts_with("exit") {
+                action = header.split(" on ").next().unwrap_or(header).to_string();
+            }
+        }
+        events.push(Event {
+            at,
+            node: node.to_string(),
+            what: format!("[{action}] {what}"),
+        });
+    }
+    events
+}
+
+/// Empty the traces, so that the next breakdown reads only its own.
+fn clear_traces(lab: &Lab) {
+    for n in lab.nodes() {
+        lab.exec(n, &["sh", "-c", &format!("rm -f {TRACE_DIR}/*/*")]);
+    }
+}
+
+/// Print what happened between `t0` and `end` (ms since the epoch): the
+/// controller's actions and every traced step, in order, in ms after t0.
+fn print_breakdown(lab: &Lab, title: &str, t0: u64, end: u64) {
+    let mut events = Vec::new();
+    for n in lab.nodes() {
+        events.extend(pacemaker_events(lab, n, t0));
+        events.extend(agent_events(lab, n, t0));
+    }
+    events.retain(|e| e.at + 50 >= t0 && e.at <= end + 200);
+    events.sort_by_key(|e| e.at);
+    // The DC's lines appear once per node that logs them: keep the first.
+    let mut seen = std::collections::HashSet::new();
+    events.retain(|e| !e.node.ends_with("(Pacemaker)") || seen.insert(e.what.clone()));
+    println!("\n{title} (ms after it began)\n");
+    println!("| ms | node | what |");
+    println!("|---|---|---|");
+    for e in &events {
+        println!("| {} | {} | {} |", e.at as i64 - t0 as i64, e.node, e.what);
+    }
+    println!(
+        "| {} | client | first write acknowledged by the new primary |",
+        end - t0
+    );
+}
+
+#[test]
+#[ignore = "a benchmark: run bench/breakdown.sh"]
+fn bench_breakdown() {
+    let _one_lab_at_a_time = crate::support::lab_guard();
+    let lab = Lab::up_with("breakdown", "bd", &[]);
+    wait_ready(&lab, Duration::from_secs(180)).expect("the full picture after up");
+    for op in TRACED {
+        crm(
+            &lab,
+            &["crm", "resource", "trace", "Postgresql", op, "0", TRACE_DIR],
+        );
+    }
+    let mut id = 1_000_000i64;
+    for run in 0..env_usize("BENCH_FAILOVERS", 1) {
+        id += 1_000_000;
+        clear_traces(&lab);
+        let (t0, fig, note) = failover_at(&lab, id, Duration::from_secs(90));
+        println!("failover {}: {note}", run + 1);
+        if let Some(s) = fig {
+            print_breakdown(
+                &lab,
+                "kill -9 of the primary's postmaster",
+                t0,
+                t0 + (s * 1000.0) as u64,
+            );
+        }
+        id += 1_000_000;
+        clear_traces(&lab);
+        let (t0, fig, _, note) = switchover_at(&lab, id);
+        println!("switchover {}: {note}", run + 1);
+        if let Some(s) = fig {
+            print_breakdown(
+                &lab,
+                "crm_resource --ban --promoted",
+                t0,
+                t0 + (s * 1000.0) as u64,
+            );
+        }
+    }
 }

@@ -408,6 +408,88 @@ fn probe_seeds_scores() {
     );
 }
 
+/// `trace_ra` (`crm resource trace`): a traced action writes every process
+/// it ran, every connection it opened and every step it took, each to the
+/// millisecond, where ocf-shellfuncs would put its trace; untraced, it
+/// writes nothing.
+#[test]
+fn a_traced_action_writes_its_processes_connections_and_steps() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    let primary = bring_up(&c, OURS);
+    let dir = c.root().join("trace_ra");
+    let dir_text = dir.display().to_string();
+    let traced = [
+        ("OCF_RESKEY_trace_ra", "1"),
+        ("OCF_RESKEY_trace_dir", dir_text.as_str()),
+        ("OCF_RESOURCE_TYPE", "pgsql"),
+    ];
+    let out = c.run(
+        OURS,
+        &primary,
+        "monitor",
+        &[&PROMOTED_MONITOR[..], &traced].concat(),
+    );
+    assert_eq!(out.rc, 8, "{}", out.stderr);
+    let files: Vec<_> = std::fs::read_dir(dir.join("pgsql"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let name = files[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with(&format!("{RESOURCE}.monitor.")), "{name}");
+    let trace = std::fs::read_to_string(&files[0]).unwrap();
+    println!("{trace}");
+    let lines: Vec<&str> = trace.lines().collect();
+    assert!(lines[0].contains("=== monitor on "), "{trace}");
+    assert!(lines.last().unwrap().ends_with("=== exit 8"), "{trace}");
+    // "16:31:47.104 +12 ms (3 ms) connect to ..." and every process by name.
+    let stamped = |l: &&str| {
+        let t = l.split(' ').next().unwrap_or_default();
+        t.len() == 12 && t.as_bytes()[8] == b'.'
+    };
+    assert!(lines.iter().all(stamped), "{trace}");
+    assert!(trace.contains(" ms) connect to "), "{trace}");
+    assert!(trace.contains("crm_mon -1 "), "{trace}");
+    assert!(trace.contains(" step "), "{trace}");
+    // OCF_TRACE_FILE names the file; without trace_ra nothing is written.
+    let file = c.root().join("one.trace");
+    let file_text = file.display().to_string();
+    let out = c.run(
+        OURS,
+        &primary,
+        "monitor",
+        &[
+            &PROMOTED_MONITOR[..],
+            &[
+                ("OCF_TRACE_RA", "yes"),
+                ("OCF_TRACE_FILE", file_text.as_str()),
+            ],
+        ]
+        .concat(),
+    );
+    assert_eq!(out.rc, 8, "{}", out.stderr);
+    assert!(std::fs::read_to_string(&file)
+        .unwrap()
+        .contains("=== exit 8"));
+    std::fs::remove_dir_all(&dir).unwrap();
+    let untraced = [
+        ("OCF_RESKEY_trace_dir", dir_text.as_str()),
+        ("OCF_TRACE_FILE", file_text.as_str()),
+    ];
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(
+        c.run(
+            OURS,
+            &primary,
+            "monitor",
+            &[&PROMOTED_MONITOR[..], &untraced].concat()
+        )
+        .rc,
+        8
+    );
+    assert!(!dir.exists() && !file.exists());
+}
+
 /// The sync standby stops: the primary's pass takes its score away, then
 /// names the other standby (commits wait until then), which gets its score
 /// once caught up; the old sync standby returns as async.

@@ -6,6 +6,7 @@ use super::*;
 use crate::core::replication::{Rejoin, ResyncStep, RewindRecord, Unfinished};
 use crate::io::command::{self, Cmd};
 use crate::io::statefiles::StateFiles;
+use crate::ocf::trace;
 
 /// Returns the lock the start goes on with; on a refusal, the lock and the
 /// data are as they were.
@@ -106,6 +107,7 @@ fn unfinished_facts(r: &Replica) -> rep::UnfinishedFacts {
 fn resync(r: &Replica, primary: &str, steps: &[ResyncStep]) -> Result<()> {
     let files = &r.files;
     for step in steps {
+        trace::event(|| format!("step {step:?}"));
         match *step {
             ResyncStep::CheckSource => {
                 let published = r.crm.history(primary);
