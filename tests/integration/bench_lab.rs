@@ -1272,6 +1272,11 @@ fn print_breakdown(lab: &Lab, title: &str, t0: u64, end: u64) {
         events.extend(agent_events(lab, n, t0));
     }
     events.retain(|e| e.at + 50 >= t0 && e.at <= end + 200);
+    events.push(Event {
+        at: end,
+        node: "client".into(),
+        what: "the first write a new primary acknowledged".into(),
+    });
     events.sort_by_key(|e| e.at);
     // The DC's lines appear once per node that logs them: keep the first.
     let mut seen = std::collections::HashSet::new();
@@ -1282,10 +1287,6 @@ fn print_breakdown(lab: &Lab, title: &str, t0: u64, end: u64) {
     for e in &events {
         println!("| {} | {} | {} |", e.at as i64 - t0 as i64, e.node, e.what);
     }
-    println!(
-        "| {} | client | first write acknowledged by the new primary |",
-        end - t0
-    );
 }
 
 #[test]

@@ -54,17 +54,26 @@ fn pre_promote(r: &Replica, target: &str) -> Result<()> {
     if let Some(mine) = pre.check_now {
         hand_over_early(r, mine)?;
     }
+    if !rep::compares_baselines(&r.rep, target) {
+        return Ok(());
+    }
     let read = |node: &str| -> Result<Option<Location>> {
         Ok(r.crm
             .query(node, Attr::MasterBaseline)?
             .and_then(|v| Location::from_attrs(Some(&v), None)))
     };
-    let target_baseline = read(target)?;
-    // This node's baseline counts only against the target's.
-    let mine = match target_baseline {
-        Some(_) => read(&r.rep.me)?,
-        None => None,
-    };
+    // Both at once: the round waits for its slowest node.
+    let (target_baseline, mine) = std::thread::scope(|s| {
+        let theirs = s.spawn(|| read(target));
+        let mine = read(&r.rep.me);
+        (
+            theirs
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e)),
+            mine,
+        )
+    });
+    let (target_baseline, mine) = (target_baseline?, mine?);
     perform_notify(
         r,
         rep::baseline_check(&r.rep, target, target_baseline, mine),

@@ -656,6 +656,13 @@ pub fn promotion_check(mine: Location, peers: &[(String, Option<Location>)]) -> 
     }
 }
 
+/// Whether this node's pre-promote compares its baseline with the
+/// target's: on a node that is not the target, in a mode that waits for
+/// standbys, with 3+ nodes. Elsewhere the baselines are not even read.
+pub fn compares_baselines(cfg: &RepConfig, target: &str) -> bool {
+    cfg.node_list.len() >= 3 && cfg.waits_for_standbys() && target != cfg.me
+}
+
 /// pre-promote on a node that is not the target (sync mode, 3+ nodes): the
 /// target's baseline is older than ours (the stock check; the target's
 /// check at promotion then hands the promotion over, R18).
@@ -665,7 +672,7 @@ pub fn newer_than_target(
     target_baseline: Option<Location>,
     mine: Option<Location>,
 ) -> bool {
-    if cfg.node_list.len() < 3 || !cfg.waits_for_standbys() || target == cfg.me {
+    if !compares_baselines(cfg, target) {
         return false;
     }
     match (target_baseline, mine) {
@@ -1358,5 +1365,12 @@ mod tests {
         assert!(!newer_than_target(&c, "pg02", None, at(200)));
         let two = cfg(RepMode::Sync, &["pg01", "pg02"]);
         assert!(!newer_than_target(&two, "pg02", at(100), at(200)));
+        // Where the check can never warn, the baselines are not read: on
+        // the target itself, on two nodes, in async mode.
+        assert!(compares_baselines(&c, "pg02"));
+        assert!(!compares_baselines(&c, "pg03"), "target is me");
+        assert!(!compares_baselines(&two, "pg02"));
+        let not_waiting = cfg(RepMode::Async, &["pg03", "pg01", "pg02"]);
+        assert!(!compares_baselines(&not_waiting, "pg02"));
     }
 }
