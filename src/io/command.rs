@@ -46,15 +46,47 @@ impl Cmd {
         self
     }
 
-    /// The command line for logs.
+    /// The command line for logs and traces, with any conninfo password
+    /// (`password=...` in `--source-server`, say) hidden.
     pub fn display(&self) -> String {
         let mut s = self.program.display().to_string();
         for a in &self.args {
             s.push(' ');
-            s.push_str(&a.to_string_lossy());
+            s.push_str(&hide_passwords(&a.to_string_lossy()));
         }
         s
     }
+}
+
+/// `text` with the value of every `password=` conninfo pair replaced by
+/// `***` (a value is a word, or a single-quoted string with `\'`
+/// escapes).
+fn hide_passwords(text: &str) -> String {
+    const KEY: &str = "password=";
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(KEY) {
+        out.push_str(&rest[..at + KEY.len()]);
+        out.push_str("***");
+        let value = &rest[at + KEY.len()..];
+        let mut chars = value.char_indices();
+        let end = match chars.next() {
+            Some((_, '\'')) => {
+                let mut escaped = false;
+                chars
+                    .find(|&(_, c)| {
+                        let close = c == '\'' && !escaped;
+                        escaped = c == '\\' && !escaped;
+                        close
+                    })
+                    .map_or(value.len(), |(i, _)| i + 1)
+            }
+            _ => value.find(char::is_whitespace).unwrap_or(value.len()),
+        };
+        rest = &value[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[derive(Debug, Clone)]
@@ -204,6 +236,19 @@ mod tests {
         assert_eq!(
             lines,
             ["LC_ALL=C", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "X=1"]
+        );
+    }
+
+    #[test]
+    fn logs_and_traces_never_show_a_password() {
+        let cmd = Cmd::new("/usr/bin/pg_rewind")
+            .arg("--source-server=host=10.0.0.1 password=s3cret dbname=postgres")
+            .arg("password='a b\\'c' x")
+            .arg("nopassword");
+        assert_eq!(
+            cmd.display(),
+            "/usr/bin/pg_rewind --source-server=host=10.0.0.1 password=*** dbname=postgres \
+             password=*** x nopassword"
         );
     }
 
