@@ -206,21 +206,8 @@ fn append(path: &str, text: &str) {
 
 /// The local time in strftime format, as `date "+$HA_DATEFMT"` prints it.
 pub(crate) fn format_now(fmt: &str) -> String {
-    let Ok(cfmt) = std::ffi::CString::new(fmt) else {
-        return String::new();
-    };
-    // SAFETY: localtime_r and strftime write only into the buffers we own,
-    // and strftime never writes more than buf.len() bytes.
-    unsafe {
-        let now = libc::time(std::ptr::null_mut());
-        let mut tm: libc::tm = std::mem::zeroed();
-        if libc::localtime_r(&now, &mut tm).is_null() {
-            return String::new();
-        }
-        let mut buf = [0u8; 128];
-        let n = libc::strftime(buf.as_mut_ptr().cast(), buf.len(), cfmt.as_ptr(), &tm);
-        String::from_utf8_lossy(&buf[..n]).into_owned()
-    }
+    // SAFETY: time() with a null pointer only returns the time.
+    format_at(fmt, unsafe { libc::time(std::ptr::null_mut()) })
 }
 
 /// The local time of day to the millisecond, as Pacemaker's log shows it
@@ -229,20 +216,25 @@ pub(crate) fn format_now_ms() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    // SAFETY: localtime_r writes only into the tm we own.
+    let seconds = format_at("%T", now.as_secs() as libc::time_t);
+    format!("{seconds}.{:03}", now.subsec_millis())
+}
+
+/// `secs` since the epoch as local time, in strftime format.
+fn format_at(fmt: &str, secs: libc::time_t) -> String {
+    let Ok(cfmt) = std::ffi::CString::new(fmt) else {
+        return String::new();
+    };
+    // SAFETY: localtime_r and strftime write only into the buffers we own,
+    // and strftime never writes more than buf.len() bytes.
     unsafe {
-        let secs = now.as_secs() as libc::time_t;
         let mut tm: libc::tm = std::mem::zeroed();
         if libc::localtime_r(&secs, &mut tm).is_null() {
             return String::new();
         }
-        format!(
-            "{:02}:{:02}:{:02}.{:03}",
-            tm.tm_hour,
-            tm.tm_min,
-            tm.tm_sec,
-            now.subsec_millis()
-        )
+        let mut buf = [0u8; 128];
+        let n = libc::strftime(buf.as_mut_ptr().cast(), buf.len(), cfmt.as_ptr(), &tm);
+        String::from_utf8_lossy(&buf[..n]).into_owned()
     }
 }
 

@@ -1,10 +1,10 @@
 //! `trace_ra`: Pacemaker's switch for tracing one resource's actions
-//! (`crm resource trace Postgresql promote`, or `trace_ra=1` on an
-//! operation with pcs). ocf-shellfuncs answers it with a shell xtrace; we
+//! (`crm resource trace Postgresql promote`: `trace_ra=1` in the
+//! operation's instance attributes). ocf-shellfuncs answers it with a shell xtrace; we
 //! write what a failover's breakdown needs: every process the action ran
 //! and every step it took, each with the wall-clock time to the
 //! millisecond, the milliseconds since the action began and how long it
-//! took. Off, it costs one environment lookup.
+//! took. Off, it only reads the environment.
 //!
 //! The file is where ocf-shellfuncs puts its trace: `OCF_TRACE_FILE` when
 //! it is an absolute path, else
@@ -30,8 +30,9 @@ static TRACER: OnceLock<Option<Tracer>> = OnceLock::new();
 
 const DEFAULT_DIR: &str = "/var/lib/heartbeat/trace_ra";
 
-/// Whether `trace_ra` asks for a trace, and where it goes.
-fn destination(env: &RawEnv, action: &str, stamp: &str) -> Option<PathBuf> {
+/// Whether `trace_ra` asks for a trace, and where it goes (`stamp`, the
+/// file name's date, is only asked for then).
+fn destination(env: &RawEnv, action: &str, stamp: impl FnOnce() -> String) -> Option<PathBuf> {
     let get = |k: &str| env.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let on = get("OCF_TRACE_RA")
         .or_else(|| get("OCF_RESKEY_trace_ra"))
@@ -48,7 +49,7 @@ fn destination(env: &RawEnv, action: &str, stamp: &str) -> Option<PathBuf> {
     Some(
         PathBuf::from(dir)
             .join(kind)
-            .join(format!("{instance}.{action}.{stamp}")),
+            .join(format!("{instance}.{action}.{}", stamp())),
     )
 }
 
@@ -56,7 +57,8 @@ fn destination(env: &RawEnv, action: &str, stamp: &str) -> Option<PathBuf> {
 /// early, after the logger.
 pub fn init(env: &RawEnv, action: &str) {
     let began = Instant::now();
-    let tracer = destination(env, action, &super::log::format_now("%F.%T")).and_then(|path| {
+    let stamp = || super::log::format_now("%F.%T");
+    let tracer = destination(env, action, stamp).and_then(|path| {
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
@@ -72,10 +74,10 @@ pub fn init(env: &RawEnv, action: &str) {
         })
     });
     let _ = TRACER.set(tracer);
-    let notify = ["type", "operation"]
-        .map(|k| env.get(&format!("{}{k}", crate::ocf::env::NOTIFY_PREFIX)))
-        .map(|v| v.map(String::as_str).unwrap_or_default().to_string());
     event(|| {
+        let notify = ["type", "operation"]
+            .map(|k| env.get(&format!("{}{k}", crate::ocf::env::NOTIFY_PREFIX)))
+            .map(|v| v.map(String::as_str).unwrap_or_default());
         format!(
             "=== {action}{} on {} (pid {})",
             if notify[0].is_empty() {
@@ -89,11 +91,6 @@ pub fn init(env: &RawEnv, action: &str) {
             std::process::id()
         )
     });
-}
-
-/// Whether this action is traced.
-pub fn on() -> bool {
-    matches!(TRACER.get(), Some(Some(_)))
 }
 
 /// One line of the trace; `what` is only formatted when tracing is on.
@@ -112,6 +109,11 @@ pub fn event(what: impl FnOnce() -> String) {
     }
 }
 
+/// `event` for a step an executor is about to perform.
+pub fn step(step: &impl std::fmt::Debug) {
+    event(|| format!("step {step:?}"));
+}
+
 /// `event` for something that took `took`: its duration in milliseconds
 /// first.
 pub fn took(took: Duration, what: impl FnOnce() -> String) {
@@ -126,12 +128,12 @@ mod tests {
     #[test]
     fn off_unless_trace_ra_is_true() {
         let base = [("OCF_RESOURCE_INSTANCE", "Postgresql")];
-        assert_eq!(destination(&env(&base), "promote", "d"), None);
+        assert_eq!(destination(&env(&base), "promote", || "d".into()), None);
         let off = [
             ("OCF_RESOURCE_INSTANCE", "Postgresql"),
             ("OCF_RESKEY_trace_ra", "0"),
         ];
-        assert_eq!(destination(&env(&off), "promote", "d"), None);
+        assert_eq!(destination(&env(&off), "promote", || "d".into()), None);
     }
 
     #[test]
@@ -142,26 +144,26 @@ mod tests {
             ("OCF_RESKEY_trace_ra", "1"),
         ];
         assert_eq!(
-            destination(&env(&on), "promote", "2026-12-07.10:00:00"),
+            destination(&env(&on), "promote", || "2026-12-07.10:00:00".into()),
             Some(PathBuf::from(
                 "/var/lib/heartbeat/trace_ra/pgsql/Postgresql.promote.2026-12-07.10:00:00"
             ))
         );
         let dir = [&on[..], &[("OCF_RESKEY_trace_dir", "/tmp/t")]].concat();
         assert_eq!(
-            destination(&env(&dir), "stop", "d"),
+            destination(&env(&dir), "stop", || "d".into()),
             Some(PathBuf::from("/tmp/t/pgsql/Postgresql.stop.d"))
         );
         // OCF_TRACE_FILE: an absolute path wins; a descriptor number is for
         // shell agents and is ignored.
         let file = [&on[..], &[("OCF_TRACE_FILE", "/tmp/x.trace")]].concat();
         assert_eq!(
-            destination(&env(&file), "stop", "d"),
+            destination(&env(&file), "stop", || "d".into()),
             Some(PathBuf::from("/tmp/x.trace"))
         );
         let fd = [&on[..], &[("OCF_TRACE_FILE", "9")]].concat();
         assert_eq!(
-            destination(&env(&fd), "stop", "d"),
+            destination(&env(&fd), "stop", || "d".into()),
             Some(PathBuf::from(
                 "/var/lib/heartbeat/trace_ra/pgsql/Postgresql.stop.d"
             ))

@@ -121,7 +121,7 @@ fn perform_monitor(
     state: &ServerState,
     step: MonitorStep,
 ) -> Result<()> {
-    trace::event(|| format!("step {step:?}"));
+    trace::step(&step);
     match step {
         MonitorStep::Apply(batch) => r.apply(batch)?,
         MonitorStep::ReceiverStatus(v) => r.crm.set_receiver_status(Some(v)),
@@ -327,7 +327,7 @@ fn restart_walsenders(r: &Replica, s: &mut Session) -> bool {
 
 /// One step of the primary's rounds.
 fn perform_round(r: &Replica, s: &mut Session, step: RoundStep) -> Result<()> {
-    trace::event(|| format!("step {step:?}"));
+    trace::step(&step);
     match step {
         RoundStep::RecordSyncFlag(note) => {
             if let Err(e) = r.files.set_sync_flag(&note) {
@@ -463,7 +463,7 @@ pub(super) fn standby_facts(r: &Replica, plan: &Plan, state: &ServerState) -> St
 
 /// One step of a standby's pass.
 pub(super) fn perform_standby(r: &Replica, step: StandbyStep) -> Result<()> {
-    trace::event(|| format!("step {step:?}"));
+    trace::step(&step);
     match step {
         StandbyStep::Election(ElectionFiles::Write(state)) => r.files.write_election(&state)?,
         StandbyStep::Election(ElectionFiles::Clear) => r.files.clear_election(),

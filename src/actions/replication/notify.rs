@@ -25,7 +25,7 @@ pub fn notify(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
 /// Perform a notification's steps, in order.
 fn perform_notify(r: &Replica, steps: Vec<NotifyStep>) -> Result<()> {
     for step in steps {
-        trace::event(|| format!("step {step:?}"));
+        trace::step(&step);
         match step {
             NotifyStep::Apply(batch) => r.apply(batch)?,
             NotifyStep::Position(l) => r.crm.set_position(l),

@@ -81,7 +81,7 @@ pub(super) fn published_positions(
 
 /// One step of the promotion protocol.
 fn perform(r: &Replica, step: &PromoteStep) -> Result<()> {
-    trace::event(|| format!("step {step:?}"));
+    trace::step(&step);
     match step {
         PromoteStep::Records(writes) => writes.iter().try_for_each(|w| r.crm.apply(w)),
         PromoteStep::ClearElection => {
@@ -200,7 +200,7 @@ pub fn demote(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
 
 /// One step of a demote; the stop says how PostgreSQL stopped.
 fn perform_demote(r: &Replica, step: &DemoteStep) -> Result<Option<Stopped>> {
-    trace::event(|| format!("step {step:?}"));
+    trace::step(&step);
     match step {
         DemoteStep::Records(writes) => writes.iter().try_for_each(|w| r.crm.apply(w))?,
         DemoteStep::Stop { fast_secs } => {

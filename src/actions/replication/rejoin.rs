@@ -107,7 +107,7 @@ fn unfinished_facts(r: &Replica) -> rep::UnfinishedFacts {
 fn resync(r: &Replica, primary: &str, steps: &[ResyncStep]) -> Result<()> {
     let files = &r.files;
     for step in steps {
-        trace::event(|| format!("step {step:?}"));
+        trace::step(&step);
         match *step {
             ResyncStep::CheckSource => {
                 let published = r.crm.history(primary);

@@ -43,7 +43,7 @@ pub fn start(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
 /// go back to the core.
 fn perform_start(r: &Replica, steps: Vec<StartStep>) -> Result<Option<(bool, Duration)>> {
     for step in steps {
-        trace::event(|| format!("step {step:?}"));
+        trace::step(&step);
         match step {
             StartStep::Apply(batch) => r.apply(batch)?,
             StartStep::EnsureTmpdir => r.files.ensure_tmpdir()?,
@@ -129,7 +129,7 @@ pub fn stop(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
 
 /// One step of a stop; the stop says how PostgreSQL stopped.
 fn perform_stop(r: &Replica, step: &StopStep) -> Result<Option<Stopped>> {
-    trace::event(|| format!("step {step:?}"));
+    trace::step(&step);
     match step {
         StopStep::ClearReceiverStatus => r.crm.set_receiver_status(None),
         StopStep::WithdrawPosition => r.crm.set_position(None),
