@@ -13,6 +13,10 @@ use std::fmt::Write as _;
 
 const SNAPSHOT: &str = "src/core/decision_table.txt";
 
+/// A standby's deferral note that ran out ([`ELECTION_DEFERRAL`]): the
+/// monitor decides as if it had never deferred.
+const EXPIRED: Option<std::time::Duration> = Some(std::time::Duration::MAX);
+
 fn cfg(mode: RepMode, nodes: usize) -> RepConfig {
     RepConfig {
         rsc: "pgsql".into(),
@@ -256,6 +260,7 @@ fn standby_table(out: &mut String) {
                                     election: deciding.then(|| prev.clone()),
                                     wal_tli: None,
                                     primary_history: None,
+                                    deferred_for: EXPIRED,
                                 };
                                 let mut plan = Plan::new(&c, &v);
                                 let outcome = match standby_monitor(&mut plan, &facts) {
@@ -322,18 +327,9 @@ fn last_primary_election_table(out: &mut String) {
                             a.insert("pgsql-acked-also-on".into(), "pg02".into());
                         }
                         let facts = StandbyFacts {
-                            location: Some(Location {
-                                tli: Some(2),
-                                lsn: Lsn(0x300_0000),
-                            }),
-                            streaming: false,
-                            position_final: true,
-                            received_tli: None,
-                            replay: Some(Lsn(0x300_0000)),
                             lock: Lock::Held,
-                            election: None,
-                            wal_tli: Some(2),
-                            primary_history: None,
+                            deferred_for: EXPIRED,
+                            ..final_standby(Lsn(0x300_0000))
                         };
                         let mut plan = Plan::new(&c, &v);
                         let outcome = match standby_monitor(&mut plan, &facts) {
@@ -352,6 +348,115 @@ fn last_primary_election_table(out: &mut String) {
                 }
             }
         }
+    }
+}
+
+/// The deferral of a standby's election writes while a promotion is
+/// pending: pg03's monitor (sync mode, nobody promoted unless said),
+/// after pg01's PostgreSQL failed (`LATEST`, `acked-also-on` pg02, stopped
+/// with a fail count); pg02 published 2/0x2000000, pg03 is final at
+/// 2/0x3000000. pg02's score and instance, pg03's own score, the note's
+/// age.
+fn election_deferral_table(out: &mut String) {
+    writeln!(out, "\n# election deferral (pg03's monitor, sync mode, pg01 LATEST acked-also-on pg02 and failed, pg02 at 2/0x2000000, pg03 final at 2/0x3000000): pg01-promoted pg02-score pg02-instance own-score note | writes | election files, note").unwrap();
+    let c = RepConfig {
+        me: "pg03".into(),
+        node_list: ["pg03", "pg01", "pg02"].map(String::from).to_vec(),
+        ..cfg(RepMode::Sync, 3)
+    };
+    let mut rows = Vec::new();
+    for pg02_score in [None, Some("-INFINITY"), Some("100"), Some("1000")] {
+        for pg02 in [
+            "unpromoted",
+            "failed",
+            "stopped-with-fail-count",
+            "stopped",
+            "offline",
+        ] {
+            for own in ["-INFINITY", "100"] {
+                rows.push((false, pg02_score, pg02, own));
+            }
+        }
+    }
+    rows.push((true, Some("-INFINITY"), "unpromoted", "-INFINITY"));
+    for (pg01_promoted, pg02_score, pg02, own) in rows {
+        for note in [None, Some(5), Some(25)] {
+            let mut v = ClusterView {
+                quorum: true,
+                ..ClusterView::default()
+            };
+            for n in ["pg01", "pg02", "pg03"] {
+                v.nodes
+                    .insert(n.into(), !(n == "pg02" && pg02 == "offline"));
+            }
+            v.unpromoted.push("pg03".into());
+            match pg02 {
+                "unpromoted" => v.unpromoted.push("pg02".into()),
+                "failed" => {
+                    v.unpromoted.push("pg02".into());
+                    v.failed.push("pg02".into());
+                }
+                "stopped-with-fail-count" => {
+                    v.fail_counts.insert("pg02".into(), 1);
+                }
+                _ => {}
+            }
+            if pg01_promoted {
+                v.promoted.push("pg01".into());
+            } else {
+                v.fail_counts.insert("pg01".into(), 1);
+            }
+            let mut set = |n: &str, k: &str, val: &str| {
+                v.attributes
+                    .entry(n.into())
+                    .or_default()
+                    .insert(k.into(), val.into());
+            };
+            set("pg01", "pgsql-data-status", "LATEST");
+            set("pg01", "pgsql-acked-also-on", "pg02");
+            set("pg03", "master-pgsql", own);
+            if pg02 != "offline" {
+                set("pg02", "pgsql-xlog-loc", &Lsn(0x200_0000).to_hex16());
+                set("pg02", "pgsql-xlog-tli", "2");
+                if let Some(score) = pg02_score {
+                    set("pg02", "master-pgsql", score);
+                }
+            }
+            let facts = StandbyFacts {
+                deferred_for: note.map(std::time::Duration::from_secs),
+                ..final_standby(Lsn(0x300_0000))
+            };
+            let mut plan = Plan::new(&c, &v);
+            let outcome = match standby_monitor(&mut plan, &facts) {
+                Ok(o) => format!("{}, {:?}", short(&o.election), o.deferral),
+                Err(reason) => format!("error: {reason}"),
+            };
+            writeln!(
+                out,
+                "{pg01_promoted} {} {pg02} {own} {} | {} | {outcome}",
+                pg02_score.unwrap_or("<none>"),
+                note.map_or("none".into(), |s| format!("{s}s")),
+                render(&plan.writes),
+            )
+            .unwrap();
+        }
+    }
+}
+
+/// A standby that no longer receives WAL, replayed up to `lsn` on
+/// timeline 2, with no lock and no election in progress.
+fn final_standby(lsn: Lsn) -> StandbyFacts {
+    StandbyFacts {
+        location: Some(Location { tli: Some(2), lsn }),
+        streaming: false,
+        position_final: true,
+        received_tli: None,
+        replay: Some(lsn),
+        lock: Lock::Absent,
+        election: None,
+        wal_tli: Some(2),
+        primary_history: None,
+        deferred_for: None,
     }
 }
 
@@ -725,6 +830,7 @@ fn crash_lock_table(out: &mut String) {
                 election: None,
                 wal_tli: None,
                 primary_history: None,
+                deferred_for: EXPIRED,
             };
             let removes = standby_monitor(&mut Plan::new(&c, &v), &facts).map(|o| o.remove_lock);
             writeln!(out, "{lock:?} {acked:?} | {removes:?}").unwrap();
@@ -919,6 +1025,7 @@ fn decision_table_matches_the_reviewed_snapshot() {
     election_table(&mut out);
     standby_table(&mut out);
     last_primary_election_table(&mut out);
+    election_deferral_table(&mut out);
     divergence_table(&mut out);
     primaries_table(&mut out);
     probe_records_table(&mut out);
@@ -1048,6 +1155,77 @@ proptest! {
         });
         let step = election_step(Some(&prev), sample.clone(), &candidates, 3, "pg01");
         prop_assert_eq!(step == ElectionStep::Won, newest, "{:?} for {:?}", step, positions);
+    }
+
+    /// The deferral only withholds writes: while a promotion is pending
+    /// and the note is young (or not yet made), a standby's monitor writes
+    /// nothing and keeps its files; otherwise it writes, keeps or clears
+    /// exactly what it would with a note that ran out. Nobody is promoted;
+    /// nodes are online or not, run, failed or stopped with a fail count,
+    /// with any score, data-status, record and published position.
+    #[test]
+    fn the_deferral_only_withholds_writes(
+        statuses in prop::collection::vec(prop::sample::select(vec![
+            None, Some("LATEST"), Some("STREAMING|SYNC"), Some("STREAMING|ASYNC"),
+            Some("DISCONNECT"), Some("DIVERGED"),
+        ]), 3),
+        scores in prop::collection::vec(prop::sample::select(vec![None, Some("100"), Some("1000"), Some("-INFINITY")]), 3),
+        acked in prop::collection::vec(prop::option::of(0usize..3), 3),
+        published in prop::collection::vec(prop::option::of(0u64..4), 3),
+        online in prop::collection::vec(any::<bool>(), 3),
+        running in prop::collection::vec(any::<bool>(), 3),
+        failed in prop::collection::vec(any::<bool>(), 3),
+        fail_count in prop::collection::vec(any::<bool>(), 3),
+        position_final in any::<bool>(),
+        at in 0u64..4,
+        note in prop::option::of(0u64..40),
+    ) {
+        let c = cfg(RepMode::Sync, 3);
+        let mut v = ClusterView { quorum: true, ..ClusterView::default() };
+        for (i, n) in c.node_list.iter().enumerate() {
+            let me = i == 0;
+            v.nodes.insert(n.clone(), me || online[i]);
+            let a = v.attributes.entry(n.clone()).or_default();
+            if let Some(s) = statuses[i] { a.insert("pgsql-data-status".into(), s.into()); }
+            if let Some(s) = scores[i] { a.insert("master-pgsql".into(), s.into()); }
+            if let Some(j) = acked[i] { a.insert("pgsql-acked-also-on".into(), c.node_list[j].clone()); }
+            if let Some(l) = published[i] { a.insert("pgsql-xlog-loc".into(), Lsn(l << 24).to_hex16()); }
+            if me || running[i] {
+                v.unpromoted.push(n.clone());
+                if !me && failed[i] { v.failed.push(n.clone()); }
+            } else if fail_count[i] {
+                v.fail_counts.insert(n.clone(), 1);
+            }
+        }
+        let facts = StandbyFacts {
+            position_final,
+            deferred_for: note.map(std::time::Duration::from_secs),
+            ..final_standby(Lsn(at << 24))
+        };
+        let expired = StandbyFacts { deferred_for: EXPIRED, ..facts.clone() };
+        let pending = pending_promotion(&Plan::new(&c, &v)).is_some();
+        let mut plan = Plan::new(&c, &v);
+        let outcome = standby_monitor(&mut plan, &facts);
+        let young = note.map_or(true, |s| std::time::Duration::from_secs(s) < ELECTION_DEFERRAL);
+        if pending && young {
+            let outcome = outcome.unwrap();
+            prop_assert_eq!(&plan.writes, &Vec::new());
+            prop_assert_eq!(outcome.election, ElectionFiles::Keep);
+            prop_assert!(!outcome.remove_lock);
+            prop_assert_eq!(outcome.deferral, note.is_none().then_some(DeferralNote::Begin));
+        } else {
+            let mut as_expired = Plan::new(&c, &v);
+            let reference = standby_monitor(&mut as_expired, &expired);
+            prop_assert_eq!(&plan.writes, &as_expired.writes);
+            match (outcome, reference) {
+                (Ok(o), Ok(r)) => {
+                    prop_assert_eq!((o.election, o.remove_lock), (r.election, r.remove_lock));
+                    let cleared = note.is_some() && !pending;
+                    prop_assert_eq!(o.deferral, cleared.then_some(DeferralNote::Clear));
+                }
+                (o, r) => prop_assert_eq!(o.err(), r.err()),
+            }
+        }
     }
 
     /// Whom the election waits for: when a node holds every acknowledged

@@ -442,6 +442,34 @@ impl StateFiles<'_> {
         write_atomically(&self.in_place_note(), "", self.owner, 0o600)
     }
 
+    fn deferral_note(&self) -> PathBuf {
+        self.tmpdir.join("election_deferred")
+    }
+
+    /// How long this standby's monitor has withheld its election writes
+    /// (`replication::standby_monitor`); `None`: it does not. An age that
+    /// cannot be read (no mtime, a clock set back) is `Duration::MAX`, as
+    /// if the deferral had run out: it can never last longer than its bound.
+    pub fn deferred_for(&self) -> Option<std::time::Duration> {
+        let meta = std::fs::metadata(self.deferral_note()).ok()?;
+        Some(
+            meta.modified()
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .unwrap_or(std::time::Duration::MAX),
+        )
+    }
+
+    /// Made once, when the deferral begins: never written again while it
+    /// lasts, so its age is the deferral's.
+    pub fn begin_deferral(&self) -> Result<()> {
+        write_atomically(&self.deferral_note(), "", self.owner, 0o600)
+    }
+
+    pub fn end_deferral(&self) {
+        let _ = std::fs::remove_file(self.deferral_note());
+    }
+
     fn former_primary_file(&self) -> PathBuf {
         self.tmpdir.join("former_primary")
     }
@@ -631,6 +659,7 @@ impl StateFiles<'_> {
     pub fn clear_start_state(&self) {
         self.clear_election();
         self.clear_former_primary();
+        self.end_deferral();
         for f in [
             self.rep_mode_conf(),
             self.recovery_conf(),

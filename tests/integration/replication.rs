@@ -618,6 +618,7 @@ fn switchover(c: &Cluster, old: &str) -> String {
             ..Notify::default()
         },
     );
+    no_election_writes_before_the_promote(c, &nodes, &third);
 
     promote(c, OURS, n);
     let others: Vec<&str> = nodes.iter().copied().filter(|x| *x != n).collect();
@@ -649,7 +650,45 @@ fn switchover(c: &Cluster, old: &str) -> String {
         Some("HS:sync"),
         "the former primary is the new sync standby, so the switchover can be undone"
     );
+    for s in &nodes {
+        assert!(
+            !deferral_note(c, s).exists(),
+            "{s}'s deferral ended with the promotion"
+        );
+    }
     new
+}
+
+fn deferral_note(c: &Cluster, node: &str) -> std::path::PathBuf {
+    c.node(node).tmpdir.join("election_deferred")
+}
+
+/// Between the demote and the promote a standby's monitor writes nothing
+/// (each write would abort Pacemaker's transition): every node defers and
+/// makes its note. Once the deferral ran out, the third node runs the
+/// election as it did before (its receiver follows the new primary's
+/// address, so its position is not final yet and stays unpublished).
+fn no_election_writes_before_the_promote(c: &Cluster, nodes: &[&str], third: &str) {
+    let before = c.attributes();
+    for s in nodes {
+        ok(c, OURS, s, "monitor", &MONITOR);
+        assert!(deferral_note(c, s).exists(), "{s} deferred");
+    }
+    assert_eq!(c.attributes(), before, "{}", c.attributes_table());
+    let long_ago = std::time::SystemTime::now() - Duration::from_secs(25);
+    std::fs::File::options()
+        .write(true)
+        .open(deferral_note(c, third))
+        .and_then(|f| f.set_modified(long_ago))
+        .unwrap();
+    let out = c.run(OURS, third, "monitor", &MONITOR);
+    assert_eq!(out.rc, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("Master does not exist."),
+        "{}",
+        out.stderr
+    );
+    assert!(deferral_note(c, third).exists(), "an expired note stays");
 }
 
 /// `pg_basebackup -R` (or ALTER SYSTEM) left a primary_conninfo with the

@@ -24,11 +24,11 @@ use super::validate::Instance;
 use crate::core::decide::{self, Postmaster, SqlProbe};
 use crate::core::notify::{Notify, NotifyAction};
 use crate::core::replication::{
-    self as rep, AfterCrash, AfterElectionRound, Attr, Batch, CrashStep, DemoteShutdown,
-    DemoteStep, DemoteStopFacts, ElectionFiles, Location, Lock, MonitorStep, NotifiedPrimary,
-    NotifyStep, OwnPosition, Plan, PromoteDecision, PromoteFacts, PromoteStep, RepConfig,
-    RoundStep, RoundWait, RunningPrimary, StandbyFacts, StandbyRounds, StandbyStep, StartProtocol,
-    StartStep, Status, StopStep, SyncStandbys,
+    self as rep, AfterCrash, AfterElectionRound, Attr, Batch, CrashStep, DeferralNote,
+    DemoteShutdown, DemoteStep, DemoteStopFacts, ElectionFiles, Location, Lock, MonitorStep,
+    NotifiedPrimary, NotifyStep, OwnPosition, Plan, PromoteDecision, PromoteFacts, PromoteStep,
+    RepConfig, RoundStep, RoundWait, RunningPrimary, StandbyFacts, StandbyRounds, StandbyStep,
+    StartProtocol, StartStep, Status, StopStep, SyncStandbys,
 };
 use crate::core::standby_conf::StandbySettings;
 use crate::core::timeline::{self, History};

@@ -458,6 +458,7 @@ pub(super) fn standby_facts(r: &Replica, plan: &Plan, state: &ServerState) -> St
         wal_tli,
         primary_history: rep::history_to_check(plan, state.streaming())
             .and_then(|primary| r.crm.history(&primary)),
+        deferred_for: r.files.deferred_for(),
     }
 }
 
@@ -468,6 +469,8 @@ pub(super) fn perform_standby(r: &Replica, step: StandbyStep) -> Result<()> {
         StandbyStep::Election(ElectionFiles::Write(state)) => r.files.write_election(&state)?,
         StandbyStep::Election(ElectionFiles::Clear) => r.files.clear_election(),
         StandbyStep::Election(ElectionFiles::Keep) => {}
+        StandbyStep::Deferral(DeferralNote::Begin) => r.files.begin_deferral()?,
+        StandbyStep::Deferral(DeferralNote::Clear) => r.files.end_deferral(),
         StandbyStep::RemoveLock(why) => r.files.remove_lock(why)?,
         StandbyStep::Apply(batch) => r.apply(batch)?,
     }

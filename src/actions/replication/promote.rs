@@ -86,6 +86,7 @@ fn perform(r: &Replica, step: &PromoteStep) -> Result<()> {
         PromoteStep::Records(writes) => writes.iter().try_for_each(|w| r.crm.apply(w)),
         PromoteStep::ClearElection => {
             r.files.clear_election();
+            r.files.end_deferral();
             Ok(())
         }
         PromoteStep::CreateLock => r.files.create_lock(),

@@ -8,6 +8,7 @@ use super::quorum::{last_record, only_latest, QuorumRecord};
 use crate::core::crm_mon::ClusterView;
 use crate::core::lsn::Lsn;
 use std::cmp::Ordering;
+use std::time::Duration;
 
 /// A WAL position with its timeline, when known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -300,6 +301,43 @@ pub fn election_needed(cfg: &RepConfig, view: &ClusterView) -> bool {
     !view.promoted_exists() && !cfg.node_list.iter().any(|n| seen.may_be_promoted(n))
 }
 
+/// How long a standby's monitor withholds its election writes while a
+/// promotion is pending ([`pending_promotion`]). Every change to a
+/// transient attribute aborts Pacemaker's transition in flight, so a
+/// position published between the demote and the promote cancels the
+/// notifications and the promote that were to follow. The longest
+/// legitimate window is about 17 s (the target's own position, the early
+/// wait, a hand-over and a second round); past the bound the election runs
+/// as before, for a promotion Pacemaker never schedules (a ban, a node in
+/// standby keeping its score).
+pub const ELECTION_DEFERRAL: Duration = Duration::from_secs(20);
+
+/// The node Pacemaker is about to promote: nobody is promoted, and an
+/// online node whose instance has not failed (this one included) holds a
+/// positive score ([`Plan::may_be_promoted`], on the plan, so that a
+/// probe's own score counts). An offline node's lingering score does not
+/// count. The opposite of [`election_needed`] among online nodes.
+pub fn pending_promotion(plan: &Plan) -> Option<String> {
+    if plan.view.promoted_exists() {
+        return None;
+    }
+    plan.cfg
+        .node_list
+        .iter()
+        .find(|n| plan.view.online(n) && plan.may_be_promoted(n))
+        .cloned()
+}
+
+/// The note that bounds a deferral ([`ELECTION_DEFERRAL`]): made when the
+/// first monitor defers, gone once nothing is pending. A deferral that ran
+/// out while the promotion is still pending keeps its note, so that it
+/// does not start again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeferralNote {
+    Begin,
+    Clear,
+}
+
 /// The score `stop`, `start` and a standby's probe leave on this node:
 /// `-INFINITY`, as the stock agent writes, except that the named
 /// synchronous standby keeps its
@@ -436,6 +474,9 @@ pub struct StandbyFacts {
     /// What the promoted node published as `<rsc>-history`, read when
     /// [`super::history_to_check`] names it.
     pub primary_history: Option<String>,
+    /// The age of the deferral note ([`DeferralNote`]); `None`: there is
+    /// none. An unreadable age reads as [`Duration::MAX`]: expired.
+    pub deferred_for: Option<Duration>,
 }
 
 /// What to do with the election counter files.
@@ -451,53 +492,83 @@ pub struct StandbyOutcome {
     pub election: ElectionFiles,
     /// Remove PGSQL.lock: [`Lock::proven_not_ahead`].
     pub remove_lock: bool,
+    pub deferral: Option<DeferralNote>,
 }
 
 /// A standby's monitor. With a promoted instance: `HS:alone` when the
 /// primary said `DISCONNECT` (or it diverged); no positive score unless it
 /// can prove it is current; the lock release of a rejoined former primary.
-/// Without one: the election. `Err` carries the exit reason.
+/// Without one: nothing while a promotion is pending, for
+/// [`ELECTION_DEFERRAL`] at most; then the election. `Err` carries the exit
+/// reason.
 pub fn standby_monitor(plan: &mut Plan, facts: &StandbyFacts) -> Result<StandbyOutcome, String> {
-    let me = plan.cfg.me.clone();
+    let note = facts.deferred_for;
+    let clear_note = note.map(|_| DeferralNote::Clear);
     if plan.view.promoted_exists() {
-        let data_status = plan.current_data_status(&me);
-        if matches!(
-            data_status,
-            Some(DataStatus::Disconnect | DataStatus::Diverged)
-        ) {
-            plan.status(&me, Status::HsAlone);
-        }
-        // The named synchronous standby is current even when its receiver
-        // is down: no commit is acknowledged without it, and the primary
-        // takes its score away before it names another. Any other standby
-        // that does not stream may be behind. A voter of quorum mode keeps
-        // its score too: the check at promotion compares enough voters'
-        // positions whatever the scores say, and a failover needs one.
-        let named_sync = plan.cfg.waited_for().is_some() && data_status == plan.cfg.waited_for();
-        if !facts.streaming && !named_sync && plan.has_positive_score(&me) {
-            plan.infos.push(
-                "My WAL receiver does not stream: I may be behind, so I can not be promoted."
-                    .into(),
-            );
-            plan.own_score(Score::CanNotPromote);
-        }
-        let promoted_here = plan.view.promoted.contains(&me);
-        let proven = facts
-            .lock
-            .proven_not_ahead(facts.streaming, facts.received_tli, facts.replay)
-            || named_by_the_primary(plan, facts);
         return Ok(StandbyOutcome {
             election: ElectionFiles::Keep,
-            remove_lock: proven && !promoted_here,
+            remove_lock: beside_a_primary(plan, facts),
+            deferral: clear_note,
         });
     }
+    let deferral = match pending_promotion(plan) {
+        Some(node) if note.map_or(true, |age| age < ELECTION_DEFERRAL) => {
+            // A promotion needs none of these writes (the check at
+            // promotion reads the positions published for it), and each
+            // would abort the transition that promotes.
+            plan.infos.push(format!(
+                "{node} is to be promoted: my election position waits (at most {} s).",
+                ELECTION_DEFERRAL.as_secs()
+            ));
+            return Ok(StandbyOutcome {
+                election: ElectionFiles::Keep,
+                remove_lock: false,
+                deferral: note.is_none().then_some(DeferralNote::Begin),
+            });
+        }
+        Some(_) => None,
+        None => clear_note,
+    };
+    let me = plan.cfg.me.clone();
     plan.infos.push("Master does not exist.".into());
     plan.status(&me, Status::HsAlone);
     let election = have_master_right(plan, facts)?;
     Ok(StandbyOutcome {
         election,
         remove_lock: false,
+        deferral,
     })
+}
+
+/// A standby's monitor beside a promoted instance; whether the lock goes.
+fn beside_a_primary(plan: &mut Plan, facts: &StandbyFacts) -> bool {
+    let me = plan.cfg.me.clone();
+    let data_status = plan.current_data_status(&me);
+    if matches!(
+        data_status,
+        Some(DataStatus::Disconnect | DataStatus::Diverged)
+    ) {
+        plan.status(&me, Status::HsAlone);
+    }
+    // The named synchronous standby is current even when its receiver
+    // is down: no commit is acknowledged without it, and the primary
+    // takes its score away before it names another. Any other standby
+    // that does not stream may be behind. A voter of quorum mode keeps
+    // its score too: the check at promotion compares enough voters'
+    // positions whatever the scores say, and a failover needs one.
+    let named_sync = plan.cfg.waited_for().is_some() && data_status == plan.cfg.waited_for();
+    if !facts.streaming && !named_sync && plan.has_positive_score(&me) {
+        plan.infos.push(
+            "My WAL receiver does not stream: I may be behind, so I can not be promoted.".into(),
+        );
+        plan.own_score(Score::CanNotPromote);
+    }
+    let promoted_here = plan.view.promoted.contains(&me);
+    let proven = facts
+        .lock
+        .proven_not_ahead(facts.streaming, facts.received_tli, facts.replay)
+        || named_by_the_primary(plan, facts);
+    proven && !promoted_here
 }
 
 /// A crash lock goes while this node streams as the standby the promoted
@@ -688,6 +759,7 @@ mod tests {
     use crate::config::RepMode;
     use crate::core::crm_mon::ClusterView;
     use crate::core::lsn::Lsn;
+    use std::time::Duration;
 
     /// Quorum mode, five nodes: pg01 (the last primary) is gone with its
     /// record `2 of pg02 pg03 pg04 pg05`. The election names every voter
@@ -1005,6 +1077,19 @@ mod tests {
         tli: u32,
         lsn: u64,
     ) -> (ElectionFiles, Vec<String>, Vec<String>) {
+        let (out, writes, infos) = monitor_with_note(me, v, tli, lsn, None);
+        (out.election, scores_and_statuses(&writes), infos)
+    }
+
+    /// [`election_monitor`] with a deferral note this old (`None`: none):
+    /// the whole outcome and every write.
+    fn monitor_with_note(
+        me: &str,
+        v: &ClusterView,
+        tli: u32,
+        lsn: u64,
+        deferred_for: Option<Duration>,
+    ) -> (StandbyOutcome, Vec<Write>, Vec<String>) {
         let mut order = vec![me];
         order.extend(["pg01", "pg02", "pg03"].iter().filter(|n| **n != me));
         let c = cfg(RepMode::Sync, &order);
@@ -1013,16 +1098,28 @@ mod tests {
             tli: Some(tli),
             lsn: Lsn(lsn),
         });
+        facts.deferred_for = deferred_for;
         let mut p = Plan::new(&c, v);
         let out = standby_monitor(&mut p, &facts).unwrap();
-        let writes = p
-            .writes
+        (out, p.writes, p.infos)
+    }
+
+    /// The score and data-status writes, as `node:Attr=value`.
+    fn scores_and_statuses(writes: &[Write]) -> Vec<String> {
+        writes
             .iter()
             .filter(|w| matches!(w.attr, Attr::Score | Attr::DataStatus))
-            .map(|w| format!("{}:{:?}={}", w.node, w.attr, w.wire().unwrap_or_default()))
-            .collect();
-        (out.election, writes, p.infos)
+            .map(Write::summary)
+            .collect()
     }
+
+    fn summaries(writes: &[Write]) -> Vec<String> {
+        writes.iter().map(Write::summary).collect()
+    }
+
+    /// A deferral that ran out: the monitor decides as if it never
+    /// deferred.
+    const EXPIRED: Option<Duration> = Some(ELECTION_DEFERRAL);
 
     /// The last primary (the only LATEST, nobody promotable instead) is the
     /// only candidate awaited: a former primary kept out by its failed monitor
@@ -1141,23 +1238,32 @@ mod tests {
         let tie = with_attr(&won, "pg02", "master-pgsql", "1000");
         for v in [&won, &tie] {
             assert_eq!(election_candidates(&Plan::new(&c, v)), ["pg01", "pg02"]);
-            let (_, writes, _) = election_monitor("pg02", v, 6, 0x0A048178);
-            assert_eq!(writes, Vec::<String>::new());
-            let (_, writes, _) = election_monitor("pg03", v, 6, 0x0A048300);
-            assert_eq!(writes, ["pg03:DataStatus=DISCONNECT"]);
+            // While Pacemaker is to promote pg01, nobody publishes; once
+            // the deferral ran out, the election keeps the holders'.
+            for me in ["pg02", "pg03"] {
+                let (out, writes, _) = monitor_with_note(me, v, 6, 0x0A048300, None);
+                assert_eq!(out.deferral, Some(DeferralNote::Begin));
+                assert_eq!(writes, []);
+            }
+            let (_, writes, _) = monitor_with_note("pg02", v, 6, 0x0A048178, EXPIRED);
+            assert_eq!(scores_and_statuses(&writes), Vec::<String>::new());
+            let (_, writes, _) = monitor_with_note("pg03", v, 6, 0x0A048300, EXPIRED);
+            assert_eq!(scores_and_statuses(&writes), ["pg03:DataStatus=DISCONNECT"]);
         }
         // pg01's 100 (kept through its restart) does not keep that
         // election: Pacemaker promotes pg01 without one, and in the plain
-        // election meanwhile pg02 keeps its LATEST.
+        // election once the deferral ran out pg02 keeps its LATEST.
         let v100 = with_attr(&v, "pg01", "master-pgsql", "100");
         assert_eq!(
             election_candidates(&Plan::new(&c, &v100)),
             ["pg01", "pg02", "pg03"]
         );
-        let (_, writes, _) = election_monitor("pg03", &v100, 6, 0x0A048300);
-        assert_eq!(writes, ["pg03:Score=1000"]);
-        let (_, writes, _) = election_monitor("pg02", &v100, 6, 0x0A048178);
-        assert_eq!(writes, Vec::<String>::new());
+        let (out, writes, _) = monitor_with_note("pg03", &v100, 6, 0x0A048300, None);
+        assert_eq!((out.deferral, writes), (Some(DeferralNote::Begin), vec![]));
+        let (_, writes, _) = monitor_with_note("pg03", &v100, 6, 0x0A048300, EXPIRED);
+        assert_eq!(scores_and_statuses(&writes), ["pg03:Score=1000"]);
+        let (_, writes, _) = monitor_with_note("pg02", &v100, 6, 0x0A048178, EXPIRED);
+        assert_eq!(scores_and_statuses(&writes), Vec::<String>::new());
         // pg01 won, then failed and stopped: the last primary wins alone.
         let mut failed = won.clone();
         failed.unpromoted.retain(|n| n != "pg01");
@@ -1372,5 +1478,124 @@ mod tests {
         assert!(!compares_baselines(&two, "pg02"));
         let not_waiting = cfg(RepMode::Async, &["pg03", "pg01", "pg02"]);
         assert!(!compares_baselines(&not_waiting, "pg02"));
+    }
+
+    /// A failover in flight, seen by pg03: pg01's PostgreSQL was killed
+    /// and its instance demoted and stopped (a fail count), its record
+    /// `LATEST` with `acked-also-on` pg02; pg02, the named sync standby,
+    /// keeps its 100 and runs unpromoted; pg03 is at a final position.
+    fn a_failover_in_flight() -> ClusterView {
+        let mut v = view(
+            &["pg01", "pg02", "pg03"],
+            &[],
+            &[
+                ("pg01", "pgsql-data-status", "LATEST"),
+                ("pg01", "pgsql-acked-also-on", "pg02"),
+                ("pg02", "pgsql-data-status", "STREAMING|SYNC"),
+                ("pg02", "master-pgsql", "100"),
+                ("pg03", "pgsql-data-status", "STREAMING|ASYNC"),
+                ("pg03", "master-pgsql", "-INFINITY"),
+            ],
+        );
+        v.quorum = true;
+        v.unpromoted = vec!["pg02".into(), "pg03".into()];
+        v.fail_counts.insert("pg01".into(), 1);
+        v
+    }
+
+    fn secs(n: u64) -> Option<Duration> {
+        Some(Duration::from_secs(n))
+    }
+
+    /// Between the demote and the promote, a monitor writes nothing: each
+    /// write would abort the transition that promotes pg02. The first one
+    /// makes the note, the next ones leave it; past the bound the election
+    /// runs as it did before, and the note stays.
+    #[test]
+    fn a_monitor_writes_nothing_while_a_promotion_is_pending() {
+        let v = a_failover_in_flight();
+        assert_eq!(
+            pending_promotion(&Plan::new(
+                &cfg(RepMode::Sync, &["pg03", "pg01", "pg02"]),
+                &v
+            )),
+            Some("pg02".into())
+        );
+        for (age, note) in [(None, Some(DeferralNote::Begin)), (secs(5), None)] {
+            let (out, writes, infos) = monitor_with_note("pg03", &v, 2, 0x300_0000, age);
+            assert_eq!(
+                (out.election, out.remove_lock, out.deferral, writes),
+                (ElectionFiles::Keep, false, note, vec![])
+            );
+            assert_eq!(
+                infos,
+                ["pg02 is to be promoted: my election position waits (at most 20 s)."]
+            );
+        }
+        let (out, writes, _) = monitor_with_note("pg03", &v, 2, 0x300_0000, secs(25));
+        assert!(matches!(out.election, ElectionFiles::Write(_)), "{out:?}");
+        assert_eq!(out.deferral, None);
+        assert_eq!(
+            summaries(&writes),
+            [
+                "pg03:Status=HS:alone",
+                "pg03:XlogLoc=0000000003000000",
+                "pg03:XlogTli=2"
+            ]
+        );
+    }
+
+    /// Nothing is pending once the scored node can no longer be promoted,
+    /// or is offline, or once an instance is promoted: the monitor does
+    /// what it did before, and the note goes.
+    #[test]
+    fn the_deferral_ends_when_nobody_promotable_is_scored() {
+        let v = a_failover_in_flight();
+        let mut failed = v.clone();
+        failed.failed.push("pg02".into());
+        let mut stopped_failed = v.clone();
+        stopped_failed.unpromoted.retain(|n| n != "pg02");
+        stopped_failed.fail_counts.insert("pg02".into(), 1);
+        let refused = with_attr(&v, "pg02", "master-pgsql", "-INFINITY");
+        let mut offline = v.clone();
+        offline.nodes.insert("pg02".into(), false);
+        offline.unpromoted.retain(|n| n != "pg02");
+        let mut promoted = v.clone();
+        promoted.unpromoted.retain(|n| n != "pg02");
+        promoted.promoted.push("pg02".into());
+        for v in [failed, stopped_failed, refused, offline, promoted] {
+            let (young, young_writes, _) = monitor_with_note("pg03", &v, 2, 0x300_0000, secs(5));
+            let (old, old_writes, _) = monitor_with_note("pg03", &v, 2, 0x300_0000, EXPIRED);
+            assert_eq!(young.deferral, Some(DeferralNote::Clear), "{v:?}");
+            assert_eq!((young.election, young_writes), (old.election, old_writes));
+            let (none, _, _) = monitor_with_note("pg03", &v, 2, 0x300_0000, None);
+            assert_eq!(none.deferral, None);
+        }
+    }
+
+    /// Its own kept score defers a monitor too: a voter of quorum mode
+    /// (or the named sync standby) is the node to be promoted.
+    #[test]
+    fn own_kept_score_defers() {
+        let v = with_attr(
+            &a_failover_in_flight(),
+            "pg02",
+            "pgsql-data-status",
+            "STREAMING|QUORUM",
+        );
+        let (out, writes, infos) = monitor_with_note("pg02", &v, 2, 0x200_0000, None);
+        assert_eq!((out.deferral, writes), (Some(DeferralNote::Begin), vec![]));
+        assert!(infos[0].starts_with("pg02 is to be promoted"), "{infos:?}");
+    }
+
+    /// Rule 8: the sync standby's PostgreSQL failed too and Pacemaker
+    /// restarted it; stopped with its kept 100 and no fail count, it is
+    /// still the node to be promoted, and pg03 waits for it.
+    #[test]
+    fn a_stopped_sync_standby_with_its_kept_score_defers() {
+        let mut v = a_failover_in_flight();
+        v.unpromoted.retain(|n| n != "pg02");
+        let (out, writes, _) = monitor_with_note("pg03", &v, 2, 0x300_0000, None);
+        assert_eq!((out.deferral, writes), (Some(DeferralNote::Begin), vec![]));
     }
 }

@@ -216,5 +216,6 @@ pub(super) fn standby_facts(final_: bool) -> StandbyFacts {
         election: None,
         wal_tli: None,
         primary_history: None,
+        deferred_for: None,
     }
 }

@@ -6,7 +6,7 @@
 //! crashed primary's recovery in place ([`after_crash`]).
 
 use super::diverge::{divergence_check, history_to_check, DivergenceFacts};
-use super::election::{standby_monitor, ElectionFiles, StandbyFacts};
+use super::election::{standby_monitor, DeferralNote, ElectionFiles, StandbyFacts};
 use super::lock::recover_in_place;
 use super::plan::{Attr, Batch, Plan, RepConfig, Score};
 use super::primaries::{primary_verdict, PrimaryVerdict};
@@ -301,6 +301,8 @@ pub fn claims_taken_back(cfg: &RepConfig, fresh: &ClusterView, revoked: &[String
 pub enum StandbyStep {
     /// The election counter files: written again, or gone.
     Election(ElectionFiles),
+    /// The note that bounds the election's deferral: made, or gone.
+    Deferral(DeferralNote),
     /// `PGSQL.lock` goes, for this reason.
     RemoveLock(&'static str),
     Apply(Batch),
@@ -334,6 +336,9 @@ pub fn standby_pass(plan: &mut Plan, facts: &StandbyFacts) -> StandbyPass {
     let mut steps = Vec::new();
     if outcome.election != ElectionFiles::Keep {
         steps.push(StandbyStep::Election(outcome.election));
+    }
+    if let Some(note) = outcome.deferral {
+        steps.push(StandbyStep::Deferral(note));
     }
     if outcome.remove_lock {
         steps.push(StandbyStep::RemoveLock(NOT_AHEAD));

@@ -148,7 +148,8 @@ pub struct PromoteFacts {
 pub enum PromoteStep {
     /// Attribute writes, all applied before the next step.
     Records(Vec<Write>),
-    /// The election counter files go.
+    /// The election counter files and the deferral note go: this node's
+    /// election is over ([`super::DeferralNote`]).
     ClearElection,
     CreateLock,
     /// Only a lock this promotion created (rolling back).
