@@ -626,6 +626,23 @@ impl Cluster {
         );
     }
 
+    /// The note by which a standby's monitor bounds its deferral of the
+    /// election while a promotion is pending.
+    pub fn deferral_note(&self, node: &str) -> PathBuf {
+        self.node(node).tmpdir.join("election_deferred")
+    }
+
+    /// Age `node`'s deferral note past its 20 s bound, as if the promotion
+    /// it waited for had never come.
+    pub fn expire_deferral(&self, node: &str) {
+        let long_ago = std::time::SystemTime::now() - Duration::from_secs(25);
+        std::fs::File::options()
+            .write(true)
+            .open(self.deferral_note(node))
+            .and_then(|f| f.set_modified(long_ago))
+            .unwrap();
+    }
+
     /// Make crm_mon show `node`'s instance failed and stopped, as after a
     /// start that failed (its fail count set).
     pub fn fail_instance(&self, node: &str) {

@@ -680,6 +680,9 @@ static ROWS: &[Row] = &[
     Row {
         what: "on_node unknown to the cluster: the monitor gives up in time",
         on: On::Node("pg01"),
+        // pg01's win (the row before) would make the monitor defer its
+        // writes, and the unknown node is found by a write.
+        setup: Setup::Attrs(&[("pg01", "master-pgsql", "-INFINITY")]),
         env: &[
             MONITOR,
             ("OCF_RESKEY_CRM_meta_timeout", "4000"),

@@ -652,15 +652,11 @@ fn switchover(c: &Cluster, old: &str) -> String {
     );
     for s in &nodes {
         assert!(
-            !deferral_note(c, s).exists(),
+            !c.deferral_note(s).exists(),
             "{s}'s deferral ended with the promotion"
         );
     }
     new
-}
-
-fn deferral_note(c: &Cluster, node: &str) -> std::path::PathBuf {
-    c.node(node).tmpdir.join("election_deferred")
 }
 
 /// Between the demote and the promote a standby's monitor writes nothing
@@ -672,15 +668,10 @@ fn no_election_writes_before_the_promote(c: &Cluster, nodes: &[&str], third: &st
     let before = c.attributes();
     for s in nodes {
         ok(c, OURS, s, "monitor", &MONITOR);
-        assert!(deferral_note(c, s).exists(), "{s} deferred");
+        assert!(c.deferral_note(s).exists(), "{s} deferred");
     }
     assert_eq!(c.attributes(), before, "{}", c.attributes_table());
-    let long_ago = std::time::SystemTime::now() - Duration::from_secs(25);
-    std::fs::File::options()
-        .write(true)
-        .open(deferral_note(c, third))
-        .and_then(|f| f.set_modified(long_ago))
-        .unwrap();
+    c.expire_deferral(third);
     let out = c.run(OURS, third, "monitor", &MONITOR);
     assert_eq!(out.rc, 0, "{}", out.stderr);
     assert!(
@@ -688,7 +679,7 @@ fn no_election_writes_before_the_promote(c: &Cluster, nodes: &[&str], third: &st
         "{}",
         out.stderr
     );
-    assert!(deferral_note(c, third).exists(), "an expired note stays");
+    assert!(c.deferral_note(third).exists(), "an expired note stays");
 }
 
 /// `pg_basebackup -R` (or ALTER SYSTEM) left a primary_conninfo with the
@@ -1430,6 +1421,13 @@ fn a_restarted_standby_publishes_no_position_while_it_replays_its_wal() {
         "t",
         "nothing received since the restart"
     );
+    // Its kept 100 makes it the node to be promoted: its monitor defers
+    // the election, then, the deferral run out, finds its position not
+    // final.
+    let out = c.run(OURS, standby, "monitor", &MONITOR);
+    assert_eq!(out.rc, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("is to be promoted"), "{}", out.stderr);
+    c.expire_deferral(standby);
     let out = c.run(OURS, standby, "monitor", &MONITOR);
     assert_eq!(out.rc, 0, "{}", out.stderr);
     assert!(out.stderr.contains("not final"), "{}", out.stderr);
