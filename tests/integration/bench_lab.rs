@@ -1265,7 +1265,9 @@ fn clear_traces(lab: &Lab) {
 
 /// Print what happened between `t0` and `end` (ms since the epoch): the
 /// controller's actions and every traced step, in order, in ms after t0.
-fn print_breakdown(lab: &Lab, title: &str, t0: u64, end: u64) {
+/// Prints the table; returns how many times Pacemaker aborted a
+/// transition in it.
+fn print_breakdown(lab: &Lab, title: &str, t0: u64, end: u64) -> usize {
     let mut events = Vec::new();
     for n in lab.nodes() {
         events.extend(pacemaker_events(lab, n, t0));
@@ -1287,6 +1289,7 @@ fn print_breakdown(lab: &Lab, title: &str, t0: u64, end: u64) {
     for e in &events {
         println!("| {} | {} | {} |", e.at as i64 - t0 as i64, e.node, e.what);
     }
+    events.iter().filter(|e| e.what.contains("aborted")).count()
 }
 
 #[test]
@@ -1302,30 +1305,35 @@ fn bench_breakdown() {
         );
     }
     let mut id = 1_000_000i64;
+    // Per kind: (seconds to the first write, transitions aborted) per run.
+    let mut figures: [(&str, Vec<(f64, usize)>); 2] =
+        [("failover", Vec::new()), ("switchover", Vec::new())];
     for run in 0..env_usize("BENCH_FAILOVERS", 1) {
         id += 1_000_000;
         clear_traces(&lab);
         let (t0, fig, note) = failover_at(&lab, id, Duration::from_secs(90));
         println!("failover {}: {note}", run + 1);
         if let Some(s) = fig {
-            print_breakdown(
-                &lab,
-                "kill -9 of the primary's postmaster",
-                t0,
-                t0 + (s * 1000.0) as u64,
-            );
+            let end = t0 + (s * 1000.0) as u64;
+            let aborts = print_breakdown(&lab, "kill -9 of the primary's postmaster", t0, end);
+            figures[0].1.push((s, aborts));
         }
         id += 1_000_000;
         clear_traces(&lab);
         let (t0, fig, _, note) = switchover_at(&lab, id);
         println!("switchover {}: {note}", run + 1);
         if let Some(s) = fig {
-            print_breakdown(
-                &lab,
-                "crm_resource --ban --promoted",
-                t0,
-                t0 + (s * 1000.0) as u64,
-            );
+            let end = t0 + (s * 1000.0) as u64;
+            let aborts = print_breakdown(&lab, "crm_resource --ban --promoted", t0, end);
+            figures[1].1.push((s, aborts));
         }
+    }
+    println!("\n| to the first write | runs (s, transitions aborted) | median s |");
+    println!("|---|---|---|");
+    for (kind, runs) in &figures {
+        let listed: Vec<String> = runs.iter().map(|(s, a)| format!("{s:.2} ({a})")).collect();
+        let secs: Vec<f64> = runs.iter().map(|(s, _)| *s).collect();
+        let mid = median(&secs).map_or("-".into(), |m| format!("{m:.2}"));
+        println!("| {kind} | {} | {mid} |", listed.join(", "));
     }
 }
