@@ -26,6 +26,9 @@ pub struct ClusterView {
     /// Nodes (lower-cased) where an instance of our resource is shown
     /// failed: its recovery (a stop) is pending.
     pub failed: Vec<String>,
+    /// The DC's node name as crm_mon gives it (not lower-cased: it is
+    /// passed to `crmadmin`); `None` while there is none.
+    pub dc: Option<String>,
     /// Every resource instance crm_mon lists, ours or not, for readers
     /// that look at the whole cluster (the lab's picture: the VIPs,
     /// PgBouncer, which agent manages the clone).
@@ -194,6 +197,15 @@ fn child<'a, 'i>(parent: roxmltree::Node<'a, 'i>, name: &str) -> Option<roxmltre
         .find(|n| n.is_element() && n.has_tag_name(name))
 }
 
+/// Whether a controller reports itself idle, from `crmadmin -S <node>
+/// --output-as=xml`: `S_IDLE` (no transition in flight, none to compute).
+/// `None`: no state in the answer.
+pub fn controller_idle(xml: &str) -> Option<bool> {
+    let doc = roxmltree::Document::parse(xml).ok()?;
+    let crmd = doc.descendants().find(|n| n.has_tag_name("crmd"))?;
+    Some(crmd.attribute("state")? == "S_IDLE")
+}
+
 /// Parse the XML of `crm_mon -1 -A --output-as=xml` (root `pacemaker-result`)
 /// or of the legacy `--as-xml` (root `crm_mon`). Node names are lower-cased,
 /// as the stock agent compares them.
@@ -212,6 +224,11 @@ pub fn parse(xml: &str, resource: &str) -> Result<ClusterView, CrmMonError> {
         quorum: summary
             .and_then(|s| child(s, "current_dc"))
             .is_some_and(|dc| dc.attribute("with_quorum") == Some("true")),
+        dc: summary
+            .and_then(|s| child(s, "current_dc"))
+            .filter(|dc| dc.attribute("present") == Some("true"))
+            .and_then(|dc| dc.attribute("name"))
+            .map(str::to_string),
         maintenance: summary
             .and_then(|s| child(s, "cluster_options"))
             .is_some_and(|o| o.attribute("maintenance-mode") == Some("true")),
@@ -347,6 +364,7 @@ mod tests {
         );
         assert_eq!(v.attribute("pg03", "Postgresql-status"), None);
         assert!(v.quorum && !v.maintenance && !v.fencing_disabled);
+        assert_eq!(v.dc.as_deref(), Some("pg01"));
         // Only our resource's failures, only where there are some.
         assert_eq!(v.fail_counts, BTreeMap::from([("pg03".to_string(), 2)]));
         assert_eq!(v.failed, ["pg02"]);
@@ -364,6 +382,24 @@ mod tests {
 
     /// The stock agent greps `<resource id="pgsql" .*`; a resource whose name
     /// merely starts with ours must not count, nor a node whose name does.
+    /// `crmadmin -S pg03 --output-as=xml` (Pacemaker 2.1.5).
+    #[test]
+    fn a_controller_s_state() {
+        let answer = |state: &str| {
+            format!(
+                r#"<pacemaker-result api-version="2.25" request="crmadmin -S pg03 --output-as=xml">
+  <crmd node_name="pg03" state="{state}" result="ok"/>
+  <status code="0" message="OK"/>
+</pacemaker-result>"#
+            )
+        };
+        assert_eq!(controller_idle(&answer("S_IDLE")), Some(true));
+        assert_eq!(controller_idle(&answer("S_TRANSITION_ENGINE")), Some(false));
+        assert_eq!(controller_idle(&answer("S_NOT_DC")), Some(false));
+        assert_eq!(controller_idle("<pacemaker-result/>"), None);
+        assert_eq!(controller_idle("not xml"), None);
+    }
+
     #[test]
     fn names_match_exactly() {
         let v = parse(XML, "Postgresql").unwrap();

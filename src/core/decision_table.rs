@@ -261,6 +261,7 @@ fn standby_table(out: &mut String) {
                                     wal_tli: None,
                                     primary_history: None,
                                     deferred_for: EXPIRED,
+                                    dc_idle: None,
                                 };
                                 let mut plan = Plan::new(&c, &v);
                                 let outcome = match standby_monitor(&mut plan, &facts) {
@@ -358,7 +359,7 @@ fn last_primary_election_table(out: &mut String) {
 /// 2/0x3000000. pg02's score and instance, pg03's own score, the note's
 /// age.
 fn election_deferral_table(out: &mut String) {
-    writeln!(out, "\n# election deferral (pg03's monitor, sync mode, pg01 LATEST acked-also-on pg02 and failed, pg02 at 2/0x2000000, pg03 final at 2/0x3000000): pg01-promoted pg02-score pg02-instance own-score note | writes | election files, note").unwrap();
+    writeln!(out, "\n# election deferral (pg03's monitor, sync mode, pg01 LATEST acked-also-on pg02 and failed, pg02 at 2/0x2000000, pg03 final at 2/0x3000000): pg01-promoted pg02-score pg02-instance own-score note[+dc-idle] | writes | election files, note").unwrap();
     let c = RepConfig {
         me: "pg03".into(),
         node_list: ["pg03", "pg01", "pg02"].map(String::from).to_vec(),
@@ -380,7 +381,13 @@ fn election_deferral_table(out: &mut String) {
     }
     rows.push((true, Some("-INFINITY"), "unpromoted", "-INFINITY"));
     for (pg01_promoted, pg02_score, pg02, own) in rows {
-        for note in [None, Some(5), Some(25)] {
+        // The note's age in seconds, and whether the DC said it is idle.
+        for (note, dc_idle) in [
+            (None, None),
+            (Some(5), None),
+            (Some(25), None),
+            (Some(5), Some(true)),
+        ] {
             let mut v = ClusterView {
                 quorum: true,
                 ..ClusterView::default()
@@ -424,6 +431,7 @@ fn election_deferral_table(out: &mut String) {
             }
             let facts = StandbyFacts {
                 deferred_for: note.map(std::time::Duration::from_secs),
+                dc_idle,
                 ..final_standby(Lsn(0x300_0000))
             };
             let mut plan = Plan::new(&c, &v);
@@ -435,7 +443,12 @@ fn election_deferral_table(out: &mut String) {
                 out,
                 "{pg01_promoted} {} {pg02} {own} {} | {} | {outcome}",
                 pg02_score.unwrap_or("<none>"),
-                note.map_or("none".into(), |s| format!("{s}s")),
+                note.map_or("none".into(), |s| format!("{s}s"))
+                    + if dc_idle == Some(true) {
+                        "+dc-idle"
+                    } else {
+                        ""
+                    },
                 render(&plan.writes),
             )
             .unwrap();
@@ -457,6 +470,7 @@ fn final_standby(lsn: Lsn) -> StandbyFacts {
         wal_tli: Some(2),
         primary_history: None,
         deferred_for: None,
+        dc_idle: None,
     }
 }
 
@@ -831,6 +845,7 @@ fn crash_lock_table(out: &mut String) {
                 wal_tli: None,
                 primary_history: None,
                 deferred_for: EXPIRED,
+                dc_idle: None,
             };
             let removes = standby_monitor(&mut Plan::new(&c, &v), &facts).map(|o| o.remove_lock);
             writeln!(out, "{lock:?} {acked:?} | {removes:?}").unwrap();
@@ -1157,8 +1172,9 @@ proptest! {
         prop_assert_eq!(step == ElectionStep::Won, newest, "{:?} for {:?}", step, positions);
     }
 
-    /// The deferral only withholds writes: while a promotion is pending
-    /// and the note is young (or not yet made), a standby's monitor writes
+    /// The deferral only withholds writes: while a promotion is pending,
+    /// the note is young (or not yet made) and the DC is not known to be
+    /// idle, a standby's monitor writes
     /// nothing and keeps its files; otherwise it writes, keeps or clears
     /// exactly what it would with a note that ran out. Nobody is promoted;
     /// nodes are online or not, run, failed or stopped with a fail count,
@@ -1179,6 +1195,7 @@ proptest! {
         position_final in any::<bool>(),
         at in 0u64..4,
         note in prop::option::of(0u64..40),
+        dc_idle in prop::option::of(any::<bool>()),
     ) {
         let c = cfg(RepMode::Sync, 3);
         let mut v = ClusterView { quorum: true, ..ClusterView::default() };
@@ -1200,6 +1217,7 @@ proptest! {
         let facts = StandbyFacts {
             position_final,
             deferred_for: note.map(std::time::Duration::from_secs),
+            dc_idle,
             ..final_standby(Lsn(at << 24))
         };
         let expired = StandbyFacts { deferred_for: EXPIRED, ..facts.clone() };
@@ -1207,7 +1225,8 @@ proptest! {
         let mut plan = Plan::new(&c, &v);
         let outcome = standby_monitor(&mut plan, &facts);
         let young = note.map_or(true, |s| std::time::Duration::from_secs(s) < ELECTION_DEFERRAL);
-        if pending && young {
+        prop_assert_eq!(asks_the_dc(&Plan::new(&c, &v), facts.deferred_for), pending && young);
+        if pending && young && dc_idle != Some(true) {
             let outcome = outcome.unwrap();
             prop_assert_eq!(&plan.writes, &Vec::new());
             prop_assert_eq!(outcome.election, ElectionFiles::Keep);

@@ -149,14 +149,16 @@ pub fn observe(resource: Option<&str>, raw: &RawEnv) -> Result<Observed, String>
 }
 
 /// With no promoted instance, the candidates whose position the election
-/// waits for, as the agents compute them.
+/// waits for, as the agents compute them; nobody while a promotion is
+/// pending (the standbys withhold their positions then).
 fn awaited(cfg: &Config, rsc: &str, me: &str, view: &ClusterView) -> Vec<String> {
-    if view.promoted_exists() {
+    let rep = RepConfig::of(cfg, rsc.to_string(), me.to_string(), None);
+    let plan = Plan::new(&rep, view);
+    if view.promoted_exists() || election::pending_promotion(&plan).is_some() {
         return Vec::new();
     }
-    let rep = RepConfig::of(cfg, rsc.to_string(), me.to_string(), None);
     let xlog_loc = Attr::XlogLoc.name(rsc);
-    let candidates = election::election_candidates(&Plan::new(&rep, view));
+    let candidates = election::election_candidates(&plan);
     election::positions_awaited(&candidates, |n| view.attribute(n, &xlog_loc).is_some())
         .into_iter()
         .map(str::to_string)

@@ -127,6 +127,20 @@ impl Crm {
         }
     }
 
+    /// Whether the DC's controller is idle (`crmadmin -S <dc>`): no
+    /// transition in flight. `None`: not known (no DC, a CIB file, the
+    /// call failed). One try: the answer only shortens a deferral.
+    pub fn dc_idle(&self, view: &ClusterView) -> Option<bool> {
+        if self.on_cib_file() {
+            return None;
+        }
+        let dc = view.dc.as_deref()?;
+        let cmd = self.cmd("crmadmin").args(["-S", dc, "--output-as=xml"]);
+        let deadline = Deadline::after(self.call_timeout.min(self.deadline.remaining()));
+        let out = command::run(&cmd, None, deadline).ok()?;
+        crm_mon::controller_idle(&out.stdout).filter(|_| out.success())
+    }
+
     /// One attribute write or delete.
     pub fn apply(&self, w: &Write) -> Result<()> {
         if let Some(line) = &w.log {

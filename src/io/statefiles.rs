@@ -13,6 +13,7 @@ use crate::error::{AgentError, Result};
 use crate::io::user::OsUser;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// tmpdir notes: the ceiling recorded for the current list, and what the
 /// primary last said about `synchronous_commit`.
@@ -431,7 +432,7 @@ impl StateFiles<'_> {
 
     /// How long ago this primary last recovered in place
     /// (`replication::after_crash`); `None`: not known to.
-    pub fn recovered_in_place_ago(&self) -> Option<std::time::Duration> {
+    pub fn recovered_in_place_ago(&self) -> Option<Duration> {
         std::fs::metadata(self.in_place_note())
             .and_then(|m| m.modified())
             .ok()
@@ -447,23 +448,34 @@ impl StateFiles<'_> {
     }
 
     /// How long this standby's monitor has withheld its election writes
-    /// (`replication::standby_monitor`); `None`: it does not. An age that
-    /// cannot be read (no mtime, a clock set back) is `Duration::MAX`, as
-    /// if the deferral had run out: it can never last longer than its bound.
-    pub fn deferred_for(&self) -> Option<std::time::Duration> {
-        let meta = std::fs::metadata(self.deferral_note()).ok()?;
-        Some(
-            meta.modified()
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .unwrap_or(std::time::Duration::MAX),
-        )
+    /// (`replication::standby_monitor`); `None`: it does not. Measured on
+    /// the boot clock, which a step of the wall clock does not move. An
+    /// age that cannot be read (another boot, an unreadable note) is
+    /// `Duration::MAX`, as if the deferral had run out: it never lasts
+    /// longer than its bound.
+    pub fn deferred_for(&self) -> Option<Duration> {
+        let text = match std::fs::read_to_string(self.deferral_note()) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(_) => return Some(Duration::MAX),
+            Ok(text) => text,
+        };
+        let age = || {
+            let (boot, at) = text.trim().split_once(' ')?;
+            let (now_boot, now) = boot_clock()?;
+            (boot == now_boot).then_some(())?;
+            now.checked_sub(Duration::from_millis(at.parse().ok()?))
+        };
+        Some(age().unwrap_or(Duration::MAX))
     }
 
-    /// Made once, when the deferral begins: never written again while it
-    /// lasts, so its age is the deferral's.
+    /// Made once, when the deferral begins (the boot and the boot clock's
+    /// reading): never written again while it lasts, so its age is the
+    /// deferral's. Without a boot clock, a note that reads as run out.
     pub fn begin_deferral(&self) -> Result<()> {
-        write_atomically(&self.deferral_note(), "", self.owner, 0o600)
+        let text = boot_clock().map_or(String::new(), |(boot, now)| {
+            format!("{boot} {}\n", now.as_millis())
+        });
+        write_atomically(&self.deferral_note(), &text, self.owner, 0o600)
     }
 
     pub fn end_deferral(&self) {
@@ -725,6 +737,14 @@ impl StateFiles<'_> {
     }
 }
 
+/// This boot's id and the time since it began (`CLOCK_BOOTTIME`, which
+/// counts suspended time and which no wall-clock step moves).
+fn boot_clock() -> Option<(String, Duration)> {
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_BOOTTIME).ok()?;
+    Some((boot.trim().to_string(), Duration::from(now)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -777,5 +797,39 @@ mod tests {
         let missing = dir.path().join("no/such/file");
         assert!(write_atomically(&missing, "x", &me(), 0o600).is_err());
         assert!(!dir.path().join("no").exists());
+    }
+
+    #[test]
+    fn a_deferral_is_timed_on_the_boot_clock() {
+        let dir = tempfile::tempdir().unwrap();
+        let (owner, pgdata) = (me(), dir.path().join("pgdata"));
+        let files = StateFiles {
+            tmpdir: dir.path(),
+            pgdata: &pgdata,
+            owner: &owner,
+        };
+        assert_eq!(files.deferred_for(), None);
+        files.begin_deferral().unwrap();
+        assert!(files.deferred_for().unwrap() < Duration::from_secs(5));
+        let (boot, now) = boot_clock().unwrap();
+        let note = dir.path().join("election_deferred");
+        let ago = now.as_millis() - 25_000;
+        std::fs::write(&note, format!("{boot} {ago}\n")).unwrap();
+        let age = files.deferred_for().unwrap();
+        assert!(
+            age >= Duration::from_secs(25) && age < Duration::from_secs(30),
+            "{age:?}"
+        );
+        // Another boot's note, a garbled one, one from the future: run out.
+        for text in [
+            format!("another-boot {ago}"),
+            "garbled".into(),
+            format!("{boot} {}", now.as_millis() + 60_000),
+        ] {
+            std::fs::write(&note, text).unwrap();
+            assert_eq!(files.deferred_for(), Some(Duration::MAX));
+        }
+        files.end_deferral();
+        assert_eq!(files.deferred_for(), None);
     }
 }

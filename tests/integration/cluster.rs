@@ -634,13 +634,13 @@ impl Cluster {
 
     /// Age `node`'s deferral note past its 20 s bound, as if the promotion
     /// it waited for had never come.
+    /// The note holds the boot's id and the boot clock's reading in ms.
     pub fn expire_deferral(&self, node: &str) {
-        let long_ago = std::time::SystemTime::now() - Duration::from_secs(25);
-        std::fs::File::options()
-            .write(true)
-            .open(self.deferral_note(node))
-            .and_then(|f| f.set_modified(long_ago))
-            .unwrap();
+        let note = self.deferral_note(node);
+        let text = std::fs::read_to_string(&note).unwrap();
+        let (boot, at) = text.trim().split_once(' ').unwrap();
+        let at: u64 = at.parse().unwrap();
+        std::fs::write(&note, format!("{boot} {}\n", at - 25_000)).unwrap();
     }
 
     /// Make crm_mon show `node`'s instance failed and stopped, as after a

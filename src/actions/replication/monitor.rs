@@ -447,6 +447,7 @@ pub(super) fn set_sync_standbys(r: &Replica, wanted: &SyncStandbys) -> Result<()
 /// the promoted node published when it is to be checked.
 pub(super) fn standby_facts(r: &Replica, plan: &Plan, state: &ServerState) -> StandbyFacts {
     let wal_tli = wal_timeline(r);
+    let deferred_for = r.files.deferred_for();
     StandbyFacts {
         location: Location::of_standby(state.location, state.timeline, wal_tli),
         streaming: state.streaming(),
@@ -458,7 +459,10 @@ pub(super) fn standby_facts(r: &Replica, plan: &Plan, state: &ServerState) -> St
         wal_tli,
         primary_history: rep::history_to_check(plan, state.streaming())
             .and_then(|primary| r.crm.history(&primary)),
-        deferred_for: r.files.deferred_for(),
+        deferred_for,
+        dc_idle: rep::asks_the_dc(plan, deferred_for)
+            .then(|| r.crm.dc_idle(plan.view))
+            .flatten(),
     }
 }
 

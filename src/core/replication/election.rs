@@ -328,6 +328,22 @@ pub fn pending_promotion(plan: &Plan) -> Option<String> {
         .cloned()
 }
 
+/// Whether a pending promotion still defers the election: the note is
+/// young (or not made yet), and the DC's controller is not known to be
+/// idle. Idle with nobody promoted, Pacemaker planned no promotion (a ban,
+/// a node in standby keeping its score): no transition is in flight for a
+/// write to abort, and the election is the way out.
+fn still_deferring(deferred_for: Option<Duration>, dc_idle: Option<bool>) -> bool {
+    deferred_for.map_or(true, |age| age < ELECTION_DEFERRAL) && dc_idle != Some(true)
+}
+
+/// Whether a standby's monitor needs to ask the DC whether it is idle
+/// ([`StandbyFacts::dc_idle`]): only when a promotion is pending and the
+/// note would defer the election.
+pub fn asks_the_dc(plan: &Plan, deferred_for: Option<Duration>) -> bool {
+    pending_promotion(plan).is_some() && still_deferring(deferred_for, None)
+}
+
 /// The note that bounds a deferral ([`ELECTION_DEFERRAL`]): made when the
 /// first monitor defers, gone once nothing is pending. A deferral that ran
 /// out while the promotion is still pending keeps its note, so that it
@@ -477,6 +493,9 @@ pub struct StandbyFacts {
     /// The age of the deferral note ([`DeferralNote`]); `None`: there is
     /// none. An unreadable age reads as [`Duration::MAX`]: expired.
     pub deferred_for: Option<Duration>,
+    /// The DC's controller is idle, asked only when [`asks_the_dc`];
+    /// `None`: not asked, or no answer.
+    pub dc_idle: Option<bool>,
 }
 
 /// What to do with the election counter files.
@@ -512,7 +531,7 @@ pub fn standby_monitor(plan: &mut Plan, facts: &StandbyFacts) -> Result<StandbyO
         });
     }
     let deferral = match pending_promotion(plan) {
-        Some(node) if note.map_or(true, |age| age < ELECTION_DEFERRAL) => {
+        Some(node) if still_deferring(note, facts.dc_idle) => {
             // A promotion needs none of these writes (the check at
             // promotion reads the positions published for it), and each
             // would abort the transition that promotes.
@@ -1535,13 +1554,31 @@ mod tests {
         let (out, writes, _) = monitor_with_note("pg03", &v, 2, 0x300_0000, secs(25));
         assert!(matches!(out.election, ElectionFiles::Write(_)), "{out:?}");
         assert_eq!(out.deferral, None);
+        let published = [
+            "pg03:Status=HS:alone",
+            "pg03:XlogLoc=0000000003000000",
+            "pg03:XlogTli=2",
+        ];
+        assert_eq!(summaries(&writes), published);
+        // The DC idle with nobody promoted: Pacemaker planned no promotion
+        // (a ban, say), and no transition is in flight to abort.
+        let c = cfg(RepMode::Sync, &["pg03", "pg01", "pg02"]);
+        let plan = Plan::new(&c, &v);
+        assert!(asks_the_dc(&plan, secs(5)) && !asks_the_dc(&plan, secs(25)));
+        let mut p = Plan::new(&c, &v);
+        let facts = StandbyFacts {
+            deferred_for: secs(5),
+            dc_idle: Some(true),
+            location: Some(Location {
+                tli: Some(2),
+                lsn: Lsn(0x300_0000),
+            }),
+            ..standby_facts(true)
+        };
+        let out = standby_monitor(&mut p, &facts).unwrap();
         assert_eq!(
-            summaries(&writes),
-            [
-                "pg03:Status=HS:alone",
-                "pg03:XlogLoc=0000000003000000",
-                "pg03:XlogTli=2"
-            ]
+            (out.deferral, summaries(&p.writes)),
+            (None, published.map(String::from).to_vec())
         );
     }
 

@@ -217,5 +217,6 @@ pub(super) fn standby_facts(final_: bool) -> StandbyFacts {
         wal_tli: None,
         primary_history: None,
         deferred_for: None,
+        dc_idle: None,
     }
 }
