@@ -386,6 +386,9 @@ fn failover_at(lab: &Lab, first_id: i64, wait: Duration) -> (u64, Option<f64>, S
     let t0 = now_ms();
     kill_postmaster(lab, &old);
     let back = load.first_write_after(t0, Some(&old), wait);
+    if let Some((_, new)) = &back {
+        print_connections(lab, new, t0);
+    }
     let attempts = load.stop();
     let fenced = lab.fencing_actions(t0);
     let note = match &back {
@@ -415,6 +418,24 @@ fn switchover(lab: &Lab, first_id: i64) -> (Option<f64>, Option<f64>, String) {
     (fig, rejoin, note)
 }
 
+/// When the new primary's connections began, in ms after `t0` (ms since
+/// the epoch), first of each kind: which standby streamed again when,
+/// and when the first client got through (the VIP's last stretch is
+/// either's reconnect).
+fn print_connections(lab: &Lab, node: &str, t0: u64) {
+    let sql = format!(
+        "select coalesce(string_agg(format('%s %s at +%s ms', who, kind, ms), ', ' order by ms), 'none') \
+         from (select coalesce(nullif(application_name, ''), '-') as who, backend_type as kind, \
+         min((extract(epoch from backend_start) * 1000)::bigint - {t0}) as ms \
+         from pg_stat_activity where backend_type in ('walsender', 'client backend') \
+         and backend_start > to_timestamp({t0} / 1000.0) group by 1, 2) c"
+    );
+    match lab.try_sql_on(node, &sql) {
+        Ok(list) => println!("connections to {node} since the fault: {list}"),
+        Err(e) => println!("connections to {node}: {e}"),
+    }
+}
+
 /// `switchover`, with the time of the ban (ms since the epoch).
 fn switchover_at(lab: &Lab, first_id: i64) -> (u64, Option<f64>, Option<f64>, String) {
     let (old, load) = begin(lab, "switchover", first_id);
@@ -433,6 +454,9 @@ fn switchover_at(lab: &Lab, first_id: i64) -> (u64, Option<f64>, Option<f64>, St
         ],
     );
     let back = load.first_write_after(t0, Some(&old), Duration::from_secs(120));
+    if let Some((_, new)) = &back {
+        print_connections(lab, new, t0);
+    }
     let attempts = load.stop();
     crm(
         lab,
