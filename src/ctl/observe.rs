@@ -51,6 +51,9 @@ pub struct Observed {
     /// With no promoted instance, the nodes whose position the election
     /// waits for.
     pub awaited: Vec<String>,
+    /// The DC's controller is idle (no transition in flight); `None`: no
+    /// DC, or no answer.
+    pub dc_idle: Option<bool>,
 }
 
 /// This node's `primary_conninfo` with the database `postgres`, as
@@ -132,6 +135,7 @@ pub fn observe(resource: Option<&str>, raw: &RawEnv) -> Result<Observed, String>
     let (primary_report, weak_commits) =
         read_primary(local_primary, &owner, &via_master_ip, deadline);
     let awaited = awaited(&cfg, &primitive.id, &me, &view);
+    let dc_idle = crm.dc_idle(&view);
     Ok(Observed {
         resource: primitive.id,
         clone: primitive.clone_id,
@@ -145,6 +149,7 @@ pub fn observe(resource: Option<&str>, raw: &RawEnv) -> Result<Observed, String>
         via_master_ip,
         owner,
         awaited,
+        dc_idle,
     })
 }
 

@@ -81,6 +81,11 @@ pub struct Status {
     pub clone: Option<String>,
     pub quorum: bool,
     pub maintenance: bool,
+    /// The DC's node name, and whether its controller is idle (no
+    /// transition in flight: with nobody promoted, Pacemaker planned no
+    /// promotion); null when not known.
+    pub dc: Option<String>,
+    pub dc_idle: Option<bool>,
     pub node: String,
     pub nodes: Vec<NodeStatus>,
     /// Where the primary's `synchronous_commit` is below `on` (`role x in
@@ -180,6 +185,8 @@ pub fn status(o: &Observed) -> Status {
         clone: o.clone.clone(),
         quorum: o.view.quorum,
         maintenance: o.view.maintenance,
+        dc: o.view.dc.clone(),
+        dc_idle: o.dc_idle,
         node: o.me.clone(),
         nodes,
         weak_commits: o.weak_commits.iter().map(WeakCommit::words).collect(),
@@ -191,7 +198,7 @@ pub fn status(o: &Observed) -> Status {
 pub fn render_status(s: &Status) -> String {
     let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
     let mut out = format!(
-        "{}{}: quorum {}, maintenance mode {}\n",
+        "{}{}: quorum {}, maintenance mode {}, DC {}\n",
         s.resource,
         s.clone
             .as_deref()
@@ -199,6 +206,12 @@ pub fn render_status(s: &Status) -> String {
             .unwrap_or_default(),
         if s.quorum { "yes" } else { "NO" },
         if s.maintenance { "ON" } else { "off" },
+        match (&s.dc, s.dc_idle) {
+            (None, _) => "none".to_string(),
+            (Some(dc), Some(true)) => format!("{dc} (idle)"),
+            (Some(dc), Some(false)) => format!("{dc} (a transition is in flight)"),
+            (Some(dc), None) => dc.clone(),
+        },
     );
     out.push_str(&format!(
         "{:<10} {:<7} {:<11} {:<10} {:<11} {:<22} {:<6} {}\n",

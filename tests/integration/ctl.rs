@@ -81,7 +81,7 @@ fn status_and_explain_read_the_agents_picture() {
     let (rc, text, _) = ctl(&c, &["status"]);
     assert_eq!(rc, 0);
     assert!(
-        text.starts_with("pgsql (clone msPostgresql): quorum yes, maintenance mode off\n"),
+        text.starts_with("pgsql (clone msPostgresql): quorum yes, maintenance mode off, DC "),
         "{text}"
     );
 

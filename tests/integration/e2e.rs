@@ -171,7 +171,15 @@ fn operator_tool(lab: &Lab, primary: &str, sync: &str, potential: &str) {
         Duration::from_secs(30),
         agreed,
     );
-    println!("rustpgctl status on {potential}:\n{}", ctl(&["status"]).1);
+    let status = ctl(&["status"]).1;
+    println!("rustpgctl status on {potential}:\n{status}");
+    // The DC's controller answers crmadmin (the deferral of the
+    // election asks it the same way): idle, in a healthy cluster.
+    wait_until(
+        "rustpgctl status shows the DC idle",
+        Duration::from_secs(30),
+        || ctl(&["status"]).1.contains(" (idle)"),
+    );
     let (rc, out) = ctl(&["explain", sync]);
     assert_eq!(rc, Some(0), "{out}");
     assert!(out.contains("promotable: score 100"), "{out}");
