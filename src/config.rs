@@ -80,6 +80,9 @@ pub struct Config {
     pub master_ip: Option<String>,
     pub repuser: String,
     pub primary_conninfo_opt: Option<String>,
+    /// `replication_hosts` (ours): node (lower-cased) → the host a standby
+    /// streams from while that node is promoted; empty: master_ip.
+    pub replication_hosts: BTreeMap<String, String>,
     pub restart_on_promote: bool,
     /// Ours: rejoin a former primary by pg_rewind (`core::replication::rejoin`).
     pub auto_rewind: bool,
@@ -139,6 +142,35 @@ impl Values {
     fn node_names(&self, name: &str) -> Vec<String> {
         self.words(name).iter().map(|n| n.to_lowercase()).collect()
     }
+}
+
+/// `replication_hosts`' words, `node=host` each: node lower-cased, a host
+/// name or address (letters, digits, `.`, `-`, `_`, `:` for IPv6), each
+/// node once.
+fn replication_hosts(words: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut hosts = BTreeMap::new();
+    for word in words {
+        let pair = word.split_once('=').filter(|(n, h)| {
+            !n.is_empty()
+                && !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':'))
+        });
+        let Some((node, host)) = pair else {
+            return Err(AgentError::configured(format!(
+                "replication_hosts: {word:.80} is not node=host (a host name or address);                  write pairs such as pg01=10.0.0.11"
+            )));
+        };
+        if hosts
+            .insert(node.to_lowercase(), host.to_string())
+            .is_some()
+        {
+            return Err(AgentError::configured(format!(
+                "replication_hosts names {node} twice; give each node one host"
+            )));
+        }
+    }
+    Ok(hosts)
 }
 
 /// Characters that mean something inside a double-quoted `/bin/sh` word.
@@ -231,6 +263,7 @@ impl Config {
             master_ip: v.opt("master_ip"),
             repuser: v.str("repuser"),
             primary_conninfo_opt: v.opt("primary_conninfo_opt"),
+            replication_hosts: replication_hosts(&v.words("replication_hosts"))?,
             restart_on_promote: v.bool("restart_on_promote"),
             auto_rewind: v.bool("auto_rewind"),
             auto_resync: v.bool("auto_resync"),
@@ -244,7 +277,55 @@ impl Config {
         Ok(cfg)
     }
 
+    /// `replication_hosts` against the other parameters: every node of
+    /// node_list has a host, and only nodes of node_list do; a replicating
+    /// mode; no host of primary_conninfo_opt to override it.
+    fn check_replication_hosts(&self) -> Result<()> {
+        if self.replication_hosts.is_empty() {
+            return Ok(());
+        }
+        if !matches!(
+            self.rep_mode,
+            RepMode::Async | RepMode::Sync | RepMode::Quorum
+        ) {
+            return Err(AgentError::configured(format!(
+                "replication_hosts needs rep_mode async, sync or quorum (rep_mode={}); remove it",
+                self.rep_mode.name()
+            )));
+        }
+        if let Some(stranger) = self
+            .replication_hosts
+            .keys()
+            .find(|n| !self.node_list.contains(n))
+        {
+            return Err(AgentError::configured(format!(
+                "replication_hosts names {stranger}, which is not in node_list; name the nodes of node_list"
+            )));
+        }
+        if let Some(missing) = self
+            .node_list
+            .iter()
+            .find(|n| !self.replication_hosts.contains_key(*n))
+        {
+            return Err(AgentError::configured(format!(
+                "replication_hosts gives no host for {missing}; give every node of node_list one"
+            )));
+        }
+        let opt_host = self
+            .primary_conninfo_opt
+            .as_deref()
+            .and_then(crate::core::quote::parse_conninfo)
+            .is_some_and(|pairs| pairs.iter().any(|(k, _)| k == "host" || k == "hostaddr"));
+        if opt_host {
+            return Err(AgentError::configured(
+                "primary_conninfo_opt sets a host, which would override replication_hosts; remove one of them",
+            ));
+        }
+        Ok(())
+    }
+
     fn check_consistency(&self) -> Result<()> {
+        self.check_replication_hosts()?;
         if self.monitor_password.is_some() && self.monitor_user.is_none() {
             return Err(AgentError::configured(
                 "monitor_user has to be set if monitor_password is set",
@@ -446,6 +527,50 @@ mod tests {
             ["-c", "work_mem=8MB", "-c", "shared_buffers=64MB"]
         );
         assert_eq!(c.sql_user(), "mon");
+    }
+
+    const SYNC_ABC: [(&str, &str); 3] = [
+        ("rep_mode", "sync"),
+        ("node_list", "a b c"),
+        ("master_ip", "10.0.0.1"),
+    ];
+
+    #[test]
+    fn replication_hosts_name_every_node() {
+        let mut e = SYNC_ABC.to_vec();
+        e.push((
+            "replication_hosts",
+            " A=10.0.0.11 b=db-b.example.org c=fd00::13 ",
+        ));
+        let c = Config::from_env(&env(&e)).unwrap();
+        assert_eq!(
+            c.replication_hosts,
+            [
+                ("a", "10.0.0.11"),
+                ("b", "db-b.example.org"),
+                ("c", "fd00::13")
+            ]
+            .map(|(n, h)| (n.to_string(), h.to_string()))
+            .into()
+        );
+        let refused = |hosts: &str, extra: &[(&'static str, &'static str)]| {
+            let mut e = SYNC_ABC.to_vec();
+            e.extend_from_slice(extra);
+            e.push(("replication_hosts", hosts));
+            let err = Config::from_env(&env(&e)).unwrap_err();
+            assert_eq!(err.rc(), OcfRc::ErrConfigured, "{hosts}");
+            err.reason().to_string()
+        };
+        assert!(refused("a=1 b=2", &[]).contains("no host for c"));
+        assert!(refused("a=1 b=2 c=3 d=4", &[]).contains("d, which is not in node_list"));
+        assert!(refused("a=1 b=2 c=3 A=5", &[]).contains("names A twice"));
+        assert!(refused("a=1 b=2 c", &[]).contains("c is not node=host"));
+        assert!(refused("a=1 b=2 c=x'y", &[]).contains("is not node=host"));
+        assert!(refused("a=1 b=2 c=3", &[("rep_mode", "none")]).contains("rep_mode"));
+        assert!(
+            refused("a=1 b=2 c=3", &[("primary_conninfo_opt", "host=x")])
+                .contains("primary_conninfo_opt sets a host")
+        );
     }
 
     /// Each bad value gets OCF_ERR_CONFIGURED and a reason naming the parameter.

@@ -331,6 +331,23 @@ pub static PARAMS: &[ParamSpec] = &[
                    keepalives_idle=60 or passfile=/var/lib/postgresql/.pgpass.",
     },
     ParamSpec {
+        name: "replication_hosts",
+        reloadable: true,
+        kind: Kind::Str,
+        default: "",
+        shortdesc: "Each node's address for replication",
+        longdesc: "Not in the stock agent; empty by default (standbys connect to master_ip, as \
+                   the stock agent's do). Space-separated node=host pairs, one for every node \
+                   of node_list, for example \"pg01=10.0.0.11 pg02=10.0.0.12 pg03=10.0.0.13\". \
+                   When set, a standby streams from the promoted node's host instead of \
+                   master_ip: every standby points its primary_conninfo there when the \
+                   promotion is notified, and reloads, so it streams again before the VIP \
+                   moves and the new primary's first commit does not wait for its reconnect \
+                   through the VIP. Needs PostgreSQL 13 or later (primary_conninfo is reloaded \
+                   there) and no host in primary_conninfo_opt. Changing it restarts nothing: \
+                   each standby follows at its next monitor (reloadable).",
+    },
+    ParamSpec {
         name: "restart_on_promote",
         reloadable: false,
         kind: Kind::Bool,
@@ -538,10 +555,14 @@ mod tests {
         for name in OURS {
             assert_eq!(spec(name).map(|p| p.default), Some("false"), "{name}");
         }
+        const OURS_EMPTY: &[&str] = &["replication_hosts"];
+        for name in OURS_EMPTY {
+            assert_eq!(spec(name).map(|p| p.default), Some(""), "{name}");
+        }
         const OURS_FOR_OUR_MODE: &[&str] = &["quorum_standbys"];
         assert_eq!(
             PARAMS.len(),
-            STOCK.len() + OURS.len() + OURS_FOR_OUR_MODE.len(),
+            STOCK.len() + OURS.len() + OURS_EMPTY.len() + OURS_FOR_OUR_MODE.len(),
             "a parameter neither the stock agent nor OURS has"
         );
     }

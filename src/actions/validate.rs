@@ -113,6 +113,14 @@ fn check_host(cfg: Config, ocf: OcfEnv, env: &RawEnv, action: Action) -> Result<
             major.0
         )));
     }
+    if !cfg.replication_hosts.is_empty() && !major.reloads_primary_conninfo() {
+        return Err(AgentError::configured(format!(
+            "replication_hosts needs PostgreSQL 13 or later (a standby reloads primary_conninfo \
+             there); pgdata {} is PostgreSQL {}: remove replication_hosts",
+            pgdata.display(),
+            major.0
+        )));
+    }
     if !probe && meta.uid() != owner.uid.as_raw() {
         return Err(AgentError::perm(format!(
             "Directory {} is owned by uid {}, not by pgdba {}; chown it or fix pgdba",

@@ -82,6 +82,15 @@ impl ClusterView {
         !self.promoted.is_empty()
     }
 
+    /// The node where the one promoted instance runs; `None` with none, or
+    /// with two (a partition healing).
+    pub fn sole_promoted(&self) -> Option<&str> {
+        match &self.promoted[..] {
+            [one] => Some(one),
+            _ => None,
+        }
+    }
+
     /// A node other than `me` where an instance is promoted.
     pub fn promoted_elsewhere(&self, me: &str) -> Option<&str> {
         self.promoted.iter().map(String::as_str).find(|n| *n != me)

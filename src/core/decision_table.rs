@@ -33,6 +33,7 @@ fn cfg(mode: RepMode, nodes: usize) -> RepConfig {
         archive_recovery: false,
         sync_preference: None,
         quorum_standbys: 1,
+        replication_hosts: Default::default(),
     }
 }
 
@@ -262,6 +263,7 @@ fn standby_table(out: &mut String) {
                                     primary_history: None,
                                     deferred_for: EXPIRED,
                                     dc_idle: None,
+                                    written_host: None,
                                 };
                                 let mut plan = Plan::new(&c, &v);
                                 let outcome = match standby_monitor(&mut plan, &facts) {
@@ -471,6 +473,7 @@ fn final_standby(lsn: Lsn) -> StandbyFacts {
         primary_history: None,
         deferred_for: None,
         dc_idle: None,
+        written_host: None,
     }
 }
 
@@ -846,6 +849,7 @@ fn crash_lock_table(out: &mut String) {
                 primary_history: None,
                 deferred_for: EXPIRED,
                 dc_idle: None,
+                written_host: None,
             };
             let removes = standby_monitor(&mut Plan::new(&c, &v), &facts).map(|o| o.remove_lock);
             writeln!(out, "{lock:?} {acked:?} | {removes:?}").unwrap();

@@ -102,9 +102,10 @@ pub enum NotifyAction {
         target: String,
     },
     /// post-promote: delete our xlog-loc, and our baseline unless we are the
-    /// promoted node.
+    /// promoted node; a standby follows the promoted node.
     ForgetElection {
         keep_baseline: bool,
+        promoted: Option<String>,
     },
     /// post-demote on a standby that stays: record our baseline, `HS:alone`.
     RecordBaseline,
@@ -128,6 +129,7 @@ impl Notify {
             },
             (NotifyType::Post, NotifyOp::Promote) => NotifyAction::ForgetElection {
                 keep_baseline: self.first_promote() == Some(me),
+                promoted: self.first_promote().map(str::to_string),
             },
             (NotifyType::Post, NotifyOp::Demote) => {
                 if self.first_demote() == Some(me) || self.promoted.iter().any(|p| p == me) {

@@ -10,7 +10,9 @@ use crate::core::version::RecoveryModel;
 /// Everything that shapes a standby's recovery settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StandbySettings<'a> {
-    pub master_ip: &'a str,
+    /// What `primary_conninfo` connects to: `master_ip`, or the followed
+    /// node's address from `replication_hosts`.
+    pub host: &'a str,
     pub port: u16,
     pub repuser: &'a str,
     /// application_name: this node's name, lower-cased.
@@ -41,10 +43,17 @@ pub const MANAGED: &[&str] = &[
 ];
 
 impl<'a> StandbySettings<'a> {
-    /// This node's settings from the resource's configuration.
-    pub fn of(c: &'a Config, node: &'a str) -> StandbySettings<'a> {
+    /// This node's settings from the resource's configuration, streaming
+    /// from `following`'s address (`replication_hosts`) when it names
+    /// another node that has one, else from `master_ip`.
+    pub fn of(c: &'a Config, node: &'a str, following: Option<&str>) -> StandbySettings<'a> {
+        let followed = following
+            .filter(|f| *f != node)
+            .and_then(|f| c.replication_hosts.get(f));
         StandbySettings {
-            master_ip: c.master_ip.as_deref().unwrap_or(""),
+            host: followed
+                .map(String::as_str)
+                .unwrap_or(c.master_ip.as_deref().unwrap_or("")),
             port: c.pgport,
             repuser: &c.repuser,
             node,
@@ -64,7 +73,7 @@ impl<'a> StandbySettings<'a> {
     /// appended as given (later keys win, as in the stock agent).
     pub fn primary_conninfo(&self) -> String {
         let mut s = [
-            conninfo_pair("host", self.master_ip),
+            conninfo_pair("host", self.host),
             conninfo_pair("port", &self.port.to_string()),
             conninfo_pair("user", self.repuser),
             conninfo_pair("application_name", self.node),
@@ -348,7 +357,7 @@ mod tests {
 
     fn settings() -> StandbySettings<'static> {
         StandbySettings {
-            master_ip: "10.0.0.100",
+            host: "10.0.0.100",
             port: 5432,
             repuser: "repl",
             node: "pg02",
@@ -358,6 +367,27 @@ mod tests {
             recovery_end_command: None,
             slot: None,
         }
+    }
+
+    /// A standby streams from the node it follows when `replication_hosts`
+    /// names its host, else from master_ip; never from itself.
+    #[test]
+    fn the_host_is_the_followed_node_s() {
+        let env: crate::ocf::env::RawEnv = [
+            ("rep_mode", "sync"),
+            ("node_list", "pg01 pg02"),
+            ("master_ip", "10.0.0.100"),
+            ("replication_hosts", "pg01=10.0.0.11 pg02=10.0.0.12"),
+        ]
+        .iter()
+        .map(|(k, v)| (format!("OCF_RESKEY_{k}"), v.to_string()))
+        .collect();
+        let c = Config::from_env(&env).unwrap();
+        let host = |following| StandbySettings::of(&c, "pg02", following).host;
+        assert_eq!(host(Some("pg01")), "10.0.0.11");
+        assert_eq!(host(None), "10.0.0.100");
+        assert_eq!(host(Some("pg02")), "10.0.0.100");
+        assert_eq!(host(Some("pg09")), "10.0.0.100");
     }
 
     #[test]

@@ -32,7 +32,8 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// Every node's role, attributes and fail count, whether it is
-    /// promotable, and this node's lock and server.
+    /// promotable, this node's lock and server, and whether Pacemaker's
+    /// DC runs a transition.
     Status,
     /// Why NODE is or is not promotable now, and what would change that.
     /// Exits 0 when it is, 3 when it is not.

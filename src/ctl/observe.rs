@@ -59,7 +59,7 @@ pub struct Observed {
 /// This node's `primary_conninfo` with the database `postgres`, as
 /// `pg_rewind` connects: the way to the primary through `master_ip`.
 fn via_master_ip(cfg: &Config, me: &str) -> Result<Vec<(String, String)>, String> {
-    let conninfo = StandbySettings::of(cfg, me).rewind_source();
+    let conninfo = StandbySettings::of(cfg, me, None).rewind_source();
     parse_conninfo(&conninfo)
         .ok_or_else(|| format!("primary_conninfo_opt is not valid conninfo: {conninfo}"))
 }

@@ -807,10 +807,14 @@ impl Cluster {
         param("master_ip", "127.0.0.1");
         param("repuser", "postgres");
         param("stop_escalate", "5");
-        param(
-            "primary_conninfo_opt",
-            &format!("host=127.0.0.1 port={target}"),
-        );
+        // With replication_hosts the host is theirs (every one of them
+        // reaches 127.0.0.1); the port is always the primary target's.
+        let host = if self.params.borrow().contains_key("replication_hosts") {
+            ""
+        } else {
+            "host=127.0.0.1 "
+        };
+        param("primary_conninfo_opt", &format!("{host}port={target}"));
         for (k, v) in self.params.borrow().iter() {
             param(k, v);
         }

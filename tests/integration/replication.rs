@@ -682,6 +682,61 @@ fn no_election_writes_before_the_promote(c: &Cluster, nodes: &[&str], third: &st
     assert!(c.deferral_note(third).exists(), "an expired note stays");
 }
 
+/// The host a standby's primary_conninfo names in postgresql.auto.conf.
+fn written_host(c: &Cluster, node: &str) -> String {
+    let auto = std::fs::read_to_string(c.node(node).pgdata.join("postgresql.auto.conf")).unwrap();
+    let line = auto
+        .lines()
+        .find(|l| l.starts_with("primary_conninfo = "))
+        .unwrap_or_else(|| panic!("{auto}"));
+    let host = line
+        .split("host=''")
+        .nth(1)
+        .and_then(|r| r.split("''").next());
+    host.unwrap_or_else(|| panic!("{line}")).to_string()
+}
+
+/// replication_hosts: every standby streams from the promoted node's own
+/// host (here three names of 127.0.0.1) from the post-promote
+/// notification on, before any VIP would move: after the first
+/// promotion and after a switchover, the old primary included. A standby
+/// that names another host (a notification it missed) follows at its
+/// monitor.
+#[test]
+fn standbys_follow_the_promoted_node_with_replication_hosts() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    let hosts = [
+        ("pg01", "127.0.0.1"),
+        ("pg02", "localhost"),
+        ("pg03", "127.1"),
+    ];
+    let list: Vec<String> = hosts.iter().map(|(n, h)| format!("{n}={h}")).collect();
+    c.set_param("replication_hosts", &list.join(" "));
+    let host_of = |n: &str| hosts.iter().find(|(m, _)| *m == n).unwrap().1;
+    let primary = bring_up(&c, OURS);
+    let check = |primary: &str| {
+        for n in c.node_names().iter().filter(|n| **n != primary) {
+            assert_eq!(written_host(&c, n), host_of(primary), "{n}");
+            c.wait_streaming(n, Duration::from_secs(30));
+        }
+    };
+    check(&primary);
+    let new = switchover(&c, &primary);
+    check(&new);
+    // A standby left on master_ip follows at its monitor.
+    let (_, third) = sync_and_potential(&c, &new);
+    let auto = c.node(&third).pgdata.join("postgresql.auto.conf");
+    let text = std::fs::read_to_string(&auto).unwrap();
+    let moved = text.replace(&format!("host=''{}''", host_of(&new)), "host=''127.0.0.1''");
+    assert_ne!(moved, text);
+    std::fs::write(&auto, moved).unwrap();
+    let out = c.run(OURS, &third, "monitor", &MONITOR);
+    assert_eq!(out.rc, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("Streaming from"), "{}", out.stderr);
+    assert_eq!(written_host(&c, &third), host_of(&new));
+    c.wait_streaming(&third, Duration::from_secs(30));
+}
+
 /// `pg_basebackup -R` (or ALTER SYSTEM) left a primary_conninfo with the
 /// wrong application_name in postgresql.auto.conf: the agent's wins.
 #[test]

@@ -140,13 +140,44 @@ impl<'a> Replica<'a> {
         })
     }
 
-    fn standby_settings(&self) -> StandbySettings<'_> {
-        StandbySettings::of(&self.i.cfg, &self.rep.me)
+    /// The standby settings, streaming from `following`'s own address
+    /// (`replication_hosts`) or from `master_ip` (`None`).
+    fn standby_settings(&self, following: Option<&str>) -> StandbySettings<'_> {
+        StandbySettings::of(&self.i.cfg, &self.rep.me, following)
     }
 
-    /// Write the standby configuration; in sync (and quorum) mode commits
+    /// Stream from `node`'s own address from now on (`rep::follow_now`):
+    /// the settings rewritten, then a reload, which restarts the WAL
+    /// receiver with them (PostgreSQL 13 and later). Only on a server in
+    /// recovery: a primary's data directory gets no standby settings.
+    /// Best effort: a server that cannot be asked is left as it is.
+    fn follow(&self, node: &str) -> Result<()> {
+        let mut s = match self.session(Role::Monitor) {
+            Ok(s) => s,
+            Err(e) => {
+                crate::warn!("not following {node} now: {e}");
+                return Ok(());
+            }
+        };
+        if !self.server_state(&mut s)?.in_recovery {
+            crate::info!("PostgreSQL is not in recovery here: it follows nobody.");
+            return Ok(());
+        }
+        let settings = self.standby_settings(Some(node));
+        crate::info!(
+            "Streaming from {node} at {} from now on (replication_hosts).",
+            settings.host
+        );
+        self.files
+            .write_standby_config(&settings, None, self.model())?;
+        s.reload()
+            .map_err(sql_err("Can't reload the configuration"))
+    }
+
+    /// Write the standby configuration, streaming from `following` (see
+    /// [`Replica::standby_settings`]); in sync (and quorum) mode commits
     /// start asynchronous ("Set all nodes into async mode.").
-    fn prepare_standby(&self) -> Result<()> {
+    fn prepare_standby(&self, following: Option<&str>) -> Result<()> {
         self.files.ensure_tmpdir()?;
         let sync = self.rep.waits_for_standbys().then_some("");
         if sync.is_some() {
@@ -154,7 +185,7 @@ impl<'a> Replica<'a> {
             self.files.write_rep_mode_conf("")?;
         }
         self.files
-            .write_standby_config(&self.standby_settings(), sync, self.model())
+            .write_standby_config(&self.standby_settings(following), sync, self.model())
     }
 
     fn model(&self) -> RecoveryModel {

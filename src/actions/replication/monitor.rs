@@ -128,6 +128,7 @@ fn perform_monitor(
         MonitorStep::PublishHistory => publish_history(r, state),
         MonitorStep::CheckpointForRewinds => checkpoint_for_rewinds(r, state),
         MonitorStep::ControlStandbys(rounds) => control_standbys(r, plan, s, rounds)?,
+        MonitorStep::Follow(node) => r.follow(&node)?,
         MonitorStep::WarnWeakCommits => warn_weak_commits(r, s),
         MonitorStep::Standby(step) => perform_standby(r, step)?,
     }
@@ -463,6 +464,7 @@ pub(super) fn standby_facts(r: &Replica, plan: &Plan, state: &ServerState) -> St
         dc_idle: rep::asks_the_dc(plan, deferred_for)
             .then(|| r.crm.dc_idle(plan.view))
             .flatten(),
+        written_host: r.files.written_primary_host(),
     }
 }
 

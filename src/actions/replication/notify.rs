@@ -14,7 +14,10 @@ pub fn notify(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
     match n.action(&r.rep.me) {
         NotifyAction::Nothing => {}
         NotifyAction::CheckTargetBaseline { target } => pre_promote(&r, &target)?,
-        NotifyAction::ForgetElection { keep_baseline } => post_promote(&r, keep_baseline)?,
+        NotifyAction::ForgetElection {
+            keep_baseline,
+            promoted,
+        } => post_promote(&r, keep_baseline, promoted.as_deref())?,
         NotifyAction::RecordBaseline => post_demote(&r, n.first_demote())?,
         NotifyAction::Elect => elect_now(&r)?,
         NotifyAction::ControlStandbys => primary_notified(&r)?,
@@ -39,6 +42,7 @@ fn perform_notify(r: &Replica, steps: Vec<NotifyStep>) -> Result<()> {
             }
             NotifyStep::RememberFormerPrimary(node) => r.files.set_former_primary(&node)?,
             NotifyStep::ForgetFormerPrimary => r.files.clear_former_primary(),
+            NotifyStep::Follow(node) => r.follow(&node)?,
         }
     }
     Ok(())
@@ -112,9 +116,15 @@ fn hand_over_early(r: &Replica, mine: Location) -> Result<()> {
     perform_notify(r, rep::early_hand_over(&mut plan, mine, &peers))
 }
 
-/// post-promote: the position published for it goes first, then the
-/// election's attributes (`rep::forget_election`).
-fn post_promote(r: &Replica, keep_baseline: bool) -> Result<()> {
+/// post-promote: a standby follows the promoted node
+/// (`rep::follow_the_promoted`) and the position published for the
+/// promotion goes, then the election's attributes (`rep::forget_election`).
+fn post_promote(r: &Replica, keep_baseline: bool, promoted: Option<&str>) -> Result<()> {
+    let written = r.files.written_primary_host();
+    perform_notify(
+        r,
+        rep::follow_the_promoted(&r.rep, promoted, written.as_deref()),
+    )?;
     perform_notify(r, rep::post_promote_begin())?;
     let view = r.crm.cluster_view()?;
     let mut plan = Plan::new(&r.rep, &view);

@@ -95,8 +95,11 @@ fn perform(r: &Replica, step: &PromoteStep) -> Result<()> {
             .remove_lock("the promotion failed before it was requested"),
         PromoteStep::SetList(list) => {
             r.files.write_rep_mode_conf(&list.value())?;
-            r.files
-                .write_standby_config(&r.standby_settings(), Some(&list.value()), r.model())?;
+            r.files.write_standby_config(
+                &r.standby_settings(None),
+                Some(&list.value()),
+                r.model(),
+            )?;
             r.session(Role::Monitor)?
                 .reload()
                 .map_err(sql_err("Can't reload the configuration"))
@@ -215,7 +218,7 @@ fn perform_demote(r: &Replica, step: &DemoteStep) -> Result<Option<Stopped>> {
                 "Clean shutdown at {checkpoint}; restarting as a standby of {}.",
                 r.i.cfg.master_ip.as_deref().unwrap_or("")
             );
-            r.prepare_standby()?;
+            r.prepare_standby(None)?;
             lifecycle::start_server(r.i)?;
         }
         DemoteStep::Done { exit_reason } => {

@@ -147,7 +147,7 @@ fn base_backup(r: &Replica, primary: &str) -> Result<()> {
     );
     let source = format!(
         "{} {}",
-        r.standby_settings().primary_conninfo(),
+        r.standby_settings(None).primary_conninfo(),
         crate::core::quote::conninfo_pair("application_name", "rustpg_resync")
     );
     let cmd = Cmd::new(&program)
@@ -222,7 +222,7 @@ fn rewind_source_ready(
     let published_tli = published
         .and_then(crate::core::timeline::History::from_wire)
         .map_or(0, |h| h.tli);
-    let source = r.standby_settings().rewind_source();
+    let source = r.standby_settings(None).rewind_source();
     let answer = crate::core::quote::parse_conninfo(&source).and_then(|pairs| {
         pg::connect_conninfo(&pairs, &r.i.owner, r.i.deadline)
             .and_then(|mut s| s.control_timeline())
@@ -253,7 +253,7 @@ fn rewind(r: &Replica, primary: &str) -> Result<()> {
     let i = r.i;
     let program = pg_program(i, "pg_rewind", "auto_rewind")?;
     let own = r.files.own_config_files()?;
-    let source = r.standby_settings().rewind_source();
+    let source = r.standby_settings(None).rewind_source();
     let run = |dry_run: bool, failed: &str| {
         let mut cmd = Cmd::new(&program)
             .arg(format!("--target-pgdata={}", i.cfg.pgdata.display()))

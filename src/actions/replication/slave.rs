@@ -34,7 +34,7 @@ fn start(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
         let r = Replica::new(i, env);
         r.files.ensure_tmpdir()?;
         r.files
-            .write_standby_config(&r.standby_settings(), None, r.model())?;
+            .write_standby_config(&r.standby_settings(None), None, r.model())?;
     }
     lifecycle::start(i)
 }

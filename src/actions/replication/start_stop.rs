@@ -49,7 +49,7 @@ fn perform_start(r: &Replica, steps: Vec<StartStep>) -> Result<Option<(bool, Dur
             StartStep::EnsureTmpdir => r.files.ensure_tmpdir()?,
             StartStep::ClearStartState => r.files.clear_start_state(),
             StartStep::WithdrawPosition => r.crm.set_position(None),
-            StartStep::PrepareStandby => r.prepare_standby()?,
+            StartStep::PrepareStandby { following } => r.prepare_standby(following.as_deref())?,
             StartStep::StartServer => lifecycle::start_server(r.i)?,
             StartStep::DropSlots => reconcile_slots(r, false)?,
             StartStep::AwaitProof(lock) => return Ok(Some(await_proof(r, lock))),

@@ -496,6 +496,9 @@ pub struct StandbyFacts {
     /// The DC's controller is idle, asked only when [`asks_the_dc`];
     /// `None`: not asked, or no answer.
     pub dc_idle: Option<bool>,
+    /// The host its `primary_conninfo` names in `postgresql.auto.conf`
+    /// ([`super::follow_now`]).
+    pub written_host: Option<String>,
 }
 
 /// What to do with the election counter files.

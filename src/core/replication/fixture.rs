@@ -21,6 +21,7 @@ pub(super) fn cfg(mode: RepMode, nodes: &[&str]) -> RepConfig {
         archive_recovery: false,
         sync_preference: None,
         quorum_standbys: 1,
+        replication_hosts: Default::default(),
     }
 }
 
@@ -218,5 +219,6 @@ pub(super) fn standby_facts(final_: bool) -> StandbyFacts {
         primary_history: None,
         deferred_for: None,
         dc_idle: None,
+        written_host: None,
     }
 }

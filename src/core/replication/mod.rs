@@ -9,6 +9,8 @@
 //!   barrier before the list changes, the ceiling, three rounds at most);
 //! - [`election`]: who may be promoted: the election, the check at
 //!   promotion, the pre-promote baseline;
+//! - [`follow`]: `replication_hosts`, standbys streaming from the promoted
+//!   node's own address;
 //! - [`lock`]: `PGSQL.lock` at start and after a demote;
 //! - [`diverge`]: a standby past the fork of the primary's timeline;
 //! - [`primaries`]: two primaries, the one on the older timeline fails;
@@ -30,6 +32,7 @@
 
 pub mod diverge;
 pub mod election;
+pub mod follow;
 pub mod lock;
 pub mod monitor;
 pub mod notify;
@@ -45,6 +48,7 @@ pub mod sync;
 
 pub use diverge::*;
 pub use election::*;
+pub use follow::*;
 pub use lock::*;
 pub use monitor::*;
 pub use notify::*;

@@ -44,6 +44,9 @@ pub enum MonitorStep {
     WarnWeakCommits,
     /// A step of a standby's pass.
     Standby(StandbyStep),
+    /// Stream from this node's own address from now on
+    /// (`replication_hosts`, [`super::follow_now`]).
+    Follow(String),
 }
 
 /// A monitor's steps, then its answer.
@@ -137,6 +140,10 @@ pub fn monitor_standby(plan: &mut Plan, probe: bool, facts: &StandbyFacts) -> Mo
         }
     }
     let mut steps = Vec::new();
+    let promoted = plan.view.sole_promoted();
+    if let Some(node) = super::follow_now(plan.cfg, promoted, facts.written_host.as_deref()) {
+        steps.push(MonitorStep::Follow(node));
+    }
     if plan.cfg.check_wal_receiver {
         steps.push(MonitorStep::ReceiverStatus(receiver_status(
             true,
@@ -500,6 +507,39 @@ mod tests {
         assert_eq!(out.answer, Ok(OcfRc::RunningPromoted));
         assert_eq!(written(&p, "pg01", Attr::Score), Some(Some("1000".into())));
         assert!(out.steps.contains(&MonitorStep::PublishHistory));
+    }
+
+    /// With `replication_hosts`, a standby whose primary_conninfo names
+    /// another host than the promoted node's follows it first; once it
+    /// does, or with nobody promoted, it does not.
+    #[test]
+    fn a_standby_follows_the_promoted_node_at_its_monitor() {
+        let (mut c, mut v) = primary_fixture();
+        c.replication_hosts = [
+            ("pg01", "10.0.0.11"),
+            ("pg02", "10.0.0.12"),
+            ("pg03", "10.0.0.13"),
+        ]
+        .map(|(n, h)| (n.to_string(), h.to_string()))
+        .into();
+        v.promoted = vec!["pg02".into()];
+        let mut facts = standby_facts(false);
+        facts.written_host = Some("10.0.0.100".into());
+        let out = monitor_standby(&mut Plan::new(&c, &v), false, &facts);
+        assert_eq!(out.steps[0], MonitorStep::Follow("pg02".into()));
+        facts.written_host = Some("10.0.0.12".into());
+        let out = monitor_standby(&mut Plan::new(&c, &v), false, &facts);
+        assert!(!out
+            .steps
+            .iter()
+            .any(|s| matches!(s, MonitorStep::Follow(_))));
+        v.promoted.clear();
+        facts.written_host = Some("10.0.0.100".into());
+        let out = monitor_standby(&mut Plan::new(&c, &v), false, &facts);
+        assert!(!out
+            .steps
+            .iter()
+            .any(|s| matches!(s, MonitorStep::Follow(_))));
     }
 
     /// A standby's probe seeds its score with the pass's writes; its

@@ -41,6 +41,9 @@ pub enum NotifyStep {
     RememberFormerPrimary(String),
     /// That preference goes.
     ForgetFormerPrimary,
+    /// Stream from this node's own address from now on
+    /// (`replication_hosts`, [`super::follow_now`]).
+    Follow(String),
     /// Wait (bounded) until the CIB shows these nodes' scores taken away:
     /// the change aborts Pacemaker's transition, and the promote must not
     /// start before it does.
@@ -200,6 +203,21 @@ pub fn baseline_check(
 /// for the promotion that just ran goes.
 pub fn post_promote_begin() -> Vec<NotifyStep> {
     vec![NotifyStep::Position(None)]
+}
+
+/// post-promote on a standby, first: it streams from the node just
+/// promoted from now on, when `replication_hosts` gives that node's
+/// address and its `primary_conninfo` names another host
+/// ([`super::follow_now`]). The VIP comes after the notification.
+pub fn follow_the_promoted(
+    cfg: &RepConfig,
+    promoted: Option<&str>,
+    written_host: Option<&str>,
+) -> Vec<NotifyStep> {
+    super::follow_now(cfg, promoted, written_host)
+        .map(NotifyStep::Follow)
+        .into_iter()
+        .collect()
 }
 
 /// post-promote: this node's election position goes, and its baseline with

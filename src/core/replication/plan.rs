@@ -445,6 +445,9 @@ pub struct RepConfig {
     /// Quorum mode: k, how many standbys must flush a commit before it is
     /// acknowledged (`ANY k (…)`).
     pub quorum_standbys: usize,
+    /// `replication_hosts`: node → the host its standbys stream from while
+    /// it is promoted ([`super::follow`]); empty: `master_ip`.
+    pub replication_hosts: std::collections::BTreeMap<String, String>,
 }
 
 impl RepConfig {
@@ -462,6 +465,7 @@ impl RepConfig {
             archive_recovery: cfg.restore_command.is_some(),
             sync_preference,
             quorum_standbys: cfg.quorum_standbys,
+            replication_hosts: cfg.replication_hosts.clone(),
         }
     }
 

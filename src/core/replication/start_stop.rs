@@ -91,8 +91,12 @@ pub enum StartStep {
     /// A position this node published for an earlier promotion goes
     /// ([`StopStep::WithdrawPosition`]).
     WithdrawPosition,
-    /// The standby configuration (sync mode: commits start asynchronous).
-    PrepareStandby,
+    /// The standby configuration (sync mode: commits start asynchronous),
+    /// streaming from this node's own address when `replication_hosts`
+    /// gives it ([`super::followed`]), else from `master_ip`.
+    PrepareStandby {
+        following: Option<String>,
+    },
     StartServer,
     /// A standby has no replication slots: the per-standby ones go.
     DropSlots,
@@ -265,8 +269,9 @@ impl StartProtocol {
         let me = plan.cfg.me.clone();
         plan.delete(&me, Attr::XlogLoc);
         plan.delete(&me, Attr::XlogTli);
+        let following = super::followed(plan.cfg, plan.view.sole_promoted()).map(str::to_string);
         Ok(vec![
-            StartStep::PrepareStandby,
+            StartStep::PrepareStandby { following },
             StartStep::Apply(plan.take()),
             StartStep::StartServer,
         ])
@@ -592,7 +597,31 @@ mod tests {
         let mut p = Plan::new(&c, &v);
         assert_eq!(
             start_kinds(&start.before_server(&mut p, Some(true)).unwrap()),
-            ["PrepareStandby", "apply [XlogLoc=<deleted>]", "StartServer"]
+            [
+                "PrepareStandby { following: None }",
+                "apply [XlogLoc=<deleted>]",
+                "StartServer"
+            ]
+        );
+        // With replication_hosts, it streams from pg02's own address.
+        let hosts = super::super::RepConfig {
+            replication_hosts: [
+                ("pg01", "10.0.0.11"),
+                ("pg02", "10.0.0.12"),
+                ("pg03", "10.0.0.13"),
+            ]
+            .map(|(n, h)| (n.to_string(), h.to_string()))
+            .into(),
+            ..c.clone()
+        };
+        let steps = start
+            .before_server(&mut Plan::new(&hosts, &v), Some(true))
+            .unwrap();
+        assert_eq!(
+            steps[0],
+            StartStep::PrepareStandby {
+                following: Some("pg02".into())
+            }
         );
         assert_eq!(
             start_kinds(&start.after_server(&mut p, "")),
