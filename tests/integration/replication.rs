@@ -723,11 +723,11 @@ fn standbys_follow_the_promoted_node_with_replication_hosts() {
     check(&primary);
     let new = switchover(&c, &primary);
     check(&new);
-    // A standby left on master_ip follows at its monitor.
+    // A standby left on another host follows at its monitor.
     let (_, third) = sync_and_potential(&c, &new);
     let auto = c.node(&third).pgdata.join("postgresql.auto.conf");
     let text = std::fs::read_to_string(&auto).unwrap();
-    let moved = text.replace(&format!("host=''{}''", host_of(&new)), "host=''127.0.0.1''");
+    let moved = text.replace(&format!("host=''{}''", host_of(&new)), "host=''127.0.0.2''");
     assert_ne!(moved, text);
     std::fs::write(&auto, moved).unwrap();
     let out = c.run(OURS, &third, "monitor", &MONITOR);
