@@ -33,6 +33,7 @@ pcs_ resource defaults update resource-stickiness=INFINITY migration-threshold=1
 
 pcs_ resource create Postgresql ocf:rustpg:pgsql \
     rep_mode=sync node_list="pg01 pg02 pg03" master_ip=$VIP repuser=repl auto_rewind=true auto_resync=true \
+    replication_hosts="pg01=10.213.0.11 pg02=10.213.0.12 pg03=10.213.0.13" \
     primary_conninfo_opt="passfile=/var/lib/postgresql/.pgpass keepalives_idle=60 keepalives_interval=5 keepalives_count=5" \
     pgctl=/usr/lib/postgresql/15/bin/pg_ctl psql=/usr/lib/postgresql/15/bin/psql \
     pgdata=/var/lib/pgsql/data tmpdir=/var/lib/pgsql/tmp socketdir=/run/postgresql \

@@ -600,12 +600,23 @@ write_crm_file() {
         grep -q " rep_mode=quorum quorum_standbys=$LAB_QUORUM_STANDBYS$slot " "$out" \
             || die "$CRM_FILE: no rep_mode=quorum to add quorum_standbys to"
     fi
-    # More nodes: their names, and an instance on each.
+    # More nodes: their names, their addresses, and an instance on each.
     if ((LAB_NODES != 3)); then
+        local hosts=() n
+        for n in "${NODES[@]}"; do hosts+=("$n=$(node_ip "$n")"); done
         sed -i "s/ node_list=\"pg01 pg02 pg03\" / node_list=\"${NODES[*]}\" /;
+                s/ replication_hosts=\"[^\"]*\" / replication_hosts=\"${hosts[*]}\" /;
                 s/ clone-max=3 / clone-max=$LAB_NODES /" "$out"
         grep -q " node_list=\"${NODES[*]}\" " "$out" && grep -q " clone-max=$LAB_NODES " "$out" \
             || die "$CRM_FILE: no node_list=\"pg01 pg02 pg03\" or clone-max=3 to change"
+        [[ $LAB_AGENT == paf ]] || grep -q " replication_hosts=\"${hosts[*]}\" " "$out" \
+            || die "$CRM_FILE: no replication_hosts to change"
+    fi
+    # replication_hosts needs PostgreSQL 13 (a standby reloads
+    # primary_conninfo there): before, standbys stream through master_ip.
+    if ((LAB_PG_MAJOR < 13)); then
+        sed -i '/^ *replication_hosts=".*" \\$/d' "$out"
+        ! grep -q 'replication_hosts=' "$out" || die "$CRM_FILE: could not take replication_hosts out"
     fi
     # cluster.crm heals itself: auto_rewind=true (with auto_resync=true),
     # and failure-timeout=10s so that Pacemaker starts a failed instance
