@@ -34,6 +34,7 @@ fn cfg(mode: RepMode, nodes: usize) -> RepConfig {
         sync_preference: None,
         quorum_standbys: 1,
         replication_hosts: Default::default(),
+        master_ip_host: Some("10.0.0.100".into()),
     }
 }
 

@@ -86,6 +86,12 @@ impl<'a> StandbySettings<'a> {
         s
     }
 
+    /// The host libpq connects to with [`StandbySettings::primary_conninfo`]
+    /// (`primary_conninfo_opt` may set one).
+    pub fn effective_host(&self) -> Option<String> {
+        conninfo_host(&self.primary_conninfo())
+    }
+
     /// `pg_rewind --source-server`: the standby's conninfo to the primary,
     /// with a database to connect to.
     pub fn rewind_source(&self) -> String {
@@ -292,6 +298,15 @@ pub fn standby_file_ops(
         }
     }
     Ok(ops)
+}
+
+/// The host a conninfo connects to: its last `host`, as libpq reads it.
+pub fn conninfo_host(conninfo: &str) -> Option<String> {
+    crate::core::quote::parse_conninfo(conninfo)?
+        .into_iter()
+        .rev()
+        .find(|(k, _)| k == "host")
+        .map(|(_, v)| v)
 }
 
 /// The stock agent's `rep_mode.conf` line.

@@ -554,15 +554,9 @@ impl StateFiles<'_> {
         standby_conf::conf_setting(&text, name)
     }
 
-    /// The host `primary_conninfo` names in postgresql.auto.conf (the
-    /// last `host`, as libpq reads it).
+    /// The host `primary_conninfo` names in postgresql.auto.conf.
     pub fn written_primary_host(&self) -> Option<String> {
-        let conninfo = self.auto_conf_setting("primary_conninfo")?;
-        crate::core::quote::parse_conninfo(&conninfo)?
-            .into_iter()
-            .rev()
-            .find(|(k, _)| k == "host")
-            .map(|(_, v)| v)
+        standby_conf::conninfo_host(&self.auto_conf_setting("primary_conninfo")?)
     }
 
     /// The primary's record of the ceiling read when the list took its

@@ -736,6 +736,11 @@ impl Cluster {
             .insert(name.to_string(), value.to_string());
     }
 
+    /// Take a parameter set by [`Cluster::set_param`] away again.
+    pub fn unset_param(&self, name: &str) {
+        self.params.borrow_mut().remove(name);
+    }
+
     /// Point standbys (at their next agent `start`) at this node.
     pub fn set_primary_target(&self, node: &str) {
         let _ = self.node(node);

@@ -701,7 +701,8 @@ fn written_host(c: &Cluster, node: &str) -> String {
 /// notification on, before any VIP would move: after the first
 /// promotion and after a switchover, the old primary included. A standby
 /// that names another host (a notification it missed) follows at its
-/// monitor.
+/// monitor; with the parameter deleted, every standby goes back to
+/// master_ip at its monitor.
 #[test]
 fn standbys_follow_the_promoted_node_with_replication_hosts() {
     let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
@@ -735,6 +736,13 @@ fn standbys_follow_the_promoted_node_with_replication_hosts() {
     assert!(out.stderr.contains("Streaming from"), "{}", out.stderr);
     assert_eq!(written_host(&c, &third), host_of(&new));
     c.wait_streaming(&third, Duration::from_secs(30));
+    // The parameter deleted: back to master_ip at the next monitor.
+    c.unset_param("replication_hosts");
+    for n in c.node_names().iter().filter(|n| **n != new) {
+        ok(&c, OURS, n, "monitor", &MONITOR);
+        assert_eq!(written_host(&c, n), "127.0.0.1", "{n}");
+        c.wait_streaming(n, Duration::from_secs(30));
+    }
 }
 
 /// `pg_basebackup -R` (or ALTER SYSTEM) left a primary_conninfo with the

@@ -146,16 +146,16 @@ impl<'a> Replica<'a> {
         StandbySettings::of(&self.i.cfg, &self.rep.me, following)
     }
 
-    /// Stream from `node`'s own address from now on (`rep::follow_now`):
-    /// the settings rewritten, then a reload, which restarts the WAL
-    /// receiver with them (PostgreSQL 13 and later). Only on a server in
-    /// recovery: a primary's data directory gets no standby settings.
-    /// Best effort: a server that cannot be asked is left as it is.
-    fn follow(&self, node: &str) -> Result<()> {
+    /// Stream from `upstream` from now on (`rep::follow_now`): the
+    /// settings rewritten, then a reload, which restarts the WAL receiver
+    /// with them (PostgreSQL 13 and later). Only on a server in recovery: a
+    /// primary's data directory gets no standby settings. Best effort: a
+    /// server that cannot be asked is left as it is.
+    fn follow(&self, upstream: &rep::Upstream) -> Result<()> {
         let mut s = match self.session(Role::Monitor) {
             Ok(s) => s,
             Err(e) => {
-                crate::warn!("not following {node} now: {e}");
+                crate::warn!("not following {upstream:?} now: {e}");
                 return Ok(());
             }
         };
@@ -163,9 +163,10 @@ impl<'a> Replica<'a> {
             crate::info!("PostgreSQL is not in recovery here: it follows nobody.");
             return Ok(());
         }
-        let settings = self.standby_settings(Some(node));
+        let settings = self.standby_settings(upstream.node());
         crate::info!(
-            "Streaming from {node} at {} from now on (replication_hosts).",
+            "Streaming from {} at {} from now on.",
+            upstream.node().unwrap_or("master_ip"),
             settings.host
         );
         self.files

@@ -9,6 +9,25 @@
 
 use super::plan::RepConfig;
 
+/// Where a standby's `primary_conninfo` points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Upstream {
+    /// This node's own address (`replication_hosts`).
+    Node(String),
+    /// `master_ip`, as the stock agent's standbys.
+    MasterIp,
+}
+
+impl Upstream {
+    /// The node followed, if any.
+    pub fn node(&self) -> Option<&str> {
+        match self {
+            Upstream::Node(n) => Some(n),
+            Upstream::MasterIp => None,
+        }
+    }
+}
+
 /// The node this standby streams from directly: `promoted` (crm_mon's
 /// promoted node, or the one a post-promote notification names), when it
 /// is another node that `replication_hosts` gives a host. `None`:
@@ -17,19 +36,31 @@ pub fn followed<'a>(cfg: &RepConfig, promoted: Option<&'a str>) -> Option<&'a st
     promoted.filter(|p| *p != cfg.me && cfg.replication_hosts.contains_key(*p))
 }
 
-/// The node a running standby must follow now: the one [`followed`]
-/// names, when the host its `primary_conninfo` names (`written_host`, from
-/// `postgresql.auto.conf`) is another. Never back to `master_ip`: with
-/// nobody promoted there is nobody better to follow, and every rewrite
-/// restarts the WAL receiver.
+/// Where a running standby must point its `primary_conninfo` now, when
+/// the host it names (`written_host`, from `postgresql.auto.conf`) is not
+/// that one's: the node [`followed`] names; without `replication_hosts`,
+/// `master_ip` (the parameter was deleted). With `replication_hosts` and
+/// nobody to follow, nothing changes: there is nobody better, and every
+/// rewrite restarts the WAL receiver.
 pub fn follow_now(
     cfg: &RepConfig,
     promoted: Option<&str>,
     written_host: Option<&str>,
-) -> Option<String> {
-    let node = followed(cfg, promoted)?;
-    let host = cfg.replication_hosts.get(node).map(String::as_str);
-    (written_host != host).then(|| node.to_string())
+) -> Option<Upstream> {
+    let (upstream, host) = match followed(cfg, promoted) {
+        Some(node) => (
+            Upstream::Node(node.to_string()),
+            cfg.replication_hosts.get(node),
+        ),
+        None if cfg.replication_hosts.is_empty() => {
+            (Upstream::MasterIp, cfg.master_ip_host.as_ref())
+        }
+        None => return None,
+    };
+    let host = host?;
+    // A standby whose settings do not name a host at all (not written by
+    // this agent yet) is left to its next start.
+    (written_host.is_some_and(|w| w != host)).then_some(upstream)
 }
 
 #[cfg(test)]
@@ -54,19 +85,30 @@ mod tests {
     #[test]
     fn a_standby_follows_the_promoted_node_once() {
         let c = with_hosts();
-        assert_eq!(follow_now(&c, Some("pg01"), None), Some("pg01".into()));
-        assert_eq!(
-            follow_now(&c, Some("pg01"), Some("10.0.0.100")),
-            Some("pg01".into())
-        );
+        let pg01 = Some(Upstream::Node("pg01".into()));
+        assert_eq!(follow_now(&c, Some("pg01"), Some("10.0.0.100")), pg01);
+        assert_eq!(follow_now(&c, Some("pg01"), Some("10.0.0.13")), pg01);
         assert_eq!(follow_now(&c, Some("pg01"), Some("10.0.0.11")), None);
+        assert_eq!(follow_now(&c, Some("pg01"), None), None);
         // Nobody promoted, or this node itself: nothing to follow.
         assert_eq!(follow_now(&c, None, Some("10.0.0.11")), None);
         assert_eq!(follow_now(&c, Some("pg02"), Some("10.0.0.11")), None);
-        // Without replication_hosts, master_ip as the stock agent.
-        let stock = cfg(RepMode::Sync, &["pg02", "pg01", "pg03"]);
-        assert_eq!(follow_now(&stock, Some("pg01"), Some("10.0.0.100")), None);
-        assert_eq!(followed(&stock, Some("pg01")), None);
         assert_eq!(followed(&c, Some("pg01")), Some("pg01"));
+    }
+
+    /// Without replication_hosts, master_ip as the stock agent; a standby
+    /// left on a node's address (the parameter deleted) goes back to it.
+    #[test]
+    fn without_replication_hosts_master_ip() {
+        let stock = cfg(RepMode::Sync, &["pg02", "pg01", "pg03"]);
+        assert_eq!(stock.master_ip_host.as_deref(), Some("10.0.0.100"));
+        assert_eq!(followed(&stock, Some("pg01")), None);
+        for promoted in [None, Some("pg01")] {
+            assert_eq!(follow_now(&stock, promoted, Some("10.0.0.100")), None);
+            assert_eq!(
+                follow_now(&stock, promoted, Some("10.0.0.11")),
+                Some(Upstream::MasterIp)
+            );
+        }
     }
 }

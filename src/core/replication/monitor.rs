@@ -44,9 +44,8 @@ pub enum MonitorStep {
     WarnWeakCommits,
     /// A step of a standby's pass.
     Standby(StandbyStep),
-    /// Stream from this node's own address from now on
-    /// (`replication_hosts`, [`super::follow_now`]).
-    Follow(String),
+    /// Stream from there from now on ([`super::follow_now`]).
+    Follow(super::Upstream),
 }
 
 /// A monitor's steps, then its answer.
@@ -141,8 +140,8 @@ pub fn monitor_standby(plan: &mut Plan, probe: bool, facts: &StandbyFacts) -> Mo
     }
     let mut steps = Vec::new();
     let promoted = plan.view.sole_promoted();
-    if let Some(node) = super::follow_now(plan.cfg, promoted, facts.written_host.as_deref()) {
-        steps.push(MonitorStep::Follow(node));
+    if let Some(upstream) = super::follow_now(plan.cfg, promoted, facts.written_host.as_deref()) {
+        steps.push(MonitorStep::Follow(upstream));
     }
     if plan.cfg.check_wal_receiver {
         steps.push(MonitorStep::ReceiverStatus(receiver_status(
@@ -526,7 +525,10 @@ mod tests {
         let mut facts = standby_facts(false);
         facts.written_host = Some("10.0.0.100".into());
         let out = monitor_standby(&mut Plan::new(&c, &v), false, &facts);
-        assert_eq!(out.steps[0], MonitorStep::Follow("pg02".into()));
+        assert_eq!(
+            out.steps[0],
+            MonitorStep::Follow(Upstream::Node("pg02".into()))
+        );
         facts.written_host = Some("10.0.0.12".into());
         let out = monitor_standby(&mut Plan::new(&c, &v), false, &facts);
         assert!(!out

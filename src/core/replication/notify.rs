@@ -41,9 +41,8 @@ pub enum NotifyStep {
     RememberFormerPrimary(String),
     /// That preference goes.
     ForgetFormerPrimary,
-    /// Stream from this node's own address from now on
-    /// (`replication_hosts`, [`super::follow_now`]).
-    Follow(String),
+    /// Stream from there from now on ([`super::follow_now`]).
+    Follow(super::Upstream),
     /// Wait (bounded) until the CIB shows these nodes' scores taken away:
     /// the change aborts Pacemaker's transition, and the promote must not
     /// start before it does.

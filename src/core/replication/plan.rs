@@ -448,6 +448,9 @@ pub struct RepConfig {
     /// `replication_hosts`: node → the host its standbys stream from while
     /// it is promoted ([`super::follow`]); empty: `master_ip`.
     pub replication_hosts: std::collections::BTreeMap<String, String>,
+    /// The host a standby's `primary_conninfo` names when it streams
+    /// through `master_ip` (`primary_conninfo_opt` may name another).
+    pub master_ip_host: Option<String>,
 }
 
 impl RepConfig {
@@ -455,7 +458,6 @@ impl RepConfig {
     pub fn of(cfg: &Config, rsc: String, me: String, sync_preference: Option<String>) -> RepConfig {
         RepConfig {
             rsc,
-            me,
             rep_mode: cfg.rep_mode,
             node_list: cfg.node_list.clone(),
             external_standbys: cfg.external_standbys.clone(),
@@ -466,6 +468,9 @@ impl RepConfig {
             sync_preference,
             quorum_standbys: cfg.quorum_standbys,
             replication_hosts: cfg.replication_hosts.clone(),
+            master_ip_host: crate::core::standby_conf::StandbySettings::of(cfg, &me, None)
+                .effective_host(),
+            me,
         }
     }
 
