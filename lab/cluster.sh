@@ -71,7 +71,8 @@
 # between power off and on in a reboot, default 5), LAB_AUTO_REWIND (1,
 # the default with our agent: auto_rewind=true and failure-timeout=10s as
 # cluster.crm ships them; 0, the only value for the others: both taken out,
-# the stock-compatible configuration),
+# the stock-compatible configuration), LAB_COROSYNC_TOKEN (Corosync's
+# token timeout in ms, default Corosync's 3000; consensus is 1.2 times it),
 # LAB_CONFIG (crm, the default, or pcs: crm-examples/cluster-pcs.sh run
 # against the live cluster; only with the default agent, mode, major and
 # monitors), LAB_CRASHFS (the path of tools/crashfs's binary: every node's
@@ -512,6 +513,11 @@ totem {
     transport: knet
     crypto_cipher: aes256
     crypto_hash: sha256
+EOF
+        # LAB_COROSYNC_TOKEN=MS: Corosync's token timeout (its default,
+        # 3000, when unset; consensus stays 1.2 x the token).
+        [[ -z ${LAB_COROSYNC_TOKEN:-} ]] || printf '    token: %d\n' "$LAB_COROSYNC_TOKEN"
+        cat <<'EOF'
 }
 nodelist {
 EOF
