@@ -615,12 +615,14 @@ write_crm_file() {
                 s/ clone-max=3 / clone-max=$LAB_NODES /" "$out"
         grep -q " node_list=\"${NODES[*]}\" " "$out" && grep -q " clone-max=$LAB_NODES " "$out" \
             || die "$CRM_FILE: no node_list=\"pg01 pg02 pg03\" or clone-max=3 to change"
-        [[ $LAB_AGENT == paf ]] || grep -q " replication_hosts=\"${hosts[*]}\" " "$out" \
+        [[ $LAB_AGENT != ours ]] || grep -q " replication_hosts=\"${hosts[*]}\" " "$out" \
             || die "$CRM_FILE: no replication_hosts to change"
     fi
     # replication_hosts needs PostgreSQL 13 (a standby reloads
     # primary_conninfo there): before, standbys stream through master_ip.
-    if ((LAB_PG_MAJOR < 13)); then
+    # The stock agent has no such parameter: its lab (and a drop-in from
+    # it) runs as a stock configuration would.
+    if ((LAB_PG_MAJOR < 13)) || [[ $LAB_AGENT == stock ]]; then
         sed -i '/^ *replication_hosts=".*" \\$/d' "$out"
         ! grep -q 'replication_hosts=' "$out" || die "$CRM_FILE: could not take replication_hosts out"
     fi

@@ -83,6 +83,10 @@ pub struct Config {
     /// `replication_hosts` (ours): node (lower-cased) → the host a standby
     /// streams from while that node is promoted; empty: master_ip.
     pub replication_hosts: BTreeMap<String, String>,
+    /// Why `replication_hosts` cannot be used (then it is empty): only
+    /// validate-all fails on it. It is reloadable, and a value that every
+    /// action refused would stop the resource on every node.
+    pub replication_hosts_problem: Option<String>,
     pub restart_on_promote: bool,
     /// Ours: rejoin a former primary by pg_rewind (`core::replication::rejoin`).
     pub auto_rewind: bool,
@@ -234,7 +238,7 @@ impl Config {
             Some(c) if !c.is_empty() => PathBuf::from(c),
             _ => pgdata.join("postgresql.conf"),
         };
-        let cfg = Config {
+        let mut cfg = Config {
             pgctl: v.path("pgctl"),
             start_opt: v.words("start_opt"),
             ctl_opt: v.words("ctl_opt"),
@@ -263,7 +267,8 @@ impl Config {
             master_ip: v.opt("master_ip"),
             repuser: v.str("repuser"),
             primary_conninfo_opt: v.opt("primary_conninfo_opt"),
-            replication_hosts: replication_hosts(&v.words("replication_hosts"))?,
+            replication_hosts: BTreeMap::new(),
+            replication_hosts_problem: None,
             restart_on_promote: v.bool("restart_on_promote"),
             auto_rewind: v.bool("auto_rewind"),
             auto_resync: v.bool("auto_resync"),
@@ -274,6 +279,17 @@ impl Config {
             stop_escalate_in_slave: v.int("stop_escalate_in_slave") as u64,
         };
         cfg.check_consistency()?;
+        let hosts = replication_hosts(&v.words("replication_hosts")).and_then(|hosts| {
+            let c = Config {
+                replication_hosts: hosts,
+                ..cfg.clone()
+            };
+            c.check_replication_hosts().map(|()| c.replication_hosts)
+        });
+        match hosts {
+            Ok(hosts) => cfg.replication_hosts = hosts,
+            Err(e) => cfg.replication_hosts_problem = Some(e.reason().to_string()),
+        }
         Ok(cfg)
     }
 
@@ -325,7 +341,6 @@ impl Config {
     }
 
     fn check_consistency(&self) -> Result<()> {
-        self.check_replication_hosts()?;
         if self.monitor_password.is_some() && self.monitor_user.is_none() {
             return Err(AgentError::configured(
                 "monitor_user has to be set if monitor_password is set",
@@ -553,13 +568,15 @@ mod tests {
             .map(|(n, h)| (n.to_string(), h.to_string()))
             .into()
         );
+        // Refused by validate-all only (the reason is kept); every other
+        // action uses master_ip.
         let refused = |hosts: &str, extra: &[(&'static str, &'static str)]| {
             let mut e = SYNC_ABC.to_vec();
             e.extend_from_slice(extra);
             e.push(("replication_hosts", hosts));
-            let err = Config::from_env(&env(&e)).unwrap_err();
-            assert_eq!(err.rc(), OcfRc::ErrConfigured, "{hosts}");
-            err.reason().to_string()
+            let c = Config::from_env(&env(&e)).unwrap();
+            assert!(c.replication_hosts.is_empty(), "{hosts}");
+            c.replication_hosts_problem.unwrap()
         };
         assert!(refused("a=1 b=2", &[]).contains("no host for c"));
         assert!(refused("a=1 b=2 c=3 d=4", &[]).contains("d, which is not in node_list"));

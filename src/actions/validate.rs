@@ -32,6 +32,9 @@ pub struct Instance {
 
 pub fn validate_all(env: &RawEnv) -> Result<()> {
     let cfg = Config::from_env(env)?;
+    if let Some(problem) = &cfg.replication_hosts_problem {
+        return Err(AgentError::configured(problem.clone()));
+    }
     let ocf = OcfEnv::from_raw(env);
     if ocf.check_level >= 10 {
         check_host(cfg, ocf, env, Action::ValidateAll)?;
@@ -55,7 +58,7 @@ pub fn postmaster_alive_anyway(env: &RawEnv) -> bool {
     )
 }
 
-fn check_host(cfg: Config, ocf: OcfEnv, env: &RawEnv, action: Action) -> Result<Instance> {
+fn check_host(mut cfg: Config, ocf: OcfEnv, env: &RawEnv, action: Action) -> Result<Instance> {
     let probe = action == Action::Monitor && ocf.is_probe();
     let timeout = ocf.timeout_ms.map_or(
         Duration::from_secs(params::default_timeout_secs(action.name()).into()),
@@ -114,12 +117,20 @@ fn check_host(cfg: Config, ocf: OcfEnv, env: &RawEnv, action: Action) -> Result<
         )));
     }
     if !cfg.replication_hosts.is_empty() && !major.reloads_primary_conninfo() {
-        return Err(AgentError::configured(format!(
+        let problem = format!(
             "replication_hosts needs PostgreSQL 13 or later (a standby reloads primary_conninfo \
              there); pgdata {} is PostgreSQL {}: remove replication_hosts",
             pgdata.display(),
             major.0
-        )));
+        );
+        if action == Action::ValidateAll {
+            return Err(AgentError::configured(problem));
+        }
+        cfg.replication_hosts_problem = Some(problem);
+        cfg.replication_hosts.clear();
+    }
+    if let Some(problem) = &cfg.replication_hosts_problem {
+        crate::warn!("replication_hosts is not used, standbys stream through master_ip: {problem}");
     }
     if !probe && meta.uid() != owner.uid.as_raw() {
         return Err(AgentError::perm(format!(

@@ -250,6 +250,31 @@ fn three_node_picture(major: Major) {
     );
     assert_control_file_matches_the_server(&c, &new);
     sync_standby_loss_and_return(&c, &new);
+    if major.number() < 13 {
+        replication_hosts_are_not_used(&c, &new);
+    }
+}
+
+/// Before PostgreSQL 13 a reload does not apply primary_conninfo:
+/// replication_hosts is refused by validate-all only, and every other
+/// action goes on through master_ip with a warning (set on a running
+/// cluster, a refusal everywhere would stop the resource on every node).
+fn replication_hosts_are_not_used(c: &Cluster, primary: &str) {
+    c.set_param(
+        "replication_hosts",
+        "pg01=127.0.0.1 pg02=localhost pg03=127.1",
+    );
+    let out = c.run(OURS, primary, "monitor", &PROMOTED_MONITOR);
+    assert_eq!(out.rc, 8, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("replication_hosts is not used"),
+        "{}",
+        out.stderr
+    );
+    let out = c.run(OURS, primary, "validate-all", &[("OCF_CHECK_LEVEL", "10")]);
+    assert_eq!(out.rc, 6, "{}", out.stderr);
+    assert!(out.stderr.contains("needs PostgreSQL 13"), "{}", out.stderr);
+    c.unset_param("replication_hosts");
 }
 
 /// A standby's recovery settings live where its major reads them.
@@ -701,8 +726,8 @@ fn written_host(c: &Cluster, node: &str) -> String {
 /// notification on, before any VIP would move: after the first
 /// promotion and after a switchover, the old primary included. A standby
 /// that names another host (a notification it missed) follows at its
-/// monitor; with the parameter deleted, every standby goes back to
-/// master_ip at its monitor.
+/// monitor; with nobody promoted, or the parameter deleted, a standby
+/// goes back to master_ip at its monitor.
 #[test]
 fn standbys_follow_the_promoted_node_with_replication_hosts() {
     let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
@@ -736,6 +761,15 @@ fn standbys_follow_the_promoted_node_with_replication_hosts() {
     assert!(out.stderr.contains("Streaming from"), "{}", out.stderr);
     assert_eq!(written_host(&c, &third), host_of(&new));
     c.wait_streaming(&third, Duration::from_secs(30));
+    // Nobody promoted (between a demote and a promote): master_ip, which
+    // nobody holds then, not a former primary that may run as a standby;
+    // the promoted node again once there is one.
+    c.set_promoted(None);
+    ok(&c, OURS, &third, "monitor", &MONITOR);
+    assert_eq!(written_host(&c, &third), "127.0.0.1");
+    c.set_promoted(Some(&new));
+    ok(&c, OURS, &third, "monitor", &MONITOR);
+    assert_eq!(written_host(&c, &third), host_of(&new));
     // The parameter deleted: back to master_ip at the next monitor.
     c.unset_param("replication_hosts");
     for n in c.node_names().iter().filter(|n| **n != new) {

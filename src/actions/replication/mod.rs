@@ -65,7 +65,8 @@ impl<'a> Replica<'a> {
             i.ocf.resource_name.clone(),
             crm::local_node_name(i.ocf.on_node.as_deref(), i.deadline),
             files.former_primary(),
-        );
+        )
+        .for_major(&i.major);
         let crm = Crm::new(
             &rep.rsc,
             &i.ocf.instance,
@@ -150,29 +151,25 @@ impl<'a> Replica<'a> {
     /// settings rewritten, then a reload, which restarts the WAL receiver
     /// with them (PostgreSQL 13 and later). Only on a server in recovery: a
     /// primary's data directory gets no standby settings. Best effort: a
-    /// server that cannot be asked is left as it is.
-    fn follow(&self, upstream: &rep::Upstream) -> Result<()> {
-        let mut s = match self.session(Role::Monitor) {
-            Ok(s) => s,
-            Err(e) => {
-                crate::warn!("not following {upstream:?} now: {e}");
+    /// failure is a warning, and the action goes on; the next monitor tries
+    /// again.
+    fn follow(&self, upstream: &rep::Upstream) {
+        let to = upstream.node().unwrap_or("master_ip");
+        let followed = self.session(Role::Monitor).and_then(|mut s| {
+            if !self.server_state(&mut s)?.in_recovery {
+                crate::info!("PostgreSQL is not in recovery here: it follows nobody.");
                 return Ok(());
             }
-        };
-        if !self.server_state(&mut s)?.in_recovery {
-            crate::info!("PostgreSQL is not in recovery here: it follows nobody.");
-            return Ok(());
+            let settings = self.standby_settings(upstream.node());
+            crate::info!("Streaming from {to} at {} from now on.", settings.host);
+            self.files
+                .write_standby_config(&settings, None, self.model())?;
+            s.reload()
+                .map_err(sql_err("Can't reload the configuration"))
+        });
+        if let Err(e) = followed {
+            crate::warn!("not streaming from {to} yet: {e}");
         }
-        let settings = self.standby_settings(upstream.node());
-        crate::info!(
-            "Streaming from {} at {} from now on.",
-            upstream.node().unwrap_or("master_ip"),
-            settings.host
-        );
-        self.files
-            .write_standby_config(&settings, None, self.model())?;
-        s.reload()
-            .map_err(sql_err("Can't reload the configuration"))
     }
 
     /// Write the standby configuration, streaming from `following` (see

@@ -128,7 +128,7 @@ fn perform_monitor(
         MonitorStep::PublishHistory => publish_history(r, state),
         MonitorStep::CheckpointForRewinds => checkpoint_for_rewinds(r, state),
         MonitorStep::ControlStandbys(rounds) => control_standbys(r, plan, s, rounds)?,
-        MonitorStep::Follow(upstream) => r.follow(&upstream)?,
+        MonitorStep::Follow(upstream) => r.follow(&upstream),
         MonitorStep::WarnWeakCommits => warn_weak_commits(r, s),
         MonitorStep::Standby(step) => perform_standby(r, step)?,
     }

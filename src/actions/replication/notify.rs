@@ -42,7 +42,7 @@ fn perform_notify(r: &Replica, steps: Vec<NotifyStep>) -> Result<()> {
             }
             NotifyStep::RememberFormerPrimary(node) => r.files.set_former_primary(&node)?,
             NotifyStep::ForgetFormerPrimary => r.files.clear_former_primary(),
-            NotifyStep::Follow(upstream) => r.follow(&upstream)?,
+            NotifyStep::Follow(upstream) => r.follow(&upstream),
         }
     }
     Ok(())

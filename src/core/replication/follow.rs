@@ -38,24 +38,26 @@ pub fn followed<'a>(cfg: &RepConfig, promoted: Option<&'a str>) -> Option<&'a st
 
 /// Where a running standby must point its `primary_conninfo` now, when
 /// the host it names (`written_host`, from `postgresql.auto.conf`) is not
-/// that one's: the node [`followed`] names; without `replication_hosts`,
-/// `master_ip` (the parameter was deleted). With `replication_hosts` and
-/// nobody to follow, nothing changes: there is nobody better, and every
-/// rewrite restarts the WAL receiver.
+/// that one's: the node [`followed`] names, else `master_ip`. With nobody
+/// promoted, a standby left on a node's own address would stream through
+/// that node once it runs as a standby (a demoted or restarted former
+/// primary), and its position would never be final for the election:
+/// `master_ip`, which nobody holds then, ends that. Only where a reload
+/// applies the change (PostgreSQL 13 and later).
 pub fn follow_now(
     cfg: &RepConfig,
     promoted: Option<&str>,
     written_host: Option<&str>,
 ) -> Option<Upstream> {
+    if !cfg.reloads_conninfo {
+        return None;
+    }
     let (upstream, host) = match followed(cfg, promoted) {
         Some(node) => (
             Upstream::Node(node.to_string()),
             cfg.replication_hosts.get(node),
         ),
-        None if cfg.replication_hosts.is_empty() => {
-            (Upstream::MasterIp, cfg.master_ip_host.as_ref())
-        }
-        None => return None,
+        None => (Upstream::MasterIp, cfg.master_ip_host.as_ref()),
     };
     let host = host?;
     // A standby whose settings do not name a host at all (not written by
@@ -90,10 +92,23 @@ mod tests {
         assert_eq!(follow_now(&c, Some("pg01"), Some("10.0.0.13")), pg01);
         assert_eq!(follow_now(&c, Some("pg01"), Some("10.0.0.11")), None);
         assert_eq!(follow_now(&c, Some("pg01"), None), None);
-        // Nobody promoted, or this node itself: nothing to follow.
-        assert_eq!(follow_now(&c, None, Some("10.0.0.11")), None);
-        assert_eq!(follow_now(&c, Some("pg02"), Some("10.0.0.11")), None);
+        // Nobody promoted, or this node itself: master_ip, which nobody
+        // holds, rather than a former primary that runs as a standby.
+        for promoted in [None, Some("pg02")] {
+            assert_eq!(
+                follow_now(&c, promoted, Some("10.0.0.11")),
+                Some(Upstream::MasterIp)
+            );
+            assert_eq!(follow_now(&c, promoted, Some("10.0.0.100")), None);
+        }
         assert_eq!(followed(&c, Some("pg01")), Some("pg01"));
+        // Before PostgreSQL 13 a reload would not apply it: never.
+        let old = RepConfig {
+            reloads_conninfo: false,
+            ..c
+        };
+        assert_eq!(follow_now(&old, Some("pg01"), Some("10.0.0.100")), None);
+        assert_eq!(follow_now(&old, None, Some("10.0.0.11")), None);
     }
 
     /// Without replication_hosts, master_ip as the stock agent; a standby

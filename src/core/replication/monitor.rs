@@ -535,7 +535,11 @@ mod tests {
             .steps
             .iter()
             .any(|s| matches!(s, MonitorStep::Follow(_))));
+        // Nobody promoted: master_ip, not a node that may run as a
+        // standby now.
         v.promoted.clear();
+        let out = monitor_standby(&mut Plan::new(&c, &v), false, &facts);
+        assert_eq!(out.steps[0], MonitorStep::Follow(Upstream::MasterIp));
         facts.written_host = Some("10.0.0.100".into());
         let out = monitor_standby(&mut Plan::new(&c, &v), false, &facts);
         assert!(!out

@@ -451,10 +451,14 @@ pub struct RepConfig {
     /// The host a standby's `primary_conninfo` names when it streams
     /// through `master_ip` (`primary_conninfo_opt` may name another).
     pub master_ip_host: Option<String>,
+    /// PostgreSQL applies a changed `primary_conninfo` at a reload (13 and
+    /// later): a running standby may be pointed elsewhere.
+    pub reloads_conninfo: bool,
 }
 
 impl RepConfig {
-    /// The resource's replication settings, as this node runs it.
+    /// The resource's replication settings, as this node runs it (see
+    /// [`RepConfig::for_major`]).
     pub fn of(cfg: &Config, rsc: String, me: String, sync_preference: Option<String>) -> RepConfig {
         RepConfig {
             rsc,
@@ -470,7 +474,17 @@ impl RepConfig {
             replication_hosts: cfg.replication_hosts.clone(),
             master_ip_host: crate::core::standby_conf::StandbySettings::of(cfg, &me, None)
                 .effective_host(),
+            reloads_conninfo: false,
             me,
+        }
+    }
+
+    /// For a data directory of PostgreSQL `major`: whether a running
+    /// standby may be pointed elsewhere ([`super::follow_now`]).
+    pub fn for_major(self, major: &crate::core::version::PgMajor) -> RepConfig {
+        RepConfig {
+            reloads_conninfo: major.reloads_primary_conninfo(),
+            ..self
         }
     }
 
