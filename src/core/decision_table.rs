@@ -1062,6 +1062,47 @@ fn decision_table_matches_the_reviewed_snapshot() {
     assert!(reviewed == out, "decision table changed: run UPDATE_SNAPSHOTS=1 cargo test and review the diff of {SNAPSHOT}");
 }
 
+/// A view the property tests draw, seen from pg01 (which is online and
+/// runs a standby): per node its data-status, score, `acked-also-on`
+/// (an index into node_list), whether it is online, runs an instance, and
+/// whether that instance failed. Nobody is promoted; the partition has
+/// quorum.
+fn random_view(
+    c: &RepConfig,
+    statuses: &[Option<&'static str>],
+    scores: &[Option<&'static str>],
+    acked: &[Option<usize>],
+    online: &[bool],
+    running: &[bool],
+    failed: &[bool],
+) -> ClusterView {
+    let mut v = ClusterView {
+        quorum: true,
+        ..ClusterView::default()
+    };
+    for (i, n) in c.node_list.iter().enumerate() {
+        let me = i == 0;
+        v.nodes.insert(n.clone(), me || online[i]);
+        let a = v.attributes.entry(n.clone()).or_default();
+        if let Some(s) = statuses[i] {
+            a.insert("pgsql-data-status".into(), s.into());
+        }
+        if let Some(s) = scores[i] {
+            a.insert("master-pgsql".into(), s.into());
+        }
+        if let Some(j) = acked[i] {
+            a.insert("pgsql-acked-also-on".into(), c.node_list[j].clone());
+        }
+        if me || running[i] {
+            v.unpromoted.push(n.clone());
+            if !me && failed[i] {
+                v.failed.push(n.clone());
+            }
+        }
+    }
+    v
+}
+
 fn state_strategy() -> impl Strategy<Value = (SenderState, SyncRole)> {
     (
         prop::sample::select(vec![
@@ -1204,19 +1245,12 @@ proptest! {
         dc_idle in prop::option::of(any::<bool>()),
     ) {
         let c = cfg(RepMode::Sync, 3);
-        let mut v = ClusterView { quorum: true, ..ClusterView::default() };
+        let mut v = random_view(&c, &statuses, &scores, &acked, &online, &running, &failed);
         for (i, n) in c.node_list.iter().enumerate() {
-            let me = i == 0;
-            v.nodes.insert(n.clone(), me || online[i]);
-            let a = v.attributes.entry(n.clone()).or_default();
-            if let Some(s) = statuses[i] { a.insert("pgsql-data-status".into(), s.into()); }
-            if let Some(s) = scores[i] { a.insert("master-pgsql".into(), s.into()); }
-            if let Some(j) = acked[i] { a.insert("pgsql-acked-also-on".into(), c.node_list[j].clone()); }
-            if let Some(l) = published[i] { a.insert("pgsql-xlog-loc".into(), Lsn(l << 24).to_hex16()); }
-            if me || running[i] {
-                v.unpromoted.push(n.clone());
-                if !me && failed[i] { v.failed.push(n.clone()); }
-            } else if fail_count[i] {
+            if let Some(l) = published[i] {
+                v.attributes.entry(n.clone()).or_default().insert("pgsql-xlog-loc".into(), Lsn(l << 24).to_hex16());
+            }
+            if i > 0 && !running[i] && fail_count[i] {
                 v.fail_counts.insert(n.clone(), 1);
             }
         }
@@ -1273,19 +1307,7 @@ proptest! {
     ) {
         let mode = if sync { RepMode::Sync } else { RepMode::Async };
         let c = cfg(mode, 3);
-        let mut v = ClusterView { quorum: true, ..ClusterView::default() };
-        for (i, n) in c.node_list.iter().enumerate() {
-            let me = i == 0;
-            v.nodes.insert(n.clone(), me || online[i]);
-            let a = v.attributes.entry(n.clone()).or_default();
-            if let Some(s) = statuses[i] { a.insert("pgsql-data-status".into(), s.into()); }
-            if let Some(s) = scores[i] { a.insert("master-pgsql".into(), s.into()); }
-            if let Some(j) = acked[i] { a.insert("pgsql-acked-also-on".into(), c.node_list[j].clone()); }
-            if me || running[i] {
-                v.unpromoted.push(n.clone());
-                if !me && failed[i] { v.failed.push(n.clone()); }
-            }
-        }
+        let v = random_view(&c, &statuses, &scores, &acked, &online, &running, &failed);
         let plan = Plan::new(&c, &v);
         let candidates = election_candidates(&plan);
         let holders = acked_holders(&plan);

@@ -27,6 +27,17 @@ pub(super) fn cfg(mode: RepMode, nodes: &[&str]) -> RepConfig {
     }
 }
 
+/// `replication_hosts` for pg01, pg02 and pg03 (10.0.0.11 to .13).
+pub(super) fn lab_hosts() -> std::collections::BTreeMap<String, String> {
+    [
+        ("pg01", "10.0.0.11"),
+        ("pg02", "10.0.0.12"),
+        ("pg03", "10.0.0.13"),
+    ]
+    .map(|(n, h)| (n.to_string(), h.to_string()))
+    .into()
+}
+
 /// A cluster view (no quorum unless set) with these attributes.
 pub(super) fn view(online: &[&str], offline: &[&str], attrs: &[(&str, &str, &str)]) -> ClusterView {
     let mut v = ClusterView::default();

@@ -67,19 +67,13 @@ pub fn follow_now(
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixture::cfg;
+    use super::super::fixture::{cfg, lab_hosts};
     use super::*;
     use crate::config::RepMode;
 
     fn with_hosts() -> RepConfig {
         RepConfig {
-            replication_hosts: [
-                ("pg01", "10.0.0.11"),
-                ("pg02", "10.0.0.12"),
-                ("pg03", "10.0.0.13"),
-            ]
-            .map(|(n, h)| (n.to_string(), h.to_string()))
-            .into(),
+            replication_hosts: lab_hosts(),
             ..cfg(RepMode::Sync, &["pg02", "pg01", "pg03"])
         }
     }

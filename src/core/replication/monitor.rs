@@ -514,13 +514,7 @@ mod tests {
     #[test]
     fn a_standby_follows_the_promoted_node_at_its_monitor() {
         let (mut c, mut v) = primary_fixture();
-        c.replication_hosts = [
-            ("pg01", "10.0.0.11"),
-            ("pg02", "10.0.0.12"),
-            ("pg03", "10.0.0.13"),
-        ]
-        .map(|(n, h)| (n.to_string(), h.to_string()))
-        .into();
+        c.replication_hosts = lab_hosts();
         v.promoted = vec!["pg02".into()];
         let mut facts = standby_facts(false);
         facts.written_host = Some("10.0.0.100".into());

@@ -605,13 +605,7 @@ mod tests {
         );
         // With replication_hosts, it streams from pg02's own address.
         let hosts = super::super::RepConfig {
-            replication_hosts: [
-                ("pg01", "10.0.0.11"),
-                ("pg02", "10.0.0.12"),
-                ("pg03", "10.0.0.13"),
-            ]
-            .map(|(n, h)| (n.to_string(), h.to_string()))
-            .into(),
+            replication_hosts: lab_hosts(),
             ..c.clone()
         };
         let steps = start
