@@ -1103,6 +1103,23 @@ fn random_view(
     v
 }
 
+/// A node's published data-status, or none.
+fn data_status_strategy() -> impl Strategy<Value = Option<&'static str>> {
+    prop::sample::select(vec![
+        None,
+        Some("LATEST"),
+        Some("STREAMING|SYNC"),
+        Some("STREAMING|ASYNC"),
+        Some("DISCONNECT"),
+        Some("DIVERGED"),
+    ])
+}
+
+/// A node's published score, or none.
+fn score_strategy() -> impl Strategy<Value = Option<&'static str>> {
+    prop::sample::select(vec![None, Some("100"), Some("1000"), Some("-INFINITY")])
+}
+
 fn state_strategy() -> impl Strategy<Value = (SenderState, SyncRole)> {
     (
         prop::sample::select(vec![
@@ -1228,11 +1245,8 @@ proptest! {
     /// with any score, data-status, record and published position.
     #[test]
     fn the_deferral_only_withholds_writes(
-        statuses in prop::collection::vec(prop::sample::select(vec![
-            None, Some("LATEST"), Some("STREAMING|SYNC"), Some("STREAMING|ASYNC"),
-            Some("DISCONNECT"), Some("DIVERGED"),
-        ]), 3),
-        scores in prop::collection::vec(prop::sample::select(vec![None, Some("100"), Some("1000"), Some("-INFINITY")]), 3),
+        statuses in prop::collection::vec(data_status_strategy(), 3),
+        scores in prop::collection::vec(score_strategy(), 3),
         acked in prop::collection::vec(prop::option::of(0usize..3), 3),
         published in prop::collection::vec(prop::option::of(0u64..4), 3),
         online in prop::collection::vec(any::<bool>(), 3),
@@ -1295,11 +1309,8 @@ proptest! {
     #[test]
     fn the_election_waits_for_a_holder_or_for_everybody(
         sync in any::<bool>(),
-        statuses in prop::collection::vec(prop::sample::select(vec![
-            None, Some("LATEST"), Some("STREAMING|SYNC"), Some("STREAMING|ASYNC"),
-            Some("DISCONNECT"), Some("DIVERGED"),
-        ]), 3),
-        scores in prop::collection::vec(prop::sample::select(vec![None, Some("100"), Some("1000"), Some("-INFINITY")]), 3),
+        statuses in prop::collection::vec(data_status_strategy(), 3),
+        scores in prop::collection::vec(score_strategy(), 3),
         acked in prop::collection::vec(prop::option::of(0usize..3), 3),
         online in prop::collection::vec(any::<bool>(), 3),
         running in prop::collection::vec(any::<bool>(), 3),
