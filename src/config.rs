@@ -162,7 +162,8 @@ fn replication_hosts(words: &[String]) -> Result<BTreeMap<String, String>> {
         });
         let Some((node, host)) = pair else {
             return Err(AgentError::configured(format!(
-                "replication_hosts: {word:.80} is not node=host (a host name or address);                  write pairs such as pg01=10.0.0.11"
+                "replication_hosts: {word:.80} is not node=host (a host name or address); \
+                 write pairs such as pg01=10.0.0.11"
             )));
         };
         if hosts
@@ -279,13 +280,8 @@ impl Config {
             stop_escalate_in_slave: v.int("stop_escalate_in_slave") as u64,
         };
         cfg.check_consistency()?;
-        let hosts = replication_hosts(&v.words("replication_hosts")).and_then(|hosts| {
-            let c = Config {
-                replication_hosts: hosts,
-                ..cfg.clone()
-            };
-            c.check_replication_hosts().map(|()| c.replication_hosts)
-        });
+        let hosts = replication_hosts(&v.words("replication_hosts"))
+            .and_then(|hosts| cfg.check_replication_hosts(&hosts).map(|()| hosts));
         match hosts {
             Ok(hosts) => cfg.replication_hosts = hosts,
             Err(e) => cfg.replication_hosts_problem = Some(e.reason().to_string()),
@@ -293,11 +289,11 @@ impl Config {
         Ok(cfg)
     }
 
-    /// `replication_hosts` against the other parameters: every node of
-    /// node_list has a host, and only nodes of node_list do; a replicating
-    /// mode; no host of primary_conninfo_opt to override it.
-    fn check_replication_hosts(&self) -> Result<()> {
-        if self.replication_hosts.is_empty() {
+    /// The parsed `replication_hosts` against the other parameters: every
+    /// node of node_list has a host, and only nodes of node_list do; a
+    /// replicating mode; no host of primary_conninfo_opt to override it.
+    fn check_replication_hosts(&self, hosts: &BTreeMap<String, String>) -> Result<()> {
+        if hosts.is_empty() {
             return Ok(());
         }
         if !matches!(
@@ -309,20 +305,12 @@ impl Config {
                 self.rep_mode.name()
             )));
         }
-        if let Some(stranger) = self
-            .replication_hosts
-            .keys()
-            .find(|n| !self.node_list.contains(n))
-        {
+        if let Some(stranger) = hosts.keys().find(|n| !self.node_list.contains(n)) {
             return Err(AgentError::configured(format!(
                 "replication_hosts names {stranger}, which is not in node_list; name the nodes of node_list"
             )));
         }
-        if let Some(missing) = self
-            .node_list
-            .iter()
-            .find(|n| !self.replication_hosts.contains_key(*n))
-        {
+        if let Some(missing) = self.node_list.iter().find(|n| !hosts.contains_key(*n)) {
             return Err(AgentError::configured(format!(
                 "replication_hosts gives no host for {missing}; give every node of node_list one"
             )));

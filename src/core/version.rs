@@ -24,14 +24,14 @@ impl PgMajor {
         }
     }
 
-    /// The agent replicates PostgreSQL 10 and later (the `*_wal_*`
-    /// function names, `pg_stat_wal_receiver.received_tli`).
     /// A standby applies a changed `primary_conninfo` at a reload (13 and
     /// later): its WAL receiver restarts with it at once.
     pub fn reloads_primary_conninfo(&self) -> bool {
         self.at_least("13")
     }
 
+    /// The agent replicates PostgreSQL 10 and later (the `*_wal_*`
+    /// function names, `pg_stat_wal_receiver.received_tli`).
     pub fn replication_supported(&self) -> bool {
         self.at_least("10")
     }

@@ -509,37 +509,32 @@ mod tests {
     }
 
     /// With `replication_hosts`, a standby whose primary_conninfo names
-    /// another host than the promoted node's follows it first; once it
-    /// does, or with nobody promoted, it does not.
+    /// another host than the promoted node's follows it first, and does
+    /// nothing once it does; with nobody promoted it goes back to
+    /// master_ip, once.
     #[test]
     fn a_standby_follows_the_promoted_node_at_its_monitor() {
         let (mut c, mut v) = primary_fixture();
         c.replication_hosts = lab_hosts();
         v.promoted = vec!["pg02".into()];
         let mut facts = standby_facts(false);
-        facts.written_host = Some("10.0.0.100".into());
-        let out = monitor_standby(&mut Plan::new(&c, &v), false, &facts);
-        assert_eq!(
-            out.steps[0],
-            MonitorStep::Follow(Upstream::Node("pg02".into()))
-        );
-        facts.written_host = Some("10.0.0.12".into());
-        let out = monitor_standby(&mut Plan::new(&c, &v), false, &facts);
-        assert!(!out
-            .steps
-            .iter()
-            .any(|s| matches!(s, MonitorStep::Follow(_))));
+        let mut monitor = |v: &crate::core::crm_mon::ClusterView, written: &str| {
+            facts.written_host = Some(written.into());
+            monitor_standby(&mut Plan::new(&c, v), false, &facts).steps
+        };
+        let follows =
+            |steps: &[MonitorStep]| steps.iter().any(|s| matches!(s, MonitorStep::Follow(_)));
+        let steps = monitor(&v, "10.0.0.100");
+        assert_eq!(steps[0], MonitorStep::Follow(Upstream::Node("pg02".into())));
+        assert!(!follows(&monitor(&v, "10.0.0.12")));
         // Nobody promoted: master_ip, not a node that may run as a
         // standby now.
         v.promoted.clear();
-        let out = monitor_standby(&mut Plan::new(&c, &v), false, &facts);
-        assert_eq!(out.steps[0], MonitorStep::Follow(Upstream::MasterIp));
-        facts.written_host = Some("10.0.0.100".into());
-        let out = monitor_standby(&mut Plan::new(&c, &v), false, &facts);
-        assert!(!out
-            .steps
-            .iter()
-            .any(|s| matches!(s, MonitorStep::Follow(_))));
+        assert_eq!(
+            monitor(&v, "10.0.0.12")[0],
+            MonitorStep::Follow(Upstream::MasterIp)
+        );
+        assert!(!follows(&monitor(&v, "10.0.0.100")));
     }
 
     /// A standby's probe seeds its score with the pass's writes; its
