@@ -67,7 +67,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 pgbouncers: rustpg::ctl::pgbouncers(&observed, pgbouncer, &pgbouncer_at)
                     .map_err(|e| anyhow!(e))?,
             };
-            match rustpg::ctl::switchover(&observed, &raw, &req) {
+            let done = rustpg::ctl::switchover(&observed, &raw, &req);
+            if let Ok(Some(w)) = done.as_ref().map(|r| r.checkpoint_warning.as_ref()) {
+                eprintln!("rustpgctl: warning: {w}");
+            }
+            match done {
                 Ok(r) if cli.json => println!("{}", serde_json::to_string_pretty(&r)?),
                 Ok(r) if r.paused.is_empty() => println!(
                     "switched over: {} -> {} in {:.1} s",

@@ -44,6 +44,9 @@ pub struct SwitchoverReport {
     pub seconds: f64,
     /// The PgBouncers that were paused during the move.
     pub paused: Vec<String>,
+    /// Why the `CHECKPOINT` before the move did not finish, if it did not
+    /// (the old primary's shutdown then writes all of it).
+    pub checkpoint_warning: Option<String>,
 }
 
 /// The PgBouncers `--pgbouncer` means: one on every online node, reached by
@@ -64,8 +67,8 @@ pub fn pgbouncers(o: &Observed, all_nodes: bool, at: &[String]) -> Result<Vec<Pg
     })
 }
 
-/// A planned switchover: the checks of `core::switchover`; every PgBouncer
-/// paused; a ban of the promoted role on the primary; a bounded wait for
+/// A planned switchover: the checks of `core::switchover`; a `CHECKPOINT`
+/// on the primary; every PgBouncer paused; a ban of the promoted role on the primary; a bounded wait for
 /// the target promoted, the old primary a standby again and `master_ip`
 /// answering as a primary; then, on every path, the ban cleared and every
 /// PgBouncer resumed.
@@ -87,6 +90,7 @@ pub fn switchover(
     .map_err(Refused)?;
     let deadline = Deadline::after(req.timeout);
     let start = std::time::Instant::now();
+    let checkpoint_warning = checkpoint_first(o, req.timeout / 4, deadline).err();
     let mut paused = Vec::new();
     let pause_by = Deadline::after(req.pause_timeout.min(req.timeout));
     for b in &req.pgbouncers {
@@ -136,6 +140,7 @@ pub fn switchover(
             to: plan.to,
             seconds: start.elapsed().as_secs_f64(),
             paused: paused.into_iter().map(|b| b.at).collect(),
+            checkpoint_warning,
         }),
         (Ok(()), cleared) => Err(Failed(format!(
             "{} is the primary, but {}",
@@ -147,6 +152,17 @@ pub fn switchover(
             left_over(clone, &plan.from, cleared, &paused, resumed)
         ))),
     }
+}
+
+/// A `CHECKPOINT` on the primary (through `master_ip`), `bound` at most:
+/// the demote's clean shutdown writes a checkpoint too, and the less is
+/// left for it, the shorter the time without a primary. Before anything
+/// waits: clients go on meanwhile.
+fn checkpoint_first(o: &Observed, bound: Duration, deadline: Deadline) -> Result<(), String> {
+    let pairs = o.via_master_ip.as_ref()?;
+    let mut s = pg::connect_conninfo(pairs, &o.owner, deadline).map_err(|e| e.message)?;
+    s.checkpoint(bound.min(deadline.remaining()))
+        .map_err(|e| format!("CHECKPOINT on the primary: {}", e.message))
 }
 
 /// Resume every PgBouncer that was paused, each with its own time; `Err`

@@ -267,8 +267,13 @@ fn switchover_refuses_or_fails_without_leaving_a_constraint() {
     );
     assert!(!constraints(&c).contains("cli-ban"), "{}", constraints(&c));
 
-    // Nothing moves on a file: the wait runs out, the ban goes.
+    // Nothing moves on a file: the wait runs out, the ban goes. The
+    // primary checkpointed first, so that its demote would have less to
+    // write.
+    let checkpoints = || c.sql(&primary, "select checkpoints_req from pg_stat_bgwriter");
+    let before = checkpoints();
     let (rc, _, err) = ctl(&c, &["switchover", "--timeout", "2"]);
+    assert_ne!(checkpoints(), before, "no CHECKPOINT before the ban");
     assert_eq!(rc, 1, "{err}");
     assert_eq!(
         err.trim(),

@@ -87,29 +87,7 @@ impl<'a> Replica<'a> {
         for w in &batch.warnings {
             crate::warn!("{w}");
         }
-        let writes = batch.writes;
-        if self.crm.on_cib_file() || !distinct_attributes(&writes) {
-            // A CIB file has no daemon to serialise writers; an attribute
-            // written twice keeps its order.
-            return writes.iter().try_for_each(|w| self.crm.apply(w));
-        }
-        // Each write is one crm_attribute process (tens of ms): the plan's
-        // writes go out at once, which is most of a promote's own time.
-        std::thread::scope(|scope| {
-            let running: Vec<_> = writes
-                .iter()
-                .map(|w| scope.spawn(|| self.crm.apply(w)))
-                .collect();
-            running
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(AgentError::generic("crm_attribute writer panicked"))
-                    })
-                })
-                .collect::<Result<Vec<()>>>()
-                .map(drop)
-        })
+        self.crm.apply_at_once(&batch.writes)
     }
 
     fn session(&self, role: Role) -> Result<Session> {
@@ -224,14 +202,6 @@ pub(super) fn settled_position(
         let l = Location::of_standby(state.location, state.timeline, wal_timeline(r))?;
         Some((state, l))
     })
-}
-
-/// No attribute of a node is written twice.
-pub(super) fn distinct_attributes(writes: &[rep::Write]) -> bool {
-    let mut seen = std::collections::BTreeSet::new();
-    writes
-        .iter()
-        .all(|w| seen.insert((w.node.as_str(), w.attr)))
 }
 
 pub(super) fn sql_err(what: &str) -> impl Fn(pg::SqlError) -> AgentError + '_ {

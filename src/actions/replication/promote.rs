@@ -22,7 +22,8 @@ pub fn promote(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
                 if let Err(e) = perform(&r, step) {
                     for undo in protocol.on_failure(k) {
                         if let Err(w) = perform(&r, undo) {
-                            crate::warn!("after the failed promotion: {w}");
+                            crate::warn!("after the failed promotion, the rest is left: {w}");
+                            break;
                         }
                     }
                     return Err(e);
@@ -83,7 +84,8 @@ pub(super) fn published_positions(
 fn perform(r: &Replica, step: &PromoteStep) -> Result<()> {
     trace::step(&step);
     match step {
-        PromoteStep::Records(writes) => writes.iter().try_for_each(|w| r.crm.apply(w)),
+        PromoteStep::Records(writes) => r.crm.apply_at_once(writes),
+        PromoteStep::WriteBack(writes) => writes.iter().try_for_each(|w| r.crm.apply(w)),
         PromoteStep::ClearElection => {
             r.files.clear_election();
             r.files.end_deferral();
@@ -206,7 +208,7 @@ pub fn demote(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
 fn perform_demote(r: &Replica, step: &DemoteStep) -> Result<Option<Stopped>> {
     trace::step(&step);
     match step {
-        DemoteStep::Records(writes) => writes.iter().try_for_each(|w| r.crm.apply(w))?,
+        DemoteStep::Records(writes) => r.crm.apply_at_once(writes)?,
         DemoteStep::Stop { fast_secs } => {
             let escalate = fast_secs.unwrap_or(r.i.cfg.stop_escalate);
             return lifecycle::stop_server(r.i, escalate).map(Some);

@@ -152,7 +152,8 @@ pub fn after_demote(s: DemoteShutdown) -> AfterDemote {
 /// One step of a demote, performed in order by the executor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DemoteStep {
-    /// Attribute writes, all applied before the next step.
+    /// Attribute writes that may land in any order: made at once, all of
+    /// them before the next step.
     Records(Vec<Write>),
     /// Stop PostgreSQL (`-m fast`, escalated to immediate after
     /// `stop_escalate`, or after `fast_secs` when given); what it found

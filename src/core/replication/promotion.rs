@@ -7,7 +7,10 @@
 //! may stand for "holds every acknowledged commit". Those writes must
 //! precede the request (a crash right after it must not leave the former
 //! primary the only `LATEST`), and in that order, so that a crash at any
-//! moment leaves a holder on record. A failure before the request rolls
+//! moment leaves a holder on record. The order is one of phases
+//! ([`PromotionRecords::phases`]): the writes inside a phase land in any
+//! order (the executor makes them at once), a phase only after the one
+//! before it. A failure before the request rolls
 //! them back in reverse ([`PromotionRecords::undo`]): otherwise no node
 //! would be `LATEST`, the election would wait for every node, and a
 //! crashed former primary's start would be refused for ever. A failure
@@ -25,8 +28,11 @@ use crate::core::lsn::Lsn;
 /// What [`before_promotion`] changed, and how to take it back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PromotionRecords {
-    /// The records' previous values, to write back when the promotion
-    /// fails before it was requested. Scores are not restored: a standby
+    /// The records in the order they must land: each phase's writes in any
+    /// order, all of them before the next phase's.
+    pub phases: Vec<Vec<Write>>,
+    /// The records' previous values, to write back one at a time, in this
+    /// order, when the promotion fails before it was requested. Scores are not restored: a standby
     /// earns one again from the primary's pass or the election.
     pub undo: Vec<Write>,
 }
@@ -75,6 +81,7 @@ pub fn before_promotion(plan: &mut Plan) -> PromotionRecords {
             log: Some(log),
         }
     };
+    let mut phases = Vec::new();
     // 1. A record from an earlier time as the primary: no longer true
     // once this node acknowledges commits again, so gone before it can
     // (and before this node says LATEST: see 2).
@@ -82,30 +89,35 @@ pub fn before_promotion(plan: &mut Plan) -> PromotionRecords {
         undo.push(remember(plan, &me, record));
         plan.delete(&me, record);
     }
+    phases.push(std::mem::take(&mut plan.writes));
     // 2. This node LATEST before anyone else stops being: a crash at any
     // later moment leaves a holder on record. Until 3 lands, two nodes
     // say LATEST; the former primary's `acked-also-on` names this one,
     // which makes this one the last primary ([`super::is_last_primary`]).
     undo.push(remember(plan, &me, Attr::DataStatus));
     plan.data_status(&me, DataStatus::Latest);
-    // 3. Every other node DISCONNECT, with no score: written even where
-    // crm_mon shows -INFINITY, since a raise the former primary wrote may
-    // still be on its way to the CIB (R46).
+    phases.push(std::mem::take(&mut plan.writes));
+    // 3. Every other node DISCONNECT, with no score, in any order: with
+    // this node LATEST, any subset of them leaves a holder on record.
+    // Written even where crm_mon shows -INFINITY, since a raise the former
+    // primary wrote may still be on its way to the CIB (R46).
     let others: Vec<String> = plan.cfg.others().map(str::to_string).collect();
     for target in &others {
         undo.push(remember(plan, target, Attr::DataStatus));
         plan.data_status(target, DataStatus::Disconnect);
         plan.revoke_score(target);
     }
+    phases.push(std::mem::take(&mut plan.writes));
+    phases.retain(|phase| !phase.is_empty());
     // Only what this plan really changes is taken back, in reverse order.
-    let changed: Vec<(String, Attr)> = plan
-        .writes
+    let changed: Vec<(&str, Attr)> = phases
         .iter()
-        .map(|w| (w.node.clone(), w.attr))
+        .flatten()
+        .map(|w| (w.node.as_str(), w.attr))
         .collect();
-    undo.retain(|u| changed.contains(&(u.node.clone(), u.attr)));
+    undo.retain(|u| changed.contains(&(u.node.as_str(), u.attr)));
     undo.reverse();
-    PromotionRecords { undo }
+    PromotionRecords { phases, undo }
 }
 
 /// The request was made but did not complete: this node may now be the
@@ -146,8 +158,13 @@ pub struct PromoteFacts {
 /// One step of a promotion, performed in order by the executor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PromoteStep {
-    /// Attribute writes, all applied before the next step.
+    /// Attribute writes that may land in any order: made at once, all of
+    /// them before the next step.
     Records(Vec<Write>),
+    /// Records written back one at a time, in this order, the first that
+    /// fails stopping the rest: a later one landing without an earlier
+    /// one could leave nobody `LATEST`.
+    WriteBack(Vec<Write>),
     /// The election counter files and the deferral note go: this node's
     /// election is over ([`super::DeferralNote`]).
     ClearElection,
@@ -169,7 +186,8 @@ pub enum PromoteStep {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PromoteProtocol {
     pub steps: Vec<PromoteStep>,
-    /// What to do when a step before [`PromoteStep::Request`] fails.
+    /// What to do when a step before [`PromoteStep::Request`] fails, in
+    /// order, stopping at the first step that fails.
     undo: Vec<PromoteStep>,
     /// What to do when the request or a later step fails.
     after_request: Vec<PromoteStep>,
@@ -458,7 +476,7 @@ fn promotion_protocol(plan: &mut Plan, facts: &PromoteFacts) -> PromoteProtocol 
     let me = plan.cfg.me.clone();
     let mut steps = vec![PromoteStep::ClearElection];
     let records = before_promotion(plan);
-    steps.push(PromoteStep::Records(std::mem::take(&mut plan.writes)));
+    steps.extend(records.phases.into_iter().map(PromoteStep::Records));
     steps.push(PromoteStep::CreateLock);
     if let Some(lsn) = facts.baseline {
         plan.set(&me, AttrValue::MasterBaseline(lsn));
@@ -474,10 +492,17 @@ fn promotion_protocol(plan: &mut Plan, facts: &PromoteFacts) -> PromoteProtocol 
     after_promotion(plan);
     steps.push(PromoteStep::Records(std::mem::take(&mut plan.writes)));
 
-    let mut undo = vec![PromoteStep::Records(records.undo)];
+    // In reverse, one at a time: this node leaves `LATEST` only after the
+    // others are back. Its lock goes before that: it was never a primary,
+    // and a crash then would refuse the start of a node that holds every
+    // acknowledged commit.
+    let (own, others): (Vec<Write>, Vec<Write>) =
+        records.undo.into_iter().partition(|w| w.node == me);
+    let mut undo = vec![PromoteStep::WriteBack(others)];
     if !facts.had_lock {
         undo.push(PromoteStep::RemoveLock);
     }
+    undo.push(PromoteStep::WriteBack(own));
     let mut latest = Plan::new(plan.cfg, plan.view);
     after_failed_request(&mut latest);
     let after_request = vec![PromoteStep::Records(latest.writes)];
@@ -530,12 +555,6 @@ mod tests {
         let (c, v) = failover();
         let mut p = Plan::new(&c, &v);
         let records = before_promotion(&mut p);
-        for n in ["pg01", "pg03"] {
-            assert_eq!(
-                written(&p, n, Attr::DataStatus),
-                Some(Some("DISCONNECT".into()))
-            );
-        }
         // Only what changed is restored, with its previous value.
         let undo: Vec<(&str, Attr, Option<String>)> = records
             .undo
@@ -550,11 +569,30 @@ mod tests {
                 ("pg02", Attr::DataStatus, Some("STREAMING|SYNC".into())),
             ]
         );
-        // This node says LATEST first; its score and status come after the
-        // request.
-        assert_eq!(p.writes[0].node, "pg02");
-        assert_eq!(p.writes[0].wire().as_deref(), Some("LATEST"));
-        assert_eq!(written(&p, "pg02", Attr::Score), None);
+        // This node says LATEST first, alone; the others go at once; its
+        // score and status come after the request.
+        let phases: Vec<Vec<(&str, Attr, Option<String>)>> = records
+            .phases
+            .iter()
+            .map(|phase| {
+                phase
+                    .iter()
+                    .map(|w| (w.node.as_str(), w.attr, w.wire()))
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            phases,
+            [
+                vec![("pg02", Attr::DataStatus, Some("LATEST".into()))],
+                vec![
+                    ("pg01", Attr::DataStatus, Some("DISCONNECT".into())),
+                    ("pg03", Attr::DataStatus, Some("DISCONNECT".into())),
+                    ("pg03", Attr::Score, Some("-INFINITY".into())),
+                ],
+            ]
+        );
+        assert!(p.writes.is_empty(), "every write is in a phase");
     }
 
     #[test]
@@ -563,7 +601,9 @@ mod tests {
         let v = super::super::fixture::with_attr(&v, "pg02", "pgsql-acked-also-on", "pg03");
         let mut p = Plan::new(&c, &v);
         let records = before_promotion(&mut p);
-        assert_eq!(written(&p, "pg02", Attr::AckedAlsoOn), Some(None));
+        // Gone first, before this node says LATEST.
+        assert!(matches!(&records.phases[0][..], [w]
+            if w.node == "pg02" && w.attr == Attr::AckedAlsoOn && w.wire().is_none()));
         assert!(records.undo.iter().any(|w| w.node == "pg02"
             && w.attr == Attr::AckedAlsoOn
             && w.wire().as_deref() == Some("pg03")));
@@ -572,8 +612,9 @@ mod tests {
     #[test]
     fn a_failed_request_leaves_this_node_latest_a_promotion_the_primary_attributes() {
         let (c, v) = failover();
+        // The protocol's own plan for it: the records before the request
+        // may not have landed.
         let mut p = Plan::new(&c, &v);
-        before_promotion(&mut p);
         after_failed_request(&mut p);
         assert_eq!(
             written(&p, "pg02", Attr::DataStatus),
@@ -650,8 +691,10 @@ mod tests {
             shape,
             [
                 "ClearElection",
-                // pg03's -INFINITY again, though crm_mon shows it (R46).
-                "records(pg02:DataStatus pg01:DataStatus pg03:DataStatus pg03:Score)",
+                // LATEST first, then the others at once; pg03's -INFINITY
+                // again, though crm_mon shows it (R46).
+                "records(pg02:DataStatus)",
+                "records(pg01:DataStatus pg03:DataStatus pg03:Score)",
                 "CreateLock",
                 "records(pg02:MasterBaseline)",
                 "list FIRST 1 (\"pg03\")",
@@ -667,10 +710,28 @@ mod tests {
             .steps
             .iter()
             .position(|s| *s == PromoteStep::CreateLock);
-        let undo = protocol.on_failure(lock.unwrap() + 1);
-        assert!(matches!(&undo[0], PromoteStep::Records(w)
-            if w.iter().any(|w| w.node == "pg01" && w.wire().as_deref() == Some("LATEST"))));
-        assert_eq!(undo[1], PromoteStep::RemoveLock);
+        // The records one at a time, in reverse: pg02 leaves LATEST only
+        // after pg01 is LATEST again, and its lock before.
+        let undo: Vec<String> = protocol
+            .on_failure(lock.unwrap() + 1)
+            .iter()
+            .map(|s| match s {
+                PromoteStep::WriteBack(w) => w
+                    .iter()
+                    .map(|w| format!("{}={}", w.node, w.wire().unwrap_or_default()))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            undo,
+            [
+                "pg03=STREAMING|ASYNC pg01=LATEST",
+                "RemoveLock",
+                "pg02=STREAMING|SYNC",
+            ]
+        );
         let request = protocol
             .steps
             .iter()
@@ -755,64 +816,161 @@ mod tests {
         v
     }
 
-    /// The target's node crashes after any step of its promotion and comes
-    /// back with its transient attributes erased: the permanent records
-    /// still name a holder of every acknowledged commit, so neither
-    /// standby's election waits for the crashed former primary, and the
-    /// target's own start (with the lock it created) is not refused.
-    #[test]
-    fn a_crash_at_any_step_of_the_promotion_leaves_a_holder_on_record() {
-        let (c, mut v) = failover();
-        v.unpromoted = vec!["pg02".into(), "pg03".into()];
-        let mut p = Plan::new(&c, &v);
-        let PromoteDecision::Go(protocol) =
-            decide_promotion(&mut p, &facts(Some(500), &[("pg03", Some(400))]))
-        else {
-            panic!("it goes");
-        };
-        // Each write of a Records step may be the last to land.
-        let mut writes_so_far: Vec<Write> = Vec::new();
-        let mut moments: Vec<(String, Vec<Write>)> = vec![("before".into(), Vec::new())];
+    /// Every state a crash can leave while `me` is promoted: any subset
+    /// of a `Records` step's writes (made at once) on top of the steps
+    /// before; and, after a failure just before the request, any prefix
+    /// of the write-back (the first failure stops it). With whether the
+    /// lock the promotion created is there.
+    fn crash_moments(protocol: &PromoteProtocol) -> Vec<(String, Vec<Write>, bool)> {
+        let mut landed: Vec<Write> = Vec::new();
+        let mut lock = false;
+        let mut moments = vec![("before".to_string(), Vec::new(), false)];
         for step in &protocol.steps {
-            if let PromoteStep::Records(ws) = step {
-                for w in ws {
-                    writes_so_far.push(w.clone());
-                    moments.push((format!("after {w:?}"), writes_so_far.clone()));
+            match step {
+                PromoteStep::Records(ws) => {
+                    for subset in 1..(1u32 << ws.len()) {
+                        let mut writes = landed.clone();
+                        writes.extend(
+                            ws.iter()
+                                .enumerate()
+                                .filter(|(k, _)| subset & (1 << k) != 0)
+                                .map(|(_, w)| w.clone()),
+                        );
+                        moments.push((format!("with {subset:b} of {ws:?}"), writes, lock));
+                    }
+                    landed.extend(ws.iter().cloned());
                 }
-            } else {
-                moments.push((format!("after {step:?}"), writes_so_far.clone()));
+                PromoteStep::CreateLock => lock = true,
+                PromoteStep::Request => break,
+                _ => {}
+            }
+            moments.push((format!("after {step:?}"), landed.clone(), lock));
+        }
+        let request = protocol
+            .steps
+            .iter()
+            .position(|s| *s == PromoteStep::Request)
+            .unwrap();
+        for undo in protocol.on_failure(request - 1) {
+            match undo {
+                PromoteStep::WriteBack(ws) => {
+                    for w in ws {
+                        landed.push(w.clone());
+                        moments.push((format!("written back {w:?}"), landed.clone(), lock));
+                    }
+                }
+                PromoteStep::RemoveLock => {
+                    lock = false;
+                    moments.push(("the lock removed".into(), landed.clone(), lock));
+                }
+                other => panic!("{other:?} in the undo"),
             }
         }
-        for (k, (when, writes)) in moments.iter().enumerate() {
-            let mut after = applied(&v, writes);
+        moments
+    }
+
+    /// `target`'s promotion, after the last primary `crashed` went away,
+    /// goes; at every crash moment ([`crash_moments`]), with the
+    /// transient attributes erased (the node crashed) or kept (only its
+    /// agent was killed), a holder of every acknowledged commit is on
+    /// record: no standby's election awaits `crashed`, and the target's
+    /// start with the lock its promotion created is not refused.
+    fn assert_a_holder_at_every_crash_moment(
+        c: &super::super::RepConfig,
+        v: &ClusterView,
+        f: &PromoteFacts,
+        crashed: &str,
+    ) {
+        let PromoteDecision::Go(protocol) = decide_promotion(&mut Plan::new(c, v), f) else {
+            panic!("it goes");
+        };
+        for (when, writes, lock) in crash_moments(&protocol) {
+            let kept = applied(v, &writes);
+            // The target's node crashed: its transient attributes erased.
+            let mut after = kept.clone();
             for attrs in after.attributes.values_mut() {
                 attrs.retain(|name, _| Attr::ALL_FOREVER.iter().any(|a| a.name("pgsql") == *name));
             }
-            for me in ["pg02", "pg03"] {
-                let mine = cfg(
-                    RepMode::Sync,
-                    &[me, "pg01", if me == "pg02" { "pg03" } else { "pg02" }],
-                );
+            for me in c.node_list.iter().filter(|n| *n != crashed) {
+                let mut mine = c.clone();
+                mine.me = me.clone();
                 let awaited = super::super::election_candidates(&Plan::new(&mine, &after));
                 assert!(
-                    !awaited.iter().any(|n| n == "pg01"),
-                    "a crash {when}: {me}'s election awaits the crashed pg01: {awaited:?}"
+                    !awaited.iter().any(|n| n == crashed),
+                    "a crash {when}: {me}'s election awaits {crashed}: {awaited:?}"
                 );
             }
-            let lock_created = moments[..=k].iter().any(|(w, _)| w.contains("CreateLock"));
-            if lock_created {
+            if lock {
                 let gate = super::super::start_gate(
                     super::super::Lock::Held,
                     false,
-                    super::super::last_primary(&Plan::new(&c, &after)),
+                    super::super::last_primary(&Plan::new(c, &after)),
                 );
                 assert_ne!(
                     gate,
                     super::super::StartGate::Refuse,
-                    "a crash {when}: pg02's start is refused"
+                    "a crash {when}: {}'s start is refused",
+                    c.me
                 );
             }
+            // Only its agent was killed (the operation's timeout): the
+            // promote Pacemaker tries again on the same positions goes.
+            // (Not in quorum mode: a voter that keeps its score there makes
+            // the retry wait for every position, the former primary's too,
+            // as `quorum_a_promotion_stopped_half_way_is_finished_by_its_target`
+            // shows; the order of phases does not change that.)
+            if c.quorum_mode() {
+                continue;
+            }
+            let again = PromoteFacts {
+                had_lock: lock,
+                ..f.clone()
+            };
+            assert!(
+                matches!(
+                    decide_promotion(&mut Plan::new(c, &kept), &again),
+                    PromoteDecision::Go(_)
+                ),
+                "the agent killed {when}: the promote tried again does not go"
+            );
         }
+    }
+
+    /// Sync mode: pg02 (recorded by pg01) promoted; and a former primary
+    /// promoted again, whose own old record goes first.
+    #[test]
+    fn a_crash_at_any_step_of_the_promotion_leaves_a_holder_on_record() {
+        let (c, mut v) = failover();
+        v.unpromoted = vec!["pg02".into(), "pg03".into()];
+        assert_a_holder_at_every_crash_moment(
+            &c,
+            &v,
+            &facts(Some(500), &[("pg03", Some(400))]),
+            "pg01",
+        );
+        let v = with_attr(&v, "pg02", "pgsql-acked-also-on", "pg03");
+        assert_a_holder_at_every_crash_moment(
+            &c,
+            &v,
+            &facts(Some(500), &[("pg03", Some(400))]),
+            "pg01",
+        );
+    }
+
+    /// Quorum mode, five nodes: pg02 promoted on enough voters' positions.
+    #[test]
+    fn quorum_a_crash_at_any_step_of_the_promotion_leaves_a_holder_on_record() {
+        let (c, mut v) = quorum_failover();
+        v.unpromoted = vec!["pg02".into(), "pg03".into(), "pg04".into(), "pg05".into()];
+        let f = facts(
+            Some(500),
+            &[
+                ("pg03", Some(500)),
+                ("pg04", Some(400)),
+                ("pg05", Some(400)),
+            ],
+        );
+        assert_a_holder_at_every_crash_moment(&c, &v, &f, "pg01");
     }
 
     #[test]
@@ -1063,7 +1221,9 @@ mod tests {
         ));
         let mut p = Plan::new(&c, &v);
         let records = before_promotion(&mut p);
-        assert_eq!(written(&p, "pg02", Attr::AckedOnAny), Some(None));
+        assert!(records.phases[0]
+            .iter()
+            .any(|w| w.attr == Attr::AckedOnAny && w.wire().is_none()));
         assert!(records.undo.iter().any(|w| w.attr == Attr::AckedOnAny));
     }
 }
