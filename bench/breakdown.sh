@@ -9,7 +9,9 @@
 # scripts/install-deps.sh, on a machine where no other lab runs.
 #   bench/breakdown.sh
 # Knobs: LAB_MONITORS=1s/2s (the promoted/unpromoted monitor intervals;
-#   the lab's default is 3s/4s), BENCH_FAILOVERS=1 (runs of each).
+#   the lab's default is 3s/4s), BENCH_FAILOVERS=1 (runs of each),
+#   BENCH_SWITCHOVER=rustpgctl (the switchover through `rustpgctl
+#   switchover` on the primary instead of the ban).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh >/dev/null

@@ -414,7 +414,7 @@ fn failover_at(lab: &Lab, first_id: i64, wait: Duration) -> (u64, Option<f64>, S
 /// Ban the promoted role on the primary → first write the new primary
 /// acked; then clear the ban: does the old primary come back by itself?
 fn switchover(lab: &Lab, first_id: i64) -> (Option<f64>, Option<f64>, String) {
-    let (_, fig, rejoin, note) = switchover_at(lab, first_id);
+    let (_, fig, rejoin, note) = switchover_at(lab, first_id, Move::Ban);
     (fig, rejoin, note)
 }
 
@@ -436,40 +436,56 @@ fn print_connections(lab: &Lab, node: &str, t0: u64) {
     }
 }
 
-/// `switchover`, with the time of the ban (ms since the epoch).
-fn switchover_at(lab: &Lab, first_id: i64) -> (u64, Option<f64>, Option<f64>, String) {
+/// How a switchover moves the promoted role.
+#[derive(Clone, Copy, PartialEq)]
+enum Move {
+    /// `crm_resource --ban --promoted`, then `--clear` (any agent).
+    Ban,
+    /// `rustpgctl switchover` on the primary (its checks, a `CHECKPOINT`,
+    /// the ban, the wait, the ban cleared).
+    Ctl,
+}
+
+impl Move {
+    fn title(self) -> &'static str {
+        match self {
+            Move::Ban => "crm_resource --ban --promoted",
+            Move::Ctl => "rustpgctl switchover",
+        }
+    }
+}
+
+/// `switchover`, with the time it began (ms since the epoch).
+fn switchover_at(lab: &Lab, first_id: i64, how: Move) -> (u64, Option<f64>, Option<f64>, String) {
     let (old, load) = begin(lab, "switchover", first_id);
+    let ban_or_clear = |verb: &str| {
+        let mut args = vec!["crm_resource", verb];
+        if verb == "--ban" {
+            args.push("--promoted");
+        }
+        args.extend(["-r", "msPostgresql", "-N", &old, "--quiet"]);
+        crm(lab, &args);
+    };
     let t0 = now_ms();
-    crm(
-        lab,
-        &[
-            "crm_resource",
-            "--ban",
-            "--promoted",
-            "-r",
-            "msPostgresql",
-            "-N",
-            &old,
-            "--quiet",
-        ],
-    );
+    match how {
+        Move::Ban => ban_or_clear("--ban"),
+        Move::Ctl => {
+            let out = lab.run(&["exec", &old, CTL, "switchover"]);
+            assert!(
+                out.status.success(),
+                "rustpgctl switchover:\n{}",
+                text(&out)
+            );
+        }
+    }
     let back = load.first_write_after(t0, Some(&old), Duration::from_secs(120));
     if let Some((_, new)) = &back {
         print_connections(lab, new, t0);
     }
     let attempts = load.stop();
-    crm(
-        lab,
-        &[
-            "crm_resource",
-            "--clear",
-            "-r",
-            "msPostgresql",
-            "-N",
-            &old,
-            "--quiet",
-        ],
-    );
+    if how == Move::Ban {
+        ban_or_clear("--clear");
+    }
     let lost = back
         .as_ref()
         .map(|(_, new)| lost_on(lab, new, &attempts, first_id));
@@ -1344,11 +1360,15 @@ fn bench_breakdown() {
         }
         id += 1_000_000;
         clear_traces(&lab);
-        let (t0, fig, _, note) = switchover_at(&lab, id);
+        let how = match std::env::var("BENCH_SWITCHOVER").as_deref() {
+            Ok("rustpgctl") => Move::Ctl,
+            _ => Move::Ban,
+        };
+        let (t0, fig, _, note) = switchover_at(&lab, id, how);
         println!("switchover {}: {note}", run + 1);
         if let Some(s) = fig {
             let end = t0 + (s * 1000.0) as u64;
-            let aborts = print_breakdown(&lab, "crm_resource --ban --promoted", t0, end);
+            let aborts = print_breakdown(&lab, how.title(), t0, end);
             figures[1].1.push((s, aborts));
         }
     }
