@@ -15,6 +15,8 @@ packages=(
     debhelper dpkg-dev                  # the Debian package (scripts/build-deb.sh)
     pgbouncer                           # the lab's PgBouncers, switchover --pgbouncer tests
     fuse3                               # fusermount3, for tools/crashfs (lose unsynced writes)
+    prometheus                          # promtool check metrics (rustpgctl metrics)
+    haproxy                             # the lab's HAProxy in front of rustpgctl serve
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -11,7 +11,11 @@ use crate::io::{fsutil, pg, postmaster, user};
 use crate::ocf::rc::OcfRc;
 use std::time::Duration;
 
-const POLL: Duration = Duration::from_millis(200);
+/// How often a start tries to connect while PostgreSQL comes up.
+const ANSWER_POLL: Duration = Duration::from_millis(50);
+/// How often a stop looks whether the postmaster exited (a signal 0 and a
+/// read of /proc: cheap), so that a demote does not wait for nothing.
+const EXIT_POLL: Duration = Duration::from_millis(20);
 
 /// Start PostgreSQL and wait until it answers SQL. Succeeds at once on an
 /// instance that already runs and answers.
@@ -46,7 +50,7 @@ pub fn start_server(i: &Instance) -> Result<()> {
 
 fn wait_until_answering(i: &Instance) -> Result<()> {
     let mut last = String::from("no answer yet");
-    let answered = i.deadline.poll(POLL, || {
+    let answered = i.deadline.poll(ANSWER_POLL, || {
         if let Postmaster::Dead { .. } | Postmaster::Absent = postmaster::observe(&i.cfg.pgdata) {
             last = "the postmaster exited".into();
             return Some(false);
@@ -197,7 +201,9 @@ fn stop_args(i: &Instance, mode: &str) -> Vec<String> {
 
 fn wait_for_exit(pid: i32, deadline: Deadline) -> bool {
     deadline
-        .poll(POLL, || (!postmaster::is_postgres_alive(pid)).then_some(()))
+        .poll(EXIT_POLL, || {
+            (!postmaster::is_postgres_alive(pid)).then_some(())
+        })
         .is_some()
 }
 

@@ -14,6 +14,15 @@ use std::process::ExitCode;
 
 fn run(cli: Cli) -> Result<ExitCode> {
     let raw: rustpg::ocf::env::RawEnv = std::env::vars().collect();
+    if let Command::Serve { listen, workers } = cli.command {
+        let opts = rustpg::ctl::ServeOptions {
+            listen,
+            workers,
+            resource: cli.resource,
+        };
+        rustpg::ctl::serve(&opts, &raw).map_err(|e| anyhow!(e))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let observed = rustpg::ctl::observe(cli.resource.as_deref(), &raw).map_err(|e| anyhow!(e))?;
     match cli.command {
         Command::Status => {
@@ -23,6 +32,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 print!("{}", rustpg::ctl::render_status(&s));
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve { .. } => unreachable!("served above"),
+        Command::Metrics => {
+            print!(
+                "{}",
+                rustpg::ctl::render_metrics(&rustpg::ctl::status(&observed))
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Explain { node } => {

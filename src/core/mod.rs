@@ -15,6 +15,7 @@ pub mod pgpass;
 pub mod pidfile;
 pub mod quote;
 pub mod replication;
+pub mod size;
 pub mod standby_conf;
 pub mod switchover;
 pub mod timeline;

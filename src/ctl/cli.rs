@@ -35,6 +35,11 @@ pub enum Command {
     /// promotable, this node's lock and server, and whether Pacemaker's
     /// DC runs a transition.
     Status,
+    /// What status reports, in Prometheus's text exposition format: every
+    /// node's role, score, data-status, fail count and whether it is
+    /// promotable; each standby's lag; the primary's record, list and
+    /// replication slots. For node_exporter's textfile collector.
+    Metrics,
     /// Why NODE is or is not promotable now, and what would change that.
     /// Exits 0 when it is, 3 when it is not.
     Explain {
@@ -51,8 +56,9 @@ pub enum Command {
         /// The node to promote; default: the synchronous standby.
         #[arg(long)]
         to: Option<String>,
-        /// The most replay lag, in bytes, the target may have.
-        #[arg(long, default_value_t = 16 * 1024 * 1024)]
+        /// The most replay lag the target may have: bytes, or a size
+        /// with its unit (16MB, 512kB, 1GB).
+        #[arg(long, default_value = "16MB", value_parser = crate::core::size::parse_bytes)]
         max_lag: u64,
         /// Seconds for the whole move: pausing PgBouncer and waiting for
         /// the new primary.
@@ -74,6 +80,24 @@ pub enum Command {
         /// (repeat for each; implies --pgbouncer).
         #[arg(long, value_name = "CONNINFO")]
         pgbouncer_at: Vec<String>,
+    },
+    /// A read-only HTTP server for load balancers and Prometheus on
+    /// ADDRESS:PORT: GET /metrics (as the metrics command), /primary (200
+    /// only on the promoted node, writable), /replica[?lag=SIZE] (200 on a
+    /// streaming standby, within SIZE of the primary when given), /sync
+    /// (200 on the standby the primary records as holding every
+    /// acknowledged commit), /health (200 while PostgreSQL answers); else
+    /// 503, with the node's row of status --json as the body. Runs until
+    /// stopped.
+    Serve {
+        /// The address and port to listen on, for example
+        /// 10.0.0.11:8008 (the node's own address, not 0.0.0.0, unless
+        /// every network that reaches it may read the cluster's state).
+        #[arg(long, value_name = "ADDRESS:PORT")]
+        listen: std::net::SocketAddr,
+        /// Requests answered at once; more wait for a free worker.
+        #[arg(long, default_value_t = 4)]
+        workers: usize,
     },
 }
 

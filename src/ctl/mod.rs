@@ -8,11 +8,15 @@
 //! `core::explain`, so it cannot disagree with the agent.
 
 pub mod cli;
+mod metrics;
 mod observe;
+mod serve;
 mod status;
 mod switchover;
 
-pub use observe::{observe, Observed};
+pub use metrics::render_metrics;
+pub use observe::{observe, observe_within, Observed};
+pub use serve::{serve, ServeOptions};
 pub use status::{render_explanation, render_status, status, Status};
 pub use switchover::{
     pgbouncers, switchover, SwitchoverError, SwitchoverReport, SwitchoverRequest,

@@ -15,7 +15,7 @@ use crate::core::replication::sync::WeakCommit;
 use crate::core::standby_conf::StandbySettings;
 use crate::io::clock::Deadline;
 use crate::io::crm::{self, Crm};
-use crate::io::pg::{self, ServerState, Session, StandbyReport};
+use crate::io::pg::{self, ServerState, Session, SlotRow, StandbyReport};
 use crate::io::statefiles::StateFiles;
 use crate::io::user::OsUser;
 use crate::ocf::env::{RawEnv, RESKEY_PREFIX};
@@ -43,6 +43,12 @@ pub struct Observed {
     /// Where the primary's `synchronous_commit` is set below `on` (empty
     /// when the primary could not be read).
     pub weak_commits: Vec<WeakCommit>,
+    /// The primary's `synchronous_standby_names` (null when it could not
+    /// be read).
+    pub sync_standby_names: Option<String>,
+    /// The primary's physical replication slots (empty when it could not
+    /// be read).
+    pub slots: Vec<SlotRow>,
     /// How this node's standby reaches the primary (through `master_ip`),
     /// as conninfo pairs, or why it cannot.
     pub via_master_ip: Result<Vec<(String, String)>, String>,
@@ -72,25 +78,42 @@ fn read_primary(
     owner: &OsUser,
     via_master_ip: &Result<Vec<(String, String)>, String>,
     deadline: Deadline,
-) -> (PrimaryReport, Vec<WeakCommit>) {
+) -> PrimarySide {
+    let unread = |why: String| PrimarySide {
+        report: Err(why),
+        weak_commits: Vec::new(),
+        sync_standby_names: None,
+        slots: Vec::new(),
+    };
     let mut remote;
     let session = match local_primary {
         Some(s) => s,
         None => {
             let conninfo = match via_master_ip {
                 Ok(c) => c,
-                Err(e) => return (Err(e.clone()), Vec::new()),
+                Err(e) => return unread(e.clone()),
             };
             remote = match pg::connect_conninfo(conninfo, owner, deadline) {
                 Ok(s) => s,
-                Err(e) => return (Err(e.message), Vec::new()),
+                Err(e) => return unread(e.message),
             };
             &mut remote
         }
     };
-    let report = session.standby_report().map_err(|e| e.message);
-    let weak = session.weak_commit_settings().unwrap_or_default();
-    (report, weak)
+    PrimarySide {
+        report: session.standby_report().map_err(|e| e.message),
+        weak_commits: session.weak_commit_settings().unwrap_or_default(),
+        sync_standby_names: session.sync_standby_names().ok(),
+        slots: session.slot_report().unwrap_or_default(),
+    }
+}
+
+/// What [`read_primary`] read through one session.
+struct PrimarySide {
+    report: PrimaryReport,
+    weak_commits: Vec<WeakCommit>,
+    sync_standby_names: Option<String>,
+    slots: Vec<SlotRow>,
 }
 
 /// The resource's `Config`, exactly as the agent would parse it.
@@ -104,7 +127,16 @@ fn config_of(p: &cib::Primitive) -> Result<Config, String> {
 }
 
 pub fn observe(resource: Option<&str>, raw: &RawEnv) -> Result<Observed, String> {
-    let deadline = Deadline::after(Duration::from_secs(30));
+    observe_within(resource, raw, Duration::from_secs(30))
+}
+
+/// [`observe`], every call it makes within `within`.
+pub fn observe_within(
+    resource: Option<&str>,
+    raw: &RawEnv,
+    within: Duration,
+) -> Result<Observed, String> {
+    let deadline = Deadline::after(within);
     let xml = crm::cib_resources(raw, deadline).map_err(|e| e.reason().to_string())?;
     let primitive = cib::choose(cib::our_primitives(&xml)?, resource)?;
     let cfg = config_of(&primitive)?;
@@ -132,8 +164,7 @@ pub fn observe(resource: Option<&str>, raw: &RawEnv) -> Result<Observed, String>
     let i_am_primary = my_server.as_ref().is_ok_and(|s| !s.in_recovery);
     let via_master_ip = via_master_ip(&cfg, &me);
     let local_primary = local.as_mut().ok().filter(|_| i_am_primary);
-    let (primary_report, weak_commits) =
-        read_primary(local_primary, &owner, &via_master_ip, deadline);
+    let primary = read_primary(local_primary, &owner, &via_master_ip, deadline);
     let awaited = awaited(&cfg, &primitive.id, &me, &view);
     let dc_idle = crm.dc_idle(&view);
     Ok(Observed {
@@ -144,8 +175,10 @@ pub fn observe(resource: Option<&str>, raw: &RawEnv) -> Result<Observed, String>
         view,
         my_lock: files.lock_state(),
         my_server,
-        primary_report,
-        weak_commits,
+        primary_report: primary.report,
+        weak_commits: primary.weak_commits,
+        sync_standby_names: primary.sync_standby_names,
+        slots: primary.slots,
         via_master_ip,
         owner,
         awaited,
@@ -198,9 +231,13 @@ impl Observed {
 
     /// How far this standby's replay is behind the primary's current WAL.
     pub(super) fn replay_lag_bytes(&self, node: &str) -> Option<u64> {
+        self.behind_primary(self.standby(node)?.replay?)
+    }
+
+    /// How far `lsn` is behind the primary's current WAL.
+    pub(super) fn behind_primary(&self, lsn: Lsn) -> Option<u64> {
         let current = self.primary_report.as_ref().ok()?.0?;
-        let replay = self.standby(node)?.replay?;
-        Some(current.0.saturating_sub(replay.0))
+        Some(current.0.saturating_sub(lsn.0))
     }
 
     /// What explain needs of every node.

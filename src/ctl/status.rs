@@ -9,7 +9,7 @@ use crate::io::pg::ServerState;
 use serde::Serialize;
 
 /// One node in `status`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct NodeStatus {
     pub name: String,
     pub online: bool,
@@ -27,10 +27,13 @@ pub struct NodeStatus {
     /// A standby, as the primary's `pg_stat_replication` shows it.
     pub replication: Option<ReplicationReport>,
     pub promotable: bool,
+    /// The primary, or the standby its record names (sync mode): holds
+    /// every commit the primary acknowledged.
+    pub holds_every_acknowledged_commit: bool,
     pub why: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ReplicationReport {
     /// `STATE|SYNC_STATE` as PostgreSQL reports it, in data-status words.
     pub postgres_says: String,
@@ -38,11 +41,29 @@ pub struct ReplicationReport {
     /// updated at the primary's monitor, so a moment's difference is
     /// normal).
     pub disagreement: Option<String>,
+    /// Bytes of the primary's WAL not yet sent to it, not yet flushed on
+    /// its disk, not yet replayed.
+    pub sent_lag_bytes: Option<u64>,
+    pub flush_lag_bytes: Option<u64>,
     pub replay_lag_bytes: Option<u64>,
     pub replay_lag_seconds: Option<f64>,
 }
 
-#[derive(Debug, Default, Serialize)]
+/// One of the primary's physical replication slots.
+#[derive(Debug, Serialize)]
+pub struct SlotReport {
+    pub name: String,
+    pub active: bool,
+    /// The WAL it keeps on the primary's disk, from its restart point.
+    pub wal_held_bytes: Option<u64>,
+    /// PostgreSQL 13+: `reserved`, `extended`, `unreserved` or `lost`.
+    pub wal_status: Option<String>,
+    /// PostgreSQL 13+: WAL that can still be written before the slot is
+    /// lost to `max_slot_wal_keep_size` (null: no bound).
+    pub safe_wal_bytes: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct ServerReport {
     pub in_recovery: bool,
     pub timeline: Option<u32>,
@@ -96,10 +117,16 @@ pub struct Status {
     /// acknowledged: `pg02` (sync mode's `acked-also-on`) or `any 1 of
     /// pg02 pg03` (quorum mode's `acked-on-any`); null when nothing is.
     pub acknowledged_on: Option<String>,
+    /// The primary's `synchronous_standby_names` (null when it could not be
+    /// read).
+    pub sync_standby_names: Option<String>,
+    pub slots: Vec<SlotReport>,
 }
 
-/// The record of the primary (the promoted node, else the only `LATEST`).
-fn acknowledged_on(o: &Observed) -> Option<String> {
+/// The record of the primary (the promoted node, else the only
+/// `LATEST`): the primary, and the standby it recorded (sync mode) or its
+/// quorum record.
+fn acknowledgement_record(o: &Observed) -> Option<(String, Option<String>, Option<String>)> {
     let latest: Vec<&String> = o
         .view
         .nodes
@@ -111,10 +138,27 @@ fn acknowledged_on(o: &Observed) -> Option<String> {
         ([], [l]) => (*l).clone(),
         _ => return None,
     };
-    o.attr(&primary, Attr::AckedOnAny)
-        .map(|r| format!("any {r}"))
-        .or_else(|| o.attr(&primary, Attr::AckedAlsoOn))
+    let any = o.attr(&primary, Attr::AckedOnAny);
+    let also_on = o.attr(&primary, Attr::AckedAlsoOn);
+    Some((primary, also_on, any))
+}
+
+/// [`acknowledgement_record`] in words.
+fn acknowledged_on(o: &Observed) -> Option<String> {
+    let (primary, also_on, any) = acknowledgement_record(o)?;
+    any.map(|r| format!("any {r}"))
+        .or(also_on)
         .map(|holders| format!("{primary} and {holders}"))
+}
+
+/// The nodes recorded as holding every acknowledged commit: the primary
+/// and, in sync mode, the standby it recorded.
+fn recorded_holders(o: &Observed) -> Vec<String> {
+    match acknowledgement_record(o) {
+        Some((primary, also_on, None)) => [Some(primary), also_on].into_iter().flatten().collect(),
+        Some((primary, _, Some(_))) => vec![primary],
+        None => Vec::new(),
+    }
 }
 
 fn role_word(r: Role) -> &'static str {
@@ -137,6 +181,7 @@ fn lock_word(l: Lock) -> String {
 
 pub fn status(o: &Observed) -> Status {
     let facts = o.facts();
+    let holders = recorded_holders(o);
     let nodes = facts
         .iter()
         .map(|f| {
@@ -152,6 +197,8 @@ pub fn status(o: &Observed) -> Status {
                         )
                     }),
                     postgres_says: says,
+                    sent_lag_bytes: r.sent.and_then(|l| o.behind_primary(l)),
+                    flush_lag_bytes: r.row.flush.and_then(|l| o.behind_primary(l)),
                     replay_lag_bytes: o.replay_lag_bytes(&f.name),
                     replay_lag_seconds: r.replay_lag_seconds,
                 }
@@ -168,6 +215,7 @@ pub fn status(o: &Observed) -> Status {
                 server,
                 replication,
                 promotable: e.promotable,
+                holds_every_acknowledged_commit: holders.contains(&f.name),
                 why: e.why,
             }
         })
@@ -191,6 +239,18 @@ pub fn status(o: &Observed) -> Status {
         nodes,
         weak_commits: o.weak_commits.iter().map(WeakCommit::words).collect(),
         acknowledged_on: acknowledged_on(o),
+        sync_standby_names: o.sync_standby_names.clone(),
+        slots: o
+            .slots
+            .iter()
+            .map(|slot| SlotReport {
+                name: slot.name.clone(),
+                active: slot.active,
+                wal_held_bytes: slot.restart.and_then(|l| o.behind_primary(l)),
+                wal_status: slot.wal_status.clone(),
+                safe_wal_bytes: slot.safe_wal_size,
+            })
+            .collect(),
     }
 }
 
@@ -258,6 +318,28 @@ pub fn render_status(s: &Status) -> String {
                         .unwrap_or_default(),
                 ));
             }
+        }
+    }
+    if let Some(names) = &s.sync_standby_names {
+        out.push_str(&format!("  synchronous_standby_names = '{names}'\n"));
+    }
+    if !s.slots.is_empty() {
+        out.push_str("\nReplication slots on the primary:\n");
+        for slot in &s.slots {
+            out.push_str(&format!(
+                "  {:<20} {:<8} holds {}{}\n",
+                slot.name,
+                if slot.active { "active" } else { "inactive" },
+                slot.wal_held_bytes.map_or("-".into(), explain::bytes),
+                match (&slot.wal_status, slot.safe_wal_bytes) {
+                    (Some(st), Some(safe)) => format!(
+                        " ({st}; lost after {} more)",
+                        explain::bytes(u64::try_from(safe).unwrap_or(0))
+                    ),
+                    (Some(st), None) => format!(" ({st})"),
+                    (None, _) => String::new(),
+                },
+            ));
         }
     }
     if !s.weak_commits.is_empty() {

@@ -311,6 +311,20 @@ pub fn connect_as(
     open(&to, password, owner, deadline)
 }
 
+/// One physical slot of `pg_replication_slots`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotRow {
+    pub name: String,
+    pub active: bool,
+    /// The oldest WAL it keeps (null: none yet, or invalidated).
+    pub restart: Option<Lsn>,
+    /// PostgreSQL 13+: `reserved`, `extended`, `unreserved` or `lost`.
+    pub wal_status: Option<String>,
+    /// PostgreSQL 13+: bytes of WAL that can still be written before the
+    /// slot is lost to `max_slot_wal_keep_size` (null: no bound).
+    pub safe_wal_size: Option<i64>,
+}
+
 /// One row of the primary's `pg_stat_replication`, with its replay figures.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StandbyReport {
@@ -318,6 +332,8 @@ pub struct StandbyReport {
     /// and members of `pg_read_all_stats`; without them `row` is a guess.
     pub visible: bool,
     pub row: ReplicationRow,
+    /// `sent_lsn`: what the primary sent it.
+    pub sent: Option<Lsn>,
     pub replay: Option<Lsn>,
     /// `replay_lag`: null once the standby has replayed everything and the
     /// primary is idle.
@@ -447,7 +463,7 @@ impl Session {
         let current = self.lsn("select pg_current_wal_lsn()::text", &[])?;
         let rows = self.client.query(
             "select application_name, state, sync_state, flush_lsn::text, replay_lsn::text, \
-                    extract(epoch from replay_lag)::float8 \
+                    extract(epoch from replay_lag)::float8, sent_lsn::text \
              from pg_stat_replication order by application_name",
             &[],
         )?;
@@ -458,11 +474,42 @@ impl Session {
                 .map(|r| StandbyReport {
                     visible: r.get::<_, Option<String>>(1).is_some(),
                     row: replication_row(r),
+                    sent: lsn(r.get(6)),
                     replay: lsn(r.get(4)),
                     replay_lag_seconds: r.get(5),
                 })
                 .collect(),
         ))
+    }
+
+    /// `synchronous_standby_names` as the server runs with it.
+    pub fn sync_standby_names(&mut self) -> Result<String, SqlError> {
+        Ok(self
+            .client
+            .query_one("select current_setting('synchronous_standby_names')", &[])?
+            .get(0))
+    }
+
+    /// The physical replication slots and the WAL each keeps.
+    pub fn slot_report(&mut self) -> Result<Vec<SlotRow>, SqlError> {
+        // `wal_status` and `safe_wal_size` exist from PostgreSQL 13 on:
+        // read through to_jsonb, they are null before.
+        let rows = self.client.query(
+            "select slot_name::text, active, restart_lsn::text, \
+                    to_jsonb(s) ->> 'wal_status', (to_jsonb(s) ->> 'safe_wal_size')::int8 \
+               from pg_replication_slots s where slot_type = 'physical' order by 1",
+            &[],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| SlotRow {
+                name: r.get(0),
+                active: r.get(1),
+                restart: r.get::<_, Option<String>>(2).and_then(|l| l.parse().ok()),
+                wal_status: r.get(3),
+                safe_wal_size: r.get(4),
+            })
+            .collect())
     }
 
     /// Where `synchronous_commit` is set below `on` (`off`, `local`,

@@ -233,6 +233,116 @@ fn switchover_cluster() -> (Cluster, String, String, String) {
     (c, primary, sync, potential)
 }
 
+/// `metrics` on the agent's picture: Prometheus's own linter
+/// (`promtool check metrics`) accepts it, and it says what status says.
+#[test]
+fn metrics_pass_promtool_and_show_the_picture() {
+    let (c, primary, sync, potential) = switchover_cluster();
+    c.sql(
+        &primary,
+        "select pg_create_physical_replication_slot('kept_away', true)",
+    );
+    let (rc, out, err) = ctl(&c, &["metrics"]);
+    assert_eq!(rc, 0, "{err}");
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian's prometheus package; scripts/install-deps.sh)");
+    use std::io::Write;
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(out.as_bytes())
+        .unwrap();
+    let checked = promtool.wait_with_output().unwrap();
+    assert!(
+        checked.status.success(),
+        "promtool check metrics:\n{}{}\n{out}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    for line in [
+        format!("rustpg_node_role{{node=\"{primary}\",role=\"primary\"}} 1"),
+        format!("rustpg_node_role{{node=\"{sync}\",role=\"sync\"}} 1"),
+        format!("rustpg_node_role{{node=\"{potential}\",role=\"async\"}} 1"),
+        format!("rustpg_node_promotion_score{{node=\"{sync}\"}} 100"),
+        format!("rustpg_node_promotion_score{{node=\"{potential}\"}} -1000000"),
+        format!("rustpg_node_data_status{{node=\"{sync}\",data_status=\"STREAMING|SYNC\"}} 1"),
+        format!("rustpg_node_promotable{{node=\"{sync}\"}} 1"),
+        format!("rustpg_sync_standby_names_info{{value=\"FIRST 1 (\\\"{sync}\\\")\"}} 1"),
+        format!("rustpg_node_holds_every_acknowledged_commit{{node=\"{sync}\"}} 1"),
+        format!("rustpg_node_holds_every_acknowledged_commit{{node=\"{potential}\"}} 0"),
+        "rustpg_cluster_quorum 1".to_string(),
+        "rustpg_primary_readable 1".to_string(),
+        "rustpg_slot_active{slot=\"kept_away\"} 0".to_string(),
+    ] {
+        assert!(out.lines().any(|l| l == line), "no {line} in:\n{out}");
+    }
+    for prefix in [
+        format!("rustpg_standby_lag_bytes{{node=\"{sync}\",position=\"replayed\"}} "),
+        "rustpg_slot_wal_held_bytes{slot=\"kept_away\"} ".to_string(),
+    ] {
+        assert!(
+            out.lines().any(|l| l.starts_with(&prefix)),
+            "no {prefix} in:\n{out}"
+        );
+    }
+}
+
+/// One HTTP/1.0 request to `serve`: the status code and the body.
+pub fn http(port: u16, method: &str, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(s, "{method} {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).ok()?;
+    let code = reply.split(' ').nth(1)?.parse().ok()?;
+    let body = reply.split_once("\r\n\r\n")?.1.to_string();
+    Some((code, body))
+}
+
+/// `serve` on a CIB file: /metrics as `metrics` prints it; this host is no
+/// cluster node, so a role check answers 503 and says why; an unknown
+/// path is 404, a method other than GET or HEAD 405.
+#[test]
+fn serve_answers_metrics_and_checks() {
+    let (c, primary, _, _) = switchover_cluster();
+    let port = free_port();
+    let mut server = Command::new(CTL)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("CIB_file", &c.cib)
+        .spawn()
+        .unwrap();
+    let up = Instant::now();
+    let metrics = loop {
+        if let Some(answer) = http(port, "GET", "/metrics") {
+            break answer;
+        }
+        assert!(
+            up.elapsed() < Duration::from_secs(10),
+            "serve never answered"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let role = format!("rustpg_node_role{{node=\"{primary}\",role=\"primary\"}} 1");
+    assert_eq!(metrics.0, 200, "{}", metrics.1);
+    assert!(metrics.1.lines().any(|l| l == role), "{}", metrics.1);
+    let (code, body) = http(port, "GET", "/primary").unwrap();
+    assert_eq!(code, 503);
+    assert!(body.contains("is not in the cluster"), "{body}");
+    let (code, body) = http(port, "GET", "/nowhere").unwrap();
+    assert_eq!(code, 404);
+    assert!(body.contains("no such path /nowhere"), "{body}");
+    assert_eq!(http(port, "POST", "/primary").unwrap().0, 405);
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
 /// The CIB's constraints section.
 fn constraints(c: &Cluster) -> String {
     let out = Command::new("cibadmin")
