@@ -1,4 +1,4 @@
-#!/usr/bin/env bash
+#!/bin/bash
 # The configuration of cluster.crm as pcs (0.11) commands: a three-node
 # PostgreSQL cluster with synchronous replication through ocf:rustpg:pgsql.
 #

@@ -17,6 +17,7 @@ packages=(
     fuse3                               # fusermount3, for tools/crashfs (lose unsynced writes)
     prometheus                          # promtool check metrics (rustpgctl metrics)
     haproxy                             # the lab's HAProxy in front of rustpgctl serve
+    rpm rpmlint                         # the RPM (scripts/build-rpm.sh, scripts/test-rpm.sh)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -36,6 +36,10 @@ grep -q "rep_mode" <<<"$(output_of pcs resource describe ocf:rustpg:pgsql)" \
 grep -q "explain" <<<"$(output_of rustpgctl --help)" || fail "rustpgctl --help"
 grep -q '^\.TH rustpgctl 8' <<<"$(output_of zcat /usr/share/man/man8/rustpgctl.8.gz)" \
     || fail "no rustpgctl(8)"
+[[ -e /lib/systemd/system/rustpg-serve.service ]] || fail "no rustpg-serve.service"
+[[ ! -e /etc/systemd/system/multi-user.target.wants/rustpg-serve.service ]] \
+    || fail "rustpg-serve.service is enabled on install (it must stay off)"
+grep -q '^RUSTPG_SERVE_LISTEN=$' /etc/default/rustpg-serve || fail "/etc/default/rustpg-serve"
 dpkg --purge rustpg >/dev/null
 for f in "${files[@]}"; do
     [[ ! -e $f ]] || fail "$f is left after dpkg --purge"

@@ -55,7 +55,8 @@ others=0
 # The Debian package's release build, at low priority (the labs first), in
 # a target directory of its own, beside the other tests: they mostly wait
 # for PostgreSQL, the build mostly computes.
-(CARGO_TARGET_DIR=$PWD/target/package nice -n 19 scripts/build-deb.sh >/dev/null) &
+(CARGO_TARGET_DIR=$PWD/target/package nice -n 19 scripts/build-deb.sh >/dev/null \
+    && CARGO_TARGET_DIR=$PWD/target/package nice -n 19 scripts/build-rpm.sh >/dev/null) &
 package_pid=$!
 # Everything beside the labs at the lowest priority: the labs first.
 nice -n 19 cargo test --locked --no-run --quiet
@@ -74,6 +75,8 @@ stage "other tests done"
 nice -n 19 cargo test --locked --quiet -p crashfs -p labview || others=$?
 wait "$package_pid" || others=$?
 stage "package built"
+# The RPM touches nothing on this machine (a scratch root): beside the labs.
+rpm=$(ls target/package/rpm/rustpg-*.rpm 2>/dev/null) && scripts/test-rpm.sh "$rpm" || others=$?
 lab_rc=0
 wait "$labs_pid" || lab_rc=$?
 stage "lab tests done"

@@ -4,6 +4,7 @@
 //! on two cores): steady state, switchover there and back, loss and return
 //! of the sync standby, failover after kill -9 of the primary.
 
+use crate::haproxy::Routed;
 use crate::lab::{healthy, text, Lab, SharedLab, RSC};
 use crate::load::{
     assert_no_loss, create_faults_table, longest_commit, now_ms, Attempt, Load, Via,
@@ -475,14 +476,27 @@ pub(crate) fn end_to_end(lab: &Lab, tool: OperatorTool) {
         OperatorTool::Exercised => vec![sync.clone(), first.clone()],
         OperatorTool::Skipped => vec![sync.clone()],
     };
+    // HAProxy in front of rustpgctl serve, with a load through it and one
+    // through the VIP, on the way back and through the failover below
+    // (started anew each time: a node that restarts loses its serve).
     for target in targets {
+        let mut routed = None;
         let started = Instant::now();
         match tool {
             OperatorTool::Exercised if target == sync => {
                 switchover_through_pgbouncer(lab, &first, &target, &potential)
             }
             _ => {
+                let from = lab.wait_for("before the switchover", long, healthy);
+                let from = from.primary().unwrap().to_string();
+                if tool == OperatorTool::Exercised {
+                    routed = Some(Routed::start(lab));
+                }
+                let t0 = now_ms();
                 let out = lab.run(&["switchover", &target]);
+                if let Some(r) = routed.as_mut() {
+                    r.moved("switchover (rustpgctl switchover)", &from, t0);
+                }
                 assert!(
                     out.status.success(),
                     "switchover to {target}:\n{}",
@@ -513,6 +527,9 @@ pub(crate) fn end_to_end(lab: &Lab, tool: OperatorTool) {
             );
         }
         all_rows_everywhere(lab, &nodes, rows);
+        if let Some(r) = routed {
+            r.finish(lab, &nodes);
+        }
     }
 
     if tool == OperatorTool::Exercised {
@@ -550,9 +567,14 @@ pub(crate) fn end_to_end(lab: &Lab, tool: OperatorTool) {
     let old = p.primary().unwrap().to_string();
     let sync = p.node_with_status(Status::HsSync).unwrap();
     let third = p.node_with_status(Status::HsAsync).unwrap();
+    let mut routed = (tool == OperatorTool::Exercised).then(|| Routed::start(lab));
     let pid = lab.postmaster_pid(&old);
     let started = Instant::now();
+    let t0 = now_ms();
     lab.exec(&old, &["kill", "-9", &pid]);
+    if let Some(r) = routed.as_mut() {
+        r.moved("failover (kill -9 of the primary's postmaster)", &old, t0);
+    }
     rows += 1;
     let write = lab.write_through_vip(rows as i32, long);
     println!(
@@ -574,6 +596,9 @@ pub(crate) fn end_to_end(lab: &Lab, tool: OperatorTool) {
         started.elapsed().as_secs_f64()
     );
     all_rows_everywhere(lab, &[sync.clone(), third.clone()], rows);
+    if let Some(r) = routed {
+        r.finish(lab, &[sync.clone(), third.clone()]);
+    }
     assert_ne!(p.attr(&old, &format!("{RSC}-status")), Some("PRI"));
     if dr {
         dr_follows_then_leaves(lab, &sync, started);

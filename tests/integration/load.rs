@@ -28,6 +28,9 @@ pub enum Via {
     Vip,
     /// PgBouncerVIP, port 6432 (transaction pooling).
     PgBouncer,
+    /// HAProxy on the client host's loopback, in front of every node
+    /// (`haproxy::HaProxy`).
+    HaProxy,
 }
 
 impl Via {
@@ -35,6 +38,7 @@ impl Via {
         match self {
             Via::Vip => (VIP, 5432),
             Via::PgBouncer => (BOUNCER_VIP, 6432),
+            Via::HaProxy => ("127.0.0.1", crate::haproxy::HAPROXY_PORT),
         }
     }
 }

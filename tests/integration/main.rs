@@ -1,6 +1,7 @@
 //! Integration tests: the real binary, real PostgreSQL 15 and 18, real
 //! xmllint. Run as root (`cargo test`, or the README's test command).
 
+mod haproxy;
 mod lab;
 mod load;
 mod operator;
