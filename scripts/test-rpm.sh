@@ -19,7 +19,7 @@ for f in /usr/lib/ocf/resource.d/rustpg/pgsql /usr/sbin/rustpgctl \
     /usr/share/rustpg/ocf-metadata/pgsql.xml /usr/share/licenses/rustpg/copyright; do
     grep -qx "$f" <<<"$listed" || fail "$f is not in $rpm"
 done
-for page in rustpgctl rustpgctl-status rustpgctl-explain rustpgctl-metrics rustpgctl-serve rustpgctl-switchover; do
+for page in rustpgctl rustpgctl-status rustpgctl-explain rustpgctl-history rustpgctl-metrics rustpgctl-serve rustpgctl-switchover; do
     grep -q "^/usr/share/man/man8/$page\.8" <<<"$listed" || fail "no $page(8) in $rpm"
 done
 flags=$(rpm -qp --qf '[%{FILEFLAGS:fflags} %{FILENAMES}\n]' "$rpm" 2>/dev/null \

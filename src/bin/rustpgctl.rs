@@ -35,6 +35,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve { .. } => unreachable!("served above"),
+        Command::History => {
+            let h = rustpg::ctl::history(&observed);
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&h)?);
+            } else {
+                print!("{}", rustpg::ctl::render_history(&h));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Metrics => {
             print!(
                 "{}",

@@ -1014,6 +1014,7 @@ fn quorum_election_table(out: &mut String) {
             peers,
             baseline: None,
             had_lock: false,
+            now: 0,
         };
         let verdict = match decide_promotion(&mut Plan::new(&c, &v), &facts) {
             PromoteDecision::Go(_) => "go",

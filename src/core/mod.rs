@@ -9,6 +9,7 @@ pub mod decide;
 #[cfg(test)]
 mod decision_table;
 pub mod explain;
+pub mod history;
 pub mod lsn;
 pub mod notify;
 pub mod pgpass;

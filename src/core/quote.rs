@@ -114,6 +114,16 @@ pub fn guc_unquote(literal: &str) -> Option<String> {
     None
 }
 
+/// A label value in Prometheus's text exposition format, quotes
+/// included: backslash, double quote and newline escaped.
+pub fn prometheus_label(v: &str) -> String {
+    let escaped = v
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n");
+    format!("\"{escaped}\"")
+}
+
 /// An SQL string literal that reads the same whatever
 /// `standard_conforming_strings` says: `E'...'` with `\` and `'`
 /// backslash-escaped. For the statements that take no parameters

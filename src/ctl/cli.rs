@@ -35,6 +35,11 @@ pub enum Command {
     /// promotable, this node's lock and server, and whether Pacemaker's
     /// DC runs a transition.
     Status,
+    /// Every timeline the cluster's data went through, oldest first: where
+    /// it forked from its parent (the LSN), and the promotion that began it
+    /// as the new primary recorded it: which node, when, the primary
+    /// before it, and why (switchover, failover or election).
+    History,
     /// What status reports, in Prometheus's text exposition format: every
     /// node's role, score, data-status, fail count and whether it is
     /// promotable; each standby's lag; the primary's record, list and

@@ -5,6 +5,7 @@
 //! text is an `_info` series with the text as a label.
 
 use super::status::{NodeStatus, Status};
+use crate::core::quote::prometheus_label;
 use crate::core::replication::plan::{DataStatus, SenderState, SyncRole};
 
 /// Pacemaker's INFINITY, as a number.
@@ -35,7 +36,7 @@ impl Exposition {
         for (labels, value) in samples {
             let labels: Vec<String> = labels
                 .iter()
-                .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+                .map(|(k, v)| format!("{k}={}", prometheus_label(v)))
                 .collect();
             let labels = if labels.is_empty() {
                 String::new()
@@ -45,13 +46,6 @@ impl Exposition {
             self.out.push_str(&format!("{name}{labels} {value}\n"));
         }
     }
-}
-
-/// A label value as the format quotes it.
-fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 fn flag(b: bool) -> f64 {
@@ -226,6 +220,11 @@ pub fn render_metrics(s: &Status) -> String {
         "Settings of synchronous_commit below on (a role, a database or the server's): commits a failover can lose.",
         [(vec![], s.weak_commits.len() as f64)],
     );
+    e.gauge(
+        "rustpg_last_promotion_timestamp_seconds",
+        "When the last promotion a node recorded happened (rustpgctl history lists them).",
+        s.last_promotion_at.map(|at| (vec![], at as f64)),
+    );
     let slots = &s.slots;
     e.gauge(
         "rustpg_slot_active",
@@ -269,7 +268,7 @@ mod tests {
         assert_eq!(score("+INFINITY"), Some(INFINITY));
         assert_eq!(score("100"), Some(100.0));
         assert_eq!(score("x"), None);
-        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+        assert_eq!(prometheus_label("a\"b\\c\nd"), "\"a\\\"b\\\\c\\nd\"");
     }
 
     #[test]

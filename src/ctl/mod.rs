@@ -8,12 +8,14 @@
 //! `core::explain`, so it cannot disagree with the agent.
 
 pub mod cli;
+mod history;
 mod metrics;
 mod observe;
 mod serve;
 mod status;
 mod switchover;
 
+pub use history::{history, render_history};
 pub use metrics::render_metrics;
 pub use observe::{observe, observe_within, Observed};
 pub use serve::{serve, ServeOptions};

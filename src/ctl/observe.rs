@@ -13,11 +13,13 @@ use crate::core::replication::lock::Lock;
 use crate::core::replication::plan::{Attr, Plan, RepConfig};
 use crate::core::replication::sync::WeakCommit;
 use crate::core::standby_conf::StandbySettings;
+use crate::core::timeline::History;
 use crate::io::clock::Deadline;
 use crate::io::crm::{self, Crm};
 use crate::io::pg::{self, ServerState, Session, SlotRow, StandbyReport};
 use crate::io::statefiles::StateFiles;
 use crate::io::user::OsUser;
+use crate::io::waldir;
 use crate::ocf::env::{RawEnv, RESKEY_PREFIX};
 use std::time::Duration;
 
@@ -60,6 +62,10 @@ pub struct Observed {
     /// The DC's controller is idle (no transition in flight); `None`: no
     /// DC, or no answer.
     pub dc_idle: Option<bool>,
+    /// This node's timeline and those it descends from (its `pg_wal`
+    /// history file), or the promoted node's published history when this
+    /// node's server cannot be read.
+    pub timelines: Option<History>,
 }
 
 /// This node's `primary_conninfo` with the database `postgres`, as
@@ -167,6 +173,17 @@ pub fn observe_within(
     let primary = read_primary(local_primary, &owner, &via_master_ip, deadline);
     let awaited = awaited(&cfg, &primitive.id, &me, &view);
     let dc_idle = crm.dc_idle(&view);
+    let timelines = my_server
+        .as_ref()
+        .ok()
+        .and_then(|s| s.insert_tli.or(s.received_tli).or(s.timeline))
+        .and_then(|tli| {
+            History::of_primary(tli, waldir::history_file(&cfg.pgdata, tli).as_deref()).ok()
+        })
+        .or_else(|| {
+            let promoted = view.promoted.first()?;
+            History::from_wire(&crm.history(promoted)?)
+        });
     Ok(Observed {
         resource: primitive.id,
         clone: primitive.clone_id,
@@ -183,6 +200,7 @@ pub fn observe_within(
         owner,
         awaited,
         dc_idle,
+        timelines,
     })
 }
 

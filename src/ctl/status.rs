@@ -121,6 +121,9 @@ pub struct Status {
     /// read).
     pub sync_standby_names: Option<String>,
     pub slots: Vec<SlotReport>,
+    /// When the last promotion a node recorded happened, in seconds since
+    /// the epoch (`rustpgctl history` lists them).
+    pub last_promotion_at: Option<u64>,
 }
 
 /// The record of the primary (the promoted node, else the only
@@ -240,6 +243,10 @@ pub fn status(o: &Observed) -> Status {
         weak_commits: o.weak_commits.iter().map(WeakCommit::words).collect(),
         acknowledged_on: acknowledged_on(o),
         sync_standby_names: o.sync_standby_names.clone(),
+        last_promotion_at: super::history::recorded_promotions(o)
+            .iter()
+            .map(|p| p.at)
+            .max(),
         slots: o
             .slots
             .iter()

@@ -4,6 +4,7 @@
 //! `postgresql.auto.conf`. Everything is written atomically and owned by
 //! the database owner.
 
+use crate::core::history::PromotionNote;
 use crate::core::replication::{Beside, ElectionState, Lock, RewindRecord, Sample};
 use crate::core::standby_conf::{
     self, AsideTaken, StandbyFileOp, StandbyFilesFound, StandbySettings,
@@ -20,6 +21,9 @@ use std::time::Duration;
 const SYNC_CEILING: &str = "sync_ceiling";
 const SYNC_FLAG: &str = "sync_flag";
 const WEAK_COMMITS: &str = "weak_commits";
+/// What promote knew of its promotion, until the first monitor records it
+/// (`core::history::PromotionNote`).
+const PROMOTION_NOTE: &str = "promotion_note";
 /// The record of a rejoin in progress (`core::replication::resync`).
 const REWIND_RECORD: &str = "rewind_unfinished";
 /// The note in a data directory the agent set aside.
@@ -547,6 +551,20 @@ impl StateFiles<'_> {
         self.set_note(WEAK_COMMITS, note)
     }
 
+    /// The promotion this node's first monitor as the primary is to
+    /// record (`core::history::PromotionNote`).
+    pub fn promotion_note(&self) -> Option<PromotionNote> {
+        PromotionNote::parse(&self.note(PROMOTION_NOTE)?)
+    }
+
+    pub fn set_promotion_note(&self, note: &PromotionNote) -> Result<()> {
+        self.set_note(PROMOTION_NOTE, &note.to_text())
+    }
+
+    pub fn forget_promotion_note(&self) {
+        let _ = std::fs::remove_file(self.tmpdir.join(PROMOTION_NOTE));
+    }
+
     /// The value postgresql.auto.conf assigns to `name` (`None`: none, or
     /// unreadable): what PostgreSQL applies at its next reload or start.
     pub fn auto_conf_setting(&self, name: &str) -> Option<String> {
@@ -677,6 +695,7 @@ impl StateFiles<'_> {
         self.clear_election();
         self.clear_former_primary();
         self.end_deferral();
+        self.forget_promotion_note();
         for f in [
             self.rep_mode_conf(),
             self.recovery_conf(),

@@ -123,6 +123,39 @@ fn dr_follows_then_leaves(lab: &Lab, new: &str, killed: Instant) {
     println!("DR: dropped {dropped:.1?} after it stopped");
 }
 
+/// `rustpgctl history` on the new primary after the failover: its newest
+/// timeline forked from the one before, begun by `new`'s promotion after
+/// `old` failed (recorded by `new`'s first monitor as the primary), and the
+/// one before that by a switchover.
+fn promotions_on_record(lab: &Lab, new: &str, old: &str) {
+    let started = Instant::now();
+    loop {
+        let out = lab.run(&["exec", new, CTL, "history", "--json"]);
+        let h: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let t = h.as_array().cloned().unwrap_or_default();
+        let newest = t.last().cloned().unwrap_or_default();
+        if newest["promoted"] == new
+            && newest["from"] == old
+            && newest["cause"] == "failover"
+            && newest["forked_from"].is_u64()
+            && t.iter().any(|t| t["cause"] == "switchover")
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "rustpgctl history on {new} does not list its promotion after {old} failed:\n{}",
+            text(&out)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    println!(
+        "rustpgctl history after {:.1?}:\n{}",
+        started.elapsed(),
+        text(&lab.run(&["exec", new, CTL, "history"]))
+    );
+}
+
 /// Whether `end_to_end` runs rustpgctl's scenarios (status, explain,
 /// refusals, switchover through PgBouncer, a switchover whose target
 /// crashes) or moves the role with the lab's switchover only.
@@ -598,6 +631,9 @@ pub(crate) fn end_to_end(lab: &Lab, tool: OperatorTool) {
     all_rows_everywhere(lab, &[sync.clone(), third.clone()], rows);
     if let Some(r) = routed {
         r.finish(lab, &[sync.clone(), third.clone()]);
+    }
+    if tool == OperatorTool::Exercised {
+        promotions_on_record(lab, &sync, &old);
     }
     assert_ne!(p.attr(&old, &format!("{RSC}-status")), Some("PRI"));
     if dr {

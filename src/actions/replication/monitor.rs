@@ -131,6 +131,12 @@ fn perform_monitor(
         MonitorStep::Follow(upstream) => r.follow(&upstream),
         MonitorStep::WarnWeakCommits => warn_weak_commits(r, s),
         MonitorStep::Standby(step) => perform_standby(r, step)?,
+        // A record for people: a failed write is tried again at the next
+        // monitor, and fails nothing.
+        MonitorStep::RecordPromotion(write) => match r.crm.apply(&write) {
+            Ok(()) => r.files.forget_promotion_note(),
+            Err(e) => crate::warn!("can't record this node's promotion yet: {e}"),
+        },
     }
     Ok(())
 }
@@ -156,6 +162,7 @@ pub(super) fn running_primary(r: &Replica, plan: &Plan, state: &ServerState) -> 
         sync_standbys: state.sync_standbys.clone(),
         ceiling_record: r.files.sync_ceiling(),
         sync_standbys_in_file: r.files.auto_conf_setting("synchronous_standby_names"),
+        promotion_note: r.files.promotion_note(),
     }
 }
 

@@ -57,6 +57,7 @@ fn promote_facts(r: &Replica, view: &crate::core::crm_mon::ClusterView) -> Resul
         mine: settled.map(|(_, l)| l),
         peers,
         had_lock: r.files.lock_exists(),
+        now: crate::io::clock::unix_millis() / 1000,
     })
 }
 
@@ -119,6 +120,12 @@ fn perform(r: &Replica, step: &PromoteStep) -> Result<()> {
                 ));
             }
             publish_history(r, &state);
+            Ok(())
+        }
+        PromoteStep::NotePromotion(note) => {
+            if let Err(e) = r.files.set_promotion_note(note) {
+                crate::warn!("can't keep the note of this promotion (rustpgctl history): {e}");
+            }
             Ok(())
         }
         PromoteStep::CreateSlots => reconcile_slots(r, true),

@@ -8,13 +8,14 @@
 use super::diverge::{divergence_check, history_to_check, DivergenceFacts};
 use super::election::{standby_monitor, DeferralNote, ElectionFiles, StandbyFacts};
 use super::lock::recover_in_place;
-use super::plan::{Attr, Batch, Plan, RepConfig, Score};
+use super::plan::{Attr, AttrValue, Batch, Plan, RepConfig, Score, Write};
 use super::primaries::{primary_verdict, PrimaryVerdict};
 use super::rounds::StandbyRounds;
 use super::start_stop::NOT_AHEAD;
 use super::sync::primary_self;
 use super::{probe_score, receiver_status, ReceiverStatus};
 use crate::core::crm_mon::ClusterView;
+use crate::core::history::{self, PromotionNote};
 use crate::core::lsn::Lsn;
 use crate::core::version::PgMajor;
 use crate::error::AgentError;
@@ -46,6 +47,9 @@ pub enum MonitorStep {
     Standby(StandbyStep),
     /// Stream from there from now on ([`super::follow_now`]).
     Follow(super::Upstream),
+    /// This node's promotion on record (`<rsc>-promotions`), then its note
+    /// goes ([`crate::core::history`]).
+    RecordPromotion(Write),
 }
 
 /// A monitor's steps, then its answer.
@@ -71,6 +75,9 @@ pub struct RunningPrimary {
     /// `synchronous_standby_names` as postgresql.auto.conf holds it: what
     /// the next reload or start applies ([`StandbyRounds::with_file_list`]).
     pub sync_standbys_in_file: Option<String>,
+    /// This node's promotion, not recorded yet
+    /// ([`crate::core::history::PromotionNote`]).
+    pub promotion_note: Option<PromotionNote>,
 }
 
 /// A primary's monitor. The stale one of two primaries
@@ -112,6 +119,19 @@ pub fn monitor_primary(plan: &mut Plan, probe: bool, facts: &RunningPrimary) -> 
         steps.push(MonitorStep::ReceiverStatus(receiver_status(false, false)));
     }
     primary_self(plan);
+    // Its promotion on record, with the timeline PostgreSQL began.
+    if let (Some(note), Some(tli)) = (&facts.promotion_note, facts.insert_tli) {
+        let value = history::recorded(plan.current(&cfg.me, Attr::Promotions), tli, note);
+        steps.push(MonitorStep::RecordPromotion(Write {
+            node: cfg.me.clone(),
+            attr: Attr::Promotions,
+            log: Some(format!(
+                "This node's promotion, on timeline {tli}: {}.",
+                note.to_text()
+            )),
+            value: Some(AttrValue::Promotions(value)),
+        }));
+    }
     steps.push(MonitorStep::PublishHistory);
     if cfg.auto_rewind {
         steps.push(MonitorStep::CheckpointForRewinds);
@@ -395,7 +415,49 @@ mod tests {
             sync_standbys: r#"FIRST 1 ("pg02")"#.into(),
             ceiling_record: None,
             sync_standbys_in_file: None,
+            promotion_note: None,
         }
+    }
+
+    /// The first monitor after a promotion records it with the timeline
+    /// PostgreSQL began, beside what the node recorded before.
+    #[test]
+    fn the_first_monitor_as_primary_records_its_promotion() {
+        let (c, mut v) = primary_fixture();
+        v.promoted = vec!["pg01".into()];
+        let v = super::super::fixture::with_attr(&v, "pg01", "pgsql-promotions", "2:1:-:election");
+        let mut facts = steady();
+        facts.promotion_note = Some(crate::core::history::PromotionNote {
+            at: 1_800_000_000,
+            from: Some("pg02".into()),
+            cause: crate::core::history::Cause::Failover,
+        });
+        let out = monitor_primary(&mut Plan::new(&c, &v), false, &facts);
+        let recorded: Vec<&Write> = out
+            .steps
+            .iter()
+            .filter_map(|s| match s {
+                MonitorStep::RecordPromotion(w) => Some(w),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            matches!(&recorded[..], [w] if w.node == "pg01"
+                && w.wire().as_deref() == Some("2:1:-:election 3:1800000000:pg02:failover")),
+            "{recorded:?}"
+        );
+        // Without a note, or before the timeline is known, nothing.
+        let out = monitor_primary(&mut Plan::new(&c, &v), false, &steady());
+        assert!(!out
+            .steps
+            .iter()
+            .any(|s| matches!(s, MonitorStep::RecordPromotion(_))));
+        facts.insert_tli = None;
+        let out = monitor_primary(&mut Plan::new(&c, &v), false, &facts);
+        assert!(!out
+            .steps
+            .iter()
+            .any(|s| matches!(s, MonitorStep::RecordPromotion(_))));
     }
 
     /// A steady primary: its own attributes stay in the plan for the first

@@ -580,6 +580,7 @@ mod tests {
             sync_standbys: r#"FIRST 1 ("pg02")"#.into(),
             ceiling_record: None,
             sync_standbys_in_file: None,
+            promotion_note: None,
         };
         assert_eq!(
             notified_primary(&mut Plan::new(&c, &v), &facts),

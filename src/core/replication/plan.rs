@@ -231,6 +231,10 @@ pub enum Attr {
     /// node: `k of v1 v2 …`, the voters among whom any k hold every commit
     /// it acknowledged. Permanent, as `AckedAlsoOn`.
     AckedOnAny,
+    /// Our addition, on a primary's own node: its last promotions
+    /// ([`crate::core::history::recorded`]), for `rustpgctl history`.
+    /// Permanent; no decision reads it.
+    Promotions,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,7 +255,12 @@ impl Lifetime {
 impl Attr {
     /// The attributes that outlive their node's membership
     /// ([`Lifetime::Forever`]).
-    pub const ALL_FOREVER: [Attr; 3] = [Attr::DataStatus, Attr::AckedAlsoOn, Attr::AckedOnAny];
+    pub const ALL_FOREVER: [Attr; 4] = [
+        Attr::DataStatus,
+        Attr::AckedAlsoOn,
+        Attr::AckedOnAny,
+        Attr::Promotions,
+    ];
 
     pub fn name(self, rsc: &str) -> String {
         match self {
@@ -263,6 +272,7 @@ impl Attr {
             Attr::Score => format!("master-{rsc}"),
             Attr::AckedAlsoOn => format!("{rsc}-acked-also-on"),
             Attr::AckedOnAny => format!("{rsc}-acked-on-any"),
+            Attr::Promotions => format!("{rsc}-promotions"),
         }
     }
 
@@ -325,6 +335,8 @@ pub enum AttrValue {
     /// Quorum mode: the voters among whom any k hold every commit the
     /// primary acknowledged.
     AckedOnAny(QuorumRecord),
+    /// A primary's last promotions ([`crate::core::history::recorded`]).
+    Promotions(String),
     /// A value of `attr` as the CIB held it, whoever wrote it, written
     /// back unchanged (a promotion that failed before its request).
     AsFound(Attr, String),
@@ -342,6 +354,7 @@ impl AttrValue {
             AttrValue::Score(_) => Attr::Score,
             AttrValue::AckedAlsoOn(_) => Attr::AckedAlsoOn,
             AttrValue::AckedOnAny(_) => Attr::AckedOnAny,
+            AttrValue::Promotions(_) => Attr::Promotions,
             AttrValue::AsFound(attr, _) => *attr,
         }
     }
@@ -356,7 +369,7 @@ impl AttrValue {
             AttrValue::Score(s) => s.wire().to_string(),
             AttrValue::AckedAlsoOn(node) => node.clone(),
             AttrValue::AckedOnAny(record) => record.wire(),
-            AttrValue::AsFound(_, v) => v.clone(),
+            AttrValue::Promotions(v) | AttrValue::AsFound(_, v) => v.clone(),
         }
     }
 }

@@ -23,6 +23,7 @@ use super::election::{every_position_published, promotion_check, Location, Promo
 use super::plan::{Attr, AttrValue, DataStatus, Plan, Score, Status, Write};
 use super::quorum::{last_record, only_latest, record_seen_by, QuorumRecord};
 use super::sync::{promotion_list, SyncStandbys};
+use crate::core::history::{Cause, PromotionNote};
 use crate::core::lsn::Lsn;
 
 /// What [`before_promotion`] changed, and how to take it back.
@@ -153,6 +154,8 @@ pub struct PromoteFacts {
     pub baseline: Option<Lsn>,
     /// `PGSQL.lock` exists already (a former primary promoted again).
     pub had_lock: bool,
+    /// The time, in seconds since the epoch.
+    pub now: u64,
 }
 
 /// One step of a promotion, performed in order by the executor.
@@ -179,6 +182,10 @@ pub enum PromoteStep {
     Request,
     /// Publish the new primary's timeline history.
     PublishHistory,
+    /// Keep what is known of this promotion for the first monitor to
+    /// record with the new timeline ([`crate::core::history`]); a failure
+    /// only loses the record.
+    NotePromotion(PromotionNote),
     CreateSlots,
 }
 
@@ -472,8 +479,24 @@ pub fn hand_over(plan: &mut Plan, to: &str) {
     plan.set(to, AttrValue::Score(Score::PromoteMe));
 }
 
+/// What this promotion records ([`crate::core::history`]): the former
+/// primary, another node that says `LATEST`, and why it is replaced: it
+/// runs as a standby again (demoted on purpose), or not (it failed, or its
+/// node left); nobody: an election.
+pub fn promotion_note(plan: &Plan, at: u64) -> PromotionNote {
+    let from = other_latest(plan).next().map(str::to_string);
+    let cause = match &from {
+        None => Cause::Election,
+        Some(f) if plan.view.runs_standby(f) => Cause::Switchover,
+        Some(_) => Cause::Failover,
+    };
+    PromotionNote { at, from, cause }
+}
+
 fn promotion_protocol(plan: &mut Plan, facts: &PromoteFacts) -> PromoteProtocol {
     let me = plan.cfg.me.clone();
+    // Before the records: they make every other node `DISCONNECT`.
+    let note = promotion_note(plan, facts.now);
     let mut steps = vec![PromoteStep::ClearElection];
     let records = before_promotion(plan);
     steps.extend(records.phases.into_iter().map(PromoteStep::Records));
@@ -488,6 +511,7 @@ fn promotion_protocol(plan: &mut Plan, facts: &PromoteFacts) -> PromoteProtocol 
     }
     steps.push(PromoteStep::Request);
     steps.push(PromoteStep::PublishHistory);
+    steps.push(PromoteStep::NotePromotion(note));
     steps.push(PromoteStep::CreateSlots);
     after_promotion(plan);
     steps.push(PromoteStep::Records(std::mem::take(&mut plan.writes)));
@@ -650,6 +674,7 @@ mod tests {
                 .collect(),
             baseline: mine.map(Lsn),
             had_lock: false,
+            now: 1_800_000_000,
         }
     }
 
@@ -700,6 +725,7 @@ mod tests {
                 "list FIRST 1 (\"pg03\")",
                 "Request",
                 "PublishHistory",
+                "NotePromotion(PromotionNote { at: 1800000000, from: Some(\"pg01\"), cause: Failover })",
                 "CreateSlots",
                 "records(pg02:Score pg02:Status)",
             ]
