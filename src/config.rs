@@ -94,6 +94,11 @@ pub struct Config {
     /// (`core::replication::resync`).
     pub auto_resync: bool,
     pub replication_slot_name: Option<String>,
+    /// `max_slot_wal_keep_size` (ours), in MB: the bound the primary sets
+    /// on the WAL its slots keep.
+    pub slot_wal_keep_mb: Option<u64>,
+    /// Why it cannot be used (then it is `None`): the major.
+    pub slot_wal_keep_problem: Option<String>,
     pub tmpdir: PathBuf,
     pub xlog_check_count: u32,
     pub crm_attr_timeout: u64,
@@ -274,12 +279,15 @@ impl Config {
             auto_rewind: v.bool("auto_rewind"),
             auto_resync: v.bool("auto_resync"),
             replication_slot_name: v.opt("replication_slot_name"),
+            slot_wal_keep_mb: None,
+            slot_wal_keep_problem: None,
             tmpdir: v.path("tmpdir"),
             xlog_check_count: v.int("xlog_check_count") as u32,
             crm_attr_timeout: v.int("crm_attr_timeout") as u64,
             stop_escalate_in_slave: v.int("stop_escalate_in_slave") as u64,
         };
         cfg.check_consistency()?;
+        cfg.slot_wal_keep_mb = cfg.slot_wal_bound(v.opt("max_slot_wal_keep_size").as_deref())?;
         let hosts = replication_hosts(&v.words("replication_hosts"))
             .and_then(|hosts| cfg.check_replication_hosts(&hosts).map(|()| hosts));
         match hosts {
@@ -287,6 +295,29 @@ impl Config {
             Err(e) => cfg.replication_hosts_problem = Some(e.reason().to_string()),
         }
         Ok(cfg)
+    }
+
+    /// `max_slot_wal_keep_size` in MB (rounded up), with the slots it
+    /// bounds.
+    fn slot_wal_bound(&self, size: Option<&str>) -> Result<Option<u64>> {
+        let Some(size) = size else {
+            return Ok(None);
+        };
+        let bytes = crate::core::size::parse_bytes(size)
+            .map_err(|e| AgentError::configured(format!("max_slot_wal_keep_size: {e}")))?;
+        if bytes == 0 {
+            return Err(AgentError::configured(
+                "max_slot_wal_keep_size=0 would lose every slot at the next checkpoint; give \
+                 a size such as 16GB, or leave it empty for no bound",
+            ));
+        }
+        if self.replication_slot_name.is_none() {
+            return Err(AgentError::configured(
+                "max_slot_wal_keep_size bounds the WAL replication slots keep, and there are \
+                 none: set replication_slot_name, or remove max_slot_wal_keep_size",
+            ));
+        }
+        Ok(Some(bytes.div_ceil(1 << 20)))
     }
 
     /// The parsed `replication_hosts` against the other parameters: every
@@ -689,6 +720,24 @@ mod tests {
                 &[("replication_slot_name", "Bad-Name")],
                 "replication_slot_name",
             ),
+            (
+                &[("max_slot_wal_keep_size", "16GB")],
+                "max_slot_wal_keep_size bounds the WAL replication slots keep, and there are none",
+            ),
+            (
+                &[
+                    ("replication_slot_name", "rs"),
+                    ("max_slot_wal_keep_size", "lots"),
+                ],
+                "max_slot_wal_keep_size: \"lots\" is not a size",
+            ),
+            (
+                &[
+                    ("replication_slot_name", "rs"),
+                    ("max_slot_wal_keep_size", "0"),
+                ],
+                "max_slot_wal_keep_size=0",
+            ),
         ];
         for (pairs, param) in cases {
             let e = err(pairs);
@@ -696,6 +745,21 @@ mod tests {
             assert!(e.reason().contains(param), "{pairs:?}: {}", e.reason());
             assert!(!e.reason().contains('\n'));
         }
+    }
+
+    #[test]
+    fn the_slot_bound_in_megabytes() {
+        let bound = |v: &str| {
+            Config::from_env(&env(&[
+                ("replication_slot_name", "rs"),
+                ("max_slot_wal_keep_size", v),
+            ]))
+            .unwrap()
+            .slot_wal_keep_mb
+        };
+        assert_eq!(bound("16GB"), Some(16 * 1024));
+        assert_eq!(bound("1500kB"), Some(2), "rounded up");
+        assert_eq!(bound(""), None);
     }
 
     /// Found by fuzz_config_from_env: `pgport="1 "` passed the check but

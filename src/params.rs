@@ -403,6 +403,21 @@ pub static PARAMS: &[ParamSpec] = &[
                    letters, digits and _ are allowed.",
     },
     ParamSpec {
+        name: "max_slot_wal_keep_size",
+        reloadable: true,
+        kind: Kind::Str,
+        default: "",
+        shortdesc: "The most WAL the primary keeps for a standby's slot",
+        longdesc: "Not in the stock agent; empty by default (a slot keeps WAL for as long as \
+                   its standby is away, as with the stock agent, until the disk is full). \
+                   PostgreSQL 13 or later, with replication_slot_name: a size (16GB, 512MB, or \
+                   bytes) that the primary's monitor sets as PostgreSQL's \
+                   max_slot_wal_keep_size. A standby away for longer than that much WAL loses \
+                   its slot (the primary keeps running); the monitor then creates the slot \
+                   anew, and the standby must be rewound or resynchronised before it streams \
+                   again.",
+    },
+    ParamSpec {
         name: "tmpdir",
         reloadable: false,
         kind: Kind::Path,
@@ -555,7 +570,7 @@ mod tests {
         for name in OURS {
             assert_eq!(spec(name).map(|p| p.default), Some("false"), "{name}");
         }
-        const OURS_EMPTY: &[&str] = &["replication_hosts"];
+        const OURS_EMPTY: &[&str] = &["replication_hosts", "max_slot_wal_keep_size"];
         for name in OURS_EMPTY {
             assert_eq!(spec(name).map(|p| p.default), Some(""), "{name}");
         }

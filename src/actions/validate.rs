@@ -132,6 +132,20 @@ fn check_host(mut cfg: Config, ocf: OcfEnv, env: &RawEnv, action: Action) -> Res
     if let Some(problem) = &cfg.replication_hosts_problem {
         crate::warn!("replication_hosts is not used, standbys stream through master_ip: {problem}");
     }
+    if cfg.slot_wal_keep_mb.is_some() && !major.bounds_slot_wal() {
+        let problem = format!(
+            "max_slot_wal_keep_size needs PostgreSQL 13 or later; pgdata {} is PostgreSQL {}: \
+             remove it",
+            pgdata.display(),
+            major.0
+        );
+        if action == Action::ValidateAll {
+            return Err(AgentError::configured(problem));
+        }
+        crate::warn!("max_slot_wal_keep_size is not used: {problem}");
+        cfg.slot_wal_keep_problem = Some(problem);
+        cfg.slot_wal_keep_mb = None;
+    }
     if !probe && meta.uid() != owner.uid.as_raw() {
         return Err(AgentError::perm(format!(
             "Directory {} is owned by uid {}, not by pgdba {}; chown it or fix pgdba",

@@ -36,6 +36,8 @@ fn cfg(mode: RepMode, nodes: usize) -> RepConfig {
         replication_hosts: Default::default(),
         master_ip_host: Some("10.0.0.100".into()),
         reloads_conninfo: true,
+        slot_names: Vec::new(),
+        slot_wal_keep_mb: None,
     }
 }
 

@@ -30,6 +30,11 @@ impl PgMajor {
         self.at_least("13")
     }
 
+    /// `max_slot_wal_keep_size` exists (13 and later).
+    pub fn bounds_slot_wal(&self) -> bool {
+        self.at_least("13")
+    }
+
     /// The agent replicates PostgreSQL 10 and later (the `*_wal_*`
     /// function names, `pg_stat_wal_receiver.received_tli`).
     pub fn replication_supported(&self) -> bool {

@@ -12,11 +12,12 @@ use crate::core::replication::election::{self, Location};
 use crate::core::replication::lock::Lock;
 use crate::core::replication::plan::{Attr, Plan, RepConfig};
 use crate::core::replication::sync::WeakCommit;
+use crate::core::replication::Slot;
 use crate::core::standby_conf::StandbySettings;
 use crate::core::timeline::History;
 use crate::io::clock::Deadline;
 use crate::io::crm::{self, Crm};
-use crate::io::pg::{self, ServerState, Session, SlotRow, StandbyReport};
+use crate::io::pg::{self, ServerState, Session, StandbyReport};
 use crate::io::statefiles::StateFiles;
 use crate::io::user::OsUser;
 use crate::io::waldir;
@@ -50,7 +51,7 @@ pub struct Observed {
     pub sync_standby_names: Option<String>,
     /// The primary's physical replication slots (empty when it could not
     /// be read).
-    pub slots: Vec<SlotRow>,
+    pub slots: Vec<Slot>,
     /// How this node's standby reaches the primary (through `master_ip`),
     /// as conninfo pairs, or why it cannot.
     pub via_master_ip: Result<Vec<(String, String)>, String>,
@@ -119,7 +120,7 @@ struct PrimarySide {
     report: PrimaryReport,
     weak_commits: Vec<WeakCommit>,
     sync_standby_names: Option<String>,
-    slots: Vec<SlotRow>,
+    slots: Vec<Slot>,
 }
 
 /// The resource's `Config`, exactly as the agent would parse it.

@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::core::decide::SqlProbe;
 use crate::core::lsn::Lsn;
 use crate::core::pgpass;
-use crate::core::replication::{ReplicationRow, SenderState, SyncRole, WeakCommit};
+use crate::core::replication::{ReplicationRow, SenderState, Slot, SyncRole, WeakCommit};
 use crate::io::clock::Deadline;
 use crate::io::user::{EffectiveUser, OsUser};
 use postgres::error::SqlState;
@@ -311,20 +311,6 @@ pub fn connect_as(
     open(&to, password, owner, deadline)
 }
 
-/// One physical slot of `pg_replication_slots`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SlotRow {
-    pub name: String,
-    pub active: bool,
-    /// The oldest WAL it keeps (null: none yet, or invalidated).
-    pub restart: Option<Lsn>,
-    /// PostgreSQL 13+: `reserved`, `extended`, `unreserved` or `lost`.
-    pub wal_status: Option<String>,
-    /// PostgreSQL 13+: bytes of WAL that can still be written before the
-    /// slot is lost to `max_slot_wal_keep_size` (null: no bound).
-    pub safe_wal_size: Option<i64>,
-}
-
 /// One row of the primary's `pg_stat_replication`, with its replay figures.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StandbyReport {
@@ -482,6 +468,25 @@ impl Session {
         ))
     }
 
+    /// A setting as the server runs with it (`current_setting`).
+    pub fn setting(&mut self, name: &str) -> Result<String, SqlError> {
+        Ok(self
+            .client
+            .query_one("select current_setting($1)", &[&name])?
+            .get(0))
+    }
+
+    /// `ALTER SYSTEM SET max_slot_wal_keep_size`, then a reload (it
+    /// applies at once).
+    pub fn bound_slot_wal(&mut self, bound: &str) -> Result<(), SqlError> {
+        // ALTER SYSTEM takes no parameters: the value is a quoted literal.
+        let literal = crate::core::quote::sql_literal(bound);
+        self.client.batch_execute(&format!(
+            "alter system set max_slot_wal_keep_size = {literal}"
+        ))?;
+        self.reload()
+    }
+
     /// `synchronous_standby_names` as the server runs with it.
     pub fn sync_standby_names(&mut self) -> Result<String, SqlError> {
         Ok(self
@@ -491,7 +496,7 @@ impl Session {
     }
 
     /// The physical replication slots and the WAL each keeps.
-    pub fn slot_report(&mut self) -> Result<Vec<SlotRow>, SqlError> {
+    pub fn slot_report(&mut self) -> Result<Vec<Slot>, SqlError> {
         // `wal_status` and `safe_wal_size` exist from PostgreSQL 13 on:
         // read through to_jsonb, they are null before.
         let rows = self.client.query(
@@ -502,7 +507,7 @@ impl Session {
         )?;
         Ok(rows
             .iter()
-            .map(|r| SlotRow {
+            .map(|r| Slot {
                 name: r.get(0),
                 active: r.get(1),
                 restart: r.get::<_, Option<String>>(2).and_then(|l| l.parse().ok()),

@@ -2061,6 +2061,71 @@ fn replication_slots() {
     }
 }
 
+/// max_slot_wal_keep_size (ours): the primary's monitor sets it; a
+/// standby kept away while the primary writes more WAL than that loses its
+/// slot, the primary goes on, and its next monitor creates the slot anew
+/// (the standby then needs a rewind or a resync).
+#[test]
+fn a_slot_kept_away_too_long_is_lost_and_created_anew() {
+    let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);
+    c.set_param("replication_slot_name", "rslot");
+    c.set_param("max_slot_wal_keep_size", "32MB");
+    let primary = bring_up(&c, OURS);
+    let (_, away) = sync_and_potential(&c, &primary);
+    let promoted_monitor = |c: &Cluster| {
+        let out = c.run(OURS, &primary, "monitor", &PROMOTED_MONITOR);
+        assert_eq!(out.rc, 8, "{}", out.stderr);
+        out.stderr
+    };
+    promoted_monitor(&c);
+    assert_eq!(
+        c.sql(&primary, "select current_setting('max_slot_wal_keep_size')"),
+        "32MB"
+    );
+    let slot = format!("rslot_{away}");
+    let status = |c: &Cluster| {
+        c.sql(
+            &primary,
+            &format!("select coalesce(wal_status, '-') from pg_replication_slots where slot_name = '{slot}'"),
+        )
+    };
+    ok(&c, OURS, &away, "stop", &[]);
+    // More WAL than the bound, in whole segments, then a checkpoint: the
+    // slot of the stopped standby is lost, the primary runs on.
+    c.sql(&primary, "create table filler(x int)");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while status(&c) != "lost" {
+        for _ in 0..4 {
+            c.sql(
+                &primary,
+                "insert into filler values (1); select pg_switch_wal()",
+            );
+        }
+        c.sql(&primary, "checkpoint");
+        assert!(Instant::now() < deadline, "{slot} is {}", status(&c));
+    }
+    let said = promoted_monitor(&c);
+    assert!(
+        said.contains(&format!(
+            "replication slot {slot} lost WAL its standby needs"
+        )),
+        "{said}"
+    );
+    assert_eq!(
+        status(&c),
+        "-",
+        "{slot} is created anew, reserving nothing yet"
+    );
+    // The other standby's slot is untouched, and still in use.
+    assert_eq!(
+        c.sql(
+            &primary,
+            "select count(*) from pg_replication_slots where active"
+        ),
+        "1"
+    );
+}
+
 /// The primary's node leaves cleanly (Pacemaker demotes, then stops it): when
 /// it comes back after the failover, start brings it up as a standby, and
 /// streaming from the new primary proves it is not ahead; the lock goes.

@@ -169,10 +169,7 @@ impl<'a> Replica<'a> {
     }
 
     fn slot_names(&self) -> Vec<String> {
-        match &self.i.cfg.replication_slot_name {
-            Some(base) => self.rep.others().map(|n| rep::slot_name(base, n)).collect(),
-            None => Vec::new(),
-        }
+        self.rep.slot_names.clone()
     }
 }
 

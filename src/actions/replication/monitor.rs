@@ -104,7 +104,7 @@ fn monitor_running(r: &Replica, seen: Option<ClusterView>) -> Result<OcfRc> {
         let facts = standby_facts(r, &plan, &state);
         rep::monitor_standby(&mut plan, probe, &facts)
     } else {
-        let facts = running_primary(r, &plan, &state);
+        let facts = running_primary(r, &mut s, &plan, &state);
         rep::monitor_primary(&mut plan, probe, &facts)
     };
     for step in outcome.steps {
@@ -133,6 +133,28 @@ fn perform_monitor(
         MonitorStep::Standby(step) => perform_standby(r, step)?,
         // A record for people: a failed write is tried again at the next
         // monitor, and fails nothing.
+        MonitorStep::BoundSlotWal(bound) => {
+            crate::info!(
+                "max_slot_wal_keep_size = {bound}: the replication slots keep no more WAL."
+            );
+            r.session(Role::Admin)?
+                .bound_slot_wal(&bound)
+                .map_err(sql_err("Can't set max_slot_wal_keep_size"))?;
+        }
+        MonitorStep::RenewSlots(names) => {
+            let mut admin = r.session(Role::Admin)?;
+            for slot in names {
+                crate::warn!(
+                    "replication slot {slot} lost WAL its standby needs \
+                     (max_slot_wal_keep_size): created anew; that standby must be rewound or \
+                     resynchronised before it streams again"
+                );
+                admin
+                    .drop_slot(&slot)
+                    .and_then(|()| admin.create_slot(&slot))
+                    .map_err(sql_err("Can't create the lost replication slot anew"))?;
+            }
+        }
         MonitorStep::RecordPromotion(write) => match r.crm.apply(&write) {
             Ok(()) => r.files.forget_promotion_note(),
             Err(e) => crate::warn!("can't record this node's promotion yet: {e}"),
@@ -145,7 +167,12 @@ fn perform_monitor(
 /// once: its timeline, the histories the others published when they can
 /// matter (`rep::histories_needed`), `synchronous_standby_names` in effect
 /// and in postgresql.auto.conf, and the ceiling recorded for it.
-pub(super) fn running_primary(r: &Replica, plan: &Plan, state: &ServerState) -> RunningPrimary {
+pub(super) fn running_primary(
+    r: &Replica,
+    s: &mut Session,
+    plan: &Plan,
+    state: &ServerState,
+) -> RunningPrimary {
     let published_lately = r.files.published_history(rep::HISTORY_REPUBLISH).is_some();
     let histories = if rep::histories_needed(plan, published_lately) {
         r.rep
@@ -163,6 +190,15 @@ pub(super) fn running_primary(r: &Replica, plan: &Plan, state: &ServerState) -> 
         ceiling_record: r.files.sync_ceiling(),
         sync_standbys_in_file: r.files.auto_conf_setting("synchronous_standby_names"),
         promotion_note: r.files.promotion_note(),
+        slot_wal_keep: r
+            .rep
+            .slot_wal_keep_mb
+            .and_then(|_| s.setting("max_slot_wal_keep_size").ok()),
+        slots: if r.rep.slot_names.is_empty() {
+            Vec::new()
+        } else {
+            s.slot_report().unwrap_or_default()
+        },
     }
 }
 

@@ -186,7 +186,7 @@ fn primary_notified(r: &Replica) -> Result<()> {
     }
     let view = r.crm.cluster_view()?;
     let mut plan = Plan::new(&r.rep, &view);
-    let facts = running_primary(r, &plan, &state);
+    let facts = running_primary(r, &mut s, &plan, &state);
     match rep::notified_primary(&mut plan, &facts) {
         NotifiedPrimary::Stale(batch) => r.apply(batch),
         NotifiedPrimary::Pass(rounds) => control_standbys(r, &mut plan, &mut s, rounds),

@@ -24,6 +24,8 @@ pub(super) fn cfg(mode: RepMode, nodes: &[&str]) -> RepConfig {
         replication_hosts: Default::default(),
         master_ip_host: Some("10.0.0.100".into()),
         reloads_conninfo: true,
+        slot_names: Vec::new(),
+        slot_wal_keep_mb: None,
     }
 }
 

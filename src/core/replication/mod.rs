@@ -43,6 +43,7 @@ pub mod quorum;
 pub mod rejoin;
 pub mod resync;
 pub mod rounds;
+pub mod slots;
 pub mod start_stop;
 pub mod sync;
 
@@ -58,6 +59,7 @@ pub use promotion::*;
 pub use rejoin::*;
 pub use resync::*;
 pub use rounds::*;
+pub use slots::*;
 pub use start_stop::*;
 pub use sync::*;
 

@@ -11,6 +11,7 @@ use super::lock::recover_in_place;
 use super::plan::{Attr, AttrValue, Batch, Plan, RepConfig, Score, Write};
 use super::primaries::{primary_verdict, PrimaryVerdict};
 use super::rounds::StandbyRounds;
+use super::slots::{slot_bound_to_set, slots_to_renew, Slot};
 use super::start_stop::NOT_AHEAD;
 use super::sync::primary_self;
 use super::{probe_score, receiver_status, ReceiverStatus};
@@ -50,6 +51,11 @@ pub enum MonitorStep {
     /// This node's promotion on record (`<rsc>-promotions`), then its note
     /// goes ([`crate::core::history`]).
     RecordPromotion(Write),
+    /// `max_slot_wal_keep_size` set to this (`ALTER SYSTEM`, a reload).
+    BoundSlotWal(String),
+    /// These slots lost WAL their standby needs: dropped and created anew
+    /// ([`super::slots_to_renew`]).
+    RenewSlots(Vec<String>),
 }
 
 /// A monitor's steps, then its answer.
@@ -78,6 +84,12 @@ pub struct RunningPrimary {
     /// This node's promotion, not recorded yet
     /// ([`crate::core::history::PromotionNote`]).
     pub promotion_note: Option<PromotionNote>,
+    /// `max_slot_wal_keep_size` as the server runs with it (read only when
+    /// the configuration sets a bound).
+    pub slot_wal_keep: Option<String>,
+    /// The physical replication slots (read only with
+    /// `replication_slot_name`).
+    pub slots: Vec<Slot>,
 }
 
 /// A primary's monitor. The stale one of two primaries
@@ -133,6 +145,13 @@ pub fn monitor_primary(plan: &mut Plan, probe: bool, facts: &RunningPrimary) -> 
         }));
     }
     steps.push(MonitorStep::PublishHistory);
+    if let Some(bound) = slot_bound_to_set(cfg.slot_wal_keep_mb, facts.slot_wal_keep.as_deref()) {
+        steps.push(MonitorStep::BoundSlotWal(bound));
+    }
+    let lost = slots_to_renew(&cfg.slot_names, &facts.slots);
+    if !lost.is_empty() {
+        steps.push(MonitorStep::RenewSlots(lost));
+    }
     if cfg.auto_rewind {
         steps.push(MonitorStep::CheckpointForRewinds);
     }
@@ -416,7 +435,43 @@ mod tests {
             ceiling_record: None,
             sync_standbys_in_file: None,
             promotion_note: None,
+            slot_wal_keep: None,
+            slots: Vec::new(),
         }
+    }
+
+    /// With slots: the bound set when the server runs with another, and a
+    /// slot that lost WAL created anew; nothing when all is as wanted.
+    #[test]
+    fn the_primary_bounds_its_slots_and_renews_a_lost_one() {
+        let (mut c, mut v) = primary_fixture();
+        v.promoted = vec!["pg01".into()];
+        c.slot_names = vec!["rs_pg02".into(), "rs_pg03".into()];
+        c.slot_wal_keep_mb = Some(1024);
+        let slot = |name: &str, status: &str| Slot {
+            name: name.into(),
+            active: false,
+            restart: None,
+            wal_status: Some(status.into()),
+            safe_wal_size: None,
+        };
+        let mut facts = steady();
+        facts.slot_wal_keep = Some("-1".into());
+        facts.slots = vec![slot("rs_pg02", "reserved"), slot("rs_pg03", "lost")];
+        let out = monitor_primary(&mut Plan::new(&c, &v), false, &facts);
+        assert!(out
+            .steps
+            .contains(&MonitorStep::BoundSlotWal("1024MB".into())));
+        assert!(out
+            .steps
+            .contains(&MonitorStep::RenewSlots(vec!["rs_pg03".into()])));
+        facts.slot_wal_keep = Some("1GB".into());
+        facts.slots = vec![slot("rs_pg02", "reserved")];
+        let out = monitor_primary(&mut Plan::new(&c, &v), false, &facts);
+        assert!(!out
+            .steps
+            .iter()
+            .any(|s| matches!(s, MonitorStep::BoundSlotWal(_) | MonitorStep::RenewSlots(_))));
     }
 
     /// The first monitor after a promotion records it with the timeline

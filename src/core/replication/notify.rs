@@ -581,6 +581,8 @@ mod tests {
             ceiling_record: None,
             sync_standbys_in_file: None,
             promotion_note: None,
+            slot_wal_keep: None,
+            slots: Vec::new(),
         };
         assert_eq!(
             notified_primary(&mut Plan::new(&c, &v), &facts),

@@ -467,6 +467,11 @@ pub struct RepConfig {
     /// PostgreSQL applies a changed `primary_conninfo` at a reload (13 and
     /// later): a running standby may be pointed elsewhere.
     pub reloads_conninfo: bool,
+    /// The primary's per-standby slots (`replication_slot_name`), one for
+    /// each other node: empty without.
+    pub slot_names: Vec<String>,
+    /// `max_slot_wal_keep_size` (ours), in MB.
+    pub slot_wal_keep_mb: Option<u64>,
 }
 
 impl RepConfig {
@@ -488,6 +493,16 @@ impl RepConfig {
             master_ip_host: crate::core::standby_conf::StandbySettings::of(cfg, &me, None)
                 .effective_host(),
             reloads_conninfo: false,
+            slot_names: match &cfg.replication_slot_name {
+                Some(base) => cfg
+                    .node_list
+                    .iter()
+                    .filter(|n| **n != me)
+                    .map(|n| super::slot_name(base, n))
+                    .collect(),
+                None => Vec::new(),
+            },
+            slot_wal_keep_mb: cfg.slot_wal_keep_mb,
             me,
         }
     }
