@@ -300,7 +300,8 @@ impl Config {
     /// `max_slot_wal_keep_size` in MB (rounded up), with the slots it
     /// bounds.
     fn slot_wal_bound(&self, size: Option<&str>) -> Result<Option<u64>> {
-        let Some(size) = size else {
+        // PostgreSQL's own -1: no bound, as empty.
+        let Some(size) = size.filter(|s| s.trim() != "-1") else {
             return Ok(None);
         };
         let bytes = crate::core::size::parse_bytes(size)
@@ -760,6 +761,7 @@ mod tests {
         assert_eq!(bound("16GB"), Some(16 * 1024));
         assert_eq!(bound("1500kB"), Some(2), "rounded up");
         assert_eq!(bound(""), None);
+        assert_eq!(bound("-1"), None, "PostgreSQL's no bound");
     }
 
     /// Found by fuzz_config_from_env: `pgport="1 "` passed the check but

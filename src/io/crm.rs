@@ -146,6 +146,31 @@ impl Crm {
         if let Some(line) = &w.log {
             crate::info!("{line}");
         }
+        self.run(&self.write_cmd(w), |_| false).map(drop)
+    }
+
+    /// One attribute write, tried once within `crm_attr_timeout`: for a
+    /// record no decision reads, which must not take an action's time.
+    pub fn apply_once(&self, w: &Write) -> Result<()> {
+        if let Some(line) = &w.log {
+            crate::info!("{line}");
+        }
+        let cmd = self.write_cmd(w);
+        let d = Deadline::after(self.call_timeout.min(self.deadline.remaining()));
+        let out = command::run(&cmd, None, d)?;
+        if out.success() {
+            Ok(())
+        } else {
+            Err(AgentError::generic(format!(
+                "{} failed: {}",
+                cmd.display(),
+                out.last_line()
+            )))
+        }
+    }
+
+    /// The `crm_attribute` call that makes `w`.
+    fn write_cmd(&self, w: &Write) -> Cmd {
         // Our own score the way ocf_promotion_score sets it (the promotion
         // attribute of OCF_RESOURCE_INSTANCE); other nodes' by name.
         let name = if w.attr == Attr::Score && w.node == self.me {
@@ -153,18 +178,17 @@ impl Crm {
         } else {
             format!("--name={}", w.attr.name(&self.rsc))
         };
-        let mut cmd = self.cmd("crm_attribute").args([
+        let cmd = self.cmd("crm_attribute").args([
             format!("--lifetime={}", w.attr.lifetime().as_str()),
             format!("--node={}", w.node),
             name,
         ]);
         // `--update=VALUE` in one word: Pacemaker 2.1.5 misreads
         // `-p -v -INFINITY` as options.
-        cmd = match w.wire() {
+        match w.wire() {
             Some(v) => cmd.arg(format!("--update={v}")),
             None => cmd.arg("--delete"),
-        };
-        self.run(&cmd, |_| false).map(drop)
+        }
     }
 
     /// Writes whose order does not matter, made at once: one

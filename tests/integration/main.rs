@@ -28,6 +28,7 @@ mod pacemaker_single;
 mod pg11;
 mod replication;
 mod slave;
+mod slots;
 mod standalone;
 mod tools;
 mod unfenced;

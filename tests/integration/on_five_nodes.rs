@@ -1,4 +1,5 @@
-//! Five nodes (`LAB_NODES=5`): the fault battery's short form and one
+//! Five nodes (`LAB_NODES=5`): a standby kept away past
+//! `max_slot_wal_keep_size` (`slots`), the fault battery's short form and one
 //! randomized schedule in quorum mode (`ANY 2` of four voters,
 //! `quorum_standbys=2`), then the same in sync mode after the operator's
 //! `rep_mode` change, in crm-examples' configuration as shipped (fencing,
@@ -32,6 +33,9 @@ fn quorum_then_sync_under_faults() {
         ],
     ));
     create_faults_table(&lab);
+    // Its primary keeps a slot per standby: one that stays away too long
+    // cannot fill the disk (max_slot_wal_keep_size).
+    crate::slots::a_standby_away_loses_its_slot_and_comes_back(&lab);
     // The schedules' seeds follow the three-node lab's (NEMESIS_SEED, 1019
     // and 1020 in the suite).
     let seed = env_number("NEMESIS_SEED", crate::load::now_ms()) + 2;

@@ -149,6 +149,17 @@ fn by_role(c: &Cluster, primary: &str) -> BTreeMap<(String, String), (String, St
             // WAL positions differ between two clusters; their shape must not.
             let value = if name.ends_with("-acked-also-on") {
                 role(value)
+            } else if name.ends_with("-promotions") {
+                // TIMELINE:TIME:FROM:CAUSE, the time the test's own.
+                value
+                    .split(' ')
+                    .map(|e| {
+                        let f: Vec<&str> = e.split(':').collect();
+                        assert_eq!(f.len(), 4, "{value}");
+                        format!("{}:<time>:{}:{}", f[0], f[2], f[3])
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ")
             } else if name.ends_with("-master-baseline") {
                 assert!(
                     value.len() == 16 && value.bytes().all(|b| b.is_ascii_hexdigit()),
@@ -184,6 +195,12 @@ fn expected_picture(primary: &str) -> Vec<((String, String), (String, String))> 
         e("primary", "pgsql-acked-also-on", "forever", "sync"),
         e("primary", "pgsql-data-status", "forever", "LATEST"),
         e("primary", "pgsql-master-baseline", "reboot", "<16 hex>"),
+        e(
+            "primary",
+            "pgsql-promotions",
+            "forever",
+            "2:<time>:-:election",
+        ),
         e("primary", "pgsql-status", "reboot", "PRI"),
         e("sync", "master-pgsql", "reboot", "100"),
         e("sync", "pgsql-data-status", "forever", "STREAMING|SYNC"),
@@ -394,10 +411,13 @@ fn differential_against_the_stock_agent() {
         }
     }
     // Both name one sync standby: the same attributes, plus our primary's
-    // record of it (R31).
+    // record of it (R31) and of its promotion (R56).
     assert_eq!(
         differences,
-        [r#"("primary", "pgsql-acked-also-on"): stock None, ours Some(("forever", "sync"))"#],
+        [
+            r#"("primary", "pgsql-acked-also-on"): stock None, ours Some(("forever", "sync"))"#,
+            r#"("primary", "pgsql-promotions"): stock None, ours Some(("forever", "2:<time>:-:election"))"#,
+        ],
         "every difference must be listed in docs/compatibility.md"
     );
 }

@@ -131,31 +131,28 @@ fn perform_monitor(
         MonitorStep::Follow(upstream) => r.follow(&upstream),
         MonitorStep::WarnWeakCommits => warn_weak_commits(r, s),
         MonitorStep::Standby(step) => perform_standby(r, step)?,
-        // A record for people: a failed write is tried again at the next
-        // monitor, and fails nothing.
+        // Housekeeping: a failure is logged and tried again at the next
+        // monitor; it never fails a running primary's monitor.
         MonitorStep::BoundSlotWal(bound) => {
             crate::info!(
                 "max_slot_wal_keep_size = {bound}: the replication slots keep no more WAL."
             );
-            r.session(Role::Admin)?
-                .bound_slot_wal(&bound)
-                .map_err(sql_err("Can't set max_slot_wal_keep_size"))?;
-        }
-        MonitorStep::RenewSlots(names) => {
-            let mut admin = r.session(Role::Admin)?;
-            for slot in names {
-                crate::warn!(
-                    "replication slot {slot} lost WAL its standby needs \
-                     (max_slot_wal_keep_size): created anew; that standby must be rewound or \
-                     resynchronised before it streams again"
-                );
+            if let Err(e) = r.session(Role::Admin).and_then(|mut admin| {
                 admin
-                    .drop_slot(&slot)
-                    .and_then(|()| admin.create_slot(&slot))
-                    .map_err(sql_err("Can't create the lost replication slot anew"))?;
+                    .bound_slot_wal(&bound)
+                    .map_err(sql_err("Can't set max_slot_wal_keep_size"))
+            }) {
+                crate::warn!("{e}");
             }
         }
-        MonitorStep::RecordPromotion(write) => match r.crm.apply(&write) {
+        MonitorStep::RepairSlots(repair) => {
+            if let Err(e) = repair_slots(r, &repair) {
+                crate::warn!("{e}");
+            }
+        }
+        // A record for people: tried once (the monitor's time is the
+        // pass's), again at the next monitor if it failed; it fails nothing.
+        MonitorStep::RecordPromotion(write) => match r.crm.apply_once(&write) {
             Ok(()) => r.files.forget_promotion_note(),
             Err(e) => crate::warn!("can't record this node's promotion yet: {e}"),
         },
@@ -195,11 +192,33 @@ pub(super) fn running_primary(
             .slot_wal_keep_mb
             .and_then(|_| s.setting("max_slot_wal_keep_size").ok()),
         slots: if r.rep.slot_names.is_empty() {
-            Vec::new()
+            None
         } else {
-            s.slot_report().unwrap_or_default()
+            s.slot_report().ok()
         },
     }
+}
+
+/// Slots that lost WAL, dropped and created anew; missing ones created
+/// (`rep::slot_repair`).
+fn repair_slots(r: &Replica, repair: &rep::SlotRepair) -> Result<()> {
+    let mut admin = r.session(Role::Admin)?;
+    for slot in &repair.lost {
+        crate::warn!(
+            "replication slot {slot} lost WAL its standby needs (max_slot_wal_keep_size): \
+             created anew; that standby must be rewound or resynchronised before it streams again"
+        );
+        admin
+            .drop_slot(slot)
+            .map_err(sql_err("Can't drop the lost replication slot"))?;
+    }
+    for slot in repair.lost.iter().chain(&repair.missing) {
+        crate::info!("PostgreSQL creates replication slot {slot}.");
+        admin
+            .create_slot(slot)
+            .map_err(sql_err("PostgreSQL can't create replication_slot"))?;
+    }
+    Ok(())
 }
 
 /// Say (once per change) which roles and databases make PostgreSQL

@@ -11,7 +11,7 @@ use super::lock::recover_in_place;
 use super::plan::{Attr, AttrValue, Batch, Plan, RepConfig, Score, Write};
 use super::primaries::{primary_verdict, PrimaryVerdict};
 use super::rounds::StandbyRounds;
-use super::slots::{slot_bound_to_set, slots_to_renew, Slot};
+use super::slots::{slot_bound_to_set, slot_repair, Slot, SlotRepair};
 use super::start_stop::NOT_AHEAD;
 use super::sync::primary_self;
 use super::{probe_score, receiver_status, ReceiverStatus};
@@ -52,10 +52,11 @@ pub enum MonitorStep {
     /// goes ([`crate::core::history`]).
     RecordPromotion(Write),
     /// `max_slot_wal_keep_size` set to this (`ALTER SYSTEM`, a reload).
+    /// Best effort, after the pass (whose list must be in effect first).
     BoundSlotWal(String),
-    /// These slots lost WAL their standby needs: dropped and created anew
-    /// ([`super::slots_to_renew`]).
-    RenewSlots(Vec<String>),
+    /// Slots lost or missing, made anew ([`super::slot_repair`]). Best
+    /// effort, after the pass.
+    RepairSlots(SlotRepair),
 }
 
 /// A monitor's steps, then its answer.
@@ -88,8 +89,8 @@ pub struct RunningPrimary {
     /// the configuration sets a bound).
     pub slot_wal_keep: Option<String>,
     /// The physical replication slots (read only with
-    /// `replication_slot_name`).
-    pub slots: Vec<Slot>,
+    /// `replication_slot_name`; `None`: not read, or unreadable).
+    pub slots: Option<Vec<Slot>>,
 }
 
 /// A primary's monitor. The stale one of two primaries
@@ -131,6 +132,25 @@ pub fn monitor_primary(plan: &mut Plan, probe: bool, facts: &RunningPrimary) -> 
         steps.push(MonitorStep::ReceiverStatus(receiver_status(false, false)));
     }
     primary_self(plan);
+    steps.push(MonitorStep::PublishHistory);
+    if cfg.auto_rewind {
+        steps.push(MonitorStep::CheckpointForRewinds);
+    }
+    steps.push(MonitorStep::ControlStandbys(
+        StandbyRounds::new(&facts.sync_standbys, facts.ceiling_record.as_deref())
+            .with_file_list(facts.sync_standbys_in_file.as_deref()),
+    ));
+    if cfg.waits_for_standbys() {
+        steps.push(MonitorStep::WarnWeakCommits);
+    }
+    // Housekeeping, once the pass put its list in effect: a reload before
+    // it would apply a list no rule checked.
+    if let Some(bound) = slot_bound_to_set(cfg.slot_wal_keep_mb, facts.slot_wal_keep.as_deref()) {
+        steps.push(MonitorStep::BoundSlotWal(bound));
+    }
+    if let Some(repair) = slot_repair(&cfg.slot_names, facts.slots.as_deref()) {
+        steps.push(MonitorStep::RepairSlots(repair));
+    }
     // Its promotion on record, with the timeline PostgreSQL began.
     if let (Some(note), Some(tli)) = (&facts.promotion_note, facts.insert_tli) {
         let value = history::recorded(plan.current(&cfg.me, Attr::Promotions), tli, note);
@@ -143,24 +163,6 @@ pub fn monitor_primary(plan: &mut Plan, probe: bool, facts: &RunningPrimary) -> 
             )),
             value: Some(AttrValue::Promotions(value)),
         }));
-    }
-    steps.push(MonitorStep::PublishHistory);
-    if let Some(bound) = slot_bound_to_set(cfg.slot_wal_keep_mb, facts.slot_wal_keep.as_deref()) {
-        steps.push(MonitorStep::BoundSlotWal(bound));
-    }
-    let lost = slots_to_renew(&cfg.slot_names, &facts.slots);
-    if !lost.is_empty() {
-        steps.push(MonitorStep::RenewSlots(lost));
-    }
-    if cfg.auto_rewind {
-        steps.push(MonitorStep::CheckpointForRewinds);
-    }
-    steps.push(MonitorStep::ControlStandbys(
-        StandbyRounds::new(&facts.sync_standbys, facts.ceiling_record.as_deref())
-            .with_file_list(facts.sync_standbys_in_file.as_deref()),
-    ));
-    if cfg.waits_for_standbys() {
-        steps.push(MonitorStep::WarnWeakCommits);
     }
     MonitorOutcome {
         steps,
@@ -436,7 +438,7 @@ mod tests {
             sync_standbys_in_file: None,
             promotion_note: None,
             slot_wal_keep: None,
-            slots: Vec::new(),
+            slots: None,
         }
     }
 
@@ -457,21 +459,39 @@ mod tests {
         };
         let mut facts = steady();
         facts.slot_wal_keep = Some("-1".into());
-        facts.slots = vec![slot("rs_pg02", "reserved"), slot("rs_pg03", "lost")];
+        facts.slots = Some(vec![slot("rs_pg02", "reserved"), slot("rs_pg03", "lost")]);
         let out = monitor_primary(&mut Plan::new(&c, &v), false, &facts);
-        assert!(out
-            .steps
-            .contains(&MonitorStep::BoundSlotWal("1024MB".into())));
-        assert!(out
-            .steps
-            .contains(&MonitorStep::RenewSlots(vec!["rs_pg03".into()])));
-        facts.slot_wal_keep = Some("1GB".into());
-        facts.slots = vec![slot("rs_pg02", "reserved")];
-        let out = monitor_primary(&mut Plan::new(&c, &v), false, &facts);
-        assert!(!out
+        // After the pass, whose list must be in effect before any reload.
+        let pass = out
             .steps
             .iter()
-            .any(|s| matches!(s, MonitorStep::BoundSlotWal(_) | MonitorStep::RenewSlots(_))));
+            .position(|s| matches!(s, MonitorStep::ControlStandbys(_)))
+            .unwrap();
+        let after: Vec<MonitorStep> = out.steps[pass + 1..]
+            .iter()
+            .filter(|s| !matches!(s, MonitorStep::WarnWeakCommits))
+            .cloned()
+            .collect();
+        assert_eq!(
+            after,
+            [
+                MonitorStep::BoundSlotWal("1024MB".into()),
+                MonitorStep::RepairSlots(SlotRepair {
+                    lost: vec!["rs_pg03".into()],
+                    missing: Vec::new(),
+                }),
+            ]
+        );
+        facts.slot_wal_keep = Some("1GB".into());
+        facts.slots = Some(vec![
+            slot("rs_pg02", "reserved"),
+            slot("rs_pg03", "reserved"),
+        ]);
+        let out = monitor_primary(&mut Plan::new(&c, &v), false, &facts);
+        assert!(!out.steps.iter().any(|s| matches!(
+            s,
+            MonitorStep::BoundSlotWal(_) | MonitorStep::RepairSlots(_)
+        )));
     }
 
     /// The first monitor after a promotion records it with the timeline

@@ -582,7 +582,7 @@ mod tests {
             sync_standbys_in_file: None,
             promotion_note: None,
             slot_wal_keep: None,
-            slots: Vec::new(),
+            slots: None,
         };
         assert_eq!(
             notified_primary(&mut Plan::new(&c, &v), &facts),

@@ -481,13 +481,14 @@ pub fn hand_over(plan: &mut Plan, to: &str) {
 
 /// What this promotion records ([`crate::core::history`]): the former
 /// primary, another node that says `LATEST`, and why it is replaced: it
-/// runs as a standby again (demoted on purpose), or not (it failed, or its
-/// node left); nobody: an election.
+/// runs as a standby again with no failure counted (demoted on purpose),
+/// or not (it failed, or its node left); nobody: an election.
 pub fn promotion_note(plan: &Plan, at: u64) -> PromotionNote {
     let from = other_latest(plan).next().map(str::to_string);
+    let failed = |f: &str| plan.view.fail_counts.get(f).copied().unwrap_or(0) > 0;
     let cause = match &from {
         None => Cause::Election,
-        Some(f) if plan.view.runs_standby(f) => Cause::Switchover,
+        Some(f) if plan.view.runs_standby(f) && !failed(f) => Cause::Switchover,
         Some(_) => Cause::Failover,
     };
     PromotionNote { at, from, cause }
