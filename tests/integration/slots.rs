@@ -5,7 +5,7 @@
 //! and creates the slot anew, and the standby comes back as the operator's
 //! guide says: kept out, resynchronised, let in again.
 
-use crate::lab::{healthy, text, Lab};
+use crate::lab::{text, Lab};
 use crate::operator::{crm, resync};
 use std::time::{Duration, Instant};
 
@@ -15,7 +15,7 @@ const BOUND: &str = "48MB";
 /// (`replication_slot_name=lab`). It leaves the lab healthy and unbounded.
 pub fn a_standby_away_loses_its_slot_and_comes_back(lab: &Lab) {
     let long = Duration::from_secs(180);
-    let p = lab.wait_for("healthy before the slot scenario", long, healthy);
+    let p = lab.wait_for("healthy before the slot scenario", long, |p| lab.healthy(p));
     let primary = p.primary().unwrap().to_string();
     // The standby the fewest commits wait for.
     let away = p.standbys_ranked().last().unwrap().clone();
@@ -92,7 +92,7 @@ pub fn a_standby_away_loses_its_slot_and_comes_back(lab: &Lab) {
             "--quiet",
         ],
     );
-    lab.wait_for(&format!("{away} streams again"), long, healthy);
+    lab.wait_for(&format!("{away} streams again"), long, |p| lab.healthy(p));
     let active = lab.sql_on(
         &primary,
         &format!("select active from pg_replication_slots where slot_name = '{slot}'"),
