@@ -459,9 +459,16 @@ pub const AGENT_SHORTDESC: &str =
 pub const AGENT_LONGDESC: &str =
     "Starts, stops, monitors, promotes and demotes PostgreSQL. A drop-in \
 replacement for ocf:heartbeat:pgsql: the same parameters with the same defaults, and the same \
-node attributes (<resource>-status, <resource>-data-status, <resource>-xlog-loc, \
-<resource>-master-baseline, master-<resource>) with the same values. With rep_mode=none it runs \
-one instance; with rep_mode=async or sync it runs a promotable clone of a primary and streaming \
+node attributes with the same values: <resource>-status, <resource>-data-status, \
+<resource>-xlog-loc, <resource>-master-baseline, master-<resource> (the promotion score) and, \
+with check_wal_receiver=true, <resource>-receiver-status. It adds, on the primary's node, \
+<resource>-acked-also-on (the standby that holds every commit the primary acknowledged), \
+<resource>-acked-on-any (rep_mode=quorum: the voters among which any k hold them) and \
+<resource>-promotions (its last promotions, for rustpgctl history), all three permanent; on a \
+standby, <resource>-xlog-tli (the timeline of <resource>-xlog-loc); and, kept by attrd alone \
+and shown by no crm_mon, <resource>-position (a standby's position for a promotion) and \
+<resource>-history (the primary's timeline history). With rep_mode=none it runs one instance; \
+with rep_mode=async, sync or quorum it runs a promotable clone of a primary and streaming \
 standbys, and with rep_mode=slave a standalone standby of master_ip. PostgreSQL 10 to 18: \
 recovery.conf before 12, standby.signal from 12 on.";
 
@@ -557,6 +564,44 @@ mod tests {
         // resource-agents 2026-07 (pull request 2142).
         ("external_standby_node_list", ""),
     ];
+
+    /// The agent's description names every attribute it writes: those
+    /// through the CIB, those kept by attrd alone, and the stock
+    /// receiver status.
+    #[test]
+    fn the_description_names_every_attribute_the_agent_writes() {
+        use crate::core::replication::{receiver_status_attr, Attr, PrivateAttr};
+        for a in Attr::ALL {
+            // A new attribute fails to compile here until it is listed.
+            match a {
+                Attr::Status
+                | Attr::DataStatus
+                | Attr::XlogLoc
+                | Attr::XlogTli
+                | Attr::MasterBaseline
+                | Attr::Score
+                | Attr::AckedAlsoOn
+                | Attr::AckedOnAny
+                | Attr::Promotions => {}
+            }
+        }
+        let names = Attr::ALL
+            .iter()
+            .map(|a| a.name("<resource>"))
+            .chain(PrivateAttr::ALL.iter().map(|a| a.name("<resource>")))
+            .chain([receiver_status_attr("<resource>")]);
+        for name in names {
+            assert!(
+                AGENT_LONGDESC.contains(&name),
+                "the meta-data does not name {name}"
+            );
+        }
+        for p in PrivateAttr::ALL {
+            match p {
+                PrivateAttr::Position | PrivateAttr::History => {}
+            }
+        }
+    }
 
     #[test]
     fn every_stock_parameter_is_here_with_the_stock_default() {

@@ -12,7 +12,6 @@ use clap::{Parser, Subcommand};
 ocf:rustpg:pgsql: every node's role, attributes and fail count, and why a node is or is not \
 promotable. Run it as root on a cluster node; it reads the CIB (CIB_file is honoured), \
 crm_mon, this node's PGSQL.lock and this node's PostgreSQL.",
-    disable_help_subcommand = true,
     after_help = "Exit status: 0 done (explain: the node is promotable); 1 the tool could \
 not do it (the message says why); 2 bad usage; 3 explain: the node is not promotable now, \
 switchover: refused (nothing changed)."
@@ -129,7 +128,7 @@ mod tests {
     fn the_man_pages_are_current() {
         let root = Cli::command();
         let mut pages = vec![("rustpgctl.8".to_string(), render(root.clone()))];
-        for sub in root.get_subcommands() {
+        for sub in root.get_subcommands().filter(|s| s.get_name() != "help") {
             let name = format!("rustpgctl-{}", sub.get_name());
             let page = render(sub.clone().name(&*name.clone().leak()));
             pages.push((format!("{name}.8"), page));

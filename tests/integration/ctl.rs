@@ -36,6 +36,28 @@ fn ctl(c: &Cluster, args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// `rustpgctl help` and `rustpgctl help COMMAND` answer without a
+/// cluster, and name every command.
+#[test]
+fn help_names_every_command() {
+    let out = Command::new(CTL).arg("help").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for command in [
+        "status",
+        "explain",
+        "history",
+        "metrics",
+        "serve",
+        "switchover",
+    ] {
+        assert!(text.contains(command), "{command} missing from:\n{text}");
+    }
+    let out = Command::new(CTL).args(["help", "serve"]).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--listen <ADDRESS:PORT>"));
+}
+
 #[test]
 fn status_and_explain_read_the_agents_picture() {
     let c = Cluster::new(Major::V15, &["pg01", "pg02", "pg03"]);

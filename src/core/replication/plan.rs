@@ -253,6 +253,19 @@ impl Lifetime {
 }
 
 impl Attr {
+    /// Every attribute the agent writes through the CIB.
+    pub const ALL: [Attr; 9] = [
+        Attr::Status,
+        Attr::DataStatus,
+        Attr::XlogLoc,
+        Attr::XlogTli,
+        Attr::MasterBaseline,
+        Attr::Score,
+        Attr::AckedAlsoOn,
+        Attr::AckedOnAny,
+        Attr::Promotions,
+    ];
+
     /// The attributes that outlive their node's membership
     /// ([`Lifetime::Forever`]).
     pub const ALL_FOREVER: [Attr; 4] = [
@@ -301,6 +314,8 @@ pub enum PrivateAttr {
 }
 
 impl PrivateAttr {
+    pub const ALL: [PrivateAttr; 2] = [PrivateAttr::Position, PrivateAttr::History];
+
     pub fn name(self, rsc: &str) -> String {
         match self {
             PrivateAttr::Position => format!("{rsc}-position"),
