@@ -6,7 +6,7 @@
 
 use super::status::{NodeStatus, Status};
 use crate::core::quote::prometheus_label;
-use crate::core::replication::plan::{DataStatus, SenderState, SyncRole};
+use crate::core::replication::plan::{DataStatus, Score, ScoreValue, SenderState, SyncRole};
 
 /// Pacemaker's INFINITY, as a number.
 const INFINITY: f64 = 1_000_000.0;
@@ -56,13 +56,14 @@ fn flag(b: bool) -> f64 {
     }
 }
 
-/// A Pacemaker score as a number (`-INFINITY` is -1000000).
+/// A Pacemaker score as a number (`-INFINITY` is -1000000), read as the
+/// agent reads one ([`Score::parse`]).
 fn score(s: &str) -> Option<f64> {
-    match s.trim().trim_start_matches('+') {
-        "INFINITY" => Some(INFINITY),
-        "-INFINITY" => Some(-INFINITY),
-        n => n.parse().ok(),
-    }
+    Some(match Score::parse(s)? {
+        ScoreValue::Infinity => INFINITY,
+        ScoreValue::MinusInfinity => -INFINITY,
+        ScoreValue::Points(n) => n as f64,
+    })
 }
 
 /// The node's part in replication: `primary`, `sync`, `quorum`, `async`

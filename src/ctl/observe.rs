@@ -110,7 +110,7 @@ fn read_primary(
     PrimarySide {
         report: session.standby_report().map_err(|e| e.message),
         weak_commits: session.weak_commit_settings().unwrap_or_default(),
-        sync_standby_names: session.sync_standby_names().ok(),
+        sync_standby_names: session.setting("synchronous_standby_names").ok(),
         slots: session.slot_report().unwrap_or_default(),
     }
 }

@@ -487,14 +487,6 @@ impl Session {
         self.reload()
     }
 
-    /// `synchronous_standby_names` as the server runs with it.
-    pub fn sync_standby_names(&mut self) -> Result<String, SqlError> {
-        Ok(self
-            .client
-            .query_one("select current_setting('synchronous_standby_names')", &[])?
-            .get(0))
-    }
-
     /// The physical replication slots and the WAL each keeps.
     pub fn slot_report(&mut self) -> Result<Vec<Slot>, SqlError> {
         // `wal_status` and `safe_wal_size` exist from PostgreSQL 13 on:

@@ -167,10 +167,6 @@ impl<'a> Replica<'a> {
     fn model(&self) -> RecoveryModel {
         self.i.major.recovery_model()
     }
-
-    fn slot_names(&self) -> Vec<String> {
-        self.rep.slot_names.clone()
-    }
 }
 
 /// The timeline of the newest WAL segment in `pg_wal`: the timeline a

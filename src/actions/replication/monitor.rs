@@ -199,26 +199,23 @@ pub(super) fn running_primary(
     }
 }
 
-/// Slots that lost WAL, dropped and created anew; missing ones created
-/// (`rep::slot_repair`).
+/// Slots that lost WAL are dropped, then every slot of ours that is not
+/// there is created, as promote creates them (`rep::slot_repair`).
 fn repair_slots(r: &Replica, repair: &rep::SlotRepair) -> Result<()> {
-    let mut admin = r.session(Role::Admin)?;
-    for slot in &repair.lost {
-        crate::warn!(
-            "replication slot {slot} lost WAL its standby needs (max_slot_wal_keep_size): \
-             created anew; that standby must be rewound or resynchronised before it streams again"
-        );
-        admin
-            .drop_slot(slot)
-            .map_err(sql_err("Can't drop the lost replication slot"))?;
+    if !repair.lost.is_empty() {
+        let mut admin = r.session(Role::Admin)?;
+        for slot in &repair.lost {
+            crate::warn!(
+                "replication slot {slot} lost WAL its standby needs (max_slot_wal_keep_size): \
+                 created anew; that standby must be rewound or resynchronised before it streams \
+                 again"
+            );
+            admin
+                .drop_slot(slot)
+                .map_err(sql_err("Can't drop the lost replication slot"))?;
+        }
     }
-    for slot in repair.lost.iter().chain(&repair.missing) {
-        crate::info!("PostgreSQL creates replication slot {slot}.");
-        admin
-            .create_slot(slot)
-            .map_err(sql_err("PostgreSQL can't create replication_slot"))?;
-    }
-    Ok(())
+    reconcile_slots(r, true)
 }
 
 /// Say (once per change) which roles and databases make PostgreSQL

@@ -83,7 +83,7 @@ fn await_proof(r: &Replica, lock: Lock) -> (bool, Duration) {
 /// The per-standby replication slots exist on a primary (`present`) and
 /// not on a standby, whose start drops them as the stock agent does.
 pub(super) fn reconcile_slots(r: &Replica, present: bool) -> Result<()> {
-    let wanted = r.slot_names();
+    let wanted = &r.rep.slot_names;
     if wanted.is_empty() {
         return Ok(());
     }
