@@ -49,9 +49,14 @@
 #                                     operator would (docs/operations.md;
 #                                     Pacemaker restarts the resource), then
 #                                     wait for the picture of that mode
-#   lab/cluster.sh switch-provider P  change the live primitive's provider to
-#                                     P (rustpg or heartbeat) as an operator
-#                                     would (docs/migration.md)
+#   lab/cluster.sh switch-provider P [crm|pcs] [--self-healing]
+#                                     change the live primitive's provider
+#                                     to P (rustpg or heartbeat) with crmsh
+#                                     (default) or pcs, as an operator would
+#                                     (docs/migration.md: on the way back,
+#                                     what the stock agent does not know is
+#                                     taken out first); --self-healing also
+#                                     sets auto_rewind and failure-timeout
 #
 # Environment: LAB_ROOT (state dir, default /var/tmp/rustpg-lab3), LAB_PREFIX
 # (network namespace names <prefix>-pg01 ... and <prefix>-sw, default
@@ -1557,12 +1562,6 @@ roles_as_before() {
     done
 }
 
-# Change the provider of the live Postgresql primitive, as an operator
-# would (docs/migration.md): maintenance mode, the provider attribute and
-# nothing else, a refresh so that the new agent probes every instance (it
-# finds them as they are: no stop, no start, no promotion), maintenance
-# mode off. PostgreSQL keeps running throughout; the attributes the old
-# agent left are taken over as they are.
 cmd_rep_mode() {
     check_names
     local mode=${1:-} n t0=$SECONDS params=() p
@@ -1594,18 +1593,77 @@ cmd_rep_mode() {
     say "rep_mode=$mode in $((SECONDS - t0)) s"
 }
 
+# Change the provider of the live Postgresql primitive with crmsh or pcs,
+# as an operator would: the commands of docs/migration.md, each printed as
+# "$ COMMAND" before it runs (the drop-in test checks that the document
+# shows every one). Maintenance mode, the provider and nothing else (the
+# way back first removes what the stock agent does not know: our
+# parameters, our server settings, our attributes and files), a refresh
+# so that the new agent probes every instance (it finds them as they are:
+# no stop, no start, no promotion), maintenance mode off. PostgreSQL keeps
+# running throughout; the attributes the old agent left are taken over as
+# they are.
+# A command line as an operator types it: words that need it in single
+# quotes.
+shown() {
+    local w out=()
+    for w; do
+        if [[ $w =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then
+            out+=("$w")
+        else
+            out+=("'${w//\'/\'\\\'\'}'")
+        fi
+    done
+    echo "${out[*]}"
+}
+
 cmd_switch_provider() {
     check_names
-    local provider=${1:-} n m old before after expected primary t0=$SECONDS online=() others=()
+    local provider= tool=crm healing=0 arg n m old before after expected primary t0=$SECONDS online=() others=()
+    for arg; do
+        case $arg in
+            rustpg | heartbeat) provider=$arg ;;
+            crm | pcs) tool=$arg ;;
+            --self-healing) healing=1 ;;
+            *) die "usage: $0 switch-provider rustpg|heartbeat [crm|pcs] [--self-healing]" ;;
+        esac
+    done
     case $provider in
         rustpg) [[ -x $AGENT ]] || die "$AGENT is missing: run scripts/install.sh first" ;;
         heartbeat)
             [[ -f $LAB_ROOT/ocf-shellfuncs ]] \
                 || die "the stock agent needs the patched ocf-shellfuncs: make the lab with LAB_AGENT=stock"
+            ((!healing)) || die "--self-healing: only on the way to rustpg"
             ;;
-        *) die "usage: $0 switch-provider rustpg|heartbeat" ;;
+        *) die "usage: $0 switch-provider rustpg|heartbeat [crm|pcs] [--self-healing]" ;;
     esac
     n=$(any_node) || die "no node has a running pacemaker"
+    # Print each operator command, then run it: step on any node,
+    # step_on NODE on that one (printed with "# on NODE").
+    step() {
+        say "\$ $(shown "$@")"
+        in_node "$n" "$@"
+    }
+    step_on() {
+        local on=$1
+        shift
+        say "\$ $(shown "$@")   # on $on"
+        in_node "$on" "$@"
+    }
+    maintenance() {
+        if [[ $tool == pcs ]]; then
+            step pcs property set "maintenance-mode=$1"
+        else
+            step crm configure property "maintenance-mode=$1"
+        fi
+    }
+    refresh() {
+        if [[ $tool == pcs ]]; then
+            step pcs resource refresh Postgresql "node=$1"
+        else
+            step crm resource refresh Postgresql "$1"
+        fi
+    }
     before=$(in_node "$n" cibadmin --query --xpath "//primitive[@id='Postgresql']") \
         || die "no primitive Postgresql in the CIB"
     old=$(xmllint --xpath 'string(/primitive/@provider)' - <<<"$before")
@@ -1616,45 +1674,125 @@ cmd_switch_provider() {
         online+=("$m")
         [[ $m == "$primary" ]] || others+=("$m")
     done
-    say "Postgresql: ocf:$old:pgsql -> ocf:$provider:pgsql (primary $primary, standbys ${others[*]})"
-    in_node "$n" crm configure property maintenance-mode=true
-    trap 'echo "cluster: switch-provider failed; the cluster is still in maintenance mode (crm configure property maintenance-mode=false)" >&2' EXIT
+    say "Postgresql: ocf:$old:pgsql -> ocf:$provider:pgsql with $tool (primary $primary, standbys ${others[*]})"
+    maintenance true
+    trap 'echo "cluster: switch-provider failed; the cluster is still in maintenance mode" >&2' EXIT
     # Maintenance mode cancels the old agent's recurring monitors; one that
     # is already running goes on, and must not see the refresh below.
-    in_node "$n" crm_resource --wait --timeout=60s
+    step crm_resource --wait
     old_agent_idle() {
         local m
         for m in "${online[@]}"; do
             ! in_node "$m" pgrep -f "/usr/lib/ocf/resource.d/$old/pgsql( |$)" >/dev/null || return 1
         done
     }
+    say "\$ pgrep -af /usr/lib/ocf/resource.d/$old/pgsql   # on every node, until it prints nothing"
     wait_for 60 "the running actions of ocf:$old:pgsql to end" old_agent_idle \
         || { print_crm_mon >&2 || true; exit 1; }
-    in_node "$n" cibadmin --modify --xml-text "<primitive id=\"Postgresql\" provider=\"$provider\"/>"
+    [[ $provider == rustpg ]] || {
+        leave_rustpg
+        before=$(in_node "$n" cibadmin --query --xpath "//primitive[@id='Postgresql']")
+    }
+    step cibadmin --modify --xml-text "<primitive id=\"Postgresql\" provider=\"$provider\"/>"
     after=$(in_node "$n" cibadmin --query --xpath "//primitive[@id='Postgresql']")
     expected=${before/provider=\"$old\"/provider=\"$provider\"}
     [[ $after == "$expected" ]] || die "the primitive changed in more than its provider: $(diff <(echo "$before") <(echo "$after"))"
+    if ((healing)); then
+        # The settings with which crm-examples/ heal themselves, in the
+        # same window (docs/operations.md, "When the cluster waits for you").
+        if [[ $tool == pcs ]]; then
+            step pcs resource defaults update failure-timeout=10s
+            step pcs resource update Postgresql auto_rewind=true
+        else
+            step crm configure rsc_defaults failure-timeout=10s
+            step crm resource param Postgresql set auto_rewind true
+        fi
+    fi
     # Forget the old agent's operation history so that the new agent
     # probes: on the primary first. A standby probed while crm_mon shows no
     # promoted instance takes the stock "Master does not exist" branch: it
     # sets itself HS:alone with score -INFINITY and publishes an xlog-loc
     # that nothing deletes afterwards (docs/migration.md).
-    in_node "$n" crm resource refresh Postgresql "$primary"
-    in_node "$n" crm_resource --wait --timeout=60s
+    refresh "$primary"
+    step crm_resource --wait
     wait_for 60 "the probe of ocf:$provider:pgsql to find $primary promoted" \
         roles_as_before "$primary" || { print_crm_mon >&2 || true; exit 1; }
     for m in "${others[@]}"; do
-        in_node "$n" crm resource refresh Postgresql "$m"
+        refresh "$m"
     done
-    in_node "$n" crm_resource --wait --timeout=60s
+    step crm_resource --wait
     wait_for 60 "the probes of ocf:$provider:pgsql to find $primary promoted and ${others[*]} unpromoted" \
         roles_as_before "$primary" "${others[@]}" || { print_crm_mon >&2 || true; exit 1; }
     say "probed after $((SECONDS - t0)) s; leaving maintenance mode"
-    in_node "$n" crm configure property maintenance-mode=false
+    maintenance false
     trap - EXIT
     await_picture "$t0" 150 "no complete picture after switching to ocf:$provider:pgsql" "${online[@]}"
     say "Postgresql is ocf:$provider:pgsql; picture complete after $((SECONDS - t0)) s"
     print_crm_mon
+}
+
+# The way back, in maintenance mode, before the provider changes: take out
+# what the stock agent does not know (docs/migration.md, "What the agent
+# added"). Uses switch-provider's before, n, tool, online, step and step_on.
+leave_rustpg() {
+    local p m name attr lifetime present auto=/var/lib/pgsql/data/postgresql.auto.conf ours
+    # Our parameters, while the resource is still ours (pcs checks names
+    # against the agent's meta-data).
+    present=$(xmllint --xpath '//instance_attributes/nvpair/@name' - <<<"$before")
+    [[ $(xmllint --xpath 'string(//instance_attributes/nvpair[@name="rep_mode"]/@value)' - <<<"$before") != quorum ]] \
+        || die "rep_mode=quorum is ours: set rep_mode=sync first and wait for its picture"
+    for p in auto_rewind auto_resync replication_hosts max_slot_wal_keep_size quorum_standbys; do
+        [[ $present == *"\"$p\""* ]] || continue
+        if [[ $tool == pcs ]]; then
+            step pcs resource update Postgresql "$p="
+        else
+            step crm resource param Postgresql delete "$p"
+        fi
+    done
+    # Our server settings in postgresql.auto.conf, which PostgreSQL reads
+    # after the stock agent's included rep_mode.conf and recovery.conf.
+    # On the primary, the sync standby's name falls back to the stock
+    # agent's rep_mode.conf, which this agent keeps with the same value.
+    ours=$(in_node "$primary" grep "^synchronous_standby_names = " "$auto" || true)
+    if [[ -n $ours ]]; then
+        say "\$ grep synchronous_standby_names $auto /var/lib/pgsql/tmp/rep_mode.conf   # on $primary"
+        in_node "$primary" grep -qxF "$ours" /var/lib/pgsql/tmp/rep_mode.conf \
+            || die "$primary: rep_mode.conf does not hold $ours; not resetting it"
+        in_node "$primary" grep -q "^include '/var/lib/pgsql/tmp/rep_mode.conf'" /var/lib/pgsql/data/postgresql.conf \
+            || die "$primary: postgresql.conf does not include rep_mode.conf; not resetting $ours"
+    fi
+    for m in "${online[@]}"; do
+        for name in synchronous_standby_names primary_conninfo primary_slot_name restore_command \
+            recovery_target_timeline archive_cleanup_command recovery_end_command \
+            wal_retrieve_retry_interval max_slot_wal_keep_size; do
+            in_node "$m" grep -q "^$name = " "$auto" || continue
+            step_on "$m" runuser -u postgres -- psql -X -d postgres -c "ALTER SYSTEM RESET $name"
+        done
+        step_on "$m" runuser -u postgres -- psql -X -d postgres -c "SELECT pg_reload_conf()"
+    done
+    # Our node attributes (the stock agent neither reads nor removes them).
+    for m in "${NODES[@]}"; do
+        for attr in acked-also-on:forever acked-on-any:forever promotions:forever xlog-tli:reboot; do
+            name=Postgresql-${attr%%:*} lifetime=${attr#*:}
+            in_node "$n" crm_attribute --node "$m" --name "$name" --lifetime "$lifetime" --query >/dev/null 2>&1 \
+                || continue
+            step crm_attribute --node "$m" --name "$name" --lifetime "$lifetime" --delete
+        done
+    done
+    # Our private attributes (attrd's alone; they would go with the
+    # node's Pacemaker).
+    for m in "${NODES[@]}"; do
+        for name in Postgresql-position Postgresql-history; do
+            in_node "$n" attrd_updater --query --name "$name" --node "$m" >/dev/null 2>&1 || continue
+            step attrd_updater --delete --name "$name" --node "$m"
+        done
+    done
+    # Our notes in tmpdir.
+    for m in "${online[@]}"; do
+        step_on "$m" rm -f /var/lib/pgsql/tmp/election_deferred /var/lib/pgsql/tmp/former_primary \
+            /var/lib/pgsql/tmp/history_published /var/lib/pgsql/tmp/recovered_in_place \
+            /var/lib/pgsql/tmp/sync_ceiling /var/lib/pgsql/tmp/sync_flag /var/lib/pgsql/tmp/weak_commits
+    done
 }
 
 usage() {

@@ -186,7 +186,9 @@ fn replication_hosts(words: &[String]) -> Result<BTreeMap<String, String>> {
 /// Characters that mean something inside a double-quoted `/bin/sh` word.
 const SHELL_SPECIAL_IN_DQUOTES: &[char] = &['"', '$', '`', '\\'];
 
-fn check_kind(spec: &ParamSpec, value: &str) -> Result<()> {
+/// Whether `value` is one `spec` accepts (its kind alone: no other
+/// parameter is consulted), with the exit reason when not.
+pub fn check_kind(spec: &ParamSpec, value: &str) -> Result<()> {
     let name = spec.name;
     // Echo at most 80 characters of a bad value: exit reasons are one line.
     let shown: String = match value.char_indices().nth(80) {

@@ -105,3 +105,122 @@ fn advertises_the_ocf_1_1_actions_and_roles() {
         "<action name=\"monitor\" timeout=\"30s\" interval=\"29s\" depth=\"0\" role=\"Promoted\""
     ));
 }
+
+/// The documents an administrator reads, and the examples they copy.
+fn user_documents() -> Vec<(String, String)> {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut paths = vec![format!("{root}/README.md"), format!("{root}/lab/README.md")];
+    for dir in ["docs", "crm-examples", "doc"] {
+        for e in std::fs::read_dir(format!("{root}/{dir}")).unwrap() {
+            paths.push(e.unwrap().path().display().to_string());
+        }
+    }
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            (p.trim_start_matches(root).to_string(), text)
+        })
+        .collect()
+}
+
+/// What the documents state about a parameter's default: "`name` (…
+/// default `value` …)", "`name` (… default value …)" or "`name` (… empty
+/// by default …)".
+fn stated_defaults(text: &str, name: &str) -> Vec<String> {
+    let opening = format!("`{name}` (");
+    let mut found = Vec::new();
+    for (at, _) in text.match_indices(&opening) {
+        let inside = &text[at + opening.len()..];
+        let inside = &inside[..inside.find(')').unwrap_or(inside.len())];
+        let inside = inside.replace('\n', " ");
+        if inside.contains("empty by default") {
+            found.push(String::new());
+        } else if let Some((_, after)) = inside.split_once("default ") {
+            let word = after.trim_start_matches('`');
+            let word: String = word
+                .chars()
+                .take_while(|c| !matches!(c, '`' | ',' | ';' | ' ' | ':'))
+                .collect();
+            found.push(word);
+        }
+    }
+    found
+}
+
+/// The values the documents show for a parameter: `name=value` where
+/// `name` starts a word (a quoted value as the shell would read it).
+/// Placeholders (`<…>`, `…`) and empty values (pcs's way to remove a
+/// parameter) are left out.
+fn shown_values(text: &str, name: &str) -> Vec<String> {
+    let pattern = format!("{name}=");
+    let mut values = Vec::new();
+    for (at, _) in text.match_indices(&pattern) {
+        let before = text[..at].chars().next_back();
+        if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            continue;
+        }
+        let rest = &text[at + pattern.len()..];
+        let value = match rest.chars().next() {
+            Some(q @ ('"' | '\'')) => rest[1..].split(q).next().unwrap_or("").to_string(),
+            _ => rest
+                .chars()
+                .take_while(|c| !c.is_whitespace() && !matches!(c, '`' | ',' | ')' | ';' | '|'))
+                .collect(),
+        };
+        if value.is_empty() || value.contains('<') || value.contains('…') || value.contains("...")
+        {
+            continue;
+        }
+        values.push(value);
+    }
+    values
+}
+
+/// Where the documents repeat what the parameter table (and so the
+/// meta-data) says, they agree with it: every default they state is the
+/// table's, and every `name=value` they show is a value the agent accepts.
+#[test]
+fn the_documents_agree_with_the_parameter_table() {
+    let mut wrong = Vec::new();
+    let mut checked = 0;
+    for (file, text) in user_documents() {
+        for p in rustpg::params::PARAMS {
+            for stated in stated_defaults(&text, p.name) {
+                checked += 1;
+                if stated != p.default {
+                    wrong.push(format!(
+                        "{file}: {} defaults to {:?}, not {stated:?}",
+                        p.name, p.default
+                    ));
+                }
+            }
+            for value in shown_values(&text, p.name) {
+                checked += 1;
+                if let Err(e) = rustpg::config::check_kind(p, &value) {
+                    wrong.push(format!("{file}: {}", e.reason()));
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    assert!(
+        checked > 50,
+        "only {checked} claims found: is the parsing broken?"
+    );
+}
+
+#[test]
+fn claims_are_found_as_written() {
+    let text = "`auto_rewind` (ours, default `false`) and `pgport` (default 5432), \
+                `replication_hosts` (ours, empty by default; 13+), rep_mode=sync \
+                node_list=\"pg01 pg02\" auto_rewind= pgdata=<dir> xrep_mode=no";
+    assert_eq!(stated_defaults(text, "auto_rewind"), ["false"]);
+    assert_eq!(stated_defaults(text, "pgport"), ["5432"]);
+    assert_eq!(stated_defaults(text, "replication_hosts"), [""]);
+    assert_eq!(shown_values(text, "rep_mode"), ["sync"]);
+    assert_eq!(shown_values(text, "node_list"), ["pg01 pg02"]);
+    assert!(shown_values(text, "auto_rewind").is_empty());
+    assert!(shown_values(text, "pgdata").is_empty());
+}
