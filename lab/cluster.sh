@@ -1463,7 +1463,10 @@ cmd_partition() {
 # resource-stickiness.) Then the full picture.
 cmd_switchover() {
     check_names
-    if [[ $LAB_AGENT == ours ]]; then
+    local n
+    n=$(any_node) || die "no node has a running pacemaker"
+    # The agent that runs now (after switch-provider, not LAB_AGENT's).
+    if in_node "$n" cibadmin --query --xpath "//primitive[@id='Postgresql']" | grep -q 'provider="rustpg"'; then
         switchover_with_rustpgctl "$@"
     else
         switchover_with_a_ban "$@"

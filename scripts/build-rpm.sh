@@ -20,6 +20,8 @@ install -D -m 0755 "$target/release/rustpgctl" "$staged/usr/sbin/rustpgctl"
 install -d "$staged/usr/share/man/man8"
 install -m 0644 doc/rustpgctl*.8 "$staged/usr/share/man/man8/"
 gzip -9n "$staged"/usr/share/man/man8/*.8
+install -D -m 0644 doc/ocf_rustpg_pgsql.7 "$staged/usr/share/man/man7/ocf_rustpg_pgsql.7"
+gzip -9n "$staged/usr/share/man/man7/ocf_rustpg_pgsql.7"
 install -D -m 0644 ocf-metadata/pgsql.xml "$staged/usr/share/rustpg/ocf-metadata/pgsql.xml"
 install -D -m 0644 packaging/rustpg-serve.service "$staged/usr/lib/systemd/system/rustpg-serve.service"
 install -D -m 0644 packaging/rustpg-serve.default "$staged/etc/sysconfig/rustpg-serve"

@@ -34,8 +34,10 @@ grep -q "Manages a PostgreSQL instance" <<<"$(output_of crm ra info ocf:rustpg:p
 grep -q "rep_mode" <<<"$(output_of pcs resource describe ocf:rustpg:pgsql)" \
     || fail "pcs resource describe ocf:rustpg:pgsql does not list its parameters"
 grep -q "explain" <<<"$(output_of rustpgctl --help)" || fail "rustpgctl --help"
-grep -q '^\.TH rustpgctl 8' <<<"$(output_of zcat /usr/share/man/man8/rustpgctl.8.gz)" \
+grep -q '^\.TH RUSTPGCTL 8' <<<"$(output_of zcat /usr/share/man/man8/rustpgctl.8.gz)" \
     || fail "no rustpgctl(8)"
+grep -q '^\.TH OCF_RUSTPG_PGSQL 7' <<<"$(output_of zcat /usr/share/man/man7/ocf_rustpg_pgsql.7.gz)" \
+    || fail "no ocf_rustpg_pgsql(7)"
 [[ -e /lib/systemd/system/rustpg-serve.service ]] || fail "no rustpg-serve.service"
 [[ ! -e /etc/systemd/system/multi-user.target.wants/rustpg-serve.service ]] \
     || fail "rustpg-serve.service is enabled on install (it must stay off)"

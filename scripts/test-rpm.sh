@@ -22,6 +22,7 @@ done
 for page in rustpgctl rustpgctl-status rustpgctl-explain rustpgctl-history rustpgctl-metrics rustpgctl-serve rustpgctl-switchover; do
     grep -q "^/usr/share/man/man8/$page\.8" <<<"$listed" || fail "no $page(8) in $rpm"
 done
+grep -q "^/usr/share/man/man7/ocf_rustpg_pgsql\.7" <<<"$listed" || fail "no ocf_rustpg_pgsql(7) in $rpm"
 flags=$(rpm -qp --qf '[%{FILEFLAGS:fflags} %{FILENAMES}\n]' "$rpm" 2>/dev/null \
     | awk '$2 == "/etc/sysconfig/rustpg-serve" {print $1}')
 [[ $flags == *c* && $flags == *n* ]] \

@@ -2,7 +2,7 @@
 //! table (`params.rs`) into one typed `Config`. Only consistency checks live
 //! here; checks that look at the host are in `actions::validate`.
 
-use crate::error::{AgentError, Result};
+use crate::error::{AgentError, Result, EXIT_REASON_MAX};
 use crate::ocf::env::{is_false, is_true, RawEnv, RESKEY_PREFIX};
 use crate::params::{Kind, ParamSpec, PARAMS};
 use std::collections::BTreeMap;
@@ -167,8 +167,9 @@ fn replication_hosts(words: &[String]) -> Result<BTreeMap<String, String>> {
         });
         let Some((node, host)) = pair else {
             return Err(AgentError::configured(format!(
-                "replication_hosts: {word:.80} is not node=host (a host name or address); \
-                 write pairs such as pg01=10.0.0.11"
+                "replication_hosts: {} is not node=host (a name or address), e.g. \
+                 pg01=10.0.0.11",
+                echo(word, ECHO_MAX)
             )));
         };
         if hosts
@@ -186,52 +187,71 @@ fn replication_hosts(words: &[String]) -> Result<BTreeMap<String, String>> {
 /// Characters that mean something inside a double-quoted `/bin/sh` word.
 const SHELL_SPECIAL_IN_DQUOTES: &[char] = &['"', '$', '`', '\\'];
 
+/// How much of a bad value an exit reason echoes, in bytes with its
+/// quotes ([`echo`]): what is left of the exit reason says what is
+/// wrong with it.
+const ECHO_MAX: usize = 32;
+
+/// The exit reason of a failed validation leaves room for what a
+/// monitor adds while PostgreSQL runs ([`crate::actions::STILL_RUNNING`]).
+pub(crate) const VALIDATION_REASON_MAX: usize =
+    EXIT_REASON_MAX - crate::actions::STILL_RUNNING.len();
+
+/// `value` quoted as `{:?}` quotes it, in `max` bytes at most: when
+/// longer, its start and then `...`. Exit reasons echo what was given, and
+/// must fit in [`EXIT_REASON_MAX`].
+pub fn echo(value: &str, max: usize) -> String {
+    let whole = format!("{value:?}");
+    if whole.len() <= max {
+        return whole;
+    }
+    let mut shown = String::from("\"");
+    for c in value.chars() {
+        let quoted = format!("{:?}", c.to_string());
+        let piece = &quoted[1..quoted.len() - 1];
+        if shown.len() + piece.len() + "\"...".len() > max {
+            break;
+        }
+        shown.push_str(piece);
+    }
+    shown + "\"..."
+}
+
 /// Whether `value` is one `spec` accepts (its kind alone: no other
 /// parameter is consulted), with the exit reason when not.
 pub fn check_kind(spec: &ParamSpec, value: &str) -> Result<()> {
     let name = spec.name;
-    // Echo at most 80 characters of a bad value: exit reasons are one line.
-    let shown: String = match value.char_indices().nth(80) {
-        Some((cut, _)) => format!("{:?}...", &value[..cut]),
-        None => format!("{value:?}"),
-    };
+    let shown = echo(value, ECHO_MAX);
     let bad = |what: String| Err(AgentError::configured(format!("{name}={shown} {what}")));
     if value.chars().any(|c| c.is_control() && c != '\t') {
-        return bad(format!(
-            "contains a control character; fix the {name} parameter"
-        ));
+        return bad("contains a control character; fix the parameter".into());
     }
     match spec.kind {
         Kind::Str => Ok(()),
         Kind::Path if value.is_empty() => Ok(()),
-        Kind::Path if !value.starts_with('/') => bad(format!(
-            "is not an absolute path; set {name} to a path starting with /"
-        )),
-        Kind::Program if value.is_empty() => bad(format!("is empty; set {name} to a program")),
-        Kind::Program if value.contains('/') && !value.starts_with('/') => bad(format!(
-            "is a relative path; set {name} to an absolute path or a program name on PATH"
-        )),
+        Kind::Path if !value.starts_with('/') => {
+            bad("is not an absolute path; start it with /".into())
+        }
+        Kind::Program if value.is_empty() => bad("is empty; set it to a program".into()),
+        Kind::Program if value.contains('/') && !value.starts_with('/') => {
+            bad("is a relative path; give an absolute path or a program on PATH".into())
+        }
         Kind::Path | Kind::Program => {
             match value.chars().find(|c| SHELL_SPECIAL_IN_DQUOTES.contains(c)) {
                 Some(c) => bad(format!(
-                "contains {c:?}, which pg_ctl would pass to /bin/sh; use a path without \" $ ` \\"
-            )),
+                    "contains {c:?}, which pg_ctl passes to /bin/sh; avoid \" $ ` \\"
+                )),
                 None => Ok(()),
             }
         }
         Kind::Int { min, max } => match value.trim().parse::<i64>() {
             Ok(v) if (min..=max).contains(&v) => Ok(()),
-            _ => bad(format!(
-                "is not a whole number from {min} to {max}; fix the {name} parameter"
-            )),
+            _ => bad(format!("is not a whole number from {min} to {max}")),
         },
         Kind::Bool if is_true(value) || is_false(value) => Ok(()),
-        Kind::Bool => bad(format!("is not a boolean; set {name} to true or false")),
+        Kind::Bool => bad("is not a boolean; set it to true or false".into()),
         Kind::Choice(words) if words.contains(&value) => Ok(()),
-        Kind::Choice(words) => bad(format!(
-            "is not one of {}; fix the {name} parameter",
-            words.join(", ")
-        )),
+        Kind::Choice(words) => bad(format!("is not one of {}", words.join(", "))),
     }
 }
 
@@ -306,16 +326,35 @@ impl Config {
         let Some(size) = size.filter(|s| s.trim() != "-1") else {
             return Ok(None);
         };
-        let bytes = crate::core::size::parse_bytes(size)
-            .map_err(|e| AgentError::configured(format!("max_slot_wal_keep_size: {e}")))?;
+        let bytes = crate::core::size::parse_bytes(size).map_err(|e| {
+            // parse_bytes quotes the whole value (and its unit): a long one,
+            // only its start.
+            let reason = format!("max_slot_wal_keep_size: {e}");
+            AgentError::configured(if reason.len() <= VALIDATION_REASON_MAX {
+                reason
+            } else {
+                format!(
+                    "max_slot_wal_keep_size={} is not a size (say 16GB or 512MB)",
+                    echo(size, ECHO_MAX)
+                )
+            })
+        })?;
         if bytes == 0 {
             return Err(AgentError::configured(
+                "max_slot_wal_keep_size=0 would lose every slot at the next checkpoint; give a \
+                 size (16GB) or leave it empty",
+            )
+            .with_detail(
                 "max_slot_wal_keep_size=0 would lose every slot at the next checkpoint; give \
                  a size such as 16GB, or leave it empty for no bound",
             ));
         }
         if self.replication_slot_name.is_none() {
             return Err(AgentError::configured(
+                "max_slot_wal_keep_size bounds the WAL slots keep, and there are none: set \
+                 replication_slot_name or remove it",
+            )
+            .with_detail(
                 "max_slot_wal_keep_size bounds the WAL replication slots keep, and there are \
                  none: set replication_slot_name, or remove max_slot_wal_keep_size",
             ));
@@ -394,6 +433,10 @@ impl Config {
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
         }) {
             return Err(AgentError::configured(format!(
+                "external_standby_node_list: {}: use only letters, digits, '_', '-', '.'",
+                echo(odd, ECHO_MAX)
+            ))
+            .with_detail(format!(
                 "external_standby_node_list: {odd} is not a plain standby name; use letters, \
                  digits, '_', '-' and '.' (a '*' would match every standby)"
             )));
@@ -404,6 +447,10 @@ impl Config {
             .find(|n| self.node_list.contains(n))
         {
             return Err(AgentError::configured(format!(
+                "{both} is in both node_list and external_standby_node_list: remove it from the \
+                 latter"
+            ))
+            .with_detail(format!(
                 "{both} is in both node_list and external_standby_node_list; a node of the \
                  cluster is never listed as a standby outside it"
             )));
@@ -421,10 +468,14 @@ impl Config {
             )));
         }
         if self.rep_mode.is_replication() && self.restart_on_promote {
+            let mode = self.rep_mode.name();
             return Err(AgentError::configured(format!(
-                "restart_on_promote=true can't be used with rep_mode={}: a restart keeps the \
-                 timeline, which the checks against a stale primary rely on; set it to false",
-                self.rep_mode.name()
+                "restart_on_promote=true is not for rep_mode={mode} (stale-primary checks need a \
+                 new timeline); set it to false"
+            ))
+            .with_detail(format!(
+                "restart_on_promote=true can't be used with rep_mode={mode}: a restart keeps the \
+                 timeline, which the checks against a stale primary rely on; set it to false"
             )));
         }
         if self.rep_mode == RepMode::Quorum {
@@ -432,6 +483,10 @@ impl Config {
         }
         if self.auto_resync && !self.auto_rewind {
             return Err(AgentError::configured(
+                "auto_resync=true needs auto_rewind=true (it resyncs a failed rewind); turn \
+                 auto_rewind on or auto_resync off",
+            )
+            .with_detail(
                 "auto_resync=true needs auto_rewind=true: it resynchronises only a node whose \
                  rewind could not finish; set auto_rewind=true or auto_resync=false",
             ));
@@ -442,7 +497,9 @@ impl Config {
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
             {
                 return Err(AgentError::configured(format!(
-                    "Invalid replication_slot_name({slot}). only use lower case letters, numbers, and the underscore character."
+                    "Invalid replication_slot_name({}): use only lower case letters, digits and \
+                     '_'",
+                    echo(slot, ECHO_MAX)
                 )));
             }
         }
@@ -465,6 +522,10 @@ impl Config {
         }
         if k >= 2 && self.replication_slot_name.is_none() {
             return Err(AgentError::configured(format!(
+                "quorum_standbys={k} needs replication_slot_name: without a slot, PostgreSQL \
+                 could count one standby twice"
+            ))
+            .with_detail(format!(
                 "quorum_standbys={k} needs replication_slot_name: PostgreSQL counts \
                  connections, and without a slot one standby could count twice"
             )));
@@ -603,7 +664,7 @@ mod tests {
         assert!(refused("a=1 b=2", &[]).contains("no host for c"));
         assert!(refused("a=1 b=2 c=3 d=4", &[]).contains("d, which is not in node_list"));
         assert!(refused("a=1 b=2 c=3 A=5", &[]).contains("names A twice"));
-        assert!(refused("a=1 b=2 c", &[]).contains("c is not node=host"));
+        assert!(refused("a=1 b=2 c", &[]).contains("\"c\" is not node=host"));
         assert!(refused("a=1 b=2 c=x'y", &[]).contains("is not node=host"));
         assert!(refused("a=1 b=2 c=3", &[("rep_mode", "none")]).contains("rep_mode"));
         assert!(
@@ -725,7 +786,7 @@ mod tests {
             ),
             (
                 &[("max_slot_wal_keep_size", "16GB")],
-                "max_slot_wal_keep_size bounds the WAL replication slots keep, and there are none",
+                "max_slot_wal_keep_size bounds the WAL slots keep, and there are none",
             ),
             (
                 &[
@@ -748,6 +809,132 @@ mod tests {
             assert!(e.reason().contains(param), "{pairs:?}: {}", e.reason());
             assert!(!e.reason().contains('\n'));
         }
+    }
+
+    /// Every exit reason of a bad parameter fits, with room for what a
+    /// monitor adds ([`VALIDATION_REASON_MAX`]), whatever the value (long,
+    /// escaped, multi-byte) and with 16-character node names.
+    #[test]
+    fn validation_reasons_fit_with_worst_case_values() {
+        let long = |unit: &str| unit.repeat(200);
+        let mut reasons = Vec::new();
+        for spec in PARAMS {
+            for value in [
+                long("x"),
+                long("é"),
+                long("\u{1}"),
+                long("\""),
+                format!("a/{}", long("x")),
+                format!("/{}$", long("x")),
+                format!("/{}\"", long("\\")),
+                String::new(),
+            ] {
+                if let Err(e) = check_kind(spec, &value) {
+                    reasons.push(e.reason().to_string());
+                }
+            }
+        }
+        let node = "node-name-16char";
+        let other = "node-name-16chas";
+        let nodes = format!("{node} {other} node-name-16chat");
+        let many: Vec<String> = (0..1000).map(|n| format!("node-name-{n:06}")).collect();
+        let many = many.join(" ");
+        let quorum = |extra: &[(&'static str, String)]| {
+            let mut e = vec![
+                ("rep_mode", "quorum".to_string()),
+                ("node_list", nodes.clone()),
+                ("master_ip", "10.0.0.100".into()),
+            ];
+            e.extend(extra.iter().cloned());
+            e
+        };
+        let slot = ("replication_slot_name", "rs".to_string());
+        let cases: Vec<Vec<(&str, String)>> = vec![
+            vec![("node_list", format!("{node} {}", node.to_uppercase()))],
+            vec![("external_standby_node_list", format!("{node} {node}"))],
+            vec![("external_standby_node_list", node.into())],
+            quorum(&[("external_standby_node_list", node.into())]),
+            vec![
+                ("rep_mode", "sync".into()),
+                ("node_list", nodes.clone()),
+                ("master_ip", "10.0.0.100".into()),
+                ("external_standby_node_list", format!("{}*", long("x"))),
+            ],
+            vec![
+                ("rep_mode", "sync".into()),
+                ("node_list", nodes.clone()),
+                ("master_ip", "10.0.0.100".into()),
+                ("external_standby_node_list", node.into()),
+            ],
+            vec![("rep_mode", "quorum".into())],
+            vec![("rep_mode", "quorum".into()), ("node_list", nodes.clone())],
+            quorum(&[("restart_on_promote", "true".into())]),
+            vec![("auto_resync", "true".into())],
+            vec![("replication_slot_name", long("X"))],
+            vec![("replication_slot_name", long("é"))],
+            quorum(&[("quorum_standbys", "1000".into())]),
+            vec![
+                ("rep_mode", "quorum".into()),
+                ("node_list", many),
+                ("master_ip", "10.0.0.100".into()),
+                ("quorum_standbys", "999".into()),
+            ],
+            vec![("monitor_password", "pw".into())],
+            vec![("monitor_sql", " ".into())],
+            vec![slot.clone(), ("max_slot_wal_keep_size", long("x"))],
+            vec![
+                slot.clone(),
+                ("max_slot_wal_keep_size", format!("16{}", long("Q"))),
+            ],
+            vec![slot.clone(), ("max_slot_wal_keep_size", "16 QB".into())],
+            vec![
+                slot.clone(),
+                ("max_slot_wal_keep_size", "99999999999TB".into()),
+            ],
+            vec![slot.clone(), ("max_slot_wal_keep_size", "0".into())],
+            vec![("max_slot_wal_keep_size", "16GB".into())],
+        ];
+        for pairs in &cases {
+            let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            reasons.push(err(&pairs).reason().to_string());
+        }
+        // replication_hosts: refused by validate-all only, with this reason.
+        for (hosts, mode) in [
+            (long("x"), "quorum"),
+            (format!("{node}=a {node}=b"), "quorum"),
+            (
+                format!("{node}=a {other}=b node-name-16chat=c node-name-16chau=d"),
+                "quorum",
+            ),
+            (format!("{node}=a"), "quorum"),
+            (format!("{node}=a {other}=b node-name-16chat=c"), "slave"),
+        ] {
+            let pairs = [
+                ("rep_mode", mode),
+                ("node_list", nodes.as_str()),
+                ("master_ip", "10.0.0.100"),
+                ("replication_hosts", hosts.as_str()),
+            ];
+            let c = Config::from_env(&env(&pairs)).unwrap();
+            reasons.push(c.replication_hosts_problem.expect("refused"));
+        }
+        assert!(reasons.len() > 100, "{}", reasons.len());
+        let long: Vec<String> = reasons
+            .iter()
+            .filter(|r| r.len() > VALIDATION_REASON_MAX)
+            .map(|r| format!("{} bytes: {r}", r.len()))
+            .collect();
+        assert!(long.is_empty(), "{long:#?}");
+    }
+
+    #[test]
+    fn echo_quotes_the_start_of_a_long_value() {
+        assert_eq!(echo("pg01", 40), "\"pg01\"");
+        assert_eq!(echo("a\"b", 40), "\"a\\\"b\"");
+        let cut = echo(&"é".repeat(100), 20);
+        assert_eq!(cut, format!("\"{}\"...", "é".repeat(7)));
+        let cut = echo(&"\u{1}".repeat(100), 20);
+        assert_eq!(cut, "\"\\u{1}\\u{1}\\u{1}\"...");
     }
 
     #[test]

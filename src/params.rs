@@ -122,9 +122,10 @@ pub static PARAMS: &[ParamSpec] = &[
         kind: Kind::Str,
         default: "",
         shortdesc: "Host to connect to",
-        longdesc: "Host name, address or socket directory the agent connects to for SQL. It is \
-                   also passed to the server as -h (listen address). Empty: use socketdir, \
-                   else the default socket directory.",
+        longdesc: "Host name, address or socket directory the agent connects to for SQL. A \
+                   host name or address (not a directory) is also passed to the server as -h, \
+                   its listen address. Empty: use socketdir, else the default socket \
+                   directory.",
     },
     ParamSpec {
         name: "pgport",
@@ -205,8 +206,8 @@ pub static PARAMS: &[ParamSpec] = &[
         default: "",
         shortdesc: "Unix socket directory",
         longdesc: "The Unix socket directory. Created (mode 2775, owned by pgdba) when \
-                   missing; the agent connects through it when pghost is empty. Required when \
-                   postgresql.conf sets unix_socket_directories.",
+                   missing; the agent connects through it when pghost is empty. Needed when \
+                   the server's socket is in neither /var/run/postgresql nor /tmp.",
     },
     ParamSpec {
         name: "stop_escalate",
@@ -432,8 +433,11 @@ pub static PARAMS: &[ParamSpec] = &[
         kind: Kind::Int { min: 0, max: 1_000 },
         default: "3",
         shortdesc: "Election samples",
-        longdesc: "How many unchanged WAL-position samples a standby needs before it claims the \
-                   right to be promoted when no primary exists.",
+        longdesc: "With no primary, while some node publishes its WAL position without a \
+                   timeline (the stock agent, during a migration), how many more unchanged \
+                   samples a standby needs before it claims promotion. When every node \
+                   publishes its timeline (this agent), positions are final and the election \
+                   decides in one round.",
     },
     ParamSpec {
         name: "crm_attr_timeout",

@@ -39,10 +39,13 @@ pub fn start_server(i: &Instance) -> Result<()> {
         // than pg_ctl's.
         let log = fsutil::tail_since(&i.cfg.logfile, logged, 8192).unwrap_or_default();
         let why = decide::start_failure_reason(&log).unwrap_or_else(|| out.last_line());
-        return Err(AgentError::generic(format!(
-            "Can't start PostgreSQL: pg_ctl start failed ({why}); see logfile {}",
-            i.cfg.logfile.display()
-        )));
+        return Err(
+            AgentError::generic(format!("Can't start PostgreSQL: {why} (see logfile)"))
+                .with_detail(format!(
+                    "Can't start PostgreSQL: pg_ctl start failed ({why}); see logfile {}",
+                    i.cfg.logfile.display()
+                )),
+        );
     }
     crate::info!("PostgreSQL start command sent.");
     wait_until_answering(i)
@@ -77,6 +80,9 @@ fn wait_until_answering(i: &Instance) -> Result<()> {
             Ok(())
         }
         _ => Err(AgentError::generic(format!(
+            "PostgreSQL did not accept connections within the start timeout: {last}"
+        ))
+        .with_detail(format!(
             "PostgreSQL did not accept connections within the start timeout: {last}; see logfile {}",
             i.cfg.logfile.display()
         ))),
@@ -88,23 +94,29 @@ fn wait_until_answering(i: &Instance) -> Result<()> {
 fn prepare_files(i: &Instance) -> Result<()> {
     fsutil::ensure_file(&i.cfg.logfile, &i.owner, "logfile")?;
     if !user::can_write(&i.owner, &i.cfg.logfile) {
-        return Err(AgentError::perm(format!(
-            "PostgreSQL can't write to the log file: {}; give {} write access or fix logfile",
-            i.cfg.logfile.display(),
-            i.owner.name
-        )));
+        return Err(unwritable_logfile(&i.owner.name, &i.cfg.logfile));
     }
     if let Some(dir) = &i.cfg.socketdir {
         fsutil::ensure_dir(dir, &i.owner, 0o2775, "socketdir")?;
         if !user::can_write(&i.owner, dir) {
-            return Err(AgentError::perm(format!(
-                "{} can't create files in {}; fix its permissions or socketdir",
-                i.owner.name,
-                dir.display()
-            )));
+            return Err(unwritable_socketdir(&i.owner.name, dir));
         }
     }
     Ok(())
+}
+
+fn unwritable_logfile(user: &str, logfile: &std::path::Path) -> AgentError {
+    AgentError::perm(format!(
+        "{user} can't write to the log file {}: give it access or fix logfile",
+        logfile.display()
+    ))
+}
+
+fn unwritable_socketdir(user: &str, dir: &std::path::Path) -> AgentError {
+    AgentError::perm(format!(
+        "{user} can't create files in {}; fix its permissions or socketdir",
+        dir.display()
+    ))
 }
 
 /// `pg_ctl [ctl_opt] -D pgdata -l logfile -o '<server options>' -w -t N start`:
@@ -283,4 +295,22 @@ fn pg_ctl(i: &Instance, args: Vec<String>, deadline: Deadline) -> Result<Output>
         out.last_line()
     );
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn the_file_reasons_fit_an_exit_reason() {
+        let user = "node-name-16char";
+        let path = Path::new("/var/log/postgresql/postgresql-15-main-node.log");
+        for e in [
+            unwritable_logfile(user, path),
+            unwritable_socketdir(user, path),
+        ] {
+            assert!(e.reason().len() <= crate::error::EXIT_REASON_MAX, "{e}");
+        }
+    }
 }

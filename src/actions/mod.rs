@@ -10,7 +10,7 @@ use crate::config::RepMode;
 use crate::error::{AgentError, Result};
 use crate::ocf::action::Action;
 use crate::ocf::env::RawEnv;
-use crate::ocf::log::exit_reason;
+use crate::ocf::log::{exit_reason, exit_reason_explained};
 use crate::ocf::rc::OcfRc;
 use crate::params;
 
@@ -19,10 +19,7 @@ const USAGE: &str = "usage: pgsql {start|stop|monitor|promote|demote|notify|relo
 /// Run one action. `action` is argv[1]; every other argument is ignored.
 pub fn run(action: Option<&str>, env: &RawEnv) -> OcfRc {
     let Some(action) = action.and_then(|a| a.parse::<Action>().ok()) else {
-        exit_reason(&format!(
-            "unknown action {:?}; {USAGE}",
-            action.unwrap_or("")
-        ));
+        exit_reason(&unknown_action(action.unwrap_or("")));
         return OcfRc::ErrUnimplemented;
     };
     match action {
@@ -40,10 +37,20 @@ pub fn run(action: Option<&str>, env: &RawEnv) -> OcfRc {
     match dispatch(action, env) {
         Ok(rc) => rc,
         Err(e) => {
-            exit_reason(e.reason());
+            exit_reason_explained(e.reason(), e.detail());
             e.rc()
         }
     }
+}
+
+/// The exit reason for an action the agent does not know: the name as
+/// given (its start, when a long one would push the list out of the exit
+/// reason), and the actions.
+fn unknown_action(given: &str) -> String {
+    let actions = USAGE.trim_start_matches("usage: ");
+    let room = crate::error::EXIT_REASON_MAX - "unknown action ; ".len() - actions.len();
+    let shown = crate::config::echo(given, room);
+    format!("unknown action {shown}; {actions}")
 }
 
 fn dispatch(action: Action, env: &RawEnv) -> Result<OcfRc> {
@@ -92,6 +99,10 @@ fn replicated(action: Action, i: &validate::Instance, env: &RawEnv) -> Result<Oc
     }
 }
 
+/// What a monitor's exit reason adds to a failed validation while
+/// PostgreSQL runs: every validation's exit reason leaves room for it.
+pub(crate) const STILL_RUNNING: &str = " (PostgreSQL runs)";
+
 /// The stock agent's answer when validation fails: stop succeeds, monitor
 /// and status say "not running", everything else returns the error's code.
 /// One strictly safer difference: a monitor that still sees a live
@@ -101,22 +112,67 @@ fn on_invalid(action: Action, env: &RawEnv, e: AgentError) -> Result<OcfRc> {
         Action::Stop => {
             crate::error!(
                 "{}; stop reports success as the stock agent does",
-                e.reason()
+                e.explained()
             );
             replication::mark_unknown(env);
             Ok(OcfRc::Success)
         }
         Action::Monitor | Action::Status => {
             if validate::postmaster_alive_anyway(env) {
-                Err(AgentError::generic(format!(
-                    "{} (and PostgreSQL is running)",
-                    e.reason()
-                )))
+                Err(e
+                    .in_context(
+                        |r| format!("{r}{STILL_RUNNING}"),
+                        |d| format!("{d} (and PostgreSQL is running)"),
+                    )
+                    .into_generic())
             } else {
-                crate::info!("{}; reporting not running", e.reason());
+                crate::info!("{}; reporting not running", e.explained());
                 Ok(OcfRc::NotRunning)
             }
         }
         _ => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::EXIT_REASON_MAX;
+
+    #[test]
+    fn an_unknown_action_is_named_with_the_actions() {
+        assert_eq!(
+            unknown_action("migrate_from"),
+            "unknown action \"migrate_from\"; pgsql {start|stop|monitor|promote|demote|notify|\
+             reload-agent|meta-data|validate-all|status|usage}"
+        );
+        assert_eq!(unknown_action("migrate_from").len(), EXIT_REASON_MAX);
+        let long = unknown_action(&"x".repeat(200));
+        assert!(long.len() <= EXIT_REASON_MAX, "{long}");
+        assert!(
+            long.starts_with("unknown action \"xxxxxxxxx\"...; pgsql {start|"),
+            "{long}"
+        );
+        assert!(long.ends_with("|status|usage}"), "{long}");
+    }
+
+    /// A monitor's failed validation while PostgreSQL runs keeps the exit
+    /// reason (every validation leaves room), and the log says the rest.
+    #[test]
+    fn a_failed_validation_while_postgresql_runs_fits() {
+        let e = AgentError::configured("x".repeat(crate::config::VALIDATION_REASON_MAX))
+            .with_detail("the whole story");
+        let e = e
+            .in_context(
+                |r| format!("{r}{STILL_RUNNING}"),
+                |d| format!("{d} (and PostgreSQL is running)"),
+            )
+            .into_generic();
+        assert_eq!(e.reason().len(), EXIT_REASON_MAX);
+        assert_eq!(e.rc(), OcfRc::ErrGeneric);
+        assert_eq!(
+            e.detail(),
+            Some("the whole story (and PostgreSQL is running)")
+        );
     }
 }

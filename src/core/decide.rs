@@ -76,7 +76,9 @@ pub fn monitor_standalone(pm: Postmaster, sql: Option<&SqlProbe>) -> Verdict {
 /// last `PANIC`, else the last `FATAL` that is not a client turned away
 /// while the server starts or stops (those can follow the real cause), as
 /// PostgreSQL writes them when it exits (a reused pid in `postmaster.pid`,
-/// a missing WAL file, a bad setting). `None` when the log says neither.
+/// a missing WAL file, a bad setting), from the level on (the line's prefix,
+/// a time stamp and a pid, says nothing in an exit reason). `None` when the
+/// log says neither.
 pub fn start_failure_reason(log_tail: &str) -> Option<&str> {
     const TURNED_AWAY: [&str; 3] = [
         "the database system is starting up",
@@ -88,7 +90,7 @@ pub fn start_failure_reason(log_tail: &str) -> Option<&str> {
             .lines()
             .rev()
             .find(|l| l.contains(level) && !TURNED_AWAY.iter().any(|t| l.contains(t)))
-            .map(str::trim)
+            .and_then(|l| l.find(level).map(|at| l[at..].trim()))
     };
     last("PANIC:").or_else(|| last("FATAL:"))
 }
@@ -135,15 +137,13 @@ mod tests {
                    2026-12-06 08:46:45 UTC [189] HINT:  Is another postmaster (PID 77) running?\n";
         assert_eq!(
             start_failure_reason(log),
-            Some(
-                "2026-12-06 08:46:45 UTC [189] FATAL:  lock file \"postmaster.pid\" already exists"
-            )
+            Some("FATAL:  lock file \"postmaster.pid\" already exists")
         );
         let log = "[9] PANIC:  could not locate a valid checkpoint record\n\
                    [12] FATAL:  the database system is starting up\n";
         assert_eq!(
             start_failure_reason(log),
-            Some("[9] PANIC:  could not locate a valid checkpoint record")
+            Some("PANIC:  could not locate a valid checkpoint record")
         );
         assert_eq!(
             start_failure_reason("LOG:  database system is ready\n"),
@@ -204,6 +204,27 @@ mod tests {
         assert!(needs_sql(Postmaster::Alive { pid: 1 }));
         assert!(!needs_sql(Postmaster::Absent));
         assert!(!needs_sql(Postmaster::Dead { pid: 1 }));
+    }
+
+    #[test]
+    fn the_monitor_reasons_fit_an_exit_reason() {
+        let pid = 4_194_304;
+        let why = "57P03: the database system is not yet accepting connections";
+        for v in [
+            monitor_standalone(Postmaster::Dead { pid }, None),
+            monitor_standalone(
+                Postmaster::Alive { pid },
+                Some(&SqlProbe::NotYet(why.into())),
+            ),
+            monitor_standalone(
+                Postmaster::Alive { pid },
+                Some(&SqlProbe::Failed(why.into())),
+            ),
+            monitor_standalone(Postmaster::Alive { pid }, None),
+        ] {
+            let reason = v.reason.unwrap();
+            assert!(reason.len() <= crate::error::EXIT_REASON_MAX, "{reason}");
+        }
     }
 
     #[test]

@@ -158,8 +158,14 @@ fn promotion_table(out: &mut String) {
         });
         let verdict = match promotion_check(mine, &[("pg02".into(), peer)]) {
             PromotionCheck::Go => "go".to_string(),
-            PromotionCheck::HandOver { to, .. } => format!("hand over to {to}"),
-            PromotionCheck::Refuse(_) => "refuse".to_string(),
+            PromotionCheck::HandOver { to, reason } => {
+                exit_reason(&format!("promotion refused: {reason}"));
+                format!("hand over to {to}")
+            }
+            PromotionCheck::Refuse(reason) => {
+                exit_reason(&format!("promotion refused: {reason}"));
+                "refuse".to_string()
+            }
         };
         writeln!(out, "{theirs:?} -> {verdict}").unwrap();
     }
@@ -276,7 +282,7 @@ fn standby_table(out: &mut String) {
                                         short(&o.election),
                                         o.remove_lock
                                     ),
-                                    Err(reason) => format!("error: {reason}"),
+                                    Err(reason) => format!("error: {}", exit_reason(&reason)),
                                 };
                                 writeln!(
                                 out,
@@ -341,7 +347,7 @@ fn last_primary_election_table(out: &mut String) {
                         let mut plan = Plan::new(&c, &v);
                         let outcome = match standby_monitor(&mut plan, &facts) {
                             Ok(o) => short(&o.election),
-                            Err(reason) => format!("error: {reason}"),
+                            Err(reason) => format!("error: {}", exit_reason(&reason)),
                         };
                         writeln!(
                             out,
@@ -443,7 +449,7 @@ fn election_deferral_table(out: &mut String) {
             let mut plan = Plan::new(&c, &v);
             let outcome = match standby_monitor(&mut plan, &facts) {
                 Ok(o) => format!("{}, {:?}", short(&o.election), o.deferral),
-                Err(reason) => format!("error: {reason}"),
+                Err(reason) => format!("error: {}", exit_reason(&reason)),
             };
             writeln!(
                 out,
@@ -559,7 +565,7 @@ fn divergence_table(out: &mut String) {
                     "{:?} | {wal_tli:?} {position} | {} | {}",
                     published.unwrap_or("<none>"),
                     render(&plan.writes),
-                    reason.unwrap_or("-".into())
+                    reason.map_or("-".into(), |r| exit_reason(&r))
                 )
                 .unwrap();
             }
@@ -590,7 +596,7 @@ fn divergence_table(out: &mut String) {
                     out,
                     "{streaming} {received_tli:?} | {wal_tli} {position} | {} | {}",
                     render(&plan.writes),
-                    reason.unwrap_or("-".into())
+                    reason.map_or("-".into(), |r| exit_reason(&r))
                 )
                 .unwrap();
             }
@@ -672,7 +678,7 @@ fn primaries_table(out: &mut String) {
                 let plan = Plan::new(&c, &v);
                 let verdict = match primary_verdict(&plan, my_tli, &published) {
                     PrimaryVerdict::Alone => "alone".to_string(),
-                    PrimaryVerdict::Stale(why) => format!("stale: {why}"),
+                    PrimaryVerdict::Stale(why) => exit_reason(why.reason()),
                     PrimaryVerdict::Newer(why) => format!("newer: {why}"),
                 };
                 writeln!(
@@ -726,7 +732,7 @@ fn probe_records_table(out: &mut String) {
             let plan = Plan::new(&c, &v);
             let verdict = match primary_verdict(&plan, Some(4), &Default::default()) {
                 PrimaryVerdict::Alone => "alone".to_string(),
-                PrimaryVerdict::Stale(why) => format!("stale: {why}"),
+                PrimaryVerdict::Stale(why) => exit_reason(why.reason()),
                 PrimaryVerdict::Newer(why) => format!("newer: {why}"),
             };
             writeln!(
@@ -818,11 +824,11 @@ fn crash_lock_table(out: &mut String) {
                         let gate = match StartProtocol::gate(
                             &Plan::new(&c, &v),
                             lock,
-                            "L",
+                            "/var/lib/pgsql/tmp/PGSQL.lock",
                             ran_as_standby,
                         ) {
                             Ok((p, _)) => format!("{:?}", p.gate_allowed()),
-                            Err(e) => format!("refused: {}", e.reason()),
+                            Err(e) => format!("refused: {}", exit_reason(e.reason())),
                         };
                         writeln!(
                             out,
@@ -1020,7 +1026,10 @@ fn quorum_election_table(out: &mut String) {
         };
         let verdict = match decide_promotion(&mut Plan::new(&c, &v), &facts) {
             PromoteDecision::Go(_) => "go",
-            PromoteDecision::Refuse { .. } => "refuse",
+            PromoteDecision::Refuse { reason, .. } => {
+                exit_reason(reason.reason());
+                "refuse"
+            }
             PromoteDecision::AlreadyPrimary => "primary",
         };
         writeln!(
@@ -1041,8 +1050,19 @@ fn quorum_election_table(out: &mut String) {
     }
 }
 
-#[test]
-fn decision_table_matches_the_reviewed_snapshot() {
+thread_local! {
+    /// Every exit reason the tables meet, shown or not
+    /// ([`exit_reasons_fit_with_worst_case_values`]).
+    static EXIT_REASONS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// An exit reason the tables meet, recorded.
+fn exit_reason(reason: &str) -> String {
+    EXIT_REASONS.with(|r| r.borrow_mut().push(reason.to_string()));
+    reason.to_string()
+}
+
+fn all_tables() -> String {
     let mut out = String::new();
     primary_table(&mut out);
     promotion_table(&mut out);
@@ -1057,6 +1077,73 @@ fn decision_table_matches_the_reviewed_snapshot() {
     crash_lock_table(&mut out);
     quorum_pass_table(&mut out);
     quorum_election_table(&mut out);
+    out
+}
+
+/// `reason` as it reads with the worst-case values of a real cluster
+/// where the tables have short ones: node names of 16 characters, LSNs
+/// like `1F/ABCDEF01`, three-digit numbers (timelines, counts), a
+/// resource named `postgresql`, a longer lock path.
+pub(crate) fn widened(reason: &str) -> String {
+    let mut s = reason.replace(
+        "/var/lib/pgsql/tmp/PGSQL.lock",
+        "/var/lib/postgresql/15/main/tmp/PGSQL.lock",
+    );
+    s = s.replace("pgsql-", "postgresql-");
+    for n in ["pg01", "pg02", "pg03", "pg04", "pg05"] {
+        // No digit: the numbers are widened next.
+        s = s.replace(n, "pg-node-name-xyz");
+    }
+    let mut out = String::new();
+    let mut rest = s.as_str();
+    while let Some(at) = rest.find(|c: char| c.is_ascii_digit()) {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let hex = |t: &str| {
+            t.find(|c: char| !c.is_ascii_hexdigit() || c.is_ascii_lowercase())
+                .unwrap_or(t.len())
+        };
+        let high = hex(rest);
+        let low = rest[high..].strip_prefix('/').map_or(0, hex);
+        if low > 0 {
+            out.push_str("1F/ABCDEF01");
+            rest = &rest[high + 1 + low..];
+        } else {
+            let digits = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            out.push_str(&format!("{:0>3}", &rest[..digits]));
+            rest = &rest[digits..];
+        }
+    }
+    out + rest
+}
+
+/// Every exit reason the tables meet fits in what Pacemaker keeps
+/// ([`crate::error::EXIT_REASON_MAX`]), [`widened`] to the worst case.
+#[test]
+fn exit_reasons_fit_with_worst_case_values() {
+    assert_eq!(
+        widened("diverged: at 0/5000100, past pg02's fork to timeline 2 at 0/5000028"),
+        "diverged: at 1F/ABCDEF01, past pg-node-name-xyz's fork to timeline 002 at 1F/ABCDEF01"
+    );
+    EXIT_REASONS.with(|r| r.borrow_mut().clear());
+    all_tables();
+    let reasons = EXIT_REASONS.with(|r| r.take());
+    let distinct: std::collections::BTreeSet<&String> = reasons.iter().collect();
+    assert!(distinct.len() > 20, "{distinct:#?}");
+    let long: Vec<String> = distinct
+        .iter()
+        .map(|r| widened(r))
+        .filter(|w| w.len() > crate::error::EXIT_REASON_MAX)
+        .map(|w| format!("{} bytes: {w}", w.len()))
+        .collect();
+    assert!(long.is_empty(), "{long:#?}");
+}
+
+#[test]
+fn decision_table_matches_the_reviewed_snapshot() {
+    let out = all_tables();
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(SNAPSHOT);
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
         std::fs::write(&path, &out).unwrap();

@@ -130,7 +130,7 @@ fn config_of(p: &cib::Primitive) -> Result<Config, String> {
         .iter()
         .map(|(k, v)| (format!("{RESKEY_PREFIX}{k}"), v.clone()))
         .collect();
-    Config::from_env(&env).map_err(|e| format!("{}'s parameters: {}", p.id, e.reason()))
+    Config::from_env(&env).map_err(|e| format!("{}'s parameters: {}", p.id, e.explained()))
 }
 
 pub fn observe(resource: Option<&str>, raw: &RawEnv) -> Result<Observed, String> {
@@ -144,7 +144,7 @@ pub fn observe_within(
     within: Duration,
 ) -> Result<Observed, String> {
     let deadline = Deadline::after(within);
-    let xml = crm::cib_resources(raw, deadline).map_err(|e| e.reason().to_string())?;
+    let xml = crm::cib_resources(raw, deadline).map_err(|e| e.explained().to_string())?;
     let primitive = cib::choose(cib::our_primitives(&xml)?, resource)?;
     let cfg = config_of(&primitive)?;
     let me = crm::local_node_name(None, deadline);
@@ -156,7 +156,7 @@ pub fn observe_within(
         cfg.crm_attr_timeout,
         deadline,
     );
-    let view = crm.cluster_view().map_err(|e| e.reason().to_string())?;
+    let view = crm.cluster_view().map_err(|e| e.explained().to_string())?;
     let owner = OsUser::lookup(&cfg.pgdba).ok_or_else(|| format!("no user {}", cfg.pgdba))?;
     let files = StateFiles {
         tmpdir: &cfg.tmpdir,

@@ -105,9 +105,13 @@ pub fn switchover(
     }
     let crm_until = |d| Crm::new(&o.resource, &o.resource, &o.me, raw, 10, d);
     let crm = crm_until(deadline);
-    let moved = crm
-        .ban_promoted(clone, &plan.from)
-        .map_err(|e| format!("the ban on {} could not be set: {}", plan.from, e.reason()));
+    let moved = crm.ban_promoted(clone, &plan.from).map_err(|e| {
+        format!(
+            "the ban on {} could not be set: {}",
+            plan.from,
+            e.explained()
+        )
+    });
     let moved = moved.and_then(|()| {
         deadline
             .poll(Duration::from_millis(500), || {
@@ -194,7 +198,7 @@ fn left_over(
         Ok(()) => "the ban is cleared".to_string(),
         Err(e) => format!(
             "the ban could NOT be cleared: {}; run crm_resource --clear --resource {clone} --node {from}",
-            e.reason()
+            e.explained()
         ),
     };
     match resumed {

@@ -65,12 +65,17 @@ pub fn budget(timeout: Duration) -> (Deadline, Duration) {
 pub fn arm_watchdog(after: Duration, op_timeout: Duration, action: &'static str) {
     std::thread::spawn(move || {
         std::thread::sleep(after);
-        crate::ocf::log::exit_reason(&format!(
-            "{action} did not finish within its {:.1}s timeout; PostgreSQL or a cluster tool hangs",
-            op_timeout.as_secs_f64()
-        ));
+        crate::ocf::log::exit_reason(&watchdog_reason(action, op_timeout));
         std::process::exit(i32::from(crate::ocf::rc::OcfRc::ErrGeneric.code()));
     });
+}
+
+/// The watchdog's exit reason ([`arm_watchdog`]).
+fn watchdog_reason(action: &str, op_timeout: Duration) -> String {
+    format!(
+        "{action} did not finish within its {:.1}s timeout; PostgreSQL or a cluster tool hangs",
+        op_timeout.as_secs_f64()
+    )
 }
 
 /// Milliseconds since the epoch: a token that differs between two runs of
@@ -84,6 +89,16 @@ pub fn unix_millis() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_watchdog_reason_fits_an_exit_reason() {
+        let why = watchdog_reason("reload-agent", Duration::from_secs(10 * 86_400));
+        assert!(why.len() <= crate::error::EXIT_REASON_MAX, "{why}");
+        assert_eq!(
+            watchdog_reason("monitor", Duration::from_secs(3)),
+            "monitor did not finish within its 3.0s timeout; PostgreSQL or a cluster tool hangs"
+        );
+    }
 
     #[test]
     fn budget_leaves_a_margin_for_the_watchdog() {

@@ -46,6 +46,16 @@ impl Cmd {
         self
     }
 
+    /// The program's name, for exit reasons (the whole command line,
+    /// [`Cmd::display`], is for the log).
+    pub fn name(&self) -> String {
+        self.program
+            .file_name()
+            .unwrap_or(self.program.as_os_str())
+            .to_string_lossy()
+            .into_owned()
+    }
+
     /// The command line for logs and traces, with any conninfo password
     /// (`password=...` in `--source-server`, say) hidden.
     pub fn display(&self) -> String {
@@ -56,6 +66,13 @@ impl Cmd {
         }
         s
     }
+}
+
+/// `cmd` failed, saying `why` (its output's last line, say): the exit
+/// reason names the program, the log has the whole command line.
+pub fn failed(cmd: &Cmd, why: &str) -> AgentError {
+    AgentError::generic(format!("{} failed: {why}", cmd.name()))
+        .with_detail(format!("{} failed: {why}", cmd.display()))
 }
 
 /// `text` with the value of every `password=` conninfo pair replaced by
@@ -181,10 +198,8 @@ pub fn run(cmd: &Cmd, user: Option<&OsUser>, deadline: Deadline) -> Result<Outpu
     let Some(status) = status else {
         let _ = child.kill();
         let _ = child.wait();
-        return Err(AgentError::generic(format!(
-            "{} did not finish within the operation timeout",
-            cmd.display()
-        )));
+        let late = |what: String| format!("{what} did not finish within the operation timeout");
+        return Err(AgentError::generic(late(cmd.name())).with_detail(late(cmd.display())));
     };
     // A daemon started by the command may keep the pipes open: read what is
     // there, without waiting for an end of file that may never come.
@@ -219,6 +234,33 @@ mod tests {
 
     fn soon() -> Deadline {
         Deadline::after(Duration::from_secs(10))
+    }
+
+    #[test]
+    fn a_failed_program_is_named_the_log_has_its_command_line() {
+        let cmd = Cmd::new("/usr/sbin/crm_attribute").args([
+            "--lifetime=reboot",
+            "--node=node-name-16char",
+            "--name=postgresql-data-status",
+            "--update=STREAMING|ASYNC",
+        ]);
+        assert_eq!(cmd.name(), "crm_attribute");
+        let e = failed(
+            &cmd,
+            "Error performing operation: No such device or address",
+        );
+        assert_eq!(
+            e.reason(),
+            "crm_attribute failed: Error performing operation: No such device or address"
+        );
+        assert_eq!(
+            e.detail(),
+            Some(
+                "/usr/sbin/crm_attribute --lifetime=reboot --node=node-name-16char \
+                 --name=postgresql-data-status --update=STREAMING|ASYNC failed: Error performing \
+                 operation: No such device or address"
+            )
+        );
     }
 
     #[test]

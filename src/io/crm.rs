@@ -80,20 +80,15 @@ impl Crm {
                 // 105 (no such object: an unknown node or resource) does not
                 // go away by retrying.
                 Ok(out) if out.code == Some(105) => {
-                    return Err(AgentError::generic(format!(
-                        "{} failed: {}",
-                        cmd.display(),
-                        out.last_line()
-                    )))
+                    return Err(command::failed(cmd, out.last_line()))
                 }
                 Ok(out) => format!("exit {:?}: {}", out.code, out.last_line()),
                 Err(e) => e.reason().to_string(),
             };
             if self.deadline.remaining() < Duration::from_secs(1) {
-                return Err(AgentError::generic(format!(
-                    "giving up executing {}: {last}",
-                    cmd.display()
-                )));
+                let giving_up = |what: String| format!("giving up executing {what}: {last}");
+                return Err(AgentError::generic(giving_up(cmd.name()))
+                    .with_detail(giving_up(cmd.display())));
             }
             crate::warn!("Retrying. \"{}\" failed: {last}.", cmd.display());
             self.deadline.sleep(Duration::from_secs(1));
@@ -161,11 +156,7 @@ impl Crm {
         if out.success() {
             Ok(())
         } else {
-            Err(AgentError::generic(format!(
-                "{} failed: {}",
-                cmd.display(),
-                out.last_line()
-            )))
+            Err(command::failed(&cmd, out.last_line()))
         }
     }
 
@@ -387,11 +378,7 @@ pub fn cib_resources(raw: &RawEnv, deadline: Deadline) -> Result<String> {
     if out.success() {
         Ok(out.stdout)
     } else {
-        Err(AgentError::generic(format!(
-            "{} failed: {}",
-            cmd.display(),
-            out.last_line()
-        )))
+        Err(command::failed(&cmd, out.last_line()))
     }
 }
 

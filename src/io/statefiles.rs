@@ -643,6 +643,11 @@ impl StateFiles<'_> {
         };
         let ops = standby_conf::standby_file_ops(model, found).map_err(|AsideTaken| {
             AgentError::generic(format!(
+                "{}: recovery.conf stops PostgreSQL 12+ from starting and {} exists: remove one",
+                self.pgdata.display(),
+                standby_conf::RECOVERY_CONF_ASIDE
+            ))
+            .with_detail(format!(
                 "{} stops PostgreSQL 12 and later from starting, and {} exists already: remove \
                  one of them",
                 in_pgdata.display(),

@@ -8,6 +8,7 @@
 //!
 //! Logging never fails an action: every write error is ignored.
 
+use crate::error::EXIT_REASON_MAX;
 use crate::ocf::env::RawEnv;
 use std::io::Write;
 use std::sync::OnceLock;
@@ -75,15 +76,38 @@ pub fn log(level: Level, msg: &str) {
 }
 
 /// Print the one-line exit reason Pacemaker collects, and log it as an error.
+///
+/// Pacemaker keeps [`EXIT_REASON_MAX`] bytes of it. Every exit reason is
+/// written to fit; should one still be longer, the log keeps the whole
+/// text (on stderr too) and the exit reason is cut to fit, ending with
+/// `…` ([`fit_exit_reason`]), rather than mid-character by Pacemaker.
 pub fn exit_reason(msg: &str) {
-    let l = logger();
-    let prefix = if l.exit_reason_prefix.is_empty() {
-        "ocf-exit-reason:"
-    } else {
-        &l.exit_reason_prefix
-    };
-    let _ = writeln!(std::io::stderr(), "{prefix}{msg}");
-    l.write(Level::Error, msg, true);
+    logger().exit_reason(msg, &mut std::io::stderr());
+}
+
+/// An exit reason with the longer text the log keeps
+/// ([`crate::error::AgentError::with_detail`]): the detail first, then the
+/// exit reason.
+pub fn exit_reason_explained(reason: &str, detail: Option<&str>) {
+    if let Some(detail) = detail {
+        log(Level::Error, detail);
+    }
+    exit_reason(reason);
+}
+
+/// `msg` as it fits in an exit reason: whole when it fits in
+/// [`EXIT_REASON_MAX`] bytes, else cut at a character boundary and ended
+/// with `…`, to that many bytes at most.
+pub fn fit_exit_reason(msg: &str) -> std::borrow::Cow<'_, str> {
+    const MORE: &str = "…";
+    if msg.len() <= EXIT_REASON_MAX {
+        return msg.into();
+    }
+    let mut cut = EXIT_REASON_MAX - MORE.len();
+    while !msg.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{MORE}", msg[..cut].trim_end()).into()
 }
 
 #[macro_export]
@@ -145,6 +169,18 @@ impl Logger {
 
     pub fn log(&self, level: Level, msg: &str) {
         self.write(level, msg, false);
+    }
+
+    /// [`exit_reason`], the exit reason line written to `stderr`.
+    fn exit_reason(&self, msg: &str, stderr: &mut dyn Write) {
+        let prefix = if self.exit_reason_prefix.is_empty() {
+            "ocf-exit-reason:"
+        } else {
+            &self.exit_reason_prefix
+        };
+        let shown = fit_exit_reason(msg);
+        let _ = writeln!(stderr, "{prefix}{shown}");
+        self.write(Level::Error, msg, shown.len() == msg.len());
     }
 
     /// `skip_stderr`: the message was already printed there (exit reasons).
@@ -306,6 +342,68 @@ mod tests {
         let dtext = std::fs::read_to_string(&debug).unwrap();
         assert!(dtext.contains("t:\tD INFO: Changing"), "{dtext}");
         assert!(dtext.contains("t:\tD DEBUG: details"), "{dtext}");
+    }
+
+    #[test]
+    fn an_exit_reason_that_fits_is_whole() {
+        let fits = "x".repeat(EXIT_REASON_MAX);
+        assert_eq!(fit_exit_reason(&fits), fits.as_str());
+        assert_eq!(fit_exit_reason(""), "");
+    }
+
+    #[test]
+    fn a_longer_exit_reason_is_cut_at_a_character_and_says_so() {
+        let long = "x".repeat(EXIT_REASON_MAX + 1);
+        let cut = fit_exit_reason(&long);
+        assert_eq!(cut.len(), EXIT_REASON_MAX);
+        assert!(cut.ends_with("xx…"), "{cut}");
+        // Multi-byte characters across the limit: never cut inside one.
+        for pad in 0..4 {
+            let long = format!("{}{}", "a".repeat(pad), "é€𝄞".repeat(40));
+            let cut = fit_exit_reason(&long);
+            assert!(cut.len() <= EXIT_REASON_MAX, "{}", cut.len());
+            assert!(cut.len() > EXIT_REASON_MAX - 4 - "…".len(), "{}", cut.len());
+            assert!(cut.ends_with('…'));
+            assert!(long.starts_with(cut.trim_end_matches('…')));
+        }
+        // No blank before the mark.
+        let spaced = format!("{} {}", "y".repeat(EXIT_REASON_MAX - 4), "z".repeat(10));
+        assert_eq!(
+            fit_exit_reason(&spaced),
+            format!("{}…", "y".repeat(EXIT_REASON_MAX - 4))
+        );
+    }
+
+    #[test]
+    fn the_log_keeps_the_whole_of_an_exit_reason_that_was_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ha.log");
+        let l = Logger::from_env(
+            &env(&[
+                ("HA_LOGFILE", file.to_str().unwrap()),
+                ("HA_LOGTAG", "t"),
+                ("HA_DATEFMT", "D "),
+            ]),
+            false,
+        );
+        let long = format!("{} the end", "w".repeat(EXIT_REASON_MAX));
+        let mut stderr = Vec::new();
+        l.exit_reason(&long, &mut stderr);
+        l.exit_reason("short", &mut stderr);
+        let stderr = String::from_utf8(stderr).unwrap();
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                format!("ocf-exit-reason:{}…", "w".repeat(EXIT_REASON_MAX - 3)).as_str(),
+                "ocf-exit-reason:short"
+            ]
+        );
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(
+            text,
+            format!("D  t:    ERROR: {long}\nD  t:    ERROR: short\n")
+        );
     }
 
     #[test]

@@ -41,6 +41,20 @@ pub struct AgentInfo<'a> {
     pub actions: &'a [ActionSpec],
 }
 
+/// Whether the meta-data marks a parameter `required="1"`: none is, as in
+/// the stock agent (a mode that needs one says so in its description, and
+/// validation refuses the configuration without it). The man page marks
+/// parameters by the same answer.
+pub fn required(_: &ParamSpec) -> bool {
+    false
+}
+
+/// Whether the meta-data marks a parameter `unique="1"`: none is, as in
+/// the stock agent.
+pub fn unique(_: &ParamSpec) -> bool {
+    false
+}
+
 /// The action names ra-api-1.dtd allows, plus OCF 1.1's reload-agent.
 const DTD_ACTION_NAMES: &str = "start|stop|recover|monitor|restart|migrate_to|migrate_from|\
 promote|demote|notify|status|reload|reload-agent|meta-data|usage|methods|validate-all";
@@ -95,8 +109,10 @@ pub fn render(agent: &AgentInfo) -> String {
             ""
         };
         x.push_str(&format!(
-            "<parameter name=\"{}\" unique=\"0\" required=\"0\"{reloadable}>\n",
-            escape(p.name)
+            "<parameter name=\"{}\" unique=\"{}\" required=\"{}\"{reloadable}>\n",
+            escape(p.name),
+            u8::from(unique(p)),
+            u8::from(required(p))
         ));
         descriptions(&mut x, p.longdesc, p.shortdesc);
         x.push_str(&format!(

@@ -71,6 +71,9 @@ pub enum AgentKind {
     Stock,
     /// This crate's binary (`CARGO_BIN_EXE_pgsql`).
     Ours,
+    /// The previous version's binary, built from this repository's
+    /// history ([`crate::upgrade::previous_agent`]).
+    Previous,
 }
 
 /// The notify variables Pacemaker passes for one notification, under both
@@ -139,6 +142,7 @@ impl AgentKind {
         match self {
             AgentKind::Stock => STOCK_AGENT,
             AgentKind::Ours => AGENT,
+            AgentKind::Previous => crate::upgrade::previous_agent(),
         }
     }
 }

@@ -61,7 +61,7 @@ fn program_parameters_name_programs() {
         (
             "pgctl",
             "/nonexistent/bin/pg_ctl",
-            "pgctl /nonexistent/bin/pg_ctl is not an executable file",
+            "pgctl /nonexistent/bin/pg_ctl is not executable",
         ),
         (
             "psql",
@@ -71,7 +71,7 @@ fn program_parameters_name_programs() {
         (
             "psql",
             "/nonexistent/bin/psql",
-            "psql /nonexistent/bin/psql is not an executable file",
+            "psql /nonexistent/bin/psql is not executable",
         ),
     ] {
         for action in ["start", "validate-all"] {
@@ -197,8 +197,19 @@ fn start_failure_is_reported_with_the_log() {
     assert_eq!(out.rc, 1, "{}", out.stderr);
     let reason = out.exit_reason().unwrap();
     assert!(
-        reason.contains("Can't start PostgreSQL") && reason.contains(pg.logfile.to_str().unwrap()),
+        reason.starts_with("Can't start PostgreSQL: FATAL:  ") && reason.ends_with("(see logfile)"),
         "{reason}"
+    );
+    // The log names the file.
+    assert!(
+        out.stderr.contains(&format!(
+            "pg_ctl start failed (FATAL:  {}",
+            reason
+                .trim_start_matches("Can't start PostgreSQL: FATAL:  ")
+                .trim_end_matches(" (see logfile)")
+        )) && out.stderr.contains(pg.logfile.to_str().unwrap()),
+        "{}",
+        out.stderr
     );
     assert_eq!(pg.agent().run("monitor").rc, 7);
 }

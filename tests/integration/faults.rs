@@ -1,4 +1,4 @@
-//! Faults under write load (issue 5, docs/faults.md): the three-node lab
+//! Faults under write load (docs/faults.md): the three-node lab
 //! (`lab/cluster.sh`, `rep_mode=sync`), a client in the lab's client
 //! namespace writing through the VIP (`load::load_generator`, one INSERT per
 //! transaction, each with a unique id), and six faults:
@@ -337,8 +337,9 @@ enum Loss {
 
 /// (3) and (3b) The first standby is lost while the primary runs. In sync
 /// mode commits wait until the primary names another standby: once the
-/// membership changed (3), or once its walsender gives up on the silent
-/// link (3b, wal_sender_timeout: 60 s by default; docs/operations.md). In
+/// membership changed (3), or once the primary stops counting on the
+/// silent standby (3b: seconds, where PostgreSQL alone would wait for
+/// wal_sender_timeout; docs/compatibility.md R32). In
 /// quorum mode they never wait for it: another voter acknowledges them,
 /// and a commit begun after the loss is acknowledged before the cluster
 /// has even fenced the lost node. The lost node returns as a standby.

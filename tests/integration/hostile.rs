@@ -143,7 +143,7 @@ static ROWS: &[Row] = &[
         what: "pgdata with a newline",
         params: &[("pgdata", "/srv/pg\n/data")],
         rc: 6,
-        reason: Some("control character; fix the pgdata parameter"),
+        reason: Some("pgdata=\"/srv/pg\\n/data\" contains a control character; fix the parameter"),
         ..R
     },
     Row {
@@ -292,7 +292,7 @@ static ROWS: &[Row] = &[
         what: "pgport 100 kB of digits",
         params: &[("pgport", "5{LONG}")],
         rc: 6,
-        reason: Some("fix the pgport parameter"),
+        reason: Some("is not a whole number from 1 to 65535"),
         ..R
     },
     Row {
@@ -727,7 +727,7 @@ static ROWS: &[Row] = &[
         setup: Setup::Attrs(&[("pg02", "pgsql-position", "9/$(touch {M})")]),
         action: "promote",
         rc: 1,
-        reason: Some("promotion refused on pg01: pg02 published no WAL position for this promotion; it may be ahead of this node"),
+        reason: Some("promotion refused: pg02 published no WAL position for this promotion; it may be ahead of this node"),
         files: Files::MayChange,
         ..R
     },

@@ -32,4 +32,5 @@ mod slots;
 mod standalone;
 mod tools;
 mod unfenced;
+mod upgrade;
 mod vagrantfile;

@@ -167,7 +167,10 @@ fn shown_values(text: &str, name: &str) -> Vec<String> {
             _ => rest
                 .chars()
                 .take_while(|c| !c.is_whitespace() && !matches!(c, '`' | ',' | ')' | ';' | '|'))
-                .collect(),
+                .collect::<String>()
+                // The end of a sentence is not part of the value.
+                .trim_end_matches(['.', ':'])
+                .to_string(),
         };
         if value.is_empty() || value.contains('<') || value.contains('…') || value.contains("...")
         {
@@ -215,11 +218,13 @@ fn the_documents_agree_with_the_parameter_table() {
 fn claims_are_found_as_written() {
     let text = "`auto_rewind` (ours, default `false`) and `pgport` (default 5432), \
                 `replication_hosts` (ours, empty by default; 13+), rep_mode=sync \
-                node_list=\"pg01 pg02\" auto_rewind= pgdata=<dir> xrep_mode=no";
+                node_list=\"pg01 pg02\" auto_rewind= pgdata=<dir> xrep_mode=no \
+                (rep_mode=quorum: ANY k) auto_resync=true.";
     assert_eq!(stated_defaults(text, "auto_rewind"), ["false"]);
     assert_eq!(stated_defaults(text, "pgport"), ["5432"]);
     assert_eq!(stated_defaults(text, "replication_hosts"), [""]);
-    assert_eq!(shown_values(text, "rep_mode"), ["sync"]);
+    assert_eq!(shown_values(text, "rep_mode"), ["sync", "quorum"]);
+    assert_eq!(shown_values(text, "auto_resync"), ["true"]);
     assert_eq!(shown_values(text, "node_list"), ["pg01 pg02"]);
     assert!(shown_values(text, "auto_rewind").is_empty());
     assert!(shown_values(text, "pgdata").is_empty());

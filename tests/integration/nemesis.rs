@@ -93,8 +93,8 @@ struct Step {
     delay_ms: u64,
 }
 
-/// `steps` faults for a lab of `nodes` nodes (with three, the draws of
-/// every seed are the ones recorded in docs/faults.md).
+/// `steps` faults for a lab of `nodes` nodes (with three, a seed draws the
+/// schedule it always drew: an old seed replays its old schedule).
 fn draw(rng: &mut Rng, steps: usize, nodes: u64) -> Vec<Step> {
     (0..steps)
         .map(|_| {

@@ -19,8 +19,8 @@ fn attr(a: Attr) -> String {
 fn private(a: PrivateAttr) -> String {
     a.name(RESOURCE)
 }
-const MONITOR: [(&str, &str); 1] = [("OCF_RESKEY_CRM_meta_interval", "4000")];
-const PROMOTED_MONITOR: [(&str, &str); 2] = [
+pub(crate) const MONITOR: [(&str, &str); 1] = [("OCF_RESKEY_CRM_meta_interval", "4000")];
+pub(crate) const PROMOTED_MONITOR: [(&str, &str); 2] = [
     ("OCF_RESKEY_CRM_meta_interval", "3000"),
     ("OCF_RESKEY_CRM_meta_role", "Promoted"),
 ];
@@ -33,9 +33,16 @@ fn ok(c: &Cluster, agent: AgentKind, node: &str, action: &str, env: &[(&str, &st
 
 /// An action that fails with OCF_ERR_GENERIC: its exit reason.
 fn refused(c: &Cluster, node: &str, action: &str, env: &[(&str, &str)]) -> String {
+    refused_logged(c, node, action, env).0
+}
+
+/// An action that fails with OCF_ERR_GENERIC: its exit reason, and what it
+/// wrote to stderr (the log, with the longer text).
+fn refused_logged(c: &Cluster, node: &str, action: &str, env: &[(&str, &str)]) -> (String, String) {
     let out = c.run(OURS, node, action, env);
     assert_eq!(out.rc, 1, "{action} on {node}: {}", out.stderr);
-    out.exit_reason().unwrap_or_default().to_string()
+    let reason = out.exit_reason().unwrap_or_default().to_string();
+    (reason, out.stderr)
 }
 
 /// Run one notification on every node, as Pacemaker does.
@@ -63,7 +70,7 @@ fn pre_promote_of<'a>(target: &'a [&'a str], nodes: &'a [&'a str]) -> Notify<'a>
 /// Pacemaker notifies every node at once; the harness runs them one by one
 /// (CIB-file writes must not race), so the promotion target goes last, as
 /// if the others' positions arrived while its own notification waited.
-fn in_notify_order<'a>(nodes: &[&'a str], n: &Notify) -> Vec<&'a str> {
+pub(crate) fn in_notify_order<'a>(nodes: &[&'a str], n: &Notify) -> Vec<&'a str> {
     let mut order = nodes.to_vec();
     order.sort_by_key(|node| n.promote.contains(node));
     order
@@ -98,7 +105,7 @@ pub fn bring_up(c: &Cluster, agent: AgentKind) -> String {
             // Ours: final positions decide once every node published one
             // (round 1 for the last node, round 2 for the others). The
             // stock agent: round xlog_check_count + 1 at the earliest.
-            if agent == OURS {
+            if agent != AgentKind::Stock {
                 assert!(round <= 2, "our election decided in round {round}");
             } else {
                 assert!(round >= 4, "the stock election decided in round {round}");
@@ -1049,10 +1056,11 @@ fn quorum_a_promotion_without_enough_voters_is_refused() {
     }
     c.set_promoted(None);
     notify_all_on(&c, &[a], &pre_promote_of(&[a], &[a]));
-    let why = refused(&c, a, "promote", &[]);
+    let (why, log) = refused_logged(&c, a, "promote", &[]);
+    assert!(why.contains(&format!("needed; none from {b}")), "{why}");
     assert!(
-        why.contains(&format!("{b} may hold commits this node lacks")),
-        "{why}"
+        log.contains(&format!("{b} may hold commits this node lacks")),
+        "{log}"
     );
     assert_eq!(c.sql(a, "select pg_is_in_recovery()"), "t");
 }
@@ -2375,6 +2383,10 @@ fn of_two_primaries_the_one_on_the_older_timeline_fails() {
     let (o, n): (&str, &str) = (&f.old, &f.new);
     let (old_tli, new_tli) = (f.old_tli, f.old_tli + 1);
     let older_fails = format!(
+        "stale primary: {n} is a primary on timeline {new_tli} > {old_tli} here; stop this node, \
+         resync it from {n}"
+    );
+    let older_fails_logged = format!(
         "{n} runs a primary on timeline {new_tli}, newer than this primary's timeline {old_tli}: \
          this node is the stale primary and writes nothing about the others; \
          stop it and resynchronise it from {n}"
@@ -2392,6 +2404,7 @@ fn of_two_primaries_the_one_on_the_older_timeline_fails() {
     let out = c.run(OURS, o, "monitor", &PROBE);
     assert_eq!(out.rc, 1, "{}", out.stderr);
     assert_eq!(out.exit_reason(), Some(older_fails.as_str()));
+    assert!(out.stderr.contains(&older_fails_logged), "{}", out.stderr);
     assert_eq!(
         c.attribute(o, &attr(Attr::Score)).as_deref(),
         Some("-INFINITY")
@@ -2505,11 +2518,12 @@ fn auto_rewind_rejoins_a_crashed_primary_past_the_fork() {
         rewind[0],
         ("OCF_RESKEY_primary_conninfo_opt", "host=127.0.0.1 port=1"),
     ];
-    let why = refused(&c, o, "start", &unreachable);
+    let (why, log) = refused_logged(&c, o, "start", &unreachable);
     assert!(
-        why.starts_with("auto_rewind refused: pg_rewind failed") && why.contains("are kept"),
+        why.starts_with("auto_rewind refused: pg_rewind failed"),
         "{why}"
     );
+    assert!(log.contains("and the data are kept"), "{log}");
     assert!(lock.exists());
     assert!(!c.is_running(o));
 
@@ -2587,11 +2601,17 @@ fn auto_resync_replaces_a_data_directory_whose_rewind_did_not_finish() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&blocker, std::fs::Permissions::from_mode(0o400)).unwrap();
     std::os::unix::fs::chown(&blocker, Some(0), Some(0)).unwrap();
-    let why = refused(&c, o, "start", &rewind);
+    let (why, log) = refused_logged(&c, o, "start", &rewind);
     assert!(
-        why.starts_with("auto_rewind refused: pg_rewind failed while it ran: ")
-            && why.contains("auto_resync=true makes the next start take one"),
+        why.starts_with(
+            "auto_rewind refused: pg_rewind failed while it ran (resync it, or set \
+             auto_resync=true): "
+        ),
         "{why}"
+    );
+    assert!(
+        log.contains("auto_resync=true makes the next start take one"),
+        "{log}"
     );
     assert!(record.exists() && stashed.exists() && lock.exists());
     crate::support::chown_to_postgres(&blocker);
@@ -2600,11 +2620,17 @@ fn auto_resync_replaces_a_data_directory_whose_rewind_did_not_finish() {
     let out = c.run(OURS, o, "start", &rewind);
     assert_eq!(out.rc, 1, "{}", out.stderr);
     let why = out.exit_reason().unwrap_or_default().to_string();
+    assert_eq!(
+        why,
+        "auto_rewind refused: an unfinished pg_rewind: resync it (then remove rewind_unfinished \
+         in tmpdir) or set auto_resync=true"
+    );
     assert!(
-        why.contains("a pg_rewind of this node started and did not finish")
-            && why.contains("or set auto_resync=true")
-            && why.ends_with("are kept"),
-        "{why}"
+        out.stderr
+            .contains("a pg_rewind of this node started and did not finish")
+            && out.stderr.contains("and the data are kept"),
+        "{}",
+        out.stderr
     );
     assert!(
         !out.stderr.contains("pg_rewind from"),
@@ -2618,12 +2644,16 @@ fn auto_resync_replaces_a_data_directory_whose_rewind_did_not_finish() {
     ok(&c, OURS, &f.third, "start", &[]);
     c.wait_streaming(&f.third, Duration::from_secs(30));
     c.set_primary_target(&f.third);
-    let why = refused(&c, o, "start", &resync);
+    let (why, log) = refused_logged(&c, o, "start", &resync);
     assert!(
-        why.contains(&format!(
+        why.contains(&format!("auto_resync: {n} is still in recovery")),
+        "{why}"
+    );
+    assert!(
+        log.contains(&format!(
             "auto_resync: the copy waits: {n} is still in recovery"
         )),
-        "{why}"
+        "{log}"
     );
     assert!(record.exists() && !scratch.exists() && !aside.exists());
     c.set_primary_target(n);
@@ -2632,10 +2662,14 @@ fn auto_resync_replaces_a_data_directory_whose_rewind_did_not_finish() {
     // stays, and so does the data.
     std::fs::create_dir(&aside).unwrap();
     std::fs::write(aside.join("keep-me"), "an administrator's").unwrap();
-    let why = refused(&c, o, "start", &resync);
+    let (why, log) = refused_logged(&c, o, "start", &resync);
     assert!(
-        why.contains("auto_resync can't run: <pgdata>.before-resync exists and is not the agent's"),
+        why.contains("auto_resync can't run: <pgdata>.before-resync is not the agent's"),
         "{why}"
+    );
+    assert!(
+        log.contains("auto_resync can't run: <pgdata>.before-resync exists and is not the agent's"),
+        "{log}"
     );
     assert!(aside.join("keep-me").exists() && !scratch.exists());
     std::fs::remove_dir_all(&aside).unwrap();
@@ -2691,10 +2725,11 @@ fn auto_resync_replaces_a_data_directory_whose_rewind_did_not_finish() {
     // auto_rewind): the data directory is not trusted until it goes.
     ok(&c, OURS, o, "stop", &resync);
     std::fs::write(&record, "rewind\n").unwrap();
-    let why = refused(&c, o, "start", &[]);
+    let (why, log) = refused_logged(&c, o, "start", &[]);
+    assert!(why.contains("remove rewind_unfinished in tmpdir"), "{why}");
     assert!(
-        why.contains("remove the record rewind_unfinished in tmpdir"),
-        "{why}"
+        log.contains("remove the record rewind_unfinished in tmpdir"),
+        "{log}"
     );
     assert!(!c.is_running(o));
     std::fs::remove_file(&record).unwrap();
@@ -2729,8 +2764,13 @@ fn auto_rewind_waits_for_the_new_primary_s_first_checkpoint() {
         why.contains(&format!(
             "{n} has no checkpoint on its timeline {}",
             f.old_tli + 1
-        )) && why.contains("are kept"),
+        )),
         "{why}"
+    );
+    assert!(
+        out.stderr.contains("and the data are kept"),
+        "{}",
+        out.stderr
     );
     drop(held);
     c.sql(n, "checkpoint");
@@ -2800,7 +2840,13 @@ fn auto_rewind_without_wal_log_hints_is_refused() {
     assert_eq!(out.rc, 1, "{}", out.stderr);
     let reason = out.exit_reason().unwrap_or_default();
     assert!(
-        reason.contains("pg_rewind needs wal_log_hints = on or data checksums"),
+        reason.contains("without wal_log_hints or data checksums, which pg_rewind needs"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("pg_rewind needs wal_log_hints = on or data checksums"),
         "{}",
         out.stderr
     );
@@ -2960,21 +3006,26 @@ fn a_diverged_standby_fails_its_monitor_naming_the_fork() {
         .lines()
         .find_map(|l| l.strip_prefix("ocf-exit-reason:"))
         .expect("an exit reason");
-    let on = format!(" on timeline {}, past the fork at ", f.old_tli);
     let at = reason
-        .strip_prefix("diverged: this node is at ")
-        .and_then(|r| r.split_once(on.as_str()))
+        .strip_prefix("diverged: at ")
+        .and_then(|r| r.split_once(", past "))
         .map(|(at, _)| at.to_string())
         .unwrap_or_else(|| panic!("{reason}"));
     assert!(lsn(&at) > lsn(&f.fork), "{reason}");
     assert!(
         reason.ends_with(&format!(
-            "past the fork at {} where {n}'s timeline {} began; \
-             resynchronise it (pg_rewind or a new base backup)",
-            f.fork,
-            f.old_tli + 1
+            ", past {n}'s fork to timeline {} at {}; resync (pg_rewind or new base backup)",
+            f.old_tli + 1,
+            f.fork
         )),
         "{reason}"
+    );
+    // The log has this node's timeline.
+    assert!(
+        out.stderr
+            .contains(&format!("my WAL is on timeline {} up to {at}.", f.old_tli)),
+        "{}",
+        out.stderr
     );
     assert_eq!(
         c.attribute(o, &attr(Attr::DataStatus)).as_deref(),

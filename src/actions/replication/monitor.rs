@@ -78,8 +78,9 @@ fn monitor_running(r: &Replica, seen: Option<ClusterView>) -> Result<OcfRc> {
         return decide::monitor_standalone(pm, None).into();
     }
     let (mut s, state) = match r.monitor_session().and_then(|mut s| {
+        // The exit reason says "monitor_sql failed" (decide::monitor_standalone).
         s.probe(&i.cfg.monitor_sql)
-            .map_err(sql_err("monitor_sql failed"))?;
+            .map_err(|e| AgentError::generic(e.message))?;
         let state = r.server_state(&mut s)?;
         Ok((s, state))
     }) {

@@ -15,7 +15,7 @@ pub fn promote(i: &Instance, env: &RawEnv) -> Result<OcfRc> {
         }
         PromoteDecision::Refuse { writes, reason } => {
             writes.iter().try_for_each(|w| r.crm.apply(w))?;
-            Err(AgentError::generic(reason))
+            Err(reason)
         }
         PromoteDecision::Go(protocol) => {
             for (k, step) in protocol.steps.iter().enumerate() {
@@ -232,7 +232,7 @@ fn perform_demote(r: &Replica, step: &DemoteStep) -> Result<Option<Stopped>> {
         }
         DemoteStep::Done { exit_reason } => {
             if let Some(why) = exit_reason {
-                crate::ocf::log::exit_reason(why);
+                crate::ocf::log::exit_reason_explained(why.reason(), why.detail());
             }
         }
     }

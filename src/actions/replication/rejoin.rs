@@ -13,19 +13,31 @@ use crate::ocf::trace;
 /// `primary`: the promoted node to rejoin.
 pub(super) fn rejoin(r: &Replica, primary: &str, diverged: bool) -> Result<Lock> {
     let i = r.i;
-    let refused = |why: &str| {
-        AgentError::generic(format!(
-            "auto_rewind refused: {why}; {} and the data are kept",
-            r.files.lock().display()
-        ))
+    // The log says where the lock is, kept with the data.
+    let refused = |why: AgentError| {
+        let lock = r.files.lock();
+        why.in_context(
+            |why| format!("{}{why}", rep::REFUSED),
+            |why| {
+                format!(
+                    "{}{why}; {} and the data are kept",
+                    rep::REFUSED,
+                    lock.display()
+                )
+            },
+        )
+        .into_generic()
     };
     match rep::unfinished_rewind(&unfinished_facts(r)) {
         Unfinished::No => {}
-        Unfinished::Refuse(why) => return Err(refused(&why)),
+        Unfinished::Refuse(why) => return Err(refused(why)),
         Unfinished::Steps(steps) => {
             resync(r, primary, &steps).map_err(|e| match e.rc() {
                 OcfRc::ErrInstalled => e,
-                _ => refused(&format!("auto_resync: {}", e.reason())),
+                _ => refused(e.in_context(
+                    |why| format!("auto_resync: {why}"),
+                    |why| format!("auto_resync: {why}"),
+                )),
             })?;
             crate::warn!(
                 "auto_resync: a new base backup from the primary replaced the data directory, \
@@ -48,7 +60,7 @@ pub(super) fn rejoin(r: &Replica, primary: &str, diverged: bool) -> Result<Lock>
         published: published.as_deref(),
     };
     let lock = match rep::rejoin_plan(&facts) {
-        Rejoin::Refuse(why) => return Err(refused(&why)),
+        Rejoin::Refuse(why) => return Err(refused(why)),
         Rejoin::Follow { lock } => {
             crate::info!(
                 "auto_rewind: this node ({} on timeline {}) did not go past {primary}'s fork: \
@@ -64,10 +76,10 @@ pub(super) fn rejoin(r: &Replica, primary: &str, diverged: bool) -> Result<Lock>
             tli,
             lock,
         } => {
-            rewind_source_ready(r, primary, published.as_deref()).map_err(|why| refused(&why))?;
+            rewind_source_ready(r, primary, published.as_deref()).map_err(refused)?;
             rewind(r, primary).map_err(|e| match e.rc() {
                 OcfRc::ErrInstalled => e,
-                _ => refused(e.reason()),
+                _ => refused(e),
             })?;
             let end = end.map_or("the end of its WAL".to_string(), |e| {
                 format!("its last checkpoint at {e}")
@@ -111,8 +123,12 @@ fn resync(r: &Replica, primary: &str, steps: &[ResyncStep]) -> Result<()> {
         match *step {
             ResyncStep::CheckSource => {
                 let published = r.crm.history(primary);
-                rewind_source_ready(r, primary, published.as_deref())
-                    .map_err(|why| AgentError::generic(format!("the copy waits: {why}")))?
+                rewind_source_ready(r, primary, published.as_deref()).map_err(|why| {
+                    why.in_context(
+                        |why| why.to_string(),
+                        |why| format!("the copy waits: {why}"),
+                    )
+                })?
             }
             ResyncStep::RemoveScratch => files.remove_own_dir(&files.resync_scratch())?,
             ResyncStep::RemoveAside => files.remove_own_dir(&files.resync_aside())?,
@@ -214,11 +230,7 @@ fn crash_recovery(r: &Replica) -> Result<()> {
 /// read it now (`rep::rewind_source_ready`). When this session can't reach
 /// it (pg_rewind may use connection options it does not: TLS, several
 /// hosts), pg_rewind decides alone, as before this check.
-fn rewind_source_ready(
-    r: &Replica,
-    primary: &str,
-    published: Option<&str>,
-) -> std::result::Result<(), String> {
+fn rewind_source_ready(r: &Replica, primary: &str, published: Option<&str>) -> Result<()> {
     let published_tli = published
         .and_then(crate::core::timeline::History::from_wire)
         .map_or(0, |h| h.tli);
@@ -267,14 +279,19 @@ fn rewind(r: &Replica, primary: &str) -> Result<()> {
     crate::info!("auto_rewind: pg_rewind from {primary}.");
     r.files.stash_config(&own)?;
     r.files.set_rewind_record(RewindRecord::Rewinding)?;
-    let rewound = run(false, "pg_rewind failed while it ran");
+    // The way out before pg_rewind's last line, which may be long.
+    let rewound = run(
+        false,
+        "pg_rewind failed while it ran (resync it, or set auto_resync=true)",
+    );
     r.files.restore_config_files(&own)?;
     rewound.map_err(|e| {
-        AgentError::generic(format!(
+        let long = format!(
             "{}; the data directory needs a new base backup (auto_resync=true makes the next \
              start take one)",
             e.reason()
-        ))
+        );
+        e.with_detail(long)
     })?;
     r.files.set_rewind_record(RewindRecord::None)
 }

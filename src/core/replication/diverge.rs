@@ -122,10 +122,10 @@ pub fn divergence_check(plan: &mut Plan, facts: &DivergenceFacts) -> Option<Stri
     plan.own_score(Score::CanNotPromote);
     plan.data_status(&me, DataStatus::Diverged);
     plan.status(&me, Status::HsAlone);
+    // The line above has this node's timeline and the whole history.
     Some(format!(
-        "diverged: this node is at {} on timeline {}, past the fork at {} where {}'s timeline {} began; \
-         resynchronise it (pg_rewind or a new base backup)",
-        d.my_position, d.my_tli, d.fork, facts.primary, d.began
+        "diverged: at {}, past {}'s fork to timeline {} at {}; resync (pg_rewind or new base backup)",
+        d.my_position, facts.primary, d.began, d.fork
     ))
 }
 
@@ -221,8 +221,8 @@ mod tests {
         assert_eq!(
             reason.as_deref(),
             Some(
-                "diverged: this node is at 0/5000100 on timeline 1, past the fork at 0/5000028 \
-                 where pg02's timeline 2 began; resynchronise it (pg_rewind or a new base backup)"
+                "diverged: at 0/5000100, past pg02's fork to timeline 2 at 0/5000028; resync \
+                 (pg_rewind or new base backup)"
             )
         );
         assert_eq!(

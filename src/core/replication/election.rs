@@ -66,6 +66,14 @@ impl Location {
         format!("{}/{}", self.tli.unwrap_or(0), self.lsn.to_hex16())
     }
 
+    /// For people: `timeline 3, 0/5000028` (`timeline ?` when unknown).
+    pub fn shown(self) -> String {
+        match self.tli {
+            Some(tli) => format!("timeline {tli}, {}", self.lsn),
+            None => format!("timeline ?, {}", self.lsn),
+        }
+    }
+
     pub fn from_wire(v: &str) -> Option<Location> {
         let (tli, hex) = v.trim().split_once('/')?;
         let tli: u32 = tli.parse().ok()?;
@@ -740,9 +748,9 @@ pub fn promotion_check(mine: Location, peers: &[(String, Option<Location>)]) -> 
         Some((n, l)) if l.compare(&mine) == Ordering::Greater => PromotionCheck::HandOver {
             to: n.clone(),
             reason: format!(
-                "{n} is ahead of this node ({} > {}): it is promoted instead",
-                l.to_wire(),
-                mine.to_wire()
+                "{n} is ahead ({} > {}): it is promoted instead",
+                l.shown(),
+                mine.shown()
             ),
         },
         _ => PromotionCheck::Go,

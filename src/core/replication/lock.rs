@@ -5,6 +5,7 @@
 
 use super::plan::{Attr, DataStatus, Plan, Score, Status, Write};
 use crate::core::lsn::Lsn;
+use crate::error::AgentError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lock {
@@ -166,9 +167,9 @@ pub enum DemoteStep {
     /// The standby settings, then start PostgreSQL as a standby: it shut
     /// down cleanly at `checkpoint`.
     StartAsStandby { checkpoint: Lsn },
-    /// Done: the demote succeeds, with this exit reason logged when there
-    /// is one (PostgreSQL stays stopped).
-    Done { exit_reason: Option<String> },
+    /// Done: the demote succeeds, with this failure's exit reason (and
+    /// detail) reported when there is one (PostgreSQL stays stopped).
+    Done { exit_reason: Option<AgentError> },
 }
 
 /// What a demote's stop found, for [`after_demote_stop`].
@@ -179,7 +180,7 @@ pub struct DemoteStopFacts {
     /// The notification says no unpromoted instance is left.
     pub no_standby_left: bool,
     /// `pg_control`'s cluster state, in words, and where `PGSQL.lock` is:
-    /// for the exit reason when PostgreSQL stays stopped.
+    /// for the exit reason (and its detail) when PostgreSQL stays stopped.
     pub cluster_state: String,
     pub lock_path: String,
 }
@@ -234,19 +235,32 @@ pub fn after_demote_stop(plan: &mut Plan, facts: &DemoteStopFacts) -> Vec<Demote
         // Cut off from the others: it may be the only node holding every
         // acknowledged commit, and nobody may be promoted yet.
         AfterDemote::StayStopped if !plan.view.quorum => steps.push(DemoteStep::Done {
-            exit_reason: Some(format!(
-                "demoted without quorum, stopped without a shutdown checkpoint (cluster state: \
-                 {}); PostgreSQL stays stopped behind PGSQL.lock until it rejoins \
-                 (auto_rewind) or another node is promoted and it is resynchronised",
-                facts.cluster_state
-            )),
+            exit_reason: Some(
+                AgentError::generic(
+                    "demoted without quorum or a shutdown checkpoint: stopped behind PGSQL.lock \
+                     until it rejoins (auto_rewind) or is resynced",
+                )
+                .with_detail(format!(
+                    "demoted without quorum, stopped without a shutdown checkpoint (cluster \
+                     state: {}); PostgreSQL stays stopped behind {} until it rejoins \
+                     (auto_rewind) or another node is promoted and it is resynchronised",
+                    facts.cluster_state, facts.lock_path
+                )),
+            ),
         }),
         AfterDemote::StayStopped => steps.push(DemoteStep::Done {
-            exit_reason: Some(format!(
-                "demoted without a shutdown checkpoint (cluster state: {}); PostgreSQL stays \
-                 stopped behind {}: resynchronise this node, then remove the lock",
-                facts.cluster_state, facts.lock_path
-            )),
+            exit_reason: Some(
+                AgentError::generic(format!(
+                    "demoted without a shutdown checkpoint ({}); stopped behind PGSQL.lock: \
+                     resync this node, then remove the lock",
+                    facts.cluster_state
+                ))
+                .with_detail(format!(
+                    "demoted without a shutdown checkpoint (cluster state: {}); PostgreSQL stays \
+                     stopped behind {}: resynchronise this node, then remove the lock",
+                    facts.cluster_state, facts.lock_path
+                )),
+            ),
         }),
         AfterDemote::RestartAsStandby { record } => {
             steps.extend(record.map(DemoteStep::MarkCleanDemote));
@@ -508,6 +522,64 @@ mod tests {
             ["records STOP", "done true"]
         );
         assert_eq!(after(&facts(None, false)), ["records STOP", "done false"]);
+    }
+
+    /// A demote that leaves PostgreSQL stopped says why and what to do in
+    /// an exit reason that fits, whatever the cluster state; the log gives
+    /// the lock's path.
+    #[test]
+    fn a_demote_that_stays_stopped_says_so_in_an_exit_reason_that_fits() {
+        let (c, v) = primary_fixture();
+        let mut lonely = v.clone();
+        lonely.quorum = false;
+        let dirty = DemoteShutdown {
+            immediate: true,
+            clean: false,
+            checkpoint: Lsn(0x1F_ABCD_EF01),
+            tli: 123,
+            lock_exists: true,
+        };
+        let lock_path = "/var/lib/postgresql/15/main/tmp/PGSQL.lock";
+        let mut reasons = Vec::new();
+        use crate::core::controldata::DbState::*;
+        for state in [
+            StartingUp,
+            ShutDown,
+            ShutDownInRecovery,
+            ShuttingDown,
+            InCrashRecovery,
+            InArchiveRecovery,
+            InProduction,
+        ] {
+            for view in [&v, &lonely] {
+                let facts = DemoteStopFacts {
+                    shutdown: Some(dirty),
+                    no_standby_left: false,
+                    cluster_state: state.words().into(),
+                    lock_path: lock_path.into(),
+                };
+                let steps = after_demote_stop(&mut Plan::new(&c, view), &facts);
+                let Some(DemoteStep::Done {
+                    exit_reason: Some(why),
+                }) = steps.last()
+                else {
+                    panic!("{steps:?}")
+                };
+                assert!(why.reason().len() <= crate::error::EXIT_REASON_MAX, "{why}");
+                assert!(why.explained().contains(lock_path), "{why:?}");
+                reasons.push(why.reason().to_string());
+            }
+        }
+        assert!(reasons.contains(
+            &"demoted without a shutdown checkpoint (in production); stopped behind PGSQL.lock: \
+              resync this node, then remove the lock"
+                .to_string()
+        ));
+        assert!(reasons.contains(
+            &"demoted without quorum or a shutdown checkpoint: stopped behind PGSQL.lock until it \
+              rejoins (auto_rewind) or is resynced"
+                .to_string()
+        ));
     }
 
     /// A crashed primary recovers in place only while it is the promoted

@@ -110,7 +110,7 @@ pub fn monitor_primary(plan: &mut Plan, probe: bool, facts: &RunningPrimary) -> 
             plan.own_score(Score::CanNotPromote);
             return MonitorOutcome {
                 steps: vec![MonitorStep::Apply(plan.take())],
-                answer: Err(AgentError::generic(why)),
+                answer: Err(why),
             };
         }
         PrimaryVerdict::Newer(why) if !plan.view.promoted.contains(&cfg.me) => {
@@ -587,11 +587,15 @@ mod tests {
         };
         assert_eq!(b.writes.len(), 1);
         assert_eq!(b.writes[0].wire().as_deref(), Some("-INFINITY"));
-        assert!(out
-            .answer
-            .unwrap_err()
-            .reason()
-            .starts_with("pg02 runs a primary on timeline 4"));
+        let why = out.answer.unwrap_err();
+        assert_eq!(
+            why.reason(),
+            "stale primary: pg02 is a primary on timeline 4 > 3 here; stop this node, resync it \
+             from pg02"
+        );
+        assert!(why.explained().starts_with(
+            "pg02 runs a primary on timeline 4, newer than this primary's timeline 3"
+        ));
         // This one is newer (timeline 5) and promoted: a warning, then as usual.
         facts.insert_tli = Some(5);
         let out = monitor_primary(&mut Plan::new(&c, &v), false, &facts);
@@ -630,7 +634,10 @@ mod tests {
         );
         let why = out.answer.unwrap_err();
         assert_eq!(why.rc(), OcfRc::ErrGeneric);
-        assert!(why.reason().starts_with(
+        assert!(why
+            .reason()
+            .starts_with("stale primary: pg02 is the last primary;"));
+        assert!(why.explained().starts_with(
             "PostgreSQL runs as a primary here, but Pacemaker did not promote it and the cluster \
              records pg02 as the last primary"
         ));

@@ -151,8 +151,10 @@ pub fn early_hand_over(
     let running: Vec<(String, Option<Location>)> =
         peers.iter().map(|(n, _)| (n.clone(), Some(mine))).collect();
     if let Err(why) = quorum_proof(plan, &running) {
-        plan.warnings
-            .push(format!("Giving up the promotion before it runs: {why}."));
+        plan.warnings.push(format!(
+            "Giving up the promotion before it runs: {}.",
+            why.explained()
+        ));
         plan.own_score(Score::CanNotPromote);
         return given_up(plan);
     }
@@ -314,7 +316,7 @@ pub enum NotifiedPrimary {
 pub fn notified_primary(plan: &mut Plan, facts: &RunningPrimary) -> NotifiedPrimary {
     match primary_verdict(plan, facts.insert_tli, &facts.histories) {
         PrimaryVerdict::Stale(why) => {
-            plan.warnings.push(why);
+            plan.warnings.push(why.explained().to_string());
             plan.own_score(Score::CanNotPromote);
             NotifiedPrimary::Stale(plan.take())
         }

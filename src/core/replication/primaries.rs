@@ -28,6 +28,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::core::timeline::History;
+use crate::error::AgentError;
 
 use super::plan::{Attr, DataStatus, Plan};
 
@@ -37,8 +38,10 @@ pub enum PrimaryVerdict {
     /// No other primary, or none to compare with.
     Alone,
     /// This node is the stale primary: it writes nothing about the others,
-    /// takes its own score away and fails with this reason.
-    Stale(String),
+    /// takes its own score away and fails with this exit reason (whose
+    /// detail gives the whole story, and the other way out when there is
+    /// one).
+    Stale(AgentError),
     /// This node is the newer primary; the other one fails at its own
     /// monitor. A warning for the log. A node that Pacemaker did not
     /// promote reports itself Promoted (what its probe found).
@@ -69,22 +72,31 @@ pub fn primary_verdict(
         .filter(|(_, t)| my_tli.is_some_and(|m| *t > m))
         .max_by_key(|(_, t)| *t);
     if let (Some((n, t)), Some(m)) = (newer, my_tli) {
-        let (what, unless) = if plan.view.promoted.contains(n) {
-            ("runs a primary", String::new())
+        let (what, short, unless) = if plan.view.promoted.contains(n) {
+            ("runs a primary", "is a primary on", String::new())
         } else {
             let attr = super::plan::PrivateAttr::History.name(&plan.cfg.rsc);
             (
                 "published a primary's history",
+                "published",
                 format!(
                     " (or, if {n}'s timeline {t} was discarded, delete what it published: \
                      attrd_updater -p -N {n} -n {attr} -D)"
                 ),
             )
         };
-        return PrimaryVerdict::Stale(format!(
-            "{n} {what} on timeline {t}, newer than this primary's timeline {m}: this node is the \
-             stale primary and writes nothing about the others; stop it and resynchronise it from {n}{unless}"
-        ));
+        let see_log = if unless.is_empty() { "" } else { " (see log)" };
+        return PrimaryVerdict::Stale(
+            AgentError::generic(format!(
+                "stale primary: {n} {short} timeline {t} > {m} here; stop this node, resync it \
+                 from {n}{see_log}"
+            ))
+            .with_detail(format!(
+                "{n} {what} on timeline {t}, newer than this primary's timeline {m}: this node is \
+                 the stale primary and writes nothing about the others; stop it and resynchronise \
+                 it from {n}{unless}"
+            )),
+        );
     }
     let Some(other) = plan.view.promoted_elsewhere(me) else {
         if plan.view.promoted.contains(me) {
@@ -99,14 +111,26 @@ pub fn primary_verdict(
              {other} is the stale one and fails at its monitor"
         )),
         None if plan.view.promoted.contains(me) => PrimaryVerdict::Alone,
-        None => PrimaryVerdict::Stale(format!(
-            "PostgreSQL runs as a primary here while {other} is the promoted instance{}; \
-             this node writes nothing about the others: stop it and resynchronise it from {other}",
-            match (my_tli, their_tli(other)) {
-                (Some(m), Some(t)) => format!(" (timeline {m} here, {t} there)"),
-                _ => String::new(),
-            }
-        )),
+        None => {
+            let tlis = my_tli.zip(their_tli(other));
+            let promoted = match tlis {
+                Some((m, t)) => format!("is promoted (timeline {m} here, {t} there)"),
+                None => "is the promoted instance".to_string(),
+            };
+            PrimaryVerdict::Stale(
+                AgentError::generic(format!(
+                    "stale primary: {other} {promoted}; stop this node, resync it from {other}"
+                ))
+                .with_detail(format!(
+                    "PostgreSQL runs as a primary here while {other} is the promoted instance{}; \
+                     this node writes nothing about the others: stop it and resynchronise it from \
+                     {other}",
+                    tlis.map_or(String::new(), |(m, t)| format!(
+                        " (timeline {m} here, {t} there)"
+                    ))
+                )),
+            )
+        }
     }
 }
 
@@ -117,7 +141,7 @@ pub fn primary_verdict(
 /// node is the only `LATEST`, or when nothing is recorded about it and no
 /// node is `LATEST` (a new cluster bootstrapped around a running primary,
 /// a migration whose primary the stock agent recorded `LATEST`).
-fn not_the_last_primary(plan: &Plan) -> Option<String> {
+fn not_the_last_primary(plan: &Plan) -> Option<AgentError> {
     let me = &plan.cfg.me;
     let attr = Attr::DataStatus.name(&plan.cfg.rsc);
     let own = plan.current(me, Attr::DataStatus);
@@ -135,25 +159,37 @@ fn not_the_last_primary(plan: &Plan) -> Option<String> {
             Some(v) => format!("this node as {v}"),
             None => "nothing about this node".to_string(),
         };
-        return Some(format!(
-            "{preface} and the cluster records {last} as the last primary ({attr} LATEST) and \
-             {mine}: this node may lack commits {last} acknowledged and writes nothing about the \
-             others; stop it and resynchronise it from {last} once {last} is promoted (or, if \
-             {last}'s data is lost, record this node as the last primary: {} and {}, then crm \
-             resource cleanup)",
-            set(last, "DISCONNECT"),
-            set(me, "LATEST"),
-        ));
+        return Some(
+            AgentError::generic(format!(
+                "stale primary: {last} is the last primary; stop this node, resync it from {last} \
+                 once promoted (see log)"
+            ))
+            .with_detail(format!(
+                "{preface} and the cluster records {last} as the last primary ({attr} LATEST) and \
+                 {mine}: this node may lack commits {last} acknowledged and writes nothing about \
+                 the others; stop it and resynchronise it from {last} once {last} is promoted (or, \
+                 if {last}'s data is lost, record this node as the last primary: {} and {}, then \
+                 crm resource cleanup)",
+                set(last, "DISCONNECT"),
+                set(me, "LATEST"),
+            )),
+        );
     }
     match own {
-        Some(mine) if !own_latest => Some(format!(
-            "{preface} and the cluster records this node as {mine} ({attr}), not as the last \
-             primary, and no node as LATEST: this node may lack commits another node \
-             acknowledged and writes nothing about the others; stop it and resynchronise it from \
-             the node that holds them (or, if this node's data is the newest, record it as the \
-             last primary: {}, then crm resource cleanup)",
-            set(me, "LATEST"),
-        )),
+        Some(mine) if !own_latest => Some(
+            AgentError::generic(format!(
+                "stale primary: recorded {mine}, no node LATEST; stop this node, resync it from the \
+                 node with the commits (see log)"
+            ))
+            .with_detail(format!(
+                "{preface} and the cluster records this node as {mine} ({attr}), not as the last \
+                 primary, and no node as LATEST: this node may lack commits another node \
+                 acknowledged and writes nothing about the others; stop it and resynchronise it \
+                 from the node that holds them (or, if this node's data is the newest, record it \
+                 as the last primary: {}, then crm resource cleanup)",
+                set(me, "LATEST"),
+            )),
+        ),
         _ => None,
     }
 }
@@ -202,9 +238,19 @@ mod tests {
         primary_verdict(&Plan::new(c, v), my_tli, published)
     }
 
+    /// The log's whole text; the exit reason, short, says the same first.
     fn stale(v: PrimaryVerdict) -> String {
         match v {
-            PrimaryVerdict::Stale(why) => why,
+            PrimaryVerdict::Stale(why) => {
+                let reason = why.reason();
+                assert!(reason.starts_with("stale primary: "), "{reason}");
+                assert!(
+                    reason.contains("stop this node, resync it from "),
+                    "{reason}"
+                );
+                assert!(reason.len() <= crate::error::EXIT_REASON_MAX, "{reason}");
+                why.explained().to_string()
+            }
             other => panic!("not stale: {other:?}"),
         }
     }
@@ -319,6 +365,14 @@ mod tests {
         let (c, v) = audit_schedule();
         let none = published(&[]);
         assert!(another_primary_possible(&Plan::new(&c, &v)));
+        let PrimaryVerdict::Stale(e) = verdict(&c, &v, Some(1), &none) else {
+            panic!()
+        };
+        assert_eq!(
+            e.reason(),
+            "stale primary: pg02 is the last primary; stop this node, resync it from pg02 once \
+             promoted (see log)"
+        );
         let why = stale(verdict(&c, &v, Some(1), &none));
         assert_eq!(
             why,

@@ -25,6 +25,7 @@ use super::quorum::{last_record, only_latest, record_seen_by, QuorumRecord};
 use super::sync::{promotion_list, SyncStandbys};
 use crate::core::history::{Cause, PromotionNote};
 use crate::core::lsn::Lsn;
+use crate::error::AgentError;
 
 /// What [`before_promotion`] changed, and how to take it back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,21 +46,22 @@ pub struct PromotionRecords {
 /// cut off from the cluster but not from some voters goes on
 /// acknowledging commits with them while the others compare positions;
 /// fencing ends it before anything is promoted.
-pub fn promotion_allowed(plan: &Plan) -> Result<(), String> {
+pub fn promotion_allowed(plan: &Plan) -> Result<(), AgentError> {
     if !plan.view.quorum {
-        return Err(
+        return Err(AgentError::generic(
             "this partition has no quorum (set no-quorum-policy=stop, or use \
-             Corosync's two_node for a two-node cluster)"
-                .into(),
-        );
+             Corosync's two_node for a two-node cluster)",
+        ));
     }
     if plan.cfg.quorum_mode() && plan.view.fencing_disabled {
-        return Err(
+        return Err(AgentError::generic(
+            "rep_mode=quorum needs fencing: set stonith-enabled=true with a fence device",
+        )
+        .with_detail(
             "rep_mode=quorum needs fencing: a primary cut off from the cluster could go on \
              acknowledging commits with some standbys while another is promoted; set \
-             stonith-enabled=true with a fence device"
-                .into(),
-        );
+             stonith-enabled=true with a fence device",
+        ));
     }
     Ok(())
 }
@@ -218,11 +220,11 @@ impl PromoteProtocol {
 pub enum PromoteDecision {
     /// PostgreSQL is a primary already: nothing to do.
     AlreadyPrimary,
-    /// Refused, with this reason; `writes` first (a hand-over to a node
-    /// that is ahead gives it the promotion).
+    /// Refused, with this exit reason (and detail); `writes` first (a
+    /// hand-over to a node that is ahead gives it the promotion).
     Refuse {
         writes: Vec<Write>,
-        reason: String,
+        reason: AgentError,
     },
     Go(PromoteProtocol),
 }
@@ -233,9 +235,13 @@ pub fn decide_promotion(plan: &mut Plan, facts: &PromoteFacts) -> PromoteDecisio
     if !facts.in_recovery {
         return PromoteDecision::AlreadyPrimary;
     }
-    let refuse = |writes, why: String| PromoteDecision::Refuse {
+    // The node is in crm_mon's line for the failed promote: the log says it.
+    let refuse = |writes, why: AgentError| PromoteDecision::Refuse {
         writes,
-        reason: format!("promotion refused on {me}: {why}"),
+        reason: why.in_context(
+            |why| format!("promotion refused: {why}"),
+            |why| format!("promotion refused on {me}: {why}"),
+        ),
     };
     if let Err(why) = promotion_allowed(plan) {
         return refuse(Vec::new(), why);
@@ -243,7 +249,7 @@ pub fn decide_promotion(plan: &mut Plan, facts: &PromoteFacts) -> PromoteDecisio
     let Some(mine) = facts.mine else {
         return refuse(
             Vec::new(),
-            "its WAL position still moves (PostgreSQL replays its local WAL)".into(),
+            AgentError::generic("its WAL position still moves (PostgreSQL replays its local WAL)"),
         );
     };
     // Quorum mode: the positions of enough of the last primary's voters
@@ -254,7 +260,9 @@ pub fn decide_promotion(plan: &mut Plan, facts: &PromoteFacts) -> PromoteDecisio
     if mine.tli.is_none() && holder_at_promotion(plan) {
         return refuse(
             Vec::new(),
-            "its own timeline is unknown: a peer on a newer one may hold commits it lacks".into(),
+            AgentError::generic(
+                "its own timeline is unknown: a peer on a newer one may hold commits it lacks",
+            ),
         );
     }
     let peers = compared_peers(plan, mine, &facts.peers);
@@ -262,9 +270,12 @@ pub fn decide_promotion(plan: &mut Plan, facts: &PromoteFacts) -> PromoteDecisio
         PromotionCheck::Go => {}
         PromotionCheck::HandOver { to, reason } => {
             hand_over(plan, &to);
-            return refuse(std::mem::take(&mut plan.writes), reason);
+            return refuse(
+                std::mem::take(&mut plan.writes),
+                AgentError::generic(reason),
+            );
         }
-        PromotionCheck::Refuse(reason) => return refuse(Vec::new(), reason),
+        PromotionCheck::Refuse(reason) => return refuse(Vec::new(), AgentError::generic(reason)),
     }
     PromoteDecision::Go(promotion_protocol(plan, facts))
 }
@@ -370,12 +381,16 @@ fn provable_for(
 /// with this node's) cover every acknowledged commit: enough of the last
 /// primary's voters ([`enough_voters`]), or with no record every node
 /// ([`every_position`]). Nothing to prove in the other modes.
-pub fn quorum_proof(plan: &Plan, peers: &[(String, Option<Location>)]) -> Result<(), String> {
+pub fn quorum_proof(plan: &Plan, peers: &[(String, Option<Location>)]) -> Result<(), AgentError> {
     proof_for(plan, &plan.cfg.me, peers)
 }
 
 /// [`quorum_proof`] for a promotion of `node`, `peers` being the others.
-fn proof_for(plan: &Plan, node: &str, peers: &[(String, Option<Location>)]) -> Result<(), String> {
+fn proof_for(
+    plan: &Plan,
+    node: &str,
+    peers: &[(String, Option<Location>)],
+) -> Result<(), AgentError> {
     if !plan.cfg.quorum_mode() {
         return Ok(());
     }
@@ -391,7 +406,7 @@ fn enough_voters(
     record: &QuorumRecord,
     me: &str,
     peers: &[(String, Option<Location>)],
-) -> Result<(), String> {
+) -> Result<(), AgentError> {
     let published = |v: &String| v == me || peers.iter().any(|(n, l)| n == v && l.is_some());
     let missing: Vec<&str> = record
         .voters
@@ -403,15 +418,20 @@ fn enough_voters(
     if have >= record.positions_needed() {
         return Ok(());
     }
-    Err(format!(
-        "the last primary acknowledged commits once any {} of {} held them ({}); {have} \
-         published a position, {} are needed: {} may hold commits this node lacks",
-        record.k,
+    let (n, needed, missing) = (
         record.voters.len(),
-        record.wire(),
         record.positions_needed(),
-        missing.join(", ")
+        missing.join(", "),
+    );
+    Err(AgentError::generic(format!(
+        "positions from {have} of {n} voters, {needed} needed; none from {missing}"
     ))
+    .with_detail(format!(
+        "the last primary acknowledged commits once any {} of {n} held them ({}); {have} \
+         published a position, {needed} are needed: {missing} may hold commits this node lacks",
+        record.k,
+        record.wire(),
+    )))
 }
 
 /// Quorum mode without a record to read (none written yet by a new
@@ -431,7 +451,7 @@ fn every_position(
     plan: &Plan,
     node: &str,
     peers: &[(String, Option<Location>)],
-) -> Result<(), String> {
+) -> Result<(), AgentError> {
     if only_latest(plan) == Some(node) || super::is_last_primary(plan, node) {
         return Ok(());
     }
@@ -448,11 +468,14 @@ fn every_position(
     if missing.is_empty() {
         return Ok(());
     }
-    Err(format!(
-        "no record says which standbys hold the last primary's acknowledged commits: every \
-         node's position is needed, and {} published none",
-        missing.join(", ")
+    let missing = missing.join(", ");
+    Err(AgentError::generic(format!(
+        "no quorum record, so every position is needed: {missing} published none"
     ))
+    .with_detail(format!(
+        "no record says which standbys hold the last primary's acknowledged commits: every \
+         node's position is needed, and {missing} published none"
+    )))
 }
 
 /// This node is the one the last primary recorded as holding every commit
@@ -546,6 +569,18 @@ mod tests {
     use crate::config::RepMode;
     use crate::core::crm_mon::ClusterView;
     use crate::core::lsn::Lsn;
+
+    /// A refusal's exit reason fits, with the worst-case values of a real
+    /// cluster ([`crate::core::decision_table::widened`]); the log's text.
+    fn fits(reason: AgentError) -> String {
+        let wide = crate::core::decision_table::widened(reason.reason());
+        assert!(
+            wide.len() <= crate::error::EXIT_REASON_MAX,
+            "{} bytes: {wide}",
+            wide.len()
+        );
+        reason.explained().to_string()
+    }
 
     /// pg02 is being promoted after pg01 (the last primary, `LATEST`,
     /// recording pg02) crashed; pg03 streamed asynchronously.
@@ -658,7 +693,7 @@ mod tests {
         assert!(promotion_allowed(&Plan::new(&c, &v)).is_ok());
         v.quorum = false;
         let why = promotion_allowed(&Plan::new(&c, &v)).unwrap_err();
-        assert!(why.contains("no quorum"), "{why}");
+        assert!(why.reason().contains("no quorum"), "{why}");
     }
 
     fn facts(mine: Option<u64>, peers: &[(&str, Option<u64>)]) -> PromoteFacts {
@@ -792,7 +827,7 @@ mod tests {
         primary.in_recovery = false;
         assert_eq!(decide(&v, &primary), PromoteDecision::AlreadyPrimary);
         let reason = |d: PromoteDecision| match d {
-            PromoteDecision::Refuse { reason, .. } => reason,
+            PromoteDecision::Refuse { reason, .. } => fits(reason),
             other => panic!("{other:?}"),
         };
         assert!(reason(decide(&v, &facts(None, &[]))).contains("still moves"));
@@ -814,7 +849,8 @@ mod tests {
         // A peer ahead is handed the promotion.
         match decide(&v, &facts(Some(400), &[("pg03", Some(500))])) {
             PromoteDecision::Refuse { writes, reason } => {
-                assert!(reason.contains("pg03 is ahead"), "{reason}");
+                fits(reason.clone());
+                assert!(reason.explained().contains("pg03 is ahead"), "{reason}");
                 let w: Vec<(&str, Option<String>)> =
                     writes.iter().map(|w| (w.node.as_str(), w.wire())).collect();
                 assert_eq!(
@@ -1006,14 +1042,31 @@ mod tests {
         let mut unfenced = v.clone();
         unfenced.fencing_disabled = true;
         let why = promotion_allowed(&Plan::new(&c, &unfenced)).unwrap_err();
-        assert!(why.contains("rep_mode=quorum needs fencing"), "{why}");
+        assert!(
+            why.reason().contains("rep_mode=quorum needs fencing"),
+            "{why}"
+        );
+        let PromoteDecision::Refuse { reason, .. } =
+            decide_promotion(&mut Plan::new(&c, &unfenced), &facts(Some(500), &[]))
+        else {
+            panic!("unfenced")
+        };
+        assert_eq!(
+            reason.reason(),
+            "promotion refused: rep_mode=quorum needs fencing: set stonith-enabled=true with a \
+             fence device"
+        );
+        assert!(fits(reason).starts_with("promotion refused on pg02: rep_mode=quorum"));
         let decide = |f: &PromoteFacts| decide_promotion(&mut Plan::new(&c, &v), f);
         // Two positions: pg04 and pg05 may hold a commit both of these lack.
         match decide(&facts(Some(500), &[("pg03", Some(500)), ("pg04", None)])) {
             PromoteDecision::Refuse { writes, reason } => {
+                fits(reason.clone());
                 assert!(writes.is_empty());
                 assert!(
-                    reason.contains("2 published a position, 3 are needed: pg04, pg05"),
+                    reason
+                        .explained()
+                        .contains("2 published a position, 3 are needed: pg04, pg05"),
                     "{reason}"
                 );
             }
@@ -1028,7 +1081,10 @@ mod tests {
         // The newest of them is promoted: a voter ahead is handed over.
         let ahead = facts(Some(500), &[("pg03", Some(600)), ("pg04", Some(400))]);
         match decide(&ahead) {
-            PromoteDecision::Refuse { reason, .. } => assert!(reason.contains("pg03 is ahead")),
+            PromoteDecision::Refuse { reason, .. } => {
+                fits(reason.clone());
+                assert!(reason.explained().contains("pg03 is ahead"))
+            }
             other => panic!("{other:?}"),
         }
         // The new primary's list is ANY 2 of the others online, and its
@@ -1054,10 +1110,18 @@ mod tests {
         let half = with_attr(&v, "pg03", "pgsql-data-status", "LATEST");
         let f = facts(Some(500), &[("pg04", Some(500)), ("pg05", Some(500))]);
         match decide_promotion(&mut Plan::new(&c, &half), &f) {
-            PromoteDecision::Refuse { reason, .. } => assert!(
-                reason.contains("every node's position is needed, and pg01, pg03 published none"),
-                "{reason}"
-            ),
+            PromoteDecision::Refuse { reason, .. } => {
+                assert_eq!(
+                    reason.reason(),
+                    "promotion refused: no quorum record, so every position is needed: pg01, pg03 \
+                     published none"
+                );
+                assert!(
+                    fits(reason.clone())
+                        .contains("every node's position is needed, and pg01, pg03 published none"),
+                    "{reason}"
+                )
+            }
             other => panic!("{other:?}"),
         }
         let diverged = with_attr(&v, "pg05", "pgsql-data-status", "DIVERGED");
@@ -1092,7 +1156,11 @@ mod tests {
         let scored = with_attr(&half, "pg03", "master-pgsql", "100");
         match decide_promotion(&mut Plan::new(&c, &scored), &f) {
             PromoteDecision::Refuse { reason, .. } => {
-                assert!(reason.contains("pg01 published none"), "{reason}")
+                fits(reason.clone());
+                assert!(
+                    reason.explained().contains("pg01 published none"),
+                    "{reason}"
+                )
             }
             other => panic!("{other:?}"),
         }
@@ -1141,7 +1209,8 @@ mod tests {
         let v = with_attr(&v, "pg01", "pgsql-acked-also-on", "pg03");
         match decide_promotion(&mut Plan::new(&c, &v), &facts(Some(500), &[("pg03", None)])) {
             PromoteDecision::Refuse { reason, .. } => {
-                assert!(reason.contains("pg03"), "{reason}")
+                fits(reason.clone());
+                assert!(reason.explained().contains("pg03"), "{reason}")
             }
             other => panic!("{other:?}"),
         }
@@ -1170,7 +1239,8 @@ mod tests {
         });
         match decide_promotion(&mut Plan::new(&c, &v), &newer) {
             PromoteDecision::Refuse { reason, .. } => {
-                assert!(reason.contains("pg03 is ahead"), "{reason}")
+                fits(reason.clone());
+                assert!(reason.explained().contains("pg03 is ahead"), "{reason}")
             }
             other => panic!("{other:?}"),
         }
@@ -1197,7 +1267,11 @@ mod tests {
         unknown.mine = unknown.mine.map(|l| Location { tli: None, ..l });
         match decide_promotion(&mut Plan::new(&c, &v), &unknown) {
             PromoteDecision::Refuse { reason, writes } => {
-                assert!(reason.contains("timeline is unknown"), "{reason}");
+                fits(reason.clone());
+                assert!(
+                    reason.explained().contains("timeline is unknown"),
+                    "{reason}"
+                );
                 assert!(writes.is_empty());
             }
             other => panic!("{other:?}"),
@@ -1217,7 +1291,8 @@ mod tests {
         let all = facts(Some(500), &[("pg03", Some(600)), ("pg04", Some(400))]);
         match decide_promotion(&mut Plan::new(&c, &v), &all) {
             PromoteDecision::Refuse { reason, writes } => {
-                assert!(reason.contains("pg03 is ahead"), "{reason}");
+                fits(reason.clone());
+                assert!(reason.explained().contains("pg03 is ahead"), "{reason}");
                 assert!(writes.iter().any(
                     |w| w.node == "pg03" && w.value == Some(AttrValue::Score(Score::PromoteMe))
                 ));
@@ -1227,8 +1302,11 @@ mod tests {
         let other = with_attr(&v, "pg01", "pgsql-acked-also-on", "pg04");
         match decide_promotion(&mut Plan::new(&c, &other), &silent) {
             PromoteDecision::Refuse { reason, .. } => {
+                fits(reason.clone());
                 assert!(
-                    reason.contains("pg04 published no WAL position"),
+                    reason
+                        .explained()
+                        .contains("pg04 published no WAL position"),
                     "{reason}"
                 )
             }

@@ -20,6 +20,7 @@ use super::plan::DataStatus;
 use crate::core::controldata::ControlFile;
 use crate::core::lsn::Lsn;
 use crate::core::timeline::History;
+use crate::error::AgentError;
 
 /// Whether this start rejoins at all: only with `auto_rewind`, only when a
 /// promoted instance runs elsewhere to rejoin, and only for a node the
@@ -49,6 +50,11 @@ pub fn checkpoint_for_rewinds(
     auto_rewind && insert_tli.is_some_and(|t| checkpoint_tli < t)
 }
 
+/// What the exit reason of a refused rejoin begins with; the refusals
+/// here ([`Rejoin::Refuse`], [`rewind_source_ready`], and
+/// [`super::Unfinished::Refuse`] for `auto_resync`) leave room for it.
+pub const REFUSED: &str = "auto_rewind refused: ";
+
 /// What the rejoin does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rejoin {
@@ -64,8 +70,8 @@ pub enum Rejoin {
         tli: u32,
         lock: Lock,
     },
-    /// Keep the lock and the data; the exit reason.
-    Refuse(String),
+    /// Keep the lock and the data; the exit reason (and its detail).
+    Refuse(AgentError),
 }
 
 /// What the start read for the rejoin.
@@ -100,18 +106,21 @@ pub fn rewind_source_ready(
     published_tli: u32,
     in_recovery: bool,
     checkpoint_tli: u32,
-) -> Result<(), String> {
+) -> Result<(), AgentError> {
     if in_recovery {
-        return Err(format!(
+        return Err(AgentError::generic(format!(
             "{primary} is still in recovery: its promotion is not over"
-        ));
+        )));
     }
     if checkpoint_tli < published_tli {
-        return Err(format!(
+        return Err(AgentError::generic(format!(
+            "{primary} has no checkpoint on its timeline {published_tli} yet; a later start rewinds"
+        ))
+        .with_detail(format!(
             "{primary} has no checkpoint on its timeline {published_tli} yet (its control file \
              says {checkpoint_tli}), which pg_rewind would take for its timeline; a later start \
              rewinds"
-        ));
+        )));
     }
     Ok(())
 }
@@ -124,21 +133,34 @@ pub fn rejoin_plan(facts: &RejoinFacts) -> Rejoin {
         primary,
         published,
     } = *facts;
+    let refuse = |reason: String, detail: String| {
+        Rejoin::Refuse(AgentError::generic(reason).with_detail(detail))
+    };
     if !control.cleanly_shut_down() {
-        return Rejoin::Refuse(format!(
-            "the data directory is not consistent after crash recovery (cluster state: {})",
-            control.state.words()
-        ));
+        let state = control.state.words();
+        return refuse(
+            format!("the data directory is inconsistent after crash recovery ({state})"),
+            format!(
+                "the data directory is not consistent after crash recovery (cluster state: \
+                 {state})"
+            ),
+        );
     }
     let Some(history) = published.and_then(History::from_wire) else {
-        return Rejoin::Refuse(format!(
-            "{primary} published no readable timeline history: can't tell whether this node \
-             diverged from it"
-        ));
+        return refuse(
+            format!("{primary} published no readable timeline history; can't tell if this node diverged"),
+            format!(
+                "{primary} published no readable timeline history: can't tell whether this \
+                 node diverged from it"
+            ),
+        );
     };
     let no_hints = !control.wal_log_hints && !control.data_checksums;
     let hints_refusal = || {
-        Rejoin::Refuse(
+        refuse(
+            "past the fork without wal_log_hints or data checksums, which pg_rewind needs: \
+             resync it"
+                .into(),
             "this node went past the fork, and pg_rewind needs wal_log_hints = on or data \
              checksums, which it has neither of: resynchronise it with a new base backup"
                 .into(),
@@ -148,10 +170,13 @@ pub fn rejoin_plan(facts: &RejoinFacts) -> Rejoin {
         // Its monitor saw its WAL past the fork: rewind from there.
         let tli = wal_tli.unwrap_or(control.timeline);
         let Some((fork, _)) = history.end_of(tli) else {
-            return Rejoin::Refuse(format!(
-                "this diverged node's timeline {tli} is not in {primary}'s history {}",
-                history.to_wire()
-            ));
+            return refuse(
+                format!("this diverged node's timeline {tli} is not in {primary}'s history"),
+                format!(
+                    "this diverged node's timeline {tli} is not in {primary}'s history {}",
+                    history.to_wire()
+                ),
+            );
         };
         if no_hints {
             return hints_refusal();
@@ -172,22 +197,26 @@ pub fn rejoin_plan(facts: &RejoinFacts) -> Rejoin {
         tli,
     };
     if tli > history.tli {
-        return Rejoin::Refuse(format!(
-            "this node is on timeline {tli}, newer than {primary}'s timeline {}: \
-             a rewind cannot explain that",
+        let why = format!(
+            "this node is on timeline {tli}, newer than {primary}'s timeline {}: a rewind \
+             cannot explain that",
             history.tli
-        ));
+        );
+        return refuse(why.clone(), why);
     }
     if tli == history.tli {
         // The primary's own timeline: streaming proves the rest.
         return Rejoin::Follow { lock: behind_proof };
     }
     if history.end_of(tli).is_none() {
-        return Rejoin::Refuse(format!(
-            "timeline {tli} of this node is not in {primary}'s history {}: \
-             a rewind cannot explain that",
-            history.to_wire()
-        ));
+        return refuse(
+            format!("timeline {tli} of this node is not in {primary}'s history: no rewind explains that"),
+            format!(
+                "timeline {tli} of this node is not in {primary}'s history {}: a rewind cannot \
+                 explain that",
+                history.to_wire()
+            ),
+        );
     }
     match checkpoint_past_fork(&history, tli, end) {
         None => Rejoin::Follow { lock: behind_proof },
@@ -221,6 +250,19 @@ mod tests {
     use crate::core::lsn::Lsn;
 
     // --- auto_rewind -----------------------------------------------------------------
+
+    /// A refusal's exit reason fits after [`REFUSED`], with the worst-case
+    /// values of a real cluster ([`crate::core::decision_table::widened`]);
+    /// the log's text.
+    fn fits(why: &crate::error::AgentError) -> String {
+        let wide = crate::core::decision_table::widened(&format!("{REFUSED}{}", why.reason()));
+        assert!(
+            wide.len() <= crate::error::EXIT_REASON_MAX,
+            "{} bytes: {wide}",
+            wide.len()
+        );
+        why.explained().to_string()
+    }
 
     fn control(tli: u32, checkpoint: u64, hints: bool) -> crate::core::controldata::ControlFile {
         crate::core::controldata::ControlFile {
@@ -334,7 +376,7 @@ mod tests {
     #[test]
     fn what_a_rewind_cannot_explain_is_refused() {
         let refused = |c, published| match plan_for(&c, "pg02", published) {
-            Rejoin::Refuse(why) => why,
+            Rejoin::Refuse(why) => fits(&why),
             other => panic!("{other:?}"),
         };
         assert!(refused(control(2, 0x500_0100, false), Some(PRIMARY))
@@ -384,13 +426,16 @@ mod tests {
             }),
             Rejoin::Refuse(_)
         ));
-        assert!(matches!(
-            rejoin_plan(&RejoinFacts {
-                wal_tli: Some(7),
-                ..facts
-            }),
-            Rejoin::Refuse(_)
-        ));
+        let Rejoin::Refuse(why) = rejoin_plan(&RejoinFacts {
+            wal_tli: Some(7),
+            ..facts
+        }) else {
+            panic!("timeline 7 is not in the history")
+        };
+        assert!(
+            fits(&why).contains("timeline 7 is not in pg02's history 3:"),
+            "{why:?}"
+        );
     }
 
     #[test]
@@ -412,11 +457,26 @@ mod tests {
         assert_eq!(rewind_source_ready("pg02", 113, false, 113), Ok(()));
         assert_eq!(rewind_source_ready("pg02", 113, false, 114), Ok(()));
         let early = rewind_source_ready("pg02", 113, false, 112).unwrap_err();
+        fits(&early);
+        // auto_resync's check of the source, too.
+        fits(
+            &early
+                .clone()
+                .in_context(|r| format!("auto_resync: {r}"), |d| d.into()),
+        );
         assert!(
-            early.contains("no checkpoint on its timeline 113"),
+            early.reason().contains("no checkpoint on its timeline 113"),
             "{early}"
         );
+        assert!(
+            early.explained().contains("its control file says 112"),
+            "{early:?}"
+        );
         let promoting = rewind_source_ready("pg02", 113, true, 112).unwrap_err();
-        assert!(promoting.contains("still in recovery"), "{promoting}");
+        fits(&promoting);
+        assert!(
+            promoting.reason().contains("still in recovery"),
+            "{promoting}"
+        );
     }
 }

@@ -31,6 +31,8 @@
 //! A copy of the primary is not ahead of it: the start goes on without
 //! `PGSQL.lock`.
 
+use crate::error::AgentError;
+
 /// The record in `tmpdir` of a rejoin in progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RewindRecord {
@@ -135,8 +137,8 @@ pub enum Unfinished {
     No,
     /// These steps, then a standby start without the lock.
     Steps(Vec<ResyncStep>),
-    /// Keep the data and the lock; the exit reason.
-    Refuse(String),
+    /// Keep the data and the lock; the exit reason (and its detail).
+    Refuse(AgentError),
 }
 
 pub fn unfinished_rewind(f: &UnfinishedFacts) -> Unfinished {
@@ -155,12 +157,17 @@ pub fn unfinished_rewind(f: &UnfinishedFacts) -> Unfinished {
                 Beside::Absent => {}
                 Beside::Labelled(_) => steps.push(RemoveAside),
                 Beside::Unlabelled => {
-                    return Unfinished::Refuse(format!(
-                        "a resynchronisation stopped after its exchange, and the directory for \
-                         the old data exists and is not the agent's; move it away (the old data \
-                         is in {})",
-                        SCRATCH
-                    ))
+                    return Unfinished::Refuse(
+                        AgentError::generic(format!(
+                            "a resync stopped after its exchange; {ASIDE} is not the agent's: \
+                             move it away (see log)"
+                        ))
+                        .with_detail(format!(
+                            "a resynchronisation stopped after its exchange, and the directory \
+                             for the old data ({ASIDE}) exists and is not the agent's; move it \
+                             away (the old data is in {SCRATCH})"
+                        )),
+                    )
                 }
             }
             steps.push(SetOldDataAside);
@@ -171,34 +178,50 @@ pub fn unfinished_rewind(f: &UnfinishedFacts) -> Unfinished {
     let cause = "a pg_rewind of this node started and did not finish, and PostgreSQL cannot \
                  repair the data directory it leaves";
     if !f.auto_resync {
-        return Unfinished::Refuse(format!(
-            "{cause}: resynchronise it with a new base backup (then remove the record \
-             rewind_unfinished in tmpdir), or set auto_resync=true"
-        ));
+        return Unfinished::Refuse(
+            AgentError::generic(
+                "an unfinished pg_rewind: resync it (then remove rewind_unfinished in tmpdir) or \
+                 set auto_resync=true",
+            )
+            .with_detail(format!(
+                "{cause}: resynchronise it with a new base backup (then remove the record \
+                 rewind_unfinished in tmpdir), or set auto_resync=true"
+            )),
+        );
     }
-    let waits =
-        |why: &str| Unfinished::Refuse(format!("{cause}, and auto_resync can't run: {why}"));
+    let waits = |why: &str, long: &str| {
+        Unfinished::Refuse(
+            AgentError::generic(format!(
+                "unfinished pg_rewind, auto_resync can't run: {why}"
+            ))
+            .with_detail(format!("{cause}, and auto_resync can't run: {long}")),
+        )
+    };
     if f.pgdata_fixed {
         return waits(
+            "pgdata is a mount point or symlink: resync it by hand",
             "the data directory is a mount point or a symbolic link, which a rename can't \
              exchange with a new copy; resynchronise it by hand",
         );
     }
     if f.tablespaces {
         return waits(
+            "pgdata has tablespaces: resync it by hand",
             "the data directory has tablespaces, which a new copy would overwrite; \
              resynchronise it by hand",
         );
     }
     if f.scratch != Beside::Absent && token.is_none() {
-        return waits(&format!(
-            "{SCRATCH} exists and is not the agent's; move it away"
-        ));
+        return waits(
+            &format!("{SCRATCH} is not the agent's: move it away"),
+            &format!("{SCRATCH} exists and is not the agent's; move it away"),
+        );
     }
     if f.aside == Beside::Unlabelled {
-        return waits(&format!(
-            "{ASIDE} exists and is not the agent's; move it away"
-        ));
+        return waits(
+            &format!("{ASIDE} is not the agent's: move it away"),
+            &format!("{ASIDE} exists and is not the agent's; move it away"),
+        );
     }
     let mut steps = vec![CheckSource];
     if f.scratch != Beside::Absent {
@@ -265,7 +288,11 @@ mod tests {
 
     fn refusal(f: &UnfinishedFacts) -> String {
         match unfinished_rewind(f) {
-            Unfinished::Refuse(why) => why,
+            Unfinished::Refuse(why) => {
+                let reason = format!("{}{}", super::super::REFUSED, why.reason());
+                assert!(reason.len() <= crate::error::EXIT_REASON_MAX, "{reason}");
+                why.explained().to_string()
+            }
             other => panic!("{other:?}"),
         }
     }

@@ -163,6 +163,10 @@ pub fn start_rejoin(
     }
     if rewind_unfinished {
         return Err(AgentError::generic(
+            "a pg_rewind of this node did not finish; resync it (new base backup), remove \
+             rewind_unfinished in tmpdir (see log)",
+        )
+        .with_detail(
             "a pg_rewind of this node started and did not finish, so its data directory can't \
              be trusted: it rejoins once another node is promoted (auto_rewind=true, \
              auto_resync=true), or resynchronise it with a new base backup and remove the \
@@ -258,13 +262,13 @@ impl StartProtocol {
         running: Option<bool>,
     ) -> Result<Vec<StartStep>, AgentError> {
         if running == Some(false) {
-            let why = match primary_verdict(plan, None, &BTreeMap::new()) {
+            return Err(match primary_verdict(plan, None, &BTreeMap::new()) {
                 PrimaryVerdict::Stale(why) => why,
-                _ => "PostgreSQL is already running as a primary; start brings up a standby only. \
-                      Stop it (or let Pacemaker probe it) first"
-                    .into(),
-            };
-            return Err(AgentError::generic(why));
+                _ => AgentError::generic(
+                    "PostgreSQL is already running as a primary; start brings up a standby only. \
+                     Stop it (or let Pacemaker probe it) first",
+                ),
+            });
         }
         let me = plan.cfg.me.clone();
         plan.delete(&me, Attr::XlogLoc);
@@ -283,10 +287,17 @@ impl StartProtocol {
     pub fn after_server(&self, plan: &mut Plan, sync_standbys: &str) -> Vec<StartStep> {
         let mut steps = vec![StartStep::DropSlots];
         if !sync_standbys.is_empty() {
-            steps.push(StartStep::Fail(AgentError::configured(format!(
-                "Invalid synchronous_standby_names is set in postgresql.conf ({sync_standbys}); the \
-                 agent manages it: remove it from the configuration and from start_opt"
-            ))));
+            steps.push(StartStep::Fail(
+                AgentError::configured(format!(
+                    "Invalid synchronous_standby_names={}: the agent manages it; remove it from \
+                     postgresql.conf and start_opt",
+                    crate::config::echo(sync_standbys, 24)
+                ))
+                .with_detail(format!(
+                    "Invalid synchronous_standby_names is set in postgresql.conf ({sync_standbys}); \
+                     the agent manages it: remove it from the configuration and from start_opt"
+                )),
+            ));
             return steps;
         }
         match self.gate {
@@ -330,12 +341,14 @@ impl StartProtocol {
         vec![StartStep::Apply(plan.take())]
     }
 
-    /// The stock agent's refusal to start while `PGSQL.lock` exists.
+    /// The stock agent's refusal to start while `PGSQL.lock` exists; `why`
+    /// goes to the log only.
     fn lock_refusal(&self, why: &str) -> AgentError {
-        AgentError::generic(format!(
-            "My data may be inconsistent. You have to remove {} file to force start.{why}",
+        let refusal = format!(
+            "My data may be inconsistent. You have to remove {} file to force start.",
             self.lock_path
-        ))
+        );
+        AgentError::generic(&refusal).with_detail(format!("{refusal}{why}"))
     }
 }
 
@@ -589,10 +602,14 @@ mod tests {
         assert_eq!(steps, []);
         // A primary already runs here while pg02 is promoted: the verdict.
         let err = start.before_server(&mut p, Some(false)).unwrap_err();
+        assert_eq!(
+            err.reason(),
+            "stale primary: pg02 is the promoted instance; stop this node, resync it from pg02"
+        );
         assert!(
-            err.reason()
+            err.explained()
                 .starts_with("PostgreSQL runs as a primary here while pg02"),
-            "{err}"
+            "{err:?}"
         );
         let mut p = Plan::new(&c, &v);
         assert_eq!(
@@ -624,7 +641,9 @@ mod tests {
         let steps = start.after_server(&mut Plan::new(&c, &v), "\"pg02\"");
         assert!(
             matches!(&steps[..], [StartStep::DropSlots, StartStep::Fail(e)]
-            if e.rc() == OcfRc::ErrConfigured && e.reason().contains("(\"pg02\")"))
+            if e.rc() == OcfRc::ErrConfigured
+                && e.reason().starts_with("Invalid synchronous_standby_names=\"\\\"pg02\\\"\": ")
+                && e.explained().contains("(\"pg02\")"))
         );
         // Nobody promoted: the generic refusal of a running primary.
         let (_, alone) = primary_fixture();
@@ -670,12 +689,42 @@ mod tests {
         let steps = start.after_proof(&mut Plan::new(&c, &v), false, Duration::from_secs(30));
         assert!(
             matches!(&steps[..], [StartStep::StopServer, StartStep::Fail(e)]
-            if e.reason().ends_with("file to force start. (it was demoted cleanly, but did not \
+            if e.reason().ends_with("file to force start.")
+            && e.explained().ends_with("file to force start. (it was demoted cleanly, but did not \
                 stream from a newer primary within 30s, which would prove it is not ahead)"))
         );
     }
 
     /// Nobody promoted since a clean demote: the lock stays, and says so.
+    /// The start's own refusals fit in an exit reason with worst-case
+    /// values; the log has the rest.
+    #[test]
+    fn start_refusals_fit_an_exit_reason() {
+        let (c, v) = primary_fixture();
+        let p = Plan::new(&c, &v);
+        let lock_path = "/var/lib/postgresql/15/main/tmp/PGSQL.lock";
+        let (start, _) = StartProtocol::gate(&p, Lock::Absent, lock_path, false).unwrap();
+        let list = "FIRST 1 (\"node-name-16char\", \"node-name-16chas\", \"node-name-16chat\")";
+        let fail = |steps: Vec<StartStep>| match steps.last() {
+            Some(StartStep::Fail(e)) => e.clone(),
+            other => panic!("{other:?}"),
+        };
+        let refusals = [
+            start_rejoin(&p, Lock::Absent, true).unwrap_err(),
+            fail(start.after_server(&mut Plan::new(&c, &v), list)),
+            fail(start.after_proof(&mut Plan::new(&c, &v), false, Duration::from_secs(86_400))),
+        ];
+        for e in &refusals {
+            let wide = crate::core::decision_table::widened(e.reason());
+            assert!(wide.len() <= crate::error::EXIT_REASON_MAX, "{wide}");
+            assert!(e.detail().is_some(), "{e}");
+        }
+        assert!(refusals[1].explained().contains(list));
+        assert!(refusals[2]
+            .explained()
+            .ends_with("within 86400s, which would prove it is not ahead)"));
+    }
+
     #[test]
     fn without_a_promoted_node_the_lock_stays() {
         let (c, v) = primary_fixture();
