@@ -229,3 +229,39 @@ fn claims_are_found_as_written() {
     assert!(shown_values(text, "auto_rewind").is_empty());
     assert!(shown_values(text, "pgdata").is_empty());
 }
+
+/// What administrators read speaks to them: no rule code of
+/// docs/compatibility.md (R31, P3, M1: that document is the reviewers'
+/// record, and the only one that uses them), no issue number and no test
+/// seed.
+#[test]
+fn user_documents_use_no_internal_codes() {
+    let internal = |word: &str| {
+        let w = word.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+        let code = w.len() >= 2
+            && w.len() <= 3
+            && matches!(w.as_bytes()[0], b'R' | b'P' | b'M')
+            && w[1..].bytes().all(|b| b.is_ascii_digit());
+        code
+    };
+    let mut found = Vec::new();
+    for (file, text) in user_documents() {
+        if file.ends_with("docs/compatibility.md") {
+            continue;
+        }
+        let words: Vec<&str> = text.split_whitespace().collect();
+        for (i, w) in words.iter().enumerate() {
+            let next_is_number = words.get(i + 1).is_some_and(|n| {
+                n.trim_end_matches([',', '.', ')', ':'])
+                    .parse::<u32>()
+                    .is_ok()
+            });
+            let numbered =
+                ["issue", "Issue", "seed", "Seed", "seeds"].contains(w) && next_is_number;
+            if internal(w) || numbered {
+                found.push(format!("{file}: {w} {}", words.get(i + 1).unwrap_or(&"")));
+            }
+        }
+    }
+    assert!(found.is_empty(), "{found:#?}");
+}
