@@ -1622,13 +1622,13 @@ shown() {
 
 cmd_switch_provider() {
     check_names
-    local provider= tool=crm healing=0 arg n m old before after expected primary t0=$SECONDS online=() others=()
+    local provider= tool=crm shipped=0 arg n m old before after expected primary t0=$SECONDS online=() others=() hosts=()
     for arg; do
         case $arg in
             rustpg | heartbeat) provider=$arg ;;
             crm | pcs) tool=$arg ;;
-            --self-healing) healing=1 ;;
-            *) die "usage: $0 switch-provider rustpg|heartbeat [crm|pcs] [--self-healing]" ;;
+            --as-shipped) shipped=1 ;;
+            *) die "usage: $0 switch-provider rustpg|heartbeat [crm|pcs] [--as-shipped]" ;;
         esac
     done
     case $provider in
@@ -1636,9 +1636,9 @@ cmd_switch_provider() {
         heartbeat)
             [[ -f $LAB_ROOT/ocf-shellfuncs ]] \
                 || die "the stock agent needs the patched ocf-shellfuncs: make the lab with LAB_AGENT=stock"
-            ((!healing)) || die "--self-healing: only on the way to rustpg"
+            ((!shipped)) || die "--as-shipped: only on the way to rustpg"
             ;;
-        *) die "usage: $0 switch-provider rustpg|heartbeat [crm|pcs] [--self-healing]" ;;
+        *) die "usage: $0 switch-provider rustpg|heartbeat [crm|pcs] [--as-shipped]" ;;
     esac
     n=$(any_node) || die "no node has a running pacemaker"
     # Print each operator command, then run it: step on any node,
@@ -1678,6 +1678,7 @@ cmd_switch_provider() {
         [[ $m == "$primary" ]] || others+=("$m")
     done
     say "Postgresql: ocf:$old:pgsql -> ocf:$provider:pgsql with $tool (primary $primary, standbys ${others[*]})"
+    [[ $provider == rustpg ]] || before_leaving_rustpg
     maintenance true
     trap 'echo "cluster: switch-provider failed; the cluster is still in maintenance mode" >&2' EXIT
     # Maintenance mode cancels the old agent's recurring monitors; one that
@@ -1700,15 +1701,19 @@ cmd_switch_provider() {
     after=$(in_node "$n" cibadmin --query --xpath "//primitive[@id='Postgresql']")
     expected=${before/provider=\"$old\"/provider=\"$provider\"}
     [[ $after == "$expected" ]] || die "the primitive changed in more than its provider: $(diff <(echo "$before") <(echo "$after"))"
-    if ((healing)); then
-        # The settings with which crm-examples/ heal themselves, in the
-        # same window (docs/operations.md, "When the cluster waits for you").
+    if ((shipped)); then
+        # The settings crm-examples/ ship beside the stock ones, in the
+        # same window: those with which it heals itself (docs/operations.md,
+        # "When the cluster waits for you") and each node's own address.
+        for m in "${NODES[@]}"; do hosts+=("$m=$(node_ip "$m")"); done
         if [[ $tool == pcs ]]; then
             step pcs resource defaults update failure-timeout=10s
             step pcs resource update Postgresql auto_rewind=true
+            step pcs resource update Postgresql "replication_hosts=${hosts[*]}"
         else
             step crm configure rsc_defaults failure-timeout=10s
             step crm resource param Postgresql set auto_rewind true
+            step crm resource param Postgresql set replication_hosts "${hosts[*]}"
         fi
     fi
     # Forget the old agent's operation history so that the new agent
@@ -1734,6 +1739,43 @@ cmd_switch_provider() {
     print_crm_mon
 }
 
+# The way back, still managed: the parameters whose removal our monitors
+# must act on. replication_hosts: each standby points primary_conninfo (in
+# postgresql.auto.conf and the stock recovery.conf) back at master_ip;
+# external_standby_node_list (unknown to older stock agents): the list
+# drops the outside standbys. Uses switch-provider's before, n, tool,
+# online, primary, step and step_on.
+before_leaving_rustpg() {
+    local p present m
+    present=$(xmllint --xpath '//instance_attributes/nvpair/@name' - <<<"$before")
+    for p in replication_hosts external_standby_node_list; do
+        [[ $present == *"\"$p\""* ]] || continue
+        if [[ $tool == pcs ]]; then
+            step pcs resource update Postgresql "$p="
+        else
+            step crm resource param Postgresql delete "$p"
+        fi
+    done
+    # Every primary_conninfo a standby has (ours, and the stock copy)
+    # names master_ip.
+    names_master_ip() {
+        local m lines
+        for m in "${online[@]}"; do
+            [[ $m == "$primary" ]] && continue
+            lines=$(in_node "$m" grep -h '^primary_conninfo' /var/lib/pgsql/data/postgresql.auto.conf \
+                /var/lib/pgsql/tmp/recovery.conf) || true
+            [[ -z $lines ]] || ! grep -qvF -e "host=$VIP " -e "host=''$VIP''" <<<"$lines" || return 1
+        done
+    }
+    say "\$ grep primary_conninfo /var/lib/pgsql/data/postgresql.auto.conf /var/lib/pgsql/tmp/recovery.conf   # on every standby, until both name master_ip"
+    wait_for 60 "every standby's primary_conninfo to name master_ip" names_master_ip \
+        || { print_crm_mon >&2 || true; exit 1; }
+    before=$(in_node "$n" cibadmin --query --xpath "//primitive[@id='Postgresql']")
+}
+
+# Our notes in tmpdir, which the stock agent neither reads nor removes.
+OUR_NOTES="election_deferred former_primary history_published promotion_note recovered_in_place rewind_unfinished sync_ceiling sync_flag weak_commits own_config.*"
+
 # The way back, in maintenance mode, before the provider changes: take out
 # what the stock agent does not know (docs/migration.md, "What the agent
 # added"). Uses switch-provider's before, n, tool, online, step and step_on.
@@ -1744,7 +1786,7 @@ leave_rustpg() {
     present=$(xmllint --xpath '//instance_attributes/nvpair/@name' - <<<"$before")
     [[ $(xmllint --xpath 'string(//instance_attributes/nvpair[@name="rep_mode"]/@value)' - <<<"$before") != quorum ]] \
         || die "rep_mode=quorum is ours: set rep_mode=sync first and wait for its picture"
-    for p in auto_rewind auto_resync replication_hosts max_slot_wal_keep_size quorum_standbys; do
+    for p in auto_rewind auto_resync max_slot_wal_keep_size quorum_standbys; do
         [[ $present == *"\"$p\""* ]] || continue
         if [[ $tool == pcs ]]; then
             step pcs resource update Postgresql "$p="
@@ -1763,6 +1805,19 @@ leave_rustpg() {
             || die "$primary: rep_mode.conf does not hold $ours; not resetting it"
         in_node "$primary" grep -q "^include '/var/lib/pgsql/tmp/rep_mode.conf'" /var/lib/pgsql/data/postgresql.conf \
             || die "$primary: postgresql.conf does not include rep_mode.conf; not resetting $ours"
+        say "\$ runuser -u postgres -- psql -XAt -d postgres -c 'SHOW synchronous_standby_names'   # on $primary"
+        [[ "synchronous_standby_names = '$(in_node "$primary" runuser -u postgres -- psql -XAt -d postgres \
+            -c 'SHOW synchronous_standby_names' | sed "s/'/''/g")'" == "$ours" ]] \
+            || die "$primary: the list in effect is not the one in postgresql.auto.conf; not resetting it"
+    fi
+    # On every node, from PostgreSQL 12 on, the stock recovery.conf
+    # takes primary_conninfo over: it must be included.
+    if ((LAB_PG_MAJOR >= 12)); then
+        for m in "${online[@]}"; do
+            say "\$ grep 'added by pgsql RA' /var/lib/pgsql/data/postgresql.conf   # on $m"
+            in_node "$m" grep -q "^include '/var/lib/pgsql/tmp/recovery.conf'" /var/lib/pgsql/data/postgresql.conf \
+                || die "$m: postgresql.conf does not include recovery.conf; add the stock line first (docs/migration.md)"
+        done
     fi
     for m in "${online[@]}"; do
         for name in synchronous_standby_names primary_conninfo primary_slot_name restore_command \
@@ -1773,7 +1828,8 @@ leave_rustpg() {
         done
         step_on "$m" runuser -u postgres -- psql -X -d postgres -c "SELECT pg_reload_conf()"
     done
-    # Our node attributes (the stock agent neither reads nor removes them).
+    # Our node attributes (the stock agent neither reads nor removes them),
+    # on every node of node_list: crm_mon does not show an offline node's.
     for m in "${NODES[@]}"; do
         for attr in acked-also-on:forever acked-on-any:forever promotions:forever xlog-tli:reboot; do
             name=Postgresql-${attr%%:*} lifetime=${attr#*:}
@@ -1792,9 +1848,8 @@ leave_rustpg() {
     done
     # Our notes in tmpdir.
     for m in "${online[@]}"; do
-        step_on "$m" rm -f /var/lib/pgsql/tmp/election_deferred /var/lib/pgsql/tmp/former_primary \
-            /var/lib/pgsql/tmp/history_published /var/lib/pgsql/tmp/recovered_in_place \
-            /var/lib/pgsql/tmp/sync_ceiling /var/lib/pgsql/tmp/sync_flag /var/lib/pgsql/tmp/weak_commits
+        say "\$ cd /var/lib/pgsql/tmp && rm -f $OUR_NOTES   # on $m"
+        in_node "$m" sh -c "cd /var/lib/pgsql/tmp && rm -f $OUR_NOTES"
     done
 }
 

@@ -190,7 +190,7 @@ fn rows_on(lab: &Lab, node: &str) {
 struct Switch {
     to: Agent,
     tool: &'static str,
-    self_healing: bool,
+    as_shipped: bool,
 }
 
 /// The operator commands `switch-provider` printed (`cluster: $ ...`), in
@@ -238,11 +238,13 @@ fn our_traces(lab: &Lab, node: &str) -> Vec<String> {
         .lines()
         .filter(|l| !l.starts_with('#') && l.contains(" = "))
         .map(|l| format!("postgresql.auto.conf: {l}"));
-    const NOTES: [&str; 7] = [
+    const NOTES: [&str; 9] = [
         "election_deferred",
         "former_primary",
         "history_published",
+        "promotion_note",
         "recovered_in_place",
+        "rewind_unfinished",
         "sync_ceiling",
         "sync_flag",
         "weak_commits",
@@ -250,7 +252,7 @@ fn our_traces(lab: &Lab, node: &str) -> Vec<String> {
     let files = lab.exec(node, &["ls", "/var/lib/pgsql/tmp"]);
     let notes = files
         .split_whitespace()
-        .filter(|f| NOTES.contains(f))
+        .filter(|f| NOTES.contains(f) || f.starts_with("own_config."))
         .map(|f| format!("tmpdir: {f}"));
     settings.chain(notes).collect()
 }
@@ -332,22 +334,22 @@ fn round_trip_from_the_stock_agent_with_crmsh_and_pcs() {
         Switch {
             to: Agent::Ours,
             tool: "crm",
-            self_healing: true,
+            as_shipped: true,
         },
         Switch {
             to: Agent::Stock,
             tool: "crm",
-            self_healing: false,
+            as_shipped: false,
         },
         Switch {
             to: Agent::Ours,
             tool: "pcs",
-            self_healing: false,
+            as_shipped: false,
         },
         Switch {
             to: Agent::Stock,
             tool: "pcs",
-            self_healing: false,
+            as_shipped: false,
         },
     ];
     let mut took = Vec::new();
@@ -362,8 +364,8 @@ fn round_trip_from_the_stock_agent_with_crmsh_and_pcs() {
         let what = format!("{} to ocf:{provider}:pgsql", s.tool);
         let t = Instant::now();
         let mut args = vec!["switch-provider", provider, s.tool];
-        if s.self_healing {
-            args.push("--self-healing");
+        if s.as_shipped {
+            args.push("--as-shipped");
         }
         let out = lab.run(&args);
         let out_text = text(&out);
@@ -438,8 +440,9 @@ fn round_trip_from_the_stock_agent_with_crmsh_and_pcs() {
                         "{what}: differences not documented in docs/compatibility.md; logs in {logs}"
                     );
                 }
-                if s.self_healing {
+                if s.as_shipped {
                     assert!(primitive(&lab).contains("name=\"auto_rewind\" value=\"true\""));
+                    assert!(primitive(&lab).contains("name=\"replication_hosts\""));
                     let defaults = lab.exec("pg01", &["cibadmin", "-Q", "-o", "rsc_defaults"]);
                     assert!(defaults.contains("name=\"failure-timeout\" value=\"10s\""));
                     // A planned switchover, as a cluster that ran on ours

@@ -1,8 +1,8 @@
 //! Five nodes (`LAB_NODES=5`): a standby kept away past
 //! `max_slot_wal_keep_size` (`slots`), the fault battery's short form and one
 //! randomized schedule in quorum mode (`ANY 2` of four voters,
-//! `quorum_standbys=2`), then the same in sync mode after the operator's
-//! `rep_mode` change, in crm-examples' configuration as shipped (fencing,
+//! `quorum_standbys=2`), then the battery's short form in sync mode after
+//! the operator's `rep_mode` change, in crm-examples' configuration as shipped (fencing,
 //! auto_rewind, failure-timeout) with the lab's disks that forget unsynced
 //! writes. The long forms run by hand: `FAULTS_REPEAT=N` for every
 //! scenario in both modes, `NEMESIS_NODES=5 scripts/nemesis-long.sh` for
@@ -43,11 +43,12 @@ fn quorum_then_sync_under_faults() {
         QUORUM_ON_FIVE.contains(&n) || repeat > 1
     });
     let hands_off = hands_off(true);
-    let mut tally = run_schedules(&lab, seed, 1, 3, 100_000_000, hands_off);
+    let tally = run_schedules(&lab, seed, 1, 3, 100_000_000, hands_off);
     lab.set_rep_mode("sync");
     battery(&lab, 50_000_000, |n, repeat| {
         SYNC_ON_FIVE.contains(&n) || repeat > 1
     });
-    tally.add(run_schedules(&lab, seed + 1, 1, 3, 200_000_000, hands_off));
-    tally.check(&lab, 2, true);
+    // Sync mode's schedules run on three nodes (nemesis), and on five in
+    // the long form (NEMESIS_NODES=5 scripts/nemesis-long.sh).
+    tally.check(&lab, 1, true);
 }
