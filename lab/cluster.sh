@@ -49,14 +49,22 @@
 #                                     operator would (docs/operations.md;
 #                                     Pacemaker restarts the resource), then
 #                                     wait for the picture of that mode
-#   lab/cluster.sh switch-provider P [crm|pcs] [--self-healing]
+#   lab/cluster.sh switch-provider P [crm|pcs] [--as-shipped]
 #                                     change the live primitive's provider
 #                                     to P (rustpg or heartbeat) with crmsh
 #                                     (default) or pcs, as an operator would
 #                                     (docs/migration.md: on the way back,
 #                                     what the stock agent does not know is
-#                                     taken out first); --self-healing also
-#                                     sets auto_rewind and failure-timeout
+#                                     taken out first); --as-shipped also
+#                                     sets what crm-examples ship beside
+#                                     the stock parameters (auto_rewind,
+#                                     failure-timeout, replication_hosts)
+#   lab/cluster.sh before-going-back [crm|pcs]
+#                                     with the cluster still on rustpg,
+#                                     remove replication_hosts and
+#                                     external_standby_node_list and wait
+#                                     until every standby streams from
+#                                     master_ip (docs/migration.md)
 #
 # Environment: LAB_ROOT (state dir, default /var/tmp/rustpg-lab3), LAB_PREFIX
 # (network namespace names <prefix>-pg01 ... and <prefix>-sw, default
@@ -1678,7 +1686,10 @@ cmd_switch_provider() {
         [[ $m == "$primary" ]] || others+=("$m")
     done
     say "Postgresql: ocf:$old:pgsql -> ocf:$provider:pgsql with $tool (primary $primary, standbys ${others[*]})"
-    [[ $provider == rustpg ]] || before_leaving_rustpg
+    if [[ $provider != rustpg ]] && grep -qE '"(replication_hosts|external_standby_node_list)"' \
+        <<<"$(xmllint --xpath '//instance_attributes/nvpair/@name' - <<<"$before")"; then
+        die "remove replication_hosts and external_standby_node_list first, with the cluster managed: lab/cluster.sh before-going-back (docs/migration.md, \"Before going back\")"
+    fi
     maintenance true
     trap 'echo "cluster: switch-provider failed; the cluster is still in maintenance mode" >&2' EXIT
     # Maintenance mode cancels the old agent's recurring monitors; one that
@@ -1739,14 +1750,28 @@ cmd_switch_provider() {
     print_crm_mon
 }
 
-# The way back, still managed: the parameters whose removal our monitors
-# must act on. replication_hosts: each standby points primary_conninfo (in
+# Before going back, still managed: the parameters whose removal our
+# monitors must act on (docs/migration.md, "Before going back").
+# replication_hosts: each standby points primary_conninfo (in
 # postgresql.auto.conf and the stock recovery.conf) back at master_ip;
 # external_standby_node_list (unknown to older stock agents): the list
-# drops the outside standbys. Uses switch-provider's before, n, tool,
-# online, primary, step and step_on.
-before_leaving_rustpg() {
-    local p present m
+# drops the outside standbys. Pacemaker may restart a standby for it.
+cmd_before_going_back() {
+    check_names
+    local tool=${1:-crm} p present m n primary before online=()
+    [[ $tool == crm || $tool == pcs ]] || die "usage: $0 before-going-back [crm|pcs]"
+    n=$(any_node) || die "no node has a running pacemaker"
+    step() {
+        say "\$ $(shown "$@")"
+        in_node "$n" "$@"
+    }
+    before=$(in_node "$n" cibadmin --query --xpath "//primitive[@id='Postgresql']") \
+        || die "no primitive Postgresql in the CIB"
+    [[ $before == *'provider="rustpg"'* ]] || die "Postgresql is not ocf:rustpg:pgsql"
+    primary=$(current_primary) || die "no promoted instance of Postgresql"
+    for m in "${NODES[@]}"; do
+        cluster_online "$m" && online+=("$m")
+    done
     present=$(xmllint --xpath '//instance_attributes/nvpair/@name' - <<<"$before")
     for p in replication_hosts external_standby_node_list; do
         [[ $present == *"\"$p\""* ]] || continue
@@ -1770,7 +1795,8 @@ before_leaving_rustpg() {
     say "\$ grep primary_conninfo /var/lib/pgsql/data/postgresql.auto.conf /var/lib/pgsql/tmp/recovery.conf   # on every standby, until both name master_ip"
     wait_for 60 "every standby's primary_conninfo to name master_ip" names_master_ip \
         || { print_crm_mon >&2 || true; exit 1; }
-    before=$(in_node "$n" cibadmin --query --xpath "//primitive[@id='Postgresql']")
+    await_picture "$SECONDS" 120 "no complete picture before going back" "${online[@]}"
+    say "ready to go back: every standby streams from master_ip"
 }
 
 # Our notes in tmpdir, which the stock agent neither reads nor removes.
@@ -1894,6 +1920,7 @@ case ${1:-} in
     heal) need_node "$@" && cmd_partition "$2" up ;;
     switchover) shift && cmd_switchover "$@" ;;
     switch-provider) shift && cmd_switch_provider "$@" ;;
+    before-going-back) shift && cmd_before_going_back "$@" ;;
     rep-mode) shift && cmd_rep_mode "$@" ;;
     dr) shift && cmd_dr "$@" ;;
     _node-init) node_init "$2" "$3" ;;

@@ -194,18 +194,25 @@ struct Switch {
 }
 
 /// The operator commands `switch-provider` printed (`cluster: $ ...`), in
-/// the form docs/migration.md shows them: node names replaced by
-/// `<primary>` and `<standby>`, the node a command ran on left out.
+/// the form docs/migration.md shows them: a node named as an argument
+/// (`pg02`, `node=pg02`) replaced by `<primary>` or `<standby>`, the node a
+/// command ran on left out.
 fn printed_commands(out: &str, primary: &str) -> Vec<String> {
+    let placeholder = |word: &str| {
+        let (key, node) = word.split_at(if word.starts_with("node=") { 5 } else { 0 });
+        if node == primary {
+            format!("{key}<primary>")
+        } else if NODES.contains(&node) {
+            format!("{key}<standby>")
+        } else {
+            word.to_string()
+        }
+    };
     out.lines()
         .filter_map(|l| l.strip_prefix("cluster: $ "))
         .map(|c| {
             let c = c.split("   # on ").next().unwrap_or(c).trim_end();
-            let mut c = c.replace(primary, "<primary>");
-            for n in NODES {
-                c = c.replace(n, "<standby>");
-            }
-            c
+            c.split(' ').map(placeholder).collect::<Vec<_>>().join(" ")
         })
         .collect()
 }
@@ -363,6 +370,24 @@ fn round_trip_from_the_stock_agent_with_crmsh_and_pcs() {
         };
         let what = format!("{} to ocf:{provider}:pgsql", s.tool);
         let t = Instant::now();
+        if s.to == Agent::Stock && primitive(&lab).contains("name=\"replication_hosts\"") {
+            // Before going back, still on ours: the standbys stream from
+            // master_ip again. Pacemaker may restart a standby for it (an
+            // instance whose history holds only the probe of the switch
+            // to ours): never the primary.
+            let out = lab.run(&["before-going-back", s.tool]);
+            let out_text = text(&out);
+            println!("{out_text}");
+            assert!(out.status.success(), "before-going-back failed");
+            assert_documented(&printed_commands(&out_text, &primary));
+            let now = postmaster_pids(&lab);
+            assert_eq!(
+                now[primary.as_str()],
+                pids[primary.as_str()],
+                "the primary restarted"
+            );
+            pids = now;
+        }
         let mut args = vec!["switch-provider", provider, s.tool];
         if s.as_shipped {
             args.push("--as-shipped");
@@ -494,5 +519,23 @@ fn round_trip_from_the_stock_agent_with_crmsh_and_pcs() {
             .collect::<Vec<_>>()
             .join(", "),
         started.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+fn printed_commands_name_nodes_by_role() {
+    let out = "cluster: $ crm resource refresh Postgresql pg01\n\
+               cluster: $ pcs resource refresh Postgresql node=pg02\n\
+               cluster: $ crm resource param Postgresql set replication_hosts 'pg01=10.0.0.1 pg02=10.0.0.2'\n\
+               cluster: $ rm -f x   # on pg03\n\
+               cluster: probed after 3 s\n";
+    assert_eq!(
+        printed_commands(out, "pg01"),
+        [
+            "crm resource refresh Postgresql <primary>",
+            "pcs resource refresh Postgresql node=<standby>",
+            "crm resource param Postgresql set replication_hosts 'pg01=10.0.0.1 pg02=10.0.0.2'",
+            "rm -f x",
+        ]
     );
 }
