@@ -93,10 +93,14 @@ fn primary_table(out: &mut String) {
                                 a.insert("master-pgsql".into(), score.into());
                                 let rs: Vec<ReplicationRow> = pg02_rows(row);
                                 let mut plan = Plan::new(&c, &v);
+                                // No note of this postmaster's sync flag:
+                                // a score found is nobody's proof (the
+                                // table below varies the note).
                                 let facts = PrimaryFacts {
                                     rows: &rs,
                                     current,
                                     ceiling: ceiling.map(Lsn),
+                                    sync_flag: None,
                                 };
                                 let pass = control_standbys(&mut plan, &facts);
                                 let row_s =
@@ -115,6 +119,70 @@ fn primary_table(out: &mut String) {
                         }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// A score this agent did not give: the primary pg01's pass (sync mode,
+/// three nodes, the list names pg02, which streams SYNC flushed up to 100
+/// with a score of 100; pg03 does not stream), by pg01's `acked-also-on`,
+/// what this postmaster's note says of the sync flag, and the ceiling. The
+/// score counts as this agent's only with both marks (the record naming
+/// pg02, the flag proven); otherwise pg02 keeps it unrecorded until it has
+/// flushed the ceiling.
+fn inherited_score_table(out: &mut String) {
+    writeln!(out, "\n# primary pass over pg02 scored 100, named and STREAMING|SYNC at 100 (sync, 3 nodes): pg01-acked-also-on sync-flag ceiling | writes | awaiting").unwrap();
+    let c = cfg(RepMode::Sync, 3);
+    let rows = pg02_rows(Some(("STREAMING", "SYNC")));
+    let current = SyncStandbys::First(vec!["pg02".into()]);
+    for record in [None, Some("pg02"), Some("pg03")] {
+        for flag in [
+            None,
+            Some(SyncFlag::Pending(Lsn(90))),
+            Some(SyncFlag::Proven),
+        ] {
+            for ceiling in [None, Some(100), Some(101)] {
+                let mut v = ClusterView {
+                    quorum: true,
+                    ..ClusterView::default()
+                };
+                for n in ["pg01", "pg02", "pg03"] {
+                    v.nodes.insert(n.into(), true);
+                }
+                v.promoted = vec!["pg01".into()];
+                v.unpromoted = vec!["pg02".into(), "pg03".into()];
+                let a = v.attributes.entry("pg02".into()).or_default();
+                a.insert("pgsql-status".into(), "HS:sync".into());
+                a.insert("pgsql-data-status".into(), "STREAMING|SYNC".into());
+                a.insert("master-pgsql".into(), "100".into());
+                v.attributes
+                    .entry("pg03".into())
+                    .or_default()
+                    .insert("pgsql-data-status".into(), "DISCONNECT".into());
+                if let Some(r) = record {
+                    v.attributes
+                        .entry("pg01".into())
+                        .or_default()
+                        .insert("pgsql-acked-also-on".into(), r.into());
+                }
+                let mut plan = Plan::new(&c, &v);
+                let pass = control_standbys(
+                    &mut plan,
+                    &PrimaryFacts {
+                        rows: &rows,
+                        current: &current,
+                        ceiling: ceiling.map(Lsn),
+                        sync_flag: flag,
+                    },
+                );
+                writeln!(
+                    out,
+                    "{record:?} {flag:?} {ceiling:?} | {} | {}",
+                    render(&plan.writes),
+                    pass.awaiting.unwrap_or("-".into()),
+                )
+                .unwrap();
             }
         }
     }
@@ -630,6 +698,7 @@ fn divergence_table(out: &mut String) {
                     rows: &rows,
                     current: &current,
                     ceiling: Some(Lsn(100)),
+                    sync_flag: None,
                 },
             );
             let pg02: Vec<Write> = plan
@@ -1065,6 +1134,7 @@ fn exit_reason(reason: &str) -> String {
 fn all_tables() -> String {
     let mut out = String::new();
     primary_table(&mut out);
+    inherited_score_table(&mut out);
     promotion_table(&mut out);
     election_table(&mut out);
     standby_table(&mut out);
@@ -1246,12 +1316,19 @@ proptest! {
         running in prop::collection::vec(any::<bool>(), 2),
         failed in prop::collection::vec(any::<bool>(), 2),
         quorum in any::<bool>(),
+        recorded in prop::option::of(0usize..2),
+        flag_proven in any::<bool>(),
     ) {
         let mode = if sync { RepMode::Sync } else { RepMode::Async };
         let c = cfg(mode, nodes);
         let mut v = ClusterView { quorum, ..ClusterView::default() };
         let others: Vec<String> = c.others().map(str::to_string).collect();
         v.promoted.push("pg01".into());
+        let record = recorded.and_then(|i| others.get(i)).cloned();
+        if let Some(r) = &record {
+            v.attributes.entry("pg01".into()).or_default().insert("pgsql-acked-also-on".into(), r.clone());
+        }
+        let sync_flag = flag_proven.then_some(SyncFlag::Proven);
         for (i, n) in c.node_list.iter().enumerate() {
             let up = i == 0 || online[i - 1];
             v.nodes.insert(n.clone(), up);
@@ -1276,7 +1353,7 @@ proptest! {
             None => SyncStandbys::Async,
         };
         let mut plan = Plan::new(&c, &v);
-        let pass = control_standbys(&mut plan, &PrimaryFacts { rows: &rows, current: &current, ceiling: ceiling.map(Lsn) });
+        let pass = control_standbys(&mut plan, &PrimaryFacts { rows: &rows, current: &current, ceiling: ceiling.map(Lsn), sync_flag });
         // The list goes to '' only with quorum and no named node that
         // could be promoted behind the primary's back.
         if sync && pass.change == Some(SyncStandbys::Async) {
@@ -1303,6 +1380,21 @@ proptest! {
             } else {
                 prop_assert!(streaming_sync || (nodes <= 2 && row.state == SenderState::Streaming && row.sync == SyncRole::Async));
             }
+        }
+        // The record names a standby only once it has flushed the ceiling,
+        // or when its score is this agent's own: recorded already, under
+        // a postmaster whose sync flag this agent proved. A score another
+        // agent gave is no proof.
+        let acked = plan.current("pg01", Attr::AckedAlsoOn).map(str::to_string);
+        if let Some(n) = &acked {
+            prop_assert!(sync, "a record in async mode");
+            prop_assert!(plan.has_positive_score(n), "{} recorded without a score", n);
+            let row = rows.iter().find(|r| &r.application_name == n).unwrap();
+            let reached = matches!((row.flush, ceiling), (Some(f), Some(c)) if f.0 >= c);
+            let ours = v.attribute(n, "master-pgsql") == Some("100")
+                && record.as_deref() == Some(n.as_str())
+                && flag_proven;
+            prop_assert!(reached || ours, "{} recorded: {:?} ceiling {:?} record {:?} flag {}", n, row, ceiling, record, flag_proven);
         }
     }
 

@@ -351,6 +351,9 @@ pub struct ServerState {
     /// segment holding its insert position, which a checkpoint does not
     /// lag behind).
     pub insert_tli: Option<u32>,
+    /// `pg_postmaster_start_time()`, as text ([`Session::postmaster_start`]):
+    /// which postmaster a note in tmpdir was written for.
+    pub postmaster_start: String,
 }
 
 impl ServerState {
@@ -406,7 +409,8 @@ impl Session {
                                                'RecoveryRetrieveRetryInterval')), \
                     case when not pg_is_in_recovery() \
                          then ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int4 \
-                    end",
+                    end, \
+                    pg_postmaster_start_time()::text",
             &[],
         )?;
         let location: Option<String> = row.get(1);
@@ -429,6 +433,7 @@ impl Session {
             received: received.and_then(|l| l.parse().ok()),
             replay_waits,
             insert_tli: positive(insert_tli),
+            postmaster_start: row.get(10),
         })
     }
 

@@ -1892,6 +1892,126 @@ fn a_standby_swapped_for_another_costs_no_checkpoint() {
     assert_eq!(requested(), before, "no checkpoint asked for");
 }
 
+/// The switch from the stock agent (docs/migration.md) right after the
+/// stock agent named the returning sync standby while the primary's
+/// checkpointer was busy (stopped here): the stock agent scored it 100 at
+/// once, though commits were still acknowledged without it. Our probe of
+/// the primary takes that score for no proof: the standby keeps it (as
+/// under the stock agent, Pacemaker can promote it if the primary dies),
+/// but the primary records it in `acked-also-on` only once a checkpoint
+/// begun after the list took effect has completed and the standby has
+/// flushed the primary's position read after it. Then the passes are
+/// steady: no checkpoint more.
+#[test]
+fn a_score_the_stock_agent_gave_is_recorded_only_after_our_proof() {
+    const STOCK: AgentKind = AgentKind::Stock;
+    let c = Cluster::new(Major::V15, &["pg01", "pg02"]);
+    let primary = bring_up(&c, STOCK);
+    let (p, s): (&str, &str) = (&primary, if primary == "pg01" { "pg02" } else { "pg01" });
+    let score = |n: &str| c.attribute(n, &attr(Attr::Score));
+    // The standby stops: the stock agent stops waiting for it ('').
+    ok(&c, STOCK, s, "stop", &[]);
+    assert_eq!(c.run(STOCK, p, "monitor", &PROMOTED_MONITOR).rc, 8);
+    assert_eq!(c.sql(p, "show synchronous_standby_names"), "");
+    // The checkpointer takes that reload (a checkpoint handles it first),
+    // then stops, as one busy with a checkpoint behind schedule.
+    c.sql(p, "checkpoint");
+    let checkpointer = Stopped::process(
+        &c,
+        p,
+        "select pid from pg_stat_activity where backend_type = 'checkpointer'",
+    );
+    let last_checkpoint = c.sql(p, "select checkpoint_lsn from pg_control_checkpoint()");
+    // The standby is back: the stock agent names it and scores it 100 in
+    // the same monitor.
+    ok(&c, STOCK, s, "start", &[]);
+    c.wait_streaming(s, Duration::from_secs(30));
+    for _ in 0..3 {
+        if score(s).as_deref() == Some("100") {
+            break;
+        }
+        assert_eq!(c.run(STOCK, p, "monitor", &PROMOTED_MONITOR).rc, 8);
+    }
+    assert_eq!(score(s).as_deref(), Some("100"), "{}", c.attributes_table());
+    assert_eq!(
+        c.sql(p, "select sync_state from pg_stat_replication"),
+        "sync"
+    );
+    // What that score hides: a commit acknowledged while the standby's
+    // receiver is stopped, without waiting for it.
+    freeze_receiver(&c, s, true);
+    let (_, warnings) = c.sql_with_warnings(
+        p,
+        "set statement_timeout = '5s'; create table not_waited(x int); insert into not_waited values (1)",
+    );
+    freeze_receiver(&c, s, false);
+    assert_eq!(warnings, "", "the commit did not wait for the standby");
+    // The switch: the provider, then our probes, the primary first.
+    c.set_provider("rustpg");
+    let out = c.run(OURS, p, "monitor", &PROBE);
+    assert_eq!(out.rc, 8, "{}", out.stderr);
+    assert!(out.stderr.contains("CHECKPOINT failed"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("keeps the score it was given before this agent proved"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(c.attribute(p, &attr(Attr::AckedAlsoOn)), None);
+    assert_eq!(score(s).as_deref(), Some("100"), "{}", c.attributes_table());
+    let out = c.run(OURS, s, "monitor", &PROBE);
+    assert_eq!(out.rc, 0, "{}", out.stderr);
+    assert_eq!(
+        score(s).as_deref(),
+        Some("100"),
+        "the standby's probe keeps it"
+    );
+    // Our monitors: no new checkpoint asked for, the score kept, nothing
+    // recorded while the checkpoint has not completed.
+    let out = c.run(OURS, p, "monitor", &PROMOTED_MONITOR);
+    assert_eq!(out.rc, 8);
+    assert!(!out.stderr.contains("CHECKPOINT"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no checkpoint has completed since"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(c.attribute(p, &attr(Attr::AckedAlsoOn)), None);
+    assert_eq!(score(s).as_deref(), Some("100"), "{}", c.attributes_table());
+    assert_eq!(
+        c.sql(p, "show synchronous_standby_names"),
+        format!("\"{s}\""),
+        "the list the stock agent set stays"
+    );
+    // The checkpoint completes: recorded at the next monitor, once the
+    // standby has flushed the ceiling read after it.
+    drop(checkpointer);
+    crate::support::wait_until(
+        "the checkpoint asked for completes",
+        Duration::from_secs(30),
+        || c.sql(p, "select checkpoint_lsn from pg_control_checkpoint()") != last_checkpoint,
+    );
+    for _ in 0..2 {
+        assert_eq!(c.run(OURS, p, "monitor", &PROMOTED_MONITOR).rc, 8);
+    }
+    assert_eq!(
+        c.attribute(p, &attr(Attr::AckedAlsoOn)).as_deref(),
+        Some(s),
+        "{}",
+        c.attributes_table()
+    );
+    assert_eq!(score(s).as_deref(), Some("100"));
+    // Proven: the next passes ask for no checkpoint.
+    let requested = || c.sql(p, "select checkpoints_req from pg_stat_bgwriter");
+    let before = requested();
+    let out = c.run(OURS, p, "monitor", &PROMOTED_MONITOR);
+    assert_eq!(out.rc, 8);
+    assert!(!out.stderr.contains("CHECKPOINT"), "{}", out.stderr);
+    assert!(!out.stderr.contains("keeps the score"), "{}", out.stderr);
+    assert_eq!(requested(), before, "no checkpoint asked for");
+    assert_eq!(c.attribute(p, &attr(Attr::AckedAlsoOn)).as_deref(), Some(s));
+}
+
 /// A crash lock (`PGSQL.lock` empty: a primary that did not demote
 /// cleanly) on the sync standby goes at its monitor once the primary
 /// records it as holding every acknowledged commit: it streams that

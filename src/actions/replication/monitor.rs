@@ -186,6 +186,8 @@ pub(super) fn running_primary(
         histories,
         sync_standbys: state.sync_standbys.clone(),
         ceiling_record: r.files.sync_ceiling(),
+        postmaster_start: state.postmaster_start.clone(),
+        sync_flag_note: r.files.sync_flag(),
         sync_standbys_in_file: r.files.auto_conf_setting("synchronous_standby_names"),
         promotion_note: r.files.promotion_note(),
         slot_wal_keep: r

@@ -192,11 +192,27 @@ pub(super) fn one(n: &str) -> SyncStandbys {
     SyncStandbys::First(vec![n.into()])
 }
 
+/// The primary's pass as this agent runs it on its own: the sync flag
+/// proven for this postmaster (so that a score this agent gave and
+/// recorded counts as caught up).
 pub(super) fn pass(
     p: &mut Plan,
     rows: &[ReplicationRow],
     current: &SyncStandbys,
     ceiling: Option<u64>,
+) -> SyncPass {
+    pass_with_flag(p, rows, current, ceiling, Some(SyncFlag::Proven))
+}
+
+/// The primary's pass with what this postmaster's note says of the sync
+/// flag (`None`: no note of this postmaster's, as when this agent has just
+/// taken over a primary the stock agent ran).
+pub(super) fn pass_with_flag(
+    p: &mut Plan,
+    rows: &[ReplicationRow],
+    current: &SyncStandbys,
+    ceiling: Option<u64>,
+    sync_flag: Option<SyncFlag>,
 ) -> SyncPass {
     control_standbys(
         p,
@@ -204,6 +220,7 @@ pub(super) fn pass(
             rows,
             current,
             ceiling: ceiling.map(Lsn),
+            sync_flag,
         },
     )
 }

@@ -79,6 +79,10 @@ pub struct RunningPrimary {
     pub sync_standbys: String,
     /// The ceiling recorded for it ([`super::recorded_ceiling`]).
     pub ceiling_record: Option<String>,
+    /// When the postmaster started (`pg_postmaster_start_time()` as text),
+    /// and the sync flag's note in tmpdir ([`super::recorded_sync_flag`]).
+    pub postmaster_start: String,
+    pub sync_flag_note: Option<String>,
     /// `synchronous_standby_names` as postgresql.auto.conf holds it: what
     /// the next reload or start applies ([`StandbyRounds::with_file_list`]).
     pub sync_standbys_in_file: Option<String>,
@@ -91,6 +95,15 @@ pub struct RunningPrimary {
     /// The physical replication slots (read only with
     /// `replication_slot_name`; `None`: not read, or unreadable).
     pub slots: Option<Vec<Slot>>,
+}
+
+impl RunningPrimary {
+    /// The primary's pass over its standbys, from what was read.
+    pub fn rounds(&self) -> StandbyRounds {
+        StandbyRounds::new(&self.sync_standbys, self.ceiling_record.as_deref())
+            .with_file_list(self.sync_standbys_in_file.as_deref())
+            .with_sync_flag(&self.postmaster_start, self.sync_flag_note.as_deref())
+    }
 }
 
 /// A primary's monitor. The stale one of two primaries
@@ -136,10 +149,7 @@ pub fn monitor_primary(plan: &mut Plan, probe: bool, facts: &RunningPrimary) -> 
     if cfg.auto_rewind {
         steps.push(MonitorStep::CheckpointForRewinds);
     }
-    steps.push(MonitorStep::ControlStandbys(
-        StandbyRounds::new(&facts.sync_standbys, facts.ceiling_record.as_deref())
-            .with_file_list(facts.sync_standbys_in_file.as_deref()),
-    ));
+    steps.push(MonitorStep::ControlStandbys(facts.rounds()));
     if cfg.waits_for_standbys() {
         steps.push(MonitorStep::WarnWeakCommits);
     }
@@ -435,6 +445,8 @@ mod tests {
             histories: Default::default(),
             sync_standbys: r#"FIRST 1 ("pg02")"#.into(),
             ceiling_record: None,
+            postmaster_start: "2026-12-06 12:00:00+00".into(),
+            sync_flag_note: None,
             sync_standbys_in_file: None,
             promotion_note: None,
             slot_wal_keep: None,
@@ -548,7 +560,10 @@ mod tests {
             out.steps,
             [
                 MonitorStep::PublishHistory,
-                MonitorStep::ControlStandbys(StandbyRounds::new(r#"FIRST 1 ("pg02")"#, None)),
+                MonitorStep::ControlStandbys(
+                    StandbyRounds::new(r#"FIRST 1 ("pg02")"#, None)
+                        .with_sync_flag("2026-12-06 12:00:00+00", None)
+                ),
                 MonitorStep::WarnWeakCommits,
             ]
         );

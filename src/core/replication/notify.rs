@@ -320,10 +320,7 @@ pub fn notified_primary(plan: &mut Plan, facts: &RunningPrimary) -> NotifiedPrim
             plan.own_score(Score::CanNotPromote);
             NotifiedPrimary::Stale(plan.take())
         }
-        PrimaryVerdict::Alone | PrimaryVerdict::Newer(_) => NotifiedPrimary::Pass(
-            StandbyRounds::new(&facts.sync_standbys, facts.ceiling_record.as_deref())
-                .with_file_list(facts.sync_standbys_in_file.as_deref()),
-        ),
+        PrimaryVerdict::Alone | PrimaryVerdict::Newer(_) => NotifiedPrimary::Pass(facts.rounds()),
     }
 }
 
@@ -581,6 +578,8 @@ mod tests {
             histories: Default::default(),
             sync_standbys: r#"FIRST 1 ("pg02")"#.into(),
             ceiling_record: None,
+            postmaster_start: "2026-12-06 12:00:00+00".into(),
+            sync_flag_note: None,
             sync_standbys_in_file: None,
             promotion_note: None,
             slot_wal_keep: None,
@@ -588,7 +587,10 @@ mod tests {
         };
         assert_eq!(
             notified_primary(&mut Plan::new(&c, &v), &facts),
-            NotifiedPrimary::Pass(StandbyRounds::new(r#"FIRST 1 ("pg02")"#, None))
+            NotifiedPrimary::Pass(
+                StandbyRounds::new(r#"FIRST 1 ("pg02")"#, None)
+                    .with_sync_flag("2026-12-06 12:00:00+00", None)
+            )
         );
         // pg02 published a newer timeline: this primary is the stale one.
         facts

@@ -17,7 +17,7 @@
 //! [`RoundWait`] says (its bounds are its own), and feeds what it saw back
 //! to the matching `on_*` method.
 
-use super::plan::{AttrValue, Batch, Plan, RepConfig, Score, SyncRole, Write};
+use super::plan::{Attr, AttrValue, Batch, Plan, RepConfig, Score, SyncRole, Write};
 use super::quorum::{control_quorum, record_on, QuorumPassFacts, QuorumRecord, QuorumStep};
 use super::sync::{
     ceiling_record, control_standbys, dropped_externals, externals_only, recorded_ceiling,
@@ -135,6 +135,11 @@ pub struct StandbyRounds {
     /// When the postmaster started, read with the sync flag: the key of
     /// its note.
     postmaster_start: String,
+    /// What this postmaster's note said of the sync flag when the action
+    /// began ([`StandbyRounds::with_sync_flag`]), and what the rounds
+    /// proved since: a score found on the named standby counts as this
+    /// agent's only with it proven ([`control_standbys`]).
+    sync_flag: Option<SyncFlag>,
     /// postgresql.auto.conf holds another list than the one in effect (an
     /// action stopped between writing it and the reload): what the next
     /// reload or restart would apply, unchecked by any rule.
@@ -159,8 +164,18 @@ impl StandbyRounds {
             wanted: None,
             changed: false,
             postmaster_start: String::new(),
+            sync_flag: None,
             pending: None,
         }
+    }
+
+    /// `postmaster_start`: when the postmaster started, as PostgreSQL
+    /// reported it; `note`: the sync flag's note in tmpdir
+    /// ([`recorded_sync_flag`]: another postmaster's counts as none).
+    pub fn with_sync_flag(mut self, postmaster_start: &str, note: Option<&str>) -> StandbyRounds {
+        self.postmaster_start = postmaster_start.to_string();
+        self.sync_flag = recorded_sync_flag(note, postmaster_start);
+        self
     }
 
     /// `in_file`: the list postgresql.auto.conf holds (`None`: none, or
@@ -213,6 +228,7 @@ impl StandbyRounds {
             rows,
             current: &self.current,
             ceiling: self.ceiling,
+            sync_flag: self.sync_flag,
         };
         let pass = control_standbys(plan, &facts);
         let revoked = revoked_scores(&plan.writes);
@@ -242,13 +258,31 @@ impl StandbyRounds {
             }
             None => {}
         }
+        // The named standby keeps a score this agent did not give (the
+        // stock agent's, an earlier version's): it stays, unrecorded,
+        // until the standby has flushed a ceiling read after this
+        // postmaster's checkpoint.
+        let record = Attr::AckedAlsoOn.name(&plan.cfg.rsc);
+        let kept = |n: &str| plan.has_positive_score(n);
         match (pass.awaiting, self.ceiling) {
-            (Some(_), None) => Next::after(steps, self.read_ceiling()),
+            (Some(n), None) => {
+                if kept(&n) {
+                    steps.push(RoundStep::Apply(Batch::info(format!(
+                        "{n} keeps the score it was given before this agent proved that it holds \
+                         every acknowledged commit: {record} names it once it has flushed the \
+                         primary's position read after a checkpoint."
+                    ))));
+                }
+                Next::after(steps, self.read_ceiling())
+            }
             // Not caught up with this ceiling: the next monitor tries again.
             (Some(n), Some(c)) => {
-                steps.push(RoundStep::Apply(Batch::info(format!(
-                    "{n} has not flushed up to {c} yet: no score until it has."
-                ))));
+                let line = if kept(&n) {
+                    format!("{n} has not flushed up to {c} yet: it keeps its score, and {record} names it once it has.")
+                } else {
+                    format!("{n} has not flushed up to {c} yet: no score until it has.")
+                };
+                steps.push(RoundStep::Apply(Batch::info(line)));
                 Next {
                     steps,
                     wait: RoundWait::Done,
@@ -383,6 +417,11 @@ impl StandbyRounds {
             })
             .collect();
         steps.push(RoundStep::SetList(wanted.clone()));
+        // A list naming nobody clears PostgreSQL's flag (and the note
+        // goes with that list's file).
+        if wanted.listed().is_empty() {
+            self.sync_flag = None;
+        }
         self.current = wanted;
         steps
     }
@@ -413,7 +452,8 @@ impl StandbyRounds {
         redo: Option<Lsn>,
     ) -> Next {
         self.postmaster_start = postmaster_start.to_string();
-        match recorded_sync_flag(note, postmaster_start) {
+        self.sync_flag = recorded_sync_flag(note, postmaster_start);
+        match self.sync_flag {
             Some(SyncFlag::Proven) => Next::wait(RoundWait::Flushed),
             Some(SyncFlag::Pending(mark)) if redo.is_some_and(|r| r >= mark) => Next {
                 steps: vec![self.record_sync_flag(SyncFlag::Proven)],
@@ -448,7 +488,8 @@ impl StandbyRounds {
         }
     }
 
-    fn record_sync_flag(&self, flag: SyncFlag) -> RoundStep {
+    fn record_sync_flag(&mut self, flag: SyncFlag) -> RoundStep {
+        self.sync_flag = Some(flag);
         RoundStep::RecordSyncFlag(sync_flag_note(flag, &self.postmaster_start))
     }
 
@@ -687,7 +728,8 @@ mod tests {
         assert_eq!(rounds.begin(), Next::wait(RoundWait::Rows));
     }
 
-    /// A steady primary: the named standby scored already; one round.
+    /// A steady primary: the named standby scored and recorded already,
+    /// the sync flag proven under this postmaster; one round.
     #[test]
     fn a_steady_pass_is_one_round() {
         let (c, v) = primary_fixture();
@@ -696,7 +738,8 @@ mod tests {
         let v = with_attr(&v, "pg02", "pgsql-status", "HS:sync");
         let v = with_attr(&v, "pg01", "pgsql-acked-also-on", "pg02");
         let mut p = Plan::new(&c, &v);
-        let mut rounds = StandbyRounds::new(r#"FIRST 1 ("pg02")"#, None);
+        let mut rounds = StandbyRounds::new(r#"FIRST 1 ("pg02")"#, None)
+            .with_sync_flag(START, Some(&note(SyncFlag::Proven)));
         assert_eq!(rounds.begin(), Next::wait(RoundWait::Rows));
         let rows = [
             row("pg02", "STREAMING", "SYNC"),
@@ -782,6 +825,147 @@ mod tests {
             ]
         );
         assert_eq!(next.wait, RoundWait::Done);
+    }
+
+    /// This agent's first monitor of a primary the stock agent ran: pg02
+    /// has the stock agent's 100 and no record of ours; there is no note of
+    /// this postmaster's sync flag. The pass keeps the score, records
+    /// nothing, and goes through the proof of a newly named standby (the
+    /// list in effect, the checkpoint, the ceiling); the next round records
+    /// pg02 once it has flushed the ceiling. The list stays as it is.
+    #[test]
+    fn a_score_the_stock_agent_gave_is_recorded_only_after_the_checkpoint_and_the_ceiling() {
+        let (c, v) = primary_fixture();
+        let v = with_attr(&v, "pg02", "master-pgsql", "100");
+        let v = with_attr(&v, "pg02", "pgsql-data-status", "STREAMING|SYNC");
+        let v = with_attr(&v, "pg02", "pgsql-status", "HS:sync");
+        let v = with_attr(&v, "pg03", "pgsql-data-status", "STREAMING|ASYNC");
+        let v = with_attr(&v, "pg03", "pgsql-status", "HS:async");
+        let mut p = Plan::new(&c, &v);
+        let kept = "apply [pg02 keeps the score it was given before this agent proved that it \
+                    holds every acknowledged commit: pgsql-acked-also-on names it once it has \
+                    flushed the primary's position read after a checkpoint.]";
+        // The stock agent's list: its rep_mode.conf says "pg02".
+        let mut rounds = StandbyRounds::new(r#""pg02""#, None).with_sync_flag(START, None);
+        assert_eq!(rounds.begin(), Next::wait(RoundWait::Rows));
+        let rows = [
+            row("pg02", "STREAMING", "SYNC"),
+            row("pg03", "STREAMING", "ASYNC"),
+        ];
+        let next = rounds.on_rows(&mut p, &rows);
+        assert_eq!(kinds(&next.steps), ["apply []", kept]);
+        assert_eq!(next.wait, RoundWait::InEffect(one("pg02")));
+        assert_eq!(rounds.on_in_effect(true), Next::wait(RoundWait::SyncFlag));
+        assert_eq!(
+            rounds.on_sync_flag(START, None, None),
+            Next::wait(RoundWait::Checkpoint)
+        );
+        assert_eq!(
+            rounds.on_checkpointed(Some(Lsn(0x1F0)), true),
+            Next {
+                steps: vec![RoundStep::RecordSyncFlag(note(SyncFlag::Proven))],
+                wait: RoundWait::Flushed
+            }
+        );
+        let next = rounds.on_flushed(Some(Lsn(0x200)));
+        assert_eq!(
+            next.steps,
+            [RoundStep::RecordCeiling(
+                "FIRST 1 (\"pg02\")\t0/200\tafter-checkpoint\n".into()
+            )]
+        );
+        // The list did not change: nothing to nudge.
+        assert_eq!(rounds.on_standby_waited(), Next::wait(RoundWait::Rows));
+        // Still behind the ceiling: kept, not recorded, nothing more now.
+        let next = rounds.on_rows(&mut p, &rows);
+        assert_eq!(
+            kinds(&next.steps),
+            [
+                "apply []",
+                "apply [pg02 has not flushed up to 0/200 yet: it keeps its score, and \
+                 pgsql-acked-also-on names it once it has.]"
+            ]
+        );
+        assert_eq!(next.wait, RoundWait::Done);
+        // The next monitor: the flag proven under this postmaster, the
+        // ceiling recorded, pg02 still has no record of ours. Neither the
+        // note nor the score is proof that pg02 reached the ceiling.
+        let ceiling = "FIRST 1 (\"pg02\")\t0/200\tafter-checkpoint\n";
+        let monitor = || {
+            let mut r = StandbyRounds::new(r#""pg02""#, Some(ceiling))
+                .with_sync_flag(START, Some(&note(SyncFlag::Proven)));
+            r.begin();
+            r
+        };
+        let mut p = Plan::new(&c, &v);
+        let next = monitor().on_rows(&mut p, &rows);
+        assert_eq!(next.wait, RoundWait::Done);
+        assert!(p.writes.is_empty(), "{:?}", p.writes);
+        assert!(kinds(&next.steps)[1].contains("has not flushed up to 0/200"));
+        // pg02 has flushed it: recorded, its score as it was.
+        let mut p = Plan::new(&c, &v);
+        let next = monitor().on_rows(&mut p, &[flushed(row("pg02", "STREAMING", "SYNC"), 0x200)]);
+        assert_eq!(
+            kinds(&next.steps),
+            ["apply [pg03:DataStatus=DISCONNECT, pg01:AckedAlsoOn=pg02]"]
+        );
+        assert_eq!(next.wait, RoundWait::Done);
+    }
+
+    /// The same takeover under a checkpoint that does not complete within
+    /// its bound: pg02 keeps its score through the monitors that wait for
+    /// it, and is not recorded before the checkpoint completed and pg02
+    /// reached the ceiling read after it.
+    #[test]
+    fn a_score_the_stock_agent_gave_stays_unrecorded_while_the_checkpoint_runs() {
+        let (c, v) = primary_fixture();
+        let v = with_attr(&v, "pg02", "master-pgsql", "100");
+        let v = with_attr(&v, "pg02", "pgsql-data-status", "STREAMING|SYNC");
+        let v = with_attr(&v, "pg02", "pgsql-status", "HS:sync");
+        let rows = [flushed(row("pg02", "STREAMING", "SYNC"), 0x300)];
+        let mark = Lsn(0x1F0);
+        let pending = note(SyncFlag::Pending(mark));
+        // First monitor: the checkpoint asked for does not complete.
+        let mut p = Plan::new(&c, &v);
+        let mut rounds = StandbyRounds::new(r#""pg02""#, None).with_sync_flag(START, None);
+        rounds.begin();
+        let next = rounds.on_rows(&mut p, &rows);
+        assert_eq!(next.wait, RoundWait::InEffect(one("pg02")));
+        rounds.on_in_effect(true);
+        rounds.on_sync_flag(START, None, None);
+        let next = rounds.on_checkpointed(Some(mark), false);
+        assert_eq!(next.steps[0], RoundStep::RecordSyncFlag(pending.clone()));
+        assert_eq!(next.wait, RoundWait::Done);
+        assert_eq!(written(&p, "pg02", Attr::Score), None, "kept");
+        assert_eq!(written(&p, "pg01", Attr::AckedAlsoOn), None);
+        // A later monitor: the note is pending, no checkpoint has completed
+        // past the mark: nothing recorded yet.
+        let mut p = Plan::new(&c, &v);
+        let mut rounds =
+            StandbyRounds::new(r#""pg02""#, None).with_sync_flag(START, Some(&pending));
+        rounds.begin();
+        assert_eq!(
+            rounds.on_rows(&mut p, &rows).wait,
+            RoundWait::InEffect(one("pg02"))
+        );
+        rounds.on_in_effect(true);
+        let next = rounds.on_sync_flag(START, Some(&pending), Some(Lsn(0x100)));
+        assert_eq!(next.wait, RoundWait::Done);
+        assert!(p.writes.is_empty(), "{:?}", p.writes);
+        // The checkpoint completed: the ceiling, then the record.
+        let mut p = Plan::new(&c, &v);
+        let mut rounds =
+            StandbyRounds::new(r#""pg02""#, None).with_sync_flag(START, Some(&pending));
+        rounds.begin();
+        rounds.on_rows(&mut p, &rows);
+        rounds.on_in_effect(true);
+        let next = rounds.on_sync_flag(START, Some(&pending), Some(Lsn(0x200)));
+        assert_eq!(next.wait, RoundWait::Flushed);
+        rounds.on_flushed(Some(Lsn(0x280)));
+        rounds.on_standby_waited();
+        let next = rounds.on_rows(&mut p, &rows);
+        assert_eq!(kinds(&next.steps), ["apply [pg01:AckedAlsoOn=pg02]"]);
+        assert_eq!(written(&p, "pg02", Attr::Score), None, "kept throughout");
     }
 
     /// `v` with an unpromoted instance on every node but pg01.
@@ -1132,7 +1316,8 @@ mod tests {
         ];
         let steady = |list: &str, rows: &[ReplicationRow]| {
             let mut p = Plan::new(&c, &v);
-            let mut rounds = StandbyRounds::new(list, Some(record));
+            let mut rounds = StandbyRounds::new(list, Some(record))
+                .with_sync_flag(START, Some(&note(SyncFlag::Proven)));
             rounds.begin();
             assert_eq!(rounds.ceiling, Some(Lsn(0x100)), "{list}");
             let mut all = cluster_rows.to_vec();

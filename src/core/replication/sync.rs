@@ -7,7 +7,11 @@
 //! changes the list first takes every score away, and the new synchronous
 //! standby gets its score only in a later pass, once its flushed WAL has
 //! reached what the primary had flushed after the change. So a standby with
-//! a positive score holds every commit a client saw acknowledged.
+//! a positive score holds every commit a client saw acknowledged, and the
+//! primary records it (`acked-also-on`). One exception: a score this agent
+//! did not give (the stock agent's, an earlier version's, found when this
+//! agent takes over a running primary) stays, as that agent left it, but
+//! is recorded only once this agent has proven it the same way.
 
 use super::plan::{
     Attr, AttrValue, DataStatus, Plan, RepConfig, Score, SenderState, Status, SyncRole,
@@ -349,6 +353,9 @@ pub struct PrimaryFacts<'a> {
     /// (`None`: not read). A sync standby that has flushed this far holds
     /// every commit acknowledged before the list named it.
     pub ceiling: Option<Lsn>,
+    /// What this postmaster's note in tmpdir says of the sync flag
+    /// ([`recorded_sync_flag`]; `None`: no note of this postmaster's).
+    pub sync_flag: Option<SyncFlag>,
 }
 
 /// What the pass asks the action to do besides the attribute writes.
@@ -357,8 +364,9 @@ pub struct SyncPass {
     /// Set `synchronous_standby_names` to this (the scores have already
     /// been taken away in the plan: apply them first).
     pub change: Option<SyncStandbys>,
-    /// The named sync standby has not yet flushed up to `ceiling`: read a
-    /// ceiling and look again once it has.
+    /// The named sync standby has not yet flushed up to `ceiling`, and
+    /// holds no score this agent gave: read a ceiling and look again once
+    /// it has. A score another agent gave it stays meanwhile, unrecorded.
     pub awaiting: Option<String>,
 }
 
@@ -412,13 +420,23 @@ pub fn control_standbys(plan: &mut Plan, facts: &PrimaryFacts) -> SyncPass {
             let named_sync = settled
                 && facts.current.sole() == Some(target)
                 && data_status == DataStatus::STREAMING_SYNC;
-            let caught_up = plan.has_positive_score(target)
-                || matches!((row.and_then(|r| r.flush), facts.ceiling), (Some(f), Some(c)) if f >= c);
+            let reached =
+                matches!((row.and_then(|r| r.flush), facts.ceiling), (Some(f), Some(c)) if f >= c);
+            let scored = plan.has_positive_score(target);
+            let caught_up = reached || (scored && scored_by_this_agent(plan, facts, target));
             if named_sync && !caught_up {
                 awaiting = Some(target.to_string());
             }
             if named_sync && caught_up {
                 proven = Some(target);
+                Score::CanPromote
+            } else if named_sync && scored {
+                // A score this agent cannot vouch for (the stock agent's,
+                // or an earlier version's): kept, since it is what lets
+                // Pacemaker promote the standby if this primary dies now,
+                // as the agent that gave it would have; recorded only once
+                // the standby has flushed a ceiling read after this
+                // postmaster's checkpoint (rule 3).
                 Score::CanPromote
             } else {
                 Score::CanNotPromote
@@ -453,6 +471,19 @@ pub fn control_standbys(plan: &mut Plan, facts: &PrimaryFacts) -> SyncPass {
         change: (wanted != *facts.current).then_some(wanted),
         awaiting,
     }
+}
+
+/// The positive score `target` holds is this agent's own: its pass gave it
+/// once `target` had flushed a ceiling read after the sync flag was proven
+/// (rule 3), and recorded it in the same pass. Both marks are this agent's
+/// alone: this primary's `acked-also-on` names `target`, and this
+/// postmaster's note says the flag is proven (no note of this postmaster's:
+/// another agent ran it until now, or an earlier version that proved no
+/// flag). A score the stock agent gave (at once, on `STREAMING|SYNC`, maybe
+/// before the checkpointer made commits wait for `target`) has neither.
+fn scored_by_this_agent(plan: &Plan, facts: &PrimaryFacts, target: &str) -> bool {
+    facts.sync_flag == Some(SyncFlag::Proven)
+        && plan.current(&plan.cfg.me, Attr::AckedAlsoOn) == Some(target)
 }
 
 /// The status the primary gives a standby with this data-status (`None`
@@ -879,6 +910,122 @@ mod tests {
         let c_async = cfg(RepMode::Async, &["pg01", "pg02", "pg03"]);
         let mut p = Plan::new(&c_async, &v);
         pass(&mut p, &rows, &SyncStandbys::Async, None);
+        assert_eq!(written(&p, "pg01", Attr::AckedAlsoOn), Some(None));
+    }
+
+    /// This agent takes over a running primary from the stock agent (the
+    /// migration), or from an earlier version: the named sync standby has
+    /// a score of 100 that agent gave, perhaps before the checkpointer made
+    /// commits wait for it. It is no proof: the standby keeps it (it is
+    /// what lets Pacemaker promote it if the primary dies now, as the
+    /// stock agent would), but the primary records nobody and asks for the
+    /// proof (a ceiling, read after this postmaster's checkpoint). Once the
+    /// standby has flushed the ceiling, it is recorded.
+    #[test]
+    fn a_score_another_agent_gave_is_kept_but_recorded_only_after_the_proof() {
+        let (c, v) = primary_fixture();
+        let v = with_attr(&v, "pg02", "master-pgsql", "100");
+        let v = with_attr(&v, "pg02", "pgsql-data-status", "STREAMING|SYNC");
+        let v = with_attr(&v, "pg02", "pgsql-status", "HS:sync");
+        let rows = [
+            row("pg02", "STREAMING", "SYNC"),
+            row("pg03", "STREAMING", "ASYNC"),
+        ];
+        // The stock agent's list, as PostgreSQL shows it.
+        let stock = SyncStandbys::parse(r#""pg02""#).unwrap();
+        assert_eq!(stock, one("pg02"));
+        // No note of this postmaster's, and none with the flag proven but
+        // no record of ours (this agent proved the flag, the standby has
+        // not reached the ceiling yet): the proof is asked for, the score
+        // stays, nothing is recorded.
+        for flag in [
+            None,
+            Some(SyncFlag::Pending(Lsn(90))),
+            Some(SyncFlag::Proven),
+        ] {
+            for ceiling in [None, Some(101)] {
+                let mut p = Plan::new(&c, &v);
+                let out = pass_with_flag(&mut p, &rows, &stock, ceiling, flag);
+                let case = format!("{flag:?} {ceiling:?}");
+                assert_eq!(
+                    out,
+                    SyncPass {
+                        change: None,
+                        awaiting: Some("pg02".into())
+                    },
+                    "{case}"
+                );
+                assert_eq!(written(&p, "pg02", Attr::Score), None, "kept: {case}");
+                assert_eq!(written(&p, "pg01", Attr::AckedAlsoOn), None, "{case}");
+                assert!(p.has_positive_score("pg02"), "{case}");
+            }
+        }
+        // A record an earlier version wrote, with no note of this
+        // postmaster's: it proves nothing either, and goes until the proof.
+        let earlier = with_attr(&v, "pg01", "pgsql-acked-also-on", "pg02");
+        let mut p = Plan::new(&c, &earlier);
+        let out = pass_with_flag(&mut p, &rows, &stock, None, None);
+        assert_eq!(out.awaiting.as_deref(), Some("pg02"));
+        assert_eq!(written(&p, "pg01", Attr::AckedAlsoOn), Some(None));
+        assert_eq!(written(&p, "pg02", Attr::Score), None, "kept");
+        // The standby has flushed the ceiling read after the checkpoint:
+        // recorded, whatever the note says (the ceiling is read only once
+        // the flag is proven).
+        for flag in [None, Some(SyncFlag::Proven)] {
+            let mut p = Plan::new(&c, &v);
+            let out = pass_with_flag(&mut p, &rows, &stock, Some(100), flag);
+            assert_eq!(out.awaiting, None);
+            assert_eq!(
+                written(&p, "pg01", Attr::AckedAlsoOn),
+                Some(Some("pg02".into()))
+            );
+            assert_eq!(written(&p, "pg02", Attr::Score), None, "kept");
+        }
+        // A score spelled otherwise (an operator's, another tool's) stays
+        // positive as before: the primary writes it as its own 100.
+        let odd = with_attr(&v, "pg02", "master-pgsql", "1000");
+        let mut p = Plan::new(&c, &odd);
+        let out = pass_with_flag(&mut p, &rows, &stock, None, None);
+        assert_eq!(out.awaiting.as_deref(), Some("pg02"));
+        assert_eq!(written(&p, "pg02", Attr::Score), Some(Some("100".into())));
+        assert_eq!(written(&p, "pg01", Attr::AckedAlsoOn), None);
+    }
+
+    /// This agent's own score: recorded by this primary and the sync flag
+    /// proven under this postmaster. The pass is as it always was: nothing
+    /// asked for, nothing written, though no ceiling is known or the
+    /// standby's flush is not reported.
+    #[test]
+    fn this_agent_s_own_score_needs_no_new_proof() {
+        let (c, v) = primary_fixture();
+        let v = with_attr(&v, "pg02", "master-pgsql", "100");
+        let v = with_attr(&v, "pg02", "pgsql-data-status", "STREAMING|SYNC");
+        let v = with_attr(&v, "pg02", "pgsql-status", "HS:sync");
+        let v = with_attr(&v, "pg01", "pgsql-acked-also-on", "pg02");
+        let v = with_attr(&v, "pg03", "pgsql-data-status", "DISCONNECT");
+        let mut unreported = row("pg02", "STREAMING", "SYNC");
+        unreported.flush = None;
+        for rows in [vec![row("pg02", "STREAMING", "SYNC")], vec![unreported]] {
+            for ceiling in [None, Some(101)] {
+                let mut p = Plan::new(&c, &v);
+                let out =
+                    pass_with_flag(&mut p, &rows, &one("pg02"), ceiling, Some(SyncFlag::Proven));
+                assert_eq!(
+                    out,
+                    SyncPass {
+                        change: None,
+                        awaiting: None
+                    }
+                );
+                assert!(p.writes.is_empty(), "{:?}", p.writes);
+            }
+        }
+        // The record names another node: the score is not this one's.
+        let other = with_attr(&v, "pg01", "pgsql-acked-also-on", "pg03");
+        let mut p = Plan::new(&c, &other);
+        let rows = [row("pg02", "STREAMING", "SYNC")];
+        let out = pass_with_flag(&mut p, &rows, &one("pg02"), None, Some(SyncFlag::Proven));
+        assert_eq!(out.awaiting.as_deref(), Some("pg02"));
         assert_eq!(written(&p, "pg01", Attr::AckedAlsoOn), Some(None));
     }
 
