@@ -1750,6 +1750,21 @@ cmd_switch_provider() {
     print_crm_mon
 }
 
+# delete_params NAME...: each of the primitive's parameters named that its
+# configuration has, with the operator's tool (pcs: an empty value). Uses
+# the caller's present, tool and step.
+delete_params() {
+    local p
+    for p; do
+        [[ $present == *"\"$p\""* ]] || continue
+        if [[ $tool == pcs ]]; then
+            step pcs resource update Postgresql "$p="
+        else
+            step crm resource param Postgresql delete "$p"
+        fi
+    done
+}
+
 # Before going back, still managed: the parameters whose removal our
 # monitors must act on (docs/migration.md, "Before going back").
 # replication_hosts: each standby points primary_conninfo (in
@@ -1773,14 +1788,7 @@ cmd_before_going_back() {
         cluster_online "$m" && online+=("$m")
     done
     present=$(xmllint --xpath '//instance_attributes/nvpair/@name' - <<<"$before")
-    for p in replication_hosts external_standby_node_list; do
-        [[ $present == *"\"$p\""* ]] || continue
-        if [[ $tool == pcs ]]; then
-            step pcs resource update Postgresql "$p="
-        else
-            step crm resource param Postgresql delete "$p"
-        fi
-    done
+    delete_params replication_hosts external_standby_node_list
     # Every primary_conninfo a standby has (ours, and the stock copy)
     # names master_ip.
     names_master_ip() {
@@ -1812,14 +1820,7 @@ leave_rustpg() {
     present=$(xmllint --xpath '//instance_attributes/nvpair/@name' - <<<"$before")
     [[ $(xmllint --xpath 'string(//instance_attributes/nvpair[@name="rep_mode"]/@value)' - <<<"$before") != quorum ]] \
         || die "rep_mode=quorum is ours: set rep_mode=sync first and wait for its picture"
-    for p in auto_rewind auto_resync max_slot_wal_keep_size quorum_standbys; do
-        [[ $present == *"\"$p\""* ]] || continue
-        if [[ $tool == pcs ]]; then
-            step pcs resource update Postgresql "$p="
-        else
-            step crm resource param Postgresql delete "$p"
-        fi
-    done
+    delete_params auto_rewind auto_resync max_slot_wal_keep_size quorum_standbys
     # Our server settings in postgresql.auto.conf, which PostgreSQL reads
     # after the stock agent's included rep_mode.conf and recovery.conf.
     # On the primary, the sync standby's name falls back to the stock

@@ -23,8 +23,9 @@ pub enum DbState {
 }
 
 impl DbState {
-    /// PostgreSQL's `DBState` values, the same from 10 to 18.
-    fn from_raw(v: u32) -> Option<DbState> {
+    /// PostgreSQL's `DBState` values, the same from 10 to 18 (0, 1, ...:
+    /// every state, in order).
+    pub(crate) fn from_raw(v: u32) -> Option<DbState> {
         Some(match v {
             0 => DbState::StartingUp,
             1 => DbState::ShutDown,

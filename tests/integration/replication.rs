@@ -1800,12 +1800,7 @@ fn a_standby_named_after_an_empty_list_is_scored_only_after_a_checkpoint() {
     c.set_online(s, false);
     assert_eq!(c.run(OURS, p, "monitor", &PROMOTED_MONITOR).rc, 8);
     assert_eq!(c.sql(p, "show synchronous_standby_names"), "");
-    let checkpointer = Stopped::process(
-        &c,
-        p,
-        "select pid from pg_stat_activity where backend_type = 'checkpointer'",
-    );
-    let last_checkpoint = c.sql(p, "select checkpoint_lsn from pg_control_checkpoint()");
+    let checkpointer = HeldCheckpointer::hold(&c, p);
     c.set_online(s, true);
     ok(&c, OURS, s, "start", &[]);
     c.wait_streaming(s, Duration::from_secs(30));
@@ -1846,15 +1841,7 @@ fn a_standby_named_after_an_empty_list_is_scored_only_after_a_checkpoint() {
     assert_eq!(c.attribute(p, &attr(Attr::AckedAlsoOn)), None);
     // The checkpointer takes the reload and completes the checkpoint:
     // scored at the next monitors.
-    drop(checkpointer);
-    crate::support::wait_until(
-        "the checkpoint asked for completes",
-        Duration::from_secs(30),
-        || c.sql(p, "select checkpoint_lsn from pg_control_checkpoint()") != last_checkpoint,
-    );
-    for _ in 0..2 {
-        assert_eq!(c.run(OURS, p, "monitor", &PROMOTED_MONITOR).rc, 8);
-    }
+    checkpointer.release_then_monitor_twice(&c, p);
     assert_eq!(
         c.attribute(s, &attr(Attr::Score)).as_deref(),
         Some("100"),
@@ -1916,12 +1903,7 @@ fn a_score_the_stock_agent_gave_is_recorded_only_after_our_proof() {
     // The checkpointer takes that reload (a checkpoint handles it first),
     // then stops, as one busy with a checkpoint behind schedule.
     c.sql(p, "checkpoint");
-    let checkpointer = Stopped::process(
-        &c,
-        p,
-        "select pid from pg_stat_activity where backend_type = 'checkpointer'",
-    );
-    let last_checkpoint = c.sql(p, "select checkpoint_lsn from pg_control_checkpoint()");
+    let checkpointer = HeldCheckpointer::hold(&c, p);
     // The standby is back: the stock agent names it and scores it 100 in
     // the same monitor.
     ok(&c, STOCK, s, "start", &[]);
@@ -1985,15 +1967,7 @@ fn a_score_the_stock_agent_gave_is_recorded_only_after_our_proof() {
     );
     // The checkpoint completes: recorded at the next monitor, once the
     // standby has flushed the ceiling read after it.
-    drop(checkpointer);
-    crate::support::wait_until(
-        "the checkpoint asked for completes",
-        Duration::from_secs(30),
-        || c.sql(p, "select checkpoint_lsn from pg_control_checkpoint()") != last_checkpoint,
-    );
-    for _ in 0..2 {
-        assert_eq!(c.run(OURS, p, "monitor", &PROMOTED_MONITOR).rc, 8);
-    }
+    checkpointer.release_then_monitor_twice(&c, p);
     assert_eq!(
         c.attribute(p, &attr(Attr::AckedAlsoOn)).as_deref(),
         Some(s),
@@ -2063,6 +2037,49 @@ fn a_crash_lock_on_the_recorded_holder_does_not_refuse_its_start() {
 }
 
 /// A PostgreSQL process stopped with SIGSTOP until dropped (SIGCONT).
+/// The primary's checkpointer stopped, as one busy with a checkpoint
+/// behind schedule, and the last checkpoint it had completed.
+struct HeldCheckpointer {
+    process: Stopped,
+    last: String,
+}
+
+impl HeldCheckpointer {
+    fn hold(c: &Cluster, primary: &str) -> HeldCheckpointer {
+        HeldCheckpointer {
+            process: Stopped::process(
+                c,
+                primary,
+                "select pid from pg_stat_activity where backend_type = 'checkpointer'",
+            ),
+            last: c.sql(
+                primary,
+                "select checkpoint_lsn from pg_control_checkpoint()",
+            ),
+        }
+    }
+
+    /// Let it go, wait until the checkpoint asked for completes, and run
+    /// the primary's monitor twice.
+    fn release_then_monitor_twice(self, c: &Cluster, primary: &str) {
+        let last = self.last;
+        drop(self.process);
+        crate::support::wait_until(
+            "the checkpoint asked for completes",
+            Duration::from_secs(30),
+            || {
+                c.sql(
+                    primary,
+                    "select checkpoint_lsn from pg_control_checkpoint()",
+                ) != last
+            },
+        );
+        for _ in 0..2 {
+            assert_eq!(c.run(OURS, primary, "monitor", &PROMOTED_MONITOR).rc, 8);
+        }
+    }
+}
+
 struct Stopped(nix::unistd::Pid);
 
 impl Stopped {

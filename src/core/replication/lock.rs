@@ -541,16 +541,8 @@ mod tests {
         };
         let lock_path = "/var/lib/postgresql/15/main/tmp/PGSQL.lock";
         let mut reasons = Vec::new();
-        use crate::core::controldata::DbState::*;
-        for state in [
-            StartingUp,
-            ShutDown,
-            ShutDownInRecovery,
-            ShuttingDown,
-            InCrashRecovery,
-            InArchiveRecovery,
-            InProduction,
-        ] {
+        use crate::core::controldata::DbState;
+        for state in (0..).map_while(DbState::from_raw) {
             for view in [&v, &lonely] {
                 let facts = DemoteStopFacts {
                     shutdown: Some(dirty),

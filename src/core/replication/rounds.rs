@@ -728,6 +728,33 @@ mod tests {
         assert_eq!(rounds.begin(), Next::wait(RoundWait::Rows));
     }
 
+    /// The proof for a list that names `standby` alone, once it is in
+    /// effect: the sync flag (no note of this postmaster's), a checkpoint
+    /// ending at 0/1F0, the flag recorded proven, the ceiling read at 0/200
+    /// and recorded. The round that read the ceiling.
+    fn the_list_proven_with_a_checkpoint(rounds: &mut StandbyRounds, standby: &str) -> Next {
+        assert_eq!(rounds.on_in_effect(true), Next::wait(RoundWait::SyncFlag));
+        assert_eq!(
+            rounds.on_sync_flag(START, None, None),
+            Next::wait(RoundWait::Checkpoint)
+        );
+        assert_eq!(
+            rounds.on_checkpointed(Some(Lsn(0x1F0)), true),
+            Next {
+                steps: vec![RoundStep::RecordSyncFlag(note(SyncFlag::Proven))],
+                wait: RoundWait::Flushed
+            }
+        );
+        let next = rounds.on_flushed(Some(Lsn(0x200)));
+        assert_eq!(
+            next.steps,
+            [RoundStep::RecordCeiling(format!(
+                "FIRST 1 (\"{standby}\")\t0/200\tafter-checkpoint\n"
+            ))]
+        );
+        next
+    }
+
     /// A steady primary: the named standby scored and recorded already,
     /// the sync flag proven under this postmaster; one round.
     #[test]
@@ -783,25 +810,7 @@ mod tests {
         let next = rounds.on_barrier(true);
         assert_eq!(next.steps, [RoundStep::SetList(one("pg03"))]);
         assert_eq!(next.wait, RoundWait::InEffect(one("pg03")));
-        assert_eq!(rounds.on_in_effect(true), Next::wait(RoundWait::SyncFlag));
-        assert_eq!(
-            rounds.on_sync_flag(START, None, None),
-            Next::wait(RoundWait::Checkpoint)
-        );
-        assert_eq!(
-            rounds.on_checkpointed(Some(Lsn(0x1F0)), true),
-            Next {
-                steps: vec![RoundStep::RecordSyncFlag(note(SyncFlag::Proven))],
-                wait: RoundWait::Flushed
-            }
-        );
-        let next = rounds.on_flushed(Some(Lsn(0x200)));
-        assert_eq!(
-            next.steps,
-            [RoundStep::RecordCeiling(
-                "FIRST 1 (\"pg03\")\t0/200\tafter-checkpoint\n".into()
-            )]
-        );
+        let next = the_list_proven_with_a_checkpoint(&mut rounds, "pg03");
         assert_eq!(
             next.wait,
             RoundWait::StandbyAt {
@@ -855,25 +864,7 @@ mod tests {
         let next = rounds.on_rows(&mut p, &rows);
         assert_eq!(kinds(&next.steps), ["apply []", kept]);
         assert_eq!(next.wait, RoundWait::InEffect(one("pg02")));
-        assert_eq!(rounds.on_in_effect(true), Next::wait(RoundWait::SyncFlag));
-        assert_eq!(
-            rounds.on_sync_flag(START, None, None),
-            Next::wait(RoundWait::Checkpoint)
-        );
-        assert_eq!(
-            rounds.on_checkpointed(Some(Lsn(0x1F0)), true),
-            Next {
-                steps: vec![RoundStep::RecordSyncFlag(note(SyncFlag::Proven))],
-                wait: RoundWait::Flushed
-            }
-        );
-        let next = rounds.on_flushed(Some(Lsn(0x200)));
-        assert_eq!(
-            next.steps,
-            [RoundStep::RecordCeiling(
-                "FIRST 1 (\"pg02\")\t0/200\tafter-checkpoint\n".into()
-            )]
-        );
+        the_list_proven_with_a_checkpoint(&mut rounds, "pg02");
         // The list did not change: nothing to nudge.
         assert_eq!(rounds.on_standby_waited(), Next::wait(RoundWait::Rows));
         // Still behind the ceiling: kept, not recorded, nothing more now.
